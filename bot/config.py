@@ -1,0 +1,121 @@
+"""Configuration from environment variables or a `.env` file (pydantic-settings).
+
+Names are the ones operators see in the README. A bad or missing value must end the process with one clear
+sentence naming the variable and what is expected (exit code 2, no traceback): `load_settings` turns pydantic's
+validation error into `ConfigError`, and `bot.__main__` prints it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from typing_extensions import Annotated
+
+DEFAULT_API_BASE_URL = "https://api.telegram.org/bot"
+
+
+class ConfigError(Exception):
+    """A configuration value is missing or wrong; the message is one sentence for the operator."""
+
+
+class Settings(BaseSettings):
+    """Everything the bot needs from its environment."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    telegram_bot_token: SecretStr | None = Field(default=None, alias="TELEGRAM_BOT_TOKEN")
+    telegram_api_base_url: str = Field(default=DEFAULT_API_BASE_URL, alias="TELEGRAM_API_BASE_URL")
+    bot_database: Path = Field(default=Path("data/spinal-pro-bot.sqlite3"), alias="BOT_DATABASE")
+    clinician_chat_id: int | None = Field(default=None, alias="CLINICIAN_CHAT_ID")
+    clinician_user_ids: Annotated[frozenset[int], NoDecode] = Field(
+        default=frozenset(), alias="CLINICIAN_USER_IDS"
+    )
+    bot_timezone: str = Field(default="Europe/Paris", alias="BOT_TIMEZONE")
+
+    @field_validator("telegram_bot_token", mode="before")
+    @classmethod
+    def _empty_token_is_none(cls, value: object) -> object:
+        return None if value in ("", None) else value
+
+    @field_validator("telegram_bot_token")
+    @classmethod
+    def _token_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            raw = value.get_secret_value()
+            bot_id, _, secret = raw.partition(":")
+            if not bot_id.isdigit() or not secret or any(c.isspace() for c in raw):
+                raise ValueError("must look like 123456789:ABC… as given by @BotFather")
+        return value
+
+    @field_validator("clinician_user_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            parts = [p.strip() for p in value.split(",") if p.strip()]
+            try:
+                return frozenset(int(p) for p in parts)
+            except ValueError:
+                raise ValueError("must be a comma-separated list of numeric Telegram user ids") from None
+        return value
+
+    @field_validator("bot_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("must be an IANA time zone name such as Europe/Paris") from None
+        return value
+
+    @field_validator("telegram_api_base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL such as https://api.telegram.org/bot")
+        return value
+
+    @property
+    def timezone(self) -> ZoneInfo:
+        return ZoneInfo(self.bot_timezone)
+
+    @property
+    def token(self) -> str | None:
+        return self.telegram_bot_token.get_secret_value() if self.telegram_bot_token else None
+
+
+_EXPECTED = {
+    "CLINICIAN_CHAT_ID": "a numeric Telegram chat id such as -1001234567890",
+    "BOT_DATABASE": "a file path such as data/bot.sqlite3",
+}
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the settings, or raise `ConfigError` with one sentence naming the bad variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        name = str(error["loc"][0]) if error["loc"] else "configuration"
+        message = str(error["msg"]).removeprefix("Value error, ")
+        expected = _EXPECTED.get(name)
+        if expected and error["type"] not in ("value_error",):
+            message = f"must be {expected}"
+        raise ConfigError(f"Configuration error: {name} {message}.") from None
+
+
+def require_clinician_chat(settings: Settings) -> int:
+    """The clinicians' group is mandatory to run with a real token: alerts must have somewhere to go."""
+    if settings.clinician_chat_id is None:
+        raise ConfigError(
+            "Configuration error: CLINICIAN_CHAT_ID is missing; it must be the numeric id of the clinicians' "
+            "Telegram group (see README, 'Deployment')."
+        )
+    if not settings.clinician_user_ids:
+        raise ConfigError(
+            "Configuration error: CLINICIAN_USER_IDS is missing; it must be a comma-separated list of the "
+            "Telegram user ids allowed to use clinician commands."
+        )
+    return settings.clinician_chat_id

@@ -1,0 +1,57 @@
+"""Plain records the storage layer returns and the services pass around (no I/O here)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Literal
+
+Arm = Literal["standard", "experimental"]
+PatientStatus = Literal["invited", "joined", "active", "paused", "withdrawn", "unreachable"]
+PreferredTime = Literal["matin", "midi", "soir"]
+InstanceStatus = Literal["planned", "sending", "open", "completed", "missed", "cancelled"]
+
+ARMS: tuple[str, ...] = ("standard", "experimental")
+FRACTIONATIONS: tuple[int, ...] = (1, 5)  # 8 Gy x 1 or 20 Gy x 5 (shared/clinical/schedule.md)
+PREFERRED_TIMES: tuple[str, ...] = ("matin", "midi", "soir")
+
+
+@dataclass(frozen=True)
+class Patient:
+    id: int
+    study_id: str
+    site_code: str
+    arm: Arm
+    rt_start: date
+    fractions: int
+    status: PatientStatus
+    preferred_time: PreferredTime
+    enrolled_at: datetime
+    joined_at: datetime | None
+
+
+@dataclass(frozen=True)
+class TelegramLink:
+    patient_id: int
+    telegram_user_id: int
+    chat_id: int
+
+
+@dataclass(frozen=True)
+class Instance:
+    id: int
+    patient_id: int
+    questionnaire_id: str
+    questionnaire_version: str
+    timepoint: str
+    study_day: int | None
+    is_primary: bool
+    opens_at: datetime
+    closes_at: datetime
+    status: InstanceStatus
+    sent_at: datetime | None
+    completed_at: datetime | None
+    reminders_sent: int
+    question_message_id: int | None
+    correcting_item: str | None
+    selection: tuple[str, ...] | None

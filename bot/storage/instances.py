@@ -1,0 +1,149 @@
+"""Questionnaire instances and their answers (answers are append-only rows)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+import aiosqlite
+
+from bot.clock import parse_utc, utc_iso
+from bot.domain.models import Instance
+from bot.storage.store import Tx
+
+
+def _opt_time(value: str | None) -> datetime | None:
+    return parse_utc(value) if value else None
+
+
+def _instance(row: aiosqlite.Row) -> Instance:
+    return Instance(
+        id=row["id"],
+        patient_id=row["patient_id"],
+        questionnaire_id=row["questionnaire_id"],
+        questionnaire_version=row["questionnaire_version"],
+        timepoint=row["timepoint"],
+        study_day=row["study_day"],
+        is_primary=bool(row["is_primary"]),
+        opens_at=parse_utc(row["opens_at"]),
+        closes_at=parse_utc(row["closes_at"]),
+        status=row["status"],
+        sent_at=_opt_time(row["sent_at"]),
+        completed_at=_opt_time(row["completed_at"]),
+        reminders_sent=row["reminders_sent"],
+        question_message_id=row["question_message_id"],
+        correcting_item=row["correcting_item"],
+        selection=tuple(json.loads(row["selection"])) if row["selection"] is not None else None,
+    )
+
+
+async def create_instance(
+    tx: Tx,
+    *,
+    patient_id: int,
+    questionnaire_id: str,
+    questionnaire_version: str,
+    timepoint: str,
+    study_day: int | None,
+    is_primary: bool,
+    opens_at: datetime,
+    closes_at: datetime,
+) -> int:
+    """Plan an instance; a (patient, timepoint) pair exists at most once, so planning twice is harmless."""
+    await tx.execute(
+        "INSERT OR IGNORE INTO instances (patient_id, questionnaire_id, questionnaire_version, timepoint, study_day,"
+        " is_primary, opens_at, closes_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            patient_id,
+            questionnaire_id,
+            questionnaire_version,
+            timepoint,
+            study_day,
+            int(is_primary),
+            utc_iso(opens_at),
+            utc_iso(closes_at),
+        ),
+    )
+    row = await tx.fetchone("SELECT id FROM instances WHERE patient_id = ? AND timepoint = ?", (patient_id, timepoint))
+    assert row is not None
+    return int(row["id"])
+
+
+async def get_instance(tx: Tx, instance_id: int) -> Instance | None:
+    row = await tx.fetchone("SELECT * FROM instances WHERE id = ?", (instance_id,))
+    return _instance(row) if row else None
+
+
+async def open_instance_for(tx: Tx, patient_id: int) -> Instance | None:
+    """The patient's one active questionnaire (being sent or open), if any."""
+    row = await tx.fetchone(
+        "SELECT * FROM instances WHERE patient_id = ? AND status IN ('sending', 'open') ORDER BY opens_at LIMIT 1",
+        (patient_id,),
+    )
+    return _instance(row) if row else None
+
+
+async def instances_for(tx: Tx, patient_id: int) -> list[Instance]:
+    rows = await tx.fetchall("SELECT * FROM instances WHERE patient_id = ? ORDER BY opens_at, id", (patient_id,))
+    return [_instance(r) for r in rows]
+
+
+async def set_status(tx: Tx, instance_id: int, status: str, now: datetime) -> None:
+    column = {"open": "sent_at", "completed": "completed_at"}.get(status)
+    if column:
+        await tx.execute(
+            f"UPDATE instances SET status = ?, {column} = COALESCE({column}, ?) WHERE id = ?",
+            (status, utc_iso(now), instance_id),
+        )
+    else:
+        await tx.execute("UPDATE instances SET status = ? WHERE id = ?", (status, instance_id))
+
+
+async def set_question_message(tx: Tx, instance_id: int, message_id: int | None) -> None:
+    await tx.execute("UPDATE instances SET question_message_id = ? WHERE id = ?", (message_id, instance_id))
+
+
+async def set_correcting(tx: Tx, instance_id: int, item_id: str | None) -> None:
+    await tx.execute("UPDATE instances SET correcting_item = ? WHERE id = ?", (item_id, instance_id))
+
+
+async def set_selection(tx: Tx, instance_id: int, selection: list[str] | None) -> None:
+    value = json.dumps(sorted(selection)) if selection is not None else None
+    await tx.execute("UPDATE instances SET selection = ? WHERE id = ?", (value, instance_id))
+
+
+async def add_answer(
+    tx: Tx, *, instance_id: int, item_id: str, value: object, answered_at: datetime, received_at: datetime,
+    is_correction: bool,
+) -> int:
+    return await tx.execute(
+        "INSERT INTO answers (instance_id, item_id, value, answered_at, received_at, is_correction)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        (
+            instance_id,
+            item_id,
+            json.dumps(value, ensure_ascii=False),
+            utc_iso(answered_at),
+            utc_iso(received_at),
+            int(is_correction),
+        ),
+    )
+
+
+async def current_answers(tx: Tx, instance_id: int) -> dict[str, object]:
+    """item id → newest value (a correction supersedes, it never overwrites)."""
+    rows = await tx.fetchall(
+        "SELECT item_id, value FROM answers WHERE id IN"
+        " (SELECT MAX(id) FROM answers WHERE instance_id = ? GROUP BY item_id)",
+        (instance_id,),
+    )
+    return {r["item_id"]: json.loads(r["value"]) for r in rows}
+
+
+async def answer_order(tx: Tx, instance_id: int) -> list[str]:
+    """Item ids in the order they were first answered (to find "the previous answer")."""
+    rows = await tx.fetchall(
+        "SELECT item_id, MIN(id) AS first FROM answers WHERE instance_id = ? GROUP BY item_id ORDER BY first",
+        (instance_id,),
+    )
+    return [r["item_id"] for r in rows]

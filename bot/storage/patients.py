@@ -1,0 +1,109 @@
+"""Patients, sites, invitations and the Telegram link (repositories: they never commit)."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date, datetime
+
+import aiosqlite
+
+from bot.clock import parse_utc, utc_iso
+from bot.domain.models import Patient, TelegramLink
+from bot.storage.store import Tx
+
+
+def hash_code(code: str) -> str:
+    """Invitation codes are stored hashed: a leaked database does not let anyone join as a patient."""
+    return hashlib.sha256(code.encode("utf-8")).hexdigest()
+
+
+def _patient(row: aiosqlite.Row) -> Patient:
+    return Patient(
+        id=row["id"],
+        study_id=row["study_id"],
+        site_code=row["site_code"],
+        arm=row["arm"],
+        rt_start=date.fromisoformat(row["rt_start"]),
+        fractions=row["fractions"],
+        status=row["status"],
+        preferred_time=row["preferred_time"],
+        enrolled_at=parse_utc(row["enrolled_at"]),
+        joined_at=parse_utc(row["joined_at"]) if row["joined_at"] else None,
+    )
+
+
+async def ensure_site(tx: Tx, code: str, now: datetime) -> None:
+    await tx.execute("INSERT OR IGNORE INTO sites (code, created_at) VALUES (?, ?)", (code, utc_iso(now)))
+
+
+async def create_patient(
+    tx: Tx, *, study_id: str, site_code: str, arm: str, rt_start: date, fractions: int, now: datetime
+) -> int:
+    await ensure_site(tx, site_code, now)
+    return await tx.execute(
+        "INSERT INTO patients (study_id, site_code, arm, rt_start, fractions, enrolled_at) VALUES (?, ?, ?, ?, ?, ?)",
+        (study_id, site_code, arm, rt_start.isoformat(), fractions, utc_iso(now)),
+    )
+
+
+async def get_patient(tx: Tx, patient_id: int) -> Patient | None:
+    row = await tx.fetchone("SELECT * FROM patients WHERE id = ?", (patient_id,))
+    return _patient(row) if row else None
+
+
+async def find_by_study_id(tx: Tx, study_id: str) -> Patient | None:
+    row = await tx.fetchone("SELECT * FROM patients WHERE study_id = ?", (study_id,))
+    return _patient(row) if row else None
+
+
+async def list_patients(tx: Tx) -> list[Patient]:
+    return [_patient(r) for r in await tx.fetchall("SELECT * FROM patients ORDER BY site_code, study_id")]
+
+
+async def find_by_telegram_user(tx: Tx, telegram_user_id: int) -> Patient | None:
+    row = await tx.fetchone(
+        "SELECT p.* FROM patients p JOIN telegram_links l ON l.patient_id = p.id WHERE l.telegram_user_id = ?",
+        (telegram_user_id,),
+    )
+    return _patient(row) if row else None
+
+
+async def get_link(tx: Tx, patient_id: int) -> TelegramLink | None:
+    row = await tx.fetchone("SELECT * FROM telegram_links WHERE patient_id = ?", (patient_id,))
+    return TelegramLink(row["patient_id"], row["telegram_user_id"], row["chat_id"]) if row else None
+
+
+async def link_telegram(tx: Tx, *, patient_id: int, telegram_user_id: int, chat_id: int, now: datetime) -> None:
+    await tx.execute(
+        "INSERT INTO telegram_links (patient_id, telegram_user_id, chat_id, linked_at) VALUES (?, ?, ?, ?)",
+        (patient_id, telegram_user_id, chat_id, utc_iso(now)),
+    )
+
+
+async def set_status(tx: Tx, patient_id: int, status: str, now: datetime) -> None:
+    extra = ", joined_at = ?" if status == "joined" else ", withdrawn_at = ?" if status == "withdrawn" else ""
+    params: tuple[object, ...] = (status, utc_iso(now), patient_id) if extra else (status, patient_id)
+    await tx.execute(f"UPDATE patients SET status = ?{extra} WHERE id = ?", params)
+
+
+async def set_preferred_time(tx: Tx, patient_id: int, preferred: str) -> None:
+    await tx.execute("UPDATE patients SET preferred_time = ? WHERE id = ?", (preferred, patient_id))
+
+
+async def set_rt_start(tx: Tx, patient_id: int, rt_start: date) -> None:
+    await tx.execute("UPDATE patients SET rt_start = ? WHERE id = ?", (rt_start.isoformat(), patient_id))
+
+
+async def create_invitation(tx: Tx, *, patient_id: int, code: str, now: datetime, expires_at: datetime) -> int:
+    return await tx.execute(
+        "INSERT INTO invitations (patient_id, code_hash, created_at, expires_at) VALUES (?, ?, ?, ?)",
+        (patient_id, hash_code(code), utc_iso(now), utc_iso(expires_at)),
+    )
+
+
+async def find_invitation(tx: Tx, code: str) -> aiosqlite.Row | None:
+    return await tx.fetchone("SELECT * FROM invitations WHERE code_hash = ?", (hash_code(code),))
+
+
+async def redeem_invitation(tx: Tx, invitation_id: int, now: datetime) -> None:
+    await tx.execute("UPDATE invitations SET redeemed_at = ? WHERE id = ?", (utc_iso(now), invitation_id))
