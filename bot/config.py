@@ -34,6 +34,8 @@ class Settings(BaseSettings):
         default=frozenset(), alias="CLINICIAN_USER_IDS"
     )
     bot_timezone: str = Field(default="Europe/Paris", alias="BOT_TIMEZONE")
+    # How often the schedule and the alert outbox are looked at (seconds).
+    bot_tick_seconds: float = Field(default=20.0, gt=0, le=3600, alias="BOT_TICK_SECONDS")
 
     @field_validator("telegram_bot_token", mode="before")
     @classmethod

@@ -1,0 +1,255 @@
+"""Asking the current question and storing an answer: the core use case of the bot.
+
+One transaction per answer: the answer row, its audit entry, any alert it raises (outbox) and the completion of
+the questionnaire are committed together, and only then does the bot acknowledge the press to the patient.
+Every press or typed answer is checked against the stored state (the questionnaire is open, the patient active, the
+item is the one being asked), so a double tap, a stale button or a forged one changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Callable, Literal
+
+from bot.domain import engine
+from bot.domain.models import Instance, Patient
+from bot.domain.questionnaire import Item, Questionnaire
+from bot.domain.rules import AlertDraft
+from bot.services import clinical_context
+from bot.services.container import Services
+from bot.storage import alerts, audit, instances, patients
+from bot.storage.store import Tx
+
+ValueFactory = Callable[[Item], object]
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """The question a patient is being asked now."""
+
+    instance: Instance
+    questionnaire: Questionnaire
+    item: Item
+    item_index: int
+    position: int
+    total: int
+    selection: tuple[str, ...]
+    can_go_back: bool
+    correcting: bool
+
+
+SubmissionStatus = Literal["stored", "stale", "invalid", "not_patient", "inactive"]
+
+
+@dataclass(frozen=True)
+class Submission:
+    status: SubmissionStatus
+    message: str | None = None
+    item: Item | None = None
+    value: object = None
+    answered_message_id: int | None = None
+    prompt: Prompt | None = None
+    finished: bool = False
+    summary: list[str] = field(default_factory=list)
+    alerts: list[AlertDraft] = field(default_factory=list)
+    patient: Patient | None = None
+    answered: Prompt | None = None
+
+
+def _current_item(q: Questionnaire, answers: dict[str, object], correcting: str | None) -> Item | None:
+    if correcting is not None:
+        for item in q.items:
+            if item.id == correcting:
+                return item
+    return engine.next_item(q, answers)
+
+
+async def prompt_for(tx: Tx, services: Services, instance: Instance) -> Prompt | None:
+    """The current question of an open instance, or None if it is finished."""
+    q = services.questionnaires[instance.questionnaire_id]
+    answers = await instances.current_answers(tx, instance.id)
+    item = _current_item(q, answers, instance.correcting_item)
+    if item is None:
+        return None
+    position, total = engine.progress(q, answers, item)
+    answered_visible = [i for i in engine.visible_items(q, answers) if i.id in answers and i.id != item.id]
+    return Prompt(
+        instance=instance,
+        questionnaire=q,
+        item=item,
+        item_index=q.items.index(item),
+        position=position,
+        total=total,
+        selection=instance.selection or (),
+        can_go_back=bool(answered_visible) and instance.correcting_item is None,
+        correcting=instance.correcting_item is not None,
+    )
+
+
+async def _active_context(
+    tx: Tx, telegram_user_id: int, instance_id: int | None
+) -> tuple[Patient | None, Instance | None, SubmissionStatus | None]:
+    patient = await patients.find_by_telegram_user(tx, telegram_user_id)
+    if patient is None:
+        return None, None, "not_patient"
+    if patient.status not in ("active", "paused"):
+        return patient, None, "inactive"
+    instance = await instances.open_instance_for(tx, patient.id)
+    if instance is None or (instance_id is not None and instance.id != instance_id) or instance.status != "open":
+        return patient, None, "stale"
+    return patient, instance, None
+
+
+async def submit(
+    services: Services,
+    *,
+    telegram_user_id: int,
+    instance_id: int | None,
+    item_index: int | None,
+    make_value: ValueFactory,
+    answered_at: datetime | None,
+) -> Submission:
+    """Validate and store one answer; return what to tell the patient next."""
+    now = services.clock.now()
+    async with services.store.transaction() as tx:
+        patient, instance, problem = await _active_context(tx, telegram_user_id, instance_id)
+        if problem is not None or instance is None or patient is None:
+            return Submission(problem or "stale", patient=patient)
+        prompt = await prompt_for(tx, services, instance)
+        if prompt is None or (item_index is not None and prompt.item_index != item_index):
+            return Submission("stale", patient=patient)
+        try:
+            value = make_value(prompt.item)
+        except engine.InvalidAnswer as exc:
+            return Submission("invalid", message=str(exc), item=prompt.item, patient=patient, prompt=prompt)
+        old = (await instances.current_answers(tx, instance.id)).get(prompt.item.id)
+        correcting = prompt.correcting
+        await instances.add_answer(
+            tx, instance_id=instance.id, item_id=prompt.item.id, value=value,
+            answered_at=answered_at or now, received_at=now, is_correction=correcting,
+        )
+        await audit.record(
+            tx, at=now, actor=f"patient:{patient.study_id}", action="correct" if correcting else "answer",
+            patient_id=patient.id, entity="answer", entity_id=f"{instance.id}/{prompt.item.id}",
+            old_value=old if correcting else None, new_value=value, telegram_date=answered_at,
+        )
+        if correcting:
+            await instances.set_correcting(tx, instance.id, None)
+        if instance.selection is not None:
+            await instances.set_selection(tx, instance.id, None)
+        refreshed = await instances.get_instance(tx, instance.id)
+        assert refreshed is not None
+        next_prompt = await prompt_for(tx, services, refreshed)
+        answers = await instances.current_answers(tx, instance.id)
+        finished = next_prompt is None
+        drafts = await _raise_alerts(tx, services, patient, refreshed, answers, finished=finished, now=now)
+        summary: list[str] = []
+        if finished:
+            await instances.set_status(tx, instance.id, "completed", now)
+            await audit.record(
+                tx, at=now, actor=f"patient:{patient.study_id}", action="complete", patient_id=patient.id,
+                entity="instance", entity_id=instance.id,
+            )
+            summary = engine.summary_lines(services.questionnaires[instance.questionnaire_id], answers)
+        await tx.commit()
+    return Submission(
+        "stored", item=prompt.item, value=value, answered_message_id=instance.question_message_id,
+        prompt=next_prompt, finished=finished, summary=summary, alerts=drafts, patient=patient, answered=prompt,
+    )
+
+
+async def _raise_alerts(
+    tx: Tx, services: Services, patient: Patient, instance: Instance, answers: dict[str, object], *,
+    finished: bool, now: datetime,
+) -> list[AlertDraft]:
+    """Evaluate the escalation rules on the answers so far; queue each rule at most once per instance."""
+    from bot.domain.rules import evaluate_answers
+
+    context = await clinical_context.rule_context(tx, services, patient, instance, answers, finished=finished)
+    drafts = evaluate_answers(services.rules, instance.questionnaire_id, answers, context)
+    already = await alerts.rules_already_fired(tx, instance.id)
+    free_text_rules = services.rules.event_rule_ids("free_text")
+    fresh: list[AlertDraft] = []
+    for draft in drafts:
+        if draft.rule_id in already:
+            continue
+        if draft.rule_id in free_text_rules and not finished:  # the message is read once the patient is done
+            continue
+        trend = await clinical_context.worst_pain_trend(tx, patient.id)
+        await alerts.insert_alert(
+            tx, patient_id=patient.id, instance_id=instance.id, rule_id=draft.rule_id, severity=draft.severity,
+            payload={
+                "title": draft.title, "source": draft.source, "fired": draft.fired, "trend": trend,
+                "questionnaire": instance.questionnaire_id, "timepoint": instance.timepoint,
+            },
+            now=now, send_now=draft.severity != "info",
+        )
+        fresh.append(draft)
+    return fresh
+
+
+async def toggle_selection(
+    services: Services, *, telegram_user_id: int, instance_id: int, item_index: int, code: str
+) -> tuple[SubmissionStatus | None, Prompt | None]:
+    """Toggle one choice of a multiple-choice item (stored, so a restart keeps the ticks)."""
+    async with services.store.transaction() as tx:
+        patient, instance, problem = await _active_context(tx, telegram_user_id, instance_id)
+        if problem is not None or instance is None:
+            return problem or "stale", None
+        prompt = await prompt_for(tx, services, instance)
+        if prompt is None or prompt.item_index != item_index or prompt.item.type != "multi":
+            return "stale", None
+        if code not in {c.code for c in prompt.item.choices}:
+            return "stale", None
+        selection = set(instance.selection or ())
+        selection.symmetric_difference_update({code})
+        await instances.set_selection(tx, instance.id, sorted(selection))
+        refreshed = await instances.get_instance(tx, instance.id)
+        assert refreshed is not None
+        new_prompt = await prompt_for(tx, services, refreshed)
+        await tx.commit()
+    return None, new_prompt
+
+
+async def go_back(
+    services: Services, *, telegram_user_id: int, instance_id: int, item_index: int
+) -> tuple[SubmissionStatus | None, Prompt | None]:
+    """Re-ask the previous answered item ("Modifier ma réponse précédente"); the new answer will supersede it."""
+    async with services.store.transaction() as tx:
+        patient, instance, problem = await _active_context(tx, telegram_user_id, instance_id)
+        if problem is not None or instance is None:
+            return problem or "stale", None
+        prompt = await prompt_for(tx, services, instance)
+        if prompt is None or prompt.item_index != item_index or not prompt.can_go_back:
+            return "stale", None
+        answers = await instances.current_answers(tx, instance.id)
+        visible = {i.id for i in engine.visible_items(prompt.questionnaire, answers)}
+        order = [i for i in await instances.answer_order(tx, instance.id) if i in visible]
+        previous = order[-1]
+        await instances.set_correcting(tx, instance.id, previous)
+        await instances.set_selection(tx, instance.id, None)
+        refreshed = await instances.get_instance(tx, instance.id)
+        assert refreshed is not None
+        new_prompt = await prompt_for(tx, services, refreshed)
+        await tx.commit()
+    return None, new_prompt
+
+
+async def current_prompt(services: Services, telegram_user_id: int) -> tuple[Patient | None, Prompt | None]:
+    """Where this patient is (for /reprendre and any off-topic message)."""
+    async with services.store.read() as tx:
+        patient = await patients.find_by_telegram_user(tx, telegram_user_id)
+        if patient is None:
+            return None, None
+        instance = await instances.open_instance_for(tx, patient.id)
+        if instance is None or instance.status != "open":
+            return patient, None
+        return patient, await prompt_for(tx, services, instance)
+
+
+async def remember_question_message(services: Services, instance_id: int, message_id: int) -> None:
+    """Store which message shows the current question (to edit it once answered)."""
+    async with services.store.transaction() as tx:
+        await instances.set_question_message(tx, instance_id, message_id)
+        await tx.commit()

@@ -1,0 +1,38 @@
+"""Everything a handler needs, built once at start-up (the composition root fills it)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from bot.clock import Clock
+from bot.config import Settings
+from bot.storage.store import Store
+
+if TYPE_CHECKING:
+    from bot.domain.omed import OpioidCatalogue
+    from bot.domain.questionnaire import Questionnaire
+    from bot.domain.rules import RuleSet
+    from bot.domain.schedule import ScheduleSpec
+
+
+@dataclass
+class Services:
+    settings: Settings
+    store: Store
+    clock: Clock
+    questionnaires: dict[str, "Questionnaire"]
+    rules: "RuleSet"
+    schedule: "ScheduleSpec"
+    opioids: "OpioidCatalogue"
+    clinician_chat_id: int | None = None
+    bot_username: str = field(default="")
+
+    def is_clinician(self, user_id: int | None, chat_id: int | None) -> bool:
+        """Clinician commands need both: an allowed user, in the clinicians' group."""
+        return (
+            user_id is not None
+            and user_id in self.settings.clinician_user_ids
+            and chat_id is not None
+            and chat_id == self.clinician_chat_id
+        )

@@ -1,0 +1,120 @@
+"""Enrolling a patient and redeeming the one-time invitation."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+from bot.clock import Clock, parse_utc
+from bot.domain.enrolment import INVITATION_VALIDITY_DAYS, EnrolmentError, EnrolmentRequest
+from bot.domain.models import Patient
+from bot.i18n import _
+from bot.storage import audit, patients
+from bot.storage.store import Store
+
+# Repeated wrong /start codes: at most this many refusals per Telegram user per window are audited and looked at;
+# past it every /start is refused without a look (slows down anyone guessing codes).
+START_ATTEMPTS_PER_WINDOW = 5
+START_ATTEMPT_WINDOW = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class Invitation:
+    study_id: str
+    code: str
+    expires_at: datetime
+
+
+async def enroll(store: Store, clock: Clock, request: EnrolmentRequest, *, actor: str) -> Invitation:
+    """Create the patient and a single-use invitation, in one transaction with its audit entry."""
+    now = clock.now()
+    code = secrets.token_urlsafe(16)
+    expires_at = now + timedelta(days=INVITATION_VALIDITY_DAYS)
+    async with store.transaction() as tx:
+        if await patients.find_by_study_id(tx, request.study_id):
+            raise EnrolmentError(_("The study id {study_id} is already enrolled.").format(study_id=request.study_id))
+        patient_id = await patients.create_patient(
+            tx,
+            study_id=request.study_id,
+            site_code=request.site,
+            arm=request.arm,
+            rt_start=request.rt_start,
+            fractions=request.fractions,
+            now=now,
+        )
+        await patients.create_invitation(tx, patient_id=patient_id, code=code, now=now, expires_at=expires_at)
+        await audit.record(
+            tx,
+            at=now,
+            actor=actor,
+            action="enroll",
+            patient_id=patient_id,
+            entity="patient",
+            entity_id=request.study_id,
+            new_value={
+                "site": request.site,
+                "arm": request.arm,
+                "rt_start": request.rt_start.isoformat(),
+                "fractions": request.fractions,
+            },
+        )
+        await tx.commit()
+    return Invitation(study_id=request.study_id, code=code, expires_at=expires_at)
+
+
+JoinKind = Literal["joined", "already_joined", "refused", "rate_limited"]
+
+
+@dataclass(frozen=True)
+class JoinResult:
+    kind: JoinKind
+    patient: Patient | None = None
+
+
+async def redeem(
+    store: Store, clock: Clock, *, code: str | None, telegram_user_id: int, chat_id: int,
+    telegram_date: datetime | None = None,
+) -> JoinResult:
+    """Bind an invitation to the first Telegram user who presents it; refuse everything else."""
+    now = clock.now()
+    stranger = f"stranger:{telegram_user_id}"
+    async with store.transaction() as tx:
+        known = await patients.find_by_telegram_user(tx, telegram_user_id)
+        if known is not None:
+            return JoinResult("already_joined", known)
+        recent = await audit.count_recent(tx, actor=stranger, action="start_refused", since=now - START_ATTEMPT_WINDOW)
+        if recent >= START_ATTEMPTS_PER_WINDOW:
+            return JoinResult("rate_limited")
+        invitation = await patients.find_invitation(tx, code) if code else None
+        usable = (
+            invitation is not None
+            and invitation["redeemed_at"] is None
+            and parse_utc(invitation["expires_at"]) > now
+        )
+        if not usable:
+            reason = (
+                "missing" if not code else "unknown" if invitation is None
+                else "used" if invitation["redeemed_at"] else "expired"
+            )
+            await audit.record(
+                tx, at=now, actor=stranger, action="start_refused", telegram_date=telegram_date,
+                details={"reason": reason},
+            )
+            await tx.commit()
+            return JoinResult("refused")
+        assert invitation is not None
+        patient_id = int(invitation["patient_id"])
+        await patients.redeem_invitation(tx, int(invitation["id"]), now)
+        await patients.link_telegram(tx, patient_id=patient_id, telegram_user_id=telegram_user_id, chat_id=chat_id,
+                                     now=now)
+        await patients.set_status(tx, patient_id, "joined", now)
+        patient = await patients.get_patient(tx, patient_id)
+        assert patient is not None
+        await audit.record(
+            tx, at=now, actor=f"patient:{patient.study_id}", action="join", patient_id=patient_id,
+            entity="invitation", entity_id=invitation["id"], telegram_date=telegram_date,
+        )
+        await tx.commit()
+    return JoinResult("joined", patient)

@@ -1,0 +1,130 @@
+"""The alert outbox: rows written with the answer that raised them, delivered later by the delivery worker."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+import aiosqlite
+
+from bot.clock import parse_utc, utc_iso
+from bot.storage.store import Tx
+
+
+@dataclass(frozen=True)
+class AlertRow:
+    id: int
+    patient_id: int
+    instance_id: int | None
+    rule_id: str
+    severity: str
+    payload: dict[str, object]
+    created_at: datetime
+    next_attempt_at: datetime | None
+    attempts: int
+    delivered_at: datetime | None
+    message_id: int | None
+    sends: int
+    acknowledged_at: datetime | None
+    acknowledged_by: int | None
+
+
+def _row(row: aiosqlite.Row) -> AlertRow:
+    def t(key: str) -> datetime | None:
+        return parse_utc(row[key]) if row[key] else None
+
+    return AlertRow(
+        id=row["id"],
+        patient_id=row["patient_id"],
+        instance_id=row["instance_id"],
+        rule_id=row["rule_id"],
+        severity=row["severity"],
+        payload=json.loads(row["payload"]),
+        created_at=parse_utc(row["created_at"]),
+        next_attempt_at=t("next_attempt_at"),
+        attempts=row["attempts"],
+        delivered_at=t("delivered_at"),
+        message_id=row["message_id"],
+        sends=row["sends"],
+        acknowledged_at=t("acknowledged_at"),
+        acknowledged_by=row["acknowledged_by"],
+    )
+
+
+async def insert_alert(
+    tx: Tx, *, patient_id: int, instance_id: int | None, rule_id: str, severity: str, payload: dict[str, object],
+    now: datetime, send_now: bool,
+) -> int:
+    """Queue an alert. Info alerts (`send_now=False`) wait for the morning digest."""
+    return await tx.execute(
+        "INSERT INTO alerts (patient_id, instance_id, rule_id, severity, payload, created_at, next_attempt_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (
+            patient_id,
+            instance_id,
+            rule_id,
+            severity,
+            json.dumps(payload, ensure_ascii=False, sort_keys=True, default=str),
+            utc_iso(now),
+            utc_iso(now) if send_now else None,
+        ),
+    )
+
+
+async def rules_already_fired(tx: Tx, instance_id: int) -> set[str]:
+    rows = await tx.fetchall("SELECT rule_id FROM alerts WHERE instance_id = ?", (instance_id,))
+    return {r["rule_id"] for r in rows}
+
+
+async def get_alert(tx: Tx, alert_id: int) -> AlertRow | None:
+    row = await tx.fetchone("SELECT * FROM alerts WHERE id = ?", (alert_id,))
+    return _row(row) if row else None
+
+
+async def due_for_delivery(tx: Tx, now: datetime, limit: int = 20) -> list[AlertRow]:
+    """Alerts whose next send attempt is due (first delivery, retry or re-alert), most severe first."""
+    rows = await tx.fetchall(
+        "SELECT * FROM alerts WHERE next_attempt_at IS NOT NULL AND next_attempt_at <= ? AND acknowledged_at IS NULL"
+        " ORDER BY CASE severity WHEN 'urgent' THEN 0 WHEN 'same_day' THEN 1 ELSE 2 END, id LIMIT ?",
+        (utc_iso(now), limit),
+    )
+    return [_row(r) for r in rows]
+
+
+async def record_attempt_failed(tx: Tx, alert_id: int, next_attempt_at: datetime) -> None:
+    await tx.execute(
+        "UPDATE alerts SET attempts = attempts + 1, next_attempt_at = ? WHERE id = ?",
+        (utc_iso(next_attempt_at), alert_id),
+    )
+
+
+async def record_sent(tx: Tx, alert_id: int, *, message_id: int, now: datetime, next_attempt_at: datetime | None) -> None:
+    """Telegram accepted the message: mark delivered (first time) and plan the re-alert, if any."""
+    await tx.execute(
+        "UPDATE alerts SET delivered_at = COALESCE(delivered_at, ?), message_id = ?, sends = sends + 1,"
+        " attempts = 0, next_attempt_at = ? WHERE id = ?",
+        (utc_iso(now), message_id, utc_iso(next_attempt_at) if next_attempt_at else None, alert_id),
+    )
+
+
+async def acknowledge(tx: Tx, alert_id: int, *, by: int, now: datetime) -> bool:
+    """Record who took the alert in charge; False if someone already had."""
+    row = await tx.fetchone("SELECT acknowledged_at FROM alerts WHERE id = ?", (alert_id,))
+    if row is None or row["acknowledged_at"] is not None:
+        return False
+    await tx.execute(
+        "UPDATE alerts SET acknowledged_at = ?, acknowledged_by = ?, next_attempt_at = NULL WHERE id = ?",
+        (utc_iso(now), by, alert_id),
+    )
+    return True
+
+
+async def open_alerts(tx: Tx) -> list[AlertRow]:
+    rows = await tx.fetchall("SELECT * FROM alerts WHERE acknowledged_at IS NULL ORDER BY id")
+    return [_row(r) for r in rows]
+
+
+async def alerts_for_patient(tx: Tx, patient_id: int) -> list[AlertRow]:
+    rows = await tx.fetchall("SELECT * FROM alerts WHERE patient_id = ? ORDER BY id", (patient_id,))
+    return [_row(r) for r in rows]

@@ -1,0 +1,133 @@
+"""The composition root: load the instruments, open the store, wire the PTB `Application`."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from pathlib import Path
+
+from telegram import BotCommand
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    Defaults,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+from telegram import Update
+
+from bot.clock import Clock
+from bot.config import Settings
+from bot.delivery import worker
+from bot.domain.omed import load_opioid_catalogue
+from bot.domain.questionnaire import load_questionnaires
+from bot.domain.rules import load_rules
+from bot.domain.schedule import load_schedule
+from bot.scheduling import dispatcher
+from bot.services.container import Services
+from bot.storage.store import Store
+from bot.telegram.context import SERVICES_KEY, BotContext
+from bot.telegram.handlers import clinician, errors, guards, patient
+from bot.telegram.keyboards import ACK, ANSWER, BACK, CONSENT, PREFERENCE, TOGGLE
+
+log = logging.getLogger(__name__)
+
+QUESTIONNAIRES_DIR = Path(__file__).resolve().parents[2] / "questionnaires"
+DEFAULT_TICK = timedelta(seconds=20)
+
+
+async def build_services(
+    settings: Settings, clock: Clock, *, questionnaires_dir: Path = QUESTIONNAIRES_DIR,
+    local_dirs: tuple[Path, ...] = (),
+) -> Services:
+    """Load and validate every data file (a bad file stops start-up), then open the database."""
+    questionnaires = load_questionnaires(questionnaires_dir, *local_dirs)
+    known_items = {item.id for q in questionnaires.values() for item in q.items}
+    rules = load_rules(questionnaires_dir / "rules.yaml", known_items=known_items)
+    schedule = load_schedule(questionnaires_dir / "schedule.yaml")
+    opioids = load_opioid_catalogue(questionnaires_dir / "opioids.yaml")
+    store = await Store.open(settings.bot_database, clock)
+    services = Services(
+        settings=settings, store=store, clock=clock, questionnaires=questionnaires, rules=rules,
+        schedule=schedule, opioids=opioids, clinician_chat_id=settings.clinician_chat_id,
+    )
+    await guards.load_clinician_chat(services)
+    return services
+
+
+def build_application(
+    services: Services, *, token: str, base_url: str, base_file_url: str | None = None,
+    tick: timedelta | None = DEFAULT_TICK, rate_limiter: bool = True,
+) -> Application:
+    """The real PTB application: long polling, rate limiter, Paris-time defaults, our handlers and jobs."""
+    builder: ApplicationBuilder = (
+        ApplicationBuilder()
+        .token(token)
+        .base_url(base_url)
+        .context_types(ContextTypes(context=BotContext))
+        .defaults(Defaults(tzinfo=services.settings.timezone))
+        .concurrent_updates(16)
+        .post_init(_post_init)
+    )
+    if base_file_url:
+        builder = builder.base_file_url(base_file_url)
+    if rate_limiter:
+        builder = builder.rate_limiter(AIORateLimiter(max_retries=3))
+    application = builder.build()
+    application.bot_data[SERVICES_KEY] = services
+    register_handlers(application)
+    if tick is not None and application.job_queue is not None:
+        application.job_queue.run_repeating(_tick_job, interval=tick, first=1, name="tick")
+    return application
+
+
+def register_handlers(application: Application) -> None:
+    private = filters.ChatType.PRIVATE
+    application.add_handler(TypeHandler(Update, guards.skip_duplicates), group=-3)
+    application.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, guards.follow_migration), group=-2)
+    application.add_handler(TypeHandler(Update, guards.leave_foreign_groups), group=-1)
+
+    application.add_handler(CommandHandler("enroll", clinician.enroll))
+    application.add_handler(CommandHandler("start", patient.start, filters=private))
+    application.add_handler(CommandHandler("reprendre", patient.show_current, filters=private))
+    application.add_handler(CallbackQueryHandler(patient.information_understood, pattern=f"^{CONSENT}$"))
+    application.add_handler(CallbackQueryHandler(patient.preferred_time, pattern=PREFERENCE))
+    application.add_handler(CallbackQueryHandler(patient.answer_button, pattern=ANSWER))
+    application.add_handler(CallbackQueryHandler(patient.toggle_choice, pattern=TOGGLE))
+    application.add_handler(CallbackQueryHandler(patient.go_back, pattern=BACK))
+    application.add_handler(CallbackQueryHandler(clinician.acknowledge, pattern=ACK))
+    application.add_handler(CallbackQueryHandler(patient.stale_button))
+    application.add_handler(MessageHandler(private & filters.UpdateType.EDITED_MESSAGE, patient.edited_message))
+    application.add_handler(
+        MessageHandler(private & filters.UpdateType.MESSAGE & filters.TEXT & ~filters.COMMAND, patient.typed_answer)
+    )
+    application.add_handler(MessageHandler(private & filters.UpdateType.MESSAGE, patient.other_message))
+    application.add_error_handler(errors.on_error)  # type: ignore[arg-type]
+
+
+async def _post_init(application: Application) -> None:
+    services: Services = application.bot_data[SERVICES_KEY]
+    services.bot_username = application.bot.username
+    recovered = await dispatcher.recover(services)
+    if recovered:
+        log.info("recovered %s questionnaire(s) caught mid-send", recovered)
+    await application.bot.set_my_commands(
+        [
+            BotCommand("reprendre", "Revoir la question en cours"),
+            BotCommand("aide", "Aide et numéros d'urgence"),
+            BotCommand("pause", "Mettre le suivi en pause"),
+            BotCommand("stop", "Arrêter de participer"),
+        ]
+    )
+
+
+async def _tick_job(context: BotContext) -> None:
+    """Periodic work: schedule (send, remind, close) then alert delivery."""
+    services = context.services
+    await dispatcher.tick(services, context.bot)
+    await worker.deliver_due(services, context.bot)

@@ -1,0 +1,34 @@
+"""The one place where unexpected errors end: logged without message text, the patient told something sensible."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import Update
+from telegram.error import TelegramError
+
+from bot.i18n import _
+from bot.telegram.context import BotContext
+
+log = logging.getLogger(__name__)
+
+
+async def on_error(update: object, context: BotContext) -> None:
+    """Log the failure (type, update id — never the text) and apologise to a patient in a private chat."""
+    error = context.error
+    update_id = update.update_id if isinstance(update, Update) else None
+    log.error("error while handling update %s: %s", update_id, type(error).__name__, exc_info=error)
+    if not isinstance(update, Update):
+        return
+    try:
+        if update.callback_query is not None:
+            await update.callback_query.answer(_("Sorry, a technical problem occurred. Please try again."))
+        chat = update.effective_chat
+        if chat is not None and chat.type == "private":
+            await context.bot.send_message(
+                chat.id,
+                _("Sorry, a technical problem occurred. Your previous answers are saved. Please try again in a "
+                  "moment, or send /reprendre. In an emergency, call 15 or 112."),
+            )
+    except TelegramError as exc:  # Telegram itself is failing: nothing more to do here
+        log.warning("could not tell the user about the error: %s", type(exc).__name__)

@@ -1,0 +1,339 @@
+"""Patient-side handlers: joining, the information message, answering, and anything else a patient sends.
+
+Handlers stay thin: parse the update, call a service, render the result. Log lines carry update ids and kinds,
+never what the patient wrote.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import CallbackQuery, Update
+from telegram.error import BadRequest
+
+from bot.domain import engine
+from bot.domain.rules import highest_severity
+from bot.i18n import _
+from bot.services import answering, enrolment, onboarding
+from bot.services.answering import Submission
+from bot.telegram.context import BotContext
+from bot.telegram.keyboards import ANSWER, BACK, TOGGLE, VALIDATE, consent_keyboard, parse_press, preference_keyboard
+from bot.telegram.outgoing import send_prompt
+from bot.telegram.rendering import answered_text, emergency_text, question_text, same_day_text, summary_text
+
+log = logging.getLogger(__name__)
+
+
+def refusal_text() -> str:
+    return _("Hello. This service is reserved for patients followed by a care team. To join, please ask your care "
+             "team for your personal link.")
+
+
+def welcome_text() -> str:
+    return _(
+        "Welcome. Your care team is following your radiotherapy with short questionnaires on your pain, your "
+        "medicines and how you feel. You answer with a single tap.\n\n"
+        "Important: this service is not watched around the clock and it is not an emergency service. In an "
+        "emergency, call 15 (SAMU) or 112; deaf or hard of hearing: SMS to 114.\n\n"
+        "Your answers are stored securely under a study number; your name is never sent to the team's chat."
+    )
+
+
+def stale_text() -> str:
+    return _("This question is no longer active. Nothing was changed.")
+
+
+def inactive_text() -> str:
+    return _("You are no longer taking part in the follow-up. Nothing was recorded.")
+
+
+def nothing_due_text() -> str:
+    return _("You have no questionnaire to answer right now. The next one will come at your usual time. In an "
+             "emergency, call 15 or 112.")
+
+
+async def start(update: Update, context: BotContext) -> None:
+    """/start <code>: redeem an invitation, or refuse politely."""
+    message = update.effective_message
+    user = update.effective_user
+    chat = update.effective_chat
+    if message is None or user is None or chat is None:
+        return
+    code = context.args[0] if context.args else None
+    result = await enrolment.redeem(
+        context.services.store, context.services.clock, code=code, telegram_user_id=user.id, chat_id=chat.id,
+        telegram_date=message.date,
+    )
+    if result.kind == "joined":
+        log.info("patient joined (update %s)", update.update_id)
+        await message.reply_text(welcome_text(), reply_markup=consent_keyboard())
+    elif result.kind == "already_joined" and result.patient is not None:
+        if result.patient.status == "joined":
+            await message.reply_text(welcome_text(), reply_markup=consent_keyboard())
+        else:
+            await show_current(update, context)
+    else:
+        await message.reply_text(refusal_text())
+
+
+async def information_understood(update: Update, context: BotContext) -> None:
+    """The patient confirmed the information message: ask when to send questionnaires."""
+    query = update.callback_query
+    assert query is not None
+    step, _patient = await onboarding.confirm_information(context.services, query.from_user.id)
+    await query.answer()
+    if step == "not_patient":
+        return
+    await _drop_keyboard(query)
+    if step == "ask_preference":
+        await context.bot.send_message(
+            query.message.chat.id if query.message else query.from_user.id,
+            _("When do you prefer to receive the questionnaires?"),
+            reply_markup=preference_keyboard(),
+        )
+
+
+async def preferred_time(update: Update, context: BotContext) -> None:
+    """The patient chose a time: activate, plan the schedule and start what is due (the baseline)."""
+    from bot.scheduling import dispatcher
+
+    query = update.callback_query
+    assert query is not None and context.matches
+    choice = context.matches[0].group(1)
+    step, patient = await onboarding.choose_time_and_activate(context.services, query.from_user.id, choice)
+    await query.answer()
+    if step == "not_patient" or patient is None:
+        return
+    await _drop_keyboard(query)
+    if step == "activated":
+        await context.bot.send_message(
+            query.from_user.id,
+            _("Thank you. Here is your first questionnaire. You can stop at any time and continue later: "
+              "send /reprendre to see the current question again."),
+        )
+        await dispatcher.dispatch_patient(context.services, context.bot, patient.id)
+
+
+async def answer_button(update: Update, context: BotContext) -> None:
+    """A tap on an answer button."""
+    query = update.callback_query
+    assert query is not None
+    press = parse_press(ANSWER, query.data)
+    if press is None:
+        await query.answer(stale_text())
+        return
+    submission = await answering.submit(
+        context.services,
+        telegram_user_id=query.from_user.id,
+        instance_id=press.instance_id,
+        item_index=press.item_index,
+        make_value=lambda item: engine.answer_from_button(item, press.code),
+        answered_at=None,
+    )
+    await _after_submission(update, context, submission, query=query)
+
+
+async def toggle_choice(update: Update, context: BotContext) -> None:
+    """A tap on a multiple-choice option (toggle) or on "Valider"."""
+    query = update.callback_query
+    assert query is not None
+    press = parse_press(TOGGLE, query.data)
+    if press is None:
+        await query.answer(stale_text())
+        return
+    if press.code == VALIDATE:
+        _patient, prompt = await answering.current_prompt(context.services, query.from_user.id)
+        selection = set(prompt.selection) if prompt else set()
+        submission = await answering.submit(
+            context.services,
+            telegram_user_id=query.from_user.id,
+            instance_id=press.instance_id,
+            item_index=press.item_index,
+            make_value=lambda item: engine.answer_from_selection(item, selection),
+            answered_at=None,
+        )
+        await _after_submission(update, context, submission, query=query)
+        return
+    problem, prompt = await answering.toggle_selection(
+        context.services, telegram_user_id=query.from_user.id, instance_id=press.instance_id,
+        item_index=press.item_index, code=press.code,
+    )
+    if problem is not None or prompt is None:
+        await query.answer(_status_text(problem))
+        return
+    await query.answer()
+    await _edit_prompt(query, prompt)
+
+
+async def go_back(update: Update, context: BotContext) -> None:
+    """"Change my previous answer": re-ask the previous item; the new answer supersedes (never overwrites) it."""
+    query = update.callback_query
+    assert query is not None
+    press = parse_press(BACK, query.data)
+    if press is None:
+        await query.answer(stale_text())
+        return
+    problem, prompt = await answering.go_back(
+        context.services, telegram_user_id=query.from_user.id, instance_id=press.instance_id,
+        item_index=press.item_index,
+    )
+    if problem is not None or prompt is None:
+        await query.answer(_status_text(problem))
+        return
+    await query.answer()
+    await _drop_keyboard(query)
+    await send_prompt(context.bot, context.services, query.from_user.id, prompt)
+
+
+async def typed_answer(update: Update, context: BotContext) -> None:
+    """A text message from a patient: the answer to a typed item, or a nudge back to the current question."""
+    message = update.effective_message
+    user = update.effective_user
+    if message is None or user is None:
+        return
+    if message.forward_origin is not None:
+        await message.reply_text(_("Forwarded messages are not taken as answers."))
+        await show_current(update, context)
+        return
+    submission = await answering.submit(
+        context.services,
+        telegram_user_id=user.id,
+        instance_id=None,
+        item_index=None,
+        make_value=lambda item: engine.answer_from_text(item, message.text or ""),
+        answered_at=message.date,
+    )
+    await _after_submission(update, context, submission, query=None)
+
+
+async def other_message(update: Update, context: BotContext) -> None:
+    """Stickers, photos, voice, unknown commands…: a short reply that brings the patient back to the question."""
+    message = update.effective_message
+    if message is None or update.effective_user is None:
+        return
+    patient, prompt = await answering.current_prompt(context.services, update.effective_user.id)
+    if patient is None:
+        await message.reply_text(refusal_text())
+        return
+    if prompt is None:
+        await message.reply_text(nothing_due_text() if patient.status == "active" else inactive_text())
+        return
+    await message.reply_text(_("I can only read the answers to the questions. Here is the current question:"))
+    await send_prompt(context.bot, context.services, message.chat_id, prompt)
+
+
+async def edited_message(update: Update, context: BotContext) -> None:
+    """An edited message is never taken as an answer (what was first received stays recorded)."""
+    message = update.effective_message
+    if message is None or update.effective_user is None:
+        return
+    patient, _prompt = await answering.current_prompt(context.services, update.effective_user.id)
+    if patient is None:
+        return
+    await context.bot.send_message(
+        message.chat_id,
+        _("Edited messages are not taken into account. To change an answer, use \"Change my previous answer\"."),
+    )
+
+
+async def show_current(update: Update, context: BotContext) -> None:
+    """/reprendre (and any moment the patient seems lost): show the current question again."""
+    user = update.effective_user
+    chat = update.effective_chat
+    if user is None or chat is None:
+        return
+    patient, prompt = await answering.current_prompt(context.services, user.id)
+    if patient is None:
+        await context.bot.send_message(chat.id, refusal_text())
+    elif prompt is not None:
+        await send_prompt(context.bot, context.services, chat.id, prompt)
+    elif patient.status == "joined":
+        await context.bot.send_message(chat.id, welcome_text(), reply_markup=consent_keyboard())
+    elif patient.status in ("withdrawn",):
+        await context.bot.send_message(chat.id, inactive_text())
+    else:
+        await context.bot.send_message(chat.id, nothing_due_text())
+
+
+async def stale_button(update: Update, context: BotContext) -> None:
+    """Any callback no other handler matched (forged or from an old version): answer it, change nothing."""
+    query = update.callback_query
+    if query is not None:
+        await query.answer(stale_text())
+
+
+def _status_text(problem: str | None) -> str:
+    if problem == "not_patient":
+        return refusal_text()
+    if problem == "inactive":
+        return inactive_text()
+    return stale_text()
+
+
+async def _after_submission(
+    update: Update, context: BotContext, submission: Submission, *, query: CallbackQuery | None
+) -> None:
+    """Acknowledge (after the commit), show the choice, tell the patient what to do, then ask the next question."""
+    chat_id = update.effective_chat.id if update.effective_chat else None
+    message = update.effective_message
+    if submission.status != "stored":
+        if submission.status == "invalid":
+            if query is not None:
+                await query.answer(submission.message or "")
+            elif message is not None:
+                await message.reply_text(submission.message or stale_text())
+            return
+        if query is not None:
+            await query.answer(_status_text(submission.status))
+        elif message is not None:
+            await other_message(update, context)
+        return
+    if query is not None:
+        await query.answer()
+    if chat_id is None:
+        return
+    answered = submission.answered
+    if answered is not None and submission.answered_message_id is not None:
+        try:
+            await context.bot.edit_message_text(
+                answered_text(question_text(answered), answered.item, submission.value),
+                chat_id=chat_id,
+                message_id=submission.answered_message_id,
+                reply_markup=None,
+            )
+        except BadRequest as exc:  # the message was deleted or already shows this: the answer is stored anyway
+            log.info("could not edit the answered question (update %s): %s", update.update_id, type(exc).__name__)
+    severity = highest_severity(submission.alerts)
+    if severity == "urgent":
+        await context.bot.send_message(chat_id, emergency_text())
+    elif severity == "same_day":
+        await context.bot.send_message(chat_id, same_day_text())
+    if submission.prompt is not None:
+        await send_prompt(context.bot, context.services, chat_id, submission.prompt)
+    elif submission.finished and answered is not None:
+        await context.bot.send_message(chat_id, summary_text(answered.questionnaire.title, submission.summary))
+        from bot.scheduling import dispatcher
+
+        await dispatcher.dispatch_patient(context.services, context.bot, submission.patient.id)  # type: ignore[union-attr]
+
+
+async def _edit_prompt(query: CallbackQuery, prompt: answering.Prompt) -> None:
+    from bot.telegram.keyboards import question_keyboard
+
+    try:
+        await query.edit_message_text(
+            question_text(prompt),
+            reply_markup=question_keyboard(
+                prompt.instance.id, prompt.item_index, prompt.item, selection=prompt.selection,
+                can_go_back=prompt.can_go_back,
+            ),
+        )
+    except BadRequest as exc:
+        log.info("could not refresh the question: %s", type(exc).__name__)
+
+
+async def _drop_keyboard(query: CallbackQuery) -> None:
+    try:
+        await query.edit_message_reply_markup(reply_markup=None)
+    except BadRequest as exc:
+        log.info("could not drop a keyboard: %s", type(exc).__name__)
