@@ -28,6 +28,8 @@ def main(argv: list[str] | None = None) -> int:
     enroll.add_argument("--bot-username", default="", help="the bot's @username, for the link")
     sub.add_parser("compile-catalog", help="compile locales/fr/LC_MESSAGES/messages.po")
     sub.add_parser("migrate", help="apply database migrations and exit")
+    backup = sub.add_parser("backup", help="online backup of the database, checked with integrity_check")
+    backup.add_argument("destination", help="a new file, or a directory")
     sandbox = sub.add_parser("sandbox", help="the offline sandbox (stand-in Telegram + web page)")
     sandbox.add_argument("--port", type=int, default=8080)
     args = parser.parse_args(argv)
@@ -62,6 +64,16 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(_enroll(settings, args.args, args.bot_username))
         elif args.command == "migrate":
             asyncio.run(_migrate(settings))
+        elif args.command == "backup":
+            from pathlib import Path
+
+            from bot.backup import BackupError, backup
+
+            try:
+                print(backup(Path(settings.bot_database), Path(args.destination)))
+            except BackupError as exc:
+                print(exc, file=sys.stderr)
+                return 2
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
