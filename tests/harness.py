@@ -187,7 +187,7 @@ class Bench:
     async def press_data(self, patient: Patient | int, data: str, *, message_id: int | None = None) -> str:
         user_id = patient.user_id if isinstance(patient, Patient) else patient
         target_id = message_id or self.last_keyboard_message(user_id).message_id
-        query_id = self.standin.press_button(user_id, user_id, target_id, data)
+        query_id = self.standin.press_button(user_id, user_id, target_id, data, strict=False)
         await self.settle()
         return query_id
 
@@ -197,3 +197,73 @@ class Bench:
 
     def texts(self, chat_id: int) -> list[str]:
         return [m.text or "" for m in self.standin.sent_messages(chat_id)]
+
+
+def default_answer(item: Any) -> object:
+    """A benign answer for any item (no red flag, low pain, no opioids)."""
+    if item.type == "scale":
+        return 3
+    if item.type == "yesno":
+        return "no"
+    if item.type == "single":
+        return item.choices[0].code
+    if item.type == "multi":
+        return [item.choices[0].code]
+    if item.type == "number":
+        return int(item.min) if item.min is not None else 1
+    if item.optional:
+        return "_skip"
+    return "ok"
+
+
+async def current_prompt(bench: Bench, patient: Patient | int) -> Any:
+    from bot.services import answering
+
+    user_id = patient.user_id if isinstance(patient, Patient) else patient
+    assert bench.services is not None
+    return (await answering.current_prompt(bench.services, user_id))[1]
+
+
+async def give(bench: Bench, patient: Patient | int, value: object) -> None:
+    """Answer the current question the way a patient would: a tap on its button, or a typed message."""
+    user_id = patient.user_id if isinstance(patient, Patient) else patient
+    prompt = await current_prompt(bench, user_id)
+    assert prompt is not None, "no current question"
+    item = prompt.item
+    message_id = prompt.instance.question_message_id
+    message = next(m for m in bench.standin.sent_messages(user_id) if m.message_id == message_id)
+    available = {b["callback_data"] for row in message.buttons() for b in row}
+
+    async def tap(data: str) -> None:
+        assert data in available, f"{data} not among the buttons of {item.id}: {sorted(available)}"
+        bench.standin.press_button(user_id, user_id, message_id, data)
+        await bench.settle()
+
+    prefix = f"q:{prompt.instance.id}:{prompt.item_index}:"
+    if isinstance(value, str) and value in ("_skip", "_unknown"):
+        await tap(prefix + value)
+    elif item.type in ("scale", "yesno", "single"):
+        await tap(prefix + str(value))
+    elif item.type == "multi":
+        toggle = f"m:{prompt.instance.id}:{prompt.item_index}:"
+        for code in value:  # type: ignore[union-attr]
+            await tap(toggle + code)
+            message = next(m for m in bench.standin.sent_messages(user_id) if m.message_id == message_id)
+            available = {b["callback_data"] for row in message.buttons() for b in row}
+        await tap(toggle + "_ok")
+    else:
+        await bench.patient_says(user_id, str(value))
+
+
+async def answer_all(bench: Bench, patient: Patient | int, answers: dict[str, object] | None = None,
+                     *, limit: int = 200) -> list[str]:
+    """Answer the current questionnaire to the end; return the item ids asked, in order."""
+    asked: list[str] = []
+    answers = answers or {}
+    for _ in range(limit):
+        prompt = await current_prompt(bench, patient)
+        if prompt is None:
+            return asked
+        asked.append(prompt.item.id)
+        await give(bench, patient, answers.get(prompt.item.id, default_answer(prompt.item)))
+    raise AssertionError(f"questionnaire did not end after {limit} answers: {asked[-5:]}")
