@@ -1,0 +1,173 @@
+"""Tidy long-format CSV of every stored answer row, plus one derived OMED row per completed instance.
+
+Why long format and every row: a statistician re-derives the endpoints from this file, and a monitor checks the
+corrections, so nothing is collapsed: one line per row of `answers` (corrections included, `superseded` = true on
+the rows a newer one replaced). The computed OMED (oral morphine equivalent daily dose) is added as rows with item
+`omed_mg` and a `derivation` naming the conversion table, because opioids.md requires every exported OMED to be
+labelled with the table used. No Telegram identity is ever written: the export never reads `telegram_links`.
+
+Format: UTF-8, header row, RFC 4180 quoting (the `csv` module, CRLF line ends), values as plain text (a list of
+choice codes joined with ";").
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import math
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Final
+
+from bot.domain.models import Instance, Patient
+from bot.domain.omed import OmedResult, OpioidCatalogue, UnknownTableError
+from bot.domain.questionnaire import Questionnaire, Value
+from bot.export.dataset import (
+    AnswerRow,
+    Dataset,
+    ExportError,
+    atomic_write,
+    check_writable,
+    instance_omeds,
+    load_dataset,
+    require_patients,
+)
+from bot.storage.store import Store
+
+__all__ = ["CSV_COLUMNS", "OMED_ITEM", "LIST_SEPARATOR", "plain_text", "number_text", "csv_rows", "export_csv"]
+
+log = logging.getLogger(__name__)
+
+CSV_COLUMNS: Final[tuple[str, ...]] = (
+    "study_id",
+    "site",
+    "arm",
+    "questionnaire",
+    "questionnaire_version",
+    "instance",
+    "timepoint",
+    "item",
+    "value",
+    "answered_at",
+    "received_at",
+    "superseded",
+    "derivation",
+)
+OMED_ITEM: Final[str] = "omed_mg"
+"""Item id of the derived OMED rows (mg/day)."""
+OMED_DERIVATION: Final[str] = "omed:{table}"
+LIST_SEPARATOR: Final[str] = ";"
+OMED_DECIMALS: Final[int] = 4
+"""Decimals kept for a derived OMED: a formatting convention (0.0001 mg is far below any dose step), not clinical."""
+
+
+def number_text(number: float) -> str:
+    """A number as an analyst expects it: "60" rather than "60.0", "33.3333" rather than 33.333333333333336."""
+    if isinstance(number, int) and not isinstance(number, bool):
+        return str(number)
+    if not math.isfinite(number):
+        return str(number)
+    if number == int(number):
+        return str(int(number))
+    return f"{number:.{OMED_DECIMALS}f}".rstrip("0").rstrip(".")
+
+
+def plain_text(value: Value | bool | None) -> str:
+    """A stored JSON answer as plain text: strings as they are (markers "_skip"/"_unknown" included, so an analyst
+    can tell a skipped item from a missing one), numbers without noise, lists joined with ";", null as empty."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return number_text(value)
+    if isinstance(value, list):
+        return LIST_SEPARATOR.join(plain_text(v) for v in value)  # type: ignore[arg-type]
+    return str(value)
+
+
+def _answer_line(patient: Patient, inst: Instance, row: AnswerRow) -> tuple[str, ...]:
+    return (
+        patient.study_id,
+        patient.site_code,
+        patient.arm,
+        inst.questionnaire_id,
+        inst.questionnaire_version,
+        str(inst.id),
+        inst.timepoint,
+        row.item_id,
+        plain_text(row.value),
+        row.answered_at,
+        row.received_at,
+        "true" if row.superseded else "false",
+        "",
+    )
+
+
+def _omed_line(patient: Patient, inst: Instance, rows: tuple[AnswerRow, ...], omed: OmedResult | None,
+               table: str) -> tuple[str, ...]:
+    """The derived row; its times are those of the instance's newest answer row (when its inputs were last given)."""
+    return (
+        patient.study_id,
+        patient.site_code,
+        patient.arm,
+        inst.questionnaire_id,
+        inst.questionnaire_version,
+        str(inst.id),
+        inst.timepoint,
+        OMED_ITEM,
+        number_text(omed.mg) if omed is not None and omed.mg is not None else "",
+        max((r.answered_at for r in rows), default=""),
+        max((r.received_at for r in rows), default=""),
+        "false",
+        OMED_DERIVATION.format(table=omed.table if omed is not None else table),
+    )
+
+
+def csv_rows(
+    dataset: Dataset,
+    questionnaires: Mapping[str, Questionnaire],
+    catalogue: OpioidCatalogue,
+    table: str,
+) -> Iterator[tuple[str, ...]]:
+    """Every line of the export after the header, pure: patients by site and study id, their instances in order,
+    each instance's answer rows by id, then its OMED row when the instance is completed."""
+    for patient in dataset.patients:
+        omeds = instance_omeds(dataset, patient.id, questionnaires, catalogue, table)
+        for inst in dataset.instances_of(patient.id):
+            rows = dataset.rows_of(inst.id)
+            for row in rows:
+                yield _answer_line(patient, inst, row)
+            if inst.status == "completed":
+                yield _omed_line(patient, inst, rows, omeds.get(inst.id), table)
+
+
+async def export_csv(
+    store: Store,
+    out_path: str | Path,
+    questionnaires: Mapping[str, Questionnaire],
+    catalogue: OpioidCatalogue,
+    table: str = "fr_sor",
+) -> int:
+    """Write the long-format CSV to `out_path`; return the number of data lines written.
+
+    Raises `ExportError` for an unwritable path, an unknown conversion table or a database without patients.
+    """
+    check_writable(out_path)
+    try:
+        catalogue.table(table)
+    except UnknownTableError as exc:
+        raise ExportError(f"Cannot compute OMED: {exc}.") from None
+    dataset = await load_dataset(store)
+    require_patients(dataset)
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer)  # RFC 4180: minimal quoting, doubled quotes, CRLF
+    writer.writerow(CSV_COLUMNS)
+    count = 0
+    for line in csv_rows(dataset, questionnaires, catalogue, table):
+        writer.writerow(line)
+        count += 1
+    atomic_write(out_path, buffer.getvalue())
+    log.info("CSV export: %s lines written to %s", count, out_path)
+    return count

@@ -1,0 +1,303 @@
+"""HL7 FHIR R4 export: one `Bundle` (type `collection`) of `Questionnaire` and `QuestionnaireResponse` resources.
+
+Why FHIR: a site's clinical data warehouse or EDC can import standard questionnaire responses without learning our
+schema. The bundle is built as plain dicts (what is written is exactly what we built) and then validated by
+parsing it with the `fhir.resources` models. `fhir.resources` 8 ships R5 at its top level and R4B under
+`fhir.resources.R4B`; it has no plain-R4 package. R4B (FHIR 4.3) changed nothing in Bundle, Questionnaire or
+QuestionnaireResponse that we use, so we validate with R4B and write R4 (4.0.1) content.
+
+Mapping (our item type → FHIR item type / answer value):
+scale → integer / valueInteger (with minValue/maxValue extensions); yesno → boolean / valueBoolean ("yes" = true);
+single → choice / valueCoding (answerOption codings); multi → choice with `repeats` / one valueCoding per code;
+number → decimal / valueDecimal; text → string / valueString. A skipped ("_skip") or "don't know" ("_unknown")
+answer is an answer without a value carrying the data-absent-reason extension (asked-declined / asked-unknown).
+
+Only current answers appear (the newest row per item; corrections are in the CSV export and the audit trail).
+`show_if` branching is not translated to `enableWhen` (our conditions are richer than enableWhen's; the responses
+carry only the items that were answered, so nothing is lost for an importer).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Final
+
+from pydantic import ValidationError
+
+from bot.clock import SystemClock, utc_iso
+from bot.domain.models import Instance, Patient
+from bot.domain.questionnaire import SKIPPED, UNKNOWN, Item, Questionnaire, Value
+from bot.export.dataset import Dataset, ExportError, atomic_write, check_writable, load_dataset, require_patients
+from bot.storage.store import Store
+
+__all__ = [
+    "FHIR_VERSION",
+    "STUDY_ID_SYSTEM",
+    "FHIR_ITEM_TYPES",
+    "questionnaire_url",
+    "questionnaire_resource",
+    "response_resource",
+    "build_bundle",
+    "validate_bundle",
+    "export_fhir",
+    "responses_in",
+]
+
+log = logging.getLogger(__name__)
+
+FHIR_VERSION: Final[str] = "4.0.1"
+"""FHIR R4 (the content we write); validated with the R4B models, see the module docstring."""
+STUDY_ID_SYSTEM: Final[str] = "urn:spinal-pro-bot:study-id"
+INSTANCE_SYSTEM: Final[str] = "urn:spinal-pro-bot:instance"
+"""Identifier system of a response: value "<study id>/<timepoint>" (unique: one instance per patient and time)."""
+QUESTIONNAIRE_URL: Final[str] = "urn:spinal-pro-bot:questionnaire:{id}"
+CODE_SYSTEM: Final[str] = "urn:spinal-pro-bot:questionnaire:{id}:{item}"
+"""Code system of one single/multi item's choice codes."""
+UUID_NAMESPACE: Final[uuid.UUID] = uuid.uuid5(uuid.NAMESPACE_URL, "urn:spinal-pro-bot")
+"""Entries get name-based UUIDs, so exporting the same database twice gives the same fullUrls."""
+
+EXT_MIN_VALUE: Final[str] = "http://hl7.org/fhir/StructureDefinition/minValue"
+EXT_MAX_VALUE: Final[str] = "http://hl7.org/fhir/StructureDefinition/maxValue"
+EXT_DATA_ABSENT: Final[str] = "http://hl7.org/fhir/StructureDefinition/data-absent-reason"
+ABSENT_REASON: Final[Mapping[str, str]] = {SKIPPED: "asked-declined", UNKNOWN: "asked-unknown"}
+
+FHIR_ITEM_TYPES: Final[Mapping[str, str]] = {
+    "scale": "integer",
+    "yesno": "boolean",
+    "single": "choice",
+    "multi": "choice",
+    "number": "decimal",
+    "text": "string",
+}
+_YES_NO: Final[Mapping[str, bool]] = {"yes": True, "no": False}
+_FHIR_ID_UNSAFE: Final[re.Pattern[str]] = re.compile(r"[^A-Za-z0-9\-.]")
+
+
+def _fhir_id(text: str) -> str:
+    """A resource id (FHIR ids allow letters, digits, '-' and '.', up to 64 characters)."""
+    return _FHIR_ID_UNSAFE.sub("-", text)[:64]
+
+
+def _full_url(kind: str, key: str) -> str:
+    return f"urn:uuid:{uuid.uuid5(UUID_NAMESPACE, f'{kind}/{key}')}"
+
+
+def questionnaire_url(questionnaire_id: str) -> str:
+    return QUESTIONNAIRE_URL.format(id=questionnaire_id)
+
+
+def _bound(item: Item, url: str, value: float) -> dict[str, Any]:
+    if item.type == "scale":
+        return {"url": url, "valueInteger": int(value)}
+    return {"url": url, "valueDecimal": value}
+
+
+def _coding(questionnaire_id: str, item: Item, code: str) -> dict[str, Any]:
+    coding: dict[str, Any] = {"system": CODE_SYSTEM.format(id=questionnaire_id, item=item.id), "code": code}
+    choice = item.choice(code)
+    if choice is not None:
+        coding["display"] = choice.label
+    return coding
+
+
+def _questionnaire_item(questionnaire_id: str, item: Item) -> dict[str, Any]:
+    entry: dict[str, Any] = {"linkId": item.id, "text": item.text, "type": FHIR_ITEM_TYPES[item.type]}
+    # Without enableWhen (see the module docstring) a conditional item cannot be "required": an importer would
+    # flag every response where its branch was not taken.
+    entry["required"] = not item.optional and item.show_if is None
+    if item.type == "multi":
+        entry["repeats"] = True
+    if item.type in ("single", "multi"):
+        entry["answerOption"] = [{"valueCoding": _coding(questionnaire_id, item, c)} for c in item.codes]
+    if item.type in ("scale", "number"):
+        extensions = []
+        if item.min is not None:
+            extensions.append(_bound(item, EXT_MIN_VALUE, item.min))
+        if item.max is not None:
+            extensions.append(_bound(item, EXT_MAX_VALUE, item.max))
+        if extensions:
+            entry["extension"] = extensions
+    if item.type == "text" and item.max_length is not None:
+        entry["maxLength"] = item.max_length
+    return entry
+
+
+def questionnaire_resource(questionnaire: Questionnaire) -> dict[str, Any]:
+    """The FHIR Questionnaire for one of our definitions (linkId = our item id)."""
+    return {
+        "resourceType": "Questionnaire",
+        "id": _fhir_id(f"{questionnaire.id}-{questionnaire.version}"),
+        "url": questionnaire_url(questionnaire.id),
+        "version": questionnaire.version,
+        "title": questionnaire.title,
+        "status": "active",
+        "subjectType": ["Patient"],
+        "description": questionnaire.source,
+        "item": [_questionnaire_item(questionnaire.id, item) for item in questionnaire.items],
+    }
+
+
+def _inferred_answers(value: Value) -> list[dict[str, Any]]:
+    """Answers of an item we have no definition for: typed from the JSON value itself."""
+    if isinstance(value, bool):
+        return [{"valueBoolean": value}]
+    if isinstance(value, int):
+        return [{"valueInteger": value}]
+    if isinstance(value, float):
+        return [{"valueDecimal": value}]
+    if isinstance(value, list):
+        return [{"valueString": str(v)} for v in value]
+    return [{"valueString": str(value)}]
+
+
+def _answers(questionnaire_id: str, item: Item | None, value: Value) -> list[dict[str, Any]]:
+    if isinstance(value, str) and value in ABSENT_REASON:
+        return [{"extension": [{"url": EXT_DATA_ABSENT, "valueCode": ABSENT_REASON[value]}]}]
+    if item is None:
+        return _inferred_answers(value)
+    kind = item.type
+    if kind == "scale" and isinstance(value, int) and not isinstance(value, bool):
+        return [{"valueInteger": value}]
+    if kind == "yesno" and isinstance(value, str) and value in _YES_NO:
+        return [{"valueBoolean": _YES_NO[value]}]
+    if kind == "single" and isinstance(value, str):
+        return [{"valueCoding": _coding(questionnaire_id, item, value)}]
+    if kind == "multi" and isinstance(value, list):
+        return [{"valueCoding": _coding(questionnaire_id, item, str(code))} for code in value]
+    if kind == "number" and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return [{"valueDecimal": value}]
+    if kind == "text" and isinstance(value, str):
+        return [{"valueString": value}]
+    # A stored value that does not fit its item's type (should not happen): exported, typed by what it is.
+    log.warning("item %s of %s holds a value of an unexpected type; exported as found", item.id, questionnaire_id)
+    return _inferred_answers(value)
+
+
+def response_resource(
+    patient: Patient,
+    instance: Instance,
+    answers: Mapping[str, Value | None],
+    authored: str,
+    questionnaire: Questionnaire | None,
+) -> dict[str, Any]:
+    """The QuestionnaireResponse of one instance, with its current answers in questionnaire order."""
+    order = list(questionnaire.item_ids) if questionnaire is not None else []
+    extra = sorted(k for k in answers if k not in order)
+    items: list[dict[str, Any]] = []
+    for item_id in [*order, *extra]:
+        value = answers.get(item_id)
+        if value is None:
+            continue
+        definition = questionnaire.item(item_id) if questionnaire is not None and item_id in order else None
+        entry: dict[str, Any] = {"linkId": item_id}
+        if definition is not None:
+            entry["text"] = definition.text
+        entry["answer"] = _answers(instance.questionnaire_id, definition, value)
+        items.append(entry)
+    return {
+        "resourceType": "QuestionnaireResponse",
+        "id": _fhir_id(f"qr-{instance.id}"),
+        "identifier": {"system": INSTANCE_SYSTEM, "value": f"{patient.study_id}/{instance.timepoint}"},
+        "questionnaire": f"{questionnaire_url(instance.questionnaire_id)}|{instance.questionnaire_version}",
+        "status": "completed" if instance.status == "completed" else "in-progress",
+        "subject": {"identifier": {"system": STUDY_ID_SYSTEM, "value": patient.study_id}},
+        "authored": authored,
+        "item": items,
+    }
+
+
+def build_bundle(dataset: Dataset, questionnaires: Mapping[str, Questionnaire], now: datetime) -> dict[str, Any]:
+    """The whole bundle, pure: the Questionnaires used by an answered instance, then one response per instance
+    with at least one answer (patients by site and study id, instances in order)."""
+    responses: list[dict[str, Any]] = []
+    used: dict[str, None] = {}
+    for patient in dataset.patients:
+        for inst in dataset.instances_of(patient.id):
+            rows = dataset.rows_of(inst.id)
+            if not rows:
+                continue
+            questionnaire = questionnaires.get(inst.questionnaire_id)
+            if questionnaire is None:
+                log.warning("questionnaire %s is not loaded: its answers are typed from their values",
+                            inst.questionnaire_id)
+            else:
+                used.setdefault(inst.questionnaire_id)
+                if questionnaire.version != inst.questionnaire_version:
+                    log.warning("instance %s was answered with %s version %s; the definition exported is "
+                                "version %s", inst.id, inst.questionnaire_id, inst.questionnaire_version,
+                                questionnaire.version)
+            authored = max(row.answered_at for row in rows)
+            resource = response_resource(patient, inst, dataset.current_answers(inst.id), authored, questionnaire)
+            responses.append({"fullUrl": _full_url("QuestionnaireResponse", str(inst.id)), "resource": resource})
+    definitions = [
+        {
+            "fullUrl": _full_url("Questionnaire", f"{qid}|{questionnaires[qid].version}"),
+            "resource": questionnaire_resource(questionnaires[qid]),
+        }
+        for qid in sorted(used)
+    ]
+    return {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "timestamp": utc_iso(now),
+        "entry": definitions + responses,
+    }
+
+
+def validate_bundle(bundle: Mapping[str, Any]) -> None:
+    """Parse the bundle with the `fhir.resources` R4B models; raise `ExportError` naming the first problem.
+
+    The models check structure, datatypes and required elements but not code values, so the codes we choose
+    (statuses, item types) are checked here too.
+    """
+    from fhir.resources.R4B.bundle import Bundle  # slow import: only when exporting
+
+    try:
+        Bundle.model_validate(dict(bundle))
+    except (ValidationError, ValueError, KeyError) as exc:
+        first = str(exc).splitlines()
+        detail = " ".join(line.strip() for line in first[1:3]) if len(first) > 1 else str(exc)
+        raise ExportError(f"The FHIR bundle does not validate: {detail}") from None
+    for entry in bundle.get("entry", ()):
+        resource = entry["resource"]
+        if resource["resourceType"] == "QuestionnaireResponse" and resource["status"] not in (
+            "in-progress", "completed"
+        ):
+            raise ExportError(f"The FHIR bundle does not validate: response status {resource['status']!r}.")
+        if resource["resourceType"] == "Questionnaire":
+            for item in resource.get("item", ()):
+                if item["type"] not in FHIR_ITEM_TYPES.values():
+                    raise ExportError(f"The FHIR bundle does not validate: item type {item['type']!r}.")
+
+
+async def export_fhir(
+    store: Store,
+    out_path: str | Path,
+    questionnaires: Mapping[str, Questionnaire],
+    *,
+    now: datetime | None = None,
+) -> int:
+    """Write the validated FHIR R4 bundle as JSON to `out_path`; return the number of QuestionnaireResponses.
+
+    Raises `ExportError` for an unwritable path, a database without patients or a bundle that does not validate.
+    """
+    check_writable(out_path)
+    dataset = await load_dataset(store)
+    require_patients(dataset)
+    bundle = build_bundle(dataset, questionnaires, now or SystemClock().now())
+    validate_bundle(bundle)
+    atomic_write(out_path, json.dumps(bundle, ensure_ascii=False, indent=2) + "\n")
+    count = sum(1 for e in bundle["entry"] if e["resource"]["resourceType"] == "QuestionnaireResponse")
+    log.info("FHIR export: %s responses written to %s", count, out_path)
+    return count
+
+
+def responses_in(bundle: Mapping[str, Any]) -> Sequence[Mapping[str, Any]]:
+    """The QuestionnaireResponse resources of a bundle (for callers and tests)."""
+    return [e["resource"] for e in bundle.get("entry", ()) if e["resource"]["resourceType"] == "QuestionnaireResponse"]
