@@ -30,6 +30,11 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("migrate", help="apply database migrations and exit")
     backup = sub.add_parser("backup", help="online backup of the database, checked with integrity_check")
     backup.add_argument("destination", help="a new file, or a directory")
+    from bot.export.cli import add_commands as add_export_commands
+
+    add_export_commands(sub)
+    demo = sub.add_parser("demo", help="five virtual patients through 90 days; transcript, report and exports")
+    demo.add_argument("--out", default="data/demo", help="output directory (default data/demo)")
     sandbox = sub.add_parser("sandbox", help="the offline sandbox (stand-in Telegram + web page)")
     sandbox.add_argument("--port", type=int, default=8080)
     args = parser.parse_args(argv)
@@ -64,6 +69,16 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(_enroll(settings, args.args, args.bot_username))
         elif args.command == "migrate":
             asyncio.run(_migrate(settings))
+        elif args.command in ("export", "report"):
+            from bot.export.cli import run_command
+
+            return run_command(args, settings)
+        elif args.command == "demo":
+            from pathlib import Path
+
+            from bot.sandbox.demo import run_demo
+
+            return asyncio.run(run_demo(Path(args.out)))
         elif args.command == "backup":
             from pathlib import Path
 

@@ -20,6 +20,7 @@ from bot.clock import VirtualClock
 from bot.config import Settings, load_settings
 from bot.delivery import worker
 from bot.scheduling import dispatcher
+from bot.services import digest
 from bot.services.container import Services
 from bot.standin import StandIn
 from bot.standin.state import ChatMessage
@@ -125,6 +126,7 @@ class Bench:
         assert self.services is not None and self.app is not None
         report = await dispatcher.tick(self.services, self.app.bot)
         await worker.deliver_due(self.services, self.app.bot)
+        await digest.send_digest_if_due(self.services, self.app.bot)
         await self.settle()
         return report
 
@@ -233,6 +235,11 @@ async def give(bench: Bench, patient: Patient | int, value: object) -> None:
     message_id = prompt.instance.question_message_id
     message = next(m for m in bench.standin.sent_messages(user_id) if m.message_id == message_id)
     available = {b["callback_data"] for row in message.buttons() for b in row}
+    if not available and item.type not in ("number", "text"):
+        # The question never arrived (Telegram failed): the patient does what the bot told them, /reprendre.
+        await bench.patient_says(user_id, "/reprendre")
+        await give(bench, patient, value)
+        return
 
     async def tap(data: str) -> None:
         assert data in available, f"{data} not among the buttons of {item.id}: {sorted(available)}"

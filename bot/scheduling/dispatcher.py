@@ -110,10 +110,13 @@ async def dispatch_patient(services: Services, bot: Bot, patient_id: int) -> int
         prompt = await answering.prompt_for(tx, services, instance)
     questionnaire = services.questionnaires[instance.questionnaire_id]
     try:
-        intro = questionnaire.intro or questionnaire.title
-        await bot.send_message(link.chat_id, _("New questionnaire: {title}").format(title=intro))
+        header = _("New questionnaire: {title}").format(title=questionnaire.title)
+        if questionnaire.intro:
+            header += "\n" + questionnaire.intro
         if prompt is not None:
-            await send_prompt(bot, services, link.chat_id, prompt)
+            await send_prompt(bot, services, link.chat_id, prompt, header=header)
+        else:
+            await bot.send_message(link.chat_id, header)
     except Forbidden:
         await mark_unreachable(services, patient_id)
         return None
@@ -235,9 +238,9 @@ async def _remind(services: Services, bot: Bot, now: datetime) -> list[int]:
             prompt = await answering.prompt_for(tx, services, current)
             await tx.commit()
         try:
-            await bot.send_message(row["chat_id"], _("Reminder: a questionnaire is waiting for your answers."))
             if prompt is not None:
-                await send_prompt(bot, services, row["chat_id"], prompt)
+                await send_prompt(bot, services, row["chat_id"], prompt,
+                                  header=_("Reminder: a questionnaire is waiting for your answers."))
         except Forbidden:
             await mark_unreachable(services, row["patient_id"])
             continue

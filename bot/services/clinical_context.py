@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.domain import engine
 from bot.domain.models import Instance, Patient
 from bot.domain.omed import Regimen, compute_omed, regimen_from_answers
 from bot.domain.rules import RuleContext
@@ -23,8 +24,17 @@ async def answered_history(tx: Tx, patient_id: int) -> list[tuple[Instance, dict
     return history
 
 
+def shown_answers(services: Services, instance: Instance, answers: dict[str, object]) -> dict[str, object]:
+    """Only the answers to items still shown (an earlier correction may have hidden some)."""
+    questionnaire = services.questionnaires.get(instance.questionnaire_id)
+    return engine.effective_answers(questionnaire, answers) if questionnaire else answers
+
+
 def regimens(history: list[tuple[Instance, dict[str, object]]]) -> dict[int, Regimen]:
-    """Each instance's analgesic regimen, carrying the previous one forward when unchanged."""
+    """Each instance's analgesic regimen, carrying the previous one forward when unchanged.
+
+    Give it shown answers only (`shown_answers`): a hidden item's old answer must not count.
+    """
     result: dict[int, Regimen] = {}
     previous: Regimen | None = None
     for inst, answers in history:
@@ -42,11 +52,10 @@ async def rule_context(
 ) -> RuleContext:
     """Baseline pain and OMED, and the current OMED once the analgesic answers are complete."""
     history = await answered_history(tx, patient.id)
-    by_id = dict(history)
-    by_id[instance.id] = answers
-    ordered = [(inst, by_id[inst.id]) for inst, _ in history]
+    ordered = [(inst, answers if inst.id == instance.id else given) for inst, given in history]
     if instance.id not in {inst.id for inst, _ in history}:
         ordered.append((instance, answers))
+    ordered = [(inst, shown_answers(services, inst, given)) for inst, given in ordered]
     regs = regimens(ordered)
     baseline = next(((i, a) for i, a in ordered if i.questionnaire_id == "baseline"), None)
     baseline_pain = baseline[1].get("pain_worst") if baseline else None

@@ -29,11 +29,12 @@ from bot.domain.questionnaire import load_questionnaires
 from bot.domain.rules import load_rules
 from bot.domain.schedule import load_schedule
 from bot.scheduling import dispatcher
+from bot.services import digest
 from bot.services.container import Services
 from bot.storage.store import Store
 from bot.telegram.context import SERVICES_KEY, BotContext
 from bot.telegram.handlers import clinician, errors, guards, patient
-from bot.telegram.keyboards import ACK, ANSWER, BACK, CONSENT, PREFERENCE, TOGGLE
+from bot.telegram.keyboards import ACK, ANSWER, BACK, CONSENT, PREFERENCE, STOP, TOGGLE
 
 log = logging.getLogger(__name__)
 
@@ -92,9 +93,22 @@ def register_handlers(application: Application) -> None:
     application.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, guards.follow_migration), group=-2)
     application.add_handler(TypeHandler(Update, guards.leave_foreign_groups), group=-1)
 
+    group_only = ~private
     application.add_handler(CommandHandler("enroll", clinician.enroll))
+    application.add_handler(CommandHandler("patients", clinician.list_patients))
+    application.add_handler(CommandHandler("patient", clinician.show_patient))
+    application.add_handler(CommandHandler("alerts", clinician.list_alerts))
+    application.add_handler(CommandHandler("send", clinician.send_now))
+    application.add_handler(CommandHandler("withdraw", clinician.withdraw_patient))
+    application.add_handler(CommandHandler("day0", clinician.change_day0))
+    application.add_handler(CommandHandler("pause", clinician.pause_patient, filters=group_only))
+    application.add_handler(CommandHandler("reprendre", clinician.resume_patient, filters=group_only))
     application.add_handler(CommandHandler("start", patient.start, filters=private))
-    application.add_handler(CommandHandler("reprendre", patient.show_current, filters=private))
+    application.add_handler(CommandHandler("reprendre", patient.resume_command, filters=private))
+    application.add_handler(CommandHandler("aide", patient.help_command, filters=private))
+    application.add_handler(CommandHandler("pause", patient.pause_command, filters=private))
+    application.add_handler(CommandHandler("stop", patient.stop_command, filters=private))
+    application.add_handler(CallbackQueryHandler(patient.stop_confirmed, pattern=STOP))
     application.add_handler(CallbackQueryHandler(patient.information_understood, pattern=f"^{CONSENT}$"))
     application.add_handler(CallbackQueryHandler(patient.preferred_time, pattern=PREFERENCE))
     application.add_handler(CallbackQueryHandler(patient.answer_button, pattern=ANSWER))
@@ -131,3 +145,4 @@ async def _tick_job(context: BotContext) -> None:
     services = context.services
     await dispatcher.tick(services, context.bot)
     await worker.deliver_due(services, context.bot)
+    await digest.send_digest_if_due(services, context.bot)

@@ -21,6 +21,7 @@ BACK = re.compile(r"^b:(\d{1,12}):(\d{1,3})$")
 ACK = re.compile(r"^ack:(\d{1,12})$")
 CONSENT = "consent"
 PREFERENCE = re.compile(r"^pref:(matin|midi|soir)$")
+STOP = re.compile(r"^stop:(yes|no)$")
 VALIDATE = "_ok"
 
 
@@ -86,6 +87,12 @@ def preference_keyboard() -> InlineKeyboardMarkup:
             [_button(_("Midday (around 12:30)"), "pref:midi")],
             [_button(_("Evening (around 18:00)"), "pref:soir")],
         ]
+    )
+
+
+def stop_keyboard() -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [[_button(_("Yes, stop"), "stop:yes"), _button(_("No, continue"), "stop:no")]]
     )
 
 

@@ -11,11 +11,16 @@ from bot.telegram.keyboards import question_keyboard
 from bot.telegram.rendering import question_text
 
 
-async def send_prompt(bot: Bot, services: Services, chat_id: int, prompt: Prompt) -> Message:
-    """Send the current question with its buttons and record its message id."""
+async def send_prompt(bot: Bot, services: Services, chat_id: int, prompt: Prompt, *, header: str | None = None) -> Message:
+    """Send the current question with its buttons and record its message id.
+
+    A `header` (new questionnaire, reminder) goes in the same message: one message per patient per send keeps the
+    bot inside Telegram's "about one message per second per chat" and halves the fan-out at a busy minute.
+    """
+    text = question_text(prompt)
     message = await bot.send_message(
         chat_id,
-        question_text(prompt),
+        f"{header}\n\n{text}" if header else text,
         reply_markup=question_keyboard(
             prompt.instance.id, prompt.item_index, prompt.item, selection=prompt.selection,
             can_go_back=prompt.can_go_back,

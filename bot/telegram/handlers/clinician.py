@@ -110,3 +110,200 @@ async def acknowledge(update: Update, context: BotContext) -> None:
         await query.edit_message_text(text, reply_markup=None)
     except Exception as exc:  # the acknowledgement is recorded; a failed edit is cosmetic
         log.info("could not edit the acknowledged alert: %s", type(exc).__name__)
+
+
+STATUS_LABELS = {
+    "invited": "invité", "joined": "a rejoint", "active": "actif", "paused": "en pause",
+    "withdrawn": "retiré", "unreachable": "injoignable",
+}
+
+
+def _local(context: BotContext, moment: object) -> str:
+    return moment.astimezone(context.services.settings.timezone).strftime("%d/%m %H:%M")  # type: ignore[attr-defined]
+
+
+async def _patient_arg(update: Update, context: BotContext, usage: str):  # type: ignore[no-untyped-def]
+    """The patient named by the first argument, or a French error in the chat."""
+    from bot.services import overview
+
+    args = context.args or []
+    message = update.effective_message
+    assert message is not None
+    if not args:
+        await message.reply_text(usage)
+        return None
+    found = await overview.one_overview(context.services, args[0])
+    if found is None:
+        await message.reply_text(_("Unknown study id: {study_id}.").format(study_id=args[0]))
+    return found
+
+
+async def list_patients(update: Update, context: BotContext) -> None:
+    """/patients: one line per patient — status, next questionnaire, last worst pain, open alerts."""
+    from bot.services import overview
+
+    if not await allowed(update, context):
+        return
+    await record_command(update, context, "patients", list(context.args or []))
+    rows = await overview.all_overviews(context.services)
+    if not rows:
+        await update.effective_message.reply_text(_("No patient enrolled yet."))  # type: ignore[union-attr]
+        return
+    lines = [_("Patients ({count}):").format(count=len(rows))]
+    for row in rows:
+        nxt = f"{row.next_due[0]} {_local(context, row.next_due[1])}" if row.next_due else "—"
+        pain = "—" if row.last_worst_pain is None else str(row.last_worst_pain)
+        lines.append(
+            _("{study_id} ({site}, {arm}): {status}; next: {next}; last worst pain: {pain}; open alerts: {alerts}")
+            .format(study_id=row.patient.study_id, site=row.patient.site_code, arm=row.patient.arm,
+                    status=STATUS_LABELS.get(row.patient.status, row.patient.status), next=nxt, pain=pain,
+                    alerts=row.open_alerts)
+        )
+    await _reply_long(update, "\n".join(lines))
+
+
+async def show_patient(update: Update, context: BotContext) -> None:
+    """/patient <study_id>: summary and a pain/OMED trajectory plot."""
+    from bot.domain.schedule import fraction_days
+    from bot.plots import trajectory_png
+
+    if not await allowed(update, context):
+        return
+    await record_command(update, context, "patient", list(context.args or []))
+    row = await _patient_arg(update, context, _("Usage: /patient <study_id>"))
+    if row is None:
+        return
+    p = row.patient
+    summary = _(
+        "{study_id} — site {site}, arm {arm}, {fractions} fraction(s), day 0 = {day0}\n"
+        "Status: {status}; questionnaires completed: {completed}, missed: {missed}; open alerts: {alerts}"
+    ).format(study_id=p.study_id, site=p.site_code, arm=p.arm, fractions=p.fractions,
+             day0=p.rt_start.strftime("%d/%m/%Y"), status=STATUS_LABELS.get(p.status, p.status),
+             completed=row.completed, missed=row.missed, alerts=row.open_alerts)
+    rt_days = [(d - p.rt_start).days for d in fraction_days(p.rt_start, p.fractions)]
+    png = trajectory_png(
+        p.study_id, [t.study_day for t in row.trajectory], [t.worst_pain for t in row.trajectory],
+        [t.omed_mg for t in row.trajectory], rt_days=rt_days,
+    )
+    await context.bot.send_photo(update.effective_chat.id, png, caption=summary, protect_content=True)  # type: ignore[union-attr]
+
+
+async def list_alerts(update: Update, context: BotContext) -> None:
+    """/alerts: the alerts not yet taken care of."""
+    from bot.services.digest import open_alert_lines
+
+    if not await allowed(update, context):
+        return
+    await record_command(update, context, "alerts", list(context.args or []))
+    lines = await open_alert_lines(context.services)
+    await _reply_long(update, "\n".join([_("Open alerts:")] + lines) if lines else _("No open alert."))
+
+
+async def send_now(update: Update, context: BotContext) -> None:
+    """/send <study_id> [questionnaire]: push a questionnaire to the patient now."""
+    from bot.scheduling import dispatcher
+    from bot.services import participation
+
+    if not await allowed(update, context):
+        return
+    args = list(context.args or [])
+    await record_command(update, context, "send", args)
+    row = await _patient_arg(update, context, _("Usage: /send <study_id> [questionnaire]"))
+    if row is None:
+        return
+    questionnaire = args[1] if len(args) > 1 else "weekly"
+    instance_id = await participation.push_questionnaire(
+        context.services, row.patient, questionnaire, actor=f"clinician:{update.effective_user.id}"  # type: ignore[union-attr]
+    )
+    if instance_id is None:
+        await update.effective_message.reply_text(  # type: ignore[union-attr]
+            _("Cannot send: the patient is not active, or the questionnaire is unknown ({known}).").format(
+                known=", ".join(sorted(context.services.questionnaires)))
+        )
+        return
+    sent = await dispatcher.dispatch_patient(context.services, context.bot, row.patient.id)
+    text = _("Questionnaire {questionnaire} sent to {study_id}.") if sent == instance_id else _(
+        "Questionnaire {questionnaire} queued for {study_id}: it follows the one in progress (or waits for 08:00).")
+    await update.effective_message.reply_text(  # type: ignore[union-attr]
+        text.format(questionnaire=questionnaire, study_id=row.patient.study_id))
+
+
+async def _set_status(update: Update, context: BotContext, command: str, status: str) -> None:
+    from bot.scheduling import dispatcher
+    from bot.services import participation
+
+    if not await allowed(update, context):
+        return
+    await record_command(update, context, command, list(context.args or []))
+    row = await _patient_arg(update, context, _("Usage: /{command} <study_id>").format(command=command))
+    if row is None:
+        return
+    outcome = await participation.change_status(
+        context.services, row.patient, status, actor=f"clinician:{update.effective_user.id}"  # type: ignore[union-attr]
+    )
+    if outcome != "done":
+        await update.effective_message.reply_text(  # type: ignore[union-attr]
+            _("No change: {study_id} is {status}.").format(
+                study_id=row.patient.study_id, status=STATUS_LABELS.get(row.patient.status, row.patient.status)))
+        return
+    await update.effective_message.reply_text(  # type: ignore[union-attr]
+        _("{study_id} is now {status}.").format(study_id=row.patient.study_id, status=STATUS_LABELS[status]))
+    if status == "active":
+        await dispatcher.dispatch_patient(context.services, context.bot, row.patient.id)
+
+
+async def pause_patient(update: Update, context: BotContext) -> None:
+    """/pause <study_id>"""
+    await _set_status(update, context, "pause", "paused")
+
+
+async def resume_patient(update: Update, context: BotContext) -> None:
+    """/reprendre <study_id>"""
+    await _set_status(update, context, "reprendre", "active")
+
+
+async def withdraw_patient(update: Update, context: BotContext) -> None:
+    """/withdraw <study_id>: final; no message to the patient ever again, data kept."""
+    await _set_status(update, context, "withdraw", "withdrawn")
+
+
+async def change_day0(update: Update, context: BotContext) -> None:
+    """/day0 <study_id> <YYYY-MM-DD>: correct the radiotherapy start; the schedule follows."""
+    from datetime import date
+
+    from bot.services import participation
+
+    if not await allowed(update, context):
+        return
+    args = list(context.args or [])
+    await record_command(update, context, "day0", args)
+    row = await _patient_arg(update, context, _("Usage: /day0 <study_id> <YYYY-MM-DD>"))
+    if row is None:
+        return
+    try:
+        new_day0 = date.fromisoformat(args[1]) if len(args) > 1 else None
+    except ValueError:
+        new_day0 = None
+    if new_day0 is None:
+        await update.effective_message.reply_text(_("Usage: /day0 <study_id> <YYYY-MM-DD>"))  # type: ignore[union-attr]
+        return
+    count = await participation.change_day0(
+        context.services, row.patient, new_day0, actor=f"clinician:{update.effective_user.id}"  # type: ignore[union-attr]
+    )
+    await update.effective_message.reply_text(  # type: ignore[union-attr]
+        _("Day 0 of {study_id} is now {day0}; {count} questionnaire(s) planned.").format(
+            study_id=row.patient.study_id, day0=new_day0.strftime("%d/%m/%Y"), count=count))
+
+
+async def _reply_long(update: Update, text: str) -> None:
+    """Telegram caps a message at 4096 characters: split on line boundaries."""
+    message = update.effective_message
+    assert message is not None
+    chunk = ""
+    for line in text.splitlines():
+        if len(chunk) + len(line) + 1 > 4000:
+            await message.reply_text(chunk, protect_content=True)
+            chunk = ""
+        chunk += line + "\n"
+    if chunk.strip():
+        await message.reply_text(chunk, protect_content=True)

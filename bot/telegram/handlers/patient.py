@@ -39,6 +39,10 @@ def welcome_text() -> str:
     )
 
 
+def paused_text() -> str:
+    return _("Your questionnaires are paused. Send /reprendre when you want to continue.")
+
+
 def stale_text() -> str:
     return _("This question is no longer active. Nothing was changed.")
 
@@ -215,8 +219,10 @@ async def other_message(update: Update, context: BotContext) -> None:
     if patient is None:
         await message.reply_text(refusal_text())
         return
+    if patient.status == "withdrawn":
+        return  # withdrawn: the bot never writes to the patient again
     if prompt is None:
-        await message.reply_text(nothing_due_text() if patient.status == "active" else inactive_text())
+        await message.reply_text(nothing_due_text() if patient.status != "paused" else paused_text())
         return
     await message.reply_text(_("I can only read the answers to the questions. Here is the current question:"))
     await send_prompt(context.bot, context.services, message.chat_id, prompt)
@@ -228,7 +234,7 @@ async def edited_message(update: Update, context: BotContext) -> None:
     if message is None or update.effective_user is None:
         return
     patient, _prompt = await answering.current_prompt(context.services, update.effective_user.id)
-    if patient is None:
+    if patient is None or patient.status == "withdrawn":
         return
     await context.bot.send_message(
         message.chat_id,
@@ -249,8 +255,10 @@ async def show_current(update: Update, context: BotContext) -> None:
         await send_prompt(context.bot, context.services, chat.id, prompt)
     elif patient.status == "joined":
         await context.bot.send_message(chat.id, welcome_text(), reply_markup=consent_keyboard())
-    elif patient.status in ("withdrawn",):
-        await context.bot.send_message(chat.id, inactive_text())
+    elif patient.status == "withdrawn":
+        return  # withdrawn: the bot never writes to the patient again
+    elif patient.status == "paused":
+        await context.bot.send_message(chat.id, paused_text())
     else:
         await context.bot.send_message(chat.id, nothing_due_text())
 
@@ -337,3 +345,112 @@ async def _drop_keyboard(query: CallbackQuery) -> None:
         await query.edit_message_reply_markup(reply_markup=None)
     except BadRequest as exc:
         log.info("could not drop a keyboard: %s", type(exc).__name__)
+
+
+def help_text() -> str:
+    return _(
+        "This bot sends you short questionnaires from your care team after your radiotherapy.\n"
+        "• Answer by tapping the buttons; for a number, type it.\n"
+        "• /reprendre: see the current question again (or resume after a pause).\n"
+        "• /pause: pause the questionnaires (for example during a hospital stay).\n"
+        "• /stop: stop taking part.\n\n"
+        "This service is not watched around the clock and is not an emergency service. In an emergency, call 15 "
+        "(SAMU) or 112; deaf or hard of hearing: SMS to 114."
+    )
+
+
+async def help_command(update: Update, context: BotContext) -> None:
+    """/aide: what the bot is, the commands, and the emergency numbers."""
+    message = update.effective_message
+    if message is None or update.effective_user is None:
+        return
+    patient, _prompt = await answering.current_prompt(context.services, update.effective_user.id)
+    if patient is None:
+        await message.reply_text(refusal_text())
+    elif patient.status != "withdrawn":
+        await message.reply_text(help_text())
+
+
+async def pause_command(update: Update, context: BotContext) -> None:
+    """/pause: no questionnaire is sent until /reprendre; the clinicians are told."""
+    from bot.services import participation
+
+    message = update.effective_message
+    if message is None or update.effective_user is None:
+        return
+    patient, _prompt = await answering.current_prompt(context.services, update.effective_user.id)
+    if patient is None:
+        await message.reply_text(refusal_text())
+        return
+    if patient.status == "withdrawn":
+        return
+    outcome = await participation.change_status(
+        context.services, patient, "paused", actor=f"patient:{patient.study_id}"
+    )
+    if outcome == "done":
+        await message.reply_text(_("The questionnaires are paused and your care team has been told. Send /reprendre "
+                                   "when you want to continue. In an emergency, call 15 or 112."))
+    else:
+        await message.reply_text(_("Nothing to pause right now."))
+
+
+async def resume_command(update: Update, context: BotContext) -> None:
+    """/reprendre: end a pause if there is one, then show the current question."""
+    from bot.scheduling import dispatcher
+    from bot.services import participation
+
+    user = update.effective_user
+    chat = update.effective_chat
+    if user is None or chat is None:
+        return
+    patient, _prompt = await answering.current_prompt(context.services, user.id)
+    if patient is not None and patient.status == "paused":
+        await participation.change_status(context.services, patient, "active", actor=f"patient:{patient.study_id}")
+        await context.bot.send_message(chat.id, _("Welcome back: the questionnaires start again."))
+        await dispatcher.dispatch_patient(context.services, context.bot, patient.id)
+    await show_current(update, context)
+
+
+async def stop_command(update: Update, context: BotContext) -> None:
+    """/stop: ask for confirmation before withdrawing."""
+    from bot.telegram.keyboards import stop_keyboard
+
+    message = update.effective_message
+    if message is None or update.effective_user is None:
+        return
+    patient, _prompt = await answering.current_prompt(context.services, update.effective_user.id)
+    if patient is None:
+        await message.reply_text(refusal_text())
+        return
+    if patient.status == "withdrawn":
+        return
+    await message.reply_text(
+        _("Do you really want to stop taking part? You will receive no more messages. The answers already given are "
+          "kept, as the study requires. You can talk about it with your care team."),
+        reply_markup=stop_keyboard(),
+    )
+
+
+async def stop_confirmed(update: Update, context: BotContext) -> None:
+    """The patient confirmed (or cancelled) the withdrawal."""
+    from bot.services import participation
+
+    query = update.callback_query
+    assert query is not None
+    patient, _prompt = await answering.current_prompt(context.services, query.from_user.id)
+    if patient is None or patient.status == "withdrawn":
+        await query.answer(inactive_text() if patient else refusal_text())
+        return
+    await query.answer()
+    await _drop_keyboard(query)
+    if query.data == "stop:yes":
+        await participation.change_status(context.services, patient, "withdrawn",
+                                          actor=f"patient:{patient.study_id}")
+        await context.bot.send_message(
+            query.from_user.id,
+            _("You no longer take part in the follow-up and will receive no more messages. Thank you for your "
+              "help. Your care team has been told. In an emergency, call 15 or 112."),
+        )
+    else:
+        await context.bot.send_message(query.from_user.id, _("Good, the follow-up continues."))
+        await show_current(update, context)

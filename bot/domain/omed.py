@@ -1,0 +1,436 @@
+"""Oral morphine equivalent daily dose (OMED) from what the patient actually takes.
+
+Source: `/work/shared/clinical/opioids.md`. We record product, dose per intake, intakes per day and rescue doses, and
+compute OMED here from a conversion table kept as data (`questionnaires/opioids.yaml`, one source per row). The
+table is swappable (`fr_sor`, the French practice column, is the default; `cdc_2022` is kept; a site may add its own)
+and every result carries the id of the table used.
+
+Never silently converted: a substance without a reliable factor (methadone, transmucosal fentanyl, buprenorphine in
+the CDC table), a product outside the catalogue ("autre") or a dose the patient did not give makes the line
+*unconverted*. Decision: the total `mg` is then `None` (not a partial sum), so an endpoint or a rule cannot mistake
+an underestimate for the truth; `converted_mg` gives the part that could be converted, for display next to the list
+of what was not. A line with zero intakes (e.g. no Abstral taken today) is 0 mg whatever the product.
+
+Pure: loading the YAML is the only I/O, in `load_opioid_catalogue`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, Final, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from bot.domain.questionnaire import MARKERS, Value
+
+__all__ = [
+    "OTHER_PRODUCT",
+    "MICROGRAMS_PER_MG",
+    "Unit",
+    "Role",
+    "ConversionRow",
+    "ConversionTable",
+    "Product",
+    "OpioidCatalogue",
+    "OpioidCatalogueError",
+    "UnknownTableError",
+    "DoseLine",
+    "Regimen",
+    "OmedLine",
+    "OmedResult",
+    "load_opioid_catalogue",
+    "compute_omed",
+    "regimen_from_answers",
+]
+
+OTHER_PRODUCT: Final[str] = "autre"
+"""The catalogue code for "a product not in the list" (free text in `bg_other` / `rescue_other`)."""
+MICROGRAMS_PER_MG: Final[int] = 1000
+
+Unit = Literal["mg", "ug_per_h", "ug", "tablet"]
+"""What a product's dose per intake is counted in (see the header of opioids.yaml)."""
+Role = Literal["background", "rescue"]
+
+_STRICT = ConfigDict(extra="forbid", frozen=True)
+_CODE_PATTERN: Final[str] = r"^[a-z0-9]{1,12}$"
+
+
+class OpioidCatalogueError(Exception):
+    """The opioid catalogue file cannot be used; the message names the file and the problem."""
+
+
+class UnknownTableError(KeyError):
+    """The requested conversion table does not exist in the catalogue."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "unknown conversion table"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Catalogue models
+# ---------------------------------------------------------------------------------------------------------------
+class ConversionRow(BaseModel):
+    """substance + route → factor to oral morphine (None = no reliable factor)."""
+
+    model_config = _STRICT
+
+    substance: str = Field(min_length=1)
+    route: str = Field(min_length=1)
+    factor: float | None = Field(ge=0)
+    per: Literal["mg", "ug_per_h"] = "mg"
+    """What the factor multiplies: the daily amount in mg, or a patch rate in µg/h."""
+    source: str = Field(min_length=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fraction(cls, data: Any) -> Any:
+        """Accept "1/6": a factor written as in the source rather than as a rounded decimal."""
+        if isinstance(data, dict) and isinstance(data.get("factor"), str):
+            try:
+                data = {**data, "factor": float(Fraction(data["factor"].strip()))}
+            except (ValueError, ZeroDivisionError):
+                raise ValueError(f"factor {data['factor']!r} is not a number or a fraction like 1/6") from None
+        return data
+
+
+class ConversionTable(BaseModel):
+    model_config = _STRICT
+
+    title: str = Field(min_length=1)
+    source: str = Field(min_length=1)
+    factors: tuple[ConversionRow, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_rows(self) -> ConversionTable:
+        keys = [(row.substance, row.route) for row in self.factors]
+        for key in keys:
+            if keys.count(key) > 1:
+                raise ValueError(f"{key[0]} ({key[1]}) has two rows")
+        return self
+
+    def row(self, substance: str, route: str) -> ConversionRow | None:
+        for row in self.factors:
+            if row.substance == substance and row.route == route:
+                return row
+        return None
+
+
+class Product(BaseModel):
+    """A product patients recognise (brand), mapped to substance and route."""
+
+    model_config = _STRICT
+
+    code: str = Field(pattern=_CODE_PATTERN)
+    label: str = Field(min_length=1)
+    substance: str | None
+    route: str | None
+    unit: Unit
+    patch: bool
+    rescue: bool
+    """The product's usual role: rescue doses ("interdoses") or background treatment."""
+    mg_per_unit: float | None = Field(default=None, gt=0)
+    """Opioid content of one tablet/capsule (unit "tablet" only)."""
+    ask_patient: bool = True
+    """False: only for a regimen entered by the clinician (not a patient choice)."""
+    source: str | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Product:
+        if self.patch != (self.unit == "ug_per_h"):
+            raise ValueError("a patch is counted in ug_per_h, and only a patch is")
+        if (self.unit == "tablet") != (self.mg_per_unit is not None):
+            raise ValueError("mg_per_unit is required for unit tablet, and only for it")
+        if (self.substance is None) != (self.route is None):
+            raise ValueError("substance and route are both given or both null")
+        return self
+
+
+class OpioidCatalogue(BaseModel):
+    model_config = _STRICT
+
+    version: str
+    default_table: str
+    tables: dict[str, ConversionTable] = Field(min_length=1)
+    products: tuple[Product, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> OpioidCatalogue:
+        if self.default_table not in self.tables:
+            raise ValueError(f'default_table "{self.default_table}" is not one of the tables')
+        codes = [p.code for p in self.products]
+        for code in codes:
+            if codes.count(code) > 1:
+                raise ValueError(f'product code "{code}" appears twice')
+        if OTHER_PRODUCT not in codes:
+            raise ValueError(f'the catalogue needs the product "{OTHER_PRODUCT}"')
+        for product in self.products:
+            if product.substance is None or product.route is None:
+                continue
+            for table_id, table in self.tables.items():
+                row = table.row(product.substance, product.route)
+                if row is not None and (row.per == "ug_per_h") != (product.unit == "ug_per_h"):
+                    raise ValueError(
+                        f'product "{product.code}" is counted in {product.unit} but table {table_id} converts '
+                        f"{product.substance} ({product.route}) per {row.per}"
+                    )
+        return self
+
+    def product(self, code: str) -> Product | None:
+        for product in self.products:
+            if product.code == code:
+                return product
+        return None
+
+    def table(self, table_id: str | None = None) -> ConversionTable:
+        """The table with this id (default: `default_table`), or `UnknownTableError`."""
+        table_id = table_id or self.default_table
+        if table_id not in self.tables:
+            raise UnknownTableError(
+                f'unknown conversion table "{table_id}" (available: {", ".join(sorted(self.tables))})'
+            )
+        return self.tables[table_id]
+
+    def patient_products(self, role: Role) -> tuple[Product, ...]:
+        """The products offered to the patient for a role, in catalogue order, "autre" last."""
+        wanted = role == "rescue"
+        chosen = [p for p in self.products if p.ask_patient and p.code != OTHER_PRODUCT and p.rescue == wanted]
+        return (*chosen, self.product(OTHER_PRODUCT))  # type: ignore[return-value]
+
+
+def load_opioid_catalogue(path: str | Path) -> OpioidCatalogue:
+    """Load and validate `opioids.yaml`, or raise `OpioidCatalogueError` naming the file and the problem."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise OpioidCatalogueError(f"{path}: cannot be read as YAML ({exc})") from None
+    if not isinstance(raw, dict):
+        raise OpioidCatalogueError(f"{path}: must be a YAML mapping with version, default_table, tables, products")
+    try:
+        return OpioidCatalogue.model_validate(raw)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(part) for part in error["loc"])
+        message = error["msg"].removeprefix("Value error, ")
+        raise OpioidCatalogueError(f"{path}: {where + ': ' if where else ''}{message}") from None
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Regimen
+# ---------------------------------------------------------------------------------------------------------------
+class DoseLine(BaseModel):
+    """One product taken: dose per intake in the product's unit (mg, µg, tablets; a patch's rate in µg/h) and the
+    number of intakes in 24 h (rescue: the rescue doses counted; patch: ignored). `None` = not known."""
+
+    model_config = _STRICT
+
+    role: Role
+    product: str | None
+    """Catalogue code; None when the product is not known (e.g. "same as last time" with no previous record)."""
+    dose: float | None = Field(default=None, ge=0)
+    per_day: float | None = Field(default=None, ge=0)
+    note: str | None = None
+    """Free text for "autre"."""
+
+
+class Regimen(BaseModel):
+    """What the patient takes over 24 h: background lines and rescue lines. JSON-able (`model_dump`)."""
+
+    model_config = _STRICT
+
+    lines: tuple[DoseLine, ...] = ()
+
+    @property
+    def background(self) -> tuple[DoseLine, ...]:
+        return tuple(line for line in self.lines if line.role == "background")
+
+    @property
+    def rescue(self) -> tuple[DoseLine, ...]:
+        return tuple(line for line in self.lines if line.role == "rescue")
+
+
+def _number(value: Value | None) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value)
+
+
+def _code(value: Value | None) -> str | None:
+    """A choice code or a free text, not a skip/unknown marker."""
+    if isinstance(value, str) and value not in MARKERS:
+        return value
+    return None
+
+
+def _background_from_answers(answers: Mapping[str, Value]) -> tuple[DoseLine, ...]:
+    taking = answers.get("bg_taking")
+    if taking == "no":
+        return ()
+    if taking != "yes":
+        return (DoseLine(role="background", product=None),)
+    # One of bg_dose / bg_patch / bg_tablets is shown, depending on the product. If several are present the caller
+    # passed answers of hidden items too: refuse to guess rather than pick the wrong unit.
+    present = [key for key in ("bg_dose", "bg_patch", "bg_tablets") if key in answers]
+    dose = _number(answers[present[0]]) if len(present) == 1 else None
+    per_day = 1.0 if present == ["bg_patch"] else _number(answers.get("bg_per_day"))
+    return (
+        DoseLine(
+            role="background",
+            product=_code(answers.get("bg_product")),
+            dose=dose,
+            per_day=per_day,
+            note=_code(answers.get("bg_other")),
+        ),
+    )
+
+
+def regimen_from_answers(answers: Mapping[str, Value], previous: Regimen | None = None) -> Regimen:
+    """The regimen described by one questionnaire's answers.
+
+    Pass *effective* answers (`engine.effective_answers`): answers to items hidden by a changed branch must not
+    count. Rules (documented in the questionnaires):
+    - `analgesic_same` = "yes": the previous background lines are carried forward unchanged, and the rescue doses
+      counted today (`rescue_doses_24h`) are of the previous rescue product at the previous dose. Without a
+      previous regimen the lines are unknown (never assumed to be "nothing").
+    - otherwise (changed, or the baseline which has no `analgesic_same`): background from `bg_*` (a patch counts
+      its rate in µg/h, once), rescue from `rescue_product` × `rescue_dose` × `rescue_doses_24h`.
+    """
+    doses_today = _number(answers.get("rescue_doses_24h"))
+    if answers.get("analgesic_same") == "yes":
+        if previous is None:
+            background: tuple[DoseLine, ...] = (DoseLine(role="background", product=None),)
+        else:
+            background = previous.background
+        template = previous.rescue[0] if previous is not None and previous.rescue else None
+        rescue: tuple[DoseLine, ...] = ()
+        if "rescue_doses_24h" in answers:
+            if template is not None:
+                rescue = (template.model_copy(update={"per_day": doses_today}),)
+            elif doses_today != 0:
+                rescue = (DoseLine(role="rescue", product=None, per_day=doses_today),)
+        return Regimen(lines=background + rescue)
+    background = _background_from_answers(answers)
+    taking = answers.get("rescue_taking")
+    if taking == "yes":
+        rescue = (
+            DoseLine(
+                role="rescue",
+                product=_code(answers.get("rescue_product")),
+                dose=_number(answers.get("rescue_dose")),
+                per_day=doses_today,
+                note=_code(answers.get("rescue_other")),
+            ),
+        )
+    elif taking == "no":
+        rescue = ()
+    else:
+        rescue = (DoseLine(role="rescue", product=None, per_day=doses_today),)
+    return Regimen(lines=background + rescue)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# OMED
+# ---------------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class OmedLine:
+    """How one regimen line was (or was not) converted — what an export or a clinician can check by hand."""
+
+    role: Role
+    product: str | None
+    substance: str | None
+    route: str | None
+    daily_amount: float | None
+    """mg/day of the substance, or µg/h for a patch."""
+    amount_unit: Literal["mg", "ug_per_h"]
+    factor: float | None
+    mg: float | None
+    reason: str | None = None
+    """Why the line is not converted (None when it is)."""
+
+
+@dataclass(frozen=True)
+class OmedResult:
+    mg: float | None
+    """Total OMED in mg/day; None when any line is unconverted (see the module docstring)."""
+    table: str
+    """Id of the conversion table used; label every exported OMED with it (opioids.md)."""
+    unconverted: list[str] = field(default_factory=list)
+    """What could not be converted: "substance/route" (e.g. "methadone/oral"), "autre" or "unknown product"."""
+    details: list[OmedLine] = field(default_factory=list)
+    converted_mg: float = 0.0
+    """Sum over the lines that were converted (a lower bound when `unconverted` is not empty)."""
+
+    @property
+    def complete(self) -> bool:
+        return not self.unconverted
+
+
+def _daily_amount(product: Product, line: DoseLine) -> float | None:
+    if line.dose is None:
+        return None
+    if product.unit == "ug_per_h":
+        return line.dose
+    if line.per_day is None:
+        return None
+    if product.unit == "mg":
+        return line.dose * line.per_day
+    if product.unit == "ug":
+        return line.dose * line.per_day / MICROGRAMS_PER_MG
+    assert product.mg_per_unit is not None
+    return line.dose * product.mg_per_unit * line.per_day
+
+
+def _convert(line: DoseLine, catalogue: OpioidCatalogue, table: ConversionTable) -> tuple[OmedLine, str | None]:
+    """Convert one line; the second value is the `unconverted` entry, if any."""
+    product = catalogue.product(line.product) if line.product is not None else None
+    substance = product.substance if product is not None else None
+    route = product.route if product is not None else None
+    amount_unit: Literal["mg", "ug_per_h"] = "ug_per_h" if product is not None and product.patch else "mg"
+
+    def result(mg: float | None, reason: str | None = None, amount: float | None = None,
+               factor: float | None = None) -> OmedLine:
+        return OmedLine(line.role, line.product, substance, route, amount, amount_unit, factor, mg, reason)
+
+    if line.per_day == 0 or line.dose == 0:
+        return result(0.0, amount=0.0), None
+    if product is None:
+        label = "unknown product" if line.product is None else line.product
+        return result(None, "product not known" if line.product is None else "product not in the catalogue"), label
+    if substance is None or route is None:
+        return result(None, "product outside the catalogue (free text), to be reviewed"), product.code
+    key = f"{substance}/{route}"
+    row = table.row(substance, route)
+    if row is None:
+        return result(None, "no row for this substance and route in the table"), key
+    if row.factor is None:
+        return result(None, "no reliable conversion factor in the table", factor=None), key
+    amount = _daily_amount(product, line)
+    if amount is None:
+        return result(None, "dose or number of intakes not known"), key
+    return result(amount * row.factor, amount=amount, factor=row.factor), None
+
+
+def compute_omed(regimen: Regimen, catalogue: OpioidCatalogue, table: str | None = None) -> OmedResult:
+    """OMED in mg/day of `regimen` with the conversion table `table` (default: the catalogue's `default_table`,
+    `fr_sor` as shipped). Raises `UnknownTableError` for a table the catalogue does not have."""
+    table_id = table or catalogue.default_table
+    conversion = catalogue.table(table_id)
+    details: list[OmedLine] = []
+    unconverted: list[str] = []
+    for line in regimen.lines:
+        converted, missing = _convert(line, catalogue, conversion)
+        details.append(converted)
+        if missing is not None:
+            unconverted.append(missing)
+    converted_mg = sum(d.mg for d in details if d.mg is not None)
+    return OmedResult(
+        mg=None if unconverted else converted_mg,
+        table=table_id,
+        unconverted=unconverted,
+        details=details,
+        converted_mg=converted_mg,
+    )

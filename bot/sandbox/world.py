@@ -1,0 +1,260 @@
+"""A simulated Telegram world around the real bot: stand-in + production `Application` + SQLite + virtual clock.
+
+Shared by the interactive sandbox (`server.py`) and the scripted demo (`demo.py`). Nothing of the bot is faked: the
+Application is the one `build_application` returns, it long-polls the Bot API stand-in over HTTP, and time moves
+only when we say so. The only thing added is a lock around the production tick job, so a clock jump requested from
+the page (which runs that same job at every step) never runs at the same moment as the periodic run — two
+concurrent alert deliveries would post the same alert twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from telegram import Update
+from telegram.ext import Application, Job
+
+from bot.clock import VirtualClock
+from bot.config import Settings
+from bot.services.container import Services
+from bot.standin import ChatMessage, StandIn
+from bot.telegram.app import build_application, build_services
+
+log = logging.getLogger(__name__)
+
+#: Looks like a BotFather token, is accepted only by our stand-in.
+SANDBOX_TOKEN = "1000:SANDBOX-offline-not-a-real-token"
+SANDBOX_BOT_USERNAME = "spinal_pro_sandbox_bot"
+CLINICIAN_CHAT_ID = -100123
+CLINICIAN_GROUP_TITLE = "Équipe soignante"
+CLINICIAN_ID = 424242
+CLINICIAN_NAME = "Dr Martin"
+#: Fake patients get Telegram user ids from here up (real ids are never this low-risk to confuse: this is offline).
+FIRST_PATIENT_ID = 500001
+#: The production job name in `bot.telegram.app.build_application`.
+TICK_JOB_NAME = "tick"
+
+TickCallback = Callable[[Any], Awaitable[None]]
+
+
+def sandbox_settings(base: Settings, database: Path) -> Settings:
+    """The operator's settings (time zone…) with the sandbox's token, database and fake clinicians' group."""
+    from pydantic import SecretStr
+
+    return base.model_copy(
+        update={
+            "telegram_bot_token": SecretStr(SANDBOX_TOKEN),
+            "bot_database": database,
+            "clinician_chat_id": CLINICIAN_CHAT_ID,
+            "clinician_user_ids": frozenset({CLINICIAN_ID}),
+        }
+    )
+
+
+def next_boundary(moment: datetime, step: timedelta) -> datetime:
+    """The next multiple of `step` after `moment` (UTC), so stepping lands on round hours (10:00 sends on time)."""
+    epoch = datetime(2000, 1, 1, tzinfo=timezone.utc)
+    elapsed = moment - epoch
+    return epoch + (elapsed // step + 1) * step
+
+
+class SandboxWorld:
+    """One stand-in, one real bot, one database file, one virtual clock; start() / stop()."""
+
+    def __init__(
+        self, settings: Settings, database: Path, *, start: datetime | None = None,
+        tick_every: timedelta = timedelta(seconds=2), rate_limiter: bool = True,
+    ) -> None:
+        self.settings = sandbox_settings(settings, database)
+        self.database = database
+        self.clock = VirtualClock(start or datetime.now(timezone.utc))
+        self.standin = StandIn(
+            SANDBOX_TOKEN, bot_username=SANDBOX_BOT_USERNAME, bot_name="Spinal PRO (bac à sable)", clock=self.clock
+        )
+        self.tick_every = tick_every
+        self.rate_limiter = rate_limiter
+        self.app: Application | None = None
+        self.services: Services | None = None
+        self._tick_lock = asyncio.Lock()
+        self._production_tick: TickCallback | None = None
+        self._tick_job: Job[Any] | None = None
+        self._next_patient_id = FIRST_PATIENT_ID
+
+    # ---- lifecycle ------------------------------------------------------------------------------------------
+
+    async def start(self) -> "SandboxWorld":
+        await self.standin.start()
+        self.standin.add_group(CLINICIAN_CHAT_ID, CLINICIAN_GROUP_TITLE, type="supergroup")
+        self.standin.world.users[CLINICIAN_ID] = {
+            "id": CLINICIAN_ID, "is_bot": False, "first_name": CLINICIAN_NAME, "language_code": "fr",
+        }
+        self.services = await build_services(self.settings, self.clock)
+        self.app = build_application(
+            self.services, token=SANDBOX_TOKEN, base_url=self.standin.base_url, tick=self.tick_every,
+            rate_limiter=self.rate_limiter,
+        )
+        self._guard_tick_job(self.app)
+        await self.app.initialize()
+        await self.app.start()
+        assert self.app.updater is not None
+        await self.app.updater.start_polling(poll_interval=0, timeout=1, allowed_updates=Update.ALL_TYPES)
+        return self
+
+    async def stop(self) -> None:
+        """Stop polling, let handlers finish, close the database, then the stand-in."""
+        if self.app is not None:
+            assert self.app.updater is not None
+            if self.app.updater.running:
+                await self.app.updater.stop()
+            if self.app.running:
+                await self.app.stop()
+            await self.app.shutdown()
+            self.app = None
+        if self.services is not None:
+            await self.services.store.close()
+            self.services = None
+        await self.standin.stop()
+
+    def _guard_tick_job(self, app: Application) -> None:
+        """Wrap the production tick job so periodic runs skip while a clock jump is running its steps."""
+        if app.job_queue is None:
+            return
+        jobs = app.job_queue.get_jobs_by_name(TICK_JOB_NAME)
+        if not jobs:
+            log.warning("no %r job in the application: the sandbox ticks by hand only", TICK_JOB_NAME)
+            return
+        job = jobs[0]
+        production: TickCallback = job.callback
+        lock = self._tick_lock
+
+        async def periodic(context: Any) -> None:
+            if lock.locked():
+                return  # a clock jump is ticking right now; this run would only repeat it
+            async with lock:
+                await production(context)
+
+        job.callback = periodic
+        self._production_tick = production
+        self._tick_job = job
+
+    # ---- time -----------------------------------------------------------------------------------------------
+
+    async def tick(self) -> None:
+        """One production tick now (schedule, reminders, windows, alert delivery); errors propagate."""
+        assert self.app is not None and self.services is not None
+        async with self._tick_lock:
+            if self._production_tick is not None and self._tick_job is not None:
+                context = self.app.context_types.context.from_job(self._tick_job, self.app)
+                await self._production_tick(context)
+            else:  # the same two calls as bot.telegram.app._tick_job
+                from bot.delivery import worker
+                from bot.scheduling import dispatcher
+
+                await dispatcher.tick(self.services, self.app.bot)
+                await worker.deliver_due(self.services, self.app.bot)
+
+    async def step_to(self, moment: datetime) -> None:
+        """Move the clock to `moment` (not backwards) and tick."""
+        if moment > self.clock.now():
+            self.clock.set(moment)
+        await self.tick()
+
+    async def advance(
+        self, delta: timedelta, *, step: timedelta = timedelta(minutes=30),
+        after_step: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        """Move forward by `delta` in steps landing on round times, ticking (and settling) at each one."""
+        await self.advance_to(self.clock.now() + delta, step=step, after_step=after_step)
+
+    async def advance_to(
+        self, end: datetime, *, step: timedelta = timedelta(minutes=30),
+        after_step: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        while self.clock.now() < end:
+            await self.step_to(min(next_boundary(self.clock.now(), step), end))
+            await self.settle()
+            if after_step is not None:
+                await after_step()
+
+    async def settle(self, timeout: float = 10.0) -> None:
+        """Wait until every injected update was fetched and fully handled, and the stand-in is quiet."""
+        assert self.app is not None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        calm = 0
+        while calm < 3:
+            busy = (
+                self.standin.pending_updates
+                or not self.app.update_queue.empty()
+                or self.app.update_processor.current_concurrent_updates
+            )
+            calm = 0 if busy else calm + 1
+            if loop.time() > deadline:
+                raise TimeoutError("the bot did not settle in time")
+            await asyncio.sleep(0.002)
+        await self.standin.wait_idle(timeout=timeout, quiet=0.003)
+
+    def local_now(self) -> datetime:
+        return self.clock.now().astimezone(self.settings.timezone)
+
+    # ---- people ---------------------------------------------------------------------------------------------
+
+    def new_patient_user(self, first_name: str | None = None) -> int:
+        """A fresh fake Telegram user with a private chat with the bot; returns its id (= chat id)."""
+        while self._next_patient_id in self.standin.world.users:
+            self._next_patient_id += 1
+        user_id = self._next_patient_id
+        self._next_patient_id += 1
+        number = user_id - FIRST_PATIENT_ID + 1
+        self.standin.add_private_chat(user_id, first_name or f"Patient {number}", username=f"patient{number}")
+        return user_id
+
+    def group_messages(self) -> list[ChatMessage]:
+        return self.standin.messages(CLINICIAN_CHAT_ID)
+
+    async def clinician_says(self, text: str) -> list[ChatMessage]:
+        """The fake clinician writes in the group; returns the bot's replies to it (after it settled)."""
+        before = len(self.standin.messages(CLINICIAN_CHAT_ID, include_deleted=True))
+        self.standin.send_text(CLINICIAN_CHAT_ID, CLINICIAN_ID, text)
+        await self.settle()
+        after = self.standin.messages(CLINICIAN_CHAT_ID, include_deleted=True)[before + 1:]
+        return [m for m in after if m.from_bot]
+
+    async def enroll(self, study_id: str, rt_start: date, fractions: int = 1) -> tuple[str | None, str]:
+        """`/enroll` through the group like a real clinician; (invitation code or None, the bot's reply)."""
+        replies = await self.clinician_says(f"/enroll {study_id} {rt_start.isoformat()} fractions={fractions}")
+        reply = "\n".join(m.text or "" for m in replies)
+        code = invitation_code(reply)
+        return code, reply
+
+    async def patient_says(self, user_id: int, text: str) -> None:
+        self.standin.send_text(user_id, user_id, text)
+        await self.settle()
+
+    async def press(self, chat_id: int, message_id: int, data: str) -> str:
+        """Press a button that is under the message now (ValueError otherwise); the clinician presses in the group."""
+        user_id = CLINICIAN_ID if chat_id == CLINICIAN_CHAT_ID else chat_id
+        query_id = self.standin.press_button(chat_id, user_id, message_id, data)
+        await self.settle()
+        return query_id
+
+    async def press_label(self, chat_id: int, label: str) -> str:
+        """Press the button labelled `label` on the latest message that has one."""
+        for message in reversed(self.standin.sent_messages(chat_id)):
+            for row in message.buttons():
+                for button in row:
+                    if button.get("text") == label and "callback_data" in button:
+                        return await self.press(chat_id, message.message_id, str(button["callback_data"]))
+        raise ValueError(f"no button {label!r} in chat {chat_id}")
+
+
+def invitation_code(text: str) -> str | None:
+    """The code of a `https://t.me/<bot>?start=<code>` link in `text`, if any."""
+    if "?start=" not in text:
+        return None
+    return text.split("?start=", 1)[1].split()[0] or None

@@ -1,0 +1,69 @@
+"""What clinicians see of a patient: status, next questionnaire, last worst pain, open alerts, trajectory."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.domain.models import Patient
+from bot.services import clinical_context
+from bot.services.container import Services
+from bot.storage import alerts, instances, patients
+from bot.storage.store import Tx
+
+
+@dataclass(frozen=True)
+class TrajectoryPoint:
+    study_day: int
+    timepoint: str
+    worst_pain: int | None
+    omed_mg: float | None
+
+
+@dataclass(frozen=True)
+class PatientOverview:
+    patient: Patient
+    next_due: tuple[str, datetime] | None
+    last_worst_pain: int | None
+    open_alerts: int
+    completed: int
+    missed: int
+    trajectory: list[TrajectoryPoint]
+
+
+async def overview(tx: Tx, services: Services, patient: Patient) -> PatientOverview:
+    all_instances = await instances.instances_for(tx, patient.id)
+    upcoming = [i for i in all_instances if i.status in ("planned", "sending", "open")]
+    next_due = (upcoming[0].timepoint, upcoming[0].opens_at) if upcoming else None
+    history = await clinical_context.answered_history(tx, patient.id)
+    regimens = clinical_context.regimens(
+        [(inst, clinical_context.shown_answers(services, inst, answers)) for inst, answers in history]
+    )
+    points: list[TrajectoryPoint] = []
+    for inst, answers in history:
+        pain = answers.get("pain_worst")
+        day = inst.study_day if inst.study_day is not None else (inst.opens_at.date() - patient.rt_start).days
+        points.append(TrajectoryPoint(
+            study_day=day, timepoint=inst.timepoint, worst_pain=pain if isinstance(pain, int) else None,
+            omed_mg=clinical_context.omed_mg(services, regimens[inst.id]),
+        ))
+    pains = [p.worst_pain for p in points if p.worst_pain is not None]
+    open_count = len([a for a in await alerts.alerts_for_patient(tx, patient.id)
+                      if a.acknowledged_at is None and a.severity != "info"])
+    return PatientOverview(
+        patient=patient, next_due=next_due, last_worst_pain=pains[-1] if pains else None, open_alerts=open_count,
+        completed=len([i for i in all_instances if i.status == "completed"]),
+        missed=len([i for i in all_instances if i.status == "missed"]),
+        trajectory=points,
+    )
+
+
+async def all_overviews(services: Services) -> list[PatientOverview]:
+    async with services.store.read() as tx:
+        return [await overview(tx, services, p) for p in await patients.list_patients(tx)]
+
+
+async def one_overview(services: Services, study_id: str) -> PatientOverview | None:
+    async with services.store.read() as tx:
+        patient = await patients.find_by_study_id(tx, study_id)
+        return await overview(tx, services, patient) if patient else None

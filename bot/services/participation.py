@@ -1,0 +1,113 @@
+"""Pause, resume and withdrawal — by the patient or by a clinician — with the clinicians told.
+
+Withdrawal keeps every stored answer (the protocol requires it) and cancels what was not yet sent; afterwards the
+bot never writes to the patient again.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from bot.domain.models import Patient
+from bot.scheduling import planner
+from bot.services.container import Services
+from bot.storage import alerts, audit, instances, patients
+from bot.storage.store import Tx
+
+Outcome = Literal["done", "unchanged", "unknown"]
+
+_NOTICES = {
+    "paused": "Suivi mis en pause",
+    "active": "Suivi repris",
+    "withdrawn": "Retrait de l'étude : plus aucun message ne sera envoyé au patient",
+}
+
+
+async def _notify(tx: Tx, patient: Patient, status: str, actor: str, now: object) -> None:
+    """Tell the clinicians at once (an outbox notice; it needs no acknowledgement to be safe)."""
+    await alerts.insert_alert(
+        tx, patient_id=patient.id, instance_id=None, rule_id=f"patient_{status}", severity="info",
+        payload={"title": _NOTICES[status], "source": f"demandé par {actor.split(':')[0]}", "fired": {}, "trend": []},
+        now=now, send_now=True,  # type: ignore[arg-type]
+    )
+
+
+async def change_status(services: Services, patient: Patient, new_status: str, *, actor: str) -> Outcome:
+    """Move a patient between active, paused and withdrawn; withdrawn is final."""
+    now = services.clock.now()
+    allowed = {
+        "paused": ("active",),
+        "active": ("paused", "unreachable"),
+        "withdrawn": ("invited", "joined", "active", "paused", "unreachable"),
+    }[new_status]
+    async with services.store.transaction() as tx:
+        current = await patients.get_patient(tx, patient.id)
+        if current is None:
+            return "unknown"
+        if current.status not in allowed:
+            return "unchanged"
+        await patients.set_status(tx, patient.id, new_status, now)
+        if new_status == "withdrawn":
+            await tx.execute(
+                "UPDATE instances SET status = 'cancelled' WHERE patient_id = ? AND status IN ('planned', 'sending',"
+                " 'open')",
+                (patient.id,),
+            )
+            await tx.execute("UPDATE alerts SET next_attempt_at = NULL WHERE patient_id = ? AND delivered_at IS NULL"
+                             " AND severity = 'info'", (patient.id,))
+        await audit.record(tx, at=now, actor=actor, action=f"status:{new_status}", patient_id=patient.id,
+                           entity="patient", entity_id=patient.study_id, old_value=current.status,
+                           new_value=new_status)
+        await _notify(tx, current, new_status, actor, now)
+        await tx.commit()
+    return "done"
+
+
+async def change_day0(services: Services, patient: Patient, rt_start: date, *, actor: str) -> int:
+    """A clinician corrects the radiotherapy start: instances not yet sent are planned again from the new day 0."""
+    now = services.clock.now()
+    async with services.store.transaction() as tx:
+        await patients.set_rt_start(tx, patient.id, rt_start)
+        await tx.execute(
+            "DELETE FROM instances WHERE patient_id = ? AND status = 'planned'"
+            " AND NOT EXISTS (SELECT 1 FROM answers a WHERE a.instance_id = instances.id)"
+            " AND NOT EXISTS (SELECT 1 FROM alerts l WHERE l.instance_id = instances.id)",
+            (patient.id,),
+        )
+        await audit.record(tx, at=now, actor=actor, action="change_day0", patient_id=patient.id, entity="patient",
+                           entity_id=patient.study_id, old_value=patient.rt_start.isoformat(),
+                           new_value=rt_start.isoformat())
+        updated = await patients.get_patient(tx, patient.id)
+        assert updated is not None
+        count = await planner.plan_patient(tx, services, updated, now=now) if updated.status != "invited" else 0
+        await tx.commit()
+    return count
+
+
+async def push_questionnaire(services: Services, patient: Patient, questionnaire_id: str, *, actor: str) -> int | None:
+    """A clinician sends a questionnaire now (outside the schedule): an extra instance open until the end of the day."""
+    from datetime import datetime, time, timedelta
+
+    from bot.clock import utc_iso
+
+    now = services.clock.now()
+    tz = services.settings.timezone
+    local_end = datetime.combine(now.astimezone(tz).date() + timedelta(days=1), time(0), tzinfo=tz)
+    async with services.store.transaction() as tx:
+        if questionnaire_id not in services.questionnaires or patient.status != "active":
+            return None
+        row = await tx.fetchone("SELECT COUNT(*) FROM instances WHERE patient_id = ? AND timepoint LIKE 'X%'",
+                                (patient.id,))
+        label = f"X{int(row[0]) + 1 if row else 1}"
+        instance_id = await instances.create_instance(
+            tx, patient_id=patient.id, questionnaire_id=questionnaire_id,
+            questionnaire_version=services.questionnaires[questionnaire_id].version, timepoint=label,
+            study_day=(now.astimezone(tz).date() - patient.rt_start).days, is_primary=False,
+            opens_at=now, closes_at=local_end.astimezone(now.tzinfo),
+        )
+        await tx.execute("UPDATE instances SET opens_at = ? WHERE id = ?", (utc_iso(now), instance_id))
+        await audit.record(tx, at=now, actor=actor, action="push_questionnaire", patient_id=patient.id,
+                           entity="instance", entity_id=instance_id, new_value=questionnaire_id)
+        await tx.commit()
+    return instance_id
