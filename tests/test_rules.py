@@ -356,8 +356,9 @@ def test_the_free_text_rule_can_be_recognised_by_its_event(rules: RuleSet) -> No
 
 
 def test_event_severities_follow_red_flags_md(rules: RuleSet) -> None:
-    assert highest_severity(evaluate_event(rules, "urgent_unacknowledged")) == "urgent"
-    for event in ("missed", "missed_primary_soon", "free_text"):
+    # An urgent alert left unacknowledged after its re-sends is flagged in the digest (issue #5); the urgent alert
+    # itself stays open and listed. Urgent here would re-alert the re-alert, without end.
+    for event in ("missed", "missed_primary_soon", "free_text", "urgent_unacknowledged"):
         assert highest_severity(evaluate_event(rules, event)) == "info"
 
 
