@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from telegram import Update
-from telegram.ext import Application
+from telegram.ext import Application, SimpleUpdateProcessor
 
 from bot.clock import VirtualClock
 from bot.config import Settings, load_settings
@@ -42,6 +42,21 @@ class Patient:
         return self.user_id
 
 
+class CountingProcessor(SimpleUpdateProcessor):
+    """PTB's own concurrent update processor, counting updates fully handled (tests wait on it, not on sleeps)."""
+
+    def __init__(self, bench: "Bench") -> None:
+        super().__init__(16)
+        self.bench = bench
+
+    async def do_process_update(self, update: object, coroutine: Any) -> None:
+        try:
+            await coroutine
+        finally:
+            self.bench.processed += 1
+            self.bench.progress.set()
+
+
 class Bench:
     """One bot, one stand-in, one database file, one virtual clock."""
 
@@ -53,6 +68,8 @@ class Bench:
         self.extra_settings = settings
         self.app: Application | None = None
         self.services: Services | None = None
+        self.processed = 0
+        self.progress = asyncio.Event()
 
     def settings(self) -> Settings:
         values: dict[str, Any] = {
@@ -73,7 +90,8 @@ class Bench:
     async def start_bot(self) -> None:
         self.services = await build_services(self.settings(), self.clock)
         self.app = build_application(
-            self.services, token=TOKEN, base_url=self.standin.base_url, tick=None, rate_limiter=False
+            self.services, token=TOKEN, base_url=self.standin.base_url, tick=None, rate_limiter=False,
+            update_processor=CountingProcessor(self),
         )
         await self.app.initialize()
         await self.app.start()
@@ -102,22 +120,21 @@ class Bench:
         await self.standin.stop()
 
     async def settle(self, timeout: float = 10.0) -> None:
-        """Wait until every injected update was fetched and fully handled."""
+        """Wait until every injected update was fetched and fully handled (handlers await their own requests)."""
         assert self.app is not None
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        calm = 0
-        while calm < 3:
-            busy = (
-                self.standin.pending_updates
-                or not self.app.update_queue.empty()
-                or self.app.update_processor.current_concurrent_updates
-            )
-            calm = 0 if busy else calm + 1
-            if loop.time() > deadline:
-                raise AssertionError("bot did not settle in time")
-            await asyncio.sleep(0.01)
-        await self.standin.wait_idle(timeout=timeout, quiet=0.02)
+        while self.processed < self.standin.injected:
+            self.progress.clear()
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise AssertionError(
+                    f"bot did not settle: {self.processed} of {self.standin.injected} updates handled"
+                )
+            try:
+                await asyncio.wait_for(self.progress.wait(), remaining)
+            except asyncio.TimeoutError:
+                pass
 
     # ---- time and background work ---------------------------------------------------------------------------
 
@@ -127,7 +144,6 @@ class Bench:
         report = await dispatcher.tick(self.services, self.app.bot)
         await worker.deliver_due(self.services, self.app.bot)
         await digest.send_digest_if_due(self.services, self.app.bot)
-        await self.settle()
         return report
 
     async def advance(self, delta: timedelta, *, step: timedelta = timedelta(minutes=30)) -> None:

@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import Any, Final, Literal
 
 import yaml
+
+from bot.domain.yaml_io import load_yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from bot.domain.questionnaire import MARKERS, Value
@@ -205,7 +207,7 @@ def load_opioid_catalogue(path: str | Path) -> OpioidCatalogue:
     """Load and validate `opioids.yaml`, or raise `OpioidCatalogueError` naming the file and the problem."""
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = load_yaml(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise OpioidCatalogueError(f"{path}: cannot be read as YAML ({exc})") from None
     if not isinstance(raw, dict):

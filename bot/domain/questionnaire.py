@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import Any, Final, Literal, Union
 
 import yaml
+
+from bot.domain.yaml_io import load_yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 __all__ = [
@@ -395,7 +397,7 @@ def _read_yaml(path: Path) -> Any:
     except (OSError, UnicodeDecodeError) as exc:
         raise QuestionnaireFileError(path, f"the file cannot be read as UTF-8 text ({exc})") from None
     try:
-        return yaml.safe_load(text)
+        return load_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}" if mark is not None else ""

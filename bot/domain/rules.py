@@ -27,6 +27,8 @@ from pathlib import Path
 from typing import Annotated, ClassVar, Literal, Union
 
 import yaml
+
+from bot.domain.yaml_io import load_yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -422,7 +424,7 @@ def load_rules(
     except OSError as exc:
         raise RulesFileError([f"{origin}: cannot read the rules file: {exc.strerror or exc}"]) from exc
     try:
-        document = yaml.safe_load(text)
+        document = load_yaml(text)
     except yaml.YAMLError as exc:
         raise RulesFileError([f"{origin}: not valid YAML: {exc}"]) from exc
     return parse_rules(

@@ -24,6 +24,8 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
+
+from bot.domain.yaml_io import load_yaml
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -256,7 +258,7 @@ def load_schedule(path: str | Path = DEFAULT_SCHEDULE_PATH) -> ScheduleSpec:
     """Read and validate a schedule file; every problem is reported as `file: field: reason`."""
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = load_yaml(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ScheduleFileError(f"{path}: cannot read schedule file: {exc}") from exc
     except yaml.YAMLError as exc:

@@ -196,8 +196,9 @@ class SandboxWorld:
             calm = 0 if busy else calm + 1
             if loop.time() > deadline:
                 raise TimeoutError("the bot did not settle in time")
-            await asyncio.sleep(0.002)
-        await self.standin.wait_idle(timeout=timeout, quiet=0.003)
+            await asyncio.sleep(0.001)
+        # Handlers are done, so their calls are answered; this only waits for the stand-in to close its books.
+        await self.standin.wait_idle(timeout=timeout, quiet=0.0)
 
     def local_now(self) -> datetime:
         return self.clock.now().astimezone(self.settings.timezone)
@@ -213,6 +214,11 @@ class SandboxWorld:
         number = user_id - FIRST_PATIENT_ID + 1
         self.standin.add_private_chat(user_id, first_name or f"Patient {number}", username=f"patient{number}")
         return user_id
+
+    def message_count(self, chat_id: int) -> int:
+        """How many messages the chat ever had (deleted ones included): a cheap "anything new?" check."""
+        chat = self.standin.world.chats.get(chat_id)
+        return len(chat.messages) if chat is not None else 0
 
     def group_messages(self) -> list[ChatMessage]:
         return self.standin.messages(CLINICIAN_CHAT_ID)

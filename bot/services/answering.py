@@ -8,7 +8,7 @@ item is the one being asked), so a double tap, a stale button or a forged one ch
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Callable, Literal
 
@@ -65,10 +65,13 @@ def _current_item(q: Questionnaire, answers: dict[str, object], correcting: str 
     return engine.next_item(q, answers)
 
 
-async def prompt_for(tx: Tx, services: Services, instance: Instance) -> Prompt | None:
-    """The current question of an open instance, or None if it is finished."""
+async def prompt_for(
+    tx: Tx, services: Services, instance: Instance, answers: dict[str, object] | None = None
+) -> Prompt | None:
+    """The current question of an open instance, or None if it is finished (`answers`: already loaded)."""
     q = services.questionnaires[instance.questionnaire_id]
-    answers = await instances.current_answers(tx, instance.id)
+    if answers is None:
+        answers = await instances.current_answers(tx, instance.id)
     item = _current_item(q, answers, instance.correcting_item)
     if item is None:
         return None
@@ -116,14 +119,15 @@ async def submit(
         patient, instance, problem = await _active_context(tx, telegram_user_id, instance_id)
         if problem is not None or instance is None or patient is None:
             return Submission(problem or "stale", patient=patient)
-        prompt = await prompt_for(tx, services, instance)
+        answers = await instances.current_answers(tx, instance.id)
+        prompt = await prompt_for(tx, services, instance, answers)
         if prompt is None or (item_index is not None and prompt.item_index != item_index):
             return Submission("stale", patient=patient)
         try:
             value = make_value(prompt.item)
         except engine.InvalidAnswer as exc:
             return Submission("invalid", message=str(exc), item=prompt.item, patient=patient, prompt=prompt)
-        old = (await instances.current_answers(tx, instance.id)).get(prompt.item.id)
+        old = answers.get(prompt.item.id)
         correcting = prompt.correcting
         await instances.add_answer(
             tx, instance_id=instance.id, item_id=prompt.item.id, value=value,
@@ -138,10 +142,9 @@ async def submit(
             await instances.set_correcting(tx, instance.id, None)
         if instance.selection is not None:
             await instances.set_selection(tx, instance.id, None)
-        refreshed = await instances.get_instance(tx, instance.id)
-        assert refreshed is not None
-        next_prompt = await prompt_for(tx, services, refreshed)
-        answers = await instances.current_answers(tx, instance.id)
+        refreshed = replace(instance, correcting_item=None, selection=None)
+        answers = {**answers, prompt.item.id: value}
+        next_prompt = await prompt_for(tx, services, refreshed, answers)
         finished = next_prompt is None
         drafts = await _raise_alerts(tx, services, patient, refreshed, answers, finished=finished, now=now)
         summary: list[str] = []
@@ -166,8 +169,11 @@ async def _raise_alerts(
     """Evaluate the escalation rules on the answers so far; queue each rule at most once per instance."""
     from bot.domain.rules import evaluate_answers
 
-    context = await clinical_context.rule_context(tx, services, patient, instance, answers, finished=finished)
+    history = await clinical_context.answered_history(tx, patient.id)
+    context = clinical_context.rule_context(services, history, instance, answers, finished=finished)
     drafts = evaluate_answers(services.rules, instance.questionnaire_id, answers, context)
+    if not drafts:
+        return []
     already = await alerts.rules_already_fired(tx, instance.id)
     free_text_rules = services.rules.event_rule_ids("free_text")
     fresh: list[AlertDraft] = []
@@ -176,7 +182,7 @@ async def _raise_alerts(
             continue
         if draft.rule_id in free_text_rules and not finished:  # the message is read once the patient is done
             continue
-        trend = await clinical_context.worst_pain_trend(tx, patient.id)
+        trend = clinical_context.worst_pain_trend(history)
         await alerts.insert_alert(
             tx, patient_id=patient.id, instance_id=instance.id, rule_id=draft.rule_id, severity=draft.severity,
             payload={

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.domain import engine
-from bot.domain.models import Instance, Patient
+from bot.domain.models import Instance
 from bot.domain.omed import Regimen, compute_omed, regimen_from_answers
 from bot.domain.rules import RuleContext
 from bot.services.container import Services
@@ -14,14 +14,13 @@ TREND_LENGTH = 5  # last worst-pain scores shown to clinicians (shared/clinical/
 
 
 async def answered_history(tx: Tx, patient_id: int) -> list[tuple[Instance, dict[str, object]]]:
-    """Instances with at least one answer, oldest first, with their current answers."""
-    history = []
-    for inst in await instances.instances_for(tx, patient_id):
-        if inst.status in ("open", "completed", "missed"):
-            answers = await instances.current_answers(tx, inst.id)
-            if answers:
-                history.append((inst, answers))
-    return history
+    """Instances with at least one answer, oldest first, with their current answers (two queries in all)."""
+    by_instance = await instances.current_answers_for_patient(tx, patient_id)
+    return [
+        (inst, by_instance[inst.id])
+        for inst in await instances.instances_for(tx, patient_id)
+        if inst.status in ("open", "completed", "missed") and by_instance.get(inst.id)
+    ]
 
 
 def shown_answers(services: Services, instance: Instance, answers: dict[str, object]) -> dict[str, object]:
@@ -47,11 +46,11 @@ def omed_mg(services: Services, regimen: Regimen) -> float | None:
     return compute_omed(regimen, services.opioids).mg
 
 
-async def rule_context(
-    tx: Tx, services: Services, patient: Patient, instance: Instance, answers: dict[str, object], *, finished: bool
+def rule_context(
+    services: Services, history: list[tuple[Instance, dict[str, object]]], instance: Instance,
+    answers: dict[str, object], *, finished: bool,
 ) -> RuleContext:
     """Baseline pain and OMED, and the current OMED once the analgesic answers are complete."""
-    history = await answered_history(tx, patient.id)
     ordered = [(inst, answers if inst.id == instance.id else given) for inst, given in history]
     if instance.id not in {inst.id for inst, _ in history}:
         ordered.append((instance, answers))
@@ -70,10 +69,10 @@ async def rule_context(
     )
 
 
-async def worst_pain_trend(tx: Tx, patient_id: int) -> list[list[object]]:
+def worst_pain_trend(history: list[tuple[Instance, dict[str, object]]]) -> list[list[object]]:
     """The last worst-pain scores as [timepoint, score] pairs, oldest first."""
     points: list[list[object]] = []
-    for inst, answers in await answered_history(tx, patient_id):
+    for inst, answers in history:
         score = answers.get("pain_worst")
         if isinstance(score, int):
             points.append([inst.timepoint, score])

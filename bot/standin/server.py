@@ -105,6 +105,8 @@ class StandIn(Injections):
             self.set_clock(clock)
         self._monotonic = monotonic
         self._records: list[Request] = []
+        #: how many updates were injected in all (tests compare it with the updates the bot has processed)
+        self.injected = 0
         self._faults: list[_Fault] = []
         self._delay = 0.0
         self._wakeup = asyncio.Event()
@@ -189,6 +191,7 @@ class StandIn(Injections):
         self._wakeup = asyncio.Event()
 
     def _enqueue(self, update: Update) -> Update:
+        self.injected += 1
         update = self.world.push_update(update)
         self._wake()
         return update

@@ -140,6 +140,20 @@ async def current_answers(tx: Tx, instance_id: int) -> dict[str, object]:
     return {r["item_id"]: json.loads(r["value"]) for r in rows}
 
 
+async def current_answers_for_patient(tx: Tx, patient_id: int) -> dict[int, dict[str, object]]:
+    """instance id → (item id → newest value), for every instance of the patient, in one query."""
+    rows = await tx.fetchall(
+        "SELECT a.instance_id, a.item_id, a.value FROM answers a WHERE a.id IN"
+        " (SELECT MAX(b.id) FROM answers b JOIN instances i ON i.id = b.instance_id WHERE i.patient_id = ?"
+        "  GROUP BY b.instance_id, b.item_id)",
+        (patient_id,),
+    )
+    result: dict[int, dict[str, object]] = {}
+    for r in rows:
+        result.setdefault(r["instance_id"], {})[r["item_id"]] = json.loads(r["value"])
+    return result
+
+
 async def answer_order(tx: Tx, instance_id: int) -> list[str]:
     """Item ids in the order they were first answered (to find "the previous answer")."""
     rows = await tx.fetchall(

@@ -28,18 +28,19 @@ class Tx:
         self.writable = writable
         self.committed = False
 
+    # Each aiosqlite call is a round trip to its worker thread: one call per statement, not three.
+
     async def execute(self, sql: str, params: Iterable[Any] = ()) -> int:
         """Run a statement; return the last inserted row id (0 when none)."""
-        async with self._conn.execute(sql, tuple(params)) as cur:
-            return int(cur.lastrowid or 0)
+        cursor = await self._conn.execute(sql, tuple(params))
+        return int(cursor.lastrowid or 0)
 
     async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> aiosqlite.Row | None:
-        async with self._conn.execute(sql, tuple(params)) as cur:
-            return await cur.fetchone()
+        rows = await self._conn.execute_fetchall(sql, tuple(params))
+        return next(iter(rows), None)
 
     async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[aiosqlite.Row]:
-        async with self._conn.execute(sql, tuple(params)) as cur:
-            return list(await cur.fetchall())
+        return list(await self._conn.execute_fetchall(sql, tuple(params)))
 
     async def commit(self) -> None:
         if not self.writable:

@@ -11,6 +11,7 @@ from telegram.ext import (
     AIORateLimiter,
     Application,
     ApplicationBuilder,
+    BaseUpdateProcessor,
     CallbackQueryHandler,
     CommandHandler,
     ContextTypes,
@@ -64,6 +65,7 @@ async def build_services(
 def build_application(
     services: Services, *, token: str, base_url: str, base_file_url: str | None = None,
     tick: timedelta | None = DEFAULT_TICK, rate_limiter: bool = True,
+    update_processor: BaseUpdateProcessor | None = None,
 ) -> Application:
     """The real PTB application: long polling, rate limiter, Paris-time defaults, our handlers and jobs."""
     builder: ApplicationBuilder = (
@@ -72,7 +74,7 @@ def build_application(
         .base_url(base_url)
         .context_types(ContextTypes(context=BotContext))
         .defaults(Defaults(tzinfo=services.settings.timezone))
-        .concurrent_updates(16)
+        .concurrent_updates(update_processor or 16)
         .post_init(_post_init)
     )
     if base_file_url:
