@@ -111,7 +111,10 @@ async def run_bot(settings: Settings) -> None:
         loop.add_signal_handler(sig, stop.set)
     from telegram import Update
 
+    from bot.telegram.app import on_startup
+
     async with application:
+        await on_startup(application)
         await application.start()
         assert application.updater is not None
         await application.updater.start_polling(allowed_updates=Update.ALL_TYPES)

@@ -24,7 +24,7 @@ from bot.services import digest
 from bot.services.container import Services
 from bot.standin import StandIn
 from bot.standin.state import ChatMessage
-from bot.telegram.app import build_application, build_services
+from bot.telegram.app import build_application, build_services, on_startup
 
 TOKEN = "123456:TEST-token-not-a-real-one_abcdefgh"
 CLINICIAN_CHAT = -1001000
@@ -94,6 +94,7 @@ class Bench:
             update_processor=CountingProcessor(self),
         )
         await self.app.initialize()
+        await on_startup(self.app)
         await self.app.start()
         assert self.app.updater is not None
         await self.app.updater.start_polling(poll_interval=0, timeout=1, allowed_updates=Update.ALL_TYPES)
@@ -249,7 +250,9 @@ async def give(bench: Bench, patient: Patient | int, value: object) -> None:
     assert prompt is not None, "no current question"
     item = prompt.item
     message_id = prompt.instance.question_message_id
-    message = next(m for m in bench.standin.sent_messages(user_id) if m.message_id == message_id)
+    chat = bench.standin.world.chats[user_id]
+    message = chat.find(message_id)
+    assert message is not None, f"question message {message_id} not in chat {user_id}"
     available = {b["callback_data"] for row in message.buttons() for b in row}
     if not available and item.type not in ("number", "text"):
         # The question never arrived (Telegram failed): the patient does what the bot told them, /reprendre.
@@ -271,7 +274,7 @@ async def give(bench: Bench, patient: Patient | int, value: object) -> None:
         toggle = f"m:{prompt.instance.id}:{prompt.item_index}:"
         for code in value:  # type: ignore[union-attr]
             await tap(toggle + code)
-            message = next(m for m in bench.standin.sent_messages(user_id) if m.message_id == message_id)
+            message = chat.find(message_id)
             available = {b["callback_data"] for row in message.buttons() for b in row}
         await tap(toggle + "_ok")
     else:

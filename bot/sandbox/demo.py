@@ -32,8 +32,7 @@ from zoneinfo import ZoneInfo
 from bot.config import load_settings
 from bot.domain.engine import SKIPPED
 from bot.domain.questionnaire import Item
-from bot.domain.schedule import is_quiet
-from bot.sandbox.world import CLINICIAN_CHAT_ID, CLINICIAN_ID, SandboxWorld, invitation_code, next_boundary
+from bot.sandbox.world import CLINICIAN_CHAT_ID, CLINICIAN_ID, SandboxWorld
 from bot.services import answering
 from bot.services.answering import Prompt
 from bot.telegram.keyboards import CONSENT, VALIDATE
@@ -256,7 +255,9 @@ class DemoRun:
         services = self.world.services
         assert services is not None
         _record, prompt = await answering.current_prompt(services, patient.user_id)
-        patient.acted = prompt is not None and self._wants_to_answer(patient, prompt) and self._act(patient, prompt)
+        patient.acted = False
+        if prompt is not None and self._wants_to_answer(patient, prompt):
+            patient.acted = self._act(patient, prompt)
         if not patient.acted:
             patient.seen = count
         return patient.acted
@@ -305,17 +306,10 @@ class DemoRun:
         return pressed
 
     async def run_days(self, last_day: int) -> None:
-        """Step the clock through the days (hourly in the day, one jump over the quiet night) until `last_day`."""
-        services = self.world.services
-        assert services is not None
-        tz = services.settings.timezone
+        """Hourly steps through the days until the morning of `last_day`, patients answering after each tick."""
+        tz = self.world.settings.timezone
         end = datetime.combine(DEMO_RT_START + timedelta(days=last_day), local_time(9, 0), tzinfo=tz)
-        while self.world.clock.now() < end:
-            target = next_boundary(self.world.clock.now(), STEP)
-            while is_quiet(target, services.schedule, tz) and target < end:
-                target += STEP
-            await self.world.step_to(min(target, end))  # sends are awaited by the tick: nothing to settle
-            await self.react()
+        await self.world.advance_to(end, step=STEP, after_step=self.react)
 
     async def summaries(self) -> list[PatientSummary]:
         services = self.world.services

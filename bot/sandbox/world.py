@@ -21,6 +21,7 @@ from telegram.ext import Application, Job
 
 from bot.clock import VirtualClock
 from bot.config import Settings
+from bot.domain.schedule import is_quiet
 from bot.services.container import Services
 from bot.standin import ChatMessage, StandIn
 from bot.telegram.app import build_application, build_services
@@ -68,8 +69,14 @@ class SandboxWorld:
 
     def __init__(
         self, settings: Settings, database: Path, *, start: datetime | None = None,
-        tick_every: timedelta = timedelta(seconds=2), rate_limiter: bool = True,
+        tick_every: timedelta = timedelta(seconds=2), rate_limiter: bool = False,
     ) -> None:
+        """`tick_every`: real-time period of the production tick job (clock jumps tick by hand as well).
+
+        `rate_limiter` is off by default: PTB's AIORateLimiter paces in real seconds (20 messages a real minute to
+        a group), so a 30-day jump posting a morning digest per virtual day would crawl; the stand-in does not
+        enforce Telegram's limits anyway.
+        """
         self.settings = sandbox_settings(settings, database)
         self.database = database
         self.clock = VirtualClock(start or datetime.now(timezone.utc))
@@ -88,6 +95,14 @@ class SandboxWorld:
     # ---- lifecycle ------------------------------------------------------------------------------------------
 
     async def start(self) -> "SandboxWorld":
+        try:
+            await self._start()
+        except BaseException:
+            await self.stop()
+            raise
+        return self
+
+    async def _start(self) -> None:
         await self.standin.start()
         self.standin.add_group(CLINICIAN_CHAT_ID, CLINICIAN_GROUP_TITLE, type="supergroup")
         self.standin.world.users[CLINICIAN_ID] = {
@@ -103,7 +118,6 @@ class SandboxWorld:
         await self.app.start()
         assert self.app.updater is not None
         await self.app.updater.start_polling(poll_interval=0, timeout=1, allowed_updates=Update.ALL_TYPES)
-        return self
 
     async def stop(self) -> None:
         """Stop polling, let handlers finish, close the database, then the stand-in."""
@@ -164,20 +178,24 @@ class SandboxWorld:
             self.clock.set(moment)
         await self.tick()
 
-    async def advance(
-        self, delta: timedelta, *, step: timedelta = timedelta(minutes=30),
-        after_step: Callable[[], Awaitable[None]] | None = None,
-    ) -> None:
-        """Move forward by `delta` in steps landing on round times, ticking (and settling) at each one."""
-        await self.advance_to(self.clock.now() + delta, step=step, after_step=after_step)
-
     async def advance_to(
-        self, end: datetime, *, step: timedelta = timedelta(minutes=30),
+        self, end: datetime, *, step: timedelta = timedelta(hours=1),
         after_step: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
+        """Move to `end` in steps landing on round times, ticking at each one; the quiet night is one step.
+
+        Nothing may be sent in the quiet hours (schedule.yaml), and what happens there — a window closing at
+        midnight — is done by the first tick after them, as in production after a night of ticks that found
+        nothing to send; jumping over them keeps a 90-day run to ~13 ticks a day. `after_step` runs after each tick
+        (the demo's patients answer there).
+        """
+        assert self.services is not None
+        spec, tz = self.services.schedule, self.settings.timezone
         while self.clock.now() < end:
-            await self.step_to(min(next_boundary(self.clock.now(), step), end))
-            await self.settle()
+            target = next_boundary(self.clock.now(), step)
+            while target < end and is_quiet(target, spec, tz):
+                target += step
+            await self.step_to(min(target, end))  # sends are awaited by the tick itself
             if after_step is not None:
                 await after_step()
 

@@ -153,6 +153,13 @@ async def mark_unreachable(services: Services, patient_id: int) -> None:
 async def _close_windows(services: Services, now: datetime) -> list[int]:
     """Instances whose window closed unanswered become missed (answers already given are kept)."""
     closed: list[int] = []
+    async with services.store.read() as tx:  # most ticks close nothing: do not take the write lock for that
+        expired = await tx.fetchone(
+            "SELECT 1 FROM instances WHERE status IN ('planned', 'sending', 'open') AND closes_at <= ? LIMIT 1",
+            (utc_iso(now),),
+        )
+    if expired is None:
+        return closed
     async with services.store.transaction() as tx:
         rows = await tx.fetchall(
             "SELECT i.id, i.patient_id, i.questionnaire_id, i.timepoint, i.study_day, p.status AS pstatus"

@@ -75,7 +75,6 @@ def build_application(
         .context_types(ContextTypes(context=BotContext))
         .defaults(Defaults(tzinfo=services.settings.timezone))
         .concurrent_updates(update_processor or 16)
-        .post_init(_post_init)
     )
     if base_file_url:
         builder = builder.base_file_url(base_file_url)
@@ -126,7 +125,12 @@ def register_handlers(application: Application) -> None:
     application.add_error_handler(errors.on_error)  # type: ignore[arg-type]
 
 
-async def _post_init(application: Application) -> None:
+async def on_startup(application: Application) -> None:
+    """After `initialize()`, before polling: recover sends caught by a crash, publish the command menu.
+
+    Called explicitly by every runner (production, sandbox, tests): PTB's `post_init` only runs under
+    `run_polling`, which we do not use because we own the event loop and the signal handling.
+    """
     services: Services = application.bot_data[SERVICES_KEY]
     services.bot_username = application.bot.username
     recovered = await dispatcher.recover(services)
