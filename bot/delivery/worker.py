@@ -39,9 +39,13 @@ class DeliveryPolicy:
 
 async def deliver_due(services: Services, bot: Bot, policy: DeliveryPolicy = DeliveryPolicy()) -> int:
     """Send every alert whose attempt is due; return how many Telegram accepted."""
-    chat_id = services.clinician_chat_id
-    if chat_id is None:
+    if services.clinician_chat_id is None:
         return 0
+    async with services.delivery_lock:
+        return await _deliver(services, bot, policy, services.clinician_chat_id)
+
+
+async def _deliver(services: Services, bot: Bot, policy: DeliveryPolicy, chat_id: int) -> int:
     async with services.store.read() as tx:
         due = await alerts.due_for_delivery(tx, services.clock.now())
     accepted = 0

@@ -80,19 +80,25 @@ class Sandbox:
     # ---- lifecycle ------------------------------------------------------------------------------------------
 
     async def start(self) -> "Sandbox":
+        """Take the port first (a busy port fails at once, with nothing started), then the world, then the page."""
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((self.host, self.port))
+        except OSError:
+            sock.close()
+            raise
+        self.port = int(sock.getsockname()[1])  # port 0 (tests): the ephemeral port the system gave
         self.database.parent.mkdir(parents=True, exist_ok=True)
         for suffix in ("", "-wal", "-shm"):
             Path(f"{self.database}{suffix}").unlink(missing_ok=True)
-        await self.world.start()
         try:
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind((self.host, self.port))
-            self.port = int(sock.getsockname()[1])  # port 0 (tests): the ephemeral port the system gave
+            await self.world.start()
             self._runner = web.AppRunner(self._web_app(), access_log=None, shutdown_timeout=1.0)
             await self._runner.setup()
             await web.SockSite(self._runner, sock).start()
         except BaseException:
+            sock.close()
             await self.stop()
             raise
         return self

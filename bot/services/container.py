@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -27,6 +28,9 @@ class Services:
     opioids: "OpioidCatalogue"
     clinician_chat_id: int | None = None
     bot_username: str = field(default="")
+    # One delivery pass at a time: the periodic tick and the wake-up after an urgent answer must not both send
+    # the same outbox row.
+    delivery_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def is_clinician(self, user_id: int | None, chat_id: int | None) -> bool:
         """Clinician commands need both: an allowed user, in the clinicians' group."""

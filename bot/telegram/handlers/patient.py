@@ -312,6 +312,11 @@ async def _after_submission(
         except BadRequest as exc:  # the message was deleted or already shows this: the answer is stored anyway
             log.info("could not edit the answered question (update %s): %s", update.update_id, type(exc).__name__)
     severity = highest_severity(submission.alerts)
+    if severity in ("urgent", "same_day"):
+        # The alert is committed in the outbox; deliver it now rather than at the next tick.
+        from bot.delivery import worker
+
+        context.application.create_task(worker.deliver_due(context.services, context.bot), update=update)
     if severity == "urgent":
         await context.bot.send_message(chat_id, emergency_text())
     elif severity == "same_day":
