@@ -9,7 +9,7 @@ import signal
 import sys
 from datetime import timedelta
 
-from bot.config import ConfigError, Settings, load_settings, require_clinician_chat
+from bot.config import ConfigError, Settings, load_settings, require_clinician_chat, require_webhook
 
 log = logging.getLogger("bot")
 
@@ -22,7 +22,8 @@ Starting the offline sandbox instead (no Telegram account needed)."""
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot", description="spinal-pro-bot")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("run", help="run the bot (long polling); without a token, the offline sandbox")
+    run = sub.add_parser("run", help="run the bot (long polling); without a token, the offline sandbox")
+    run.add_argument("--webhook", action="store_true", help="receive updates by webhook (WEBHOOK_URL, WEBHOOK_SECRET)")
     enroll = sub.add_parser("enroll", help="enrol a patient from the shell and print the invitation link")
     enroll.add_argument("args", nargs="+", help="<study_id> <YYYY-MM-DD> [arm=…] [site=…] [fractions=1|5]")
     enroll.add_argument("--bot-username", default="", help="the bot's @username, for the link")
@@ -62,7 +63,9 @@ def main(argv: list[str] | None = None) -> int:
                 print(NO_TOKEN_HELP, file=sys.stderr)
                 return _run_sandbox(settings, port=8080)
             require_clinician_chat(settings)
-            asyncio.run(run_bot(settings))
+            if args.webhook:
+                require_webhook(settings)
+            asyncio.run(run_bot(settings, webhook=args.webhook))
         elif args.command == "sandbox":
             return _run_sandbox(settings, port=args.port)
         elif args.command == "enroll":
@@ -95,7 +98,22 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-async def run_bot(settings: Settings) -> None:
+async def start_updates(application: object, settings: Settings, *, webhook: bool) -> None:
+    """Long polling, or a webhook server whose requests must carry the secret token (PTB checks it: 403 else)."""
+    from telegram import Update
+
+    updater = application.updater  # type: ignore[attr-defined]
+    if webhook:
+        url, secret = require_webhook(settings)
+        await updater.start_webhook(
+            listen=settings.webhook_listen, port=settings.webhook_port, url_path="telegram",
+            webhook_url=url.rstrip("/") + "/telegram", secret_token=secret, allowed_updates=Update.ALL_TYPES,
+        )
+    else:
+        await updater.start_polling(allowed_updates=Update.ALL_TYPES)
+
+
+async def run_bot(settings: Settings, *, webhook: bool = False) -> None:
     """Run until SIGTERM or SIGINT, then stop cleanly (updates in flight finish, the database is closed)."""
     from bot.clock import SystemClock
     from bot.telegram.app import build_application, build_services
@@ -109,15 +127,13 @@ async def run_bot(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    from telegram import Update
 
     from bot.telegram.app import on_startup
 
     async with application:
         await on_startup(application)
         await application.start()
-        assert application.updater is not None
-        await application.updater.start_polling(allowed_updates=Update.ALL_TYPES)
+        await start_updates(application, settings, webhook=webhook)
         log.info("bot running as @%s", application.bot.username)
         await stop.wait()
         log.info("stopping")

@@ -7,6 +7,7 @@ validation error into `ConfigError`, and `bot.__main__` prints it.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -34,6 +35,12 @@ class Settings(BaseSettings):
         default=frozenset(), alias="CLINICIAN_USER_IDS"
     )
     bot_timezone: str = Field(default="Europe/Paris", alias="BOT_TIMEZONE")
+    # Webhook mode (`run --webhook`): the public HTTPS URL Telegram posts to (the reverse proxy's), the secret
+    # Telegram sends back in X-Telegram-Bot-Api-Secret-Token, and where the local server listens.
+    webhook_url: str | None = Field(default=None, alias="WEBHOOK_URL")
+    webhook_secret: SecretStr | None = Field(default=None, alias="WEBHOOK_SECRET")
+    webhook_listen: str = Field(default="127.0.0.1", alias="WEBHOOK_LISTEN")
+    webhook_port: int = Field(default=8443, ge=1, le=65535, alias="WEBHOOK_PORT")
     # How often the schedule and the alert outbox are looked at (seconds).
     bot_tick_seconds: float = Field(default=20.0, gt=0, le=3600, alias="BOT_TICK_SECONDS")
 
@@ -79,6 +86,13 @@ class Settings(BaseSettings):
             raise ValueError("must be an http(s) URL such as https://api.telegram.org/bot")
         return value
 
+    @field_validator("webhook_secret")
+    @classmethod
+    def _secret_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9_-]{16,256}", value.get_secret_value()):
+            raise ValueError("must be 16 to 256 characters among A-Z, a-z, 0-9, _ and - (Telegram's rule)")
+        return value
+
     @property
     def timezone(self) -> ZoneInfo:
         return ZoneInfo(self.bot_timezone)
@@ -106,6 +120,17 @@ def load_settings(**overrides: object) -> Settings:
         if expected and error["type"] not in ("value_error",):
             message = f"must be {expected}"
         raise ConfigError(f"Configuration error: {name} {message}.") from None
+
+
+def require_webhook(settings: Settings) -> tuple[str, str]:
+    """Webhook mode needs the public URL and the secret token."""
+    if not settings.webhook_url or not settings.webhook_url.startswith("https://"):
+        raise ConfigError("Configuration error: WEBHOOK_URL is missing; it must be the public https:// URL of the "
+                          "reverse proxy that forwards to the bot (see README, 'Webhook mode').")
+    if settings.webhook_secret is None:
+        raise ConfigError("Configuration error: WEBHOOK_SECRET is missing; it must be 16 to 256 characters among "
+                          "A-Z, a-z, 0-9, _ and -.")
+    return settings.webhook_url, settings.webhook_secret.get_secret_value()
 
 
 def require_clinician_chat(settings: Settings) -> int:
