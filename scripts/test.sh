@@ -6,7 +6,7 @@ bash scripts/setup.sh || exit 1
 # The browser test drives Debian's Chromium (Playwright cannot download its own browser here).
 if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
   echo "Installing Debian's chromium for the browser test…" >&2
-  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-color-emoji >/dev/null) \
     || echo "chromium could not be installed: the browser test will be skipped" >&2
 fi
 .venv/bin/python -m pytest -q -p no:cacheprovider "$@"

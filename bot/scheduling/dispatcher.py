@@ -246,7 +246,7 @@ async def _remind(services: Services, bot: Bot, now: datetime) -> list[int]:
             await tx.commit()
         try:
             if prompt is not None:
-                await send_prompt(bot, services, row["chat_id"], prompt,
+                await send_prompt(bot, services, row["chat_id"], prompt, replaces_previous=True,
                                   header=_("Reminder: a questionnaire is waiting for your answers."))
         except Forbidden:
             await mark_unreachable(services, row["patient_id"])

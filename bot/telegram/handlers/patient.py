@@ -225,7 +225,7 @@ async def other_message(update: Update, context: BotContext) -> None:
         await message.reply_text(nothing_due_text() if patient.status != "paused" else paused_text())
         return
     await message.reply_text(_("I can only read the answers to the questions. Here is the current question:"))
-    await send_prompt(context.bot, context.services, message.chat_id, prompt)
+    await send_prompt(context.bot, context.services, message.chat_id, prompt, replaces_previous=True)
 
 
 async def edited_message(update: Update, context: BotContext) -> None:
@@ -252,7 +252,7 @@ async def show_current(update: Update, context: BotContext) -> None:
     if patient is None:
         await context.bot.send_message(chat.id, refusal_text())
     elif prompt is not None:
-        await send_prompt(context.bot, context.services, chat.id, prompt)
+        await send_prompt(context.bot, context.services, chat.id, prompt, replaces_previous=True)
     elif patient.status == "joined":
         await context.bot.send_message(chat.id, welcome_text(), reply_markup=consent_keyboard())
     elif patient.status == "withdrawn":

@@ -1,0 +1,115 @@
+"""The sandbox page in a real headless Chromium (Playwright): enrol, answer by clicking, see and acknowledge an alert.
+
+Needs `/usr/bin/chromium` (Debian package `chromium`); skipped, saying so, where it is absent. Set
+`UPDATE_SANDBOX_SCREENSHOT=1` to refresh `docs/sandbox.png` from this run.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import AsyncIterator
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from playwright.async_api import Browser, Page, async_playwright, expect
+
+from bot.config import load_settings
+from bot.sandbox.server import Sandbox
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOT = Path(__file__).resolve().parents[1] / "docs" / "sandbox.png"
+START = datetime(2027, 3, 1, 9, 0, tzinfo=ZoneInfo("Europe/Paris"))
+
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(), reason="headless Chromium is not installed (/usr/bin/chromium: apt-get install chromium)"
+)
+
+
+@pytest.fixture
+async def sandbox(tmp_path: Path) -> AsyncIterator[Sandbox]:
+    settings = load_settings(TELEGRAM_BOT_TOKEN="", BOT_DATABASE=str(tmp_path / "ignored.sqlite3"))
+    running = await Sandbox(settings, port=0, data_dir=tmp_path, start=START).start()
+    try:
+        yield running
+    finally:
+        await running.stop()
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        chromium = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            await chromium.close()
+
+
+async def answer_until_the_weakness_question(page: Page) -> None:
+    """Click like a patient: a middling score on scales, "Non" to yes/no, until the new-weakness red flag."""
+    phone = page.locator("#phone-messages")
+    for number in range(1, 20):
+        question = phone.locator(".message", has_text=f"Question {number} /").last
+        await expect(question.locator(".keyboard button").first).to_be_visible()
+        if "faiblesse" in (await question.inner_text()):
+            return
+        labels = await question.locator(".keyboard button").all_inner_texts()
+        await question.get_by_role("button", name="Non" if "Non" in labels else "4", exact=True).click()
+        # answered: the question loses its keyboard and shows the answer
+        await expect(question).to_contain_text("Votre réponse")
+    raise AssertionError("the red-flag question never came")
+
+
+async def test_enrol_answer_by_clicking_then_acknowledge_the_red_flag_alert(
+    sandbox: Sandbox, browser: Browser, tmp_path: Path
+) -> None:
+    page = await browser.new_page(viewport={"width": 1440, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    await page.goto(sandbox.url)
+    await expect(page.locator("#clock")).to_have_text("lundi 1 mars 2027, 09:00")
+
+    await page.fill("#study-id", "P-WEB")
+    await page.fill("#rt-start", "2027-03-03")
+    await page.click("#enroll-button")
+    group = page.locator("#group-messages")
+    await expect(group).to_contain_text("/enroll P-WEB 2027-03-03 fractions=1")
+    await expect(group).to_contain_text("Patient P-WEB inclus")
+    await page.locator("#enroll-result").get_by_role("button", name="Rejoindre en tant que ce patient").click()
+
+    phone = page.locator("#phone-messages")
+    await phone.get_by_role("button", name="J'ai lu et compris").click()
+    await phone.get_by_role("button", name="Le matin (vers 10 h)").click()
+    await expect(page.locator("#patients")).to_contain_text("suivi actif")
+    await expect(page.locator("#study-day")).to_have_text("P-WEB : jour -2")
+
+    await answer_until_the_weakness_question(page)
+    await phone.locator(".message").last.get_by_role("button", name="Oui", exact=True).click()
+    await expect(phone).to_contain_text("15 (SAMU)")
+
+    alert = group.locator(".message", has_text="ALERTE URGENTE")
+    await expect(alert).to_contain_text("P-WEB", timeout=10_000)  # delivered by the periodic tick job
+    await alert.get_by_role("button", name="Pris en charge").click()
+    await expect(alert).to_contain_text("Pris en charge par Dr Martin")
+    await expect(alert.locator(".keyboard")).to_have_count(0)
+    await expect(page.locator(".toast", has_text="Enregistré : pris en charge.")).to_be_visible()
+
+    shot = tmp_path / "sandbox.png"
+    await page.screenshot(path=str(shot))
+    assert shot.read_bytes().startswith(b"\x89PNG")
+    if os.environ.get("UPDATE_SANDBOX_SCREENSHOT") == "1":
+        SCREENSHOT.parent.mkdir(exist_ok=True)
+        shutil.copyfile(shot, SCREENSHOT)
+
+    await page.click("button[data-action='day']")
+    await expect(page.locator("#clock")).to_have_text("mardi 2 mars 2027, 09:00")
+    await expect(phone).to_contain_text("Rappel : un questionnaire attend vos réponses.")
+    await expect(page.locator("#study-day")).to_have_text("P-WEB : jour -1")
+    assert errors == []
