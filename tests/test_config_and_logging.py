@@ -135,10 +135,6 @@ async def test_a_backup_of_the_live_database_restores_every_answer(tmp_path: Pat
 def test_the_audit_log_and_answers_refuse_update_and_delete(tmp_path: Path) -> None:
     import asyncio
 
-    from bot.clock import VirtualClock
-    from bot.storage.store import Store
-    from datetime import datetime, timezone
-
     path = tmp_path / "a.sqlite3"
     asyncio.run(_open_close(path))
     conn = sqlite3.connect(path)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from datetime import date, timedelta
 
-from harness import CLINICIAN_CHAT, CLINICIANS, OUTSIDER, Bench
+from harness import CLINICIANS, OUTSIDER, Bench
 
 RT = date(2027, 3, 3)
 

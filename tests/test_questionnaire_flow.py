@@ -139,7 +139,6 @@ async def test_a_forwarded_or_edited_message_is_never_taken_as_an_answer(bench: 
     await bench.settle()
     assert "transférés" in " ".join(bench.texts(1007)[-3:])
     await bench.patient_says(patient, "30")
-    typed = bench.standin.messages(1007)[-1] if False else None
     last_user = [m for m in bench.standin.messages(1007) if not m.from_bot][-1]
     bench.standin.edit_text(1007, 1007, last_user.message_id, "60")
     await bench.settle()

@@ -3,14 +3,13 @@ late, some never, a pause, a withdrawal, a restart in the middle and a daylight-
 
 from __future__ import annotations
 
-import re
 import sqlite3
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from harness import Bench, Patient, answer_all, current_prompt, give
+from harness import Bench, Patient, answer_all
 
 PARIS = ZoneInfo("Europe/Paris")
 DAY0 = date(2027, 3, 3)  # Wednesday; the clocks change on Sunday 2027-03-28 (day 25)
@@ -24,15 +23,6 @@ def rows(bench: Bench, sql: str, *params: object) -> list[tuple]:
 
 def local(ts: int) -> datetime:
     return datetime.fromtimestamp(ts, PARIS)
-
-
-def instance_of(message: object) -> int | None:
-    for row in message.buttons():  # type: ignore[attr-defined]
-        for button in row:
-            match = re.match(r"^[qmb]:(\d+):", button["callback_data"])
-            if match:
-                return int(match.group(1))
-    return None
 
 
 async def test_twenty_patients_through_ninety_days(tmp_path) -> None:  # type: ignore[no-untyped-def]
