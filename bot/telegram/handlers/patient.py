@@ -12,6 +12,7 @@ from telegram import CallbackQuery, Update
 from telegram.error import BadRequest
 
 from bot.domain import engine
+from bot.domain.models import Patient
 from bot.domain.rules import highest_severity
 from bot.i18n import _
 from bot.services import answering, enrolment, onboarding
@@ -352,6 +353,18 @@ async def _drop_keyboard(query: CallbackQuery) -> None:
         log.info("could not drop a keyboard: %s", type(exc).__name__)
 
 
+async def _participant(update: Update, context: BotContext) -> Patient | None:
+    """The patient behind a command, or None after the right answer: a refusal to strangers, silence after /stop."""
+    message = update.effective_message
+    if message is None or update.effective_user is None:
+        return None
+    patient, _prompt = await answering.current_prompt(context.services, update.effective_user.id)
+    if patient is None:
+        await message.reply_text(refusal_text())
+        return None
+    return None if patient.status == "withdrawn" else patient
+
+
 def help_text() -> str:
     return _(
         "This bot sends you short questionnaires from your care team after your radiotherapy.\n"
@@ -366,29 +379,20 @@ def help_text() -> str:
 
 async def help_command(update: Update, context: BotContext) -> None:
     """/aide: what the bot is, the commands, and the emergency numbers."""
-    message = update.effective_message
-    if message is None or update.effective_user is None:
-        return
-    patient, _prompt = await answering.current_prompt(context.services, update.effective_user.id)
-    if patient is None:
-        await message.reply_text(refusal_text())
-    elif patient.status != "withdrawn":
-        await message.reply_text(help_text())
+    patient = await _participant(update, context)
+    if patient is not None:
+        await update.effective_message.reply_text(help_text())  # type: ignore[union-attr]
 
 
 async def pause_command(update: Update, context: BotContext) -> None:
     """/pause: no questionnaire is sent until /reprendre; the clinicians are told."""
     from bot.services import participation
 
-    message = update.effective_message
-    if message is None or update.effective_user is None:
-        return
-    patient, _prompt = await answering.current_prompt(context.services, update.effective_user.id)
+    patient = await _participant(update, context)
     if patient is None:
-        await message.reply_text(refusal_text())
         return
-    if patient.status == "withdrawn":
-        return
+    message = update.effective_message
+    assert message is not None
     outcome = await participation.change_status(
         context.services, patient, "paused", actor=f"patient:{patient.study_id}"
     )
@@ -420,16 +424,10 @@ async def stop_command(update: Update, context: BotContext) -> None:
     """/stop: ask for confirmation before withdrawing."""
     from bot.telegram.keyboards import stop_keyboard
 
-    message = update.effective_message
-    if message is None or update.effective_user is None:
-        return
-    patient, _prompt = await answering.current_prompt(context.services, update.effective_user.id)
+    patient = await _participant(update, context)
     if patient is None:
-        await message.reply_text(refusal_text())
         return
-    if patient.status == "withdrawn":
-        return
-    await message.reply_text(
+    await update.effective_message.reply_text(  # type: ignore[union-attr]
         _("Do you really want to stop taking part? You will receive no more messages. The answers already given are "
           "kept, as the study requires. You can talk about it with your care team."),
         reply_markup=stop_keyboard(),

@@ -1,0 +1,55 @@
+"""Patient commands (issue #4): /aide, /pause, /reprendre, /stop with its confirmation."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import date
+
+from harness import CLINICIAN_CHAT, Bench, current_prompt, give
+
+RT = date(2027, 3, 3)
+
+
+def status(bench: Bench) -> str:
+    return sqlite3.connect(bench.database).execute("SELECT status FROM patients").fetchone()[0]
+
+
+async def test_help_gives_the_commands_and_the_emergency_numbers(bench: Bench) -> None:
+    patient = await bench.join(6001, "H-1", RT)
+    await bench.patient_says(patient, "/aide")
+    text = bench.last_text(6001)
+    assert "/reprendre" in text and "/pause" in text and "/stop" in text and "15" in text and "114" in text
+    await bench.patient_says(6999, "/aide")  # a stranger
+    assert "demander votre lien" in bench.last_text(6999)
+
+
+async def test_pause_tells_the_clinicians_and_reprendre_resumes_at_the_current_question(bench: Bench) -> None:
+    patient = await bench.join(6002, "H-2", RT)
+    await give(bench, patient, 5)
+    await bench.patient_says(patient, "/pause")
+    assert status(bench) == "paused" and "pause" in bench.last_text(6002)
+    await bench.tick()
+    assert any("Suivi mis en pause" in (m.text or "") and "H-2" in (m.text or "")
+               for m in bench.standin.sent_messages(CLINICIAN_CHAT))
+    await bench.patient_says(patient, "/reprendre")
+    assert status(bench) == "active"
+    assert (bench.last_keyboard_message(6002).text or "").startswith("Question 2 /")
+    prompt = await current_prompt(bench, patient)
+    assert prompt.item.id == "pain_average"
+
+
+async def test_stop_asks_for_confirmation_and_no_keeps_the_follow_up(bench: Bench) -> None:
+    patient = await bench.join(6003, "H-3", RT)
+    await bench.patient_says(patient, "/stop")
+    assert "Voulez-vous vraiment arrêter" in bench.last_text(6003)
+    await bench.press(patient, "Non, continuer")
+    assert status(bench) == "active"
+    await bench.patient_says(patient, "/stop")
+    await bench.press(patient, "Oui, arrêter")
+    assert status(bench) == "withdrawn"
+    count = len(bench.standin.sent_messages(6003))
+    for text in ("/aide", "/reprendre", "/pause", "7"):
+        await bench.patient_says(patient, text)
+    assert len(bench.standin.sent_messages(6003)) == count  # never a message again
+    states = sqlite3.connect(bench.database).execute("SELECT DISTINCT status FROM instances").fetchall()
+    assert states == [("cancelled",)]
