@@ -142,7 +142,7 @@ async def mark_unreachable(services: Services, patient_id: int) -> None:
                            old_value=patient.status, new_value="unreachable")
         await alerts.insert_alert(
             tx, patient_id=patient_id, instance_id=None, rule_id="patient_unreachable", severity="same_day",
-            payload={"title": "Patient injoignable : il a bloqué le bot", "source": "Telegram 403 Forbidden",
+            payload={"title": _("Patient unreachable: the patient blocked the bot"), "source": "Telegram 403 Forbidden",
                      "fired": {}, "trend": []},
             now=now, send_now=True,
         )

@@ -10,6 +10,7 @@ from datetime import date
 from typing import Literal
 
 from bot.domain.models import Patient
+from bot.i18n import _
 from bot.scheduling import planner
 from bot.services.container import Services
 from bot.storage import alerts, audit, instances, patients
@@ -17,18 +18,20 @@ from bot.storage.store import Tx
 
 Outcome = Literal["done", "unchanged", "unknown"]
 
-_NOTICES = {
-    "paused": "Suivi mis en pause",
-    "active": "Suivi repris",
-    "withdrawn": "Retrait de l'étude : plus aucun message ne sera envoyé au patient",
-}
+def _notice_title(status: str) -> str:
+    return {
+        "paused": _("Follow-up paused"),
+        "active": _("Follow-up resumed"),
+        "withdrawn": _("Withdrawn from the study: no message will be sent to the patient any more"),
+    }[status]
 
 
 async def _notify(tx: Tx, patient: Patient, status: str, actor: str, now: object) -> None:
     """Tell the clinicians at once (an outbox notice; it needs no acknowledgement to be safe)."""
     await alerts.insert_alert(
         tx, patient_id=patient.id, instance_id=None, rule_id=f"patient_{status}", severity="info",
-        payload={"title": _NOTICES[status], "source": f"demandé par {actor.split(':')[0]}", "fired": {}, "trend": []},
+        payload={"title": _notice_title(status), "source": _("requested by the {who}").format(
+            who=_("patient") if actor.startswith("patient:") else _("care team")), "fired": {}, "trend": []},
         now=now, send_now=True,  # type: ignore[arg-type]
     )
 

@@ -26,6 +26,7 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.delivery import worker
 from bot.domain.omed import load_opioid_catalogue
+from bot.i18n import _
 from bot.domain.questionnaire import load_questionnaires
 from bot.domain.rules import load_rules
 from bot.domain.schedule import load_schedule
@@ -138,10 +139,10 @@ async def on_startup(application: Application) -> None:
         log.info("recovered %s questionnaire(s) caught mid-send", recovered)
     await application.bot.set_my_commands(
         [
-            BotCommand("reprendre", "Revoir la question en cours"),
-            BotCommand("aide", "Aide et numéros d'urgence"),
-            BotCommand("pause", "Mettre le suivi en pause"),
-            BotCommand("stop", "Arrêter de participer"),
+            BotCommand("reprendre", _("See the current question again")),
+            BotCommand("aide", _("Help and emergency numbers")),
+            BotCommand("pause", _("Pause the follow-up")),
+            BotCommand("stop", _("Stop taking part")),
         ]
     )
 

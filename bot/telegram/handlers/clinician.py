@@ -112,10 +112,13 @@ async def acknowledge(update: Update, context: BotContext) -> None:
         log.info("could not edit the acknowledged alert: %s", type(exc).__name__)
 
 
-STATUS_LABELS = {
-    "invited": "invité", "joined": "a rejoint", "active": "actif", "paused": "en pause",
-    "withdrawn": "retiré", "unreachable": "injoignable",
-}
+def status_label(status: str) -> str:
+    """A patient status as the clinicians read it."""
+    labels = {
+        "invited": _("invited"), "joined": _("joined"), "active": _("active"), "paused": _("paused"),
+        "withdrawn": _("withdrawn"), "unreachable": _("unreachable"),
+    }
+    return labels.get(status, status)
 
 
 def _local(context: BotContext, moment: object) -> str:
@@ -156,7 +159,7 @@ async def list_patients(update: Update, context: BotContext) -> None:
         lines.append(
             _("{study_id} ({site}, {arm}): {status}; next: {next}; last worst pain: {pain}; open alerts: {alerts}")
             .format(study_id=row.patient.study_id, site=row.patient.site_code, arm=row.patient.arm,
-                    status=STATUS_LABELS.get(row.patient.status, row.patient.status), next=nxt, pain=pain,
+                    status=status_label(row.patient.status), next=nxt, pain=pain,
                     alerts=row.open_alerts)
         )
     await _reply_long(update, "\n".join(lines))
@@ -178,7 +181,7 @@ async def show_patient(update: Update, context: BotContext) -> None:
         "{study_id} — site {site}, arm {arm}, {fractions} fraction(s), day 0 = {day0}\n"
         "Status: {status}; questionnaires completed: {completed}, missed: {missed}; open alerts: {alerts}"
     ).format(study_id=p.study_id, site=p.site_code, arm=p.arm, fractions=p.fractions,
-             day0=p.rt_start.strftime("%d/%m/%Y"), status=STATUS_LABELS.get(p.status, p.status),
+             day0=p.rt_start.strftime("%d/%m/%Y"), status=status_label(p.status),
              completed=row.completed, missed=row.missed, alerts=row.open_alerts)
     rt_days = [(d - p.rt_start).days for d in fraction_days(p.rt_start, p.fractions)]
     png = trajectory_png(
@@ -244,10 +247,10 @@ async def _set_status(update: Update, context: BotContext, command: str, status:
     if outcome != "done":
         await update.effective_message.reply_text(  # type: ignore[union-attr]
             _("No change: {study_id} is {status}.").format(
-                study_id=row.patient.study_id, status=STATUS_LABELS.get(row.patient.status, row.patient.status)))
+                study_id=row.patient.study_id, status=status_label(row.patient.status)))
         return
     await update.effective_message.reply_text(  # type: ignore[union-attr]
-        _("{study_id} is now {status}.").format(study_id=row.patient.study_id, status=STATUS_LABELS[status]))
+        _("{study_id} is now {status}.").format(study_id=row.patient.study_id, status=status_label(status)))
     if status == "active":
         await dispatcher.dispatch_patient(context.services, context.bot, row.patient.id)
 
