@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Literal
 
 from bot.domain.models import PREFERRED_TIMES, Patient
@@ -9,20 +10,34 @@ from bot.scheduling import planner
 from bot.services.container import Services
 from bot.storage import audit, patients
 
-Step = Literal["ask_preference", "activated", "not_patient", "already_active"]
+Step = Literal["ask_preference", "activated", "not_patient", "already_active", "already_done"]
 
 
-async def confirm_information(services: Services, telegram_user_id: int) -> tuple[Step, Patient | None]:
-    """The patient pressed "I have read and understood": record it, then ask for the preferred time."""
+async def confirm_information(
+    services: Services, telegram_user_id: int, message_id: int | None
+) -> tuple[Step, Patient | None]:
+    """The patient pressed "I have read and understood": record it, then ask for the preferred time.
+
+    A second press on the same information message (a double tap) changes nothing; a press on a new information
+    message (the patient sent /start again before choosing a time) asks again.
+    """
     now = services.clock.now()
+    details = {"message_id": message_id}
     async with services.store.transaction() as tx:
         patient = await patients.find_by_telegram_user(tx, telegram_user_id)
         if patient is None:
             return "not_patient", None
         if patient.status != "joined":
             return "already_active", patient
+        seen = await tx.fetchone(
+            "SELECT 1 FROM audit_log WHERE patient_id = ? AND action = 'information_understood' AND details = ?",
+            (patient.id, json.dumps(details, sort_keys=True)),
+        )
+        if seen is not None:
+            return "already_done", patient
         await audit.record(
             tx, at=now, actor=f"patient:{patient.study_id}", action="information_understood", patient_id=patient.id,
+            details=details,
         )
         await tx.commit()
     return "ask_preference", patient

@@ -178,9 +178,13 @@ class Injections:
 
     def send_poll(self, chat_id: int, user_id: int, question: str = "Question ?",
                   options: tuple[str, ...] = ("Oui", "Non")) -> Update:
+        # persistent_id, allows_revoting and members_only are required since Bot API 9.6 / 10.0 (PTB 22.8 refuses
+        # a poll without them, and with it the whole getUpdates batch).
         poll = {"id": str(5_000_000_000 + self.world.next_update_id), "question": question,
-                "options": [{"text": o, "voter_count": 0} for o in options], "total_voter_count": 0,
-                "is_closed": False, "is_anonymous": True, "type": "regular", "allows_multiple_answers": False}
+                "options": [{"text": text, "voter_count": 0, "persistent_id": str(number)}
+                            for number, text in enumerate(options)],
+                "total_voter_count": 0, "is_closed": False, "is_anonymous": True, "type": "regular",
+                "allows_multiple_answers": False, "allows_revoting": False, "members_only": False}
         return self._message(chat_id, self._user(user_id), poll=poll)
 
     def edit_text(self, chat_id: int, user_id: int, message_id: int, new_text: str) -> Update:

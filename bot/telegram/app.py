@@ -90,7 +90,9 @@ def build_application(
 
 
 def register_handlers(application: Application) -> None:
+    """Guards first (each in its own group: PTB runs one handler per group), then one handler per use case."""
     private = filters.ChatType.PRIVATE
+    application.add_handler(CallbackQueryHandler(guards.refuse_presses_from_other_chats), group=-4)
     application.add_handler(TypeHandler(Update, guards.skip_duplicates), group=-3)
     application.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, guards.follow_migration), group=-2)
     application.add_handler(TypeHandler(Update, guards.leave_foreign_groups), group=-1)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from telegram import Update
+from telegram import ChatMember, Update
+from telegram.error import BadRequest, Forbidden
 from telegram.ext import ApplicationHandlerStop
 
 from bot.clock import utc_iso
@@ -62,8 +63,19 @@ async def leave_foreign_groups(update: Update, context: BotContext) -> None:
     if update.effective_message is not None and update.effective_message.migrate_from_chat_id is not None:
         if update.effective_message.migrate_from_chat_id == context.services.clinician_chat_id:
             return
+    member = update.my_chat_member
+    if member is not None and member.new_chat_member.status in (ChatMember.LEFT, ChatMember.BANNED):
+        raise ApplicationHandlerStop  # removed from it already: nothing to leave
+    message = update.effective_message
+    if message is not None and any(user.id == context.bot.id for user in message.new_chat_members or ()):
+        # The "bot added" service message: Telegram sends it together with the my_chat_member update, which
+        # does the leaving (leaving twice would be refused with 403).
+        raise ApplicationHandlerStop
     log.info("leaving a foreign group (update %s)", update.update_id)
-    await context.bot.leave_chat(chat.id)
+    try:
+        await context.bot.leave_chat(chat.id)
+    except (BadRequest, Forbidden) as exc:  # no longer a member (a message that crossed the leave): goal reached
+        log.info("could not leave a foreign group (update %s): %s", update.update_id, type(exc).__name__)
     raise ApplicationHandlerStop
 
 
@@ -74,3 +86,20 @@ async def load_clinician_chat(context_services: object) -> None:
         row = await tx.fetchone("SELECT value FROM settings WHERE key = ?", (CLINICIAN_CHAT_SETTING,))
     if row is not None:
         services.clinician_chat_id = int(row["value"])  # type: ignore[attr-defined]
+
+
+async def refuse_presses_from_other_chats(update: Update, context: BotContext) -> None:
+    """A button press counts only in the presser's own private chat.
+
+    Telegram never delivers a press on someone else's private message; a forged update that claims it must not
+    store an answer for the presser nor edit or write in another patient's chat.
+    """
+    from bot.telegram.handlers.patient import stale_text
+
+    query = update.callback_query
+    if query is None or query.message is None or query.message.chat.type != "private":
+        return
+    if query.message.chat.id != query.from_user.id:
+        log.warning("button press from another chat refused (update %s)", update.update_id)
+        await query.answer(stale_text())
+        raise ApplicationHandlerStop

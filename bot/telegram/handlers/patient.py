@@ -85,12 +85,11 @@ async def information_understood(update: Update, context: BotContext) -> None:
     """The patient confirmed the information message: ask when to send questionnaires."""
     query = update.callback_query
     assert query is not None
-    step, _patient = await onboarding.confirm_information(context.services, query.from_user.id)
+    message_id = query.message.message_id if query.message else None
+    step, _patient = await onboarding.confirm_information(context.services, query.from_user.id, message_id)
     await query.answer()
-    if step == "not_patient":
-        return
-    await _drop_keyboard(query)
     if step == "ask_preference":
+        await _drop_keyboard(query)
         await context.bot.send_message(
             query.message.chat.id if query.message else query.from_user.id,
             _("When do you prefer to receive the questionnaires?"),
@@ -107,10 +106,8 @@ async def preferred_time(update: Update, context: BotContext) -> None:
     choice = context.matches[0].group(1)
     step, patient = await onboarding.choose_time_and_activate(context.services, query.from_user.id, choice)
     await query.answer()
-    if step == "not_patient" or patient is None:
-        return
-    await _drop_keyboard(query)
-    if step == "activated":
+    if step == "activated" and patient is not None:
+        await _drop_keyboard(query)
         await context.bot.send_message(
             query.from_user.id,
             _("Thank you. Here is your first questionnaire. You can stop at any time and continue later: "
