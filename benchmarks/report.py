@@ -1,0 +1,132 @@
+"""Targets of issue #8, verdicts, and the Markdown results table (printed by `run.py`, pasted in README.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+#: Issue #8's targets, in one place.
+TARGETS: dict[str, float] = {
+    "answers_ratio_to_bare_min": 0.60,
+    "answers_p99_ms_max": 100.0,
+    "fanout_rate_vs_30_min": 0.95,
+    "fanout_429_max": 0,
+    "due_query_s_max": 1.0,
+    "bot_rss_mb_max": 200.0,
+    "alert_p99_s_max": 1.0,
+}
+
+
+def verdicts(scenarios: dict[str, dict[str, Any]]) -> dict[str, bool]:
+    """Target → met, for the scenarios that ran (on their medians)."""
+    met: dict[str, bool] = {}
+    if "answers" in scenarios:
+        m = scenarios["answers"]["median"]
+        met["answers_ratio_to_bare"] = m["ratio_to_bare"] >= TARGETS["answers_ratio_to_bare_min"]
+        met["answers_p99"] = m["product"]["latency"]["p99_ms"] <= TARGETS["answers_p99_ms_max"]
+    if "fanout" in scenarios:
+        m = scenarios["fanout"]["median"]
+        met["fanout_rate"] = m["rate_vs_30"] >= TARGETS["fanout_rate_vs_30_min"]
+        met["fanout_no_429"] = m["http_429"] <= TARGETS["fanout_429_max"]
+        met["fanout_all_delivered"] = all(r["delivered"] == r["patients"] for r in scenarios["fanout"]["runs"])
+    if "scale" in scenarios:
+        m = scenarios["scale"]["median"]
+        met["due_query"] = m["due_query_s"] <= TARGETS["due_query_s_max"]
+        met["bot_rss"] = m["bot_peak_rss_mb"] <= TARGETS["bot_rss_mb_max"]
+    if "alerts" in scenarios:
+        m = scenarios["alerts"]["median"]
+        met["alert_p99"] = m["idle"]["latency"]["p99_s"] <= TARGETS["alert_p99_s_max"]
+        met["alert_p99_during_fanout"] = m["during_fanout"]["latency"]["p99_s"] <= TARGETS["alert_p99_s_max"]
+    return met
+
+
+def _mark(ok: bool | None) -> str:
+    return "—" if ok is None else ("✅" if ok else "❌")
+
+
+def markdown(results: dict[str, Any]) -> str:
+    """The results table and the machine line."""
+    s = results["scenarios"]
+    v = results.get("verdicts", {})
+    rows: list[tuple[str, str, str, bool | None]] = []
+    if "answers" in s:
+        m = s["answers"]["median"]
+        p, b = m["product"], m["bare"]
+        rows += [
+            (f"Answers/s, {m['patients']} patients at once: bot / bare PTB", "—",
+             f"{p['answers_per_s']} / {b['answers_per_s']}", None),
+            ("Bot throughput / bare PTB (same run)", "≥ 60 %", f"{m['ratio_to_bare']:.0%}",
+             v.get("answers_ratio_to_bare")),
+            ("Press → next question, p50 / p99 (bot)", "p99 ≤ 100 ms",
+             f"{p['latency']['p50_ms']:.0f} / {p['latency']['p99_ms']:.0f} ms", v.get("answers_p99")),
+            ("Press → next question, p50 / p99 (bare PTB)", "—",
+             f"{b['latency']['p50_ms']:.0f} / {b['latency']['p99_ms']:.0f} ms", None),
+        ]
+        if "product_with_rate_limiter" in m:
+            limited = m["product_with_rate_limiter"]
+            rows.append(("Same load through the production rate limiter: answers/s, p50 / p99", "—",
+                         f"{limited['answers_per_s']}/s, {limited['latency']['p50_ms']:.0f} / "
+                         f"{limited['latency']['p99_ms']:.0f} ms", None))
+        if "paced" in m:
+            low, high = results["sizes"]["answer_think_seconds"]
+            pp, pb = m["paced"]["product"]["latency"], m["paced"]["bare"]["latency"]
+            rows.append((f"Same, patients reading {low:g}–{high:g} s per question: p50 / p99, bot (bare PTB)", "—",
+                         f"{pp['p50_ms']:.0f} / {pp['p99_ms']:.0f} ms ({pb['p50_ms']:.0f} / {pb['p99_ms']:.0f} ms)",
+                         None))
+    if "fanout" in s:
+        m = s["fanout"]["median"]
+        rows += [
+            (f"Fan-out, {m['patients']} due at once: send rate", "≥ 95 % of 30/s",
+             f"{m['rate_per_s']}/s ({m['rate_vs_30']:.0%})", v.get("fanout_rate")),
+            ("Fan-out: HTTP 429 received", "0", f"{m['http_429']:g}", v.get("fanout_no_429")),
+            ("Fan-out: questionnaires delivered", f"{m['patients']}", f"{m['delivered']:g}",
+             v.get("fanout_all_delivered")),
+            ("Fan-out: tick duration", "—", f"{m['tick_seconds']:.0f} s", None),
+        ]
+        proposed = s["fanout"]["runs"][0].get("proposed_pacing")
+        if proposed:
+            rows.append(("Fan-out with the proposed pacing (1 message / 33 ms, run 1): rate, 429s", "≥ 95 %, 0",
+                         f"{proposed['rate_per_s']}/s ({proposed['rate_vs_30']:.0%}), {proposed['http_429']} × 429",
+                         proposed["rate_vs_30"] >= TARGETS["fanout_rate_vs_30_min"] and proposed["http_429"] == 0))
+    if "scale" in s:
+        m = s["scale"]["median"]
+        rows += [
+            (f"Due query, {m['patients']} patients due, {m['answers_in_db']:,} answers in DB", "≤ 1 s",
+             f"{m['due_query_s'] * 1000:.0f} ms", v.get("due_query")),
+            ("Tick, nothing due / all questionnaires open", "—",
+             f"{m['tick_nothing_due_s'] * 1000:.0f} ms / {m['tick_all_open_s'] * 1000:.0f} ms", None),
+            (f"Bot RSS now / peak ({m['db_mb']:.0f} MB database)", "≤ 200 MB",
+             f"{m['bot_rss_mb']:.0f} / {m['bot_peak_rss_mb']:.0f} MB", v.get("bot_rss")),
+        ]
+    if "alerts" in s:
+        m = s["alerts"]["median"]
+        for variant, key in (("idle", "alert_p99"), ("during_fanout", "alert_p99_during_fanout"),
+                             ("during_fanout_proposed_pacing", None)):
+            if variant not in m:
+                continue
+            v_m = m[variant]
+            label = (f"while {v_m['fanout_patients']:g} other diaries go out" if v_m["fanout_patients"]
+                     else "bot otherwise idle")
+            if variant.endswith("proposed_pacing"):
+                label += ", proposed pacing"
+            rows.append((f"Red flag → clinicians' group, p50 / p99, {label} (tick {v_m['tick_seconds']:g} s)",
+                         "p99 ≤ 1 s", f"{v_m['latency']['p50_s']:.2f} / {v_m['latency']['p99_s']:.2f} s",
+                         v.get(key) if key else v_m["latency"]["p99_s"] <= TARGETS["alert_p99_s_max"]))
+            emergency = v_m["patient_emergency_message"]
+            rows.append((f"Red flag → emergency advice shown to the patient, p50 / p99, {label}", "—",
+                         f"{emergency['p50_ms']:.0f} / {emergency['p99_ms']:.0f} ms", None))
+    lines = [
+        f"Median of {results['repeat']} runs ({results['mode']} sizes). {machine_line(results['machine'])}",
+        "",
+        "| Measure | Target | Result | Met |",
+        "|---|---|---|---|",
+    ]
+    lines += [f"| {name} | {target} | {value} | {_mark(ok)} |" for name, target, value, ok in rows]
+    return "\n".join(lines)
+
+
+def machine_line(machine: dict[str, Any]) -> str:
+    return (
+        f"Machine: {machine['cores']} cores ({machine['cpu']}), {machine['memory_gb']} GB RAM, "
+        f"Python {machine['python']}, SQLite {machine['sqlite']}, python-telegram-bot {machine['ptb']}, "
+        f"database on {machine['filesystem']}."
+    )

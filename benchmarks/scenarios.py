@@ -1,0 +1,473 @@
+"""The four measurements of issue #8, one run each; `run.py` repeats them and takes medians.
+
+Every run builds its own database, stand-in and bot process, so runs are independent. Each run also checks that
+the work was really done (answers stored, questionnaires delivered, alerts in the group): a benchmark that can time
+errors as if they were answers is worse than none.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import sqlite3
+import sys
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+from bot.clock import utc_iso
+from bot.domain.questionnaire import Questionnaire, load_questionnaires
+from bot.telegram.app import DEFAULT_TICK, QUESTIONNAIRES_DIR
+
+from benchmarks.botproc import CLINICIAN_CHAT, BotProcess
+from benchmarks.clock import BenchClock
+from benchmarks.driver import Message, Patient, Rig, keyboard, response_latencies
+from benchmarks.policy import Action, action_for_message, answer_path
+from benchmarks.population import Cohort, Generated, populate
+from benchmarks.probes import machine_busy_seconds, memory_kb
+from benchmarks.profiling import PySpy, summarize
+from benchmarks.stats import latency_summary_ms
+
+#: A Monday: every due time falls on a working-day morning (10:00 Paris, the default "matin" send time).
+DUE_DATE = date(2027, 6, 7)
+#: Telegram's overall bulk limit, "no more than about 30 messages per second" (Bots FAQ; bot/standin/limits.py).
+TELEGRAM_BULK_PER_SECOND = 30
+#: The red flag pressed in the alerts scenario: urgent in questionnaires/rules.yaml (NICE NG234,
+#: shared/clinical/red-flags.md).
+URGENT_ITEM = "rf_weakness"
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How big each scenario is; `FULL` is issue #8's, `QUICK` is for development."""
+
+    answer_patients: int = 50
+    answer_timepoint: str = "DD7"
+    fanout_patients: int = 10_000
+    scale_patients: int = 10_000
+    due_query_repeats: int = 5
+    #: reading time before each tap in the paced variant (uniform; humans take longer, so this is pessimistic)
+    answer_think_seconds: tuple[float, float] = (1.0, 3.0)
+    alert_patients: int = 15
+    #: other patients whose diaries go out while the red flags are pressed (≥ 60 s of fan-out at ≤ 30/s)
+    alert_fanout_patients: int = 1_800
+    #: also measure the red flags during the fan-out with the proposed pacing (PROPOSED_LIMITER)
+    alert_with_proposed_pacing: bool = True
+    alert_tick_seconds: float = DEFAULT_TICK.total_seconds()
+    #: urgent answers are spread at random over this many tick intervals
+    alert_spread_ticks: float = 3.0
+
+
+FULL = Sizes()
+QUICK = Sizes(fanout_patients=600, scale_patients=1_000, alert_patients=8, alert_fanout_patients=450,
+              alert_tick_seconds=5.0)
+
+
+@dataclass
+class Context:
+    workdir: Path
+    sizes: Sizes
+    profile: str | None = None  # name of the scenario to profile (first run only)
+    verbose: bool = True
+
+    def say(self, text: str, *args: object) -> None:
+        if self.verbose:
+            print(text % args if args else text, file=sys.stderr, flush=True)
+
+    def profiling(self, scenario: str, run: int, pid: int) -> contextlib.AbstractAsyncContextManager[Any]:
+        if self.profile == scenario and run == 0:
+            return PySpy(pid, self.workdir / f"profile-{scenario}.raw")
+        return contextlib.nullcontext()
+
+    def profile_summary(self, scenario: str, run: int) -> dict[str, Any] | None:
+        raw = self.workdir / f"profile-{scenario}.raw"
+        if self.profile == scenario and run == 0 and raw.exists():
+            return summarize(raw)
+        return None
+
+
+def _questionnaire(qid: str) -> Questionnaire:
+    return load_questionnaires(QUESTIONNAIRES_DIR)[qid]
+
+
+def _rows(database: Path, sql: str, *params: object) -> list[tuple[Any, ...]]:
+    with contextlib.closing(sqlite3.connect(database)) as conn:
+        return conn.execute(sql, params).fetchall()
+
+
+def _execute(database: Path, sql: str, *params: object) -> None:
+    with contextlib.closing(sqlite3.connect(database)) as conn:
+        conn.execute(sql, params)
+        conn.commit()
+
+
+class CpuMeter:
+    """CPU used over a phase, in % of one core: by the bot process, by this driver process, and by everything else
+    on the machine (other users' jobs share the cores and distort the figures: the results carry it)."""
+
+    def __init__(self, bot: BotProcess) -> None:
+        self.bot = bot
+
+    def __enter__(self) -> "CpuMeter":
+        self._wall = time.perf_counter()
+        self._bot = self.bot.cpu_seconds()
+        self._driver = time.process_time()
+        self._machine = machine_busy_seconds()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        wall = time.perf_counter() - self._wall
+        bot = self.bot.cpu_seconds() - self._bot
+        driver = time.process_time() - self._driver
+        others = machine_busy_seconds() - self._machine - bot - driver
+        self.bot_pct = round(100 * bot / wall, 1)
+        self.driver_pct = round(100 * driver / wall, 1)
+        self.others_pct = round(max(0.0, 100 * others / wall), 1)
+
+    def as_dict(self) -> dict[str, float]:
+        return {"bot_cpu_pct": self.bot_pct, "driver_cpu_pct": self.driver_pct, "others_cpu_pct": self.others_pct}
+
+
+# --- 1. answers ------------------------------------------------------------------------------------------------
+
+
+async def answers(ctx: Context, run: int) -> dict[str, Any]:
+    """N patients answer the daily diary at once, tapping as soon as each question arrives, then (next day) at a
+    human pace; the real bot, then the bare PTB ceiling in the same conditions (the order alternates by run)."""
+    sizes = ctx.sizes
+    cohort = Cohort(sizes.answer_patients, sizes.answer_timepoint, DUE_DATE, history=True)
+    database = ctx.workdir / f"answers-{run}.sqlite3"
+    generated = await populate(database, cohort)
+    questionnaire = _questionnaire("daily")
+    steps = len(answer_path(questionnaire))
+    order = ("product", "bare") if run % 2 == 0 else ("bare", "product")
+    saturated: dict[str, dict[str, Any]] = {}
+    paced: dict[str, dict[str, Any]] = {}
+    for kind in order:
+        ctx.say("answers run %s: %s bot, %s patients × %s answers, at once then paced", run + 1, kind,
+                cohort.patients, steps)
+        saturated[kind], at_pace = await _answer_loads(ctx, run, kind, database, generated, questionnaire, steps)
+        assert at_pace is not None
+        paced[kind] = at_pace
+    next_day = next(p.timepoint for p in generated.plan if p.opens_at > generated.due_at)
+    for timepoint in (sizes.answer_timepoint, next_day):
+        _check_stored(database, timepoint, cohort.patients, steps)
+    # As deployed: the same load through the production rate limiter (every call with a chat_id is paced).
+    limited_database = ctx.workdir / f"answers-limited-{run}.sqlite3"
+    limited_generated = await populate(limited_database, cohort)
+    ctx.say("answers run %s: product bot with its production rate limiter", run + 1)
+    with_limiter, _none = await _answer_loads(ctx, run, "product", limited_database, limited_generated, questionnaire,
+                                              steps, rate_limiter=True, paced=False)
+    _check_stored(limited_database, sizes.answer_timepoint, cohort.patients, steps)
+    product, bare = saturated["product"], saturated["bare"]
+    result: dict[str, Any] = {
+        "patients": cohort.patients, "answers_per_patient": steps,
+        "product": product, "bare": bare,
+        "ratio_to_bare": round(product["answers_per_s"] / bare["answers_per_s"], 3),
+        "paced": paced,
+        "product_with_rate_limiter": with_limiter,
+        "history_answers_in_db": generated.answers,
+    }
+    profile = ctx.profile_summary("answers", run)
+    if profile:
+        result["profile"] = profile
+    return result
+
+
+def _check_stored(database: Path, timepoint: str, patients: int, steps: int) -> None:
+    """Every answer of every patient is in the database and every questionnaire is completed."""
+    stored = _rows(
+        database, "SELECT COUNT(*) FROM answers a JOIN instances i ON i.id = a.instance_id WHERE i.timepoint = ?",
+        timepoint,
+    )[0][0]
+    completed = _rows(database, "SELECT COUNT(*) FROM instances WHERE timepoint = ? AND status = 'completed'",
+                      timepoint)[0][0]
+    if stored != patients * steps or completed != patients:
+        raise AssertionError(f"{timepoint}: the bot stored {stored} answers / {completed} completed questionnaires, "
+                             f"expected {patients * steps} / {patients}")
+
+
+async def _answer_loads(
+    ctx: Context, run: int, kind: str, database: Path, generated: Generated, questionnaire: Questionnaire, steps: int,
+    *, rate_limiter: bool = False, paced: bool = True,
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """One bot process: today's diary answered as fast as possible, then (`paced`) tomorrow's at a human pace."""
+    clock = BenchClock.starting_at(generated.due_at + timedelta(seconds=30))
+    rng = random.Random(f"paced-{run}-{kind}")
+    low, high = ctx.sizes.answer_think_seconds
+    async with Rig(clock) as rig:
+        rig.add_patients(generated.user_ids)
+        async with BotProcess(rig.spec(kind, str(database), rate_limiter=rate_limiter)) as bot:
+            saturated = await _answer_load(ctx, run, rig, bot, kind, questionnaire, steps,
+                                           profiled=kind == "product" and not rate_limiter)
+            if not paced:
+                return saturated, None
+            # the last answer's handler may still be looking for a next questionnaire: let it finish on today's date
+            await rig.standin.wait_idle(timeout=30, quiet=0.5)
+            await _jump(bot, clock, generated.due_at + timedelta(days=1, seconds=30))
+            at_pace = await _answer_load(ctx, run, rig, bot, kind, questionnaire, steps,
+                                         think=lambda: rng.uniform(low, high))
+    return saturated, at_pace
+
+
+async def _answer_load(
+    ctx: Context, run: int, rig: Rig, bot: BotProcess, kind: str, questionnaire: Questionnaire, steps: int, *,
+    think: Callable[[], float] | None = None, profiled: bool = False,
+) -> dict[str, Any]:
+    """Open a diary for every patient (dispatcher tick, or the bare bot's equivalent), then let them answer it."""
+    chats = [chat for chat in rig.standin.world.chats if chat > 0]
+    before = rig.last_message_ids(chats)
+    if kind == "bare":
+        await bot.call("open_bare", chat_ids=chats)
+    else:
+        opened = await bot.call("tick")
+        if opened["sent"] != len(chats):
+            raise AssertionError(f"the dispatcher opened {opened['sent']} questionnaires, not {len(chats)}")
+    first = await rig.wait_for_questions(chats, timeout=120, after=before)
+    patients = [Patient(rig, chat, questionnaire) for chat in chats]
+    errors_before = rig.standin.stats.errors
+    with CpuMeter(bot) as cpu:
+        async with ctx.profiling("answers", run, bot.pid) if profiled else contextlib.nullcontext():
+            finals = await asyncio.gather(*(p.answer(first[p.chat_id], steps, think) for p in patients))
+    if any(keyboard(m) for m in finals):
+        raise AssertionError("a questionnaire did not end after the expected answers")
+    pairs = response_latencies(rig.standin.requests("sendMessage"), {p.chat_id: p.injected for p in patients})
+    latencies = [latency for _at, latency in pairs]
+    window = max(at + latency for at, latency in pairs) - min(at for at, _latency in pairs)
+    return {
+        "answers": len(pairs), "seconds": round(window, 3), "answers_per_s": round(len(pairs) / window, 1),
+        "latency": latency_summary_ms(latencies), **cpu.as_dict(),
+        "api_errors": rig.standin.stats.errors - errors_before,
+    }
+
+
+# --- 2. fan-out ------------------------------------------------------------------------------------------------
+
+
+#: The pacing proposed for the product (see README.md): aiolimiter bucket of one message every 1/30 s, no burst.
+PROPOSED_LIMITER = (1.0, 1 / TELEGRAM_BULK_PER_SECOND)
+
+
+async def fanout(ctx: Context, run: int) -> dict[str, Any]:
+    """All patients' diaries due at the same minute; one real tick against the flood-limited stand-in.
+
+    The first run also measures the proposed pacing (`PROPOSED_LIMITER`) on the same population."""
+    result = await _fanout_run(ctx, run, limiter=None)
+    if run == 0:
+        proposed = await _fanout_run(ctx, run, limiter=PROPOSED_LIMITER)
+        result["proposed_pacing"] = {key: proposed[key] for key in (
+            "messages_accepted", "delivered", "tick_seconds", "rate_per_s", "rate_vs_30", "http_429")}
+    return result
+
+
+async def _fanout_run(ctx: Context, run: int, limiter: tuple[float, float] | None) -> dict[str, Any]:
+    sizes = ctx.sizes
+    cohort = Cohort(sizes.fanout_patients, "DD3", DUE_DATE, history=False)
+    variant = "proposed" if limiter else "shipped"
+    database = ctx.workdir / f"fanout-{variant}-{run}.sqlite3"
+    generated = await populate(database, cohort)
+    clock = BenchClock.starting_at(generated.due_at + timedelta(seconds=30))
+    ctx.say("fanout run %s (%s pacing): %s patients due at %s", run + 1, variant, cohort.patients,
+            generated.due_at.isoformat())
+    async with Rig(clock, enforce_limits=True) as rig:
+        rig.add_patients(generated.user_ids)
+        async with BotProcess(rig.spec("product", str(database), rate_limiter=True, limiter=limiter)) as bot:
+            profiled = ctx.profiling("fanout", run, bot.pid) if limiter is None else contextlib.nullcontext()
+            with CpuMeter(bot) as cpu:
+                async with profiled, _progress(ctx, rig, cohort.patients):
+                    started = clock.timestamp()
+                    report = await bot.call("tick", timeout=3 * 3600)
+            memory = bot.memory_kb()
+        sends = rig.standin.requests("sendMessage")
+        stats = rig.standin.stats
+    accepted = sorted(r.time for r in sends if r.ok)
+    delivered = _rows(
+        database, "SELECT COUNT(*) FROM instances WHERE timepoint = 'DD3' AND status = 'open'"
+        " AND question_message_id IS NOT NULL",
+    )[0][0]
+    span = accepted[-1] - accepted[0] if len(accepted) > 1 else 0.0
+    rate = (len(accepted) - 1) / span if span > 0 else 0.0
+    result = {
+        "patients": cohort.patients, "messages_accepted": len(accepted), "delivered": delivered,
+        "opened_by_tick": report["sent"], "tick_seconds": round(report["seconds"], 2),
+        "first_send_after_s": round(accepted[0] - started, 3) if accepted else None,
+        "rate_per_s": round(rate, 2), "rate_vs_30": round(rate / TELEGRAM_BULK_PER_SECOND, 3),
+        "http_429": stats.rate_limited, "flood_limited": stats.flood_limited, "api_errors": stats.errors,
+        **cpu.as_dict(), "bot_rss_mb": round(memory["VmRSS"] / 1024, 1),
+    }
+    profile = ctx.profile_summary("fanout", run) if limiter is None else None
+    if profile:
+        result["profile"] = profile
+    return result
+
+
+@contextlib.asynccontextmanager
+async def _progress(ctx: Context, rig: Rig, expected: int, every: float = 60.0) -> AsyncIterator[None]:
+    """A line on stderr every minute of a long fan-out (it lasts ≥ 2 × patients / 30 seconds)."""
+
+    async def report() -> None:
+        while True:
+            await asyncio.sleep(every)
+            sent = sum(1 for r in rig.standin.requests("sendMessage") if r.ok)
+            ctx.say("  … %s messages accepted (%s patients), %s × 429", sent, expected,
+                    rig.standin.stats.rate_limited)
+
+    task = asyncio.create_task(report())
+    try:
+        yield
+    finally:
+        task.cancel()
+
+
+# --- 3. scale --------------------------------------------------------------------------------------------------
+
+
+async def scale_database(ctx: Context) -> tuple[Path, Generated]:
+    """10,000 patients at day 88 with every earlier questionnaire answered; D90 opens at the due time."""
+    database = ctx.workdir / "scale.sqlite3"
+    cohort = Cohort(ctx.sizes.scale_patients, "D90", DUE_DATE, history=True)
+    ctx.say("scale: generating %s patients with their history (one-off)…", cohort.patients)
+    started = time.perf_counter()
+    generated = await populate(database, cohort)
+    ctx.say("scale: %s answers in %.0f s", generated.answers, time.perf_counter() - started)
+    return database, generated
+
+
+async def scale(ctx: Context, run: int, database: Path, generated: Generated) -> dict[str, Any]:
+    """Steady tick, due query with everyone due, tick with everyone's questionnaire open; the bot's memory."""
+    n = len(generated.user_ids)
+    due_at = generated.due_at
+    _execute(database, "UPDATE instances SET status = 'planned', sent_at = NULL WHERE timepoint = 'D90'")
+    clock = BenchClock.starting_at(due_at - timedelta(hours=1))
+    ctx.say("scale run %s: %s patients", run + 1, n)
+    async with Rig(clock) as rig:
+        rig.add_patients(generated.user_ids)
+        async with BotProcess(rig.spec("product", str(database), rate_limiter=True)) as bot:
+            with CpuMeter(bot) as cpu:
+                async with ctx.profiling("scale", run, bot.pid):
+                    steady = await bot.call("tick")
+                    await _jump(bot, clock, due_at + timedelta(seconds=30))
+                    due = await bot.call("due_query", repeat=ctx.sizes.due_query_repeats)
+                    _execute(database, "UPDATE instances SET status = 'open', sent_at = ? WHERE timepoint = 'D90'",
+                             utc_iso(due_at))
+                    await _jump(bot, clock, due_at + timedelta(hours=1))
+                    waiting = await bot.call("tick")
+            memory = bot.memory_kb()
+    if steady["sent"] or waiting["sent"] or waiting["reminded"]:
+        raise AssertionError(f"scale ticks were meant to send nothing: {steady}, {waiting}")
+    if due["rows"] != n:
+        raise AssertionError(f"the due query found {due['rows']} patients, expected {n}")
+    size = sum(p.stat().st_size for p in database.parent.glob(database.name + "*"))
+    result = {
+        "patients": n, "answers_in_db": generated.answers, "db_mb": round(size / 2**20, 1),
+        "due_query_s": round(sorted(due["seconds"])[len(due["seconds"]) // 2], 4), "due_rows": due["rows"],
+        "due_query_plan": due["query_plan"],
+        "tick_nothing_due_s": round(steady["seconds"], 4),
+        "tick_all_open_s": round(waiting["seconds"], 4),
+        "bot_rss_mb": round(memory["VmRSS"] / 1024, 1), "bot_peak_rss_mb": round(memory["VmHWM"] / 1024, 1),
+        "others_cpu_pct": cpu.others_pct,
+    }
+    profile = ctx.profile_summary("scale", run)
+    if profile:
+        result["profile"] = profile
+    return result
+
+
+async def _jump(bot: BotProcess, clock: BenchClock, moment: Any) -> None:
+    clock.jump(moment)
+    await bot.call("set_clock", at=moment.timestamp())
+
+
+# --- 4. alerts ------------------------------------------------------------------------------------------------
+
+
+async def alerts(ctx: Context, run: int) -> dict[str, Any]:
+    """Red flag pressed → alert in the clinicians' group, with the real tick job and the production rate limiter:
+    on a quiet bot, then while the morning fan-out of other patients' diaries is under way (both at 10:00)."""
+    crowd = ctx.sizes.alert_fanout_patients
+    result = {
+        "idle": await _alert_run(ctx, run, "idle", fanout_patients=0),
+        "during_fanout": await _alert_run(ctx, run, "during_fanout", fanout_patients=crowd),
+    }
+    if ctx.sizes.alert_with_proposed_pacing:
+        result["during_fanout_proposed_pacing"] = await _alert_run(
+            ctx, run, "during_fanout_proposed_pacing", fanout_patients=crowd, limiter=PROPOSED_LIMITER
+        )
+    return result
+
+
+async def _alert_run(
+    ctx: Context, run: int, variant: str, *, fanout_patients: int, limiter: tuple[float, float] | None = None
+) -> dict[str, Any]:
+    sizes = ctx.sizes
+    cohort = Cohort(sizes.alert_patients, "DD3", DUE_DATE, history=True)
+    database = ctx.workdir / f"alerts-{variant}-{run}.sqlite3"
+    generated = await populate(database, cohort)  # first: lower patient ids, their diaries go out first
+    others: list[int] = []
+    if fanout_patients:
+        crowd = Cohort(fanout_patients, "DD3", DUE_DATE, history=False, prefix="F",
+                       first_user_id=cohort.first_user_id + 1_000_000)
+        others = (await populate(database, crowd)).user_ids
+    questionnaire = _questionnaire("daily")
+    tick = sizes.alert_tick_seconds
+    spread = tick * sizes.alert_spread_ticks
+    rng = random.Random(f"{run}-{variant}")
+    clock = BenchClock.starting_at(generated.due_at + timedelta(seconds=30))
+    ctx.say("alerts run %s (%s): %s red flags over %.0f s, tick every %.0f s, %s other diaries going out",
+            run + 1, variant, cohort.patients, spread, tick, fanout_patients)
+    async with Rig(clock, enforce_limits=True) as rig:
+        rig.add_patients(generated.user_ids + others)
+        spec = rig.spec("product", str(database), rate_limiter=True, tick_seconds=tick, limiter=limiter)
+        async with BotProcess(spec) as bot:
+            first = await rig.wait_for_questions(generated.user_ids, timeout=tick + 60)
+            patients = [Patient(rig, chat, questionnaire) for chat in generated.user_ids]
+            delays = [rng.uniform(0, spread) for _ in patients]
+            expected = set(generated.study_ids)
+
+            def alerted() -> set[str]:
+                texts = [str(r.params.get("text", "")) for r in rig.standin.requests("sendMessage", CLINICIAN_CHAT)
+                         if r.ok]
+                return {s for s in expected if any(s in t for t in texts)}
+
+            with CpuMeter(bot) as cpu:
+                pressed = await asyncio.gather(
+                    *(_press_red_flag(p, first[p.chat_id], delay) for p, delay in zip(patients, delays))
+                )
+                await rig.standin.wait_for(lambda: alerted() == expected, timeout=spread + 3 * tick + 60)
+            records = rig.standin.requests("sendMessage")
+            http_429 = rig.standin.stats.rate_limited
+    group = [r for r in records if r.ok and r.chat_id is not None and int(r.chat_id) == CLINICIAN_CHAT]
+    latencies = []
+    for study_id, at in zip(generated.study_ids, pressed):
+        arrival = min(r.time for r in group if study_id in str(r.params.get("text", "")))
+        latencies.append(arrival - at)
+    emergency = [lat for _at, lat in response_latencies(records, {p.chat_id: [at] for p, at in zip(patients, pressed)})]
+    crowd = set(others)
+    crowd_sends = sorted(r.time for r in records if r.ok and r.chat_id is not None and int(r.chat_id) in crowd)
+    during = sum(1 for at in pressed if crowd_sends and crowd_sends[0] <= at <= crowd_sends[-1])
+    return {
+        "alerts": len(latencies), "tick_seconds": tick, "fanout_patients": fanout_patients,
+        "red_flags_during_fanout": during, "http_429": http_429,
+        "latency": _seconds(latency_summary_ms(latencies)),
+        "patient_emergency_message": latency_summary_ms(emergency), **cpu.as_dict(),
+    }
+
+
+def _seconds(summary: dict[str, float]) -> dict[str, float]:
+    return {k.replace("_ms", "_s"): (round(v / 1000, 3) if k != "n" else v) for k, v in summary.items()}
+
+
+async def _press_red_flag(patient: Patient, message: Message, delay: float) -> float:
+    """Answer benignly up to the red-flag question, wait `delay`, press "yes"; return the press time."""
+    while action_for_message(patient.questionnaire, keyboard(message))[1].item.id != URGENT_ITEM:
+        _action, message = await patient.step(message)
+    await asyncio.sleep(delay)
+    await patient.step(message, override=lambda action: Action("press", action.item, code="yes"))
+    return patient.injected[-1]
+
+
+__all__ = ["Context", "FULL", "QUICK", "Sizes", "alerts", "answers", "fanout", "memory_kb", "scale", "scale_database"]
