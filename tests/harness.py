@@ -14,17 +14,16 @@ from pathlib import Path
 from typing import Any
 
 from telegram import Update
-from telegram.ext import Application, SimpleUpdateProcessor
+from telegram.ext import Application
 
 from bot.clock import VirtualClock
 from bot.config import Settings, load_settings
-from bot.delivery import worker
 from bot.scheduling import dispatcher
-from bot.services import digest
 from bot.services.container import Services
 from bot.standin import StandIn
 from bot.standin.state import ChatMessage
-from bot.telegram.app import build_application, build_services, on_startup
+from bot.sandbox.world import CountingProcessor
+from bot.telegram.app import build_application, build_services, on_startup, periodic_work
 
 TOKEN = "123456:TEST-token-not-a-real-one_abcdefgh"
 CLINICIAN_CHAT = -1001000
@@ -40,21 +39,6 @@ class Patient:
     @property
     def chat_id(self) -> int:
         return self.user_id
-
-
-class CountingProcessor(SimpleUpdateProcessor):
-    """PTB's own concurrent update processor, counting updates fully handled (tests wait on it, not on sleeps)."""
-
-    def __init__(self, bench: "Bench") -> None:
-        super().__init__(16)
-        self.bench = bench
-
-    async def do_process_update(self, update: object, coroutine: Any) -> None:
-        try:
-            await coroutine
-        finally:
-            self.bench.processed += 1
-            self.bench.progress.set()
 
 
 class Bench:
@@ -91,7 +75,7 @@ class Bench:
         self.services = await build_services(self.settings(), self.clock)
         self.app = build_application(
             self.services, token=TOKEN, base_url=self.standin.base_url, tick=None, rate_limiter=False,
-            update_processor=CountingProcessor(self),
+            update_processor=CountingProcessor(self._handled),
         )
         await self.app.initialize()
         await on_startup(self.app)
@@ -120,6 +104,10 @@ class Bench:
         await self.stop_bot()
         await self.standin.stop()
 
+    def _handled(self) -> None:
+        self.processed += 1
+        self.progress.set()
+
     async def settle(self, timeout: float = 10.0) -> None:
         """Wait until every injected update was fetched and fully handled (handlers await their own requests)."""
         assert self.app is not None
@@ -142,10 +130,7 @@ class Bench:
     async def tick(self) -> dispatcher.TickReport:
         """What the JobQueue does in production: schedule, then deliver alerts."""
         assert self.services is not None and self.app is not None
-        report = await dispatcher.tick(self.services, self.app.bot)
-        await worker.deliver_due(self.services, self.app.bot)
-        await digest.send_digest_if_due(self.services, self.app.bot)
-        return report
+        return await periodic_work(self.services, self.app.bot)
 
     async def advance(self, delta: timedelta, *, step: timedelta = timedelta(minutes=30)) -> None:
         """Move the clock forward in steps, ticking at each one (as the real bot would)."""

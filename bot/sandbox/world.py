@@ -186,12 +186,10 @@ class SandboxWorld:
             if self._production_tick is not None and self._tick_job is not None:
                 context = self.app.context_types.context.from_job(self._tick_job, self.app)
                 await self._production_tick(context)
-            else:  # the same two calls as bot.telegram.app._tick_job
-                from bot.delivery import worker
-                from bot.scheduling import dispatcher
+            else:
+                from bot.telegram.app import periodic_work
 
-                await dispatcher.tick(self.services, self.app.bot)
-                await worker.deliver_due(self.services, self.app.bot)
+                await periodic_work(self.services, self.app.bot)
 
     async def step_to(self, moment: datetime) -> None:
         """Move the clock to `moment` (not backwards) and tick."""

@@ -6,7 +6,7 @@ import logging
 from datetime import timedelta
 from pathlib import Path
 
-from telegram import BotCommand
+from telegram import Bot, BotCommand
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -149,9 +149,13 @@ async def on_startup(application: Application) -> None:
     )
 
 
+async def periodic_work(services: Services, bot: Bot) -> dispatcher.TickReport:
+    """Everything that runs on the clock: the schedule (send, remind, close windows), alert delivery, the digest."""
+    report = await dispatcher.tick(services, bot)
+    await worker.deliver_due(services, bot)
+    await digest.send_digest_if_due(services, bot)
+    return report
+
+
 async def _tick_job(context: BotContext) -> None:
-    """Periodic work: schedule (send, remind, close) then alert delivery."""
-    services = context.services
-    await dispatcher.tick(services, context.bot)
-    await worker.deliver_due(services, context.bot)
-    await digest.send_digest_if_due(services, context.bot)
+    await periodic_work(context.services, context.bot)
