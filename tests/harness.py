@@ -44,11 +44,15 @@ class Patient:
 class Bench:
     """One bot, one stand-in, one database file, one virtual clock."""
 
-    def __init__(self, tmp_path: Path, *, start: datetime | None = None, **settings: Any) -> None:
+    def __init__(
+        self, tmp_path: Path, *, start: datetime | None = None, telegram_limits: bool = False, **settings: Any
+    ) -> None:
+        """`telegram_limits`: the stand-in enforces Telegram's flood limits and the bot runs its real pacing."""
         self.tmp_path = tmp_path
         self.database = tmp_path / "bot.sqlite3"
         self.clock = VirtualClock(start or datetime(2027, 3, 1, 9, 0, tzinfo=timezone.utc))
-        self.standin = StandIn(TOKEN, clock=lambda: self.clock.now().timestamp())
+        self.telegram_limits = telegram_limits
+        self.standin = StandIn(TOKEN, clock=lambda: self.clock.now().timestamp(), enforce_limits=telegram_limits)
         self.extra_settings = settings
         self.app: Application | None = None
         self.services: Services | None = None
@@ -74,7 +78,8 @@ class Bench:
     async def start_bot(self) -> None:
         self.services = await build_services(self.settings(), self.clock)
         self.app = build_application(
-            self.services, token=TOKEN, base_url=self.standin.base_url, tick=None, rate_limiter=False,
+            self.services, token=TOKEN, base_url=self.standin.base_url, tick=None,
+            rate_limiter=self.telegram_limits,
             update_processor=CountingProcessor(self._handled),
         )
         await self.app.initialize()

@@ -80,13 +80,30 @@ def build_application(
     if base_file_url:
         builder = builder.base_file_url(base_file_url)
     if rate_limiter:
-        builder = builder.rate_limiter(AIORateLimiter(max_retries=3))
+        builder = builder.rate_limiter(telegram_pacing())
     application = builder.build()
     application.bot_data[SERVICES_KEY] = services
     register_handlers(application)
     if tick is not None and application.job_queue is not None:
         application.job_queue.run_repeating(_tick_job, interval=tick, first=1, name="tick")
     return application
+
+
+# Telegram's broadcast limits (Bots FAQ, core.telegram.org/bots/faq): about 30 messages per second overall and
+# 20 per minute in a group. AIORateLimiter's default bucket lets 30 go at once and then 30/s — up to ~60 in the
+# first second of a busy minute, which Telegram answers with 429 (measured: 333 × 429 for 10,000 due
+# questionnaires, benchmarks/README.md). A bucket of one message every 1/29 s never bursts and keeps a margin.
+OVERALL_MESSAGES_PER_SECOND = 29
+GROUP_MESSAGES_PER_MINUTE = 20
+RETRIES_AFTER_429 = 3
+
+
+def telegram_pacing() -> AIORateLimiter:
+    """PTB's rate limiter set to Telegram's limits without bursts (honours 429 retry_after, 3 retries)."""
+    return AIORateLimiter(
+        overall_max_rate=1, overall_time_period=1 / OVERALL_MESSAGES_PER_SECOND,
+        group_max_rate=GROUP_MESSAGES_PER_MINUTE, group_time_period=60, max_retries=RETRIES_AFTER_429,
+    )
 
 
 def register_handlers(application: Application) -> None:
