@@ -20,7 +20,7 @@ import logging
 import os
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, TextIO
@@ -49,15 +49,14 @@ class BotSpec:
     clock_origin: float
     rate_limiter: bool = False
     tick_seconds: float | None = None
-    #: (overall_max_rate, overall_time_period) of an AIORateLimiter put in place of the product's one, to measure a
-    #: proposed pacing (see `_replace_rate_limiter`); None keeps the product's
+    #: (overall_max_rate, overall_time_period) of an AIORateLimiter put in place of the product's one, to measure
+    #: another pacing (see `_replace_rate_limiter`); None keeps the product's
     limiter: tuple[float, float] | None = None
     bare_questionnaire: str = "daily"
     token: str = TOKEN
     clinician_chat_id: int = CLINICIAN_CHAT
     clinician_user_ids: tuple[int, ...] = CLINICIANS
     log_level: int = logging.WARNING
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class BotProcess:
@@ -239,17 +238,19 @@ class _Host:
 
 
 def _replace_rate_limiter(application: Any, max_rate: float, period: float) -> None:
-    """Prototype of the proposed pacing: the product's AIORateLimiter with another overall rate (experiment only).
+    """Measure another pacing: an AIORateLimiter bucket of `max_rate` per `period` overall (experiment only).
 
-    `build_application` builds `AIORateLimiter(max_retries=3)`; its aiolimiter bucket lets 30 messages through at
-    once and then 30/s, i.e. up to ~60 in the first second, which a strict "30 in any second" limit refuses. A
-    bucket of one (max_rate=1 per period=1/29 s) never bursts. PTB gives no public setter once the Application is
-    built, so the benchmark swaps the bot's private `_rate_limiter` before `initialize()`.
+    The product's `telegram_pacing()` stays as built for everything else (its group limit is kept: same numbers).
+    PTB gives no public setter once the Application is built, so the benchmark swaps the bot's private
+    `_rate_limiter` before `initialize()`.
     """
     from telegram.ext import AIORateLimiter
 
+    from bot.telegram import app
+
     application.bot._rate_limiter = AIORateLimiter(
-        overall_max_rate=max_rate, overall_time_period=period, max_retries=3
+        overall_max_rate=max_rate, overall_time_period=period,
+        group_max_rate=app.GROUP_MESSAGES_PER_MINUTE, group_time_period=60, max_retries=app.RETRIES_AFTER_429,
     )
 
 

@@ -9,6 +9,8 @@ the venv (`.venv/bin/pip install py-spy`) to use `--profile`.
 from __future__ import annotations
 
 import asyncio
+import inspect
+import json
 import os
 import shutil
 import signal
@@ -75,9 +77,22 @@ def _function(frame: str) -> str:
     return f"{name} ({path})"
 
 
+def _queue_wait_frame() -> str:
+    """aiosqlite's worker thread waiting for work: the `tx.get()` line of `_connection_worker_thread` (found in
+    the installed aiosqlite, so another version's line numbers do not matter). Its other lines run SQLite."""
+    try:
+        from aiosqlite import core
+
+        lines, first = inspect.getsourcelines(core._connection_worker_thread)
+        number = next(first + k for k, line in enumerate(lines) if ".get()" in line)
+    except (ImportError, AttributeError, OSError, StopIteration):
+        return "_connection_worker_thread (aiosqlite/core.py:?)"
+    return f"_connection_worker_thread (aiosqlite/core.py:{number})"
+
+
 #: Leaf frames that are waiting, not working. With --nonblocking py-spy cannot ask the kernel whether a thread is
 #: idle, so the event loop's epoll wait and aiosqlite's queue wait would otherwise count as busy.
-IDLE_LEAVES = ("EpollSelector.select (selectors.py)", "_connection_worker_thread (aiosqlite/core.py)")
+IDLE_LEAVES = ("EpollSelector.select (selectors.py:", _queue_wait_frame())
 
 
 def summarize(raw: Path, top: int = 15) -> dict[str, Any]:
@@ -98,10 +113,10 @@ def summarize(raw: Path, top: int = 15) -> dict[str, Any]:
         frames = [f for f in frames if not f.startswith(("thread ", "process "))]
         if not frames:
             continue
-        leaf = _function(frames[-1])
-        if leaf in IDLE_LEAVES:
+        if frames[-1].startswith(IDLE_LEAVES):
             idle += count
             continue
+        leaf = _function(frames[-1])
         total += count
         threads[thread] += count
         self_counts[leaf] += count
@@ -128,3 +143,7 @@ _PLUMBING = ("asyncio/", "benchmarks/", "telegram/ext/_application.py", "telegra
 def _is_library(name: str) -> bool:
     path = name.split(" (", 1)[1].rstrip(")")
     return "/" in path and not path.startswith(("bot/",) + _PLUMBING)
+
+
+if __name__ == "__main__":  # `python -m benchmarks.profiling RAW_FILE`: the summary of a kept profile
+    print(json.dumps(summarize(Path(sys.argv[1]), top=25), indent=2, ensure_ascii=False))

@@ -82,11 +82,12 @@ def markdown(results: dict[str, Any]) -> str:
              v.get("fanout_all_delivered")),
             ("Fan-out: tick duration", "—", f"{m['tick_seconds']:.0f} s", None),
         ]
-        proposed = s["fanout"]["runs"][0].get("proposed_pacing")
-        if proposed:
-            rows.append(("Fan-out with the proposed pacing (1 message / 33 ms, run 1): rate, 429s", "≥ 95 %, 0",
-                         f"{proposed['rate_per_s']}/s ({proposed['rate_vs_30']:.0%}), {proposed['http_429']} × 429",
-                         proposed["rate_vs_30"] >= TARGETS["fanout_rate_vs_30_min"] and proposed["http_429"] == 0))
+        other = s["fanout"]["runs"][0].get("alternative_pacing")
+        if other:
+            rows.append((f"Fan-out paced at {other['messages_per_second']:g}/s instead (run 1 only): rate, 429s",
+                         "≥ 95 %, 0",
+                         f"{other['rate_per_s']}/s ({other['rate_vs_30']:.0%}), {other['http_429']} × 429",
+                         other["rate_vs_30"] >= TARGETS["fanout_rate_vs_30_min"] and other["http_429"] == 0))
     if "scale" in s:
         m = s["scale"]["median"]
         rows += [
@@ -99,18 +100,13 @@ def markdown(results: dict[str, Any]) -> str:
         ]
     if "alerts" in s:
         m = s["alerts"]["median"]
-        for variant, key in (("idle", "alert_p99"), ("during_fanout", "alert_p99_during_fanout"),
-                             ("during_fanout_proposed_pacing", None)):
-            if variant not in m:
-                continue
+        for variant, key in (("idle", "alert_p99"), ("during_fanout", "alert_p99_during_fanout")):
             v_m = m[variant]
             label = (f"while {v_m['fanout_patients']:g} other diaries go out" if v_m["fanout_patients"]
                      else "bot otherwise idle")
-            if variant.endswith("proposed_pacing"):
-                label += ", proposed pacing"
             rows.append((f"Red flag → clinicians' group, p50 / p99, {label} (tick {v_m['tick_seconds']:g} s)",
                          "p99 ≤ 1 s", f"{v_m['latency']['p50_s']:.2f} / {v_m['latency']['p99_s']:.2f} s",
-                         v.get(key) if key else v_m["latency"]["p99_s"] <= TARGETS["alert_p99_s_max"]))
+                         v.get(key)))
             emergency = v_m["patient_emergency_message"]
             rows.append((f"Red flag → emergency advice shown to the patient, p50 / p99, {label}", "—",
                          f"{emergency['p50_ms']:.0f} / {emergency['p99_ms']:.0f} ms", None))

@@ -94,7 +94,6 @@ async def run_benchmarks(
     started = time.perf_counter()
     results: dict[str, Any] = {
         "issue": 8, "mode": mode, "repeat": repeat, "sizes": asdict(sizes), "machine": machine(),
-        "code": code_version(),
         "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "targets": TARGETS,
         "scenarios": {},
     }
@@ -107,15 +106,16 @@ async def run_benchmarks(
                 return await scenarios.scale(c, run, database, generated)
         else:
             runner = getattr(scenarios, name)
+        code = code_version()
         runs = []
         for run in range(repeat):
             background = await wait_for_quiet(ctx, quiet_wait) if quiet_wait else await background_cores()
             result = await runner(ctx, run)
             result["background_cores_before"] = background
             runs.append(result)
-        results["scenarios"][name] = {"runs": runs, "median": median_of_runs(runs)}
-    if code_version() != results["code"]:  # the tree changed under the run: say so rather than mix versions silently
-        results["code_changed_during_run"] = code_version()
+        results["scenarios"][name] = {"runs": runs, "median": median_of_runs(runs), "code": code}
+        if code_version() != code:  # the tree changed under the runs: say so rather than mix versions silently
+            results["scenarios"][name]["code_changed_during_runs"] = code_version()
     results["verdicts"] = verdicts(results["scenarios"])
     results["duration_s"] = round(time.perf_counter() - started, 1)
     return results

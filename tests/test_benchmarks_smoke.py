@@ -23,9 +23,10 @@ from benchmarks.scenarios import Sizes, _questionnaire  # noqa: E402
 from benchmarks.stats import median_of_runs, percentile  # noqa: E402
 
 TINY = Sizes(
-    answer_patients=3, answer_think_seconds=(0.0, 0.01), fanout_patients=12, scale_patients=8, due_query_repeats=2,
+    answer_patients=3, answer_think_seconds=(0.0, 0.01), answer_with_rate_limiter=False,
+    fanout_patients=12, fanout_alternative_pacing=False,
+    scale_patients=8, due_query_repeats=2,
     alert_patients=2, alert_fanout_patients=10, alert_tick_seconds=1.0, alert_spread_ticks=1.0,
-    alert_with_proposed_pacing=False,
 )
 
 
