@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import time
 from datetime import date, timedelta
@@ -43,5 +44,31 @@ async def test_questionnaires_due_at_the_same_minute_go_out_paced_with_no_429(tm
         assert elapsed >= (PATIENTS - 30) / 30  # really paced, not a burst
         sent = sqlite3.connect(bench.database).execute("SELECT COUNT(*) FROM instances WHERE status = 'open'")
         assert sent.fetchone()[0] == PATIENTS
+    finally:
+        await bench.stop()
+
+
+async def test_only_new_messages_are_paced_edits_go_straight_through(tmp_path: Path) -> None:
+    """Telegram's limits count messages sent: pacing edits too would halve how fast answers are acknowledged."""
+    bench = Bench(tmp_path, telegram_limits=True)
+    await bench.start()
+    try:
+        assert bench.app is not None
+        bot = bench.app.bot
+        chats = [95_000 + n for n in range(40)]
+        for chat in chats:
+            bench.standin.add_private_chat(chat)
+        started = time.monotonic()
+        sent = await asyncio.gather(*(bot.send_message(chat, "Question") for chat in chats))
+        sending = time.monotonic() - started
+        started = time.monotonic()
+        await asyncio.gather(*(bot.edit_message_text("Réponse : 3", chat_id=m.chat_id, message_id=m.message_id)
+                               for m in sent))
+        editing = time.monotonic() - started
+        assert sending >= (len(chats) - 1) / 29 * 0.95  # one message every 1/29 s, no burst
+        assert editing < sending / 4  # the 40 edits waited for no slot
+        assert bench.standin.stats.rate_limited == 0
+        edited = [r for r in bench.standin.requests("editMessageText") if r.status == 200]
+        assert len(edited) == len(chats)
     finally:
         await bench.stop()

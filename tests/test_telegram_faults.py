@@ -193,6 +193,26 @@ async def test_an_update_delivered_again_after_a_restart_is_processed_once(bench
     assert rows(bench, "SELECT item_id, value FROM answers WHERE item_id = 'bg_per_day'") == [("bg_per_day", "3")]
 
 
+async def test_update_ids_are_forgotten_after_a_week_not_before(bench: Bench) -> None:
+    """`processed_updates` only guards against redelivery (Telegram keeps an update ≤ 24 h): pruned daily, after 7 days."""
+    patient = await bench.join(3006, "P-F6", RT)
+    first_week = rows(bench, "SELECT COUNT(*) FROM processed_updates")[0][0]
+    assert first_week > 0
+    old = bench.standin.send_text(patient.user_id, patient.user_id, "/aide")
+    await bench.settle()
+    await bench.advance(timedelta(days=6))
+    assert rows(bench, "SELECT COUNT(*) FROM processed_updates")[0][0] == first_week + 1  # still remembered
+    await bench.patient_says(patient, "/aide")
+    await bench.advance(timedelta(days=2))
+    # the join and the first /aide are > 7 days old: forgotten; the /aide of day 6 is kept
+    assert rows(bench, "SELECT update_id FROM processed_updates") == [(old["update_id"] + 1,)]
+    answers_kept = rows(bench, "SELECT COUNT(*) FROM answers")[0][0]
+    audit_kept = rows(bench, "SELECT COUNT(*) FROM audit_log")[0][0]
+    await bench.advance(timedelta(days=1))
+    assert rows(bench, "SELECT COUNT(*) FROM answers")[0][0] >= answers_kept  # the trial's record is never pruned
+    assert rows(bench, "SELECT COUNT(*) FROM audit_log")[0][0] >= audit_kept
+
+
 def _data(message: Any) -> list[str]:
     return [str(b.get("callback_data")) for row in message.buttons() for b in row]
 

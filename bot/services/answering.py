@@ -169,8 +169,9 @@ async def _raise_alerts(
     """Evaluate the escalation rules on the answers so far; queue each rule at most once per instance."""
     from bot.domain.rules import evaluate_answers
 
-    history = await clinical_context.answered_history(tx, patient.id)
-    context = clinical_context.rule_context(services, history, instance, answers, finished=finished)
+    prior = await clinical_context.prior_history(tx, services, instance)
+    history, regimens = clinical_context.with_current(services, prior, instance, answers)
+    context = clinical_context.rule_context(services, history, regimens, instance, finished=finished)
     drafts = evaluate_answers(services.rules, instance.questionnaire_id, answers, context)
     if not drafts:
         return []

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
+from dataclasses import dataclass
+
 from bot.domain import engine
 from bot.domain.models import Instance
 from bot.domain.omed import Regimen, compute_omed, regimen_from_answers
@@ -46,16 +49,87 @@ def omed_mg(services: Services, regimen: Regimen) -> float | None:
     return compute_omed(regimen, services.opioids).mg
 
 
+@dataclass(frozen=True)
+class PriorHistory:
+    """A patient's answered questionnaires other than the one being answered: shown answers and regimens.
+
+    It cannot change while that questionnaire is being answered — answers go to the open questionnaire only, and an
+    answered questionnaire keeps its place (`opens_at`) and stays in the history whatever its status becomes — so
+    it is built once per questionnaire and reused for each answer (`prior_history`). `version` (count and newest id
+    of those answers) proves it is still current; it is read from the database on every use.
+    """
+
+    version: tuple[int, int]
+    entries: tuple[tuple[Instance, dict[str, object]], ...]
+    regimens: dict[int, Regimen]
+
+    def precedes(self, instance: Instance) -> bool:
+        """Is every earlier questionnaire before `instance` in time (the usual case: it is the latest)?"""
+        return all((inst.opens_at, inst.id) < (instance.opens_at, instance.id) for inst, _ in self.entries)
+
+
+class PriorHistoryCache:
+    """The `PriorHistory` of the questionnaires being answered now, newest used kept (a derived, bounded cache:
+    losing it in a restart costs one reload)."""
+
+    def __init__(self, size: int = 512) -> None:
+        self._size = size
+        self._entries: OrderedDict[int, PriorHistory] = OrderedDict()
+
+    def get(self, instance_id: int, version: tuple[int, int]) -> PriorHistory | None:
+        found = self._entries.get(instance_id)
+        if found is None or found.version != version:
+            return None
+        self._entries.move_to_end(instance_id)
+        return found
+
+    def put(self, instance_id: int, history: PriorHistory) -> None:
+        self._entries[instance_id] = history
+        self._entries.move_to_end(instance_id)
+        while len(self._entries) > self._size:
+            self._entries.popitem(last=False)
+
+
+async def prior_history(tx: Tx, services: Services, instance: Instance) -> PriorHistory:
+    """The history before `instance`, from the cache when no answer was added elsewhere since (one query)."""
+    row = await tx.fetchone(
+        "SELECT COUNT(*) AS n, COALESCE(MAX(a.id), 0) AS newest FROM answers a JOIN instances i ON i.id = a.instance_id"
+        " WHERE i.patient_id = ? AND i.id != ?",
+        (instance.patient_id, instance.id),
+    )
+    version = (int(row["n"]), int(row["newest"])) if row is not None else (0, 0)
+    cached = services.prior_histories.get(instance.id, version)
+    if cached is not None:
+        return cached
+    entries = tuple(
+        (inst, shown_answers(services, inst, given))
+        for inst, given in await answered_history(tx, instance.patient_id)
+        if inst.id != instance.id
+    )
+    history = PriorHistory(version=version, entries=entries, regimens=regimens(list(entries)))
+    services.prior_histories.put(instance.id, history)
+    return history
+
+
+def with_current(
+    services: Services, prior: PriorHistory, instance: Instance, answers: dict[str, object]
+) -> tuple[list[tuple[Instance, dict[str, object]]], dict[int, Regimen]]:
+    """The whole answered history in time order, `instance` with `answers` included, and every regimen."""
+    current = (instance, shown_answers(services, instance, answers))
+    if prior.precedes(instance):
+        last = prior.entries[-1][0].id if prior.entries else None
+        previous = prior.regimens[last] if last is not None else None
+        regs = {**prior.regimens, instance.id: regimen_from_answers(current[1], previous)}
+        return [*prior.entries, current], regs
+    ordered = sorted([*prior.entries, current], key=lambda entry: (entry[0].opens_at, entry[0].id))
+    return ordered, regimens(ordered)
+
+
 def rule_context(
-    services: Services, history: list[tuple[Instance, dict[str, object]]], instance: Instance,
-    answers: dict[str, object], *, finished: bool,
+    services: Services, ordered: list[tuple[Instance, dict[str, object]]], regs: dict[int, Regimen],
+    instance: Instance, *, finished: bool,
 ) -> RuleContext:
-    """Baseline pain and OMED, and the current OMED once the analgesic answers are complete."""
-    ordered = [(inst, answers if inst.id == instance.id else given) for inst, given in history]
-    if instance.id not in {inst.id for inst, _ in history}:
-        ordered.append((instance, answers))
-    ordered = [(inst, shown_answers(services, inst, given)) for inst, given in ordered]
-    regs = regimens(ordered)
+    """Baseline pain and OMED, and the current OMED once the analgesic answers are complete (`with_current`)."""
     baseline = next(((i, a) for i, a in ordered if i.questionnaire_id == "baseline"), None)
     baseline_pain = baseline[1].get("pain_worst") if baseline else None
     baseline_omed = omed_mg(services, regs[baseline[0].id]) if baseline else None

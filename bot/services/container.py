@@ -15,6 +15,13 @@ if TYPE_CHECKING:
     from bot.domain.questionnaire import Questionnaire
     from bot.domain.rules import RuleSet
     from bot.domain.schedule import ScheduleSpec
+    from bot.services.clinical_context import PriorHistoryCache
+
+
+def _prior_history_cache() -> "PriorHistoryCache":
+    from bot.services.clinical_context import PriorHistoryCache  # clinical_context imports this module
+
+    return PriorHistoryCache()
 
 
 @dataclass
@@ -31,6 +38,10 @@ class Services:
     # One delivery pass at a time: the periodic tick and the wake-up after an urgent answer must not both send
     # the same outbox row.
     delivery_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # Each open questionnaire's earlier history, so that rules do not reload it on every answer (derived data).
+    prior_histories: "PriorHistoryCache" = field(default_factory=_prior_history_cache)
+    # One digest at a time: the tick job and the clinicians' job may both find it due.
+    digest_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def is_clinician(self, user_id: int | None, chat_id: int | None) -> bool:
         """Clinician commands need both: an allowed user, in the clinicians' group."""

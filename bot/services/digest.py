@@ -43,6 +43,11 @@ async def open_alert_lines(services: Services) -> list[str]:
 
 async def send_digest_if_due(services: Services, bot: Bot) -> bool:
     """Once a day from 08:30 local: send the digest (if the group is known) and mark the info alerts digested."""
+    async with services.digest_lock:
+        return await _send_digest_if_due(services, bot)
+
+
+async def _send_digest_if_due(services: Services, bot: Bot) -> bool:
     chat_id = services.clinician_chat_id
     now = services.clock.now()
     tz = services.settings.timezone

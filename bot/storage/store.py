@@ -35,6 +35,11 @@ class Tx:
         cursor = await self._conn.execute(sql, tuple(params))
         return int(cursor.lastrowid or 0)
 
+    async def execute_count(self, sql: str, params: Iterable[Any] = ()) -> int:
+        """Run a statement; return how many rows it changed (INSERT OR IGNORE: 0 when the row existed)."""
+        cursor = await self._conn.execute(sql, tuple(params))
+        return int(cursor.rowcount)
+
     async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> aiosqlite.Row | None:
         rows = await self._conn.execute_fetchall(sql, tuple(params))
         return next(iter(rows), None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from telegram import Bot, BotCommand
 from telegram.ext import (
@@ -32,6 +33,7 @@ from bot.domain.rules import load_rules
 from bot.domain.schedule import load_schedule
 from bot.scheduling import dispatcher
 from bot.services import digest
+from bot.services import housekeeping
 from bot.services.container import Services
 from bot.storage.store import Store
 from bot.telegram.context import SERVICES_KEY, BotContext
@@ -86,6 +88,11 @@ def build_application(
     register_handlers(application)
     if tick is not None and application.job_queue is not None:
         application.job_queue.run_repeating(_tick_job, interval=tick, first=1, name="tick")
+        # Alert retries, re-alerts and the digest in their own job, so that a long tick (10,000 questionnaires due
+        # at once take minutes under Telegram's limits) does not hold them back; offset by half a tick.
+        application.job_queue.run_repeating(
+            _clinician_job, interval=tick, first=1 + tick.total_seconds() / 2, name="clinicians"
+        )
     return application
 
 
@@ -96,11 +103,36 @@ def build_application(
 OVERALL_MESSAGES_PER_SECOND = 29
 GROUP_MESSAGES_PER_MINUTE = 20
 RETRIES_AFTER_429 = 3
+# The limits count messages *sent*. Copy and forward post a message too; sendChatAction does not.
+_MESSAGE_POSTING = frozenset({"copyMessage", "copyMessages", "forwardMessage", "forwardMessages"})
+
+
+def posts_a_message(endpoint: str) -> bool:
+    """Does this Bot API method post a new message (and so count towards Telegram's broadcast limits)?"""
+    return (endpoint.startswith("send") and endpoint != "sendChatAction") or endpoint in _MESSAGE_POSTING
+
+
+class TelegramPacing(AIORateLimiter):
+    """PTB's limiter applied to new messages only.
+
+    PTB's `AIORateLimiter` paces every call that carries a `chat_id`: the `editMessageText` that closes each answered
+    question took a 1/29 s slot like a message, which halved how fast 50 patients answering together were served
+    (14 answers/s, benchmarks/README.md). Edits, callback answers and the like go straight through here — still
+    held back while a 429's `retry_after` runs, and still retried after one.
+    """
+
+    async def process_request(  # type: ignore[override]
+        self, callback: Any, args: Any, kwargs: dict[str, Any], endpoint: str, data: dict[str, Any],
+        rate_limit_args: int | None,
+    ) -> Any:
+        if not posts_a_message(endpoint):
+            data = {key: value for key, value in data.items() if key != "chat_id"}  # no chat: no bucket applies
+        return await super().process_request(callback, args, kwargs, endpoint, data, rate_limit_args)
 
 
 def telegram_pacing() -> AIORateLimiter:
-    """PTB's rate limiter set to Telegram's limits without bursts (honours 429 retry_after, 3 retries)."""
-    return AIORateLimiter(
+    """Telegram's limits without bursts, on new messages only (honours 429 retry_after, 3 retries)."""
+    return TelegramPacing(
         overall_max_rate=1, overall_time_period=1 / OVERALL_MESSAGES_PER_SECOND,
         group_max_rate=GROUP_MESSAGES_PER_MINUTE, group_time_period=60, max_retries=RETRIES_AFTER_429,
     )
@@ -167,12 +199,23 @@ async def on_startup(application: Application) -> None:
 
 
 async def periodic_work(services: Services, bot: Bot) -> dispatcher.TickReport:
-    """Everything that runs on the clock: the schedule (send, remind, close windows), alert delivery, the digest."""
+    """Everything that runs on the clock, in order: the schedule (send, remind, close windows), housekeeping,
+    then the clinicians' side (alert delivery, the digest). The tick job, the sandbox and the test bench run this."""
     report = await dispatcher.tick(services, bot)
+    await housekeeping.prune_if_due(services)
+    await clinician_work(services, bot)
+    return report
+
+
+async def clinician_work(services: Services, bot: Bot) -> None:
+    """Alerts due (first sends, retries, re-alerts) and the morning digest; safe to run beside `periodic_work`."""
     await worker.deliver_due(services, bot)
     await digest.send_digest_if_due(services, bot)
-    return report
 
 
 async def _tick_job(context: BotContext) -> None:
     await periodic_work(context.services, context.bot)
+
+
+async def _clinician_job(context: BotContext) -> None:
+    await clinician_work(context.services, context.bot)

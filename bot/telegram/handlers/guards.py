@@ -21,14 +21,12 @@ async def skip_duplicates(update: Update, context: BotContext) -> None:
     """An update_id seen before (redelivered after a restart) is processed once."""
     services = context.services
     async with services.store.transaction() as tx:
-        seen = await tx.fetchone("SELECT 1 FROM processed_updates WHERE update_id = ?", (update.update_id,))
-        if seen is None:
-            await tx.execute(
-                "INSERT INTO processed_updates (update_id, processed_at) VALUES (?, ?)",
-                (update.update_id, utc_iso(services.clock.now())),
-            )
-            await tx.commit()
-    if seen is not None:
+        first_time = await tx.execute_count(
+            "INSERT OR IGNORE INTO processed_updates (update_id, processed_at) VALUES (?, ?)",
+            (update.update_id, utc_iso(services.clock.now())),
+        )
+        await tx.commit()
+    if not first_time:
         log.info("duplicate update %s ignored", update.update_id)
         raise ApplicationHandlerStop
 
