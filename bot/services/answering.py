@@ -257,6 +257,5 @@ async def current_prompt(services: Services, telegram_user_id: int) -> tuple[Pat
 
 async def remember_question_message(services: Services, instance_id: int, message_id: int) -> None:
     """Store which message shows the current question (to edit it once answered)."""
-    async with services.store.transaction() as tx:
+    async with services.store.single_statement() as tx:
         await instances.set_question_message(tx, instance_id, message_id)
-        await tx.commit()

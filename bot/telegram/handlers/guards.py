@@ -20,12 +20,11 @@ CLINICIAN_CHAT_SETTING = "clinician_chat_id"
 async def skip_duplicates(update: Update, context: BotContext) -> None:
     """An update_id seen before (redelivered after a restart) is processed once."""
     services = context.services
-    async with services.store.transaction() as tx:
+    async with services.store.single_statement() as tx:
         first_time = await tx.execute_count(
             "INSERT OR IGNORE INTO processed_updates (update_id, processed_at) VALUES (?, ?)",
             (update.update_id, utc_iso(services.clock.now())),
         )
-        await tx.commit()
     if not first_time:
         log.info("duplicate update %s ignored", update.update_id)
         raise ApplicationHandlerStop
