@@ -238,19 +238,18 @@ class _Host:
 
 
 def _replace_rate_limiter(application: Any, max_rate: float, period: float) -> None:
-    """Measure another pacing: an AIORateLimiter bucket of `max_rate` per `period` overall (experiment only).
-
-    The product's `telegram_pacing()` stays as built for everything else (its group limit is kept: same numbers).
+    """Measure another pacing: PTB's AIORateLimiter, a bucket of `max_rate` per `period` overall (experiment only),
+    with Telegram's group limit and the product's retries.
     PTB gives no public setter once the Application is built, so the benchmark swaps the bot's private
     `_rate_limiter` before `initialize()`.
     """
     from telegram.ext import AIORateLimiter
 
-    from bot.telegram import app
+    from bot.telegram import pacing
 
     application.bot._rate_limiter = AIORateLimiter(
         overall_max_rate=max_rate, overall_time_period=period,
-        group_max_rate=app.GROUP_MESSAGES_PER_MINUTE, group_time_period=60, max_retries=app.RETRIES_AFTER_429,
+        group_max_rate=pacing.GROUP_MESSAGES_PER_MINUTE, group_time_period=60, max_retries=pacing.RETRIES_AFTER_429,
     )
 
 

@@ -84,7 +84,7 @@ def markdown(results: dict[str, Any]) -> str:
         ]
         other = s["fanout"]["runs"][0].get("alternative_pacing")
         if other:
-            rows.append((f"Fan-out paced at {other['messages_per_second']:g}/s instead (run 1 only): rate, 429s",
+            rows.append((f"Fan-out through PTB's AIORateLimiter at {other['messages_per_second']:g}/s instead (run 1 only): rate, 429s",
                          "≥ 95 %, 0",
                          f"{other['rate_per_s']}/s ({other['rate_vs_30']:.0%}), {other['http_429']} × 429",
                          other["rate_vs_30"] >= TARGETS["fanout_rate_vs_30_min"] and other["http_429"] == 0))

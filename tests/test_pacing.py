@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import sqlite3
 import time
 from datetime import date, timedelta
 from pathlib import Path
 
 from bot.storage import instances, patients
+from bot.telegram.pacing import SlidingWindow
 from harness import Bench
 
 PATIENTS = 75
@@ -65,10 +67,50 @@ async def test_only_new_messages_are_paced_edits_go_straight_through(tmp_path: P
         await asyncio.gather(*(bot.edit_message_text("Réponse : 3", chat_id=m.chat_id, message_id=m.message_id)
                                for m in sent))
         editing = time.monotonic() - started
-        assert sending >= (len(chats) - 1) / 29 * 0.95  # one message every 1/29 s, no burst
+        assert sending >= (len(chats) - 30) / 30  # ≤ 30 in any second: the 40 took more than one
         assert editing < sending / 4  # the 40 edits waited for no slot
         assert bench.standin.stats.rate_limited == 0
         edited = [r for r in bench.standin.requests("editMessageText") if r.status == 200]
         assert len(edited) == len(chats)
+    finally:
+        await bench.stop()
+
+
+async def test_the_sliding_window_never_admits_more_than_its_limit_in_any_period_and_wastes_little() -> None:
+    """Counted from completions, any limit + 1 requests start more than a period apart, whatever their latency."""
+    window = SlidingWindow(10, 0.2)
+    starts: list[float] = []
+    rng = random.Random(8)
+
+    async def request(latency: float) -> None:
+        async with window.slot():
+            starts.append(time.monotonic())
+            await asyncio.sleep(latency)
+
+    began = time.monotonic()
+    await asyncio.gather(*(request(rng.uniform(0.0, 0.03)) for _ in range(100)))
+    elapsed = time.monotonic() - began
+    starts.sort()
+    assert min(later - first for first, later in zip(starts, starts[10:])) >= 0.2
+    assert elapsed < 9 * (0.2 + 0.03) * 1.5  # 100 requests = 9 full periods after the first 10, plus latencies
+
+
+async def test_a_429_is_waited_out_then_the_refused_message_is_sent_again(tmp_path: Path) -> None:
+    bench = Bench(tmp_path, telegram_limits=True)
+    await bench.start()
+    try:
+        assert bench.app is not None
+        bot = bench.app.bot
+        for chat in (96_001, 96_002):
+            bench.standin.add_private_chat(chat)
+        bench.standin.rate_limit_next(1, retry_after=1, method="sendMessage")
+        started = time.monotonic()
+        first, second = await asyncio.gather(bot.send_message(96_001, "Un"), bot.send_message(96_002, "Deux"))
+        elapsed = time.monotonic() - started
+        assert (first.text, second.text) == ("Un", "Deux")  # both delivered: the refused one was retried
+        assert elapsed >= 1.0  # retry_after was honoured
+        accepted = [r for r in bench.standin.requests("sendMessage") if r.status == 200]
+        refused = [r for r in bench.standin.requests("sendMessage") if r.status == 429]
+        assert len(accepted) == 2 and len(refused) == 1
     finally:
         await bench.stop()

@@ -77,8 +77,8 @@ async def tick(services: Services, bot: Bot) -> TickReport:
     return report
 
 
-# How many patients are dispatched at once. With one, the three commits between two sends made the sender miss
-# the rate limiter's 1/29 s slot now and then (94 % of Telegram's 30/s for 10,000 due questionnaires,
+# How many patients are dispatched at once. With one, the three commits between two sends leave the pacing's next
+# slot unused for a few milliseconds each time (94 % of Telegram's 30/s for 10,000 due questionnaires,
 # benchmarks/README.md); with a few, a send is always waiting for the next slot. Each dispatch is still one patient's
 # own sequence (intent → send → open), so the crash guarantees above hold per patient.
 DISPATCH_LANES = 3

@@ -5,11 +5,9 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 from telegram import Bot, BotCommand
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
     BaseUpdateProcessor,
@@ -38,6 +36,7 @@ from bot.services.container import Services
 from bot.storage.store import Store
 from bot.telegram.context import SERVICES_KEY, BotContext
 from bot.telegram.handlers import clinician, errors, guards, patient
+from bot.telegram.pacing import TelegramPacing
 from bot.telegram.keyboards import ACK, ANSWER, BACK, CONSENT, PREFERENCE, STOP, TOGGLE
 
 log = logging.getLogger(__name__)
@@ -96,46 +95,9 @@ def build_application(
     return application
 
 
-# Telegram's broadcast limits (Bots FAQ, core.telegram.org/bots/faq): about 30 messages per second overall and
-# 20 per minute in a group. AIORateLimiter's default bucket lets 30 go at once and then 30/s — up to ~60 in the
-# first second of a busy minute, which Telegram answers with 429 (measured: 333 × 429 for 10,000 due
-# questionnaires, benchmarks/README.md). A bucket of one message every 1/29 s never bursts and keeps a margin.
-OVERALL_MESSAGES_PER_SECOND = 29
-GROUP_MESSAGES_PER_MINUTE = 20
-RETRIES_AFTER_429 = 3
-# The limits count messages *sent*. Copy and forward post a message too; sendChatAction does not.
-_MESSAGE_POSTING = frozenset({"copyMessage", "copyMessages", "forwardMessage", "forwardMessages"})
-
-
-def posts_a_message(endpoint: str) -> bool:
-    """Does this Bot API method post a new message (and so count towards Telegram's broadcast limits)?"""
-    return (endpoint.startswith("send") and endpoint != "sendChatAction") or endpoint in _MESSAGE_POSTING
-
-
-class TelegramPacing(AIORateLimiter):
-    """PTB's limiter applied to new messages only.
-
-    PTB's `AIORateLimiter` paces every call that carries a `chat_id`: the `editMessageText` that closes each answered
-    question took a 1/29 s slot like a message, which halved how fast 50 patients answering together were served
-    (14 answers/s, benchmarks/README.md). Edits, callback answers and the like go straight through here — still
-    held back while a 429's `retry_after` runs, and still retried after one.
-    """
-
-    async def process_request(  # type: ignore[override]
-        self, callback: Any, args: Any, kwargs: dict[str, Any], endpoint: str, data: dict[str, Any],
-        rate_limit_args: int | None,
-    ) -> Any:
-        if not posts_a_message(endpoint):
-            data = {key: value for key, value in data.items() if key != "chat_id"}  # no chat: no bucket applies
-        return await super().process_request(callback, args, kwargs, endpoint, data, rate_limit_args)
-
-
-def telegram_pacing() -> AIORateLimiter:
-    """Telegram's limits without bursts, on new messages only (honours 429 retry_after, 3 retries)."""
-    return TelegramPacing(
-        overall_max_rate=1, overall_time_period=1 / OVERALL_MESSAGES_PER_SECOND,
-        group_max_rate=GROUP_MESSAGES_PER_MINUTE, group_time_period=60, max_retries=RETRIES_AFTER_429,
-    )
+def telegram_pacing() -> TelegramPacing:
+    """Telegram's limits on new messages, without bursts (`bot.telegram.pacing`); 429s honoured, 3 retries."""
+    return TelegramPacing()
 
 
 def register_handlers(application: Application) -> None:
