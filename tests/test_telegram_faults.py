@@ -229,6 +229,7 @@ async def test_the_emergency_advice_reaches_the_patient_after_an_outage_and_a_re
     await bench.advance(timedelta(minutes=6), step=timedelta(minutes=1))  # within the longest back-off (5 min)
     assert sum(advice in t for t in bench.texts(patient.chat_id)) == 1
     assert rows(bench, "SELECT sent_at IS NOT NULL, next_attempt_at FROM patient_notices") == [(1, None)]
+    assert rows(bench, "SELECT new_value FROM audit_log WHERE action = 'patient_notice_sent'") == [("urgent",)]
     await bench.advance(timedelta(hours=1), step=timedelta(minutes=5))
     assert sum(advice in t for t in bench.texts(patient.chat_id)) == 1  # once only
 

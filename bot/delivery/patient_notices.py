@@ -17,7 +17,7 @@ from telegram.error import Forbidden, RetryAfter, TelegramError
 
 from bot.delivery.worker import DeliveryPolicy
 from bot.services.container import Services
-from bot.storage import notices
+from bot.storage import audit, notices
 from bot.telegram.rendering import emergency_text, same_day_text
 
 log = logging.getLogger(__name__)
@@ -42,8 +42,7 @@ async def send_notices(
                 await bot.send_message(notice.chat_id, notice_text(notice.kind))
             except Forbidden:  # the patient blocked the bot: nothing can reach them here (the team is alerted)
                 log.warning("notice %s: the patient blocked the bot; not retried", notice.id)
-                async with services.store.single_statement() as one:
-                    await notices.record_given_up(one, notice.id)
+                await _settled(services, notice, "patient_notice_blocked")
                 continue
             except RetryAfter as exc:
                 retry = exc.retry_after if isinstance(exc.retry_after, timedelta) else timedelta(seconds=exc.retry_after)
@@ -54,8 +53,7 @@ async def send_notices(
                 log.warning("notice %s to the patient not delivered yet (%s); will retry", notice.id,
                             type(exc).__name__)
                 continue
-            async with services.store.single_statement() as one:
-                await notices.record_sent(one, notice.id, services.clock.now())
+            await _settled(services, notice, "patient_notice_sent")
             sent += 1
         return sent
 
@@ -63,3 +61,16 @@ async def send_notices(
 async def _failed(services: Services, notice_id: int, next_attempt_at: datetime) -> None:
     async with services.store.single_statement() as one:
         await notices.record_failed(one, notice_id, next_attempt_at)
+
+
+async def _settled(services: Services, notice: notices.DueNotice, action: str) -> None:
+    """Sent (or impossible to send): no more attempts, and an audit entry saying which."""
+    now = services.clock.now()
+    async with services.store.transaction() as tx:
+        if action == "patient_notice_sent":
+            await notices.record_sent(tx, notice.id, now)
+        else:
+            await notices.record_given_up(tx, notice.id)
+        await audit.record(tx, at=now, actor="system", action=action, patient_id=notice.patient_id,
+                           entity="patient_notice", entity_id=notice.id, new_value=notice.kind)
+        await tx.commit()
