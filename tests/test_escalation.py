@@ -44,6 +44,10 @@ async def test_every_red_flag_in_every_questionnaire_raises_exactly_one_urgent_a
         assert "Jeanne" not in (message.text or "") and "jeanne2001" not in (message.text or "")
     assert all(m.protect_content for m in bench.group_messages() if "ALERTE" in (m.text or ""))
     assert all("P-E1" in m and "site main" in m for m in messages)
+    # The answers that fired are named as the clinicians read them (the item's short label), not by item id.
+    weakness = [m for m in messages if "[rf_weakness]" in m]
+    assert all("Réponses : Faiblesse, chute (nouveau) : Oui" in m for m in weakness), weakness[0]
+    assert not any("rf_weakness =" in m for m in messages)
 
 
 async def test_benign_answers_raise_no_alert_and_no_emergency_message(bench: Bench) -> None:

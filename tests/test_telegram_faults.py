@@ -213,6 +213,27 @@ async def test_update_ids_are_forgotten_after_a_week_not_before(bench: Bench) ->
     assert rows(bench, "SELECT COUNT(*) FROM audit_log")[0][0] >= audit_kept
 
 
+async def test_the_emergency_advice_reaches_the_patient_after_an_outage_and_a_restart(bench: Bench) -> None:
+    """"Call 15 or 112" is stored with the red-flag answer and retried until Telegram takes it, exactly once."""
+    patient = await bench.join(3007, "P-F7", RT)
+    await answer_until(bench, patient, "rf_weakness")
+    advice = "appelez tout de suite le 15 (SAMU) ou le 112"
+    bench.standin.fail_next(10_000, status=502, method="sendMessage", description="Bad Gateway")
+    await give(bench, patient, "yes")
+    assert not any(advice in t for t in bench.texts(patient.chat_id))
+    assert rows(bench, "SELECT kind, sent_at IS NULL, attempts > 0 FROM patient_notices") == [("urgent", 1, 1)]
+    await bench.restart()  # the bot goes down during the outage: the notice is in the database, not in memory
+    await bench.advance(timedelta(minutes=10), step=timedelta(minutes=1))
+    assert not any(advice in t for t in bench.texts(patient.chat_id))  # Telegram is still failing
+    bench.standin.clear_faults()
+    await bench.advance(timedelta(minutes=6), step=timedelta(minutes=1))  # within the longest back-off (5 min)
+    assert sum(advice in t for t in bench.texts(patient.chat_id)) == 1
+    assert rows(bench, "SELECT sent_at IS NOT NULL, next_attempt_at FROM patient_notices") == [(1, None)]
+    assert rows(bench, "SELECT new_value FROM audit_log WHERE action = 'patient_notice_sent'") == [("urgent",)]
+    await bench.advance(timedelta(hours=1), step=timedelta(minutes=5))
+    assert sum(advice in t for t in bench.texts(patient.chat_id)) == 1  # once only
+
+
 def _data(message: Any) -> list[str]:
     return [str(b.get("callback_data")) for row in message.buttons() for b in row]
 

@@ -35,6 +35,7 @@ __all__ = [
     "display_value",
     "format_number",
     "summary_lines",
+    "answer_line",
 ]
 
 _YES: Final[str] = "yes"
@@ -337,6 +338,15 @@ def _short_label(item: Item) -> str:
         return item.short
     text = " ".join(item.text.split())
     return text if len(text) <= 40 else text[:39].rstrip() + "…"
+
+
+def answer_line(q: Questionnaire, item_id: str, value: Value) -> str | None:
+    """"short label: answer" for one of `q`'s items, as the clinicians read it (None if `q` has no such item)."""
+    try:
+        item = q.item(item_id)
+    except KeyError:
+        return None
+    return _("{label}: {value}").format(label=_short_label(item), value=display_value(item, value))
 
 
 def summary_lines(q: Questionnaire, answers: Mapping[str, Value]) -> list[str]:

@@ -15,10 +15,10 @@ from typing import Callable, Literal
 from bot.domain import engine
 from bot.domain.models import Instance, Patient
 from bot.domain.questionnaire import Item, Questionnaire
-from bot.domain.rules import AlertDraft
+from bot.domain.rules import AlertDraft, highest_severity
 from bot.services import clinical_context
 from bot.services.container import Services
-from bot.storage import alerts, audit, instances, patients
+from bot.storage import alerts, audit, instances, notices, patients
 from bot.storage.store import Tx
 
 ValueFactory = Callable[[Item], object]
@@ -55,6 +55,7 @@ class Submission:
     alerts: list[AlertDraft] = field(default_factory=list)
     patient: Patient | None = None
     answered: Prompt | None = None
+    notice_id: int | None = None  # advice owed to the patient now (bot.delivery.patient_notices)
 
 
 def _current_item(q: Questionnaire, answers: dict[str, object], correcting: str | None) -> Item | None:
@@ -147,6 +148,9 @@ async def submit(
         next_prompt = await prompt_for(tx, services, refreshed, answers)
         finished = next_prompt is None
         drafts = await _raise_alerts(tx, services, patient, refreshed, answers, finished=finished, now=now)
+        notice_id = await notices.owe_notice(
+            tx, patient_id=patient.id, instance_id=instance.id, severity=highest_severity(drafts) or "", now=now
+        ) if drafts else None
         summary: list[str] = []
         if finished:
             await instances.set_status(tx, instance.id, "completed", now)
@@ -159,6 +163,7 @@ async def submit(
     return Submission(
         "stored", item=prompt.item, value=value, answered_message_id=instance.question_message_id,
         prompt=next_prompt, finished=finished, summary=summary, alerts=drafts, patient=patient, answered=prompt,
+        notice_id=notice_id,
     )
 
 
@@ -188,12 +193,26 @@ async def _raise_alerts(
             tx, patient_id=patient.id, instance_id=instance.id, rule_id=draft.rule_id, severity=draft.severity,
             payload={
                 "title": draft.title, "source": draft.source, "fired": draft.fired, "trend": trend,
+                "shown": _answer_lines(services.questionnaires[instance.questionnaire_id], draft.fired),
                 "questionnaire": instance.questionnaire_id, "timepoint": instance.timepoint,
             },
             now=now, send_now=draft.severity != "info",
         )
         fresh.append(draft)
     return fresh
+
+
+def _answer_lines(questionnaire: Questionnaire, fired: dict[str, object]) -> dict[str, str]:
+    """The answers that fired a rule as the clinicians read them ("Faiblesse des jambes : Oui"), by item id.
+
+    Rendered when the alert is raised, from the questionnaire version answered, and stored with it.
+    """
+    lines: dict[str, str] = {}
+    for item_id, value in fired.items():
+        line = engine.answer_line(questionnaire, item_id, value)  # type: ignore[arg-type]
+        if line is not None:
+            lines[item_id] = line
+    return lines
 
 
 async def toggle_selection(

@@ -40,6 +40,8 @@ class Services:
     delivery_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     # Each open questionnaire's earlier history, so that rules do not reload it on every answer (derived data).
     prior_histories: "PriorHistoryCache" = field(default_factory=_prior_history_cache)
+    # One pass over the patient notices at a time (the answer's own send and the clinicians' job).
+    notice_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     # One digest at a time: the tick job and the clinicians' job may both find it due.
     digest_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 

@@ -23,7 +23,7 @@ from telegram import Update
 
 from bot.clock import Clock
 from bot.config import Settings
-from bot.delivery import worker
+from bot.delivery import patient_notices, worker
 from bot.domain.omed import load_opioid_catalogue
 from bot.i18n import _
 from bot.domain.questionnaire import load_questionnaires
@@ -170,7 +170,9 @@ async def periodic_work(services: Services, bot: Bot) -> dispatcher.TickReport:
 
 
 async def clinician_work(services: Services, bot: Bot) -> None:
-    """Alerts due (first sends, retries, re-alerts) and the morning digest; safe to run beside `periodic_work`."""
+    """Advice owed to patients, alerts due (first sends, retries, re-alerts) and the morning digest; safe to run
+    beside `periodic_work`."""
+    await patient_notices.send_notices(services, bot)
     await worker.deliver_due(services, bot)
     await digest.send_digest_if_due(services, bot)
 

@@ -11,6 +11,7 @@ import logging
 from telegram import CallbackQuery, Update
 from telegram.error import BadRequest
 
+from bot.delivery import patient_notices
 from bot.domain import engine
 from bot.domain.models import Patient
 from bot.domain.rules import highest_severity
@@ -20,7 +21,7 @@ from bot.services.answering import Submission
 from bot.telegram.context import BotContext
 from bot.telegram.keyboards import ANSWER, BACK, TOGGLE, VALIDATE, consent_keyboard, parse_press, preference_keyboard
 from bot.telegram.outgoing import send_prompt
-from bot.telegram.rendering import answered_text, emergency_text, question_text, same_day_text, summary_text
+from bot.telegram.rendering import answered_text, question_text, summary_text
 
 log = logging.getLogger(__name__)
 
@@ -296,6 +297,9 @@ async def _after_submission(
         return
     if query is not None:
         await query.answer()
+    if submission.notice_id is not None:
+        # "Call 15 or 112 now" / "the team will call you today" before anything else; stored, retried until sent.
+        await patient_notices.send_notices(context.services, context.bot, notice_id=submission.notice_id)
     if chat_id is None:
         return
     answered = submission.answered
@@ -315,10 +319,6 @@ async def _after_submission(
         from bot.delivery import worker
 
         context.application.create_task(worker.deliver_due(context.services, context.bot), update=update)
-    if severity == "urgent":
-        await context.bot.send_message(chat_id, emergency_text())
-    elif severity == "same_day":
-        await context.bot.send_message(chat_id, same_day_text())
     if submission.prompt is not None:
         await send_prompt(context.bot, context.services, chat_id, submission.prompt)
     elif submission.finished and answered is not None:

@@ -1,0 +1,68 @@
+"""The patient-notice outbox (migration 0002): advice owed to a patient after a worrying answer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from bot.clock import utc_iso
+from bot.storage.store import Tx
+
+#: After this, the advice is no longer "now": the clinicians' alert carries on (bot.delivery.patient_notices).
+NOTICE_VALID_FOR = timedelta(hours=24)
+#: The alert severities that tell the patient something at once.
+NOTICE_KINDS = ("urgent", "same_day")
+
+
+@dataclass(frozen=True)
+class DueNotice:
+    id: int
+    patient_id: int
+    kind: str
+    chat_id: int
+    attempts: int
+
+
+async def owe_notice(tx: Tx, *, patient_id: int, instance_id: int | None, severity: str, now: datetime) -> int | None:
+    """Inside the answer's transaction: record the advice the patient is owed for alerts of this `severity`."""
+    if severity not in NOTICE_KINDS:
+        return None
+    return await insert_notice(tx, patient_id=patient_id, instance_id=instance_id, kind=severity, now=now,
+                               expires_at=now + NOTICE_VALID_FOR)
+
+
+async def insert_notice(
+    tx: Tx, *, patient_id: int, instance_id: int | None, kind: str, now: datetime, expires_at: datetime
+) -> int:
+    return await tx.execute(
+        "INSERT INTO patient_notices (patient_id, instance_id, kind, created_at, next_attempt_at, expires_at)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        (patient_id, instance_id, kind, utc_iso(now), utc_iso(now), utc_iso(expires_at)),
+    )
+
+
+async def due_notices(tx: Tx, now: datetime, notice_id: int | None = None) -> list[DueNotice]:
+    """Notices to send now (or the one given), to patients still linked and not withdrawn, oldest first."""
+    rows = await tx.fetchall(
+        "SELECT n.id, n.patient_id, n.kind, n.attempts, l.chat_id FROM patient_notices n"
+        " JOIN patients p ON p.id = n.patient_id JOIN telegram_links l ON l.patient_id = n.patient_id"
+        " WHERE n.next_attempt_at IS NOT NULL AND n.expires_at > ? AND p.status != 'withdrawn'"
+        " AND (? IS NULL AND n.next_attempt_at <= ? OR n.id = ?) ORDER BY n.id",
+        (utc_iso(now), notice_id, utc_iso(now), notice_id),
+    )
+    return [DueNotice(int(r["id"]), int(r["patient_id"]), str(r["kind"]), int(r["chat_id"]), int(r["attempts"]))
+            for r in rows]
+
+
+async def record_sent(tx: Tx, notice_id: int, now: datetime) -> None:
+    await tx.execute("UPDATE patient_notices SET sent_at = ?, next_attempt_at = NULL WHERE id = ?",
+                     (utc_iso(now), notice_id))
+
+
+async def record_failed(tx: Tx, notice_id: int, next_attempt_at: datetime) -> None:
+    await tx.execute("UPDATE patient_notices SET attempts = attempts + 1, next_attempt_at = ? WHERE id = ?",
+                     (utc_iso(next_attempt_at), notice_id))
+
+
+async def record_given_up(tx: Tx, notice_id: int) -> None:
+    await tx.execute("UPDATE patient_notices SET next_attempt_at = NULL WHERE id = ?", (notice_id,))
