@@ -148,9 +148,10 @@ async def submit(
         next_prompt = await prompt_for(tx, services, refreshed, answers)
         finished = next_prompt is None
         drafts = await _raise_alerts(tx, services, patient, refreshed, answers, finished=finished, now=now)
-        notice_id = await notices.owe_notice(
-            tx, patient_id=patient.id, instance_id=instance.id, severity=highest_severity(drafts) or "", now=now
-        ) if drafts else None
+        severity = highest_severity(drafts)  # what the patient is told now, stored with the answer
+        notice_id = None if severity is None else await notices.owe_notice(
+            tx, patient_id=patient.id, instance_id=instance.id, severity=severity, now=now
+        )
         summary: list[str] = []
         if finished:
             await instances.set_status(tx, instance.id, "completed", now)
@@ -203,7 +204,7 @@ async def _raise_alerts(
 
 
 def _answer_lines(questionnaire: Questionnaire, fired: dict[str, object]) -> dict[str, str]:
-    """The answers that fired a rule as the clinicians read them ("Faiblesse des jambes : Oui"), by item id.
+    """The answers that fired a rule as the clinicians read them ("Faiblesse, chute (nouveau) : Oui"), by item id.
 
     Rendered when the alert is raised, from the questionnaire version answered, and stored with it.
     """

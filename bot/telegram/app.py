@@ -87,8 +87,8 @@ def build_application(
     register_handlers(application)
     if tick is not None and application.job_queue is not None:
         application.job_queue.run_repeating(_tick_job, interval=tick, first=1, name="tick")
-        # Alert retries, re-alerts and the digest in their own job, so that a long tick (10,000 questionnaires due
-        # at once take minutes under Telegram's limits) does not hold them back; offset by half a tick.
+        # Patient advice, alert retries and re-alerts, and the digest run in their own job, so that a long tick does
+        # not hold them back (10,000 questionnaires due at once take minutes under Telegram's limits).
         application.job_queue.run_repeating(
             _clinician_job, interval=tick, first=1 + tick.total_seconds() / 2, name="clinicians"
         )
