@@ -165,6 +165,8 @@ async def test_twenty_patients_through_ninety_days(tmp_path) -> None:  # type: i
         withdrawal = rows(bench, "SELECT withdrawn_at FROM patients WHERE study_id = ?", withdrawn.study_id)[0][0]
         cutoff = datetime.fromisoformat(withdrawal.replace("Z", "+00:00")).timestamp()
         assert [m for m in bench.standin.sent_messages(withdrawn.user_id) if m.date > cutoff + 1] == []
-        assert elapsed < 60, f"the 90-day cohort took {elapsed:.1f}s"
+        # Not a speed measurement (that is benchmarks/): a guard against the virtual clock stalling on real time or
+        # a tick turning quadratic. About 40 s alone on 2 cores; a CI run on a loaded machine measured 119 s.
+        assert elapsed < 240, f"the 90-day cohort took {elapsed:.1f}s"
     finally:
         await bench.stop()
