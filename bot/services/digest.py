@@ -13,6 +13,7 @@ from bot.clock import utc_iso
 from bot.i18n import _
 from bot.services.container import Services
 from bot.storage import alerts, patients
+from bot.storage.settings import get_setting, put_setting
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +57,8 @@ async def _send_digest_if_due(services: Services, bot: Bot) -> bool:
         return False
     today = local.date().isoformat()
     async with services.store.read() as tx:
-        row = await tx.fetchone("SELECT value FROM settings WHERE key = ?", (_LAST_DIGEST,))
-        if row is not None and row["value"] >= today:
+        last = await get_setting(tx, _LAST_DIGEST)
+        if last is not None and last >= today:
             return False
         open_rows = await alerts.open_alerts(tx)
         names = {p.id: p.study_id for p in await patients.list_patients(tx)}
@@ -80,10 +81,7 @@ async def _send_digest_if_due(services: Services, bot: Bot) -> bool:
     async with services.store.transaction() as tx:
         for alert_id in info_ids:
             await tx.execute("UPDATE alerts SET digested_at = ? WHERE id = ?", (utc_iso(now), alert_id))
-        await tx.execute(
-            "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            (_LAST_DIGEST, today),
-        )
+        await put_setting(tx, _LAST_DIGEST, today)
         await tx.commit()
     return True
 

@@ -14,6 +14,7 @@ from datetime import timedelta
 
 from bot.clock import utc_iso
 from bot.services.container import Services
+from bot.storage.settings import get_setting, put_setting
 
 log = logging.getLogger(__name__)
 
@@ -26,17 +27,14 @@ async def prune_if_due(services: Services) -> int:
     now = services.clock.now()
     today = now.astimezone(services.settings.timezone).date().isoformat()
     async with services.store.read() as tx:
-        row = await tx.fetchone("SELECT value FROM settings WHERE key = ?", (_LAST_PRUNE,))
-    if row is not None and row["value"] >= today:
+        last = await get_setting(tx, _LAST_PRUNE)
+    if last is not None and last >= today:
         return 0
     async with services.store.transaction() as tx:
         pruned = await tx.execute_count(
             "DELETE FROM processed_updates WHERE processed_at < ?", (utc_iso(now - UPDATE_IDS_KEPT_FOR),)
         )
-        await tx.execute(
-            "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            (_LAST_PRUNE, today),
-        )
+        await put_setting(tx, _LAST_PRUNE, today)
         await tx.commit()
     if pruned:
         log.info("housekeeping: forgot %s processed update ids older than %s", pruned, UPDATE_IDS_KEPT_FOR)

@@ -10,6 +10,7 @@ from telegram.ext import ApplicationHandlerStop
 
 from bot.clock import utc_iso
 from bot.storage import audit
+from bot.storage.settings import get_setting, put_setting
 from bot.telegram.context import BotContext
 
 log = logging.getLogger(__name__)
@@ -38,10 +39,7 @@ async def follow_migration(update: Update, context: BotContext) -> None:
         return
     new_id = message.migrate_to_chat_id
     async with services.store.transaction() as tx:
-        await tx.execute(
-            "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            (CLINICIAN_CHAT_SETTING, str(new_id)),
-        )
+        await put_setting(tx, CLINICIAN_CHAT_SETTING, str(new_id))
         await audit.record(tx, at=services.clock.now(), actor="system", action="clinician_chat_migrated",
                            old_value=message.chat_id, new_value=new_id)
         await tx.commit()
@@ -80,9 +78,9 @@ async def load_clinician_chat(context_services: object) -> None:
     """At start-up, prefer a migrated group id recorded in the database over the configured one."""
     services = context_services
     async with services.store.read() as tx:  # type: ignore[attr-defined]
-        row = await tx.fetchone("SELECT value FROM settings WHERE key = ?", (CLINICIAN_CHAT_SETTING,))
-    if row is not None:
-        services.clinician_chat_id = int(row["value"])  # type: ignore[attr-defined]
+        stored = await get_setting(tx, CLINICIAN_CHAT_SETTING)
+    if stored is not None:
+        services.clinician_chat_id = int(stored)  # type: ignore[attr-defined]
 
 
 async def refuse_presses_from_other_chats(update: Update, context: BotContext) -> None:
