@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     webhook_port: int = Field(default=8443, ge=1, le=65535, alias="WEBHOOK_PORT")
     # How often the schedule and the alert outbox are looked at (seconds).
     bot_tick_seconds: float = Field(default=20.0, gt=0, le=3600, alias="BOT_TICK_SECONDS")
+    # The sites' phone numbers and working hours (bot/domain/sites.py); None = the example file shipped with the bot.
+    bot_sites_file: Path | None = Field(default=None, alias="BOT_SITES_FILE")
 
     @field_validator("telegram_bot_token", mode="before")
     @classmethod

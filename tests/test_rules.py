@@ -15,6 +15,7 @@ from bot.domain.rules import (
     RuleContext,
     RuleSet,
     RulesFileError,
+    advice_for,
     evaluate_answers,
     evaluate_event,
     highest_severity,
@@ -35,6 +36,14 @@ YESNO_ITEMS = (
     "rf_bladder_bowel",
     "rf_radicular_new",
     "sp_night_pain",
+    "sp_straining",
+    "pain_uncontrolled",
+    "fever_chemo",
+    "new_problem_any",
+    "confusion_thirst",
+    "drowsy_breathing",
+    "no_stool_3d",
+    "new_pain_elsewhere",
 )
 SIDE_EFFECT_ITEMS = ("se_nausea", "se_swallow", "se_diarrhoea", "se_fatigue", "se_skin")
 RED_FLAGS = ("rf_weakness", "rf_numbness", "rf_bladder_bowel", "rf_radicular_new")
@@ -77,6 +86,7 @@ def ctx(**changes: object) -> RuleContext:
         "baseline_omed": CALM.baseline_omed,
         "current_omed": CALM.current_omed,
         "on_chemo": CALM.on_chemo,
+        "has_baseline": CALM.has_baseline,
     }
     values.update(changes)
     return RuleContext(**values)  # type: ignore[arg-type]
@@ -87,7 +97,21 @@ ANSWER_CASES: dict[str, tuple[dict[str, object], RuleContext, dict[str, object],
     "rf_weakness": ({"rf_weakness": "yes"}, CALM, {"rf_weakness": "no"}, "daily"),
     "rf_numbness": ({"rf_numbness": "yes"}, CALM, {"rf_numbness": "no"}, "weekly"),
     "rf_bladder_bowel": ({"rf_bladder_bowel": "yes"}, CALM, {"rf_bladder_bowel": "no"}, "followup"),
-    "rf_radicular_new": ({"rf_radicular_new": "yes"}, CALM, {"rf_radicular_new": "no"}, "baseline"),
+    "rf_radicular_new": ({"rf_radicular_new": "yes"}, CALM, {"rf_radicular_new": "no"}, "weekly"),
+    "rf_weakness_inclusion": ({"rf_weakness": "yes"}, CALM, {"rf_weakness": "no"}, "baseline"),
+    "rf_numbness_inclusion": ({"rf_numbness": "yes"}, CALM, {"rf_numbness": "no"}, "baseline"),
+    "rf_bladder_bowel_inclusion": ({"rf_bladder_bowel": "yes"}, CALM, {"rf_bladder_bowel": "no"}, "baseline"),
+    "rf_radicular_new_inclusion": ({"rf_radicular_new": "yes"}, CALM, {"rf_radicular_new": "no"}, "baseline"),
+    "opioid_toxicity": ({"drowsy_breathing": "yes"}, CALM, {"drowsy_breathing": "no"}, "daily"),
+    "spinal_pain_straining": ({"sp_straining": "yes"}, CALM, {"sp_straining": "no"}, "weekly"),
+    "pain_severe": ({"pain_worst": 9}, ctx(baseline_pain_worst=9), {"pain_worst": 8}, "daily"),
+    "pain_severe_no_baseline": (
+        {"pain_worst": 8}, ctx(baseline_pain_worst=None, has_baseline=False), {"pain_worst": 7}, "weekly"),
+    "pain_uncontrolled": ({"pain_uncontrolled": "yes"}, CALM, {"pain_uncontrolled": "no"}, "daily"),
+    "fever_no_chemo": ({"fever": "yes"}, CALM, {"fever": "no"}, "daily"),
+    "hypercalcaemia_symptoms": ({"confusion_thirst": "yes"}, CALM, {"confusion_thirst": "no"}, "daily"),
+    "constipation": ({"no_stool_3d": "yes"}, CALM, {"no_stool_3d": "no"}, "weekly"),
+    "possible_fracture": ({"new_pain_elsewhere": "yes"}, CALM, {"new_pain_elsewhere": "no"}, "followup"),
     "spinal_pain_night": ({"sp_night_pain": "yes"}, CALM, {"sp_night_pain": "no"}, "daily"),
     "pain_rise_from_baseline": ({"pain_worst": 7}, CALM, {"pain_worst": 6}, "daily"),
     "analgesic_increase": ({}, ctx(current_omed=75.0), {}, "followup"),
@@ -109,6 +133,8 @@ EVENT_CASES = {
     "missed_primary_soon": "primary_followup_closing",
     "free_text": "free_text",
     "urgent_unacknowledged": "urgent_not_acknowledged",
+    "free_text_red_flag": "free_text_red_flag",
+    "silent_after_alert": "silent_after_alert",
 }
 
 
@@ -169,9 +195,14 @@ def test_all_red_flags_together_give_one_urgent_draft_each(rules: RuleSet) -> No
 # ------------------------------------------------------------------------------------------ boundaries
 
 
-@pytest.mark.parametrize(("pain", "fires"), [(5, False), (6, False), (7, True), (10, True)])
-def test_pain_rise_from_baseline_five_fires_from_seven(rules: RuleSet, pain: int, fires: bool) -> None:
-    assert ("pain_rise_from_baseline" in fired_ids(rules, {"pain_worst": pain})) is fires
+@pytest.mark.parametrize(("pain", "fires"), [(5, []), (6, []), (7, ["pain_rise_from_baseline"]),
+                                           (8, ["pain_rise_from_baseline"]), (9, ["pain_severe"]),
+                                           (10, ["pain_severe"])])
+def test_pain_rise_from_baseline_five_fires_from_seven_and_severe_pain_says_it_once(
+    rules: RuleSet, pain: int, fires: list[str]
+) -> None:
+    """From 9/10 the absolute rule says the same news more plainly: one alert, not two."""
+    assert fired_ids(rules, {"pain_worst": pain}) == fires
 
 
 def test_pain_rise_reports_both_scores(rules: RuleSet) -> None:
@@ -179,14 +210,27 @@ def test_pain_rise_reports_both_scores(rules: RuleSet) -> None:
     assert draft.fired == {"pain_worst": 8, "baseline_pain_worst": 5}
 
 
-def test_pain_rise_without_a_baseline_score_does_not_fire(rules: RuleSet) -> None:
-    assert fired_ids(rules, {"pain_worst": 10}, context=ctx(baseline_pain_worst=None)) == []
+def test_pain_rise_without_a_baseline_score_does_not_fire_but_severe_pain_does(rules: RuleSet) -> None:
+    no_baseline = ctx(baseline_pain_worst=None, has_baseline=False)
+    assert fired_ids(rules, {"pain_worst": 7}, context=no_baseline) == []
+    assert fired_ids(rules, {"pain_worst": 8}, context=no_baseline) == ["pain_severe_no_baseline"]
+    assert fired_ids(rules, {"pain_worst": 10}, context=no_baseline) == ["pain_severe"]
+
+
+def test_severe_pain_alerts_even_from_a_high_baseline(rules: RuleSet) -> None:
+    """Baseline 9, diary 10: no 2-point rise, but 10/10 must reach the team."""
+    assert fired_ids(rules, {"pain_worst": 10}, context=ctx(baseline_pain_worst=9)) == ["pain_severe"]
+    assert fired_ids(rules, {"pain_worst": 8}, context=ctx(baseline_pain_worst=9)) == []
+
+
+def test_severe_pain_is_not_an_alert_at_baseline(rules: RuleSet) -> None:
+    assert fired_ids(rules, {"pain_worst": 10}, questionnaire="baseline", context=ctx(has_baseline=False)) == []
 
 
 def test_baseline_questionnaire_never_compares_itself_with_itself(rules: RuleSet) -> None:
     context = ctx(baseline_pain_worst=2, baseline_omed=0.0, current_omed=90.0)
     assert fired_ids(rules, {"pain_worst": 9}, questionnaire="baseline", context=context) == []
-    assert fired_ids(rules, {"pain_worst": 9}, questionnaire="daily", context=context) == [
+    assert fired_ids(rules, {"pain_worst": 8}, questionnaire="daily", context=context) == [
         "pain_rise_from_baseline",
         "analgesic_increase",
     ]
@@ -250,13 +294,53 @@ def test_rescue_doses_fire_from_four(rules: RuleSet, doses: float, fires: bool) 
 # ------------------------------------------------------------------------------------------ fever and chemo
 
 
-def test_fever_without_chemotherapy_raises_nothing(rules: RuleSet) -> None:
-    assert fired_ids(rules, {"fever": "yes"}, context=ctx(on_chemo=False)) == []
+def test_fever_without_chemotherapy_is_same_day_not_urgent(rules: RuleSet) -> None:
+    assert fired_ids(rules, {"fever": "yes", "fever_chemo": "no"}, context=ctx(on_chemo=False)) == ["fever_no_chemo"]
 
 
 def test_fever_during_baseline_uses_the_on_chemo_answer_given_in_it(rules: RuleSet) -> None:
-    assert fired_ids(rules, {"fever": "yes", "on_chemo": "yes"}, questionnaire="baseline") == ["fever_on_chemo"]
-    assert fired_ids(rules, {"fever": "yes", "on_chemo": "no"}, questionnaire="baseline") == []
+    baseline = {k: v for k, v in BENIGN.items() if k != "fever_chemo"}  # fever_chemo is not in the baseline
+    assert fired_ids(rules, {"fever": "yes", "on_chemo": "yes"}, questionnaire="baseline", base=baseline) == [
+        "fever_on_chemo"]
+    assert fired_ids(rules, {"fever": "yes", "on_chemo": "no"}, questionnaire="baseline", base=baseline) == [
+        "fever_no_chemo"]
+
+
+@pytest.mark.parametrize("questionnaire", ["baseline", "daily"])
+def test_fever_with_chemotherapy_status_unknown_is_urgent(rules: RuleSet, questionnaire: str) -> None:
+    """Not knowing is the risk (suspected neutropenic sepsis): "Je ne sais pas" counts as possible chemotherapy."""
+    item = "on_chemo" if questionnaire == "baseline" else "fever_chemo"
+    base = {k: v for k, v in BENIGN.items() if k != ("fever_chemo" if questionnaire == "baseline" else "on_chemo")}
+    drafts = evaluate_answers(rules, questionnaire, {**base, "fever": "yes", item: "_unknown"}, ctx(on_chemo=False))
+    assert [(d.rule_id, d.severity, d.advice) for d in drafts] == [("fever_on_chemo", "urgent", "fever")]
+
+
+def test_chemotherapy_started_after_baseline_makes_fever_urgent(rules: RuleSet) -> None:
+    daily = {k: v for k, v in BENIGN.items() if k != "on_chemo"}
+    assert fired_ids(rules, {"fever": "yes", "fever_chemo": "yes"}, context=ctx(on_chemo=False), base=daily) == [
+        "fever_on_chemo"]
+
+
+def test_the_unknown_operator_is_true_only_for_an_explicit_dont_know() -> None:
+    rules = parse_rules(_doc(_rule("dunno", condition={"answer": "fever", "unknown": True})))
+    assert [d.rule_id for d in evaluate_answers(rules, "daily", {"fever": "_unknown"}, CALM)] == ["dunno"]
+    assert evaluate_answers(rules, "daily", {"fever": "no"}, CALM) == []
+    assert evaluate_answers(rules, "daily", {"fever": "_skip"}, CALM) == []
+    assert evaluate_answers(rules, "daily", {}, CALM) == []
+
+
+def test_superseded_by_must_name_a_rule() -> None:
+    with pytest.raises(RulesFileError, match="superseded_by names unknown rule"):
+        parse_rules(_doc(_rule("a", superseded_by=["nope"])))
+
+
+def test_the_most_pressing_advice_wins(rules: RuleSet) -> None:
+    drafts = evaluate_answers(
+        rules, "daily", {**BENIGN, "rf_weakness": "yes", "drowsy_breathing": "yes", "vomit_no_fluids": "yes"}, CALM)
+    assert advice_for(drafts) == "neuro"
+    assert advice_for(evaluate_answers(rules, "daily", {**BENIGN, "vomit_no_fluids": "yes"}, CALM)) == "same_day"
+    assert advice_for(evaluate_answers(rules, "daily", {**BENIGN, "se_fatigue": "2"}, CALM)) is None
+    assert advice_for(evaluate_answers(rules, "baseline", {**BENIGN, "rf_numbness": "yes"}, CALM)) == "inclusion"
 
 
 def test_fever_on_chemo_reports_the_fever_and_the_chemotherapy(rules: RuleSet) -> None:
@@ -432,7 +516,7 @@ def _rule(rule_id: str = "r1", **changes: object) -> dict[str, object]:
         "id": rule_id,
         "severity": "info",
         "title": "Titre",
-        "source": "shared/clinical/red-flags.md",
+        "source": "docs/clinical/red-flags.md",
         "condition": {"answer": "fever", "equals": "yes"},
     }
     rule.update(changes)
@@ -592,6 +676,6 @@ def test_adding_a_red_flag_yes_never_removes_an_alert(
     after = evaluate_answers(_SHIPPED, questionnaire, {**answers, flag: "yes"}, context)
     after_ids = [d.rule_id for d in after]
     assert {d.rule_id for d in before} <= set(after_ids)
-    assert flag in after_ids
+    assert (f"{flag}_inclusion" if questionnaire == "baseline" else flag) in after_ids
     assert highest_severity(after) == "urgent"
     assert [d.severity for d in after] == sorted((d.severity for d in after), key=["urgent", "same_day", "info"].index)

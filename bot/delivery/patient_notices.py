@@ -15,15 +15,18 @@ from datetime import datetime, timedelta
 from telegram import Bot
 from telegram.error import Forbidden, RetryAfter, TelegramError
 
+from bot.delivery.advice_text import advice_text
 from bot.delivery.worker import DeliveryPolicy
 from bot.services.container import Services
 from bot.storage import audit, notices
-from bot.telegram.rendering import emergency_text, same_day_text
 
 log = logging.getLogger(__name__)
 
-def notice_text(kind: str) -> str:
-    return emergency_text() if kind == "urgent" else same_day_text()
+
+def notice_text(services: Services, notice: notices.DueNotice) -> str:
+    """The advice as true at the moment it is sent (working hours, weekend, public holiday), with the site's numbers."""
+    local_now = services.clock.now().astimezone(services.settings.timezone)
+    return advice_text(notice.advice, services.sites.get(notice.site_code), local_now)
 
 
 async def send_notices(
@@ -39,7 +42,7 @@ async def send_notices(
         sent = 0
         for notice in due:
             try:
-                await bot.send_message(notice.chat_id, notice_text(notice.kind))
+                await bot.send_message(notice.chat_id, notice_text(services, notice))
             except Forbidden:  # the patient blocked the bot: nothing can reach them here (the team is alerted)
                 log.warning("notice %s: the patient blocked the bot; not retried", notice.id)
                 await _settled(services, notice, "patient_notice_blocked")

@@ -54,11 +54,15 @@ async def _deliver(services: Services, bot: Bot, policy: DeliveryPolicy, chat_id
             patient = await patients.get_patient(tx, alert.patient_id)
         assert patient is not None
         resend = alert.sends if alert.delivered_at is not None else 0
-        text = alert_text(alert, study_id=patient.study_id, site=patient.site_code, resend=resend)
+        received = alert.created_at.astimezone(services.settings.timezone).strftime("%d/%m/%Y %H:%M")
+        text = alert_text(alert, study_id=patient.study_id, site=patient.site_code, resend=resend,
+                          local_time=received)
         try:
             message = await bot.send_message(
                 chat_id, text, protect_content=True, reply_markup=ack_keyboard(alert.id)
             )
+            if alert.delivered_at is None:
+                await _copy_media(bot, alert, chat_id, message.message_id)
         except RetryAfter as exc:
             retry = exc.retry_after if isinstance(exc.retry_after, timedelta) else timedelta(seconds=exc.retry_after)
             await _failed(services, alert.id, services.clock.now() + retry)
@@ -75,6 +79,25 @@ async def _deliver(services: Services, bot: Bot, policy: DeliveryPolicy, chat_id
         await _sent(services, alert, message.message_id, policy)
         accepted += 1
     return accepted
+
+
+async def _copy_media(bot: Bot, alert: alerts.AlertRow, chat_id: int, alert_message_id: int) -> None:
+    """A voice note, photo or document from a patient reaches the team as it is, under its alert.
+
+    copyMessage carries the content without the sender's name (pseudonymity). A failure here is logged, not
+    retried: the alert itself went out and says what was sent, and the media stays in the patient's chat.
+    """
+    message = alert.payload.get("message")
+    if not isinstance(message, dict) or message.get("kind") in (None, "text"):
+        return
+    try:
+        await bot.copy_message(
+            chat_id, from_chat_id=int(message["chat_id"]), message_id=int(message["message_id"]),
+            protect_content=True, reply_to_message_id=alert_message_id,
+        )
+    except TelegramError as exc:
+        log.warning("alert %s: the patient's %s could not be copied (%s)", alert.id, message.get("kind"),
+                    type(exc).__name__)
 
 
 async def _failed(services: Services, alert_id: int, next_attempt_at: object) -> None:

@@ -54,6 +54,10 @@ __all__ = [
     "RulesFileError",
     "SEVERITY_ORDER",
     "Severity",
+    "ADVICE_ORDER",
+    "Advice",
+    "RepeatPolicy",
+    "advice_for",
     "evaluate_answers",
     "evaluate_event",
     "highest_severity",
@@ -82,11 +86,23 @@ DEFAULT_QUESTIONNAIRE_IDS: frozenset[str] = frozenset({"baseline", "daily", "fol
 #: The optional text item whose content is "a message the patient chose to send to the team" (`free_text` event).
 FREE_TEXT_ITEM = "message_team"
 
-EventName = Literal["missed", "missed_primary_soon", "free_text", "urgent_unacknowledged"]
+EventName = Literal[
+    "missed", "missed_primary_soon", "free_text", "free_text_red_flag", "urgent_unacknowledged", "silent_after_alert",
+]
 #: Events the scheduler / alert service may report with `evaluate_event`.
-EVENTS: tuple[str, ...] = ("missed", "missed_primary_soon", "free_text", "urgent_unacknowledged")
+EVENTS: tuple[str, ...] = (
+    "missed", "missed_primary_soon", "free_text", "free_text_red_flag", "urgent_unacknowledged", "silent_after_alert",
+)
 
-ContextName = Literal["on_chemo"]
+ContextName = Literal["on_chemo", "has_baseline"]
+
+#: What the patient is told at once, by kind of alert (the wording is in `bot.delivery.advice_text`):
+#: neuro — a new neurological sign: call 15 / 112 now, even if it has eased; toxicity — possible opioid overdose;
+#: fever — fever with (possible) chemotherapy: call now; urgent — any other urgent answer; inclusion — a red flag
+#: found before the first fraction: contact the team now; same_day — the team calls back (at working hours).
+Advice = Literal["neuro", "toxicity", "fever", "urgent", "inclusion", "same_day"]
+#: Most pressing first: when several alerts fire together, the patient gets the first advice of this order.
+ADVICE_ORDER: tuple[Advice, ...] = ("neuro", "toxicity", "fever", "urgent", "inclusion", "same_day")
 
 Truth = bool | None  # None = unknown (no usable answer); a rule fires only on True.
 
@@ -141,8 +157,11 @@ class AnswerCondition(_Model):
     gt: Number | None = None
     lte: Number | None = None
     lt: Number | None = None
+    #: `unknown: true`: the patient answered "Je ne sais pas" (the engine's `_unknown`), which is information in
+    #: itself where not knowing is the risk (chemotherapy status with a fever).
+    unknown: Literal[True] | None = None
 
-    _OPERATORS: ClassVar[tuple[str, ...]] = ("equals", "in_", "gte", "gt", "lte", "lt")
+    _OPERATORS: ClassVar[tuple[str, ...]] = ("equals", "in_", "gte", "gt", "lte", "lt", "unknown")
 
     _no_bool = field_validator("equals", "in_", mode="before")(_refuse_bool)
 
@@ -151,7 +170,7 @@ class AnswerCondition(_Model):
         given = [name for name in self._OPERATORS if getattr(self, name) is not None]
         if len(given) != 1:
             raise ValueError(
-                f"answer condition on {self.answer!r} needs exactly one of equals, in, gte, gt, lte, lt "
+                f"answer condition on {self.answer!r} needs exactly one of equals, in, gte, gt, lte, lt, unknown "
                 f"(got {', '.join(n.rstrip('_') for n in given) or 'none'})"
             )
         return self
@@ -262,6 +281,18 @@ def _walk(condition: Condition) -> Iterator[Condition]:
         yield from _walk(child)
 
 
+class RepeatPolicy(_Model):
+    """How often the same news may alert again for one patient (alarm fatigue: PRO-TECT, Basch et al.).
+
+    Within `within_days` of the rule's last alert for this patient, the rule does not alert again, unless the
+    answer named by `unless_higher` is higher than it was then (a worse pain is news). The firing is still recorded
+    (audit trail), never silently dropped.
+    """
+
+    within_days: Annotated[int, Field(strict=True, ge=1, le=90)]
+    unless_higher: str | None = None
+
+
 class Rule(_Model):
     """One escalation rule as written in the rules file."""
 
@@ -273,6 +304,13 @@ class Rule(_Model):
     questionnaires: tuple[str, ...] | None = Field(default=None, min_length=1)
     #: Free-text explanation for reviewers (kept with the rule, not shown to patients).
     note: str | None = None
+    #: What the patient is told (see `Advice`); by default `urgent` or `same_day` from the severity.
+    advice: Advice | None = None
+    #: Suppress repeats of the same news (see `RepeatPolicy`); None = every firing alerts.
+    repeat: RepeatPolicy | None = None
+    #: Rules that say the same news more precisely or more urgently: when one of them fires on the same answers,
+    #: this one does not (one alert per news: fever with chemotherapy is urgent, not also "fever" same-day).
+    superseded_by: tuple[str, ...] = ()
     condition: Condition
 
     @model_validator(mode="after")
@@ -291,7 +329,21 @@ class Rule(_Model):
 
     def answer_items(self) -> frozenset[str]:
         """Item ids this rule reads from the answers (for the known-items check)."""
-        return frozenset(c.answer for c in _walk(self.condition) if isinstance(c, AnswerCondition))
+        items = {c.answer for c in _walk(self.condition) if isinstance(c, AnswerCondition)}
+        if self.repeat is not None and self.repeat.unless_higher:
+            items.add(self.repeat.unless_higher)
+        return frozenset(items)
+
+    @property
+    def patient_advice(self) -> Advice | None:
+        """The advice this rule's alert gives the patient (None for information only)."""
+        if self.advice is not None:
+            return self.advice
+        if self.severity == "urgent":
+            return "urgent"
+        if self.severity == "same_day":
+            return "same_day"
+        return None
 
 
 @dataclass(frozen=True)
@@ -406,6 +458,11 @@ def parse_rules(
                 problems.append(f"{origin}: {label}: unknown questionnaire id(s): {', '.join(unknown_q)}")
         rules.append(rule)
 
+    ids = {rule.id for rule in rules}
+    for rule in rules:
+        unknown_ids = sorted(set(rule.superseded_by) - ids)
+        if unknown_ids:
+            problems.append(f"{origin}: rule {rule.id!r}: superseded_by names unknown rule(s): {', '.join(unknown_ids)}")
     if problems:
         raise RulesFileError(problems)
     return RuleSet(rules=tuple(rules), origin=origin)
@@ -445,6 +502,7 @@ class RuleContext:
     baseline_omed: float | None  # mg/day
     current_omed: float | None  # mg/day computed for the answers being evaluated
     on_chemo: bool
+    has_baseline: bool = True  # a baseline questionnaire with a worst-pain score exists
 
 
 @dataclass(frozen=True)
@@ -456,6 +514,8 @@ class AlertDraft:
     title: str
     source: str
     fired: dict[str, object] = field(default_factory=dict)  # answers / context values that made it fire
+    advice: Advice | None = None  # what the patient is told (None: information only)
+    repeat: RepeatPolicy | None = None
 
 
 def _is_number(value: object) -> bool:
@@ -577,6 +637,8 @@ def _evaluate_answer(condition: AnswerCondition, answers: Mapping[str, object]) 
     if condition.answer not in answers:
         return None, {}  # the item was not shown
     value = answers[condition.answer]
+    if condition.unknown is not None and value == "_unknown":
+        return True, {condition.answer: value}
     if not _usable(value):
         return None, {}
     inputs: dict[str, object] = {condition.answer: value}
@@ -584,6 +646,8 @@ def _evaluate_answer(condition: AnswerCondition, answers: Mapping[str, object]) 
         return _same(value, condition.equals), inputs
     if condition.in_ is not None:
         return any(_same(value, option) for option in condition.in_), inputs
+    if condition.unknown is not None:
+        return False, inputs
     if not _is_number(value):
         return None, {}  # a numeric comparison on a non-number answer is not evaluable
     assert isinstance(value, (int, float))
@@ -605,7 +669,10 @@ def _merge(parts: Iterable[dict[str, object]]) -> dict[str, object]:
 
 
 def _draft(rule: Rule, fired: Mapping[str, object]) -> AlertDraft:
-    return AlertDraft(rule_id=rule.id, severity=rule.severity, title=rule.title, source=rule.source, fired=dict(fired))
+    return AlertDraft(
+        rule_id=rule.id, severity=rule.severity, title=rule.title, source=rule.source, fired=dict(fired),
+        advice=rule.patient_advice, repeat=rule.repeat,
+    )
 
 
 def _most_severe_first(drafts: list[AlertDraft]) -> list[AlertDraft]:
@@ -644,7 +711,9 @@ def evaluate_answers(
         truth, inputs = _evaluate(condition, questionnaire_id, answers, context)
         if truth is True:
             drafts.append(_draft(rule, inputs))
-    return _most_severe_first(drafts)
+    fired = {draft.rule_id for draft in drafts}
+    superseded = {rule.id for rule in rules if fired.intersection(rule.superseded_by)}
+    return _most_severe_first([draft for draft in drafts if draft.rule_id not in superseded])
 
 
 def evaluate_event(
@@ -664,6 +733,12 @@ def evaluate_event(
         if isinstance(rule.condition, EventCondition) and rule.condition.event == event
     ]
     return _most_severe_first(drafts)
+
+
+def advice_for(drafts: Iterable[AlertDraft]) -> Advice | None:
+    """The most pressing advice among `drafts` (`ADVICE_ORDER`), or None when none tells the patient anything."""
+    given = {draft.advice for draft in drafts if draft.advice is not None}
+    return next((advice for advice in ADVICE_ORDER if advice in given), None)
 
 
 def highest_severity(drafts: Iterable[AlertDraft]) -> Severity | None:

@@ -9,14 +9,16 @@ item is the one being asked), so a double tap, a stale button or a forged one ch
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Callable, Literal
 
 from bot.domain import engine
 from bot.domain.models import Instance, Patient
 from bot.domain.questionnaire import Item, Questionnaire
-from bot.domain.rules import AlertDraft, highest_severity
+from bot.domain.free_text_screen import screen_free_text
+from bot.domain.rules import AlertDraft, advice_for, evaluate_answers, evaluate_event, highest_severity
 from bot.services import clinical_context
+from bot.services.patient_messages import advice_for_flags
 from bot.services.container import Services
 from bot.storage import alerts, audit, instances, notices, patients
 from bot.storage.store import Tx
@@ -147,10 +149,15 @@ async def submit(
         answers = {**answers, prompt.item.id: value}
         next_prompt = await prompt_for(tx, services, refreshed, answers)
         finished = next_prompt is None
-        drafts = await _raise_alerts(tx, services, patient, refreshed, answers, finished=finished, now=now)
+        drafts = await _raise_alerts(
+            tx, services, patient, refreshed, answers, finished=finished, now=now,
+            typed_text=value if prompt.item.type == "text" and isinstance(value, str) else None,
+            typed_item=prompt.item.id,
+        )
         severity = highest_severity(drafts)  # what the patient is told now, stored with the answer
-        notice_id = None if severity is None else await notices.owe_notice(
-            tx, patient_id=patient.id, instance_id=instance.id, severity=severity, now=now
+        advice = advice_for(drafts)
+        notice_id = None if severity is None or advice is None else await notices.owe_notice(
+            tx, patient_id=patient.id, instance_id=instance.id, severity=severity, now=now, advice=advice,
         )
         summary: list[str] = []
         if finished:
@@ -170,15 +177,26 @@ async def submit(
 
 async def _raise_alerts(
     tx: Tx, services: Services, patient: Patient, instance: Instance, answers: dict[str, object], *,
-    finished: bool, now: datetime,
+    finished: bool, now: datetime, typed_text: str | None = None, typed_item: str | None = None,
 ) -> list[AlertDraft]:
-    """Evaluate the escalation rules on the answers so far; queue each rule at most once per instance."""
-    from bot.domain.rules import evaluate_answers
+    """Evaluate the escalation rules on the answers so far; queue each rule at most once per instance.
 
+    A text just typed (`typed_text`, e.g. the message to the team) goes through the red-flag screen: what a patient
+    writes in a questionnaire is as urgent as what they write outside one. A rule with a `repeat` policy that
+    alerted recently for the same news is not raised again; the firing is recorded in the audit trail.
+    """
     prior = await clinical_context.prior_history(tx, services, instance)
     history, regimens = clinical_context.with_current(services, prior, instance, answers)
     context = clinical_context.rule_context(services, history, regimens, instance, finished=finished)
     drafts = evaluate_answers(services.rules, instance.questionnaire_id, answers, context)
+    if typed_text and typed_item:
+        flags = screen_free_text(typed_text, services.free_text_vocabulary)
+        if flags:
+            drafts = [
+                replace(draft, fired={typed_item: typed_text, "flags": [flag.label for flag in flags]},
+                        advice=advice_for_flags(flags))
+                for draft in evaluate_event(services.rules, "free_text_red_flag")
+            ] + drafts
     if not drafts:
         return []
     already = await alerts.rules_already_fired(tx, instance.id)
@@ -189,6 +207,13 @@ async def _raise_alerts(
             continue
         if draft.rule_id in free_text_rules and not finished:  # the message is read once the patient is done
             continue
+        if draft.repeat is not None and await _is_repeat(tx, patient, draft, now):
+            await audit.record(
+                tx, at=now, actor="system", action="alert_suppressed", patient_id=patient.id, entity="rule",
+                entity_id=draft.rule_id, new_value=draft.fired,
+                details={"instance": instance.id, "reason": "repeat", "within_days": draft.repeat.within_days},
+            )
+            continue
         trend = clinical_context.worst_pain_trend(history)
         await alerts.insert_alert(
             tx, patient_id=patient.id, instance_id=instance.id, rule_id=draft.rule_id, severity=draft.severity,
@@ -197,10 +222,27 @@ async def _raise_alerts(
                 "shown": _answer_lines(services.questionnaires[instance.questionnaire_id], draft.fired),
                 "questionnaire": instance.questionnaire_id, "timepoint": instance.timepoint,
             },
-            now=now, send_now=draft.severity != "info",
+            # Information waits for the digest, except the patient's own message, which reaches the team at once.
+            now=now, send_now=draft.severity != "info" or draft.rule_id in free_text_rules,
         )
         fresh.append(draft)
     return fresh
+
+
+async def _is_repeat(tx: Tx, patient: Patient, draft: AlertDraft, now: datetime) -> bool:
+    """Did this rule alert for this patient within its repeat window, with a value at least as high as now?"""
+    assert draft.repeat is not None
+    last = await alerts.last_alert_of_rule(tx, patient.id, draft.rule_id)
+    if last is None or last.created_at < now - timedelta(days=draft.repeat.within_days):
+        return False
+    key = draft.repeat.unless_higher
+    if key is None:
+        return True
+    before = (last.payload.get("fired") or {}).get(key) if isinstance(last.payload.get("fired"), dict) else None
+    current = draft.fired.get(key)
+    if not isinstance(before, (int, float)) or not isinstance(current, (int, float)):
+        return False
+    return current <= before
 
 
 def _answer_lines(questionnaire: Questionnaire, fired: dict[str, object]) -> dict[str, str]:

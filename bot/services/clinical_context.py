@@ -13,7 +13,7 @@ from bot.services.container import Services
 from bot.storage import instances
 from bot.storage.store import Tx
 
-TREND_LENGTH = 5  # last worst-pain scores shown to clinicians (shared/clinical/red-flags.md: "a short trend")
+TREND_LENGTH = 5  # last worst-pain scores shown to clinicians (docs/clinical/red-flags.md: "a short trend")
 
 
 async def answered_history(tx: Tx, patient_id: int) -> list[tuple[Instance, dict[str, object]]]:
@@ -140,6 +140,7 @@ def rule_context(
         baseline_omed=baseline_omed,
         current_omed=current_omed,
         on_chemo=on_chemo,
+        has_baseline=isinstance(baseline_pain, int),
     )
 
 

@@ -11,10 +11,12 @@ from bot.config import Settings
 from bot.storage.store import Store
 
 if TYPE_CHECKING:
+    from bot.domain.free_text_screen import FreeTextVocabulary
     from bot.domain.omed import OpioidCatalogue
     from bot.domain.questionnaire import Questionnaire
     from bot.domain.rules import RuleSet
     from bot.domain.schedule import ScheduleSpec
+    from bot.domain.sites import Sites
     from bot.services.clinical_context import PriorHistoryCache
 
 
@@ -33,6 +35,8 @@ class Services:
     rules: "RuleSet"
     schedule: "ScheduleSpec"
     opioids: "OpioidCatalogue"
+    sites: "Sites"
+    free_text_vocabulary: "FreeTextVocabulary"
     clinician_chat_id: int | None = None
     bot_username: str = field(default="")
     # One delivery pass at a time: the periodic tick and the wake-up after an urgent answer must not both send

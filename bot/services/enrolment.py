@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -27,8 +29,17 @@ class Invitation:
     expires_at: datetime
 
 
-async def enroll(store: Store, clock: Clock, request: EnrolmentRequest, *, actor: str) -> Invitation:
-    """Create the patient and a single-use invitation, in one transaction with its audit entry."""
+async def enroll(
+    store: Store, clock: Clock, request: EnrolmentRequest, *, actor: str, known_sites: Collection[str] | None = None,
+) -> Invitation:
+    """Create the patient and a single-use invitation, in one transaction with its audit entry.
+
+    `known_sites`: the sites with phone numbers configured (`Services.sites`); a patient at any other site would get
+    advice without a number to call, so the enrolment is refused, naming the sites that exist.
+    """
+    if known_sites is not None and request.site not in known_sites:
+        raise EnrolmentError(_("Unknown site {site}: its phone numbers are not configured. Known sites: {sites}.").format(
+            site=request.site, sites=", ".join(sorted(known_sites))))
     now = clock.now()
     code = secrets.token_urlsafe(16)
     expires_at = now + timedelta(days=INVITATION_VALIDITY_DAYS)

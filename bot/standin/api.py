@@ -7,6 +7,8 @@ server because it needs the event loop.
 
 from __future__ import annotations
 
+import copy
+
 import json
 import struct
 from collections.abc import Callable
@@ -81,6 +83,7 @@ class BotApi:
             "editMessageReplyMarkup": self.edit_message_reply_markup,
             "answerCallbackQuery": self.answer_callback_query,
             "sendPhoto": self.send_photo,
+            "copyMessage": self.copy_message,
             "sendDocument": self.send_document,
             "sendChatAction": self.send_chat_action,
             "leaveChat": self.leave_chat,
@@ -307,6 +310,26 @@ class BotApi:
             size["file_size"] = len(stored.data)
         message.extra["photo"] = [size]
         return message.to_api()
+
+    def copy_message(self, params: Params) -> dict[str, Any]:
+        """copyMessage: the content of a message (text, caption, media) posted anew, with no link to its sender."""
+        chat = self.writable_chat(params)
+        source = self.known_chat({"chat_id": params.get("from_chat_id")})
+        original = source.find(_int_param(params, "message_id", "message identifier is not specified"))
+        if original is None or original.deleted:
+            raise bad_request("message to copy not found")
+        if original.extra.get("poll") is not None and original.extra["poll"].get("type") == "quiz":
+            raise bad_request("message can't be copied")
+        caption = params.get("caption", original.caption)
+        media = {key: copy.deepcopy(value) for key, value in original.extra.items()
+                 if key in ("photo", "voice", "audio", "video", "video_note", "document", "sticker", "location",
+                            "contact", "animation")}
+        message = self._new_message(
+            chat, params, text=original.text, raw_text=original.text, caption=caption,
+            photo_file_id=original.photo_file_id, document_file_id=original.document_file_id,
+        )
+        message.extra.update(media)
+        return {"message_id": message.message_id}
 
     def send_document(self, params: Params) -> dict[str, Any]:
         chat = self.writable_chat(params)

@@ -77,6 +77,14 @@ async def rules_already_fired(tx: Tx, instance_id: int) -> set[str]:
     return {r["rule_id"] for r in rows}
 
 
+async def last_alert_of_rule(tx: Tx, patient_id: int, rule_id: str) -> AlertRow | None:
+    """The newest alert this rule raised for this patient (repeat suppression)."""
+    row = await tx.fetchone(
+        "SELECT * FROM alerts WHERE patient_id = ? AND rule_id = ? ORDER BY id DESC LIMIT 1", (patient_id, rule_id)
+    )
+    return _row(row) if row else None
+
+
 async def get_alert(tx: Tx, alert_id: int) -> AlertRow | None:
     row = await tx.fetchone("SELECT * FROM alerts WHERE id = ?", (alert_id,))
     return _row(row) if row else None

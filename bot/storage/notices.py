@@ -21,37 +21,42 @@ class DueNotice:
     kind: str
     chat_id: int
     attempts: int
+    advice: str  # bot.domain.rules.Advice; the kind's own advice for rows older than migration 0003
+    site_code: str
 
 
-async def owe_notice(tx: Tx, *, patient_id: int, instance_id: int | None, severity: str, now: datetime) -> int | None:
+async def owe_notice(
+    tx: Tx, *, patient_id: int, instance_id: int | None, severity: str, now: datetime, advice: str | None = None,
+) -> int | None:
     """Inside the answer's transaction: record the advice the patient is owed for alerts of this `severity`."""
     if severity not in NOTICE_KINDS:
         return None
     return await insert_notice(tx, patient_id=patient_id, instance_id=instance_id, kind=severity, now=now,
-                               expires_at=now + NOTICE_VALID_FOR)
+                               expires_at=now + NOTICE_VALID_FOR, advice=advice or severity)
 
 
 async def insert_notice(
-    tx: Tx, *, patient_id: int, instance_id: int | None, kind: str, now: datetime, expires_at: datetime
+    tx: Tx, *, patient_id: int, instance_id: int | None, kind: str, now: datetime, expires_at: datetime,
+    advice: str | None = None,
 ) -> int:
     return await tx.execute(
-        "INSERT INTO patient_notices (patient_id, instance_id, kind, created_at, next_attempt_at, expires_at)"
-        " VALUES (?, ?, ?, ?, ?, ?)",
-        (patient_id, instance_id, kind, utc_iso(now), utc_iso(now), utc_iso(expires_at)),
+        "INSERT INTO patient_notices (patient_id, instance_id, kind, advice, created_at, next_attempt_at, expires_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (patient_id, instance_id, kind, advice or kind, utc_iso(now), utc_iso(now), utc_iso(expires_at)),
     )
 
 
 async def due_notices(tx: Tx, now: datetime, notice_id: int | None = None) -> list[DueNotice]:
     """Notices to send now (or the one given), to patients still linked and not withdrawn, oldest first."""
     rows = await tx.fetchall(
-        "SELECT n.id, n.patient_id, n.kind, n.attempts, l.chat_id FROM patient_notices n"
+        "SELECT n.id, n.patient_id, n.kind, n.advice, n.attempts, l.chat_id, p.site_code FROM patient_notices n"
         " JOIN patients p ON p.id = n.patient_id JOIN telegram_links l ON l.patient_id = n.patient_id"
         " WHERE n.next_attempt_at IS NOT NULL AND n.expires_at > ? AND p.status != 'withdrawn'"
         " AND (? IS NULL AND n.next_attempt_at <= ? OR n.id = ?) ORDER BY n.id",
         (utc_iso(now), notice_id, utc_iso(now), notice_id),
     )
-    return [DueNotice(int(r["id"]), int(r["patient_id"]), str(r["kind"]), int(r["chat_id"]), int(r["attempts"]))
-            for r in rows]
+    return [DueNotice(int(r["id"]), int(r["patient_id"]), str(r["kind"]), int(r["chat_id"]), int(r["attempts"]),
+                      str(r["advice"] or r["kind"]), str(r["site_code"])) for r in rows]
 
 
 async def record_sent(tx: Tx, notice_id: int, now: datetime) -> None:

@@ -107,3 +107,8 @@ async def find_invitation(tx: Tx, code: str) -> aiosqlite.Row | None:
 
 async def redeem_invitation(tx: Tx, invitation_id: int, now: datetime) -> None:
     await tx.execute("UPDATE invitations SET redeemed_at = ? WHERE id = ?", (utc_iso(now), invitation_id))
+
+
+async def site_codes_in_use(tx: Tx) -> list[str]:
+    """Sites with at least one patient (their phone numbers must be configured)."""
+    return [str(r["site_code"]) for r in await tx.fetchall("SELECT DISTINCT site_code FROM patients ORDER BY 1")]

@@ -22,17 +22,20 @@ from telegram.ext import (
 from telegram import Update
 
 from bot.clock import Clock
-from bot.config import Settings
+from bot.config import DEFAULT_API_BASE_URL, Settings
 from bot.delivery import patient_notices, worker
 from bot.domain.omed import load_opioid_catalogue
 from bot.i18n import _
 from bot.domain.questionnaire import load_questionnaires
 from bot.domain.rules import load_rules
 from bot.domain.schedule import load_schedule
+from bot.domain.free_text_screen import load_free_text_vocabulary
+from bot.domain.sites import load_sites
 from bot.scheduling import dispatcher
 from bot.services import digest
 from bot.services import housekeeping
 from bot.services.container import Services
+from bot.storage.patients import site_codes_in_use
 from bot.storage.store import Store
 from bot.telegram.context import SERVICES_KEY, BotContext
 from bot.telegram.handlers import clinician, errors, guards, patient
@@ -55,11 +58,20 @@ async def build_services(
     rules = load_rules(questionnaires_dir / "rules.yaml", known_items=known_items)
     schedule = load_schedule(questionnaires_dir / "schedule.yaml")
     opioids = load_opioid_catalogue(questionnaires_dir / "opioids.yaml")
+    sites = load_sites(settings.bot_sites_file or questionnaires_dir / "sites.yaml")
+    vocabulary = load_free_text_vocabulary(questionnaires_dir / "free_text_red_flags.yaml")
     store = await Store.open(settings.bot_database, clock)
     services = Services(
         settings=settings, store=store, clock=clock, questionnaires=questionnaires, rules=rules,
-        schedule=schedule, opioids=opioids, clinician_chat_id=settings.clinician_chat_id,
+        schedule=schedule, opioids=opioids, sites=sites, free_text_vocabulary=vocabulary,
+        clinician_chat_id=settings.clinician_chat_id,
     )
+    try:
+        async with store.read() as tx:
+            sites.require(await site_codes_in_use(tx))
+    except Exception:
+        await store.close()
+        raise
     await guards.load_clinician_chat(services)
     return services
 
@@ -147,6 +159,9 @@ async def on_startup(application: Application) -> None:
     """
     services: Services = application.bot_data[SERVICES_KEY]
     services.bot_username = application.bot.username
+    if services.sites.has_examples and application.bot.base_url.startswith(DEFAULT_API_BASE_URL):
+        log.warning("the sites file %s holds example sites with fictional phone numbers: set BOT_SITES_FILE to the "
+                    "sites' real file before enrolling patients", services.sites.origin)
     recovered = await dispatcher.recover(services)
     if recovered:
         log.info("recovered %s questionnaire(s) caught mid-send", recovered)

@@ -34,19 +34,3 @@ def summary_text(title: str, lines: list[str]) -> str:
         f"\n{body}" if body else ""
     ) + "\n\n" + _("Your care team can see them. If something worries you, contact your care team; in an "
                    "emergency call 15 or 112.")
-
-
-def emergency_text() -> str:
-    """What a patient is told at once after an urgent answer (shared/clinical/red-flags.md)."""
-    return _(
-        "Your care team has been informed of this answer.\n"
-        "If this symptom is there now, call 15 (SAMU) or 112 right away. Deaf or hard of hearing: send an SMS to "
-        "114.\nDo not wait for us to call you back."
-    )
-
-
-def same_day_text() -> str:
-    return _(
-        "Your care team has been informed and will contact you today (during working hours). If you feel worse, "
-        "call 15 or 112."
-    )

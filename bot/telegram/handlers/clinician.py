@@ -56,7 +56,8 @@ async def enroll(update: Update, context: BotContext) -> None:
     try:
         request = parse_enrolment(args)
         invitation = await enrolment.enroll(
-            context.services.store, context.services.clock, request, actor=f"clinician:{user.id}"
+            context.services.store, context.services.clock, request, actor=f"clinician:{user.id}",
+            known_sites=context.services.sites.codes,
         )
     except EnrolmentError as exc:
         await message.reply_text(str(exc))

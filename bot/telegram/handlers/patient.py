@@ -11,12 +11,13 @@ import logging
 from telegram import CallbackQuery, Update
 from telegram.error import BadRequest
 
-from bot.delivery import patient_notices
+from bot.delivery import patient_notices, worker
+from bot.delivery.advice_text import emergency_footer, message_received_text
 from bot.domain import engine
 from bot.domain.models import Patient
-from bot.domain.rules import highest_severity
+from bot.domain.sites import Site
 from bot.i18n import _
-from bot.services import answering, enrolment, onboarding
+from bot.services import answering, enrolment, onboarding, patient_messages
 from bot.services.answering import Submission
 from bot.telegram.context import BotContext
 from bot.telegram.keyboards import ANSWER, BACK, TOGGLE, VALIDATE, consent_keyboard, parse_press, preference_keyboard
@@ -188,43 +189,97 @@ async def go_back(update: Update, context: BotContext) -> None:
     await send_prompt(context.bot, context.services, query.from_user.id, prompt)
 
 
+#: A typed text that is not a valid answer is a message to the team when it has at least this many letters
+#: ("j'ai mal", a sentence) — not a mistyped number ("15" on a 0–10 scale), which only gets the hint.
+_MESSAGE_MIN_LETTERS = 2
+
+
+def _looks_like_words(text: str) -> bool:
+    return sum(ch.isalpha() for ch in text) >= _MESSAGE_MIN_LETTERS
+
+
 async def typed_answer(update: Update, context: BotContext) -> None:
-    """A text message from a patient: the answer to a typed item, or a nudge back to the current question."""
+    """A text from a patient: the answer to a typed item — or, when it is not one, a message kept for the team."""
     message = update.effective_message
     user = update.effective_user
     if message is None or user is None:
         return
+    text = message.text or ""
     if message.forward_origin is not None:
-        await message.reply_text(_("Forwarded messages are not taken as answers."))
-        await show_current(update, context)
+        await keep_message(update, context, kind="text", text=text, forwarded=True)
         return
     submission = await answering.submit(
         context.services,
         telegram_user_id=user.id,
         instance_id=None,
         item_index=None,
-        make_value=lambda item: engine.answer_from_text(item, message.text or ""),
+        make_value=lambda item: engine.answer_from_text(item, text),
         answered_at=message.date,
     )
-    await _after_submission(update, context, submission, query=None)
+    if submission.status == "stored":
+        await _after_submission(update, context, submission, query=None)
+    elif submission.status == "invalid" and not _looks_like_words(text):
+        await _after_submission(update, context, submission, query=None)
+    elif submission.status == "not_patient":
+        await message.reply_text(refusal_text())
+    else:  # words outside a questionnaire, or beside a button question: the patient is telling us something
+        await keep_message(update, context, kind="text", text=text)
+
+
+def _message_kind(message: object) -> str:
+    for kind in ("voice", "audio", "photo", "video", "video_note", "document", "sticker", "location", "contact",
+                 "animation"):
+        if getattr(message, kind, None):
+            return kind
+    return "other"
 
 
 async def other_message(update: Update, context: BotContext) -> None:
-    """Stickers, photos, voice, unknown commands…: a short reply that brings the patient back to the question."""
+    """Voice notes, photos, documents, stickers…: kept and passed on to the team like a text; then the question."""
     message = update.effective_message
     if message is None or update.effective_user is None:
         return
-    patient, prompt = await answering.current_prompt(context.services, update.effective_user.id)
-    if patient is None:
+    if message.text and message.text.startswith("/"):  # an unknown command: help, not a message to the team
+        patient, prompt = await answering.current_prompt(context.services, update.effective_user.id)
+        if patient is None:
+            await message.reply_text(refusal_text())
+        elif patient.status != "withdrawn":
+            await message.reply_text(help_text(context.services.sites.get(patient.site_code)))
+        return
+    await keep_message(update, context, kind=_message_kind(message), text=message.caption)
+
+
+async def keep_message(
+    update: Update, context: BotContext, *, kind: str, text: str | None, forwarded: bool = False
+) -> None:
+    """Store a patient's message, pass it on to the team, give the right advice, then show the current question.
+
+    A red flag in the words gets the urgent advice at once (stored, retried until sent); any other message gets
+    "passed on, read at <when>", with the numbers to call if it is urgent.
+    """
+    message = update.effective_message
+    user = update.effective_user
+    assert message is not None and user is not None
+    received = await patient_messages.receive(
+        context.services, telegram_user_id=user.id, chat_id=message.chat_id, message_id=message.message_id,
+        kind=kind, text=text, telegram_date=message.date, details={"forwarded": True} if forwarded else None,
+    )
+    if received.outcome == "not_patient":
         await message.reply_text(refusal_text())
         return
-    if patient.status == "withdrawn":
-        return  # withdrawn: the bot never writes to the patient again
-    if prompt is None:
-        await message.reply_text(nothing_due_text() if patient.status != "paused" else paused_text())
-        return
-    await message.reply_text(_("I can only read the answers to the questions. Here is the current question:"))
-    await send_prompt(context.bot, context.services, message.chat_id, prompt, replaces_previous=True)
+    # The alert is committed in the outbox; deliver it now rather than at the next tick.
+    context.application.create_task(worker.deliver_due(context.services, context.bot), update=update)
+    if received.outcome == "withdrawn" or received.patient is None:
+        return  # withdrawn: kept and passed on, but the bot never writes to the patient again
+    if received.notice_id is not None:
+        await patient_notices.send_notices(context.services, context.bot, notice_id=received.notice_id)
+    else:
+        site = context.services.sites.get(received.patient.site_code)
+        local_now = context.services.clock.now().astimezone(context.services.settings.timezone)
+        await message.reply_text(message_received_text(site, local_now))
+    _patient, prompt = await answering.current_prompt(context.services, user.id)
+    if prompt is not None:
+        await send_prompt(context.bot, context.services, message.chat_id, prompt, replaces_previous=True)
 
 
 async def edited_message(update: Update, context: BotContext) -> None:
@@ -313,11 +368,9 @@ async def _after_submission(
             )
         except BadRequest as exc:  # the message was deleted or already shows this: the answer is stored anyway
             log.info("could not edit the answered question (update %s): %s", update.update_id, type(exc).__name__)
-    severity = highest_severity(submission.alerts)
-    if severity in ("urgent", "same_day"):
+    if any(draft.severity != "info" or draft.rule_id in context.services.rules.event_rule_ids("free_text")
+           for draft in submission.alerts):
         # The alert is committed in the outbox; deliver it now rather than at the next tick.
-        from bot.delivery import worker
-
         context.application.create_task(worker.deliver_due(context.services, context.bot), update=update)
     if submission.prompt is not None:
         await send_prompt(context.bot, context.services, chat_id, submission.prompt)
@@ -362,23 +415,24 @@ async def _participant(update: Update, context: BotContext) -> Patient | None:
     return None if patient.status == "withdrawn" else patient
 
 
-def help_text() -> str:
+def help_text(site: Site | None = None) -> str:
     return _(
         "This bot sends you short questionnaires from your care team after your radiotherapy.\n"
         "• Answer by tapping the buttons; for a number, type it.\n"
+        "• You can also write to the team here: your message is kept and passed on.\n"
         "• /reprendre: see the current question again (or resume after a pause).\n"
         "• /pause: pause the questionnaires (for example during a hospital stay).\n"
         "• /stop: stop taking part.\n\n"
-        "This service is not watched around the clock and is not an emergency service. In an emergency, call 15 "
-        "(SAMU) or 112; deaf or hard of hearing: SMS to 114."
-    )
+        "This service is not watched around the clock and is not an emergency service."
+    ) + "\n" + emergency_footer(site)
 
 
 async def help_command(update: Update, context: BotContext) -> None:
-    """/aide: what the bot is, the commands, and the emergency numbers."""
+    """/aide: what the bot is, the commands, the emergency numbers and the site's own numbers."""
     patient = await _participant(update, context)
     if patient is not None:
-        await update.effective_message.reply_text(help_text())  # type: ignore[union-attr]
+        site = context.services.sites.get(patient.site_code)
+        await update.effective_message.reply_text(help_text(site))  # type: ignore[union-attr]
 
 
 async def pause_command(update: Update, context: BotContext) -> None:

@@ -1,0 +1,111 @@
+"""What the patient is told at once after a worrying answer or message: true at the hour it is read.
+
+Written so that no advice is conditional where the sign itself is the emergency: a new neurological sign needs
+immediate contact even if it has eased since (NICE NG234, 2023), so the neurological advice says "call now", not
+"if it is still there". The same-day advice knows the site's working hours and French public holidays: at 19:00 on
+a Friday it does not promise a call "today" but says when the team will call back, and what to do until then.
+Every advice names the site's numbers (`questionnaires/sites.yaml`) beside 15 / 112 (114 by SMS).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from babel.dates import format_date
+
+from bot.domain.sites import Site, next_callback
+from bot.i18n import _
+
+
+def _emergency_numbers() -> str:
+    return _("Emergency: 15 (SAMU) or 112. Deaf or hard of hearing: SMS to 114.")
+
+
+def _site_numbers(site: Site | None) -> str:
+    if site is None:
+        return ""
+    return "\n" + _("Radiotherapy department: {day} (working hours). At night, at weekends and on public holidays: "
+                    "{on_call}.").format(day=site.daytime_phone, on_call=site.on_call_phone)
+
+
+def callback_promise(site: Site | None, local_now: datetime) -> str:
+    """When the team will call: "today", "this morning from 9:00", or "on Monday 7 December"."""
+    if site is None:
+        return _("Your care team has been informed and will call you back during working hours.")
+    callback = next_callback(site, local_now)
+    if callback.open_now:
+        return _("Your care team has been informed and will call you today.")
+    hour = _hour(callback.at)
+    if callback.today:
+        return _("Your care team has been informed and will call you today, from {hour}.").format(hour=hour)
+    day = format_date(callback.at.date(), format="EEEE d MMMM", locale="fr_FR")
+    return _("Your care team has been informed and will call you back on {day}, from {hour}.").format(
+        day=day, hour=hour)
+
+
+def advice_text(advice: str, site: Site | None, local_now: datetime) -> str:
+    """The message for one kind of advice (`bot.domain.rules.Advice`), at `local_now` (site time zone)."""
+    numbers = _site_numbers(site)
+    if advice == "neuro":
+        return _(
+            "Your care team has been informed of this answer.\n"
+            "A new sign in the legs, the feeling, the bladder or the bowels must be seen by a doctor now, even if it "
+            "has eased since.\nCall 15 (SAMU) or 112 now. Deaf or hard of hearing: SMS to 114.\n"
+            "Do not wait for us to call you back."
+        ) + numbers
+    if advice == "toxicity":
+        return _(
+            "Your care team has been informed of this answer.\n"
+            "Being very sleepy or breathing slowly can come from the pain medicines.\n"
+            "Call 15 (SAMU) or 112 now. Do not take another dose of your pain medicine before a doctor tells you to.\n"
+            "If someone is with you, show them this message."
+        ) + numbers
+    if advice == "fever":
+        return _(
+            "Your care team has been informed of this answer.\n"
+            "A fever with chemotherapy can be serious and must be seen now, day or night.\n"
+            "Call now: the department's on-call number below, or 15 (SAMU) or 112. Do not wait until tomorrow."
+        ) + numbers
+    if advice == "inclusion":
+        return _(
+            "Your care team has been informed of this answer, before your radiotherapy.\n"
+            "Please call the radiotherapy department now, so that a doctor can check you before the treatment. "
+            "If you cannot reach them, or if it gets worse, call 15 (SAMU) or 112."
+        ) + numbers
+    if advice == "same_day":
+        return callback_promise(site, local_now) + "\n" + _(
+            "If it gets worse before then, call the on-call number below, or 15 (SAMU) or 112."
+        ) + numbers
+    return _(
+        "Your care team has been informed of this answer.\n"
+        "Call 15 (SAMU) or 112 now. Deaf or hard of hearing: SMS to 114.\nDo not wait for us to call you back."
+    ) + numbers
+
+
+def message_received_text(site: Site | None, local_now: datetime) -> str:
+    """After a patient's own message (no red flag in it): passed on, when it will be read, what to do if urgent."""
+    if site is None:
+        when = _("It will be read during working hours.")
+    else:
+        callback = next_callback(site, local_now)
+        if callback.open_now:
+            when = _("The team will read it today.")
+        elif callback.today:
+            when = _("The team will read it today, from {hour}.").format(hour=_hour(callback.at))
+        else:
+            day = format_date(callback.at.date(), format="EEEE d MMMM", locale="fr_FR")
+            when = _("The team will read it on {day}, from {hour}.").format(day=day, hour=_hour(callback.at))
+    return _("Your message has been passed on to your care team.") + " " + when + "\n" + _(
+        "This chat is not watched around the clock. If it is urgent, call the on-call number below, or 15 (SAMU) "
+        "or 112."
+    ) + _site_numbers(site)
+
+
+def _hour(moment: datetime) -> str:
+    """9 h, 8 h 30 (French usage)."""
+    return f"{moment.hour} h" if moment.minute == 0 else f"{moment.hour} h {moment.minute:02d}"
+
+
+def emergency_footer(site: Site | None) -> str:
+    """The numbers for /aide and the welcome message."""
+    return _emergency_numbers() + _site_numbers(site)
