@@ -244,7 +244,8 @@ async def give(bench: Bench, patient: Patient | int, value: object) -> None:
     message = chat.find(message_id)
     assert message is not None, f"question message {message_id} not in chat {user_id}"
     available = {b["callback_data"] for row in message.buttons() for b in row}
-    if not available and item.type not in ("number", "text"):
+    needs_button = item.type not in ("number", "text") or (isinstance(value, str) and value in ("_skip", "_unknown"))
+    if not available and needs_button:
         # The question never arrived (Telegram failed): the patient does what the bot told them, /reprendre.
         await bench.patient_says(user_id, "/reprendre")
         await give(bench, patient, value)

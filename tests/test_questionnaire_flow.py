@@ -138,6 +138,8 @@ async def test_a_forwarded_or_edited_message_is_never_taken_as_an_answer(bench: 
     bench.standin.send_text(1007, 1007, "30", forward=True)
     await bench.settle()
     assert "transférés" in " ".join(bench.texts(1007)[-3:])
+    # Not an answer, but not lost either: kept as the patient's message and passed on to the team.
+    assert rows(bench, "SELECT kind, text FROM patient_messages") == [("text", "30")]
     await bench.patient_says(patient, "30")
     last_user = [m for m in bench.standin.messages(1007) if not m.from_bot][-1]
     bench.standin.edit_text(1007, 1007, last_user.message_id, "60")
@@ -166,4 +168,5 @@ async def test_a_red_flag_tells_the_patient_to_call_15_before_the_questionnaire_
     texts = bench.texts(1009)
     emergency = max(i for i, t in enumerate(texts) if "15 (SAMU)" in t and "112" in t and "114" in t)
     assert texts[emergency + 1].startswith("Question")
-    assert rows(bench, "SELECT rule_id, severity FROM alerts") == [("rf_weakness", "urgent")]
+    assert "Appelez maintenant" in texts[emergency]
+    assert rows(bench, "SELECT rule_id, severity FROM alerts") == [("rf_weakness_inclusion", "urgent")]

@@ -63,9 +63,10 @@ def _write(path: Path, data: Any) -> Path:
 # ---------------------------------------------------------------------------------------------------------------
 # Shipped instruments
 # ---------------------------------------------------------------------------------------------------------------
-def test_the_four_shipped_questionnaires_load_with_version_1_0(shipped: dict[str, Questionnaire]) -> None:
+def test_the_four_shipped_questionnaires_load_with_version_1_1(shipped: dict[str, Questionnaire]) -> None:
+    """1.1: the NICE 24-hour items and the new symptom items (issue 14), baseline red flags "since the consultation"."""
     assert sorted(shipped) == ["baseline", "daily", "followup", "weekly"]
-    assert {q.version for q in shipped.values()} == {"1.0"}
+    assert {q.version for q in shipped.values()} == {"1.1"}
 
 
 @pytest.mark.parametrize("qid", sorted(REQUIRED_IDS))

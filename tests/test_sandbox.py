@@ -142,14 +142,15 @@ async def test_an_urgent_answer_reaches_the_group_by_the_periodic_tick_and_is_ac
         assert time.monotonic() < deadline, "the urgent alert never reached the group"
         await asyncio.sleep(0.2)
     alert = [m for m in (await client.state())["group"]["messages"] if "URGENT" in (m["text"] or "")][-1]
-    assert "P-RF" in alert["text"] and "rf_weakness" in alert["text"]
+    assert "P-RF" in alert["text"] and "faiblesse nouvelle" in alert["text"] and "rf_weakness" not in alert["text"]
 
     await client.press_label(CLINICIAN_CHAT_ID, "Pris en charge")
     state = await client.state()
     acknowledged = next(m for m in state["group"]["messages"] if m["id"] == alert["id"])
     assert acknowledged["buttons"] == [] and "Pris en charge par Dr Martin" in acknowledged["text"]
     assert any(t["text"] == "Enregistré : pris en charge." for t in state["toasts"])
-    assert rows(client.sandbox.database, "SELECT rule_id, acknowledged_by FROM alerts") == [("rf_weakness", 424242)]
+    assert rows(client.sandbox.database, "SELECT rule_id, acknowledged_by FROM alerts") == [
+        ("rf_weakness_inclusion", 424242)]
 
 
 async def test_going_to_day_30_ticks_through_the_schedule_on_the_way(client: Client) -> None:

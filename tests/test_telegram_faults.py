@@ -109,7 +109,7 @@ async def test_500s_drops_held_requests_and_429s_while_answering_lose_no_answer(
     # The urgent alert raised during the faults goes out once Telegram answers.
     await bench.tick()
     assert rows(bench, "SELECT rule_id, delivered_at IS NOT NULL FROM alerts WHERE severity = 'urgent'") == [
-        ("rf_weakness", 1)
+        ("rf_weakness_inclusion", 1)
     ]
 
 
@@ -217,7 +217,7 @@ async def test_the_emergency_advice_reaches_the_patient_after_an_outage_and_a_re
     """"Call 15 or 112" is stored with the red-flag answer and retried until Telegram takes it, exactly once."""
     patient = await bench.join(3007, "P-F7", RT)
     await answer_until(bench, patient, "rf_weakness")
-    advice = "appelez tout de suite le 15 (SAMU) ou le 112"
+    advice = "Appelez maintenant le service de radiothérapie"  # a red flag at inclusion, before the first fraction
     bench.standin.fail_next(10_000, status=502, method="sendMessage", description="Bad Gateway")
     await give(bench, patient, "yes")
     assert not any(advice in t for t in bench.texts(patient.chat_id))
@@ -230,6 +230,7 @@ async def test_the_emergency_advice_reaches_the_patient_after_an_outage_and_a_re
     assert sum(advice in t for t in bench.texts(patient.chat_id)) == 1
     assert rows(bench, "SELECT sent_at IS NOT NULL, next_attempt_at FROM patient_notices") == [(1, None)]
     assert rows(bench, "SELECT new_value FROM audit_log WHERE action = 'patient_notice_sent'") == [("urgent",)]
+    assert rows(bench, "SELECT advice FROM patient_notices") == [("inclusion",)]
     await bench.advance(timedelta(hours=1), step=timedelta(minutes=5))
     assert sum(advice in t for t in bench.texts(patient.chat_id)) == 1  # once only
 

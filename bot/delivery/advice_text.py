@@ -17,6 +17,10 @@ from bot.domain.sites import Site, next_callback
 from bot.i18n import _
 
 
+def _deaf_line() -> str:
+    return "\n" + _("Deaf or hard of hearing: SMS to 114.")
+
+
 def _emergency_numbers() -> str:
     return _("Emergency: 15 (SAMU) or 112. Deaf or hard of hearing: SMS to 114.")
 
@@ -59,23 +63,23 @@ def advice_text(advice: str, site: Site | None, local_now: datetime) -> str:
             "Being very sleepy or breathing slowly can come from the pain medicines.\n"
             "Call 15 (SAMU) or 112 now. Do not take another dose of your pain medicine before a doctor tells you to.\n"
             "If someone is with you, show them this message."
-        ) + numbers
+        ) + _deaf_line() + numbers
     if advice == "fever":
         return _(
             "Your care team has been informed of this answer.\n"
             "A fever with chemotherapy can be serious and must be seen now, day or night.\n"
             "Call now: the department's on-call number below, or 15 (SAMU) or 112. Do not wait until tomorrow."
-        ) + numbers
+        ) + _deaf_line() + numbers
     if advice == "inclusion":
         return _(
             "Your care team has been informed of this answer, before your radiotherapy.\n"
             "Please call the radiotherapy department now, so that a doctor can check you before the treatment. "
             "If you cannot reach them, or if it gets worse, call 15 (SAMU) or 112."
-        ) + numbers
+        ) + _deaf_line() + numbers
     if advice == "same_day":
         return callback_promise(site, local_now) + "\n" + _(
             "If it gets worse before then, call the on-call number below, or 15 (SAMU) or 112."
-        ) + numbers
+        ) + _deaf_line() + numbers
     return _(
         "Your care team has been informed of this answer.\n"
         "Call 15 (SAMU) or 112 now. Deaf or hard of hearing: SMS to 114.\nDo not wait for us to call you back."

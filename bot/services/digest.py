@@ -10,6 +10,7 @@ from telegram import Bot
 from telegram.error import TelegramError
 
 from bot.clock import utc_iso
+from bot.delivery.alert_text import timepoint_label
 from bot.i18n import _
 from bot.services.container import Services
 from bot.storage import alerts, patients
@@ -23,10 +24,11 @@ _LAST_DIGEST = "last_digest_date"
 
 def _line(study_id: str, alert: alerts.AlertRow, tz: object) -> str:
     when = alert.created_at.astimezone(tz).strftime("%d/%m %H:%M")  # type: ignore[arg-type]
-    title = str(alert.payload.get("title", alert.rule_id))
+    title = str(alert.payload.get("title", ""))
     timepoint = alert.payload.get("timepoint")
-    extra = f" ({timepoint})" if timepoint else ""
-    message = (alert.payload.get("fired") or {}).get("message_team") if isinstance(alert.payload.get("fired"), dict) else None
+    extra = f" ({timepoint_label(str(timepoint))})" if timepoint else ""
+    fired = alert.payload.get("fired") if isinstance(alert.payload.get("fired"), dict) else {}
+    message = fired.get("message_team") or fired.get("patient_message")  # type: ignore[union-attr]
     text = f"• {study_id} — {title}{extra} — {when}"
     if message:
         text += "\n  « " + str(message)[:300] + " »"

@@ -38,6 +38,17 @@ class ReceivedMessage:
     alert_id: int | None = None
 
 
+#: A typed text that is not a valid answer is a message to the team when it has at least this many words with
+#: letters ("j'ai mal", a sentence) or when the red-flag screen finds something in it; a single stray word or a
+#: mistyped number ("abc", "15" on a 0–10 scale) only gets the hint to answer the question.
+MESSAGE_MIN_WORDS = 2
+
+
+def looks_like_a_message(text: str, services: Services) -> bool:
+    words = [word for word in text.split() if any(ch.isalpha() for ch in word)]
+    return len(words) >= MESSAGE_MIN_WORDS or bool(screen_free_text(text, services.free_text_vocabulary))
+
+
 def advice_for_flags(flags: tuple[FreeTextFlag, ...]) -> Advice | None:
     """The most pressing advice for what the screen found (None when nothing was found)."""
     if not flags:

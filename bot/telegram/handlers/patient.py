@@ -189,15 +189,6 @@ async def go_back(update: Update, context: BotContext) -> None:
     await send_prompt(context.bot, context.services, query.from_user.id, prompt)
 
 
-#: A typed text that is not a valid answer is a message to the team when it has at least this many letters
-#: ("j'ai mal", a sentence) — not a mistyped number ("15" on a 0–10 scale), which only gets the hint.
-_MESSAGE_MIN_LETTERS = 2
-
-
-def _looks_like_words(text: str) -> bool:
-    return sum(ch.isalpha() for ch in text) >= _MESSAGE_MIN_LETTERS
-
-
 async def typed_answer(update: Update, context: BotContext) -> None:
     """A text from a patient: the answer to a typed item — or, when it is not one, a message kept for the team."""
     message = update.effective_message
@@ -206,6 +197,7 @@ async def typed_answer(update: Update, context: BotContext) -> None:
         return
     text = message.text or ""
     if message.forward_origin is not None:
+        await message.reply_text(_("Forwarded messages are not taken as answers."))
         await keep_message(update, context, kind="text", text=text, forwarded=True)
         return
     submission = await answering.submit(
@@ -218,7 +210,7 @@ async def typed_answer(update: Update, context: BotContext) -> None:
     )
     if submission.status == "stored":
         await _after_submission(update, context, submission, query=None)
-    elif submission.status == "invalid" and not _looks_like_words(text):
+    elif submission.status == "invalid" and not patient_messages.looks_like_a_message(text, context.services):
         await _after_submission(update, context, submission, query=None)
     elif submission.status == "not_patient":
         await message.reply_text(refusal_text())
