@@ -141,6 +141,8 @@ def alert_text(alert: AlertRow, *, study_id: str, site: str, resend: int = 0, lo
             timepoint=timepoint_label(str(payload["timepoint"]))))
     if local_time:
         lines.append(_("Received: {when}").format(when=local_time))
+    if payload.get("previous_alert"):
+        lines.append(_("After the alert: {title}").format(title=payload["previous_alert"]))
     words = patient_words(payload)
     if words:
         lines.append(words)

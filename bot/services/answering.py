@@ -207,11 +207,14 @@ async def _raise_alerts(
             continue
         if draft.rule_id in free_text_rules and not finished:  # the message is read once the patient is done
             continue
-        if draft.repeat is not None and await _is_repeat(tx, patient, draft, now):
+        previous = await _repeated_alert(tx, patient, draft, now) if draft.repeat is not None else None
+        if previous is not None:
+            await alerts.record_suppressed(tx, patient_id=patient.id, instance_id=instance.id, rule_id=draft.rule_id,
+                                           fired=draft.fired, previous_alert_id=previous, now=now)
             await audit.record(
                 tx, at=now, actor="system", action="alert_suppressed", patient_id=patient.id, entity="rule",
                 entity_id=draft.rule_id, new_value=draft.fired,
-                details={"instance": instance.id, "reason": "repeat", "within_days": draft.repeat.within_days},
+                details={"instance": instance.id, "reason": "repeat", "previous_alert": previous},
             )
             continue
         trend = clinical_context.worst_pain_trend(history)
@@ -229,20 +232,23 @@ async def _raise_alerts(
     return fresh
 
 
-async def _is_repeat(tx: Tx, patient: Patient, draft: AlertDraft, now: datetime) -> bool:
-    """Did this rule alert for this patient within its repeat window, with a value at least as high as now?"""
+async def _repeated_alert(tx: Tx, patient: Patient, draft: AlertDraft, now: datetime) -> int | None:
+    """The alert this firing repeats: same rule, same patient, within the repeat window, a value at least as high.
+
+    None when it is news (first time, window passed, or a higher value than then).
+    """
     assert draft.repeat is not None
     last = await alerts.last_alert_of_rule(tx, patient.id, draft.rule_id)
     if last is None or last.created_at < now - timedelta(days=draft.repeat.within_days):
-        return False
+        return None
     key = draft.repeat.unless_higher
     if key is None:
-        return True
+        return last.id
     before = (last.payload.get("fired") or {}).get(key) if isinstance(last.payload.get("fired"), dict) else None
     current = draft.fired.get(key)
     if not isinstance(before, (int, float)) or not isinstance(current, (int, float)):
-        return False
-    return current <= before
+        return None
+    return last.id if current <= before else None
 
 
 def _answer_lines(questionnaire: Questionnaire, fired: dict[str, object]) -> dict[str, str]:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import aiosqlite
 
@@ -73,8 +74,24 @@ async def insert_alert(
 
 
 async def rules_already_fired(tx: Tx, instance_id: int) -> set[str]:
-    rows = await tx.fetchall("SELECT rule_id FROM alerts WHERE instance_id = ?", (instance_id,))
+    """Rules that alerted, or were suppressed as repeats, for this questionnaire (each is decided once)."""
+    rows = await tx.fetchall(
+        "SELECT rule_id FROM alerts WHERE instance_id = ? UNION SELECT rule_id FROM suppressed_alerts"
+        " WHERE instance_id = ?", (instance_id, instance_id),
+    )
     return {r["rule_id"] for r in rows}
+
+
+async def record_suppressed(
+    tx: Tx, *, patient_id: int, instance_id: int, rule_id: str, fired: dict[str, object], previous_alert_id: int | None,
+    now: datetime,
+) -> None:
+    await tx.execute(
+        "INSERT OR IGNORE INTO suppressed_alerts (patient_id, instance_id, rule_id, fired, previous_alert_id, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        (patient_id, instance_id, rule_id, json.dumps(fired, ensure_ascii=False, sort_keys=True, default=str),
+         previous_alert_id, utc_iso(now)),
+    )
 
 
 async def last_alert_of_rule(tx: Tx, patient_id: int, rule_id: str) -> AlertRow | None:
@@ -136,3 +153,38 @@ async def open_alerts(tx: Tx) -> list[AlertRow]:
 async def alerts_for_patient(tx: Tx, patient_id: int) -> list[AlertRow]:
     rows = await tx.fetchall("SELECT * FROM alerts WHERE patient_id = ? ORDER BY id", (patient_id,))
     return [_row(r) for r in rows]
+
+
+async def silence_candidates(tx: Tx, *, since: datetime, rule_ids: Collection[str]) -> list[AlertRow]:
+    """Urgent or same-day alerts of `rule_ids` raised since `since`, with no later silence alert for the patient."""
+    if not rule_ids:
+        return []
+    marks = ", ".join("?" for _ in rule_ids)
+    rows = await tx.fetchall(
+        f"SELECT * FROM alerts a WHERE a.severity IN ('urgent', 'same_day') AND a.created_at >= ?"
+        f" AND a.rule_id IN ({marks}) AND NOT EXISTS (SELECT 1 FROM alerts s WHERE s.patient_id = a.patient_id"
+        " AND s.rule_id = 'silent_after_alert' AND s.created_at >= a.created_at) ORDER BY a.id",
+        (utc_iso(since), *rule_ids),
+    )
+    return [_row(r) for r in rows]
+
+
+async def heard_from_since(tx: Tx, patient_id: int, since: datetime) -> bool:
+    """Has the patient answered or written anything after `since`?"""
+    row = await tx.fetchone(
+        "SELECT EXISTS (SELECT 1 FROM answers a JOIN instances i ON i.id = a.instance_id"
+        " WHERE i.patient_id = ? AND a.received_at > ?)"
+        " OR EXISTS (SELECT 1 FROM patient_messages m WHERE m.patient_id = ? AND m.received_at > ?) AS heard",
+        (patient_id, utc_iso(since), patient_id, utc_iso(since)),
+    )
+    return bool(row and row["heard"])
+
+
+async def unanswered_since(tx: Tx, patient_id: int, since: datetime, *, open_for: timedelta, now: datetime) -> bool:
+    """Did a questionnaire that opened after `since` close unanswered, or stay unanswered for `open_for`?"""
+    row = await tx.fetchone(
+        "SELECT EXISTS (SELECT 1 FROM instances WHERE patient_id = ? AND opens_at > ? AND status != 'completed'"
+        " AND (status = 'missed' OR (status IN ('open', 'sending') AND opens_at <= ?))) AS m",
+        (patient_id, utc_iso(since), utc_iso(now - open_for)),
+    )
+    return bool(row and row["m"])

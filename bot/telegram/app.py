@@ -33,7 +33,7 @@ from bot.domain.free_text_screen import load_free_text_vocabulary
 from bot.domain.sites import load_sites
 from bot.scheduling import dispatcher
 from bot.services import digest
-from bot.services import housekeeping
+from bot.services import housekeeping, silence
 from bot.services.container import Services
 from bot.storage.patients import site_codes_in_use
 from bot.storage.store import Store
@@ -188,6 +188,7 @@ async def clinician_work(services: Services, bot: Bot) -> None:
     """Advice owed to patients, alerts due (first sends, retries, re-alerts) and the morning digest; safe to run
     beside `periodic_work`."""
     await patient_notices.send_notices(services, bot)
+    await silence.escalate_silences(services)
     await worker.deliver_due(services, bot)
     await digest.send_digest_if_due(services, bot)
 
