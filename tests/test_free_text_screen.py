@@ -307,6 +307,26 @@ def test_letters_repeated_for_emphasis_change_nothing(data: st.DataObject, text:
 _VOCABULARY = load_free_text_vocabulary(DEFAULT_VOCABULARY_PATH)
 
 
+@pytest.mark.parametrize(
+    ("a", "b", "distance"),
+    [("jambes", "jambes", 0), ("jabmes", "jambes", 1), ("fivre", "fievre", 1), ("fayblesse", "faiblesse", 1),
+     ("kitten", "sitting", 3), ("", "abc", 3)],
+)
+def test_typo_distance_counts_a_swap_of_neighbours_as_one(a: str, b: str, distance: int) -> None:
+    from bot.domain.free_text_screen import _typos
+
+    assert _typos(a, b) == distance
+
+
+@settings(max_examples=500, deadline=None)
+@given(a=st.text(alphabet="aeilnrst", max_size=9), b=st.text(alphabet="aeilnrst", max_size=9), allowed=st.integers(0, 2))
+def test_the_letter_count_pre_check_never_changes_a_typo_decision(a: str, b: str, allowed: int) -> None:
+    """The fast path must be exact: it may only skip comparisons that would have failed anyway."""
+    from bot.domain.free_text_screen import _typos, _within
+
+    assert _within(a, b, allowed) == (_typos(a, b) <= allowed)
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # The loader refuses a file that would not screen what it says
 # ---------------------------------------------------------------------------------------------------------------

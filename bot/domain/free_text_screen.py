@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -251,7 +252,7 @@ class _Fuzz:
     real_words: frozenset[str]
 
 
-@lru_cache(maxsize=131_072)
+@lru_cache(maxsize=32_768)
 def _typos(a: str, b: str) -> int:
     """Optimal string alignment distance: insertions, deletions, substitutions and swaps of neighbours."""
     previous2: list[int] = []
@@ -267,7 +268,21 @@ def _typos(a: str, b: str) -> int:
     return previous[len(b)]
 
 
-@lru_cache(maxsize=262_144)
+@lru_cache(maxsize=32_768)
+def _letters(word: str) -> Counter[str]:
+    return Counter(word)
+
+
+def _within(token: str, target: str, allowed: int) -> bool:
+    """`_typos(token, target) <= allowed`, with a cheap exact pre-check first: each typo changes at most one letter
+    of the multiset, so two words sharing fewer than max(length) - allowed letters cannot be that close."""
+    shared = sum((_letters(token) & _letters(target)).values())
+    if max(len(token), len(target)) - shared > allowed:
+        return False
+    return _typos(token, target) <= allowed
+
+
+@lru_cache(maxsize=65_536)
 def _word_matches(spec: _Word, token: str, fuzz: _Fuzz) -> bool:
     """Does a message word match a pattern word, allowing for a typo?"""
     if token == spec.text or (spec.prefix and token.startswith(spec.text)):
@@ -277,10 +292,10 @@ def _word_matches(spec: _Word, token: str, fuzz: _Fuzz) -> bool:
         return False
     allowed = 2 if size >= fuzz.long_length else 1
     if not spec.prefix:
-        return abs(len(token) - size) <= allowed and _typos(token, spec.text) <= allowed
+        return abs(len(token) - size) <= allowed and _within(token, spec.text, allowed)
     # A stem: compare it with the beginnings of the word around its own length ("fourmilement" for "fourmill*").
     return any(
-        _typos(token[:cut], spec.text) <= allowed
+        _within(token[:cut], spec.text, allowed)
         for cut in range(size - allowed, size + allowed + 1)
         if 0 < cut <= len(token)
     )
