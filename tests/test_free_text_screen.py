@@ -34,6 +34,7 @@ MIN_SPECIFICITY = 0.9
 """Lowest specificity accepted on the corpus negatives. Sensitivity comes first: a benign message that is flagged
 costs a nurse a glance; a red flag that is missed can cost a patient's legs."""
 ISSUE_PHRASE = "Je ne sens plus mes jambes depuis ce matin et je n'arrive plus a uriner"
+_VOCABULARY = load_free_text_vocabulary(DEFAULT_VOCABULARY_PATH)
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,7 @@ class CorpusMetrics:
     exact: int = 0
     negatives: int = 0
     clean: int = 0
+    added_after_first_run: int = 0
     missed: list[tuple[str, list[str], list[str]]] = field(default_factory=list)
     false_positives: list[tuple[str, list[str]]] = field(default_factory=list)
     extra_categories: list[tuple[str, list[str], list[str]]] = field(default_factory=list)
@@ -70,7 +72,8 @@ class CorpusMetrics:
         return (
             f"{self.positives + self.negatives} phrasings: sensitivity {self.caught}/{self.positives} "
             f"({self.sensitivity:.1%}), specificity {self.clean}/{self.negatives} ({self.specificity:.1%}), "
-            f"exact categories {self.exact}/{self.positives}"
+            f"exact categories {self.exact}/{self.positives} "
+            f"({self.added_after_first_run} phrasings were added while tuning the vocabulary)"
         )
 
 
@@ -94,6 +97,7 @@ def corpus_metrics(
     vocabulary = vocabulary or load_free_text_vocabulary(DEFAULT_VOCABULARY_PATH)
     metrics = CorpusMetrics()
     for case in cases if cases is not None else load_corpus():
+        metrics.added_after_first_run += case.added_after_first_run
         found = {flag.category for flag in screen_free_text(case.text, vocabulary)}
         if case.expect:
             metrics.positives += 1
@@ -116,7 +120,7 @@ def corpus_metrics(
 
 @pytest.fixture(scope="module")
 def vocabulary() -> FreeTextVocabulary:
-    return load_free_text_vocabulary(DEFAULT_VOCABULARY_PATH)
+    return _VOCABULARY
 
 
 def categories(text: str, vocabulary: FreeTextVocabulary) -> list[str]:
@@ -302,9 +306,6 @@ def test_letters_repeated_for_emphasis_change_nothing(data: st.DataObject, text:
     index = data.draw(st.sampled_from(letters))
     stretched = text[: index + 1] + text[index] * data.draw(st.integers(1, 4)) + text[index + 1 :]
     assert screen_free_text(stretched, _VOCABULARY) == screen_free_text(text, _VOCABULARY)
-
-
-_VOCABULARY = load_free_text_vocabulary(DEFAULT_VOCABULARY_PATH)
 
 
 @pytest.mark.parametrize(
