@@ -128,6 +128,7 @@ class _NegationModel(BaseModel):
 class _MatchingModel(BaseModel):
     model_config = _STRICT
     max_gap: int = Field(ge=0, le=10)
+    exclude_max_gap: int = Field(ge=0, le=10)
     fuzzy_min_length: int = Field(ge=3, le=20)
     fuzzy_long_length: int = Field(ge=3, le=40)
     real_words: list[str] = Field(default_factory=list)
@@ -382,7 +383,10 @@ class _Category:
         return FreeTextFlag(category=self.id, label=self.label, severity=self.severity)
 
     def found_in(self, words: Sequence[str], negation: _Negation, fuzz: _Fuzz) -> bool:
-        """At least one match that is neither negated nor covered by an exclusion."""
+        """At least one match that is neither negated nor overlapped by an exclusion.
+
+        Exclusions are tight (adjacent words by default, `exclude_max_gap`): a loose exclusion could swallow a real
+        sign next to it ("je ne sens plus mes jambes ni la douleur" must stay a red flag)."""
         excluded: list[tuple[int, int]] | None = None
         for pattern in self.patterns:
             for first, last in pattern.spans(words, fuzz):
@@ -506,7 +510,7 @@ def _compile(model: _VocabularyModel) -> FreeTextVocabulary:
                 for item in category.patterns
             ),
             exclude=tuple(
-                _compile_pattern(item, model.matching.max_gap, lexicon, unreachable, category.id)
+                _compile_pattern(item, model.matching.exclude_max_gap, lexicon, unreachable, category.id)
                 for item in category.exclude
             ),
         )
