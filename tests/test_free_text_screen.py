@@ -161,6 +161,8 @@ def test_specificity_on_the_negatives_stays_above_the_threshold(vocabulary: Free
         "mon chat est tombe du canape hier, il va bien",
         "je ne peux pas aller au marche demain",
         "la fievre de mon petit fils est retombee",
+        "je suis tombee sur une emission interessante",
+        "est ce que la radiotherapie donne de la fievre ?",
     ]
 
 
