@@ -188,6 +188,13 @@ def test_flags_are_ordered_like_the_vocabulary_and_each_comes_once(vocabulary: F
     assert order.index("fall") < order.index("fever")
 
 
+def test_explain_names_the_pattern_and_the_words_it_matched(vocabulary: FreeTextVocabulary) -> None:
+    from bot.domain.free_text_screen import explain_free_text
+
+    assert explain_free_text("jsens pu mes jambes", vocabulary)[0] == ("numbness", "sens* @neg @body", "sens pu jambes")
+    assert explain_free_text("pas de fièvre", vocabulary) == ()
+
+
 def test_nothing_found_is_an_empty_tuple(vocabulary: FreeTextVocabulary) -> None:
     assert screen_free_text("Merci, bonne journée", vocabulary) == ()
     assert screen_free_text("", vocabulary) == ()

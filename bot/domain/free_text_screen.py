@@ -30,7 +30,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -46,6 +46,7 @@ __all__ = [
     "FreeTextFlag",
     "FreeTextVocabulary",
     "FreeTextVocabularyError",
+    "explain_free_text",
     "fold_text",
     "load_free_text_vocabulary",
     "screen_free_text",
@@ -383,7 +384,11 @@ class _Category:
         return FreeTextFlag(category=self.id, label=self.label, severity=self.severity)
 
     def found_in(self, words: Sequence[str], negation: _Negation, fuzz: _Fuzz) -> bool:
-        """At least one match that is neither negated nor overlapped by an exclusion.
+        """At least one match that is neither negated nor overlapped by an exclusion."""
+        return next(self.matches(words, negation, fuzz), None) is not None
+
+    def matches(self, words: Sequence[str], negation: _Negation, fuzz: _Fuzz) -> Iterator[tuple[_Pattern, int, int]]:
+        """The surviving matches, lazily: (pattern, first word, last word).
 
         Exclusions are tight (adjacent words by default, `exclude_max_gap`): a loose exclusion could swallow a real
         sign next to it ("je ne sens plus mes jambes ni la douleur" must stay a red flag)."""
@@ -396,8 +401,7 @@ class _Category:
                     excluded = [span for rule in self.exclude for span in rule.spans(words, fuzz)]
                 if any(first <= other_last and other_first <= last for other_first, other_last in excluded):
                     continue
-                return True
-        return False
+                yield pattern, first, last
 
 
 @dataclass(frozen=True)
@@ -440,6 +444,20 @@ def screen_free_text(text: str, vocabulary: FreeTextVocabulary) -> tuple[FreeTex
         for category in vocabulary.categories
         if any(category.found_in(clause, vocabulary.negation, vocabulary.fuzz) for clause in clauses)
     )
+
+
+def explain_free_text(text: str, vocabulary: FreeTextVocabulary) -> tuple[tuple[str, str, str], ...]:
+    """Why a message was flagged: (category id, pattern as written in the file, the normalised words it matched).
+
+    For developers and for reviewing the vocabulary with clinicians (never shown to patients); the words are the
+    normalised form ("jsens pu mes jambes" -> "sens pu jambes").
+    """
+    found: list[tuple[str, str, str]] = []
+    for clause in vocabulary.normaliser.clauses(text):
+        for category in vocabulary.categories:
+            for pattern, first, last in category.matches(clause, vocabulary.negation, vocabulary.fuzz):
+                found.append((category.id, pattern.source, " ".join(clause[first : last + 1])))
+    return tuple(found)
 
 
 def load_free_text_vocabulary(path: Path) -> FreeTextVocabulary:
