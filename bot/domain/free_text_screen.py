@@ -1,40 +1,593 @@
-"""PLACEHOLDER until the clindocs branch lands (same public API)."""
+"""Red flags in a patient's own words: a French free-text screen, pure and driven by data.
+
+Why it exists (issue 14): a patient who writes "Je ne sens plus mes jambes depuis ce matin et je n'arrive plus a
+uriner" outside a questionnaire must raise an urgent alert and be told to call now, exactly as if they had answered
+"Oui" to the red-flag questions. Messages come from a phone, often late and tired: no accents, typos, SMS spellings,
+negations ("pas de fièvre"), and sentences where the negation IS the red flag ("je ne sens plus mes jambes").
+
+What is data and what is code: the vocabulary (categories, their French labels for the clinicians, severities,
+sources, patterns, word groups, negation cues, SMS rewrites) lives in `questionnaires/free_text_red_flags.yaml`,
+whose header documents the pattern language. This module only normalises text and applies that data. It is built
+for sensitivity: in doubt, it flags (a flagged message is an alert with the patient's words; an unflagged one is
+still forwarded to the team, only less loudly). Its measured sensitivity and specificity on the phrasing corpus
+(`tests/free_text_corpus.yaml`) come from `corpus_metrics()` in `tests/test_free_text_screen.py`.
+
+How a message is read:
+1. fold: lower case, accents removed, ligatures opened, decimal separators split ("38,5" -> "38 5");
+2. cut into clauses at punctuation and at the vocabulary's clause-break words ("mais");
+3. words: letters repeated for emphasis collapsed, SMS spellings rewritten, stop words dropped;
+4. each category's patterns are searched in each clause (words in order, a few other words allowed between them,
+   one typo tolerated in words of 5 letters or more); a match is dropped when a negation cue stands just before or
+   just after it, or when one of the category's exclusions overlaps it.
+The same steps 1 and 3 are applied to the words of the vocabulary when it is loaded, so the file is written in
+plain French and the two can never disagree about accents or doubled letters.
+
+Pure: reading the YAML file is the only I/O, in `load_free_text_vocabulary`.
+"""
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
+from typing import Final, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from bot.domain.yaml_io import load_yaml
+
+__all__ = [
+    "DEFAULT_VOCABULARY_PATH",
+    "FreeTextFlag",
+    "FreeTextVocabulary",
+    "FreeTextVocabularyError",
+    "explain_free_text",
+    "fold_text",
+    "load_free_text_vocabulary",
+    "screen_free_text",
+]
+
+DEFAULT_VOCABULARY_PATH: Final[Path] = (
+    Path(__file__).resolve().parents[2] / "questionnaires" / "free_text_red_flags.yaml"
+)
+"""The vocabulary shipped with the project."""
+
+Severity = Literal["urgent", "same_day"]
+
+_STRICT = ConfigDict(extra="forbid", frozen=True)
+_NAME_PATTERN: Final[str] = r"^[a-z][a-z0-9_]*$"
+_CLAUSE_PUNCTUATION: Final[re.Pattern[str]] = re.compile(r"[.!?;,\n\r\u2026]+")
+_DECIMAL: Final[re.Pattern[str]] = re.compile(r"(\d)[.,](\d)")
+_WORD: Final[re.Pattern[str]] = re.compile(r"[a-z0-9]+")
+_REPEATED_LETTER: Final[re.Pattern[str]] = re.compile(r"([a-z])\1+")
+_LIGATURES: Final[dict[str, str]] = {"œ": "oe", "æ": "ae"}
+_MAX_TEXT_CHARS: Final[int] = 20_000
+"""Longer input is screened on its first 20,000 characters (a Telegram message holds 4,096): a bound on work."""
+
+
+class FreeTextVocabularyError(ValueError):
+    """The vocabulary file cannot be used; the message names the file and the problem."""
 
 
 @dataclass(frozen=True)
 class FreeTextFlag:
+    """One red-flag category found in a message."""
+
     category: str
+    """Stable id from the vocabulary, e.g. "leg_weakness" (stored, exported)."""
     label: str
+    """Short French label for the clinicians' alert, e.g. "Faiblesse des jambes ou des bras, marche difficile"."""
     severity: str
+    """"urgent" | "same_day"."""
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The file, as pydantic models (validation only; compiled below)
+# ---------------------------------------------------------------------------------------------------------------
+class _PatternModel(BaseModel):
+    """A pattern with its own gap: {words: "...", max_gap: N}."""
+
+    model_config = _STRICT
+    words: str = Field(min_length=1)
+    max_gap: int | None = Field(default=None, ge=0, le=10)
+
+
+_PatternItem = str | _PatternModel
+
+
+class _CategoryModel(BaseModel):
+    model_config = _STRICT
+    id: str = Field(pattern=_NAME_PATTERN, max_length=40)
+    label: str = Field(min_length=1, max_length=120)
+    severity: Severity
+    source: str = Field(min_length=1)
+    patterns: list[_PatternItem] = Field(min_length=1)
+    exclude: list[_PatternItem] = Field(default_factory=list)
+
+
+class _NormalisationModel(BaseModel):
+    model_config = _STRICT
+    clause_breaks: list[str] = Field(default_factory=list)
+    rewrites: dict[str, str] = Field(default_factory=dict)
+    stopwords: list[str] = Field(default_factory=list)
+
+
+class _NegationModel(BaseModel):
+    model_config = _STRICT
+    before: list[str] = Field(min_length=1)
+    before_fillers: list[str] = Field(default_factory=list)
+    after: list[str] = Field(default_factory=list)
+    after_fillers: list[str] = Field(default_factory=list)
+    max_fillers: int = Field(ge=0, le=5)
+
+
+class _MatchingModel(BaseModel):
+    model_config = _STRICT
+    max_gap: int = Field(ge=0, le=10)
+    exclude_max_gap: int = Field(ge=0, le=10)
+    fuzzy_min_length: int = Field(ge=3, le=20)
+    fuzzy_long_length: int = Field(ge=3, le=40)
+    real_words: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _long_after_min(self) -> _MatchingModel:
+        if self.fuzzy_long_length < self.fuzzy_min_length:
+            raise ValueError("fuzzy_long_length must be at least fuzzy_min_length")
+        return self
+
+
+class _VocabularyModel(BaseModel):
+    model_config = _STRICT
+    version: int = Field(ge=1)
+    language: Literal["fr"]
+    source: str = Field(min_length=1)
+    normalisation: _NormalisationModel
+    negation: _NegationModel
+    matching: _MatchingModel
+    lexicon: dict[str, list[str]] = Field(default_factory=dict)
+    categories: list[_CategoryModel] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_ids_and_names(self) -> _VocabularyModel:
+        seen: set[str] = set()
+        for category in self.categories:
+            if category.id in seen:
+                raise ValueError(f'category id "{category.id}" is defined twice')
+            seen.add(category.id)
+        for name, words in self.lexicon.items():
+            if not re.match(_NAME_PATTERN, name):
+                raise ValueError(f'word group name "{name}" must be lower-case letters, digits and _')
+            if not words:
+                raise ValueError(f'word group "{name}" is empty')
+        return self
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Text normalisation
+# ---------------------------------------------------------------------------------------------------------------
+def fold_text(text: str) -> str:
+    """Lower case, no accents, ligatures opened, decimal separators split: the form every comparison uses.
+
+    `casefold` before decomposition so that "É" and "é" fold alike; NFKD then splits a letter from its accent and
+    the accent (a combining mark) is dropped. Characters outside Latin letters and digits are left for the word
+    splitter to treat as separators.
+    """
+    folded = text.casefold()
+    for ligature, opened in _LIGATURES.items():
+        folded = folded.replace(ligature, opened)
+    folded = "".join(c for c in unicodedata.normalize("NFKD", folded) if not unicodedata.combining(c))
+    return _DECIMAL.sub(r"\1 \2", folded)
+
+
+def _raw_words(folded: str) -> list[str]:
+    """Words of already-folded text, letters repeated for emphasis collapsed ("jambesss" -> "jambes")."""
+    return [_REPEATED_LETTER.sub(r"\1", word) for word in _WORD.findall(folded)]
+
+
+def _words_of(text: str) -> list[str]:
+    return _raw_words(fold_text(text))
+
+
+@dataclass(frozen=True)
+class _Normaliser:
+    """Steps 2 and 3: clauses, rewrites, stop words."""
+
+    rewrites: Mapping[tuple[str, ...], tuple[str, ...]]
+    rewrite_lengths: tuple[int, ...]  # longest first
+    clause_breaks: frozenset[str]
+    stopwords: frozenset[str]
+
+    def clauses(self, text: str) -> list[tuple[str, ...]]:
+        """The message as clauses of meaningful words."""
+        result: list[tuple[str, ...]] = []
+        for piece in _CLAUSE_PUNCTUATION.split(fold_text(text[:_MAX_TEXT_CHARS])):
+            clause: list[str] = []
+            for word in self._rewrite(_raw_words(piece)):
+                if word in self.clause_breaks:
+                    if clause:
+                        result.append(tuple(clause))
+                    clause = []
+                elif word not in self.stopwords:
+                    clause.append(word)
+            if clause:
+                result.append(tuple(clause))
+        return result
+
+    def _rewrite(self, words: list[str]) -> list[str]:
+        out: list[str] = []
+        i = 0
+        while i < len(words):
+            for length in self.rewrite_lengths:
+                replacement = self.rewrites.get(tuple(words[i : i + length]))
+                if replacement is not None:
+                    out.extend(replacement)
+                    i += length
+                    break
+            else:
+                out.append(words[i])
+                i += 1
+        return out
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Compiled patterns and matching
+# ---------------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Word:
+    """One word of a pattern: exact, or a stem (`prefix`) when written with a trailing `*`."""
+
+    text: str
+    prefix: bool
+
+
+@dataclass(frozen=True)
+class _Fuzz:
+    """Typo tolerance: one typo from `min_length` letters, two from `long_length`; never for `real_words`."""
+
+    min_length: int
+    long_length: int
+    real_words: frozenset[str]
+
+
+@lru_cache(maxsize=32_768)
+def _typos(a: str, b: str) -> int:
+    """Optimal string alignment distance: insertions, deletions, substitutions and swaps of neighbours."""
+    previous2: list[int] = []
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, start=1):
+        current = [i] + [0] * len(b)
+        for j, cb in enumerate(b, start=1):
+            cost = 0 if ca == cb else 1
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                current[j] = min(current[j], previous2[j - 2] + 1)
+        previous2, previous = previous, current
+    return previous[len(b)]
+
+
+@lru_cache(maxsize=32_768)
+def _letters(word: str) -> Counter[str]:
+    return Counter(word)
+
+
+def _within(token: str, target: str, allowed: int) -> bool:
+    """`_typos(token, target) <= allowed`, with a cheap exact pre-check first: each typo changes at most one letter
+    of the multiset, so two words sharing fewer than max(length) - allowed letters cannot be that close."""
+    shared = sum((_letters(token) & _letters(target)).values())
+    if max(len(token), len(target)) - shared > allowed:
+        return False
+    return _typos(token, target) <= allowed
+
+
+@lru_cache(maxsize=65_536)
+def _word_matches(spec: _Word, token: str, fuzz: _Fuzz) -> bool:
+    """Does a message word match a pattern word, allowing for a typo?"""
+    if token == spec.text or (spec.prefix and token.startswith(spec.text)):
+        return True
+    size = len(spec.text)
+    if size < fuzz.min_length or token in fuzz.real_words or any(c.isdigit() for c in spec.text + token):
+        return False
+    allowed = 2 if size >= fuzz.long_length else 1
+    if not spec.prefix:
+        return abs(len(token) - size) <= allowed and _within(token, spec.text, allowed)
+    # A stem: compare it with the beginnings of the word around its own length ("fourmilement" for "fourmill*").
+    return any(
+        _within(token[:cut], spec.text, allowed)
+        for cut in range(size - allowed, size + allowed + 1)
+        if 0 < cut <= len(token)
+    )
+
+
+_Alternatives = tuple[_Word, ...]
+"""One position of a pattern: any of these words."""
+
+
+@dataclass(frozen=True)
+class _Pattern:
+    source: str
+    """The pattern as written in the file (kept for error messages and for explaining a match)."""
+    positions: tuple[_Alternatives, ...]
+    max_gap: int
+
+    def spans(self, words: Sequence[str], fuzz: _Fuzz) -> list[tuple[int, int]]:
+        """Every (first, last) word index range where the pattern matches; the shortest match per first word."""
+        found: list[tuple[int, int]] = []
+        for start, word in enumerate(words):
+            if _any_matches(self.positions[0], word, fuzz):
+                end = self._extend(words, 1, start, fuzz)
+                if end is not None:
+                    found.append((start, end))
+        return found
+
+    def _extend(self, words: Sequence[str], position: int, previous: int, fuzz: _Fuzz) -> int | None:
+        if position == len(self.positions):
+            return previous
+        last = min(len(words), previous + 2 + self.max_gap)
+        for index in range(previous + 1, last):
+            if _any_matches(self.positions[position], words[index], fuzz):
+                end = self._extend(words, position + 1, index, fuzz)
+                if end is not None:
+                    return end
+        return None
+
+
+def _any_matches(alternatives: _Alternatives, token: str, fuzz: _Fuzz) -> bool:
+    return any(_word_matches(spec, token, fuzz) for spec in alternatives)
+
+
+@dataclass(frozen=True)
+class _Negation:
+    """Cues that cancel a match when they stand just before ("pas de fièvre") or just after ("fièvre : non") it."""
+
+    before: _Alternatives
+    before_fillers: frozenset[str]
+    after: _Alternatives
+    after_fillers: frozenset[str]
+    max_fillers: int
+
+    def cancels(self, words: Sequence[str], first: int, last: int) -> bool:
+        return self._cue_at(words, range(first - 1, -1, -1), self.before, self.before_fillers) or self._cue_at(
+            words, range(last + 1, len(words)), self.after, self.after_fillers
+        )
+
+    def _cue_at(
+        self, words: Sequence[str], indexes: Iterable[int], cues: _Alternatives, fillers: frozenset[str]
+    ) -> bool:
+        skipped = 0
+        for index in indexes:
+            word = words[index]
+            if any(word == cue.text or (cue.prefix and word.startswith(cue.text)) for cue in cues):
+                return True
+            if word in fillers and skipped < self.max_fillers:
+                skipped += 1
+                continue
+            return False
+        return False
+
+
+@dataclass(frozen=True)
+class _Category:
+    id: str
+    label: str
+    severity: Severity
+    source: str
+    patterns: tuple[_Pattern, ...]
+    exclude: tuple[_Pattern, ...]
+
+    @property
+    def flag(self) -> FreeTextFlag:
+        return FreeTextFlag(category=self.id, label=self.label, severity=self.severity)
+
+    def found_in(self, words: Sequence[str], negation: _Negation, fuzz: _Fuzz) -> bool:
+        """At least one match that is neither negated nor overlapped by an exclusion."""
+        return next(self.matches(words, negation, fuzz), None) is not None
+
+    def matches(self, words: Sequence[str], negation: _Negation, fuzz: _Fuzz) -> Iterator[tuple[_Pattern, int, int]]:
+        """The surviving matches, lazily: (pattern, first word, last word).
+
+        Exclusions are tight (adjacent words by default, `exclude_max_gap`): a loose exclusion could swallow a real
+        sign next to it ("je ne sens plus mes jambes ni la douleur" must stay a red flag)."""
+        excluded: list[tuple[int, int]] | None = None
+        for pattern in self.patterns:
+            for first, last in pattern.spans(words, fuzz):
+                if negation.cancels(words, first, last):
+                    continue
+                if excluded is None:
+                    excluded = [span for rule in self.exclude for span in rule.spans(words, fuzz)]
+                if any(first <= other_last and other_first <= last for other_first, other_last in excluded):
+                    continue
+                yield pattern, first, last
 
 
 @dataclass(frozen=True)
 class FreeTextVocabulary:
-    version: str
+    """The compiled vocabulary: categories in file order, with everything needed to screen a message."""
+
+    version: int
     source: str
-    patterns: tuple[tuple[FreeTextFlag, re.Pattern[str]], ...]
+    categories: tuple[_Category, ...]
+    normaliser: _Normaliser
+    negation: _Negation
+    fuzz: _Fuzz
+
+    @property
+    def category_ids(self) -> tuple[str, ...]:
+        return tuple(category.id for category in self.categories)
+
+    def flag_for(self, category_id: str) -> FreeTextFlag:
+        """The flag a category raises (e.g. to label a stored alert); KeyError for an unknown id."""
+        for category in self.categories:
+            if category.id == category_id:
+                return category.flag
+        raise KeyError(category_id)
 
 
-def _fold(text: str) -> str:
-    return "".join(c for c in unicodedata.normalize("NFD", text.lower()) if unicodedata.category(c) != "Mn")
+# ---------------------------------------------------------------------------------------------------------------
+# Public API
+# ---------------------------------------------------------------------------------------------------------------
+def screen_free_text(text: str, vocabulary: FreeTextVocabulary) -> tuple[FreeTextFlag, ...]:
+    """The red-flag categories found in a patient's message, in vocabulary order, each once; () when none.
+
+    Never raises on any string (emoji, other scripts, empty, huge): what is not a Latin letter or a digit is a
+    separator.
+    """
+    clauses = vocabulary.normaliser.clauses(text)
+    if not clauses:
+        return ()
+    return tuple(
+        category.flag
+        for category in vocabulary.categories
+        if any(category.found_in(clause, vocabulary.negation, vocabulary.fuzz) for clause in clauses)
+    )
+
+
+def explain_free_text(text: str, vocabulary: FreeTextVocabulary) -> tuple[tuple[str, str, str], ...]:
+    """Why a message was flagged: (category id, pattern as written in the file, the normalised words it matched).
+
+    For developers and for reviewing the vocabulary with clinicians (never shown to patients); the words are the
+    normalised form ("jsens pu mes jambes" -> "sens pu jambes").
+    """
+    found: list[tuple[str, str, str]] = []
+    for clause in vocabulary.normaliser.clauses(text):
+        for category in vocabulary.categories:
+            for pattern, first, last in category.matches(clause, vocabulary.negation, vocabulary.fuzz):
+                found.append((category.id, pattern.source, " ".join(clause[first : last + 1])))
+    return tuple(found)
 
 
 def load_free_text_vocabulary(path: Path) -> FreeTextVocabulary:
-    flags = (
-        (FreeTextFlag("leg_weakness", "Faiblesse des jambes", "urgent"), r"(sens plus|faiblesse|paraly).*(jambe)"),
-        (FreeTextFlag("bladder_bowel", "Urines ou selles", "urgent"), r"(arrive plus|peux plus).*(urin|pipi)"),
-        (FreeTextFlag("fever", "Fièvre", "urgent"), r"\bfievre\b|39|38"),
+    """Read, validate and compile the vocabulary file; any problem is a `FreeTextVocabularyError` naming the file."""
+    path = Path(path)
+    try:
+        raw = load_yaml(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise FreeTextVocabularyError(f"{path}: cannot be read ({error})") from error
+    except yaml.YAMLError as error:
+        raise FreeTextVocabularyError(f"{path}: not valid YAML ({error})") from error
+    if not isinstance(raw, dict):
+        raise FreeTextVocabularyError(f"{path}: the top level must be a mapping (version, source, categories, ...)")
+    try:
+        model = _VocabularyModel.model_validate(raw)
+    except ValidationError as error:
+        raise FreeTextVocabularyError(f"{path}: {error}") from error
+    try:
+        return _compile(model)
+    except ValueError as error:
+        raise FreeTextVocabularyError(f"{path}: {error}") from error
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Compilation (file model -> matcher), each step refusing what would silently never match
+# ---------------------------------------------------------------------------------------------------------------
+def _compile(model: _VocabularyModel) -> FreeTextVocabulary:
+    norm = model.normalisation
+    stopwords = frozenset(_single_word(word, "stop word") for word in norm.stopwords)
+    rewrites: dict[tuple[str, ...], tuple[str, ...]] = {}
+    for written, replacement in norm.rewrites.items():
+        key = tuple(_words_of(written))
+        if not key:
+            raise ValueError(f'rewrite "{written}" has no word to replace')
+        rewrites[key] = tuple(_words_of(replacement))
+    normaliser = _Normaliser(
+        rewrites=rewrites,
+        rewrite_lengths=tuple(sorted({len(key) for key in rewrites}, reverse=True)),
+        clause_breaks=frozenset(_single_word(word, "clause break") for word in norm.clause_breaks),
+        stopwords=stopwords,
     )
-    return FreeTextVocabulary("0", "placeholder", tuple((f, re.compile(p)) for f, p in flags))
+    unreachable = stopwords | {key[0] for key in rewrites if len(key) == 1} | normaliser.clause_breaks
+    neg = model.negation
+    negation = _Negation(
+        before=tuple(_compile_word(word, "negation cue") for word in neg.before),
+        before_fillers=frozenset(_single_word(word, "negation filler") for word in neg.before_fillers),
+        after=tuple(_compile_word(word, "negation cue") for word in neg.after),
+        after_fillers=frozenset(_single_word(word, "negation filler") for word in neg.after_fillers),
+        max_fillers=neg.max_fillers,
+    )
+    fuzz = _Fuzz(
+        min_length=model.matching.fuzzy_min_length,
+        long_length=model.matching.fuzzy_long_length,
+        real_words=frozenset(_single_word(word, "real word") for word in model.matching.real_words),
+    )
+    lexicon = {
+        name: tuple(_compile_word(word, f'word of group "@{name}"', unreachable) for word in words)
+        for name, words in model.lexicon.items()
+    }
+    categories = tuple(
+        _Category(
+            id=category.id,
+            label=category.label,
+            severity=category.severity,
+            source=category.source,
+            patterns=tuple(
+                _compile_pattern(item, model.matching.max_gap, lexicon, unreachable, category.id)
+                for item in category.patterns
+            ),
+            exclude=tuple(
+                _compile_pattern(item, model.matching.exclude_max_gap, lexicon, unreachable, category.id)
+                for item in category.exclude
+            ),
+        )
+        for category in model.categories
+    )
+    return FreeTextVocabulary(
+        version=model.version,
+        source=model.source,
+        categories=categories,
+        normaliser=normaliser,
+        negation=negation,
+        fuzz=fuzz,
+    )
 
 
-def screen_free_text(text: str, vocabulary: FreeTextVocabulary) -> tuple[FreeTextFlag, ...]:
-    folded = _fold(text)
-    return tuple(flag for flag, pattern in vocabulary.patterns if pattern.search(folded))
+def _single_word(written: str, what: str) -> str:
+    words = _words_of(written)
+    if len(words) != 1:
+        raise ValueError(f'{what} "{written}" must be exactly one word')
+    return words[0]
+
+
+def _compile_word(written: str, what: str, unreachable: frozenset[str] = frozenset()) -> _Word:
+    """`word` or `stem*`, normalised like message words; refused if a message word could never equal it."""
+    prefix = written.endswith("*")
+    text = _single_word(written[:-1] if prefix else written, what)
+    if not prefix and text in unreachable:
+        raise ValueError(
+            f'{what} "{written}" is a stop word, clause break or rewritten word: no message word can match it'
+        )
+    return _Word(text=text, prefix=prefix)
+
+
+def _compile_pattern(
+    item: str | _PatternModel,
+    default_gap: int,
+    lexicon: Mapping[str, _Alternatives],
+    unreachable: frozenset[str],
+    category_id: str,
+) -> _Pattern:
+    written, gap = (item, default_gap) if isinstance(item, str) else (item.words, item.max_gap)
+    where = f'category "{category_id}", pattern "{written}"'
+    positions: list[_Alternatives] = []
+    for chunk in written.split():
+        alternatives: list[_Word] = []
+        for alternative in chunk.split("|"):
+            if alternative.startswith("@"):
+                group = lexicon.get(alternative[1:])
+                if group is None:
+                    raise ValueError(f"{where}: unknown word group {alternative}")
+                alternatives.extend(group)
+            elif alternative:
+                try:
+                    alternatives.append(_compile_word(alternative, "word", unreachable))
+                except ValueError as error:
+                    raise ValueError(f"{where}: {error}") from None
+            else:
+                raise ValueError(f'{where}: empty alternative in "{chunk}"')
+        positions.append(tuple(alternatives))
+    if not positions:
+        raise ValueError(f"{where}: no word")
+    return _Pattern(source=written, positions=tuple(positions), max_gap=default_gap if gap is None else gap)
