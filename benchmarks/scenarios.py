@@ -37,7 +37,7 @@ DUE_DATE = date(2027, 6, 7)
 #: Telegram's overall bulk limit, "no more than about 30 messages per second" (Bots FAQ; bot/standin/limits.py).
 TELEGRAM_BULK_PER_SECOND = 30
 #: The red flag pressed in the alerts scenario: urgent in questionnaires/rules.yaml (NICE NG234,
-#: shared/clinical/red-flags.md).
+#: docs/clinical/red-flags.md).
 URGENT_ITEM = "rf_weakness"
 
 

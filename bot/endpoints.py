@@ -2,7 +2,7 @@
 
 Why a re-export: reporting, export and the clinician views import endpoints from one stable place, while the
 pure clinical logic stays in `bot.domain`, free of I/O. See `bot/domain/endpoints.py` for rules and sources
-(`/work/shared/clinical/pain-response.md`).
+(`docs/clinical/pain-response.md`).
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from bot.storage import instances
 
 RT = date(2027, 3, 3)  # the bench starts on Monday 2027-03-01, 10:00 in Paris
 BASELINE = {"pain_worst": 3, "bg_taking": "yes", "bg_product": "skenan", "bg_dose": 30, "bg_per_day": 2,
-            "rescue_taking": "no"}  # 60 mg/day of oral morphine: OMED 60 (shared/clinical/opioid-conversion.md)
+            "rescue_taking": "no"}  # 60 mg/day of oral morphine: OMED 60 (docs/clinical/opioids.md)
 
 
 def fired(bench: Bench, instance_id: int) -> list[str]:

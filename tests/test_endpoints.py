@@ -1,4 +1,4 @@
-"""Tests for trial endpoints (`bot.endpoints`), against /work/shared/clinical/pain-response.md."""
+"""Tests for trial endpoints (`bot.endpoints`), against docs/clinical/pain-response.md."""
 
 from __future__ import annotations
 

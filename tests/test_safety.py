@@ -310,3 +310,13 @@ async def test_benign_journeys_with_everyday_messages_raise_no_urgent_alert(benc
     assert urgent_alerts(bench) == []
     assert rows(bench, "SELECT COUNT(*) FROM alerts WHERE severity = 'urgent'")[0][0] == 0
     assert rows(bench, "SELECT COUNT(*) FROM patient_messages")[0][0] == 3
+
+
+async def test_a_message_about_constipation_alone_is_same_day_not_urgent(bench: Bench) -> None:
+    patient = await bench.join(5051, "P-S51", RT)
+    await answer_all(bench, patient)
+    await bench.patient_says(patient, "je suis constipé depuis 4 jours")
+    await bench.tick()
+    assert rows(bench, "SELECT rule_id, severity FROM alerts WHERE severity != 'info'") == [
+        ("free_text_red_flag", "same_day")]
+    assert "Votre équipe soignante est prévenue. Elle vous appellera aujourd'hui." in bench.texts(5051)[-1]

@@ -3,14 +3,14 @@
 Why pure: these functions decide what a trial reports as its primary endpoint, so they must be testable in
 isolation, replayable on exported data and free of any I/O, clock, Telegram or database dependency.
 
-Clinical source for every rule and number here: `/work/shared/clinical/pain-response.md`, which fixes our exact
+Clinical source for every rule and number here: `docs/clinical/pain-response.md`, which fixes our exact
 operational reading of
 - the International Bone Metastases Consensus Working Party endpoints: Chow E. et al., "Update of the international
   consensus on palliative radiotherapy endpoints for future clinical trials in bone metastases", Int J Radiat Oncol
   Biol Phys 2012;82(5):1730-1737 (doi:10.1016/j.ijrobp.2011.02.008); first version Radiother Oncol 2002;64:275-280;
 - pain flare: Hird A. et al., Int J Radiat Oncol Biol Phys 2009;75(1):193-197; Chow E. et al., Radiother Oncol
   2005;75:64-69;
-and `/work/shared/clinical/instruments.md` for the four pain types of the RELIEVE study (NCT06746103).
+and `docs/clinical/instruments.md` for the four pain types of the RELIEVE study (NCT06746103).
 
 Every invalid input raises `ValueError` (including wrong types such as `bool` or `float` pain scores): a silently
 coerced value in an endpoint computation is worse than a crash.
@@ -60,7 +60,7 @@ __all__ = [
 
 # ---------------------------------------------------------------------------------------------------------------
 # Clinical constants — the only place these numbers live.
-# Source: /work/shared/clinical/pain-response.md (Chow E. et al., Int J Radiat Oncol Biol Phys 2012;82(5):1730-1737;
+# Source: docs/clinical/pain-response.md (Chow E. et al., Int J Radiat Oncol Biol Phys 2012;82(5):1730-1737;
 # Radiother Oncol 2002;64:275-280; flare: Hird A. et al., Int J Radiat Oncol Biol Phys 2009;75(1):193-197).
 # ---------------------------------------------------------------------------------------------------------------
 PAIN_SCALE_MIN: Final[int] = 0

@@ -12,7 +12,7 @@ PreferredTime = Literal["matin", "midi", "soir"]
 InstanceStatus = Literal["planned", "sending", "open", "completed", "missed", "cancelled"]
 
 ARMS: tuple[str, ...] = ("standard", "experimental")
-FRACTIONATIONS: tuple[int, ...] = (1, 5)  # 8 Gy x 1 or 20 Gy x 5 (shared/clinical/schedule.md)
+FRACTIONATIONS: tuple[int, ...] = (1, 5)  # 8 Gy x 1 or 20 Gy x 5 (docs/clinical/schedule.md)
 PREFERRED_TIMES: tuple[str, ...] = ("matin", "midi", "soir")
 
 

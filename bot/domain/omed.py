@@ -1,6 +1,6 @@
 """Oral morphine equivalent daily dose (OMED) from what the patient actually takes.
 
-Source: `/work/shared/clinical/opioids.md`. We record product, dose per intake, intakes per day and rescue doses, and
+Source: `docs/clinical/opioids.md`. We record product, dose per intake, intakes per day and rescue doses, and
 compute OMED here from a conversion table kept as data (`questionnaires/opioids.yaml`, one source per row). The
 table is swappable (`fr_sor`, the French practice column, is the default; `cdc_2022` is kept; a site may add its own)
 and every result carries the id of the table used.

@@ -2,7 +2,7 @@
 
 Why a data format: the wording of an instrument is clinical data that a clinician reviews and versions, and a site
 that holds a licence for an instrument we may not ship (EORTC QLQ-C30, BPI, EQ-5D…, see
-`/work/shared/clinical/instruments.md`) drops it in as a local file. Item ids are stable because exports, escalation
+`docs/clinical/instruments.md`) drops it in as a local file. Item ids are stable because exports, escalation
 rules and endpoints refer to them; the text can change with the version, the ids cannot.
 
 Why so strict: a questionnaire that silently never asks a red-flag item is a patient-safety bug. Every problem is

@@ -12,8 +12,8 @@ and what makes "adding a yes to a red flag never removes an alert" hold.
 
 Clinical definitions used here (sources cited in the rules file too):
 - pain rise: worst pain ≥ baseline worst pain + N points (N = 2 in the shipped file; Chow et al. 2012,
-  `shared/clinical/pain-response.md`, `shared/clinical/red-flags.md`);
-- analgesic increase, exactly as in `shared/clinical/pain-response.md`: with B = baseline OMED and F = current
+  `docs/clinical/pain-response.md`, `docs/clinical/red-flags.md`);
+- analgesic increase, exactly as in `docs/clinical/pain-response.md`: with B = baseline OMED and F = current
   OMED, F ≥ K × B when B > 0, F > 0 when B = 0, and an unknown OMED is never an increase (K = 1.25 shipped).
 """
 

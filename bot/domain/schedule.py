@@ -1,7 +1,7 @@
 """The protocol schedule: what is sent when, and until when an answer counts.
 
 The time points, windows, send times, quiet hours and reminder rules are trial data
-(`questionnaires/schedule.yaml`, sources cited there and in `shared/clinical/schedule.md`); this module only
+(`questionnaires/schedule.yaml`, sources cited there and in `docs/clinical/schedule.md`); this module only
 validates that file and turns it into concrete UTC moments for one patient. Everything here is pure: no clock, no
 I/O except `load_schedule`, no Telegram, no database, so the planner can be tested over years of calendar in
 milliseconds and re-run identically when a patient's data is re-derived.

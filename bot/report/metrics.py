@@ -1,6 +1,6 @@
 """Trial-report numbers, as pure functions over a `Dataset` snapshot (no I/O, no plotting).
 
-What is counted, and why this way (clinical definitions: `/work/shared/clinical/pain-response.md`, implemented in
+What is counted, and why this way (clinical definitions: `docs/clinical/pain-response.md`, implemented in
 `bot.domain.endpoints`, which this module only feeds):
 - baseline = the baseline instance's current `pain_worst` and the OMED of its regimen; evaluable = baseline worst
   pain ≥ 2 (`is_evaluable`);

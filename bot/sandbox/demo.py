@@ -11,7 +11,7 @@ and, if its profile says so, answers the current question by pressing the button
 a person would; the fake clinician presses "Pris en charge" under every alert delivered to the group.
 
 The pain curves below are scenarios, not clinical thresholds: they are chosen so that the rules in
-`questionnaires/rules.yaml` and the endpoints of `shared/clinical/pain-response.md` (Chow E. et al., IJROBP
+`questionnaires/rules.yaml` and the endpoints of `docs/clinical/pain-response.md` (Chow E. et al., IJROBP
 2012;82(5):1730-1737; flare: Hird A. et al., IJROBP 2009;75(1):193-197) have something to find.
 """
 
@@ -70,7 +70,7 @@ class Profile:
     keeps_answering: bool = True
     #: Study day of the daily diary where they report new weakness in the legs (urgent red flag).
     red_flag_day: int | None = None
-    #: Rescue doses taken in 24 h on the days of a painful spell (shared/clinical/opioids.md counts them).
+    #: Rescue doses taken in 24 h on the days of a painful spell (docs/clinical/opioids.md counts them).
     rescue_when_pain_at_least: int = 11
 
     def worst_pain(self, study_day: int | None) -> int:

@@ -18,7 +18,7 @@ from bot.domain.questionnaire import Item, Questionnaire
 from bot.domain.free_text_screen import screen_free_text
 from bot.domain.rules import AlertDraft, advice_for, evaluate_answers, evaluate_event, highest_severity
 from bot.services import clinical_context
-from bot.services.patient_messages import advice_for_flags
+from bot.services.patient_messages import advice_for_flags, severity_for_flags
 from bot.services.container import Services
 from bot.storage import alerts, audit, instances, notices, patients
 from bot.storage.store import Tx
@@ -194,7 +194,7 @@ async def _raise_alerts(
         if flags:
             drafts = [
                 replace(draft, fired={typed_item: typed_text, "flags": [flag.label for flag in flags]},
-                        advice=advice_for_flags(flags))
+                        advice=advice_for_flags(flags), severity=severity_for_flags(flags))
                 for draft in evaluate_event(services.rules, "free_text_red_flag")
             ] + drafts
     if not drafts:

@@ -17,7 +17,7 @@ from typing import Literal
 
 from bot.domain.free_text_screen import FreeTextFlag, screen_free_text
 from bot.domain.models import Patient
-from bot.domain.rules import Advice, evaluate_event
+from bot.domain.rules import Advice, Severity, evaluate_event
 from bot.services.container import Services
 from bot.storage import alerts, audit, instances, messages, notices, patients
 
@@ -47,6 +47,11 @@ MESSAGE_MIN_WORDS = 2
 def looks_like_a_message(text: str, services: Services) -> bool:
     words = [word for word in text.split() if any(ch.isalpha() for ch in word)]
     return len(words) >= MESSAGE_MIN_WORDS or bool(screen_free_text(text, services.free_text_vocabulary))
+
+
+def severity_for_flags(flags: tuple[FreeTextFlag, ...]) -> Severity:
+    """The alert's severity: urgent if any sign found is urgent (most are), else same-day (thirst, constipation)."""
+    return "urgent" if any(flag.severity == "urgent" for flag in flags) else "same_day"
 
 
 def advice_for_flags(flags: tuple[FreeTextFlag, ...]) -> Advice | None:
@@ -87,7 +92,8 @@ async def receive(
                 "flags": [flag.label for flag in flags],
             }
             new_id = await alerts.insert_alert(
-                tx, patient_id=patient.id, instance_id=None, rule_id=draft.rule_id, severity=draft.severity,
+                tx, patient_id=patient.id, instance_id=None, rule_id=draft.rule_id,
+                severity=severity_for_flags(flags) if flags else draft.severity,
                 payload=payload, now=now, send_now=True,
             )
             alert_id = alert_id or new_id
