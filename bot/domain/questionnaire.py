@@ -62,7 +62,9 @@ TEXT_DEFAULT_MAX_LENGTH: Final[int] = 500
 TEXT_MAX_MAX_LENGTH: Final[int] = 1000
 SHORT_MAX_LENGTH: Final[int] = 40
 
-NOT_QUESTIONNAIRE_FILES: Final[frozenset[str]] = frozenset({"opioids.yaml", "schedule.yaml", "rules.yaml"})
+NOT_QUESTIONNAIRE_FILES: Final[frozenset[str]] = frozenset(
+    {"opioids.yaml", "schedule.yaml", "rules.yaml", "sites.yaml", "free_text_red_flags.yaml"}
+)
 """Data files that live next to the questionnaires but are not questionnaires."""
 
 ITEM_ID_PATTERN: Final[str] = r"^[a-z0-9_]{1,24}$"
