@@ -320,3 +320,20 @@ async def test_a_message_about_constipation_alone_is_same_day_not_urgent(bench: 
     assert rows(bench, "SELECT rule_id, severity FROM alerts WHERE severity != 'info'") == [
         ("free_text_red_flag", "same_day")]
     assert "Votre équipe soignante est prévenue. Elle vous appellera aujourd'hui." in bench.texts(5051)[-1]
+
+
+async def test_a_patient_writing_fast_is_kept_in_full_but_does_not_flood_the_group(bench: Bench) -> None:
+    patient = await bench.join(5052, "P-S52", RT)
+    await answer_all(bench, patient)
+    for n in range(12):
+        await bench.patient_says(patient, f"message numéro {n} pour l'équipe")
+    for _ in range(3):
+        await bench.patient_says(patient, THE_REVIEW_PHRASE)
+    await bench.tick()
+    assert rows(bench, "SELECT COUNT(*), COUNT(alert_id) FROM patient_messages") == [(15, 15)]  # all kept, all linked
+    assert rows(bench, "SELECT severity, COUNT(*) FROM alerts GROUP BY severity ORDER BY severity") == [
+        ("info", 3), ("urgent", 1)]
+    assert sum("Appelez maintenant le 15" in t for t in bench.texts(5052)) == 1  # the advice once, not three times
+    bench.clock.advance(timedelta(minutes=11))
+    await bench.patient_says(patient, "encore une question pour l'équipe")
+    assert rows(bench, "SELECT COUNT(*) FROM alerts WHERE severity = 'info'")[0][0] == 4

@@ -12,7 +12,7 @@ be read.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
 from bot.domain.free_text_screen import FreeTextFlag, screen_free_text
@@ -20,13 +20,23 @@ from bot.domain.models import Patient
 from bot.domain.rules import Advice, Severity, evaluate_event
 from bot.services.container import Services
 from bot.storage import alerts, audit, instances, messages, notices, patients
+from bot.storage.store import Tx
 
 #: Neurological categories of the screen: the advice is the unconditional "call now" of a new neurological sign.
 NEURO_CATEGORIES = frozenset({"leg_weakness", "numbness", "bladder_bowel", "fall"})
 #: Categories whose advice is their own (fever: suspected neutropenic sepsis; drowsiness: opioid toxicity).
 _CATEGORY_ADVICE: dict[str, Advice] = {"fever": "fever", "opioid_toxicity": "toxicity"}
 
-Outcome = Literal["forwarded", "red_flag", "not_patient", "withdrawn"]
+#: Burst control, so that one patient writing fast cannot flood the clinicians' group (alarm fatigue) or push other
+#: patients' alerts back: at most this many ordinary messages become separate alerts in `BURST_WINDOW`; later ones
+#: are stored and linked to the latest of those alerts (the export and `/patient` show them all).
+FORWARD_BURST = 3
+BURST_WINDOW = timedelta(minutes=10)
+#: A red flag repeated in further messages while its alert is still open does not raise another urgent alert (nor
+#: the same advice again); the new message is linked to the open alert.
+RED_FLAG_REPEAT_WINDOW = timedelta(minutes=30)
+
+Outcome = Literal["forwarded", "red_flag", "held", "not_patient", "withdrawn"]
 
 
 @dataclass(frozen=True)
@@ -81,8 +91,9 @@ async def receive(
             return ReceivedMessage("not_patient")
         instance = await instances.open_instance_for(tx, patient.id)
         event = "free_text_red_flag" if flags else "free_text"
-        drafts = evaluate_event(services.rules, event, details={"kind": kind})
-        alert_id: int | None = None
+        linked = await _alert_to_join(tx, services, patient.id, event, now)
+        drafts = [] if linked is not None else evaluate_event(services.rules, event, details={"kind": kind})
+        alert_id: int | None = linked
         for draft in drafts:
             payload: dict[str, object] = {
                 "title": draft.title, "source": draft.source, "trend": [],
@@ -109,7 +120,7 @@ async def receive(
         )
         advice = advice_for_flags(flags)
         notice_id = None
-        if advice is not None and patient.status != "withdrawn":
+        if advice is not None and patient.status != "withdrawn" and linked is None:
             severity = "urgent" if advice != "same_day" else "same_day"
             notice_id = await notices.owe_notice(
                 tx, patient_id=patient.id, instance_id=None, severity=severity, now=now, advice=advice,
@@ -117,6 +128,17 @@ async def receive(
         await tx.commit()
     if patient.status == "withdrawn":
         return ReceivedMessage("withdrawn", patient=patient, flags=flags, alert_id=alert_id)
-    return ReceivedMessage(
-        "red_flag" if flags else "forwarded", patient=patient, flags=flags, notice_id=notice_id, alert_id=alert_id,
-    )
+    outcome: Outcome = "held" if linked is not None else "red_flag" if flags else "forwarded"
+    return ReceivedMessage(outcome, patient=patient, flags=flags, notice_id=notice_id, alert_id=alert_id)
+
+
+async def _alert_to_join(tx: Tx, services: Services, patient_id: int, event: str, now: datetime) -> int | None:
+    """The recent alert this message joins instead of raising its own (burst control), or None for a new alert."""
+    if event == "free_text_red_flag":
+        rule_ids = services.rules.event_rule_ids("free_text_red_flag")
+        recent = await alerts.recent_alerts_of_rules(tx, patient_id, rule_ids, since=now - RED_FLAG_REPEAT_WINDOW)
+        still_open = [alert for alert in recent if alert.acknowledged_at is None]
+        return still_open[-1].id if still_open else None
+    rule_ids = services.rules.event_rule_ids("free_text")
+    recent = await alerts.recent_alerts_of_rules(tx, patient_id, rule_ids, since=now - BURST_WINDOW)
+    return recent[-1].id if len(recent) >= FORWARD_BURST else None

@@ -102,6 +102,20 @@ async def last_alert_of_rule(tx: Tx, patient_id: int, rule_id: str) -> AlertRow 
     return _row(row) if row else None
 
 
+async def recent_alerts_of_rules(
+    tx: Tx, patient_id: int, rule_ids: Collection[str], *, since: datetime
+) -> list[AlertRow]:
+    """This patient's alerts of `rule_ids` raised since `since`, oldest first (burst control for messages)."""
+    if not rule_ids:
+        return []
+    marks = ", ".join("?" for _ in rule_ids)
+    rows = await tx.fetchall(
+        f"SELECT * FROM alerts WHERE patient_id = ? AND rule_id IN ({marks}) AND created_at >= ? ORDER BY id",
+        (patient_id, *rule_ids, utc_iso(since)),
+    )
+    return [_row(r) for r in rows]
+
+
 async def get_alert(tx: Tx, alert_id: int) -> AlertRow | None:
     row = await tx.fetchone("SELECT * FROM alerts WHERE id = ?", (alert_id,))
     return _row(row) if row else None

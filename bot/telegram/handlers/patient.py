@@ -265,6 +265,8 @@ async def keep_message(
         return  # withdrawn: kept and passed on, but the bot never writes to the patient again
     if received.notice_id is not None:
         await patient_notices.send_notices(context.services, context.bot, notice_id=received.notice_id)
+    elif received.outcome == "held":
+        pass  # a burst: already told for the first messages (the flood limit of the pacer spares the chat)
     else:
         site = context.services.sites.get(received.patient.site_code)
         local_now = context.services.clock.now().astimezone(context.services.settings.timezone)
