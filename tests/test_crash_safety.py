@@ -156,7 +156,7 @@ async def test_sigkill_at_random_moments_loses_no_acknowledged_answer_and_no_ale
     assert completed == PATIENTS
 
     # Every red flag answered "yes" raised its alert, and every alert reached the clinicians' group.
-    flagged = {p.red_flag for p in players if p.red_flag}
+    flagged = {f"{p.red_flag}_inclusion" for p in players if p.red_flag}  # the baseline: found at inclusion
     raised = {rule for (rule,) in connection.execute("SELECT rule_id FROM alerts WHERE severity = 'urgent'")}
     assert flagged and flagged <= raised
     in_group = alert_messages(standin, CLINICIAN_CHAT)
