@@ -23,6 +23,10 @@ from bot.domain.schedule import (
     next_allowed,
     plan,
     primary_notice_time,
+    rt_start_moment,
+    answered_after_rt_start,
+    baseline_closes_at,
+    present_horizon,
     reminder_times,
 )
 
@@ -307,18 +311,21 @@ def test_an_enrolment_in_the_small_hours_waits_until_8am_the_same_day() -> None:
     assert planned[0].opens_at == paris(2026, 6, 1, 8, 0)
 
 
-def test_an_enrolment_after_day_0_plans_nothing_whose_window_has_closed() -> None:
+def test_an_enrolment_after_day_0_plans_a_late_baseline_and_nothing_whose_window_has_closed() -> None:
     start = date(2026, 6, 1)
     planned = plan(SPEC, rt_start=start, fractions=1, enrolled_at=paris(2026, 6, 22, 12), tz=PARIS)  # day 21
-    assert [p.timepoint for p in planned] == ["W22", "D30", "W43", "W50", "D60", "W71", "W78", "W85", "D90"]
+    assert [p.timepoint for p in planned] == [
+        "baseline", "W22", "D30", "W43", "W50", "D60", "W71", "W78", "W85", "D90"]
+    assert planned[0].opens_at == paris(2026, 6, 22, 12)
+    assert planned[0].closes_at == paris(2026, 6, 23, 23, 59, 59)  # late_answer_days = 1 after joining
 
 
 def test_an_enrolment_inside_an_open_window_opens_it_at_enrolment() -> None:
     enrolled = paris(2026, 6, 21, 14, 0)  # day 20, last day of the D15 window
     planned = plan(SPEC, rt_start=date(2026, 6, 1), fractions=1, enrolled_at=enrolled, tz=PARIS)
-    assert planned[0].timepoint == "D15"
-    assert planned[0].opens_at == enrolled
-    assert planned[0].closes_at == paris(2026, 6, 21, 23, 59, 59)
+    assert [p.timepoint for p in planned[:2]] == ["baseline", "D15"]  # a late baseline first, then D15 follows
+    assert planned[1].opens_at == enrolled
+    assert planned[1].closes_at == paris(2026, 6, 21, 23, 59, 59)
 
 
 def test_an_afternoon_enrolment_on_day_0_opens_baseline_then_diary_at_once() -> None:
@@ -327,10 +334,30 @@ def test_an_afternoon_enrolment_on_day_0_opens_baseline_then_diary_at_once() -> 
     assert [(p.timepoint, p.opens_at) for p in planned[:2]] == [("baseline", enrolled), ("DD0", enrolled)]
 
 
-def test_an_enrolment_on_day_0_at_night_is_too_late_for_baseline_and_that_days_diary() -> None:
+def test_an_enrolment_on_day_0_at_night_still_gets_a_baseline_but_not_that_days_diary() -> None:
     planned = plan(SPEC, rt_start=date(2026, 6, 1), fractions=1, enrolled_at=paris(2026, 6, 1, 22, 30), tz=PARIS)
-    assert planned[0].timepoint == "DD1"
-    assert "baseline" not in {p.timepoint for p in planned}
+    assert [p.timepoint for p in planned[:2]] == ["baseline", "DD1"]
+    assert planned[0].opens_at == paris(2026, 6, 2, 8, 0)  # for a message the bot starts; at once if present
+    assert planned[0].closes_at == paris(2026, 6, 2, 23, 59, 59)
+    assert "DD0" not in {p.timepoint for p in planned}
+
+
+def test_the_baseline_is_due_until_the_first_fraction_and_a_later_answer_is_flagged() -> None:
+    start = date(2026, 6, 1)
+    assert rt_start_moment(SPEC, start, PARIS) == paris(2026, 6, 1, 8, 0)
+    assert not answered_after_rt_start(SPEC, start, paris(2026, 6, 1, 7, 59, 59), PARIS)
+    assert answered_after_rt_start(SPEC, start, paris(2026, 6, 1, 8, 0), PARIS)
+    # Joined before the fraction: the usual window (end of day 0), no extension.
+    assert baseline_closes_at(SPEC, rt_start=start, enrolled_at=paris(2026, 6, 1, 7, 0), tz=PARIS) == paris(
+        2026, 6, 1, 23, 59, 59)
+    # Joined after it on day 0: one more day to answer.
+    assert baseline_closes_at(SPEC, rt_start=start, enrolled_at=paris(2026, 6, 1, 9, 0), tz=PARIS) == paris(
+        2026, 6, 2, 23, 59, 59)
+
+
+def test_a_present_patient_is_due_what_quiet_hours_hold_back_and_nothing_more() -> None:
+    assert present_horizon(paris(2026, 6, 1, 23, 30), SPEC, PARIS) == paris(2026, 6, 2, 8, 0)
+    assert present_horizon(paris(2026, 6, 1, 15, 0), SPEC, PARIS) == paris(2026, 6, 1, 15, 0)
 
 
 # --- quiet hours ---------------------------------------------------------------------------------------------
