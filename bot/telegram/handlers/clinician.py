@@ -63,14 +63,25 @@ async def enroll(update: Update, context: BotContext) -> None:
         return
     link = f"https://t.me/{context.bot.username}?start={invitation.code}"
     expires = invitation.expires_at.astimezone(context.services.settings.timezone).strftime("%d/%m/%Y")
-    await message.reply_text(
-        _("Patient {study_id} enrolled (site {site}, arm {arm}, {fractions} fraction(s), day 0 = {day0}).\n"
-          "Give the patient this personal link, valid once until {expires}:\n{link}").format(
-            study_id=request.study_id, site=request.site, arm=request.arm, fractions=request.fractions,
-            day0=request.rt_start.strftime("%d/%m/%Y"), expires=expires, link=link,
-        ),
-        protect_content=True,
+    text = _("Patient {study_id} enrolled (site {site}, arm {arm}, {fractions} fraction(s), day 0 = {day0}).\n"
+             "Give the patient this personal link, valid once until {expires}:\n{link}").format(
+        study_id=request.study_id, site=request.site, arm=request.arm, fractions=request.fractions,
+        day0=request.rt_start.strftime("%d/%m/%Y"), expires=expires, link=link,
     )
+    if late_enrolment_warning_due(context, request.rt_start):
+        text += "\n\n" + _(
+            "Warning: radiotherapy has already started for this patient. The baseline questionnaire will still be "
+            "sent, but its answers come after the first fraction: the exports flag them (after_rt_start).")
+    await message.reply_text(text, protect_content=True)
+
+
+def late_enrolment_warning_due(context: BotContext, rt_start: object) -> bool:
+    """True when the patient is enrolled at or after the start of the first fraction (no pre-treatment baseline)."""
+    from bot.domain.schedule import rt_start_moment
+
+    services = context.services
+    start = rt_start_moment(services.schedule, rt_start, services.settings.timezone)  # type: ignore[arg-type]
+    return services.clock.now() >= start
 
 
 async def acknowledge(update: Update, context: BotContext) -> None:

