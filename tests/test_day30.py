@@ -109,3 +109,56 @@ async def test_quiet_hours_still_hold_back_what_the_bot_starts(bench: Bench) -> 
     assert len(bench.standin.sent_messages(1607)) == before
     await bench.advance(timedelta(hours=1))
     assert len(bench.standin.sent_messages(1607)) == before + 1
+
+
+# --- the day-30 reminders and the coordinators' call list -------------------------------------------------
+
+RT_D30 = date(2027, 3, 2)  # day 27 = Monday 2027-03-29 (CEST), the D30 window runs to day 37 = 2027-04-08
+
+
+def d30_state(bench: Bench, study_id: str) -> tuple[str, int]:
+    ((status, reminders),) = rows(
+        bench, "SELECT i.status, i.reminders_sent FROM instances i JOIN patients p ON p.id = i.patient_id"
+               " WHERE p.study_id = ? AND i.timepoint = 'D30'", study_id)
+    return status, reminders
+
+
+async def test_day_30_reminders_stop_after_completion_pause_or_withdrawal_then_the_call_list(bench: Bench) -> None:
+    ids = {"C-001": 1611, "C-002": 1612, "C-003": 1613, "C-004": 1614}
+    for study_id, user_id in ids.items():
+        await answer_all(bench, await bench.join(user_id, study_id, RT_D30))  # baseline done; then silent
+    # To day 27, 09:00 (Paris, CEST): ticks in coarse steps (diaries and weeklies go unanswered).
+    await bench.advance(timedelta(days=28, hours=-2), step=timedelta(hours=6))
+    await bench.advance(timedelta(hours=2), step=timedelta(minutes=30))  # 10:00: the D30 questionnaires go out
+    assert all(d30_state(bench, s) == ("open", 0) for s in ids)
+    await answer_all(bench, ids["C-002"], {"pain_worst": 2})  # completes at once
+    await bench.patient_says(ids["C-003"], "/pause")
+    await bench.clinician_says("/withdraw C-004")
+    sent_before = {s: len(bench.standin.sent_messages(u)) for s, u in ids.items()}
+    await bench.advance(timedelta(days=8), step=timedelta(hours=1))  # to day 35, 10:00
+    reminders = {s: sum("Rappel" in (m.text or "") for m in bench.standin.sent_messages(u)[sent_before[s]:])
+                 for s, u in ids.items()}
+    # One reminder on the day (+4 h), one the next day at the preferred time; none after completion, pause or
+    # withdrawal.
+    assert reminders == {"C-001": 2, "C-002": 0, "C-003": 0, "C-004": 0}
+    assert d30_state(bench, "C-001") == ("open", 2)
+    assert d30_state(bench, "C-002") == ("completed", 0) and d30_state(bench, "C-003") == ("open", 0)
+    assert d30_state(bench, "C-004") == ("cancelled", 0)
+    assert len(bench.standin.sent_messages(ids["C-003"])) == sent_before["C-003"]  # nothing at all while paused
+    assert len(bench.standin.sent_messages(ids["C-004"])) == sent_before["C-004"]  # nothing ever after /stop
+
+    await bench.clinician_says("/appels")
+    listing = bench.group_messages()[-1].text or ""
+    assert "Liste d'appels" in listing and ": 2" in listing.splitlines()[0]
+    assert "C-001" in listing and "C-003" in listing and "/saisie C-001" in listing
+    assert "C-002" not in listing and "C-004" not in listing  # completed; withdrawn
+    assert "en pause" in listing
+
+    # The next morning's digest carries the list too.
+    seen = len(bench.group_messages())
+    await bench.advance(timedelta(hours=23), step=timedelta(hours=1))
+    digest = "\n".join(m.text or "" for m in bench.group_messages()[seen:])
+    assert "Résumé du matin" in digest and "Liste d'appels" in digest and "/saisie C-001" in digest
+
+    await bench.clinician_says("/appels", user_id=OUTSIDER)
+    assert "réservée" in (bench.group_messages()[-1].text or "")

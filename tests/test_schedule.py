@@ -23,6 +23,7 @@ from bot.domain.schedule import (
     next_allowed,
     plan,
     primary_notice_time,
+    call_list_time,
     rt_start_moment,
     answered_after_rt_start,
     baseline_closes_at,
@@ -435,6 +436,16 @@ def test_day_30_gets_a_closes_tomorrow_notice_the_day_before_its_last_day() -> N
     assert primary_notice_time(SPEC, planned["D30"], PARIS) == paris(2026, 7, 7, 18, 0)  # day 36
     assert primary_notice_time(SPEC, planned["D15"], PARIS) is None
     assert primary_notice_time(SPEC, planned["DD0"], PARIS) is None
+
+
+def test_an_unanswered_day_30_goes_on_the_call_list_two_days_before_its_window_closes() -> None:
+    start = date(2026, 6, 1)
+    planned = by_label(plan(SPEC, rt_start=start, fractions=1, enrolled_at=EARLY, preferred="soir", tz=PARIS))
+    assert SPEC.call_list.days_before_close == 2
+    assert call_list_time(SPEC, planned["D30"], PARIS) == paris(2026, 7, 6, 18, 0)  # day 35, window ends day 37
+    assert call_list_time(SPEC, planned["D15"], PARIS) is None
+    late = by_label(plan(SPEC, rt_start=start, fractions=1, enrolled_at=paris(2026, 7, 7, 12, 0), tz=PARIS))
+    assert call_list_time(SPEC, late["D30"], PARIS) == late["D30"].opens_at  # listed from its opening
 
 
 def test_no_separate_notice_when_the_primary_window_opened_that_same_day() -> None:

@@ -200,6 +200,11 @@ class PrimaryNoticeSpec(_Model):
     source: Source
 
 
+class CallListSpec(_Model):
+    days_before_close: int = Field(ge=0)
+    source: Source
+
+
 class ScheduleSpec(_Model):
     """The whole schedule file (`questionnaires/schedule.yaml`); see that file for the meaning of each field."""
 
@@ -215,6 +220,7 @@ class ScheduleSpec(_Model):
     followups: FollowupSpec
     weekly: WeeklySpec
     primary_notice: PrimaryNoticeSpec
+    call_list: CallListSpec
 
     @model_validator(mode="after")
     def _consistent(self) -> ScheduleSpec:
@@ -541,3 +547,19 @@ def primary_notice_time(
     if instance.opens_at < notice < instance.closes_at:
         return notice
     return None
+
+
+def call_list_time(spec: ScheduleSpec, instance: PlannedInstance, tz: ZoneInfo | None = None) -> datetime | None:
+    """When a still unanswered primary (day-30) questionnaire puts the patient on the coordinators' call list.
+
+    `call_list.days_before_close` local days before the window's last day, at the local time the window opened
+    (the patient's preferred time), after the patient's own reminders; never before the window opens (a patient
+    whose window opened later is listed from its opening). None for a non-primary instance.
+    """
+    if not instance.primary:
+        return None
+    zone = _zone(spec, tz)
+    last_day = instance.closes_at.astimezone(zone).date()
+    at = instance.opens_at.astimezone(zone).time()
+    listed = next_allowed(_at_local(last_day - timedelta(days=spec.call_list.days_before_close), at, zone), spec, zone)
+    return min(max(listed, instance.opens_at), instance.closes_at)

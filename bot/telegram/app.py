@@ -113,6 +113,7 @@ def register_handlers(application: Application) -> None:
     application.add_handler(CommandHandler("patients", clinician.list_patients))
     application.add_handler(CommandHandler("patient", clinician.show_patient))
     application.add_handler(CommandHandler("alerts", clinician.list_alerts))
+    application.add_handler(CommandHandler("appels", clinician.call_list))
     application.add_handler(CommandHandler("send", clinician.send_now))
     application.add_handler(CommandHandler("withdraw", clinician.withdraw_patient))
     application.add_handler(CommandHandler("day0", clinician.change_day0))

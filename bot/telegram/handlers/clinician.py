@@ -213,6 +213,16 @@ async def list_alerts(update: Update, context: BotContext) -> None:
     await _reply_long(update, "\n".join([_("Open alerts:")] + lines) if lines else _("No open alert."))
 
 
+async def call_list(update: Update, context: BotContext) -> None:
+    """/appels: the patients to phone for the day-30 questionnaire (primary end point) before its window closes."""
+    from bot.services.call_list import call_list_lines
+
+    if not await allowed(update, context):
+        return
+    await record_command(update, context, "appels", list(context.args or []))
+    await _reply_long(update, "\n".join(await call_list_lines(context.services)))
+
+
 async def send_now(update: Update, context: BotContext) -> None:
     """/send <study_id> [questionnaire]: push a questionnaire to the patient now."""
     from bot.scheduling import dispatcher
