@@ -162,3 +162,103 @@ async def test_day_30_reminders_stop_after_completion_pause_or_withdrawal_then_t
 
     await bench.clinician_says("/appels", user_id=OUTSIDER)
     assert "réservée" in (bench.group_messages()[-1].text or "")
+
+
+# --- the research nurse's phone entry (/saisie) -----------------------------------------------------------
+
+
+def phone_buttons(bench: Bench) -> tuple[int, dict[str, str]]:
+    """The latest phone-entry question in the group: its message id and its buttons (label → callback data)."""
+    for message in reversed(bench.group_messages()):
+        buttons = {b["text"]: b["callback_data"] for row in message.buttons() for b in row}
+        if any(data.startswith(("pq:", "pm:")) for data in buttons.values()):
+            return message.message_id, buttons
+    raise AssertionError("no phone-entry question in the group")
+
+
+async def nurse_press(bench: Bench, data: str, *, user_id: int = CLINICIANS[1]) -> str | None:
+    message_id, _buttons = phone_buttons(bench)
+    query_id = bench.standin.press_button(CLINICIAN_CHAT, user_id, message_id, data)
+    await bench.settle()
+    return bench.standin.world.callback_queries[query_id].answer["text"]
+
+
+async def nurse_answers_everything(bench: Bench, instance_id: int) -> list[str]:
+    """The nurse reads each question and presses (or types) a benign answer, to the end."""
+    from bot.services import phone_entry
+
+    assert bench.services is not None
+    asked: list[str] = []
+    for _ in range(100):
+        prompt = await phone_entry.current_prompt(bench.services, instance_id)
+        if prompt is None:
+            return asked
+        item = prompt.item
+        asked.append(item.id)
+        prefix = f"pq:{instance_id}:{prompt.item_index}:"
+        if item.type == "scale":
+            await nurse_press(bench, prefix + "2")
+        elif item.type == "yesno":
+            await nurse_press(bench, prefix + ("yes" if item.id == "analgesic_same" else "no"))
+        elif item.type == "single":
+            await nurse_press(bench, prefix + item.choices[0].code)
+        elif item.type == "multi":
+            toggle = f"pm:{instance_id}:{prompt.item_index}:"
+            await nurse_press(bench, toggle + item.choices[0].code)
+            await nurse_press(bench, toggle + "_ok")
+        elif item.optional:
+            await nurse_press(bench, prefix + "_skip")
+        else:
+            await bench.clinician_says(str(int(item.min)) if item.type == "number" and item.min else "1",
+                                       user_id=CLINICIANS[1])
+    raise AssertionError(f"phone entry did not end: {asked[-5:]}")
+
+
+async def test_a_nurse_enters_the_day_30_answers_by_phone_and_nobody_else_can(bench: Bench) -> None:
+    patient = await bench.join(1621, "S-001", RT_D30)
+    await answer_all(bench, patient)
+    await bench.advance(timedelta(days=28, hours=-2), step=timedelta(hours=6))
+    await bench.advance(timedelta(hours=2), step=timedelta(minutes=30))  # day 27, 10:00: D30 sent, unanswered
+    ((d30,),) = rows(bench, "SELECT id FROM instances WHERE timepoint = 'D30'")
+    patient_question = (await current_prompt(bench, patient)).instance.question_message_id
+
+    await bench.clinician_says("/saisie S-001", user_id=OUTSIDER)  # not an allowed clinician
+    assert "réservée" in (bench.group_messages()[-1].text or "")
+    await bench.clinician_says("/saisie S-001", user_id=CLINICIANS[1])
+    assert "Saisie par téléphone" in (bench.group_messages()[-1].text or "")
+    _message_id, buttons = phone_buttons(bench)
+    first = next(data for data in buttons.values() if data.startswith("pq:"))
+    refused = await nurse_press(bench, first, user_id=OUTSIDER)
+    assert "réservée" in (refused or "")
+    assert rows(bench, "SELECT COUNT(*) FROM answers WHERE instance_id = ?", d30) == [(0,)]
+
+    asked = await nurse_answers_everything(bench, d30)
+    assert rows(bench, "SELECT status FROM instances WHERE id = ?", d30) == [("completed",)]
+    assert rows(bench, "SELECT DISTINCT source FROM answers WHERE instance_id = ?", d30) == [("phone",)]
+    assert rows(bench, "SELECT COUNT(*) FROM answers WHERE instance_id = ?", d30) == [(len(asked),)]
+    audited = rows(bench, "SELECT actor, details FROM audit_log WHERE action = 'answer' AND entity_id LIKE ?",
+                   f"{d30}/%")
+    assert len(audited) == len(asked)
+    assert {actor for actor, _ in audited} == {f"clinician:{CLINICIANS[1]}"}
+    assert all('"source": "phone"' in (details or "") for _, details in audited)
+    assert "source « phone »" in (bench.group_messages()[-1].text or "") or "phone" in (
+        bench.group_messages()[-1].text or "")
+    assert rows(bench, "SELECT COUNT(*) FROM audit_log WHERE action = 'phone_entry_start'") == [(1,)]
+
+    lines, bundle = await exported(bench)
+    d30_lines = [line for line in lines if line["timepoint"] == "D30" and line["item"] != "omed_mg"]
+    assert len(d30_lines) == len(asked) and {line["source"] for line in d30_lines} == {"phone"}
+    assert {line["source"] for line in lines if line["timepoint"] == "baseline" and line["item"] != "omed_mg"} == {
+        "patient"}
+    response = next(r for r in responses_in(bundle) if r["identifier"]["value"] == "S-001/D30")
+    sources = {e["valueCode"] for item in response["item"] for e in item.get("extension", ())
+               if e["url"] == EXT_ANSWER_SOURCE}
+    assert sources == {"phone"}
+
+    # The patient's own copy of the question is stale now; the day-30 call list no longer names them.
+    stale = bench.standin.press_button(1621, 1621, patient_question, f"q:{d30}:0:3", strict=False)
+    await bench.settle()
+    assert bench.standin.world.callback_queries[stale].answer["text"]
+    assert rows(bench, "SELECT COUNT(*) FROM answers WHERE instance_id = ?", d30) == [(len(asked),)]
+    await bench.clinician_says("/saisie S-001")
+    assert "déjà terminé" in (bench.group_messages()[-1].text or "")
