@@ -13,7 +13,7 @@ from harness import CLINICIAN_CHAT, CLINICIANS, OUTSIDER, Bench, answer_all, cur
 
 from bot.export.csv_export import CSV_COLUMNS, csv_rows
 from bot.export.dataset import load_dataset
-from bot.export.fhir_export import EXT_ANSWER_SOURCE, EXT_FLAG, build_bundle, responses_in
+from bot.export.fhir_export import EXT_ANSWER_SOURCE, EXT_FLAG, build_bundle, responses_in, validate_bundle
 
 # The bench clock starts on Monday 2027-03-01 at 10:00 in Paris (09:00 UTC, CET).
 NIGHT = timedelta(hours=13, minutes=30)  # → 23:30 Paris the same day
@@ -72,6 +72,7 @@ async def test_a_patient_joining_at_23_30_on_day_0_still_gets_a_baseline_and_the
     assert len(baseline) == len(asked)
     assert all(line["flags"] == "after_rt_start;enrolled_after_rt_start" for line in baseline)
     assert all(line["source"] == "patient" for line in baseline)
+    validate_bundle(bundle)
     (response,) = responses_in(bundle)
     assert {e["valueCode"] for e in response["extension"] if e["url"] == EXT_FLAG} == {
         "after_rt_start", "enrolled_after_rt_start"}
@@ -250,6 +251,7 @@ async def test_a_nurse_enters_the_day_30_answers_by_phone_and_nobody_else_can(be
     assert len(d30_lines) == len(asked) and {line["source"] for line in d30_lines} == {"phone"}
     assert {line["source"] for line in lines if line["timepoint"] == "baseline" and line["item"] != "omed_mg"} == {
         "patient"}
+    validate_bundle(bundle)  # the answer-source extension is valid FHIR
     response = next(r for r in responses_in(bundle) if r["identifier"]["value"] == "S-001/D30")
     sources = {e["valueCode"] for item in response["item"] for e in item.get("extension", ())
                if e["url"] == EXT_ANSWER_SOURCE}
