@@ -36,7 +36,7 @@ from zoneinfo import ZoneInfo
 
 from bot.config import ConfigError, load_settings
 from bot.domain.engine import SKIPPED
-from bot.domain.schedule import is_quiet
+from bot.domain.schedule import is_quiet  # noqa: F401 - re-exported for tests
 from bot.sandbox.demo import Profile, answer_for
 from bot.sandbox.world import CLINICIAN_CHAT_ID, SandboxWorld
 from bot.services import answering, phone_entry
@@ -122,10 +122,12 @@ def draw_cohort(patients: int, seed: int, tz: ZoneInfo = PARIS) -> list[Behaviou
 class CohortRun:
     """One run of the cohort on its own database, with or without the nurse working the call list."""
 
-    def __init__(self, world: SandboxWorld, cohort: list[Behaviour], *, call_list: bool, seed: int) -> None:
+    def __init__(self, world: SandboxWorld, cohort: list[Behaviour], *, call_list: bool, seed: int,
+                 reach: float = NURSE_REACHES) -> None:
         self.world = world
         self.cohort = cohort
         self.call_list = call_list
+        self.reach = reach
         self.nurse_rng = random.Random(f"{seed}:nurse")
         self.calls = 0
         self.reached = 0
@@ -220,7 +222,7 @@ class CohortRun:
         by_id = {p.profile.study_id: p for p in self.cohort}
         for study_id in listed:
             self.calls += 1
-            if self.nurse_rng.random() >= NURSE_REACHES:
+            if self.nurse_rng.random() >= self.reach:
                 continue  # no answer; tried again at the next round
             self.reached += 1
             await self.phone_entry(by_id[study_id])
