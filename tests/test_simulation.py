@@ -74,4 +74,7 @@ async def test_the_nurse_recovers_by_phone_the_day_30_of_a_patient_silent_throug
         "SELECT p.study_id, GROUP_CONCAT(DISTINCT a.source) FROM answers a JOIN instances i ON i.id = a.instance_id"
         " JOIN patients p ON p.id = i.patient_id WHERE i.timepoint = 'D30' GROUP BY p.study_id").fetchall())
     assert sources[silent.profile.study_id] == "phone"
+    assert db.execute(  # entered to the end by phone, typed numbers included
+        "SELECT i.status FROM instances i JOIN patients p ON p.id = i.patient_id WHERE i.timepoint = 'D30'"
+        " AND p.study_id = ?", (silent.profile.study_id,)).fetchone() == ("completed",)
     assert summary["d30_evaluable_fraction"] == 1.0 and summary["nurse_calls_reached"] >= 1

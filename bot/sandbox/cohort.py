@@ -237,10 +237,12 @@ class CohortRun:
                                    for row in m.buttons() for b in row)), None)
             instance_id = await phone_entry.session_instance(services, _nurse_id())
             prompt = None if instance_id is None else await phone_entry.current_prompt(services, instance_id)
-            if prompt is None or message is None:
+            if prompt is None:
                 return
             data, text = _input_for(patient.profile, prompt, "pq", "pm")
-            if data is not None:
+            if data is not None:  # a question with buttons (a number or a text has none: it is typed)
+                if message is None:
+                    raise RuntimeError(f"phone entry of {patient.profile.study_id}: no buttons for {prompt.item.id}")
                 await self.world.press(CLINICIAN_CHAT_ID, message.message_id, data)
             else:
                 await self.world.clinician_says(text or "")
