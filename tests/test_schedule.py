@@ -423,6 +423,15 @@ def test_a_reminder_at_the_closing_moment_is_not_planned() -> None:
     assert reminder_times(SPEC, sent_at=sent, closes_at=paris(2026, 6, 14, 14, 0), tz=PARIS) == []
 
 
+def test_a_send_in_the_small_hours_to_a_present_patient_is_reminded_that_same_morning() -> None:
+    sent = paris(2026, 6, 1, 0, 5)  # joined at 00:05 on day 0: the baseline closes tonight
+    assert reminder_times(SPEC, sent_at=sent, closes_at=paris(2026, 6, 1, 23, 59, 59), preferred="matin",
+                          tz=PARIS) == [paris(2026, 6, 1, 10, 0)]
+    late = paris(2026, 6, 1, 23, 30)  # before midnight: the next day's preferred time, as for any evening send
+    assert reminder_times(SPEC, sent_at=late, closes_at=paris(2026, 6, 3), preferred="matin", tz=PARIS) == [
+        paris(2026, 6, 2, 10, 0)]
+
+
 def test_a_delayed_evening_send_is_reminded_at_the_preferred_time_next_day() -> None:
     sent = paris(2026, 6, 14, 19, 0)
     assert reminder_times(SPEC, sent_at=sent, closes_at=paris(2026, 6, 20), preferred="matin", tz=PARIS) == [

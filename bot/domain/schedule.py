@@ -522,7 +522,11 @@ def reminder_times(
     first = sent_utc + timedelta(hours=spec.reminders.after_send_hours)
     if not is_quiet(first, spec, zone):
         moments.add(first)
-    sent_day = sent_at.astimezone(zone).date()
+    sent_local = sent_at.astimezone(zone)
+    sent_day = sent_local.date()
+    if is_quiet(sent_at, spec, zone) and sent_local.time() < spec.quiet_hours.end:
+        # Sent in the small hours to a patient who was in the chat: "the next day" is the morning that follows.
+        sent_day -= timedelta(days=1)
     for offset in range(1, spec.reminders.next_day_count + 1):
         moments.add(next_allowed(_at_local(sent_day + timedelta(days=offset), send_at, zone), spec, zone))
     return sorted(m for m in moments if sent_utc < m < closes_at)
