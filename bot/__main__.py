@@ -36,6 +36,11 @@ def main(argv: list[str] | None = None) -> int:
     add_export_commands(sub)
     demo = sub.add_parser("demo", help="five virtual patients through 90 days; transcript, report and exports")
     demo.add_argument("--out", default="data/demo", help="output directory (default data/demo)")
+    simulate = sub.add_parser("simulate", help="seeded virtual cohort to day 38: day-30 evaluable fraction "
+                                                "with and without the call list (DIR/summary.json)")
+    simulate.add_argument("--patients", type=int, default=200)
+    simulate.add_argument("--seed", type=int, default=1)
+    simulate.add_argument("--out", default="data/simulation", help="output directory (default data/simulation)")
     sandbox = sub.add_parser("sandbox", help="the offline sandbox (stand-in Telegram + web page)")
     sandbox.add_argument("--port", type=int, default=8080)
     args = parser.parse_args(argv)
@@ -82,6 +87,12 @@ def main(argv: list[str] | None = None) -> int:
             from bot.sandbox.demo import run_demo
 
             return asyncio.run(run_demo(Path(args.out)))
+        elif args.command == "simulate":
+            from pathlib import Path
+
+            from bot.sandbox.cohort import simulate as run_simulation
+
+            return asyncio.run(run_simulation(args.patients, args.seed, Path(args.out)))
         elif args.command == "backup":
             from pathlib import Path
 

@@ -23,6 +23,11 @@ from bot.domain.schedule import (
     next_allowed,
     plan,
     primary_notice_time,
+    call_list_time,
+    rt_start_moment,
+    answered_after_rt_start,
+    baseline_closes_at,
+    present_horizon,
     reminder_times,
 )
 
@@ -307,18 +312,21 @@ def test_an_enrolment_in_the_small_hours_waits_until_8am_the_same_day() -> None:
     assert planned[0].opens_at == paris(2026, 6, 1, 8, 0)
 
 
-def test_an_enrolment_after_day_0_plans_nothing_whose_window_has_closed() -> None:
+def test_an_enrolment_after_day_0_plans_a_late_baseline_and_nothing_whose_window_has_closed() -> None:
     start = date(2026, 6, 1)
     planned = plan(SPEC, rt_start=start, fractions=1, enrolled_at=paris(2026, 6, 22, 12), tz=PARIS)  # day 21
-    assert [p.timepoint for p in planned] == ["W22", "D30", "W43", "W50", "D60", "W71", "W78", "W85", "D90"]
+    assert [p.timepoint for p in planned] == [
+        "baseline", "W22", "D30", "W43", "W50", "D60", "W71", "W78", "W85", "D90"]
+    assert planned[0].opens_at == paris(2026, 6, 22, 12)
+    assert planned[0].closes_at == paris(2026, 6, 23, 23, 59, 59)  # late_answer_days = 1 after joining
 
 
 def test_an_enrolment_inside_an_open_window_opens_it_at_enrolment() -> None:
     enrolled = paris(2026, 6, 21, 14, 0)  # day 20, last day of the D15 window
     planned = plan(SPEC, rt_start=date(2026, 6, 1), fractions=1, enrolled_at=enrolled, tz=PARIS)
-    assert planned[0].timepoint == "D15"
-    assert planned[0].opens_at == enrolled
-    assert planned[0].closes_at == paris(2026, 6, 21, 23, 59, 59)
+    assert [p.timepoint for p in planned[:2]] == ["baseline", "D15"]  # a late baseline first, then D15 follows
+    assert planned[1].opens_at == enrolled
+    assert planned[1].closes_at == paris(2026, 6, 21, 23, 59, 59)
 
 
 def test_an_afternoon_enrolment_on_day_0_opens_baseline_then_diary_at_once() -> None:
@@ -327,10 +335,30 @@ def test_an_afternoon_enrolment_on_day_0_opens_baseline_then_diary_at_once() -> 
     assert [(p.timepoint, p.opens_at) for p in planned[:2]] == [("baseline", enrolled), ("DD0", enrolled)]
 
 
-def test_an_enrolment_on_day_0_at_night_is_too_late_for_baseline_and_that_days_diary() -> None:
+def test_an_enrolment_on_day_0_at_night_still_gets_a_baseline_but_not_that_days_diary() -> None:
     planned = plan(SPEC, rt_start=date(2026, 6, 1), fractions=1, enrolled_at=paris(2026, 6, 1, 22, 30), tz=PARIS)
-    assert planned[0].timepoint == "DD1"
-    assert "baseline" not in {p.timepoint for p in planned}
+    assert [p.timepoint for p in planned[:2]] == ["baseline", "DD1"]
+    assert planned[0].opens_at == paris(2026, 6, 2, 8, 0)  # for a message the bot starts; at once if present
+    assert planned[0].closes_at == paris(2026, 6, 2, 23, 59, 59)
+    assert "DD0" not in {p.timepoint for p in planned}
+
+
+def test_the_baseline_is_due_until_the_first_fraction_and_a_later_answer_is_flagged() -> None:
+    start = date(2026, 6, 1)
+    assert rt_start_moment(SPEC, start, PARIS) == paris(2026, 6, 1, 8, 0)
+    assert not answered_after_rt_start(SPEC, start, paris(2026, 6, 1, 7, 59, 59), PARIS)
+    assert answered_after_rt_start(SPEC, start, paris(2026, 6, 1, 8, 0), PARIS)
+    # Joined before the fraction: the usual window (end of day 0), no extension.
+    assert baseline_closes_at(SPEC, rt_start=start, enrolled_at=paris(2026, 6, 1, 7, 0), tz=PARIS) == paris(
+        2026, 6, 1, 23, 59, 59)
+    # Joined after it on day 0: one more day to answer.
+    assert baseline_closes_at(SPEC, rt_start=start, enrolled_at=paris(2026, 6, 1, 9, 0), tz=PARIS) == paris(
+        2026, 6, 2, 23, 59, 59)
+
+
+def test_a_present_patient_is_due_what_quiet_hours_hold_back_and_nothing_more() -> None:
+    assert present_horizon(paris(2026, 6, 1, 23, 30), SPEC, PARIS) == paris(2026, 6, 2, 8, 0)
+    assert present_horizon(paris(2026, 6, 1, 15, 0), SPEC, PARIS) == paris(2026, 6, 1, 15, 0)
 
 
 # --- quiet hours ---------------------------------------------------------------------------------------------
@@ -395,6 +423,15 @@ def test_a_reminder_at_the_closing_moment_is_not_planned() -> None:
     assert reminder_times(SPEC, sent_at=sent, closes_at=paris(2026, 6, 14, 14, 0), tz=PARIS) == []
 
 
+def test_a_send_in_the_small_hours_to_a_present_patient_is_reminded_that_same_morning() -> None:
+    sent = paris(2026, 6, 1, 0, 5)  # joined at 00:05 on day 0: the baseline closes tonight
+    assert reminder_times(SPEC, sent_at=sent, closes_at=paris(2026, 6, 1, 23, 59, 59), preferred="matin",
+                          tz=PARIS) == [paris(2026, 6, 1, 10, 0)]
+    late = paris(2026, 6, 1, 23, 30)  # before midnight: the next day's preferred time, as for any evening send
+    assert reminder_times(SPEC, sent_at=late, closes_at=paris(2026, 6, 3), preferred="matin", tz=PARIS) == [
+        paris(2026, 6, 2, 10, 0)]
+
+
 def test_a_delayed_evening_send_is_reminded_at_the_preferred_time_next_day() -> None:
     sent = paris(2026, 6, 14, 19, 0)
     assert reminder_times(SPEC, sent_at=sent, closes_at=paris(2026, 6, 20), preferred="matin", tz=PARIS) == [
@@ -408,6 +445,16 @@ def test_day_30_gets_a_closes_tomorrow_notice_the_day_before_its_last_day() -> N
     assert primary_notice_time(SPEC, planned["D30"], PARIS) == paris(2026, 7, 7, 18, 0)  # day 36
     assert primary_notice_time(SPEC, planned["D15"], PARIS) is None
     assert primary_notice_time(SPEC, planned["DD0"], PARIS) is None
+
+
+def test_an_unanswered_day_30_goes_on_the_call_list_two_days_before_its_window_closes() -> None:
+    start = date(2026, 6, 1)
+    planned = by_label(plan(SPEC, rt_start=start, fractions=1, enrolled_at=EARLY, preferred="soir", tz=PARIS))
+    assert SPEC.call_list.days_before_close == 2
+    assert call_list_time(SPEC, planned["D30"], PARIS) == paris(2026, 7, 6, 18, 0)  # day 35, window ends day 37
+    assert call_list_time(SPEC, planned["D15"], PARIS) is None
+    late = by_label(plan(SPEC, rt_start=start, fractions=1, enrolled_at=paris(2026, 7, 7, 12, 0), tz=PARIS))
+    assert call_list_time(SPEC, late["D30"], PARIS) == late["D30"].opens_at  # listed from its opening
 
 
 def test_no_separate_notice_when_the_primary_window_opened_that_same_day() -> None:

@@ -142,6 +142,8 @@ class BaselineSpec(_Model):
     questionnaire: Name
     label: Name
     closes_on_day: int
+    rt_start_time: LocalTime
+    late_answer_days: int = Field(ge=0)
     source: Source
 
 
@@ -198,6 +200,11 @@ class PrimaryNoticeSpec(_Model):
     source: Source
 
 
+class CallListSpec(_Model):
+    days_before_close: int = Field(ge=0)
+    source: Source
+
+
 class ScheduleSpec(_Model):
     """The whole schedule file (`questionnaires/schedule.yaml`); see that file for the meaning of each field."""
 
@@ -213,6 +220,7 @@ class ScheduleSpec(_Model):
     followups: FollowupSpec
     weekly: WeeklySpec
     primary_notice: PrimaryNoticeSpec
+    call_list: CallListSpec
 
     @model_validator(mode="after")
     def _consistent(self) -> ScheduleSpec:
@@ -388,7 +396,7 @@ def plan(
     """Every questionnaire instance for one patient, ordered by opens_at (ties: baseline, daily, follow-up, weekly).
 
     Each window opens at the preferred send time on its first study day and closes at `day_end` on its last one.
-    Nothing opens before enrolment: an instance whose window is already open at enrolment opens at enrolment
+    The baseline is always planned, even after day 0 (`baseline_closes_at`). Nothing opens before enrolment: an instance whose window is already open at enrolment opens at enrolment
     (moved out of quiet hours), like the baseline; one that could then not be sent before its window closes
     (window already closed, or enrolment at 22:30 on the diary's own day) is not planned.
     """
@@ -408,7 +416,7 @@ def plan(
     earliest = next_allowed(enrolled_at, spec, zone)
     candidates = [
         _Candidate(0, spec.baseline.questionnaire, spec.baseline.label, None, earliest,
-                   closing(spec.baseline.closes_on_day), False)
+                   baseline_closes_at(spec, rt_start=rt_start, enrolled_at=enrolled_at, tz=zone), False)
     ]
     diary_days = _diary_days(spec, rt_start, fractions)
     candidates += [
@@ -443,6 +451,53 @@ def plan(
     return result
 
 
+def rt_start_moment(spec: ScheduleSpec, rt_start: date, tz: ZoneInfo | None = None) -> datetime:
+    """The UTC moment the first fraction starts: `baseline.rt_start_time` (local) on day 0.
+
+    The baseline is due until then; an answer given later is kept but flagged "after RT start" in the exports,
+    because pain measured after the first fraction is no longer a pre-treatment value (pain-response.md).
+    """
+    return _at_local(rt_start, spec.baseline.rt_start_time, _zone(spec, tz))
+
+
+def answered_after_rt_start(
+    spec: ScheduleSpec, rt_start: date, answered_at: datetime, tz: ZoneInfo | None = None
+) -> bool:
+    """True when a baseline answer was given at or after the start of the first fraction."""
+    _require_aware(answered_at, "answered_at")
+    return answered_at >= rt_start_moment(spec, rt_start, tz)
+
+
+def baseline_closes_at(
+    spec: ScheduleSpec, *, rt_start: date, enrolled_at: datetime, tz: ZoneInfo | None = None
+) -> datetime:
+    """Last moment a baseline answer is accepted.
+
+    Normally `day_end` on `baseline.closes_on_day`. A patient who joins at or after the start of the first
+    fraction still gets a baseline (a late one, flagged in the exports, better than none for the primary
+    end point): its window then also covers `late_answer_days` local days after the day of joining, so an evening
+    join can be answered the next day.
+    """
+    zone = _zone(spec, tz)
+    closes = _at_local(rt_start + timedelta(days=spec.baseline.closes_on_day), spec.day_end, zone)
+    if enrolled_at >= rt_start_moment(spec, rt_start, zone):
+        joined_day = enrolled_at.astimezone(zone).date()
+        closes = max(closes, _at_local(joined_day + timedelta(days=spec.baseline.late_answer_days), spec.day_end,
+                                       zone))
+    return closes
+
+
+def present_horizon(now: datetime, spec: ScheduleSpec, tz: ZoneInfo | None = None) -> datetime:
+    """Up to when an instance counts as due for a patient who is in the chat right now.
+
+    Quiet hours protect patients from messages the bot starts; they must not silence a patient who is talking to
+    the bot. The planner moves an opening that falls in quiet hours to their end (`next_allowed`), so during quiet
+    hours everything opening by the end of these quiet hours is due now for a present patient; outside them,
+    exactly what is due for the bot.
+    """
+    return next_allowed(now, spec, tz)
+
+
 def reminder_times(
     spec: ScheduleSpec,
     *,
@@ -467,7 +522,11 @@ def reminder_times(
     first = sent_utc + timedelta(hours=spec.reminders.after_send_hours)
     if not is_quiet(first, spec, zone):
         moments.add(first)
-    sent_day = sent_at.astimezone(zone).date()
+    sent_local = sent_at.astimezone(zone)
+    sent_day = sent_local.date()
+    if is_quiet(sent_at, spec, zone) and sent_local.time() < spec.quiet_hours.end:
+        # Sent in the small hours to a patient who was in the chat: "the next day" is the morning that follows.
+        sent_day -= timedelta(days=1)
     for offset in range(1, spec.reminders.next_day_count + 1):
         moments.add(next_allowed(_at_local(sent_day + timedelta(days=offset), send_at, zone), spec, zone))
     return sorted(m for m in moments if sent_utc < m < closes_at)
@@ -492,3 +551,19 @@ def primary_notice_time(
     if instance.opens_at < notice < instance.closes_at:
         return notice
     return None
+
+
+def call_list_time(spec: ScheduleSpec, instance: PlannedInstance, tz: ZoneInfo | None = None) -> datetime | None:
+    """When a still unanswered primary (day-30) questionnaire puts the patient on the coordinators' call list.
+
+    `call_list.days_before_close` local days before the window's last day, at the local time the window opened
+    (the patient's preferred time), after the patient's own reminders; never before the window opens (a patient
+    whose window opened later is listed from its opening). None for a non-primary instance.
+    """
+    if not instance.primary:
+        return None
+    zone = _zone(spec, tz)
+    last_day = instance.closes_at.astimezone(zone).date()
+    at = instance.opens_at.astimezone(zone).time()
+    listed = next_allowed(_at_local(last_day - timedelta(days=spec.call_list.days_before_close), at, zone), spec, zone)
+    return min(max(listed, instance.opens_at), instance.closes_at)

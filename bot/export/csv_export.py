@@ -6,6 +6,11 @@ the rows a newer one replaced). The computed OMED (oral morphine equivalent dail
 `omed_mg` and a `derivation` naming the conversion table, because opioids.md requires every exported OMED to be
 labelled with the table used. No Telegram identity is ever written: the export never reads `telegram_links`.
 
+`source` says who gave the answer: "patient" (their own chat) or "phone" (a research nurse entering it from the
+clinicians' group, /saisie). `flags` lists data-quality flags joined with ";" (`bot.export.flags`): "after_rt_start"
+on a baseline answer given after the first fraction started, "enrolled_after_rt_start" on every row of a patient
+enrolled after it.
+
 Format: UTF-8, header row, RFC 4180 quoting (the `csv` module, CRLF line ends), values as plain text (a list of
 choice codes joined with ";").
 """
@@ -23,6 +28,7 @@ from typing import Final
 from bot.domain.models import Instance, Patient
 from bot.domain.omed import OmedResult, OpioidCatalogue, UnknownTableError
 from bot.domain.questionnaire import Questionnaire, Value
+from bot.domain.schedule import ScheduleSpec
 from bot.export.dataset import (
     AnswerRow,
     Dataset,
@@ -33,6 +39,7 @@ from bot.export.dataset import (
     load_dataset,
     require_patients,
 )
+from bot.export.flags import ENROLLED_AFTER_RT_START, FLAG_SEPARATOR, answer_flags, default_schedule, enrolled_after_rt_start
 from bot.storage.store import Store
 
 __all__ = ["CSV_COLUMNS", "OMED_ITEM", "LIST_SEPARATOR", "plain_text", "number_text", "csv_rows", "export_csv"]
@@ -53,6 +60,8 @@ CSV_COLUMNS: Final[tuple[str, ...]] = (
     "received_at",
     "superseded",
     "derivation",
+    "source",
+    "flags",
 )
 OMED_ITEM: Final[str] = "omed_mg"
 """Item id of the derived OMED rows (mg/day)."""
@@ -87,7 +96,7 @@ def plain_text(value: Value | bool | None) -> str:
     return str(value)
 
 
-def _answer_line(patient: Patient, inst: Instance, row: AnswerRow) -> tuple[str, ...]:
+def _answer_line(patient: Patient, inst: Instance, row: AnswerRow, spec: ScheduleSpec) -> tuple[str, ...]:
     return (
         patient.study_id,
         patient.site_code,
@@ -102,11 +111,13 @@ def _answer_line(patient: Patient, inst: Instance, row: AnswerRow) -> tuple[str,
         row.received_at,
         "true" if row.superseded else "false",
         "",
+        row.source,
+        FLAG_SEPARATOR.join(answer_flags(spec, patient, inst, row.answered_at)),
     )
 
 
 def _omed_line(patient: Patient, inst: Instance, rows: tuple[AnswerRow, ...], omed: OmedResult | None,
-               table: str) -> tuple[str, ...]:
+               table: str, spec: ScheduleSpec) -> tuple[str, ...]:
     """The derived row; its times are those of the instance's newest answer row (when its inputs were last given)."""
     return (
         patient.study_id,
@@ -122,6 +133,8 @@ def _omed_line(patient: Patient, inst: Instance, rows: tuple[AnswerRow, ...], om
         max((r.received_at for r in rows), default=""),
         "false",
         OMED_DERIVATION.format(table=omed.table if omed is not None else table),
+        "derived",
+        ENROLLED_AFTER_RT_START if enrolled_after_rt_start(spec, patient) else "",
     )
 
 
@@ -130,17 +143,19 @@ def csv_rows(
     questionnaires: Mapping[str, Questionnaire],
     catalogue: OpioidCatalogue,
     table: str,
+    schedule: ScheduleSpec | None = None,
 ) -> Iterator[tuple[str, ...]]:
     """Every line of the export after the header, pure: patients by site and study id, their instances in order,
     each instance's answer rows by id, then its OMED row when the instance is completed."""
+    spec = schedule or default_schedule()
     for patient in dataset.patients:
         omeds = instance_omeds(dataset, patient.id, questionnaires, catalogue, table)
         for inst in dataset.instances_of(patient.id):
             rows = dataset.rows_of(inst.id)
             for row in rows:
-                yield _answer_line(patient, inst, row)
+                yield _answer_line(patient, inst, row, spec)
             if inst.status == "completed":
-                yield _omed_line(patient, inst, rows, omeds.get(inst.id), table)
+                yield _omed_line(patient, inst, rows, omeds.get(inst.id), table, spec)
 
 
 async def export_csv(

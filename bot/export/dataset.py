@@ -78,6 +78,8 @@ class AnswerRow:
     received_at: str
     is_correction: bool
     superseded: bool
+    source: str = "patient"
+    """"patient" (their own chat) or "phone" (entered by a research nurse from the clinicians' group)."""
 
 
 @dataclass(frozen=True)
@@ -122,6 +124,10 @@ class Dataset:
     def current_answers(self, instance_id: int) -> dict[str, Value | None]:
         """item id → newest value, like `bot.storage.instances.current_answers`."""
         return {row.item_id: row.value for row in self.rows_of(instance_id) if not row.superseded}
+
+    def current_rows(self, instance_id: int) -> dict[str, AnswerRow]:
+        """item id → newest row (its value, time and source)."""
+        return {row.item_id: row for row in self.rows_of(instance_id) if not row.superseded}
 
     def answered_history(self, patient_id: int) -> list[tuple[Instance, dict[str, Value | None]]]:
         """Instances with at least one answer and an answered status, oldest first, with their current answers.
@@ -176,7 +182,7 @@ async def load_dataset(store: Store) -> Dataset:
         for patient in patients:
             instances.extend(await instance_repo.instances_for(tx, patient.id))
         rows = await tx.fetchall(
-            "SELECT a.id, a.instance_id, a.item_id, a.value, a.answered_at, a.received_at, a.is_correction,"
+            "SELECT a.id, a.instance_id, a.item_id, a.value, a.answered_at, a.received_at, a.is_correction, a.source,"
             " EXISTS (SELECT 1 FROM answers b WHERE b.instance_id = a.instance_id AND b.item_id = a.item_id"
             " AND b.id > a.id) AS superseded FROM answers a ORDER BY a.id"
         )
@@ -190,6 +196,7 @@ async def load_dataset(store: Store) -> Dataset:
             received_at=r["received_at"],
             is_correction=bool(r["is_correction"]),
             superseded=bool(r["superseded"]),
+            source=r["source"],
         )
         for r in rows
     ]

@@ -12,6 +12,11 @@ single → choice / valueCoding (answerOption codings); multi → choice with `r
 number → decimal / valueDecimal; text → string / valueString. A skipped ("_skip") or "don't know" ("_unknown")
 answer is an answer without a value carrying the data-absent-reason extension (asked-declined / asked-unknown).
 
+Who answered and data-quality flags, as documented extensions (our own URLs, `urn:spinal-pro-bot:fhir:*`):
+`EXT_ANSWER_SOURCE` (valueCode "patient" or "phone") on each response item, the source of its current answer;
+`EXT_FLAG` (valueCode "after_rt_start" / "enrolled_after_rt_start", see `bot.export.flags`) on the response, once
+per flag, when one of its current answers carries it.
+
 Only current answers appear (the newest row per item; corrections are in the CSV export and the audit trail).
 `show_if` branching is not translated to `enableWhen` (our conditions are richer than enableWhen's; the responses
 carry only the items that were answered, so nothing is lost for an importer).
@@ -33,6 +38,8 @@ from pydantic import ValidationError
 from bot.clock import SystemClock, utc_iso
 from bot.domain.models import Instance, Patient
 from bot.domain.questionnaire import SKIPPED, UNKNOWN, Item, Questionnaire, Value
+from bot.domain.schedule import ScheduleSpec
+from bot.export.flags import answer_flags, default_schedule
 from bot.export.dataset import Dataset, ExportError, atomic_write, check_writable, load_dataset, require_patients
 from bot.storage.store import Store
 
@@ -65,6 +72,10 @@ UUID_NAMESPACE: Final[uuid.UUID] = uuid.uuid5(uuid.NAMESPACE_URL, "urn:spinal-pr
 EXT_MIN_VALUE: Final[str] = "http://hl7.org/fhir/StructureDefinition/minValue"
 EXT_MAX_VALUE: Final[str] = "http://hl7.org/fhir/StructureDefinition/maxValue"
 EXT_DATA_ABSENT: Final[str] = "http://hl7.org/fhir/StructureDefinition/data-absent-reason"
+EXT_ANSWER_SOURCE: Final[str] = "urn:spinal-pro-bot:fhir:answer-source"
+"""Extension on a response item: who gave its current answer, "patient" (own chat) or "phone" (a nurse, /saisie)."""
+EXT_FLAG: Final[str] = "urn:spinal-pro-bot:fhir:data-flag"
+"""Extension on a response: a data-quality flag of its answers (`bot.export.flags`)."""
 ABSENT_REASON: Final[Mapping[str, str]] = {SKIPPED: "asked-declined", UNKNOWN: "asked-unknown"}
 
 FHIR_ITEM_TYPES: Final[Mapping[str, str]] = {
@@ -185,8 +196,13 @@ def response_resource(
     answers: Mapping[str, Value | None],
     authored: str,
     questionnaire: Questionnaire | None,
+    sources: Mapping[str, str] | None = None,
+    flags: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """The QuestionnaireResponse of one instance, with its current answers in questionnaire order."""
+    """The QuestionnaireResponse of one instance, with its current answers in questionnaire order.
+
+    `sources`: item id → who gave its current answer; `flags`: the response's data-quality flags.
+    """
     order = list(questionnaire.item_ids) if questionnaire is not None else []
     extra = sorted(k for k in answers if k not in order)
     items: list[dict[str, Any]] = []
@@ -199,8 +215,10 @@ def response_resource(
         if definition is not None:
             entry["text"] = definition.text
         entry["answer"] = _answers(instance.questionnaire_id, definition, value)
+        if sources and item_id in sources:
+            entry["extension"] = [{"url": EXT_ANSWER_SOURCE, "valueCode": sources[item_id]}]
         items.append(entry)
-    return {
+    resource: dict[str, Any] = {
         "resourceType": "QuestionnaireResponse",
         "id": _fhir_id(f"qr-{instance.id}"),
         "identifier": {"system": INSTANCE_SYSTEM, "value": f"{patient.study_id}/{instance.timepoint}"},
@@ -210,11 +228,18 @@ def response_resource(
         "authored": authored,
         "item": items,
     }
+    if flags:
+        resource["extension"] = [{"url": EXT_FLAG, "valueCode": flag} for flag in flags]
+    return resource
 
 
-def build_bundle(dataset: Dataset, questionnaires: Mapping[str, Questionnaire], now: datetime) -> dict[str, Any]:
+def build_bundle(
+    dataset: Dataset, questionnaires: Mapping[str, Questionnaire], now: datetime,
+    schedule: ScheduleSpec | None = None,
+) -> dict[str, Any]:
     """The whole bundle, pure: the Questionnaires used by an answered instance, then one response per instance
     with at least one answer (patients by site and study id, instances in order)."""
+    spec = schedule or default_schedule()
     responses: list[dict[str, Any]] = []
     used: dict[str, None] = {}
     for patient in dataset.patients:
@@ -233,7 +258,14 @@ def build_bundle(dataset: Dataset, questionnaires: Mapping[str, Questionnaire], 
                                 "version %s", inst.id, inst.questionnaire_id, inst.questionnaire_version,
                                 questionnaire.version)
             authored = max(row.answered_at for row in rows)
-            resource = response_resource(patient, inst, dataset.current_answers(inst.id), authored, questionnaire)
+            current = dataset.current_rows(inst.id)
+            flags: dict[str, None] = {}
+            for row in current.values():
+                flags.update(dict.fromkeys(answer_flags(spec, patient, inst, row.answered_at)))
+            resource = response_resource(
+                patient, inst, dataset.current_answers(inst.id), authored, questionnaire,
+                sources={item_id: row.source for item_id, row in current.items()}, flags=list(flags),
+            )
             responses.append({"fullUrl": _full_url("QuestionnaireResponse", str(inst.id)), "resource": resource})
     definitions = [
         {

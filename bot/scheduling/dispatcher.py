@@ -112,10 +112,45 @@ async def _dispatch_all(services: Services, bot: Bot, patient_ids: list[int]) ->
     return sorted(sent)
 
 
-async def dispatch_patient(services: Services, bot: Bot, patient_id: int) -> int | None:
-    """Open the patient's next due questionnaire if none is open (one at a time); return its id."""
+def due_horizon(services: Services, now: datetime, *, present: bool) -> datetime | None:
+    """Up to when an instance's opening counts as due now; None when nothing may be sent.
+
+    `present`: the patient is in the chat right now (joining, /reprendre, a tap); quiet hours then do not apply,
+    they only protect patients from messages the bot starts (issue 16).
+    """
+    tz = services.settings.timezone
+    if present:
+        return schedule.present_horizon(now, services.schedule, tz)
+    if schedule.is_quiet(now, services.schedule, tz):
+        return None
+    return now
+
+
+async def next_due(services: Services, patient_id: int, *, present: bool) -> int | None:
+    """The instance `dispatch_patient` would open now (read only), so a message can announce only what follows."""
     now = services.clock.now()
-    if schedule.is_quiet(now, services.schedule, services.settings.timezone):
+    horizon = due_horizon(services, now, present=present)
+    if horizon is None:
+        return None
+    async with services.store.read() as tx:
+        if await instances.open_instance_for(tx, patient_id) is not None:
+            return None
+        row = await tx.fetchone(
+            "SELECT id FROM instances WHERE patient_id = ? AND status = 'planned' AND opens_at <= ? AND closes_at > ?"
+            " ORDER BY opens_at, id LIMIT 1",
+            (patient_id, utc_iso(horizon), utc_iso(now)),
+        )
+    return None if row is None else int(row["id"])
+
+
+async def dispatch_patient(services: Services, bot: Bot, patient_id: int, *, present: bool = False) -> int | None:
+    """Open the patient's next due questionnaire if none is open (one at a time); return its id.
+
+    `present=True` when the patient is talking to the bot now: what is due is sent at once, at any hour.
+    """
+    now = services.clock.now()
+    horizon = due_horizon(services, now, present=present)
+    if horizon is None:
         return None
     async with services.store.transaction() as tx:
         patient = await patients.get_patient(tx, patient_id)
@@ -127,7 +162,7 @@ async def dispatch_patient(services: Services, bot: Bot, patient_id: int) -> int
         row = await tx.fetchone(
             "SELECT id FROM instances WHERE patient_id = ? AND status = 'planned' AND opens_at <= ? AND closes_at > ?"
             " ORDER BY opens_at, id LIMIT 1",
-            (patient_id, utc_iso(now), utc_iso(now)),
+            (patient_id, utc_iso(horizon), utc_iso(now)),
         )
         if row is None:
             return None

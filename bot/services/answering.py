@@ -122,52 +122,69 @@ async def submit(
         patient, instance, problem = await _active_context(tx, telegram_user_id, instance_id)
         if problem is not None or instance is None or patient is None:
             return Submission(problem or "stale", patient=patient)
-        answers = await instances.current_answers(tx, instance.id)
-        prompt = await prompt_for(tx, services, instance, answers)
-        if prompt is None or (item_index is not None and prompt.item_index != item_index):
-            return Submission("stale", patient=patient)
-        try:
-            value = make_value(prompt.item)
-        except engine.InvalidAnswer as exc:
-            return Submission("invalid", message=str(exc), item=prompt.item, patient=patient, prompt=prompt)
-        old = answers.get(prompt.item.id)
-        correcting = prompt.correcting
-        await instances.add_answer(
-            tx, instance_id=instance.id, item_id=prompt.item.id, value=value,
-            answered_at=answered_at or now, received_at=now, is_correction=correcting,
+        return await store_answer(
+            tx, services, patient, instance, item_index=item_index, make_value=make_value, answered_at=answered_at,
+            now=now, actor=f"patient:{patient.study_id}", source="patient",
         )
+
+
+async def store_answer(
+    tx: Tx, services: Services, patient: Patient, instance: Instance, *, item_index: int | None,
+    make_value: ValueFactory, answered_at: datetime | None, now: datetime, actor: str, source: str,
+) -> Submission:
+    """Store one answer to `instance` inside `tx` and commit: the row, its audit entry, alerts, completion.
+
+    `source` "patient" (their chat; the advice they are owed is queued) or "phone" (a research nurse entering it
+    from the clinicians' group, /saisie: stamped on the row and in the audit, and no advice is queued for the
+    patient's chat, since the nurse is talking to them; the clinicians' alerts are raised as usual).
+    """
+    answers = await instances.current_answers(tx, instance.id)
+    prompt = await prompt_for(tx, services, instance, answers)
+    if prompt is None or (item_index is not None and prompt.item_index != item_index):
+        return Submission("stale", patient=patient)
+    try:
+        value = make_value(prompt.item)
+    except engine.InvalidAnswer as exc:
+        return Submission("invalid", message=str(exc), item=prompt.item, patient=patient, prompt=prompt)
+    old = answers.get(prompt.item.id)
+    correcting = prompt.correcting
+    await instances.add_answer(
+        tx, instance_id=instance.id, item_id=prompt.item.id, value=value,
+        answered_at=answered_at or now, received_at=now, is_correction=correcting, source=source,
+    )
+    await audit.record(
+        tx, at=now, actor=actor, action="correct" if correcting else "answer",
+        patient_id=patient.id, entity="answer", entity_id=f"{instance.id}/{prompt.item.id}",
+        old_value=old if correcting else None, new_value=value, telegram_date=answered_at,
+        details=None if source == "patient" else {"source": source},
+    )
+    if correcting:
+        await instances.set_correcting(tx, instance.id, None)
+    if instance.selection is not None:
+        await instances.set_selection(tx, instance.id, None)
+    refreshed = replace(instance, correcting_item=None, selection=None)
+    answers = {**answers, prompt.item.id: value}
+    next_prompt = await prompt_for(tx, services, refreshed, answers)
+    finished = next_prompt is None
+    drafts = await _raise_alerts(
+        tx, services, patient, refreshed, answers, finished=finished, now=now,
+        typed_text=value if prompt.item.type == "text" and isinstance(value, str) else None,
+        typed_item=prompt.item.id,
+    )
+    severity = highest_severity(drafts)  # what the patient is told now, stored with the answer
+    advice = advice_for(drafts)
+    notice_id = None if severity is None or advice is None or source != "patient" else await notices.owe_notice(
+        tx, patient_id=patient.id, instance_id=instance.id, severity=severity, now=now, advice=advice,
+    )
+    summary: list[str] = []
+    if finished:
+        await instances.set_status(tx, instance.id, "completed", now)
         await audit.record(
-            tx, at=now, actor=f"patient:{patient.study_id}", action="correct" if correcting else "answer",
-            patient_id=patient.id, entity="answer", entity_id=f"{instance.id}/{prompt.item.id}",
-            old_value=old if correcting else None, new_value=value, telegram_date=answered_at,
+            tx, at=now, actor=actor, action="complete", patient_id=patient.id,
+            entity="instance", entity_id=instance.id, details=None if source == "patient" else {"source": source},
         )
-        if correcting:
-            await instances.set_correcting(tx, instance.id, None)
-        if instance.selection is not None:
-            await instances.set_selection(tx, instance.id, None)
-        refreshed = replace(instance, correcting_item=None, selection=None)
-        answers = {**answers, prompt.item.id: value}
-        next_prompt = await prompt_for(tx, services, refreshed, answers)
-        finished = next_prompt is None
-        drafts = await _raise_alerts(
-            tx, services, patient, refreshed, answers, finished=finished, now=now,
-            typed_text=value if prompt.item.type == "text" and isinstance(value, str) else None,
-            typed_item=prompt.item.id,
-        )
-        severity = highest_severity(drafts)  # what the patient is told now, stored with the answer
-        advice = advice_for(drafts)
-        notice_id = None if severity is None or advice is None else await notices.owe_notice(
-            tx, patient_id=patient.id, instance_id=instance.id, severity=severity, now=now, advice=advice,
-        )
-        summary: list[str] = []
-        if finished:
-            await instances.set_status(tx, instance.id, "completed", now)
-            await audit.record(
-                tx, at=now, actor=f"patient:{patient.study_id}", action="complete", patient_id=patient.id,
-                entity="instance", entity_id=instance.id,
-            )
-            summary = engine.summary_lines(services.questionnaires[instance.questionnaire_id], answers)
-        await tx.commit()
+        summary = engine.summary_lines(services.questionnaires[instance.questionnaire_id], answers)
+    await tx.commit()
     return Submission(
         "stored", item=prompt.item, value=value, answered_message_id=instance.question_message_id,
         prompt=next_prompt, finished=finished, summary=summary, alerts=drafts, patient=patient, answered=prompt,

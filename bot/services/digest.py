@@ -73,6 +73,9 @@ async def _send_digest_if_due(services: Services, bot: Bot) -> bool:
     lines += [_line(names[a.patient_id], a, tz) for a in urgent]
     lines.append(_("Information since the last digest: {count}").format(count=len(information)))
     lines += [_line(names[a.patient_id], a, tz) for a in information]
+    from bot.services.call_list import call_list_lines  # the day-30 call list (issue 16)
+
+    lines += await call_list_lines(services)
     text = "\n".join(lines)
     try:
         for start in range(0, len(text), 4000):

@@ -94,9 +94,13 @@ async def push_questionnaire(services: Services, patient: Patient, questionnaire
 
     from bot.clock import utc_iso
 
+    from bot.domain.schedule import next_allowed
+
     now = services.clock.now()
     tz = services.settings.timezone
-    local_end = datetime.combine(now.astimezone(tz).date() + timedelta(days=1), time(0), tzinfo=tz)
+    # Pushed at night, it waits for the end of quiet hours: it stays open until the end of that day, not tonight.
+    first_send = next_allowed(now, services.schedule, tz)
+    local_end = datetime.combine(first_send.astimezone(tz).date() + timedelta(days=1), time(0), tzinfo=tz)
     async with services.store.transaction() as tx:
         if questionnaire_id not in services.questionnaires or patient.status != "active":
             return None

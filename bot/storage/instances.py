@@ -114,11 +114,12 @@ async def set_selection(tx: Tx, instance_id: int, selection: list[str] | None) -
 
 async def add_answer(
     tx: Tx, *, instance_id: int, item_id: str, value: object, answered_at: datetime, received_at: datetime,
-    is_correction: bool,
+    is_correction: bool, source: str = "patient",
 ) -> int:
+    """Append one answer row; `source` is "patient" (their own chat) or "phone" (entered by a nurse, /saisie)."""
     return await tx.execute(
-        "INSERT INTO answers (instance_id, item_id, value, answered_at, received_at, is_correction)"
-        " VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT INTO answers (instance_id, item_id, value, answered_at, received_at, is_correction, source)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
         (
             instance_id,
             item_id,
@@ -126,6 +127,7 @@ async def add_answer(
             utc_iso(answered_at),
             utc_iso(received_at),
             int(is_correction),
+            source,
         ),
     )
 

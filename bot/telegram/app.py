@@ -38,9 +38,9 @@ from bot.services.container import Services
 from bot.storage.patients import site_codes_in_use
 from bot.storage.store import Store
 from bot.telegram.context import SERVICES_KEY, BotContext
-from bot.telegram.handlers import clinician, errors, guards, patient
+from bot.telegram.handlers import clinician, errors, guards, patient, phone
 from bot.telegram.pacing import TelegramPacing
-from bot.telegram.keyboards import ACK, ANSWER, BACK, CONSENT, PREFERENCE, STOP, TOGGLE
+from bot.telegram.keyboards import ACK, ANSWER, BACK, CONSENT, PHONE_ANSWER, PHONE_TOGGLE, PREFERENCE, STOP, TOGGLE
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +125,8 @@ def register_handlers(application: Application) -> None:
     application.add_handler(CommandHandler("patients", clinician.list_patients))
     application.add_handler(CommandHandler("patient", clinician.show_patient))
     application.add_handler(CommandHandler("alerts", clinician.list_alerts))
+    application.add_handler(CommandHandler("appels", clinician.call_list))
+    application.add_handler(CommandHandler("saisie", phone.start_entry))
     application.add_handler(CommandHandler("send", clinician.send_now))
     application.add_handler(CommandHandler("withdraw", clinician.withdraw_patient))
     application.add_handler(CommandHandler("day0", clinician.change_day0))
@@ -142,12 +144,17 @@ def register_handlers(application: Application) -> None:
     application.add_handler(CallbackQueryHandler(patient.toggle_choice, pattern=TOGGLE))
     application.add_handler(CallbackQueryHandler(patient.go_back, pattern=BACK))
     application.add_handler(CallbackQueryHandler(clinician.acknowledge, pattern=ACK))
+    application.add_handler(CallbackQueryHandler(phone.phone_button, pattern=PHONE_ANSWER))
+    application.add_handler(CallbackQueryHandler(phone.phone_button, pattern=PHONE_TOGGLE))
     application.add_handler(CallbackQueryHandler(patient.stale_button))
     application.add_handler(MessageHandler(private & filters.UpdateType.EDITED_MESSAGE, patient.edited_message))
     application.add_handler(
         MessageHandler(private & filters.UpdateType.MESSAGE & filters.TEXT & ~filters.COMMAND, patient.typed_answer)
     )
     application.add_handler(MessageHandler(private & filters.UpdateType.MESSAGE, patient.other_message))
+    application.add_handler(
+        MessageHandler(group_only & filters.UpdateType.MESSAGE & filters.TEXT & ~filters.COMMAND, phone.phone_typed)
+    )
     application.add_error_handler(errors.on_error)  # type: ignore[arg-type]
 
 

@@ -19,6 +19,10 @@ ANSWER = re.compile(r"^q:(\d{1,12}):(\d{1,3}):([a-z0-9_]{1,13})$")
 TOGGLE = re.compile(r"^m:(\d{1,12}):(\d{1,3}):([a-z0-9_]{1,13})$")
 BACK = re.compile(r"^b:(\d{1,12}):(\d{1,3})$")
 ACK = re.compile(r"^ack:(\d{1,12})$")
+# The same questionnaire entered by a research nurse in the clinicians' group (/saisie): other prefixes, so a
+# press there can never be taken for a patient's own answer.
+PHONE_ANSWER = re.compile(r"^pq:(\d{1,12}):(\d{1,3}):([a-z0-9_]{1,13})$")
+PHONE_TOGGLE = re.compile(r"^pm:(\d{1,12}):(\d{1,3}):([a-z0-9_]{1,13})$")
 CONSENT = "consent"
 PREFERENCE = re.compile(r"^pref:(matin|midi|soir)$")
 STOP = re.compile(r"^stop:(yes|no)$")
@@ -46,10 +50,11 @@ def _button(label: str, data: str) -> InlineKeyboardButton:
 
 
 def question_keyboard(
-    instance_id: int, item_index: int, item: Item, *, selection: tuple[str, ...] = (), can_go_back: bool = False
+    instance_id: int, item_index: int, item: Item, *, selection: tuple[str, ...] = (), can_go_back: bool = False,
+    phone: bool = False,
 ) -> InlineKeyboardMarkup | None:
-    """Buttons for one question: one tap per answer wherever the item allows it."""
-    prefix = f"q:{instance_id}:{item_index}:"
+    """Buttons for one question: one tap per answer wherever the item allows it (`phone`: a nurse's entry)."""
+    prefix = f"{'pq' if phone else 'q'}:{instance_id}:{item_index}:"
     rows: list[list[InlineKeyboardButton]] = []
     if item.type == "scale":
         rows.append([_button(str(n), f"{prefix}{n}") for n in range(0, 6)])
@@ -59,7 +64,7 @@ def question_keyboard(
     elif item.type == "single":
         rows.extend([_button(choice.label, f"{prefix}{choice.code}")] for choice in item.choices)
     elif item.type == "multi":
-        toggle = f"m:{instance_id}:{item_index}:"
+        toggle = f"{'pm' if phone else 'm'}:{instance_id}:{item_index}:"
         for choice in item.choices:
             mark = "☑️ " if choice.code in selection else "⬜ "
             rows.append([_button(mark + choice.label, f"{toggle}{choice.code}")])

@@ -64,14 +64,25 @@ async def enroll(update: Update, context: BotContext) -> None:
         return
     link = f"https://t.me/{context.bot.username}?start={invitation.code}"
     expires = invitation.expires_at.astimezone(context.services.settings.timezone).strftime("%d/%m/%Y")
-    await message.reply_text(
-        _("Patient {study_id} enrolled (site {site}, arm {arm}, {fractions} fraction(s), day 0 = {day0}).\n"
-          "Give the patient this personal link, valid once until {expires}:\n{link}").format(
-            study_id=request.study_id, site=request.site, arm=request.arm, fractions=request.fractions,
-            day0=request.rt_start.strftime("%d/%m/%Y"), expires=expires, link=link,
-        ),
-        protect_content=True,
+    text = _("Patient {study_id} enrolled (site {site}, arm {arm}, {fractions} fraction(s), day 0 = {day0}).\n"
+             "Give the patient this personal link, valid once until {expires}:\n{link}").format(
+        study_id=request.study_id, site=request.site, arm=request.arm, fractions=request.fractions,
+        day0=request.rt_start.strftime("%d/%m/%Y"), expires=expires, link=link,
     )
+    if late_enrolment_warning_due(context, request.rt_start):
+        text += "\n\n" + _(
+            "Warning: radiotherapy has already started for this patient. The baseline questionnaire will still be "
+            "sent, but its answers come after the first fraction: the exports flag them (after_rt_start).")
+    await message.reply_text(text, protect_content=True)
+
+
+def late_enrolment_warning_due(context: BotContext, rt_start: object) -> bool:
+    """True when the patient is enrolled at or after the start of the first fraction (no pre-treatment baseline)."""
+    from bot.domain.schedule import rt_start_moment
+
+    services = context.services
+    start = rt_start_moment(services.schedule, rt_start, services.settings.timezone)  # type: ignore[arg-type]
+    return services.clock.now() >= start
 
 
 async def acknowledge(update: Update, context: BotContext) -> None:
@@ -201,6 +212,16 @@ async def list_alerts(update: Update, context: BotContext) -> None:
     await record_command(update, context, "alerts", list(context.args or []))
     lines = await open_alert_lines(context.services)
     await _reply_long(update, "\n".join([_("Open alerts:")] + lines) if lines else _("No open alert."))
+
+
+async def call_list(update: Update, context: BotContext) -> None:
+    """/appels: the patients to phone for the day-30 questionnaire (primary end point) before its window closes."""
+    from bot.services.call_list import call_list_lines
+
+    if not await allowed(update, context):
+        return
+    await record_command(update, context, "appels", list(context.args or []))
+    await _reply_long(update, "\n".join(await call_list_lines(context.services)))
 
 
 async def send_now(update: Update, context: BotContext) -> None:

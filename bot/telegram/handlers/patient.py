@@ -110,12 +110,19 @@ async def preferred_time(update: Update, context: BotContext) -> None:
     await query.answer()
     if step == "activated" and patient is not None:
         await _drop_keyboard(query)
-        await context.bot.send_message(
-            query.from_user.id,
-            _("Thank you. Here is your first questionnaire. You can stop at any time and continue later: "
-              "send /reprendre to see the current question again."),
-        )
-        await dispatcher.dispatch_patient(context.services, context.bot, patient.id)
+        # The patient is here now: what is due goes at once, at any hour; announce only what really follows.
+        due = await dispatcher.next_due(context.services, patient.id, present=True)
+        if due is not None:
+            await context.bot.send_message(
+                query.from_user.id,
+                _("Thank you. Here is your first questionnaire. You can stop at any time and continue later: "
+                  "send /reprendre to see the current question again."),
+            )
+            if await dispatcher.dispatch_patient(context.services, context.bot, patient.id, present=True):
+                return
+        await context.bot.send_message(query.from_user.id, _(
+            "Thank you. You have no questionnaire to answer right now: the next one will come at the time you "
+            "chose. Send /reprendre at any time to see the current question."))
 
 
 async def answer_button(update: Update, context: BotContext) -> None:
@@ -308,6 +315,13 @@ async def show_current(update: Update, context: BotContext) -> None:
     elif patient.status == "paused":
         await context.bot.send_message(chat.id, paused_text())
     else:
+        from bot.scheduling import dispatcher
+
+        # Nothing open, but something may be due and held back by quiet hours: the patient is here, send it.
+        if patient.status == "active" and await dispatcher.dispatch_patient(
+            context.services, context.bot, patient.id, present=True
+        ):
+            return
         await context.bot.send_message(chat.id, nothing_due_text())
 
 
@@ -372,7 +386,8 @@ async def _after_submission(
         await context.bot.send_message(chat_id, summary_text(answered.questionnaire.title, submission.summary))
         from bot.scheduling import dispatcher
 
-        await dispatcher.dispatch_patient(context.services, context.bot, submission.patient.id)  # type: ignore[union-attr]
+        await dispatcher.dispatch_patient(  # the patient is here: the next due one follows at once, at any hour
+            context.services, context.bot, submission.patient.id, present=True)  # type: ignore[union-attr]
 
 
 async def _edit_prompt(query: CallbackQuery, prompt: answering.Prompt) -> None:
@@ -461,7 +476,8 @@ async def resume_command(update: Update, context: BotContext) -> None:
     if patient is not None and patient.status == "paused":
         await participation.change_status(context.services, patient, "active", actor=f"patient:{patient.study_id}")
         await context.bot.send_message(chat.id, _("Welcome back: the questionnaires start again."))
-        await dispatcher.dispatch_patient(context.services, context.bot, patient.id)
+        if await dispatcher.dispatch_patient(context.services, context.bot, patient.id, present=True):
+            return
     await show_current(update, context)
 
 

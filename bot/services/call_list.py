@@ -1,0 +1,79 @@
+"""The coordinators' call list for the primary end point (issue 16): who to phone before the day-30 window closes.
+
+Derived, never stored: a patient is on the list while their day-30 questionnaire is not completed, its window is
+still open, and the call-list moment (`bot.domain.schedule.call_list_time`) has passed. It leaves the list by
+itself once the patient or the nurse (/saisie) completes the questionnaire, when the window closes, or on
+withdrawal. Shown by /appels in the clinicians' group and in the morning digest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.clock import utc_iso
+from bot.domain import schedule
+from bot.domain.models import Instance, Patient
+from bot.i18n import _
+from bot.services.container import Services
+from bot.storage import instances, patients
+
+#: Patients a nurse may still phone: not withdrawn (withdrawal is final), and already following the schedule.
+CALLABLE_STATUSES = ("active", "paused", "unreachable")
+
+
+@dataclass(frozen=True)
+class CallEntry:
+    patient: Patient
+    instance: Instance
+    listed_at: datetime  # when the patient went on the list
+    answered_items: int  # items already answered in the day-30 questionnaire (a partial answer)
+
+
+def _planned(instance: Instance) -> schedule.PlannedInstance:
+    return schedule.PlannedInstance(instance.questionnaire_id, instance.timepoint, instance.study_day,
+                                    instance.opens_at, instance.closes_at, instance.is_primary)
+
+
+async def entries(services: Services) -> list[CallEntry]:
+    """Everyone on the call list now, the window closing soonest first."""
+    now = services.clock.now()
+    tz = services.settings.timezone
+    found: list[CallEntry] = []
+    async with services.store.read() as tx:
+        rows = await tx.fetchall(
+            "SELECT i.id, i.patient_id FROM instances i JOIN patients p ON p.id = i.patient_id"
+            " WHERE i.is_primary = 1 AND i.status IN ('planned', 'sending', 'open') AND i.closes_at > ?"
+            f" AND p.status IN ({', '.join('?' for _ in CALLABLE_STATUSES)}) ORDER BY i.closes_at, p.study_id",
+            (utc_iso(now), *CALLABLE_STATUSES),
+        )
+        for row in rows:
+            instance = await instances.get_instance(tx, int(row["id"]))
+            patient = await patients.get_patient(tx, int(row["patient_id"]))
+            assert instance is not None and patient is not None
+            listed = schedule.call_list_time(services.schedule, _planned(instance), tz)
+            if listed is None or now < listed:
+                continue
+            answered = len(await instances.current_answers(tx, instance.id))
+            found.append(CallEntry(patient, instance, listed, answered))
+    return found
+
+
+def entry_line(entry: CallEntry, services: Services) -> str:
+    """One line of the list, as a research nurse reads it."""
+    from bot.telegram.handlers.clinician import status_label
+
+    tz = services.settings.timezone
+    closes = entry.instance.closes_at.astimezone(tz).strftime("%d/%m %H:%M")
+    return _("• {study_id} ({site}): {timepoint} not completed ({answered} answer(s) so far), window closes "
+             "{closes}; patient {status}. Phone entry: /saisie {study_id}").format(
+        study_id=entry.patient.study_id, site=entry.patient.site_code, timepoint=entry.instance.timepoint,
+        answered=entry.answered_items, closes=closes, status=status_label(entry.patient.status),
+    )
+
+
+async def call_list_lines(services: Services) -> list[str]:
+    """The heading and one line per patient (the heading alone when nobody is on the list)."""
+    found = await entries(services)
+    heading = _("Call list, day-30 questionnaire (primary end point): {count}").format(count=len(found))
+    return [heading] + [entry_line(e, services) for e in found]

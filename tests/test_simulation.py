@@ -1,0 +1,80 @@
+"""The seeded cohort simulation of issue 16 (`python -m bot simulate`): its mix, and one short real run."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import replace
+from datetime import datetime, time, timedelta
+from pathlib import Path
+
+from bot.config import load_settings
+from bot.sandbox.cohort import (
+    AFTER_FRACTION_JOIN,
+    NIGHT_JOIN,
+    RT_START,
+    SILENT,
+    WITHDRAW,
+    CohortRun,
+    draw_cohort,
+    is_quiet,
+)
+from bot.sandbox.world import SandboxWorld
+
+
+def test_the_same_seed_draws_the_same_cohort_and_the_mix_is_the_one_documented() -> None:
+    first, again, other = draw_cohort(50, 7), draw_cohort(50, 7), draw_cohort(50, 8)
+    key = [(p.join_at, p.silence, p.withdraw_day, p.profile.pain) for p in first]
+    assert key == [(p.join_at, p.silence, p.withdraw_day, p.profile.pain) for p in again]
+    assert key != [(p.join_at, p.silence, p.withdraw_day, p.profile.pain) for p in other]
+    big = draw_cohort(4000, 1)
+    spec_share = {"night": NIGHT_JOIN, "after": AFTER_FRACTION_JOIN, "silent": SILENT, "withdraw": WITHDRAW}
+    share = {
+        "night": sum(p.night_join for p in big) / len(big),
+        "after": sum(p.after_fraction for p in big) / len(big),
+        "silent": sum(p.silence is not None for p in big) / len(big),
+        "withdraw": sum(p.withdraw_day is not None for p in big) / len(big),
+    }
+    assert all(abs(share[k] - spec_share[k]) < 0.025 for k in share), share
+    from zoneinfo import ZoneInfo
+
+    from bot.domain.schedule import load_schedule
+
+    spec, paris = load_schedule(), ZoneInfo("Europe/Paris")
+    for p in big:
+        if p.night_join:
+            assert is_quiet(p.join_at, spec, paris)
+        if p.after_fraction:
+            assert p.join_at.date() == RT_START and p.join_at.hour >= 9
+        else:  # everyone else joins before the first fraction (day 0, 08:00)
+            assert p.join_at < datetime.combine(RT_START, time(8), tzinfo=paris)
+        if p.silence is not None:
+            assert 25 <= p.silence[0] <= 31 and 3 <= p.silence[1] - p.silence[0] + 1 <= 14
+
+
+async def test_the_nurse_recovers_by_phone_the_day_30_of_a_patient_silent_through_its_window(tmp_path: Path) -> None:
+    cohort = draw_cohort(2, 3)
+    night = replace(cohort[0], join_at=cohort[0].join_at.replace(hour=23, minute=30), night_join=True,
+                    after_fraction=False, silence=None, withdraw_day=None)
+    silent = replace(cohort[1], silence=(26, 40), withdraw_day=None, after_fraction=False,
+                     join_at=night.join_at.replace(hour=15))
+    settings = load_settings(BOT_DATABASE=str(tmp_path / "unused.sqlite3"))
+    start = min(night.join_at, silent.join_at) - timedelta(hours=1)
+    world = SandboxWorld(settings, tmp_path / "sim.sqlite3", start=start, tick_every=timedelta(hours=1))
+    await world.start()
+    try:
+        run = CohortRun(world, [night, silent], call_list=True, seed=3, reach=1.0)
+        await run.run()
+        summary = await run.summary()
+    finally:
+        await world.stop()
+    db = sqlite3.connect(tmp_path / "sim.sqlite3")
+    assert db.execute("SELECT COUNT(*) FROM instances WHERE timepoint = 'baseline' AND status = 'completed'"
+                      ).fetchone() == (2,)  # the 23:30 join answered its baseline at once
+    sources = dict(db.execute(
+        "SELECT p.study_id, GROUP_CONCAT(DISTINCT a.source) FROM answers a JOIN instances i ON i.id = a.instance_id"
+        " JOIN patients p ON p.id = i.patient_id WHERE i.timepoint = 'D30' GROUP BY p.study_id").fetchall())
+    assert sources[silent.profile.study_id] == "phone"
+    assert db.execute(  # entered to the end by phone, typed numbers included
+        "SELECT i.status FROM instances i JOIN patients p ON p.id = i.patient_id WHERE i.timepoint = 'D30'"
+        " AND p.study_id = ?", (silent.profile.study_id,)).fetchone() == ("completed",)
+    assert summary["d30_evaluable_fraction"] == 1.0 and summary["nurse_calls_reached"] >= 1
