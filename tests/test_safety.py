@@ -230,7 +230,7 @@ async def test_hypercalcaemia_constipation_and_fracture_signs_alert_the_same_day
 async def test_same_day_advice_on_friday_evening_promises_monday_not_today(tmp_path: Path) -> None:
     # Friday 5 March 2027, 19:30 in Paris.
     async with bench_at(tmp_path, datetime(2027, 3, 5, 18, 30, tzinfo=timezone.utc)) as bench:
-        patient = await bench.join(5030, "P-S30", RT)
+        patient = await bench.join(5030, "P-S30", date(2027, 3, 10))  # only the baseline is due
         await answer_all(bench, patient, {"vomit_no_fluids": "yes"})
         advice = [t for t in bench.texts(5030) if "Votre équipe soignante est prévenue" in t]
         assert len(advice) == 1
