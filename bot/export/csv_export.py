@@ -7,7 +7,8 @@ the rows a newer one replaced). The computed OMED (oral morphine equivalent dail
 labelled with the table used. No Telegram identity is ever written: the export never reads `telegram_links`.
 
 Format: UTF-8, header row, RFC 4180 quoting (the `csv` module, CRLF line ends), values as plain text (a list of
-choice codes joined with ";").
+choice codes joined with ";"). A text cell starting like a spreadsheet formula (=, +, -, @, tab, CR) is prefixed
+with a single quote (`bot.export.cells`); numbers, negative ones included, are written as numbers.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Final
 from bot.domain.models import Instance, Patient
 from bot.domain.omed import OmedResult, OpioidCatalogue, UnknownTableError
 from bot.domain.questionnaire import Questionnaire, Value
+from bot.export.cells import safe_text
 from bot.export.dataset import (
     AnswerRow,
     Dataset,
@@ -75,7 +77,8 @@ def number_text(number: float) -> str:
 
 def plain_text(value: Value | bool | None) -> str:
     """A stored JSON answer as plain text: strings as they are (markers "_skip"/"_unknown" included, so an analyst
-    can tell a skipped item from a missing one), numbers without noise, lists joined with ";", null as empty."""
+    can tell a skipped item from a missing one), numbers without noise, lists joined with ";", null as empty.
+    Text (free text, a list of codes) that starts like a formula is neutralised; a number never is."""
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -83,12 +86,19 @@ def plain_text(value: Value | bool | None) -> str:
     if isinstance(value, (int, float)):
         return number_text(value)
     if isinstance(value, list):
-        return LIST_SEPARATOR.join(plain_text(v) for v in value)  # type: ignore[arg-type]
+        return safe_text(LIST_SEPARATOR.join(_raw_text(v) for v in value))  # type: ignore[arg-type]
+    return safe_text(str(value))
+
+
+def _raw_text(value: Value | bool | None) -> str:
+    """One element of a list, before the joined cell is neutralised."""
+    if isinstance(value, (int, float, bool)) or value is None:
+        return plain_text(value)
     return str(value)
 
 
 def _answer_line(patient: Patient, inst: Instance, row: AnswerRow) -> tuple[str, ...]:
-    return (
+    return _safe_labels(
         patient.study_id,
         patient.site_code,
         patient.arm,
@@ -108,7 +118,7 @@ def _answer_line(patient: Patient, inst: Instance, row: AnswerRow) -> tuple[str,
 def _omed_line(patient: Patient, inst: Instance, rows: tuple[AnswerRow, ...], omed: OmedResult | None,
                table: str) -> tuple[str, ...]:
     """The derived row; its times are those of the instance's newest answer row (when its inputs were last given)."""
-    return (
+    return _safe_labels(
         patient.study_id,
         patient.site_code,
         patient.arm,
@@ -123,6 +133,15 @@ def _omed_line(patient: Patient, inst: Instance, rows: tuple[AnswerRow, ...], om
         "false",
         OMED_DERIVATION.format(table=omed.table if omed is not None else table),
     )
+
+
+_VALUE_COLUMN: Final[int] = CSV_COLUMNS.index("value")
+
+
+def _safe_labels(*cells: str) -> tuple[str, ...]:
+    """Neutralise every text column (a site code may start with "-"); the value column is already safe, and
+    neutralising it again would quote a negative number."""
+    return tuple(cell if i == _VALUE_COLUMN else safe_text(cell) for i, cell in enumerate(cells))
 
 
 def csv_rows(
