@@ -108,21 +108,25 @@ def register_handlers(application: Application) -> None:
     application.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, guards.follow_migration), group=-2)
     application.add_handler(TypeHandler(Update, guards.leave_foreign_groups), group=-1)
 
-    group_only = ~private
-    application.add_handler(CommandHandler("enroll", clinician.enroll))
-    application.add_handler(CommandHandler("patients", clinician.list_patients))
-    application.add_handler(CommandHandler("patient", clinician.show_patient))
-    application.add_handler(CommandHandler("alerts", clinician.list_alerts))
-    application.add_handler(CommandHandler("send", clinician.send_now))
-    application.add_handler(CommandHandler("withdraw", clinician.withdraw_patient))
-    application.add_handler(CommandHandler("day0", clinician.change_day0))
+    # Only new messages act: an edited message never runs a command, enrols or answers (editing an old message
+    # into "/withdraw P-A" must not withdraw P-A). PTB's CommandHandler takes edited messages by default.
+    new = filters.UpdateType.MESSAGE
+    group_only = ~private & new
+    private_new = private & new
+    application.add_handler(CommandHandler("enroll", clinician.enroll, filters=new))
+    application.add_handler(CommandHandler("patients", clinician.list_patients, filters=new))
+    application.add_handler(CommandHandler("patient", clinician.show_patient, filters=new))
+    application.add_handler(CommandHandler("alerts", clinician.list_alerts, filters=new))
+    application.add_handler(CommandHandler("send", clinician.send_now, filters=new))
+    application.add_handler(CommandHandler("withdraw", clinician.withdraw_patient, filters=new))
+    application.add_handler(CommandHandler("day0", clinician.change_day0, filters=new))
     application.add_handler(CommandHandler("pause", clinician.pause_patient, filters=group_only))
     application.add_handler(CommandHandler("reprendre", clinician.resume_patient, filters=group_only))
-    application.add_handler(CommandHandler("start", patient.start, filters=private))
-    application.add_handler(CommandHandler("reprendre", patient.resume_command, filters=private))
-    application.add_handler(CommandHandler("aide", patient.help_command, filters=private))
-    application.add_handler(CommandHandler("pause", patient.pause_command, filters=private))
-    application.add_handler(CommandHandler("stop", patient.stop_command, filters=private))
+    application.add_handler(CommandHandler("start", patient.start, filters=private_new))
+    application.add_handler(CommandHandler("reprendre", patient.resume_command, filters=private_new))
+    application.add_handler(CommandHandler("aide", patient.help_command, filters=private_new))
+    application.add_handler(CommandHandler("pause", patient.pause_command, filters=private_new))
+    application.add_handler(CommandHandler("stop", patient.stop_command, filters=private_new))
     application.add_handler(CallbackQueryHandler(patient.stop_confirmed, pattern=STOP))
     application.add_handler(CallbackQueryHandler(patient.information_understood, pattern=f"^{CONSENT}$"))
     application.add_handler(CallbackQueryHandler(patient.preferred_time, pattern=PREFERENCE))
