@@ -2,9 +2,9 @@
 
 "Call 15 or 112 now" matters as much as the clinicians' alert, so it is kept the same way: the notice is stored in
 the answer's transaction (`answering.submit`), sent right after the commit, and — if Telegram refuses it or does
-not answer — retried by the clinicians' job (2 s, 4 s, … then every 15 s for the emergency advice, every 5 min for the
-same-day one), across restarts, for 24 hours. After
-that the advice is no longer "now"; the clinicians' alert carries on. A patient who withdrew is never written to.
+not answer — retried by the clinicians' job (2 s, 4 s, … then every 15 s for the emergency advice, every 5 min
+for the same-day one), across restarts, for 24 hours. After that the advice is no longer "now"; the clinicians'
+alert carries on. A patient who withdrew is never written to.
 Delivery is at least once, as for alerts: a crash between Telegram's answer and the commit may repeat it.
 """
 
