@@ -304,14 +304,10 @@ async def change_day0(update: Update, context: BotContext) -> None:
 
 
 async def _reply_long(update: Update, text: str) -> None:
-    """Telegram caps a message at 4096 characters: split on line boundaries."""
+    """Telegram caps a message at 4096 UTF-16 units: split on line boundaries (`bot.telegram.splitting`)."""
+    from bot.telegram.splitting import split_message
+
     message = update.effective_message
     assert message is not None
-    chunk = ""
-    for line in text.splitlines():
-        if len(chunk) + len(line) + 1 > 4000:
-            await message.reply_text(chunk, protect_content=True)
-            chunk = ""
-        chunk += line + "\n"
-    if chunk.strip():
+    for chunk in split_message(text):
         await message.reply_text(chunk, protect_content=True)
