@@ -4,7 +4,8 @@
 the answer's transaction (`answering.submit`), sent right after the commit, and — if Telegram refuses it or does
 not answer — retried by the clinicians' job (2 s, 4 s, … then every 15 s for the emergency advice, every 5 min
 for the same-day one), across restarts, for 24 hours. After that the advice is no longer "now"; the clinicians'
-alert carries on. A patient who withdrew is never written to.
+alert carries on. A patient who withdrew is never written to; one who blocked the bot (unreachable) is not written
+to until they come back.
 Delivery is at least once, as for alerts: a crash between Telegram's answer and the commit may repeat it.
 """
 
@@ -18,6 +19,7 @@ from telegram.error import Forbidden, RetryAfter, TelegramError
 
 from bot.delivery.worker import DeliveryPolicy
 from bot.services.container import Services
+from bot.services.reachability import mark_unreachable
 from bot.storage import audit, notices
 from bot.telegram.rendering import emergency_text, same_day_text
 
@@ -41,9 +43,11 @@ async def send_notices(
         for notice in due:
             try:
                 await bot.send_message(notice.chat_id, notice_text(notice.kind))
-            except Forbidden:  # the patient blocked the bot: nothing can reach them here (the team is alerted)
-                log.warning("notice %s: the patient blocked the bot; not retried", notice.id)
-                await _settled(services, notice, "patient_notice_blocked")
+            except Forbidden:  # the patient blocked the bot: marked unreachable (the team is told); the advice
+                # waits, and goes out if they come back within its 24 hours
+                log.warning("notice %s: the patient blocked the bot; kept until they come back", notice.id)
+                await mark_unreachable(services, notice.patient_id)
+                await _failed(services, notice.id, services.clock.now() + policy.backoff(notice.attempts, notice.kind))
                 continue
             except RetryAfter as exc:
                 retry = exc.retry_after if isinstance(exc.retry_after, timedelta) else timedelta(seconds=exc.retry_after)

@@ -12,6 +12,7 @@ from telegram.ext import (
     ApplicationBuilder,
     BaseUpdateProcessor,
     CallbackQueryHandler,
+    ChatMemberHandler,
     CommandHandler,
     ContextTypes,
     Defaults,
@@ -35,7 +36,7 @@ from bot.services import housekeeping
 from bot.services.container import Services
 from bot.storage.store import Store
 from bot.telegram.context import SERVICES_KEY, BotContext
-from bot.telegram.handlers import clinician, errors, guards, patient
+from bot.telegram.handlers import clinician, errors, guards, membership, patient
 from bot.telegram.pacing import TelegramPacing
 from bot.telegram.keyboards import ACK, ANSWER, BACK, CONSENT, PREFERENCE, STOP, TOGGLE
 
@@ -103,10 +104,11 @@ def telegram_pacing() -> TelegramPacing:
 def register_handlers(application: Application) -> None:
     """Guards first (each in its own group: PTB runs one handler per group), then one handler per use case."""
     private = filters.ChatType.PRIVATE
-    application.add_handler(CallbackQueryHandler(guards.refuse_presses_from_other_chats), group=-4)
-    application.add_handler(TypeHandler(Update, guards.skip_duplicates), group=-3)
-    application.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, guards.follow_migration), group=-2)
-    application.add_handler(TypeHandler(Update, guards.leave_foreign_groups), group=-1)
+    application.add_handler(CallbackQueryHandler(guards.refuse_presses_from_other_chats), group=-5)
+    application.add_handler(TypeHandler(Update, guards.skip_duplicates), group=-4)
+    application.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, guards.follow_migration), group=-3)
+    application.add_handler(TypeHandler(Update, guards.leave_foreign_groups), group=-2)
+    application.add_handler(TypeHandler(Update, membership.writes_again), group=-1)
 
     # Only new messages act: an edited message never runs a command, enrols or answers (editing an old message
     # into "/withdraw P-A" must not withdraw P-A). PTB's CommandHandler takes edited messages by default.
@@ -135,6 +137,7 @@ def register_handlers(application: Application) -> None:
     application.add_handler(CallbackQueryHandler(patient.go_back, pattern=BACK))
     application.add_handler(CallbackQueryHandler(clinician.acknowledge, pattern=ACK))
     application.add_handler(CallbackQueryHandler(patient.stale_button))
+    application.add_handler(ChatMemberHandler(membership.private_chat_member, ChatMemberHandler.MY_CHAT_MEMBER))
     application.add_handler(MessageHandler(private & filters.UpdateType.EDITED_MESSAGE, patient.edited_message))
     application.add_handler(
         MessageHandler(private & filters.UpdateType.MESSAGE & filters.TEXT & ~filters.COMMAND, patient.typed_answer)
