@@ -19,6 +19,7 @@ from bot.domain.rules import AlertDraft, highest_severity
 from bot.services import clinical_context
 from bot.services.container import Services
 from bot.storage import alerts, audit, instances, notices, patients
+from bot.storage.inbox import settle_current_update
 from bot.storage.store import Tx
 
 ValueFactory = Callable[[Item], object]
@@ -160,6 +161,7 @@ async def submit(
                 entity="instance", entity_id=instance.id,
             )
             summary = engine.summary_lines(services.questionnaires[instance.questionnaire_id], answers)
+        await settle_current_update(tx, now)  # the answer and "this update is handled": one commit
         await tx.commit()
     return Submission(
         "stored", item=prompt.item, value=value, answered_message_id=instance.question_message_id,
@@ -235,6 +237,7 @@ async def toggle_selection(
         refreshed = await instances.get_instance(tx, instance.id)
         assert refreshed is not None
         new_prompt = await prompt_for(tx, services, refreshed)
+        await settle_current_update(tx, services.clock.now())
         await tx.commit()
     return None, new_prompt
 
@@ -259,6 +262,7 @@ async def go_back(
         refreshed = await instances.get_instance(tx, instance.id)
         assert refreshed is not None
         new_prompt = await prompt_for(tx, services, refreshed)
+        await settle_current_update(tx, services.clock.now())
         await tx.commit()
     return None, new_prompt
 

@@ -17,6 +17,7 @@ from telegram.ext import (
     ContextTypes,
     Defaults,
     MessageHandler,
+    SimpleUpdateProcessor,
     TypeHandler,
     filters,
 )
@@ -36,6 +37,7 @@ from bot.services import housekeeping
 from bot.services.container import Services
 from bot.storage.store import Store
 from bot.telegram.context import SERVICES_KEY, BotContext
+from bot.telegram.inbox import INBOX_KEY, Inbox, InboxProcessor, InboxQueue, replay
 from bot.telegram.handlers import clinician, errors, guards, membership, patient
 from bot.telegram.pacing import TelegramPacing
 from bot.telegram.keyboards import ACK, ANSWER, BACK, CONSENT, PREFERENCE, STOP, TOGGLE
@@ -70,14 +72,17 @@ def build_application(
     tick: timedelta | None = DEFAULT_TICK, rate_limiter: bool = True,
     update_processor: BaseUpdateProcessor | None = None,
 ) -> Application:
-    """The real PTB application: long polling, rate limiter, Paris-time defaults, our handlers and jobs."""
+    """The real PTB application: long polling, rate limiter, Paris-time defaults, our handlers and jobs; every
+    update kept in the inbox until handled (`bot.telegram.inbox`)."""
+    update_inbox = Inbox(services.store, services.clock)
     builder: ApplicationBuilder = (
         ApplicationBuilder()
         .token(token)
         .base_url(base_url)
         .context_types(ContextTypes(context=BotContext))
         .defaults(Defaults(tzinfo=services.settings.timezone))
-        .concurrent_updates(update_processor or 16)
+        .update_queue(InboxQueue(update_inbox))
+        .concurrent_updates(InboxProcessor(update_processor or SimpleUpdateProcessor(16), update_inbox))
     )
     if base_file_url:
         builder = builder.base_file_url(base_file_url)
@@ -85,6 +90,7 @@ def build_application(
         builder = builder.rate_limiter(telegram_pacing())
     application = builder.build()
     application.bot_data[SERVICES_KEY] = services
+    application.bot_data[INBOX_KEY] = update_inbox
     register_handlers(application)
     if tick is not None and application.job_queue is not None:
         application.job_queue.run_repeating(_tick_job, interval=tick, first=1, name="tick")
@@ -104,8 +110,8 @@ def telegram_pacing() -> TelegramPacing:
 def register_handlers(application: Application) -> None:
     """Guards first (each in its own group: PTB runs one handler per group), then one handler per use case."""
     private = filters.ChatType.PRIVATE
-    application.add_handler(CallbackQueryHandler(guards.refuse_presses_from_other_chats), group=-5)
-    application.add_handler(TypeHandler(Update, guards.skip_duplicates), group=-4)
+    # (Redelivered updates never reach the handlers: `bot.telegram.inbox.InboxProcessor` drops them.)
+    application.add_handler(CallbackQueryHandler(guards.refuse_presses_from_other_chats), group=-4)
     application.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, guards.follow_migration), group=-3)
     application.add_handler(TypeHandler(Update, guards.leave_foreign_groups), group=-2)
     application.add_handler(TypeHandler(Update, membership.writes_again), group=-1)
@@ -147,13 +153,15 @@ def register_handlers(application: Application) -> None:
 
 
 async def on_startup(application: Application) -> None:
-    """After `initialize()`, before polling: recover sends caught by a crash, publish the command menu.
+    """After `initialize()`, before polling: queue the updates a crash left unhandled, recover sends caught by a
+    crash, publish the command menu.
 
     Called explicitly by every runner (production, sandbox, tests): PTB's `post_init` only runs under
     `run_polling`, which we do not use because we own the event loop and the signal handling.
     """
     services: Services = application.bot_data[SERVICES_KEY]
     services.bot_username = application.bot.username
+    await replay(application, application.bot_data[INBOX_KEY])  # what a crash left, before any new update
     recovered = await dispatcher.recover(services)
     if recovered:
         log.info("recovered %s questionnaire(s) caught mid-send", recovered)
