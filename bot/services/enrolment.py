@@ -12,7 +12,7 @@ from bot.domain.enrolment import INVITATION_VALIDITY_DAYS, EnrolmentError, Enrol
 from bot.domain.models import Patient
 from bot.i18n import _
 from bot.storage import audit, patients
-from bot.storage.inbox import CURRENT_UPDATE
+from bot.storage.inbox import current_update_id
 from bot.storage.store import Store
 
 # Repeated wrong /start codes: at most this many refusals per Telegram user per window are audited and looked at;
@@ -101,7 +101,7 @@ async def redeem(
             )
             # Keyed by the update: one handled again after a crash (`bot.telegram.inbox`) is refused again, so
             # the stranger gets the reply at least once, and audited (counted by the rate limit) only once.
-            update_id = CURRENT_UPDATE.get()
+            update_id = current_update_id()
             if update_id is None or not await tx.fetchone(
                 "SELECT 1 FROM audit_log WHERE actor = ? AND action = 'start_refused' AND entity = 'update'"
                 " AND entity_id = ?", (stranger, str(update_id)),

@@ -46,13 +46,17 @@ class Inbox:
         self.store = store
         self.clock = clock
         self._active: set[int] = set()
+        # What `keep` learnt, so the processor need not read it again: stored and not handled / handled before.
+        self._pending: set[int] = set()
+        self._seen_done: set[int] = set()
 
     async def keep(self, update: Update) -> None:
         """Store a fetched update unless it was handled before (a redelivery: the processor drops it)."""
         payload = json.dumps(update.to_dict(), ensure_ascii=False)
         async with self.store.transaction() as tx:
-            await inbox_rows.store_update(tx, update.update_id, payload, self.clock.now())
+            pending = await inbox_rows.store_update(tx, update.update_id, payload, self.clock.now())
             await tx.commit()
+        (self._pending if pending else self._seen_done).add(update.update_id)
 
     def claim(self, update_id: int) -> bool:
         """This task handles the update; False if another task of this process already does (a redelivery)."""
@@ -62,7 +66,12 @@ class Inbox:
         return True
 
     async def handled_before(self, update_id: int) -> bool:
-        async with self.store.read() as tx:
+        if update_id in self._pending:
+            return False
+        if update_id in self._seen_done:
+            self._seen_done.discard(update_id)
+            return True
+        async with self.store.read() as tx:  # an update that did not come through `keep`
             return await inbox_rows.is_processed(tx, update_id)
 
     async def done(self, update_id: int) -> None:
@@ -73,6 +82,7 @@ class Inbox:
 
     def release(self, update_id: int) -> None:
         self._active.discard(update_id)
+        self._pending.discard(update_id)
 
     async def pending(self, bot: Bot) -> list[Update]:
         """What a crash left: stored, never handled, oldest first (an unreadable row is dropped, logged)."""
@@ -134,12 +144,14 @@ class InboxProcessor(BaseUpdateProcessor):
             if await self.inbox.handled_before(update_id):
                 _drop(coroutine, update_id)
                 return
-            token = inbox_rows.CURRENT_UPDATE.set(update_id)
+            handling = inbox_rows.HandlingUpdate(update_id)
+            token = inbox_rows.CURRENT_UPDATE.set(handling)
             try:
                 await coroutine  # PTB's process_update: handler errors go to the error handler, not here
             finally:
                 inbox_rows.CURRENT_UPDATE.reset(token)
-            await self.inbox.done(update_id)  # not reached when cancelled: the update stays to be handled
+            if not handling.settled:  # not reached when cancelled: the update stays to be handled
+                await self.inbox.done(update_id)
         finally:
             self.inbox.release(update_id)
 
