@@ -202,7 +202,7 @@ async def _answered(
                                    answered_at=at, received_at=at, is_correction=False)
         await audit.record(tx, at=at, actor=actor, action="answer", patient_id=patient_id,
                            entity="answer", entity_id=f"{instance_id}/{item_id}", new_value=value, telegram_date=at)
-        # bot.telegram.handlers.guards.skip_duplicates keeps one row per update (it has no repository function)
+        # bot.telegram.inbox keeps one row per handled update (bot.storage.inbox.mark_processed)
         await tx.execute("INSERT INTO processed_updates (update_id, processed_at) VALUES (?, ?)",
                          (first_update_id + k + 1, utc_iso(at)))
     done = sent_at + ANSWERING_TIME

@@ -172,7 +172,8 @@ async def _enroll(settings: Settings, argv: list[str], bot_username: str) -> int
     clock = SystemClock()
     store = await Store.open(settings.bot_database, clock)
     try:
-        invitation = await enroll(store, clock, parse_enrolment(argv), actor="cli")
+        today = clock.now().astimezone(settings.timezone).date()
+        invitation = await enroll(store, clock, parse_enrolment(argv, today), actor="cli")
     except EnrolmentError as exc:
         print(exc, file=sys.stderr)
         return 2

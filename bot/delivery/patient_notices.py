@@ -2,8 +2,10 @@
 
 "Call 15 or 112 now" matters as much as the clinicians' alert, so it is kept the same way: the notice is stored in
 the answer's transaction (`answering.submit`), sent right after the commit, and — if Telegram refuses it or does
-not answer — retried by the clinicians' job (2 s, 4 s, … then every 5 min), across restarts, for 24 hours. After
-that the advice is no longer "now"; the clinicians' alert carries on. A patient who withdrew is never written to.
+not answer — retried by the clinicians' job (2 s, 4 s, … then every 15 s for the emergency advice, every 5 min
+for the same-day one), across restarts, for 24 hours. After that the advice is no longer "now"; the clinicians'
+alert carries on. A patient who withdrew is never written to; one who blocked the bot (unreachable) is not written
+to until they come back.
 Delivery is at least once, as for alerts: a crash between Telegram's answer and the commit may repeat it.
 """
 
@@ -18,6 +20,7 @@ from telegram.error import Forbidden, RetryAfter, TelegramError
 from bot.delivery.advice_text import advice_text
 from bot.delivery.worker import DeliveryPolicy
 from bot.services.container import Services
+from bot.services.reachability import mark_unreachable
 from bot.storage import audit, notices
 
 log = logging.getLogger(__name__)
@@ -43,16 +46,19 @@ async def send_notices(
         for notice in due:
             try:
                 await bot.send_message(notice.chat_id, notice_text(services, notice))
-            except Forbidden:  # the patient blocked the bot: nothing can reach them here (the team is alerted)
-                log.warning("notice %s: the patient blocked the bot; not retried", notice.id)
-                await _settled(services, notice, "patient_notice_blocked")
+            except Forbidden:  # the patient blocked the bot: marked unreachable (the team is told); the advice
+                # waits, and goes out if they come back within its 24 hours
+                log.warning("notice %s: the patient blocked the bot; kept until they come back", notice.id)
+                await mark_unreachable(services, notice.patient_id)
+                await _failed(services, notice.id, services.clock.now() + policy.backoff(notice.attempts, notice.kind))
                 continue
             except RetryAfter as exc:
                 retry = exc.retry_after if isinstance(exc.retry_after, timedelta) else timedelta(seconds=exc.retry_after)
                 await _failed(services, notice.id, services.clock.now() + retry)
                 break
             except TelegramError as exc:
-                await _failed(services, notice.id, services.clock.now() + policy.backoff(notice.attempts))
+                await _failed(services, notice.id,
+                              services.clock.now() + policy.backoff(notice.attempts, notice.kind))
                 log.warning("notice %s to the patient not delivered yet (%s); will retry", notice.id,
                             type(exc).__name__)
                 continue

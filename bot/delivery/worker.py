@@ -32,9 +32,14 @@ class DeliveryPolicy:
     max_realerts: int = 3
     first_backoff: timedelta = timedelta(seconds=2)
     max_backoff: timedelta = timedelta(minutes=5)
+    #: Urgent alerts and the patient's emergency advice wait at most this long between attempts (issue 21: a 5-min
+    #: cap made an alert wait 50 s after Telegram recovered). Telegram's own retry_after still wins.
+    urgent_max_backoff: timedelta = timedelta(seconds=15)
 
-    def backoff(self, attempts: int) -> timedelta:
-        return min(self.first_backoff * (2 ** max(attempts, 0)), self.max_backoff)
+    def backoff(self, attempts: int, severity: str = "same_day") -> timedelta:
+        """2 s, 4 s, 8 s … capped at `urgent_max_backoff` for urgent sends, at `max_backoff` otherwise."""
+        cap = self.urgent_max_backoff if severity == "urgent" else self.max_backoff
+        return min(self.first_backoff * (2 ** min(max(attempts, 0), 20)), cap)
 
 
 async def deliver_due(services: Services, bot: Bot, policy: DeliveryPolicy = DeliveryPolicy()) -> int:
@@ -70,10 +75,10 @@ async def _deliver(services: Services, bot: Bot, policy: DeliveryPolicy, chat_id
             break
         except BadRequest as exc:
             log.error("alert %s refused by Telegram: %s", alert.id, type(exc).__name__)
-            await _failed(services, alert.id, services.clock.now() + policy.max_backoff)
+            await _failed(services, alert.id, services.clock.now() + policy.backoff(99, alert.severity))
             continue
         except TelegramError as exc:
-            await _failed(services, alert.id, services.clock.now() + policy.backoff(alert.attempts))
+            await _failed(services, alert.id, services.clock.now() + policy.backoff(alert.attempts, alert.severity))
             log.warning("alert %s not delivered yet (%s); will retry", alert.id, type(exc).__name__)
             continue
         await _sent(services, alert, message.message_id, policy)

@@ -21,6 +21,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Final
 
+from bot.export.cells import safe_cell
 from bot.export.dataset import NO_PATIENTS_MESSAGE, ExportError, atomic_write, check_writable
 from bot.storage.store import Store
 
@@ -52,7 +53,8 @@ class Pseudonymiser:
 
 
 def _text(value: object) -> str:
-    return "" if value is None else str(value)
+    """A column value as a cell: numbers as they are, text neutralised if it starts like a formula."""
+    return safe_cell(value)
 
 
 def audit_lines(

@@ -12,7 +12,8 @@ on a baseline answer given after the first fraction started, "enrolled_after_rt_
 enrolled after it.
 
 Format: UTF-8, header row, RFC 4180 quoting (the `csv` module, CRLF line ends), values as plain text (a list of
-choice codes joined with ";").
+choice codes joined with ";"). A text cell starting like a spreadsheet formula (=, +, -, @, tab, CR) is prefixed
+with a single quote (`bot.export.cells`); numbers, negative ones included, are written as numbers.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from bot.domain.models import Instance, Patient
 from bot.domain.omed import OmedResult, OpioidCatalogue, UnknownTableError
 from bot.domain.questionnaire import Questionnaire, Value
 from bot.domain.schedule import ScheduleSpec
+from bot.export.cells import safe_text
 from bot.export.dataset import (
     AnswerRow,
     Dataset,
@@ -84,7 +86,8 @@ def number_text(number: float) -> str:
 
 def plain_text(value: Value | bool | None) -> str:
     """A stored JSON answer as plain text: strings as they are (markers "_skip"/"_unknown" included, so an analyst
-    can tell a skipped item from a missing one), numbers without noise, lists joined with ";", null as empty."""
+    can tell a skipped item from a missing one), numbers without noise, lists joined with ";", null as empty.
+    Text (free text, a list of codes) that starts like a formula is neutralised; a number never is."""
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -92,12 +95,19 @@ def plain_text(value: Value | bool | None) -> str:
     if isinstance(value, (int, float)):
         return number_text(value)
     if isinstance(value, list):
-        return LIST_SEPARATOR.join(plain_text(v) for v in value)  # type: ignore[arg-type]
+        return safe_text(LIST_SEPARATOR.join(_raw_text(v) for v in value))  # type: ignore[arg-type]
+    return safe_text(str(value))
+
+
+def _raw_text(value: Value | bool | None) -> str:
+    """One element of a list, before the joined cell is neutralised."""
+    if isinstance(value, (int, float, bool)) or value is None:
+        return plain_text(value)
     return str(value)
 
 
 def _answer_line(patient: Patient, inst: Instance, row: AnswerRow, spec: ScheduleSpec) -> tuple[str, ...]:
-    return (
+    return _safe_labels(
         patient.study_id,
         patient.site_code,
         patient.arm,
@@ -119,7 +129,7 @@ def _answer_line(patient: Patient, inst: Instance, row: AnswerRow, spec: Schedul
 def _omed_line(patient: Patient, inst: Instance, rows: tuple[AnswerRow, ...], omed: OmedResult | None,
                table: str, spec: ScheduleSpec) -> tuple[str, ...]:
     """The derived row; its times are those of the instance's newest answer row (when its inputs were last given)."""
-    return (
+    return _safe_labels(
         patient.study_id,
         patient.site_code,
         patient.arm,
@@ -136,6 +146,15 @@ def _omed_line(patient: Patient, inst: Instance, rows: tuple[AnswerRow, ...], om
         "derived",
         ENROLLED_AFTER_RT_START if enrolled_after_rt_start(spec, patient) else "",
     )
+
+
+_VALUE_COLUMN: Final[int] = CSV_COLUMNS.index("value")
+
+
+def _safe_labels(*cells: str) -> tuple[str, ...]:
+    """Neutralise every text column (a site code may start with "-"); the value column is already safe, and
+    neutralising it again would quote a negative number."""
+    return tuple(cell if i == _VALUE_COLUMN else safe_text(cell) for i, cell in enumerate(cells))
 
 
 def csv_rows(

@@ -199,23 +199,10 @@ async def dispatch_patient(services: Services, bot: Bot, patient_id: int, *, pre
 
 
 async def mark_unreachable(services: Services, patient_id: int) -> None:
-    """The patient blocked the bot: stop sending and tell the clinicians."""
-    now = services.clock.now()
-    async with services.store.transaction() as tx:
-        patient = await patients.get_patient(tx, patient_id)
-        if patient is None or patient.status in ("unreachable", "withdrawn"):
-            return
-        await patients.set_status(tx, patient_id, "unreachable", now)
-        await audit.record(tx, at=now, actor="system", action="unreachable", patient_id=patient_id,
-                           old_value=patient.status, new_value="unreachable")
-        await alerts.insert_alert(
-            tx, patient_id=patient_id, instance_id=None, rule_id="patient_unreachable", severity="same_day",
-            payload={"title": _("Patient unreachable: the patient blocked the bot"), "source": "Telegram 403 Forbidden",
-                     "fired": {}, "trend": []},
-            now=now, send_now=True,
-        )
-        await tx.commit()
-    log.warning("patient %s unreachable (blocked the bot)", patient_id)
+    """The patient blocked the bot: stop sending and tell the clinicians once (`bot.services.reachability`)."""
+    from bot.services.reachability import mark_unreachable as mark
+
+    await mark(services, patient_id)
 
 
 async def _close_windows(services: Services, now: datetime) -> list[int]:

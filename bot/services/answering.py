@@ -21,6 +21,7 @@ from bot.services import clinical_context
 from bot.services.patient_messages import advice_for_flags, severity_for_flags
 from bot.services.container import Services
 from bot.storage import alerts, audit, instances, notices, patients
+from bot.storage.inbox import settle_current_update
 from bot.storage.store import Tx
 
 ValueFactory = Callable[[Item], object]
@@ -184,6 +185,7 @@ async def store_answer(
             entity="instance", entity_id=instance.id, details=None if source == "patient" else {"source": source},
         )
         summary = engine.summary_lines(services.questionnaires[instance.questionnaire_id], answers)
+    await settle_current_update(tx, now)  # the answer and "this update is handled": one commit
     await tx.commit()
     return Submission(
         "stored", item=prompt.item, value=value, answered_message_id=instance.question_message_id,
@@ -300,6 +302,7 @@ async def toggle_selection(
         refreshed = await instances.get_instance(tx, instance.id)
         assert refreshed is not None
         new_prompt = await prompt_for(tx, services, refreshed)
+        await settle_current_update(tx, services.clock.now())
         await tx.commit()
     return None, new_prompt
 
@@ -324,6 +327,7 @@ async def go_back(
         refreshed = await instances.get_instance(tx, instance.id)
         assert refreshed is not None
         new_prompt = await prompt_for(tx, services, refreshed)
+        await settle_current_update(tx, services.clock.now())
         await tx.commit()
     return None, new_prompt
 

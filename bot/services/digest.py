@@ -1,25 +1,60 @@
-"""The clinicians' morning digest: open alerts, missed questionnaires, messages and other information."""
+"""The clinicians' morning digest: open alerts, missed questionnaires, messages and other information.
+
+Sending it must neither block for good nor repeat itself, because unacknowledged urgent alerts are listed there:
+- it is cut on line boundaries by Telegram's own measure (UTF-16 units, `bot.telegram.splitting`), so every chunk is
+  accepted;
+- the day's chunks are composed once and kept, with how many Telegram has accepted, so a retry after a failure (a
+  500 on chunk 2) sends the rest and never posts chunk 1 again;
+- a failed attempt waits (2 s, 4 s, … 5 min, the alert outbox's policy; Telegram's retry_after when it gives one)
+  instead of being retried at every tick;
+- a digest still unfinished when the next day's is due is replaced by it (the new one lists what is still open).
+A crash between Telegram's acceptance of a chunk and its recording can repeat that one chunk (at least once).
+"""
 
 from __future__ import annotations
 
-from datetime import time
-
+import json
 import logging
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, time, timedelta
 
 from telegram import Bot
-from telegram.error import TelegramError
+from telegram.error import RetryAfter, TelegramError
 
-from bot.clock import utc_iso
+from bot.clock import parse_utc, utc_iso
 from bot.delivery.alert_text import timepoint_label
+from bot.delivery.worker import DeliveryPolicy
 from bot.i18n import _
+from bot.services.call_list import call_list_lines
 from bot.services.container import Services
 from bot.storage import alerts, patients
 from bot.storage.settings import get_setting, put_setting
+from bot.storage.store import Tx
+from bot.telegram.splitting import split_message
 
 log = logging.getLogger(__name__)
 
 DIGEST_TIME = time(8, 30)  # issue #5: "a digest … goes to the group every morning at 08:30" (local time)
 _LAST_DIGEST = "last_digest_date"
+_PENDING_DIGEST = "pending_digest"
+RETRY_POLICY = DeliveryPolicy()
+
+
+@dataclass
+class PendingDigest:
+    """The day's digest being sent: its chunks, how many Telegram accepted, the info alerts it covers, and when
+    to try again after a failure."""
+
+    date: str
+    chunks: list[str]
+    info_ids: list[int]
+    sent: int = 0
+    attempts: int = 0
+    next_attempt_at: str | None = None
+    message_ids: list[int] = field(default_factory=list)
+
+    def due(self, now: datetime) -> bool:
+        return self.next_attempt_at is None or parse_utc(self.next_attempt_at) <= now
 
 
 def _line(study_id: str, alert: alerts.AlertRow, tz: object) -> str:
@@ -45,27 +80,37 @@ async def open_alert_lines(services: Services) -> list[str]:
 
 
 async def send_digest_if_due(services: Services, bot: Bot) -> bool:
-    """Once a day from 08:30 local: send the digest (if the group is known) and mark the info alerts digested."""
+    """Once a day from 08:30 local: send the digest (if the group is known) and mark the info alerts digested.
+
+    True when the digest was completed by this call."""
     async with services.digest_lock:
         return await _send_digest_if_due(services, bot)
 
 
-async def _send_digest_if_due(services: Services, bot: Bot) -> bool:
-    chat_id = services.clinician_chat_id
-    now = services.clock.now()
+async def _load_pending(tx: Tx) -> PendingDigest | None:
+    raw = await get_setting(tx, _PENDING_DIGEST)
+    if not raw:
+        return None
+    try:
+        return PendingDigest(**json.loads(raw))
+    except (ValueError, TypeError):
+        log.error("a pending digest could not be read; composing it again")
+        return None
+
+
+async def _save_pending(services: Services, pending: PendingDigest) -> None:
+    async with services.store.transaction() as tx:
+        await put_setting(tx, _PENDING_DIGEST, json.dumps(asdict(pending), ensure_ascii=False))
+        await tx.commit()
+
+
+async def _compose(services: Services, today: str, local: datetime) -> PendingDigest:
     tz = services.settings.timezone
-    local = now.astimezone(tz)
-    if chat_id is None or local.time() < DIGEST_TIME:
-        return False
-    today = local.date().isoformat()
     async with services.store.read() as tx:
-        last = await get_setting(tx, _LAST_DIGEST)
-        if last is not None and last >= today:
-            return False
         open_rows = await alerts.open_alerts(tx)
         names = {p.id: p.study_id for p in await patients.list_patients(tx)}
         info = await tx.fetchall("SELECT id FROM alerts WHERE severity = 'info' AND digested_at IS NULL")
-    info_ids = {r["id"] for r in info}
+    info_ids = {int(r["id"]) for r in info}
     urgent = [a for a in open_rows if a.severity != "info"]
     information = [a for a in open_rows if a.id in info_ids]
     lines = [_("Morning digest — {date}").format(date=local.strftime("%d/%m/%Y"))]
@@ -73,21 +118,53 @@ async def _send_digest_if_due(services: Services, bot: Bot) -> bool:
     lines += [_line(names[a.patient_id], a, tz) for a in urgent]
     lines.append(_("Information since the last digest: {count}").format(count=len(information)))
     lines += [_line(names[a.patient_id], a, tz) for a in information]
-    from bot.services.call_list import call_list_lines  # the day-30 call list (issue 16)
+    lines += await call_list_lines(services)  # the day-30 call list (issue 16)
+    return PendingDigest(date=today, chunks=split_message("\n".join(lines)), info_ids=sorted(info_ids))
 
-    lines += await call_list_lines(services)
-    text = "\n".join(lines)
-    try:
-        for start in range(0, len(text), 4000):
-            await bot.send_message(chat_id, text[start:start + 4000], protect_content=True)
-    except TelegramError as exc:  # not recorded as sent: the next tick tries again
-        log.warning("digest not sent yet: %s", type(exc).__name__)
+
+async def _send_digest_if_due(services: Services, bot: Bot) -> bool:
+    chat_id = services.clinician_chat_id
+    now = services.clock.now()
+    local = now.astimezone(services.settings.timezone)
+    if chat_id is None or local.time() < DIGEST_TIME:
         return False
+    today = local.date().isoformat()
+    async with services.store.read() as tx:
+        last = await get_setting(tx, _LAST_DIGEST)
+        pending = await _load_pending(tx)
+    if last is not None and last >= today:
+        return False
+    if pending is None or pending.date != today:
+        if pending is not None:
+            log.warning("the digest of %s was not completed; today's replaces it", pending.date)
+        pending = await _compose(services, today, local)
+        await _save_pending(services, pending)
+    if not pending.due(now):
+        return False
+    while pending.sent < len(pending.chunks):
+        try:
+            message = await bot.send_message(chat_id, pending.chunks[pending.sent], protect_content=True)
+        except TelegramError as exc:  # chunks already accepted stay recorded: the retry sends the rest only
+            wait = RETRY_POLICY.backoff(pending.attempts)
+            if isinstance(exc, RetryAfter):
+                retry = exc.retry_after
+                wait = retry if isinstance(retry, timedelta) else timedelta(seconds=retry)
+            pending.attempts += 1
+            pending.next_attempt_at = utc_iso(services.clock.now() + wait)
+            await _save_pending(services, pending)
+            log.warning("digest chunk %s/%s not sent yet (%s); next try in %s", pending.sent + 1,
+                        len(pending.chunks), type(exc).__name__, wait)
+            return False
+        pending.sent += 1
+        pending.attempts = 0
+        pending.next_attempt_at = None
+        pending.message_ids.append(message.message_id)
+        await _save_pending(services, pending)
     async with services.store.transaction() as tx:
-        for alert_id in info_ids:
-            await tx.execute("UPDATE alerts SET digested_at = ? WHERE id = ?", (utc_iso(now), alert_id))
+        for alert_id in pending.info_ids:
+            await tx.execute("UPDATE alerts SET digested_at = ? WHERE id = ? AND digested_at IS NULL",
+                             (utc_iso(now), alert_id))
         await put_setting(tx, _LAST_DIGEST, today)
+        await put_setting(tx, _PENDING_DIGEST, "")
         await tx.commit()
     return True
-
-

@@ -14,6 +14,7 @@ from bot.domain.enrolment import INVITATION_VALIDITY_DAYS, EnrolmentError, Enrol
 from bot.domain.models import Patient
 from bot.i18n import _
 from bot.storage import audit, patients
+from bot.storage.inbox import current_update_id
 from bot.storage.store import Store
 
 # Repeated wrong /start codes: at most this many refusals per Telegram user per window are audited and looked at;
@@ -109,11 +110,18 @@ async def redeem(
                 "missing" if not code else "unknown" if invitation is None
                 else "used" if invitation["redeemed_at"] else "expired"
             )
-            await audit.record(
-                tx, at=now, actor=stranger, action="start_refused", telegram_date=telegram_date,
-                details={"reason": reason},
-            )
-            await tx.commit()
+            # Keyed by the update: one handled again after a crash (`bot.telegram.inbox`) is refused again, so
+            # the stranger gets the reply at least once, and audited (counted by the rate limit) only once.
+            update_id = current_update_id()
+            if update_id is None or not await tx.fetchone(
+                "SELECT 1 FROM audit_log WHERE actor = ? AND action = 'start_refused' AND entity = 'update'"
+                " AND entity_id = ?", (stranger, str(update_id)),
+            ):
+                await audit.record(
+                    tx, at=now, actor=stranger, action="start_refused", telegram_date=telegram_date,
+                    details={"reason": reason}, entity=None if update_id is None else "update", entity_id=update_id,
+                )
+                await tx.commit()
             return JoinResult("refused")
         assert invitation is not None
         patient_id = int(invitation["patient_id"])

@@ -1,7 +1,7 @@
 """Daily housekeeping: keep the tables that only guard against replays from growing forever.
 
 `processed_updates` remembers every Telegram update id handled, so that an update redelivered after a restart is
-processed once (`guards.skip_duplicates`). Telegram keeps an unconfirmed update for at most 24 hours (Bot API,
+processed once (`bot.telegram.inbox.InboxProcessor`). Telegram keeps an unconfirmed update for at most 24 hours (Bot API,
 getUpdates), so a row older than that can never be needed again; we keep a week as a wide margin. Without this the
 table gains a row per button press for the whole trial (3.4 million rows in the 90-day benchmark database).
 Answers, audit and alerts are never pruned: they are the trial's record.

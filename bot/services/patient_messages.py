@@ -20,6 +20,7 @@ from bot.domain.models import Patient
 from bot.domain.rules import Advice, Severity, evaluate_event
 from bot.services.container import Services
 from bot.storage import alerts, audit, instances, messages, notices, patients
+from bot.storage.inbox import settle_current_update
 from bot.storage.store import Tx
 
 #: Neurological categories of the screen: the advice is the unconditional "call now" of a new neurological sign.
@@ -125,6 +126,7 @@ async def receive(
             notice_id = await notices.owe_notice(
                 tx, patient_id=patient.id, instance_id=None, severity=severity, now=now, advice=advice,
             )
+        await settle_current_update(tx, now)  # the message and "this update is handled": one commit
         await tx.commit()
     if patient.status == "withdrawn":
         return ReceivedMessage("withdrawn", patient=patient, flags=flags, alert_id=alert_id)

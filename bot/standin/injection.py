@@ -210,15 +210,19 @@ class Injections:
 
     def _my_chat_member(self, chat: Chat, by: dict[str, Any], old: str, new: str) -> Update:
         bot = self.world.bot_sender
-        new_member: dict[str, Any] = {"status": new, "user": bot}
-        if new == "kicked":
-            new_member["until_date"] = 0
+        def member(status: str) -> dict[str, Any]:
+            # Telegram sends until_date (0: for ever) with every "kicked" member, old or new.
+            fields: dict[str, Any] = {"status": status, "user": copy.deepcopy(bot)}
+            if status == "kicked":
+                fields["until_date"] = 0
+            return fields
+
         return self._enqueue(
             {
                 "my_chat_member": {
                     "chat": chat.to_api(), "from": copy.deepcopy(by), "date": self._date(),
-                    "old_chat_member": {"status": old, "user": copy.deepcopy(bot)},
-                    "new_chat_member": new_member,
+                    "old_chat_member": member(old),
+                    "new_chat_member": member(new),
                 }
             }
         )

@@ -58,6 +58,7 @@ class _Fault:
     seconds: float = 0.0
     retry_after: int = 1
     deliver: bool = False
+    after: int = 0  # matching calls let through before the fault starts
 
     def matches(self, method: str) -> bool:
         # A fault without a method never hits getUpdates: background polling must not eat a fault meant for a send.
@@ -301,10 +302,12 @@ class StandIn(Injections):
         self._faults.append(fault)
 
     def fail_next(
-        self, count: int = 1, *, status: int = 500, method: str | None = None, description: str | None = None
+        self, count: int = 1, *, status: int = 500, method: str | None = None, description: str | None = None,
+        after: int = 0,
     ) -> None:
-        """Answer the next `count` calls (of `method`, or any method but getUpdates) with an HTTP error."""
-        self._add_fault(_Fault("fail", count, method, status=status, description=description))
+        """Answer the next `count` calls (of `method`, or any method but getUpdates) with an HTTP error; with
+        `after`, let that many matching calls through first (a failure in the middle of a series)."""
+        self._add_fault(_Fault("fail", count, method, status=status, description=description, after=after))
 
     def timeout_next(
         self, count: int = 1, *, method: str | None = None, seconds: float = 6.0, deliver: bool = False
@@ -336,6 +339,9 @@ class StandIn(Injections):
     def _take_fault(self, method: str) -> _Fault | None:
         for fault in self._faults:
             if fault.matches(method):
+                if fault.after > 0:
+                    fault.after -= 1
+                    return None
                 fault.remaining -= 1
                 if fault.remaining == 0:
                     self._faults.remove(fault)

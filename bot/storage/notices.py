@@ -47,11 +47,12 @@ async def insert_notice(
 
 
 async def due_notices(tx: Tx, now: datetime, notice_id: int | None = None) -> list[DueNotice]:
-    """Notices to send now (or the one given), to patients still linked and not withdrawn, oldest first."""
+    """Notices to send now (or the one given), to patients still linked, not withdrawn and not unreachable (blocked
+    the bot: kept for when they come back), oldest first."""
     rows = await tx.fetchall(
         "SELECT n.id, n.patient_id, n.kind, n.advice, n.attempts, l.chat_id, p.site_code FROM patient_notices n"
         " JOIN patients p ON p.id = n.patient_id JOIN telegram_links l ON l.patient_id = n.patient_id"
-        " WHERE n.next_attempt_at IS NOT NULL AND n.expires_at > ? AND p.status != 'withdrawn'"
+        " WHERE n.next_attempt_at IS NOT NULL AND n.expires_at > ? AND p.status NOT IN ('withdrawn', 'unreachable')"
         " AND (? IS NULL AND n.next_attempt_at <= ? OR n.id = ?) ORDER BY n.id",
         (utc_iso(now), notice_id, utc_iso(now), notice_id),
     )

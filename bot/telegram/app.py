@@ -12,10 +12,12 @@ from telegram.ext import (
     ApplicationBuilder,
     BaseUpdateProcessor,
     CallbackQueryHandler,
+    ChatMemberHandler,
     CommandHandler,
     ContextTypes,
     Defaults,
     MessageHandler,
+    SimpleUpdateProcessor,
     TypeHandler,
     filters,
 )
@@ -38,7 +40,8 @@ from bot.services.container import Services
 from bot.storage.patients import site_codes_in_use
 from bot.storage.store import Store
 from bot.telegram.context import SERVICES_KEY, BotContext
-from bot.telegram.handlers import clinician, errors, guards, patient, phone
+from bot.telegram.inbox import INBOX_KEY, Inbox, InboxProcessor, InboxQueue, replay
+from bot.telegram.handlers import clinician, errors, guards, membership, patient, phone
 from bot.telegram.pacing import TelegramPacing
 from bot.telegram.keyboards import ACK, ANSWER, BACK, CONSENT, PHONE_ANSWER, PHONE_TOGGLE, PREFERENCE, STOP, TOGGLE
 
@@ -81,14 +84,17 @@ def build_application(
     tick: timedelta | None = DEFAULT_TICK, rate_limiter: bool = True,
     update_processor: BaseUpdateProcessor | None = None,
 ) -> Application:
-    """The real PTB application: long polling, rate limiter, Paris-time defaults, our handlers and jobs."""
+    """The real PTB application: long polling, rate limiter, Paris-time defaults, our handlers and jobs; every
+    update kept in the inbox until handled (`bot.telegram.inbox`)."""
+    update_inbox = Inbox(services.store, services.clock)
     builder: ApplicationBuilder = (
         ApplicationBuilder()
         .token(token)
         .base_url(base_url)
         .context_types(ContextTypes(context=BotContext))
         .defaults(Defaults(tzinfo=services.settings.timezone))
-        .concurrent_updates(update_processor or 16)
+        .update_queue(InboxQueue(update_inbox))
+        .concurrent_updates(InboxProcessor(update_processor or SimpleUpdateProcessor(16), update_inbox))
     )
     if base_file_url:
         builder = builder.base_file_url(base_file_url)
@@ -96,6 +102,7 @@ def build_application(
         builder = builder.rate_limiter(telegram_pacing())
     application = builder.build()
     application.bot_data[SERVICES_KEY] = services
+    application.bot_data[INBOX_KEY] = update_inbox
     register_handlers(application)
     if tick is not None and application.job_queue is not None:
         application.job_queue.run_repeating(_tick_job, interval=tick, first=1, name="tick")
@@ -115,28 +122,33 @@ def telegram_pacing() -> TelegramPacing:
 def register_handlers(application: Application) -> None:
     """Guards first (each in its own group: PTB runs one handler per group), then one handler per use case."""
     private = filters.ChatType.PRIVATE
+    # (Redelivered updates never reach the handlers: `bot.telegram.inbox.InboxProcessor` drops them.)
     application.add_handler(CallbackQueryHandler(guards.refuse_presses_from_other_chats), group=-4)
-    application.add_handler(TypeHandler(Update, guards.skip_duplicates), group=-3)
-    application.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, guards.follow_migration), group=-2)
-    application.add_handler(TypeHandler(Update, guards.leave_foreign_groups), group=-1)
+    application.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, guards.follow_migration), group=-3)
+    application.add_handler(TypeHandler(Update, guards.leave_foreign_groups), group=-2)
+    application.add_handler(TypeHandler(Update, membership.writes_again), group=-1)
 
-    group_only = ~private
-    application.add_handler(CommandHandler("enroll", clinician.enroll))
-    application.add_handler(CommandHandler("patients", clinician.list_patients))
-    application.add_handler(CommandHandler("patient", clinician.show_patient))
-    application.add_handler(CommandHandler("alerts", clinician.list_alerts))
-    application.add_handler(CommandHandler("appels", clinician.call_list))
-    application.add_handler(CommandHandler("saisie", phone.start_entry))
-    application.add_handler(CommandHandler("send", clinician.send_now))
-    application.add_handler(CommandHandler("withdraw", clinician.withdraw_patient))
-    application.add_handler(CommandHandler("day0", clinician.change_day0))
+    # Only new messages act: an edited message never runs a command, enrols or answers (editing an old message
+    # into "/withdraw P-A" must not withdraw P-A). PTB's CommandHandler takes edited messages by default.
+    new = filters.UpdateType.MESSAGE
+    group_only = ~private & new
+    private_new = private & new
+    application.add_handler(CommandHandler("enroll", clinician.enroll, filters=new))
+    application.add_handler(CommandHandler("patients", clinician.list_patients, filters=new))
+    application.add_handler(CommandHandler("patient", clinician.show_patient, filters=new))
+    application.add_handler(CommandHandler("alerts", clinician.list_alerts, filters=new))
+    application.add_handler(CommandHandler("appels", clinician.call_list, filters=new))
+    application.add_handler(CommandHandler("saisie", phone.start_entry, filters=new))
+    application.add_handler(CommandHandler("send", clinician.send_now, filters=new))
+    application.add_handler(CommandHandler("withdraw", clinician.withdraw_patient, filters=new))
+    application.add_handler(CommandHandler("day0", clinician.change_day0, filters=new))
     application.add_handler(CommandHandler("pause", clinician.pause_patient, filters=group_only))
     application.add_handler(CommandHandler("reprendre", clinician.resume_patient, filters=group_only))
-    application.add_handler(CommandHandler("start", patient.start, filters=private))
-    application.add_handler(CommandHandler("reprendre", patient.resume_command, filters=private))
-    application.add_handler(CommandHandler("aide", patient.help_command, filters=private))
-    application.add_handler(CommandHandler("pause", patient.pause_command, filters=private))
-    application.add_handler(CommandHandler("stop", patient.stop_command, filters=private))
+    application.add_handler(CommandHandler("start", patient.start, filters=private_new))
+    application.add_handler(CommandHandler("reprendre", patient.resume_command, filters=private_new))
+    application.add_handler(CommandHandler("aide", patient.help_command, filters=private_new))
+    application.add_handler(CommandHandler("pause", patient.pause_command, filters=private_new))
+    application.add_handler(CommandHandler("stop", patient.stop_command, filters=private_new))
     application.add_handler(CallbackQueryHandler(patient.stop_confirmed, pattern=STOP))
     application.add_handler(CallbackQueryHandler(patient.information_understood, pattern=f"^{CONSENT}$"))
     application.add_handler(CallbackQueryHandler(patient.preferred_time, pattern=PREFERENCE))
@@ -147,6 +159,7 @@ def register_handlers(application: Application) -> None:
     application.add_handler(CallbackQueryHandler(phone.phone_button, pattern=PHONE_ANSWER))
     application.add_handler(CallbackQueryHandler(phone.phone_button, pattern=PHONE_TOGGLE))
     application.add_handler(CallbackQueryHandler(patient.stale_button))
+    application.add_handler(ChatMemberHandler(membership.private_chat_member, ChatMemberHandler.MY_CHAT_MEMBER))
     application.add_handler(MessageHandler(private & filters.UpdateType.EDITED_MESSAGE, patient.edited_message))
     application.add_handler(
         MessageHandler(private & filters.UpdateType.MESSAGE & filters.TEXT & ~filters.COMMAND, patient.typed_answer)
@@ -159,7 +172,8 @@ def register_handlers(application: Application) -> None:
 
 
 async def on_startup(application: Application) -> None:
-    """After `initialize()`, before polling: recover sends caught by a crash, publish the command menu.
+    """After `initialize()`, before polling: queue the updates a crash left unhandled, recover sends caught by a
+    crash, publish the command menu.
 
     Called explicitly by every runner (production, sandbox, tests): PTB's `post_init` only runs under
     `run_polling`, which we do not use because we own the event loop and the signal handling.
@@ -169,6 +183,7 @@ async def on_startup(application: Application) -> None:
     if services.sites.has_examples and application.bot.base_url.startswith(DEFAULT_API_BASE_URL):
         log.warning("the sites file %s holds example sites with fictional phone numbers: set BOT_SITES_FILE to the "
                     "sites' real file before enrolling patients", services.sites.origin)
+    await replay(application, application.bot_data[INBOX_KEY])  # what a crash left, before any new update
     recovered = await dispatcher.recover(services)
     if recovered:
         log.info("recovered %s questionnaire(s) caught mid-send", recovered)

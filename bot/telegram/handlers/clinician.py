@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import logging
+from datetime import date
 
 from telegram import Update
 
-from bot.domain.enrolment import EnrolmentError, parse_enrolment
+from bot.domain.enrolment import EnrolmentError, parse_day0, parse_enrolment
 from bot.i18n import _
 from bot.services import enrolment
 from bot.storage import audit
 from bot.telegram.context import BotContext
 
 log = logging.getLogger(__name__)
+
+
+def local_today(context: BotContext) -> date:
+    """The clock's date where the team works: the reference for the radiotherapy start window."""
+    return context.services.clock.now().astimezone(context.services.settings.timezone).date()
 
 
 def refusal_text() -> str:
@@ -54,7 +60,7 @@ async def enroll(update: Update, context: BotContext) -> None:
     args = list(context.args or [])
     await record_command(update, context, "enroll", args)
     try:
-        request = parse_enrolment(args)
+        request = parse_enrolment(args, today=local_today(context))
         invitation = await enrolment.enroll(
             context.services.store, context.services.clock, request, actor=f"clinician:{user.id}",
             known_sites=context.services.sites.codes,
@@ -294,8 +300,6 @@ async def withdraw_patient(update: Update, context: BotContext) -> None:
 
 async def change_day0(update: Update, context: BotContext) -> None:
     """/day0 <study_id> <YYYY-MM-DD>: correct the radiotherapy start; the schedule follows."""
-    from datetime import date
-
     from bot.services import participation
 
     if not await allowed(update, context):
@@ -305,12 +309,13 @@ async def change_day0(update: Update, context: BotContext) -> None:
     row = await _patient_arg(update, context, _("Usage: /day0 <study_id> <YYYY-MM-DD>"))
     if row is None:
         return
-    try:
-        new_day0 = date.fromisoformat(args[1]) if len(args) > 1 else None
-    except ValueError:
-        new_day0 = None
-    if new_day0 is None:
+    if len(args) < 2:
         await update.effective_message.reply_text(_("Usage: /day0 <study_id> <YYYY-MM-DD>"))  # type: ignore[union-attr]
+        return
+    try:
+        new_day0 = parse_day0(args[1], local_today(context))
+    except EnrolmentError as exc:
+        await update.effective_message.reply_text(str(exc))  # type: ignore[union-attr]
         return
     count = await participation.change_day0(
         context.services, row.patient, new_day0, actor=f"clinician:{update.effective_user.id}"  # type: ignore[union-attr]
@@ -321,14 +326,10 @@ async def change_day0(update: Update, context: BotContext) -> None:
 
 
 async def _reply_long(update: Update, text: str) -> None:
-    """Telegram caps a message at 4096 characters: split on line boundaries."""
+    """Telegram caps a message at 4096 UTF-16 units: split on line boundaries (`bot.telegram.splitting`)."""
+    from bot.telegram.splitting import split_message
+
     message = update.effective_message
     assert message is not None
-    chunk = ""
-    for line in text.splitlines():
-        if len(chunk) + len(line) + 1 > 4000:
-            await message.reply_text(chunk, protect_content=True)
-            chunk = ""
-        chunk += line + "\n"
-    if chunk.strip():
+    for chunk in split_message(text):
         await message.reply_text(chunk, protect_content=True)

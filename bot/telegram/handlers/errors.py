@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from telegram import Update
-from telegram.error import TelegramError
+from telegram.error import Forbidden, TelegramError
 
 from bot.i18n import _
 from bot.telegram.context import BotContext
@@ -19,6 +19,13 @@ async def on_error(update: object, context: BotContext) -> None:
     update_id = update.update_id if isinstance(update, Update) else None
     log.error("error while handling update %s: %s", update_id, type(error).__name__, exc_info=error)
     if not isinstance(update, Update):
+        return
+    chat = update.effective_chat
+    if isinstance(error, Forbidden) and chat is not None and chat.type == "private":
+        # A reply to a patient refused with 403: they blocked the bot (marked unreachable, the team told once).
+        from bot.services.reachability import mark_unreachable_user
+
+        await mark_unreachable_user(context.services, chat.id, source="Telegram 403 Forbidden")
         return
     try:
         if update.callback_query is not None:

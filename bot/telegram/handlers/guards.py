@@ -1,4 +1,4 @@
-"""Handlers that run before the others: duplicate updates, foreign groups, group migration."""
+"""Handlers that run before the others: presses from other chats, foreign groups, group migration."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from telegram import ChatMember, Update
 from telegram.error import BadRequest, Forbidden
 from telegram.ext import ApplicationHandlerStop
 
-from bot.clock import utc_iso
 from bot.storage import audit
 from bot.storage.settings import get_setting, put_setting
 from bot.telegram.context import BotContext
@@ -16,19 +15,6 @@ from bot.telegram.context import BotContext
 log = logging.getLogger(__name__)
 
 CLINICIAN_CHAT_SETTING = "clinician_chat_id"
-
-
-async def skip_duplicates(update: Update, context: BotContext) -> None:
-    """An update_id seen before (redelivered after a restart) is processed once."""
-    services = context.services
-    async with services.store.single_statement() as tx:
-        first_time = await tx.execute_count(
-            "INSERT OR IGNORE INTO processed_updates (update_id, processed_at) VALUES (?, ?)",
-            (update.update_id, utc_iso(services.clock.now())),
-        )
-    if not first_time:
-        log.info("duplicate update %s ignored", update.update_id)
-        raise ApplicationHandlerStop
 
 
 async def follow_migration(update: Update, context: BotContext) -> None:

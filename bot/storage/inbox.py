@@ -1,0 +1,67 @@
+"""The inbox (migration 0004) and `processed_updates`: updates fetched but not handled yet, and ids handled.
+
+An update is in exactly one of three states: unknown; in `inbox` (stored, not handled: handled again after a
+crash); in `processed_updates` (handled: a redelivery is dropped). Moving from the inbox to processed is one
+transaction, preferably the one that writes the update's effect (`settle_current_update`).
+"""
+
+from __future__ import annotations
+
+import contextvars
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.clock import utc_iso
+from bot.storage.store import Tx
+
+@dataclass
+class HandlingUpdate:
+    """The update being handled in this task, and whether its effect's transaction already marked it handled."""
+
+    update_id: int
+    settled: bool = False
+
+
+#: Set by `bot.telegram.inbox.InboxProcessor` while an update is handled, so that the transaction writing its
+#: effect can also mark it handled.
+CURRENT_UPDATE: contextvars.ContextVar[HandlingUpdate | None] = contextvars.ContextVar("current_update", default=None)
+
+
+def current_update_id() -> int | None:
+    handling = CURRENT_UPDATE.get()
+    return None if handling is None else handling.update_id
+
+
+async def store_update(tx: Tx, update_id: int, payload: str, now: datetime) -> bool:
+    """Keep a fetched update (already stored: kept as it is); False if it was handled before (a redelivery)."""
+    if await tx.fetchone("SELECT 1 FROM processed_updates WHERE update_id = ?", (update_id,)):
+        return False
+    await tx.execute("INSERT OR IGNORE INTO inbox (update_id, payload, received_at) VALUES (?, ?, ?)",
+                     (update_id, payload, utc_iso(now)))
+    return True
+
+
+async def mark_processed(tx: Tx, update_id: int, now: datetime) -> None:
+    """The update is handled: out of the inbox, into `processed_updates` (both in the caller's transaction)."""
+    await tx.execute("INSERT OR IGNORE INTO processed_updates (update_id, processed_at) VALUES (?, ?)",
+                     (update_id, utc_iso(now)))
+    await tx.execute("DELETE FROM inbox WHERE update_id = ?", (update_id,))
+
+
+async def settle_current_update(tx: Tx, now: datetime) -> None:
+    """Inside the transaction that writes the effect of the update being handled (an answer, a join): mark the
+    update handled in that same transaction, so that after a crash it is neither lost nor applied twice."""
+    handling = CURRENT_UPDATE.get()
+    if handling is not None:
+        await mark_processed(tx, handling.update_id, now)
+        handling.settled = True  # (if the caller then rolls back, the update stays in the inbox: handled at next start)
+
+
+async def is_processed(tx: Tx, update_id: int) -> bool:
+    return await tx.fetchone("SELECT 1 FROM processed_updates WHERE update_id = ?", (update_id,)) is not None
+
+
+async def pending(tx: Tx) -> list[tuple[int, str]]:
+    """Stored and not handled, oldest first."""
+    rows = await tx.fetchall("SELECT update_id, payload FROM inbox ORDER BY update_id")
+    return [(int(r["update_id"]), str(r["payload"])) for r in rows]
