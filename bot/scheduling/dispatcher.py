@@ -31,6 +31,7 @@ from bot.services.container import Services
 from bot.storage import alerts, audit, instances, patients
 from bot.storage.store import Tx
 from bot.telegram.outgoing import send_prompt
+from bot.telegram.pacing import Lane, sending_as
 
 log = logging.getLogger(__name__)
 
@@ -72,8 +73,9 @@ async def tick(services: Services, bot: Bot) -> TickReport:
             "                 AND o.status IN ('sending', 'open'))",
             (utc_iso(now), utc_iso(now)),
         )
-    report.sent = await _dispatch_all(services, bot, [int(row["patient_id"]) for row in rows])
-    report.reminded = await _remind(services, bot, now)
+    with sending_as(Lane.BULK):  # scheduled sends: ≈ 30/s overall, behind replies and alerts (bot.telegram.pacing)
+        report.sent = await _dispatch_all(services, bot, [int(row["patient_id"]) for row in rows])
+        report.reminded = await _remind(services, bot, now)
     return report
 
 
