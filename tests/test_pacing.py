@@ -10,7 +10,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from bot.storage import instances, patients
-from bot.telegram.pacing import SlidingWindow
+from bot.telegram.pacing import Lane, SlidingWindow, Window, sending_as
 from harness import Bench
 
 PATIENTS = 75
@@ -50,8 +50,8 @@ async def test_questionnaires_due_at_the_same_minute_go_out_paced_with_no_429(tm
         await bench.stop()
 
 
-async def test_only_new_messages_are_paced_edits_go_straight_through(tmp_path: Path) -> None:
-    """Telegram's limits count messages sent: pacing edits too would halve how fast answers are acknowledged."""
+async def test_bulk_sends_are_paced_overall_and_replies_are_not(tmp_path: Path) -> None:
+    """Issue #18: 30/s is the limit for bulk notifications; replies to patients who just wrote skip that queue."""
     bench = Bench(tmp_path, telegram_limits=True)
     await bench.start()
     try:
@@ -61,18 +61,92 @@ async def test_only_new_messages_are_paced_edits_go_straight_through(tmp_path: P
         for chat in chats:
             bench.standin.add_private_chat(chat)
         started = time.monotonic()
-        sent = await asyncio.gather(*(bot.send_message(chat, "Question") for chat in chats))
-        sending = time.monotonic() - started
-        started = time.monotonic()
-        await asyncio.gather(*(bot.edit_message_text("Réponse : 3", chat_id=m.chat_id, message_id=m.message_id)
-                               for m in sent))
-        editing = time.monotonic() - started
-        paced_at_least = (len(chats) - 30) / 30  # ≤ 30 in any second: 90 messages take more than 2 s
-        assert sending >= paced_at_least
-        assert editing < paced_at_least * 0.75  # the 90 edits waited for no slot (≈ 0.2 s on an idle machine)
+        with sending_as(Lane.BULK):
+            await asyncio.gather(*(bot.send_message(chat, "Question") for chat in chats))
+        bulk = time.monotonic() - started
+        assert bulk >= (len(chats) - 30) / 30  # ≤ 30 in any second: 90 bulk messages take more than 2 s
+        for chat in chats:  # every chat writes (an unknown user: the bot answers each one)
+            bench.standin.send_text(chat, chat, "Bonjour")
+        await bench.settle()
+        replies = [r for r in bench.standin.requests("sendMessage") if r.ok][len(chats):]
+        assert len(replies) == len(chats)
+        # the 90 replies did not queue behind a 30/s limit: the stand-in would have refused them (> 30 in a second
+        # to chats that wrote are not bulk), and the pacer did not hold them in its bulk window
         assert bench.standin.stats.rate_limited == 0
-        edited = [r for r in bench.standin.requests("editMessageText") if r.status == 200]
-        assert len(edited) == len(chats)
+        assert bench.app.bot.rate_limiter.bulk_window_sends == len(chats)  # type: ignore[union-attr]
+    finally:
+        await bench.stop()
+
+
+async def test_urgent_goes_first_then_replies_then_bulk_in_a_chat_and_tidy_edits_last() -> None:
+    """A chat's queue serves lanes in order, arrival order within a lane."""
+    window = Window(1, 0.05)
+    served: list[str] = []
+
+    async def request(name: str, lane: Lane) -> None:
+        async with window.slot(int(lane)):
+            served.append(name)
+            await asyncio.sleep(0.01)
+
+    first = asyncio.create_task(request("first", Lane.BULK))
+    await asyncio.sleep(0)
+    waiting = [asyncio.create_task(request(name, lane)) for name, lane in (
+        ("tidy", Lane.TIDY), ("bulk-1", Lane.BULK), ("reply-1", Lane.REPLY), ("bulk-2", Lane.BULK),
+        ("urgent", Lane.URGENT), ("reply-2", Lane.REPLY),
+    )]
+    await asyncio.gather(first, *waiting)
+    assert served == ["first", "urgent", "reply-1", "reply-2", "bulk-1", "bulk-2", "tidy"]
+
+
+async def test_a_429_in_one_chat_holds_only_that_chat(tmp_path: Path) -> None:
+    """Issue #21: any 429 used to hold every request; now only the chat Telegram refused waits."""
+    bench = Bench(tmp_path, telegram_limits=True)
+    await bench.start()
+    try:
+        assert bench.app is not None
+        bot = bench.app.bot
+        held, other = 97_001, 97_002
+        for chat in (held, other):
+            bench.standin.add_private_chat(chat)
+            bench.standin.send_text(chat, chat, "Bonjour")  # both wrote: what follows are replies
+        await bench.settle()
+        bench.standin.rate_limit_next(1, retry_after=3, method="sendMessage")
+        delivered: dict[int, float] = {}
+        started = time.monotonic()
+
+        async def reply(chat: int) -> None:
+            await bot.send_message(chat, "Réponse")
+            delivered[chat] = time.monotonic() - started
+
+        first = asyncio.create_task(reply(held))
+        await bench.standin.wait_for(lambda: bench.standin.stats.rate_limited == 1)
+        await reply(other)
+        await first
+        assert delivered[other] < 1.5  # not held by the other chat's 429 (≈ 0.01 s on an idle machine)
+        assert delivered[held] >= 3.0  # retry_after honoured, then retried
+        assert bot.rate_limiter.held == {"chat": 1, "bulk": 0, "all": 0}  # type: ignore[union-attr]
+    finally:
+        await bench.stop()
+
+
+async def test_429s_for_several_chats_at_once_hold_everything(tmp_path: Path) -> None:
+    """Telegram refusing replies in several chats at once means the bot as a whole is flooding: all wait."""
+    bench = Bench(tmp_path, telegram_limits=True)
+    await bench.start()
+    try:
+        assert bench.app is not None
+        bot = bench.app.bot
+        chats = [97_101, 97_102, 97_103, 97_104]
+        for chat in chats:
+            bench.standin.add_private_chat(chat)
+            bench.standin.send_text(chat, chat, "Bonjour")
+        await bench.settle()
+        bench.standin.rate_limit_next(3, retry_after=2, method="sendMessage")
+        started = time.monotonic()
+        await asyncio.gather(*(bot.send_message(chat, "Réponse") for chat in chats[:3]))
+        await bench.standin.wait_for(lambda: bench.standin.stats.rate_limited == 3)
+        assert bot.rate_limiter.held["all"] == 1  # type: ignore[union-attr]
+        assert time.monotonic() - started >= 2.0
     finally:
         await bench.stop()
 

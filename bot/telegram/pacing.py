@@ -60,6 +60,8 @@ SMOOTHING_BURST = 2  # bulk messages that may leave back to back (makes up for a
 #: 429s for this many different chats within GLOBAL_FLOOD_SECONDS mean the bot as a whole is flooding.
 GLOBAL_FLOOD_CHATS = 3
 GLOBAL_FLOOD_SECONDS = 2.0
+#: A message to a private chat that wrote to the bot this recently is a reply (the stand-in uses the same reading).
+REPLY_WINDOW_SECONDS = 50.0
 
 # The limits count messages posted. Copy and forward post one too; sendChatAction does not.
 _MESSAGE_POSTING = frozenset({"copyMessage", "copyMessages", "forwardMessage", "forwardMessages"})
@@ -248,11 +250,13 @@ class FloodGuard:
     """Counts each sender's messages; a sender above `messages` in `window` seconds floods and gets at most one
     reply per `reply_every` seconds until it slows down. Others are not affected at all.
 
-    Issue #21 measured one account sending 500 texts in 5 s; a person typing quickly sends a few a second for a
-    moment, which stays under 8 in 10 s.
+    More than one message a second for ten seconds is more than Telegram lets the bot answer one for one in a
+    private chat (about one message a second), so such a sender could not be answered anyway; a person typing an
+    answer per question, or a few short messages in a row, stays well under it. Issue #21 measured one account
+    sending 500 texts in 5 s.
     """
 
-    def __init__(self, *, messages: int = 8, window: float = 10.0, reply_every: float = 60.0,
+    def __init__(self, *, messages: int = 10, window: float = 10.0, reply_every: float = 60.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.messages = messages
         self.window = window
@@ -300,13 +304,33 @@ class TelegramPacing(BaseRateLimiter[Lane]):
         self._everything = Window(1_000_000, 0.0)  # only ever held: Telegram's "wait, all of you"
         self._recent_429: deque[tuple[float, int | str]] = deque()
         self.flood_guard = FloodGuard()
+        self._heard: dict[int | str, float] = {}  # when each chat last wrote to the bot (a message, a tap)
         self.held: dict[str, int] = {"chat": 0, "bulk": 0, "all": 0}  # 429s by what they held, for tests
+        self.bulk_window_sends = 0  # requests that went through the 30/s window (retries included)
 
     async def initialize(self) -> None:
         """Nothing to open."""
 
     async def shutdown(self) -> None:
         """Nothing to close."""
+
+    def heard_from(self, chat: int | str) -> None:
+        """The chat wrote to the bot: for a minute, what the bot posts there is a reply, not a bulk notification."""
+        now = time.monotonic()
+        self._heard[chat] = now
+        if len(self._heard) > 20_000:
+            self._heard = {k: t for k, t in self._heard.items() if t > now - REPLY_WINDOW_SECONDS}
+
+    def _is_reply(self, chat: int | str) -> bool:
+        heard = self._heard.get(chat)
+        return heard is not None and time.monotonic() - heard <= REPLY_WINDOW_SECONDS
+
+    def _bulk_message(self, lane: Lane, chat: int | str | None, posts: bool) -> bool:
+        """Under the 30/s limit: bulk posts, and "replies" to a private chat that has not written lately (which,
+        for Telegram, are bulk notifications too)."""
+        if not posts or chat is None:
+            return False
+        return lane is Lane.BULK or (lane is Lane.REPLY and is_private(chat) and not self._is_reply(chat))
 
     def _chat(self, chat: int | str) -> Window:
         window = self._chats.get(chat)
@@ -330,7 +354,8 @@ class TelegramPacing(BaseRateLimiter[Lane]):
             # a cosmetic edit leaves the chat's last slot to the next question, which the patient is waiting for
             await asyncio.sleep(window.next_change())
         async with window.slot(int(lane)):
-            if lane is Lane.BULK and posts:
+            if self._bulk_message(lane, chat, posts):
+                self.bulk_window_sends += 1
                 async with self._bulk.slot():
                     await self._smooth.acquire()
                     return await request()
@@ -344,19 +369,22 @@ class TelegramPacing(BaseRateLimiter[Lane]):
         return True
 
     def _held_by_429(self, lane: Lane, chat: int | str | None, posts: bool, seconds: float) -> str:
-        now = time.monotonic()
-        if chat is not None:
-            self._recent_429.append((now, chat))
-        while self._recent_429 and self._recent_429[0][0] < now - GLOBAL_FLOOD_SECONDS:
-            self._recent_429.popleft()
-        chats = {c for _, c in self._recent_429}
-        if chat is None or (lane is not Lane.BULK and len(chats) >= GLOBAL_FLOOD_CHATS):
+        """Hold what the 429 was about: its chat; the bulk window too for a bulk message; everything when the call
+        names no chat or 429s for several chats' non-bulk messages arrive together (a bot-wide flood)."""
+        if chat is None:
             self._everything.hold(seconds)
             return "all"
         self._chat(chat).hold(seconds)
-        if lane is Lane.BULK and posts:
+        if self._bulk_message(lane, chat, posts):
             self._bulk.hold(seconds)
             return "bulk"
+        now = time.monotonic()
+        self._recent_429.append((now, chat))
+        while self._recent_429 and self._recent_429[0][0] < now - GLOBAL_FLOOD_SECONDS:
+            self._recent_429.popleft()
+        if len({c for _, c in self._recent_429}) >= GLOBAL_FLOOD_CHATS:
+            self._everything.hold(seconds)
+            return "all"
         return "chat"
 
     async def process_request(

@@ -16,9 +16,14 @@ from bot.telegram.pacing import TelegramPacing, chat_key, current_permit
 
 
 async def mark_floods(update: Update, context: BotContext) -> None:
-    """Count the sender's messages; say whether this update may be answered."""
+    """Note that the chat wrote (replies to it are not bulk); count the sender's messages; say whether this
+    update may be answered."""
     limiter = getattr(context.bot, "rate_limiter", None)
     message = update.message
+    if isinstance(limiter, TelegramPacing) and update.effective_chat is not None:
+        key = chat_key(update.effective_chat.id)
+        assert key is not None
+        limiter.heard_from(key)
     if not isinstance(limiter, TelegramPacing) or message is None or update.effective_user is None:
         current_permit.set(None)
         return
