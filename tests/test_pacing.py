@@ -9,6 +9,8 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
+from bot.standin.limits import FloodControl, FloodLimits
+from bot.standin.server import FLOOD_COUNTED
 from bot.storage import instances, patients
 from bot.telegram.pacing import Lane, SlidingWindow, Window, sending_as
 from harness import Bench
@@ -189,3 +191,69 @@ async def test_a_429_is_waited_out_then_the_refused_message_is_sent_again(tmp_pa
         assert len(accepted) == 2 and len(refused) == 1
     finally:
         await bench.stop()
+
+
+async def test_one_account_flooding_does_not_slow_another_patients_replies(tmp_path: Path) -> None:
+    """Issue #21.1: 500 texts in 5 s from one account, Telegram's per-chat limits on in the stand-in: another
+    patient's p99 reply ≤ 1 s, and the flooder gets at most one reply a minute once it floods."""
+    bench = Bench(tmp_path, telegram_limits=True)
+    await bench.start()
+    try:
+        patient = await bench.join(98_001, "F-001", date(2027, 3, 3))
+        flooder = 98_666
+        bench.standin.add_private_chat(flooder)
+        before = len(bench.standin.sent_messages(flooder))
+        latencies: list[float] = []
+
+        async def flood() -> None:
+            for n in range(500):
+                bench.standin.send_text(flooder, flooder, f"spam {n}")
+                if n % 10 == 9:
+                    await asyncio.sleep(0.1)  # 100 a second for 5 s
+
+        await asyncio.sleep(3.0)  # the patient's own chat budget, spent by joining, refills
+
+        async def ask_for_help() -> None:
+            await asyncio.sleep(0.2)
+            for _ in range(7):
+                count = len(bench.standin.sent_messages(patient.user_id))
+                asked = time.monotonic()
+                bench.standin.send_command(patient.user_id, patient.user_id, "aide")
+                await bench.standin.wait_for(lambda: len(bench.standin.sent_messages(patient.user_id)) > count,
+                                             timeout=30)
+                latencies.append(time.monotonic() - asked)
+                await asyncio.sleep(1.1)  # within the patient's own one-a-second budget
+
+        await asyncio.gather(flood(), ask_for_help())
+        await bench.settle(timeout=60)
+        assert max(latencies) <= 1.0, latencies  # p99 of 7 is the worst
+        replies_to_flooder = len(bench.standin.sent_messages(flooder)) - before
+        limiter = bench.app.bot.rate_limiter  # type: ignore[union-attr]
+        # the first 10 messages (before it counts as a flood) are answered, then one a minute: here one
+        assert replies_to_flooder <= 10 + 1, replies_to_flooder
+        assert limiter.flood_guard.muted >= 480
+        assert bench.standin.stats.flood_limited == 0
+    finally:
+        await bench.stop()
+
+
+def test_stand_in_flood_control_follows_telegrams_rules() -> None:
+    """Bulk ≤ 30/s across chats that did not write; replies per chat only; edits share the chat's budget; groups
+    20 a minute; callback answers are not counted (the server never asks FloodControl about them)."""
+    flood = FloodControl(FloodLimits())
+    now = 1000.0
+    assert [flood.retry_after(chat, private=True, now=now) for chat in range(1, 31)] == [None] * 30
+    assert flood.retry_after(31, private=True, now=now) == 1  # the 31st bulk message in a second
+    for chat in range(100, 140):  # 40 chats that just wrote: replies, no global cap
+        flood.inbound(chat, now=now)
+        assert flood.retry_after(chat, private=True, now=now) is None
+    # one private chat: a burst of 3 (a message and two edits), then about one a second
+    assert flood.retry_after(100, private=True, now=now, edit=True) is None
+    assert flood.retry_after(100, private=True, now=now, edit=True) is None
+    assert flood.retry_after(100, private=True, now=now) == 1
+    assert flood.retry_after(100, private=True, now=now + 1.0) is None
+    # a group: 20 a minute, edits included
+    results = [flood.retry_after(-5, private=False, now=now + i, edit=i % 2 == 0) for i in range(21)]
+    assert results[:20] == [None] * 20 and results[20] is not None
+    assert flood.retry_after(-5, private=False, now=now + 60.5) is None
+    assert "answerCallbackQuery" not in FLOOD_COUNTED and "editMessageText" in FLOOD_COUNTED
