@@ -57,6 +57,9 @@ class BotSpec:
     clinician_chat_id: int = CLINICIAN_CHAT
     clinician_user_ids: tuple[int, ...] = CLINICIANS
     log_level: int = logging.WARNING
+    #: BOT_FANOUT_SPREAD_MINUTES; 0 (not the product's default) so a fan-out goes out as fast as Telegram allows,
+    #: the hardest case for the patients answering meanwhile
+    fanout_spread_minutes: float = 0.0
 
 
 class BotProcess:
@@ -176,6 +179,7 @@ class _Host:
                 CLINICIAN_CHAT_ID=self.spec.clinician_chat_id,
                 CLINICIAN_USER_IDS=",".join(str(c) for c in self.spec.clinician_user_ids),
                 BOT_TICK_SECONDS=self.spec.tick_seconds or 20.0,
+                BOT_FANOUT_SPREAD_MINUTES=self.spec.fanout_spread_minutes,
             )
             self.services = await build_services(settings, self.clock)
             tick = timedelta(seconds=self.spec.tick_seconds) if self.spec.tick_seconds else None

@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     webhook_port: int = Field(default=8443, ge=1, le=65535, alias="WEBHOOK_PORT")
     # How often the schedule and the alert outbox are looked at (seconds).
     bot_tick_seconds: float = Field(default=20.0, gt=0, le=3600, alias="BOT_TICK_SECONDS")
+    # A fan-out of more than 100 questionnaires due at once is spread over this many minutes (0: as fast as
+    # Telegram allows), so the answers do not all come back in the same minute (bot.scheduling.spread).
+    bot_fanout_spread_minutes: float = Field(default=10.0, ge=0, le=240, alias="BOT_FANOUT_SPREAD_MINUTES")
 
     @field_validator("telegram_bot_token", mode="before")
     @classmethod

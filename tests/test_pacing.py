@@ -6,9 +6,10 @@ import asyncio
 import random
 import sqlite3
 import time
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
+from bot.scheduling import spread
 from bot.standin.limits import FloodControl, FloodLimits
 from bot.standin.server import FLOOD_COUNTED
 from bot.storage import instances, patients
@@ -257,3 +258,46 @@ def test_stand_in_flood_control_follows_telegrams_rules() -> None:
     assert results[:20] == [None] * 20 and results[20] is not None
     assert flood.retry_after(-5, private=False, now=now + 60.5) is None
     assert "answerCallbackQuery" not in FLOOD_COUNTED and "editMessageText" in FLOOD_COUNTED
+
+
+def test_a_large_fan_out_is_spread_evenly_over_the_window_and_a_small_one_is_not() -> None:
+    now = datetime(2027, 6, 7, 8, 0, tzinfo=timezone.utc)
+    window = timedelta(minutes=10)
+    small = [(n, now) for n in range(1, spread.SPREAD_ABOVE + 1)]
+    assert spread.due_now(small, now, window) == [n for n, _ in small]
+    large = [(n, now) for n in range(1, 2001)]
+    counts = [len(spread.due_now(large, now + timedelta(minutes=m), window)) for m in (0, 2, 5, 8, 10)]
+    assert counts[0] <= 5 and counts[-1] == 2000
+    for minutes, count in zip((2, 5, 8), counts[1:4]):
+        assert abs(count - 2000 * minutes / 10) < 100  # evenly spread, not all in the first minute
+    assert spread.due_now(large, now, timedelta(0)) == [n for n, _ in large]  # 0: no spreading
+
+
+async def test_the_dispatcher_spreads_a_fan_out_of_due_questionnaires(tmp_path: Path) -> None:
+    bench = Bench(tmp_path, BOT_FANOUT_SPREAD_MINUTES="10")
+    await bench.start()
+    try:
+        services = bench.services
+        assert services is not None
+        now = bench.clock.now()
+        count = spread.SPREAD_ABOVE + 50
+        async with services.store.transaction() as tx:
+            for n in range(count):
+                user = 91_000 + n
+                bench.standin.add_private_chat(user)
+                pid = await patients.create_patient(tx, study_id=f"S-{n:03d}", site_code="main", arm="standard",
+                                                    rt_start=date(2027, 3, 3), fractions=1, now=now)
+                await patients.link_telegram(tx, patient_id=pid, telegram_user_id=user, chat_id=user, now=now)
+                await patients.set_status(tx, pid, "active", now)
+                await instances.create_instance(
+                    tx, patient_id=pid, questionnaire_id="weekly", questionnaire_version="1.0", timepoint="W1",
+                    study_day=None, is_primary=False, opens_at=now, closes_at=now + timedelta(days=1),
+                )
+            await tx.commit()
+        first = await bench.tick()
+        assert len(first.sent) < count / 5  # not all at once
+        bench.clock.advance(timedelta(minutes=10))
+        second = await bench.tick()
+        assert len(first.sent) + len(second.sent) == count  # and every one by the end of the window
+    finally:
+        await bench.stop()
