@@ -12,8 +12,8 @@ reply by default:
 - URGENT — alerts to the clinicians, the patient's safety advice: first in its chat's queue, never behind bulk;
 - REPLY — an answer to the patient's own action (tap, command, typed answer): per-chat pacing only;
 - BULK — scheduled questionnaires, reminders, digests: ≈ 30/s overall, and last in each chat's queue;
-- TIDY — cosmetic edits (showing the chosen answer on the question just answered): per-chat, after everything else
-  in that chat, so the next question never waits for them.
+- TIDY — cosmetic edits (showing the chosen answer on the question just answered): per-chat, only once the chat's
+  budget is untouched (the patient paused), so the next question never waits for them.
 
 Each limit is a `Window`: at most N requests started within any period, each counted until `period` after it
 *completed* — a message reaches Telegram before its request completes, so any N + 1 of them reach it more than a
@@ -38,7 +38,7 @@ import heapq
 import itertools
 import logging
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -307,6 +307,7 @@ class TelegramPacing(BaseRateLimiter[Lane]):
         self._heard: dict[int | str, float] = {}  # when each chat last wrote to the bot (a message, a tap)
         self.held: dict[str, int] = {"chat": 0, "bulk": 0, "all": 0}  # 429s by what they held, for tests
         self.bulk_window_sends = 0  # requests that went through the 30/s window (retries included)
+        self.waited_for_chat: Counter[Lane] = Counter()  # requests that found their chat's window full
 
     async def initialize(self) -> None:
         """Nothing to open."""
@@ -350,9 +351,12 @@ class TelegramPacing(BaseRateLimiter[Lane]):
         if chat is None:
             return await request()
         window = self._chat(chat)
-        while lane is Lane.TIDY and not window.free(keep=1):
-            # a cosmetic edit leaves the chat's last slot to the next question, which the patient is waiting for
+        while lane is Lane.TIDY and not window.free(keep=window.limit - 1):
+            # a cosmetic edit waits until its chat's budget is untouched (the patient paused): the replies the
+            # patient is waiting for — the next question, a ticked choice — keep the whole burst
             await asyncio.sleep(window.next_change())
+        if not window.free():
+            self.waited_for_chat[lane] += 1
         async with window.slot(int(lane)):
             if self._bulk_message(lane, chat, posts):
                 self.bulk_window_sends += 1
