@@ -301,3 +301,34 @@ async def test_the_dispatcher_spreads_a_fan_out_of_due_questionnaires(tmp_path: 
         assert len(first.sent) + len(second.sent) == count  # and every one by the end of the window
     finally:
         await bench.stop()
+
+
+async def test_a_reply_does_not_wait_behind_a_bulk_fan_out_in_progress(tmp_path: Path) -> None:
+    """Issue #18: while 120 scheduled messages go out at 30/s (4 s), a patient who writes is answered at once."""
+    bench = Bench(tmp_path, telegram_limits=True)
+    await bench.start()
+    try:
+        assert bench.app is not None
+        bot = bench.app.bot
+        crowd = [93_000 + n for n in range(120)]
+        for chat in crowd:
+            bench.standin.add_private_chat(chat)
+        writer = 93_999
+        bench.standin.add_private_chat(writer)
+
+        async def fan_out() -> None:
+            with sending_as(Lane.BULK):
+                await asyncio.gather(*(bot.send_message(chat, "Questionnaire") for chat in crowd))
+
+        task = asyncio.create_task(fan_out())
+        await asyncio.sleep(1.0)  # the bulk window is full and a queue waits
+        asked = time.monotonic()
+        bench.standin.send_text(writer, writer, "Bonjour")
+        await bench.standin.wait_for(lambda: bool(bench.standin.sent_messages(writer)), timeout=10)
+        waited = time.monotonic() - asked
+        assert not task.done()  # the fan-out was still under way
+        await task
+        assert waited < 1.0  # ≈ 0.02 s on an idle machine; behind the bulk queue it would be ≈ 3 s
+        assert bench.standin.stats.rate_limited == 0
+    finally:
+        await bench.stop()
