@@ -232,6 +232,16 @@ class _Host:
             plan = explain(await tx.fetchall("EXPLAIN QUERY PLAN " + sql, params))
         return {"seconds": timings, "rows": rows, "query_plan": plan}
 
+    async def pacing(self) -> dict[str, Any]:
+        """What the pacer did (`bot.telegram.pacing.TelegramPacing`): 429s by scope, requests that found their
+        chat's window full, by lane — where a reply's wait came from, if any."""
+        limiter = self.application.bot.rate_limiter
+        if limiter is None or not hasattr(limiter, "held"):
+            return {}
+        return {"held": dict(limiter.held), "bulk_window_sends": limiter.bulk_window_sends,
+                "waited_for_chat": {lane.name.lower(): n for lane, n in limiter.waited_for_chat.items()},
+                "flood_muted": limiter.flood_guard.muted}
+
     async def set_clock(self, at: float) -> None:
         self.clock.jump(datetime.fromtimestamp(at, timezone.utc))
 
@@ -270,6 +280,7 @@ async def _serve(protocol: TextIO, spec: BotSpec) -> None:
     send("ready")
     commands = {
         "tick": host.tick, "due_query": host.due_query, "set_clock": host.set_clock, "open_bare": host.open_bare,
+        "pacing": host.pacing,
     }
     while True:
         line = await asyncio.to_thread(sys.stdin.readline)

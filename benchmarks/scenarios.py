@@ -568,6 +568,7 @@ async def live_fanout(ctx: Context, run: int) -> dict[str, Any]:
             records = rig.standin.requests("sendMessage")
             http_429 = rig.standin.stats.rate_limited
             memory = bot.memory_kb()
+            pacing = await bot.call("pacing")
     if any(keyboard(m) for m in answered):
         raise AssertionError("a questionnaire did not end after the expected answers")
     pairs = response_latencies(records, {p.chat_id: p.injected for p in readers})
@@ -583,7 +584,7 @@ async def live_fanout(ctx: Context, run: int) -> dict[str, Any]:
         "fanout_sends_during_answers": fanned_during, "answers": len(pairs),
         "press_to_next": latency, "alert_to_group": _seconds(latency_summary_ms(alert_latencies)),
         "http_429": http_429, **cpu.as_dict(), "bot_rss_mb": round(memory["VmRSS"] / 1024, 1),
-        "bare_press_to_next": bare["latency"],
+        "pacing": pacing, "bare_press_to_next": bare["latency"],
         "p99_ratio_to_bare": round(latency["p99_ms"] / max(bare["latency"]["p99_ms"], 0.001), 2),
     }
 
