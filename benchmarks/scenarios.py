@@ -508,6 +508,8 @@ async def pace(ctx: Context, run: int) -> dict[str, Any]:
                                           think=lambda: rng.uniform(low, high))
                 load["http_429"] = rig.standin.stats.rate_limited
                 load["bot_rss_mb"] = round(bot.memory_kb()["VmRSS"] / 1024, 1)
+                if product:
+                    load["pacing"] = await bot.call("pacing")
         if product:
             _check_stored(database, sizes.answer_timepoint, cohort.patients, steps)
         result[kind] = load
