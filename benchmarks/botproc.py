@@ -57,6 +57,9 @@ class BotSpec:
     clinician_chat_id: int = CLINICIAN_CHAT
     clinician_user_ids: tuple[int, ...] = CLINICIANS
     log_level: int = logging.WARNING
+    #: BOT_FANOUT_SPREAD_MINUTES; 0 (not the product's default) so a fan-out goes out as fast as Telegram allows,
+    #: the hardest case for the patients answering meanwhile
+    fanout_spread_minutes: float = 0.0
 
 
 class BotProcess:
@@ -176,6 +179,7 @@ class _Host:
                 CLINICIAN_CHAT_ID=self.spec.clinician_chat_id,
                 CLINICIAN_USER_IDS=",".join(str(c) for c in self.spec.clinician_user_ids),
                 BOT_TICK_SECONDS=self.spec.tick_seconds or 20.0,
+                BOT_FANOUT_SPREAD_MINUTES=self.spec.fanout_spread_minutes,
             )
             self.services = await build_services(settings, self.clock)
             tick = timedelta(seconds=self.spec.tick_seconds) if self.spec.tick_seconds else None
@@ -228,6 +232,16 @@ class _Host:
             plan = explain(await tx.fetchall("EXPLAIN QUERY PLAN " + sql, params))
         return {"seconds": timings, "rows": rows, "query_plan": plan}
 
+    async def pacing(self) -> dict[str, Any]:
+        """What the pacer did (`bot.telegram.pacing.TelegramPacing`): 429s by scope, requests that found their
+        chat's window full, by lane — where a reply's wait came from, if any."""
+        limiter = self.application.bot.rate_limiter
+        if limiter is None or not hasattr(limiter, "held"):
+            return {}
+        return {"held": dict(limiter.held), "bulk_window_sends": limiter.bulk_window_sends,
+                "waited_for_chat": {lane.name.lower(): n for lane, n in limiter.waited_for_chat.items()},
+                "flood_muted": limiter.flood_guard.muted}
+
     async def set_clock(self, at: float) -> None:
         self.clock.jump(datetime.fromtimestamp(at, timezone.utc))
 
@@ -266,6 +280,7 @@ async def _serve(protocol: TextIO, spec: BotSpec) -> None:
     send("ready")
     commands = {
         "tick": host.tick, "due_query": host.due_query, "set_clock": host.set_clock, "open_bare": host.open_bare,
+        "pacing": host.pacing,
     }
     while True:
         line = await asyncio.to_thread(sys.stdin.readline)

@@ -13,6 +13,11 @@ TARGETS: dict[str, float] = {
     "due_query_s_max": 1.0,
     "bot_rss_mb_max": 200.0,
     "alert_p99_s_max": 1.0,
+    # issue #18
+    "pace_ratio_to_bare_min": 0.90,
+    "pace_p99_ms_max": 250.0,
+    "live_p99_ms_max": 250.0,
+    "live_429_max": 0,
 }
 
 
@@ -36,6 +41,15 @@ def verdicts(scenarios: dict[str, dict[str, Any]]) -> dict[str, bool]:
         m = scenarios["alerts"]["median"]
         met["alert_p99"] = m["idle"]["latency"]["p99_s"] <= TARGETS["alert_p99_s_max"]
         met["alert_p99_during_fanout"] = m["during_fanout"]["latency"]["p99_s"] <= TARGETS["alert_p99_s_max"]
+    if "pace" in scenarios:
+        m = scenarios["pace"]["median"]
+        met["pace_ratio_to_bare"] = m["ratio_to_bare"] >= TARGETS["pace_ratio_to_bare_min"]
+        met["pace_p99"] = m["product"]["latency"]["p99_ms"] <= TARGETS["pace_p99_ms_max"]
+    if "live_fanout" in scenarios:
+        m = scenarios["live_fanout"]["median"]
+        met["live_p99"] = m["press_to_next"]["p99_ms"] <= TARGETS["live_p99_ms_max"]
+        met["live_alert_p99"] = m["alert_to_group"]["p99_s"] <= TARGETS["alert_p99_s_max"]
+        met["live_no_429"] = m["http_429"] <= TARGETS["live_429_max"]
     return met
 
 
@@ -110,6 +124,33 @@ def markdown(results: dict[str, Any]) -> str:
             emergency = v_m["patient_emergency_message"]
             rows.append((f"Red flag → emergency advice shown to the patient, p50 / p99, {label}", "—",
                          f"{emergency['p50_ms']:.0f} / {emergency['p99_ms']:.0f} ms", None))
+    if "pace" in s:
+        m = s["pace"]["median"]
+        p, b = m["product"], m["bare"]
+        low, high = results["sizes"]["pace_think_seconds"]
+        rows += [
+            (f"{m['patients']:g} patients reading {low:g}–{high:g} s per question: answers/s, bot (as deployed, "
+             "Telegram's limits on) / bare PTB", "—", f"{p['answers_per_s']} / {b['answers_per_s']}", None),
+            ("Same: bot answers/s ÷ bare PTB's (same run)", "≥ 0.9", f"{m['ratio_to_bare']:.2f}",
+             v.get("pace_ratio_to_bare")),
+            ("Same: press → next question, p50 / p99, bot (bare PTB)", "p99 ≤ 250 ms",
+             f"{p['latency']['p50_ms']:.0f} / {p['latency']['p99_ms']:.0f} ms "
+             f"({b['latency']['p50_ms']:.0f} / {b['latency']['p99_ms']:.0f} ms)", v.get("pace_p99")),
+            ("Same: HTTP 429 received by the bot", "0", f"{p['http_429']:g}", None),
+        ]
+    if "live_fanout" in s:
+        m = s["live_fanout"]["median"]
+        lat, bare = m["press_to_next"], m["bare_press_to_next"]
+        rows += [
+            (f"During a {m['fanout_patients']:g}-diary fan-out ({m['fanout_sends_during_answers']:g} sent while "
+             f"{m['answering']:g} patients answer): press → next question p50 / p99 (bare PTB, no fan-out)",
+             "p99 ≤ 250 ms", f"{lat['p50_ms']:.0f} / {lat['p99_ms']:.0f} ms "
+             f"({bare['p50_ms']:.0f} / {bare['p99_ms']:.0f} ms)", v.get("live_p99")),
+            (f"Same: red flag → clinicians' group, p50 / p99 ({m['red_flags']:g} red flags)", "p99 ≤ 1 s",
+             f"{m['alert_to_group']['p50_s']:.2f} / {m['alert_to_group']['p99_s']:.2f} s", v.get("live_alert_p99")),
+            ("Same: HTTP 429 from the stand-in's flood control", "0", f"{m['http_429']:g}", v.get("live_no_429")),
+            ("Same: bot CPU / RSS", "—", f"{m['bot_cpu_pct']:.0f} % of a core / {m['bot_rss_mb']:.0f} MB", None),
+        ]
     lines = [
         f"Median of {results['repeat']} runs ({results['mode']} sizes). {machine_line(results['machine'])}",
         "",

@@ -62,6 +62,15 @@ class Sizes:
     alert_tick_seconds: float = DEFAULT_TICK.total_seconds()
     #: urgent answers are spread at random over this many tick intervals
     alert_spread_ticks: float = 3.0
+    #: issue #18: patients answering at a human pace, the bot as deployed (its pacing, Telegram's limits on)
+    pace_patients: int = 100
+    pace_think_seconds: tuple[float, float] = (1.0, 2.0)
+    #: issue #18: a fan-out of this many diaries at once while `live_answering` patients answer and
+    #: `live_red_flags` others press a red flag
+    live_fanout_patients: int = 2_000
+    live_answering: int = 50
+    live_red_flags: int = 10
+    live_tick_seconds: float = 5.0
 
 
 FULL = Sizes()
@@ -468,3 +477,133 @@ async def _press_red_flag(patient: Patient, message: Message, delay: float) -> f
     await patient.step(message, override=lambda action: Action("press", action.item, code="yes"))
     return patient.injected[-1]
 
+
+
+# --- 5. pace (issue #18) ----------------------------------------------------------------------------------------
+
+
+async def pace(ctx: Context, run: int) -> dict[str, Any]:
+    """N patients answer the diary at a human pace (1–2 s reading per question): the bot as deployed — its
+    pacing, the stand-in enforcing Telegram's limits — and the bare PTB app (no limiter, no flood control: it
+    would be refused) in the same run, the order alternating by run."""
+    sizes = ctx.sizes
+    cohort = Cohort(sizes.pace_patients, sizes.answer_timepoint, DUE_DATE, history=True)
+    questionnaire = _questionnaire("daily")
+    steps = len(answer_path(questionnaire))
+    low, high = sizes.pace_think_seconds
+    result: dict[str, Any] = {"patients": cohort.patients, "answers_per_patient": steps,
+                              "think_seconds": [low, high]}
+    for kind in (("product", "bare") if run % 2 == 0 else ("bare", "product")):
+        database = ctx.workdir / f"pace-{kind}-{run}.sqlite3"
+        generated = await populate(database, cohort)
+        clock = BenchClock.starting_at(generated.due_at + timedelta(seconds=30))
+        rng = random.Random(f"pace-{run}")
+        product = kind == "product"
+        ctx.say("pace run %s: %s bot, %s patients reading %s–%s s per question", run + 1, kind, cohort.patients,
+                low, high)
+        async with Rig(clock, enforce_limits=product) as rig:
+            rig.add_patients(generated.user_ids)
+            async with BotProcess(rig.spec(kind, str(database), rate_limiter=product)) as bot:
+                load = await _answer_load(ctx, run, rig, bot, kind, questionnaire, steps,
+                                          think=lambda: rng.uniform(low, high))
+                load["http_429"] = rig.standin.stats.rate_limited
+                load["bot_rss_mb"] = round(bot.memory_kb()["VmRSS"] / 1024, 1)
+                if product:
+                    load["pacing"] = await bot.call("pacing")
+        if product:
+            _check_stored(database, sizes.answer_timepoint, cohort.patients, steps)
+        result[kind] = load
+    result["ratio_to_bare"] = round(result["product"]["answers_per_s"] / result["bare"]["answers_per_s"], 3)
+    result["p99_ratio_to_bare"] = round(
+        result["product"]["latency"]["p99_ms"] / max(result["bare"]["latency"]["p99_ms"], 0.001), 2)
+    return result
+
+
+# --- 6. live fan-out (issue #18) --------------------------------------------------------------------------------
+
+
+async def live_fanout(ctx: Context, run: int) -> dict[str, Any]:
+    """A large fan-out at 10:00 (spread switched off: the hardest case) while patients already answer at a human
+    pace and others press a red flag; the real tick job, production pacing, Telegram's limits in the stand-in.
+    The bare PTB app answers the same patients at the same pace in the same run, for the ratio."""
+    sizes = ctx.sizes
+    questionnaire = _questionnaire("daily")
+    steps = len(answer_path(questionnaire))
+    answering = Cohort(sizes.live_answering + sizes.live_red_flags, "DD3", DUE_DATE, history=True)
+    database = ctx.workdir / f"live-{run}.sqlite3"
+    generated = await populate(database, answering)  # first: lower patient ids, their diaries go out first
+    crowd = Cohort(sizes.live_fanout_patients, "DD3", DUE_DATE, history=False, prefix="F",
+                   first_user_id=answering.first_user_id + 1_000_000)
+    others = (await populate(database, crowd)).user_ids
+    tick = sizes.live_tick_seconds
+    low, high = sizes.pace_think_seconds
+    rng = random.Random(f"live-{run}")
+    clock = BenchClock.starting_at(generated.due_at + timedelta(seconds=30))
+    flagged_ids = generated.user_ids[:sizes.live_red_flags]
+    answering_ids = generated.user_ids[sizes.live_red_flags:]
+    ctx.say("live fan-out run %s: %s diaries going out, %s patients answering, %s red flags", run + 1,
+            crowd.patients, len(answering_ids), len(flagged_ids))
+    async with Rig(clock, enforce_limits=True) as rig:
+        rig.add_patients(generated.user_ids + others)
+        spec = rig.spec("product", str(database), rate_limiter=True, tick_seconds=tick)
+        async with BotProcess(spec) as bot:
+            first = await rig.wait_for_questions(generated.user_ids, timeout=tick + 120)
+            readers = [Patient(rig, chat, questionnaire) for chat in answering_ids]
+            flaggers = [Patient(rig, chat, questionnaire) for chat in flagged_ids]
+            study = dict(zip(generated.user_ids, generated.study_ids))
+            with CpuMeter(bot) as cpu:
+                fanned_before = _sent_to(rig, set(others))
+                answered, pressed = await asyncio.gather(
+                    asyncio.gather(*(p.answer(first[p.chat_id], steps, lambda: rng.uniform(low, high))
+                                     for p in readers)),
+                    asyncio.gather(*(_press_red_flag(p, first[p.chat_id], rng.uniform(0, 20.0)) for p in flaggers)),
+                )
+                expected = {study[c] for c in flagged_ids}
+
+                def alerted() -> set[str]:
+                    texts = [str(r.params.get("text", "")) for r in rig.standin.requests("sendMessage", CLINICIAN_CHAT)
+                             if r.ok]
+                    return {s for s in expected if any(s in t for t in texts)}
+
+                await rig.standin.wait_for(lambda: alerted() == expected, timeout=60)
+                fanned_during = _sent_to(rig, set(others)) - fanned_before
+            records = rig.standin.requests("sendMessage")
+            http_429 = rig.standin.stats.rate_limited
+            memory = bot.memory_kb()
+            pacing = await bot.call("pacing")
+    if any(keyboard(m) for m in answered):
+        raise AssertionError("a questionnaire did not end after the expected answers")
+    pairs = response_latencies(records, {p.chat_id: p.injected for p in readers})
+    group = [r for r in records if r.ok and r.chat_id is not None and int(r.chat_id) == CLINICIAN_CHAT]
+    alert_latencies = []
+    for chat, at in zip(flagged_ids, pressed):
+        arrival = min(r.time for r in group if study[chat] in str(r.params.get("text", "")))
+        alert_latencies.append(arrival - at)
+    bare = await _bare_at_pace(ctx, run, answering_ids, generated, questionnaire, steps)
+    latency = latency_summary_ms([lat for _at, lat in pairs])
+    return {
+        "fanout_patients": crowd.patients, "answering": len(readers), "red_flags": len(flaggers),
+        "fanout_sends_during_answers": fanned_during, "answers": len(pairs),
+        "press_to_next": latency, "alert_to_group": _seconds(latency_summary_ms(alert_latencies)),
+        "http_429": http_429, **cpu.as_dict(), "bot_rss_mb": round(memory["VmRSS"] / 1024, 1),
+        "pacing": pacing, "bare_press_to_next": bare["latency"],
+        "p99_ratio_to_bare": round(latency["p99_ms"] / max(bare["latency"]["p99_ms"], 0.001), 2),
+    }
+
+
+def _sent_to(rig: Rig, chats: set[int]) -> int:
+    return sum(1 for r in rig.standin.requests("sendMessage") if r.ok and r.chat_id is not None
+               and int(r.chat_id) in chats)
+
+
+async def _bare_at_pace(ctx: Context, run: int, chats: list[int], generated: Generated,
+                        questionnaire: Questionnaire, steps: int) -> dict[str, Any]:
+    """The bare PTB app, the same patients at the same pace (no fan-out: it has no scheduler)."""
+    low, high = ctx.sizes.pace_think_seconds
+    rng = random.Random(f"live-bare-{run}")
+    clock = BenchClock.starting_at(generated.due_at + timedelta(seconds=30))
+    async with Rig(clock) as rig:
+        rig.add_patients(chats)
+        async with BotProcess(rig.spec("bare", str(ctx.workdir / f"live-bare-{run}.sqlite3"))) as bot:
+            return await _answer_load(ctx, run, rig, bot, "bare", questionnaire, steps,
+                                      think=lambda: rng.uniform(low, high))

@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     bot_tick_seconds: float = Field(default=20.0, gt=0, le=3600, alias="BOT_TICK_SECONDS")
     # The sites' phone numbers and working hours (bot/domain/sites.py); None = the example file shipped with the bot.
     bot_sites_file: Path | None = Field(default=None, alias="BOT_SITES_FILE")
+    # A fan-out of more than 100 questionnaires due at once is spread over this many minutes (0: as fast as
+    # Telegram allows), so the answers do not all come back in the same minute (bot.scheduling.spread).
+    bot_fanout_spread_minutes: float = Field(default=10.0, ge=0, le=240, alias="BOT_FANOUT_SPREAD_MINUTES")
 
     @field_validator("telegram_bot_token", mode="before")
     @classmethod

@@ -27,6 +27,8 @@ TINY = Sizes(
     fanout_patients=12, fanout_alternative_pacing=False,
     scale_patients=8, due_query_repeats=2,
     alert_patients=2, alert_fanout_patients=10, alert_tick_seconds=1.0, alert_spread_ticks=1.0,
+    pace_patients=3, pace_think_seconds=(0.0, 0.01),
+    live_fanout_patients=20, live_answering=2, live_red_flags=1, live_tick_seconds=1.0,
 )
 
 
@@ -64,7 +66,14 @@ async def test_a_tiny_run_of_every_scenario_measures_real_work_and_writes_comple
         assert s["alerts"][variant]["latency"]["max_s"] < TINY.alert_tick_seconds + 10
     assert s["alerts"]["during_fanout"]["fanout_patients"] == TINY.alert_fanout_patients
 
-    assert set(results["verdicts"]) >= {"answers_p99", "fanout_no_429", "due_query", "bot_rss", "alert_p99"}
+    for kind in ("product", "bare"):
+        assert s["pace"][kind]["answers"] == TINY.pace_patients * steps
+    assert s["pace"]["ratio_to_bare"] > 0
+    assert s["live_fanout"]["answers"] == TINY.live_answering * steps
+    assert s["live_fanout"]["alert_to_group"]["n"] == TINY.live_red_flags
+
+    assert set(results["verdicts"]) >= {"answers_p99", "fanout_no_429", "due_query", "bot_rss", "alert_p99",
+                                        "pace_p99", "live_p99", "live_no_429"}
     table = markdown(results)
     assert "| Measure | Target | Result | Met |" in table and "Fan-out" in table and "Red flag" in table
 

@@ -6,11 +6,14 @@ import asyncio
 import random
 import sqlite3
 import time
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
+from bot.scheduling import spread
+from bot.standin.limits import FloodControl, FloodLimits
+from bot.standin.server import FLOOD_COUNTED
 from bot.storage import instances, patients
-from bot.telegram.pacing import SlidingWindow
+from bot.telegram.pacing import Lane, SlidingWindow, Window, sending_as
 from harness import Bench
 
 PATIENTS = 75
@@ -50,8 +53,8 @@ async def test_questionnaires_due_at_the_same_minute_go_out_paced_with_no_429(tm
         await bench.stop()
 
 
-async def test_only_new_messages_are_paced_edits_go_straight_through(tmp_path: Path) -> None:
-    """Telegram's limits count messages sent: pacing edits too would halve how fast answers are acknowledged."""
+async def test_bulk_sends_are_paced_overall_and_replies_are_not(tmp_path: Path) -> None:
+    """Issue #18: 30/s is the limit for bulk notifications; replies to patients who just wrote skip that queue."""
     bench = Bench(tmp_path, telegram_limits=True)
     await bench.start()
     try:
@@ -61,18 +64,92 @@ async def test_only_new_messages_are_paced_edits_go_straight_through(tmp_path: P
         for chat in chats:
             bench.standin.add_private_chat(chat)
         started = time.monotonic()
-        sent = await asyncio.gather(*(bot.send_message(chat, "Question") for chat in chats))
-        sending = time.monotonic() - started
-        started = time.monotonic()
-        await asyncio.gather(*(bot.edit_message_text("Réponse : 3", chat_id=m.chat_id, message_id=m.message_id)
-                               for m in sent))
-        editing = time.monotonic() - started
-        paced_at_least = (len(chats) - 30) / 30  # ≤ 30 in any second: 90 messages take more than 2 s
-        assert sending >= paced_at_least
-        assert editing < paced_at_least * 0.75  # the 90 edits waited for no slot (≈ 0.2 s on an idle machine)
+        with sending_as(Lane.BULK):
+            await asyncio.gather(*(bot.send_message(chat, "Question") for chat in chats))
+        bulk = time.monotonic() - started
+        assert bulk >= (len(chats) - 30) / 30  # ≤ 30 in any second: 90 bulk messages take more than 2 s
+        for chat in chats:  # every chat writes (an unknown user: the bot answers each one)
+            bench.standin.send_text(chat, chat, "Bonjour")
+        await bench.settle()
+        replies = [r for r in bench.standin.requests("sendMessage") if r.ok][len(chats):]
+        assert len(replies) == len(chats)
+        # the 90 replies did not queue behind a 30/s limit: the stand-in would have refused them (> 30 in a second
+        # to chats that wrote are not bulk), and the pacer did not hold them in its bulk window
         assert bench.standin.stats.rate_limited == 0
-        edited = [r for r in bench.standin.requests("editMessageText") if r.status == 200]
-        assert len(edited) == len(chats)
+        assert bench.app.bot.rate_limiter.bulk_window_sends == len(chats)  # type: ignore[union-attr]
+    finally:
+        await bench.stop()
+
+
+async def test_urgent_goes_first_then_replies_then_bulk_in_a_chat_and_tidy_edits_last() -> None:
+    """A chat's queue serves lanes in order, arrival order within a lane."""
+    window = Window(1, 0.05)
+    served: list[str] = []
+
+    async def request(name: str, lane: Lane) -> None:
+        async with window.slot(int(lane)):
+            served.append(name)
+            await asyncio.sleep(0.01)
+
+    first = asyncio.create_task(request("first", Lane.BULK))
+    await asyncio.sleep(0)
+    waiting = [asyncio.create_task(request(name, lane)) for name, lane in (
+        ("tidy", Lane.TIDY), ("bulk-1", Lane.BULK), ("reply-1", Lane.REPLY), ("bulk-2", Lane.BULK),
+        ("urgent", Lane.URGENT), ("reply-2", Lane.REPLY),
+    )]
+    await asyncio.gather(first, *waiting)
+    assert served == ["first", "urgent", "reply-1", "reply-2", "bulk-1", "bulk-2", "tidy"]
+
+
+async def test_a_429_in_one_chat_holds_only_that_chat(tmp_path: Path) -> None:
+    """Issue #21: any 429 used to hold every request; now only the chat Telegram refused waits."""
+    bench = Bench(tmp_path, telegram_limits=True)
+    await bench.start()
+    try:
+        assert bench.app is not None
+        bot = bench.app.bot
+        held, other = 97_001, 97_002
+        for chat in (held, other):
+            bench.standin.add_private_chat(chat)
+            bench.standin.send_text(chat, chat, "Bonjour")  # both wrote: what follows are replies
+        await bench.settle()
+        bench.standin.rate_limit_next(1, retry_after=3, method="sendMessage")
+        delivered: dict[int, float] = {}
+        started = time.monotonic()
+
+        async def reply(chat: int) -> None:
+            await bot.send_message(chat, "Réponse")
+            delivered[chat] = time.monotonic() - started
+
+        first = asyncio.create_task(reply(held))
+        await bench.standin.wait_for(lambda: bench.standin.stats.rate_limited == 1)
+        await reply(other)
+        await first
+        assert delivered[other] < 1.5  # not held by the other chat's 429 (≈ 0.01 s on an idle machine)
+        assert delivered[held] >= 3.0  # retry_after honoured, then retried
+        assert bot.rate_limiter.held == {"chat": 1, "bulk": 0, "all": 0}  # type: ignore[union-attr]
+    finally:
+        await bench.stop()
+
+
+async def test_429s_for_several_chats_at_once_hold_everything(tmp_path: Path) -> None:
+    """Telegram refusing replies in several chats at once means the bot as a whole is flooding: all wait."""
+    bench = Bench(tmp_path, telegram_limits=True)
+    await bench.start()
+    try:
+        assert bench.app is not None
+        bot = bench.app.bot
+        chats = [97_101, 97_102, 97_103, 97_104]
+        for chat in chats:
+            bench.standin.add_private_chat(chat)
+            bench.standin.send_text(chat, chat, "Bonjour")
+        await bench.settle()
+        bench.standin.rate_limit_next(3, retry_after=2, method="sendMessage")
+        started = time.monotonic()
+        await asyncio.gather(*(bot.send_message(chat, "Réponse") for chat in chats[:3]))
+        await bench.standin.wait_for(lambda: bench.standin.stats.rate_limited == 3)
+        assert bot.rate_limiter.held["all"] == 1  # type: ignore[union-attr]
+        assert time.monotonic() - started >= 2.0
     finally:
         await bench.stop()
 
@@ -113,5 +190,145 @@ async def test_a_429_is_waited_out_then_the_refused_message_is_sent_again(tmp_pa
         accepted = [r for r in bench.standin.requests("sendMessage") if r.status == 200]
         refused = [r for r in bench.standin.requests("sendMessage") if r.status == 429]
         assert len(accepted) == 2 and len(refused) == 1
+    finally:
+        await bench.stop()
+
+
+async def test_one_account_flooding_does_not_slow_another_patients_replies(tmp_path: Path) -> None:
+    """Issue #21.1: 500 texts in 5 s from one account, Telegram's per-chat limits on in the stand-in: another
+    patient's p99 reply ≤ 1 s, and the flooder gets at most one reply a minute once it floods."""
+    bench = Bench(tmp_path, telegram_limits=True)
+    await bench.start()
+    try:
+        patient = await bench.join(98_001, "F-001", date(2027, 3, 3))
+        flooder = 98_666
+        bench.standin.add_private_chat(flooder)
+        before = len(bench.standin.sent_messages(flooder))
+        latencies: list[float] = []
+
+        async def flood() -> None:
+            for n in range(500):
+                bench.standin.send_text(flooder, flooder, f"spam {n}")
+                if n % 10 == 9:
+                    await asyncio.sleep(0.1)  # 100 a second for 5 s
+
+        await asyncio.sleep(3.0)  # the patient's own chat budget, spent by joining, refills
+
+        async def ask_for_help() -> None:
+            await asyncio.sleep(0.2)
+            for _ in range(7):
+                count = len(bench.standin.sent_messages(patient.user_id))
+                asked = time.monotonic()
+                bench.standin.send_command(patient.user_id, patient.user_id, "aide")
+                await bench.standin.wait_for(lambda: len(bench.standin.sent_messages(patient.user_id)) > count,
+                                             timeout=30)
+                latencies.append(time.monotonic() - asked)
+                await asyncio.sleep(1.1)  # within the patient's own one-a-second budget
+
+        await asyncio.gather(flood(), ask_for_help())
+        await bench.settle(timeout=60)
+        assert max(latencies) <= 1.0, latencies  # p99 of 7 is the worst
+        replies_to_flooder = len(bench.standin.sent_messages(flooder)) - before
+        limiter = bench.app.bot.rate_limiter  # type: ignore[union-attr]
+        # the first 10 messages (before it counts as a flood) are answered, then one a minute: here one
+        assert replies_to_flooder <= 10 + 1, replies_to_flooder
+        assert limiter.flood_guard.muted >= 480
+        assert bench.standin.stats.flood_limited == 0
+    finally:
+        await bench.stop()
+
+
+def test_stand_in_flood_control_follows_telegrams_rules() -> None:
+    """Bulk ≤ 30/s across chats that did not write; replies per chat only; edits share the chat's budget; groups
+    20 a minute; callback answers are not counted (the server never asks FloodControl about them)."""
+    flood = FloodControl(FloodLimits())
+    now = 1000.0
+    assert [flood.retry_after(chat, private=True, now=now) for chat in range(1, 31)] == [None] * 30
+    assert flood.retry_after(31, private=True, now=now) == 1  # the 31st bulk message in a second
+    for chat in range(100, 140):  # 40 chats that just wrote: replies, no global cap
+        flood.inbound(chat, now=now)
+        assert flood.retry_after(chat, private=True, now=now) is None
+    # one private chat: a burst of 3 (a message and two edits), then about one a second
+    assert flood.retry_after(100, private=True, now=now, edit=True) is None
+    assert flood.retry_after(100, private=True, now=now, edit=True) is None
+    assert flood.retry_after(100, private=True, now=now) == 1
+    assert flood.retry_after(100, private=True, now=now + 1.0) is None
+    # a group: 20 a minute, edits included
+    results = [flood.retry_after(-5, private=False, now=now + i, edit=i % 2 == 0) for i in range(21)]
+    assert results[:20] == [None] * 20 and results[20] is not None
+    assert flood.retry_after(-5, private=False, now=now + 60.5) is None
+    assert "answerCallbackQuery" not in FLOOD_COUNTED and "editMessageText" in FLOOD_COUNTED
+
+
+def test_a_large_fan_out_is_spread_evenly_over_the_window_and_a_small_one_is_not() -> None:
+    now = datetime(2027, 6, 7, 8, 0, tzinfo=timezone.utc)
+    window = timedelta(minutes=10)
+    small = [(n, now) for n in range(1, spread.SPREAD_ABOVE + 1)]
+    assert spread.due_now(small, now, window) == [n for n, _ in small]
+    large = [(n, now) for n in range(1, 2001)]
+    counts = [len(spread.due_now(large, now + timedelta(minutes=m), window)) for m in (0, 2, 5, 8, 10)]
+    assert counts[0] <= 5 and counts[-1] == 2000
+    for minutes, count in zip((2, 5, 8), counts[1:4]):
+        assert abs(count - 2000 * minutes / 10) < 100  # evenly spread, not all in the first minute
+    assert spread.due_now(large, now, timedelta(0)) == [n for n, _ in large]  # 0: no spreading
+
+
+async def test_the_dispatcher_spreads_a_fan_out_of_due_questionnaires(tmp_path: Path) -> None:
+    bench = Bench(tmp_path, BOT_FANOUT_SPREAD_MINUTES="10")
+    await bench.start()
+    try:
+        services = bench.services
+        assert services is not None
+        now = bench.clock.now()
+        count = spread.SPREAD_ABOVE + 50
+        async with services.store.transaction() as tx:
+            for n in range(count):
+                user = 91_000 + n
+                bench.standin.add_private_chat(user)
+                pid = await patients.create_patient(tx, study_id=f"S-{n:03d}", site_code="main", arm="standard",
+                                                    rt_start=date(2027, 3, 3), fractions=1, now=now)
+                await patients.link_telegram(tx, patient_id=pid, telegram_user_id=user, chat_id=user, now=now)
+                await patients.set_status(tx, pid, "active", now)
+                await instances.create_instance(
+                    tx, patient_id=pid, questionnaire_id="weekly", questionnaire_version="1.0", timepoint="W1",
+                    study_day=None, is_primary=False, opens_at=now, closes_at=now + timedelta(days=1),
+                )
+            await tx.commit()
+        first = await bench.tick()
+        assert len(first.sent) < count / 5  # not all at once
+        bench.clock.advance(timedelta(minutes=10))
+        second = await bench.tick()
+        assert len(first.sent) + len(second.sent) == count  # and every one by the end of the window
+    finally:
+        await bench.stop()
+
+
+async def test_a_reply_does_not_wait_behind_a_bulk_fan_out_in_progress(tmp_path: Path) -> None:
+    """Issue #18: while 120 scheduled messages go out at 30/s (4 s), a patient who writes is answered at once."""
+    bench = Bench(tmp_path, telegram_limits=True)
+    await bench.start()
+    try:
+        assert bench.app is not None
+        bot = bench.app.bot
+        crowd = [93_000 + n for n in range(120)]
+        for chat in crowd:
+            bench.standin.add_private_chat(chat)
+        writer = 93_999
+        bench.standin.add_private_chat(writer)
+
+        async def fan_out() -> None:
+            with sending_as(Lane.BULK):
+                await asyncio.gather(*(bot.send_message(chat, "Questionnaire") for chat in crowd))
+
+        task = asyncio.create_task(fan_out())
+        await asyncio.sleep(1.0)  # the bulk window is full and a queue waits
+        asked = time.monotonic()
+        bench.standin.send_text(writer, writer, "Bonjour")
+        await bench.standin.wait_for(lambda: bool(bench.standin.sent_messages(writer)), timeout=10)
+        waited = time.monotonic() - asked
+        assert not task.done()  # the fan-out was still under way
+        await task
+        assert waited < 1.0  # ≈ 0.02 s on an idle machine; behind the bulk queue it would be ≈ 3 s
+        assert bench.standin.stats.rate_limited == 0
     finally:
         await bench.stop()

@@ -22,6 +22,7 @@ from bot.delivery.worker import DeliveryPolicy
 from bot.services.container import Services
 from bot.services.reachability import mark_unreachable
 from bot.storage import audit, notices
+from bot.telegram.pacing import Lane, sending_as
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,11 @@ async def send_notices(
 
     Never raises a Telegram error: a failure is recorded and retried later, and the caller goes on.
     """
+    with sending_as(Lane.URGENT):  # safety advice goes first in its chat, never behind bulk (bot.telegram.pacing)
+        return await _send_notices(services, bot, notice_id, policy)
+
+
+async def _send_notices(services: Services, bot: Bot, notice_id: int | None, policy: DeliveryPolicy) -> int:
     async with services.notice_lock:
         async with services.store.read() as tx:
             due = await notices.due_notices(tx, services.clock.now(), notice_id)

@@ -20,6 +20,7 @@ from bot.services.container import Services
 from bot.storage import alerts, audit, patients
 from bot.delivery.alert_text import alert_text
 from bot.telegram.keyboards import ack_keyboard
+from bot.telegram.pacing import Lane, sending_as
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +47,9 @@ async def deliver_due(services: Services, bot: Bot, policy: DeliveryPolicy = Del
     """Send every alert whose attempt is due; return how many Telegram accepted."""
     if services.clinician_chat_id is None:
         return 0
-    async with services.delivery_lock:
-        return await _deliver(services, bot, policy, services.clinician_chat_id)
+    with sending_as(Lane.URGENT):  # alerts go first in the group's queue, never behind bulk (bot.telegram.pacing)
+        async with services.delivery_lock:
+            return await _deliver(services, bot, policy, services.clinician_chat_id)
 
 
 async def _deliver(services: Services, bot: Bot, policy: DeliveryPolicy, chat_id: int) -> int:

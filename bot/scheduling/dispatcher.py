@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from telegram import Bot
 from telegram.error import Forbidden
@@ -26,11 +26,13 @@ from bot.clock import utc_iso
 from bot.domain import schedule
 from bot.domain.rules import evaluate_event
 from bot.i18n import _
+from bot.scheduling import spread
 from bot.services import answering
 from bot.services.container import Services
 from bot.storage import alerts, audit, instances, patients
 from bot.storage.store import Tx
 from bot.telegram.outgoing import send_prompt
+from bot.telegram.pacing import Lane, sending_as
 
 log = logging.getLogger(__name__)
 
@@ -66,14 +68,18 @@ async def tick(services: Services, bot: Bot) -> TickReport:
         return report
     async with services.store.read() as tx:
         rows = await tx.fetchall(
-            "SELECT DISTINCT i.patient_id FROM instances i JOIN patients p ON p.id = i.patient_id"
+            "SELECT i.patient_id, MIN(i.opens_at) AS opens_at FROM instances i JOIN patients p ON p.id = i.patient_id"
             " WHERE p.status = 'active' AND i.status = 'planned' AND i.opens_at <= ? AND i.closes_at > ?"
             " AND NOT EXISTS (SELECT 1 FROM instances o WHERE o.patient_id = i.patient_id"
-            "                 AND o.status IN ('sending', 'open'))",
+            "                 AND o.status IN ('sending', 'open'))"
+            " GROUP BY i.patient_id ORDER BY i.patient_id",
             (utc_iso(now), utc_iso(now)),
         )
-    report.sent = await _dispatch_all(services, bot, [int(row["patient_id"]) for row in rows])
-    report.reminded = await _remind(services, bot, now)
+    window = timedelta(minutes=services.settings.bot_fanout_spread_minutes)
+    due = spread.due_now([(int(r["patient_id"]), instances.parse_utc(r["opens_at"])) for r in rows], now, window)
+    with sending_as(Lane.BULK):  # scheduled sends: ≈ 30/s overall, behind replies and alerts (bot.telegram.pacing)
+        report.sent = await _dispatch_all(services, bot, due)
+        report.reminded = await _remind(services, bot, now)
     return report
 
 

@@ -43,18 +43,34 @@ def utf16_length(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
+#: Methods that post a new message: counted per chat and, to chats that did not write to the bot, in the bulk limit.
+POSTING_METHODS = frozenset({
+    "sendMessage", "sendPhoto", "sendDocument", "sendAudio", "sendVideo", "sendAnimation", "sendVoice",
+    "sendVideoNote", "sendMediaGroup", "sendLocation", "sendVenue", "sendContact", "sendPoll", "sendDice",
+    "sendSticker", "copyMessage", "forwardMessage",
+})
+#: Edits share the per-chat limit (tdlib/td #3034), not the bulk one.
+EDITING_METHODS = frozenset({"editMessageText", "editMessageReplyMarkup", "editMessageCaption", "editMessageMedia"})
+
+
 @dataclass(frozen=True)
 class FloodLimits:
-    """Telegram's flood-control thresholds (Bots FAQ, see module docstring).
+    """Telegram's flood-control thresholds (Bots FAQ and tdlib/td #3034, #2592, tdlib/telegram-bot-api #648).
 
-    `private_burst` is our reading of "short bursts are allowed": a token bucket refilled at
-    `private_per_second` holding at most this many messages. Telegram does not publish the exact size.
+    - `overall_per_second`: bulk notifications, messages the bot starts in private chats that have not written to
+      it within `reply_window` seconds. Replies (to a chat that just wrote: a tap, a command, a text) are not under
+      this global cap; they are limited per chat only.
+    - `private_per_second` / `private_burst`: each private chat, posts and edits together; our reading of "short
+      bursts are allowed" is a token bucket holding `private_burst` messages. Telegram does not publish its size.
+    - `group_per_minute`: each group, posts and edits together.
+    - answerCallbackQuery and everything else: not limited.
     """
 
     overall_per_second: int = 30
     private_per_second: float = 1.0
     private_burst: int = 3
     group_per_minute: int = 20
+    reply_window: float = 60.0
 
 
 @dataclass
@@ -74,13 +90,24 @@ class FloodControl:
     _overall: deque[float] = field(default_factory=deque)
     _groups: dict[int, deque[float]] = field(default_factory=dict)
     _private: dict[int, _Bucket] = field(default_factory=dict)
+    _inbound: dict[int, float] = field(default_factory=dict)
 
-    def retry_after(self, chat_id: int, *, private: bool, now: float) -> int | None:
-        """Seconds to wait (≥ 1) if a message to `chat_id` now would exceed a limit, else None (and count it)."""
+    def inbound(self, chat_id: int, *, now: float) -> None:
+        """The chat wrote to the bot (a message, a tap): what the bot sends it next is a reply, not bulk."""
+        self._inbound[chat_id] = now
+
+    def is_reply(self, chat_id: int, now: float) -> bool:
+        last = self._inbound.get(chat_id)
+        return last is not None and now - last <= self.limits.reply_window
+
+    def retry_after(self, chat_id: int, *, private: bool, now: float, edit: bool = False) -> int | None:
+        """Seconds to wait (≥ 1) if a message (or an edit) to `chat_id` now would exceed a limit, else None (and
+        count it)."""
         overall = self._overall
         while overall and overall[0] <= now - 1.0:
             overall.popleft()
-        if len(overall) >= self.limits.overall_per_second:
+        bulk = private and not edit and not self.is_reply(chat_id, now)
+        if bulk and len(overall) >= self.limits.overall_per_second:
             return max(1, math.ceil(overall[0] + 1.0 - now))
         if private:
             bucket = self._private.setdefault(chat_id, _Bucket(float(self.limits.private_burst), now))
@@ -99,5 +126,6 @@ class FloodControl:
             if len(window) >= self.limits.group_per_minute:
                 return max(1, math.ceil(window[0] + 60.0 - now))
             window.append(now)
-        overall.append(now)
+        if bulk:
+            overall.append(now)
         return None

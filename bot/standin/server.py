@@ -31,14 +31,14 @@ from aiohttp import web
 from bot.standin.api import BotApi
 from bot.standin.errors import METHOD_NOT_FOUND, UNAUTHORIZED, ApiError, too_many_requests
 from bot.standin.injection import Injections, Update
-from bot.standin.limits import MAX_UPDATES_PER_CALL, FloodControl, FloodLimits
+from bot.standin.limits import EDITING_METHODS, MAX_UPDATES_PER_CALL, POSTING_METHODS, FloodControl, FloodLimits
 from bot.standin.state import ChatMessage, Request, Stats, World
 from bot.standin.wire import describe, read_params
 
 log = logging.getLogger(__name__)
 
 #: Methods that post a message, hence count against flood limits.
-FLOOD_COUNTED = frozenset({"sendMessage", "sendPhoto", "sendDocument"})
+FLOOD_COUNTED = POSTING_METHODS | EDITING_METHODS
 CONFLICT_OTHER_POLL = ApiError(
     409, "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running"
 )
@@ -194,6 +194,9 @@ class StandIn(Injections):
     def _enqueue(self, update: Update) -> Update:
         self.injected += 1
         update = self.world.push_update(update)
+        chat = _update_chat(update)
+        if chat is not None:
+            self.flood.inbound(chat, now=self._monotonic())
         self._wake()
         return update
 
@@ -388,7 +391,8 @@ class StandIn(Injections):
             chat = self.api.known_chat(params)
         except ApiError:
             return  # the method itself will answer "chat not found"
-        retry_after = self.flood.retry_after(chat.id, private=chat.type == "private", now=self._monotonic())
+        retry_after = self.flood.retry_after(chat.id, private=chat.type == "private", now=self._monotonic(),
+                                             edit=method in EDITING_METHODS)
         if retry_after is not None:
             self.stats.flood_limited += 1
             raise too_many_requests(retry_after)
@@ -494,3 +498,19 @@ class StandIn(Injections):
                 f"bot not idle within {timeout}s: {len(self.world.updates)} update(s) unconfirmed, "
                 f"{self._in_flight} call(s) in flight; requests so far: {self._recorded_methods()}"
             ) from None
+
+
+def _update_chat(update: dict[str, Any]) -> int | None:
+    """The chat an update comes from (what the bot sends it next is a reply)."""
+    for kind in ("message", "edited_message", "channel_post", "my_chat_member", "chat_member", "chat_join_request"):
+        body = update.get(kind)
+        if isinstance(body, dict) and isinstance(body.get("chat"), dict):
+            return int(body["chat"]["id"])
+    query = update.get("callback_query")
+    if isinstance(query, dict):
+        message = query.get("message")
+        if isinstance(message, dict) and isinstance(message.get("chat"), dict):
+            return int(message["chat"]["id"])
+        if isinstance(query.get("from"), dict):
+            return int(query["from"]["id"])
+    return None

@@ -41,8 +41,8 @@ from bot.storage.patients import site_codes_in_use
 from bot.storage.store import Store
 from bot.telegram.context import SERVICES_KEY, BotContext
 from bot.telegram.inbox import INBOX_KEY, Inbox, InboxProcessor, InboxQueue, replay
-from bot.telegram.handlers import clinician, errors, guards, membership, patient, phone
-from bot.telegram.pacing import TelegramPacing
+from bot.telegram.handlers import clinician, errors, flood, guards, membership, patient, phone
+from bot.telegram.pacing import Lane, TelegramPacing, sending_as
 from bot.telegram.keyboards import ACK, ANSWER, BACK, CONSENT, PHONE_ANSWER, PHONE_TOGGLE, PREFERENCE, STOP, TOGGLE
 
 log = logging.getLogger(__name__)
@@ -122,6 +122,7 @@ def telegram_pacing() -> TelegramPacing:
 def register_handlers(application: Application) -> None:
     """Guards first (each in its own group: PTB runs one handler per group), then one handler per use case."""
     private = filters.ChatType.PRIVATE
+    application.add_handler(TypeHandler(Update, flood.mark_floods), group=-5)
     # (Redelivered updates never reach the handlers: `bot.telegram.inbox.InboxProcessor` drops them.)
     application.add_handler(CallbackQueryHandler(guards.refuse_presses_from_other_chats), group=-4)
     application.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, guards.follow_migration), group=-3)
@@ -212,7 +213,8 @@ async def clinician_work(services: Services, bot: Bot) -> None:
     await patient_notices.send_notices(services, bot)
     await silence.escalate_silences(services)
     await worker.deliver_due(services, bot)
-    await digest.send_digest_if_due(services, bot)
+    with sending_as(Lane.BULK):  # the digest is a scheduled post: it waits behind alerts in the group
+        await digest.send_digest_if_due(services, bot)
 
 
 async def _tick_job(context: BotContext) -> None:

@@ -1,56 +1,128 @@
-"""Outgoing pacing within Telegram's broadcast limits, as close to them as is safe.
+"""Outgoing pacing: replies are not broadcasts (issues #18 and #21).
 
-Telegram (Bots FAQ, core.telegram.org/bots/faq): "avoid sending more than 30 messages per second" overall and "no
-more than 20 messages per minute" in one group; beyond that it answers 429 with `retry_after`. Those limits count
-*messages*: edits, callback answers and the like are not paced here.
+Telegram's limits, as its maintainers describe them (Bots FAQ; tdlib/td #3034 and #2592, tdlib/telegram-bot-api
+#648): about 30 messages per second for *bulk notifications* (messages the bot starts to many users); no global cap
+on replies, which are limited *per chat* — about one message a second in a private chat with short bursts, 20 a
+minute in a group — and edits share the per-chat limit; `answerCallbackQuery` is not limited.
 
-Why not PTB's `AIORateLimiter`: its leaky bucket either bursts (the default lets 30 go at once, then 30/s: up to ~60
-in the first second of a busy minute, 333 × 429 for 10,000 due questionnaires) or, with a bucket of one, loses the
-scheduling delay of every wait (29/s nominal gave 28.2/s, 94 % of 30/s). It also paces every call that carries a
-`chat_id`, so the edit that closes each answered question took a message's slot (benchmarks/README.md).
+So every call travels in one of four lanes (`Lane`), chosen by the call site through PTB's `rate_limit_args`
+(`bot.send_message(..., rate_limit_args=Lane.BULK)`) or for a whole job (`with sending_as(Lane.BULK):`), a
+reply by default:
 
-What this does instead, per limit, is a sliding window counted from each request's *completion*: a message may
-start only if fewer than N messages started earlier are in flight or completed less than the period ago. A message
-reaches Telegram before its request completes, so any N + 1 messages reach it more than the period apart, whatever
-the network's latency: the limit holds by construction, and the rate is N / (period + request time) — about 29.5/s.
-A bucket of 2 at 30/s spreads the messages evenly instead of letting 30 go at once.
+- URGENT — alerts to the clinicians, the patient's safety advice: first in its chat's queue, never behind bulk;
+- REPLY — an answer to the patient's own action (tap, command, typed answer): per-chat pacing only;
+- BULK — scheduled questionnaires, reminders, digests: ≈ 30/s overall, and last in each chat's queue;
+- TIDY — cosmetic edits (showing the chosen answer on the question just answered): per-chat, only once the chat's
+  budget is untouched (the patient paused), so the next question never waits for them.
+
+Each limit is a `Window`: at most N requests started within any period, each counted until `period` after it
+*completed* — a message reaches Telegram before its request completes, so any N + 1 of them reach it more than a
+period apart whatever the latency. A private chat's window (3 per 3 s) is a 1/s token bucket with a burst of 3; a
+group's is 20 per 60 s; the bulk window is 30 per second, smoothed so 30 do not leave at once.
+
+A 429 holds only the chat it was about, for `retry_after`; the bulk window as well when a bulk message was refused;
+every request only when Telegram's answer implies a bot-wide flood: a 429 on a call that names no chat, or 429s
+for several different chats within a couple of seconds.
+
+Replies to a sender who floods (`FloodGuard`, issue #21): the guard handler marks each update; the pacer drops new
+messages that would reply to a flooding sender beyond one a minute (`RepliesPaused`, which the error handler
+ignores), so one account cannot fill the handlers with replies waiting for its chat's budget.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
+import heapq
+import itertools
 import logging
 import time
-from collections import deque
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections import Counter, deque
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from dataclasses import dataclass, field
 from datetime import timedelta
+from enum import IntEnum
 from typing import Any
 
 from aiolimiter import AsyncLimiter
-from telegram.error import RetryAfter
+from telegram.error import RetryAfter, TelegramError
 from telegram.ext import BaseRateLimiter
 
 log = logging.getLogger(__name__)
 
-OVERALL_MESSAGES_PER_SECOND = 30  # Bots FAQ: "avoid sending more than 30 messages per second"
+OVERALL_MESSAGES_PER_SECOND = 30  # Bots FAQ: bulk notifications, "no more than about 30 messages per second"
 GROUP_MESSAGES_PER_MINUTE = 20  # Bots FAQ: "no more than 20 messages per minute" in the same group
+PRIVATE_BURST = 3  # "short bursts" in a private chat (Telegram publishes no size; the stand-in allows 3)
+PRIVATE_MESSAGES_PER_SECOND = 1.0  # Bots FAQ: "avoid sending more than one message per second" in a chat
 RETRIES_AFTER_429 = 3
-SMOOTHING_BURST = 2  # messages that may leave back to back (makes up for a late wake-up without bursting)
+SMOOTHING_BURST = 2  # bulk messages that may leave back to back (makes up for a late wake-up without bursting)
+#: 429s for this many different chats within GLOBAL_FLOOD_SECONDS mean the bot as a whole is flooding.
+GLOBAL_FLOOD_CHATS = 3
+GLOBAL_FLOOD_SECONDS = 2.0
+#: A message to a private chat that wrote to the bot this recently is a reply (the stand-in uses the same reading).
+REPLY_WINDOW_SECONDS = 50.0
 
 # The limits count messages posted. Copy and forward post one too; sendChatAction does not.
 _MESSAGE_POSTING = frozenset({"copyMessage", "copyMessages", "forwardMessage", "forwardMessages"})
 
 
+class Lane(IntEnum):
+    """Who waits for whom: a lower value goes first in a chat's queue (none is 0: PTB drops a falsy
+    `rate_limit_args`)."""
+
+    URGENT = 1
+    REPLY = 2
+    BULK = 3
+    TIDY = 4
+
+
+#: The lane of calls made without `rate_limit_args`; `sending_as` sets it for a whole job (a tick, a delivery).
+#: A context variable rather than `rate_limit_args` at every call: PTB refuses `rate_limit_args` on a bot without
+#: a rate limiter (tests, sandbox, benchmarks run some without), and `send_prompt` serves both replies and bulk.
+current_lane: contextvars.ContextVar[Lane] = contextvars.ContextVar("lane", default=Lane.REPLY)
+
+
+@contextlib.contextmanager
+def sending_as(lane: Lane) -> Iterator[None]:
+    """Every Bot API call made inside (and in tasks started inside) travels in `lane`."""
+    token = current_lane.set(lane)
+    try:
+        yield
+    finally:
+        current_lane.reset(token)
+
+
 def posts_a_message(endpoint: str) -> bool:
-    """Does this Bot API method post a new message (and so count towards Telegram's broadcast limits)?"""
+    """Does this Bot API method post a new message (and so count towards the bulk limit)?"""
     return (endpoint.startswith("send") and endpoint != "sendChatAction") or endpoint in _MESSAGE_POSTING
 
 
-class SlidingWindow:
-    """At most `limit` requests started within any `period`, counting each one until `period` after it completed.
+def edits_a_message(endpoint: str) -> bool:
+    """Edits share their chat's limit (but not the bulk one)."""
+    return endpoint.startswith("editMessage") or endpoint == "stopPoll"
 
-    First come, first served: waiters queue on a lock, so a message waiting for its slot is not overtaken.
+
+def chat_key(chat_id: object) -> int | str | None:
+    """The chat a request is about, normalised (`"123"` and `123` are one chat)."""
+    if chat_id is None:
+        return None
+    with contextlib.suppress(ValueError, TypeError):
+        return int(chat_id)  # type: ignore[call-overload,no-any-return]
+    return str(chat_id)
+
+
+def is_private(chat: int | str) -> bool:
+    """Private chats have positive ids; groups and channels negative ids or an @username."""
+    return isinstance(chat, int) and chat > 0
+
+
+class Window:
+    """At most `limit` requests started within any `period`, each counted until `period` after it completed.
+
+    Waiters are served by (priority, arrival): a lower priority value overtakes, equal ones keep their order.
+    `hold(seconds)` closes the window for a while (a 429's `retry_after`). Granting is O(log n) per waiter, so a
+    fan-out of thousands waiting on the bulk window costs nothing per wake-up.
     """
 
     def __init__(self, limit: int, period: float, clock: Callable[[], float] = time.monotonic) -> None:
@@ -58,53 +130,184 @@ class SlidingWindow:
         self.period = period
         self._clock = clock
         self._in_flight = 0
-        self._completed: deque[float] = deque()  # completion times still within the period
-        self._queue = asyncio.Lock()
-        self._changed = asyncio.Event()
+        self._completed: deque[float] = deque()
+        self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._order = itertools.count()
+        self._held_until = 0.0
+        self._timer: asyncio.TimerHandle | None = None
 
     def _occupied(self, now: float) -> int:
         while self._completed and self._completed[0] + self.period <= now:
             self._completed.popleft()
         return self._in_flight + len(self._completed)
 
-    @contextlib.asynccontextmanager
-    async def slot(self) -> AsyncIterator[None]:
-        """Hold a slot for the duration of one request."""
-        async with self._queue:
-            while self._occupied(self._clock()) >= self.limit:
-                if self._completed:
-                    wait = self._completed[0] + self.period - self._clock()
-                    await asyncio.sleep(max(wait, 0.0))
-                else:  # every slot is a request still in flight: wait for one to complete
-                    self._changed.clear()
-                    await self._changed.wait()
+    @property
+    def idle(self) -> bool:
+        """Nothing waiting, in flight or counted: the window can be forgotten."""
+        return not self._waiters and self._occupied(self._clock()) == 0 and self._held_until <= self._clock()
+
+    def hold(self, seconds: float) -> None:
+        """No request starts for `seconds` (Telegram's `retry_after`)."""
+        self._held_until = max(self._held_until, self._clock() + seconds)
+
+    def free(self, *, keep: int = 0) -> bool:
+        """Could a request start now, leaving `keep` slots for others?"""
+        now = self._clock()
+        return now >= self._held_until and self._occupied(now) + keep < self.limit
+
+    def next_change(self) -> float:
+        """Seconds until a slot may free up (a short poll when every slot is still in flight)."""
+        now = self._clock()
+        if now < self._held_until:
+            return self._held_until - now
+        if self._completed:
+            return max(self._completed[0] + self.period - now, 0.01)
+        return 0.05
+
+    def _pump(self) -> None:
+        """Grant free slots to the best waiters; arm one timer for the next slot to free up."""
+        now = self._clock()
+        while self._waiters and now >= self._held_until and self._occupied(now) < self.limit:
+            _, _, future = heapq.heappop(self._waiters)
+            if future.done():  # cancelled while waiting
+                continue
             self._in_flight += 1
+            future.set_result(None)
+        while self._waiters and self._waiters[0][2].done():
+            heapq.heappop(self._waiters)
+        if not self._waiters:
+            return
+        if now < self._held_until:
+            wake = self._held_until
+        elif self._completed:
+            wake = self._completed[0] + self.period
+        else:
+            return  # every slot is in flight: the next release pumps
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = asyncio.get_running_loop().call_later(max(wake - now, 0.0), self._pump)
+
+    async def acquire(self, priority: int = 0) -> None:
+        """Wait for a slot; the caller must `release()` it once the request completed."""
+        if not self._waiters and self.free():
+            self._in_flight += 1
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._waiters, (priority, next(self._order), future))
+        self._pump()
+        try:
+            await future
+        except asyncio.CancelledError:
+            if future.done() and not future.cancelled():  # granted, then cancelled: give the slot back
+                self.release()
+            raise
+
+    def release(self) -> None:
+        self._in_flight -= 1
+        self._completed.append(self._clock())
+        self._pump()
+
+    @contextlib.asynccontextmanager
+    async def slot(self, priority: int = 0) -> AsyncIterator[None]:
+        """Hold a slot for the duration of one request."""
+        await self.acquire(priority)
         try:
             yield
         finally:
-            self._in_flight -= 1
-            self._completed.append(self._clock())
-            self._changed.set()
+            self.release()
 
 
-class TelegramPacing(BaseRateLimiter[int]):
-    """Telegram's limits on new messages (overall and per group), the rest unpaced; 429s honoured and retried.
+#: Kept for callers of the first pacer (same semantics, first come first served).
+SlidingWindow = Window
 
-    After a 429, every request waits out its `retry_after` (as PTB's limiter does), then the request is retried up
-    to `max_retries` times.
+
+class RepliesPaused(TelegramError):
+    """A reply to a sender who floods, beyond one a minute: not sent (issue #21). Not a failure."""
+
+    def __init__(self) -> None:
+        super().__init__("replies to this sender are paused: flooding")
+
+
+@dataclass
+class _Sender:
+    arrivals: deque[float] = field(default_factory=deque)
+    last_reply: float = float("-inf")
+
+
+@dataclass(frozen=True)
+class ReplyPermit:
+    """Set for the handling of one update: may the bot post into `chat`, the sender's own chat?"""
+
+    chat: int | str
+    allowed: bool
+
+
+#: The permit of the update being handled (a ContextVar: PTB handles each update in its own task).
+current_permit: contextvars.ContextVar[ReplyPermit | None] = contextvars.ContextVar("reply_permit", default=None)
+
+
+class FloodGuard:
+    """Counts each sender's messages; a sender above `messages` in `window` seconds floods and gets at most one
+    reply per `reply_every` seconds until it slows down. Others are not affected at all.
+
+    More than one message a second for ten seconds is more than Telegram lets the bot answer one for one in a
+    private chat (about one message a second), so such a sender could not be answered anyway; a person typing an
+    answer per question, or a few short messages in a row, stays well under it. Issue #21 measured one account
+    sending 500 texts in 5 s.
     """
+
+    def __init__(self, *, messages: int = 10, window: float = 10.0, reply_every: float = 60.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.messages = messages
+        self.window = window
+        self.reply_every = reply_every
+        self._clock = clock
+        self._senders: dict[int, _Sender] = {}
+        self.muted = 0  # replies not sent, for the logs and tests
+
+    def arrived(self, sender: int, chat: int | str) -> ReplyPermit:
+        """Record one message from `sender` in `chat`; decide whether this update may be answered."""
+        now = self._clock()
+        state = self._senders.setdefault(sender, _Sender())
+        state.arrivals.append(now)
+        while state.arrivals and state.arrivals[0] <= now - self.window:
+            state.arrivals.popleft()
+        if len(self._senders) > 10_000:  # forget quiet senders (a stranger who wrote once)
+            for key in [k for k, s in self._senders.items() if not s.arrivals or s.arrivals[-1] <= now - 60.0]:
+                if key != sender:
+                    del self._senders[key]
+        if len(state.arrivals) <= self.messages:
+            return ReplyPermit(chat, True)
+        if now - state.last_reply >= self.reply_every:
+            state.last_reply = now
+            log.warning("a sender floods (%s messages in %.0f s): one reply a minute", len(state.arrivals),
+                        self.window)
+            return ReplyPermit(chat, True)
+        return ReplyPermit(chat, False)
+
+
+class TelegramPacing(BaseRateLimiter[Lane]):
+    """Lanes, per-chat windows, the bulk window; 429s held where they apply, then retried `max_retries` times."""
 
     def __init__(
         self, *, per_second: int = OVERALL_MESSAGES_PER_SECOND, per_group_minute: int = GROUP_MESSAGES_PER_MINUTE,
+        private_burst: int = PRIVATE_BURST, private_per_second: float = PRIVATE_MESSAGES_PER_SECOND,
         max_retries: int = RETRIES_AFTER_429,
     ) -> None:
-        self._overall = SlidingWindow(per_second, 1.0)
+        self._bulk = Window(per_second, 1.0)
         self._smooth = AsyncLimiter(SMOOTHING_BURST, SMOOTHING_BURST / per_second)
         self._per_group_minute = per_group_minute
-        self._groups: dict[int | str, SlidingWindow] = {}
+        self._private_burst = private_burst
+        self._private_period = private_burst / private_per_second
+        self._chats: dict[int | str, Window] = {}
         self._max_retries = max_retries
-        self._not_flooded = asyncio.Event()
-        self._not_flooded.set()
+        self._everything = Window(1_000_000, 0.0)  # only ever held: Telegram's "wait, all of you"
+        self._recent_429: deque[tuple[float, int | str]] = deque()
+        self.flood_guard = FloodGuard()
+        self._heard: dict[int | str, float] = {}  # when each chat last wrote to the bot (a message, a tap)
+        self.held: dict[str, int] = {"chat": 0, "bulk": 0, "all": 0}  # 429s by what they held, for tests
+        self.bulk_window_sends = 0  # requests that went through the 30/s window (retries included)
+        self.waited_for_chat: Counter[Lane] = Counter()  # requests that found their chat's window full
 
     async def initialize(self) -> None:
         """Nothing to open."""
@@ -112,41 +315,107 @@ class TelegramPacing(BaseRateLimiter[int]):
     async def shutdown(self) -> None:
         """Nothing to close."""
 
-    def _group_slot(self, chat_id: object) -> contextlib.AbstractAsyncContextManager[None]:
-        with contextlib.suppress(ValueError, TypeError):
-            chat_id = int(chat_id)  # type: ignore[call-overload]
-        if isinstance(chat_id, str) or (isinstance(chat_id, int) and chat_id < 0):  # a group or a channel
-            window = self._groups.setdefault(chat_id, SlidingWindow(self._per_group_minute, 60.0))
-            return window.slot()
-        return contextlib.nullcontext()
+    def heard_from(self, chat: int | str) -> None:
+        """The chat wrote to the bot: for a minute, what the bot posts there is a reply, not a bulk notification."""
+        now = time.monotonic()
+        self._heard[chat] = now
+        if len(self._heard) > 20_000:
+            self._heard = {k: t for k, t in self._heard.items() if t > now - REPLY_WINDOW_SECONDS}
 
-    async def _paced(self, chat_id: object, request: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
-        async with self._group_slot(chat_id):  # may wait a minute: taken before the overall slot, not while holding it
-            async with self._overall.slot():
-                await self._smooth.acquire()
-                return await request()
+    def _is_reply(self, chat: int | str) -> bool:
+        heard = self._heard.get(chat)
+        return heard is not None and time.monotonic() - heard <= REPLY_WINDOW_SECONDS
+
+    def _bulk_message(self, lane: Lane, chat: int | str | None, posts: bool) -> bool:
+        """Under the 30/s limit: bulk posts, and "replies" to a private chat that has not written lately (which,
+        for Telegram, are bulk notifications too)."""
+        if not posts or chat is None:
+            return False
+        return lane is Lane.BULK or (lane is Lane.REPLY and is_private(chat) and not self._is_reply(chat))
+
+    def _chat(self, chat: int | str) -> Window:
+        window = self._chats.get(chat)
+        if window is None:
+            if len(self._chats) > 20_000:  # a long-running bot talks to many chats: drop the idle windows
+                for key in [k for k, w in self._chats.items() if w.idle]:
+                    del self._chats[key]
+            if is_private(chat):
+                window = Window(self._private_burst, self._private_period)
+            else:
+                window = Window(self._per_group_minute, 60.0)
+            self._chats[chat] = window
+        return window
+
+    async def _send(self, lane: Lane, chat: int | str | None, posts: bool,
+                    request: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
+        if chat is None:
+            return await request()
+        window = self._chat(chat)
+        while lane is Lane.TIDY and not window.free(keep=window.limit - 1):
+            # a cosmetic edit waits until its chat's budget is untouched (the patient paused): the replies the
+            # patient is waiting for — the next question, a ticked choice — keep the whole burst
+            await asyncio.sleep(window.next_change())
+        if not window.free():
+            self.waited_for_chat[lane] += 1
+        async with window.slot(int(lane)):
+            if self._bulk_message(lane, chat, posts):
+                self.bulk_window_sends += 1
+                async with self._bulk.slot():
+                    await self._smooth.acquire()
+                    return await request()
+            return await request()
+
+    def _muted(self, chat: int | str | None, posts: bool, lane: Lane) -> bool:
+        permit = current_permit.get()
+        if permit is None or permit.allowed or not posts or lane is Lane.URGENT or chat != permit.chat:
+            return False
+        self.flood_guard.muted += 1
+        return True
+
+    def _held_by_429(self, lane: Lane, chat: int | str | None, posts: bool, seconds: float) -> str:
+        """Hold what the 429 was about: its chat; the bulk window too for a bulk message; everything when the call
+        names no chat or 429s for several chats' non-bulk messages arrive together (a bot-wide flood)."""
+        if chat is None:
+            self._everything.hold(seconds)
+            return "all"
+        self._chat(chat).hold(seconds)
+        if self._bulk_message(lane, chat, posts):
+            self._bulk.hold(seconds)
+            return "bulk"
+        now = time.monotonic()
+        self._recent_429.append((now, chat))
+        while self._recent_429 and self._recent_429[0][0] < now - GLOBAL_FLOOD_SECONDS:
+            self._recent_429.popleft()
+        if len({c for _, c in self._recent_429}) >= GLOBAL_FLOOD_CHATS:
+            self._everything.hold(seconds)
+            return "all"
+        return "chat"
 
     async def process_request(
         self, callback: Callable[..., Coroutine[Any, Any, bool | dict[str, Any] | list[dict[str, Any]]]],
-        args: Any, kwargs: dict[str, Any], endpoint: str, data: dict[str, Any], rate_limit_args: int | None,
+        args: Any, kwargs: dict[str, Any], endpoint: str, data: dict[str, Any], rate_limit_args: Lane | None,
     ) -> bool | dict[str, Any] | list[dict[str, Any]]:
-        max_retries = rate_limit_args or self._max_retries
-        for attempt in range(max_retries + 1):
-            await self._not_flooded.wait()
+        lane = Lane(rate_limit_args) if rate_limit_args else current_lane.get()
+        posts = posts_a_message(endpoint)
+        chat = chat_key(data.get("chat_id")) if (posts or edits_a_message(endpoint)) else None
+        if chat is None and edits_a_message(endpoint):  # an inline message: no chat to pace
+            posts = False
+        if self._muted(chat, posts, lane):
+            raise RepliesPaused
+        for attempt in range(self._max_retries + 1):
+            if not self._everything.free():
+                async with self._everything.slot():
+                    pass
             try:
-                if not posts_a_message(endpoint):
-                    return await callback(*args, **kwargs)
-                return await self._paced(data.get("chat_id"), lambda: callback(*args, **kwargs))
+                return await self._send(lane, chat, posts, lambda: callback(*args, **kwargs))  # type: ignore[no-any-return]
             except RetryAfter as exc:
-                if attempt == max_retries:
-                    log.error("Telegram still asks to wait after %s retries (%s)", max_retries, endpoint)
+                if attempt == self._max_retries:
+                    log.error("Telegram still asks to wait after %s retries (%s)", self._max_retries, endpoint)
                     raise
                 retry = exc.retry_after
                 seconds = retry.total_seconds() if isinstance(retry, timedelta) else float(retry)
-                log.warning("Telegram asks to wait %.0f s (%s); holding every request", seconds, endpoint)
-                self._not_flooded.clear()
-                try:
-                    await asyncio.sleep(seconds + 0.1)
-                finally:
-                    self._not_flooded.set()
+                scope = self._held_by_429(lane, chat, posts, seconds + 0.1)
+                self.held[scope] += 1
+                log.warning("Telegram asks to wait %.0f s (%s); holding %s", seconds, endpoint,
+                            {"chat": "this chat", "bulk": "this chat and bulk sends", "all": "every request"}[scope])
         raise AssertionError("unreachable: the last attempt returns or raises")

@@ -9,6 +9,7 @@ from telegram.error import Forbidden, TelegramError
 
 from bot.i18n import _
 from bot.telegram.context import BotContext
+from bot.telegram.pacing import RepliesPaused
 
 log = logging.getLogger(__name__)
 
@@ -16,6 +17,8 @@ log = logging.getLogger(__name__)
 async def on_error(update: object, context: BotContext) -> None:
     """Log the failure (type, update id — never the text) and apologise to a patient in a private chat."""
     error = context.error
+    if isinstance(error, RepliesPaused):  # a reply to a sender who floods, deliberately not sent (issue #21)
+        return
     update_id = update.update_id if isinstance(update, Update) else None
     log.error("error while handling update %s: %s", update_id, type(error).__name__, exc_info=error)
     if not isinstance(update, Update):

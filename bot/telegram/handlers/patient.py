@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 
 from telegram import CallbackQuery, Update
-from telegram.error import BadRequest
+from telegram.error import BadRequest, TelegramError
 
 from bot.delivery import patient_notices, worker
 from bot.delivery.advice_text import emergency_footer, message_received_text
@@ -22,6 +22,7 @@ from bot.services.answering import Submission
 from bot.telegram.context import BotContext
 from bot.telegram.keyboards import ANSWER, BACK, TOGGLE, VALIDATE, consent_keyboard, parse_press, preference_keyboard
 from bot.telegram.outgoing import send_prompt
+from bot.telegram.pacing import Lane, sending_as
 from bot.telegram.rendering import answered_text, question_text, summary_text
 
 log = logging.getLogger(__name__)
@@ -367,15 +368,11 @@ async def _after_submission(
         return
     answered = submission.answered
     if answered is not None and submission.answered_message_id is not None:
-        try:
-            await context.bot.edit_message_text(
-                answered_text(question_text(answered), answered.item, submission.value),
-                chat_id=chat_id,
-                message_id=submission.answered_message_id,
-                reply_markup=None,
-            )
-        except BadRequest as exc:  # the message was deleted or already shows this: the answer is stored anyway
-            log.info("could not edit the answered question (update %s): %s", update.update_id, type(exc).__name__)
+        # Cosmetic: shown beside the next question, never before it (issue #18): its own task, in the TIDY lane.
+        context.application.create_task(_show_answer(
+            context, update.update_id, chat_id, submission.answered_message_id,
+            answered_text(question_text(answered), answered.item, submission.value),
+        ), update=update)
     if any(draft.severity != "info" or draft.rule_id in context.services.rules.event_rule_ids("free_text")
            for draft in submission.alerts):
         # The alert is committed in the outbox; deliver it now rather than at the next tick.
@@ -388,6 +385,17 @@ async def _after_submission(
 
         await dispatcher.dispatch_patient(  # the patient is here: the next due one follows at once, at any hour
             context.services, context.bot, submission.patient.id, present=True)  # type: ignore[union-attr]
+
+
+async def _show_answer(context: BotContext, update_id: int, chat_id: int, message_id: int, text: str) -> None:
+    """The answered question shows the choice and loses its buttons; after the next question, in the TIDY lane."""
+    with sending_as(Lane.TIDY):
+        try:
+            await context.bot.edit_message_text(text, chat_id=chat_id, message_id=message_id, reply_markup=None)
+        except BadRequest as exc:  # the message was deleted or already shows this: the answer is stored anyway
+            log.info("could not edit the answered question (update %s): %s", update_id, type(exc).__name__)
+        except TelegramError as exc:  # only the display is late; the answer is stored
+            log.warning("could not edit the answered question (update %s): %s", update_id, type(exc).__name__)
 
 
 async def _edit_prompt(query: CallbackQuery, prompt: answering.Prompt) -> None:
