@@ -1,15 +1,24 @@
-"""Command line: `python -m bot run | enroll | compile-catalog | migrate`."""
+"""Command line: `python -m bot run | sandbox | enroll | migrate | export | report | backup | demo | compile-catalog`.
+
+Every expected failure (a bad setting, an impossible path, a corrupt database, bad arguments) ends the process
+with one English sentence on stderr naming the variable or option, and exit code 2: never a traceback.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import logging
+import re
 import signal
 import sys
 from datetime import timedelta
+from pathlib import Path
 
 from bot.config import ConfigError, Settings, load_settings, require_clinician_chat, require_webhook
+from bot.domain.enrolment import EnrolmentError, EnrolmentRequest, parse_enrolment
+from bot.i18n import source_language
+from bot.storage.db import DatabaseFileError, make_private_dirs
 
 log = logging.getLogger("bot")
 
@@ -26,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--webhook", action="store_true", help="receive updates by webhook (WEBHOOK_URL, WEBHOOK_SECRET)")
     enroll = sub.add_parser("enroll", help="enrol a patient from the shell and print the invitation link")
     enroll.add_argument("args", nargs="+", help="<study_id> <YYYY-MM-DD> [arm=…] [site=…] [fractions=1|5]")
-    enroll.add_argument("--bot-username", default="", help="the bot's @username, for the link")
+    enroll.add_argument("--bot-username", default="", help="the bot's @username, for the link (required)")
     sub.add_parser("compile-catalog", help="compile locales/fr/LC_MESSAGES/messages.po")
     sub.add_parser("migrate", help="apply database migrations and exit")
     backup = sub.add_parser("backup", help="online backup of the database, checked with integrity_check")
@@ -36,10 +45,21 @@ def main(argv: list[str] | None = None) -> int:
     add_export_commands(sub)
     demo = sub.add_parser("demo", help="five virtual patients through 90 days; transcript, report and exports")
     demo.add_argument("--out", default="data/demo", help="output directory (default data/demo)")
+    demo.add_argument("--verbose", action="store_true", help="show the bot's log while the demo runs")
     sandbox = sub.add_parser("sandbox", help="the offline sandbox (stand-in Telegram + web page)")
     sandbox.add_argument("--port", type=int, default=8080)
     args = parser.parse_args(argv)
+    # The command line speaks English to its operator, including the domain's messages (see `source_language`).
+    with source_language():
+        return _dispatch(args)
 
+
+def database_error(name: str, exc: DatabaseFileError) -> str:
+    """One sentence naming the variable or option the database path came from."""
+    return f"Configuration error: {name} ({exc.path}) cannot be used: {exc.reason}."
+
+
+def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "compile-catalog":
         from bot.catalog import CatalogError, compile_catalog
 
@@ -69,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "sandbox":
             return _run_sandbox(settings, port=args.port)
         elif args.command == "enroll":
-            return asyncio.run(_enroll(settings, args.args, args.bot_username))
+            return _enroll(settings, args.args, args.bot_username)
         elif args.command == "migrate":
             asyncio.run(_migrate(settings))
         elif args.command in ("export", "report"):
@@ -77,23 +97,32 @@ def main(argv: list[str] | None = None) -> int:
 
             return run_command(args, settings)
         elif args.command == "demo":
-            from pathlib import Path
-
-            from bot.sandbox.demo import run_demo
-
-            return asyncio.run(run_demo(Path(args.out)))
-        elif args.command == "backup":
-            from pathlib import Path
-
-            from bot.backup import BackupError, backup
+            from bot.sandbox.demo import DemoOutputError, run_demo
 
             try:
-                print(backup(Path(settings.bot_database), Path(args.destination)))
+                return asyncio.run(run_demo(Path(args.out), verbose=args.verbose))
+            except DemoOutputError as exc:
+                print(f"Configuration error: --out {exc}.", file=sys.stderr)
+                return 2
+        elif args.command == "backup":
+            from bot.backup import BackupError, backup
+
+            destination = Path(args.destination)
+            try:
+                if args.destination.endswith("/") and not destination.exists():
+                    make_private_dirs(destination)  # "backups/" names a folder, even before it exists
+                print(backup(Path(settings.bot_database), destination))
             except BackupError as exc:
                 print(exc, file=sys.stderr)
                 return 2
+            except OSError as exc:
+                print(f"Cannot write the backup to {destination}: {exc.strerror or exc}.", file=sys.stderr)
+                return 2
     except ConfigError as exc:
         print(exc, file=sys.stderr)
+        return 2
+    except DatabaseFileError as exc:
+        print(database_error("BOT_DATABASE", exc), file=sys.stderr)
         return 2
     return 0
 
@@ -143,31 +172,48 @@ async def run_bot(settings: Settings, *, webhook: bool = False) -> None:
 
 
 def _run_sandbox(settings: Settings, *, port: int) -> int:
+    from bot.sandbox.server import run_sandbox
+
+    return asyncio.run(run_sandbox(settings, port=port))
+
+
+BOT_USERNAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{3,31}")
+"""Telegram usernames: 5 to 32 characters among letters, digits and `_`, starting with a letter."""
+
+
+def _enroll(settings: Settings, argv: list[str], bot_username: str) -> int:
+    """Check every argument first (nothing is created for a mistyped command), then enrol and print the link."""
     try:
-        from bot.sandbox.server import run_sandbox
-    except ImportError:
-        print("The offline sandbox is not available in this version.", file=sys.stderr)
-        return 0
-    asyncio.run(run_sandbox(settings, port=port))
-    return 0
+        request = parse_enrolment(argv)
+    except EnrolmentError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    username = bot_username.removeprefix("@")
+    if not username:
+        print("enroll needs --bot-username (the bot's username given by @BotFather) to print the invitation link.",
+              file=sys.stderr)
+        return 2
+    if not BOT_USERNAME.fullmatch(username):
+        print(f"--bot-username {bot_username!r} is not a Telegram username (5 to 32 letters, digits or _).",
+              file=sys.stderr)
+        return 2
+    return asyncio.run(_enroll_and_print(settings, request, username))
 
 
-async def _enroll(settings: Settings, argv: list[str], bot_username: str) -> int:
+async def _enroll_and_print(settings: Settings, request: EnrolmentRequest, username: str) -> int:
     from bot.clock import SystemClock
-    from bot.domain.enrolment import EnrolmentError, parse_enrolment
     from bot.services.enrolment import enroll
     from bot.storage.store import Store
 
     clock = SystemClock()
     store = await Store.open(settings.bot_database, clock)
     try:
-        invitation = await enroll(store, clock, parse_enrolment(argv), actor="cli")
+        invitation = await enroll(store, clock, request, actor="cli")
     except EnrolmentError as exc:
         print(exc, file=sys.stderr)
         return 2
     finally:
         await store.close()
-    username = bot_username or "<bot username>"
     print(f"https://t.me/{username}?start={invitation.code}")
     return 0
 

@@ -12,12 +12,19 @@ with the instrument (a licensed instrument is dropped in as a file, so its text 
 from __future__ import annotations
 
 import gettext as _gettext
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import lru_cache
 from pathlib import Path
 
 LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
 DOMAIN = "messages"
 LANGUAGE = "fr"
+
+
+_SOURCE_LANGUAGE: ContextVar[bool] = ContextVar("source_language", default=False)
+"""True inside `source_language()`: `_()` returns the English msgid."""
 
 
 class CatalogNotCompiledError(RuntimeError):
@@ -41,12 +48,30 @@ def translations() -> _gettext.NullTranslations:
 
 def _(message: str) -> str:
     """Translate `message` into French."""
+    if _SOURCE_LANGUAGE.get():
+        return message
     return translations().gettext(message)
 
 
 def ngettext(singular: str, plural: str, n: int) -> str:
     """Translate a message with a plural form."""
+    if _SOURCE_LANGUAGE.get():
+        return singular if n == 1 else plural
     return translations().ngettext(singular, plural, n)
+
+
+@contextmanager
+def source_language() -> Iterator[None]:
+    """Speak English (the msgids) inside the block.
+
+    Why: the command line talks to an operator, in English like the rest of its output and the README; the
+    domain's messages (an enrolment error, say) are written for the clinicians' group and go through `_()`.
+    """
+    token = _SOURCE_LANGUAGE.set(True)
+    try:
+        yield
+    finally:
+        _SOURCE_LANGUAGE.reset(token)
 
 
 def N_(message: str) -> str:
