@@ -18,6 +18,7 @@ from pathlib import Path
 from bot.config import ConfigError, Settings, load_settings, require_clinician_chat, require_webhook
 from bot.domain.enrolment import EnrolmentError, EnrolmentRequest, parse_enrolment
 from bot.i18n import source_language
+from bot.resources import DataFilesMissingError, require_data_files
 from bot.storage.db import DatabaseFileError, make_private_dirs
 
 log = logging.getLogger("bot")
@@ -71,7 +72,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return 0
     try:
         settings = load_settings()
-    except ConfigError as exc:
+        require_data_files()
+    except (ConfigError, DataFilesMissingError) as exc:
         print(exc, file=sys.stderr)
         return 2
     from bot.logging_setup import configure_logging

@@ -2,7 +2,7 @@
 # Run the whole test suite (set-up included). Extra arguments go to pytest.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh || exit 1
+bash scripts/setup.sh test || exit 1
 # The browser test drives Debian's Chromium (Playwright cannot download its own browser here).
 if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
   echo "Installing Debian's chromium for the browser test…" >&2

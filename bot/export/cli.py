@@ -18,11 +18,12 @@ from bot.domain.questionnaire import QuestionnaireFileError, load_questionnaires
 from bot.domain.schedule import ScheduleFileError, load_schedule
 from bot.export import FORMATS, ExportError, export, open_existing_store
 from bot.output_files import first_problem
+from bot.resources import data_path
 from bot.storage.db import DatabaseFileError
 
 __all__ = ["QUESTIONNAIRES_DIR", "EXIT_ERROR", "add_commands", "run_command"]
 
-QUESTIONNAIRES_DIR: Final[Path] = Path(__file__).resolve().parents[2] / "questionnaires"
+QUESTIONNAIRES_DIR: Final[Path] = data_path("questionnaires")
 EXIT_ERROR: Final[int] = 2
 COMMANDS: Final[tuple[str, ...]] = ("export", "report")
 
