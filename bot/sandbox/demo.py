@@ -440,8 +440,17 @@ async def run_demo(out_dir: Path = Path("data/demo"), *, stream: TextIO | None =
     out = stream or sys.stdout
     began = time.monotonic()
     database = prepare_output(out_dir)
+    root = logging.getLogger()
+    previous_level = root.level
     if not verbose:
-        logging.getLogger().setLevel(logging.WARNING)
+        root.setLevel(logging.WARNING)
+    try:
+        return await _run_demo(out_dir, database, out, began)
+    finally:
+        root.setLevel(previous_level)
+
+
+async def _run_demo(out_dir: Path, database: Path, out: TextIO, began: float) -> int:
     try:
         settings = load_settings()  # the operator's time zone; token, database and group are the demo's own
     except ConfigError as exc:
