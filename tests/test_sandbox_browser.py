@@ -126,8 +126,15 @@ async def test_every_panel_is_usable_from_a_phone_to_a_wide_screen(
     await page.goto(sandbox.url)
     await expect(page.locator("#clock")).to_have_text("lundi 1 mars 2027, 09:00")
     for selector in ("#enroll-form", "#invitations", "#patients", "#phone-messages", "#group-messages"):
+        await page.locator(selector).scroll_into_view_if_needed()
         box = await page.locator(selector).bounding_box()
-        assert box is not None and box["height"] >= 30 and box["width"] >= 200, (selector, box)
+        assert box is not None and box["height"] >= 20 and box["width"] >= 200, (selector, box)
+        # Really on screen, not clipped by a squeezed panel: the point at its centre belongs to it.
+        hit = await page.evaluate(
+            "([s, x, y]) => document.querySelector(s).contains(document.elementFromPoint(x, y))",
+            [selector, box["x"] + box["width"] / 2, box["y"] + min(box["height"], 100) / 2],
+        )
+        assert hit, f"{selector} is hidden at {width} px"
     for selector in ("#phone-messages", "#group-messages"):
         box = await page.locator(selector).bounding_box()
         assert box is not None and box["height"] >= 250, (selector, box)
