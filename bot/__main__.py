@@ -168,7 +168,8 @@ async def run_bot(settings: Settings, *, webhook: bool = False) -> None:
         log.info("bot running as @%s", application.bot.username)
         await stop.wait()
         log.info("stopping")
-        await application.updater.stop()
+        if application.updater is not None:  # built with an updater (build_application); None only without one
+            await application.updater.stop()
         await application.stop()
     await services.store.close()
 

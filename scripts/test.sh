@@ -9,6 +9,8 @@ if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1 && [ "$(id -
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-color-emoji >/dev/null) \
     || echo "chromium could not be installed: the browser test will be skipped" >&2
 fi
+# Lint first (a second or two): pyflakes, pycodestyle and the logging rules, configured in pyproject.toml.
+.venv/bin/ruff check . || { echo "ruff found problems: .venv/bin/ruff check . (many fix themselves with --fix)" >&2; exit 1; }
 .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
 status=$?
 if [ "$status" -eq 5 ]; then
