@@ -50,9 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     sandbox = sub.add_parser("sandbox", help="the offline sandbox (stand-in Telegram + web page)")
     sandbox.add_argument("--port", type=int, default=8080)
     args = parser.parse_args(argv)
-    # The command line speaks English to its operator, including the domain's messages (see `source_language`).
-    with source_language():
-        return _dispatch(args)
+    return _dispatch(args)
 
 
 def database_error(name: str, exc: DatabaseFileError) -> str:
@@ -187,7 +185,10 @@ BOT_USERNAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{3,31}")
 def _enroll(settings: Settings, argv: list[str], bot_username: str) -> int:
     """Check every argument first (nothing is created for a mistyped command), then enrol and print the link."""
     try:
-        request = parse_enrolment(argv)
+        # The command line speaks English to its operator, the domain's messages included (`source_language`);
+        # only around these calls: the bot itself (`run`, `sandbox`, `demo`) speaks French.
+        with source_language():
+            request = parse_enrolment(argv)
     except EnrolmentError as exc:
         print(exc, file=sys.stderr)
         return 2
@@ -211,7 +212,8 @@ async def _enroll_and_print(settings: Settings, request: EnrolmentRequest, usern
     clock = SystemClock()
     store = await Store.open(settings.bot_database, clock)
     try:
-        invitation = await enroll(store, clock, request, actor="cli")
+        with source_language():  # a refusal ("already enrolled") is for the operator, in English
+            invitation = await enroll(store, clock, request, actor="cli")
     except EnrolmentError as exc:
         print(exc, file=sys.stderr)
         return 2

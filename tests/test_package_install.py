@@ -11,6 +11,7 @@ asserts that `bot` was imported from the new virtualenv, then starts `python -m 
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -77,6 +78,14 @@ def test_a_plain_pip_install_runs_the_sandbox(tmp_path: Path) -> None:
         assert '"version"' in page, page[:500]
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as response:
             assert "Téléphone du patient" in response.read().decode()
+        # The bot itself speaks French (only the command line's own messages are English).
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/api/enroll", method="POST", headers={"Content-Type": "application/json"},
+            data=json.dumps({"study_id": "P-PKG", "rt_start": "2027-03-03", "fractions": 1}).encode(),
+        )
+        with urllib.request.urlopen(request, timeout=60) as response:
+            reply = json.loads(response.read())
+        assert reply["ok"] and "Patient P-PKG inclus" in reply["reply"], reply
     finally:
         sandbox.terminate()
         output = sandbox.communicate(timeout=60)[0]
