@@ -17,6 +17,7 @@ from bot.domain.omed import OpioidCatalogueError, load_opioid_catalogue
 from bot.domain.questionnaire import QuestionnaireFileError, load_questionnaires
 from bot.domain.schedule import ScheduleFileError, load_schedule
 from bot.export import FORMATS, ExportError, export, open_existing_store
+from bot.export.dataset import DatabaseUnusableError
 from bot.output_files import first_problem
 from bot.resources import data_path
 from bot.storage.db import DatabaseFileError
@@ -63,11 +64,11 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
             return EXIT_ERROR
     try:
         message = asyncio.run(_run(args, database))
+    except DatabaseUnusableError as exc:
+        print(f"{name}: {exc}", file=sys.stderr)
+        return EXIT_ERROR
     except ExportError as exc:
-        if database_missing(exc):
-            print(f"{name}: {exc}", file=sys.stderr)
-        else:
-            print(exc, file=sys.stderr)
+        print(exc, file=sys.stderr)
         return EXIT_ERROR
     except DatabaseFileError as exc:
         print(f"Configuration error: {name} ({exc.path}) cannot be used: {exc.reason}.", file=sys.stderr)
@@ -77,11 +78,6 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
         return EXIT_ERROR
     print(message)
     return 0
-
-
-def database_missing(exc: ExportError) -> bool:
-    """The error is about the database file itself (so the message names where its path came from)."""
-    return str(exc).startswith(("The database file", "The database path", "The file "))
 
 
 async def _run(args: argparse.Namespace, database: Path) -> str:
