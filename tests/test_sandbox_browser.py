@@ -161,3 +161,28 @@ async def test_every_panel_is_usable_from_a_phone_to_a_wide_screen(
     await first.locator(".keyboard button").first.click()
     await expect(first).to_contain_text("Votre réponse")
     assert errors == []
+
+
+async def test_the_group_follows_a_plot_once_it_loads_and_shows_it_whole(sandbox: Sandbox, browser: Browser) -> None:
+    """Issue #20: the group did not stay at the bottom when a plot loaded, and the plot was cut."""
+    page = await browser.new_page(viewport={"width": 1024, "height": 768})
+    await page.goto(sandbox.url)
+    group = page.locator("#group-messages")
+    for number in range(1, 4):  # enough messages for the group to scroll
+        await page.fill("#group-input", f"/enroll P-PLOT{number} 2027-03-03")
+        await page.press("#group-input", "Enter")
+        await expect(group).to_contain_text(f"Patient P-PLOT{number} inclus")
+    await page.fill("#group-input", "/patient P-PLOT1")
+    await page.press("#group-input", "Enter")
+    image = group.locator(".bubble img").last
+    await expect(image).to_be_visible(timeout=15_000)
+    await page.wait_for_function("(img) => img.complete && img.naturalWidth > 0", arg=await image.element_handle())
+    await page.wait_for_timeout(300)  # the load handler and the next layout
+    gap = await group.evaluate("(c) => c.scrollHeight - c.scrollTop - c.clientHeight")
+    assert gap <= 2, f"the group is {gap} px above its last message after the plot loaded"
+    box = await image.bounding_box()
+    bubble = await image.locator("xpath=..").bounding_box()
+    assert box is not None and bubble is not None
+    assert box["x"] >= bubble["x"] and box["x"] + box["width"] <= bubble["x"] + bubble["width"] + 0.5
+    natural = await image.evaluate("(img) => img.naturalWidth / img.naturalHeight")
+    assert abs(box["width"] / box["height"] - natural) < 0.02  # scaled, not cropped
