@@ -11,6 +11,8 @@ if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1 && [ "$(id -
 fi
 # Lint first (a second or two): pyflakes, pycodestyle and the logging rules, configured in pyproject.toml.
 .venv/bin/ruff check . || { echo "ruff found problems: .venv/bin/ruff check . (many fix themselves with --fix)" >&2; exit 1; }
+# Types of the modules listed in pyproject.toml ([tool.mypy] files); the others are followed silently.
+.venv/bin/mypy || { echo "mypy found problems: .venv/bin/mypy" >&2; exit 1; }
 .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
 status=$?
 if [ "$status" -eq 5 ]; then
