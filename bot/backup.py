@@ -31,7 +31,7 @@ def backup(source: Path, destination: Path) -> Path:
         raise BackupError(f"The database {source} does not exist.")
     if destination.is_dir():
         destination = destination / f"{source.stem}-backup.sqlite3"
-    problem = output_problem(destination, database=source, force=False)
+    problem = output_problem(destination, database=source, force=False, can_force=False)
     if problem:
         raise BackupError(f"Cannot write the backup: {problem}.")
     try:

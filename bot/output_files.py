@@ -30,16 +30,17 @@ def _same(a: Path, b: Path) -> bool:
         return False
 
 
-def output_problem(path: Path, *, database: Path | str, force: bool = False) -> str | None:
+def output_problem(path: Path, *, database: Path | str, force: bool = False, can_force: bool = True) -> str | None:
     """Why `path` must not be written (one sentence), or None when it may.
 
     The database and its `-wal`/`-shm`/`-journal` are refused even with `force`: no command writes over them.
+    `can_force` is false for a command without `--force` (backup), so the sentence does not offer it.
     """
     for protected in database_files(database):
         if _same(path, protected):
             return f"{path} is the database or one of its -wal/-shm files ({protected}): choose another file name"
     if path.exists() and not force:
-        return f"{path} already exists: choose a new file name, or add --force to replace it"
+        return f"{path} already exists: choose a new file name" + (", or add --force to replace it" if can_force else "")
     return None
 
 

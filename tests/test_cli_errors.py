@@ -193,6 +193,8 @@ async def test_a_backup_never_targets_the_database_and_is_private(tmp_path: Path
     assert sorted(p.name for p in copy.parent.iterdir()) == [copy.name]  # no temporary file left behind
     with sqlite3.connect(copy) as conn:
         assert conn.execute("SELECT COUNT(*) FROM patients").fetchone()[0] == 1
+    again = assert_one_sentence(bot(tmp_path, "backup", "backups", env={"BOT_DATABASE": "bot.sqlite3"}), "exists")
+    assert "--force" not in again  # a backup is never replaced
 
 
 async def test_database_files_and_their_folder_are_private_whatever_the_umask(tmp_path: Path) -> None:
