@@ -1,15 +1,32 @@
-"""Command line: `python -m bot run | enroll | compile-catalog | migrate`."""
+"""Command line: `python -m bot run | sandbox | enroll | migrate | export | report | backup | demo | compile-catalog`.
+
+Every expected failure (a bad setting, an impossible path, a corrupt database, bad arguments) ends the process
+with one English sentence on stderr naming the variable or option, and exit code 2: never a traceback.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import logging
+import re
 import signal
 import sys
 from datetime import timedelta
+from pathlib import Path
 
+from bot.clock import SystemClock
 from bot.config import ConfigError, Settings, load_settings, require_clinician_chat, require_webhook
+from bot.domain.free_text_screen import FreeTextVocabularyError
+from bot.domain.omed import OpioidCatalogueError
+from bot.domain.questionnaire import QuestionnaireFileError
+from bot.domain.rules import RulesFileError
+from bot.domain.schedule import ScheduleFileError
+from bot.domain.sites import SitesFileError, load_sites
+from bot.domain.enrolment import EnrolmentError, EnrolmentRequest, parse_enrolment
+from bot.i18n import source_language
+from bot.resources import DataFilesMissingError, data_path, require_data_files
+from bot.storage.db import DatabaseFileError, make_private_dirs
 
 log = logging.getLogger("bot")
 
@@ -26,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--webhook", action="store_true", help="receive updates by webhook (WEBHOOK_URL, WEBHOOK_SECRET)")
     enroll = sub.add_parser("enroll", help="enrol a patient from the shell and print the invitation link")
     enroll.add_argument("args", nargs="+", help="<study_id> <YYYY-MM-DD> [arm=…] [site=…] [fractions=1|5]")
-    enroll.add_argument("--bot-username", default="", help="the bot's @username, for the link")
+    enroll.add_argument("--bot-username", default="", help="the bot's @username, for the link (required)")
     sub.add_parser("compile-catalog", help="compile locales/fr/LC_MESSAGES/messages.po")
     sub.add_parser("migrate", help="apply database migrations and exit")
     backup = sub.add_parser("backup", help="online backup of the database, checked with integrity_check")
@@ -41,10 +58,26 @@ def main(argv: list[str] | None = None) -> int:
     simulate.add_argument("--patients", type=int, default=200)
     simulate.add_argument("--seed", type=int, default=1)
     simulate.add_argument("--out", default="data/simulation", help="output directory (default data/simulation)")
+    demo.add_argument("--verbose", action="store_true", help="show the bot's log while the demo runs")
     sandbox = sub.add_parser("sandbox", help="the offline sandbox (stand-in Telegram + web page)")
     sandbox.add_argument("--port", type=int, default=8080)
     args = parser.parse_args(argv)
+    return _dispatch(args)
 
+
+#: A data file the bot cannot start without is wrong: the message names the file, the entry and the problem.
+DATA_FILE_ERRORS: tuple[type[Exception], ...] = (
+    QuestionnaireFileError, RulesFileError, ScheduleFileError, OpioidCatalogueError, SitesFileError,
+    FreeTextVocabularyError,
+)
+
+
+def database_error(name: str, exc: DatabaseFileError) -> str:
+    """One sentence naming the variable or option the database path came from."""
+    return f"Configuration error: {name} ({exc.path}) cannot be used: {exc.reason}."
+
+
+def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "compile-catalog":
         from bot.catalog import CatalogError, compile_catalog
 
@@ -56,7 +89,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         settings = load_settings()
-    except ConfigError as exc:
+        require_data_files()
+    except (ConfigError, DataFilesMissingError) as exc:
         print(exc, file=sys.stderr)
         return 2
     from bot.logging_setup import configure_logging
@@ -74,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "sandbox":
             return _run_sandbox(settings, port=args.port)
         elif args.command == "enroll":
-            return asyncio.run(_enroll(settings, args.args, args.bot_username))
+            return _enroll(settings, args.args, args.bot_username)
         elif args.command == "migrate":
             asyncio.run(_migrate(settings))
         elif args.command in ("export", "report"):
@@ -82,29 +116,39 @@ def main(argv: list[str] | None = None) -> int:
 
             return run_command(args, settings)
         elif args.command == "demo":
-            from pathlib import Path
+            from bot.sandbox.demo import DemoOutputError, run_demo
 
-            from bot.sandbox.demo import run_demo
-
-            return asyncio.run(run_demo(Path(args.out)))
+            try:
+                return asyncio.run(run_demo(Path(args.out), verbose=args.verbose))
+            except DemoOutputError as exc:
+                print(f"Configuration error: --out {exc}.", file=sys.stderr)
+                return 2
         elif args.command == "simulate":
-            from pathlib import Path
-
             from bot.sandbox.cohort import simulate as run_simulation
 
             return asyncio.run(run_simulation(args.patients, args.seed, Path(args.out)))
         elif args.command == "backup":
-            from pathlib import Path
-
             from bot.backup import BackupError, backup
 
+            destination = Path(args.destination)
             try:
-                print(backup(Path(settings.bot_database), Path(args.destination)))
+                if args.destination.endswith("/") and not destination.exists():
+                    make_private_dirs(destination)  # "backups/" names a folder, even before it exists
+                print(backup(Path(settings.bot_database), destination))
             except BackupError as exc:
                 print(exc, file=sys.stderr)
                 return 2
+            except OSError as exc:
+                print(f"Cannot write the backup to {destination}: {exc.strerror or exc}.", file=sys.stderr)
+                return 2
     except ConfigError as exc:
         print(exc, file=sys.stderr)
+        return 2
+    except DatabaseFileError as exc:
+        print(database_error("BOT_DATABASE", exc), file=sys.stderr)
+        return 2
+    except DATA_FILE_ERRORS as exc:  # a questionnaire, rules, schedule, opioid, sites or vocabulary file is wrong
+        print(f"Configuration error: {exc}", file=sys.stderr)
         return 2
     return 0
 
@@ -126,7 +170,6 @@ async def start_updates(application: object, settings: Settings, *, webhook: boo
 
 async def run_bot(settings: Settings, *, webhook: bool = False) -> None:
     """Run until SIGTERM or SIGINT, then stop cleanly (updates in flight finish, the database is closed)."""
-    from bot.clock import SystemClock
     from bot.telegram.app import build_application, build_services
 
     services = await build_services(settings, SystemClock())
@@ -148,44 +191,70 @@ async def run_bot(settings: Settings, *, webhook: bool = False) -> None:
         log.info("bot running as @%s", application.bot.username)
         await stop.wait()
         log.info("stopping")
-        await application.updater.stop()
+        if application.updater is not None:  # built with an updater (build_application); None only without one
+            await application.updater.stop()
         await application.stop()
     await services.store.close()
 
 
 def _run_sandbox(settings: Settings, *, port: int) -> int:
+    from bot.sandbox.server import run_sandbox
+
+    return asyncio.run(run_sandbox(settings, port=port))
+
+
+BOT_USERNAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{3,31}")
+"""Telegram usernames: 5 to 32 characters among letters, digits and `_`, starting with a letter."""
+
+
+def _enroll(settings: Settings, argv: list[str], bot_username: str) -> int:
+    """Check every argument first (nothing is created for a mistyped command), then enrol and print the link."""
     try:
-        from bot.sandbox.server import run_sandbox
-    except ImportError:
-        print("The offline sandbox is not available in this version.", file=sys.stderr)
-        return 0
-    asyncio.run(run_sandbox(settings, port=port))
-    return 0
+        # The command line speaks English to its operator, the domain's messages included (`source_language`);
+        # only around these calls: the bot itself (`run`, `sandbox`, `demo`) speaks French.
+        with source_language():
+            request = parse_enrolment(argv, SystemClock().now().astimezone(settings.timezone).date())
+    except EnrolmentError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    username = bot_username.removeprefix("@")
+    if not username:
+        print("enroll needs --bot-username (the bot's username given by @BotFather) to print the invitation link.",
+              file=sys.stderr)
+        return 2
+    if not BOT_USERNAME.fullmatch(username):
+        print(f"--bot-username {bot_username!r} is not a Telegram username (5 to 32 letters, digits or _).",
+              file=sys.stderr)
+        return 2
+    sites = load_sites(settings.bot_sites_file or data_path("questionnaires") / "sites.yaml")
+    if request.site not in sites.codes:
+        print(f"Unknown site {request.site}: its phone numbers are not in {sites.origin} "
+              f"(known sites: {', '.join(sites.codes)}).", file=sys.stderr)
+        return 2
+    return asyncio.run(_enroll_and_print(settings, request, username, known_sites=sites.codes))
 
 
-async def _enroll(settings: Settings, argv: list[str], bot_username: str) -> int:
-    from bot.clock import SystemClock
-    from bot.domain.enrolment import EnrolmentError, parse_enrolment
+async def _enroll_and_print(
+    settings: Settings, request: EnrolmentRequest, username: str, *, known_sites: tuple[str, ...]
+) -> int:
     from bot.services.enrolment import enroll
     from bot.storage.store import Store
 
     clock = SystemClock()
     store = await Store.open(settings.bot_database, clock)
     try:
-        today = clock.now().astimezone(settings.timezone).date()
-        invitation = await enroll(store, clock, parse_enrolment(argv, today), actor="cli")
+        with source_language():  # a refusal ("already enrolled") is for the operator, in English
+            invitation = await enroll(store, clock, request, actor="cli", known_sites=known_sites)
     except EnrolmentError as exc:
         print(exc, file=sys.stderr)
         return 2
     finally:
         await store.close()
-    username = bot_username or "<bot username>"
     print(f"https://t.me/{username}?start={invitation.code}")
     return 0
 
 
 async def _migrate(settings: Settings) -> None:
-    from bot.clock import SystemClock
     from bot.storage.store import Store
 
     store = await Store.open(settings.bot_database, SystemClock())

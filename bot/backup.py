@@ -7,8 +7,13 @@ start the bot (see README, "Backups").
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import tempfile
 from pathlib import Path
+
+from bot.output_files import output_problem
+from bot.storage.db import DATABASE_FILE_MODE, SIDE_FILES, make_private_dirs
 
 
 class BackupError(Exception):
@@ -16,26 +21,55 @@ class BackupError(Exception):
 
 
 def backup(source: Path, destination: Path) -> Path:
-    """Copy `source` to `destination` (a file, or a directory to put a dated file in) and verify the copy."""
+    """Copy `source` to `destination` (a file, or a directory to put a dated file in) and verify the copy.
+
+    The copy is made in a private temporary file (0600: a backup is health data) next to the destination, checked,
+    then renamed into place: an interrupted backup never leaves a plausible-looking partial file, and the database
+    and its `-wal`/`-shm` are never a destination.
+    """
     if not source.exists():
         raise BackupError(f"The database {source} does not exist.")
     if destination.is_dir():
         destination = destination / f"{source.stem}-backup.sqlite3"
-    if destination.exists():
-        raise BackupError(f"{destination} already exists: choose a new file name.")
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+    problem = output_problem(destination, database=source, force=False, can_force=False)
+    if problem:
+        raise BackupError(f"Cannot write the backup: {problem}.")
     try:
-        dst = sqlite3.connect(destination)
+        make_private_dirs(destination.parent)
+        handle, tmp_name = tempfile.mkstemp(dir=destination.parent, prefix=f".{destination.name}.", suffix=".tmp")
+        os.close(handle)  # mkstemp creates it 0600, whatever the umask
+    except OSError as exc:
+        raise BackupError(f"Cannot write the backup {destination}: {exc.strerror or exc}.") from None
+    tmp = Path(tmp_name)
+    try:
+        result = _copy_and_check(source, tmp)
+        if result != "ok":
+            raise BackupError(f"The backup {destination} failed its integrity check: {result}.")
+        os.chmod(tmp, DATABASE_FILE_MODE)
+        os.replace(tmp, destination)
+    except OSError as exc:
+        raise BackupError(f"Cannot write the backup {destination}: {exc.strerror or exc}.") from None
+    finally:
+        tmp.unlink(missing_ok=True)
+        for suffix in SIDE_FILES:
+            Path(f"{tmp}{suffix}").unlink(missing_ok=True)
+    return destination
+
+
+def _copy_and_check(source: Path, target: Path) -> str:
+    """SQLite's online backup of `source` into `target`, then `PRAGMA integrity_check` of the copy."""
+    try:
+        src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+    except sqlite3.Error as exc:
+        raise BackupError(f"Backup failed: {exc}.") from None
+    try:
+        dst = sqlite3.connect(target)
         try:
             src.backup(dst)
-            result = dst.execute("PRAGMA integrity_check").fetchone()[0]
+            return str(dst.execute("PRAGMA integrity_check").fetchone()[0])
         finally:
             dst.close()
     except sqlite3.Error as exc:
-        raise BackupError(f"Backup failed: {exc}.") from exc
+        raise BackupError(f"Backup failed: {exc}.") from None
     finally:
         src.close()
-    if result != "ok":
-        raise BackupError(f"The backup {destination} failed its integrity check: {result}.")
-    return destination

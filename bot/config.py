@@ -110,6 +110,8 @@ class Settings(BaseSettings):
 _EXPECTED = {
     "CLINICIAN_CHAT_ID": "a numeric Telegram chat id such as -1001234567890",
     "BOT_DATABASE": "a file path such as data/bot.sqlite3",
+    "BOT_TICK_SECONDS": "a number of seconds greater than 0 and at most 3600, such as 20",
+    "WEBHOOK_PORT": "a TCP port number from 1 to 65535, such as 8443",
 }
 
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Shared set-up for scripts/run.sh and scripts/test.sh: virtualenv in .venv/, install, compile the French catalog.
-# Re-running is cheap: the install is skipped while pyproject.toml is unchanged.
+# Re-running is cheap: the install is skipped while pyproject.toml and setup.py are unchanged.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON="${PYTHON:-python3}"
@@ -12,10 +12,14 @@ fi
 if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
-stamp=".venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)"
-if [ ! -f "$stamp" ]; then
+# `setup.sh` (run.sh): what running needs. `setup.sh test` (test.sh): that plus the test extras (pytest, Playwright).
+extras=""
+[ "${1:-}" = "test" ] && extras="[test]"
+hash="$(cat pyproject.toml setup.py | sha256sum | cut -c1-16)"
+stamp=".venv/.installed-$hash${extras:+-test}"
+if [ ! -f "$stamp" ] && { [ -n "$extras" ] || [ ! -f ".venv/.installed-$hash-test" ]; }; then
   .venv/bin/python -m pip install --quiet --upgrade pip
-  .venv/bin/python -m pip install --quiet -e ".[test]"
+  .venv/bin/python -m pip install --quiet -e ".$extras"
   rm -f .venv/.installed-*
   touch "$stamp"
 fi

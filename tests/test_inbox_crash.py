@@ -8,7 +8,6 @@ update processed before handling it: a kill in a 300-message backlog left 262/30
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections import Counter

@@ -90,7 +90,7 @@ async def test_a_stray_word_or_number_is_a_hint_not_a_message(bench: Bench) -> N
 
 
 async def test_voice_notes_photos_and_documents_are_kept_and_copied_to_the_team(bench: Bench) -> None:
-    patient = await bench.join(5004, "P-S4", RT)
+    await bench.join(5004, "P-S4", RT)
     bench.standin.send_voice(5004, 5004, duration=12)
     await bench.settle()
     bench.standin.send_photo(5004, 5004, caption="ma cicatrice est rouge")

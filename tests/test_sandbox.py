@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import os
 import sqlite3
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator
 from datetime import date, datetime, timedelta, timezone
@@ -254,3 +257,36 @@ async def test_the_demo_runs_five_patients_through_90_days_in_under_a_minute(tmp
                                 " JOIN patients p ON p.id = i.patient_id WHERE i.is_primary = 1"
                                 " AND a.item_id = 'pain_worst'"))
     assert json.loads(day30["DEMO-03"]) == 8 and json.loads(day30["DEMO-01"]) == 2 and "DEMO-05" not in day30
+
+
+async def test_a_second_launch_on_a_busy_port_fails_and_leaves_the_first_sandbox_data_intact(tmp_path: Path) -> None:
+    settings = load_settings(TELEGRAM_BOT_TOKEN="", BOT_DATABASE=str(tmp_path / "ignored.sqlite3"))
+    sandbox = await Sandbox(settings, port=0, data_dir=tmp_path / "data", start=START).start()
+    try:
+        async with aiohttp.ClientSession() as session:
+            await Client(sandbox, session).enrol_and_join("P-FIRST")
+        assert sandbox.database == tmp_path / "data" / f"sandbox-{sandbox.port}.sqlite3"
+        before = rows(sandbox.database, "SELECT study_id FROM patients")
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "BOT_"))}
+        root = Path(__file__).resolve().parents[1]
+        second = await asyncio.to_thread(
+            subprocess.run, [sys.executable, "-m", "bot", "sandbox", "--port", str(sandbox.port)],
+            cwd=tmp_path, env={**env, "PYTHONPATH": str(root)}, capture_output=True, text=True, timeout=60,
+        )
+        assert second.returncode == 2, second
+        assert "Traceback" not in second.stderr and str(sandbox.port) in second.stderr
+        assert sandbox.database.exists() and rows(sandbox.database, "SELECT study_id FROM patients") == before
+        assert before == [("P-FIRST",)]
+        async with aiohttp.ClientSession() as session:  # the first sandbox still works on its own file
+            state = await Client(sandbox, session).state()
+        assert [p["study_id"] for p in state["patients"]] == ["P-FIRST"]
+    finally:
+        await sandbox.stop()
+
+
+def test_the_virtual_clock_starts_at_nine_on_the_day_of_launch(tmp_path: Path) -> None:
+    settings = load_settings(TELEGRAM_BOT_TOKEN="")
+    sandbox = Sandbox(settings, port=0, data_dir=tmp_path)
+    local = sandbox.world.clock.now().astimezone(settings.timezone)
+    assert (local.hour, local.minute) == (9, 0)
+    assert abs((local.date() - datetime.now(settings.timezone).date()).days) <= 1

@@ -113,3 +113,76 @@ async def test_enrol_answer_by_clicking_then_acknowledge_the_red_flag_alert(
     await expect(phone).to_contain_text("Rappel : un questionnaire attend vos réponses.")
     await expect(page.locator("#study-day")).to_have_text("P-WEB : jour -1")
     assert errors == []
+
+
+@pytest.mark.parametrize(("width", "height"), [(360, 740), (1024, 768), (1440, 900)])
+async def test_every_panel_is_usable_from_a_phone_to_a_wide_screen(
+    sandbox: Sandbox, browser: Browser, width: int, height: int
+) -> None:
+    """Issue #20: below 1100 px the enrol form, invitations and patients got 0 px of height."""
+    page = await browser.new_page(viewport={"width": width, "height": height})
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    await page.goto(sandbox.url)
+    await expect(page.locator("#clock")).to_have_text("lundi 1 mars 2027, 09:00")
+    for selector in ("#enroll-form", "#invitations", "#patients", "#phone-messages", "#group-messages"):
+        await page.locator(selector).scroll_into_view_if_needed()
+        box = await page.locator(selector).bounding_box()
+        assert box is not None and box["height"] >= 20 and box["width"] >= 200, (selector, box)
+        # Really on screen, not clipped by a squeezed panel: the point at its centre belongs to it.
+        hit = await page.evaluate(
+            "([s, x, y]) => document.querySelector(s).contains(document.elementFromPoint(x, y))",
+            [selector, box["x"] + box["width"] / 2, box["y"] + min(box["height"], 100) / 2],
+        )
+        assert hit, f"{selector} is hidden at {width} px"
+    for selector in ("#phone-messages", "#group-messages"):
+        box = await page.locator(selector).bounding_box()
+        assert box is not None and box["height"] >= 250, (selector, box)
+    overflow = await page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, f"{overflow} px of horizontal scrolling at {width} px"
+
+    await page.fill("#study-id", f"P-{width}")
+    await page.fill("#rt-start", "2027-03-03")
+    await page.click("#enroll-button")
+    await page.locator("#enroll-result").get_by_role("button", name="Rejoindre en tant que ce patient").click()
+    phone = page.locator("#phone-messages")
+    await phone.get_by_role("button", name="J'ai lu et compris").click()
+    await phone.get_by_role("button", name="Le matin (vers 10 h)").click()
+    await expect(page.locator("#patients")).to_contain_text("suivi actif")
+    first = phone.locator(".message", has_text="Question 1 /").last
+    await expect(first.locator(".keyboard button").first).to_be_visible()
+    await first.locator(".keyboard button").first.scroll_into_view_if_needed()
+    # A toast must never sit on the buttons the patient answers with.
+    await page.evaluate("toast('Un message de test')")
+    toast_box = await page.locator(".toast").last.bounding_box()
+    keys = await first.locator(".keyboard").bounding_box()
+    assert toast_box is not None and keys is not None
+    assert toast_box["y"] + toast_box["height"] <= keys["y"] or toast_box["y"] >= keys["y"] + keys["height"]
+    await first.locator(".keyboard button").first.click()
+    await expect(first).to_contain_text("Votre réponse")
+    assert errors == []
+
+
+async def test_the_group_follows_a_plot_once_it_loads_and_shows_it_whole(sandbox: Sandbox, browser: Browser) -> None:
+    """Issue #20: the group did not stay at the bottom when a plot loaded, and the plot was cut."""
+    page = await browser.new_page(viewport={"width": 1024, "height": 768})
+    await page.goto(sandbox.url)
+    group = page.locator("#group-messages")
+    for number in range(1, 4):  # enough messages for the group to scroll
+        await page.fill("#group-input", f"/enroll P-PLOT{number} 2027-03-03")
+        await page.press("#group-input", "Enter")
+        await expect(group).to_contain_text(f"Patient P-PLOT{number} inclus")
+    await page.fill("#group-input", "/patient P-PLOT1")
+    await page.press("#group-input", "Enter")
+    image = group.locator(".bubble img").last
+    await expect(image).to_be_visible(timeout=15_000)
+    await page.wait_for_function("(img) => img.complete && img.naturalWidth > 0", arg=await image.element_handle())
+    await page.wait_for_timeout(300)  # the load handler and the next layout
+    gap = await group.evaluate("(c) => c.scrollHeight - c.scrollTop - c.clientHeight")
+    assert gap <= 2, f"the group is {gap} px above its last message after the plot loaded"
+    box = await image.bounding_box()
+    bubble = await image.locator("xpath=..").bounding_box()
+    assert box is not None and bubble is not None
+    assert box["x"] >= bubble["x"] and box["x"] + box["width"] <= bubble["x"] + bubble["width"] + 0.5
+    natural = await image.evaluate("(img) => img.naturalWidth / img.naturalHeight")
+    assert abs(box["width"] / box["height"] - natural) < 0.02  # scaled, not cropped

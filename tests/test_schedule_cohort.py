@@ -7,7 +7,10 @@ import sqlite3
 import time
 from collections import Counter
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
+
+import pytest
 
 from harness import Bench, Patient, answer_all
 
@@ -25,7 +28,8 @@ def local(ts: int) -> datetime:
     return datetime.fromtimestamp(ts, PARIS)
 
 
-async def test_twenty_patients_through_ninety_days(tmp_path) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.slow  # ~40 s alone: `-m "not slow"` leaves it out of a quick local run (CI runs everything)
+async def test_twenty_patients_through_ninety_days(tmp_path: Path) -> None:
     started = time.monotonic()
     bench = Bench(tmp_path)
     await bench.start()

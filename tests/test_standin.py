@@ -38,9 +38,7 @@ from telegram.request import HTTPXRequest
 
 from bot.clock import VirtualClock
 from bot.standin import FloodLimits, StandIn
-from bot.standin.errors import ApiError
 from bot.standin.limits import FloodControl
-from bot.standin.markup import parse_html, parse_markdown_v2
 
 PATIENT = 42
 GROUP = -1001
@@ -114,7 +112,7 @@ async def test_an_unknown_token_is_unauthorized(standin: StandIn) -> None:
 
 async def test_a_sent_message_is_stored_and_returned_as_telegram_would(bot: Bot, standin: StandIn) -> None:
     sent = await bot.send_message(
-        PATIENT, "<b>Bonjour</b> Marie", parse_mode="HTML", reply_markup=keyboard(("Oui", "q1:yes")),
+        PATIENT, "Bonjour Marie", reply_markup=keyboard(("Oui", "q1:yes")),
         protect_content=True,
     )
     assert sent.text == "Bonjour Marie"
@@ -124,7 +122,7 @@ async def test_a_sent_message_is_stored_and_returned_as_telegram_would(bot: Bot,
     assert sent.has_protected_content is True
     stored = standin.last_message(PATIENT)
     assert stored is not None
-    assert (stored.message_id, stored.raw_text, stored.parse_mode) == (sent.message_id, "<b>Bonjour</b> Marie", "HTML")
+    assert (stored.message_id, stored.raw_text, stored.parse_mode) == (sent.message_id, "Bonjour Marie", None)
     assert stored.callback_data("Oui") == "q1:yes"
     request = standin.requests("sendMessage", chat_id=PATIENT)[-1]
     assert request.params["chat_id"] == PATIENT
@@ -201,14 +199,9 @@ async def test_a_deleted_message_leaves_the_current_state(bot: Bot, standin: Sta
         ("   ", None, "Message text is empty"),
         ("a" * 4097, None, "Message is too long"),
         ("😀" * 2049, None, "Message is too long"),  # 4098 UTF-16 code units
-        ("<b>" + "a" * 4096 + "</b>", "HTML", None),  # the limit applies after entity parsing
-        ("<b>gras <i>et italique</b></i>", "HTML", "Unmatched end tag at byte offset"),
-        ("<b>gras", "HTML", 'Can\'t find end tag corresponding to start tag "b"'),
-        ("1 < 2", "HTML", 'Unsupported start tag "" at byte offset 2'),
-        ("Fin.", "MarkdownV2", "Character '.' is reserved"),
-        ("Fin\\. *gras*", "MarkdownV2", None),
-        ("*gras", "MarkdownV2", "Can't find end of Bold entity at byte offset 0"),
-        ("*gras*", "Markdown", "Unsupported parse_mode"),
+        ("1 < 2 *fin.", None, None),  # plain text: nothing is parsed
+        ("<b>gras</b>", "HTML", "Unsupported parse_mode"),  # the bot sends plain text only
+        ("*gras*", "MarkdownV2", "Unsupported parse_mode"),
     ],
 )
 async def test_text_is_validated_as_telegram_does(bot: Bot, text: str, parse_mode: str | None, error: str | None) -> None:
@@ -408,8 +401,7 @@ def test_flood_control_allows_20_messages_a_minute_to_a_group_and_30_a_second_ov
 
 async def test_a_multipart_photo_upload_is_stored_and_downloadable(bot: Bot, standin: StandIn) -> None:
     png = tiny_png(3, 2)
-    sent = await bot.send_photo(PATIENT, png, caption="<i>Douleur</i> sur 30 jours", parse_mode="HTML",
-                                filename="douleur.png")
+    sent = await bot.send_photo(PATIENT, png, caption="Douleur sur 30 jours", filename="douleur.png")
     assert sent.caption == "Douleur sur 30 jours"
     photo = sent.photo[-1]
     assert (photo.width, photo.height, photo.file_size) == (3, 2, len(png))
@@ -541,18 +533,3 @@ async def test_an_application_sees_the_bot_added_to_a_group_and_addressed_comman
     finally:
         await stop_polling(app)
     assert seen == ["bot is member", "help in -2002"]
-
-
-# --- pure parsing ---------------------------------------------------------------------------------------------
-
-
-def test_html_entities_and_tags_are_reduced_to_the_plain_text() -> None:
-    assert parse_html('<a href="https://x.fr">lien</a> &lt;3 &amp; <span class="tg-spoiler">s</span>') == "lien <3 & s"
-    with pytest.raises(ApiError, match='Unsupported start tag "br"'):
-        parse_html("ligne<br>ligne")
-
-
-def test_markdown_v2_accepts_escapes_code_and_links_and_rejects_reserved_characters() -> None:
-    assert parse_markdown_v2(r"*Score* : 5\/10 `a.b` [lien](https://x.fr/a_b)") == "Score : 5/10 a.b lien"
-    with pytest.raises(ApiError, match="Character '-' is reserved"):
-        parse_markdown_v2("J-30")

@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 
 from bot.domain.yaml_io import load_yaml
+from bot.resources import data_path
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -37,7 +38,7 @@ from pydantic import (
     model_validator,
 )
 
-DEFAULT_SCHEDULE_PATH = Path(__file__).resolve().parents[2] / "questionnaires" / "schedule.yaml"
+DEFAULT_SCHEDULE_PATH = data_path("questionnaires") / "schedule.yaml"
 
 #: Radiotherapy is delivered Monday to Friday (`datetime.weekday()` 0-4): a multi-fraction course skips weekends.
 #: French public holidays are deliberately NOT skipped: they vary by year and centre, and a centre that does not

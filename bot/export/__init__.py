@@ -15,6 +15,7 @@ from bot.export.audit_export import export_audit
 from bot.export.csv_export import export_csv
 from bot.export.dataset import ExportError, open_existing_store
 from bot.export.fhir_export import export_fhir
+from bot.output_files import output_problem
 from bot.storage.store import Store
 
 __all__ = ["FORMATS", "ExportError", "export", "export_audit", "export_csv", "export_fhir", "open_existing_store"]
@@ -37,6 +38,9 @@ async def export(
     """
     if fmt not in FORMATS:
         raise ExportError(f"Unknown export format {fmt!r}: use one of {', '.join(FORMATS)}.")
+    problem = output_problem(Path(out_path), database=store.path, force=True)
+    if problem:  # never write over the database being exported, even when called from code
+        raise ExportError(f"Cannot write the export: {problem}.")
     if fmt == "csv":
         return await export_csv(store, out_path, questionnaires, catalogue, table or catalogue.default_table)
     if fmt == "fhir":

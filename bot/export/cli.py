@@ -17,10 +17,14 @@ from bot.domain.omed import OpioidCatalogueError, load_opioid_catalogue
 from bot.domain.questionnaire import QuestionnaireFileError, load_questionnaires
 from bot.domain.schedule import ScheduleFileError, load_schedule
 from bot.export import FORMATS, ExportError, export, open_existing_store
+from bot.export.dataset import DatabaseUnusableError
+from bot.output_files import first_problem
+from bot.resources import data_path
+from bot.storage.db import DatabaseFileError
 
 __all__ = ["QUESTIONNAIRES_DIR", "EXIT_ERROR", "add_commands", "run_command"]
 
-QUESTIONNAIRES_DIR: Final[Path] = Path(__file__).resolve().parents[2] / "questionnaires"
+QUESTIONNAIRES_DIR: Final[Path] = data_path("questionnaires")
 EXIT_ERROR: Final[int] = 2
 COMMANDS: Final[tuple[str, ...]] = ("export", "report")
 
@@ -37,20 +41,46 @@ def add_commands(subparsers: Any) -> None:
     report_parser = subparsers.add_parser("report", help="trial report: report.csv and report.html")
     report_parser.add_argument("--out", required=True, type=Path, help="the folder to write into")
     report_parser.add_argument("--table", default=None, help="OMED conversion table (default: fr_sor)")
+    for command in (export_parser, report_parser):
+        command.add_argument("--database", type=Path, default=None,
+                             help="the database to read (default: BOT_DATABASE)")
+        command.add_argument("--force", action="store_true", help="replace output files that already exist")
+
+
+def database_option(args: argparse.Namespace, settings: Settings) -> tuple[Path, str]:
+    """The database to read and the name the operator gave it (`--database`, else `BOT_DATABASE`)."""
+    if getattr(args, "database", None) is not None:
+        return Path(args.database), "--database"
+    return Path(settings.bot_database), "BOT_DATABASE"
 
 
 def run_command(args: argparse.Namespace, settings: Settings) -> int:
     """Run `export` or `report`; return the exit code (0, or 2 with one sentence on stderr)."""
+    database, name = database_option(args, settings)
+    if args.command == "export":  # the report checks its two files itself (`build_report(replace=…)`)
+        problem = first_problem([Path(args.out)], database=database, force=bool(getattr(args, "force", False)))
+        if problem:
+            print(f"Cannot write --out: {problem}.", file=sys.stderr)
+            return EXIT_ERROR
     try:
-        message = asyncio.run(_run(args, settings))
-    except (ExportError, QuestionnaireFileError, OpioidCatalogueError, ScheduleFileError) as exc:
+        message = asyncio.run(_run(args, database))
+    except DatabaseUnusableError as exc:
+        print(f"{name}: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except ExportError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_ERROR
+    except DatabaseFileError as exc:
+        print(f"Configuration error: {name} ({exc.path}) cannot be used: {exc.reason}.", file=sys.stderr)
+        return EXIT_ERROR
+    except (QuestionnaireFileError, OpioidCatalogueError, ScheduleFileError) as exc:
         print(exc, file=sys.stderr)
         return EXIT_ERROR
     print(message)
     return 0
 
 
-async def _run(args: argparse.Namespace, settings: Settings) -> str:
+async def _run(args: argparse.Namespace, database: Path) -> str:
     from bot.clock import SystemClock
     from bot.report import build_report
 
@@ -60,7 +90,7 @@ async def _run(args: argparse.Namespace, settings: Settings) -> str:
         raise ExportError(f"Unknown export format {args.format!r}: use one of {', '.join(FORMATS)}.")
     questionnaires = load_questionnaires(QUESTIONNAIRES_DIR)
     catalogue = load_opioid_catalogue(QUESTIONNAIRES_DIR / "opioids.yaml")
-    store = await open_existing_store(settings.bot_database, SystemClock())
+    store = await open_existing_store(database, SystemClock())
     try:
         if args.command == "export":
             count = await export(args.format, store, args.out, questionnaires, catalogue, args.table)
@@ -68,7 +98,7 @@ async def _run(args: argparse.Namespace, settings: Settings) -> str:
             return f"Wrote {count} {what} to {args.out}."
         schedule = load_schedule(QUESTIONNAIRES_DIR / "schedule.yaml")
         files = await build_report(store, args.out, questionnaires, catalogue, progress=True, schedule=schedule,
-                                   table=args.table)
+                                   table=args.table, replace=bool(getattr(args, "force", False)))
         return f"Wrote the report for {files.patients} patients to {files.csv} and {files.html}."
     finally:
         await store.close()

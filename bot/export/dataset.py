@@ -34,6 +34,7 @@ from bot.storage.store import Store
 
 __all__ = [
     "ExportError",
+    "DatabaseUnusableError",
     "NO_PATIENTS_MESSAGE",
     "AnswerRow",
     "Dataset",
@@ -60,6 +61,11 @@ NO_PATIENTS_MESSAGE = "The database contains no patients: there is nothing to ex
 
 class ExportError(Exception):
     """An export or report cannot be produced; the message is one sentence for the operator."""
+
+
+class DatabaseUnusableError(ExportError):
+    """The database to export is missing, not a file, unreadable or not SQLite (the CLI says where its path came
+    from: `--database` or `BOT_DATABASE`)."""
 
 
 @dataclass(frozen=True)
@@ -152,16 +158,16 @@ async def open_existing_store(path: str | Path, clock: Clock) -> Store:
     """
     path = Path(path)
     if not path.exists():
-        raise ExportError(f"The database file {path} does not exist.")
+        raise DatabaseUnusableError(f"The database file {path} does not exist.")
     if not path.is_file():
-        raise ExportError(f"The database path {path} is not a file.")
+        raise DatabaseUnusableError(f"The database path {path} is not a file.")
     try:
         with path.open("rb") as handle:
             header = handle.read(len(SQLITE_HEADER))
     except OSError as exc:
-        raise ExportError(f"The database file {path} cannot be read ({exc.strerror}).") from None
+        raise DatabaseUnusableError(f"The database file {path} cannot be read ({exc.strerror}).") from None
     if header != SQLITE_HEADER:
-        raise ExportError(f"The file {path} is not a SQLite database.")
+        raise DatabaseUnusableError(f"The file {path} is not a SQLite database.")
     return await Store.open(path, clock)
 
 

@@ -21,6 +21,7 @@ from bot.domain.omed import OpioidCatalogue, UnknownTableError
 from bot.domain.questionnaire import Questionnaire
 from bot.domain.schedule import ScheduleSpec, load_schedule
 from bot.export.dataset import ExportError, atomic_write, load_dataset, require_patients
+from bot.output_files import first_problem
 from bot.report.html import render_html
 from bot.report.metrics import REPORT_COLUMNS, ReportPlan, mean_pain_by_day, outcomes, report_rows, summaries
 from bot.report.plots import mean_pain_png
@@ -62,14 +63,20 @@ async def build_report(
     schedule: ScheduleSpec | None = None,
     table: str | None = None,
     now: datetime | None = None,
+    replace: bool = True,
 ) -> ReportFiles:
     """Write `report.csv` and `report.html` into `out_dir` (created if needed); return their paths.
 
     `schedule` gives the baseline, diary and follow-up time points (default: the shipped schedule.yaml); `table`
     the OMED conversion table (default: the catalogue's). The progress bar is drawn on stderr only when
     `progress` is true and stderr is a terminal. Raises `ExportError` for an unusable folder, an unknown table or
-    a database without patients.
+    a database without patients, and for output files that are the database or its side files, or that exist
+    already when `replace` is false (the command line's default, `--force` to replace).
     """
+    targets = [Path(out_dir) / REPORT_CSV, Path(out_dir) / REPORT_HTML]
+    problem = first_problem(targets, database=store.path, force=replace)
+    if problem:
+        raise ExportError(f"Cannot write the report: {problem}.")
     out = _prepare_dir(Path(out_dir))
     try:
         table_id = table or catalogue.default_table

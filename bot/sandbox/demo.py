@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -35,6 +36,7 @@ from bot.domain.questionnaire import Item
 from bot.sandbox.world import CLINICIAN_CHAT_ID, CLINICIAN_ID, SandboxWorld
 from bot.services import answering
 from bot.services.answering import Prompt
+from bot.storage.db import SIDE_FILES, make_private_dirs
 from bot.telegram.keyboards import CONSENT, VALIDATE
 
 log = logging.getLogger(__name__)
@@ -409,14 +411,46 @@ async def write_outputs(world: SandboxWorld, out_dir: Path, notes: list[str], fa
     return written
 
 
-async def run_demo(out_dir: Path = Path("data/demo"), *, stream: TextIO | None = None) -> int:
-    """Run the five scripted patients through 90 days; print a summary, write the outputs; 0 on success."""
+class DemoOutputError(Exception):
+    """The output folder (`--out`) cannot be used; the message is the end of one sentence."""
+
+
+def prepare_output(out_dir: Path) -> Path:
+    """Create `out_dir` and empty its demo database (every run starts from an empty trial); return the database."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise DemoOutputError(f"{out_dir} is a file, give a folder")
+    try:
+        make_private_dirs(out_dir)
+    except OSError as exc:
+        raise DemoOutputError(f"{out_dir} cannot be created ({exc.strerror or exc})") from None
+    if not os.access(out_dir, os.W_OK):
+        raise DemoOutputError(f"{out_dir} is not writable")
+    database = out_dir / "demo.sqlite3"
+    for suffix in ("", *SIDE_FILES):
+        Path(f"{database}{suffix}").unlink(missing_ok=True)
+    return database
+
+
+async def run_demo(out_dir: Path = Path("data/demo"), *, stream: TextIO | None = None, verbose: bool = False) -> int:
+    """Run the five scripted patients through day LAST_DAY; print a summary, write the outputs; 0 on success.
+
+    Quiet by default (the bot's INFO log is some 180 lines before the summary): only warnings and errors are
+    logged unless `verbose`. Raises `DemoOutputError` when `out_dir` cannot be used.
+    """
     out = stream or sys.stdout
     began = time.monotonic()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    database = out_dir / "demo.sqlite3"
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{database}{suffix}").unlink(missing_ok=True)  # every run starts from an empty trial
+    database = prepare_output(out_dir)
+    root = logging.getLogger()
+    previous_level = root.level
+    if not verbose:
+        root.setLevel(logging.WARNING)
+    try:
+        return await _run_demo(out_dir, database, out, began)
+    finally:
+        root.setLevel(previous_level)
+
+
+async def _run_demo(out_dir: Path, database: Path, out: TextIO, began: float) -> int:
     try:
         settings = load_settings()  # the operator's time zone; token, database and group are the demo's own
     except ConfigError as exc:
@@ -442,13 +476,16 @@ async def run_demo(out_dir: Path = Path("data/demo"), *, stream: TextIO | None =
     finally:
         await world.stop()
     elapsed = time.monotonic() - began
-    print(f"Demo: {len(PROFILES)} virtual patients, day 0 = {DEMO_RT_START:%d/%m/%Y}, {LAST_DAY} virtual days "
-          f"in {elapsed:.1f} s (real bot, stand-in Telegram, virtual clock).", file=out)
+    print(f"Demo: {len(PROFILES)} virtual patients, day 0 = {DEMO_RT_START:%d/%m/%Y}, followed from enrolment to day "
+          f"{LAST_DAY} (the day-90 questionnaire's window closes on day {LAST_DAY - 1}) in {elapsed:.1f} s "
+          "(real bot, stand-in Telegram, virtual clock).", file=out)
     for summary in summaries:
         for line in summary.lines():
             print(line, file=out)
     print(f"Written to {out_dir}: transcript.txt, demo.sqlite3"
           + "".join(f", {p.relative_to(out_dir)}" for p in written), file=out)
+    print(f"The demo's database is {database}: for example "
+          f"python -m bot export --database {database} --format csv --out demo.csv", file=out)
     for note in notes:
         print(f"Note: {note}", file=out)
     for failure in failures:

@@ -6,9 +6,13 @@ The page (vanilla JS, `page.html` + `static/`) polls `GET /api/state` and acts t
 goes through the stand-in exactly as a Telegram client would cause it: the enrolment is a `/enroll` written by a fake
 clinician in the group, joining is `/start <code>` from a fake patient, answers are button presses.
 
-The sandbox database (`data/sandbox.sqlite3`) starts empty at each launch: the stand-in's chats live in memory, so
-patients kept from an earlier run would be linked to chats that no longer exist (and update ids restart at 1, which
-the duplicate filter would take for replays).
+The sandbox database (`data/sandbox-<port>.sqlite3`, one per port) starts empty at each launch: the stand-in's chats
+live in memory, so patients kept from an earlier run would be linked to chats that no longer exist (and update ids
+restart at 1, which the duplicate filter would take for replays). The port is taken first and the file is emptied
+only then: a second launch on a busy port fails (exit code 2) without touching the running sandbox's data.
+
+The virtual clock starts at 09:00 today (the bot's time zone) unless told otherwise: the newcomer enrols a patient
+at once, in the morning, and sees the first questionnaire instead of the night's quiet hours.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import hashlib
 import logging
 import signal
 import socket
+import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -26,18 +31,31 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.clock import SystemClock
 from bot.config import Settings
 from bot.sandbox.world import (
-    CLINICIAN_CHAT_ID, CLINICIAN_GROUP_TITLE, SANDBOX_BOT_USERNAME, SandboxWorld, invitation_code,
+    CLINICIAN_CHAT_ID, CLINICIAN_GROUP_TITLE, SANDBOX_BOT_USERNAME, SandboxWorld, invitation_code, sandbox_settings,
 )
 from bot.standin import ChatMessage
+from bot.storage.db import SIDE_FILES, DatabaseFileError, make_private_dirs
 
 log = logging.getLogger(__name__)
 
 HERE = Path(__file__).resolve().parent
 PAGE = HERE / "page.html"
 STATIC_DIR = HERE / "static"
-DATABASE_NAME = "sandbox.sqlite3"
+DEFAULT_START_TIME = time(9, 0)
+"""The sandbox's virtual clock starts at this local time on the day it is launched (the day of enrolment)."""
+
+
+def database_name(port: int) -> str:
+    """One database per port: two sandboxes on two ports never share (or delete) each other's file."""
+    return f"sandbox-{port}.sqlite3"
+
+
+def default_start(settings: Settings, today: date) -> datetime:
+    """09:00 on `today` in the bot's time zone."""
+    return datetime.combine(today, DEFAULT_START_TIME, tzinfo=settings.timezone)
 #: Clock buttons of the page: "+1 heure" / "+1 jour" move by this much, in steps of `step`.
 JUMPS: dict[str, timedelta] = {"hour": timedelta(hours=1), "day": timedelta(days=1)}
 STEP = timedelta(minutes=30)
@@ -70,7 +88,10 @@ class Sandbox:
     ) -> None:
         self.host = host
         self.port = port
-        self.database = data_dir / DATABASE_NAME
+        self.data_dir = data_dir
+        self.database = data_dir / database_name(port)
+        if start is None:
+            start = default_start(settings, SystemClock().now().astimezone(settings.timezone).date())
         self.world = SandboxWorld(settings, self.database, start=start, rate_limiter=rate_limiter)
         self.invitations: list[Invitation] = []
         self.busy: str | None = None
@@ -89,9 +110,17 @@ class Sandbox:
             sock.close()
             raise
         self.port = int(sock.getsockname()[1])  # port 0 (tests): the ephemeral port the system gave
-        self.database.parent.mkdir(parents=True, exist_ok=True)
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{self.database}{suffix}").unlink(missing_ok=True)
+        # Only now that the port is ours: this port's database is no other running sandbox's.
+        self.database = self.data_dir / database_name(self.port)
+        self.world.database = self.database
+        self.world.settings = sandbox_settings(self.world.settings, self.database)
+        try:
+            make_private_dirs(self.data_dir)
+            for suffix in ("", *SIDE_FILES):
+                Path(f"{self.database}{suffix}").unlink(missing_ok=True)
+        except OSError:
+            sock.close()
+            raise
         try:
             await self.world.start()
             self._runner = web.AppRunner(self._web_app(), access_log=None, shutdown_timeout=1.0)
@@ -420,17 +449,23 @@ def _french_datetime(moment: datetime) -> str:
 
 async def run_sandbox(
     settings: Settings, *, port: int = 8080, host: str = "127.0.0.1", data_dir: Path = Path("data"),
-) -> None:
-    """Run the sandbox until SIGINT/SIGTERM (Ctrl+C), then stop the page, the bot and the stand-in cleanly."""
+) -> int:
+    """Run the sandbox until SIGINT/SIGTERM (Ctrl+C), then stop the page, the bot and the stand-in cleanly.
+
+    Returns the exit code: 0 after a clean stop, 2 when the port or the data folder cannot be used.
+    """
     # The tick job runs every 2 s here: APScheduler's two INFO lines per run would bury everything else.
     logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)
     sandbox = Sandbox(settings, port=port, host=host, data_dir=data_dir)
     try:
         await sandbox.start()
+    except DatabaseFileError as exc:
+        print(f"Cannot start the sandbox: its database {exc.path} cannot be used: {exc.reason}.", file=sys.stderr)
+        return 2
     except OSError as exc:
         print(f"Cannot start the sandbox on {host}:{port} ({exc.strerror or exc}); "
-              "try another port: python -m bot sandbox --port 8081")
-        return
+              "try another port: python -m bot sandbox --port 8081", file=sys.stderr)
+        return 2
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -444,3 +479,4 @@ async def run_sandbox(
             loop.remove_signal_handler(sig)
         await sandbox.stop()
     print("Sandbox stopped.")
+    return 0

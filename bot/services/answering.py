@@ -118,20 +118,49 @@ async def submit(
     answered_at: datetime | None,
 ) -> Submission:
     """Validate and store one answer; return what to tell the patient next."""
+    return await _submit(services, telegram_user_id=telegram_user_id, instance_id=instance_id,
+                         item_index=item_index, value_for=lambda prompt: make_value(prompt.item),
+                         answered_at=answered_at)
+
+
+async def submit_selection(
+    services: Services, *, telegram_user_id: int, instance_id: int, item_index: int
+) -> Submission:
+    """"Valider" on a multiple-choice item: store the options ticked so far.
+
+    The ticks are read *inside the submitting transaction* (the store's lock serialises it with every toggle):
+    read in an earlier transaction, a tick committed in between (two taps handled concurrently) would be shown as
+    ticked, then cleared by the submit and missing from the answer. Now a tick either lands before the submit and
+    is in the answer, or after it and is refused as stale.
+    """
+    return await _submit(services, telegram_user_id=telegram_user_id, instance_id=instance_id,
+                         item_index=item_index, answered_at=None,
+                         value_for=lambda prompt: engine.answer_from_selection(prompt.item, set(prompt.selection)))
+
+
+async def _submit(
+    services: Services,
+    *,
+    telegram_user_id: int,
+    instance_id: int | None,
+    item_index: int | None,
+    value_for: Callable[[Prompt], object],
+    answered_at: datetime | None,
+) -> Submission:
     now = services.clock.now()
     async with services.store.transaction() as tx:
         patient, instance, problem = await _active_context(tx, telegram_user_id, instance_id)
         if problem is not None or instance is None or patient is None:
             return Submission(problem or "stale", patient=patient)
         return await store_answer(
-            tx, services, patient, instance, item_index=item_index, make_value=make_value, answered_at=answered_at,
+            tx, services, patient, instance, item_index=item_index, value_for=value_for, answered_at=answered_at,
             now=now, actor=f"patient:{patient.study_id}", source="patient",
         )
 
 
 async def store_answer(
     tx: Tx, services: Services, patient: Patient, instance: Instance, *, item_index: int | None,
-    make_value: ValueFactory, answered_at: datetime | None, now: datetime, actor: str, source: str,
+    value_for: Callable[[Prompt], object], answered_at: datetime | None, now: datetime, actor: str, source: str,
 ) -> Submission:
     """Store one answer to `instance` inside `tx` and commit: the row, its audit entry, alerts, completion.
 
@@ -144,7 +173,7 @@ async def store_answer(
     if prompt is None or (item_index is not None and prompt.item_index != item_index):
         return Submission("stale", patient=patient)
     try:
-        value = make_value(prompt.item)
+        value = value_for(prompt)
     except engine.InvalidAnswer as exc:
         return Submission("invalid", message=str(exc), item=prompt.item, patient=patient, prompt=prompt)
     old = answers.get(prompt.item.id)

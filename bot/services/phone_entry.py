@@ -99,7 +99,8 @@ async def submit(
         if instance.status != "open" or not now <= instance.closes_at:
             return Submission("stale", patient=patient)
         submission = await answering.store_answer(
-            tx, services, patient, instance, item_index=item_index, make_value=make_value, answered_at=None,
+            tx, services, patient, instance, item_index=item_index, value_for=lambda prompt: make_value(prompt.item),
+            answered_at=None,
             now=now, actor=f"clinician:{clinician_id}", source=PHONE,
         )
     if submission.finished:

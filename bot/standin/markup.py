@@ -1,184 +1,29 @@
-"""Formatting and keyboards checked the way Telegram checks them.
+"""Text and keyboards checked the way Telegram checks them.
 
-Telegram rejects a whole message for one unbalanced `<b>` or one unescaped `.` in MarkdownV2, and a keyboard for
-one `callback_data` over 64 bytes (French accents are two bytes each). These functions reproduce those checks with
-Telegram's wording (the server side is TDLib's `parse_html` / `parse_markdown_v2`), and return the plain text Telegram
-would store, whose length is what the 4096/1024 limits apply to. Entities are not computed: tests that care about
-formatting read the raw request instead.
+Telegram rejects a keyboard for one `callback_data` over 64 bytes (French accents are two bytes each); these
+functions reproduce that check with Telegram's wording. The bot sends plain text, so text is stored as sent and the
+4096/1024 limits apply to it; a `parse_mode` is refused (see `PARSE_MODES`).
 """
 
 from __future__ import annotations
 
-import html
 import json
-import re
 from typing import Any
 
 from bot.standin.errors import ApiError, bad_request
 from bot.standin.limits import MAX_CALLBACK_DATA_BYTES, MIN_CALLBACK_DATA_BYTES
 
-PARSE_MODES = ("HTML", "MarkdownV2")
-
-#: Tags Telegram's HTML parse mode accepts (Bot API, "HTML style").
-_HTML_TAGS = frozenset(
-    {
-        "a", "b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "span", "tg-spoiler",
-        "tg-emoji", "code", "pre", "blockquote",
-    }
-)
-_NAMED_ENTITIES = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
-_ENTITY = re.compile(r"&(#[0-9]+|#[xX][0-9a-fA-F]+|[a-zA-Z]+);")
-_ATTRIBUTE = re.compile(r"""\s*([a-zA-Z-]+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>"']+)))?""")
-
-
-def _entities_error(detail: str) -> ApiError:
-    return bad_request(f"can't parse entities: {detail}")
-
-
-def _byte_offset(text: str, index: int) -> int:
-    return len(text[:index].encode("utf-8"))
-
-
-def _decode_entities(chunk: str) -> str:
-    def replace(match: re.Match[str]) -> str:
-        name = match.group(1)
-        if name.startswith("#"):
-            return html.unescape(match.group(0))
-        return _NAMED_ENTITIES.get(name, match.group(0))
-
-    return _ENTITY.sub(replace, chunk)
-
-
-def parse_html(text: str) -> str:
-    """Check Telegram HTML and return the plain text; raise ApiError 400 "can't parse entities: ..."."""
-    plain: list[str] = []
-    stack: list[str] = []
-    i = 0
-    while i < len(text):
-        lt = text.find("<", i)
-        if lt < 0:
-            plain.append(_decode_entities(text[i:]))
-            break
-        plain.append(_decode_entities(text[i:lt]))
-        if lt + 1 < len(text) and text[lt + 1] == "/":
-            gt = text.find(">", lt)
-            if not stack:
-                raise _entities_error(f"Unexpected end tag at byte offset {_byte_offset(text, lt)}")
-            if gt < 0:
-                raise _entities_error(f"Unclosed end tag at byte offset {_byte_offset(text, lt)}")
-            name = text[lt + 2 : gt].strip().lower()
-            if name != stack[-1]:
-                raise _entities_error(
-                    f'Unmatched end tag at byte offset {_byte_offset(text, lt)}, expected "</{stack[-1]}>", '
-                    f'found "</{name}>"'
-                )
-            stack.pop()
-            i = gt + 1
-            continue
-        name_match = re.match(r"[a-zA-Z0-9-]*", text[lt + 1 :])
-        name = name_match.group(0).lower() if name_match else ""
-        if name not in _HTML_TAGS:
-            raise _entities_error(f'Unsupported start tag "{name}" at byte offset {_byte_offset(text, lt)}')
-        gt = text.find(">", lt)
-        if gt < 0:
-            raise _entities_error(f"Unclosed start tag at byte offset {_byte_offset(text, lt)}")
-        attributes = {
-            m.group(1).lower(): next((g for g in m.group(2, 3, 4) if g is not None), "")
-            for m in _ATTRIBUTE.finditer(text[lt + 1 + len(name) : gt].rstrip("/"))
-        }
-        if name == "span" and attributes.get("class") != "tg-spoiler":
-            raise _entities_error(
-                f'Tag "span" must have class "tg-spoiler" at byte offset {_byte_offset(text, lt)}'
-            )
-        stack.append(name)
-        i = gt + 1
-    if stack:
-        raise _entities_error(f'Can\'t find end tag corresponding to start tag "{stack[-1]}"')
-    return "".join(plain)
-
-
-_MD_RESERVED = frozenset("_*[]()~`>#+-=|{}.!")
-_MD_NAMES = {
-    "*": "Bold", "_": "Italic", "__": "Underline", "~": "Strikethrough", "||": "Spoiler", "`": "Code",
-    "```": "Pre", "[": "TextUrl",
-}
-
-
-def parse_markdown_v2(text: str) -> str:
-    """Check Telegram MarkdownV2 and return the plain text; raise ApiError 400 "can't parse entities: ..."."""
-    plain: list[str] = []
-    stack: list[tuple[str, int]] = []
-    i = 0
-    line_start = True
-    while i < len(text):
-        c = text[i]
-        in_code = bool(stack) and stack[-1][0] in ("`", "```")
-        if c == "\\" and i + 1 < len(text) and 0 < ord(text[i + 1]) <= 126:
-            plain.append(text[i + 1])
-            i += 2
-            line_start = False
-            continue
-        if in_code:
-            marker = stack[-1][0]
-            if text.startswith(marker, i):
-                stack.pop()
-                i += len(marker)
-            else:
-                plain.append(c)
-                i += 1
-            continue
-        if c == ">" and line_start:
-            i += 1
-            line_start = False
-            continue
-        line_start = c == "\n"
-        marker = ""
-        if text.startswith("```", i):
-            marker = "```"
-        elif text.startswith("__", i) or text.startswith("||", i):
-            marker = text[i : i + 2]
-        elif c in "*_~`[":
-            marker = c
-        elif c == "]" and stack and stack[-1][0] == "[":
-            stack.pop()
-            i += 1
-            if i < len(text) and text[i] == "(":
-                close = i + 1
-                while close < len(text) and text[close] != ")":
-                    close += 2 if text[close] == "\\" else 1
-                if close >= len(text):
-                    raise _entities_error(f"Can't find end of a URL at byte offset {_byte_offset(text, i)}")
-                i = close + 1
-            continue
-        if marker:
-            if stack and stack[-1][0] == marker:
-                stack.pop()
-            elif any(open_marker == marker for open_marker, _ in stack):
-                top, offset = stack[-1]
-                raise _entities_error(f"Can't find end of {_MD_NAMES[top]} entity at byte offset {offset}")
-            else:
-                stack.append((marker, _byte_offset(text, i)))
-            i += len(marker)
-            continue
-        if c in _MD_RESERVED:
-            raise _entities_error(f"Character '{c}' is reserved and must be escaped with the preceding '\\'")
-        plain.append(c)
-        i += 1
-    if stack:
-        top, offset = stack[-1]
-        raise _entities_error(f"Can't find end of {_MD_NAMES[top]} entity at byte offset {offset}")
-    return "".join(plain)
+PARSE_MODES: tuple[str, ...] = ()
+"""The bot sends plain text only (no `parse_mode`): a message with one is refused, so a formatting change cannot
+slip in untested. Telegram's HTML and MarkdownV2 rules (TDLib's `parse_html` / `parse_markdown_v2`) are not
+reproduced: nothing the bot sends would exercise them."""
 
 
 def plain_text(text: str, parse_mode: str | None) -> str:
-    """The text Telegram stores for `text` under `parse_mode`, or ApiError 400 if Telegram would refuse it."""
+    """The text Telegram stores for `text`, or ApiError 400 for a parse mode the stand-in does not serve."""
     if parse_mode is None or parse_mode == "":
         return text
-    if parse_mode == "HTML":
-        return parse_html(text)
-    if parse_mode == "MarkdownV2":
-        return parse_markdown_v2(text)
-    raise bad_request(f"unsupported parse_mode {parse_mode!r}")
+    raise bad_request(f"unsupported parse_mode {parse_mode!r}: the bot sends plain text")
 
 
 _BUTTON_ACTIONS = (

@@ -8,7 +8,9 @@ each, and recorded in `schema_version`.
 from __future__ import annotations
 
 import logging
+import os
 import re
+import sqlite3
 from pathlib import Path
 
 import aiosqlite
@@ -32,16 +34,110 @@ def migration_files() -> list[tuple[int, Path]]:
     return found
 
 
+class DatabaseFileError(Exception):
+    """The database file cannot be used (an impossible path, a directory, not SQLite, corrupt).
+
+    `reason` is the end of one sentence; the command line names the variable or option it came from
+    (`BOT_DATABASE`, `--database`) and exits with code 2.
+    """
+
+    def __init__(self, path: Path | str, reason: str) -> None:
+        super().__init__(f"{path} cannot be used as the database: {reason}")
+        self.path = Path(path)
+        self.reason = reason
+
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+"""The first 16 bytes of every SQLite 3 database file (sqlite.org/fileformat.html, section 1.3)."""
+
+DATABASE_FILE_MODE = 0o600
+"""Health data: the database and its `-wal`/`-shm` are readable by the bot's user only, whatever the umask."""
+
+DATA_DIR_MODE = 0o700
+"""A folder the bot creates for its database is private to the bot's user, whatever the umask."""
+
+SIDE_FILES = ("-wal", "-shm", "-journal")
+
+
+def make_private_dirs(directory: Path) -> None:
+    """Create `directory` and missing parents, each 0700 (mkdir's mode is masked by the umask, so chmod after)."""
+    missing: list[Path] = []
+    current = directory
+    while not current.exists():
+        missing.append(current)
+        if current.parent == current:
+            break
+        current = current.parent
+    for folder in reversed(missing):
+        folder.mkdir(mode=DATA_DIR_MODE)
+        os.chmod(folder, DATA_DIR_MODE)
+
+
+def prepare_database_file(path: Path) -> None:
+    """Check `path` before SQLite opens it, and create it (and its folder) private to the bot's user.
+
+    Why before SQLite: SQLite's own errors ("unable to open database file") do not say which part of the path is
+    wrong, and a file it creates gets the umask's permissions (often 0644, readable by every local user).
+    SQLite gives the `-wal` and `-shm` files the database file's permissions, so a 0600 database keeps them 0600.
+    """
+    if path.is_dir():
+        raise DatabaseFileError(path, "it is a folder, give a file name such as data/bot.sqlite3")
+    try:
+        make_private_dirs(path.parent)
+    except OSError as exc:
+        raise DatabaseFileError(path, f"the folder {path.parent} cannot be created ({exc.strerror or exc})") from None
+    if not path.parent.is_dir():
+        raise DatabaseFileError(path, f"{path.parent} is not a folder")
+    if path.exists():
+        try:
+            with path.open("rb") as handle:
+                header = handle.read(len(SQLITE_HEADER))
+        except OSError as exc:
+            raise DatabaseFileError(path, f"the file cannot be read ({exc.strerror or exc})") from None
+        if header and header != SQLITE_HEADER:
+            raise DatabaseFileError(path, "the file is not a SQLite database")
+        if not os.access(path, os.W_OK):
+            raise DatabaseFileError(path, "the file is not writable")
+    else:
+        try:
+            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, DATABASE_FILE_MODE))
+        except FileExistsError:
+            pass  # created meanwhile by another process: SQLite opens it as it is
+        except OSError as exc:
+            raise DatabaseFileError(path, f"the file cannot be created ({exc.strerror or exc})") from None
+    for candidate in (path, *(Path(f"{path}{suffix}") for suffix in SIDE_FILES)):
+        try:
+            os.chmod(candidate, DATABASE_FILE_MODE)
+        except FileNotFoundError:
+            continue
+        except OSError as exc:  # another user's file: SQLite will say whether it can be used
+            log.warning("cannot make %s private: %s", candidate.name, exc.strerror or exc)
+
+
 async def connect(path: Path | str) -> aiosqlite.Connection:
-    """Open (creating if needed) the database with the pragmas we rely on."""
+    """Open (creating if needed) the database with the pragmas we rely on.
+
+    Raises `DatabaseFileError` for a path that cannot hold the database or a file that is not a usable SQLite
+    database. The connection is closed on any failure: aiosqlite's thread would otherwise keep the process alive
+    after the error, and a service manager's `Restart=always` would never fire.
+    """
     if str(path) != ":memory:":
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-    conn = await aiosqlite.connect(str(path), isolation_level=None)
-    conn.row_factory = aiosqlite.Row
-    await conn.execute("PRAGMA journal_mode=WAL")
-    await conn.execute("PRAGMA synchronous=FULL")
-    await conn.execute("PRAGMA foreign_keys=ON")
-    await conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        prepare_database_file(Path(path))
+    try:
+        conn = await aiosqlite.connect(str(path), isolation_level=None)
+    except sqlite3.Error as exc:
+        raise DatabaseFileError(path, f"SQLite cannot open it ({exc})") from None
+    try:
+        conn.row_factory = aiosqlite.Row
+        await conn.execute("PRAGMA journal_mode=WAL")
+        await conn.execute("PRAGMA synchronous=FULL")
+        await conn.execute("PRAGMA foreign_keys=ON")
+        await conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    except BaseException as exc:
+        await conn.close()
+        if isinstance(exc, sqlite3.DatabaseError):
+            raise DatabaseFileError(path, f"it is not a usable SQLite database ({exc})") from None
+        raise
     return conn
 
 
@@ -75,25 +171,20 @@ async def migrate(conn: aiosqlite.Connection, clock: Clock) -> list[int]:
 
 
 def _split_sql(script: str) -> list[str]:
-    """Split a migration into statements (triggers contain `;` inside BEGIN … END)."""
+    """Split a migration into statements: a statement ends where `sqlite3.complete_statement` says it does (it
+    knows about strings, comments and the `;` inside a trigger's BEGIN … END)."""
     statements: list[str] = []
-    buffer: list[str] = []
-    in_trigger = False
-    for line in script.splitlines():
-        stripped = line.strip()
-        if stripped.startswith("--") or not stripped:
-            continue
-        buffer.append(line)
-        upper = stripped.upper()
-        if upper.startswith("CREATE TRIGGER"):
-            in_trigger = True
-        if in_trigger:
-            if upper.endswith("END;"):
-                statements.append("\n".join(buffer))
-                buffer, in_trigger = [], False
-        elif stripped.endswith(";"):
-            statements.append("\n".join(buffer))
-            buffer = []
-    if buffer:
-        statements.append("\n".join(buffer))
+    buffer = ""
+    for line in script.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            statements.append(buffer.strip())
+            buffer = ""
+    if _has_sql(buffer):
+        statements.append(buffer.strip())
     return statements
+
+
+def _has_sql(text: str) -> bool:
+    """True when `text` holds more than blank lines and `--` comments."""
+    return any(line.strip() and not line.strip().startswith("--") for line in text.splitlines())

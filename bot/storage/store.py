@@ -9,6 +9,7 @@ alert" atomic without cross-connection surprises.
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import Any
 import aiosqlite
 
 from bot.clock import Clock
-from bot.storage.db import connect, migrate
+from bot.storage.db import DatabaseFileError, connect, migrate
 
 
 class Tx:
@@ -101,7 +102,13 @@ class Store:
     async def open(cls, path: Path | str, clock: Clock) -> "Store":
         """Open the file, apply pending migrations, and return the store."""
         conn = await connect(path)
-        await migrate(conn, clock)
+        try:
+            await migrate(conn, clock)
+        except BaseException as exc:
+            await conn.close()  # else aiosqlite's thread keeps the process alive after the error
+            if type(exc) is sqlite3.DatabaseError:  # "file is not a database", "disk image is malformed"
+                raise DatabaseFileError(path, f"it is not a usable SQLite database ({exc})") from None
+            raise
         return cls(conn, path)
 
     async def close(self) -> None:

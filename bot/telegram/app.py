@@ -28,6 +28,7 @@ from bot.config import DEFAULT_API_BASE_URL, Settings
 from bot.delivery import patient_notices, worker
 from bot.domain.omed import load_opioid_catalogue
 from bot.i18n import _
+from bot.resources import data_path
 from bot.domain.questionnaire import load_questionnaires
 from bot.domain.rules import load_rules
 from bot.domain.schedule import load_schedule
@@ -47,7 +48,7 @@ from bot.telegram.keyboards import ACK, ANSWER, BACK, CONSENT, PHONE_ANSWER, PHO
 
 log = logging.getLogger(__name__)
 
-QUESTIONNAIRES_DIR = Path(__file__).resolve().parents[2] / "questionnaires"
+QUESTIONNAIRES_DIR = data_path("questionnaires")
 DEFAULT_TICK = timedelta(seconds=20)
 
 

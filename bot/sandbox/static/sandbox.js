@@ -122,6 +122,14 @@ function renderChat(container, messages, chatId, { showSender, empty }) {
   container.replaceChildren(...nodes);
   container.dataset.chat = chatId === null ? "" : String(chatId);
   // Follow new messages unless the reader scrolled up to read older ones.
+  stickToBottom(container);
+  // A plot arrives as an image that gets its height only once loaded: follow it then too.
+  for (const image of container.querySelectorAll("img")) {
+    if (!image.complete) image.addEventListener("load", () => stickToBottom(container), { once: true });
+  }
+}
+
+function stickToBottom(container) {
   if (container.dataset.stick !== "no") container.scrollTop = container.scrollHeight;
 }
 

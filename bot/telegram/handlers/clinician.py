@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import date
 
@@ -202,8 +203,9 @@ async def show_patient(update: Update, context: BotContext) -> None:
              day0=p.rt_start.strftime("%d/%m/%Y"), status=status_label(p.status),
              completed=row.completed, missed=row.missed, alerts=row.open_alerts)
     rt_days = [(d - p.rt_start).days for d in fraction_days(p.rt_start, p.fractions)]
-    png = trajectory_png(
-        p.study_id, [t.study_day for t in row.trajectory], [t.worst_pain for t in row.trajectory],
+    # In a worker thread: rendering takes tens of milliseconds that every other patient would otherwise wait.
+    png = await asyncio.to_thread(
+        trajectory_png, p.study_id, [t.study_day for t in row.trajectory], [t.worst_pain for t in row.trajectory],
         [t.omed_mg for t in row.trajectory], rt_days=rt_days,
     )
     await context.bot.send_photo(update.effective_chat.id, png, caption=summary, protect_content=True)  # type: ignore[union-attr]

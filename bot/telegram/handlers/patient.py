@@ -154,15 +154,10 @@ async def toggle_choice(update: Update, context: BotContext) -> None:
         await query.answer(stale_text())
         return
     if press.code == VALIDATE:
-        _patient, prompt = await answering.current_prompt(context.services, query.from_user.id)
-        selection = set(prompt.selection) if prompt else set()
-        submission = await answering.submit(
-            context.services,
-            telegram_user_id=query.from_user.id,
-            instance_id=press.instance_id,
+        # The ticks are read in the submitting transaction (see `submit_selection`): no tick can fall in between.
+        submission = await answering.submit_selection(
+            context.services, telegram_user_id=query.from_user.id, instance_id=press.instance_id,
             item_index=press.item_index,
-            make_value=lambda item: engine.answer_from_selection(item, selection),
-            answered_at=None,
         )
         await _after_submission(update, context, submission, query=query)
         return
