@@ -337,3 +337,17 @@ async def test_a_patient_writing_fast_is_kept_in_full_but_does_not_flood_the_gro
     bench.clock.advance(timedelta(minutes=11))
     await bench.patient_says(patient, "encore une question pour l'équipe")
     assert rows(bench, "SELECT COUNT(*) FROM alerts WHERE severity = 'info'")[0][0] == 4
+
+
+async def test_words_added_by_editing_a_message_are_kept_and_screened(bench: Bench) -> None:
+    patient = await bench.join(5053, "P-S53", RT)
+    await answer_all(bench, patient)
+    await bench.patient_says(patient, "bonjour")
+    mine = [m for m in bench.standin.messages(5053) if not m.from_bot][-1]
+    bench.standin.edit_text(5053, 5053, mine.message_id, "bonjour, depuis ce matin je ne sens plus mes jambes")
+    await bench.settle()
+    await bench.tick()
+    assert rows(bench, "SELECT text FROM patient_messages ORDER BY id") == [
+        ("bonjour",), ("bonjour, depuis ce matin je ne sens plus mes jambes",)]
+    assert len(urgent_alerts(bench)) == 1
+    assert any("Appelez maintenant le 15" in t for t in bench.texts(5053))

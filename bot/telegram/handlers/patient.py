@@ -245,7 +245,8 @@ async def other_message(update: Update, context: BotContext) -> None:
 
 
 async def keep_message(
-    update: Update, context: BotContext, *, kind: str, text: str | None, forwarded: bool = False
+    update: Update, context: BotContext, *, kind: str, text: str | None, forwarded: bool = False,
+    edited: bool = False,
 ) -> None:
     """Store a patient's message, pass it on to the team, give the right advice, then show the current question.
 
@@ -257,7 +258,8 @@ async def keep_message(
     assert message is not None and user is not None
     received = await patient_messages.receive(
         context.services, telegram_user_id=user.id, chat_id=message.chat_id, message_id=message.message_id,
-        kind=kind, text=text, telegram_date=message.date, details={"forwarded": True} if forwarded else None,
+        kind=kind, text=text, telegram_date=message.date,
+        details={key: True for key, on in (("forwarded", forwarded), ("edited", edited)) if on} or None,
     )
     if received.outcome == "not_patient":
         await message.reply_text(refusal_text())
@@ -280,12 +282,22 @@ async def keep_message(
 
 
 async def edited_message(update: Update, context: BotContext) -> None:
-    """An edited message is never taken as an answer (what was first received stays recorded)."""
+    """An edited message is never taken as an answer (what was first received stays recorded) — but words added by
+    editing are the patient's words all the same: kept and passed on like any message."""
     message = update.effective_message
     if message is None or update.effective_user is None:
         return
     patient, _prompt = await answering.current_prompt(context.services, update.effective_user.id)
-    if patient is None or patient.status == "withdrawn":
+    if patient is None:
+        return
+    text = message.text or message.caption or ""
+    if text and patient_messages.looks_like_a_message(text, context.services):
+        if patient.status != "withdrawn":
+            await message.reply_text(_("An edited message does not change an answer: to change one, use "
+                                       "\"Change my previous answer\"."))
+        await keep_message(update, context, kind="text", text=text, edited=True)
+        return
+    if patient.status == "withdrawn":
         return
     await context.bot.send_message(
         message.chat_id,
