@@ -82,3 +82,21 @@ async def test_start_up_refuses_patients_at_a_site_missing_from_the_file(tmp_pat
     settings = load_settings(BOT_DATABASE=str(database))
     with pytest.raises(SitesFileError, match="site 'NANCY' has patients but no entry"):
         await build_services(settings, clock)
+
+
+def test_run_with_a_site_missing_its_numbers_stops_with_one_sentence_naming_it(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    sites = tmp_path / "sites.yaml"
+    sites.write_text('sites:\n  - {code: NANCY, name: "Nancy", daytime_phone: "03 83 00 00 00"}\n', encoding="utf-8")
+    env = {**os.environ, "TELEGRAM_BOT_TOKEN": "123456:TEST-token-not-a-real-one_abcdefgh",
+           "TELEGRAM_API_BASE_URL": "http://127.0.0.1:9/bot", "CLINICIAN_CHAT_ID": "-1001", "CLINICIAN_USER_IDS": "1",
+           "BOT_DATABASE": str(tmp_path / "bot.sqlite3"), "BOT_SITES_FILE": str(sites)}
+    result = subprocess.run([sys.executable, "-m", "bot", "run"], env=env, cwd=tmp_path, capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 2, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "NANCY" in lines[0] and "on_call_phone" in lines[0], result.stderr
+    assert "Traceback" not in result.stderr
