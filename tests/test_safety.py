@@ -351,3 +351,18 @@ async def test_words_added_by_editing_a_message_are_kept_and_screened(bench: Ben
         ("bonjour",), ("bonjour, depuis ce matin je ne sens plus mes jambes",)]
     assert len(urgent_alerts(bench)) == 1
     assert any("Appelez maintenant le 15" in t for t in bench.texts(5053))
+
+
+async def test_a_patient_writing_at_night_gets_what_is_due_at_once(tmp_path: Path) -> None:
+    # 22:30 in Paris: a questionnaire the team sends now is held back by quiet hours (the bot does not start a
+    # conversation at night) — but a patient who writes is in the chat now, and gets it at once.
+    async with bench_at(tmp_path, datetime(2027, 3, 1, 21, 30, tzinfo=timezone.utc)) as bench:
+        patient = await bench.join(5054, "P-S54", RT)
+        await answer_all(bench, patient)
+        await bench.clinician_says("/send P-S54 daily")
+        await bench.tick()
+        assert await current_prompt(bench, patient) is None
+        await bench.patient_says(patient, "Bonjour, je ne dors pas, je peux répondre")
+        prompt = await current_prompt(bench, patient)
+        assert prompt is not None and prompt.questionnaire.id == "daily"
+        assert rows(bench, "SELECT COUNT(*) FROM patient_messages")[0][0] == 1

@@ -17,6 +17,7 @@ from bot.domain import engine
 from bot.domain.models import Patient
 from bot.domain.sites import Site
 from bot.i18n import _
+from bot.scheduling import dispatcher
 from bot.services import answering, enrolment, onboarding, patient_messages
 from bot.services.answering import Submission
 from bot.telegram.context import BotContext
@@ -102,8 +103,6 @@ async def information_understood(update: Update, context: BotContext) -> None:
 
 async def preferred_time(update: Update, context: BotContext) -> None:
     """The patient chose a time: activate, plan the schedule and start what is due (the baseline)."""
-    from bot.scheduling import dispatcher
-
     query = update.callback_query
     assert query is not None and context.matches
     choice = context.matches[0].group(1)
@@ -276,9 +275,12 @@ async def keep_message(
         site = context.services.sites.get(received.patient.site_code)
         local_now = context.services.clock.now().astimezone(context.services.settings.timezone)
         await message.reply_text(message_received_text(site, local_now))
-    _patient, prompt = await answering.current_prompt(context.services, user.id)
+    current, prompt = await answering.current_prompt(context.services, user.id)
     if prompt is not None:
         await send_prompt(context.bot, context.services, message.chat_id, prompt, replaces_previous=True)
+    elif current is not None and current.status == "active":
+        # The patient is here now: what is due (held back by quiet hours) follows at once, at any hour.
+        await dispatcher.dispatch_patient(context.services, context.bot, current.id, present=True)
 
 
 async def edited_message(update: Update, context: BotContext) -> None:
@@ -323,8 +325,6 @@ async def show_current(update: Update, context: BotContext) -> None:
     elif patient.status == "paused":
         await context.bot.send_message(chat.id, paused_text())
     else:
-        from bot.scheduling import dispatcher
-
         # Nothing open, but something may be due and held back by quiet hours: the patient is here, send it.
         if patient.status == "active" and await dispatcher.dispatch_patient(
             context.services, context.bot, patient.id, present=True
@@ -388,8 +388,6 @@ async def _after_submission(
         await send_prompt(context.bot, context.services, chat_id, submission.prompt)
     elif submission.finished and answered is not None:
         await context.bot.send_message(chat_id, summary_text(answered.questionnaire.title, submission.summary))
-        from bot.scheduling import dispatcher
-
         await dispatcher.dispatch_patient(  # the patient is here: the next due one follows at once, at any hour
             context.services, context.bot, submission.patient.id, present=True)  # type: ignore[union-attr]
 
@@ -480,7 +478,6 @@ async def pause_command(update: Update, context: BotContext) -> None:
 
 async def resume_command(update: Update, context: BotContext) -> None:
     """/reprendre: end a pause if there is one, then show the current question."""
-    from bot.scheduling import dispatcher
     from bot.services import participation
 
     user = update.effective_user
