@@ -65,6 +65,9 @@ def _line(study_id: str, alert: alerts.AlertRow, tz: object) -> str:
     fired = alert.payload.get("fired") if isinstance(alert.payload.get("fired"), dict) else {}
     message = fired.get("message_team") or fired.get("patient_message")  # type: ignore[union-attr]
     text = f"• {study_id} — {title}{extra} — {when}"
+    if alert.occurrences > 1 and alert.last_occurrence_at is not None:  # the same news again while open (issue 15)
+        text += " — " + _("{count} times, last {when}").format(
+            count=alert.occurrences, when=alert.last_occurrence_at.astimezone(tz).strftime("%d/%m %H:%M"))  # type: ignore[arg-type]
     if message:
         text += "\n  « " + str(message)[:300] + " »"
     return text
