@@ -156,3 +156,38 @@ async def test_the_closed_loop_records_action_and_outcome_and_refuses_non_clinic
     await bench.tick()
     last = [m.text or "" for m in bench.group_messages() if "Résumé du matin" in (m.text or "")][-1]
     assert "Issue à renseigner" not in last
+
+
+async def test_suppressed_firings_and_the_loop_are_exported_and_reported(bench: Bench, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import csv
+    import json
+
+    from bot.export import export
+    from bot.report.telemonitoring import build_telemonitoring
+
+    patient = await bench.join(7004, "P-L4", RT)
+    await answer_all(bench, patient, BASELINE)
+    await diary(bench, patient, {"pain_worst": 3, "analgesic_same": "no", **REGIMEN, "bg_dose": 40})
+    [(first, _, _)] = increase_alerts(bench)
+    await press(bench, first, f"ack:{first}")
+    await press(bench, first, f"act:{first}:analgesics")
+    await diary(bench, patient, SAME)
+    services = bench.services
+    assert services is not None
+    count = await export("alerts", services.store, tmp_path / "alerts.csv", services.questionnaires, services.opioids)
+    records = list(csv.DictReader((tmp_path / "alerts.csv").open(encoding="utf-8")))
+    assert count == len(records)
+    kinds = [(r["record"], r["rule_id"], r["reason"] or r["code"]) for r in records if r["rule_id"] ==
+             "analgesic_increase"]
+    assert kinds == [("alert", "analgesic_increase", ""), ("suppressed", "analgesic_increase", "acknowledged"),
+                     ("action", "analgesic_increase", "analgesics")]
+    assert all(str(CLINICIANS[0]) not in ",".join(r.values()) for r in records)
+    await export("alerts-fhir", services.store, tmp_path / "alerts.json", services.questionnaires, services.opioids)
+    bundle = json.loads((tmp_path / "alerts.json").read_text(encoding="utf-8"))
+    assert {e["resource"]["resourceType"] for e in bundle["entry"]} == {"Flag", "Communication"}
+    path = await build_telemonitoring(services.store, tmp_path)
+    report = {(r["scope"], r["metric"]): r["value"] for r in csv.DictReader(path.open(encoding="utf-8"))}
+    assert report[("rule:analgesic_increase", "alerts")] == "1"
+    assert report[("rule:analgesic_increase", "suppressed")] == "1"
+    assert report[("rule:analgesic_increase", "actions")] == "1"
+    assert report[("all", "questionnaires")] == "3"
