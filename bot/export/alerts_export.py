@@ -64,6 +64,7 @@ class AlertFact:
     occurrences: int
     last_occurrence_at: datetime | None
     fired: str
+    instance_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,7 @@ async def load_alert_data(tx: Tx) -> AlertData:
             acknowledged_at=_t(r["acknowledged_at"]), acknowledged_by=r["acknowledged_by"],
             occurrences=r["occurrences"], last_occurrence_at=_t(r["last_occurrence_at"]),
             fired=json.dumps(payload.get("fired") or {}, ensure_ascii=False, sort_keys=True),
+            instance_id=r["instance_id"],
         ))
     suppressed = [
         SuppressedFact(id=r["id"], patient_id=r["patient_id"], instance_id=r["instance_id"], rule_id=r["rule_id"],

@@ -138,8 +138,8 @@ def telemonitoring_rows(data: AlertData, activity: Activity) -> list[tuple[objec
     return rows
 
 
-async def build_telemonitoring(store: Store, out_dir: str | Path) -> Path:
-    """Write `telemonitoring.csv` into `out_dir` (which exists: the trial report made it); return its path."""
+async def build_telemonitoring(store: Store, out_dir: str | Path, name: str = TELEMONITORING_CSV) -> Path:
+    """Write `telemonitoring.csv` (or `name`) into `out_dir`, which exists (the trial report made it); its path."""
     async with store.read() as tx:
         data = await load_alert_data(tx)
         activity = await load_activity(tx)
@@ -147,6 +147,6 @@ async def build_telemonitoring(store: Store, out_dir: str | Path) -> Path:
     writer = csv.writer(buffer)
     writer.writerow(COLUMNS)
     writer.writerows(telemonitoring_rows(data, activity))
-    path = Path(out_dir) / TELEMONITORING_CSV
+    path = Path(out_dir) / name
     atomic_write(path, buffer.getvalue())
     return path

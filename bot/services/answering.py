@@ -236,7 +236,7 @@ async def _raise_alerts(
     prior = await clinical_context.prior_history(tx, services, instance)
     history, regimens = clinical_context.with_current(services, prior, instance, answers)
     context = clinical_context.rule_context(services, history, regimens, instance, finished=finished)
-    references = await _references(tx, services, patient)
+    references = {} if services.legacy_alerting else await _references(tx, services, patient)
     drafts = evaluate_answers(services.rules, instance.questionnaire_id, answers, replace(context, references=references))
     news = {draft.rule_id for draft in drafts}
     # What fires against the baseline but not against the acknowledged state: the same news, kept as suppressed.
@@ -268,7 +268,7 @@ async def _raise_alerts(
             await _suppress(tx, patient, instance, draft, previous, "repeat", now)
             continue
         rule = services.rules.get(draft.rule_id)
-        if draft.severity != "urgent" and not rule.is_event:
+        if draft.severity != "urgent" and not rule.is_event and not services.legacy_alerting:
             open_alert = await alerts.open_alert_of_rule(tx, patient.id, draft.rule_id)
             if open_alert is not None and not _worse(rule.worse_key, draft.fired, open_alert.current_fired):
                 await alerts.record_occurrence(tx, open_alert.id, fired=draft.fired, now=now)

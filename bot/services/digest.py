@@ -61,7 +61,7 @@ class PendingDigest:
 def _line(study_id: str, alert: alerts.AlertRow, tz: object) -> str:
     when = alert.created_at.astimezone(tz).strftime("%d/%m %H:%M")  # type: ignore[arg-type]
     title = str(alert.payload.get("title", ""))
-    timepoint = alert.payload.get("timepoint")
+    timepoint = (alert.latest_fired or {}).get("timepoint") or alert.payload.get("timepoint")  # the newest occurrence
     extra = f" ({timepoint_label(str(timepoint))})" if timepoint else ""
     fired = alert.payload.get("fired") if isinstance(alert.payload.get("fired"), dict) else {}
     message = fired.get("message_team") or fired.get("patient_message")  # type: ignore[union-attr]
