@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import logging
 
-from telegram import Update
+from telegram import Message, Update
 
-from bot.domain.followup import is_code
+from bot.domain.followup import FollowupKind, is_code
 from bot.i18n import _
 from bot.storage import alerts, audit
 from bot.telegram.context import BotContext
@@ -35,7 +35,7 @@ async def followup(update: Update, context: BotContext) -> None:
     if match is None or not context.services.is_clinician(query.from_user.id, chat_id):
         await query.answer(refusal_text(), show_alert=True)
         return
-    kind = "action" if match.group(1) == "act" else "outcome"
+    kind: FollowupKind = "action" if match.group(1) == "act" else "outcome"
     alert_id, code = int(match.group(2)), match.group(3)
     if not is_code(kind, code):
         await query.answer(_("This button is no longer valid."))
@@ -56,7 +56,8 @@ async def followup(update: Update, context: BotContext) -> None:
     label = action_label(code) if kind == "action" else outcome_label(code)
     await query.answer(_("Recorded: {label}").format(label=label))
     when = now.astimezone(services.settings.timezone).strftime("%d/%m/%Y %H:%M")
-    lines = (query.message.text if query.message and query.message.text else "").split("\n")
+    shown = query.message.text if isinstance(query.message, Message) and query.message.text else ""
+    lines = shown.split("\n")
     if lines and lines[-1] in _prompts():
         lines.pop()
     template = _("Done: {label} ({name}, {when})") if kind == "action" else _("Outcome: {label} ({name}, {when})")
