@@ -88,7 +88,10 @@ async def test_a_clinician_acknowledges_and_others_are_refused(bench: Bench) -> 
     acked = rows(bench, "SELECT acknowledged_by FROM alerts WHERE rule_id LIKE 'rf_weakness%'")
     assert acked == [(CLINICIANS[1],)]
     edited = next(m for m in bench.group_messages() if m.message_id == alert.message_id)
-    assert "Pris en charge par" in (edited.text or "") and edited.buttons() == []
+    assert "Pris en charge par" in (edited.text or "")
+    # The closed loop (issue 15): the buttons now ask what was done, no "Pris en charge" any more.
+    assert [b["callback_data"] for row in edited.buttons() for b in row][0] == f"act:{data.split(':')[1]}:called"
+    assert not any(b["callback_data"].startswith("ack:") for row in edited.buttons() for b in row)
     assert rows(bench, "SELECT COUNT(*) FROM audit_log WHERE action = 'acknowledge'")[0][0] == 1
     # acknowledged: no re-alert later
     bench.clock.advance(timedelta(hours=2))

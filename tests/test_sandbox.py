@@ -150,7 +150,9 @@ async def test_an_urgent_answer_reaches_the_group_by_the_periodic_tick_and_is_ac
     await client.press_label(CLINICIAN_CHAT_ID, "Pris en charge")
     state = await client.state()
     acknowledged = next(m for m in state["group"]["messages"] if m["id"] == alert["id"])
-    assert acknowledged["buttons"] == [] and "Pris en charge par Dr Martin" in acknowledged["text"]
+    assert "Pris en charge par Dr Martin" in acknowledged["text"]
+    # The closed loop (issue 15): the buttons now ask what was done.
+    assert [b["text"] for row in acknowledged["buttons"] for b in row][0] == "Patient appelé"
     assert any(t["text"] == "Enregistré : pris en charge." for t in state["toasts"])
     assert rows(client.sandbox.database, "SELECT rule_id, acknowledged_by FROM alerts") == [
         ("rf_weakness_inclusion", 424242)]

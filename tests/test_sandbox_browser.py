@@ -98,7 +98,9 @@ async def test_enrol_answer_by_clicking_then_acknowledge_the_red_flag_alert(
     await expect(alert).to_contain_text("P-WEB", timeout=10_000)  # delivered by the periodic tick job
     await alert.get_by_role("button", name="Pris en charge").click()
     await expect(alert).to_contain_text("Pris en charge par Dr Martin")
-    await expect(alert.locator(".keyboard")).to_have_count(0)
+    # The closed loop (issue 15): the buttons now ask what was done.
+    await expect(alert.get_by_role("button", name="Pris en charge")).to_have_count(0)
+    await expect(alert.get_by_role("button", name="Patient appelé")).to_be_visible()
     await expect(page.locator(".toast", has_text="Enregistré : pris en charge.")).to_be_visible()
 
     shot = tmp_path / "sandbox.png"

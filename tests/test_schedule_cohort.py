@@ -148,7 +148,12 @@ async def test_twenty_patients_through_ninety_days(tmp_path: Path) -> None:
         assert late_completed >= 10  # answered after a reminder
         missed = rows(bench, "SELECT COUNT(*) FROM instances WHERE status = 'missed'")[0][0]
         missed_alerts = rows(bench, "SELECT COUNT(*) FROM alerts WHERE rule_id = 'questionnaire_missed'")[0][0]
-        assert missed > 0 and missed_alerts == missed
+        # Issue 15: one open alert per patient for missed questionnaires, each further one counted in it and kept.
+        merged = rows(bench, "SELECT COUNT(*), SUM(reason = 'open') FROM suppressed_alerts WHERE rule_id ="
+                             " 'questionnaire_missed'")[0]
+        occurrences = rows(bench, "SELECT SUM(occurrences) FROM alerts WHERE rule_id = 'questionnaire_missed'")[0][0]
+        assert missed > 0 and missed_alerts + merged[0] == missed == occurrences and merged[0] == merged[1]
+        assert missed_alerts <= len(patients)
         digests = "\n".join(m.text or "" for m in bench.group_messages() if "Résumé du matin" in (m.text or ""))
         never_ids = {p.study_id for p in patients if behaviours[p.user_id] == "never" and p != withdrawn}
         assert all(study_id in digests for study_id in never_ids)

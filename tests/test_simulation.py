@@ -78,3 +78,38 @@ async def test_the_nurse_recovers_by_phone_the_day_30_of_a_patient_silent_throug
         "SELECT i.status FROM instances i JOIN patients p ON p.id = i.patient_id WHERE i.timepoint = 'D30'"
         " AND p.study_id = ?", (silent.profile.study_id,)).fetchone() == ("completed",)
     assert summary["d30_evaluable_fraction"] == 1.0 and summary["nurse_calls_reached"] >= 1
+
+
+async def test_injected_red_flags_alert_and_the_team_closes_the_loop(tmp_path: Path) -> None:
+    """Issue 15: a red flag injected into an answered questionnaire raises its urgent alert; the virtual team takes
+    care of the alerts, says what it did and, days later, what it was; the opioid rise alerts once."""
+    from bot.sandbox.cohort import Clinical
+
+    [patient] = draw_cohort(1, 5)
+    patient = replace(patient, silence=None, withdraw_day=None, after_fraction=False, night_join=False,
+                      join_at=datetime.combine(RT_START - timedelta(days=2), time(10), tzinfo=patient.join_at.tzinfo),
+                      clinical=Clinical(red_flag=(8, "rf_numbness"), titration=(3, 60)))
+    settings = load_settings(BOT_DATABASE=str(tmp_path / "unused.sqlite3"))
+    world = SandboxWorld(settings, tmp_path / "sim.sqlite3", start=patient.join_at - timedelta(hours=1),
+                         tick_every=timedelta(hours=1))
+    await world.start()
+    try:
+        run = CohortRun(world, [patient], call_list=True, seed=5)
+        run.cohort[0].decisions = {}
+        await run.run()
+        summary = await run.summary()
+    finally:
+        await world.stop()
+    db = sqlite3.connect(tmp_path / "sim.sqlite3")
+    assert summary["red_flags_injected"] == summary["red_flags_alerted"] == 1
+    assert db.execute("SELECT COUNT(*) FROM alerts WHERE rule_id = 'rf_numbness'").fetchone() == (1,)
+    # Answered diaries after the rise carry the same dose: one alert at most, the rest kept as suppressed.
+    raised = db.execute("SELECT COUNT(*) FROM alerts WHERE rule_id = 'analgesic_increase'").fetchone()[0]
+    assert raised <= 1
+    kinds = dict(db.execute("SELECT kind, COUNT(*) FROM alert_followups GROUP BY kind").fetchall())
+    acknowledged = db.execute("SELECT COUNT(*) FROM alerts WHERE acknowledged_at IS NOT NULL").fetchone()[0]
+    assert acknowledged >= 1 and kinds.get("action") == acknowledged and kinds.get("outcome", 0) >= 1
+    delays = db.execute("SELECT (julianday(acknowledged_at) - julianday(delivered_at)) * 1440 FROM alerts"
+                        " WHERE rule_id = 'rf_numbness'").fetchone()[0]
+    assert 0 < delays <= 120  # urgent: taken care of within the hour after 5-45 minutes (hourly steps)
+    assert isinstance(summary["alerts_per_patient_week"], dict) and summary["questionnaires_alerting_fraction"] is not None

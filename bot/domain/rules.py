@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Collection, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Annotated, ClassVar, Literal, Union
@@ -49,6 +49,7 @@ __all__ = [
     "NO_ANSWER_MARKERS",
     "OMED_RELATIVE_TOLERANCE",
     "Rule",
+    "Reference",
     "RuleContext",
     "RuleSet",
     "RulesFileError",
@@ -311,6 +312,10 @@ class Rule(_Model):
     #: Rules that say the same news more precisely or more urgently: when one of them fires on the same answers,
     #: this one does not (one alert per news: fever with chemotherapy is urgent, not also "fever" same-day).
     superseded_by: tuple[str, ...] = ()
+    #: What a relative condition (pain rise, analgesic increase) compares with: the baseline questionnaire, or the
+    #: state at this rule's last *acknowledged* alert for the patient (baseline while there is none) — once the team
+    #: has raised the opioids by 25 % and said so, later questionnaires at that dose are not news (issue 15).
+    compare_with: Literal["baseline", "last_acknowledged"] = "baseline"
     condition: Condition
 
     @model_validator(mode="after")
@@ -326,6 +331,22 @@ class Rule(_Model):
     @property
     def is_event(self) -> bool:
         return isinstance(self.condition, EventCondition)
+
+    @property
+    def worse_key(self) -> str | None:
+        """The value whose rise makes a new occurrence worse news than the open alert (None: never worse).
+
+        `repeat.unless_higher` when given; otherwise the value a relative condition measures: the worst pain for a
+        pain rise, the current OMED for an analgesic increase.
+        """
+        if self.repeat is not None and self.repeat.unless_higher:
+            return self.repeat.unless_higher
+        for condition in _walk(self.condition):
+            if isinstance(condition, PainRiseCondition):
+                return "pain_worst"
+            if isinstance(condition, AnalgesicIncreaseCondition):
+                return "current_omed"
+        return None
 
     def answer_items(self) -> frozenset[str]:
         """Item ids this rule reads from the answers (for the known-items check)."""
@@ -503,6 +524,18 @@ class RuleContext:
     current_omed: float | None  # mg/day computed for the answers being evaluated
     on_chemo: bool
     has_baseline: bool = True  # a baseline questionnaire with a worst-pain score exists
+    #: Per rule id (rules with `compare_with: last_acknowledged`): the state at that rule's last acknowledged alert,
+    #: used instead of the baseline pain / OMED. A rule absent here compares with the baseline.
+    references: Mapping[str, Reference] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Reference:
+    """The state a relative rule was last acknowledged at: worst pain and OMED (None: not recorded then)."""
+
+    alert_id: int
+    pain_worst: int | float | None
+    omed: float | None
 
 
 @dataclass(frozen=True)
@@ -708,12 +741,23 @@ def evaluate_answers(
             continue
         if rule.questionnaires is not None and questionnaire_id not in rule.questionnaires:
             continue
-        truth, inputs = _evaluate(condition, questionnaire_id, answers, context)
+        reference = context.references.get(rule.id) if rule.compare_with == "last_acknowledged" else None
+        rule_context = context if reference is None else _against(context, reference)
+        truth, inputs = _evaluate(condition, questionnaire_id, answers, rule_context)
         if truth is True:
+            if reference is not None:
+                inputs = {**inputs, "compared_with_alert": reference.alert_id}
             drafts.append(_draft(rule, inputs))
     fired = {draft.rule_id for draft in drafts}
     superseded = {rule.id for rule in rules if fired.intersection(rule.superseded_by)}
     return _most_severe_first([draft for draft in drafts if draft.rule_id not in superseded])
+
+
+def _against(context: RuleContext, reference: Reference) -> RuleContext:
+    """The context with the acknowledged state in place of the baseline (a value not recorded keeps the baseline)."""
+    pain = reference.pain_worst if _is_number(reference.pain_worst) else context.baseline_pain_worst
+    omed = reference.omed if _is_number(reference.omed) else context.baseline_omed
+    return replace(context, baseline_pain_worst=pain, baseline_omed=omed)  # type: ignore[arg-type]
 
 
 def evaluate_event(

@@ -11,6 +11,7 @@ from typing import Final
 
 from bot.domain.omed import OpioidCatalogue
 from bot.domain.questionnaire import Questionnaire
+from bot.export.alerts_export import export_alerts_csv, export_alerts_fhir
 from bot.export.audit_export import export_audit
 from bot.export.csv_export import export_csv
 from bot.export.dataset import ExportError, open_existing_store
@@ -20,7 +21,7 @@ from bot.storage.store import Store
 
 __all__ = ["FORMATS", "ExportError", "export", "export_audit", "export_csv", "export_fhir", "open_existing_store"]
 
-FORMATS: Final[tuple[str, ...]] = ("csv", "fhir", "audit")
+FORMATS: Final[tuple[str, ...]] = ("csv", "fhir", "audit", "alerts", "alerts-fhir")
 
 
 async def export(
@@ -45,4 +46,8 @@ async def export(
         return await export_csv(store, out_path, questionnaires, catalogue, table or catalogue.default_table)
     if fmt == "fhir":
         return await export_fhir(store, out_path, questionnaires)
+    if fmt == "alerts":  # alerts, suppressed firings and the closed loop (issue 15)
+        return await export_alerts_csv(store, out_path)
+    if fmt == "alerts-fhir":
+        return await export_alerts_fhir(store, out_path)
     return await export_audit(store, out_path)

@@ -94,11 +94,15 @@ async def _run(args: argparse.Namespace, database: Path) -> str:
     try:
         if args.command == "export":
             count = await export(args.format, store, args.out, questionnaires, catalogue, args.table)
-            what = {"csv": "lines", "fhir": "questionnaire responses", "audit": "audit entries"}[args.format]
+            what = {"csv": "lines", "fhir": "questionnaire responses", "audit": "audit entries",
+                    "alerts": "alert records", "alerts-fhir": "alert resources"}[args.format]
             return f"Wrote {count} {what} to {args.out}."
         schedule = load_schedule(QUESTIONNAIRES_DIR / "schedule.yaml")
         files = await build_report(store, args.out, questionnaires, catalogue, progress=True, schedule=schedule,
                                    table=args.table, replace=bool(getattr(args, "force", False)))
-        return f"Wrote the report for {files.patients} patients to {files.csv} and {files.html}."
+        from bot.report.telemonitoring import build_telemonitoring  # issue 15: the telemonitoring yield
+
+        yield_csv = await build_telemonitoring(store, args.out)
+        return f"Wrote the report for {files.patients} patients to {files.csv}, {files.html} and {yield_csv}."
     finally:
         await store.close()

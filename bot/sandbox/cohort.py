@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import TextIO
 from zoneinfo import ZoneInfo
 
+from bot.clock import parse_utc
 from bot.config import ConfigError, load_settings
 from bot.domain.engine import SKIPPED
 from bot.domain.schedule import is_quiet  # noqa: F401 - re-exported for tests
@@ -57,6 +58,36 @@ ANSWERS_DIARY = 0.25
 NURSE_REACHES = 0.70
 NURSE_HOURS = (9, 14)
 MAX_ROUNDS = 400
+# Issue 15 (alerts): clinical trajectories, drawn from their own random stream per patient so that the day-30 mix
+# above is unchanged. Simulation settings, not clinical thresholds.
+RED_FLAG = 0.08          # reports a neurological red flag once, from a day between 1 and 37
+FEVER_ON_CHEMO = 0.03    # on chemotherapy at inclusion, reports a fever once, from a day between 1 and 30
+TITRATION = 0.30         # the opioids are raised once (Skenan 30 → 40, 45 or 60 mg twice a day) on day 2-20
+FLARE = 0.15             # a pain flare: +3 points for 2-5 days, starting on day 3-25
+FATIGUE = 0.40           # tiredness "un peu" from day 0 to day 20 (an expected side effect: the digest)
+NAUSEA = 0.15            # nausea "un peu" from day 0 to day 10
+RED_FLAG_ITEMS = ("rf_weakness", "rf_numbness", "rf_bladder_bowel", "rf_radicular_new")
+#: Minutes from an alert reaching the group to "Pris en charge": urgent at once (5-45 min, day or night: the
+#: on-call team); others within working hours (Mon-Fri 08:00-18:00), 30 min to 4 h, else the next working morning.
+URGENT_ACK_MINUTES = (5, 45)
+OTHER_ACK_MINUTES = (30, 240)
+WORKING_HOURS = (8, 18)
+OUTCOME_AFTER_DAYS = (5, 10)  # when the team records what the alert turned out to be
+#: What the team does and what it finds, by kind of alert (weights): simulation settings.
+ACTIONS_BY_KIND: dict[str, dict[str, float]] = {
+    "red_flag": {"emergency": 0.6, "imaging": 0.3, "called": 0.1},
+    "fever": {"emergency": 0.7, "called": 0.3},
+    "analgesics": {"called": 0.5, "nothing": 0.3, "analgesics": 0.2},
+    "pain": {"analgesics": 0.5, "called": 0.4, "clinic": 0.1},
+    "other": {"called": 0.6, "nothing": 0.3, "clinic": 0.1},
+}
+OUTCOMES_BY_KIND: dict[str, dict[str, float]] = {
+    "red_flag": {"cord_compression": 0.25, "fracture": 0.1, "pain_flare": 0.3, "none": 0.35},
+    "fever": {"infection": 0.5, "admission": 0.2, "none": 0.3},
+    "analgesics": {"pain_flare": 0.6, "none": 0.4},
+    "pain": {"pain_flare": 0.6, "none": 0.4},
+    "other": {"none": 0.8, "pain_flare": 0.15, "admission": 0.05},
+}
 _SAISIE = re.compile(r"/saisie (\S+)")
 
 
@@ -79,6 +110,43 @@ class Behaviour:
     rng: random.Random = field(default_factory=random.Random)
     decisions: dict[int, tuple[bool, int | None]] = field(default_factory=dict)  # instance → (answers, stop at)
     answered: dict[int, int] = field(default_factory=dict)  # instance → answers given
+    clinical: Clinical | None = None  # issue 15: the clinical trajectory (None: benign)
+
+
+@dataclass
+class Clinical:
+    """A patient's clinical events (issue 15), and what was injected into their answers (to count red flags)."""
+
+    red_flag: tuple[int, str] | None = None  # (first day, item)
+    fever_day: int | None = None
+    titration: tuple[int, int] | None = None  # (day, new Skenan dose in mg, twice a day)
+    flare: tuple[int, int] | None = None  # [first day, last day] of +3 points
+    fatigue: bool = False
+    nausea: bool = False
+    injected: dict[int, str] = field(default_factory=dict)  # instance → the urgent rule its answer must raise
+    titration_told: bool = False
+
+    def worst_pain(self, base: int, day: int | None) -> int:
+        if self.flare is not None and day is not None and self.flare[0] <= day <= self.flare[1]:
+            return min(10, base + 3)
+        return base
+
+
+def draw_clinical(rng: random.Random) -> Clinical:
+    """The clinical trajectory of one patient (pure, from its own random stream)."""
+    clinical = Clinical()
+    if rng.random() < RED_FLAG:
+        clinical.red_flag = (rng.randint(1, 37), rng.choice(RED_FLAG_ITEMS))
+    if rng.random() < FEVER_ON_CHEMO:
+        clinical.fever_day = rng.randint(1, 30)
+    if rng.random() < TITRATION:
+        clinical.titration = (rng.randint(2, 20), rng.choice([40, 45, 60]))
+    if rng.random() < FLARE:
+        start = rng.randint(3, 25)
+        clinical.flare = (start, start + rng.randint(2, 5) - 1)
+    clinical.fatigue = rng.random() < FATIGUE
+    clinical.nausea = rng.random() < NAUSEA
+    return clinical
 
 
 def _join_moment(rng: random.Random, night: bool, after_fraction: bool, tz: ZoneInfo) -> datetime:
@@ -115,7 +183,8 @@ def draw_cohort(patients: int, seed: int, tz: ZoneInfo = PARIS) -> list[Behaviou
             silence = (start, start + rng.randint(3, 14) - 1)
         withdraw = rng.randint(1, 60) if rng.random() < WITHDRAW else None
         cohort.append(Behaviour(index, profile, _join_moment(rng, night, after, tz), night, after, silence, withdraw,
-                                rng=random.Random(f"{seed}:{index}")))
+                                rng=random.Random(f"{seed}:{index}"),
+                                clinical=draw_clinical(random.Random(f"{seed}:clinical:{index}"))))
     return cohort
 
 
@@ -131,6 +200,8 @@ class CohortRun:
         self.nurse_rng = random.Random(f"{seed}:nurse")
         self.calls = 0
         self.reached = 0
+        self.team_rng = random.Random(f"{seed}:team")
+        self.plans: dict[int, dict[str, datetime | str | None]] = {}  # alert → when to ack / act / record outcome
 
     def study_day(self) -> int:
         return (self.world.clock.now().astimezone(self.world.settings.timezone).date() - RT_START).days
@@ -205,7 +276,7 @@ class CohortRun:
         message_id = prompt.instance.question_message_id
         if message_id is None:
             return False
-        data, text = _input_for(patient.profile, prompt, "q", "m")
+        data, text = _input_for(patient.profile, prompt, "q", "m", clinical=patient.clinical)
         user = patient.user_id
         if data is not None:
             self.world.standin.press_button(user, user, message_id, data)
@@ -248,6 +319,61 @@ class CohortRun:
                 await self.world.clinician_says(text or "")
         raise RuntimeError(f"phone entry of {patient.profile.study_id} did not end: {replies!r}")
 
+    async def team_round(self) -> None:
+        """The clinicians take care of the alerts in their group, after a realistic delay, then say what they did
+        and, days later, what it was (the closed loop of issue 15)."""
+        services = self.world.services
+        assert services is not None
+        now = self.world.clock.now()
+        async with services.store.read() as tx:
+            rows = await tx.fetchall(
+                "SELECT a.id, a.rule_id, a.severity, a.delivered_at, a.acknowledged_at, a.message_id FROM alerts a"
+                " WHERE a.message_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM alert_followups f"
+                " WHERE f.alert_id = a.id AND f.kind = 'outcome') ORDER BY a.id")
+        for row in rows:
+            alert_id, message_id = int(row["id"]), int(row["message_id"])
+            plan = self.plans.get(alert_id)
+            if plan is None:
+                plan = self.plans[alert_id] = self._plan(str(row["rule_id"]), str(row["severity"]),
+                                                         parse_utc(row["delivered_at"]))
+            kind = str(plan["kind"])
+            try:
+                if row["acknowledged_at"] is None:
+                    if plan["ack"] is not None and plan["ack"] <= now:  # type: ignore[operator]
+                        await self.world.press(CLINICIAN_CHAT_ID, message_id, f"ack:{alert_id}")
+                        plan["acked_at"] = now
+                    continue
+                if "acted" not in plan:
+                    action = _weighted(self.team_rng, ACTIONS_BY_KIND[kind])
+                    await self.world.press(CLINICIAN_CHAT_ID, message_id, f"act:{alert_id}:{action}")
+                    plan["acted"] = now
+                    days = self.team_rng.randint(*OUTCOME_AFTER_DAYS)
+                    plan["outcome"] = now + timedelta(days=days)
+                    continue
+                if plan["outcome"] is not None and plan["outcome"] <= now:  # type: ignore[operator]
+                    outcome = _weighted(self.team_rng, OUTCOMES_BY_KIND[kind])
+                    await self.world.press(CLINICIAN_CHAT_ID, message_id, f"out:{alert_id}:{outcome}")
+                    plan["outcome"] = None
+            except ValueError:  # the message no longer has that button (edited elsewhere): nothing to press
+                plan["ack"] = None
+                plan["outcome"] = None
+
+    def _plan(self, rule_id: str, severity: str, delivered: datetime) -> dict[str, datetime | str | None]:
+        kind = ("red_flag" if rule_id.startswith("rf_") or rule_id == "free_text_red_flag" else
+                "fever" if rule_id.startswith("fever") else
+                "analgesics" if rule_id == "analgesic_increase" else
+                "pain" if rule_id.startswith("pain") or rule_id == "rescue_doses_high" else "other")
+        tz = self.world.settings.timezone
+        if severity == "urgent":
+            ack = delivered + timedelta(minutes=self.team_rng.randint(*URGENT_ACK_MINUTES))
+        else:
+            ack = delivered + timedelta(minutes=self.team_rng.randint(*OTHER_ACK_MINUTES))
+            local = ack.astimezone(tz)
+            while local.weekday() >= 5 or not (WORKING_HOURS[0] <= local.hour < WORKING_HOURS[1]):
+                local = (local + timedelta(hours=1)).replace(minute=self.team_rng.randrange(0, 60, 5))
+            ack = local
+        return {"kind": kind, "ack": ack}
+
     async def run(self) -> None:
         tz = self.world.settings.timezone
         assert self.world.services is not None
@@ -265,6 +391,7 @@ class CohortRun:
                 await self.join(patient)
                 await self.react()
             await self.world.step_to(min(target, end))
+            await self.team_round()
             day = self.study_day()
             for patient in self.cohort:
                 if patient.joined and not patient.withdrawn and patient.withdraw_day is not None \
@@ -291,6 +418,7 @@ class CohortRun:
         for inst in dataset.instances:
             by_status[inst.status] = by_status.get(inst.status, 0) + 1
         phone = sum(1 for row in dataset.answers if row.source == "phone")
+        alerting = await self.alert_summary()
         return {
             "patients": len(statuses),
             "withdrawn": len(statuses) - len(remaining),
@@ -301,6 +429,42 @@ class CohortRun:
             "phone_answers": phone,
             "nurse_calls": self.calls,
             "nurse_calls_reached": self.reached,
+            **alerting,
+        }
+
+    async def alert_summary(self) -> dict[str, object]:
+        """Issue 15's figures: alerts by severity and per patient-week, questionnaires alerting, red flags."""
+        from bot.export.alerts_export import load_alert_data
+        from bot.report.telemonitoring import load_activity
+
+        services = self.world.services
+        assert services is not None
+        async with services.store.read() as tx:
+            data = await load_alert_data(tx)
+            activity = await load_activity(tx)
+        by_severity = {s: sum(a.severity == s for a in data.alerts) for s in ("urgent", "same_day", "info")}
+        weeks = activity.patient_weeks
+        injected = {(instance, rule) for p in self.cohort if p.clinical for instance, rule in p.clinical.injected.items()}
+        raised = {(a.instance_id, a.rule_id) for a in data.alerts}
+        reasons: dict[str, int] = {}
+        for s in data.suppressed:
+            reasons[s.reason] = reasons.get(s.reason, 0) + 1
+        return {
+            "alerts_by_severity": by_severity,
+            "alerts_per_patient_week": {
+                **{s: round(n / weeks, 4) if weeks else None for s, n in by_severity.items()},
+                "same_day_and_info": round((by_severity["same_day"] + by_severity["info"]) / weeks, 4) if weeks
+                else None,
+            },
+            "patient_weeks": round(weeks, 2),
+            "questionnaires_alerting_fraction": round(len(activity.alerting_instances) / activity.questionnaires, 4)
+            if activity.questionnaires else None,
+            "red_flags_injected": len(injected),
+            "red_flags_alerted": len(injected & raised),
+            "suppressed_by_reason": dict(sorted(reasons.items())),
+            "alerts_acknowledged": sum(a.acknowledged_at is not None for a in data.alerts),
+            "alert_actions": sum(f.kind == "action" for f in data.followups),
+            "alert_outcomes": sum(f.kind == "outcome" for f in data.followups),
         }
 
 
@@ -310,10 +474,48 @@ def _nurse_id() -> int:
     return CLINICIAN_ID
 
 
-def _input_for(profile: Profile, prompt: answering.Prompt, answer: str, toggle: str) -> tuple[str | None, str | None]:
+def _weighted(rng: random.Random, weights: dict[str, float]) -> str:
+    return rng.choices(list(weights), weights=list(weights.values()))[0]
+
+
+def clinical_answer(clinical: Clinical, profile: Profile, item_id: str, day: int | None, instance_id: int,
+                    default: object) -> object:
+    """The answer of a patient with clinical events (issue 15); records each injected red flag with its instance."""
+    if day is None:  # the baseline
+        return "yes" if item_id == "on_chemo" and clinical.fever_day is not None else default
+    if clinical.red_flag is not None and item_id == clinical.red_flag[1] and day >= clinical.red_flag[0] \
+            and instance_id not in clinical.injected and not any(r.startswith("rf_") for r in clinical.injected.values()):
+        clinical.injected[instance_id] = item_id  # rf_weakness etc.: the rule has the item's name
+        return "yes"
+    if clinical.fever_day is not None and item_id == "fever" and day >= clinical.fever_day \
+            and "fever_on_chemo" not in clinical.injected.values():
+        clinical.injected[instance_id] = "fever_on_chemo"
+        return "yes"
+    if item_id == "pain_worst":
+        return clinical.worst_pain(profile.worst_pain(day), day)
+    if item_id == "pain_average":
+        return max(clinical.worst_pain(profile.worst_pain(day), day) - 2, 0)
+    if clinical.titration is not None and day >= clinical.titration[0]:
+        if item_id == "analgesic_same":
+            return "yes" if clinical.titration_told else "no"
+        if item_id == "bg_dose":
+            clinical.titration_told = True
+            return clinical.titration[1]
+    if item_id == "se_fatigue" and clinical.fatigue and 0 <= day <= 20:
+        return "1"
+    if item_id == "se_nausea" and clinical.nausea and 0 <= day <= 10:
+        return "1"
+    return default
+
+
+def _input_for(profile: Profile, prompt: answering.Prompt, answer: str, toggle: str, *,
+               clinical: Clinical | None = None) -> tuple[str | None, str | None]:
     """The press (callback data) or the typed text that gives this profile's answer to the current question."""
     item = prompt.item
     value = answer_for(profile, item, prompt.instance.study_day)
+    if clinical is not None and item.type != "multi":
+        value = clinical_answer(clinical, profile, item.id, prompt.instance.study_day, prompt.instance.id,
+                                value)  # type: ignore[assignment]
     instance, index = prompt.instance.id, prompt.item_index
     if item.type == "multi":
         assert isinstance(value, list)
@@ -325,8 +527,11 @@ def _input_for(profile: Profile, prompt: answering.Prompt, answer: str, toggle: 
 
 
 async def _one_run(settings: object, out_dir: Path, cohort: list[Behaviour], *, call_list: bool,
-                   seed: int) -> dict[str, object]:
-    database = out_dir / ("with_call_list.sqlite3" if call_list else "without_call_list.sqlite3")
+                   seed: int, legacy_alerting: bool = False, report: str | None = None) -> dict[str, object]:
+    """One run on its own database; `legacy_alerting`: the alerting of before issue 15 (the "before" column);
+    `report`: write the telemonitoring report under that name in `out_dir`."""
+    database = out_dir / ("before_issue15.sqlite3" if legacy_alerting else
+                          "with_call_list.sqlite3" if call_list else "without_call_list.sqlite3")
     for suffix in ("", "-wal", "-shm"):
         Path(f"{database}{suffix}").unlink(missing_ok=True)
     tz = settings.timezone  # type: ignore[attr-defined]
@@ -334,14 +539,25 @@ async def _one_run(settings: object, out_dir: Path, cohort: list[Behaviour], *, 
     world = SandboxWorld(settings, database, start=start, tick_every=timedelta(hours=1), rate_limiter=False)  # type: ignore[arg-type]
     await world.start()
     try:
+        assert world.services is not None
+        world.services.legacy_alerting = legacy_alerting
         run = CohortRun(world, cohort, call_list=call_list, seed=seed)
         await run.run()
+        if report:
+            from bot.report.telemonitoring import build_telemonitoring
+
+            await build_telemonitoring(world.services.store, out_dir, report)
         return await run.summary()
     finally:
         await world.stop()
 
 
-async def simulate(patients: int, seed: int, out_dir: Path, *, stream: TextIO | None = None) -> int:
+ALERT_FIGURES = ("alerts_by_severity", "alerts_per_patient_week", "patient_weeks", "questionnaires",
+                 "questionnaires_alerting_fraction", "red_flags_injected", "red_flags_alerted", "suppressed_by_reason")
+
+
+async def simulate(patients: int, seed: int, out_dir: Path, *, stream: TextIO | None = None,
+                   runs: str = "all") -> int:
     """Both runs on the same seed; write DIR/summary.json; 0 on success."""
     out = stream or sys.stdout
     began = time.monotonic()
@@ -352,14 +568,21 @@ async def simulate(patients: int, seed: int, out_dir: Path, *, stream: TextIO | 
         print(exc, file=out)
         return 2
     with_list = await _one_run(settings, out_dir, draw_cohort(patients, seed, settings.timezone), call_list=True,
-                               seed=seed)
+                               seed=seed, report="telemonitoring.csv")
     cohort = draw_cohort(patients, seed, settings.timezone)
-    without = await _one_run(settings, out_dir, cohort, call_list=False, seed=seed)
+    without: dict[str, object] = {}
+    if runs in ("all", "day30"):
+        without = await _one_run(settings, out_dir, cohort, call_list=False, seed=seed)
+    before: dict[str, object] = {}
+    if runs in ("all", "alerts"):  # issue 15: the same seed with the alerting of before
+        before = await _one_run(settings, out_dir, draw_cohort(patients, seed, settings.timezone), call_list=True,
+                                seed=seed, legacy_alerting=True, report="telemonitoring_before.csv")
     summary = {
         "seed": seed,
         **with_list,
-        "d30_evaluable_fraction_without_call_list": without["d30_evaluable_fraction"],
-        "without_call_list": without,
+        "d30_evaluable_fraction_without_call_list": without.get("d30_evaluable_fraction"),
+        "without_call_list": without or None,
+        "before_issue15": {key: before[key] for key in ALERT_FIGURES} if before else None,
         "mix": {
             "night_joins": sum(p.night_join for p in cohort),
             "enrolled_day0_after_fraction": sum(p.after_fraction for p in cohort),
@@ -367,11 +590,18 @@ async def simulate(patients: int, seed: int, out_dir: Path, *, stream: TextIO | 
             "withdraw_planned": sum(p.withdraw_day is not None for p in cohort),
             "partial_questionnaire_probability": PARTIAL_QUESTIONNAIRE,
             "nurse_reaches_per_call": NURSE_REACHES,
+            "red_flag": sum(p.clinical is not None and p.clinical.red_flag is not None for p in cohort),
+            "fever_on_chemo": sum(p.clinical is not None and p.clinical.fever_day is not None for p in cohort),
+            "opioid_titration": sum(p.clinical is not None and p.clinical.titration is not None for p in cohort),
+            "pain_flare": sum(p.clinical is not None and p.clinical.flare is not None for p in cohort),
+            "fatigue": sum(p.clinical is not None and p.clinical.fatigue for p in cohort),
+            "nausea": sum(p.clinical is not None and p.clinical.nausea for p in cohort),
         },
         "seconds": round(time.monotonic() - began, 1),
     }
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     print(f"d30_evaluable_fraction: {with_list['d30_evaluable_fraction']} with the call list, "
-          f"{without['d30_evaluable_fraction']} without ({patients} patients, seed {seed}); "
-          f"{out_dir / 'summary.json'}", file=out)
+          f"{without.get('d30_evaluable_fraction')} without ({patients} patients, seed {seed}); "
+          f"alerts per patient-week (same-day and info): {with_list['alerts_per_patient_week']}, before: "
+          f"{before.get('alerts_per_patient_week')}; {out_dir / 'summary.json'}", file=out)
     return 0

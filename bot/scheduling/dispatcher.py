@@ -267,6 +267,15 @@ async def _primary_notices(services: Services, now: datetime) -> list[int]:
 async def _event_alert(tx: Tx, services: Services, event: str, row: object, now: datetime) -> None:
     details = {"questionnaire": row["questionnaire_id"], "timepoint": row["timepoint"]}  # type: ignore[index]
     for draft in evaluate_event(services.rules, event, details=details):
+        if event == "missed" and not services.legacy_alerting:  # one open alert per rule and patient (issue 15)
+            patient_id: int = row["patient_id"]  # type: ignore[index]
+            open_alert = await alerts.open_alert_of_rule(tx, patient_id, draft.rule_id)
+            if open_alert is not None:  # the digest lists it again: "N times, last …"
+                await alerts.record_occurrence(tx, open_alert.id, fired=draft.fired, now=now)
+                await alerts.record_suppressed(tx, patient_id=patient_id, instance_id=row["id"],  # type: ignore[index]
+                                               rule_id=draft.rule_id, fired=draft.fired,
+                                               previous_alert_id=open_alert.id, now=now, reason="open")
+                continue
         await alerts.insert_alert(
             tx, patient_id=row["patient_id"], instance_id=row["id"], rule_id=draft.rule_id,  # type: ignore[index]
             severity=draft.severity,

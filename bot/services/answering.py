@@ -16,7 +16,7 @@ from bot.domain import engine
 from bot.domain.models import Instance, Patient
 from bot.domain.questionnaire import Item, Questionnaire
 from bot.domain.free_text_screen import screen_free_text
-from bot.domain.rules import AlertDraft, advice_for, evaluate_answers, evaluate_event, highest_severity
+from bot.domain.rules import AlertDraft, Reference, advice_for, evaluate_answers, evaluate_event, highest_severity
 from bot.services import clinical_context
 from bot.services.patient_messages import advice_for_flags, severity_for_flags
 from bot.services.container import Services
@@ -236,7 +236,12 @@ async def _raise_alerts(
     prior = await clinical_context.prior_history(tx, services, instance)
     history, regimens = clinical_context.with_current(services, prior, instance, answers)
     context = clinical_context.rule_context(services, history, regimens, instance, finished=finished)
-    drafts = evaluate_answers(services.rules, instance.questionnaire_id, answers, context)
+    references = {} if services.legacy_alerting else await _references(tx, services, patient)
+    drafts = evaluate_answers(services.rules, instance.questionnaire_id, answers, replace(context, references=references))
+    news = {draft.rule_id for draft in drafts}
+    # What fires against the baseline but not against the acknowledged state: the same news, kept as suppressed.
+    stale = [draft for draft in evaluate_answers(services.rules, instance.questionnaire_id, answers, context)
+             if draft.rule_id in references and draft.rule_id not in news]
     if typed_text and typed_item:
         flags = screen_free_text(typed_text, services.free_text_vocabulary)
         if flags:
@@ -245,9 +250,12 @@ async def _raise_alerts(
                         advice=advice_for_flags(flags), severity=severity_for_flags(flags))
                 for draft in evaluate_event(services.rules, "free_text_red_flag")
             ] + drafts
-    if not drafts:
+    if not drafts and not stale:
         return []
     already = await alerts.rules_already_fired(tx, instance.id)
+    for draft in stale:
+        if draft.rule_id not in already:
+            await _suppress(tx, patient, instance, draft, references[draft.rule_id].alert_id, "acknowledged", now)
     free_text_rules = services.rules.event_rule_ids("free_text")
     fresh: list[AlertDraft] = []
     for draft in drafts:
@@ -257,14 +265,15 @@ async def _raise_alerts(
             continue
         previous = await _repeated_alert(tx, patient, draft, now) if draft.repeat is not None else None
         if previous is not None:
-            await alerts.record_suppressed(tx, patient_id=patient.id, instance_id=instance.id, rule_id=draft.rule_id,
-                                           fired=draft.fired, previous_alert_id=previous, now=now)
-            await audit.record(
-                tx, at=now, actor="system", action="alert_suppressed", patient_id=patient.id, entity="rule",
-                entity_id=draft.rule_id, new_value=draft.fired,
-                details={"instance": instance.id, "reason": "repeat", "previous_alert": previous},
-            )
+            await _suppress(tx, patient, instance, draft, previous, "repeat", now)
             continue
+        rule = services.rules.get(draft.rule_id)
+        if draft.severity != "urgent" and not rule.is_event and not services.legacy_alerting:
+            open_alert = await alerts.open_alert_of_rule(tx, patient.id, draft.rule_id)
+            if open_alert is not None and not _worse(rule.worse_key, draft.fired, open_alert.current_fired):
+                await alerts.record_occurrence(tx, open_alert.id, fired=draft.fired, now=now)
+                await _suppress(tx, patient, instance, draft, open_alert.id, "open", now)
+                continue
         trend = clinical_context.worst_pain_trend(history)
         await alerts.insert_alert(
             tx, patient_id=patient.id, instance_id=instance.id, rule_id=draft.rule_id, severity=draft.severity,
@@ -280,6 +289,60 @@ async def _raise_alerts(
     return fresh
 
 
+async def _references(tx: Tx, services: Services, patient: Patient) -> dict[str, Reference]:
+    """The state at the last acknowledged alert of each `compare_with: last_acknowledged` rule (issue 15)."""
+    rule_ids = [rule.id for rule in services.rules if rule.compare_with == "last_acknowledged"]
+    found = await alerts.last_acknowledged_of_rules(tx, patient.id, rule_ids)
+    references: dict[str, Reference] = {}
+    for rule_id, alert in found.items():
+        fired = alert.current_fired
+        pain, omed = fired.get("pain_worst"), fired.get("current_omed")
+        references[rule_id] = Reference(
+            alert_id=alert.id,
+            pain_worst=pain if isinstance(pain, (int, float)) and not isinstance(pain, bool) else None,
+            omed=float(omed) if isinstance(omed, (int, float)) and not isinstance(omed, bool) else None,
+        )
+    return references
+
+
+async def _suppress(
+    tx: Tx, patient: Patient, instance: Instance, draft: AlertDraft, previous: int, reason: alerts.SuppressionReason,
+    now: datetime,
+) -> None:
+    """A firing that does not alert: kept (suppressed_alerts) and audited, never silently dropped."""
+    await alerts.record_suppressed(tx, patient_id=patient.id, instance_id=instance.id, rule_id=draft.rule_id,
+                                   fired=draft.fired, previous_alert_id=previous, now=now, reason=reason)
+    await audit.record(
+        tx, at=now, actor="system", action="alert_suppressed", patient_id=patient.id, entity="rule",
+        entity_id=draft.rule_id, new_value=draft.fired,
+        details={"instance": instance.id, "reason": reason, "previous_alert": previous},
+    )
+
+
+def _number(value: object) -> float | None:
+    """A score as a number: answers are numbers, side-effect codes numeric text ("0".."3")."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return None
+
+
+def _worse(key: str | None, current: dict[str, object], before: dict[str, object]) -> bool:
+    """Is this occurrence worse news than the open alert's last one (`key` higher)? No key: never worse."""
+    if key is None:
+        return False
+    now_value, then_value = _number(current.get(key)), _number(before.get(key))
+    if now_value is None or then_value is None:
+        return False
+    return now_value > then_value
+
+
 async def _repeated_alert(tx: Tx, patient: Patient, draft: AlertDraft, now: datetime) -> int | None:
     """The alert this firing repeats: same rule, same patient, within the repeat window, a value at least as high.
 
@@ -292,9 +355,8 @@ async def _repeated_alert(tx: Tx, patient: Patient, draft: AlertDraft, now: date
     key = draft.repeat.unless_higher
     if key is None:
         return last.id
-    before = (last.payload.get("fired") or {}).get(key) if isinstance(last.payload.get("fired"), dict) else None
-    current = draft.fired.get(key)
-    if not isinstance(before, (int, float)) or not isinstance(current, (int, float)):
+    before, current = _number(last.current_fired.get(key)), _number(draft.fired.get(key))
+    if before is None or current is None:
         return None
     return last.id if current <= before else None
 

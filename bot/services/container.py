@@ -48,6 +48,9 @@ class Services:
     notice_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     # One digest at a time: the tick job and the clinicians' job may both find it due.
     digest_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # The alerting of before issue 15, for the simulation's before/after only (`python -m bot simulate`): relative
+    # rules against the baseline forever (`compare_with` ignored) and no merging into the open alert of a rule.
+    legacy_alerting: bool = False
 
     def is_clinician(self, user_id: int | None, chat_id: int | None) -> bool:
         """Clinician commands need both: an allowed user, in the clinicians' group."""

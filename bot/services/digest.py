@@ -24,6 +24,7 @@ from telegram.error import RetryAfter, TelegramError
 from bot.clock import parse_utc, utc_iso
 from bot.delivery.alert_text import timepoint_label
 from bot.delivery.worker import DeliveryPolicy
+from bot.domain.followup import OUTCOME_REMINDER_DAYS
 from bot.i18n import _
 from bot.services.call_list import call_list_lines
 from bot.services.container import Services
@@ -60,11 +61,14 @@ class PendingDigest:
 def _line(study_id: str, alert: alerts.AlertRow, tz: object) -> str:
     when = alert.created_at.astimezone(tz).strftime("%d/%m %H:%M")  # type: ignore[arg-type]
     title = str(alert.payload.get("title", ""))
-    timepoint = alert.payload.get("timepoint")
+    timepoint = (alert.latest_fired or {}).get("timepoint") or alert.payload.get("timepoint")  # the newest occurrence
     extra = f" ({timepoint_label(str(timepoint))})" if timepoint else ""
     fired = alert.payload.get("fired") if isinstance(alert.payload.get("fired"), dict) else {}
     message = fired.get("message_team") or fired.get("patient_message")  # type: ignore[union-attr]
     text = f"• {study_id} — {title}{extra} — {when}"
+    if alert.occurrences > 1 and alert.last_occurrence_at is not None:  # the same news again while open (issue 15)
+        text += " — " + _("{count} times, last {when}").format(
+            count=alert.occurrences, when=alert.last_occurrence_at.astimezone(tz).strftime("%d/%m %H:%M"))  # type: ignore[arg-type]
     if message:
         text += "\n  « " + str(message)[:300] + " »"
     return text
@@ -110,6 +114,8 @@ async def _compose(services: Services, today: str, local: datetime) -> PendingDi
         open_rows = await alerts.open_alerts(tx)
         names = {p.id: p.study_id for p in await patients.list_patients(tx)}
         info = await tx.fetchall("SELECT id FROM alerts WHERE severity = 'info' AND digested_at IS NULL")
+        reminders = await alerts.outcome_reminders(
+            tx, acknowledged_before=services.clock.now() - timedelta(days=OUTCOME_REMINDER_DAYS))
     info_ids = {int(r["id"]) for r in info}
     urgent = [a for a in open_rows if a.severity != "info"]
     information = [a for a in open_rows if a.id in info_ids]
@@ -118,6 +124,10 @@ async def _compose(services: Services, today: str, local: datetime) -> PendingDi
     lines += [_line(names[a.patient_id], a, tz) for a in urgent]
     lines.append(_("Information since the last digest: {count}").format(count=len(information)))
     lines += [_line(names[a.patient_id], a, tz) for a in information]
+    if reminders:  # the closed loop (issue 15): what did the alert turn out to be?
+        lines.append(_("Outcome to record, under the alert message (taken care of more than {days} days ago): "
+                       "{count}").format(days=OUTCOME_REMINDER_DAYS, count=len(reminders)))
+        lines += [_line(names[a.patient_id], a, tz) for a in reminders]
     lines += await call_list_lines(services)  # the day-30 call list (issue 16)
     return PendingDigest(date=today, chunks=split_message("\n".join(lines)), info_ids=sorted(info_ids))
 

@@ -6,6 +6,7 @@ import json
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Literal
 
 import aiosqlite
 
@@ -29,6 +30,17 @@ class AlertRow:
     sends: int
     acknowledged_at: datetime | None
     acknowledged_by: int | None
+    occurrences: int = 1
+    last_occurrence_at: datetime | None = None
+    latest_fired: dict[str, object] | None = None
+
+    @property
+    def current_fired(self) -> dict[str, object]:
+        """The values of the newest occurrence (what the team saw last): `latest_fired`, else the first firing."""
+        if self.latest_fired is not None:
+            return self.latest_fired
+        fired = self.payload.get("fired")
+        return fired if isinstance(fired, dict) else {}
 
 
 def _row(row: aiosqlite.Row) -> AlertRow:
@@ -50,6 +62,9 @@ def _row(row: aiosqlite.Row) -> AlertRow:
         sends=row["sends"],
         acknowledged_at=t("acknowledged_at"),
         acknowledged_by=row["acknowledged_by"],
+        occurrences=row["occurrences"],
+        last_occurrence_at=t("last_occurrence_at"),
+        latest_fired=json.loads(row["latest_fired"]) if row["latest_fired"] else None,
     )
 
 
@@ -82,16 +97,88 @@ async def rules_already_fired(tx: Tx, instance_id: int) -> set[str]:
     return {r["rule_id"] for r in rows}
 
 
+SuppressionReason = Literal["repeat", "open", "acknowledged"]
+
+
 async def record_suppressed(
     tx: Tx, *, patient_id: int, instance_id: int, rule_id: str, fired: dict[str, object], previous_alert_id: int | None,
-    now: datetime,
+    now: datetime, reason: SuppressionReason = "repeat",
 ) -> None:
+    """Keep a firing that did not alert, and why (`reason`, see migration 0006), once per questionnaire and rule."""
     await tx.execute(
-        "INSERT OR IGNORE INTO suppressed_alerts (patient_id, instance_id, rule_id, fired, previous_alert_id, created_at)"
-        " VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT OR IGNORE INTO suppressed_alerts (patient_id, instance_id, rule_id, fired, previous_alert_id,"
+        " created_at, reason) VALUES (?, ?, ?, ?, ?, ?, ?)",
         (patient_id, instance_id, rule_id, json.dumps(fired, ensure_ascii=False, sort_keys=True, default=str),
-         previous_alert_id, utc_iso(now)),
+         previous_alert_id, utc_iso(now), reason),
     )
+
+
+async def open_alert_of_rule(tx: Tx, patient_id: int, rule_id: str) -> AlertRow | None:
+    """The newest alert of this rule for this patient that nobody has taken care of yet (one open per news)."""
+    row = await tx.fetchone(
+        "SELECT * FROM alerts WHERE patient_id = ? AND rule_id = ? AND acknowledged_at IS NULL ORDER BY id DESC"
+        " LIMIT 1", (patient_id, rule_id),
+    )
+    return _row(row) if row else None
+
+
+async def last_acknowledged_of_rules(tx: Tx, patient_id: int, rule_ids: Collection[str]) -> dict[str, AlertRow]:
+    """Per rule, this patient's most recently acknowledged alert (the reference of `compare_with: last_acknowledged`)."""
+    if not rule_ids:
+        return {}
+    marks = ", ".join("?" for _ in rule_ids)
+    rows = await tx.fetchall(
+        f"SELECT * FROM alerts WHERE patient_id = ? AND rule_id IN ({marks}) AND acknowledged_at IS NOT NULL"
+        " ORDER BY acknowledged_at, id", (patient_id, *rule_ids),
+    )
+    return {r["rule_id"]: _row(r) for r in rows}  # the last one of each rule wins
+
+
+async def record_occurrence(tx: Tx, alert_id: int, *, fired: dict[str, object], now: datetime) -> None:
+    """The same news again while the alert is open: count it, keep its values, and list it in the next digest."""
+    await tx.execute(
+        "UPDATE alerts SET occurrences = occurrences + 1, last_occurrence_at = ?, latest_fired = ?, digested_at = NULL"
+        " WHERE id = ?",
+        (utc_iso(now), json.dumps(fired, ensure_ascii=False, sort_keys=True, default=str), alert_id),
+    )
+
+
+FollowupKind = Literal["action", "outcome"]
+
+
+@dataclass(frozen=True)
+class Followup:
+    id: int
+    alert_id: int
+    kind: str
+    code: str
+    recorded_by: int
+    recorded_at: datetime
+
+
+async def record_followup(tx: Tx, alert_id: int, *, kind: FollowupKind, code: str, by: int, now: datetime) -> int:
+    """What was done (action) or what it was (outcome); append-only, the newest row of a kind is current."""
+    return await tx.execute(
+        "INSERT INTO alert_followups (alert_id, kind, code, recorded_by, recorded_at) VALUES (?, ?, ?, ?, ?)",
+        (alert_id, kind, code, by, utc_iso(now)),
+    )
+
+
+async def all_followups(tx: Tx) -> list[Followup]:
+    """Every follow-up row, oldest first (exports, report)."""
+    rows = await tx.fetchall("SELECT * FROM alert_followups ORDER BY id")
+    return [Followup(id=r["id"], alert_id=r["alert_id"], kind=r["kind"], code=r["code"],
+                     recorded_by=r["recorded_by"], recorded_at=parse_utc(r["recorded_at"])) for r in rows]
+
+
+async def outcome_reminders(tx: Tx, *, acknowledged_before: datetime) -> list[AlertRow]:
+    """Acknowledged alerts older than the reminder delay that still have no outcome (the digest's reminder)."""
+    rows = await tx.fetchall(
+        "SELECT * FROM alerts a WHERE a.acknowledged_at IS NOT NULL AND a.acknowledged_at <= ?"
+        " AND NOT EXISTS (SELECT 1 FROM alert_followups f WHERE f.alert_id = a.id AND f.kind = 'outcome')"
+        " ORDER BY a.id", (utc_iso(acknowledged_before),),
+    )
+    return [_row(r) for r in rows]
 
 
 async def last_alert_of_rule(tx: Tx, patient_id: int, rule_id: str) -> AlertRow | None:

@@ -42,9 +42,9 @@ from bot.storage.patients import site_codes_in_use
 from bot.storage.store import Store
 from bot.telegram.context import SERVICES_KEY, BotContext
 from bot.telegram.inbox import INBOX_KEY, Inbox, InboxProcessor, InboxQueue, replay
-from bot.telegram.handlers import clinician, errors, flood, guards, membership, patient, phone
+from bot.telegram.handlers import clinician, errors, flood, followup, guards, membership, patient, phone
 from bot.telegram.pacing import Lane, TelegramPacing, sending_as
-from bot.telegram.keyboards import ACK, ANSWER, BACK, CONSENT, PHONE_ANSWER, PHONE_TOGGLE, PREFERENCE, STOP, TOGGLE
+from bot.telegram.keyboards import ACK, ANSWER, FOLLOWUP, BACK, CONSENT, PHONE_ANSWER, PHONE_TOGGLE, PREFERENCE, STOP, TOGGLE
 
 log = logging.getLogger(__name__)
 
@@ -158,6 +158,7 @@ def register_handlers(application: Application) -> None:
     application.add_handler(CallbackQueryHandler(patient.toggle_choice, pattern=TOGGLE))
     application.add_handler(CallbackQueryHandler(patient.go_back, pattern=BACK))
     application.add_handler(CallbackQueryHandler(clinician.acknowledge, pattern=ACK))
+    application.add_handler(CallbackQueryHandler(followup.followup, pattern=FOLLOWUP))
     application.add_handler(CallbackQueryHandler(phone.phone_button, pattern=PHONE_ANSWER))
     application.add_handler(CallbackQueryHandler(phone.phone_button, pattern=PHONE_TOGGLE))
     application.add_handler(CallbackQueryHandler(patient.stale_button))

@@ -19,6 +19,8 @@ ANSWER = re.compile(r"^q:(\d{1,12}):(\d{1,3}):([a-z0-9_]{1,13})$")
 TOGGLE = re.compile(r"^m:(\d{1,12}):(\d{1,3}):([a-z0-9_]{1,13})$")
 BACK = re.compile(r"^b:(\d{1,12}):(\d{1,3})$")
 ACK = re.compile(r"^ack:(\d{1,12})$")
+# After "Pris en charge": what was done (act) and what it turned out to be (out), issue 15.
+FOLLOWUP = re.compile(r"^(act|out):(\d{1,12}):([a-z_]{1,20})$")
 # The same questionnaire entered by a research nurse in the clinicians' group (/saisie): other prefixes, so a
 # press there can never be taken for a patient's own answer.
 PHONE_ANSWER = re.compile(r"^pq:(\d{1,12}):(\d{1,3}):([a-z0-9_]{1,13})$")
@@ -103,3 +105,30 @@ def stop_keyboard() -> InlineKeyboardMarkup:
 
 def ack_keyboard(alert_id: int) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup([[_button(_("Taken care of"), f"ack:{alert_id}")]])
+
+
+def action_label(code: str) -> str:
+    """What the team did after an alert, as the clinicians read it (`bot.domain.followup.ACTIONS`)."""
+    labels = {
+        "called": _("Patient called"), "analgesics": _("Analgesics changed"), "clinic": _("Seen in clinic"),
+        "imaging": _("Imaging requested"), "emergency": _("Sent to emergency"), "nothing": _("Nothing needed"),
+    }
+    return labels.get(code, code)
+
+
+def outcome_label(code: str) -> str:
+    """What an alert turned out to be (`bot.domain.followup.OUTCOMES`)."""
+    labels = {
+        "cord_compression": _("Cord compression confirmed"), "fracture": _("Fracture"), "infection": _("Infection"),
+        "pain_flare": _("Pain flare"), "admission": _("Admission"), "none": _("None"),
+    }
+    return labels.get(code, code)
+
+
+def followup_keyboard(alert_id: int, kind: str) -> InlineKeyboardMarkup:
+    """Six buttons, two a row: the actions (`kind` "action") or the outcomes ("outcome") of one alert."""
+    from bot.domain.followup import ACTIONS, OUTCOMES
+
+    codes, prefix, label = (ACTIONS, "act", action_label) if kind == "action" else (OUTCOMES, "out", outcome_label)
+    buttons = [_button(label(code), f"{prefix}:{alert_id}:{code}") for code in codes]
+    return InlineKeyboardMarkup([buttons[i:i + 2] for i in range(0, len(buttons), 2)])

@@ -96,7 +96,7 @@ async def acknowledge(update: Update, context: BotContext) -> None:
     """"Pris en charge": record who and when, and edit the alert message (allowed clinicians only)."""
     from bot.delivery.alert_text import acknowledged_suffix
     from bot.storage import alerts
-    from bot.telegram.keyboards import ACK
+    from bot.telegram.keyboards import ACK, followup_keyboard
 
     query = update.callback_query
     assert query is not None
@@ -124,9 +124,9 @@ async def acknowledge(update: Update, context: BotContext) -> None:
     when = now.astimezone(services.settings.timezone).strftime("%d/%m/%Y %H:%M")
     text = (query.message.text if query.message and query.message.text else "") + acknowledged_suffix(
         query.from_user.first_name, when
-    )
-    try:
-        await query.edit_message_text(text, reply_markup=None)
+    ) + "\n" + _("What was done?")
+    try:  # the closed loop (issue 15): the buttons now ask what was done
+        await query.edit_message_text(text, reply_markup=followup_keyboard(alert_id, "action"))
     except Exception as exc:  # the acknowledgement is recorded; a failed edit is cosmetic
         log.info("could not edit the acknowledged alert: %s", type(exc).__name__)
 
