@@ -37,7 +37,7 @@ BASELINE_1 = {  # oxycodone 20 mg x 2: 80 mg/day with fr_sor (factor 2), 60 with
     "rescue_taking": "no", "other_analgesics": ["ains", "paracetamol"], "message_team": TRICKY_TEXT,
 }
 DIARY_1 = {"pain_worst": 9, "analgesic_same": "yes", "rescue_doses_24h": 0}
-BASELINE_2 = {  # methadone: no reliable factor, the OMED is not computable (opioids.md)
+BASELINE_2 = {  # methadone: converted with a factor to confirm by the site pharmacist (opioids.md)
     "pain_worst": 5, "bg_taking": "yes", "bg_product": "methadone", "bg_dose": 10, "bg_per_day": 2,
     "rescue_taking": "no", "message_team": "_skip",
 }
@@ -208,8 +208,11 @@ async def test_each_completed_instance_gets_one_omed_row_labelled_with_its_table
     assert set(omed) == {str(ids["p1_baseline"]), str(ids["p1_dd0"]), str(ids["p2_baseline"])}
     assert omed[str(ids["p1_baseline"])]["value"] == "80"  # oxycodone 40 mg/day x 2 (fr_sor)
     assert omed[str(ids["p1_dd0"])]["value"] == "80"  # "same as before" carries the regimen forward
-    assert omed[str(ids["p2_baseline"])]["value"] == ""  # methadone: never converted silently
-    assert {r["derivation"] for r in omed.values()} == {"omed:fr_sor"}
+    assert omed[str(ids["p2_baseline"])]["value"] == "94"  # methadone 20 mg/day x 4.7, flagged to confirm
+    assert omed[str(ids["p2_baseline"])]["flags"] == "to_confirm:methadone/oral"
+    assert omed[str(ids["p1_dd0"])]["flags"] == "carried_forward"
+    assert omed[str(ids["p1_baseline"])]["flags"] == ""
+    assert {r["derivation"] for r in omed.values()} == {"omed:fr_sor@1.1"}
     assert omed[str(ids["p1_dd0"])]["questionnaire"] == "daily"
     assert all(r["derivation"] == "" for r in read_csv(out) if r["item"] != "omed_mg")
 
@@ -224,7 +227,7 @@ async def test_omed_rows_follow_the_requested_conversion_table(cohort, tmp_path,
         await store.close()
     omed = {r["instance"]: r for r in read_csv(out) if r["item"] == "omed_mg"}
     assert omed[str(ids["p1_baseline"])]["value"] == "60"  # oxycodone x 1.5 (CDC 2022)
-    assert omed[str(ids["p1_baseline"])]["derivation"] == "omed:cdc_2022"
+    assert omed[str(ids["p1_baseline"])]["derivation"] == "omed:cdc_2022@1.1"
 
 
 async def test_an_unknown_conversion_table_is_an_export_error(cohort, tmp_path, questionnaires, catalogue):

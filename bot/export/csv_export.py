@@ -3,13 +3,15 @@
 Why long format and every row: a statistician re-derives the endpoints from this file, and a monitor checks the
 corrections, so nothing is collapsed: one line per row of `answers` (corrections included, `superseded` = true on
 the rows a newer one replaced). The computed OMED (oral morphine equivalent daily dose) is added as rows with item
-`omed_mg` and a `derivation` naming the conversion table, because opioids.md requires every exported OMED to be
+`omed_mg` and a `derivation` naming the conversion table and the version of opioids.yaml, because opioids.md requires every exported OMED to be
 labelled with the table used. No Telegram identity is ever written: the export never reads `telegram_links`.
 
 `source` says who gave the answer: "patient" (their own chat) or "phone" (a research nurse entering it from the
 clinicians' group, /saisie). `flags` lists data-quality flags joined with ";" (`bot.export.flags`): "after_rt_start"
 on a baseline answer given after the first fraction started, "enrolled_after_rt_start" on every row of a patient
-enrolled after it.
+enrolled after it. On an OMED row: "carried_forward" when the regimen came from an earlier questionnaire ("same
+as last time": the last complete regimen), "to_confirm:<substance/route>" when a factor is to be confirmed by the
+site pharmacist.
 
 Format: UTF-8, header row, RFC 4180 quoting (the `csv` module, CRLF line ends), values as plain text (a list of
 choice codes joined with ";"). A text cell starting like a spreadsheet formula (=, +, -, @, tab, CR) is prefixed
@@ -67,7 +69,12 @@ CSV_COLUMNS: Final[tuple[str, ...]] = (
 )
 OMED_ITEM: Final[str] = "omed_mg"
 """Item id of the derived OMED rows (mg/day)."""
-OMED_DERIVATION: Final[str] = "omed:{table}"
+OMED_DERIVATION: Final[str] = "omed:{table}@{version}"
+"""The table and the version of opioids.yaml the OMED was computed with (e.g. "omed:fr_sor@1.1")."""
+CARRIED_FORWARD: Final[str] = "carried_forward"
+"""Flag of an OMED whose regimen came from an earlier questionnaire ("same as last time")."""
+TO_CONFIRM: Final[str] = "to_confirm:{what}"
+"""Flag of an OMED converted with a factor to confirm by the site pharmacist (methadone, transmucosal fentanyl)."""
 LIST_SEPARATOR: Final[str] = ";"
 OMED_DECIMALS: Final[int] = 4
 """Decimals kept for a derived OMED: a formatting convention (0.0001 mg is far below any dose step), not clinical."""
@@ -127,7 +134,7 @@ def _answer_line(patient: Patient, inst: Instance, row: AnswerRow, spec: Schedul
 
 
 def _omed_line(patient: Patient, inst: Instance, rows: tuple[AnswerRow, ...], omed: OmedResult | None,
-               table: str, spec: ScheduleSpec) -> tuple[str, ...]:
+               table: str, spec: ScheduleSpec, version: str) -> tuple[str, ...]:
     """The derived row; its times are those of the instance's newest answer row (when its inputs were last given)."""
     return _safe_labels(
         patient.study_id,
@@ -142,10 +149,19 @@ def _omed_line(patient: Patient, inst: Instance, rows: tuple[AnswerRow, ...], om
         max((r.answered_at for r in rows), default=""),
         max((r.received_at for r in rows), default=""),
         "false",
-        OMED_DERIVATION.format(table=omed.table if omed is not None else table),
+        OMED_DERIVATION.format(table=omed.table if omed is not None else table, version=version),
         "derived",
-        ENROLLED_AFTER_RT_START if enrolled_after_rt_start(spec, patient) else "",
+        FLAG_SEPARATOR.join(_omed_flags(omed, enrolled_after_rt_start(spec, patient))),
     )
+
+
+def _omed_flags(omed: OmedResult | None, late: bool) -> list[str]:
+    flags = [ENROLLED_AFTER_RT_START] if late else []
+    if omed is not None and omed.carried_forward:
+        flags.append(CARRIED_FORWARD)
+    if omed is not None:
+        flags.extend(TO_CONFIRM.format(what=what) for what in omed.to_confirm)
+    return flags
 
 
 _VALUE_COLUMN: Final[int] = CSV_COLUMNS.index("value")
@@ -174,7 +190,7 @@ def csv_rows(
             for row in rows:
                 yield _answer_line(patient, inst, row, spec)
             if inst.status == "completed":
-                yield _omed_line(patient, inst, rows, omeds.get(inst.id), table, spec)
+                yield _omed_line(patient, inst, rows, omeds.get(inst.id), table, spec, catalogue.version)
 
 
 async def export_csv(
