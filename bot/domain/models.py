@@ -55,3 +55,5 @@ class Instance:
     question_message_id: int | None
     correcting_item: str | None
     selection: tuple[str, ...] | None
+    questionnaire_hash: str | None = None
+    """Hash of the questionnaire as sent (`questionnaire.content_hash`); None until sent (or sent before 0007)."""

@@ -6,6 +6,10 @@ the rows a newer one replaced). The computed OMED (oral morphine equivalent dail
 `omed_mg` and a `derivation` naming the conversion table and the version of opioids.yaml, because opioids.md requires every exported OMED to be
 labelled with the table used. No Telegram identity is ever written: the export never reads `telegram_links`.
 
+`questionnaire_version` and `questionnaire_hash` are those stamped when the questionnaire was sent (migration 0007;
+empty hash for an instance sent before it): an upgraded questionnaire file does not change them, and the text
+asked is kept under the hash in `questionnaire_texts`.
+
 `source` says who gave the answer: "patient" (their own chat) or "phone" (a research nurse entering it from the
 clinicians' group, /saisie). `flags` lists data-quality flags joined with ";" (`bot.export.flags`): "after_rt_start"
 on a baseline answer given after the first fraction started, "enrolled_after_rt_start" on every row of a patient
@@ -56,6 +60,7 @@ CSV_COLUMNS: Final[tuple[str, ...]] = (
     "arm",
     "questionnaire",
     "questionnaire_version",
+    "questionnaire_hash",
     "instance",
     "timepoint",
     "item",
@@ -120,6 +125,7 @@ def _answer_line(patient: Patient, inst: Instance, row: AnswerRow, spec: Schedul
         patient.arm,
         inst.questionnaire_id,
         inst.questionnaire_version,
+        inst.questionnaire_hash or "",
         str(inst.id),
         inst.timepoint,
         row.item_id,
@@ -142,6 +148,7 @@ def _omed_line(patient: Patient, inst: Instance, rows: tuple[AnswerRow, ...], om
         patient.arm,
         inst.questionnaire_id,
         inst.questionnaire_version,
+        inst.questionnaire_hash or "",
         str(inst.id),
         inst.timepoint,
         OMED_ITEM,
