@@ -127,7 +127,26 @@ def n(rows, arm, site, timepoint, measure, analysis="") -> tuple[int, int | None
 async def test_groups_are_each_arm_by_site_then_pooled_per_arm_then_overall(report):
     groups = list(dict.fromkeys((k[0], k[1]) for k in table(report)))
     assert groups == [("standard", "GRENOBLE"), ("standard", "LYON"), ("standard", "all"),
-                      ("experimental", "PARIS"), ("experimental", "all"), ("all", "all")]
+                      ("experimental", "PARIS"), ("experimental", "all"), ("all", "all"),
+                      ("experimental-standard", "all")]  # the between-arm comparison comes last
+
+
+async def test_the_between_arm_difference_at_day_30_has_a_newcombe_interval_and_the_trial_margin(report):
+    from bot.domain.endpoints import newcombe_difference
+    rows = table(report)
+    e, s_ = n(rows, "experimental", "all", "D30", "responders", "itt"), n(rows, "standard", "all", "D30",
+                                                                      "responders", "itt")
+    expected = newcombe_difference(e[0], e[1], s_[0], s_[1])
+    assert expected is not None
+    row = rows[("experimental-standard", "all", "D30", "responders_difference", "itt")]
+    assert [row["percent"], row["ci95_low"], row["ci95_high"]] == [f"{100 * v:.2f}" for v in expected]
+    assert rows[("experimental-standard", "all", "D30", "non_inferiority_margin", "")]["percent"] == "10.00"
+    assert rows[("experimental-standard", "all", "D30", "primary_reading", "project")]
+    for analysis in ("itt_strict", "evaluable_strict", "evaluable"):
+        assert ("experimental-standard", "all", "D30", "responders_difference", analysis) in rows
+    assert ("all", "all", "D30", "responders", "itt_strict") in rows
+    html = (report / "report.html").read_text(encoding="utf-8")
+    assert "Pain response (strict reading)" in html and "Non-inferiority margin: −10.0 points" in html
 
 
 async def test_enrolled_and_evaluable_counts(report):
