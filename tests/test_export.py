@@ -214,7 +214,7 @@ async def test_each_completed_instance_gets_one_omed_row_labelled_with_its_table
     assert omed[str(ids["p1_baseline"])]["flags"] == ""
     assert {r["derivation"] for r in omed.values()} == {"omed:fr_sor@1.1"}
     assert omed[str(ids["p1_dd0"])]["questionnaire"] == "daily"
-    assert all(r["derivation"] == "" for r in read_csv(out) if r["item"] != "omed_mg")
+    assert all(r["derivation"] in ("", "instance") for r in read_csv(out) if r["item"] != "omed_mg")
 
 
 async def test_omed_rows_follow_the_requested_conversion_table(cohort, tmp_path, questionnaires, catalogue):
@@ -354,7 +354,7 @@ async def test_fhir_response_carries_status_subject_authored_and_current_answers
     baseline = responses["SPB-001/baseline"]
     assert baseline["status"] == "completed"
     assert responses["SPB-001/D15"]["status"] == "in-progress"
-    assert responses["SPB-001/DD1"]["status"] == "in-progress"  # missed after one answer
+    assert responses["SPB-001/DD1"]["status"] == "stopped"  # missed after one answer (R4: stopped)
     assert baseline["subject"] == {"identifier": {"system": "urn:spinal-pro-bot:study-id", "value": "SPB-001"}}
     assert baseline["questionnaire"] == "urn:spinal-pro-bot:questionnaire:baseline|1.0"
     last = max(a["answered_at"] for a in await stored_answers(database) if a["instance_id"] == ids["p1_baseline"])
@@ -529,3 +529,22 @@ def test_cli_on_a_missing_database_exits_2_without_creating_it(tmp_path, capsys)
     assert "does not exist" in capsys.readouterr().err
     assert not database.exists()
 
+
+
+async def test_every_instance_has_status_and_time_rows_missed_ones_too(cohort, tmp_path, questionnaires, catalogue):
+    database, ids = cohort
+    out = tmp_path / "export.csv"
+    store = await open_store(database)
+    try:
+        await export_csv(store, out, questionnaires, catalogue)
+    finally:
+        await store.close()
+    facts = {(r["instance"], r["item"]): r["value"] for r in read_csv(out) if r["derivation"] == "instance"}
+    status = {key: facts[(str(ids[key]), "instance_status")] for key in ids}
+    assert status == {"p1_baseline": "completed", "p1_dd0": "completed", "p1_dd1": "partial",
+                      "p1_d15": "in_progress", "p1_w22": "in_progress", "p2_baseline": "completed"}
+    for key in ids:
+        assert facts[(str(ids[key]), "instance_due")].endswith("Z")
+        assert facts[(str(ids[key]), "instance_sent")].endswith("Z")  # the cohort opens every instance
+    assert facts[(str(ids["p1_dd1"]), "instance_closed")].endswith("Z")
+    assert facts[(str(ids["p1_d15"]), "instance_closed")] == ""

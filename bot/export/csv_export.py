@@ -10,6 +10,10 @@ labelled with the table used. No Telegram identity is ever written: the export n
 empty hash for an instance sent before it): an upgraded questionnaire file does not change them, and the text
 asked is kept under the hash in `questionnaire_texts`.
 
+Every instance (sent or not, answered or not) also has four rows with `derivation` "instance": `instance_status`
+(completed / partial / missed / withdrawn / cancelled / in_progress / planned, `export_status`), `instance_due`,
+`instance_sent` and `instance_closed` (UTC times in `value`), so a missed questionnaire is a row, not an absence.
+
 `source` says who gave the answer: "patient" (their own chat) or "phone" (a research nurse entering it from the
 clinicians' group, /saisie). `flags` lists data-quality flags joined with ";" (`bot.export.flags`): "after_rt_start"
 on a baseline answer given after the first fraction started, "enrolled_after_rt_start" on every row of a patient
@@ -32,6 +36,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Final
 
+from bot.clock import utc_iso
 from bot.domain.models import Instance, Patient
 from bot.domain.omed import OmedResult, OpioidCatalogue, UnknownTableError
 from bot.domain.questionnaire import Questionnaire, Value
@@ -180,6 +185,42 @@ def _safe_labels(*cells: str) -> tuple[str, ...]:
     return tuple(cell if i == _VALUE_COLUMN else safe_text(cell) for i, cell in enumerate(cells))
 
 
+INSTANCE_DERIVATION: Final[str] = "instance"
+"""`derivation` of the rows describing an instance itself (its status and times), not an answer."""
+INSTANCE_ITEMS: Final[tuple[str, ...]] = ("instance_status", "instance_due", "instance_sent", "instance_closed")
+
+
+def export_status(inst: Instance, patient: Patient, answered: bool) -> str:
+    """The questionnaire's status for the analysis: completed; partial (closed with some answers); missed (closed
+    without any); withdrawn (cancelled because the patient withdrew); cancelled (otherwise); in_progress (open);
+    planned (not sent yet)."""
+    if inst.status == "completed":
+        return "completed"
+    if inst.status == "missed":
+        return "partial" if answered else "missed"
+    if inst.status == "cancelled":
+        return "withdrawn" if patient.status == "withdrawn" else "cancelled"
+    if inst.status in ("open", "sending"):
+        return "in_progress"
+    return "planned"
+
+
+def _instance_lines(patient: Patient, inst: Instance, rows: tuple[AnswerRow, ...]) -> Iterator[tuple[str, ...]]:
+    """One row per instance fact: status, due (window opens), sent, closed (completed, or the window's end once
+    missed, withdrawn or cancelled); every instance has them, those without any answer too."""
+    status = export_status(inst, patient, bool(rows))
+    closed = inst.completed_at if inst.status == "completed" else (
+        inst.closes_at if inst.status in ("missed", "cancelled") else None)
+    values = (status, utc_iso(inst.opens_at), utc_iso(inst.sent_at) if inst.sent_at else "",
+              utc_iso(closed) if closed else "")
+    for item, value in zip(INSTANCE_ITEMS, values):
+        yield _safe_labels(
+            patient.study_id, patient.site_code, patient.arm, inst.questionnaire_id, inst.questionnaire_version,
+            inst.questionnaire_hash or "", str(inst.id), inst.timepoint, item, value, "", "", "false",
+            INSTANCE_DERIVATION, "derived", "",
+        )
+
+
 def csv_rows(
     dataset: Dataset,
     questionnaires: Mapping[str, Questionnaire],
@@ -194,6 +235,7 @@ def csv_rows(
         omeds = instance_omeds(dataset, patient.id, questionnaires, catalogue, table)
         for inst in dataset.instances_of(patient.id):
             rows = dataset.rows_of(inst.id)
+            yield from _instance_lines(patient, inst, rows)
             for row in rows:
                 yield _answer_line(patient, inst, row, spec)
             if inst.status == "completed":
