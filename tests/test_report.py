@@ -256,3 +256,27 @@ async def test_report_into_a_path_that_is_a_file_is_an_export_error(tmp_path, in
             await build_report(store, tmp_path / "taken", *inputs, progress=False)
     finally:
         await store.close()
+
+
+async def test_the_pandas_script_in_docs_recomputes_the_day_30_figures_from_the_csv(report, tmp_path, inputs):
+    """docs/day30_from_csv.py reads only the export CSV and must print the report's day-30 numbers."""
+    import subprocess
+    import sys
+
+    from bot.export.csv_export import export_csv
+
+    store = await open_existing_store(tmp_path / "bot.sqlite3", VirtualClock(T0))
+    try:
+        await export_csv(store, tmp_path / "export.csv", *inputs)
+    finally:
+        await store.close()
+    script = Path(__file__).resolve().parents[1] / "docs" / "day30_from_csv.py"
+    assert len(script.read_text(encoding="utf-8").splitlines()) <= 32
+    done = subprocess.run([sys.executable, str(script), str(tmp_path / "export.csv")], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    printed = [line.split(",") for line in done.stdout.splitlines()]
+    rows = table(report)
+    assert len(printed) == 4 * 3  # standard, experimental, all
+    for arm, measure, analysis, count, denominator in printed:
+        assert n(rows, arm, "all", "D30", measure, analysis) == (int(count), int(denominator)), (arm, measure, analysis)
