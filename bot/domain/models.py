@@ -28,6 +28,9 @@ class Patient:
     preferred_time: PreferredTime
     enrolled_at: datetime
     joined_at: datetime | None
+    last_fraction_on: date | None = None
+    """The actual last fraction, when a clinician recorded it (/fraction); else the schedule's."""
+    fractions_delivered: int | None = None
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from bot.storage.store import Store
 
 __all__ = ["FORMATS", "ExportError", "export", "export_audit", "export_csv", "export_fhir", "open_existing_store"]
 
-FORMATS: Final[tuple[str, ...]] = ("csv", "fhir", "audit")
+FORMATS: Final[tuple[str, ...]] = ("csv", "fhir", "audit", "patients")
 
 
 async def export(
@@ -31,7 +31,7 @@ async def export(
     catalogue: OpioidCatalogue,
     table: str | None = None,
 ) -> int:
-    """Run the export `fmt` ("csv", "fhir" or "audit"); return how many lines/resources/entries were written.
+    """Run the export `fmt` ("csv", "fhir", "audit" or "patients", the patient table); return how many lines/resources/entries were written.
 
     `table` is the OMED conversion table of the CSV export (default: the catalogue's default table).
     Raises `ExportError` for an unknown format and for every problem the exports report.
@@ -45,4 +45,8 @@ async def export(
         return await export_csv(store, out_path, questionnaires, catalogue, table or catalogue.default_table)
     if fmt == "fhir":
         return await export_fhir(store, out_path, questionnaires)
+    if fmt == "patients":
+        from bot.export.csv_export import export_patients
+
+        return await export_patients(store, out_path)
     return await export_audit(store, out_path)

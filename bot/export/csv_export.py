@@ -270,3 +270,38 @@ async def export_csv(
     atomic_write(out_path, buffer.getvalue())
     log.info("CSV export: %s lines written to %s", count, out_path)
     return count
+
+
+PATIENT_COLUMNS: Final[tuple[str, ...]] = (
+    "study_id", "site", "arm", "status", "rt_start", "fractions_planned", "last_fraction_planned",
+    "last_fraction_on", "fractions_delivered",
+)
+"""The patient table: one line per patient, what the analysis needs beside the answers. `last_fraction_on` and
+`fractions_delivered` are what a clinician recorded (/fraction), empty when not recorded."""
+
+
+def patient_rows(dataset: Dataset) -> Iterator[tuple[str, ...]]:
+    """One line per patient (pure), in the order of `csv_rows`."""
+    from bot.domain.schedule import fraction_days
+
+    for p in dataset.patients:
+        yield tuple(safe_text(cell) for cell in (
+            p.study_id, p.site_code, p.arm, p.status, p.rt_start.isoformat(), str(p.fractions),
+            fraction_days(p.rt_start, p.fractions)[-1].isoformat(),
+            p.last_fraction_on.isoformat() if p.last_fraction_on else "",
+            str(p.fractions_delivered) if p.fractions_delivered is not None else "",
+        ))
+
+
+async def export_patients(store: Store, out_path: str | Path) -> int:
+    """Write the patient table (`PATIENT_COLUMNS`); return the number of patients."""
+    check_writable(out_path)
+    dataset = await load_dataset(store)
+    require_patients(dataset)
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer)
+    writer.writerow(PATIENT_COLUMNS)
+    rows = list(patient_rows(dataset))
+    writer.writerows(rows)
+    atomic_write(out_path, buffer.getvalue())
+    return len(rows)

@@ -14,6 +14,7 @@ from typing import Final
 from bot.clock import utc_iso
 from bot.domain.endpoints import RESPONSE_ORDER, ResponseSummary, wilson_interval
 from bot.domain.trial import TrialSpec
+from bot.services.intercurrent import IntercurrentEvent
 from bot.report.metrics import ALL, GroupSummary, ReportPlan, comparison_rows
 
 __all__ = ["render_html"]
@@ -104,8 +105,21 @@ def _response_table(g: GroupSummary, plan: ReportPlan, strict: bool = False) -> 
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
+def _events(events: Sequence[IntercurrentEvent]) -> str:
+    """Intercurrent events recorded by clinicians (/event), per patient."""
+    if not events:
+        return "<h2>Intercurrent events</h2><p>None recorded.</p>"
+    body = "".join(
+        f"<tr><td>{escape(e.study_id)}</td><td>{escape(e.occurred_on.isoformat())}</td><td>{escape(e.kind)}</td>"
+        f"<td>{escape(e.note or '')}</td></tr>"
+        for e in events
+    )
+    return ("<h2>Intercurrent events</h2><table><thead><tr><th>Patient</th><th>Date</th><th>Event</th>"
+            f"<th>Note</th></tr></thead><tbody>{body}</tbody></table>")
+
+
 def render_html(groups: Sequence[GroupSummary], plan: ReportPlan, plot_png: str, *, generated: datetime,
-                table: str, trial: TrialSpec | None = None) -> str:
+                table: str, trial: TrialSpec | None = None, events: Sequence[IntercurrentEvent] = ()) -> str:
     """The whole page."""
     sections = [_comparison(groups, plan, trial)]
     for g in groups:
@@ -135,6 +149,7 @@ progression category (docs/clinical/pain-response.md): the project's counts a ri
 increase, and a fall of 1 with an analgesic increase, as progression; the strict one as indeterminate.</p>
 <img alt="Mean worst pain by study day and arm" src="data:image/png;base64,{plot_png}">
 {''.join(sections)}
+{_events(events)}
 </body>
 </html>
 """

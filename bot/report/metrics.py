@@ -177,7 +177,8 @@ def patient_outcome(
             if inst.questionnaire_id == plan.daily_questionnaire and inst.study_day is not None
         ]
         if any(day.worst_pain is not None and day.omed is not None for day in diary):
-            last_fraction_day = (fraction_days(patient.rt_start, patient.fractions)[-1] - patient.rt_start).days
+            last_fraction = patient.last_fraction_on or fraction_days(patient.rt_start, patient.fractions)[-1]
+            last_fraction_day = (last_fraction - patient.rt_start).days  # the recorded one first (/fraction)
             flare = detect_pain_flare(baseline_pain, baseline_omed, diary, last_fraction_day=last_fraction_day)
 
     points: list[tuple[int, int]] = []

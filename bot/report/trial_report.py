@@ -23,6 +23,7 @@ from bot.domain.schedule import ScheduleSpec, load_schedule
 from bot.export.dataset import ExportError, atomic_write, load_dataset, require_patients
 from bot.output_files import first_problem
 from bot.domain.trial import TrialFileError, TrialSpec, load_trial
+from bot.services.intercurrent import all_events
 from bot.report.html import render_html
 from bot.report.metrics import REPORT_COLUMNS, ReportPlan, mean_pain_by_day, outcomes, report_rows, summaries
 from bot.report.plots import mean_pain_png
@@ -92,6 +93,8 @@ async def build_report(
         raise ExportError(f"Cannot read the trial file: {exc}.") from None
     dataset = await load_dataset(store)
     require_patients(dataset)
+    async with store.read() as tx:
+        events = await all_events(tx)
 
     bar = ProgressBar(len(dataset.patients) + 1, "patients", enabled=progress)
     members = []
@@ -110,7 +113,7 @@ async def build_report(
     plot = mean_pain_png(mean_pain_by_day(members))
     html_path = out / REPORT_HTML
     atomic_write(html_path, render_html(groups, plan, plot, generated=now or SystemClock().now(), table=table_id,
-                                              trial=spec))
+                                              trial=spec, events=events))
     bar.advance()
     bar.close()
     log.info("report for %s patients written to %s", len(members), out)
