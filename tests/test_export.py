@@ -7,6 +7,7 @@ import asyncio
 import csv
 import json
 from collections import Counter
+from dataclasses import replace
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -548,3 +549,19 @@ async def test_every_instance_has_status_and_time_rows_missed_ones_too(cohort, t
         assert facts[(str(ids[key]), "instance_sent")].endswith("Z")  # the cohort opens every instance
     assert facts[(str(ids["p1_dd1"]), "instance_closed")].endswith("Z")
     assert facts[(str(ids["p1_d15"]), "instance_closed")] == ""
+
+
+def test_export_status_names_partial_missed_and_withdrawn_questionnaires() -> None:
+    from bot.domain.models import Instance, Patient
+    from bot.export.csv_export import export_status
+    from bot.export.fhir_export import response_status
+
+    when = datetime(2027, 3, 1, 9, tzinfo=timezone.utc)
+    patient = Patient(1, "S-1", "LYON", "standard", date(2027, 3, 3), 1, "active", "matin", when, when)
+    inst = Instance(1, 1, "daily", "1.2", "DD1", 1, False, when, when, "missed", when, None, 0, None, None, None)
+    assert (export_status(inst, patient, True), export_status(inst, patient, False)) == ("partial", "missed")
+    cancelled = replace(inst, status="cancelled")
+    assert export_status(cancelled, replace(patient, status="withdrawn"), False) == "withdrawn"
+    assert export_status(cancelled, patient, False) == "cancelled"
+    assert [response_status(replace(inst, status=s)) for s in ("completed", "missed", "cancelled", "open")] == [
+        "completed", "stopped", "stopped", "in-progress"]
