@@ -61,7 +61,7 @@ async def make_database(path: Path) -> None:
     clock = VirtualClock(datetime(2027, 3, 1, 9, tzinfo=timezone.utc))
     store = await Store.open(path, clock)
     try:
-        await enroll(store, clock, parse_enrolment(["P-001", "2027-03-03"]), actor="test")
+        await enroll(store, clock, parse_enrolment(["P-001", "2027-03-03"], today=clock.now().date()), actor="test")
     finally:
         await store.close()
 
