@@ -68,7 +68,7 @@ async def test_a_patient_joining_at_23_30_on_day_0_still_gets_a_baseline_and_the
     assert rows(bench, "SELECT COUNT(*) FROM instances WHERE timepoint = 'DD0'") == [(0,)]
 
     lines, bundle = await exported(bench)
-    baseline = [line for line in lines if line["timepoint"] == "baseline" and line["item"] != "omed_mg"]
+    baseline = [line for line in lines if line["timepoint"] == "baseline" and line["derivation"] == ""]
     assert len(baseline) == len(asked)
     assert all(line["flags"] == "after_rt_start;enrolled_after_rt_start" for line in baseline)
     assert all(line["source"] == "patient" for line in baseline)
@@ -247,9 +247,9 @@ async def test_a_nurse_enters_the_day_30_answers_by_phone_and_nobody_else_can(be
     assert rows(bench, "SELECT COUNT(*) FROM audit_log WHERE action = 'phone_entry_start'") == [(1,)]
 
     lines, bundle = await exported(bench)
-    d30_lines = [line for line in lines if line["timepoint"] == "D30" and line["item"] != "omed_mg"]
+    d30_lines = [line for line in lines if line["timepoint"] == "D30" and line["derivation"] == ""]
     assert len(d30_lines) == len(asked) and {line["source"] for line in d30_lines} == {"phone"}
-    assert {line["source"] for line in lines if line["timepoint"] == "baseline" and line["item"] != "omed_mg"} == {
+    assert {line["source"] for line in lines if line["timepoint"] == "baseline" and line["derivation"] == ""} == {
         "patient"}
     validate_bundle(bundle)  # the answer-source extension is valid FHIR
     response = next(r for r in responses_in(bundle) if r["identifier"]["value"] == "S-001/D30")

@@ -7,6 +7,7 @@ import asyncio
 import csv
 import json
 from collections import Counter
+from dataclasses import replace
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,7 @@ BASELINE_1 = {  # oxycodone 20 mg x 2: 80 mg/day with fr_sor (factor 2), 60 with
     "rescue_taking": "no", "other_analgesics": ["ains", "paracetamol"], "message_team": TRICKY_TEXT,
 }
 DIARY_1 = {"pain_worst": 9, "analgesic_same": "yes", "rescue_doses_24h": 0}
-BASELINE_2 = {  # methadone: no reliable factor, the OMED is not computable (opioids.md)
+BASELINE_2 = {  # methadone: converted with a factor to confirm by the site pharmacist (opioids.md)
     "pain_worst": 5, "bg_taking": "yes", "bg_product": "methadone", "bg_dose": 10, "bg_per_day": 2,
     "rescue_taking": "no", "message_team": "_skip",
 }
@@ -208,10 +209,13 @@ async def test_each_completed_instance_gets_one_omed_row_labelled_with_its_table
     assert set(omed) == {str(ids["p1_baseline"]), str(ids["p1_dd0"]), str(ids["p2_baseline"])}
     assert omed[str(ids["p1_baseline"])]["value"] == "80"  # oxycodone 40 mg/day x 2 (fr_sor)
     assert omed[str(ids["p1_dd0"])]["value"] == "80"  # "same as before" carries the regimen forward
-    assert omed[str(ids["p2_baseline"])]["value"] == ""  # methadone: never converted silently
-    assert {r["derivation"] for r in omed.values()} == {"omed:fr_sor"}
+    assert omed[str(ids["p2_baseline"])]["value"] == "94"  # methadone 20 mg/day x 4.7, flagged to confirm
+    assert omed[str(ids["p2_baseline"])]["flags"] == "to_confirm:methadone/oral"
+    assert omed[str(ids["p1_dd0"])]["flags"] == "carried_forward"
+    assert omed[str(ids["p1_baseline"])]["flags"] == ""
+    assert {r["derivation"] for r in omed.values()} == {"omed:fr_sor@1.1"}
     assert omed[str(ids["p1_dd0"])]["questionnaire"] == "daily"
-    assert all(r["derivation"] == "" for r in read_csv(out) if r["item"] != "omed_mg")
+    assert all(r["derivation"] in ("", "instance") for r in read_csv(out) if r["item"] != "omed_mg")
 
 
 async def test_omed_rows_follow_the_requested_conversion_table(cohort, tmp_path, questionnaires, catalogue):
@@ -224,7 +228,7 @@ async def test_omed_rows_follow_the_requested_conversion_table(cohort, tmp_path,
         await store.close()
     omed = {r["instance"]: r for r in read_csv(out) if r["item"] == "omed_mg"}
     assert omed[str(ids["p1_baseline"])]["value"] == "60"  # oxycodone x 1.5 (CDC 2022)
-    assert omed[str(ids["p1_baseline"])]["derivation"] == "omed:cdc_2022"
+    assert omed[str(ids["p1_baseline"])]["derivation"] == "omed:cdc_2022@1.1"
 
 
 async def test_an_unknown_conversion_table_is_an_export_error(cohort, tmp_path, questionnaires, catalogue):
@@ -351,7 +355,7 @@ async def test_fhir_response_carries_status_subject_authored_and_current_answers
     baseline = responses["SPB-001/baseline"]
     assert baseline["status"] == "completed"
     assert responses["SPB-001/D15"]["status"] == "in-progress"
-    assert responses["SPB-001/DD1"]["status"] == "in-progress"  # missed after one answer
+    assert responses["SPB-001/DD1"]["status"] == "stopped"  # missed after one answer (R4: stopped)
     assert baseline["subject"] == {"identifier": {"system": "urn:spinal-pro-bot:study-id", "value": "SPB-001"}}
     assert baseline["questionnaire"] == "urn:spinal-pro-bot:questionnaire:baseline|1.0"
     last = max(a["answered_at"] for a in await stored_answers(database) if a["instance_id"] == ids["p1_baseline"])
@@ -526,3 +530,38 @@ def test_cli_on_a_missing_database_exits_2_without_creating_it(tmp_path, capsys)
     assert "does not exist" in capsys.readouterr().err
     assert not database.exists()
 
+
+
+async def test_every_instance_has_status_and_time_rows_missed_ones_too(cohort, tmp_path, questionnaires, catalogue):
+    database, ids = cohort
+    out = tmp_path / "export.csv"
+    store = await open_store(database)
+    try:
+        await export_csv(store, out, questionnaires, catalogue)
+    finally:
+        await store.close()
+    facts = {(r["instance"], r["item"]): r["value"] for r in read_csv(out) if r["derivation"] == "instance"}
+    status = {key: facts[(str(ids[key]), "instance_status")] for key in ids}
+    assert status == {"p1_baseline": "completed", "p1_dd0": "completed", "p1_dd1": "partial",
+                      "p1_d15": "in_progress", "p1_w22": "in_progress", "p2_baseline": "completed"}
+    for key in ids:
+        assert facts[(str(ids[key]), "instance_due")].endswith("Z")
+        assert facts[(str(ids[key]), "instance_sent")].endswith("Z")  # the cohort opens every instance
+    assert facts[(str(ids["p1_dd1"]), "instance_closed")].endswith("Z")
+    assert facts[(str(ids["p1_d15"]), "instance_closed")] == ""
+
+
+def test_export_status_names_partial_missed_and_withdrawn_questionnaires() -> None:
+    from bot.domain.models import Instance, Patient
+    from bot.export.csv_export import export_status
+    from bot.export.fhir_export import response_status
+
+    when = datetime(2027, 3, 1, 9, tzinfo=timezone.utc)
+    patient = Patient(1, "S-1", "LYON", "standard", date(2027, 3, 3), 1, "active", "matin", when, when)
+    inst = Instance(1, 1, "daily", "1.2", "DD1", 1, False, when, when, "missed", when, None, 0, None, None, None)
+    assert (export_status(inst, patient, True), export_status(inst, patient, False)) == ("partial", "missed")
+    cancelled = replace(inst, status="cancelled")
+    assert export_status(cancelled, replace(patient, status="withdrawn"), False) == "withdrawn"
+    assert export_status(cancelled, patient, False) == "cancelled"
+    assert [response_status(replace(inst, status=s)) for s in ("completed", "missed", "cancelled", "open")] == [
+        "completed", "stopped", "stopped", "in-progress"]

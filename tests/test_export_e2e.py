@@ -48,14 +48,14 @@ async def test_every_stored_answer_is_exported_exactly_once_and_the_fhir_bundle_
     assert result.returncode == 0, result.stderr
     with out.open(encoding="utf-8", newline="") as fh:
         lines = list(csv.DictReader(fh))
-    answer_lines = [l for l in lines if l["item"] != "omed_mg"]
+    answer_lines = [l for l in lines if l["derivation"] == ""]
     exported = sorted((l["study_id"], int(l["instance"]), l["item"], l["answered_at"]) for l in answer_lines)
     assert exported == sorted((s, i, item, at) for s, i, item, _, at in stored)  # each exactly once
     pain = [l for l in answer_lines if l["study_id"] == "X-001" and l["timepoint"].startswith("X")
             and l["item"] == "pain_worst"]
     assert [(l["value"], l["superseded"]) for l in pain] == [("4", "true"), ("2", "false")]
     omed = [l for l in lines if l["item"] == "omed_mg" and l["study_id"] == "X-001"]
-    assert omed and omed[0]["value"] in ("60", "60.0") and omed[0]["derivation"] == "omed:fr_sor"
+    assert omed and omed[0]["value"] in ("60", "60.0") and omed[0]["derivation"] == "omed:fr_sor@1.1"
     text = out.read_text(encoding="utf-8")
     assert "5001" not in text and "Jeanne" not in text  # no Telegram id or name
 

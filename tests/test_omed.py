@@ -53,6 +53,9 @@ WORKED = [
     (bg("dafalgancod", 2, 3), 30, 27, ("codeine", "oral")),  # 2 tablets × 30 mg × 3 = 180 mg codeine
     (bg("palexia", 100, 2), 80, 80, ("tapentadol", "oral")),
     (bg("temgesic", 0.2, 3), 18, None, ("buprenorphine", "sublingual")),
+    (bg("methadone", 10, 3), 141, 141, ("methadone", "oral")),  # 30 mg × 4.7, to confirm (opioids.md)
+    (rescue("abstral", 100, 2), 26, None, ("fentanyl", "buccal")),  # 200 µg × 0.13, to confirm
+    (rescue("instanyl", 50, 2), 16, None, ("fentanyl", "nasal")),  # 100 µg × 0.16, to confirm
 ]
 
 
@@ -119,18 +122,33 @@ def test_a_site_table_swapped_in_changes_the_result(tmp_path: Path) -> None:
 # ---------------------------------------------------------------------------------------------------------------
 # Never silently converted
 # ---------------------------------------------------------------------------------------------------------------
-def test_methadone_is_recorded_but_not_converted_and_the_total_is_withheld() -> None:
+def test_methadone_converts_with_a_factor_marked_to_confirm_by_the_site_pharmacist() -> None:
     for table in ("fr_sor", "cdc_2022"):
         result = compute_omed(Regimen(lines=(bg("skenan", 30, 2), bg("methadone", 10, 3))), CATALOGUE, table)
-        assert result.mg is None and not result.complete
-        assert result.unconverted == ["methadone/oral"]
-        assert result.converted_mg == pytest.approx(60)
-        assert result.details[1].reason is not None and result.details[1].mg is None
+        assert result.mg == pytest.approx(60 + 141) and result.complete
+        assert result.to_confirm == ["methadone/oral"]
+        assert [d.to_confirm for d in result.details] == [False, True]
 
 
-def test_transmucosal_fentanyl_rescue_doses_are_counted_not_converted() -> None:
+def test_abstral_rescue_doses_give_a_number_to_confirm() -> None:
     result = compute_omed(Regimen(lines=(bg("durogesic", 25), rescue("abstral", 100, 2))), CATALOGUE)
-    assert (result.mg, result.unconverted, result.converted_mg) == (None, ["fentanyl/transmucosal"], 60)
+    assert (result.mg, result.unconverted, result.to_confirm) == (pytest.approx(86), [], ["fentanyl/buccal"])
+    assert result.details[1].amount_unit == "ug" and result.details[1].daily_amount == 200
+
+
+def test_transmucosal_fentanyl_is_not_converted_by_a_table_without_a_factor() -> None:
+    result = compute_omed(Regimen(lines=(bg("durogesic", 25), rescue("effentora", 100, 2))), CATALOGUE, "cdc_2022")
+    assert (result.mg, result.unconverted, result.converted_mg) == (None, ["fentanyl/buccal"], 60)
+
+
+def test_a_subcutaneous_morphine_pump_gives_a_number() -> None:
+    # A pump's dose is the mg over 24 h, one "intake" (opioids.yaml): 30 mg/24 h SC × 2 = 60 mg/day OMED.
+    result = compute_omed(Regimen(lines=(bg("morphinesc", 30, 1),)), CATALOGUE)
+    assert (result.mg, result.to_confirm, result.catalogue_version) == (60, [], CATALOGUE.version)
+
+
+def test_results_carry_the_catalogue_version() -> None:
+    assert compute_omed(Regimen(), CATALOGUE).catalogue_version == "1.1"
 
 
 def test_no_rescue_dose_taken_is_zero_mg_even_for_a_product_without_a_factor() -> None:

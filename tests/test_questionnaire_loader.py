@@ -26,8 +26,9 @@ PAIN_TYPES = [
     for part in ("present", "score")
 ]
 ANALGESICS = [
-    "bg_taking", "bg_product", "bg_other", "bg_dose", "bg_patch", "bg_per_day",
-    "rescue_taking", "rescue_product", "rescue_dose", "rescue_doses_24h", "other_analgesics",
+    "bg_taking", "bg_product", "bg_other", "bg_dose", "bg_patch", "bg_per_day", "bg_units", "bg_more",
+    "bg2_product", "bg2_other", "bg2_dose", "bg2_patch", "bg2_tablets", "bg2_per_day", "bg2_units",
+    "rescue_taking", "rescue_product", "rescue_dose", "rescue_units", "rescue_doses_24h", "other_analgesics",
 ]
 SIDE_EFFECTS = ["se_nausea", "se_swallow", "se_diarrhoea", "se_fatigue", "se_skin"]
 RED_FLAGS = ["rf_weakness", "rf_numbness", "rf_bladder_bowel", "rf_radicular_new"]
@@ -63,10 +64,12 @@ def _write(path: Path, data: Any) -> Path:
 # ---------------------------------------------------------------------------------------------------------------
 # Shipped instruments
 # ---------------------------------------------------------------------------------------------------------------
-def test_the_four_shipped_questionnaires_load_with_version_1_1(shipped: dict[str, Questionnaire]) -> None:
-    """1.1: the NICE 24-hour items and the new symptom items (issue 14), baseline red flags "since the consultation"."""
+def test_the_four_shipped_questionnaires_load_with_version_1_2(shipped: dict[str, Questionnaire]) -> None:
+    """1.1: the NICE 24-hour items and the new symptom items (issue 14), baseline red flags "since the consultation".
+    1.2: analgesics as taken (strength × units per intake × intakes per day, a second background product, more
+    French products; issue 17)."""
     assert sorted(shipped) == ["baseline", "daily", "followup", "weekly"]
-    assert {q.version for q in shipped.values()} == {"1.1"}
+    assert {q.version for q in shipped.values()} == {"1.2"}
 
 
 @pytest.mark.parametrize("qid", sorted(REQUIRED_IDS))

@@ -127,7 +127,26 @@ def n(rows, arm, site, timepoint, measure, analysis="") -> tuple[int, int | None
 async def test_groups_are_each_arm_by_site_then_pooled_per_arm_then_overall(report):
     groups = list(dict.fromkeys((k[0], k[1]) for k in table(report)))
     assert groups == [("standard", "GRENOBLE"), ("standard", "LYON"), ("standard", "all"),
-                      ("experimental", "PARIS"), ("experimental", "all"), ("all", "all")]
+                      ("experimental", "PARIS"), ("experimental", "all"), ("all", "all"),
+                      ("experimental-standard", "all")]  # the between-arm comparison comes last
+
+
+async def test_the_between_arm_difference_at_day_30_has_a_newcombe_interval_and_the_trial_margin(report):
+    from bot.domain.endpoints import newcombe_difference
+    rows = table(report)
+    e, s_ = n(rows, "experimental", "all", "D30", "responders", "itt"), n(rows, "standard", "all", "D30",
+                                                                      "responders", "itt")
+    expected = newcombe_difference(e[0], e[1], s_[0], s_[1])
+    assert expected is not None
+    row = rows[("experimental-standard", "all", "D30", "responders_difference", "itt")]
+    assert [row["percent"], row["ci95_low"], row["ci95_high"]] == [f"{100 * v:.2f}" for v in expected]
+    assert rows[("experimental-standard", "all", "D30", "non_inferiority_margin", "")]["percent"] == "10.00"
+    assert rows[("experimental-standard", "all", "D30", "primary_reading", "project")]
+    for analysis in ("itt_strict", "evaluable_strict", "evaluable"):
+        assert ("experimental-standard", "all", "D30", "responders_difference", analysis) in rows
+    assert ("all", "all", "D30", "responders", "itt_strict") in rows
+    html = (report / "report.html").read_text(encoding="utf-8")
+    assert "Pain response (strict reading)" in html and "Non-inferiority margin: −10.0 points" in html
 
 
 async def test_enrolled_and_evaluable_counts(report):
@@ -237,3 +256,27 @@ async def test_report_into_a_path_that_is_a_file_is_an_export_error(tmp_path, in
             await build_report(store, tmp_path / "taken", *inputs, progress=False)
     finally:
         await store.close()
+
+
+async def test_the_pandas_script_in_docs_recomputes_the_day_30_figures_from_the_csv(report, tmp_path, inputs):
+    """docs/day30_from_csv.py reads only the export CSV and must print the report's day-30 numbers."""
+    import subprocess
+    import sys
+
+    from bot.export.csv_export import export_csv
+
+    store = await open_existing_store(tmp_path / "bot.sqlite3", VirtualClock(T0))
+    try:
+        await export_csv(store, tmp_path / "export.csv", *inputs)
+    finally:
+        await store.close()
+    script = Path(__file__).resolve().parents[1] / "docs" / "day30_from_csv.py"
+    assert len(script.read_text(encoding="utf-8").splitlines()) <= 32
+    done = subprocess.run([sys.executable, str(script), str(tmp_path / "export.csv")], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    printed = [line.split(",") for line in done.stdout.splitlines()]
+    rows = table(report)
+    assert len(printed) == 4 * 3  # standard, experimental, all
+    for arm, measure, analysis, count, denominator in printed:
+        assert n(rows, arm, "all", "D30", measure, analysis) == (int(count), int(denominator)), (arm, measure, analysis)

@@ -259,6 +259,14 @@ async def test_the_demo_runs_five_patients_through_90_days_in_under_a_minute(tmp
                                 " JOIN patients p ON p.id = i.patient_id WHERE i.is_primary = 1"
                                 " AND a.item_id = 'pain_worst'"))
     assert json.loads(day30["DEMO-03"]) == 8 and json.loads(day30["DEMO-01"]) == 2 and "DEMO-05" not in day30
+    # Two arms, two sites, and the flare patient (standard arm, LYON, alone in that group) counted as a flare.
+    assert sorted(rows(database, "SELECT DISTINCT arm, site_code FROM patients")) == [
+        ("experimental", "LYON"), ("experimental", "PARIS"), ("standard", "LYON"), ("standard", "PARIS")]
+    import csv as csv_module
+    with (tmp_path / "report" / "report.csv").open(encoding="utf-8", newline="") as handle:
+        report = {(r["arm"], r["site"], r["measure"]): r for r in csv_module.DictReader(handle) if not r["timepoint"]}
+    flare = report[("standard", "LYON", "pain_flare")]
+    assert (flare["n"], flare["denominator"]) == ("1", "1")
 
 
 async def test_a_second_launch_on_a_busy_port_fails_and_leaves_the_first_sandbox_data_intact(tmp_path: Path) -> None:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from enum import Enum
 from fractions import Fraction
 from types import MappingProxyType
-from typing import Final
+from typing import Final, Literal
 
 __all__ = [
     # constants (pain-response.md)
@@ -40,6 +40,8 @@ __all__ = [
     "Z_95",
     "RELIEVE_PAIN_TYPES",
     # pain response
+    "Reading",
+    "READINGS",
     "PainResponse",
     "RESPONSE_ORDER",
     "pain_response",
@@ -54,6 +56,7 @@ __all__ = [
     "pain_type_profile",
     # statistics
     "wilson_interval",
+    "newcombe_difference",
     "ResponseSummary",
     "summarise_responses",
 ]
@@ -206,8 +209,20 @@ def is_evaluable(baseline_pain: int | None) -> bool:
     return _check_pain(baseline_pain, "baseline_pain") >= EVALUABLE_MIN_BASELINE_PAIN
 
 
+Reading = Literal["project", "strict"]
+"""Two defensible readings of the consensus progression category (pain-response.md, "Two readings"):
+- "project": progression = (Δ ≥ +2 without analgesic reduction) or (analgesic increase with −1 ≤ Δ ≤ 1);
+- "strict", word for word from Chow 2012: (Δ ≥ +2 with *stable* analgesics, neither increase nor reduction) or
+  (analgesic increase with the pain "stable or 1 point above baseline", 0 ≤ Δ ≤ 1).
+They differ exactly on Δ ≥ +2 with an analgesic increase, and on Δ = −1 with an analgesic increase (progression
+in the project's reading, indeterminate in the strict one). A trial pre-specifies one (`primary_reading` in
+questionnaires/trial.yaml); the report and the CSV give both."""
+READINGS: Final[tuple[Reading, ...]] = ("project", "strict")
+
+
 def pain_response(
-    baseline_pain: int, baseline_omed: float, followup_pain: int, followup_omed: float
+    baseline_pain: int, baseline_omed: float, followup_pain: int, followup_omed: float, *,
+    reading: Reading = "project",
 ) -> PainResponse:
     """Classify one follow-up time point by the international consensus (Chow 2012; pain-response.md).
 
@@ -219,6 +234,9 @@ def pain_response(
     2. partial: (Δ ≤ −2 and no analgesic increase) or (analgesic reduction and Δ ≤ 0);
     3. progression: (Δ ≥ 2 and no analgesic reduction) or (analgesic increase and −1 ≤ Δ ≤ 1);
     4. indeterminate: anything else.
+
+    With `reading="strict"`, 3. is (Δ ≥ 2 and neither increase nor reduction) or (increase and 0 ≤ Δ ≤ 1)
+    (`Reading`).
 
     Evaluability (baseline pain ≥ 2) is *not* checked here: every valid input gets a category so the function is
     total; filter with `is_evaluable` before counting responders. Raises `ValueError` for a pain outside the int
@@ -234,6 +252,14 @@ def pain_response(
         return PainResponse.COMPLETE
     if (delta <= -PAIN_CHANGE_THRESHOLD and not increase) or (reduction and delta <= 0):
         return PainResponse.PARTIAL
+    if reading == "strict":
+        if (delta >= PAIN_CHANGE_THRESHOLD and not reduction and not increase) or (
+            increase and 0 <= delta <= STABLE_PAIN_BAND
+        ):
+            return PainResponse.PROGRESSION
+        return PainResponse.INDETERMINATE
+    if reading != "project":
+        raise ValueError(f"reading must be one of {', '.join(READINGS)}, got {reading!r}")
     if (delta >= PAIN_CHANGE_THRESHOLD and not reduction) or (
         increase and -STABLE_PAIN_BAND <= delta <= STABLE_PAIN_BAND
     ):
@@ -402,6 +428,27 @@ def wilson_interval(successes: int, n: int, z: float = Z_95) -> tuple[float, flo
     lower = 0.0 if successes == 0 else max(0.0, centre - half_width)
     upper = 1.0 if successes == n else min(1.0, centre + half_width)
     return (lower, upper)
+
+
+def newcombe_difference(
+    successes_a: int, n_a: int, successes_b: int, n_b: int, z: float = Z_95
+) -> tuple[float, float, float] | None:
+    """Difference of two independent proportions p_a − p_b with its hybrid score interval (Newcombe RG, "Interval
+    estimation for the difference between independent proportions", Stat Med 1998;17:873-890, method 10), built
+    from the two Wilson intervals: L = d − √((p_a − l_a)² + (u_b − p_b)²), U = d + √((u_a − p_a)² + (p_b − l_b)²).
+
+    Chosen for the between-arm comparison of responder rates for the same reason as Wilson: it behaves with small
+    arms and rates near 0 or 1. None when either arm has no patient (no difference to estimate).
+    """
+    low_a, high_a = wilson_interval(successes_a, n_a, z)
+    low_b, high_b = wilson_interval(successes_b, n_b, z)
+    if n_a == 0 or n_b == 0:
+        return None
+    p_a, p_b = successes_a / n_a, successes_b / n_b
+    d = p_a - p_b
+    lower = d - math.sqrt((p_a - low_a) ** 2 + (high_b - p_b) ** 2)
+    upper = d + math.sqrt((high_a - p_a) ** 2 + (p_b - low_b) ** 2)
+    return (d, max(-1.0, lower), min(1.0, upper))
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,9 @@ class Patient:
     preferred_time: PreferredTime
     enrolled_at: datetime
     joined_at: datetime | None
+    last_fraction_on: date | None = None
+    """The actual last fraction, when a clinician recorded it (/fraction); else the schedule's."""
+    fractions_delivered: int | None = None
 
 
 @dataclass(frozen=True)
@@ -55,3 +58,5 @@ class Instance:
     question_message_id: int | None
     correcting_item: str | None
     selection: tuple[str, ...] | None
+    questionnaire_hash: str | None = None
+    """Hash of the questionnaire as sent (`questionnaire.content_hash`); None until sent (or sent before 0007)."""

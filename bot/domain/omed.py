@@ -5,11 +5,12 @@ compute OMED here from a conversion table kept as data (`questionnaires/opioids.
 table is swappable (`fr_sor`, the French practice column, is the default; `cdc_2022` is kept; a site may add its own)
 and every result carries the id of the table used.
 
-Never silently converted: a substance without a reliable factor (methadone, transmucosal fentanyl, buprenorphine in
-the CDC table), a product outside the catalogue ("autre") or a dose the patient did not give makes the line
+Never silently converted: a substance without a factor in the table (buprenorphine or transmucosal fentanyl in the
+CDC table), a product outside the catalogue ("autre") or a dose the patient did not give makes the line
 *unconverted*. Decision: the total `mg` is then `None` (not a partial sum), so an endpoint or a rule cannot mistake
 an underestimate for the truth; `converted_mg` gives the part that could be converted, for display next to the list
-of what was not. A line with zero intakes (e.g. no Abstral taken today) is 0 mg whatever the product.
+of what was not. A factor the literature disagrees on (methadone, transmucosal fentanyl: `confirm: true` in the
+table) does convert, and the result lists it in `to_confirm` for the site pharmacist. A line with zero intakes (e.g. no Abstral taken today) is 0 mg whatever the product.
 
 Pure: loading the YAML is the only I/O, in `load_opioid_catalogue`.
 """
@@ -32,6 +33,7 @@ from bot.domain.questionnaire import MARKERS, Value
 __all__ = [
     "OTHER_PRODUCT",
     "MICROGRAMS_PER_MG",
+    "UNITS_PER_DOSE",
     "Unit",
     "Role",
     "ConversionRow",
@@ -83,8 +85,11 @@ class ConversionRow(BaseModel):
     substance: str = Field(min_length=1)
     route: str = Field(min_length=1)
     factor: float | None = Field(ge=0)
-    per: Literal["mg", "ug_per_h"] = "mg"
-    """What the factor multiplies: the daily amount in mg, or a patch rate in µg/h."""
+    per: Literal["mg", "ug", "ug_per_h"] = "mg"
+    """What the factor multiplies: the daily amount in mg, the daily amount in µg (transmucosal fentanyl, whose
+    published factors are per µg), or a patch rate in µg/h."""
+    confirm: bool = False
+    """The literature varies for this factor: the OMED is given, marked "to confirm by the site pharmacist"."""
     source: str = Field(min_length=1)
 
     @model_validator(mode="before")
@@ -174,6 +179,11 @@ class OpioidCatalogue(BaseModel):
                 continue
             for table_id, table in self.tables.items():
                 row = table.row(product.substance, product.route)
+                if row is not None and row.per == "ug" and product.unit != "ug":
+                    raise ValueError(
+                        f'product "{product.code}" is counted in {product.unit} but table {table_id} converts '
+                        f"{product.substance} ({product.route}) per ug"
+                    )
                 if row is not None and (row.per == "ug_per_h") != (product.unit == "ug_per_h"):
                     raise ValueError(
                         f'product "{product.code}" is counted in {product.unit} but table {table_id} converts '
@@ -238,6 +248,13 @@ class DoseLine(BaseModel):
     note: str | None = None
     """Free text for "autre"."""
 
+    @property
+    def known(self) -> bool:
+        """Is everything needed to convert this line given (a zero count needs nothing else)?"""
+        if self.per_day == 0 or self.dose == 0:
+            return True
+        return self.product is not None and self.dose is not None and self.per_day is not None
+
 
 class Regimen(BaseModel):
     """What the patient takes over 24 h: background lines and rescue lines. JSON-able (`model_dump`)."""
@@ -245,6 +262,14 @@ class Regimen(BaseModel):
     model_config = _STRICT
 
     lines: tuple[DoseLine, ...] = ()
+    carried_forward: bool = False
+    """The background came from an earlier questionnaire ("same as last time"); exports mark it."""
+
+    @property
+    def complete(self) -> bool:
+        """Every line known: the only kind of regimen "same as last time" may carry forward (a partial or missed
+        questionnaire must not pass its unknowns on to every later one)."""
+        return all(line.known for line in self.lines)
 
     @property
     def background(self) -> tuple[DoseLine, ...]:
@@ -268,26 +293,68 @@ def _code(value: Value | None) -> str | None:
     return None
 
 
+UNITS_PER_DOSE: Final[Mapping[str, float]] = {"1": 1.0, "2": 2.0, "3": 3.0, "4": 4.0, "half": 0.5}
+"""Choice codes of `bg_units` / `bg2_units` / `rescue_units` (one tap: ½, 1, 2, 3 or 4 tablets at each intake)."""
+PAST_BACKGROUND: Final[str] = "rescue_taking"
+"""The first item after the background block: once answered, an absent background item was not shown (an earlier
+questionnaire version that did not ask it), not unanswered."""
+
+
+def _units(answers: Mapping[str, Value], key: str, past: bool) -> float | None:
+    """Units (tablets, capsules, unidoses) per intake. Absent after the block was passed: 1 (questionnaires before
+    1.2 asked the mg per intake directly); absent before that: not known."""
+    if key not in answers:
+        return 1.0 if past else None
+    value = answers[key]
+    if isinstance(value, str):
+        return UNITS_PER_DOSE.get(value)
+    return _number(value)
+
+
+def _product_line(answers: Mapping[str, Value], prefix: str, past: bool) -> DoseLine:
+    """One background product from the items `<prefix>_product`, `_dose` (strength) × `_units`, `_patch`,
+    `_tablets` and `_per_day`."""
+    # One of dose / patch / tablets is shown, depending on the product. If several are present the caller passed
+    # answers of hidden items too: refuse to guess rather than pick the wrong unit.
+    keys = (f"{prefix}_dose", f"{prefix}_patch", f"{prefix}_tablets")
+    present = [key for key in keys if key in answers]
+    dose = _number(answers[present[0]]) if len(present) == 1 else None
+    if present == [keys[0]] and dose is not None:
+        units = _units(answers, f"{prefix}_units", past)
+        dose = dose * units if units is not None else None
+    per_day = 1.0 if present == [keys[1]] else _number(answers.get(f"{prefix}_per_day"))
+    return DoseLine(
+        role="background",
+        product=_code(answers.get(f"{prefix}_product")),
+        dose=dose,
+        per_day=per_day,
+        note=_code(answers.get(f"{prefix}_other")),
+    )
+
+
 def _background_from_answers(answers: Mapping[str, Value]) -> tuple[DoseLine, ...]:
     taking = answers.get("bg_taking")
     if taking == "no":
         return ()
     if taking != "yes":
         return (DoseLine(role="background", product=None),)
-    # One of bg_dose / bg_patch / bg_tablets is shown, depending on the product. If several are present the caller
-    # passed answers of hidden items too: refuse to guess rather than pick the wrong unit.
-    present = [key for key in ("bg_dose", "bg_patch", "bg_tablets") if key in answers]
-    dose = _number(answers[present[0]]) if len(present) == 1 else None
-    per_day = 1.0 if present == ["bg_patch"] else _number(answers.get("bg_per_day"))
-    return (
-        DoseLine(
-            role="background",
-            product=_code(answers.get("bg_product")),
-            dose=dose,
-            per_day=per_day,
-            note=_code(answers.get("bg_other")),
-        ),
-    )
+    past = PAST_BACKGROUND in answers
+    lines = [_product_line(answers, "bg", past)]
+    more = answers.get("bg_more")
+    if more == "yes":
+        lines.append(_product_line(answers, "bg2", past))
+    elif more is None and not past:
+        lines.append(DoseLine(role="background", product=None))  # stopped before saying whether there is another
+    return tuple(lines)
+
+
+def _rescue_dose(answers: Mapping[str, Value]) -> float | None:
+    """Strength × units per rescue dose (`rescue_units` absent: 1, as before questionnaire 1.2 and for sprays)."""
+    dose = _number(answers.get("rescue_dose"))
+    if dose is None:
+        return None
+    units = _units(answers, "rescue_units", past=True) if "rescue_units" in answers else 1.0
+    return dose * units if units is not None else None
 
 
 def regimen_from_answers(answers: Mapping[str, Value], previous: Regimen | None = None) -> Regimen:
@@ -297,9 +364,11 @@ def regimen_from_answers(answers: Mapping[str, Value], previous: Regimen | None 
     count. Rules (documented in the questionnaires):
     - `analgesic_same` = "yes": the previous background lines are carried forward unchanged, and the rescue doses
       counted today (`rescue_doses_24h`) are of the previous rescue product at the previous dose. Without a
-      previous regimen the lines are unknown (never assumed to be "nothing").
-    - otherwise (changed, or the baseline which has no `analgesic_same`): background from `bg_*` (a patch counts
-      its rate in µg/h, once), rescue from `rescue_product` × `rescue_dose` × `rescue_doses_24h`.
+      previous regimen the lines are unknown (never assumed to be "nothing"). Pass the last *complete* regimen as
+      `previous` (`bot.services.clinical_context.regimens` does).
+    - otherwise (changed, or the baseline which has no `analgesic_same`): background from `bg_*` and, when
+      `bg_more` = "yes", a second product from `bg2_*` (strength × units per intake × intakes per day; a patch
+      counts its rate in µg/h, once), rescue from `rescue_product` × `rescue_dose` × `rescue_doses_24h`.
     """
     doses_today = _number(answers.get("rescue_doses_24h"))
     if answers.get("analgesic_same") == "yes":
@@ -314,7 +383,10 @@ def regimen_from_answers(answers: Mapping[str, Value], previous: Regimen | None 
                 rescue = (template.model_copy(update={"per_day": doses_today}),)
             elif doses_today != 0:
                 rescue = (DoseLine(role="rescue", product=None, per_day=doses_today),)
-        return Regimen(lines=background + rescue)
+        elif template is not None:
+            # Today's count not given: the product is known, not how many were taken (unknown, not zero).
+            rescue = (template.model_copy(update={"per_day": None}),)
+        return Regimen(lines=background + rescue, carried_forward=True)
     background = _background_from_answers(answers)
     taking = answers.get("rescue_taking")
     if taking == "yes":
@@ -322,7 +394,7 @@ def regimen_from_answers(answers: Mapping[str, Value], previous: Regimen | None 
             DoseLine(
                 role="rescue",
                 product=_code(answers.get("rescue_product")),
-                dose=_number(answers.get("rescue_dose")),
+                dose=_rescue_dose(answers),
                 per_day=doses_today,
                 note=_code(answers.get("rescue_other")),
             ),
@@ -347,11 +419,13 @@ class OmedLine:
     route: str | None
     daily_amount: float | None
     """mg/day of the substance, or µg/h for a patch."""
-    amount_unit: Literal["mg", "ug_per_h"]
+    amount_unit: Literal["mg", "ug", "ug_per_h"]
     factor: float | None
     mg: float | None
     reason: str | None = None
     """Why the line is not converted (None when it is)."""
+    to_confirm: bool = False
+    """Converted with a factor the literature disagrees on (`confirm: true` in the table)."""
 
 
 @dataclass(frozen=True)
@@ -365,13 +439,20 @@ class OmedResult:
     details: list[OmedLine] = field(default_factory=list)
     converted_mg: float = 0.0
     """Sum over the lines that were converted (a lower bound when `unconverted` is not empty)."""
+    to_confirm: list[str] = field(default_factory=list)
+    """"substance/route" converted with a factor to confirm by the site pharmacist (methadone, transmucosal
+    fentanyl): the OMED is given, and exports say it must be checked."""
+    catalogue_version: str = ""
+    """`version` of opioids.yaml the OMED was computed with."""
+    carried_forward: bool = False
+    """The regimen was carried forward from an earlier questionnaire ("same as last time")."""
 
     @property
     def complete(self) -> bool:
         return not self.unconverted
 
 
-def _daily_amount(product: Product, line: DoseLine) -> float | None:
+def _daily_amount(product: Product, line: DoseLine, per: str = "mg") -> float | None:
     if line.dose is None:
         return None
     if product.unit == "ug_per_h":
@@ -381,7 +462,7 @@ def _daily_amount(product: Product, line: DoseLine) -> float | None:
     if product.unit == "mg":
         return line.dose * line.per_day
     if product.unit == "ug":
-        return line.dose * line.per_day / MICROGRAMS_PER_MG
+        return line.dose * line.per_day / (1 if per == "ug" else MICROGRAMS_PER_MG)
     assert product.mg_per_unit is not None
     return line.dose * product.mg_per_unit * line.per_day
 
@@ -391,11 +472,16 @@ def _convert(line: DoseLine, catalogue: OpioidCatalogue, table: ConversionTable)
     product = catalogue.product(line.product) if line.product is not None else None
     substance = product.substance if product is not None else None
     route = product.route if product is not None else None
-    amount_unit: Literal["mg", "ug_per_h"] = "ug_per_h" if product is not None and product.patch else "mg"
+    found = table.row(substance, route) if substance is not None and route is not None else None
+    amount_unit: Literal["mg", "ug", "ug_per_h"] = (
+        "ug_per_h" if product is not None and product.patch else "ug" if found is not None and found.per == "ug"
+        else "mg"
+    )
 
     def result(mg: float | None, reason: str | None = None, amount: float | None = None,
-               factor: float | None = None) -> OmedLine:
-        return OmedLine(line.role, line.product, substance, route, amount, amount_unit, factor, mg, reason)
+               factor: float | None = None, to_confirm: bool = False) -> OmedLine:
+        return OmedLine(line.role, line.product, substance, route, amount, amount_unit, factor, mg, reason,
+                        to_confirm)
 
     if line.per_day == 0 or line.dose == 0:
         return result(0.0, amount=0.0), None
@@ -410,10 +496,10 @@ def _convert(line: DoseLine, catalogue: OpioidCatalogue, table: ConversionTable)
         return result(None, "no row for this substance and route in the table"), key
     if row.factor is None:
         return result(None, "no reliable conversion factor in the table", factor=None), key
-    amount = _daily_amount(product, line)
+    amount = _daily_amount(product, line, row.per)
     if amount is None:
         return result(None, "dose or number of intakes not known"), key
-    return result(amount * row.factor, amount=amount, factor=row.factor), None
+    return result(amount * row.factor, amount=amount, factor=row.factor, to_confirm=row.confirm), None
 
 
 def compute_omed(regimen: Regimen, catalogue: OpioidCatalogue, table: str | None = None) -> OmedResult:
@@ -435,4 +521,7 @@ def compute_omed(regimen: Regimen, catalogue: OpioidCatalogue, table: str | None
         unconverted=unconverted,
         details=details,
         converted_mg=converted_mg,
+        to_confirm=sorted({f"{d.substance}/{d.route}" for d in details if d.to_confirm}),
+        catalogue_version=catalogue.version,
+        carried_forward=regimen.carried_forward,
     )

@@ -15,6 +15,8 @@ number → int if integral else float; text → stripped str; markers `SKIPPED` 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import math
 from collections.abc import Iterator
@@ -40,6 +42,8 @@ __all__ = [
     "NOT_QUESTIONNAIRE_FILES",
     "load_questionnaire",
     "load_questionnaires",
+    "canonical_text",
+    "content_hash",
 ]
 
 log = logging.getLogger(__name__)
@@ -63,7 +67,7 @@ TEXT_MAX_MAX_LENGTH: Final[int] = 1000
 SHORT_MAX_LENGTH: Final[int] = 40
 
 NOT_QUESTIONNAIRE_FILES: Final[frozenset[str]] = frozenset(
-    {"opioids.yaml", "schedule.yaml", "rules.yaml", "sites.yaml", "free_text_red_flags.yaml"}
+    {"opioids.yaml", "schedule.yaml", "rules.yaml", "sites.yaml", "free_text_red_flags.yaml", "trial.yaml"}
 )
 """Data files that live next to the questionnaires but are not questionnaires."""
 
@@ -491,3 +495,15 @@ def load_questionnaires(*directories: str | Path) -> dict[str, Questionnaire]:
             found[questionnaire.id] = questionnaire
             origin[questionnaire.id] = path
     return found
+
+
+def canonical_text(questionnaire: Questionnaire) -> str:
+    """The questionnaire as data (wording, choices, conditions, limits), as canonical JSON: what the patient was
+    shown, independent of YAML formatting and comments."""
+    return json.dumps(questionnaire.model_dump(mode="json", by_alias=True), ensure_ascii=False, sort_keys=True,
+                      separators=(",", ":"))
+
+
+def content_hash(questionnaire: Questionnaire) -> str:
+    """SHA-256 of `canonical_text`: stamped on every instance when sent, so an answer names the exact text asked."""
+    return "sha256:" + hashlib.sha256(canonical_text(questionnaire).encode("utf-8")).hexdigest()

@@ -3,13 +3,23 @@
 Why long format and every row: a statistician re-derives the endpoints from this file, and a monitor checks the
 corrections, so nothing is collapsed: one line per row of `answers` (corrections included, `superseded` = true on
 the rows a newer one replaced). The computed OMED (oral morphine equivalent daily dose) is added as rows with item
-`omed_mg` and a `derivation` naming the conversion table, because opioids.md requires every exported OMED to be
+`omed_mg` and a `derivation` naming the conversion table and the version of opioids.yaml, because opioids.md requires every exported OMED to be
 labelled with the table used. No Telegram identity is ever written: the export never reads `telegram_links`.
+
+`questionnaire_version` and `questionnaire_hash` are those stamped when the questionnaire was sent (migration 0007;
+empty hash for an instance sent before it): an upgraded questionnaire file does not change them, and the text
+asked is kept under the hash in `questionnaire_texts`.
+
+Every instance (sent or not, answered or not) also has four rows with `derivation` "instance": `instance_status`
+(completed / partial / missed / withdrawn / cancelled / in_progress / planned, `export_status`), `instance_due`,
+`instance_sent` and `instance_closed` (UTC times in `value`), so a missed questionnaire is a row, not an absence.
 
 `source` says who gave the answer: "patient" (their own chat) or "phone" (a research nurse entering it from the
 clinicians' group, /saisie). `flags` lists data-quality flags joined with ";" (`bot.export.flags`): "after_rt_start"
 on a baseline answer given after the first fraction started, "enrolled_after_rt_start" on every row of a patient
-enrolled after it.
+enrolled after it. On an OMED row: "carried_forward" when the regimen came from an earlier questionnaire ("same
+as last time": the last complete regimen), "to_confirm:<substance/route>" when a factor is to be confirmed by the
+site pharmacist.
 
 Format: UTF-8, header row, RFC 4180 quoting (the `csv` module, CRLF line ends), values as plain text (a list of
 choice codes joined with ";"). A text cell starting like a spreadsheet formula (=, +, -, @, tab, CR) is prefixed
@@ -26,6 +36,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Final
 
+from bot.clock import utc_iso
 from bot.domain.models import Instance, Patient
 from bot.domain.omed import OmedResult, OpioidCatalogue, UnknownTableError
 from bot.domain.questionnaire import Questionnaire, Value
@@ -54,6 +65,7 @@ CSV_COLUMNS: Final[tuple[str, ...]] = (
     "arm",
     "questionnaire",
     "questionnaire_version",
+    "questionnaire_hash",
     "instance",
     "timepoint",
     "item",
@@ -67,7 +79,12 @@ CSV_COLUMNS: Final[tuple[str, ...]] = (
 )
 OMED_ITEM: Final[str] = "omed_mg"
 """Item id of the derived OMED rows (mg/day)."""
-OMED_DERIVATION: Final[str] = "omed:{table}"
+OMED_DERIVATION: Final[str] = "omed:{table}@{version}"
+"""The table and the version of opioids.yaml the OMED was computed with (e.g. "omed:fr_sor@1.1")."""
+CARRIED_FORWARD: Final[str] = "carried_forward"
+"""Flag of an OMED whose regimen came from an earlier questionnaire ("same as last time")."""
+TO_CONFIRM: Final[str] = "to_confirm:{what}"
+"""Flag of an OMED converted with a factor to confirm by the site pharmacist (methadone, transmucosal fentanyl)."""
 LIST_SEPARATOR: Final[str] = ";"
 OMED_DECIMALS: Final[int] = 4
 """Decimals kept for a derived OMED: a formatting convention (0.0001 mg is far below any dose step), not clinical."""
@@ -113,6 +130,7 @@ def _answer_line(patient: Patient, inst: Instance, row: AnswerRow, spec: Schedul
         patient.arm,
         inst.questionnaire_id,
         inst.questionnaire_version,
+        inst.questionnaire_hash or "",
         str(inst.id),
         inst.timepoint,
         row.item_id,
@@ -127,7 +145,7 @@ def _answer_line(patient: Patient, inst: Instance, row: AnswerRow, spec: Schedul
 
 
 def _omed_line(patient: Patient, inst: Instance, rows: tuple[AnswerRow, ...], omed: OmedResult | None,
-               table: str, spec: ScheduleSpec) -> tuple[str, ...]:
+               table: str, spec: ScheduleSpec, version: str) -> tuple[str, ...]:
     """The derived row; its times are those of the instance's newest answer row (when its inputs were last given)."""
     return _safe_labels(
         patient.study_id,
@@ -135,6 +153,7 @@ def _omed_line(patient: Patient, inst: Instance, rows: tuple[AnswerRow, ...], om
         patient.arm,
         inst.questionnaire_id,
         inst.questionnaire_version,
+        inst.questionnaire_hash or "",
         str(inst.id),
         inst.timepoint,
         OMED_ITEM,
@@ -142,10 +161,19 @@ def _omed_line(patient: Patient, inst: Instance, rows: tuple[AnswerRow, ...], om
         max((r.answered_at for r in rows), default=""),
         max((r.received_at for r in rows), default=""),
         "false",
-        OMED_DERIVATION.format(table=omed.table if omed is not None else table),
+        OMED_DERIVATION.format(table=omed.table if omed is not None else table, version=version),
         "derived",
-        ENROLLED_AFTER_RT_START if enrolled_after_rt_start(spec, patient) else "",
+        FLAG_SEPARATOR.join(_omed_flags(omed, enrolled_after_rt_start(spec, patient))),
     )
+
+
+def _omed_flags(omed: OmedResult | None, late: bool) -> list[str]:
+    flags = [ENROLLED_AFTER_RT_START] if late else []
+    if omed is not None and omed.carried_forward:
+        flags.append(CARRIED_FORWARD)
+    if omed is not None:
+        flags.extend(TO_CONFIRM.format(what=what) for what in omed.to_confirm)
+    return flags
 
 
 _VALUE_COLUMN: Final[int] = CSV_COLUMNS.index("value")
@@ -155,6 +183,42 @@ def _safe_labels(*cells: str) -> tuple[str, ...]:
     """Neutralise every text column (a site code may start with "-"); the value column is already safe, and
     neutralising it again would quote a negative number."""
     return tuple(cell if i == _VALUE_COLUMN else safe_text(cell) for i, cell in enumerate(cells))
+
+
+INSTANCE_DERIVATION: Final[str] = "instance"
+"""`derivation` of the rows describing an instance itself (its status and times), not an answer."""
+INSTANCE_ITEMS: Final[tuple[str, ...]] = ("instance_status", "instance_due", "instance_sent", "instance_closed")
+
+
+def export_status(inst: Instance, patient: Patient, answered: bool) -> str:
+    """The questionnaire's status for the analysis: completed; partial (closed with some answers); missed (closed
+    without any); withdrawn (cancelled because the patient withdrew); cancelled (otherwise); in_progress (open);
+    planned (not sent yet)."""
+    if inst.status == "completed":
+        return "completed"
+    if inst.status == "missed":
+        return "partial" if answered else "missed"
+    if inst.status == "cancelled":
+        return "withdrawn" if patient.status == "withdrawn" else "cancelled"
+    if inst.status in ("open", "sending"):
+        return "in_progress"
+    return "planned"
+
+
+def _instance_lines(patient: Patient, inst: Instance, rows: tuple[AnswerRow, ...]) -> Iterator[tuple[str, ...]]:
+    """One row per instance fact: status, due (window opens), sent, closed (completed, or the window's end once
+    missed, withdrawn or cancelled); every instance has them, those without any answer too."""
+    status = export_status(inst, patient, bool(rows))
+    closed = inst.completed_at if inst.status == "completed" else (
+        inst.closes_at if inst.status in ("missed", "cancelled") else None)
+    values = (status, utc_iso(inst.opens_at), utc_iso(inst.sent_at) if inst.sent_at else "",
+              utc_iso(closed) if closed else "")
+    for item, value in zip(INSTANCE_ITEMS, values):
+        yield _safe_labels(
+            patient.study_id, patient.site_code, patient.arm, inst.questionnaire_id, inst.questionnaire_version,
+            inst.questionnaire_hash or "", str(inst.id), inst.timepoint, item, value, "", "", "false",
+            INSTANCE_DERIVATION, "derived", "",
+        )
 
 
 def csv_rows(
@@ -171,10 +235,11 @@ def csv_rows(
         omeds = instance_omeds(dataset, patient.id, questionnaires, catalogue, table)
         for inst in dataset.instances_of(patient.id):
             rows = dataset.rows_of(inst.id)
+            yield from _instance_lines(patient, inst, rows)
             for row in rows:
                 yield _answer_line(patient, inst, row, spec)
             if inst.status == "completed":
-                yield _omed_line(patient, inst, rows, omeds.get(inst.id), table, spec)
+                yield _omed_line(patient, inst, rows, omeds.get(inst.id), table, spec, catalogue.version)
 
 
 async def export_csv(
@@ -205,3 +270,38 @@ async def export_csv(
     atomic_write(out_path, buffer.getvalue())
     log.info("CSV export: %s lines written to %s", count, out_path)
     return count
+
+
+PATIENT_COLUMNS: Final[tuple[str, ...]] = (
+    "study_id", "site", "arm", "status", "rt_start", "fractions_planned", "last_fraction_planned",
+    "last_fraction_on", "fractions_delivered",
+)
+"""The patient table: one line per patient, what the analysis needs beside the answers. `last_fraction_on` and
+`fractions_delivered` are what a clinician recorded (/fraction), empty when not recorded."""
+
+
+def patient_rows(dataset: Dataset) -> Iterator[tuple[str, ...]]:
+    """One line per patient (pure), in the order of `csv_rows`."""
+    from bot.domain.schedule import fraction_days
+
+    for p in dataset.patients:
+        yield tuple(safe_text(cell) for cell in (
+            p.study_id, p.site_code, p.arm, p.status, p.rt_start.isoformat(), str(p.fractions),
+            fraction_days(p.rt_start, p.fractions)[-1].isoformat(),
+            p.last_fraction_on.isoformat() if p.last_fraction_on else "",
+            str(p.fractions_delivered) if p.fractions_delivered is not None else "",
+        ))
+
+
+async def export_patients(store: Store, out_path: str | Path) -> int:
+    """Write the patient table (`PATIENT_COLUMNS`); return the number of patients."""
+    check_writable(out_path)
+    dataset = await load_dataset(store)
+    require_patients(dataset)
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer)
+    writer.writerow(PATIENT_COLUMNS)
+    rows = list(patient_rows(dataset))
+    writer.writerows(rows)
+    atomic_write(out_path, buffer.getvalue())
+    return len(rows)

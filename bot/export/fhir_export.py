@@ -190,6 +190,18 @@ def _answers(questionnaire_id: str, item: Item | None, value: Value) -> list[dic
     return _inferred_answers(value)
 
 
+def response_status(instance: Instance) -> str:
+    """QuestionnaireResponse.status from the R4 value set (http://hl7.org/fhir/R4/valueset-questionnaire-answers-status.html):
+    "completed" when finished; "stopped" when closed before the end ("a response that was submitted before it was
+    completed" — a missed questionnaire with some answers, or one cancelled when the patient withdrew or paused);
+    "in-progress" while it can still be answered."""
+    if instance.status == "completed":
+        return "completed"
+    if instance.status in ("missed", "cancelled"):
+        return "stopped"
+    return "in-progress"
+
+
 def response_resource(
     patient: Patient,
     instance: Instance,
@@ -223,7 +235,7 @@ def response_resource(
         "id": _fhir_id(f"qr-{instance.id}"),
         "identifier": {"system": INSTANCE_SYSTEM, "value": f"{patient.study_id}/{instance.timepoint}"},
         "questionnaire": f"{questionnaire_url(instance.questionnaire_id)}|{instance.questionnaire_version}",
-        "status": "completed" if instance.status == "completed" else "in-progress",
+        "status": response_status(instance),
         "subject": {"identifier": {"system": STUDY_ID_SYSTEM, "value": patient.study_id}},
         "authored": authored,
         "item": items,
@@ -299,7 +311,7 @@ def validate_bundle(bundle: Mapping[str, Any]) -> None:
     for entry in bundle.get("entry", ()):
         resource = entry["resource"]
         if resource["resourceType"] == "QuestionnaireResponse" and resource["status"] not in (
-            "in-progress", "completed"
+            "in-progress", "completed", "amended", "entered-in-error", "stopped"
         ):
             raise ExportError(f"The FHIR bundle does not validate: response status {resource['status']!r}.")
         if resource["resourceType"] == "Questionnaire":

@@ -13,7 +13,9 @@ from typing import Final
 
 from bot.clock import utc_iso
 from bot.domain.endpoints import RESPONSE_ORDER, ResponseSummary, wilson_interval
-from bot.report.metrics import ALL, GroupSummary, ReportPlan
+from bot.domain.trial import TrialSpec
+from bot.services.intercurrent import IntercurrentEvent
+from bot.report.metrics import ALL, GroupSummary, ReportPlan, comparison_rows
 
 __all__ = ["render_html"]
 
@@ -67,7 +69,29 @@ def _response_cells(s: ResponseSummary) -> list[str]:
     return cells
 
 
-def _response_table(g: GroupSummary, plan: ReportPlan) -> str:
+def _comparison(groups: Sequence[GroupSummary], plan: ReportPlan, trial: TrialSpec | None) -> str:
+    """The between-arm difference at the primary time point, both readings, and the trial file's margin."""
+    if trial is None:
+        return ""
+    rows = comparison_rows(groups, plan, trial)
+    differences = [r for r in rows if r[3] == "responders_difference"]
+    c = trial.comparison
+    text = (f"<h2>Between arms at {escape(plan.primary or '')}</h2><p>Primary reading of the consensus: "
+            f"<b>{escape(trial.primary_reading)}</b> (questionnaires/trial.yaml). Responders, "
+            f"{escape(c.experimental_arm)} − {escape(c.reference_arm)}, in percentage points, Newcombe hybrid score "
+            f"95 % CI (Stat Med 1998;17:873-890). Non-inferiority margin: −{100 * c.non_inferiority_margin:.1f} "
+            f"points ({escape(c.margin_source)})</p>")
+    if not differences:
+        return text + "<p>Both arms are needed for a difference.</p>"
+    body = "".join(
+        f"<tr><td>{escape(r[4])}</td><td>{escape(r[7])}</td><td>{escape(r[8])} to {escape(r[9])}</td></tr>"
+        for r in differences
+    )
+    return text + ("<table><thead><tr><th>Analysis</th><th>Difference</th><th>95 % CI</th></tr></thead>"
+                   f"<tbody>{body}</tbody></table>")
+
+
+def _response_table(g: GroupSummary, plan: ReportPlan, strict: bool = False) -> str:
     headers = ["Time point", *(c.value.capitalize() for c in RESPONSE_ORDER), "Missing", "Not evaluable",
                "Responders (ITT)", "Responders (evaluable)"]
     head = "".join(f"<th>{escape(h)}</th>" for h in headers)
@@ -75,20 +99,36 @@ def _response_table(g: GroupSummary, plan: ReportPlan) -> str:
     for label in plan.followups:
         primary = label == plan.primary
         name = f"{label} (primary)" if primary else label
-        cells = "".join(f"<td>{escape(c)}</td>" for c in [name, *_response_cells(g.responses[label])])
+        summary = (g.responses_strict if strict else g.responses)[label]
+        cells = "".join(f"<td>{escape(c)}</td>" for c in [name, *_response_cells(summary)])
         body.append(f'<tr class="primary">{cells}</tr>' if primary else f"<tr>{cells}</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
+def _events(events: Sequence[IntercurrentEvent]) -> str:
+    """Intercurrent events recorded by clinicians (/event), per patient."""
+    if not events:
+        return "<h2>Intercurrent events</h2><p>None recorded.</p>"
+    body = "".join(
+        f"<tr><td>{escape(e.study_id)}</td><td>{escape(e.occurred_on.isoformat())}</td><td>{escape(e.kind)}</td>"
+        f"<td>{escape(e.note or '')}</td></tr>"
+        for e in events
+    )
+    return ("<h2>Intercurrent events</h2><table><thead><tr><th>Patient</th><th>Date</th><th>Event</th>"
+            f"<th>Note</th></tr></thead><tbody>{body}</tbody></table>")
+
+
 def render_html(groups: Sequence[GroupSummary], plan: ReportPlan, plot_png: str, *, generated: datetime,
-                table: str) -> str:
+                table: str, trial: TrialSpec | None = None, events: Sequence[IntercurrentEvent] = ()) -> str:
     """The whole page."""
-    sections = []
+    sections = [_comparison(groups, plan, trial)]
     for g in groups:
         sections.append(
             f"<h2>{escape(_group_title(g))}</h2>"
             f"{_summary_table(g)}"
-            f"<h3>Pain response</h3>{_response_table(g, plan)}"
+            f"<h3>Pain response (project's reading)</h3>{_response_table(g, plan)}"
+            + (f"<h3>Pain response (strict reading)</h3>{_response_table(g, plan, strict=True)}"
+               if g.responses_strict else "")
         )
     return f"""<!DOCTYPE html>
 <html lang="en">
@@ -104,9 +144,12 @@ def render_html(groups: Sequence[GroupSummary], plan: ReportPlan, plot_png: str,
 2012;82(5):1730-1737), categories among evaluable patients assessed at that time point. Responders = complete +
 partial; ITT counts every enrolled patient, non-evaluable and missing ones as non-responders; the evaluable
 analysis counts only assessed evaluable patients. Pain flare: Hird A. et al., Int J Radiat Oncol Biol Phys
-2009;75(1):193-197, from the daily diary with daily OMED. 95 % CI: Wilson score interval.</p>
+2009;75(1):193-197, from the daily diary with daily OMED. 95 % CI: Wilson score interval. Two readings of the
+progression category (docs/clinical/pain-response.md): the project's counts a rise of 2 or more with an analgesic
+increase, and a fall of 1 with an analgesic increase, as progression; the strict one as indeterminate.</p>
 <img alt="Mean worst pain by study day and arm" src="data:image/png;base64,{plot_png}">
 {''.join(sections)}
+{_events(events)}
 </body>
 </html>
 """

@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
 
 from bot.domain.endpoints import (
@@ -34,10 +34,12 @@ from bot.domain.endpoints import (
     ResponseSummary,
     detect_pain_flare,
     is_evaluable,
+    newcombe_difference,
     pain_response,
     summarise_responses,
     wilson_interval,
 )
+from bot.domain.trial import TrialSpec
 from bot.domain.models import ARMS, Instance, Patient
 from bot.domain.omed import OmedResult, OpioidCatalogue
 from bot.domain.questionnaire import MARKERS, Questionnaire, Value
@@ -58,6 +60,8 @@ __all__ = [
     "group_keys",
     "summaries",
     "report_rows",
+    "comparison_rows",
+    "STRICT_SUFFIX",
     "mean_pain_by_day",
 ]
 
@@ -103,13 +107,16 @@ class PatientOutcome:
     baseline_omed: float | None
     evaluable: bool
     responses: Mapping[str, PainResponse | None]
-    """Follow-up timepoint → category, or None when missing / not assessable (evaluable patients only)."""
+    """Follow-up timepoint → category, or None when missing / not assessable (evaluable patients only): the
+    project's reading of the consensus."""
     flare: FlareResult | None
     """None when the flare cannot be assessed (no baseline pain or OMED, or no complete diary day)."""
     completed: int
     missed: int
     pain_points: tuple[tuple[int, int], ...]
     """(study day, worst pain) of every answered instance, for the plot; the baseline at BASELINE_PLOT_DAY."""
+    responses_strict: Mapping[str, PainResponse | None] = field(default_factory=dict)
+    """The same with the strict reading (`bot.domain.endpoints.Reading`)."""
 
     @property
     def baseline_omed_missing(self) -> bool:
@@ -146,16 +153,20 @@ def patient_outcome(
     evaluable = is_evaluable(baseline_pain)
 
     responses: dict[str, PainResponse | None] = {}
+    responses_strict: dict[str, PainResponse | None] = {}
     if evaluable:
         for label in plan.followups:
             category: PainResponse | None = None
+            strict: PainResponse | None = None
             if label in by_timepoint and baseline_pain is not None and baseline_omed is not None:
                 inst, answers = by_timepoint[label]
                 pain = _pain(answers.get(PAIN_ITEM), f"{patient.study_id}/{label}")
                 omed = _mg(omeds.get(inst.id))
                 if pain is not None and omed is not None:
                     category = pain_response(baseline_pain, baseline_omed, pain, omed)
+                    strict = pain_response(baseline_pain, baseline_omed, pain, omed, reading="strict")
             responses[label] = category
+            responses_strict[label] = strict
 
     flare: FlareResult | None = None
     if baseline_pain is not None and baseline_omed is not None:
@@ -166,7 +177,8 @@ def patient_outcome(
             if inst.questionnaire_id == plan.daily_questionnaire and inst.study_day is not None
         ]
         if any(day.worst_pain is not None and day.omed is not None for day in diary):
-            last_fraction_day = (fraction_days(patient.rt_start, patient.fractions)[-1] - patient.rt_start).days
+            last_fraction = patient.last_fraction_on or fraction_days(patient.rt_start, patient.fractions)[-1]
+            last_fraction_day = (last_fraction - patient.rt_start).days  # the recorded one first (/fraction)
             flare = detect_pain_flare(baseline_pain, baseline_omed, diary, last_fraction_day=last_fraction_day)
 
     points: list[tuple[int, int]] = []
@@ -190,6 +202,7 @@ def patient_outcome(
         completed=statuses.count("completed"),
         missed=statuses.count("missed"),
         pain_points=tuple(points),
+        responses_strict=responses_strict,
     )
 
 
@@ -222,6 +235,8 @@ class GroupSummary:
     unresolved_worsening: int
     completed: int
     missed: int
+    responses_strict: Mapping[str, ResponseSummary] = field(default_factory=dict)
+    """`responses` with the strict reading of the consensus."""
 
     @property
     def closed(self) -> int:
@@ -240,6 +255,14 @@ def summarise_group(arm: str, site: str, members: Sequence[PatientOutcome], plan
         )
         for label in plan.followups
     }
+    responses_strict = {
+        label: summarise_responses(
+            [m.responses_strict.get(label) for m in members if m.evaluable],
+            n_enrolled=len(members),
+            n_not_evaluable=not_evaluable,
+        )
+        for label in plan.followups
+    }
     assessable = [m for m in members if m.flare is not None]
     return GroupSummary(
         arm=arm,
@@ -253,6 +276,7 @@ def summarise_group(arm: str, site: str, members: Sequence[PatientOutcome], plan
         unresolved_worsening=sum(1 for m in assessable if m.flare is not None and m.flare.unresolved_worsening),
         completed=sum(m.completed for m in members),
         missed=sum(m.missed for m in members),
+        responses_strict=responses_strict,
     )
 
 
@@ -294,8 +318,45 @@ def _row(g: GroupSummary, timepoint: str, measure: str, analysis: str, n: int, d
     return (g.arm, g.site, timepoint, measure, analysis, str(n), str(denominator), percent, _pct(low), _pct(high))
 
 
-def report_rows(groups: Sequence[GroupSummary], plan: ReportPlan) -> list[tuple[str, ...]]:
-    """The tidy table of `report.csv` (columns `REPORT_COLUMNS`); percentages are 0–100."""
+STRICT_SUFFIX: Final[str] = "_strict"
+"""Suffix of the `analysis` of rows computed with the strict reading ("itt_strict", "evaluable_strict"); rows
+without it use the project's reading. `trial.yaml` says which is primary (the "primary_reading" row)."""
+
+
+def comparison_rows(groups: Sequence[GroupSummary], plan: ReportPlan, trial: TrialSpec) -> list[tuple[str, ...]]:
+    """The between-arm difference in responders at the primary time point (experimental − reference), both
+    analyses and both readings, with the Newcombe 95 % interval, and the non-inferiority margin of the trial file.
+    `percent` is the difference in percentage points; `n`/`denominator` are left empty."""
+    if plan.primary is None:
+        return []
+    c = trial.comparison
+    pooled = {g.arm: g for g in groups if g.site == ALL and g.arm != ALL}
+    label = f"{c.experimental_arm}-{c.reference_arm}"
+    margin = _pct(c.non_inferiority_margin)
+    rows: list[tuple[str, ...]] = [
+        (label, ALL, plan.primary, "primary_reading", trial.primary_reading, "", "", "", "", ""),
+        (label, ALL, plan.primary, "non_inferiority_margin", "", "", "", margin, "", ""),
+    ]
+    experimental, reference = pooled.get(c.experimental_arm), pooled.get(c.reference_arm)
+    if experimental is None or reference is None:
+        return rows
+    for suffix, attribute in (("", "responses"), (STRICT_SUFFIX, "responses_strict")):
+        e = getattr(experimental, attribute)[plan.primary]
+        r = getattr(reference, attribute)[plan.primary]
+        for analysis, (n_e, d_e, n_r, d_r) in (
+            ("itt", (e.responders, e.n_itt, r.responders, r.n_itt)),
+            ("evaluable", (e.responders, e.n_evaluable, r.responders, r.n_evaluable)),
+        ):
+            result = newcombe_difference(n_e, d_e, n_r, d_r)
+            cells = ("", "", "") if result is None else tuple(_pct(v) for v in result)
+            rows.append((label, ALL, plan.primary, "responders_difference", analysis + suffix, "", "", *cells))
+    return rows
+
+
+def report_rows(groups: Sequence[GroupSummary], plan: ReportPlan,
+                trial: TrialSpec | None = None) -> list[tuple[str, ...]]:
+    """The tidy table of `report.csv` (columns `REPORT_COLUMNS`); percentages are 0–100. Each follow-up gives the
+    project's reading and the strict one (`STRICT_SUFFIX`); with `trial`, the between-arm comparison follows."""
     rows: list[tuple[str, ...]] = []
     for g in groups:
         rows.append(_row(g, "", "enrolled", "", g.enrolled, None))
@@ -309,11 +370,21 @@ def report_rows(groups: Sequence[GroupSummary], plan: ReportPlan) -> list[tuple[
             rows.append(_row(g, label, "not_evaluable", "itt", s.n_not_evaluable, s.n_itt))
             rows.append(_row(g, label, "responders", "itt", s.responders, s.n_itt, ci=True))
             rows.append(_row(g, label, "responders", "evaluable", s.responders, s.n_evaluable, ci=True))
+            t = g.responses_strict.get(label)
+            if t is not None:
+                for category in RESPONSE_ORDER:
+                    rows.append(_row(g, label, category.value, "evaluable" + STRICT_SUFFIX, t.count(category),
+                                     t.n_evaluable, ci=True))
+                rows.append(_row(g, label, "responders", "itt" + STRICT_SUFFIX, t.responders, t.n_itt, ci=True))
+                rows.append(_row(g, label, "responders", "evaluable" + STRICT_SUFFIX, t.responders, t.n_evaluable,
+                                 ci=True))
         rows.append(_row(g, "", "pain_flare", "", g.flares, g.flare_assessable, ci=True))
         rows.append(_row(g, "", "unresolved_worsening", "", g.unresolved_worsening, g.flare_assessable))
         rows.append(_row(g, "", "questionnaires_completed", "", g.completed, None))
         rows.append(_row(g, "", "questionnaires_missed", "", g.missed, None))
         rows.append(_row(g, "", "completion_rate", "", g.completed, g.closed, ci=True))
+    if trial is not None:
+        rows.extend(comparison_rows(groups, plan, trial))
     return rows
 
 

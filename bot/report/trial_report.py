@@ -22,6 +22,8 @@ from bot.domain.questionnaire import Questionnaire
 from bot.domain.schedule import ScheduleSpec, load_schedule
 from bot.export.dataset import ExportError, atomic_write, load_dataset, require_patients
 from bot.output_files import first_problem
+from bot.domain.trial import TrialFileError, TrialSpec, load_trial
+from bot.services.intercurrent import all_events
 from bot.report.html import render_html
 from bot.report.metrics import REPORT_COLUMNS, ReportPlan, mean_pain_by_day, outcomes, report_rows, summaries
 from bot.report.plots import mean_pain_png
@@ -64,6 +66,7 @@ async def build_report(
     table: str | None = None,
     now: datetime | None = None,
     replace: bool = True,
+    trial: TrialSpec | None = None,
 ) -> ReportFiles:
     """Write `report.csv` and `report.html` into `out_dir` (created if needed); return their paths.
 
@@ -84,8 +87,14 @@ async def build_report(
     except UnknownTableError as exc:
         raise ExportError(f"Cannot compute OMED: {exc}.") from None
     plan = ReportPlan.from_schedule(schedule or load_schedule())
+    try:
+        spec = trial or load_trial()
+    except TrialFileError as exc:
+        raise ExportError(f"Cannot read the trial file: {exc}.") from None
     dataset = await load_dataset(store)
     require_patients(dataset)
+    async with store.read() as tx:
+        events = await all_events(tx)
 
     bar = ProgressBar(len(dataset.patients) + 1, "patients", enabled=progress)
     members = []
@@ -97,13 +106,14 @@ async def build_report(
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer)
     writer.writerow(REPORT_COLUMNS)
-    writer.writerows(report_rows(groups, plan))
+    writer.writerows(report_rows(groups, plan, spec))
     csv_path = out / REPORT_CSV
     atomic_write(csv_path, buffer.getvalue())
 
     plot = mean_pain_png(mean_pain_by_day(members))
     html_path = out / REPORT_HTML
-    atomic_write(html_path, render_html(groups, plan, plot, generated=now or SystemClock().now(), table=table_id))
+    atomic_write(html_path, render_html(groups, plan, plot, generated=now or SystemClock().now(), table=table_id,
+                                              trial=spec, events=events))
     bar.advance()
     bar.close()
     log.info("report for %s patients written to %s", len(members), out)

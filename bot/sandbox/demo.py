@@ -68,6 +68,9 @@ class Profile:
     pain: tuple[tuple[int, int], ...]
     fractions: int = 1
     preferred: str = "matin"
+    #: Trial arm and site (two of each, so the report's per-arm, per-site tables and comparison have content).
+    arm: str = "standard"
+    site: str = "LYON"
     #: False: answers the baseline, then never again (missed questionnaires, reminders, day-30 notice).
     keeps_answering: bool = True
     #: Study day of the daily diary where they report new weakness in the legs (urgent red flag).
@@ -90,23 +93,28 @@ class Profile:
 
 PROFILES: tuple[Profile, ...] = (
     Profile("benign", "DEMO-01", "benign course: pain 6 eases to 2 by day 30 (partial response)",
-            pain=((0, 6), (3, 5), (7, 4), (14, 3), (28, 2), (60, 1))),
+            pain=((0, 6), (3, 5), (7, 4), (14, 3), (28, 2), (60, 1)), arm="experimental", site="PARIS"),
     # Days 1-3 at 8 = baseline + 3 (>= baseline + 2), back to baseline by day 4: a flare (Hird 2009).
     Profile("flare", "DEMO-02", "pain flare on days 1-3 after 5 fractions, then relief",
-            pain=((0, 5), (1, 8), (4, 5), (7, 3), (14, 2), (28, 1)), fractions=5, rescue_when_pain_at_least=8),
+            pain=((0, 5), (1, 8), (4, 5), (7, 3), (14, 2), (28, 1)), fractions=5, rescue_when_pain_at_least=8,
+            arm="standard", site="LYON"),
     # Day 30 at 8 = baseline + 4 with stable analgesics: pain progression (Chow 2012).
     Profile("progression", "DEMO-03", "pain rises from 4 to 8 (progression), evening questionnaires",
-            pain=((0, 4), (7, 5), (14, 6), (21, 7), (28, 8), (60, 9)), preferred="soir"),
+            pain=((0, 4), (7, 5), (14, 6), (21, 7), (28, 8), (60, 9)), preferred="soir", arm="experimental",
+            site="LYON"),
     Profile("red_flag", "DEMO-04", "new leg weakness reported in the day-5 diary (urgent alert)",
-            pain=((0, 6), (7, 4), (21, 3), (40, 2)), red_flag_day=5),
+            pain=((0, 6), (7, 4), (21, 3), (40, 2)), red_flag_day=5, arm="standard", site="PARIS"),
     Profile("non_responder", "DEMO-05", "answers the baseline, then nothing more",
-            pain=((0, 7),), keeps_answering=False),
+            pain=((0, 7),), keeps_answering=False, arm="experimental", site="PARIS"),
 )
 
-#: The baseline regimen every virtual patient declares: Skenan 30 mg twice a day (OMED 60 mg, opioids.md) and
-#: paracetamol; later questionnaires say "same treatment" and only count rescue doses.
+#: The baseline regimen every virtual patient declares: Skenan 30 mg, one capsule twice a day (OMED 60 mg,
+#: opioids.md), Actiskenan 10 mg as rescue doses (none at baseline) and paracetamol; later questionnaires say "same
+#: treatment" and only count the rescue doses, which are then of a known product: the flare patient's painful days
+#: have an OMED (60 + 2 × 10 = 80 mg), so the flare is detected (an unknown rescue product would leave it empty).
 BASELINE_REGIMEN: dict[str, Answer] = {
-    "bg_taking": "yes", "bg_product": "skenan", "bg_dose": 30, "bg_per_day": 2, "rescue_taking": "no",
+    "bg_taking": "yes", "bg_product": "skenan", "bg_dose": 30, "bg_per_day": 2, "bg_units": "1", "bg_more": "no",
+    "rescue_taking": "yes", "rescue_product": "actiskenan", "rescue_dose": 10, "rescue_units": "1",
     "other_analgesics": ["paracetamol"], "analgesic_same": "yes",
 }
 
@@ -218,7 +226,8 @@ class DemoRun:
 
     async def enrol_and_join(self, profile: Profile) -> VirtualPatient:
         """The clinician enrols in the group, the patient opens the link, reads the information, picks a time."""
-        code, reply = await self.world.enroll(profile.study_id, DEMO_RT_START, profile.fractions)
+        code, reply = await self.world.enroll(profile.study_id, DEMO_RT_START, profile.fractions, arm=profile.arm,
+                                              site=profile.site)
         if code is None:
             raise DemoError(f"enrolment of {profile.study_id} gave no link: {reply!r}")
         user_id = self.world.new_patient_user(first_name=profile.study_id)

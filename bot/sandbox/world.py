@@ -270,9 +270,11 @@ class SandboxWorld:
         after = self.standin.messages(CLINICIAN_CHAT_ID, include_deleted=True)[before + 1:]
         return [m for m in after if m.from_bot]
 
-    async def enroll(self, study_id: str, rt_start: date, fractions: int = 1) -> tuple[str | None, str]:
+    async def enroll(self, study_id: str, rt_start: date, fractions: int = 1, *, arm: str | None = None,
+                     site: str | None = None) -> tuple[str | None, str]:
         """`/enroll` through the group like a real clinician; (invitation code or None, the bot's reply)."""
-        replies = await self.clinician_says(f"/enroll {study_id} {rt_start.isoformat()} fractions={fractions}")
+        extra = "".join(f" {key}={value}" for key, value in (("arm", arm), ("site", site)) if value)
+        replies = await self.clinician_says(f"/enroll {study_id} {rt_start.isoformat()} fractions={fractions}{extra}")
         reply = "\n".join(m.text or "" for m in replies)
         code = invitation_code(reply)
         return code, reply

@@ -175,6 +175,9 @@ async def dispatch_patient(services: Services, bot: Bot, patient_id: int, *, pre
         instance_id = int(row["id"])
         await instances.set_status(tx, instance_id, "sending", now)
         await tx.execute("UPDATE instances SET sent_at = ? WHERE id = ?", (utc_iso(now), instance_id))
+        planned = await instances.get_instance(tx, instance_id)
+        if planned is not None and planned.questionnaire_id in services.questionnaires:
+            await instances.stamp_sent(tx, instance_id, services.questionnaires[planned.questionnaire_id], now)
         await audit.record(tx, at=now, actor="system", action="send_intent", patient_id=patient_id,
                            entity="instance", entity_id=instance_id)
         await tx.commit()

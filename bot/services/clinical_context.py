@@ -36,13 +36,21 @@ def regimens(history: list[tuple[Instance, dict[str, object]]]) -> dict[int, Reg
     """Each instance's analgesic regimen, carrying the previous one forward when unchanged.
 
     Give it shown answers only (`shown_answers`): a hidden item's old answer must not count.
+    "Same as last time" refers to the last *complete* regimen (`Regimen.complete`): a partial or missed
+    questionnaire gets its own (unknown) regimen, but does not pass its unknowns on to the ones after it.
     """
     result: dict[int, Regimen] = {}
     previous: Regimen | None = None
     for inst, answers in history:
-        previous = regimen_from_answers(answers, previous)
-        result[inst.id] = previous
+        regimen = regimen_from_answers(answers, previous)
+        result[inst.id] = regimen
+        previous = next_previous(previous, regimen)
     return result
+
+
+def next_previous(previous: Regimen | None, regimen: Regimen) -> Regimen | None:
+    """What "same as last time" refers to after `regimen`: it when complete, else the one before."""
+    return regimen if regimen.complete else previous
 
 
 def omed_mg(services: Services, regimen: Regimen) -> float | None:
@@ -117,8 +125,9 @@ def with_current(
     """The whole answered history in time order, `instance` with `answers` included, and every regimen."""
     current = (instance, shown_answers(services, instance, answers))
     if prior.precedes(instance):
-        last = prior.entries[-1][0].id if prior.entries else None
-        previous = prior.regimens[last] if last is not None else None
+        previous: Regimen | None = None
+        for inst, _ in prior.entries:
+            previous = next_previous(previous, prior.regimens[inst.id])
         regs = {**prior.regimens, instance.id: regimen_from_answers(current[1], previous)}
         return [*prior.entries, current], regs
     ordered = sorted([*prior.entries, current], key=lambda entry: (entry[0].opens_at, entry[0].id))

@@ -59,6 +59,8 @@ async def open_entry(
             return "no_window", patient, None
         if instance.status != "open":
             await instances.set_status(tx, instance.id, "open", now)
+            if instance.questionnaire_id in services.questionnaires:
+                await instances.stamp_sent(tx, instance.id, services.questionnaires[instance.questionnaire_id], now)
             instance = await instances.get_instance(tx, instance.id)
             assert instance is not None
         await put_setting(tx, session_key(clinician_id), str(instance.id))

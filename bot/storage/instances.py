@@ -9,6 +9,7 @@ import aiosqlite
 
 from bot.clock import parse_utc, utc_iso
 from bot.domain.models import Instance
+from bot.domain.questionnaire import Questionnaire, canonical_text, content_hash
 from bot.storage.store import Tx
 
 
@@ -34,7 +35,31 @@ def _instance(row: aiosqlite.Row) -> Instance:
         question_message_id=row["question_message_id"],
         correcting_item=row["correcting_item"],
         selection=tuple(json.loads(row["selection"])) if row["selection"] is not None else None,
+        questionnaire_hash=row["questionnaire_hash"],
     )
+
+
+async def stamp_sent(tx: Tx, instance_id: int, questionnaire: Questionnaire, now: datetime) -> None:
+    """Stamp the questionnaire being sent: its version and content hash on the instance (once: a resend keeps the
+    first stamp), its text kept under that hash. Called where an instance starts to be shown (dispatcher, phone
+    entry), not when it is planned: a file upgraded in between is what the patient sees, and is what is stamped."""
+    digest = content_hash(questionnaire)
+    await tx.execute(
+        "INSERT OR IGNORE INTO questionnaire_texts (hash, questionnaire_id, version, body, first_sent_at)"
+        " VALUES (?, ?, ?, ?, ?)",
+        (digest, questionnaire.id, questionnaire.version, canonical_text(questionnaire), utc_iso(now)),
+    )
+    await tx.execute(
+        "UPDATE instances SET questionnaire_version = ?, questionnaire_hash = ? WHERE id = ? AND questionnaire_hash"
+        " IS NULL",
+        (questionnaire.version, digest, instance_id),
+    )
+
+
+async def questionnaire_text(tx: Tx, digest: str) -> dict[str, object] | None:
+    """The questionnaire exactly as it was sent under this hash (canonical JSON, decoded)."""
+    row = await tx.fetchone("SELECT body FROM questionnaire_texts WHERE hash = ?", (digest,))
+    return json.loads(row["body"]) if row is not None else None
 
 
 async def create_instance(

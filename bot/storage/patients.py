@@ -29,6 +29,8 @@ def _patient(row: aiosqlite.Row) -> Patient:
         preferred_time=row["preferred_time"],
         enrolled_at=parse_utc(row["enrolled_at"]),
         joined_at=parse_utc(row["joined_at"]) if row["joined_at"] else None,
+        last_fraction_on=date.fromisoformat(row["last_fraction_on"]) if row["last_fraction_on"] else None,
+        fractions_delivered=row["fractions_delivered"],
     )
 
 

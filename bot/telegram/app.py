@@ -144,6 +144,8 @@ def register_handlers(application: Application) -> None:
     application.add_handler(CommandHandler("send", clinician.send_now, filters=new))
     application.add_handler(CommandHandler("withdraw", clinician.withdraw_patient, filters=new))
     application.add_handler(CommandHandler("day0", clinician.change_day0, filters=new))
+    application.add_handler(CommandHandler("fraction", clinician.last_fraction, filters=new))
+    application.add_handler(CommandHandler("event", clinician.intercurrent_event, filters=new))
     application.add_handler(CommandHandler("pause", clinician.pause_patient, filters=group_only))
     application.add_handler(CommandHandler("reprendre", clinician.resume_patient, filters=group_only))
     application.add_handler(CommandHandler("start", patient.start, filters=private_new))

@@ -335,3 +335,73 @@ async def _reply_long(update: Update, text: str) -> None:
     assert message is not None
     for chunk in split_message(text):
         await message.reply_text(chunk, protect_content=True)
+
+
+def _past_date(text: str, context: BotContext) -> date | None:
+    """A date written YYYY-MM-DD (ASCII digits) that is not in the future, or None."""
+    import re
+
+    if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text):
+        return None
+    try:
+        value = date.fromisoformat(text)
+    except ValueError:
+        return None
+    return value if value <= local_today(context) else None
+
+
+async def last_fraction(update: Update, context: BotContext) -> None:
+    """/fraction <study_id> <YYYY-MM-DD> [delivered=N]: the actual last radiotherapy fraction (the flare window
+    runs to 10 days after it) and how many fractions were delivered (default: as planned)."""
+    from bot.services import intercurrent
+
+    if not await allowed(update, context):
+        return
+    args = list(context.args or [])
+    await record_command(update, context, "fraction", args)
+    usage = _("Usage: /fraction <study_id> <YYYY-MM-DD> [delivered=N]")
+    row = await _patient_arg(update, context, usage)
+    if row is None:
+        return
+    message = update.effective_message
+    assert message is not None
+    on = _past_date(args[1], context) if len(args) > 1 else None
+    delivered: int | None = row.patient.fractions
+    for extra in args[2:]:
+        key, _sep, value = extra.partition("=")
+        delivered = int(value) if key == "delivered" and value.isdigit() and 0 < int(value) <= 10 else None
+    if on is None or on < row.patient.rt_start or delivered is None:
+        await message.reply_text(usage)
+        return
+    await intercurrent.record_last_fraction(context.services, row.patient, on, delivered,
+                                            actor=f"clinician:{update.effective_user.id}")  # type: ignore[union-attr]
+    await message.reply_text(_("Last fraction of {study_id}: {day} ({delivered} fraction(s) delivered).").format(
+        study_id=row.patient.study_id, day=on.strftime("%d/%m/%Y"), delivered=delivered))
+
+
+async def intercurrent_event(update: Update, context: BotContext) -> None:
+    """/event <study_id> <kind> <YYYY-MM-DD> [note]: an intercurrent event, listed per patient in the report.
+    A withdrawal needs its reason as the note."""
+    from bot.services import intercurrent
+
+    if not await allowed(update, context):
+        return
+    args = list(context.args or [])
+    await record_command(update, context, "event", args)
+    usage = _("Usage: /event <study_id> <kind> <YYYY-MM-DD> [note]. Kinds: {kinds}. A withdrawal needs its "
+              "reason.").format(kinds=", ".join(intercurrent.EVENT_KINDS))
+    row = await _patient_arg(update, context, usage)
+    if row is None:
+        return
+    message = update.effective_message
+    assert message is not None
+    on = _past_date(args[2], context) if len(args) > 2 else None
+    kind = args[1] if len(args) > 1 else ""
+    note = " ".join(args[3:]).strip() or None
+    if on is None or kind not in intercurrent.EVENT_KINDS or (kind in intercurrent.NEEDS_NOTE and note is None):
+        await message.reply_text(usage)
+        return
+    await intercurrent.record_event(context.services, row.patient, kind, on, note,
+                                    actor=f"clinician:{update.effective_user.id}")  # type: ignore[union-attr]
+    await message.reply_text(_("Event recorded for {study_id}: {kind} on {day}.").format(
+        study_id=row.patient.study_id, kind=kind, day=on.strftime("%d/%m/%Y")))

@@ -1,0 +1,91 @@
+"""What clinicians record about the treatment and the course beyond the questionnaires: the actual last
+radiotherapy fraction (/fraction) and intercurrent events (/event), both audited.
+
+Why here: the flare window runs to 10 days after the *last fraction* (pain-response.md), which may differ from the
+planned one (a fraction postponed); and a trial lists intercurrent events (re-irradiation, surgery or
+cementoplasty, steroid start, change of systemic therapy, death, withdrawal with its reason) per patient, because
+they change how a pain response is read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Final
+
+from bot.clock import utc_iso
+from bot.domain.models import Patient
+from bot.services.container import Services
+from bot.storage import audit
+from bot.storage.store import Tx
+
+__all__ = ["EVENT_KINDS", "NEEDS_NOTE", "IntercurrentEvent", "record_last_fraction", "record_event", "events_of", "all_events"]
+
+EVENT_KINDS: Final[tuple[str, ...]] = (
+    "reirradiation", "surgery", "cementoplasty", "steroids", "systemic", "death", "withdrawal",
+)
+"""Kinds of intercurrent events (the CHECK of table intercurrent_events, migration 0007)."""
+NEEDS_NOTE: Final[frozenset[str]] = frozenset({"withdrawal"})
+"""A withdrawal is recorded with its reason."""
+
+
+@dataclass(frozen=True)
+class IntercurrentEvent:
+    study_id: str
+    kind: str
+    occurred_on: date
+    note: str | None
+    recorded_by: str
+
+
+async def record_last_fraction(services: Services, patient: Patient, last_on: date, delivered: int,
+                               *, actor: str) -> None:
+    """Store the actual last fraction and the number of fractions delivered; audited with the old values."""
+    now = services.clock.now()
+    async with services.store.transaction() as tx:
+        await tx.execute("UPDATE patients SET last_fraction_on = ?, fractions_delivered = ? WHERE id = ?",
+                         (last_on.isoformat(), delivered, patient.id))
+        await audit.record(
+            tx, at=now, actor=actor, action="last_fraction", patient_id=patient.id, entity="patient",
+            entity_id=patient.id,
+            old_value={"last_fraction_on": patient.last_fraction_on.isoformat() if patient.last_fraction_on else None,
+                       "fractions_delivered": patient.fractions_delivered},
+            new_value={"last_fraction_on": last_on.isoformat(), "fractions_delivered": delivered},
+        )
+        await tx.commit()
+
+
+async def record_event(services: Services, patient: Patient, kind: str, occurred_on: date, note: str | None,
+                       *, actor: str) -> int:
+    """Append one intercurrent event; audited. `kind` must be one of EVENT_KINDS (ValueError otherwise), and a
+    withdrawal needs its reason in `note`."""
+    if kind not in EVENT_KINDS:
+        raise ValueError(kind)
+    if kind in NEEDS_NOTE and not (note and note.strip()):
+        raise ValueError("a withdrawal needs its reason")
+    now = services.clock.now()
+    async with services.store.transaction() as tx:
+        event_id = await tx.execute(
+            "INSERT INTO intercurrent_events (patient_id, kind, occurred_on, note, recorded_by, recorded_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (patient.id, kind, occurred_on.isoformat(), note, actor, utc_iso(now)),
+        )
+        await audit.record(tx, at=now, actor=actor, action="intercurrent_event", patient_id=patient.id,
+                           entity="intercurrent_event", entity_id=event_id,
+                           new_value={"kind": kind, "occurred_on": occurred_on.isoformat(), "note": note})
+        await tx.commit()
+    return event_id
+
+
+async def all_events(tx: Tx) -> list[IntercurrentEvent]:
+    """Every event, by patient then date (for the report)."""
+    rows = await tx.fetchall(
+        "SELECT p.study_id, e.kind, e.occurred_on, e.note, e.recorded_by FROM intercurrent_events e"
+        " JOIN patients p ON p.id = e.patient_id ORDER BY p.study_id, e.occurred_on, e.id"
+    )
+    return [IntercurrentEvent(r["study_id"], r["kind"], date.fromisoformat(r["occurred_on"]), r["note"],
+                              r["recorded_by"]) for r in rows]
+
+
+async def events_of(tx: Tx, study_id: str) -> list[IntercurrentEvent]:
+    return [e for e in await all_events(tx) if e.study_id == study_id]
