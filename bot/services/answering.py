@@ -382,20 +382,29 @@ async def toggle_selection(
         patient, instance, problem = await _active_context(tx, telegram_user_id, instance_id)
         if problem is not None or instance is None:
             return problem or "stale", None
-        prompt = await prompt_for(tx, services, instance)
-        if prompt is None or prompt.item_index != item_index or prompt.item.type != "multi":
+        new_prompt = await toggle_in(tx, services, instance, item_index=item_index, code=code)
+        if new_prompt is None:
             return "stale", None
-        if code not in {c.code for c in prompt.item.choices}:
-            return "stale", None
-        selection = set(instance.selection or ())
-        selection.symmetric_difference_update({code})
-        await instances.set_selection(tx, instance.id, sorted(selection))
-        refreshed = await instances.get_instance(tx, instance.id)
-        assert refreshed is not None
-        new_prompt = await prompt_for(tx, services, refreshed)
         await settle_current_update(tx, services.clock.now())
         await tx.commit()
     return None, new_prompt
+
+
+async def toggle_in(tx: Tx, services: Services, instance: Instance, *, item_index: int, code: str) -> Prompt | None:
+    """Inside `tx`: toggle `code` on the multiple-choice item being asked; the refreshed prompt, or None if stale.
+
+    Shared by the patient's own ticks and a nurse's phone entry; the caller commits."""
+    prompt = await prompt_for(tx, services, instance)
+    if prompt is None or prompt.item_index != item_index or prompt.item.type != "multi":
+        return None
+    if code not in {c.code for c in prompt.item.choices}:
+        return None
+    selection = set(instance.selection or ())
+    selection.symmetric_difference_update({code})
+    await instances.set_selection(tx, instance.id, sorted(selection))
+    refreshed = await instances.get_instance(tx, instance.id)
+    assert refreshed is not None
+    return await prompt_for(tx, services, refreshed)
 
 
 async def go_back(

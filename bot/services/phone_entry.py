@@ -120,17 +120,9 @@ async def toggle(
         instance = await instances.get_instance(tx, instance_id)
         if instance is None or instance.status != "open" or not instance.is_primary:
             return "stale", None
-        prompt = await answering.prompt_for(tx, services, instance)
-        if prompt is None or prompt.item_index != item_index or prompt.item.type != "multi":
+        new_prompt = await answering.toggle_in(tx, services, instance, item_index=item_index, code=code)
+        if new_prompt is None:
             return "stale", None
-        if code not in {c.code for c in prompt.item.choices}:
-            return "stale", None
-        selection = set(instance.selection or ())
-        selection.symmetric_difference_update({code})
-        await instances.set_selection(tx, instance.id, sorted(selection))
-        refreshed = await instances.get_instance(tx, instance.id)
-        assert refreshed is not None
-        new_prompt = await answering.prompt_for(tx, services, refreshed)
         await tx.commit()
     return None, new_prompt
 
