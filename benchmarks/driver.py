@@ -121,6 +121,8 @@ class Patient:
     rig: Rig
     chat_id: int
     questionnaire: Questionnaire
+    #: how long to wait for the bot's reply before declaring the run broken (a crowd waits longer)
+    timeout: float = REPLY_TIMEOUT
     injected: list[float] = field(default_factory=list)
 
     async def step(
@@ -136,7 +138,7 @@ class Patient:
         if action.kind == "select":  # tick the choice (the bot edits the keyboard), then confirm
             edited = observer.expect("editMessageText", self.chat_id)
             standin.press_button(self.chat_id, self.chat_id, message_id, toggle_data(instance_id, index, action.code))
-            await asyncio.wait_for(edited, REPLY_TIMEOUT)
+            await asyncio.wait_for(edited, self.timeout)
         reply = observer.expect("sendMessage", self.chat_id)
         self.injected.append(self.rig.clock.timestamp())
         if action.kind == "select":
@@ -145,7 +147,7 @@ class Patient:
             standin.press_button(self.chat_id, self.chat_id, message_id, callback_data(instance_id, index, action))
         else:
             standin.send_text(self.chat_id, self.chat_id, action.text)
-        return action, await asyncio.wait_for(reply, REPLY_TIMEOUT)
+        return action, await asyncio.wait_for(reply, self.timeout)
 
     async def answer(self, message: Message, steps: int, think: Callable[[], float] | None = None) -> Message:
         """Answer `steps` questions in a row — as soon as each arrives, or after `think()` seconds of reading —

@@ -151,6 +151,32 @@ def markdown(results: dict[str, Any]) -> str:
             ("Same: HTTP 429 from the stand-in's flood control", "0", f"{m['http_429']:g}", v.get("live_no_429")),
             ("Same: bot CPU / RSS", "—", f"{m['bot_cpu_pct']:.0f} % of a core / {m['bot_rss_mb']:.0f} MB", None),
         ]
+    if "crowd" in s:
+        m = s["crowd"]["median"]
+        p, b = m["product"], m["bare"]
+        low, high = results["sizes"]["crowd_think_seconds"]
+        rows += [
+            (f"{m['patients']:g} patients reading {low:g}–{high:g} s per question, at once: answers/s, bot (as "
+             f"deployed) / bare PTB (offered ≈ {m['offered_answers_per_s']:g}/s)", "—",
+             f"{p['answers_per_s']} / {b['answers_per_s']} ({m['ratio_to_bare']:.2f})", None),
+            ("Same: press → next question, p50 / p99, bot (bare PTB)", "—",
+             f"{p['latency']['p50_ms']:.0f} / {p['latency']['p99_ms']:.0f} ms "
+             f"({b['latency']['p50_ms']:.0f} / {b['latency']['p99_ms']:.0f} ms)", None),
+            ("Same: CPU of the bot / of the driver (stand-in and patients), bot (bare PTB)", "—",
+             f"{p['bot_cpu_pct']:.0f} / {p['driver_cpu_pct']:.0f} % ({b['bot_cpu_pct']:.0f} / "
+             f"{b['driver_cpu_pct']:.0f} %) of a core", None),
+            ("Same: bot RSS, peak; HTTP 429", "—", f"{p['bot_rss_mb']:.0f} MB, {p['bot_peak_rss_mb']:.0f} MB; "
+             f"{p['http_429']:g}", None),
+        ]
+    if "calls" in s:
+        m = s["calls"]["median"]
+        methods = ", ".join(f"{name} {n:g}" for name, n in m["per_questionnaire_by_method"].items())
+        rows += [
+            (f"Bot API calls per answered question / per completed diary ({m['answers_per_patient']:g} answers, "
+             "getUpdates apart)", "—", f"{m['per_answer']:g} / {m['per_questionnaire']:g} ({methods})", None),
+            ("Same: calls that count in the chat's budget, per answer; getUpdates per answer", "—",
+             f"{m['chat_budget_per_answer']:g}; {m['get_updates_per_answer']:g}", None),
+        ]
     lines = [
         f"Median of {results['repeat']} runs ({results['mode']} sizes). {machine_line(results['machine'])}",
         "",

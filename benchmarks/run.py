@@ -32,7 +32,7 @@ from benchmarks.report import TARGETS, markdown, verdicts
 from benchmarks.scenarios import FULL, QUICK, Context, Sizes
 from benchmarks.stats import median_of_runs
 
-SCENARIOS = ("answers", "fanout", "scale", "alerts", "pace", "live_fanout")
+SCENARIOS = ("answers", "fanout", "scale", "alerts", "pace", "live_fanout", "crowd", "calls")
 RESULTS = Path(__file__).resolve().parent / "results.json"
 #: Below this many cores used by other processes, the machine counts as quiet enough to measure.
 QUIET_CORES = 0.3

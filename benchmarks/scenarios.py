@@ -13,6 +13,7 @@ import random
 import sqlite3
 import sys
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -25,7 +26,7 @@ from bot.telegram.app import DEFAULT_TICK, QUESTIONNAIRES_DIR
 
 from benchmarks.botproc import CLINICIAN_CHAT, BotProcess
 from benchmarks.clock import BenchClock
-from benchmarks.driver import Message, Patient, Rig, keyboard, response_latencies
+from benchmarks.driver import REPLY_TIMEOUT, Message, Patient, Rig, keyboard, response_latencies
 from benchmarks.policy import Action, action_for_message, answer_path
 from benchmarks.population import Cohort, Generated, populate
 from benchmarks.probes import machine_busy_seconds
@@ -71,6 +72,11 @@ class Sizes:
     live_answering: int = 50
     live_red_flags: int = 10
     live_tick_seconds: float = 5.0
+    #: issue #18: this many patients answer the diary at a human pace at once, the bot as deployed (`crowd`)
+    crowd_patients: int = 1_000
+    crowd_think_seconds: tuple[float, float] = (1.0, 2.0)
+    #: issue #18: patients whose every Bot API call is counted, per answer and per questionnaire (`calls`)
+    calls_patients: int = 5
 
 
 FULL = Sizes()
@@ -229,23 +235,29 @@ async def _answer_loads(
 
 async def _answer_load(
     ctx: Context, run: int, rig: Rig, bot: BotProcess, kind: str, questionnaire: Questionnaire, steps: int, *,
-    think: Callable[[], float] | None = None, profiled: bool = False,
+    think: Callable[[], float] | None = None, profiled: bool = False, profile_as: str = "answers",
+    reply_timeout: float = REPLY_TIMEOUT,
 ) -> dict[str, Any]:
-    """Open a diary for every patient (dispatcher tick, or the bare bot's equivalent), then let them answer it."""
+    """Open a diary for every patient (dispatcher tick, or the bare bot's equivalent), then let them answer it.
+
+    `calls` counts the bot's Bot API calls by method while the patients answer (getUpdates included): the edits
+    the pacer defers past the last answer (the tidy lane) are not in it — `calls_per_answer` waits for them."""
     chats = [chat for chat in rig.standin.world.chats if chat > 0]
     before = rig.last_message_ids(chats)
     if kind == "bare":
         await bot.call("open_bare", chat_ids=chats)
     else:
-        opened = await bot.call("tick")
+        opened = await bot.call("tick", timeout=3 * 3600)
         if opened["sent"] != len(chats):
             raise AssertionError(f"the dispatcher opened {opened['sent']} questionnaires, not {len(chats)}")
     first = await rig.wait_for_questions(chats, timeout=120, after=before)
-    patients = [Patient(rig, chat, questionnaire) for chat in chats]
+    patients = [Patient(rig, chat, questionnaire, timeout=reply_timeout) for chat in chats]
     errors_before = rig.standin.stats.errors
+    calls_before = Counter(rig.standin.stats.by_method)
     with CpuMeter(bot) as cpu:
-        async with ctx.profiling("answers", run, bot.pid) if profiled else contextlib.nullcontext():
+        async with ctx.profiling(profile_as, run, bot.pid) if profiled else contextlib.nullcontext():
             finals = await asyncio.gather(*(p.answer(first[p.chat_id], steps, think) for p in patients))
+    calls = Counter(rig.standin.stats.by_method) - calls_before
     if any(keyboard(m) for m in finals):
         raise AssertionError("a questionnaire did not end after the expected answers")
     pairs = response_latencies(rig.standin.requests("sendMessage"), {p.chat_id: p.injected for p in patients})
@@ -255,6 +267,7 @@ async def _answer_load(
         "answers": len(pairs), "seconds": round(window, 3), "answers_per_s": round(len(pairs) / window, 1),
         "latency": latency_summary_ms(latencies), **cpu.as_dict(),
         "api_errors": rig.standin.stats.errors - errors_before,
+        "calls": dict(sorted(calls.items())),
     }
 
 
@@ -607,3 +620,111 @@ async def _bare_at_pace(ctx: Context, run: int, chats: list[int], generated: Gen
         async with BotProcess(rig.spec("bare", str(ctx.workdir / f"live-bare-{run}.sqlite3"))) as bot:
             return await _answer_load(ctx, run, rig, bot, "bare", questionnaire, steps,
                                       think=lambda: rng.uniform(low, high))
+
+
+# --- 7. crowd (issue #18) ---------------------------------------------------------------------------------------
+
+
+async def crowd(ctx: Context, run: int) -> dict[str, Any]:
+    """Issue #18: 1,000 patients answer the diary at a human pace (1–2 s reading per question) at once, against the
+    bot as deployed — production pacing, the stand-in enforcing Telegram's limits — then the bare PTB app with the
+    same patients at the same pace (no limiter, no flood control), the order alternating by run.
+
+    The diaries open by one real dispatcher tick (a bulk fan-out at 30/s, ~35 s for 1,000); the patients start
+    reading when every one of them has the first question, so they all answer at once. Reported: answers/s, press →
+    next question, CPU of the bot and of the driver (which hosts the stand-in and the patients: if it saturates,
+    the figures measure it, not the bot), RSS, 429s, the pacer's statistics, Bot API calls per answer."""
+    sizes = ctx.sizes
+    cohort = Cohort(sizes.crowd_patients, sizes.answer_timepoint, DUE_DATE, history=True)
+    questionnaire = _questionnaire("daily")
+    steps = len(answer_path(questionnaire))
+    low, high = sizes.crowd_think_seconds
+    result: dict[str, Any] = {"patients": cohort.patients, "answers_per_patient": steps,
+                              "think_seconds": [low, high]}
+    for kind in (("product", "bare") if run % 2 == 0 else ("bare", "product")):
+        database = ctx.workdir / f"crowd-{kind}-{run}.sqlite3"
+        generated = await populate(database, cohort)
+        clock = BenchClock.starting_at(generated.due_at + timedelta(seconds=30))
+        rng = random.Random(f"crowd-{run}")
+        product = kind == "product"
+        ctx.say("crowd run %s: %s bot, %s patients reading %s–%s s per question", run + 1, kind, cohort.patients,
+                low, high)
+        async with Rig(clock, enforce_limits=product) as rig:
+            rig.add_patients(generated.user_ids)
+            async with BotProcess(rig.spec(kind, str(database), rate_limiter=product)) as bot:
+                load = await _answer_load(ctx, run, rig, bot, kind, questionnaire, steps,
+                                          think=lambda: rng.uniform(low, high), profiled=product,
+                                          profile_as="crowd", reply_timeout=600.0)
+                memory = bot.memory_kb()
+                load["bot_rss_mb"] = round(memory["VmRSS"] / 1024, 1)
+                load["bot_peak_rss_mb"] = round(memory["VmHWM"] / 1024, 1)
+                load["http_429"] = rig.standin.stats.rate_limited
+                if product:
+                    load["pacing"] = await bot.call("pacing")
+        if product:
+            _check_stored(database, sizes.answer_timepoint, cohort.patients, steps)
+        result[kind] = load
+    result["ratio_to_bare"] = round(result["product"]["answers_per_s"] / result["bare"]["answers_per_s"], 3)
+    result["offered_answers_per_s"] = round(cohort.patients / ((low + high) / 2), 1)
+    profile = ctx.profile_summary("crowd", run)
+    if profile:
+        result["profile"] = profile
+    return result
+
+
+# --- 8. calls per answer (issue #18) ----------------------------------------------------------------------------
+
+
+async def calls(ctx: Context, run: int) -> dict[str, Any]:
+    """Issue #18: every Bot API call the bot makes while patients answer the diary, per answered question and per
+    completed questionnaire, by method — the bot as deployed (production pacing, Telegram's limits in the stand-in),
+    patients reading 1–2 s per question. Counted from the first answer until the bot is idle again (the edits the
+    pacer defers to a quiet moment included); getUpdates is counted apart (it depends on how updates batch)."""
+    sizes = ctx.sizes
+    cohort = Cohort(sizes.calls_patients, sizes.answer_timepoint, DUE_DATE, history=True)
+    questionnaire = _questionnaire("daily")
+    path = answer_path(questionnaire)
+    steps = len(path)
+    presses = sum(1 for action in path if action.kind != "type")
+    low, high = sizes.pace_think_seconds
+    database = ctx.workdir / f"calls-{run}.sqlite3"
+    generated = await populate(database, cohort)
+    clock = BenchClock.starting_at(generated.due_at + timedelta(seconds=30))
+    rng = random.Random(f"calls-{run}")
+    ctx.say("calls run %s: %s patients answer the diary, every Bot API call counted", run + 1, cohort.patients)
+    async with Rig(clock, enforce_limits=True) as rig:
+        rig.add_patients(generated.user_ids)
+        async with BotProcess(rig.spec("product", str(database), rate_limiter=True)) as bot:
+            chats = list(generated.user_ids)
+            await bot.call("tick")
+            first = await rig.wait_for_questions(chats, timeout=120)
+            patients = [Patient(rig, chat, questionnaire) for chat in chats]
+            before = Counter(rig.standin.stats.by_method)
+            await asyncio.gather(*(p.answer(first[p.chat_id], steps, lambda: rng.uniform(low, high))
+                                   for p in patients))
+            # the pacer shows the chosen answers once the chat's budget is untouched: wait until the last is shown
+            await rig.standin.wait_for(lambda: _answers_shown(rig, chats) == len(chats) * steps, timeout=600)
+            await rig.standin.wait_idle(timeout=60, quiet=1.0)
+            counted = Counter(rig.standin.stats.by_method) - before
+            http_429 = rig.standin.stats.rate_limited
+    _check_stored(database, sizes.answer_timepoint, cohort.patients, steps)
+    polls = counted.pop("getUpdates", 0)
+    answers = cohort.patients * steps
+    total = sum(counted.values())
+    return {
+        "patients": cohort.patients, "answers_per_patient": steps, "presses_per_patient": presses,
+        "by_method": dict(sorted(counted.items())),
+        "per_answer": round(total / answers, 3),
+        "per_questionnaire": round(total / cohort.patients, 2),
+        "per_questionnaire_by_method": {m: round(n / cohort.patients, 2) for m, n in sorted(counted.items())},
+        "chat_budget_per_answer": round(sum(n for m, n in counted.items() if m.startswith(("send", "edit")))
+                                        / answers, 3),
+        "get_updates_per_answer": round(polls / answers, 3),
+        "http_429": http_429,
+    }
+
+
+def _answers_shown(rig: Rig, chats: list[int]) -> int:
+    """Questions now edited to show the chosen answer (they had buttons, they have none), over `chats`."""
+    return sum(1 for chat in chats for m in rig.standin.sent_messages(chat)
+               if m.edited and not m.buttons() and any(edit.reply_markup for edit in m.history))

@@ -29,6 +29,7 @@ TINY = Sizes(
     alert_patients=2, alert_fanout_patients=10, alert_tick_seconds=1.0, alert_spread_ticks=1.0,
     pace_patients=3, pace_think_seconds=(0.0, 0.01),
     live_fanout_patients=20, live_answering=2, live_red_flags=1, live_tick_seconds=1.0,
+    crowd_patients=3, crowd_think_seconds=(0.0, 0.01), calls_patients=2,
 )
 
 
@@ -71,6 +72,12 @@ async def test_a_tiny_run_of_every_scenario_measures_real_work_and_writes_comple
     assert s["pace"]["ratio_to_bare"] > 0
     assert s["live_fanout"]["answers"] == TINY.live_answering * steps
     assert s["live_fanout"]["alert_to_group"]["n"] == TINY.live_red_flags
+    for kind in ("product", "bare"):
+        assert s["crowd"][kind]["answers"] == TINY.crowd_patients * steps
+        assert s["crowd"][kind]["bot_rss_mb"] > 0
+    assert s["crowd"]["product"]["http_429"] == 0
+    assert s["calls"]["by_method"]["sendMessage"] == TINY.calls_patients * steps  # next questions and summary
+    assert s["calls"]["by_method"]["answerCallbackQuery"] == TINY.calls_patients * s["calls"]["presses_per_patient"]
 
     assert set(results["verdicts"]) >= {"answers_p99", "fanout_no_429", "due_query", "bot_rss", "alert_p99",
                                         "pace_p99", "live_p99", "live_no_429"}
