@@ -78,7 +78,7 @@ async def _on_press(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await query.answer()
     if data.startswith("m:") and not data.endswith(":" + VALIDATE):  # a tick: refresh the keyboard only
         step = script.position.get(query.message.chat.id, 0)
-        await query.edit_message_text(script.steps[step][1], reply_markup=script.keyboard(step))
+        await query.edit_message_reply_markup(reply_markup=script.keyboard(step))
         return
     await script.answered(context.bot, query.message.chat.id, data.rsplit(":", 1)[-1])
 

@@ -25,7 +25,7 @@ from benchmarks.clock import BenchClock
 from benchmarks.policy import Action, action_for_message, callback_data, toggle_data
 
 #: Calls a simulated patient may wait for.
-OBSERVED = ("sendMessage", "editMessageText")
+OBSERVED = ("sendMessage", "editMessageText", "editMessageReplyMarkup")
 #: How long a patient waits for the bot before the run is declared broken.
 REPLY_TIMEOUT = 60.0
 
@@ -33,7 +33,7 @@ Message = dict[str, Any]
 
 
 class Observer:
-    """Futures resolved when the bot's sendMessage/editMessageText into a chat has been served."""
+    """Futures resolved when the bot's sendMessage or edit into a chat has been served."""
 
     def __init__(self, standin: StandIn) -> None:
         self._waiters: dict[tuple[str, int], list[asyncio.Future[Message]]] = defaultdict(list)
@@ -136,7 +136,7 @@ class Patient:
         standin, observer = self.rig.standin, self.rig.observer
         message_id = int(message["message_id"])
         if action.kind == "select":  # tick the choice (the bot edits the keyboard), then confirm
-            edited = observer.expect("editMessageText", self.chat_id)
+            edited = observer.expect("editMessageReplyMarkup", self.chat_id)
             standin.press_button(self.chat_id, self.chat_id, message_id, toggle_data(instance_id, index, action.code))
             await asyncio.wait_for(edited, self.timeout)
         reply = observer.expect("sendMessage", self.chat_id)

@@ -75,8 +75,10 @@ async def test_words_typed_beside_a_button_question_are_kept_passed_on_and_the_q
     forwarded = [t for t in group_texts(bench) if "prochain rendez-vous" in t and not t.startswith("Résumé")]
     assert len(forwarded) == 1 and "Information" in forwarded[0] and "P-S2" in forwarded[0]
     texts = bench.texts(5002)
-    assert "transmis à votre équipe" in texts[-2] and "L'équipe le lira aujourd'hui" in texts[-2]
-    assert texts[-1].startswith("Question 1 /")  # the same question, asked again
+    # "passed on" and the same question asked again, in one message (issue #18: one call fewer)
+    assert "transmis à votre équipe" in texts[-1] and "L'équipe le lira aujourd'hui" in texts[-1]
+    assert texts[-1].split("\n\n")[-2].startswith("Question 1 /")
+    assert bench.last_keyboard_message(5002).text == texts[-1]
     assert (await current_prompt(bench, patient)).item.id == prompt.item.id
     assert urgent_alerts(bench) == []
 

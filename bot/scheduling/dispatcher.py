@@ -149,10 +149,14 @@ async def next_due(services: Services, patient_id: int, *, present: bool) -> int
     return None if row is None else int(row["id"])
 
 
-async def dispatch_patient(services: Services, bot: Bot, patient_id: int, *, present: bool = False) -> int | None:
+async def dispatch_patient(
+    services: Services, bot: Bot, patient_id: int, *, present: bool = False, preface: str | None = None
+) -> int | None:
     """Open the patient's next due questionnaire if none is open (one at a time); return its id.
 
     `present=True` when the patient is talking to the bot now: what is due is sent at once, at any hour.
+    `preface`: a few words for the patient that go at the top of the same message ("Thank you…"), one message
+    rather than two (issue #18); when nothing is sent (None returned) the caller still owes them.
     """
     now = services.clock.now()
     horizon = due_horizon(services, now, present=present)
@@ -190,6 +194,8 @@ async def dispatch_patient(services: Services, bot: Bot, patient_id: int, *, pre
         header = _("New questionnaire: {title}").format(title=questionnaire.title)
         if questionnaire.intro:
             header += "\n" + questionnaire.intro
+        if preface:
+            header = f"{preface}\n\n{header}"
         if prompt is not None:
             await send_prompt(bot, services, link.chat_id, prompt, header=header)
         else:

@@ -110,16 +110,15 @@ async def preferred_time(update: Update, context: BotContext) -> None:
     await query.answer()
     if step == "activated" and patient is not None:
         await _drop_keyboard(query)
-        # The patient is here now: what is due goes at once, at any hour; announce only what really follows.
+        # The patient is here now: what is due goes at once, at any hour; announce only what really follows, in
+        # the same message as the first question (one message, not two: issue #18).
         due = await dispatcher.next_due(context.services, patient.id, present=True)
-        if due is not None:
-            await context.bot.send_message(
-                query.from_user.id,
-                _("Thank you. Here is your first questionnaire. You can stop at any time and continue later: "
-                  "send /reprendre to see the current question again."),
-            )
-            if await dispatcher.dispatch_patient(context.services, context.bot, patient.id, present=True):
-                return
+        if due is not None and await dispatcher.dispatch_patient(
+            context.services, context.bot, patient.id, present=True,
+            preface=_("Thank you. Here is your first questionnaire. You can stop at any time and continue later: "
+                      "send /reprendre to see the current question again."),
+        ):
+            return
         await context.bot.send_message(query.from_user.id, _(
             "Thank you. You have no questionnaire to answer right now: the next one will come at the time you "
             "chose. Send /reprendre at any time to see the current question."))
@@ -267,6 +266,7 @@ async def keep_message(
     context.application.create_task(worker.deliver_due(context.services, context.bot), update=update)
     if received.outcome == "withdrawn" or received.patient is None:
         return  # withdrawn: kept and passed on, but the bot never writes to the patient again
+    received_text: str | None = None
     if received.notice_id is not None:
         await patient_notices.send_notices(context.services, context.bot, notice_id=received.notice_id)
     elif received.outcome == "held":
@@ -274,13 +274,20 @@ async def keep_message(
     else:
         site = context.services.sites.get(received.patient.site_code)
         local_now = context.services.clock.now().astimezone(context.services.settings.timezone)
-        await message.reply_text(message_received_text(site, local_now))
+        received_text = message_received_text(site, local_now)
+    # "Passed on" and the question asked again go in one message: one call fewer in the chat's budget (issue #18).
     current, prompt = await answering.current_prompt(context.services, user.id)
     if prompt is not None:
-        await send_prompt(context.bot, context.services, message.chat_id, prompt, replaces_previous=True)
-    elif current is not None and current.status == "active":
+        await send_prompt(context.bot, context.services, message.chat_id, prompt, header=received_text,
+                          replaces_previous=True)
+        return
+    if current is not None and current.status == "active" and await dispatcher.dispatch_patient(
         # The patient is here now: what is due (held back by quiet hours) follows at once, at any hour.
-        await dispatcher.dispatch_patient(context.services, context.bot, current.id, present=True)
+        context.services, context.bot, current.id, present=True, preface=received_text,
+    ):
+        return
+    if received_text is not None:
+        await message.reply_text(received_text)
 
 
 async def edited_message(update: Update, context: BotContext) -> None:
@@ -404,11 +411,12 @@ async def _show_answer(context: BotContext, update_id: int, chat_id: int, messag
 
 
 async def _edit_prompt(query: CallbackQuery, prompt: answering.Prompt) -> None:
+    """A tick changes the buttons only: the keyboard is edited, the text is not sent again (issue #18: a smaller
+    call, and the first question keeps the questionnaire's title above it)."""
     from bot.telegram.keyboards import question_keyboard
 
     try:
-        await query.edit_message_text(
-            question_text(prompt),
+        await query.edit_message_reply_markup(
             reply_markup=question_keyboard(
                 prompt.instance.id, prompt.item_index, prompt.item, selection=prompt.selection,
                 can_go_back=prompt.can_go_back,
