@@ -114,3 +114,24 @@ async def test_choosing_a_time_brings_the_thanks_and_the_first_question_in_one_m
     first = bench.last_keyboard_message(1804)
     assert "Voici votre premier questionnaire" in (first.text or "") and "Question 1 /" in (first.text or "")
     assert (await current_prompt(bench, 1804)).instance.question_message_id == first.message_id
+
+
+async def test_the_next_question_does_not_wait_for_the_callback_answer_nor_depend_on_it(bench: Bench) -> None:
+    """The spinner's answer goes beside the next question, not before it; Telegram refusing it (a query it finds
+    too old after a long wait) costs the patient nothing: the answer is stored and the next question comes."""
+    patient = await bench.join(1805, "P-C5", RT)
+    await give(bench, patient, 3)
+    bench.standin.fail_next(1, status=400, method="answerCallbackQuery",
+                            description="Bad Request: query is too old and response timeout expired or query ID "
+                                        "is invalid")
+    since = len(bench.standin.requests())
+    await give(bench, patient, 4)
+    await bench.standin.wait_idle()
+    assert (await current_prompt(bench, patient)).position == 3
+    assert bench.last_keyboard_message(patient.chat_id).text.startswith("Question 3 /")  # type: ignore[union-attr]
+    made = [r.method for r in bench.standin.requests()[since:] if r.method != "getUpdates"]
+    assert sorted(made) == ["answerCallbackQuery", "editMessageText", "sendMessage"]
+    # both left at once: the next question was not sent only after the callback answer had come back
+    ack = next(r for r in bench.standin.requests()[since:] if r.method == "answerCallbackQuery")
+    send = next(r for r in bench.standin.requests()[since:] if r.method == "sendMessage")
+    assert abs(send.time - ack.time) < 0.5

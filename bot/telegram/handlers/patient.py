@@ -6,6 +6,7 @@ never what the patient wrote.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from telegram import CallbackQuery, Update
@@ -373,8 +374,27 @@ async def _after_submission(
         elif message is not None:
             await other_message(update, context)
         return
-    if query is not None:
+    # The spinner stops while the next question is on its way: the callback answer is not awaited first (one
+    # round trip fewer before the next question, issue #18), and its failure (a query Telegram considers too old
+    # after a long wait) never keeps the next question from the patient — the answer is committed already.
+    acknowledged = asyncio.ensure_future(_acknowledge(query, update.update_id)) if query is not None else None
+    try:
+        await _show_next(update, context, submission, chat_id)
+    finally:
+        if acknowledged is not None:
+            await acknowledged
+
+
+async def _acknowledge(query: CallbackQuery, update_id: int) -> None:
+    """Stop the client's spinner; best effort (the stored answer and the next question do not depend on it)."""
+    try:
         await query.answer()
+    except TelegramError as exc:
+        log.info("could not answer the callback query (update %s): %s", update_id, type(exc).__name__)
+
+
+async def _show_next(update: Update, context: BotContext, submission: Submission, chat_id: int | None) -> None:
+    """After a stored answer: urgent advice first, the choice shown (later, tidy lane), then the next question."""
     if submission.notice_id is not None:
         # "Call 15 or 112 now" / "the team will call you today" before anything else; stored, retried until sent.
         await patient_notices.send_notices(context.services, context.bot, notice_id=submission.notice_id)
