@@ -332,3 +332,40 @@ async def test_a_reply_does_not_wait_behind_a_bulk_fan_out_in_progress(tmp_path:
         assert bench.standin.stats.rate_limited == 0
     finally:
         await bench.stop()
+
+
+async def test_a_tidy_edit_waits_in_the_queue_for_an_untouched_budget_and_replies_overtake_it() -> None:
+    """Issue #18: a cosmetic edit keeps the chat's burst for the replies — it goes only once nothing is counted in
+    the window — and it waits queued (woken by the window, not polling), so thousands can wait at no cost."""
+    window = Window(3, 0.3)
+    order: list[str] = []
+    async with window.slot(int(Lane.REPLY)):
+        pass  # one reply just went: the budget is touched for 0.3 s
+    started = time.monotonic()
+
+    async def request(name: str, lane: Lane, keep: int = 0) -> None:
+        async with window.slot(int(lane), keep=keep):
+            order.append(name)
+
+    tidy = asyncio.create_task(request("tidy", Lane.TIDY, keep=window.limit - 1))
+    await asyncio.sleep(0.05)
+    assert order == []  # two slots are free, but a tidy edit leaves them to the replies
+    await request("reply", Lane.REPLY)  # a reply does not wait behind it
+    assert order == ["reply"]
+    await tidy
+    assert order == ["reply", "tidy"]
+    assert time.monotonic() - started >= 0.3  # after the reply's count expired, not before
+    # many waiting at once cost nothing while they wait: no task wakes until its window frees
+    windows = [Window(3, 0.2) for _ in range(500)]
+    for w in windows:
+        async with w.slot():
+            pass
+    waiting = [asyncio.create_task(_tidy(w)) for w in windows for _ in range(4)]
+    cpu = time.process_time()
+    await asyncio.gather(*waiting)
+    assert time.process_time() - cpu < 0.5
+
+
+async def _tidy(window: Window) -> None:
+    async with window.slot(int(Lane.TIDY), keep=window.limit - 1):
+        pass

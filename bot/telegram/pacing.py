@@ -120,9 +120,12 @@ def is_private(chat: int | str) -> bool:
 class Window:
     """At most `limit` requests started within any `period`, each counted until `period` after it completed.
 
-    Waiters are served by (priority, arrival): a lower priority value overtakes, equal ones keep their order.
-    `hold(seconds)` closes the window for a while (a 429's `retry_after`). Granting is O(log n) per waiter, so a
-    fan-out of thousands waiting on the bulk window costs nothing per wake-up.
+    Waiters are served by (priority, arrival): a lower priority value overtakes, equal ones keep their order. A
+    waiter may ask to `keep` slots free for others (the tidy lane: only into an untouched budget); it waits in the
+    queue like any other, woken when a slot frees, never by polling — with a thousand patients answering, tens of
+    thousands of cosmetic edits may be waiting at once. `hold(seconds)` closes the window for a while (a 429's
+    `retry_after`). Granting is O(log n) per waiter, so a fan-out of thousands waiting on the bulk window costs
+    nothing per wake-up.
     """
 
     def __init__(self, limit: int, period: float, clock: Callable[[], float] = time.monotonic) -> None:
@@ -131,7 +134,7 @@ class Window:
         self._clock = clock
         self._in_flight = 0
         self._completed: deque[float] = deque()
-        self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._waiters: list[tuple[int, int, int, asyncio.Future[None]]] = []  # (priority, order, keep, future)
         self._order = itertools.count()
         self._held_until = 0.0
         self._timer: asyncio.TimerHandle | None = None
@@ -167,14 +170,16 @@ class Window:
     def _pump(self) -> None:
         """Grant free slots to the best waiters; arm one timer for the next slot to free up."""
         now = self._clock()
-        while self._waiters and now >= self._held_until and self._occupied(now) < self.limit:
-            _, _, future = heapq.heappop(self._waiters)
+        while self._waiters:
+            _, _, keep, future = self._waiters[0]
             if future.done():  # cancelled while waiting
+                heapq.heappop(self._waiters)
                 continue
+            if now < self._held_until or self._occupied(now) + keep >= self.limit:
+                break
+            heapq.heappop(self._waiters)
             self._in_flight += 1
             future.set_result(None)
-        while self._waiters and self._waiters[0][2].done():
-            heapq.heappop(self._waiters)
         if not self._waiters:
             return
         if now < self._held_until:
@@ -187,13 +192,14 @@ class Window:
             self._timer.cancel()
         self._timer = asyncio.get_running_loop().call_later(max(wake - now, 0.0), self._pump)
 
-    async def acquire(self, priority: int = 0) -> None:
-        """Wait for a slot; the caller must `release()` it once the request completed."""
-        if not self._waiters and self.free():
+    async def acquire(self, priority: int = 0, *, keep: int = 0) -> None:
+        """Wait for a slot (leaving `keep` free for others); the caller must `release()` it once the request
+        completed."""
+        if not self._waiters and self.free(keep=keep):
             self._in_flight += 1
             return
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        heapq.heappush(self._waiters, (priority, next(self._order), future))
+        heapq.heappush(self._waiters, (priority, next(self._order), keep, future))
         self._pump()
         try:
             await future
@@ -208,9 +214,9 @@ class Window:
         self._pump()
 
     @contextlib.asynccontextmanager
-    async def slot(self, priority: int = 0) -> AsyncIterator[None]:
+    async def slot(self, priority: int = 0, *, keep: int = 0) -> AsyncIterator[None]:
         """Hold a slot for the duration of one request."""
-        await self.acquire(priority)
+        await self.acquire(priority, keep=keep)
         try:
             yield
         finally:
@@ -351,13 +357,12 @@ class TelegramPacing(BaseRateLimiter[Lane]):
         if chat is None:
             return await request()
         window = self._chat(chat)
-        while lane is Lane.TIDY and not window.free(keep=window.limit - 1):
-            # a cosmetic edit waits until its chat's budget is untouched (the patient paused): the replies the
-            # patient is waiting for — the next question, a ticked choice — keep the whole burst
-            await asyncio.sleep(window.next_change())
-        if not window.free():
+        # a cosmetic edit waits (queued, last) until its chat's budget is untouched (the patient paused): the
+        # replies the patient is waiting for — the next question, a ticked choice — keep the whole burst
+        keep = window.limit - 1 if lane is Lane.TIDY else 0
+        if lane is not Lane.TIDY and not window.free():
             self.waited_for_chat[lane] += 1
-        async with window.slot(int(lane)):
+        async with window.slot(int(lane), keep=keep):
             if self._bulk_message(lane, chat, posts):
                 self.bulk_window_sends += 1
                 async with self._bulk.slot():
