@@ -369,3 +369,31 @@ async def test_a_tidy_edit_waits_in_the_queue_for_an_untouched_budget_and_replie
 async def _tidy(window: Window) -> None:
     async with window.slot(int(Lane.TIDY), keep=window.limit - 1):
         pass
+
+
+async def test_a_chat_wrote_when_its_update_arrived_not_when_a_handler_got_to_it(tmp_path: Path) -> None:
+    """Issue #18 (1,000 patients at once): with a backlog, a handler may reach an update long after it arrived;
+    Telegram counts "the chat just wrote" from the message, so the pacer does too — from the update's arrival."""
+    bench = Bench(tmp_path, telegram_limits=True)
+    await bench.start()
+    try:
+        assert bench.app is not None
+        limiter = bench.app.bot.rate_limiter
+        writers = [94_000 + n for n in range(24)]  # more than the 16 updates handled at a time
+        for chat in writers:
+            bench.standin.add_private_chat(chat)
+        bench.standin.set_delay(0.5)  # every reply takes 0.5 s: the last updates wait for a free handler
+        for chat in writers:
+            bench.standin.send_text(chat, chat, "Bonjour")
+        last = writers[-1]
+        await bench.standin.wait_for(lambda: last in limiter._heard, timeout=20)  # type: ignore[union-attr]
+        arrived = limiter._heard[last]  # type: ignore[union-attr]
+        assert bench.standin.requests("sendMessage", last) == []  # noted before any handler replied to it
+        await bench.standin.wait_for(lambda: bool(bench.standin.requests("sendMessage", last)), timeout=20)
+        assert time.monotonic() - arrived >= 0.4  # its update waited for a free handler after it was noted
+        await bench.settle(timeout=30)
+        assert len(bench.standin.requests("sendMessage", last)) == 1
+        assert limiter._heard[last] == arrived  # type: ignore[union-attr]  # handling it did not move it
+    finally:
+        bench.standin.set_delay(0.0)
+        await bench.stop()

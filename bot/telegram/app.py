@@ -88,19 +88,24 @@ def build_application(
     """The real PTB application: long polling, rate limiter, Paris-time defaults, our handlers and jobs; every
     update kept in the inbox until handled (`bot.telegram.inbox`)."""
     update_inbox = Inbox(services.store, services.clock)
+    update_queue = InboxQueue(update_inbox)
     builder: ApplicationBuilder = (
         ApplicationBuilder()
         .token(token)
         .base_url(base_url)
         .context_types(ContextTypes(context=BotContext))
         .defaults(Defaults(tzinfo=services.settings.timezone))
-        .update_queue(InboxQueue(update_inbox))
+        .update_queue(update_queue)
         .concurrent_updates(InboxProcessor(update_processor or SimpleUpdateProcessor(16), update_inbox))
     )
     if base_file_url:
         builder = builder.base_file_url(base_file_url)
     if rate_limiter:
-        builder = builder.rate_limiter(telegram_pacing())
+        pacing = telegram_pacing()
+        builder = builder.rate_limiter(pacing)
+        # A chat wrote when its update arrived, not when a handler got to it: under a backlog the two differ, and
+        # Telegram counts from the former (what the bot sends a minute later is bulk again).
+        update_queue.arrived = pacing.update_arrived
     application = builder.build()
     application.bot_data[SERVICES_KEY] = services
     application.bot_data[INBOX_KEY] = update_inbox

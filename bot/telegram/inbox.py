@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from telegram import Bot, Update
@@ -107,10 +107,14 @@ class InboxQueue(asyncio.Queue):  # type: ignore[type-arg]
     def __init__(self, inbox: Inbox) -> None:
         super().__init__()
         self.inbox = inbox
+        #: told of each update as it arrives, before it waits for a handler (the pacer: when the chat wrote)
+        self.arrived: Callable[[Update], None] | None = None
 
     async def put(self, item: object) -> None:
         if isinstance(item, Update):
             await self.inbox.keep(item)
+            if self.arrived is not None:
+                self.arrived(item)
         await super().put(item)
 
 

@@ -328,6 +328,13 @@ class TelegramPacing(BaseRateLimiter[Lane]):
         if len(self._heard) > 20_000:
             self._heard = {k: t for k, t in self._heard.items() if t > now - REPLY_WINDOW_SECONDS}
 
+    def update_arrived(self, update: Any) -> None:
+        """An update reached the bot (`bot.telegram.inbox.InboxQueue`): its chat wrote now."""
+        chat = getattr(update, "effective_chat", None)
+        key = chat_key(chat.id) if chat is not None else None
+        if key is not None:
+            self.heard_from(key)
+
     def _is_reply(self, chat: int | str) -> bool:
         heard = self._heard.get(chat)
         return heard is not None and time.monotonic() - heard <= REPLY_WINDOW_SECONDS

@@ -16,14 +16,11 @@ from bot.telegram.pacing import TelegramPacing, chat_key, current_permit
 
 
 async def mark_floods(update: Update, context: BotContext) -> None:
-    """Note that the chat wrote (replies to it are not bulk); count the sender's messages; say whether this
-    update may be answered."""
+    """Count the sender's messages; say whether this update may be answered. (That the chat wrote — replies to it
+    are not bulk — is noted when the update arrives, `TelegramPacing.update_arrived`, not here: a handler may get
+    to it later, and Telegram counts from the message.)"""
     limiter = getattr(context.bot, "rate_limiter", None)
     message = update.message
-    if isinstance(limiter, TelegramPacing) and update.effective_chat is not None:
-        key = chat_key(update.effective_chat.id)
-        assert key is not None
-        limiter.heard_from(key)
     if not isinstance(limiter, TelegramPacing) or message is None or update.effective_user is None:
         current_permit.set(None)
         return
