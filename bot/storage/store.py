@@ -1,9 +1,10 @@
 """The unit of work over one aiosqlite connection.
 
 `async with store.transaction() as tx:` takes the store's lock, opens `BEGIN IMMEDIATE`, and rolls back unless
-`await tx.commit()` was called (as in cosmicpython's unit of work: repositories never commit). One connection and
-one lock: the bot is one process, and serialising writes is what SQLite does anyway; it also keeps "answer + audit +
-alert" atomic without cross-connection surprises.
+`await tx.commit()` was called (as in cosmicpython's unit of work: repositories never commit). One writing connection
+and one lock for writes: the bot is one process, and serialising writes is what SQLite does anyway; it also keeps
+"answer + audit + alert" atomic. `store.read()` uses a second, read-only connection with its own lock (WAL: a read
+sees the last commit and never waits for a write in progress), so reads do not queue behind writes.
 """
 
 from __future__ import annotations
@@ -93,10 +94,17 @@ class SingleStatement(Tx):
 class Store:
     """The bot's SQLite database."""
 
-    def __init__(self, conn: aiosqlite.Connection, path: Path | str) -> None:
+    def __init__(self, conn: aiosqlite.Connection, path: Path | str,
+                 reader: aiosqlite.Connection | None = None) -> None:
         self._conn = conn
         self.path = path
         self._lock = asyncio.Lock()
+        # Reads on their own connection (and aiosqlite thread), under their own lock: in WAL mode a reader sees
+        # the last committed state and never blocks the writer, so a handler that only reads (the next question,
+        # a guard, a chart) does not queue behind another patient's answer transaction (issue #18: one lock for
+        # every read and write serialised the handlers). Without a reader (":memory:"), reads share the writer.
+        self._reader = reader
+        self._read_lock = asyncio.Lock() if reader is not None else self._lock
 
     @classmethod
     async def open(cls, path: Path | str, clock: Clock) -> "Store":
@@ -109,9 +117,22 @@ class Store:
             if type(exc) is sqlite3.DatabaseError:  # "file is not a database", "disk image is malformed"
                 raise DatabaseFileError(path, f"it is not a usable SQLite database ({exc})") from None
             raise
-        return cls(conn, path)
+        reader = None
+        if str(path) != ":memory:":
+            try:
+                reader = await connect(path)
+                await reader.execute("PRAGMA query_only=ON")
+            except BaseException:
+                await conn.close()
+                if reader is not None:
+                    await reader.close()
+                raise
+        return cls(conn, path, reader)
 
     async def close(self) -> None:
+        if self._reader is not None:
+            async with self._read_lock:
+                await self._reader.close()
         async with self._lock:
             await self._conn.close()
 
@@ -136,12 +157,13 @@ class Store:
     @asynccontextmanager
     async def read(self) -> AsyncIterator[Tx]:
         """A consistent read (deferred transaction, never commits anything)."""
-        async with self._lock:
-            await self._conn.execute("BEGIN")
+        conn = self._reader or self._conn
+        async with self._read_lock:
+            await conn.execute("BEGIN")
             try:
-                yield Tx(self._conn, writable=False)
+                yield Tx(conn, writable=False)
             finally:
-                await self._conn.execute("ROLLBACK")
+                await conn.execute("ROLLBACK")
 
     @property
     def connection(self) -> aiosqlite.Connection:
