@@ -118,6 +118,12 @@ async def test_a_mild_expected_side_effect_is_stored_but_raises_no_alert_and_a_m
     exported = {(r["item"], r["value"]) for r in csv.DictReader((tmp_path / "answers.csv").open(encoding="utf-8"))
                 if r["questionnaire"] == "daily"}
     assert {("se_fatigue", "1"), ("se_nausea", "1")} <= exported
+    # ... and in what the team sees of the patient (/patient): the newest levels, "not at all" left out.
+    await bench.clinician_says("/patient P-E3")
+    caption = bench.group_messages()[-1].caption or ""
+    assert "Effets secondaires au dernier questionnaire : " in caption, caption
+    effects = caption.split("Effets secondaires au dernier questionnaire : ")[1]
+    assert "Un peu" in effects and effects.count("Un peu") == 2 and "Pas du tout" not in effects
 
     # Moderate ("assez"): the digest; severe nausea ("beaucoup"): the same day.
     await diary(bench, patient, {**SAME, "se_fatigue": "2", "se_nausea": "1"})
