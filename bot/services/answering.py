@@ -420,15 +420,13 @@ async def _episode_ended(tx: Tx, patient: Patient, last: alerts.AlertRow, item: 
     Read from the database (current answers, corrections included), not from the cached history: what counts is
     every questionnaire completed since the alert, whatever was being answered when the history was cached.
     """
-    for inst, answers in await clinical_context.answered_history(tx, patient.id):
-        if inst.id == last.instance_id or inst.status != "completed" or inst.completed_at is None:
+    for instance_id, completed_at, given in await instances.completed_item_answers(tx, patient.id, item):
+        if instance_id == last.instance_id:
             continue
-        after = inst.completed_at > last.created_at or (  # at the same instant: opened after the alert's own
-            inst.completed_at == last.created_at and last.instance_id is not None and inst.id > last.instance_id)
-        if not after:
-            continue
-        value = _number(answers.get(item))
-        if value is not None and value < below:
+        after = completed_at > last.created_at or (  # at the same instant: opened after the alert's own
+            completed_at == last.created_at and last.instance_id is not None and instance_id > last.instance_id)
+        value = _number(given)
+        if after and value is not None and value < below:
             return True
     return False
 
