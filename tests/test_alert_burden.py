@@ -120,7 +120,8 @@ async def test_a_mild_expected_side_effect_is_stored_but_raises_no_alert_and_a_m
     assert {("se_fatigue", "1"), ("se_nausea", "1")} <= exported
     # ... and in what the team sees of the patient (/patient): the newest levels, "not at all" left out.
     await bench.clinician_says("/patient P-E3")
-    caption = bench.group_messages()[-1].caption or ""
+    [*_, photo] = [m for m in bench.group_messages() if m.photo_file_id]
+    caption = photo.caption or ""
     assert "Effets secondaires au dernier questionnaire : " in caption, caption
     effects = caption.split("Effets secondaires au dernier questionnaire : ")[1]
     assert "Un peu" in effects and effects.count("Un peu") == 2 and "Pas du tout" not in effects
