@@ -122,10 +122,10 @@ ANSWER_CASES: dict[str, tuple[dict[str, object], RuleContext, dict[str, object],
     "nausea_severe": ({"se_nausea": "3"}, CALM, {"se_nausea": "0"}, "daily"),
     "swallow_severe": ({"se_swallow": "3"}, CALM, {"se_swallow": "0"}, "daily"),
     "se_nausea_expected": ({"se_nausea": "2"}, CALM, {"se_nausea": "0"}, "daily"),
-    "se_swallow_expected": ({"se_swallow": "1"}, CALM, {"se_swallow": "0"}, "daily"),
+    "se_swallow_expected": ({"se_swallow": "2"}, CALM, {"se_swallow": "1"}, "daily"),
     "se_diarrhoea_reported": ({"se_diarrhoea": "3"}, CALM, {"se_diarrhoea": "0"}, "daily"),
     "se_fatigue_reported": ({"se_fatigue": "2"}, CALM, {"se_fatigue": "0"}, "followup"),
-    "se_skin_reported": ({"se_skin": "1"}, CALM, {"se_skin": "0"}, "weekly"),
+    "se_skin_reported": ({"se_skin": "2"}, CALM, {"se_skin": "1"}, "weekly"),
     "free_text": ({"message_team": "J'ai une question sur mon traitement"}, CALM, {}, "daily"),
 }
 EVENT_CASES = {
@@ -356,16 +356,22 @@ def test_fever_on_chemo_reports_the_fever_and_the_chemotherapy(rules: RuleSet) -
 def test_a_lot_of_nausea_or_swallowing_pain_is_same_day_not_digest(rules: RuleSet, item: str, severe_rule: str) -> None:
     drafts = evaluate_answers(rules, "daily", {**BENIGN, item: "3"}, CALM)
     assert [(d.rule_id, d.severity) for d in drafts] == [(severe_rule, "same_day")]
-    for code in ("1", "2"):
-        drafts = evaluate_answers(rules, "daily", {**BENIGN, item: code}, CALM)
-        assert [d.severity for d in drafts] == ["info"]
+    drafts = evaluate_answers(rules, "daily", {**BENIGN, item: "2"}, CALM)
+    assert [d.severity for d in drafts] == ["info"]
 
 
 @pytest.mark.parametrize("item", ["se_diarrhoea", "se_fatigue", "se_skin"])
-def test_other_side_effects_go_to_the_digest_at_every_level(rules: RuleSet, item: str) -> None:
-    for code in ("1", "2", "3"):
+def test_other_side_effects_go_to_the_digest_from_moderate_up(rules: RuleSet, item: str) -> None:
+    for code in ("2", "3"):
         drafts = evaluate_answers(rules, "daily", {**BENIGN, item: code}, CALM)
         assert [(d.severity, d.fired) for d in drafts] == [("info", {item: code})]
+
+
+@pytest.mark.parametrize("item", SIDE_EFFECT_ITEMS)
+def test_a_mild_expected_side_effect_raises_no_alert(rules: RuleSet, item: str) -> None:
+    """"Un peu" (CTCAE grade 1: observation only, issue 15) is an answer, not an alert; "assez" is one."""
+    assert evaluate_answers(rules, "daily", {**BENIGN, item: "1"}, CALM) == []
+    assert [d.severity for d in evaluate_answers(rules, "daily", {**BENIGN, item: "2"}, CALM)] == ["info"]
 
 
 # ------------------------------------------------------------------------------------------ no usable answer
@@ -463,7 +469,7 @@ def test_event_rules_other_than_free_text_never_fire_from_answers(rules: RuleSet
 
 
 def test_drafts_come_urgent_first_then_same_day_then_info(rules: RuleSet) -> None:
-    answers = {**BENIGN, "se_skin": "1", "cannot_swallow": "yes", "rf_bladder_bowel": "yes", "message_team": "?"}
+    answers = {**BENIGN, "se_skin": "2", "cannot_swallow": "yes", "rf_bladder_bowel": "yes", "message_team": "?"}
     drafts = evaluate_answers(rules, "daily", answers, CALM)
     assert [d.severity for d in drafts] == ["urgent", "same_day", "info", "info"]
     assert [d.rule_id for d in drafts][:2] == ["rf_bladder_bowel", "cannot_swallow"]

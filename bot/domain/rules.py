@@ -28,6 +28,7 @@ from typing import Annotated, ClassVar, Literal, Union
 
 import yaml
 
+from bot.domain.followup import ACTIONS
 from bot.domain.yaml_io import load_yaml
 from pydantic import (
     BaseModel,
@@ -45,6 +46,7 @@ __all__ = [
     "BASELINE_QUESTIONNAIRE",
     "DEFAULT_QUESTIONNAIRE_IDS",
     "EVENTS",
+    "ExpectedAfterAction",
     "FREE_TEXT_ITEM",
     "NO_ANSWER_MARKERS",
     "OMED_RELATIVE_TOLERANCE",
@@ -285,13 +287,48 @@ def _walk(condition: Condition) -> Iterator[Condition]:
 class RepeatPolicy(_Model):
     """How often the same news may alert again for one patient (alarm fatigue: PRO-TECT, Basch et al.).
 
-    Within `within_days` of the rule's last alert for this patient, the rule does not alert again, unless the
-    answer named by `unless_higher` is higher than it was then (a worse pain is news). The firing is still recorded
-    (audit trail), never silently dropped.
+    Within `within_days` of the rule's last alert for this patient — or, with `until_below`, for as long as the
+    episode lasts — the rule does not alert again, unless the answer named by `unless_higher` is higher than it was
+    then (a worse pain is news). The firing is still recorded (suppressed_alerts, audit trail), never dropped.
     """
 
-    within_days: Annotated[int, Field(strict=True, ge=1, le=90)]
+    within_days: Annotated[int, Field(strict=True, ge=1, le=90)] | None = None
     unless_higher: str | None = None
+    #: Episode instead of a window (issue 15, "only a worse value re-alerts"): after the rule's last alert, the
+    #: same news does not alert again — however long it lasts — until the `unless_higher` answer has been given
+    #: below this value in a completed questionnaire (the episode ended; a new one alerts), unless it is higher
+    #: than at the last alert.
+    until_below: Annotated[float, Field(strict=True, ge=0)] | None = None
+
+    @model_validator(mode="after")
+    def _window_or_episode(self) -> RepeatPolicy:
+        if (self.within_days is None) == (self.until_below is None):
+            raise ValueError("repeat needs exactly one of `within_days` (a window) or `until_below` (an episode)")
+        if self.until_below is not None and not self.unless_higher:
+            raise ValueError("repeat.until_below needs `unless_higher`: the answer whose value ends the episode")
+        return self
+
+
+class ExpectedAfterAction(_Model):
+    """A change the team recorded it made is not news when the patient reports it (issue 15).
+
+    After "Pris en charge" the team says what it did (`bot.domain.followup.ACTIONS`). When the current action of
+    one of the patient's alerts is `action` (e.g. "analgesics": analgesics changed), recorded within `within_days`,
+    the first firing of this rule after it — an analgesic increase of at most `up_to` times the OMED compared with
+    — is the team's own order: stored (reason "ordered") and used as the new reference, not alerted. Only for an
+    analgesic-increase rule with `compare_with: last_acknowledged` (what the later reports are compared with).
+    """
+
+    action: str
+    within_days: Annotated[int, Field(strict=True, ge=1, le=90)]
+    up_to: Annotated[float, Field(gt=1, le=10)]
+
+    @field_validator("action")
+    @classmethod
+    def _known_action(cls, value: str) -> str:
+        if value not in ACTIONS:
+            raise ValueError(f"unknown action {value!r}; expected one of {', '.join(ACTIONS)}")
+        return value
 
 
 class Rule(_Model):
@@ -316,6 +353,8 @@ class Rule(_Model):
     #: state at this rule's last *acknowledged* alert for the patient (baseline while there is none) — once the team
     #: has raised the opioids by 25 % and said so, later questionnaires at that dose are not news (issue 15).
     compare_with: Literal["baseline", "last_acknowledged"] = "baseline"
+    #: The change the team recorded it made, reported by the patient, is not news (see `ExpectedAfterAction`).
+    expected_after: ExpectedAfterAction | None = None
     condition: Condition
 
     @model_validator(mode="after")
@@ -326,6 +365,10 @@ class Rule(_Model):
             raise ValueError("an {event: ...} condition must be the whole condition, not inside all/any/not")
         if isinstance(self.condition, EventCondition) and self.questionnaires is not None:
             raise ValueError("`questionnaires` has no meaning for an event rule")
+        if self.expected_after is not None and (
+                self.compare_with != "last_acknowledged"
+                or not any(isinstance(c, AnalgesicIncreaseCondition) for c in _walk(self.condition))):
+            raise ValueError("`expected_after` is for an analgesic-increase rule with compare_with: last_acknowledged")
         return self
 
     @property

@@ -4,8 +4,8 @@ Why a separate export: the telemonitoring yield (NCT06884332's secondary objecti
 taken care of, what was done, what it was — and per firing that did not alert (alarm-fatigue measures, issue 15).
 The long-format answers CSV keeps its columns; this file is one line per record:
 - `alert`: one alert (rule, severity, when raised, when taken care of, how many occurrences it gathered);
-- `suppressed`: a firing that did not alert, with why (`reason`: repeat, open, acknowledged) and the alert it
-  repeated (`alert_id`);
+- `suppressed`: a firing that did not alert, with why (`reason`: repeat, open, acknowledged, episode, ordered —
+  `bot.storage.alerts.SuppressionReason`) and the alert it repeated (`alert_id`);
 - `action` / `outcome`: a button pressed after "Pris en charge" (`code`), by whom (pseudonymised), when. The newest
   row of a kind is the current answer (a correction is a new row).
 No Telegram identity: patients by study id, clinicians as `clinician:#N` in order of first appearance.

@@ -37,10 +37,12 @@ from zoneinfo import ZoneInfo
 from bot.clock import parse_utc
 from bot.config import ConfigError, load_settings
 from bot.domain.engine import SKIPPED
+from bot.domain.rules import RuleSet, load_rules
 from bot.domain.schedule import is_quiet  # noqa: F401 - re-exported for tests
 from bot.sandbox.demo import Profile, answer_for
 from bot.sandbox.world import CLINICIAN_CHAT_ID, SandboxWorld
 from bot.services import answering, phone_entry
+from bot.services.container import Services
 from bot.telegram.keyboards import CONSENT, VALIDATE
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -541,6 +543,8 @@ async def _one_run(settings: object, out_dir: Path, cohort: list[Behaviour], *, 
     try:
         assert world.services is not None
         world.services.legacy_alerting = legacy_alerting
+        if legacy_alerting:  # and the rules of then (the side-effect and severe-pain rules have changed since)
+            world.services.rules = rules_before_issue15(world.services)
         run = CohortRun(world, cohort, call_list=call_list, seed=seed)
         await run.run()
         if report:
@@ -550,6 +554,16 @@ async def _one_run(settings: object, out_dir: Path, cohort: list[Behaviour], *, 
         return await run.summary()
     finally:
         await world.stop()
+
+
+#: questionnaires/rules.yaml as it was before issue 15, for the "before" run only (see the file's header).
+RULES_BEFORE_ISSUE15 = Path(__file__).with_name("rules_before_issue15.yaml")
+
+
+def rules_before_issue15(services: Services) -> RuleSet:
+    """The rules of before issue 15, validated against today's questionnaires."""
+    items = {item.id for q in services.questionnaires.values() for item in q.items}
+    return load_rules(RULES_BEFORE_ISSUE15, known_items=items)
 
 
 ALERT_FIGURES = ("alerts_by_severity", "alerts_per_patient_week", "patient_weeks", "questionnaires",

@@ -16,7 +16,7 @@ from bot.domain import engine
 from bot.domain.models import Instance, Patient
 from bot.domain.questionnaire import Item, Questionnaire
 from bot.domain.free_text_screen import screen_free_text
-from bot.domain.rules import AlertDraft, Reference, advice_for, evaluate_answers, evaluate_event, highest_severity
+from bot.domain.rules import AlertDraft, Reference, Rule, advice_for, evaluate_answers, evaluate_event, highest_severity
 from bot.services import clinical_context
 from bot.services.patient_messages import advice_for_flags, severity_for_flags
 from bot.services.container import Services
@@ -263,11 +263,16 @@ async def _raise_alerts(
             continue
         if draft.rule_id in free_text_rules and not finished:  # the message is read once the patient is done
             continue
-        previous = await _repeated_alert(tx, patient, draft, now) if draft.repeat is not None else None
-        if previous is not None:
-            await _suppress(tx, patient, instance, draft, previous, "repeat", now)
-            continue
         rule = services.rules.get(draft.rule_id)
+        if rule.expected_after is not None and not services.legacy_alerting:
+            ordering = await _ordered_by_team(tx, patient, rule, draft, now)
+            if ordering is not None:  # the rise the team itself ordered: expected, and the new reference
+                await _suppress(tx, patient, instance, draft, ordering, "ordered", now)
+                continue
+        repeated = await _repeated_alert(tx, patient, draft, now) if draft.repeat is not None else None
+        if repeated is not None:
+            await _suppress(tx, patient, instance, draft, repeated[0], repeated[1], now)
+            continue
         if draft.severity != "urgent" and not rule.is_event and not services.legacy_alerting:
             open_alert = await alerts.open_alert_of_rule(tx, patient.id, draft.rule_id)
             if open_alert is not None and not _worse(rule.worse_key, draft.fired, open_alert.current_fired):
@@ -290,19 +295,55 @@ async def _raise_alerts(
 
 
 async def _references(tx: Tx, services: Services, patient: Patient) -> dict[str, Reference]:
-    """The state at the last acknowledged alert of each `compare_with: last_acknowledged` rule (issue 15)."""
-    rule_ids = [rule.id for rule in services.rules if rule.compare_with == "last_acknowledged"]
-    found = await alerts.last_acknowledged_of_rules(tx, patient.id, rule_ids)
+    """The state at the last acknowledged alert of each `compare_with: last_acknowledged` rule (issue 15).
+
+    For a rule with `expected_after`, a later rise the team ordered (suppressed as "ordered") is the newer state:
+    the dose the patient reported after the team's change is what later reports are compared with.
+    """
+    rules = [rule for rule in services.rules if rule.compare_with == "last_acknowledged"]
+    found = await alerts.last_acknowledged_of_rules(tx, patient.id, [rule.id for rule in rules])
     references: dict[str, Reference] = {}
     for rule_id, alert in found.items():
-        fired = alert.current_fired
-        pain, omed = fired.get("pain_worst"), fired.get("current_omed")
-        references[rule_id] = Reference(
-            alert_id=alert.id,
-            pain_worst=pain if isinstance(pain, (int, float)) and not isinstance(pain, bool) else None,
-            omed=float(omed) if isinstance(omed, (int, float)) and not isinstance(omed, bool) else None,
-        )
+        references[rule_id] = _reference(alert.id, alert.current_fired)
+    for rule in rules:
+        if rule.expected_after is None:
+            continue
+        ordered = await alerts.last_suppressed_of_rule(tx, patient.id, rule.id, reason="ordered")
+        acked = found.get(rule.id)
+        if ordered is not None and (acked is None or acked.acknowledged_at is None
+                                    or ordered.created_at >= acked.acknowledged_at):
+            references[rule.id] = _reference(ordered.previous_alert_id or 0, ordered.fired)
     return references
+
+
+def _reference(alert_id: int, fired: dict[str, object]) -> Reference:
+    pain, omed = fired.get("pain_worst"), fired.get("current_omed")
+    return Reference(
+        alert_id=alert_id,
+        pain_worst=pain if isinstance(pain, (int, float)) and not isinstance(pain, bool) else None,
+        omed=float(omed) if isinstance(omed, (int, float)) and not isinstance(omed, bool) else None,
+    )
+
+
+async def _ordered_by_team(tx: Tx, patient: Patient, rule: Rule, draft: AlertDraft, now: datetime) -> int | None:
+    """The alert whose recorded follow-up says the team made this change (`rule.expected_after`), or None.
+
+    An analgesic increase is the team's own order, not news, when: the current action recorded on one of the
+    patient's alerts is `expected_after.action` ("analgesics changed"), recorded within `within_days`; this is
+    the first firing of the rule since that action (alerted or not); and the new OMED is at most `up_to` times the
+    one compared with (a larger rise than any single titration step still alerts). Anything else alerts as usual.
+    """
+    expected = rule.expected_after
+    assert expected is not None
+    action = await alerts.latest_current_action(tx, patient.id, expected.action)
+    if action is None or action.recorded_at < now - timedelta(days=expected.within_days):
+        return None
+    if await alerts.rule_fired_since(tx, patient.id, rule.id, action.recorded_at):
+        return None  # the change has already been reported once: a further rise is news
+    before, current = _number(draft.fired.get("baseline_omed")), _number(draft.fired.get("current_omed"))
+    if before is None or current is None or before <= 0 or current > expected.up_to * before:
+        return None
+    return action.alert_id
 
 
 async def _suppress(
@@ -343,22 +384,51 @@ def _worse(key: str | None, current: dict[str, object], before: dict[str, object
     return now_value > then_value
 
 
-async def _repeated_alert(tx: Tx, patient: Patient, draft: AlertDraft, now: datetime) -> int | None:
-    """The alert this firing repeats: same rule, same patient, within the repeat window, a value at least as high.
+async def _repeated_alert(
+    tx: Tx, patient: Patient, draft: AlertDraft, now: datetime
+) -> tuple[int, alerts.SuppressionReason] | None:
+    """The alert this firing repeats, and why: same rule, same patient, within the repeat window ("repeat") or the
+    same episode ("episode", `repeat.until_below`), with a value no higher than then.
 
-    None when it is news (first time, window passed, or a higher value than then).
+    None when it is news (first time, window passed, episode ended, or a higher value than then).
     """
-    assert draft.repeat is not None
+    policy = draft.repeat
+    assert policy is not None
     last = await alerts.last_alert_of_rule(tx, patient.id, draft.rule_id)
-    if last is None or last.created_at < now - timedelta(days=draft.repeat.within_days):
+    if last is None:
         return None
-    key = draft.repeat.unless_higher
+    reason: alerts.SuppressionReason = "repeat"
+    if policy.until_below is not None:
+        assert policy.unless_higher is not None
+        if await _episode_ended(tx, patient, last, policy.unless_higher, policy.until_below):
+            return None
+        reason = "episode"
+    elif policy.within_days is not None and last.created_at < now - timedelta(days=policy.within_days):
+        return None
+    key = policy.unless_higher
     if key is None:
-        return last.id
+        return last.id, reason
     before, current = _number(last.current_fired.get(key)), _number(draft.fired.get(key))
     if before is None or current is None:
         return None
-    return last.id if current <= before else None
+    return (last.id, reason) if current <= before else None
+
+
+async def _episode_ended(tx: Tx, patient: Patient, last: alerts.AlertRow, item: str, below: float) -> bool:
+    """Since `last` was raised, was `item` answered below `below` in a completed questionnaire (not its own)?
+
+    Read from the database (current answers, corrections included), not from the cached history: what counts is
+    every questionnaire completed since the alert, whatever was being answered when the history was cached.
+    """
+    for instance_id, completed_at, given in await instances.completed_item_answers(tx, patient.id, item):
+        if instance_id == last.instance_id:
+            continue
+        after = completed_at > last.created_at or (  # at the same instant: opened after the alert's own
+            completed_at == last.created_at and last.instance_id is not None and instance_id > last.instance_id)
+        value = _number(given)
+        if after and value is not None and value < below:
+            return True
+    return False
 
 
 def _answer_lines(questionnaire: Questionnaire, fired: dict[str, object]) -> dict[str, str]:

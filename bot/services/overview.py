@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
+from bot.domain import engine
 from bot.domain.models import Patient
 from bot.services import clinical_context
 from bot.services.container import Services
 from bot.storage import alerts, instances, patients
 from bot.storage.store import Tx
+
+
+#: Side-effect items (the questionnaires' `se_*` ids, 0-3 scale) and the answers that mean "not at all" or none.
+SIDE_EFFECT_PREFIX = "se_"
+NOT_AT_ALL = frozenset({"0", "_skip", "_unknown"})
 
 
 @dataclass(frozen=True)
@@ -29,6 +35,9 @@ class PatientOverview:
     completed: int
     missed: int
     trajectory: list[TrajectoryPoint]
+    #: Side effects reported in the newest questionnaire that asked them, as "label: level", "not at all" left out.
+    #: Issue 15: a mild expected side effect is not an alert, so this is where the team sees it.
+    side_effects: list[str] = field(default_factory=list)
 
 
 async def overview(tx: Tx, services: Services, patient: Patient) -> PatientOverview:
@@ -48,13 +57,24 @@ async def overview(tx: Tx, services: Services, patient: Patient) -> PatientOverv
             omed_mg=clinical_context.omed_mg(services, regimens[inst.id]),
         ))
     pains = [p.worst_pain for p in points if p.worst_pain is not None]
+    side_effects: list[str] = []
+    for inst, answers in reversed(history):
+        questionnaire = services.questionnaires.get(inst.questionnaire_id)
+        asked = {k: v for k, v in answers.items() if k.startswith(SIDE_EFFECT_PREFIX)}
+        if questionnaire is None or not asked:
+            continue
+        for item_id, value in asked.items():
+            line = engine.answer_line(questionnaire, item_id, value)  # type: ignore[arg-type]
+            if line is not None and value not in NOT_AT_ALL:
+                side_effects.append(line)
+        break
     open_count = len([a for a in await alerts.alerts_for_patient(tx, patient.id)
                       if a.acknowledged_at is None and a.severity != "info"])
     return PatientOverview(
         patient=patient, next_due=next_due, last_worst_pain=pains[-1] if pains else None, open_alerts=open_count,
         completed=len([i for i in all_instances if i.status == "completed"]),
         missed=len([i for i in all_instances if i.status == "missed"]),
-        trajectory=points,
+        trajectory=points, side_effects=side_effects,
     )
 
 

@@ -97,7 +97,49 @@ async def rules_already_fired(tx: Tx, instance_id: int) -> set[str]:
     return {r["rule_id"] for r in rows}
 
 
-SuppressionReason = Literal["repeat", "open", "acknowledged"]
+#: Why a firing did not alert (migration 0006): "repeat" (rules.yaml repeat window), "open" (merged into the open
+#: alert of the rule), "acknowledged" (no worse than at the rule's last acknowledged alert); issue 15, second part:
+#: "episode" (the same episode as the last alert, `repeat.until_below`), "ordered" (the rise the team recorded it
+#: made, `expected_after`). A text column: no migration for a new reason.
+SuppressionReason = Literal["repeat", "open", "acknowledged", "episode", "ordered"]
+
+
+@dataclass(frozen=True)
+class SuppressedRow:
+    id: int
+    patient_id: int
+    instance_id: int
+    rule_id: str
+    fired: dict[str, object]
+    previous_alert_id: int | None
+    created_at: datetime
+    reason: str
+
+
+async def last_suppressed_of_rule(tx: Tx, patient_id: int, rule_id: str, *, reason: str) -> SuppressedRow | None:
+    """This patient's newest firing of `rule_id` kept without alerting for `reason`."""
+    row = await tx.fetchone(
+        "SELECT * FROM suppressed_alerts WHERE patient_id = ? AND rule_id = ? AND reason = ? ORDER BY id DESC"
+        " LIMIT 1", (patient_id, rule_id, reason),
+    )
+    if row is None:
+        return None
+    return SuppressedRow(id=row["id"], patient_id=row["patient_id"], instance_id=row["instance_id"],
+                         rule_id=row["rule_id"], fired=json.loads(row["fired"]),
+                         previous_alert_id=row["previous_alert_id"], created_at=parse_utc(row["created_at"]),
+                         reason=row["reason"])
+
+
+async def rule_fired_since(tx: Tx, patient_id: int, rule_id: str, since: datetime) -> bool:
+    """Did `rule_id` alert, or fire as the team's own order, for this patient at or after `since`? (At the same
+    instant counts: in doubt, the next increase alerts.)"""
+    row = await tx.fetchone(
+        "SELECT EXISTS (SELECT 1 FROM alerts WHERE patient_id = ? AND rule_id = ? AND created_at >= ?)"
+        " OR EXISTS (SELECT 1 FROM suppressed_alerts WHERE patient_id = ? AND rule_id = ? AND reason = 'ordered'"
+        " AND created_at >= ?) AS fired",
+        (patient_id, rule_id, utc_iso(since), patient_id, rule_id, utc_iso(since)),
+    )
+    return bool(row and row["fired"])
 
 
 async def record_suppressed(
@@ -162,6 +204,18 @@ async def record_followup(tx: Tx, alert_id: int, *, kind: FollowupKind, code: st
         "INSERT INTO alert_followups (alert_id, kind, code, recorded_by, recorded_at) VALUES (?, ?, ?, ?, ?)",
         (alert_id, kind, code, by, utc_iso(now)),
     )
+
+
+async def latest_current_action(tx: Tx, patient_id: int, code: str) -> Followup | None:
+    """The newest action `code` still current on one of this patient's alerts (a corrected action no longer
+    counts: the newest action row of an alert is its action)."""
+    rows = await tx.fetchall(
+        "SELECT f.* FROM alert_followups f JOIN alerts a ON a.id = f.alert_id WHERE a.patient_id = ?"
+        " AND f.kind = 'action' AND f.id = (SELECT MAX(g.id) FROM alert_followups g WHERE g.alert_id = f.alert_id"
+        " AND g.kind = 'action') AND f.code = ? ORDER BY f.recorded_at DESC, f.id DESC LIMIT 1", (patient_id, code),
+    )
+    return next((Followup(id=r["id"], alert_id=r["alert_id"], kind=r["kind"], code=r["code"],
+                          recorded_by=r["recorded_by"], recorded_at=parse_utc(r["recorded_at"])) for r in rows), None)
 
 
 async def all_followups(tx: Tx) -> list[Followup]:

@@ -181,6 +181,17 @@ async def current_answers_for_patient(tx: Tx, patient_id: int) -> dict[int, dict
     return result
 
 
+async def completed_item_answers(tx: Tx, patient_id: int, item_id: str) -> list[tuple[int, datetime, object]]:
+    """(instance id, completed at, current value) of `item_id` in each of the patient's completed questionnaires."""
+    rows = await tx.fetchall(
+        "SELECT i.id, i.completed_at, a.value FROM instances i JOIN answers a ON a.instance_id = i.id"
+        " WHERE i.patient_id = ? AND i.status = 'completed' AND i.completed_at IS NOT NULL AND a.item_id = ?"
+        " AND a.id = (SELECT MAX(b.id) FROM answers b WHERE b.instance_id = i.id AND b.item_id = a.item_id)"
+        " ORDER BY i.id", (patient_id, item_id),
+    )
+    return [(int(r["id"]), parse_utc(r["completed_at"]), json.loads(r["value"])) for r in rows]
+
+
 async def answer_order(tx: Tx, instance_id: int) -> list[str]:
     """Item ids in the order they were first answered (to find "the previous answer")."""
     rows = await tx.fetchall(

@@ -202,6 +202,9 @@ async def show_patient(update: Update, context: BotContext) -> None:
     ).format(study_id=p.study_id, site=p.site_code, arm=p.arm, fractions=p.fractions,
              day0=p.rt_start.strftime("%d/%m/%Y"), status=status_label(p.status),
              completed=row.completed, missed=row.missed, alerts=row.open_alerts)
+    if row.side_effects:  # a mild one is not an alert (issue 15): here the team sees it
+        summary += "\n" + _("Side effects in the last questionnaire: {effects}").format(
+            effects="; ".join(row.side_effects))
     rt_days = [(d - p.rt_start).days for d in fraction_days(p.rt_start, p.fractions)]
     # In a worker thread: rendering takes tens of milliseconds that every other patient would otherwise wait.
     png = await asyncio.to_thread(
