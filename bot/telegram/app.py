@@ -41,7 +41,7 @@ from bot.services.container import Services
 from bot.storage.patients import site_codes_in_use
 from bot.storage.store import Store
 from bot.telegram.context import SERVICES_KEY, BotContext
-from bot.telegram.inbox import INBOX_KEY, Inbox, InboxProcessor, InboxQueue, replay
+from bot.telegram.inbox import INBOX_KEY, Inbox, InboxPollingRequest, InboxProcessor, InboxQueue, replay
 from bot.telegram.handlers import clinician, errors, flood, followup, guards, membership, patient, phone
 from bot.telegram.pacing import Lane, TelegramPacing, sending_as
 from bot.telegram.keyboards import ACK, ANSWER, FOLLOWUP, BACK, CONSENT, PHONE_ANSWER, PHONE_TOGGLE, PREFERENCE, STOP, TOGGLE
@@ -96,6 +96,7 @@ def build_application(
         .context_types(ContextTypes(context=BotContext))
         .defaults(Defaults(tzinfo=services.settings.timezone))
         .update_queue(update_queue)
+        .get_updates_request(InboxPollingRequest(update_queue, connection_pool_size=1))  # PTB's default pool: 1
         .concurrent_updates(InboxProcessor(update_processor or SimpleUpdateProcessor(16), update_inbox))
     )
     if base_file_url:

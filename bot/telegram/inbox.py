@@ -28,6 +28,7 @@ from typing import Any
 
 from telegram import Bot, Update
 from telegram.ext import BaseUpdateProcessor
+from telegram.request import HTTPXRequest
 
 from bot.clock import Clock
 from bot.storage import inbox as inbox_rows
@@ -52,11 +53,18 @@ class Inbox:
 
     async def keep(self, update: Update) -> None:
         """Store a fetched update unless it was handled before (a redelivery: the processor drops it)."""
-        payload = json.dumps(update.to_dict(), ensure_ascii=False)
+        await self.keep_all([update])
+
+    async def keep_all(self, updates: list[Update]) -> None:
+        """Store a batch of fetched updates in one transaction (one wait for the writer, not one per update)."""
+        payloads = [(update.update_id, json.dumps(update.to_dict(), ensure_ascii=False)) for update in updates]
         async with self.store.transaction() as tx:
-            pending = await inbox_rows.store_update(tx, update.update_id, payload, self.clock.now())
+            now = self.clock.now()
+            kept = [(update_id, await inbox_rows.store_update(tx, update_id, payload, now))
+                    for update_id, payload in payloads]
             await tx.commit()
-        (self._pending if pending else self._seen_done).add(update.update_id)
+        for update_id, pending in kept:
+            (self._pending if pending else self._seen_done).add(update_id)
 
     def claim(self, update_id: int) -> bool:
         """This task handles the update; False if another task of this process already does (a redelivery)."""
@@ -102,20 +110,79 @@ class Inbox:
 
 
 class InboxQueue(asyncio.Queue):  # type: ignore[type-arg]
-    """The Application's `update_queue`: an update is on disk before the Updater or the webhook confirms it."""
+    """The Application's `update_queue`: an update is on disk before the Updater or the webhook confirms it, and
+    before any handler sees it.
+
+    Long polling fetches updates in batches and `put()`s them one by one; storing each in its own transaction made
+    the polling loop wait for the writer once per update, behind the answers being stored (issue #18: one poll every
+    0.5 s under 40 answers/s, so every answer waited for the next poll). So an update put by the polling task
+    (`InboxPollingRequest` names it) joins a batch that one task commits in one transaction, then queues for the
+    handlers; the next getUpdates — the call that confirms them to Telegram — first waits for that commit
+    (`flush`). Any other `put()` (the webhook, the replay at start-up) is stored before it returns, as before.
+    """
 
     def __init__(self, inbox: Inbox) -> None:
         super().__init__()
         self.inbox = inbox
         #: told of each update as it arrives, before it waits for a handler (the pacer: when the chat wrote)
         self.arrived: Callable[[Update], None] | None = None
+        self._poller: asyncio.Task[Any] | None = None
+        self._fetched: list[Update] = []  # fetched by long polling: not yet on disk, not yet queued
+        self._flush_lock = asyncio.Lock()
+        self._flusher: asyncio.Task[None] | None = None
+
+    def polling_from(self, task: asyncio.Task[Any] | None) -> None:
+        """`task` is the Updater's polling task: its updates are stored by batch (see the class docstring)."""
+        self._poller = task
 
     async def put(self, item: object) -> None:
-        if isinstance(item, Update):
-            await self.inbox.keep(item)
-            if self.arrived is not None:
-                self.arrived(item)
+        if not isinstance(item, Update):
+            await super().put(item)
+            return
+        if self.arrived is not None:
+            self.arrived(item)
+        if self._poller is not None and asyncio.current_task() is self._poller:
+            self._fetched.append(item)
+            if self._flusher is None or self._flusher.done():
+                self._flusher = asyncio.get_running_loop().create_task(self._flush_in_background())
+            return
+        await self.inbox.keep(item)
         await super().put(item)
+
+    async def _flush_in_background(self) -> None:
+        try:
+            await self.flush()
+        except Exception as exc:  # noqa: BLE001 - kept for the next getUpdates, which retries before confirming
+            log.error("inbox: could not store %s fetched updates yet (%s)", len(self._fetched), exc)
+
+    async def flush(self) -> None:
+        """Store every update fetched by polling in one transaction, then queue them for the handlers, in order.
+        On failure they stay fetched, and the next flush (the next getUpdates) tries again: never confirmed unstored."""
+        async with self._flush_lock:
+            batch, self._fetched = self._fetched, []
+            if not batch:
+                return
+            try:
+                await self.inbox.keep_all(batch)
+            except BaseException:
+                self._fetched[:0] = batch
+                raise
+            for update in batch:
+                self.put_nowait(update)
+
+
+class InboxPollingRequest(HTTPXRequest):
+    """The getUpdates connection: before a call goes out — the call that confirms the previous batch to Telegram —
+    every update fetched so far is on disk (`InboxQueue.flush`)."""
+
+    def __init__(self, queue: InboxQueue, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._queue = queue
+
+    async def do_request(self, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
+        self._queue.polling_from(asyncio.current_task())
+        await self._queue.flush()
+        return await super().do_request(*args, **kwargs)
 
 
 class InboxProcessor(BaseUpdateProcessor):
