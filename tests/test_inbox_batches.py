@@ -1,0 +1,71 @@
+"""Updates fetched by long polling are stored by batch (issue #18), and still never confirmed or handled unstored.
+
+The polling task's `put()`s join one transaction; the next getUpdates (`InboxPollingRequest`) first waits for it
+(`InboxQueue.flush`). Any other task (webhook, replay) still stores its update before `put()` returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from telegram import Update
+
+from bot.clock import SystemClock
+from bot.storage.store import Store
+from bot.telegram.inbox import Inbox, InboxQueue
+
+
+def _update(update_id: int) -> Update:
+    return Update.de_json({"update_id": update_id, "message": {
+        "message_id": update_id, "date": 0, "chat": {"id": 7, "type": "private"}, "text": f"m{update_id}"}}, None)
+
+
+async def _stored(store: Store) -> list[int]:
+    async with store.read() as tx:
+        rows = await tx.fetchall("SELECT update_id FROM inbox ORDER BY update_id")
+    return [row[0] for row in rows]
+
+
+@pytest.fixture
+async def store(tmp_path: Path):  # type: ignore[no-untyped-def]
+    opened = await Store.open(tmp_path / "bot.sqlite3", SystemClock())
+    yield opened
+    await opened.close()
+
+
+async def test_the_polling_tasks_updates_are_stored_together_then_queued_in_order(store: Store) -> None:
+    queue = InboxQueue(Inbox(store, SystemClock()))
+    queue.polling_from(asyncio.current_task())
+    for update_id in (11, 12, 13):
+        await queue.put(_update(update_id))
+    assert queue.qsize() == 0, "no handler may see an update before it is on disk"
+    await queue.flush()  # what the next getUpdates does before confirming them
+    assert await _stored(store) == [11, 12, 13]
+    assert [queue.get_nowait().update_id for _ in range(3)] == [11, 12, 13]
+
+
+async def test_an_interrupted_batch_stays_fetched_and_the_next_flush_stores_it(store: Store) -> None:
+    queue = InboxQueue(Inbox(store, SystemClock()))
+    queue.polling_from(asyncio.current_task())
+    await queue.put(_update(21))
+    async with store.transaction():  # the writer is busy: the getUpdates waiting for the batch gives up
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(queue.flush(), 0.2)
+    assert queue.qsize() == 0
+    await queue.flush()
+    assert await _stored(store) == [21]
+    assert queue.get_nowait().update_id == 21
+
+
+async def test_another_tasks_update_is_stored_before_put_returns(store: Store) -> None:
+    queue = InboxQueue(Inbox(store, SystemClock()))
+    queue.polling_from(asyncio.current_task())
+
+    async def webhook() -> None:
+        await queue.put(_update(31))
+        assert await _stored(store) == [31]
+
+    await asyncio.create_task(webhook())
+    assert queue.get_nowait().update_id == 31
