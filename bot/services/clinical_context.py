@@ -52,7 +52,8 @@ def regimens(history: Sequence[tuple[Instance, dict[str, object]]],
     previous: Regimen | None = None
     pending = sorted(team, key=lambda entry: (entry.recorded_at, entry.id))
     for inst, answers in history:
-        previous, pending = apply_team(previous, pending, reference_time(inst))
+        if pending:
+            previous, pending = apply_team(previous, pending, reference_time(inst))
         regimen = regimen_from_answers(answers, previous)
         result[inst.id] = regimen
         previous = next_previous(previous, regimen)
