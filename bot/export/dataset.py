@@ -216,6 +216,16 @@ def _decode(raw: str, answer_id: int) -> Value | None:
         return raw
 
 
+def _without_nulls(data: object) -> object:
+    """The canonical text lists every field, unset ones as null; the models take an absent field as unset (a
+    condition must name exactly one kind)."""
+    if isinstance(data, dict):
+        return {k: _without_nulls(v) for k, v in data.items() if v is not None}
+    if isinstance(data, list):
+        return [_without_nulls(v) for v in data]
+    return data
+
+
 async def load_dataset(store: Store) -> Dataset:
     """Read patients, instances and all answer rows in one consistent read transaction."""
     async with store.read() as tx:
@@ -253,7 +263,7 @@ async def load_dataset(store: Store) -> Dataset:
     texts: dict[str, Questionnaire] = {}
     for r in text_rows:
         try:
-            texts[r["hash"]] = Questionnaire.model_validate(json.loads(r["body"]))
+            texts[r["hash"]] = Questionnaire.model_validate(_without_nulls(json.loads(r["body"])))
         except (ValueError, TypeError):  # a text this code cannot read any more: the current file is used
             log.warning("questionnaire text %s cannot be read; its instances use the current file", r["hash"])
     return Dataset.build(patients, instances, answers, team=team, stamps=stamps, texts=texts)

@@ -53,7 +53,7 @@ def regimens(history: Sequence[tuple[Instance, dict[str, object]]],
     pending = sorted(team, key=lambda entry: (entry.recorded_at, entry.id))
     for inst, answers in history:
         if pending:
-            previous, pending = apply_team(previous, pending, reference_time(inst))
+            previous, pending = apply_team(previous, pending, inst)
         regimen = regimen_from_answers(answers, previous)
         result[inst.id] = regimen
         previous = next_previous(previous, regimen)
@@ -65,13 +65,20 @@ def reference_time(instance: Instance) -> datetime:
     return instance.sent_at or instance.opens_at
 
 
-def apply_team(previous: Regimen | None, pending: Sequence[TeamRegimen], before: datetime,
+def apply_team(previous: Regimen | None, pending: Sequence[TeamRegimen], instance: Instance,
                ) -> tuple[Regimen | None, list[TeamRegimen]]:
-    """The clinicians' entries recorded by `before` replace `previous` (the newest wins); the rest stay pending."""
+    """The clinicians' entries recorded before `instance` was sent (or shown in it for confirmation) replace
+    `previous`, the newest winning; the rest stay pending. Strictly before: an entry made in the same second as
+    a questionnaire was sent belongs to the next one, unless it was shown in this one."""
     rest = list(pending)
-    while rest and rest[0].recorded_at <= before:
-        previous = rest.pop(0).regimen
-    return previous, rest
+    shown = [i for i, entry in enumerate(rest) if entry.shown_instance_id == instance.id]
+    last = max(shown, default=-1)
+    before = reference_time(instance)
+    index = 0
+    while index < len(rest) and (index <= last or rest[index].recorded_at < before):
+        previous = rest[index].regimen
+        index += 1
+    return previous, rest[index:]
 
 
 def next_previous(previous: Regimen | None, regimen: Regimen) -> Regimen | None:
@@ -157,9 +164,9 @@ def with_current(
         previous: Regimen | None = None
         pending: list[TeamRegimen] = sorted(prior.team, key=lambda entry: (entry.recorded_at, entry.id))
         for inst, _ in prior.entries:
-            previous, pending = apply_team(previous, pending, reference_time(inst))
+            previous, pending = apply_team(previous, pending, inst)
             previous = next_previous(previous, prior.regimens[inst.id])
-        previous, pending = apply_team(previous, pending, reference_time(instance))
+        previous, pending = apply_team(previous, pending, instance)
         regs = {**prior.regimens, instance.id: regimen_from_answers(current[1], previous)}
         return [*prior.entries, current], regs
     ordered = sorted([*prior.entries, current], key=lambda entry: (entry[0].opens_at, entry[0].id))
