@@ -433,10 +433,12 @@ def test_changing_an_earlier_answer_re_evaluates_visibility(qid: str, data: st.D
     assert len(summary_lines(q, answers)) == len(effective)
     nxt = next_item(q, answers)
     assert nxt is None or (nxt.id in visible_ids and nxt.id not in answers)
-    # each visible item's condition holds on the answers that count; each hidden one's does not
+    # each visible item's condition holds on the answers that count (with the context items the bot supplies,
+    # "no" unless supplied: never asked, so never in the answers here); each hidden one's does not
+    facts = {i.id: "no" for i in q.items if i.context and i.id not in effective}
     for item in q.items:
         if item.show_if is not None:
-            assert engine.condition_holds(item.show_if, effective) == (item.id in visible_ids)
+            assert engine.condition_holds(item.show_if, {**facts, **effective}) == (item.id in visible_ids)
     # finishing again only asks newly opened items, each once
     second_run = _drive(data.draw, q, answers)
     assert set(second_run).isdisjoint(first_run)

@@ -67,9 +67,11 @@ def _write(path: Path, data: Any) -> Path:
 def test_the_four_shipped_questionnaires_load_with_version_1_2(shipped: dict[str, Questionnaire]) -> None:
     """1.1: the NICE 24-hour items and the new symptom items (issue 14), baseline red flags "since the consultation".
     1.2: analgesics as taken (strength × units per intake × intakes per day, a second background product, more
-    French products; issue 17)."""
+    French products; issue 17). 1.3 (daily, weekly, follow-up): the confirmation of a regimen recorded by the care
+    team (team_regimen, team_regimen_ok; issue 17)."""
     assert sorted(shipped) == ["baseline", "daily", "followup", "weekly"]
-    assert {q.version for q in shipped.values()} == {"1.2"}
+    assert {q.id: q.version for q in shipped.values()} == {
+        "baseline": "1.2", "daily": "1.3", "followup": "1.3", "weekly": "1.3"}
 
 
 @pytest.mark.parametrize("qid", sorted(REQUIRED_IDS))

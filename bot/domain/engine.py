@@ -104,8 +104,14 @@ def _same(answer: object, expected: object) -> bool:
 def _walk(q: Questionnaire, answers: Mapping[str, Value]) -> tuple[list[Item], dict[str, Value]]:
     visible: list[Item] = []
     effective: dict[str, Value] = {}
+    facts: dict[str, Value] = {}
     for item in q.items:
-        if item.show_if is None or condition_holds(item.show_if, effective):
+        if item.context:  # never asked: the bot's fact, "no" for the conditions unless it supplied "yes"
+            facts[item.id] = answers[item.id] if answers.get(item.id) in (_YES, _NO) else _NO
+            if item.id in answers:
+                effective[item.id] = answers[item.id]
+            continue
+        if item.show_if is None or condition_holds(item.show_if, {**facts, **effective}):
             visible.append(item)
             if item.id in answers:
                 effective[item.id] = answers[item.id]

@@ -32,6 +32,7 @@ from bot.domain.questionnaire import MARKERS, Value
 
 __all__ = [
     "OTHER_PRODUCT",
+    "TEAM_CONFIRM_ITEM",
     "MICROGRAMS_PER_MG",
     "UNITS_PER_DOSE",
     "Unit",
@@ -264,6 +265,9 @@ class Regimen(BaseModel):
     lines: tuple[DoseLine, ...] = ()
     carried_forward: bool = False
     """The background came from an earlier questionnaire ("same as last time"); exports mark it."""
+    source: Literal["patient", "clinician"] = "patient"
+    """Who described it: the patient's answers, or a clinician (/traitement, `bot.domain.team_regimen`), also when
+    carried forward from such an entry; exports mark "clinician"."""
 
     @property
     def complete(self) -> bool:
@@ -295,6 +299,8 @@ def _code(value: Value | None) -> str | None:
 
 UNITS_PER_DOSE: Final[Mapping[str, float]] = {"1": 1.0, "2": 2.0, "3": 3.0, "4": 4.0, "half": 0.5}
 """Choice codes of `bg_units` / `bg2_units` / `rescue_units` (one tap: ½, 1, 2, 3 or 4 tablets at each intake)."""
+TEAM_CONFIRM_ITEM: Final[str] = "team_regimen_ok"
+"""The patient's answer to "the team recorded this regimen: is it what you take?" (questionnaires 1.3)."""
 PAST_BACKGROUND: Final[str] = "rescue_taking"
 """The first item after the background block: once answered, an absent background item was not shown (an earlier
 questionnaire version that did not ask it), not unanswered."""
@@ -366,12 +372,14 @@ def regimen_from_answers(answers: Mapping[str, Value], previous: Regimen | None 
       counted today (`rescue_doses_24h`) are of the previous rescue product at the previous dose. Without a
       previous regimen the lines are unknown (never assumed to be "nothing"). Pass the last *complete* regimen as
       `previous` (`bot.services.clinical_context.regimens` does).
+    - `team_regimen_ok` = "yes" (the patient confirms the regimen a clinician recorded, which is then `previous`):
+      the same, and the regimen keeps `source` "clinician".
     - otherwise (changed, or the baseline which has no `analgesic_same`): background from `bg_*` and, when
       `bg_more` = "yes", a second product from `bg2_*` (strength × units per intake × intakes per day; a patch
       counts its rate in µg/h, once), rescue from `rescue_product` × `rescue_dose` × `rescue_doses_24h`.
     """
     doses_today = _number(answers.get("rescue_doses_24h"))
-    if answers.get("analgesic_same") == "yes":
+    if answers.get("analgesic_same") == "yes" or answers.get(TEAM_CONFIRM_ITEM) == "yes":
         if previous is None:
             background: tuple[DoseLine, ...] = (DoseLine(role="background", product=None),)
         else:
@@ -386,7 +394,8 @@ def regimen_from_answers(answers: Mapping[str, Value], previous: Regimen | None 
         elif template is not None:
             # Today's count not given: the product is known, not how many were taken (unknown, not zero).
             rescue = (template.model_copy(update={"per_day": None}),)
-        return Regimen(lines=background + rescue, carried_forward=True)
+        return Regimen(lines=background + rescue, carried_forward=True,
+                       source=previous.source if previous is not None else "patient")
     background = _background_from_answers(answers)
     taking = answers.get("rescue_taking")
     if taking == "yes":
@@ -446,6 +455,13 @@ class OmedResult:
     """`version` of opioids.yaml the OMED was computed with."""
     carried_forward: bool = False
     """The regimen was carried forward from an earlier questionnaire ("same as last time")."""
+    source: str = "patient"
+    """"patient" or "clinician" (`Regimen.source`)."""
+    stamped: bool = False
+    """Read from the stamp taken when its questionnaire was completed (`bot.export.dataset.instance_omeds`), not
+    computed now."""
+    rules_version: str = ""
+    """The rules version stamped with it (`bot.domain.stamps`); empty when computed now."""
 
     @property
     def complete(self) -> bool:
@@ -524,4 +540,5 @@ def compute_omed(regimen: Regimen, catalogue: OpioidCatalogue, table: str | None
         to_confirm=sorted({f"{d.substance}/{d.route}" for d in details if d.to_confirm}),
         catalogue_version=catalogue.version,
         carried_forward=regimen.carried_forward,
+        source=regimen.source,
     )

@@ -240,6 +240,9 @@ class Item(BaseModel):
     optional: bool = False
     allow_unknown: bool = False
     show_if: Condition | None = None
+    context: bool = False
+    """Never asked: a yes/no fact the bot supplies (e.g. `team_regimen`, "the team recorded a regimen to
+    confirm"), read by the `show_if` of later items; "no" when the bot supplies nothing (`bot.domain.engine`)."""
 
     @model_validator(mode="before")
     @classmethod
@@ -294,6 +297,8 @@ class Item(BaseModel):
                 raise ValueError(f"max_length must be between 1 and {TEXT_MAX_MAX_LENGTH}")
         elif self.max_length is not None:
             raise ValueError(f"a {kind} item takes no max_length (only text items do)")
+        if self.context and (kind != "yesno" or self.show_if is not None):
+            raise ValueError("a context item is a yesno item without show_if")
         return self
 
     def choice(self, code: str) -> Choice | None:

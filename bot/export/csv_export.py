@@ -18,8 +18,17 @@ Every instance (sent or not, answered or not) also has four rows with `derivatio
 clinicians' group, /saisie). `flags` lists data-quality flags joined with ";" (`bot.export.flags`): "after_rt_start"
 on a baseline answer given after the first fraction started, "enrolled_after_rt_start" on every row of a patient
 enrolled after it. On an OMED row: "carried_forward" when the regimen came from an earlier questionnaire ("same
-as last time": the last complete regimen), "to_confirm:<substance/route>" when a factor is to be confirmed by the
-site pharmacist.
+as last time": the last complete regimen), "clinician_regimen" when the regimen was recorded by a clinician
+(/traitement), "computed_at_export" when the OMED was not stamped when derived (before migration 0008: computed
+with the current table), "to_confirm:<substance/route>" when a factor is to be confirmed by the site pharmacist.
+`stamp` (OMED rows) gives the versions it was derived with when the questionnaire was completed
+("opioids=1.1;table=fr_sor;rules=1+sha256:…", migration 0008): the OMED exported is the one stored then, so a
+later opioids.yaml does not re-label it.
+
+For each follow-up time point of an evaluable patient (baseline worst pain ≥ 2) two derived rows give the
+consensus pain response (Chow 2012) as the trial report computes it: `icpre_project` and `icpre_strict`
+(derivation "icpre:project:omed:<table>" / "icpre:strict:…"; value responder category, empty when not
+assessable). trial.yaml says which reading is primary.
 
 Format: UTF-8, header row, RFC 4180 quoting (the `csv` module, CRLF line ends), values as plain text (a list of
 choice codes joined with ";"). A text cell starting like a spreadsheet formula (=, +, -, @, tab, CR) is prefixed
@@ -76,6 +85,7 @@ CSV_COLUMNS: Final[tuple[str, ...]] = (
     "derivation",
     "source",
     "flags",
+    "stamp",
 )
 OMED_ITEM: Final[str] = "omed_mg"
 """Item id of the derived OMED rows (mg/day)."""
@@ -83,6 +93,10 @@ OMED_DERIVATION: Final[str] = "omed:{table}@{version}"
 """The table and the version of opioids.yaml the OMED was computed with (e.g. "omed:fr_sor@1.1")."""
 CARRIED_FORWARD: Final[str] = "carried_forward"
 """Flag of an OMED whose regimen came from an earlier questionnaire ("same as last time")."""
+CLINICIAN_REGIMEN: Final[str] = "clinician_regimen"
+"""Flag of an OMED whose regimen a clinician recorded (/traitement), confirmed or carried forward since."""
+COMPUTED_AT_EXPORT: Final[str] = "computed_at_export"
+"""Flag of an OMED not stamped when derived (completed before migration 0008): computed with today's table."""
 TO_CONFIRM: Final[str] = "to_confirm:{what}"
 """Flag of an OMED converted with a factor to confirm by the site pharmacist (methadone, transmucosal fentanyl)."""
 LIST_SEPARATOR: Final[str] = ";"
@@ -141,11 +155,13 @@ def _answer_line(patient: Patient, inst: Instance, row: AnswerRow, spec: Schedul
         "",
         row.source,
         FLAG_SEPARATOR.join(answer_flags(spec, patient, inst, row.answered_at)),
+        "",
     )
 
 
 def _omed_line(patient: Patient, inst: Instance, rows: tuple[AnswerRow, ...], omed: OmedResult | None,
                table: str, spec: ScheduleSpec, version: str) -> tuple[str, ...]:
+    """`version`: opioids.yaml's version now, used only when the OMED was not stamped when derived."""
     """The derived row; its times are those of the instance's newest answer row (when its inputs were last given)."""
     return _safe_labels(
         patient.study_id,
@@ -161,16 +177,29 @@ def _omed_line(patient: Patient, inst: Instance, rows: tuple[AnswerRow, ...], om
         max((r.answered_at for r in rows), default=""),
         max((r.received_at for r in rows), default=""),
         "false",
-        OMED_DERIVATION.format(table=omed.table if omed is not None else table, version=version),
+        OMED_DERIVATION.format(table=omed.table if omed is not None else table,
+                               version=omed.catalogue_version if omed is not None and omed.stamped else version),
         "derived",
         FLAG_SEPARATOR.join(_omed_flags(omed, enrolled_after_rt_start(spec, patient))),
+        _stamp_cell(omed),
     )
+
+
+def _stamp_cell(omed: OmedResult | None) -> str:
+    """The versions the OMED was derived with when its questionnaire was completed; empty when computed now."""
+    if omed is None or not omed.stamped:
+        return ""
+    return f"opioids={omed.catalogue_version};table={omed.table};rules={omed.rules_version}"
 
 
 def _omed_flags(omed: OmedResult | None, late: bool) -> list[str]:
     flags = [ENROLLED_AFTER_RT_START] if late else []
     if omed is not None and omed.carried_forward:
         flags.append(CARRIED_FORWARD)
+    if omed is not None and omed.source == "clinician":
+        flags.append(CLINICIAN_REGIMEN)
+    if omed is not None and not omed.stamped:
+        flags.append(COMPUTED_AT_EXPORT)
     if omed is not None:
         flags.extend(TO_CONFIRM.format(what=what) for what in omed.to_confirm)
     return flags
@@ -183,6 +212,24 @@ def _safe_labels(*cells: str) -> tuple[str, ...]:
     """Neutralise every text column (a site code may start with "-"); the value column is already safe, and
     neutralising it again would quote a negative number."""
     return tuple(cell if i == _VALUE_COLUMN else safe_text(cell) for i, cell in enumerate(cells))
+
+
+ICPRE_ITEMS: Final[tuple[str, str]] = ("icpre_project", "icpre_strict")
+"""Items of the derived pain-response rows (Chow 2012), the project's reading and the strict one
+(`bot.domain.endpoints.Reading`; which is primary: questionnaires/trial.yaml)."""
+
+
+def _icpre_lines(patient: Patient, inst: Instance, project: object, strict: object,
+                 table: str) -> Iterator[tuple[str, ...]]:
+    """The pain response of a follow-up time point in both readings, as the report computes it (value empty
+    when not assessable: no worst pain or no computable OMED there or at baseline)."""
+    for item, category in zip(ICPRE_ITEMS, (project, strict)):
+        yield _safe_labels(
+            patient.study_id, patient.site_code, patient.arm, inst.questionnaire_id, inst.questionnaire_version,
+            inst.questionnaire_hash or "", str(inst.id), inst.timepoint, item,
+            str(getattr(category, "value", category)) if category is not None else "", "", "", "false",
+            f"icpre:{item.removeprefix('icpre_')}:omed:{table}", "derived", "", "",
+        )
 
 
 INSTANCE_DERIVATION: Final[str] = "instance"
@@ -217,7 +264,7 @@ def _instance_lines(patient: Patient, inst: Instance, rows: tuple[AnswerRow, ...
         yield _safe_labels(
             patient.study_id, patient.site_code, patient.arm, inst.questionnaire_id, inst.questionnaire_version,
             inst.questionnaire_hash or "", str(inst.id), inst.timepoint, item, value, "", "", "false",
-            INSTANCE_DERIVATION, "derived", "",
+            INSTANCE_DERIVATION, "derived", "", "",
         )
 
 
@@ -230,9 +277,14 @@ def csv_rows(
 ) -> Iterator[tuple[str, ...]]:
     """Every line of the export after the header, pure: patients by site and study id, their instances in order,
     each instance's answer rows by id, then its OMED row when the instance is completed."""
+    from bot.report.metrics import ReportPlan, patient_outcome  # the report's own derivation, not a copy
+
     spec = schedule or default_schedule()
+    plan = ReportPlan.from_schedule(spec)
     for patient in dataset.patients:
         omeds = instance_omeds(dataset, patient.id, questionnaires, catalogue, table)
+        outcome = patient_outcome(patient, dataset, omeds, plan)
+        scored = {inst.timepoint: inst.id for inst, _answers in dataset.answered_history(patient.id)}
         for inst in dataset.instances_of(patient.id):
             rows = dataset.rows_of(inst.id)
             yield from _instance_lines(patient, inst, rows)
@@ -240,6 +292,9 @@ def csv_rows(
                 yield _answer_line(patient, inst, row, spec)
             if inst.status == "completed":
                 yield _omed_line(patient, inst, rows, omeds.get(inst.id), table, spec, catalogue.version)
+            if inst.timepoint in outcome.responses and scored.get(inst.timepoint) == inst.id:
+                yield from _icpre_lines(patient, inst, outcome.responses[inst.timepoint],
+                                        outcome.responses_strict.get(inst.timepoint), table)
 
 
 async def export_csv(

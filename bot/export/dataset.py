@@ -25,12 +25,14 @@ from pathlib import Path
 from bot.clock import Clock
 from bot.domain import engine
 from bot.domain.models import Instance, Patient
-from bot.domain.omed import OmedResult, OpioidCatalogue, compute_omed
+from bot.domain.omed import OmedResult, OpioidCatalogue, Regimen, compute_omed
 from bot.domain.questionnaire import Questionnaire, Value
 from bot.services.clinical_context import regimens
 from bot.storage import instances as instance_repo
 from bot.storage import patients as patient_repo
+from bot.storage import team_regimens as team_repo
 from bot.storage.store import Store
+from bot.storage.team_regimens import TeamRegimen
 
 __all__ = [
     "ExportError",
@@ -43,6 +45,8 @@ __all__ = [
     "load_dataset",
     "require_patients",
     "instance_omeds",
+    "instance_regimens",
+    "OmedStamp",
     "check_writable",
     "atomic_write",
 ]
@@ -89,6 +93,21 @@ class AnswerRow:
 
 
 @dataclass(frozen=True)
+class OmedStamp:
+    """The OMED as derived when its questionnaire was completed (table omed_stamps, migration 0008)."""
+
+    instance_id: int
+    table: str
+    catalogue_version: str
+    rules_version: str
+    regimen: str
+    """Canonical JSON of the regimen converted (`Regimen.model_dump_json`)."""
+    mg: float | None
+    details: Mapping[str, object]
+    derived_at: str
+
+
+@dataclass(frozen=True)
 class Dataset:
     """A consistent snapshot of the trial: patients, their instances and every answer row."""
 
@@ -99,10 +118,24 @@ class Dataset:
     """Ordered by id (storage order)."""
     _instances_by_patient: Mapping[int, tuple[Instance, ...]] = field(default_factory=dict, repr=False)
     _rows_by_instance: Mapping[int, tuple[AnswerRow, ...]] = field(default_factory=dict, repr=False)
+    team: Mapping[int, tuple[TeamRegimen, ...]] = field(default_factory=dict)
+    """Regimens recorded by clinicians (/traitement), by patient, oldest first."""
+    stamps: Mapping[tuple[int, str], OmedStamp] = field(default_factory=dict)
+    """(instance id, table id) → the newest OMED stamp."""
+    texts: Mapping[str, Questionnaire] = field(default_factory=dict)
+    """Questionnaire content hash → the questionnaire as sent (questionnaire_texts, migration 0007)."""
+
+    def questionnaire_of(self, inst: Instance, current: Mapping[str, Questionnaire]) -> Questionnaire | None:
+        """The questionnaire as it was sent for `inst` (its stamped text), else the one loaded now."""
+        if inst.questionnaire_hash and inst.questionnaire_hash in self.texts:
+            return self.texts[inst.questionnaire_hash]
+        return current.get(inst.questionnaire_id)
 
     @classmethod
     def build(
-        cls, patients: Sequence[Patient], instances: Sequence[Instance], answers: Sequence[AnswerRow]
+        cls, patients: Sequence[Patient], instances: Sequence[Instance], answers: Sequence[AnswerRow],
+        *, team: Mapping[int, Sequence[TeamRegimen]] | None = None, stamps: Sequence[OmedStamp] = (),
+        texts: Mapping[str, Questionnaire] | None = None,
     ) -> "Dataset":
         """Index the records; `instances` and `answers` keep the order given."""
         by_patient: dict[int, list[Instance]] = defaultdict(list)
@@ -117,6 +150,9 @@ class Dataset:
             answers=tuple(answers),
             _instances_by_patient={k: tuple(v) for k, v in by_patient.items()},
             _rows_by_instance={k: tuple(v) for k, v in by_instance.items()},
+            team={k: tuple(v) for k, v in (team or {}).items()},
+            stamps={(stamp.instance_id, stamp.table): stamp for stamp in stamps},  # newest last: it wins
+            texts=dict(texts or {}),
         )
 
     def instances_of(self, patient_id: int) -> tuple[Instance, ...]:
@@ -180,6 +216,16 @@ def _decode(raw: str, answer_id: int) -> Value | None:
         return raw
 
 
+def _without_nulls(data: object) -> object:
+    """The canonical text lists every field, unset ones as null; the models take an absent field as unset (a
+    condition must name exactly one kind)."""
+    if isinstance(data, dict):
+        return {k: _without_nulls(v) for k, v in data.items() if v is not None}
+    if isinstance(data, list):
+        return [_without_nulls(v) for v in data]
+    return data
+
+
 async def load_dataset(store: Store) -> Dataset:
     """Read patients, instances and all answer rows in one consistent read transaction."""
     async with store.read() as tx:
@@ -192,6 +238,9 @@ async def load_dataset(store: Store) -> Dataset:
             " EXISTS (SELECT 1 FROM answers b WHERE b.instance_id = a.instance_id AND b.item_id = a.item_id"
             " AND b.id > a.id) AS superseded FROM answers a ORDER BY a.id"
         )
+        team = await team_repo.for_patients(tx)
+        stamp_rows = await tx.fetchall("SELECT * FROM omed_stamps ORDER BY id")
+        text_rows = await tx.fetchall("SELECT hash, body FROM questionnaire_texts")
     answers = [
         AnswerRow(
             id=int(r["id"]),
@@ -206,7 +255,45 @@ async def load_dataset(store: Store) -> Dataset:
         )
         for r in rows
     ]
-    return Dataset.build(patients, instances, answers)
+    stamps = [
+        OmedStamp(int(r["instance_id"]), r["table_id"], r["catalogue_version"], r["rules_version"], r["regimen"],
+                  r["mg"], json.loads(r["details"]), r["derived_at"])
+        for r in stamp_rows
+    ]
+    texts: dict[str, Questionnaire] = {}
+    for r in text_rows:
+        try:
+            texts[r["hash"]] = Questionnaire.model_validate(_without_nulls(json.loads(r["body"])))
+        except (ValueError, TypeError):  # a text this code cannot read any more: the current file is used
+            log.warning("questionnaire text %s cannot be read; its instances use the current file", r["hash"])
+    return Dataset.build(patients, instances, answers, team=team, stamps=stamps, texts=texts)
+
+
+def instance_regimens(
+    dataset: Dataset, patient_id: int, questionnaires: Mapping[str, Questionnaire]
+) -> dict[int, Regimen]:
+    """The regimen of every answered instance of a patient, carried forward exactly as the bot does it
+    (`regimens` from `bot.services.clinical_context`, imported rather than rewritten, with the clinicians'
+    entries). Each instance contributes its *effective* answers (those of items visible, `engine.effective_answers`)
+    under the questionnaire *as it was sent* (its stamped text, `Dataset.questionnaire_of`), with its context items
+    (`team_regimen`); an instance whose questionnaire is not known contributes its current answers as they are."""
+    team = dataset.team.get(patient_id, ())
+    history = []
+    for inst, answers in dataset.answered_history(patient_id):
+        questionnaire = dataset.questionnaire_of(inst, questionnaires)
+        present = {**team_repo.context_for(inst.id, list(team)), **{k: v for k, v in answers.items() if v is not None}}
+        history.append((inst, engine.effective_answers(questionnaire, present) if questionnaire else present))
+    return regimens(history, team)  # type: ignore[arg-type]
+
+
+def _from_stamp(stamp: OmedStamp) -> OmedResult:
+    details = stamp.details
+    return OmedResult(
+        mg=stamp.mg, table=stamp.table, unconverted=list(details.get("unconverted", [])),  # type: ignore[call-overload]
+        to_confirm=list(details.get("to_confirm", [])),  # type: ignore[call-overload]
+        catalogue_version=stamp.catalogue_version, carried_forward=bool(details.get("carried_forward")),
+        source=str(details.get("source", "patient")), stamped=True, rules_version=stamp.rules_version,
+    )
 
 
 def instance_omeds(
@@ -216,23 +303,22 @@ def instance_omeds(
     catalogue: OpioidCatalogue,
     table: str | None = None,
 ) -> dict[int, OmedResult]:
-    """OMED of every answered instance of a patient (instance id → result labelled with its table).
+    """OMED of every answered instance of a patient (instance id → result labelled with its table and version).
 
-    The regimen is carried forward from instance to instance exactly as the bot does it (`regimens` from
-    `bot.services.clinical_context`, imported rather than rewritten). Each instance contributes its *effective*
-    answers (those of items visible now, `engine.effective_answers`), as `regimen_from_answers` requires: an answer
-    to an item hidden by a later change of branch must not count. An instance whose questionnaire is not loaded
-    contributes its current answers as they are. Raises `UnknownTableError` for an unknown table.
+    The stamped OMED (`omed_stamps`, derived when the questionnaire was completed) when the regimen re-derived
+    here is the one stamped: a later opioids.yaml does not re-label it. Otherwise (no stamp, e.g. before migration
+    0008) computed now with `catalogue` (`stamped` False). Raises `UnknownTableError` for an unknown table.
     """
-    history = []
-    for inst, answers in dataset.answered_history(patient_id):
-        questionnaire = questionnaires.get(inst.questionnaire_id)
-        present = {k: v for k, v in answers.items() if v is not None}
-        history.append((inst, engine.effective_answers(questionnaire, present) if questionnaire else present))
-    return {
-        instance_id: compute_omed(regimen, catalogue, table)
-        for instance_id, regimen in regimens(history).items()  # type: ignore[arg-type]
-    }
+    table_id = table or catalogue.default_table
+    catalogue.table(table_id)
+    result: dict[int, OmedResult] = {}
+    for instance_id, regimen in instance_regimens(dataset, patient_id, questionnaires).items():
+        stamp = dataset.stamps.get((instance_id, table_id))
+        if stamp is not None and stamp.regimen == regimen.model_dump_json():
+            result[instance_id] = _from_stamp(stamp)
+        else:
+            result[instance_id] = compute_omed(regimen, catalogue, table_id)
+    return result
 
 
 def require_patients(dataset: Dataset) -> None:

@@ -120,8 +120,10 @@ def _coding(questionnaire_id: str, item: Item, code: str) -> dict[str, Any]:
 def _questionnaire_item(questionnaire_id: str, item: Item) -> dict[str, Any]:
     entry: dict[str, Any] = {"linkId": item.id, "text": item.text, "type": FHIR_ITEM_TYPES[item.type]}
     # Without enableWhen (see the module docstring) a conditional item cannot be "required": an importer would
-    # flag every response where its branch was not taken.
-    entry["required"] = not item.optional and item.show_if is None
+    # flag every response where its branch was not taken. A context item is never asked (filled by the bot).
+    entry["required"] = not item.optional and item.show_if is None and not item.context
+    if item.context:
+        entry["readOnly"] = True
     if item.type == "multi":
         entry["repeats"] = True
     if item.type in ("single", "multi"):
@@ -253,18 +255,20 @@ def build_bundle(
     with at least one answer (patients by site and study id, instances in order)."""
     spec = schedule or default_schedule()
     responses: list[dict[str, Any]] = []
-    used: dict[str, None] = {}
+    used: dict[tuple[str, str], Questionnaire] = {}
     for patient in dataset.patients:
         for inst in dataset.instances_of(patient.id):
             rows = dataset.rows_of(inst.id)
             if not rows:
                 continue
-            questionnaire = questionnaires.get(inst.questionnaire_id)
+            # The questionnaire as it was sent (its stamped text, migration 0007), so an upgraded file does not
+            # change what earlier answers say they were asked; else the file loaded now.
+            questionnaire = dataset.questionnaire_of(inst, questionnaires)
             if questionnaire is None:
                 log.warning("questionnaire %s is not loaded: its answers are typed from their values",
                             inst.questionnaire_id)
             else:
-                used.setdefault(inst.questionnaire_id)
+                used.setdefault((questionnaire.id, questionnaire.version), questionnaire)
                 if questionnaire.version != inst.questionnaire_version:
                     log.warning("instance %s was answered with %s version %s; the definition exported is "
                                 "version %s", inst.id, inst.questionnaire_id, inst.questionnaire_version,
@@ -281,10 +285,10 @@ def build_bundle(
             responses.append({"fullUrl": _full_url("QuestionnaireResponse", str(inst.id)), "resource": resource})
     definitions = [
         {
-            "fullUrl": _full_url("Questionnaire", f"{qid}|{questionnaires[qid].version}"),
-            "resource": questionnaire_resource(questionnaires[qid]),
+            "fullUrl": _full_url("Questionnaire", f"{qid}|{version}"),
+            "resource": questionnaire_resource(used[(qid, version)]),
         }
-        for qid in sorted(used)
+        for qid, version in sorted(used)
     ]
     return {
         "resourceType": "Bundle",

@@ -40,6 +40,8 @@ class Prompt:
     selection: tuple[str, ...]
     can_go_back: bool
     correcting: bool
+    text: str = ""
+    """The question as shown, when it differs from `item.text` (the regimen recorded by the team filled in)."""
 
 
 SubmissionStatus = Literal["stored", "stale", "invalid", "not_patient", "inactive"]
@@ -75,7 +77,7 @@ async def prompt_for(
     """The current question of an open instance, or None if it is finished (`answers`: already loaded)."""
     q = services.questionnaires[instance.questionnaire_id]
     if answers is None:
-        answers = await instances.current_answers(tx, instance.id)
+        answers = await instances.answers_with_context(tx, instance.id)
     item = _current_item(q, answers, instance.correcting_item)
     if item is None:
         return None
@@ -91,7 +93,20 @@ async def prompt_for(
         selection=instance.selection or (),
         can_go_back=bool(answered_visible) and instance.correcting_item is None,
         correcting=instance.correcting_item is not None,
+        text=await _filled_text(tx, services, instance, item),
     )
+
+
+async def _filled_text(tx: Tx, services: Services, instance: Instance, item: Item) -> str:
+    """The question with the regimen the team recorded in place of `{team_regimen}` (issue 17), or ""."""
+    from bot.domain.team_regimen import TEAM_PLACEHOLDER, describe_regimen
+    from bot.storage import team_regimens
+
+    if TEAM_PLACEHOLDER not in item.text:
+        return ""
+    entry = await team_regimens.latest_shown_in(tx, instance.id)
+    described = describe_regimen(entry.regimen, services.opioids) if entry is not None else "—"
+    return item.text.replace(TEAM_PLACEHOLDER, described)
 
 
 async def _active_context(
@@ -168,7 +183,7 @@ async def store_answer(
     from the clinicians' group, /saisie: stamped on the row and in the audit, and no advice is queued for the
     patient's chat, since the nurse is talking to them; the clinicians' alerts are raised as usual).
     """
-    answers = await instances.current_answers(tx, instance.id)
+    answers = await instances.answers_with_context(tx, instance.id)
     prompt = await prompt_for(tx, services, instance, answers)
     if prompt is None or (item_index is not None and prompt.item_index != item_index):
         return Submission("stale", patient=patient)
@@ -209,6 +224,9 @@ async def store_answer(
     summary: list[str] = []
     if finished:
         await instances.set_status(tx, instance.id, "completed", now)
+        from bot.services.omed_stamps import stamp_completed  # issue 17: the OMED with the versions deriving it
+
+        await stamp_completed(tx, services, refreshed, answers, now)
         await audit.record(
             tx, at=now, actor=actor, action="complete", patient_id=patient.id,
             entity="instance", entity_id=instance.id, details=None if source == "patient" else {"source": source},
@@ -488,7 +506,7 @@ async def go_back(
         prompt = await prompt_for(tx, services, instance)
         if prompt is None or prompt.item_index != item_index or not prompt.can_go_back:
             return "stale", None
-        answers = await instances.current_answers(tx, instance.id)
+        answers = await instances.answers_with_context(tx, instance.id)
         visible = {i.id for i in engine.visible_items(prompt.questionnaire, answers)}
         order = [i for i in await instances.answer_order(tx, instance.id) if i in visible]
         previous = order[-1]

@@ -1,5 +1,6 @@
 """What clinicians record about the treatment and the course beyond the questionnaires: the actual last
-radiotherapy fraction (/fraction) and intercurrent events (/event), both audited.
+radiotherapy fraction (/fraction), intercurrent events (/event) and the analgesic regimen (/traitement), all
+audited.
 
 Why here: the flare window runs to 10 days after the *last fraction* (pain-response.md), which may differ from the
 planned one (a fraction postponed); and a trial lists intercurrent events (re-irradiation, surgery or
@@ -16,10 +17,11 @@ from typing import Final
 from bot.clock import utc_iso
 from bot.domain.models import Patient
 from bot.services.container import Services
-from bot.storage import audit
+from bot.domain.omed import Regimen
+from bot.storage import audit, team_regimens
 from bot.storage.store import Tx
 
-__all__ = ["EVENT_KINDS", "NEEDS_NOTE", "IntercurrentEvent", "record_last_fraction", "record_event", "events_of", "all_events"]
+__all__ = ["EVENT_KINDS", "NEEDS_NOTE", "IntercurrentEvent", "record_last_fraction", "record_event", "record_regimen", "events_of", "all_events"]
 
 EVENT_KINDS: Final[tuple[str, ...]] = (
     "reirradiation", "surgery", "cementoplasty", "steroids", "systemic", "death", "withdrawal",
@@ -89,3 +91,24 @@ async def all_events(tx: Tx) -> list[IntercurrentEvent]:
 
 async def events_of(tx: Tx, study_id: str) -> list[IntercurrentEvent]:
     return [e for e in await all_events(tx) if e.study_id == study_id]
+
+
+async def record_regimen(services: Services, patient: Patient, regimen: Regimen, reason: str,
+                         *, actor: str) -> int:
+    """Store the analgesic regimen a clinician recorded (/traitement), with its required reason; audited with the
+    regimen it replaces. The patient confirms it at the next questionnaire that asks about analgesics."""
+    if not reason.strip():
+        raise ValueError("a regimen entry needs its reason")
+    now = services.clock.now()
+    async with services.store.transaction() as tx:
+        before = await team_regimens.for_patient(tx, patient.id)
+        entry_id = await team_regimens.record(tx, patient_id=patient.id, regimen=regimen, reason=reason,
+                                              actor=actor, now=now)
+        await audit.record(
+            tx, at=now, actor=actor, action="clinician_regimen", patient_id=patient.id,
+            entity="clinician_regimen", entity_id=entry_id,
+            old_value=before[-1].regimen.model_dump(mode="json") if before else None,
+            new_value=regimen.model_dump(mode="json"), details={"reason": reason},
+        )
+        await tx.commit()
+    return entry_id

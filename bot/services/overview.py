@@ -9,7 +9,7 @@ from bot.domain import engine
 from bot.domain.models import Patient
 from bot.services import clinical_context
 from bot.services.container import Services
-from bot.storage import alerts, instances, patients
+from bot.storage import alerts, instances, patients, team_regimens
 from bot.storage.store import Tx
 
 
@@ -46,7 +46,8 @@ async def overview(tx: Tx, services: Services, patient: Patient) -> PatientOverv
     next_due = (upcoming[0].timepoint, upcoming[0].opens_at) if upcoming else None
     history = await clinical_context.answered_history(tx, patient.id)
     regimens = clinical_context.regimens(
-        [(inst, clinical_context.shown_answers(services, inst, answers)) for inst, answers in history]
+        [(inst, clinical_context.shown_answers(services, inst, answers)) for inst, answers in history],
+        await team_regimens.for_patient(tx, patient.id),
     )
     points: list[TrajectoryPoint] = []
     for inst, answers in history:

@@ -72,7 +72,11 @@ async def insert_alert(
     tx: Tx, *, patient_id: int, instance_id: int | None, rule_id: str, severity: str, payload: dict[str, object],
     now: datetime, send_now: bool,
 ) -> int:
-    """Queue an alert. Info alerts (`send_now=False`) wait for the morning digest."""
+    """Queue an alert. Info alerts (`send_now=False`) wait for the morning digest. The payload is stamped with the
+    opioid table and rules versions loaded at start-up (`versions`, `bot.domain.stamps`; issue 17)."""
+    stamp = await tx.fetchone("SELECT value FROM settings WHERE key = 'versions'")
+    if stamp is not None and "versions" not in payload:
+        payload = {**payload, "versions": json.loads(stamp["value"])}
     return await tx.execute(
         "INSERT INTO alerts (patient_id, instance_id, rule_id, severity, payload, created_at, next_attempt_at)"
         " VALUES (?, ?, ?, ?, ?, ?, ?)",

@@ -54,6 +54,9 @@ async def stamp_sent(tx: Tx, instance_id: int, questionnaire: Questionnaire, now
         " IS NULL",
         (questionnaire.version, digest, instance_id),
     )
+    from bot.storage import team_regimens  # a regimen recorded by the team is confirmed in this questionnaire
+
+    await team_regimens.link_to_instance(tx, instance_id, questionnaire)
 
 
 async def questionnaire_text(tx: Tx, digest: str) -> dict[str, object] | None:
@@ -165,6 +168,16 @@ async def current_answers(tx: Tx, instance_id: int) -> dict[str, object]:
         (instance_id,),
     )
     return {r["item_id"]: json.loads(r["value"]) for r in rows}
+
+
+async def answers_with_context(tx: Tx, instance_id: int) -> dict[str, object]:
+    """`current_answers` plus the context items the bot supplies (never stored as answers): `team_regimen` "yes"
+    when a regimen recorded by the team is shown in this questionnaire for confirmation (issue 17)."""
+    from bot.domain.team_regimen import TEAM_CONTEXT_ITEM
+
+    answers = await current_answers(tx, instance_id)
+    row = await tx.fetchone("SELECT 1 FROM clinician_regimens WHERE shown_instance_id = ? LIMIT 1", (instance_id,))
+    return {TEAM_CONTEXT_ITEM: "yes", **answers} if row is not None else answers
 
 
 async def current_answers_for_patient(tx: Tx, patient_id: int) -> dict[int, dict[str, object]]:

@@ -73,11 +73,24 @@ async def build_services(
     try:
         async with store.read() as tx:
             sites.require(await site_codes_in_use(tx))
+        await _stamp_versions(services)
     except Exception:
         await store.close()
         raise
     await guards.load_clinician_chat(services)
     return services
+
+
+async def _stamp_versions(services: Services) -> None:
+    """The opioid table and rules versions loaded now: every alert stored from now on carries them (issue 17)."""
+    import json
+
+    from bot.domain.stamps import VERSIONS_SETTING, versions
+    from bot.storage.settings import put_setting
+
+    async with services.store.transaction() as tx:
+        await put_setting(tx, VERSIONS_SETTING, json.dumps(versions(services.opioids, services.rules)))
+        await tx.commit()
 
 
 def build_application(
@@ -152,6 +165,7 @@ def register_handlers(application: Application) -> None:
     application.add_handler(CommandHandler("day0", clinician.change_day0, filters=new))
     application.add_handler(CommandHandler("fraction", clinician.last_fraction, filters=new))
     application.add_handler(CommandHandler("event", clinician.intercurrent_event, filters=new))
+    application.add_handler(CommandHandler("traitement", clinician.record_regimen, filters=new))
     application.add_handler(CommandHandler("pause", clinician.pause_patient, filters=group_only))
     application.add_handler(CommandHandler("reprendre", clinician.resume_patient, filters=group_only))
     application.add_handler(CommandHandler("start", patient.start, filters=private_new))

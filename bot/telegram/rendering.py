@@ -15,7 +15,7 @@ def question_text(prompt: Prompt) -> str:
     header = _("Question {position} / {total}").format(position=prompt.position, total=prompt.total)
     if prompt.correcting:
         header += " — " + _("correction")
-    text = f"{header}\n\n{prompt.item.text}"
+    text = f"{header}\n\n{prompt.text or prompt.item.text}"
     if prompt.item.type in ("number", "text"):
         text += "\n\n" + _("Type your answer in a message.")
     elif prompt.item.type == "multi":

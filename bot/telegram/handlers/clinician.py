@@ -408,3 +408,55 @@ async def intercurrent_event(update: Update, context: BotContext) -> None:
                                     actor=f"clinician:{update.effective_user.id}")  # type: ignore[union-attr]
     await message.reply_text(_("Event recorded for {study_id}: {kind} on {day}.").format(
         study_id=row.patient.study_id, kind=kind, day=on.strftime("%d/%m/%Y")))
+
+
+async def record_regimen(update: Update, context: BotContext) -> None:
+    """/traitement <study_id> <product> <dose>[x<n>] [; ...] raison: <why>: the analgesic regimen as the team
+    knows it (pumps and methadone included), reason required; the patient confirms it at the next questionnaire.
+    With the study id alone: the regimen last recorded."""
+    from bot.domain.omed import compute_omed
+    from bot.domain.team_regimen import RegimenCommandError, describe_regimen, parse_regimen_command
+    from bot.services import intercurrent
+    from bot.storage import team_regimens
+
+    if not await allowed(update, context):
+        return
+    args = list(context.args or [])
+    await record_command(update, context, "traitement", args)
+    usage = _("Usage: /traitement <study_id> <product> <dose>[x<per day>] [; <product> <dose>[x<per day>]] "
+              "reason: <why>. Example: /traitement P-001 skenan 60x2 ; actiskenan 10x3 reason: after the "
+              "hospital stay. Products: {products}.").format(
+        products=", ".join(p.code for p in context.services.opioids.products if p.substance is not None))
+    row = await _patient_arg(update, context, usage)
+    if row is None:
+        return
+    message = update.effective_message
+    assert message is not None
+    services = context.services
+    if len(args) == 1:
+        async with services.store.read() as tx:
+            entries = await team_regimens.for_patient(tx, row.patient.id)
+        if not entries:
+            await message.reply_text(_("No regimen recorded by the team for {study_id}.").format(
+                study_id=row.patient.study_id) + "\n\n" + usage)
+            return
+        last = entries[-1]
+        await message.reply_text(_("Regimen recorded for {study_id} ({reason}):\n{regimen}").format(
+            study_id=row.patient.study_id, reason=last.reason, regimen=describe_regimen(last.regimen, services.opioids)))
+        return
+    try:
+        entry = parse_regimen_command(" ".join(args[1:]), services.opioids)
+    except RegimenCommandError as exc:
+        await message.reply_text(f"{exc}\n\n{usage}")
+        return
+    await intercurrent.record_regimen(services, row.patient, entry.regimen, entry.reason,
+                                      actor=f"clinician:{update.effective_user.id}")  # type: ignore[union-attr]
+    omed = compute_omed(entry.regimen, services.opioids)
+    mg = _("not computable") if omed.mg is None else f"{omed.mg:g} mg/j"
+    text = _("Regimen recorded for {study_id}:\n{regimen}\nOral morphine equivalent: {mg} (table {table}, "
+             "opioids.yaml {version}). The patient will be asked to confirm it at the next questionnaire.").format(
+        study_id=row.patient.study_id, regimen=describe_regimen(entry.regimen, services.opioids), mg=mg,
+        table=omed.table, version=omed.catalogue_version)
+    if omed.to_confirm:
+        text += "\n" + _("Factor to confirm by the site pharmacist: {what}.").format(what=", ".join(omed.to_confirm))
+    await message.reply_text(text)
