@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.clock import utc_iso
 from bot.domain import schedule
 from bot.domain.models import Instance, Patient
 from bot.i18n import _
@@ -41,16 +40,9 @@ async def entries(services: Services) -> list[CallEntry]:
     tz = services.settings.timezone
     found: list[CallEntry] = []
     async with services.store.read() as tx:
-        rows = await tx.fetchall(
-            "SELECT i.id, i.patient_id FROM instances i JOIN patients p ON p.id = i.patient_id"
-            " WHERE i.is_primary = 1 AND i.status IN ('planned', 'sending', 'open') AND i.closes_at > ?"
-            f" AND p.status IN ({', '.join('?' for _ in CALLABLE_STATUSES)}) ORDER BY i.closes_at, p.study_id",
-            (utc_iso(now), *CALLABLE_STATUSES),
-        )
-        for row in rows:
-            instance = await instances.get_instance(tx, int(row["id"]))
-            patient = await patients.get_patient(tx, int(row["patient_id"]))
-            assert instance is not None and patient is not None
+        for instance in await instances.primary_still_open(tx, now, CALLABLE_STATUSES):
+            patient = await patients.get_patient(tx, instance.patient_id)
+            assert patient is not None
             listed = schedule.call_list_time(services.schedule, _planned(instance), tz)
             if listed is None or now < listed:
                 continue

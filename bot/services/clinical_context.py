@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
 from bot.domain import engine
@@ -12,9 +10,14 @@ from bot.domain.models import Instance
 from bot.domain.omed import Regimen, compute_omed, regimen_from_answers
 from bot.domain.rules import RuleContext
 from bot.services.container import Services
+from bot.services.history_cache import PriorHistory, PriorHistoryCache
 from bot.storage import instances, team_regimens
 from bot.storage.store import Tx
 from bot.storage.team_regimens import TeamRegimen
+
+__all__ = ["PriorHistory", "PriorHistoryCache", "TREND_LENGTH", "answered_history", "shown_answers", "regimens",
+           "reference_time", "apply_team", "next_previous", "omed_mg", "prior_history", "with_current",
+           "rule_context", "worst_pain_trend"]
 
 TREND_LENGTH = 5  # last worst-pain scores shown to clinicians (docs/clinical/red-flags.md: "a short trend")
 
@@ -90,57 +93,9 @@ def omed_mg(services: Services, regimen: Regimen) -> float | None:
     return compute_omed(regimen, services.opioids).mg
 
 
-@dataclass(frozen=True)
-class PriorHistory:
-    """A patient's answered questionnaires other than the one being answered: shown answers and regimens.
-
-    It cannot change while that questionnaire is being answered — answers go to the open questionnaire only, and an
-    answered questionnaire keeps its place (`opens_at`) and stays in the history whatever its status becomes — so
-    it is built once per questionnaire and reused for each answer (`prior_history`). `version` (count and newest id
-    of those answers) proves it is still current; it is read from the database on every use.
-    """
-
-    version: tuple[int, int, int]
-    entries: tuple[tuple[Instance, dict[str, object]], ...]
-    regimens: dict[int, Regimen]
-    team: tuple[TeamRegimen, ...] = ()
-
-    def precedes(self, instance: Instance) -> bool:
-        """Is every earlier questionnaire before `instance` in time (the usual case: it is the latest)?"""
-        return all((inst.opens_at, inst.id) < (instance.opens_at, instance.id) for inst, _ in self.entries)
-
-
-class PriorHistoryCache:
-    """The `PriorHistory` of the questionnaires being answered now, newest used kept (a derived, bounded cache:
-    losing it in a restart costs one reload)."""
-
-    def __init__(self, size: int = 512) -> None:
-        self._size = size
-        self._entries: OrderedDict[int, PriorHistory] = OrderedDict()
-
-    def get(self, instance_id: int, version: tuple[int, int, int]) -> PriorHistory | None:
-        found = self._entries.get(instance_id)
-        if found is None or found.version != version:
-            return None
-        self._entries.move_to_end(instance_id)
-        return found
-
-    def put(self, instance_id: int, history: PriorHistory) -> None:
-        self._entries[instance_id] = history
-        self._entries.move_to_end(instance_id)
-        while len(self._entries) > self._size:
-            self._entries.popitem(last=False)
-
-
 async def prior_history(tx: Tx, services: Services, instance: Instance) -> PriorHistory:
     """The history before `instance`, from the cache when no answer was added elsewhere since (one query)."""
-    row = await tx.fetchone(
-        "SELECT COUNT(*) AS n, COALESCE(MAX(a.id), 0) AS newest, (SELECT COALESCE(MAX(c.id), 0) FROM"
-        " clinician_regimens c WHERE c.patient_id = ?) AS team FROM answers a JOIN instances i ON i.id = a.instance_id"
-        " WHERE i.patient_id = ? AND i.id != ?",
-        (instance.patient_id, instance.patient_id, instance.id),
-    )
-    version = (int(row["n"]), int(row["newest"]), int(row["team"])) if row is not None else (0, 0, 0)
+    version = await instances.history_version(tx, instance.patient_id, instance.id)
     cached = services.prior_histories.get(instance.id, version)
     if cached is not None:
         return cached

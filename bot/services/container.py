@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from bot.clock import Clock
 from bot.config import Settings
+from bot.services.history_cache import PriorHistoryCache
 from bot.storage.store import Store
 
 if TYPE_CHECKING:
@@ -17,13 +18,6 @@ if TYPE_CHECKING:
     from bot.domain.rules import RuleSet
     from bot.domain.schedule import ScheduleSpec
     from bot.domain.sites import Sites
-    from bot.services.clinical_context import PriorHistoryCache
-
-
-def _prior_history_cache() -> "PriorHistoryCache":
-    from bot.services.clinical_context import PriorHistoryCache  # clinical_context imports this module
-
-    return PriorHistoryCache()
 
 
 @dataclass
@@ -43,7 +37,7 @@ class Services:
     # the same outbox row.
     delivery_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     # Each open questionnaire's earlier history, so that rules do not reload it on every answer (derived data).
-    prior_histories: "PriorHistoryCache" = field(default_factory=_prior_history_cache)
+    prior_histories: PriorHistoryCache = field(default_factory=PriorHistoryCache)
     # One pass over the patient notices at a time (the answer's own send and the clinicians' job).
     notice_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     # One digest at a time: the tick job and the clinicians' job may both find it due.

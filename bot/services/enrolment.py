@@ -13,7 +13,7 @@ from bot.clock import Clock, parse_utc
 from bot.domain.enrolment import INVITATION_VALIDITY_DAYS, EnrolmentError, EnrolmentRequest
 from bot.domain.models import Patient
 from bot.i18n import _
-from bot.storage import audit, patients
+from bot.storage import audit, joining, patients
 from bot.storage.inbox import current_update_id
 from bot.storage.store import Store
 
@@ -96,7 +96,7 @@ async def redeem(
         known = await patients.find_by_telegram_user(tx, telegram_user_id)
         if known is not None:
             return JoinResult("already_joined", known)
-        recent = await audit.count_recent(tx, actor=stranger, action="start_refused", since=now - START_ATTEMPT_WINDOW)
+        recent = await joining.refused_starts_since(tx, telegram_user_id, now - START_ATTEMPT_WINDOW)
         if recent >= START_ATTEMPTS_PER_WINDOW:
             return JoinResult("rate_limited")
         invitation = await patients.find_invitation(tx, code) if code else None
@@ -111,12 +111,10 @@ async def redeem(
                 else "used" if invitation["redeemed_at"] else "expired"
             )
             # Keyed by the update: one handled again after a crash (`bot.telegram.inbox`) is refused again, so
-            # the stranger gets the reply at least once, and audited (counted by the rate limit) only once.
+            # the stranger gets the reply at least once, and counted by the rate limit (and audited) only once.
             update_id = current_update_id()
-            if update_id is None or not await tx.fetchone(
-                "SELECT 1 FROM audit_log WHERE actor = ? AND action = 'start_refused' AND entity = 'update'"
-                " AND entity_id = ?", (stranger, str(update_id)),
-            ):
+            if await joining.record_refused_start(tx, telegram_user_id=telegram_user_id, update_id=update_id,
+                                                  reason=reason, now=now):
                 await audit.record(
                     tx, at=now, actor=stranger, action="start_refused", telegram_date=telegram_date,
                     details={"reason": reason}, entity=None if update_id is None else "update", entity_id=update_id,

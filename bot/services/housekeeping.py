@@ -12,8 +12,8 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from bot.clock import utc_iso
 from bot.services.container import Services
+from bot.storage.inbox import forget_processed_before
 from bot.storage.settings import get_setting, put_setting
 
 log = logging.getLogger(__name__)
@@ -31,9 +31,7 @@ async def prune_if_due(services: Services) -> int:
     if last is not None and last >= today:
         return 0
     async with services.store.transaction() as tx:
-        pruned = await tx.execute_count(
-            "DELETE FROM processed_updates WHERE processed_at < ?", (utc_iso(now - UPDATE_IDS_KEPT_FOR),)
-        )
+        pruned = await forget_processed_before(tx, now - UPDATE_IDS_KEPT_FOR)
         await put_setting(tx, _LAST_PRUNE, today)
         await tx.commit()
     if pruned:

@@ -10,15 +10,14 @@ they change how a pain response is read.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date
 from typing import Final
 
-from bot.clock import utc_iso
 from bot.domain.models import Patient
-from bot.services.container import Services
 from bot.domain.omed import Regimen
-from bot.storage import audit, team_regimens
+from bot.services.container import Services
+from bot.storage import audit, intercurrent_events, patients, team_regimens
+from bot.storage.intercurrent_events import IntercurrentEvent
 from bot.storage.store import Tx
 
 __all__ = ["EVENT_KINDS", "NEEDS_NOTE", "IntercurrentEvent", "record_last_fraction", "record_event", "record_regimen", "events_of", "all_events"]
@@ -31,22 +30,12 @@ NEEDS_NOTE: Final[frozenset[str]] = frozenset({"withdrawal"})
 """A withdrawal is recorded with its reason."""
 
 
-@dataclass(frozen=True)
-class IntercurrentEvent:
-    study_id: str
-    kind: str
-    occurred_on: date
-    note: str | None
-    recorded_by: str
-
-
 async def record_last_fraction(services: Services, patient: Patient, last_on: date, delivered: int,
                                *, actor: str) -> None:
     """Store the actual last fraction and the number of fractions delivered; audited with the old values."""
     now = services.clock.now()
     async with services.store.transaction() as tx:
-        await tx.execute("UPDATE patients SET last_fraction_on = ?, fractions_delivered = ? WHERE id = ?",
-                         (last_on.isoformat(), delivered, patient.id))
+        await patients.set_last_fraction(tx, patient.id, last_on, delivered)
         await audit.record(
             tx, at=now, actor=actor, action="last_fraction", patient_id=patient.id, entity="patient",
             entity_id=patient.id,
@@ -67,11 +56,8 @@ async def record_event(services: Services, patient: Patient, kind: str, occurred
         raise ValueError("a withdrawal needs its reason")
     now = services.clock.now()
     async with services.store.transaction() as tx:
-        event_id = await tx.execute(
-            "INSERT INTO intercurrent_events (patient_id, kind, occurred_on, note, recorded_by, recorded_at)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (patient.id, kind, occurred_on.isoformat(), note, actor, utc_iso(now)),
-        )
+        event_id = await intercurrent_events.insert_event(tx, patient_id=patient.id, kind=kind,
+                                                          occurred_on=occurred_on, note=note, actor=actor, now=now)
         await audit.record(tx, at=now, actor=actor, action="intercurrent_event", patient_id=patient.id,
                            entity="intercurrent_event", entity_id=event_id,
                            new_value={"kind": kind, "occurred_on": occurred_on.isoformat(), "note": note})
@@ -81,12 +67,7 @@ async def record_event(services: Services, patient: Patient, kind: str, occurred
 
 async def all_events(tx: Tx) -> list[IntercurrentEvent]:
     """Every event, by patient then date (for the report)."""
-    rows = await tx.fetchall(
-        "SELECT p.study_id, e.kind, e.occurred_on, e.note, e.recorded_by FROM intercurrent_events e"
-        " JOIN patients p ON p.id = e.patient_id ORDER BY p.study_id, e.occurred_on, e.id"
-    )
-    return [IntercurrentEvent(r["study_id"], r["kind"], date.fromisoformat(r["occurred_on"]), r["note"],
-                              r["recorded_by"]) for r in rows]
+    return await intercurrent_events.all_events(tx)
 
 
 async def events_of(tx: Tx, study_id: str) -> list[IntercurrentEvent]:

@@ -9,15 +9,14 @@ matching stamp (a questionnaire completed before 0008) is computed at export and
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 
-from bot.clock import utc_iso
 from bot.domain.models import Instance
 from bot.domain.omed import Regimen, compute_omed
 from bot.domain.stamps import rules_version
 from bot.services import clinical_context
 from bot.services.container import Services
+from bot.storage import team_regimens
 from bot.storage.store import Tx
 
 __all__ = ["stamp_completed", "insert_stamps"]
@@ -26,16 +25,13 @@ __all__ = ["stamp_completed", "insert_stamps"]
 async def insert_stamps(tx: Tx, services: Services, instance_id: int, regimen: Regimen, now: datetime) -> None:
     """One row per conversion table of the catalogue."""
     rules = rules_version(services.rules)
-    body = regimen.model_dump_json()
     for table_id in services.opioids.tables:
         result = compute_omed(regimen, services.opioids, table_id)
-        details = {"unconverted": result.unconverted, "to_confirm": result.to_confirm,
-                   "carried_forward": result.carried_forward, "source": result.source}
-        await tx.execute(
-            "INSERT INTO omed_stamps (instance_id, table_id, catalogue_version, rules_version, regimen, mg, details,"
-            " derived_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (instance_id, table_id, services.opioids.version, rules, body, result.mg,
-             json.dumps(details, ensure_ascii=False, sort_keys=True), utc_iso(now)),
+        details: dict[str, object] = {"unconverted": result.unconverted, "to_confirm": result.to_confirm,
+                                      "carried_forward": result.carried_forward, "source": result.source}
+        await team_regimens.insert_omed_stamp(
+            tx, instance_id=instance_id, table_id=table_id, catalogue_version=services.opioids.version,
+            rules_version=rules, regimen=regimen, mg=result.mg, details=details, now=now,
         )
 
 

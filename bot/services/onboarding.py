@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import Literal
 
 from bot.domain.models import PREFERRED_TIMES, Patient
 from bot.scheduling import planner
 from bot.services.container import Services
-from bot.storage import audit, patients
+from bot.storage import audit, joining, patients
 
 Step = Literal["ask_preference", "activated", "not_patient", "already_active", "already_done"]
 
@@ -22,18 +21,14 @@ async def confirm_information(
     message (the patient sent /start again before choosing a time) asks again.
     """
     now = services.clock.now()
-    details = {"message_id": message_id}
+    details: dict[str, object] = {"message_id": message_id}
     async with services.store.transaction() as tx:
         patient = await patients.find_by_telegram_user(tx, telegram_user_id)
         if patient is None:
             return "not_patient", None
         if patient.status != "joined":
             return "already_active", patient
-        seen = await tx.fetchone(
-            "SELECT 1 FROM audit_log WHERE patient_id = ? AND action = 'information_understood' AND details = ?",
-            (patient.id, json.dumps(details, sort_keys=True)),
-        )
-        if seen is not None:
+        if not await joining.confirm_information(tx, patient_id=patient.id, message_id=message_id, now=now):
             return "already_done", patient
         await audit.record(
             tx, at=now, actor=f"patient:{patient.study_id}", action="information_understood", patient_id=patient.id,

@@ -52,13 +52,8 @@ async def change_status(services: Services, patient: Patient, new_status: str, *
             return "unchanged"
         await patients.set_status(tx, patient.id, new_status, now)
         if new_status == "withdrawn":
-            await tx.execute(
-                "UPDATE instances SET status = 'cancelled' WHERE patient_id = ? AND status IN ('planned', 'sending',"
-                " 'open')",
-                (patient.id,),
-            )
-            await tx.execute("UPDATE alerts SET next_attempt_at = NULL WHERE patient_id = ? AND delivered_at IS NULL"
-                             " AND severity = 'info'", (patient.id,))
+            await instances.cancel_unsent(tx, patient.id)
+            await alerts.stop_info_notices(tx, patient.id)
         await audit.record(tx, at=now, actor=actor, action=f"status:{new_status}", patient_id=patient.id,
                            entity="patient", entity_id=patient.study_id, old_value=current.status,
                            new_value=new_status)
@@ -72,12 +67,7 @@ async def change_day0(services: Services, patient: Patient, rt_start: date, *, a
     now = services.clock.now()
     async with services.store.transaction() as tx:
         await patients.set_rt_start(tx, patient.id, rt_start)
-        await tx.execute(
-            "DELETE FROM instances WHERE patient_id = ? AND status = 'planned'"
-            " AND NOT EXISTS (SELECT 1 FROM answers a WHERE a.instance_id = instances.id)"
-            " AND NOT EXISTS (SELECT 1 FROM alerts l WHERE l.instance_id = instances.id)",
-            (patient.id,),
-        )
+        await instances.delete_replannable(tx, patient.id)
         await audit.record(tx, at=now, actor=actor, action="change_day0", patient_id=patient.id, entity="patient",
                            entity_id=patient.study_id, old_value=patient.rt_start.isoformat(),
                            new_value=rt_start.isoformat())
@@ -92,8 +82,6 @@ async def push_questionnaire(services: Services, patient: Patient, questionnaire
     """A clinician sends a questionnaire now (outside the schedule): an extra instance open until the end of the day."""
     from datetime import datetime, time, timedelta
 
-    from bot.clock import utc_iso
-
     from bot.domain.schedule import next_allowed
 
     now = services.clock.now()
@@ -104,16 +92,14 @@ async def push_questionnaire(services: Services, patient: Patient, questionnaire
     async with services.store.transaction() as tx:
         if questionnaire_id not in services.questionnaires or patient.status != "active":
             return None
-        row = await tx.fetchone("SELECT COUNT(*) FROM instances WHERE patient_id = ? AND timepoint LIKE 'X%'",
-                                (patient.id,))
-        label = f"X{int(row[0]) + 1 if row else 1}"
+        label = f"X{await instances.count_extra(tx, patient.id) + 1}"
         instance_id = await instances.create_instance(
             tx, patient_id=patient.id, questionnaire_id=questionnaire_id,
             questionnaire_version=services.questionnaires[questionnaire_id].version, timepoint=label,
             study_day=(now.astimezone(tz).date() - patient.rt_start).days, is_primary=False,
             opens_at=now, closes_at=local_end.astimezone(now.tzinfo),
         )
-        await tx.execute("UPDATE instances SET opens_at = ? WHERE id = ?", (utc_iso(now), instance_id))
+        await instances.set_opens_at(tx, instance_id, now)
         await audit.record(tx, at=now, actor=actor, action="push_questionnaire", patient_id=patient.id,
                            entity="instance", entity_id=instance_id, new_value=questionnaire_id)
         await tx.commit()

@@ -47,10 +47,7 @@ async def open_entry(
             return "unknown", None, None
         if patient.status not in CALLABLE_STATUSES:
             return "inactive", patient, None
-        row = await tx.fetchone(
-            "SELECT id FROM instances WHERE patient_id = ? AND is_primary = 1 ORDER BY id LIMIT 1", (patient.id,)
-        )
-        instance = None if row is None else await instances.get_instance(tx, int(row["id"]))
+        instance = await instances.primary_instance_of(tx, patient.id)
         if instance is None:
             return "no_window", patient, None
         if instance.status == "completed":

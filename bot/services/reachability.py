@@ -35,7 +35,7 @@ async def mark_unreachable(services: Services, patient_id: int, *, source: str =
         patient = await patients.get_patient(tx, patient_id)
         if patient is None or patient.status in ("unreachable", "withdrawn", "invited"):
             return False
-        await patients.set_status(tx, patient_id, "unreachable", now)
+        await patients.mark_unreachable(tx, patient_id, resume_status=patient.status, now=now)
         await audit.record(tx, at=now, actor="system", action="unreachable", patient_id=patient_id,
                            old_value=patient.status, new_value="unreachable", details={"source": source})
         await alerts.insert_alert(
@@ -66,11 +66,7 @@ async def reachable_again(services: Services, telegram_user_id: int) -> bool:
         current = await patients.get_patient(tx, patient.id)
         if current is None or current.status != "unreachable":
             return False
-        row = await tx.fetchone(
-            "SELECT old_value FROM audit_log WHERE patient_id = ? AND action = 'unreachable' ORDER BY id DESC LIMIT 1",
-            (patient.id,),
-        )
-        previous = _previous_status(row["old_value"] if row else None)
+        previous = _previous_status(await patients.resume_status(tx, patient.id))
         await patients.set_status(tx, patient.id, previous, now)
         await audit.record(tx, at=now, actor="system", action="reachable_again", patient_id=patient.id,
                            old_value="unreachable", new_value=previous)
@@ -79,7 +75,6 @@ async def reachable_again(services: Services, telegram_user_id: int) -> bool:
     return True
 
 
-def _previous_status(stored: object) -> str:
-    """The audit keeps values as JSON text ("\\"active\\""); anything unexpected resumes as active."""
-    text = str(stored or "").strip('"')
-    return text if text in _RESTORABLE else "active"
+def _previous_status(stored: str | None) -> str:
+    """The status kept when the patient was marked unreachable; anything unexpected (none kept) resumes as active."""
+    return stored if stored in _RESTORABLE else "active"

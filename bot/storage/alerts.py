@@ -347,3 +347,9 @@ async def unanswered_since(tx: Tx, patient_id: int, since: datetime, *, open_for
         (patient_id, utc_iso(since), utc_iso(now - open_for)),
     )
     return bool(row and row["m"])
+
+
+async def stop_info_notices(tx: Tx, patient_id: int) -> None:
+    """Withdrawal: the information notices not yet delivered about this patient are no longer sent."""
+    await tx.execute("UPDATE alerts SET next_attempt_at = NULL WHERE patient_id = ? AND delivered_at IS NULL"
+                     " AND severity = 'info'", (patient_id,))

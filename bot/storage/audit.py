@@ -47,10 +47,3 @@ async def record(
         ),
     )
 
-
-async def count_recent(tx: Tx, *, actor: str, action: str, since: datetime) -> int:
-    """How many entries this actor made for this action since `since` (rate limits)."""
-    row = await tx.fetchone(
-        "SELECT COUNT(*) FROM audit_log WHERE actor = ? AND action = ? AND at >= ?", (actor, action, utc_iso(since))
-    )
-    return int(row[0]) if row else 0

@@ -65,3 +65,8 @@ async def pending(tx: Tx) -> list[tuple[int, str]]:
     """Stored and not handled, oldest first."""
     rows = await tx.fetchall("SELECT update_id, payload FROM inbox ORDER BY update_id")
     return [(int(r["update_id"]), str(r["payload"])) for r in rows]
+
+
+async def forget_processed_before(tx: Tx, before: datetime) -> int:
+    """Housekeeping: drop handled update ids older than `before` (never redelivered by then); how many."""
+    return await tx.execute_count("DELETE FROM processed_updates WHERE processed_at < ?", (utc_iso(before),))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from datetime import datetime
 
 import aiosqlite
@@ -212,3 +213,65 @@ async def answer_order(tx: Tx, instance_id: int) -> list[str]:
         (instance_id,),
     )
     return [r["item_id"] for r in rows]
+
+
+async def history_version(tx: Tx, patient_id: int, excluding_instance_id: int) -> tuple[int, int, int]:
+    """What proves a patient's answered history other than one instance unchanged: the count and newest id of
+    those answers, and the newest regimen the team recorded (`bot.services.prior_history`)."""
+    row = await tx.fetchone(
+        "SELECT COUNT(*) AS n, COALESCE(MAX(a.id), 0) AS newest, (SELECT COALESCE(MAX(c.id), 0) FROM"
+        " clinician_regimens c WHERE c.patient_id = ?) AS team FROM answers a JOIN instances i ON i.id = a.instance_id"
+        " WHERE i.patient_id = ? AND i.id != ?",
+        (patient_id, patient_id, excluding_instance_id),
+    )
+    return (int(row["n"]), int(row["newest"]), int(row["team"])) if row is not None else (0, 0, 0)
+
+
+async def primary_instance_of(tx: Tx, patient_id: int) -> Instance | None:
+    """The patient's primary end-point questionnaire (day 30), if planned."""
+    row = await tx.fetchone(
+        "SELECT * FROM instances WHERE patient_id = ? AND is_primary = 1 ORDER BY id LIMIT 1", (patient_id,)
+    )
+    return _instance(row) if row else None
+
+
+async def primary_still_open(tx: Tx, now: datetime, patient_statuses: Collection[str]) -> list[Instance]:
+    """Primary questionnaires not completed whose window has not closed, of patients in `patient_statuses`,
+    the window closing soonest first (the call list)."""
+    statuses = list(patient_statuses)
+    rows = await tx.fetchall(
+        "SELECT i.* FROM instances i JOIN patients p ON p.id = i.patient_id"
+        " WHERE i.is_primary = 1 AND i.status IN ('planned', 'sending', 'open') AND i.closes_at > ?"
+        f" AND p.status IN ({', '.join('?' for _ in statuses)}) ORDER BY i.closes_at, p.study_id",
+        (utc_iso(now), *statuses),
+    )
+    return [_instance(r) for r in rows]
+
+
+async def cancel_unsent(tx: Tx, patient_id: int) -> None:
+    """Withdrawal: every questionnaire not yet finished is cancelled (the answers stay)."""
+    await tx.execute(
+        "UPDATE instances SET status = 'cancelled' WHERE patient_id = ? AND status IN ('planned', 'sending', 'open')",
+        (patient_id,),
+    )
+
+
+async def delete_replannable(tx: Tx, patient_id: int) -> None:
+    """Day 0 corrected: forget the planned questionnaires nothing refers to (no answer, no alert), to plan again."""
+    await tx.execute(
+        "DELETE FROM instances WHERE patient_id = ? AND status = 'planned'"
+        " AND NOT EXISTS (SELECT 1 FROM answers a WHERE a.instance_id = instances.id)"
+        " AND NOT EXISTS (SELECT 1 FROM alerts l WHERE l.instance_id = instances.id)",
+        (patient_id,),
+    )
+
+
+async def count_extra(tx: Tx, patient_id: int) -> int:
+    """How many questionnaires a clinician pushed outside the schedule (timepoints X1, X2, …)."""
+    row = await tx.fetchone("SELECT COUNT(*) AS n FROM instances WHERE patient_id = ? AND timepoint LIKE 'X%'",
+                            (patient_id,))
+    return int(row["n"]) if row is not None else 0
+
+
+async def set_opens_at(tx: Tx, instance_id: int, opens_at: datetime) -> None:
+    await tx.execute("UPDATE instances SET opens_at = ? WHERE id = ?", (utc_iso(opens_at), instance_id))

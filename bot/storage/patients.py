@@ -88,6 +88,24 @@ async def set_status(tx: Tx, patient_id: int, status: str, now: datetime) -> Non
     await tx.execute(f"UPDATE patients SET status = ?{extra} WHERE id = ?", params)
 
 
+async def mark_unreachable(tx: Tx, patient_id: int, *, resume_status: str, now: datetime) -> None:
+    """The patient blocked the bot: `unreachable`, remembering the status they get back when they write again."""
+    await set_status(tx, patient_id, "unreachable", now)
+    await tx.execute("UPDATE patients SET resume_status = ? WHERE id = ?", (resume_status, patient_id))
+
+
+async def resume_status(tx: Tx, patient_id: int) -> str | None:
+    """The status an unreachable patient had before (`mark_unreachable`; migration 0009), or None."""
+    row = await tx.fetchone("SELECT resume_status FROM patients WHERE id = ?", (patient_id,))
+    return None if row is None or row["resume_status"] is None else str(row["resume_status"])
+
+
+async def set_last_fraction(tx: Tx, patient_id: int, last_on: date, delivered: int) -> None:
+    """The actual last radiotherapy fraction and the number of fractions delivered (/fraction)."""
+    await tx.execute("UPDATE patients SET last_fraction_on = ?, fractions_delivered = ? WHERE id = ?",
+                     (last_on.isoformat(), delivered, patient_id))
+
+
 async def set_preferred_time(tx: Tx, patient_id: int, preferred: str) -> None:
     await tx.execute("UPDATE patients SET preferred_time = ? WHERE id = ?", (preferred, patient_id))
 

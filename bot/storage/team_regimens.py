@@ -16,7 +16,7 @@ from bot.domain.team_regimen import TEAM_CONTEXT_ITEM
 from bot.storage.store import Tx
 
 __all__ = ["TeamRegimen", "record", "for_patient", "for_patients", "link_to_instance", "context_for",
-           "latest_shown_in"]
+           "latest_shown_in", "insert_omed_stamp"]
 
 
 @dataclass(frozen=True)
@@ -88,3 +88,16 @@ async def latest_shown_in(tx: Tx, instance_id: int) -> TeamRegimen | None:
 def context_for(instance_id: int, entries: list[TeamRegimen]) -> dict[str, object]:
     """The context answers of an instance: `team_regimen` "yes" when an entry is shown in it."""
     return {TEAM_CONTEXT_ITEM: "yes"} if any(e.shown_instance_id == instance_id for e in entries) else {}
+
+
+async def insert_omed_stamp(
+    tx: Tx, *, instance_id: int, table_id: str, catalogue_version: str, rules_version: str, regimen: Regimen,
+    mg: float | None, details: dict[str, object], now: datetime,
+) -> None:
+    """One row of `omed_stamps` (the same migration, 0008): the OMED of a completed questionnaire for one table."""
+    await tx.execute(
+        "INSERT INTO omed_stamps (instance_id, table_id, catalogue_version, rules_version, regimen, mg, details,"
+        " derived_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (instance_id, table_id, catalogue_version, rules_version, regimen.model_dump_json(), mg,
+         json.dumps(details, ensure_ascii=False, sort_keys=True), utc_iso(now)),
+    )
