@@ -10,9 +10,7 @@ import argparse
 import asyncio
 import logging
 import re
-import signal
 import sys
-from datetime import timedelta
 from pathlib import Path
 
 from bot.clock import SystemClock
@@ -157,47 +155,18 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 async def start_updates(application: object, settings: Settings, *, webhook: bool) -> None:
-    """Long polling, or a webhook server whose requests must carry the secret token (PTB checks it: 403 else)."""
-    from telegram import Update
+    """Long polling, or a webhook server (`bot.telegram.runner.start_updates`; imported here, when needed, so the
+    other commands start without loading python-telegram-bot)."""
+    from bot.telegram.runner import start_updates as start
 
-    updater = application.updater  # type: ignore[attr-defined]
-    if webhook:
-        url, secret = require_webhook(settings)
-        await updater.start_webhook(
-            listen=settings.webhook_listen, port=settings.webhook_port, url_path="telegram",
-            webhook_url=url.rstrip("/") + "/telegram", secret_token=secret, allowed_updates=Update.ALL_TYPES,
-        )
-    else:
-        await updater.start_polling(allowed_updates=Update.ALL_TYPES)
+    await start(application, settings, webhook=webhook)  # type: ignore[arg-type]
 
 
 async def run_bot(settings: Settings, *, webhook: bool = False) -> None:
-    """Run until SIGTERM or SIGINT, then stop cleanly (updates in flight finish, the database is closed)."""
-    from bot.telegram.app import build_application, build_services
+    """Run until SIGTERM or SIGINT, then stop cleanly (`bot.telegram.runner.run_bot`)."""
+    from bot.telegram.runner import run_bot as run
 
-    services = await build_services(settings, SystemClock())
-    application = build_application(
-        services, token=settings.token or "", base_url=settings.telegram_api_base_url,
-        tick=timedelta(seconds=settings.bot_tick_seconds),
-    )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-
-    from bot.telegram.app import on_startup
-
-    async with application:
-        await on_startup(application)
-        await application.start()
-        await start_updates(application, settings, webhook=webhook)
-        log.info("bot running as @%s", application.bot.username)
-        await stop.wait()
-        log.info("stopping")
-        if application.updater is not None:  # built with an updater (build_application); None only without one
-            await application.updater.stop()
-        await application.stop()
-    await services.store.close()
+    await run(settings, webhook=webhook)
 
 
 def _run_sandbox(settings: Settings, *, port: int) -> int:

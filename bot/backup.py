@@ -1,4 +1,5 @@
-"""Online backup of the live database (SQLite's backup API), checked with `PRAGMA integrity_check`.
+"""Online backup of the live database (SQLite's backup API, `bot.storage.sqlite_backup`), checked with
+`PRAGMA integrity_check`.
 
 The backup API copies a consistent snapshot while the bot keeps writing (WAL mode), unlike copying the file.
 Restore = stop the bot, replace the database file with the backup (and remove any `-wal`/`-shm` next to it),
@@ -8,16 +9,14 @@ start the bot (see README, "Backups").
 from __future__ import annotations
 
 import os
-import sqlite3
 import tempfile
 from pathlib import Path
 
 from bot.output_files import output_problem
 from bot.storage.db import DATABASE_FILE_MODE, SIDE_FILES, make_private_dirs
+from bot.storage.sqlite_backup import BackupError, copy_and_check
 
-
-class BackupError(Exception):
-    """The backup could not be made or is not sound."""
+__all__ = ["BackupError", "backup"]
 
 
 def backup(source: Path, destination: Path) -> Path:
@@ -42,7 +41,7 @@ def backup(source: Path, destination: Path) -> Path:
         raise BackupError(f"Cannot write the backup {destination}: {exc.strerror or exc}.") from None
     tmp = Path(tmp_name)
     try:
-        result = _copy_and_check(source, tmp)
+        result = copy_and_check(source, tmp)
         if result != "ok":
             raise BackupError(f"The backup {destination} failed its integrity check: {result}.")
         os.chmod(tmp, DATABASE_FILE_MODE)
@@ -54,22 +53,3 @@ def backup(source: Path, destination: Path) -> Path:
         for suffix in SIDE_FILES:
             Path(f"{tmp}{suffix}").unlink(missing_ok=True)
     return destination
-
-
-def _copy_and_check(source: Path, target: Path) -> str:
-    """SQLite's online backup of `source` into `target`, then `PRAGMA integrity_check` of the copy."""
-    try:
-        src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
-    except sqlite3.Error as exc:
-        raise BackupError(f"Backup failed: {exc}.") from None
-    try:
-        dst = sqlite3.connect(target)
-        try:
-            src.backup(dst)
-            return str(dst.execute("PRAGMA integrity_check").fetchone()[0])
-        finally:
-            dst.close()
-    except sqlite3.Error as exc:
-        raise BackupError(f"Backup failed: {exc}.") from None
-    finally:
-        src.close()

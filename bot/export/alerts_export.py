@@ -23,19 +23,21 @@ from __future__ import annotations
 import csv
 import io
 import json
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Final
 
-from bot.clock import parse_utc
 from bot.export.audit_export import Pseudonymiser
 from bot.export.cells import safe_cell
 from bot.export.dataset import NO_PATIENTS_MESSAGE, ExportError, atomic_write, check_writable
 from bot.export.fhir_export import STUDY_ID_SYSTEM, UUID_NAMESPACE
-from bot.storage.store import Store, Tx
+from bot.storage.exports import AlertData, AlertFact, FollowupFact, SuppressedFact, load_alert_data
+from bot.storage.store import Store
 
-__all__ = ["AlertData", "COLUMNS", "export_alerts_csv", "export_alerts_fhir", "load_alert_data"]
+__all__ = [
+    "AlertData", "AlertFact", "COLUMNS", "FollowupFact", "SuppressedFact", "export_alerts_csv", "export_alerts_fhir",
+    "load_alert_data",
+]
 
 COLUMNS: Final[tuple[str, ...]] = (
     "record", "study_id", "site", "arm", "alert_id", "rule_id", "severity", "questionnaire", "timepoint", "at",
@@ -47,90 +49,6 @@ EXT_SEVERITY: Final[str] = "urn:spinal-pro-bot:fhir:alert-severity"
 EXT_ACKNOWLEDGED: Final[str] = "urn:spinal-pro-bot:fhir:alert-acknowledged"
 EXT_OCCURRENCES: Final[str] = "urn:spinal-pro-bot:fhir:alert-occurrences"
 EXT_REASON: Final[str] = "urn:spinal-pro-bot:fhir:suppression-reason"
-
-
-@dataclass(frozen=True)
-class AlertFact:
-    id: int
-    patient_id: int
-    rule_id: str
-    severity: str
-    title: str
-    questionnaire: str
-    timepoint: str
-    created_at: datetime
-    acknowledged_at: datetime | None
-    acknowledged_by: int | None
-    occurrences: int
-    last_occurrence_at: datetime | None
-    fired: str
-    instance_id: int | None = None
-
-
-@dataclass(frozen=True)
-class SuppressedFact:
-    id: int
-    patient_id: int
-    instance_id: int
-    rule_id: str
-    reason: str
-    previous_alert_id: int | None
-    created_at: datetime
-    fired: str
-
-
-@dataclass(frozen=True)
-class FollowupFact:
-    id: int
-    alert_id: int
-    kind: str
-    code: str
-    recorded_by: int
-    recorded_at: datetime
-
-
-@dataclass(frozen=True)
-class AlertData:
-    """Everything the alert exports and the telemonitoring report read, in id order."""
-
-    patients: dict[int, tuple[str, str, str]]  # id → (study_id, site, arm)
-    alerts: list[AlertFact]
-    suppressed: list[SuppressedFact]
-    followups: list[FollowupFact]
-
-
-def _t(value: object) -> datetime | None:
-    return parse_utc(str(value)) if value else None
-
-
-async def load_alert_data(tx: Tx) -> AlertData:
-    """Read the alerts, suppressed firings and follow-ups (three queries and the patients)."""
-    patients = {int(r["id"]): (str(r["study_id"]), str(r["site_code"]), str(r["arm"]))
-                for r in await tx.fetchall("SELECT id, study_id, site_code, arm FROM patients")}
-    alerts = []
-    for r in await tx.fetchall("SELECT * FROM alerts ORDER BY id"):
-        payload = json.loads(r["payload"])
-        alerts.append(AlertFact(
-            id=r["id"], patient_id=r["patient_id"], rule_id=r["rule_id"], severity=r["severity"],
-            title=str(payload.get("title", "")), questionnaire=str(payload.get("questionnaire") or ""),
-            timepoint=str(payload.get("timepoint") or ""), created_at=parse_utc(r["created_at"]),
-            acknowledged_at=_t(r["acknowledged_at"]), acknowledged_by=r["acknowledged_by"],
-            occurrences=r["occurrences"], last_occurrence_at=_t(r["last_occurrence_at"]),
-            fired=json.dumps(payload.get("fired") or {}, ensure_ascii=False, sort_keys=True),
-            instance_id=r["instance_id"],
-        ))
-    suppressed = [
-        SuppressedFact(id=r["id"], patient_id=r["patient_id"], instance_id=r["instance_id"], rule_id=r["rule_id"],
-                       reason=r["reason"], previous_alert_id=r["previous_alert_id"],
-                       created_at=parse_utc(r["created_at"]), fired=r["fired"])
-        for r in await tx.fetchall("SELECT * FROM suppressed_alerts ORDER BY id")
-    ]
-    followups = [
-        FollowupFact(id=r["id"], alert_id=r["alert_id"], kind=r["kind"], code=r["code"], recorded_by=r["recorded_by"],
-                     recorded_at=parse_utc(r["recorded_at"]))
-        for r in await tx.fetchall("SELECT * FROM alert_followups ORDER BY id")
-    ]
-    return AlertData(patients=patients, alerts=alerts, suppressed=suppressed, followups=followups)
 
 
 def _iso(moment: datetime | None) -> str:

@@ -23,6 +23,7 @@ from typing import Final
 
 from bot.export.cells import safe_cell
 from bot.export.dataset import NO_PATIENTS_MESSAGE, ExportError, atomic_write, check_writable
+from bot.storage import exports as export_repo
 from bot.storage.store import Store
 
 __all__ = ["TELEGRAM_ACTOR", "Pseudonymiser", "audit_lines", "export_audit"]
@@ -77,15 +78,14 @@ async def export_audit(store: Store, out_path: str | Path, *, pseudonymise: bool
     """
     check_writable(out_path)
     async with store.read() as tx:
-        has_patients = await tx.fetchone("SELECT 1 FROM patients LIMIT 1")
-        columns = [str(r["name"]) for r in await tx.fetchall("PRAGMA table_info(audit_log)")]
-        rows = await tx.fetchall("SELECT * FROM audit_log ORDER BY id")
-    if has_patients is None:
+        enrolled = await export_repo.has_patients(tx)
+        trail = await export_repo.audit_trail(tx)
+    if not enrolled:
         raise ExportError(NO_PATIENTS_MESSAGE)
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer)
-    writer.writerow(columns)
-    writer.writerows(audit_lines(columns, ([row[c] for c in columns] for row in rows), pseudonymise=pseudonymise))
+    writer.writerow(trail.columns)
+    writer.writerows(audit_lines(trail.columns, trail.rows, pseudonymise=pseudonymise))
     atomic_write(out_path, buffer.getvalue())
-    log.info("audit export: %s entries written to %s", len(rows), out_path)
-    return len(rows)
+    log.info("audit export: %s entries written to %s", len(trail.rows), out_path)
+    return len(trail.rows)

@@ -28,9 +28,11 @@ from bot.domain.models import Instance, Patient
 from bot.domain.omed import OmedResult, OpioidCatalogue, Regimen, compute_omed
 from bot.domain.questionnaire import Questionnaire, Value
 from bot.services.clinical_context import regimens
+from bot.storage import exports as export_repo
 from bot.storage import instances as instance_repo
 from bot.storage import patients as patient_repo
 from bot.storage import team_regimens as team_repo
+from bot.storage.exports import AnswerRow, OmedStamp
 from bot.storage.store import Store
 from bot.storage.team_regimens import TeamRegimen
 
@@ -70,41 +72,6 @@ class ExportError(Exception):
 class DatabaseUnusableError(ExportError):
     """The database to export is missing, not a file, unreadable or not SQLite (the CLI says where its path came
     from: `--database` or `BOT_DATABASE`)."""
-
-
-@dataclass(frozen=True)
-class AnswerRow:
-    """One stored row of `answers` (append-only): corrections are rows too, never overwrites.
-
-    `superseded` is True when a newer row exists for the same instance and item, i.e. this is not the current
-    answer. Times are the stored UTC ISO-8601 text, passed through untouched.
-    """
-
-    id: int
-    instance_id: int
-    item_id: str
-    value: Value | None
-    answered_at: str
-    received_at: str
-    is_correction: bool
-    superseded: bool
-    source: str = "patient"
-    """"patient" (their own chat) or "phone" (entered by a research nurse from the clinicians' group)."""
-
-
-@dataclass(frozen=True)
-class OmedStamp:
-    """The OMED as derived when its questionnaire was completed (table omed_stamps, migration 0008)."""
-
-    instance_id: int
-    table: str
-    catalogue_version: str
-    rules_version: str
-    regimen: str
-    """Canonical JSON of the regimen converted (`Regimen.model_dump_json`)."""
-    mg: float | None
-    details: Mapping[str, object]
-    derived_at: str
 
 
 @dataclass(frozen=True)
@@ -207,15 +174,6 @@ async def open_existing_store(path: str | Path, clock: Clock) -> Store:
     return await Store.open(path, clock)
 
 
-def _decode(raw: str, answer_id: int) -> Value | None:
-    try:
-        return json.loads(raw)  # type: ignore[no-any-return]
-    except json.JSONDecodeError:
-        # Never drop a stored row from an export: keep the text as it is, and say so in the log.
-        log.warning("answer %s holds a value that is not JSON; exported as text", answer_id)
-        return raw
-
-
 def _without_nulls(data: object) -> object:
     """The canonical text lists every field, unset ones as null; the models take an absent field as unset (a
     condition must name exactly one kind)."""
@@ -233,39 +191,16 @@ async def load_dataset(store: Store) -> Dataset:
         instances: list[Instance] = []
         for patient in patients:
             instances.extend(await instance_repo.instances_for(tx, patient.id))
-        rows = await tx.fetchall(
-            "SELECT a.id, a.instance_id, a.item_id, a.value, a.answered_at, a.received_at, a.is_correction, a.source,"
-            " EXISTS (SELECT 1 FROM answers b WHERE b.instance_id = a.instance_id AND b.item_id = a.item_id"
-            " AND b.id > a.id) AS superseded FROM answers a ORDER BY a.id"
-        )
+        answers = await export_repo.answer_rows(tx)
         team = await team_repo.for_patients(tx)
-        stamp_rows = await tx.fetchall("SELECT * FROM omed_stamps ORDER BY id")
-        text_rows = await tx.fetchall("SELECT hash, body FROM questionnaire_texts")
-    answers = [
-        AnswerRow(
-            id=int(r["id"]),
-            instance_id=int(r["instance_id"]),
-            item_id=r["item_id"],
-            value=_decode(r["value"], int(r["id"])),
-            answered_at=r["answered_at"],
-            received_at=r["received_at"],
-            is_correction=bool(r["is_correction"]),
-            superseded=bool(r["superseded"]),
-            source=r["source"],
-        )
-        for r in rows
-    ]
-    stamps = [
-        OmedStamp(int(r["instance_id"]), r["table_id"], r["catalogue_version"], r["rules_version"], r["regimen"],
-                  r["mg"], json.loads(r["details"]), r["derived_at"])
-        for r in stamp_rows
-    ]
+        stamps = await export_repo.omed_stamps(tx)
+        text_rows = await export_repo.questionnaire_texts(tx)
     texts: dict[str, Questionnaire] = {}
-    for r in text_rows:
+    for digest, body in text_rows.items():
         try:
-            texts[r["hash"]] = Questionnaire.model_validate(_without_nulls(json.loads(r["body"])))
+            texts[digest] = Questionnaire.model_validate(_without_nulls(json.loads(body)))
         except (ValueError, TypeError):  # a text this code cannot read any more: the current file is used
-            log.warning("questionnaire text %s cannot be read; its instances use the current file", r["hash"])
+            log.warning("questionnaire text %s cannot be read; its instances use the current file", digest)
     return Dataset.build(patients, instances, answers, team=team, stamps=stamps, texts=texts)
 
 

@@ -28,11 +28,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Final
 
-from bot.clock import parse_utc
 from bot.domain.endpoints import wilson_interval
 from bot.domain.followup import CONFIRMED_OUTCOMES
 from bot.export.alerts_export import AlertData, AlertFact, load_alert_data
 from bot.export.dataset import atomic_write
+from bot.storage import reports as report_repo
 from bot.storage.store import Store, Tx
 
 __all__ = ["TELEMONITORING_CSV", "Activity", "build_telemonitoring", "load_activity", "telemonitoring_rows"]
@@ -51,15 +51,13 @@ class Activity:
 
 
 async def load_activity(tx: Tx) -> Activity:
-    rows = await tx.fetchall("SELECT id, patient_id, status, opens_at FROM instances WHERE status IN"
-                             " ('open', 'completed', 'missed')")
-    completed = {int(r["id"]) for r in rows if r["status"] == "completed"}
+    opened = await report_repo.opened_instances(tx)
+    completed = {i.id for i in opened if i.status == "completed"}
     spans: dict[int, list[datetime]] = defaultdict(list)
-    for r in rows:
-        spans[int(r["patient_id"])].append(parse_utc(r["opens_at"]))
+    for i in opened:
+        spans[i.patient_id].append(i.opens_at)
     weeks = sum(((max(t) - min(t)) + timedelta(days=1)) / timedelta(days=7) for t in spans.values())
-    alerting = {int(r["instance_id"]) for r in await tx.fetchall(
-        "SELECT DISTINCT instance_id FROM alerts WHERE instance_id IS NOT NULL")} & completed
+    alerting = await report_repo.alerting_instance_ids(tx) & completed
     return Activity(questionnaires=len(completed), alerting_instances=frozenset(alerting), patient_weeks=weeks)
 
 

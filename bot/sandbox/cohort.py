@@ -34,7 +34,6 @@ from pathlib import Path
 from typing import TextIO
 from zoneinfo import ZoneInfo
 
-from bot.clock import parse_utc
 from bot.config import ConfigError, load_settings
 from bot.domain.engine import SKIPPED
 from bot.domain.rules import RuleSet, load_rules
@@ -43,6 +42,7 @@ from bot.sandbox.demo import Profile, answer_for
 from bot.sandbox.world import CLINICIAN_CHAT_ID, SandboxWorld
 from bot.services import answering, phone_entry
 from bot.services.container import Services
+from bot.storage import sandbox_queries
 from bot.telegram.keyboards import CONSENT, VALIDATE
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -328,19 +328,15 @@ class CohortRun:
         assert services is not None
         now = self.world.clock.now()
         async with services.store.read() as tx:
-            rows = await tx.fetchall(
-                "SELECT a.id, a.rule_id, a.severity, a.delivered_at, a.acknowledged_at, a.message_id FROM alerts a"
-                " WHERE a.message_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM alert_followups f"
-                " WHERE f.alert_id = a.id AND f.kind = 'outcome') ORDER BY a.id")
+            rows = await sandbox_queries.alerts_awaiting_outcome(tx)
         for row in rows:
-            alert_id, message_id = int(row["id"]), int(row["message_id"])
+            alert_id, message_id = row.id, row.message_id
             plan = self.plans.get(alert_id)
             if plan is None:
-                plan = self.plans[alert_id] = self._plan(str(row["rule_id"]), str(row["severity"]),
-                                                         parse_utc(row["delivered_at"]))
+                plan = self.plans[alert_id] = self._plan(row.rule_id, row.severity, row.delivered_at)
             kind = str(plan["kind"])
             try:
-                if row["acknowledged_at"] is None:
+                if row.acknowledged_at is None:
                     if plan["ack"] is not None and plan["ack"] <= now:  # type: ignore[operator]
                         await self.world.press(CLINICIAN_CHAT_ID, message_id, f"ack:{alert_id}")
                         plan["acked_at"] = now

@@ -18,7 +18,6 @@ The pain curves below are scenarios, not clinical thresholds: they are chosen so
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import sys
@@ -36,6 +35,8 @@ from bot.domain.questionnaire import Item
 from bot.sandbox.world import CLINICIAN_CHAT_ID, CLINICIAN_ID, SandboxWorld
 from bot.services import answering
 from bot.services.answering import Prompt
+from bot.storage import patients as patient_repo
+from bot.storage import sandbox_queries
 from bot.storage.db import SIDE_FILES, make_private_dirs
 from bot.telegram.keyboards import CONSENT, VALIDATE
 
@@ -326,36 +327,23 @@ class DemoRun:
         result = []
         async with services.store.read() as tx:
             for patient in self.patients:
-                row = await tx.fetchone("SELECT id FROM patients WHERE study_id = ?", (patient.profile.study_id,))
-                assert row is not None
-                pid = row["id"]
-                statuses = {
-                    r["status"]: r["n"] for r in await tx.fetchall(
-                        "SELECT status, COUNT(*) AS n FROM instances WHERE patient_id = ? GROUP BY status", (pid,))
-                }
-                alerts = [
-                    (r["rule_id"], r["severity"], r["acknowledged_at"] is not None) for r in await tx.fetchall(
-                        "SELECT rule_id, severity, acknowledged_at FROM alerts WHERE patient_id = ? ORDER BY id",
-                        (pid,))
-                ]
+                found = await patient_repo.find_by_study_id(tx, patient.profile.study_id)
+                assert found is not None
+                pid = found.id
+                statuses = await sandbox_queries.status_counts(tx, pid)
+                alerts = [(a.rule_id, a.severity, a.acknowledged)
+                          for a in await sandbox_queries.alert_summaries(tx, pid)]
                 result.append(PatientSummary(
                     study_id=patient.profile.study_id, description=patient.profile.description,
                     statuses=statuses, alerts=alerts,
-                    baseline_pain=await _worst_pain(tx, pid, "i.timepoint = 'baseline'"),
-                    day30_pain=await _worst_pain(tx, pid, "i.is_primary = 1"), answers=patient.answers,
+                    baseline_pain=_pain(await sandbox_queries.last_worst_pain(tx, pid, "baseline")),
+                    day30_pain=_pain(await sandbox_queries.last_worst_pain(tx, pid, "primary")),
+                    answers=patient.answers,
                 ))
         return result
 
 
-async def _worst_pain(tx: object, patient_id: int, where: str) -> int | None:
-    row = await tx.fetchone(  # type: ignore[attr-defined]
-        "SELECT a.value FROM answers a JOIN instances i ON i.id = a.instance_id"
-        f" WHERE i.patient_id = ? AND {where} AND a.item_id = 'pain_worst' ORDER BY a.id DESC LIMIT 1",
-        (patient_id,),
-    )
-    if row is None:
-        return None
-    value = json.loads(row["value"])
+def _pain(value: object) -> int | None:
     return int(value) if isinstance(value, (int, float)) else None
 
 

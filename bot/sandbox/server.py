@@ -37,6 +37,8 @@ from bot.sandbox.world import (
     CLINICIAN_CHAT_ID, CLINICIAN_GROUP_TITLE, SANDBOX_BOT_USERNAME, SandboxWorld, invitation_code, sandbox_settings,
 )
 from bot.standin import ChatMessage
+from bot.storage import patients as patient_repo
+from bot.storage import sandbox_queries
 from bot.storage.db import SIDE_FILES, DatabaseFileError, make_private_dirs
 
 log = logging.getLogger(__name__)
@@ -205,11 +207,8 @@ class Sandbox:
         services = self.world.services
         assert services is not None
         async with services.store.read() as tx:
-            rows = await tx.fetchall(
-                "SELECT l.telegram_user_id, p.study_id, p.status, p.rt_start FROM telegram_links l"
-                " JOIN patients p ON p.id = l.patient_id"
-            )
-        linked = {int(r["telegram_user_id"]): r for r in rows}
+            rows = await sandbox_queries.linked_patients(tx)
+        linked = {r.telegram_user_id: r for r in rows}
         today = self.world.local_now().date()
         result = []
         for chat_id, chat in self.world.standin.world.chats.items():
@@ -219,9 +218,9 @@ class Sandbox:
             result.append({
                 "user_id": chat_id,
                 "name": chat.first_name or str(chat_id),
-                "study_id": row["study_id"] if row else None,
-                "status": row["status"] if row else None,
-                "day": (today - date.fromisoformat(row["rt_start"])).days if row else None,
+                "study_id": row.study_id if row else None,
+                "status": row.status if row else None,
+                "day": (today - row.rt_start).days if row else None,
             })
         return result
 
@@ -349,15 +348,13 @@ class Sandbox:
         assert services is not None
         async with services.store.read() as tx:
             if patient is not None:
-                row = await tx.fetchone(
-                    "SELECT p.rt_start FROM patients p JOIN telegram_links l ON l.patient_id = p.id"
-                    " WHERE l.telegram_user_id = ?", (patient,),
-                )
+                found = await patient_repo.find_by_telegram_user(tx, patient)
+                rt_start = found.rt_start if found is not None else None
             else:
-                row = await tx.fetchone("SELECT rt_start FROM patients ORDER BY id DESC LIMIT 1")
-        if row is None:
+                rt_start = await sandbox_queries.latest_rt_start(tx)
+        if rt_start is None:
             raise SandboxError("Inscrivez d'abord un patient (et faites-le rejoindre) pour aller à son jour 30.")
-        return date.fromisoformat(row["rt_start"])
+        return rt_start
 
     def _known_chat(self, chat_id: int) -> None:
         if chat_id not in self.world.standin.world.chats:

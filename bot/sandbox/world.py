@@ -4,7 +4,8 @@ Shared by the interactive sandbox (`server.py`) and the scripted demo (`demo.py`
 Application is the one `build_application` returns, it long-polls the Bot API stand-in over HTTP, and time moves
 only when we say so. The only thing added is a lock around the production tick job, so a clock jump requested from
 the page (which runs that same job at every step) never runs at the same moment as the periodic run — two
-concurrent alert deliveries would post the same alert twice.
+concurrent alert deliveries would post the same alert twice. What is PTB-specific (the `Application`, its jobs and
+update processor) is in `bot.telegram.sandbox_runtime`: no module outside `bot/telegram/` imports `telegram`.
 """
 
 from __future__ import annotations
@@ -14,17 +15,14 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
-
-from telegram import Update
-from telegram.ext import Application, Job, SimpleUpdateProcessor
 
 from bot.clock import VirtualClock
 from bot.config import Settings
 from bot.domain.schedule import is_quiet
 from bot.services.container import Services
 from bot.standin import ChatMessage, StandIn
-from bot.telegram.app import build_application, build_services, on_startup
+from bot.telegram.app import build_services
+from bot.telegram.sandbox_runtime import CountingProcessor, SandboxBot  # noqa: F401 - CountingProcessor re-exported
 
 log = logging.getLogger(__name__)
 
@@ -37,10 +35,6 @@ CLINICIAN_ID = 424242
 CLINICIAN_NAME = "Dr Martin"
 #: Fake patients get Telegram user ids from here up (real ids are never this low-risk to confuse: this is offline).
 FIRST_PATIENT_ID = 500001
-#: The production job name in `bot.telegram.app.build_application`.
-TICK_JOB_NAME = "tick"
-
-TickCallback = Callable[[Any], Awaitable[None]]
 
 
 def sandbox_settings(base: Settings, database: Path) -> Settings:
@@ -64,23 +58,6 @@ def next_boundary(moment: datetime, step: timedelta) -> datetime:
     return epoch + (elapsed // step + 1) * step
 
 
-class CountingProcessor(SimpleUpdateProcessor):
-    """PTB's own concurrent update processor (16 at a time, as in production), calling back once per handled update.
-
-    Waiting on this count instead of sleeping until things look quiet makes `settle` exact and fast.
-    """
-
-    def __init__(self, handled: Callable[[], None], max_concurrent_updates: int = 16) -> None:
-        super().__init__(max_concurrent_updates)
-        self._handled = handled
-
-    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
-        try:
-            await coroutine
-        finally:
-            self._handled()
-
-
 class SandboxWorld:
     """One stand-in, one real bot, one database file, one virtual clock; start() / stop()."""
 
@@ -102,11 +79,8 @@ class SandboxWorld:
         )
         self.tick_every = tick_every
         self.rate_limiter = rate_limiter
-        self.app: Application | None = None
+        self.bot: SandboxBot | None = None
         self.services: Services | None = None
-        self._tick_lock = asyncio.Lock()
-        self._production_tick: TickCallback | None = None
-        self._tick_job: Job[Any] | None = None
         self._next_patient_id = FIRST_PATIENT_ID
         #: updates the bot has fully handled; `settle` compares it with the stand-in's count of injected ones
         self.processed = 0
@@ -129,67 +103,28 @@ class SandboxWorld:
             "id": CLINICIAN_ID, "is_bot": False, "first_name": CLINICIAN_NAME, "language_code": "fr",
         }
         self.services = await build_services(self.settings, self.clock)
-        self.app = build_application(
-            self.services, token=SANDBOX_TOKEN, base_url=self.standin.base_url, tick=self.tick_every,
-            rate_limiter=self.rate_limiter, update_processor=CountingProcessor(self._handled),
+        self.bot = SandboxBot(
+            self.services, token=SANDBOX_TOKEN, base_url=self.standin.base_url, tick_every=self.tick_every,
+            rate_limiter=self.rate_limiter, handled=self._handled,
         )
-        self._guard_tick_job(self.app)
-        await self.app.initialize()
-        await on_startup(self.app)
-        await self.app.start()
-        assert self.app.updater is not None
-        await self.app.updater.start_polling(poll_interval=0, timeout=1, allowed_updates=Update.ALL_TYPES)
+        await self.bot.start()
 
     async def stop(self) -> None:
         """Stop polling, let handlers finish, close the database, then the stand-in."""
-        if self.app is not None:
-            assert self.app.updater is not None
-            if self.app.updater.running:
-                await self.app.updater.stop()
-            if self.app.running:
-                await self.app.stop()
-            await self.app.shutdown()
-            self.app = None
+        if self.bot is not None:
+            await self.bot.stop()
+            self.bot = None
         if self.services is not None:
             await self.services.store.close()
             self.services = None
         await self.standin.stop()
 
-    def _guard_tick_job(self, app: Application) -> None:
-        """Wrap the production tick job so periodic runs skip while a clock jump is running its steps."""
-        if app.job_queue is None:
-            return
-        jobs = app.job_queue.get_jobs_by_name(TICK_JOB_NAME)
-        if not jobs:
-            log.warning("no %r job in the application: the sandbox ticks by hand only", TICK_JOB_NAME)
-            return
-        job = jobs[0]
-        production: TickCallback = job.callback
-        lock = self._tick_lock
-
-        async def periodic(context: Any) -> None:
-            if lock.locked():
-                return  # a clock jump is ticking right now; this run would only repeat it
-            async with lock:
-                await production(context)
-
-        job.callback = periodic
-        self._production_tick = production
-        self._tick_job = job
-
     # ---- time -----------------------------------------------------------------------------------------------
 
     async def tick(self) -> None:
         """One production tick now (schedule, reminders, windows, alert delivery); errors propagate."""
-        assert self.app is not None and self.services is not None
-        async with self._tick_lock:
-            if self._production_tick is not None and self._tick_job is not None:
-                context = self.app.context_types.context.from_job(self._tick_job, self.app)
-                await self._production_tick(context)
-            else:
-                from bot.telegram.app import periodic_work
-
-                await periodic_work(self.services, self.app.bot)
+        assert self.bot is not None
+        await self.bot.tick()
 
     async def step_to(self, moment: datetime) -> None:
         """Move the clock to `moment` (not backwards) and tick."""

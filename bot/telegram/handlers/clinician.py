@@ -10,8 +10,7 @@ from telegram import Update
 
 from bot.domain.enrolment import EnrolmentError, parse_day0, parse_enrolment
 from bot.i18n import _
-from bot.services import enrolment
-from bot.storage import audit
+from bot.services import clinician_commands, enrolment
 from bot.telegram.context import BotContext
 
 log = logging.getLogger(__name__)
@@ -40,15 +39,12 @@ async def allowed(update: Update, context: BotContext) -> bool:
 
 async def record_command(update: Update, context: BotContext, command: str, args: list[str]) -> None:
     """Every clinician command goes into the audit trail (who, what, when)."""
-    services = context.services
     user = update.effective_user
     message = update.effective_message
-    async with services.store.transaction() as tx:
-        await audit.record(
-            tx, at=services.clock.now(), actor=f"clinician:{user.id if user else 0}", action=f"command:{command}",
-            details={"args": args}, telegram_date=message.date if message else None,
-        )
-        await tx.commit()
+    await clinician_commands.record_command(
+        context.services, user_id=user.id if user else 0, command=command, args=args,
+        telegram_date=message.date if message else None,
+    )
 
 
 async def enroll(update: Update, context: BotContext) -> None:
@@ -95,7 +91,6 @@ def late_enrolment_warning_due(context: BotContext, rt_start: object) -> bool:
 async def acknowledge(update: Update, context: BotContext) -> None:
     """"Pris en charge": record who and when, and edit the alert message (allowed clinicians only)."""
     from bot.delivery.alert_text import acknowledged_suffix
-    from bot.storage import alerts
     from bot.telegram.keyboards import ACK, followup_keyboard
 
     query = update.callback_query
@@ -107,17 +102,8 @@ async def acknowledge(update: Update, context: BotContext) -> None:
         return
     alert_id = int(match.group(1))
     services = context.services
-    now = services.clock.now()
-    async with services.store.transaction() as tx:
-        done = await alerts.acknowledge(tx, alert_id, by=query.from_user.id, now=now)
-        if done:
-            alert = await alerts.get_alert(tx, alert_id)
-            await audit.record(
-                tx, at=now, actor=f"clinician:{query.from_user.id}", action="acknowledge",
-                patient_id=alert.patient_id if alert else None, entity="alert", entity_id=alert_id,
-            )
-        await tx.commit()
-    if not done:
+    now = await clinician_commands.acknowledge_alert(services, alert_id, by=query.from_user.id)
+    if now is None:
         await query.answer(_("This alert was already taken care of."))
         return
     await query.answer(_("Recorded: taken care of."))
@@ -417,7 +403,6 @@ async def record_regimen(update: Update, context: BotContext) -> None:
     from bot.domain.omed import compute_omed
     from bot.domain.team_regimen import RegimenCommandError, describe_regimen, parse_regimen_command
     from bot.services import intercurrent
-    from bot.storage import team_regimens
 
     if not await allowed(update, context):
         return
@@ -434,8 +419,7 @@ async def record_regimen(update: Update, context: BotContext) -> None:
     assert message is not None
     services = context.services
     if len(args) == 1:
-        async with services.store.read() as tx:
-            entries = await team_regimens.for_patient(tx, row.patient.id)
+        entries = await clinician_commands.team_regimens_of(services, row.patient.id)
         if not entries:
             await message.reply_text(_("No regimen recorded by the team for {study_id}.").format(
                 study_id=row.patient.study_id) + "\n\n" + usage)

@@ -14,7 +14,7 @@ from telegram import Message, Update
 
 from bot.domain.followup import FollowupKind, is_code
 from bot.i18n import _
-from bot.storage import alerts, audit
+from bot.services import clinician_commands
 from bot.telegram.context import BotContext
 from bot.telegram.handlers.clinician import refusal_text
 from bot.telegram.keyboards import FOLLOWUP, action_label, followup_keyboard, outcome_label
@@ -41,18 +41,10 @@ async def followup(update: Update, context: BotContext) -> None:
         await query.answer(_("This button is no longer valid."))
         return
     services = context.services
-    now = services.clock.now()
-    async with services.store.transaction() as tx:
-        alert = await alerts.get_alert(tx, alert_id)
-        if alert is None or alert.acknowledged_at is None:
-            await query.answer(_("This alert must first be taken care of."))
-            return
-        await alerts.record_followup(tx, alert_id, kind=kind, code=code, by=query.from_user.id, now=now)
-        await audit.record(
-            tx, at=now, actor=f"clinician:{query.from_user.id}", action=f"alert_{kind}", patient_id=alert.patient_id,
-            entity="alert", entity_id=alert_id, new_value=code,
-        )
-        await tx.commit()
+    now = await clinician_commands.record_followup(services, alert_id, kind=kind, code=code, by=query.from_user.id)
+    if now is None:
+        await query.answer(_("This alert must first be taken care of."))
+        return
     label = action_label(code) if kind == "action" else outcome_label(code)
     await query.answer(_("Recorded: {label}").format(label=label))
     when = now.astimezone(services.settings.timezone).strftime("%d/%m/%Y %H:%M")

@@ -8,13 +8,14 @@ from telegram import ChatMember, Update
 from telegram.error import BadRequest, Forbidden
 from telegram.ext import ApplicationHandlerStop
 
-from bot.storage import audit
-from bot.storage.settings import get_setting, put_setting
+from bot.services import clinician_chat
+from bot.services.clinician_chat import CLINICIAN_CHAT_SETTING
 from bot.telegram.context import BotContext
 
 log = logging.getLogger(__name__)
 
-CLINICIAN_CHAT_SETTING = "clinician_chat_id"
+__all__ = ["CLINICIAN_CHAT_SETTING", "follow_migration", "leave_foreign_groups", "load_clinician_chat",
+           "refuse_presses_from_other_chats"]
 
 
 async def follow_migration(update: Update, context: BotContext) -> None:
@@ -24,12 +25,7 @@ async def follow_migration(update: Update, context: BotContext) -> None:
     if message is None or message.migrate_to_chat_id is None or message.chat_id != services.clinician_chat_id:
         return
     new_id = message.migrate_to_chat_id
-    async with services.store.transaction() as tx:
-        await put_setting(tx, CLINICIAN_CHAT_SETTING, str(new_id))
-        await audit.record(tx, at=services.clock.now(), actor="system", action="clinician_chat_migrated",
-                           old_value=message.chat_id, new_value=new_id)
-        await tx.commit()
-    services.clinician_chat_id = new_id
+    await clinician_chat.follow_migration(services, message.chat_id, new_id)
     log.info("clinician group migrated to a supergroup")
     raise ApplicationHandlerStop
 
@@ -62,11 +58,7 @@ async def leave_foreign_groups(update: Update, context: BotContext) -> None:
 
 async def load_clinician_chat(context_services: object) -> None:
     """At start-up, prefer a migrated group id recorded in the database over the configured one."""
-    services = context_services
-    async with services.store.read() as tx:  # type: ignore[attr-defined]
-        stored = await get_setting(tx, CLINICIAN_CHAT_SETTING)
-    if stored is not None:
-        services.clinician_chat_id = int(stored)  # type: ignore[attr-defined]
+    await clinician_chat.load_clinician_chat(context_services)  # type: ignore[arg-type]
 
 
 async def refuse_presses_from_other_chats(update: Update, context: BotContext) -> None:
