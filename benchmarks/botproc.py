@@ -205,9 +205,10 @@ class _Host:
     async def tick(self) -> dict[str, Any]:
         """One `dispatcher.tick`, as the JobQueue runs it (the delivery worker is not part of it)."""
         from bot.scheduling import dispatcher
+        from bot.telegram.context import MESSENGER_KEY
 
         started = time.perf_counter()
-        report = await dispatcher.tick(self.services, self.application.bot)
+        report = await dispatcher.tick(self.services, self.application.bot_data[MESSENGER_KEY])
         return {
             "seconds": time.perf_counter() - started, "sent": len(report.sent), "reminded": len(report.reminded),
             "missed": len(report.missed), "notices": len(report.notices),

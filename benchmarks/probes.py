@@ -1,38 +1,22 @@
 """Measuring from inside the bot process: the dispatcher's due query, process memory and CPU.
 
-The due query is read from `bot.scheduling.dispatcher.tick`'s own source (the SQL literal it hands to `fetchall`),
-so the benchmark times exactly the statement the product runs, and fails loudly — rather than timing a stale copy
-— if the dispatcher stops issuing it that way.
+The due query is the storage module's own constant (`bot.storage.due.DUE_PATIENTS_SQL`, which
+`due.due_patients` runs for every tick), so the benchmark times exactly the statement the product runs.
 """
 
 from __future__ import annotations
 
-import ast
-import inspect
 import os
-import textwrap
 from typing import Any
 
-from bot.scheduling import dispatcher
+from bot.storage import due
 
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def due_query_sql() -> str:
-    """The SQL of the "what is due" SELECT in `dispatcher.tick` (the first literal SELECT passed to fetchall)."""
-    tree = ast.parse(textwrap.dedent(inspect.getsource(dispatcher.tick)))
-    for node in ast.walk(tree):
-        if (
-            isinstance(node, ast.Call)
-            and isinstance(node.func, ast.Attribute)
-            and node.func.attr == "fetchall"
-            and node.args
-            and isinstance(node.args[0], ast.Constant)
-            and isinstance(node.args[0].value, str)
-            and "SELECT" in node.args[0].value.upper()
-        ):
-            return node.args[0].value
-    raise LookupError("dispatcher.tick no longer passes a literal SELECT to fetchall: update benchmarks/probes.py")
+    """The SQL of the "what is due" SELECT the dispatcher's tick runs (`bot.storage.due.DUE_PATIENTS_SQL`)."""
+    return due.DUE_PATIENTS_SQL
 
 
 def memory_kb(pid: int) -> dict[str, int]:

@@ -18,12 +18,14 @@ from telegram.ext import Application
 
 from bot.clock import VirtualClock
 from bot.config import Settings, load_settings
+from bot.messenger import Messenger
 from bot.scheduling import dispatcher
 from bot.services.container import Services
 from bot.standin import StandIn
 from bot.standin.state import ChatMessage
 from bot.sandbox.world import CountingProcessor
 from bot.telegram.app import build_application, build_services, on_startup, periodic_work
+from bot.telegram.context import MESSENGER_KEY
 
 TOKEN = "123456:TEST-token-not-a-real-one_abcdefgh"
 CLINICIAN_CHAT = -1001000
@@ -135,7 +137,13 @@ class Bench:
     async def tick(self) -> dispatcher.TickReport:
         """What the JobQueue does in production: schedule, then deliver alerts."""
         assert self.services is not None and self.app is not None
-        return await periodic_work(self.services, self.app.bot)
+        return await periodic_work(self.services, self.messenger)
+
+    @property
+    def messenger(self) -> Messenger:
+        """The running bot's messenger port (what the jobs and handlers send through)."""
+        assert self.app is not None
+        return self.app.bot_data[MESSENGER_KEY]  # type: ignore[no-any-return]
 
     async def advance(self, delta: timedelta, *, step: timedelta = timedelta(minutes=30)) -> None:
         """Move the clock forward in steps, ticking at each one (as the real bot would)."""

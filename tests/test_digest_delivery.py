@@ -10,7 +10,7 @@ from harness import CLINICIAN_CHAT, Bench
 
 from bot.services import digest
 from bot.storage import alerts, patients
-from bot.telegram.splitting import TELEGRAM_MESSAGE_LIMIT, split_message, utf16_length
+from bot.delivery.splitting import TELEGRAM_MESSAGE_LIMIT, split_message, utf16_length
 
 RT = date(2027, 3, 3)
 EMOJI_LINES = 24
@@ -51,17 +51,17 @@ def _digest_messages(bench: Bench) -> list[str]:
 async def test_an_emoji_heavy_digest_goes_out_whole_in_chunks_telegram_accepts(bench: Bench) -> None:
     titles = await _emoji_alerts(bench)
     assert bench.services is not None and bench.app is not None
-    assert await digest.send_digest_if_due(bench.services, bench.app.bot)
+    assert await digest.send_digest_if_due(bench.services, bench.messenger)
     sent = _digest_messages(bench)
     assert len(sent) >= 4 and all(utf16_length(t) <= TELEGRAM_MESSAGE_LIMIT for t in sent)
     body = "\n".join(sent)
     assert all(body.count(title) == 1 for title in titles)
-    assert not await digest.send_digest_if_due(bench.services, bench.app.bot)  # once a day
+    assert not await digest.send_digest_if_due(bench.services, bench.messenger)  # once a day
 
 
 async def test_a_failure_on_chunk_2_resends_only_the_rest_after_a_back_off(bench: Bench) -> None:
     titles = await _emoji_alerts(bench)
-    services, bot = bench.services, bench.app.bot  # type: ignore[union-attr]
+    services, bot = bench.services, bench.messenger  # type: ignore[union-attr]
     assert services is not None
     bench.standin.fail_next(3, status=500, method="sendMessage", after=1)  # chunk 1 passes, then 3 failures
     faults = lambda: bench.standin.stats.faults_injected  # noqa: E731
@@ -89,7 +89,7 @@ async def test_a_failure_on_chunk_2_resends_only_the_rest_after_a_back_off(bench
 async def _finish(bench: Bench) -> bool:
     for _ in range(10):
         bench.clock.advance(timedelta(minutes=5))
-        if await digest.send_digest_if_due(bench.services, bench.app.bot):  # type: ignore[union-attr]
+        if await digest.send_digest_if_due(bench.services, bench.messenger):  # type: ignore[union-attr]
             return True
     return False
 
@@ -98,7 +98,7 @@ async def test_chunks_already_sent_survive_a_restart(bench: Bench) -> None:
     titles = await _emoji_alerts(bench)
     assert bench.services is not None and bench.app is not None
     bench.standin.fail_next(1, status=500, method="sendMessage", after=2)
-    assert not await digest.send_digest_if_due(bench.services, bench.app.bot)
+    assert not await digest.send_digest_if_due(bench.services, bench.messenger)
     assert len(_digest_messages(bench)) == 2
     await bench.restart()
     assert await _finish(bench)

@@ -34,7 +34,7 @@ async def test_an_urgent_alert_and_the_emergency_advice_are_retried_within_15_s_
     bench: Bench,
 ) -> None:
     await bench.join(3001, "P-U", RT)
-    services, bot = bench.services, bench.app.bot  # type: ignore[union-attr]
+    services, bot = bench.services, bench.messenger  # type: ignore[union-attr]
     assert services is not None
     now = bench.clock.now()
     async with services.store.transaction() as tx:

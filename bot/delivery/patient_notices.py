@@ -5,24 +5,21 @@ the answer's transaction (`answering.submit`), sent right after the commit, and 
 not answer — retried by the clinicians' job (2 s, 4 s, … then every 15 s for the emergency advice, every 5 min
 for the same-day one), across restarts, for 24 hours. After that the advice is no longer "now"; the clinicians'
 alert carries on. A patient who withdrew is never written to; one who blocked the bot (unreachable) is not written
-to until they come back.
-Delivery is at least once, as for alerts: a crash between Telegram's answer and the commit may repeat it.
+to until they come back. The loop is the alerts' one (`bot.delivery.outbox.drain`).
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
-
-from telegram import Bot
-from telegram.error import Forbidden, RetryAfter, TelegramError
+from datetime import datetime
 
 from bot.delivery.advice_text import advice_text
-from bot.delivery.worker import DeliveryPolicy
+from bot.delivery.outbox import DeliveryPolicy, Outbox, drain
+from bot.messenger import Messenger, Priority, sending_as
 from bot.services.container import Services
 from bot.services.reachability import mark_unreachable
 from bot.storage import audit, notices
-from bot.telegram.pacing import Lane, sending_as
+from bot.storage.store import Tx
 
 log = logging.getLogger(__name__)
 
@@ -34,58 +31,40 @@ def notice_text(services: Services, notice: notices.DueNotice) -> str:
 
 
 async def send_notices(
-    services: Services, bot: Bot, *, notice_id: int | None = None, policy: DeliveryPolicy = DeliveryPolicy()
+    services: Services, messenger: Messenger, *, notice_id: int | None = None,
+    policy: DeliveryPolicy = DeliveryPolicy(),
 ) -> int:
     """Send the notices due (or just `notice_id`, right after its answer); return how many Telegram accepted.
 
-    Never raises a Telegram error: a failure is recorded and retried later, and the caller goes on.
+    Never raises for a failed send: it is recorded and retried later, and the caller goes on.
     """
-    with sending_as(Lane.URGENT):  # safety advice goes first in its chat, never behind bulk (bot.telegram.pacing)
-        return await _send_notices(services, bot, notice_id, policy)
 
+    async def due(tx: Tx, now: datetime) -> list[notices.DueNotice]:
+        return await notices.due_notices(tx, now, notice_id)
 
-async def _send_notices(services: Services, bot: Bot, notice_id: int | None, policy: DeliveryPolicy) -> int:
-    async with services.notice_lock:
-        async with services.store.read() as tx:
-            due = await notices.due_notices(tx, services.clock.now(), notice_id)
-        sent = 0
-        for notice in due:
-            try:
-                await bot.send_message(notice.chat_id, notice_text(services, notice))
-            except Forbidden:  # the patient blocked the bot: marked unreachable (the team is told); the advice
-                # waits, and goes out if they come back within its 24 hours
-                log.warning("notice %s: the patient blocked the bot; kept until they come back", notice.id)
-                await mark_unreachable(services, notice.patient_id)
-                await _failed(services, notice.id, services.clock.now() + policy.backoff(notice.attempts, notice.kind))
-                continue
-            except RetryAfter as exc:
-                retry = exc.retry_after if isinstance(exc.retry_after, timedelta) else timedelta(seconds=exc.retry_after)
-                await _failed(services, notice.id, services.clock.now() + retry)
-                break
-            except TelegramError as exc:
-                await _failed(services, notice.id,
-                              services.clock.now() + policy.backoff(notice.attempts, notice.kind))
-                log.warning("notice %s to the patient not delivered yet (%s); will retry", notice.id,
-                            type(exc).__name__)
-                continue
-            await _settled(services, notice, "patient_notice_sent")
-            sent += 1
-        return sent
+    async def send(notice: notices.DueNotice) -> int:
+        return await messenger.send_text(notice.chat_id, notice_text(services, notice))
 
-
-async def _failed(services: Services, notice_id: int, next_attempt_at: datetime) -> None:
-    async with services.store.single_statement() as one:
-        await notices.record_failed(one, notice_id, next_attempt_at)
-
-
-async def _settled(services: Services, notice: notices.DueNotice, action: str) -> None:
-    """Sent (or impossible to send): no more attempts, and an audit entry saying which."""
-    now = services.clock.now()
-    async with services.store.transaction() as tx:
-        if action == "patient_notice_sent":
+    async def sent(notice: notices.DueNotice, message_id: int) -> None:
+        now = services.clock.now()
+        async with services.store.transaction() as tx:
             await notices.record_sent(tx, notice.id, now)
-        else:
-            await notices.record_given_up(tx, notice.id)
-        await audit.record(tx, at=now, actor="system", action=action, patient_id=notice.patient_id,
-                           entity="patient_notice", entity_id=notice.id, new_value=notice.kind)
-        await tx.commit()
+            await audit.record(tx, at=now, actor="system", action="patient_notice_sent", patient_id=notice.patient_id,
+                               entity="patient_notice", entity_id=notice.id, new_value=notice.kind)
+            await tx.commit()
+
+    async def failed(notice: notices.DueNotice, next_attempt_at: datetime) -> None:
+        async with services.store.single_statement() as one:
+            await notices.record_failed(one, notice.id, next_attempt_at)
+
+    async def unreachable(notice: notices.DueNotice) -> None:
+        # the patient blocked the bot: marked unreachable (the team is told); the advice waits, and goes out if
+        # they come back within its 24 hours
+        await mark_unreachable(services, notice.patient_id)
+
+    outbox = Outbox[notices.DueNotice](
+        name="patient notice", due=due, send=send, sent=sent, failed=failed,
+        severity=lambda notice: notice.kind, unreachable=unreachable,
+    )
+    with sending_as(Priority.URGENT):  # safety advice goes first in its chat, never behind bulk (bot.messenger)
+        return await drain(services.store, services.clock, outbox, policy, services.notice_lock)

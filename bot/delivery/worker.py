@@ -1,62 +1,35 @@
 """Delivering the alert outbox to the clinicians' group: retries, back-off, 429, re-alerts, acknowledgement.
 
-Delivery is at-least-once by design: an alert is marked delivered only after Telegram accepted it, so a crash
-between Telegram's answer and the commit can (rarely) repeat it after a restart — for a red flag a repeat is
-acceptable, a loss is not. In normal running it is sent once, then re-sent only as a numbered reminder when an
-urgent alert stays unacknowledged (every 15 min, at most 3 times, then flagged in the digest).
+The loop itself is `bot.delivery.outbox.drain` (shared with the patient's advice). An alert is marked delivered only
+after Telegram accepted it (at least once: a crash in between can repeat it after a restart — for a red flag a
+repeat is acceptable, a loss is not). In normal running it is sent once, then re-sent only as a numbered reminder
+when an urgent alert stays unacknowledged (every 15 min, at most 3 times, then flagged in the digest).
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime
 
-from telegram import Bot
-from telegram.error import BadRequest, RetryAfter, TelegramError
-
+from bot.delivery.alert_text import alert_text
+from bot.delivery.outbox import DeliveryPolicy, Outbox, drain
 from bot.domain.rules import evaluate_event
+from bot.messenger import Messenger, Priority, TryLater, Unreachable, sending_as
 from bot.services.container import Services
 from bot.storage import alerts, audit, patients
-from bot.delivery.alert_text import alert_text
-from bot.telegram.keyboards import ack_keyboard
-from bot.telegram.pacing import Lane, sending_as
+
+__all__ = ["DeliveryPolicy", "deliver_due"]
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class DeliveryPolicy:
-    """Timings of delivery; the re-alert numbers follow issue #5 (15 minutes, up to 3 times), configurable."""
-
-    realert_after: timedelta = timedelta(minutes=15)
-    max_realerts: int = 3
-    first_backoff: timedelta = timedelta(seconds=2)
-    max_backoff: timedelta = timedelta(minutes=5)
-    #: Urgent alerts and the patient's emergency advice wait at most this long between attempts (issue 21: a 5-min
-    #: cap made an alert wait 50 s after Telegram recovered). Telegram's own retry_after still wins.
-    urgent_max_backoff: timedelta = timedelta(seconds=15)
-
-    def backoff(self, attempts: int, severity: str = "same_day") -> timedelta:
-        """2 s, 4 s, 8 s … capped at `urgent_max_backoff` for urgent sends, at `max_backoff` otherwise."""
-        cap = self.urgent_max_backoff if severity == "urgent" else self.max_backoff
-        return min(self.first_backoff * (2 ** min(max(attempts, 0), 20)), cap)
-
-
-async def deliver_due(services: Services, bot: Bot, policy: DeliveryPolicy = DeliveryPolicy()) -> int:
+async def deliver_due(services: Services, messenger: Messenger, policy: DeliveryPolicy = DeliveryPolicy()) -> int:
     """Send every alert whose attempt is due; return how many Telegram accepted."""
-    if services.clinician_chat_id is None:
+    chat_id = services.clinician_chat_id
+    if chat_id is None:
         return 0
-    with sending_as(Lane.URGENT):  # alerts go first in the group's queue, never behind bulk (bot.telegram.pacing)
-        async with services.delivery_lock:
-            return await _deliver(services, bot, policy, services.clinician_chat_id)
 
-
-async def _deliver(services: Services, bot: Bot, policy: DeliveryPolicy, chat_id: int) -> int:
-    async with services.store.read() as tx:
-        due = await alerts.due_for_delivery(tx, services.clock.now())
-    accepted = 0
-    for alert in due:
+    async def send(alert: alerts.AlertRow) -> int:
         async with services.store.read() as tx:
             patient = await patients.get_patient(tx, alert.patient_id)
         assert patient is not None
@@ -64,53 +37,42 @@ async def _deliver(services: Services, bot: Bot, policy: DeliveryPolicy, chat_id
         received = alert.created_at.astimezone(services.settings.timezone).strftime("%d/%m/%Y %H:%M")
         text = alert_text(alert, study_id=patient.study_id, site=patient.site_code, resend=resend,
                           local_time=received)
-        try:
-            message = await bot.send_message(
-                chat_id, text, protect_content=True, reply_markup=ack_keyboard(alert.id)
-            )
-            if alert.delivered_at is None:
-                await _copy_media(bot, alert, chat_id, message.message_id)
-        except RetryAfter as exc:
-            retry = exc.retry_after if isinstance(exc.retry_after, timedelta) else timedelta(seconds=exc.retry_after)
-            await _failed(services, alert.id, services.clock.now() + retry)
-            log.warning("alert %s: Telegram asks to wait %s", alert.id, retry)
-            break
-        except BadRequest as exc:
-            log.error("alert %s refused by Telegram: %s", alert.id, type(exc).__name__)
-            await _failed(services, alert.id, services.clock.now() + policy.backoff(99, alert.severity))
-            continue
-        except TelegramError as exc:
-            await _failed(services, alert.id, services.clock.now() + policy.backoff(alert.attempts, alert.severity))
-            log.warning("alert %s not delivered yet (%s); will retry", alert.id, type(exc).__name__)
-            continue
-        await _sent(services, alert, message.message_id, policy)
-        accepted += 1
-    return accepted
+        message_id = await messenger.send_text(chat_id, text, protect=True, acknowledge_alert=alert.id)
+        if alert.delivered_at is None:
+            await _copy_media(messenger, alert, chat_id, message_id)
+        return message_id
+
+    async def sent(alert: alerts.AlertRow, message_id: int) -> None:
+        await _sent(services, alert, message_id, policy)
+
+    async def failed(alert: alerts.AlertRow, next_attempt_at: datetime) -> None:
+        async with services.store.transaction() as tx:
+            await alerts.record_attempt_failed(tx, alert.id, next_attempt_at)
+            await tx.commit()
+
+    outbox = Outbox[alerts.AlertRow](
+        name="alert", due=alerts.due_for_delivery, send=send, sent=sent, failed=failed,
+        severity=lambda alert: alert.severity,
+    )
+    with sending_as(Priority.URGENT):  # alerts go first in the group's queue, never behind bulk (bot.messenger)
+        return await drain(services.store, services.clock, outbox, policy, services.delivery_lock)
 
 
-async def _copy_media(bot: Bot, alert: alerts.AlertRow, chat_id: int, alert_message_id: int) -> None:
+async def _copy_media(messenger: Messenger, alert: alerts.AlertRow, chat_id: int, alert_message_id: int) -> None:
     """A voice note, photo or document from a patient reaches the team as it is, under its alert.
 
-    copyMessage carries the content without the sender's name (pseudonymity). A failure here is logged, not
-    retried: the alert itself went out and says what was sent, and the media stays in the patient's chat.
+    A copy carries the content without the sender's name (pseudonymity). A failure here is logged, not retried: the
+    alert itself went out and says what was sent, and the media stays in the patient's chat.
     """
     message = alert.payload.get("message")
     if not isinstance(message, dict) or message.get("kind") in (None, "text"):
         return
     try:
-        await bot.copy_message(
-            chat_id, from_chat_id=int(message["chat_id"]), message_id=int(message["message_id"]),
-            protect_content=True, reply_to_message_id=alert_message_id,
-        )
-    except TelegramError as exc:
+        await messenger.copy(chat_id, from_chat_id=int(message["chat_id"]), message_id=int(message["message_id"]),
+                             reply_to=alert_message_id)
+    except (TryLater, Unreachable) as exc:
         log.warning("alert %s: the patient's %s could not be copied (%s)", alert.id, message.get("kind"),
-                    type(exc).__name__)
-
-
-async def _failed(services: Services, alert_id: int, next_attempt_at: object) -> None:
-    async with services.store.transaction() as tx:
-        await alerts.record_attempt_failed(tx, alert_id, next_attempt_at)  # type: ignore[arg-type]
-        await tx.commit()
+                    exc.reason or type(exc).__name__)
 
 
 async def _sent(services: Services, alert: alerts.AlertRow, message_id: int, policy: DeliveryPolicy) -> None:

@@ -19,20 +19,16 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from telegram import Bot
-from telegram.error import Forbidden
-
-from bot.clock import utc_iso
 from bot.domain import schedule
 from bot.domain.rules import evaluate_event
 from bot.i18n import _
+from bot.messenger import Messenger, Priority, Unreachable, sending_as
 from bot.scheduling import spread
 from bot.services import answering
 from bot.services.container import Services
-from bot.storage import alerts, audit, instances, patients
+from bot.services.prompting import send_prompt
+from bot.storage import alerts, audit, due, instances, patients
 from bot.storage.store import Tx
-from bot.telegram.outgoing import send_prompt
-from bot.telegram.pacing import Lane, sending_as
 
 log = logging.getLogger(__name__)
 
@@ -49,16 +45,16 @@ async def recover(services: Services) -> int:
     """After a crash: instances caught between "intent recorded" and "sent recorded" become open (no resend)."""
     now = services.clock.now()
     async with services.store.transaction() as tx:
-        rows = await tx.fetchall("SELECT id, patient_id FROM instances WHERE status = 'sending'")
-        for row in rows:
-            await instances.set_status(tx, row["id"], "open", now)
-            await audit.record(tx, at=now, actor="system", action="send_recovered", patient_id=row["patient_id"],
-                               entity="instance", entity_id=row["id"])
+        caught = await due.caught_mid_send(tx)
+        for instance_id, patient_id in caught:
+            await instances.set_status(tx, instance_id, "open", now)
+            await audit.record(tx, at=now, actor="system", action="send_recovered", patient_id=patient_id,
+                               entity="instance", entity_id=instance_id)
         await tx.commit()
-    return len(rows)
+    return len(caught)
 
 
-async def tick(services: Services, bot: Bot) -> TickReport:
+async def tick(services: Services, messenger: Messenger) -> TickReport:
     """One pass: close expired windows, give the day-30 notice, send what is due, remind what waits."""
     report = TickReport()
     now = services.clock.now()
@@ -67,19 +63,12 @@ async def tick(services: Services, bot: Bot) -> TickReport:
     if schedule.is_quiet(now, services.schedule, services.settings.timezone):
         return report
     async with services.store.read() as tx:
-        rows = await tx.fetchall(
-            "SELECT i.patient_id, MIN(i.opens_at) AS opens_at FROM instances i JOIN patients p ON p.id = i.patient_id"
-            " WHERE p.status = 'active' AND i.status = 'planned' AND i.opens_at <= ? AND i.closes_at > ?"
-            " AND NOT EXISTS (SELECT 1 FROM instances o WHERE o.patient_id = i.patient_id"
-            "                 AND o.status IN ('sending', 'open'))"
-            " GROUP BY i.patient_id ORDER BY i.patient_id",
-            (utc_iso(now), utc_iso(now)),
-        )
+        candidates = await due.due_patients(tx, now)
     window = timedelta(minutes=services.settings.bot_fanout_spread_minutes)
-    due = spread.due_now([(int(r["patient_id"]), instances.parse_utc(r["opens_at"])) for r in rows], now, window)
-    with sending_as(Lane.BULK):  # scheduled sends: ≈ 30/s overall, behind replies and alerts (bot.telegram.pacing)
-        report.sent = await _dispatch_all(services, bot, due)
-        report.reminded = await _remind(services, bot, now)
+    ready = spread.due_now(candidates, now, window)
+    with sending_as(Priority.BULK):  # scheduled sends: ≈ 30/s overall, behind replies and alerts (bot.messenger)
+        report.sent = await _dispatch_all(services, messenger, ready)
+        report.reminded = await _remind(services, messenger, now)
     return report
 
 
@@ -90,7 +79,7 @@ async def tick(services: Services, bot: Bot) -> TickReport:
 DISPATCH_LANES = 3
 
 
-async def _dispatch_all(services: Services, bot: Bot, patient_ids: list[int]) -> list[int]:
+async def _dispatch_all(services: Services, messenger: Messenger, patient_ids: list[int]) -> list[int]:
     """Dispatch the due patients, a few at a time; stop taking new ones after the first failure, then raise it.
 
     Stopping matters: if Telegram is down, carrying on would mark every due questionnaire as sent while none
@@ -105,7 +94,7 @@ async def _dispatch_all(services: Services, bot: Bot, patient_ids: list[int]) ->
             if failures:
                 return
             try:
-                instance_id = await dispatch_patient(services, bot, patient_id)
+                instance_id = await dispatch_patient(services, messenger, patient_id)
             except Exception as exc:  # noqa: BLE001 - re-raised below, once the other lanes are done
                 failures.append(exc)
                 return
@@ -141,16 +130,11 @@ async def next_due(services: Services, patient_id: int, *, present: bool) -> int
     async with services.store.read() as tx:
         if await instances.open_instance_for(tx, patient_id) is not None:
             return None
-        row = await tx.fetchone(
-            "SELECT id FROM instances WHERE patient_id = ? AND status = 'planned' AND opens_at <= ? AND closes_at > ?"
-            " ORDER BY opens_at, id LIMIT 1",
-            (patient_id, utc_iso(horizon), utc_iso(now)),
-        )
-    return None if row is None else int(row["id"])
+        return await due.next_planned(tx, patient_id, horizon=horizon, now=now)
 
 
 async def dispatch_patient(
-    services: Services, bot: Bot, patient_id: int, *, present: bool = False, preface: str | None = None
+    services: Services, messenger: Messenger, patient_id: int, *, present: bool = False, preface: str | None = None
 ) -> int | None:
     """Open the patient's next due questionnaire if none is open (one at a time); return its id.
 
@@ -169,16 +153,11 @@ async def dispatch_patient(
             return None
         if await instances.open_instance_for(tx, patient_id) is not None:
             return None
-        row = await tx.fetchone(
-            "SELECT id FROM instances WHERE patient_id = ? AND status = 'planned' AND opens_at <= ? AND closes_at > ?"
-            " ORDER BY opens_at, id LIMIT 1",
-            (patient_id, utc_iso(horizon), utc_iso(now)),
-        )
-        if row is None:
+        next_id = await due.next_planned(tx, patient_id, horizon=horizon, now=now)
+        if next_id is None:
             return None
-        instance_id = int(row["id"])
-        await instances.set_status(tx, instance_id, "sending", now)
-        await tx.execute("UPDATE instances SET sent_at = ? WHERE id = ?", (utc_iso(now), instance_id))
+        instance_id = next_id
+        await due.record_send_intent(tx, instance_id, now)
         planned = await instances.get_instance(tx, instance_id)
         if planned is not None and planned.questionnaire_id in services.questionnaires:
             await instances.stamp_sent(tx, instance_id, services.questionnaires[planned.questionnaire_id], now)
@@ -197,10 +176,10 @@ async def dispatch_patient(
         if preface:
             header = f"{preface}\n\n{header}"
         if prompt is not None:
-            await send_prompt(bot, services, link.chat_id, prompt, header=header)
+            await send_prompt(messenger, services, link.chat_id, prompt, header=header)
         else:
-            await bot.send_message(link.chat_id, header)
-    except Forbidden:
+            await messenger.send_text(link.chat_id, header)
+    except Unreachable:
         await mark_unreachable(services, patient_id)
         return None
     finally:
@@ -224,26 +203,17 @@ async def _close_windows(services: Services, now: datetime) -> list[int]:
     """Instances whose window closed unanswered become missed (answers already given are kept)."""
     closed: list[int] = []
     async with services.store.read() as tx:  # most ticks close nothing: do not take the write lock for that
-        expired = await tx.fetchone(
-            "SELECT 1 FROM instances WHERE status IN ('planned', 'sending', 'open') AND closes_at <= ? LIMIT 1",
-            (utc_iso(now),),
-        )
-    if expired is None:
-        return closed
+        if not await due.any_expired(tx, now):
+            return closed
     async with services.store.transaction() as tx:
-        rows = await tx.fetchall(
-            "SELECT i.id, i.patient_id, i.questionnaire_id, i.timepoint, i.study_day, p.status AS pstatus"
-            " FROM instances i JOIN patients p ON p.id = i.patient_id"
-            " WHERE i.status IN ('planned', 'sending', 'open') AND i.closes_at <= ?",
-            (utc_iso(now),),
-        )
-        for row in rows:
-            await instances.set_status(tx, row["id"], "missed", now)
-            await audit.record(tx, at=now, actor="system", action="missed", patient_id=row["patient_id"],
-                               entity="instance", entity_id=row["id"])
-            if row["pstatus"] in ("active", "paused", "unreachable"):
-                await _event_alert(tx, services, "missed", row, now)
-            closed.append(int(row["id"]))
+        for item in await due.expired(tx, now):
+            await instances.set_status(tx, item.id, "missed", now)
+            await audit.record(tx, at=now, actor="system", action="missed", patient_id=item.patient_id,
+                               entity="instance", entity_id=item.id)
+            if item.patient_status in ("active", "paused", "unreachable"):
+                await _event_alert(tx, services, "missed", item.id, item.patient_id, item.questionnaire_id,
+                                   item.timepoint, now)
+            closed.append(item.id)
         await tx.commit()
     return closed
 
@@ -253,82 +223,69 @@ async def _primary_notices(services: Services, now: datetime) -> list[int]:
     noticed: list[int] = []
     tz = services.settings.timezone
     async with services.store.transaction() as tx:
-        rows = await tx.fetchall(
-            "SELECT i.*, p.status AS pstatus FROM instances i JOIN patients p ON p.id = i.patient_id"
-            " WHERE i.is_primary = 1 AND i.status IN ('planned', 'sending', 'open') AND i.primary_notice_at IS NULL"
-            " AND p.status IN ('active', 'paused', 'unreachable')"
-        )
-        for row in rows:
+        for instance in await due.primary_without_notice(tx):
             planned = schedule.PlannedInstance(
-                row["questionnaire_id"], row["timepoint"], row["study_day"],
-                instances.parse_utc(row["opens_at"]), instances.parse_utc(row["closes_at"]), True,
+                instance.questionnaire_id, instance.timepoint, instance.study_day,
+                instance.opens_at, instance.closes_at, True,
             )
             at = schedule.primary_notice_time(services.schedule, planned, tz)
             if at is None or now < at:
                 continue
-            await tx.execute("UPDATE instances SET primary_notice_at = ? WHERE id = ?", (utc_iso(now), row["id"]))
-            await _event_alert(tx, services, "missed_primary_soon", row, now)
-            noticed.append(int(row["id"]))
+            await due.record_primary_notice(tx, instance.id, now)
+            await _event_alert(tx, services, "missed_primary_soon", instance.id, instance.patient_id,
+                               instance.questionnaire_id, instance.timepoint, now)
+            noticed.append(instance.id)
         await tx.commit()
     return noticed
 
 
-async def _event_alert(tx: Tx, services: Services, event: str, row: object, now: datetime) -> None:
-    details = {"questionnaire": row["questionnaire_id"], "timepoint": row["timepoint"]}  # type: ignore[index]
+async def _event_alert(tx: Tx, services: Services, event: str, instance_id: int, patient_id: int,
+                       questionnaire_id: str, timepoint: str, now: datetime) -> None:
+    details = {"questionnaire": questionnaire_id, "timepoint": timepoint}
     for draft in evaluate_event(services.rules, event, details=details):
         if event == "missed" and not services.legacy_alerting:  # one open alert per rule and patient (issue 15)
-            patient_id: int = row["patient_id"]  # type: ignore[index]
             open_alert = await alerts.open_alert_of_rule(tx, patient_id, draft.rule_id)
             if open_alert is not None:  # the digest lists it again: "N times, last …"
                 await alerts.record_occurrence(tx, open_alert.id, fired=draft.fired, now=now)
-                await alerts.record_suppressed(tx, patient_id=patient_id, instance_id=row["id"],  # type: ignore[index]
+                await alerts.record_suppressed(tx, patient_id=patient_id, instance_id=instance_id,
                                                rule_id=draft.rule_id, fired=draft.fired,
                                                previous_alert_id=open_alert.id, now=now, reason="open")
                 continue
         await alerts.insert_alert(
-            tx, patient_id=row["patient_id"], instance_id=row["id"], rule_id=draft.rule_id,  # type: ignore[index]
-            severity=draft.severity,
+            tx, patient_id=patient_id, instance_id=instance_id, rule_id=draft.rule_id, severity=draft.severity,
             payload={"title": draft.title, "source": draft.source, "fired": draft.fired, "trend": [], **details},
             now=now, send_now=draft.severity != "info",
         )
 
 
-async def _remind(services: Services, bot: Bot, now: datetime) -> list[int]:
+async def _remind(services: Services, messenger: Messenger, now: datetime) -> list[int]:
     """Remind open questionnaires at +4 h and the next mornings while their window is open."""
     reminded: list[int] = []
     tz = services.settings.timezone
     async with services.store.read() as tx:
-        rows = await tx.fetchall(
-            "SELECT i.id, i.patient_id, i.sent_at, i.closes_at, i.reminders_sent, p.preferred_time, l.chat_id"
-            " FROM instances i JOIN patients p ON p.id = i.patient_id JOIN telegram_links l ON l.patient_id = p.id"
-            " WHERE i.status = 'open' AND p.status = 'active' AND i.sent_at IS NOT NULL"
-        )
-    for row in rows:
+        candidates = await due.reminder_candidates(tx)
+    for row in candidates:
         times = schedule.reminder_times(
-            services.schedule, sent_at=instances.parse_utc(row["sent_at"]),
-            closes_at=instances.parse_utc(row["closes_at"]), preferred=row["preferred_time"], tz=tz,
+            services.schedule, sent_at=row.sent_at, closes_at=row.closes_at, preferred=row.preferred_time, tz=tz,
         )
-        due = [t for t in times if t <= now]
-        if len(due) <= row["reminders_sent"]:
+        owed = sum(1 for t in times if t <= now)
+        if owed <= row.reminders_sent:
             continue
         async with services.store.transaction() as tx:
-            current = await instances.get_instance(tx, row["id"])
-            if current is None or current.status != "open" or current.reminders_sent >= len(due):
+            current = await instances.get_instance(tx, row.id)
+            if current is None or current.status != "open" or current.reminders_sent >= owed:
                 continue
-            await tx.execute(
-                "UPDATE instances SET reminders_sent = ?, last_reminder_at = ? WHERE id = ?",
-                (len(due), utc_iso(now), row["id"]),
-            )
-            await audit.record(tx, at=now, actor="system", action="reminder", patient_id=row["patient_id"],
-                               entity="instance", entity_id=row["id"], new_value=len(due))
+            await due.record_reminders(tx, row.id, owed, now)
+            await audit.record(tx, at=now, actor="system", action="reminder", patient_id=row.patient_id,
+                               entity="instance", entity_id=row.id, new_value=owed)
             prompt = await answering.prompt_for(tx, services, current)
             await tx.commit()
         try:
             if prompt is not None:
-                await send_prompt(bot, services, row["chat_id"], prompt, replaces_previous=True,
+                await send_prompt(messenger, services, row.chat_id, prompt, replaces_previous=True,
                                   header=_("Reminder: a questionnaire is waiting for your answers."))
-        except Forbidden:
-            await mark_unreachable(services, row["patient_id"])
+        except Unreachable:
+            await mark_unreachable(services, row.patient_id)
             continue
-        reminded.append(int(row["id"]))
+        reminded.append(row.id)
     return reminded

@@ -1,7 +1,7 @@
 """The clinicians' morning digest: open alerts, missed questionnaires, messages and other information.
 
 Sending it must neither block for good nor repeat itself, because unacknowledged urgent alerts are listed there:
-- it is cut on line boundaries by Telegram's own measure (UTF-16 units, `bot.telegram.splitting`), so every chunk is
+- it is cut on line boundaries by Telegram's own measure (UTF-16 units, `bot.delivery.splitting`), so every chunk is
   accepted;
 - the day's chunks are composed once and kept, with how many Telegram has accepted, so a retry after a failure (a
   500 on chunk 2) sends the rest and never posts chunk 1 again;
@@ -18,20 +18,18 @@ import logging
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, time, timedelta
 
-from telegram import Bot
-from telegram.error import RetryAfter, TelegramError
-
 from bot.clock import parse_utc, utc_iso
 from bot.delivery.alert_text import timepoint_label
-from bot.delivery.worker import DeliveryPolicy
+from bot.delivery.outbox import DeliveryPolicy
 from bot.domain.followup import OUTCOME_REMINDER_DAYS
 from bot.i18n import _
+from bot.messenger import Messenger, Priority, TryLater, Unreachable, sending_as
 from bot.services.call_list import call_list_lines
 from bot.services.container import Services
 from bot.storage import alerts, patients
 from bot.storage.settings import get_setting, put_setting
 from bot.storage.store import Tx
-from bot.telegram.splitting import split_message
+from bot.delivery.splitting import split_message
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +61,9 @@ def _line(study_id: str, alert: alerts.AlertRow, tz: object) -> str:
     title = str(alert.payload.get("title", ""))
     timepoint = (alert.latest_fired or {}).get("timepoint") or alert.payload.get("timepoint")  # the newest occurrence
     extra = f" ({timepoint_label(str(timepoint))})" if timepoint else ""
-    fired = alert.payload.get("fired") if isinstance(alert.payload.get("fired"), dict) else {}
-    message = fired.get("message_team") or fired.get("patient_message")  # type: ignore[union-attr]
+    raw_fired = alert.payload.get("fired")
+    fired: dict[str, object] = raw_fired if isinstance(raw_fired, dict) else {}
+    message = fired.get("message_team") or fired.get("patient_message")
     text = f"• {study_id} — {title}{extra} — {when}"
     if alert.occurrences > 1 and alert.last_occurrence_at is not None:  # the same news again while open (issue 15)
         text += " — " + _("{count} times, last {when}").format(
@@ -83,12 +82,13 @@ async def open_alert_lines(services: Services) -> list[str]:
     return [_line(names[a.patient_id], a, tz) for a in rows]
 
 
-async def send_digest_if_due(services: Services, bot: Bot) -> bool:
+async def send_digest_if_due(services: Services, messenger: Messenger) -> bool:
     """Once a day from 08:30 local: send the digest (if the group is known) and mark the info alerts digested.
 
-    True when the digest was completed by this call."""
+    True when the digest was completed by this call. A scheduled post: it waits behind alerts in the group."""
     async with services.digest_lock:
-        return await _send_digest_if_due(services, bot)
+        with sending_as(Priority.BULK):
+            return await _send_digest_if_due(services, messenger)
 
 
 async def _load_pending(tx: Tx) -> PendingDigest | None:
@@ -113,10 +113,9 @@ async def _compose(services: Services, today: str, local: datetime) -> PendingDi
     async with services.store.read() as tx:
         open_rows = await alerts.open_alerts(tx)
         names = {p.id: p.study_id for p in await patients.list_patients(tx)}
-        info = await tx.fetchall("SELECT id FROM alerts WHERE severity = 'info' AND digested_at IS NULL")
+        info_ids = set(await alerts.undigested_info_ids(tx))
         reminders = await alerts.outcome_reminders(
             tx, acknowledged_before=services.clock.now() - timedelta(days=OUTCOME_REMINDER_DAYS))
-    info_ids = {int(r["id"]) for r in info}
     urgent = [a for a in open_rows if a.severity != "info"]
     information = [a for a in open_rows if a.id in info_ids]
     lines = [_("Morning digest — {date}").format(date=local.strftime("%d/%m/%Y"))]
@@ -132,7 +131,7 @@ async def _compose(services: Services, today: str, local: datetime) -> PendingDi
     return PendingDigest(date=today, chunks=split_message("\n".join(lines)), info_ids=sorted(info_ids))
 
 
-async def _send_digest_if_due(services: Services, bot: Bot) -> bool:
+async def _send_digest_if_due(services: Services, messenger: Messenger) -> bool:
     chat_id = services.clinician_chat_id
     now = services.clock.now()
     local = now.astimezone(services.settings.timezone)
@@ -153,27 +152,24 @@ async def _send_digest_if_due(services: Services, bot: Bot) -> bool:
         return False
     while pending.sent < len(pending.chunks):
         try:
-            message = await bot.send_message(chat_id, pending.chunks[pending.sent], protect_content=True)
-        except TelegramError as exc:  # chunks already accepted stay recorded: the retry sends the rest only
+            message_id = await messenger.send_text(chat_id, pending.chunks[pending.sent], protect=True)
+        except (TryLater, Unreachable) as exc:  # chunks already accepted stay recorded: the retry sends the rest only
             wait = RETRY_POLICY.backoff(pending.attempts)
-            if isinstance(exc, RetryAfter):
-                retry = exc.retry_after
-                wait = retry if isinstance(retry, timedelta) else timedelta(seconds=retry)
+            if isinstance(exc, TryLater) and exc.seconds is not None:
+                wait = timedelta(seconds=exc.seconds)
             pending.attempts += 1
             pending.next_attempt_at = utc_iso(services.clock.now() + wait)
             await _save_pending(services, pending)
             log.warning("digest chunk %s/%s not sent yet (%s); next try in %s", pending.sent + 1,
-                        len(pending.chunks), type(exc).__name__, wait)
+                        len(pending.chunks), exc.reason or type(exc).__name__, wait)
             return False
         pending.sent += 1
         pending.attempts = 0
         pending.next_attempt_at = None
-        pending.message_ids.append(message.message_id)
+        pending.message_ids.append(message_id)
         await _save_pending(services, pending)
     async with services.store.transaction() as tx:
-        for alert_id in pending.info_ids:
-            await tx.execute("UPDATE alerts SET digested_at = ? WHERE id = ? AND digested_at IS NULL",
-                             (utc_iso(now), alert_id))
+        await alerts.mark_digested(tx, pending.info_ids, now)
         await put_setting(tx, _LAST_DIGEST, today)
         await put_setting(tx, _PENDING_DIGEST, "")
         await tx.commit()

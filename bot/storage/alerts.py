@@ -353,3 +353,16 @@ async def stop_info_notices(tx: Tx, patient_id: int) -> None:
     """Withdrawal: the information notices not yet delivered about this patient are no longer sent."""
     await tx.execute("UPDATE alerts SET next_attempt_at = NULL WHERE patient_id = ? AND delivered_at IS NULL"
                      " AND severity = 'info'", (patient_id,))
+
+
+async def undigested_info_ids(tx: Tx) -> list[int]:
+    """Information alerts no morning digest has listed yet."""
+    rows = await tx.fetchall("SELECT id FROM alerts WHERE severity = 'info' AND digested_at IS NULL ORDER BY id")
+    return [int(r["id"]) for r in rows]
+
+
+async def mark_digested(tx: Tx, alert_ids: Collection[int], now: datetime) -> None:
+    """These information alerts went out in a digest (the first digest to list one keeps its time)."""
+    for alert_id in alert_ids:
+        await tx.execute("UPDATE alerts SET digested_at = ? WHERE id = ? AND digested_at IS NULL",
+                         (utc_iso(now), alert_id))

@@ -6,7 +6,7 @@ import logging
 from datetime import timedelta
 from pathlib import Path
 
-from telegram import Bot, BotCommand
+from telegram import BotCommand
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -40,10 +40,12 @@ from bot.services import housekeeping, silence
 from bot.services.container import Services
 from bot.storage.patients import site_codes_in_use
 from bot.storage.store import Store
-from bot.telegram.context import SERVICES_KEY, BotContext
+from bot.messenger import Messenger
+from bot.telegram.context import MESSENGER_KEY, SERVICES_KEY, BotContext
+from bot.telegram.messenger import PtbMessenger
 from bot.telegram.inbox import INBOX_KEY, Inbox, InboxPollingRequest, InboxProcessor, InboxQueue, replay
 from bot.telegram.handlers import clinician, errors, flood, followup, guards, membership, patient, phone
-from bot.telegram.pacing import Lane, TelegramPacing, sending_as
+from bot.telegram.pacing import TelegramPacing
 from bot.telegram.keyboards import ACK, ANSWER, FOLLOWUP, BACK, CONSENT, PHONE_ANSWER, PHONE_TOGGLE, PREFERENCE, STOP, TOGGLE
 
 log = logging.getLogger(__name__)
@@ -122,6 +124,7 @@ def build_application(
         update_queue.arrived = pacing.update_arrived
     application = builder.build()
     application.bot_data[SERVICES_KEY] = services
+    application.bot_data[MESSENGER_KEY] = PtbMessenger(application.bot)
     application.bot_data[INBOX_KEY] = update_inbox
     register_handlers(application)
     if tick is not None and application.job_queue is not None:
@@ -222,28 +225,27 @@ async def on_startup(application: Application) -> None:
     )
 
 
-async def periodic_work(services: Services, bot: Bot) -> dispatcher.TickReport:
+async def periodic_work(services: Services, messenger: Messenger) -> dispatcher.TickReport:
     """Everything that runs on the clock, in order: the schedule (send, remind, close windows), housekeeping,
     then the clinicians' side (alert delivery, the digest). The tick job, the sandbox and the test bench run this."""
-    report = await dispatcher.tick(services, bot)
+    report = await dispatcher.tick(services, messenger)
     await housekeeping.prune_if_due(services)
-    await clinician_work(services, bot)
+    await clinician_work(services, messenger)
     return report
 
 
-async def clinician_work(services: Services, bot: Bot) -> None:
+async def clinician_work(services: Services, messenger: Messenger) -> None:
     """Advice owed to patients, alerts due (first sends, retries, re-alerts) and the morning digest; safe to run
     beside `periodic_work`."""
-    await patient_notices.send_notices(services, bot)
+    await patient_notices.send_notices(services, messenger)
     await silence.escalate_silences(services)
-    await worker.deliver_due(services, bot)
-    with sending_as(Lane.BULK):  # the digest is a scheduled post: it waits behind alerts in the group
-        await digest.send_digest_if_due(services, bot)
+    await worker.deliver_due(services, messenger)
+    await digest.send_digest_if_due(services, messenger)
 
 
 async def _tick_job(context: BotContext) -> None:
-    await periodic_work(context.services, context.bot)
+    await periodic_work(context.services, context.messenger)
 
 
 async def _clinician_job(context: BotContext) -> None:
-    await clinician_work(context.services, context.bot)
+    await clinician_work(context.services, context.messenger)

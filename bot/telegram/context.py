@@ -6,9 +6,11 @@ from typing import Any
 
 from telegram.ext import Application, CallbackContext, ExtBot
 
+from bot.messenger import Messenger
 from bot.services.container import Services
 
 SERVICES_KEY = "services"
+MESSENGER_KEY = "messenger"
 
 
 class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
@@ -20,3 +22,8 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], d
     @property
     def services(self) -> Services:
         return self.application.bot_data[SERVICES_KEY]  # type: ignore[no-any-return]
+
+    @property
+    def messenger(self) -> Messenger:
+        """The messenger port over this application's bot (`bot.telegram.messenger.PtbMessenger`)."""
+        return self.application.bot_data[MESSENGER_KEY]  # type: ignore[no-any-return]

@@ -39,15 +39,16 @@ import itertools
 import logging
 import time
 from collections import Counter, deque
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import timedelta
-from enum import IntEnum
 from typing import Any
 
 from aiolimiter import AsyncLimiter
 from telegram.error import RetryAfter, TelegramError
 from telegram.ext import BaseRateLimiter
+
+from bot.messenger import Priority, current_priority, sending_as  # noqa: F401 - sending_as: re-exported for the handlers
 
 log = logging.getLogger(__name__)
 
@@ -67,30 +68,12 @@ REPLY_WINDOW_SECONDS = 50.0
 _MESSAGE_POSTING = frozenset({"copyMessage", "copyMessages", "forwardMessage", "forwardMessages"})
 
 
-class Lane(IntEnum):
-    """Who waits for whom: a lower value goes first in a chat's queue (none is 0: PTB drops a falsy
-    `rate_limit_args`)."""
-
-    URGENT = 1
-    REPLY = 2
-    BULK = 3
-    TIDY = 4
-
-
-#: The lane of calls made without `rate_limit_args`; `sending_as` sets it for a whole job (a tick, a delivery).
-#: A context variable rather than `rate_limit_args` at every call: PTB refuses `rate_limit_args` on a bot without
-#: a rate limiter (tests, sandbox, benchmarks run some without), and `send_prompt` serves both replies and bulk.
-current_lane: contextvars.ContextVar[Lane] = contextvars.ContextVar("lane", default=Lane.REPLY)
-
-
-@contextlib.contextmanager
-def sending_as(lane: Lane) -> Iterator[None]:
-    """Every Bot API call made inside (and in tasks started inside) travels in `lane`."""
-    token = current_lane.set(lane)
-    try:
-        yield
-    finally:
-        current_lane.reset(token)
+#: Who waits for whom (`bot.messenger.Priority`): the port names it, the pacer enforces it. Calls made outside a
+#: `sending_as` block are replies; a job sets its lane once (`with sending_as(Lane.BULK):`). A context variable
+#: rather than `rate_limit_args` at every call: PTB refuses `rate_limit_args` on a bot without a rate limiter
+#: (tests, sandbox, benchmarks run some without), and one send of a question serves both replies and bulk.
+Lane = Priority
+current_lane = current_priority
 
 
 def posts_a_message(endpoint: str) -> bool:

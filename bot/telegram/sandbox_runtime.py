@@ -18,6 +18,7 @@ from telegram.ext import Application, Job, SimpleUpdateProcessor
 
 from bot.services.container import Services
 from bot.telegram.app import build_application, on_startup, periodic_work
+from bot.telegram.context import MESSENGER_KEY
 
 __all__ = ["TICK_JOB_NAME", "CountingProcessor", "SandboxBot"]
 
@@ -121,4 +122,4 @@ class SandboxBot:
                 context = self.app.context_types.context.from_job(self._tick_job, self.app)
                 await self._production_tick(context)
             else:
-                await periodic_work(self.services, self.app.bot)
+                await periodic_work(self.services, self.app.bot_data[MESSENGER_KEY])

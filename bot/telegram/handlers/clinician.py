@@ -243,7 +243,7 @@ async def send_now(update: Update, context: BotContext) -> None:
                 known=", ".join(sorted(context.services.questionnaires)))
         )
         return
-    sent = await dispatcher.dispatch_patient(context.services, context.bot, row.patient.id)
+    sent = await dispatcher.dispatch_patient(context.services, context.messenger, row.patient.id)
     text = _("Questionnaire {questionnaire} sent to {study_id}.") if sent == instance_id else _(
         "Questionnaire {questionnaire} queued for {study_id}: it follows the one in progress (or waits for 08:00).")
     await update.effective_message.reply_text(  # type: ignore[union-attr]
@@ -271,7 +271,7 @@ async def _set_status(update: Update, context: BotContext, command: str, status:
     await update.effective_message.reply_text(  # type: ignore[union-attr]
         _("{study_id} is now {status}.").format(study_id=row.patient.study_id, status=status_label(status)))
     if status == "active":
-        await dispatcher.dispatch_patient(context.services, context.bot, row.patient.id)
+        await dispatcher.dispatch_patient(context.services, context.messenger, row.patient.id)
 
 
 async def pause_patient(update: Update, context: BotContext) -> None:
@@ -317,8 +317,8 @@ async def change_day0(update: Update, context: BotContext) -> None:
 
 
 async def _reply_long(update: Update, text: str) -> None:
-    """Telegram caps a message at 4096 UTF-16 units: split on line boundaries (`bot.telegram.splitting`)."""
-    from bot.telegram.splitting import split_message
+    """Telegram caps a message at 4096 UTF-16 units: split on line boundaries (`bot.delivery.splitting`)."""
+    from bot.delivery.splitting import split_message
 
     message = update.effective_message
     assert message is not None

@@ -8,7 +8,9 @@ from telegram import Update
 from telegram.error import Forbidden, TelegramError
 
 from bot.i18n import _
+from bot.messenger import TryLater, Unreachable
 from bot.telegram.context import BotContext
+from bot.telegram.messenger import PAUSED
 from bot.telegram.pacing import RepliesPaused
 
 log = logging.getLogger(__name__)
@@ -17,14 +19,17 @@ log = logging.getLogger(__name__)
 async def on_error(update: object, context: BotContext) -> None:
     """Log the failure (type, update id — never the text) and apologise to a patient in a private chat."""
     error = context.error
-    if isinstance(error, RepliesPaused):  # a reply to a sender who floods, deliberately not sent (issue #21)
-        return
+    if isinstance(error, RepliesPaused) or (isinstance(error, TryLater) and error.reason == PAUSED):
+        return  # a reply to a sender who floods, deliberately not sent (issue #21)
     update_id = update.update_id if isinstance(update, Update) else None
-    log.error("error while handling update %s: %s", update_id, type(error).__name__, exc_info=error)
+    # Through the messenger port, Telegram's own error is the cause: name it (TryLater from a 502 or a time-out)
+    cause = error.__cause__ if isinstance(error, (TryLater, Unreachable)) and error.__cause__ is not None else None
+    name = type(error).__name__ + (f" ({type(cause).__name__})" if cause is not None else "")
+    log.error("error while handling update %s: %s", update_id, name, exc_info=error)
     if not isinstance(update, Update):
         return
     chat = update.effective_chat
-    if isinstance(error, Forbidden) and chat is not None and chat.type == "private":
+    if isinstance(error, (Forbidden, Unreachable)) and chat is not None and chat.type == "private":
         # A reply to a patient refused with 403: they blocked the bot (marked unreachable, the team told once).
         from bot.services.reachability import mark_unreachable_user
 

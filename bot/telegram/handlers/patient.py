@@ -23,7 +23,7 @@ from bot.services import answering, enrolment, onboarding, patient_messages
 from bot.services.answering import Submission
 from bot.telegram.context import BotContext
 from bot.telegram.keyboards import ANSWER, BACK, TOGGLE, VALIDATE, consent_keyboard, parse_press, preference_keyboard
-from bot.telegram.outgoing import send_prompt
+from bot.services.prompting import send_prompt
 from bot.telegram.pacing import Lane, sending_as
 from bot.telegram.rendering import answered_text, question_text, summary_text
 
@@ -115,7 +115,7 @@ async def preferred_time(update: Update, context: BotContext) -> None:
         # the same message as the first question (one message, not two: issue #18).
         due = await dispatcher.next_due(context.services, patient.id, present=True)
         if due is not None and await dispatcher.dispatch_patient(
-            context.services, context.bot, patient.id, present=True,
+            context.services, context.messenger, patient.id, present=True,
             preface=_("Thank you. Here is your first questionnaire. You can stop at any time and continue later: "
                       "send /reprendre to see the current question again."),
         ):
@@ -188,7 +188,7 @@ async def go_back(update: Update, context: BotContext) -> None:
         return
     await query.answer()
     await _drop_keyboard(query)
-    await send_prompt(context.bot, context.services, query.from_user.id, prompt)
+    await send_prompt(context.messenger, context.services, query.from_user.id, prompt)
 
 
 async def typed_answer(update: Update, context: BotContext) -> None:
@@ -264,12 +264,12 @@ async def keep_message(
         await message.reply_text(refusal_text())
         return
     # The alert is committed in the outbox; deliver it now rather than at the next tick.
-    context.application.create_task(worker.deliver_due(context.services, context.bot), update=update)
+    context.application.create_task(worker.deliver_due(context.services, context.messenger), update=update)
     if received.outcome == "withdrawn" or received.patient is None:
         return  # withdrawn: kept and passed on, but the bot never writes to the patient again
     received_text: str | None = None
     if received.notice_id is not None:
-        await patient_notices.send_notices(context.services, context.bot, notice_id=received.notice_id)
+        await patient_notices.send_notices(context.services, context.messenger, notice_id=received.notice_id)
     elif received.outcome == "held":
         pass  # a burst: already told for the first messages (the flood limit of the pacer spares the chat)
     else:
@@ -279,12 +279,12 @@ async def keep_message(
     # "Passed on" and the question asked again go in one message: one call fewer in the chat's budget (issue #18).
     current, prompt = await answering.current_prompt(context.services, user.id)
     if prompt is not None:
-        await send_prompt(context.bot, context.services, message.chat_id, prompt, header=received_text,
+        await send_prompt(context.messenger, context.services, message.chat_id, prompt, header=received_text,
                           replaces_previous=True)
         return
     if current is not None and current.status == "active" and await dispatcher.dispatch_patient(
         # The patient is here now: what is due (held back by quiet hours) follows at once, at any hour.
-        context.services, context.bot, current.id, present=True, preface=received_text,
+        context.services, context.messenger, current.id, present=True, preface=received_text,
     ):
         return
     if received_text is not None:
@@ -325,7 +325,7 @@ async def show_current(update: Update, context: BotContext) -> None:
     if patient is None:
         await context.bot.send_message(chat.id, refusal_text())
     elif prompt is not None:
-        await send_prompt(context.bot, context.services, chat.id, prompt, replaces_previous=True)
+        await send_prompt(context.messenger, context.services, chat.id, prompt, replaces_previous=True)
     elif patient.status == "joined":
         await context.bot.send_message(chat.id, welcome_text(), reply_markup=consent_keyboard())
     elif patient.status == "withdrawn":
@@ -335,7 +335,7 @@ async def show_current(update: Update, context: BotContext) -> None:
     else:
         # Nothing open, but something may be due and held back by quiet hours: the patient is here, send it.
         if patient.status == "active" and await dispatcher.dispatch_patient(
-            context.services, context.bot, patient.id, present=True
+            context.services, context.messenger, patient.id, present=True
         ):
             return
         await context.bot.send_message(chat.id, nothing_due_text())
@@ -397,7 +397,7 @@ async def _show_next(update: Update, context: BotContext, submission: Submission
     """After a stored answer: urgent advice first, the choice shown (later, tidy lane), then the next question."""
     if submission.notice_id is not None:
         # "Call 15 or 112 now" / "the team will call you today" before anything else; stored, retried until sent.
-        await patient_notices.send_notices(context.services, context.bot, notice_id=submission.notice_id)
+        await patient_notices.send_notices(context.services, context.messenger, notice_id=submission.notice_id)
     if chat_id is None:
         return
     answered = submission.answered
@@ -410,13 +410,13 @@ async def _show_next(update: Update, context: BotContext, submission: Submission
     if any(draft.severity != "info" or draft.rule_id in context.services.rules.event_rule_ids("free_text")
            for draft in submission.alerts):
         # The alert is committed in the outbox; deliver it now rather than at the next tick.
-        context.application.create_task(worker.deliver_due(context.services, context.bot), update=update)
+        context.application.create_task(worker.deliver_due(context.services, context.messenger), update=update)
     if submission.prompt is not None:
-        await send_prompt(context.bot, context.services, chat_id, submission.prompt)
+        await send_prompt(context.messenger, context.services, chat_id, submission.prompt)
     elif submission.finished and answered is not None:
         await context.bot.send_message(chat_id, summary_text(answered.questionnaire.title, submission.summary))
         await dispatcher.dispatch_patient(  # the patient is here: the next due one follows at once, at any hour
-            context.services, context.bot, submission.patient.id, present=True)  # type: ignore[union-attr]
+            context.services, context.messenger, submission.patient.id, present=True)  # type: ignore[union-attr]
 
 
 async def _show_answer(context: BotContext, update_id: int, chat_id: int, message_id: int, text: str) -> None:
@@ -516,7 +516,7 @@ async def resume_command(update: Update, context: BotContext) -> None:
     if patient is not None and patient.status == "paused":
         await participation.change_status(context.services, patient, "active", actor=f"patient:{patient.study_id}")
         await context.bot.send_message(chat.id, _("Welcome back: the questionnaires start again."))
-        if await dispatcher.dispatch_patient(context.services, context.bot, patient.id, present=True):
+        if await dispatcher.dispatch_patient(context.services, context.messenger, patient.id, present=True):
             return
     await show_current(update, context)
 

@@ -147,7 +147,7 @@ async def _after(update: Update, context: BotContext, submission: Submission, *,
     if submission.alerts:
         from bot.delivery import worker
 
-        context.application.create_task(worker.deliver_due(context.services, context.bot), update=update)
+        context.application.create_task(worker.deliver_due(context.services, context.messenger), update=update)
     if chat_id is None:
         return
     if submission.prompt is not None:
