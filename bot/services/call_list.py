@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot.services.status_labels import status_label
 from bot.domain import schedule
 from bot.domain.models import Instance, Patient
 from bot.i18n import _
@@ -53,7 +54,6 @@ async def entries(services: Services) -> list[CallEntry]:
 
 def entry_line(entry: CallEntry, services: Services) -> str:
     """One line of the list, as a research nurse reads it."""
-    from bot.telegram.handlers.clinician import status_label
 
     tz = services.settings.timezone
     closes = entry.instance.closes_at.astimezone(tz).strftime("%d/%m %H:%M")

@@ -10,6 +10,7 @@ from telegram import Update
 
 from bot.domain.enrolment import EnrolmentError, parse_day0, parse_enrolment
 from bot.i18n import _
+from bot.services.status_labels import status_label
 from bot.services import clinician_commands, enrolment
 from bot.telegram.context import BotContext
 
@@ -115,15 +116,6 @@ async def acknowledge(update: Update, context: BotContext) -> None:
         await query.edit_message_text(text, reply_markup=followup_keyboard(alert_id, "action"))
     except Exception as exc:  # the acknowledgement is recorded; a failed edit is cosmetic
         log.info("could not edit the acknowledged alert: %s", type(exc).__name__)
-
-
-def status_label(status: str) -> str:
-    """A patient status as the clinicians read it."""
-    labels = {
-        "invited": _("invited"), "joined": _("joined"), "active": _("active"), "paused": _("paused"),
-        "withdrawn": _("withdrawn"), "unreachable": _("unreachable"),
-    }
-    return labels.get(status, status)
 
 
 def _local(context: BotContext, moment: object) -> str:
