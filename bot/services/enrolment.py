@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from bot.clock import Clock, parse_utc
+from bot.clock import Clock
 from bot.domain.enrolment import INVITATION_VALIDITY_DAYS, EnrolmentError, EnrolmentRequest
 from bot.domain.models import Patient
 from bot.i18n import _
@@ -102,13 +102,13 @@ async def redeem(
         invitation = await patients.find_invitation(tx, code) if code else None
         usable = (
             invitation is not None
-            and invitation["redeemed_at"] is None
-            and parse_utc(invitation["expires_at"]) > now
+            and invitation.redeemed_at is None
+            and invitation.expires_at > now
         )
         if not usable:
             reason = (
                 "missing" if not code else "unknown" if invitation is None
-                else "used" if invitation["redeemed_at"] else "expired"
+                else "used" if invitation.redeemed_at else "expired"
             )
             # Keyed by the update: one handled again after a crash (`bot.telegram.inbox`) is refused again, so
             # the stranger gets the reply at least once, and counted by the rate limit (and audited) only once.
@@ -122,8 +122,8 @@ async def redeem(
                 await tx.commit()
             return JoinResult("refused")
         assert invitation is not None
-        patient_id = int(invitation["patient_id"])
-        await patients.redeem_invitation(tx, int(invitation["id"]), now)
+        patient_id = invitation.patient_id
+        await patients.redeem_invitation(tx, invitation.id, now)
         await patients.link_telegram(tx, patient_id=patient_id, telegram_user_id=telegram_user_id, chat_id=chat_id,
                                      now=now)
         await patients.set_status(tx, patient_id, "joined", now)
@@ -131,7 +131,7 @@ async def redeem(
         assert patient is not None
         await audit.record(
             tx, at=now, actor=f"patient:{patient.study_id}", action="join", patient_id=patient_id,
-            entity="invitation", entity_id=invitation["id"], telegram_date=telegram_date,
+            entity="invitation", entity_id=invitation.id, telegram_date=telegram_date,
         )
         await tx.commit()
     return JoinResult("joined", patient)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from datetime import date, datetime
 
 import aiosqlite
@@ -121,8 +122,23 @@ async def create_invitation(tx: Tx, *, patient_id: int, code: str, now: datetime
     )
 
 
-async def find_invitation(tx: Tx, code: str) -> aiosqlite.Row | None:
-    return await tx.fetchone("SELECT * FROM invitations WHERE code_hash = ?", (hash_code(code),))
+@dataclass(frozen=True)
+class StoredInvitation:
+    """An invitation as kept (its code only as a hash)."""
+
+    id: int
+    patient_id: int
+    expires_at: datetime
+    redeemed_at: datetime | None
+
+
+async def find_invitation(tx: Tx, code: str) -> StoredInvitation | None:
+    row = await tx.fetchone("SELECT id, patient_id, expires_at, redeemed_at FROM invitations WHERE code_hash = ?",
+                            (hash_code(code),))
+    if row is None:
+        return None
+    return StoredInvitation(int(row["id"]), int(row["patient_id"]), parse_utc(row["expires_at"]),
+                            parse_utc(row["redeemed_at"]) if row["redeemed_at"] else None)
 
 
 async def redeem_invitation(tx: Tx, invitation_id: int, now: datetime) -> None:
