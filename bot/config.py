@@ -8,6 +8,7 @@ validation error into `ConfigError`, and `bot.__main__` prints it.
 from __future__ import annotations
 
 import re
+import socket
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -41,6 +42,10 @@ class Settings(BaseSettings):
     webhook_secret: SecretStr | None = Field(default=None, alias="WEBHOOK_SECRET")
     webhook_listen: str = Field(default="127.0.0.1", alias="WEBHOOK_LISTEN")
     webhook_port: int = Field(default=8443, ge=1, le=65535, alias="WEBHOOK_PORT")
+    # This process among several bot replicas on one PostgreSQL database (each needs its own; the host name by
+    # default): it holds the tick's lease and claims the outbox rows it sends (migration 0010).
+    bot_replica_id: str = Field(default_factory=socket.gethostname, min_length=1, max_length=100,
+                                alias="BOT_REPLICA_ID")
     # How often the schedule and the alert outbox are looked at (seconds).
     bot_tick_seconds: float = Field(default=20.0, gt=0, le=3600, alias="BOT_TICK_SECONDS")
     # The sites' phone numbers and working hours (bot/domain/sites.py); None = the example file shipped with the bot.

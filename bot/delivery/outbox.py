@@ -48,6 +48,10 @@ class DeliveryPolicy:
         return min(self.first_backoff * (2 ** min(max(attempts, 0), 20)), cap)
 
 
+#: How long a replica's claim on the rows it is sending lasts: past it (the replica died mid-send), another replica
+#: takes them over. Far longer than a send, even one held by Telegram's retry_after.
+CLAIM_FOR = timedelta(minutes=5)
+
 #: A request the platform rejected is retried as if it had failed this many times (the longest back-off).
 REFUSED_ATTEMPTS = 99
 
@@ -68,7 +72,8 @@ class Outbox(Generic[Row]):
     """One kind of message owed: where its rows are, how one is sent, what is recorded after."""
 
     name: str
-    due: Callable[[Tx, datetime], Awaitable[list[Row]]]
+    due: Callable[[Tx, datetime], Awaitable[list[Row]]]  # read only: is anything due? (most passes find nothing)
+    claim: Callable[[Tx, datetime, str, datetime], Awaitable[list[Row]]]  # (tx, now, replica, until): due, claimed
     send: Callable[[Row], Awaitable[int]]  # the message id; raises only Unreachable or TryLater
     sent: Callable[[Row, int], Awaitable[None]]
     failed: Callable[[Row, datetime], Awaitable[None]]  # record the failed attempt, next try at the given time
@@ -77,11 +82,17 @@ class Outbox(Generic[Row]):
 
 
 async def drain(store: Store, clock: Clock, outbox: Outbox[Row], policy: DeliveryPolicy,
-                lock: asyncio.Lock) -> int:
-    """Send every due row of `outbox` (one pass at a time under `lock`); return how many were accepted."""
+                lock: asyncio.Lock, *, replica: str) -> int:
+    """Send every due row of `outbox` (one pass at a time in this process under `lock`; rows claimed for
+    `replica`, so another replica's pass skips them); return how many were accepted."""
     async with lock:
+        now = clock.now()
         async with store.read() as tx:
-            rows = await outbox.due(tx, clock.now())
+            if not await outbox.due(tx, now):
+                return 0
+        async with store.transaction() as tx:
+            rows = await outbox.claim(tx, now, replica, now + CLAIM_FOR)
+            await tx.commit()
         accepted = 0
         for row in rows:
             try:

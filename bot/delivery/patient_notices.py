@@ -42,6 +42,9 @@ async def send_notices(
     async def due(tx: Tx, now: datetime) -> list[notices.DueNotice]:
         return await notices.due_notices(tx, now, notice_id)
 
+    async def claim(tx: Tx, now: datetime, replica: str, until: datetime) -> list[notices.DueNotice]:
+        return await notices.claim_due_notices(tx, now, notice_id, holder=replica, until=until)
+
     async def send(notice: notices.DueNotice) -> int:
         return await messenger.send_text(notice.chat_id, notice_text(services, notice))
 
@@ -63,8 +66,9 @@ async def send_notices(
         await mark_unreachable(services, notice.patient_id)
 
     outbox = Outbox[notices.DueNotice](
-        name="patient notice", due=due, send=send, sent=sent, failed=failed,
+        name="patient notice", due=due, claim=claim, send=send, sent=sent, failed=failed,
         severity=lambda notice: notice.kind, unreachable=unreachable,
     )
     with sending_as(Priority.URGENT):  # safety advice goes first in its chat, never behind bulk (bot.messenger)
-        return await drain(services.store, services.clock, outbox, policy, services.notice_lock)
+        return await drain(services.store, services.clock, outbox, policy, services.notice_lock,
+                           replica=services.replica_id)

@@ -17,6 +17,7 @@ from bot.domain.rules import evaluate_event
 from bot.messenger import Messenger, Priority, TryLater, Unreachable, sending_as
 from bot.services.container import Services
 from bot.storage import alerts, audit, patients
+from bot.storage.store import Tx
 
 __all__ = ["DeliveryPolicy", "deliver_due"]
 
@@ -50,12 +51,16 @@ async def deliver_due(services: Services, messenger: Messenger, policy: Delivery
             await alerts.record_attempt_failed(tx, alert.id, next_attempt_at)
             await tx.commit()
 
+    async def claim(tx: Tx, now: datetime, replica: str, until: datetime) -> list[alerts.AlertRow]:
+        return await alerts.claim_due_for_delivery(tx, now, holder=replica, until=until)
+
     outbox = Outbox[alerts.AlertRow](
-        name="alert", due=alerts.due_for_delivery, send=send, sent=sent, failed=failed,
+        name="alert", due=alerts.due_for_delivery, claim=claim, send=send, sent=sent, failed=failed,
         severity=lambda alert: alert.severity,
     )
     with sending_as(Priority.URGENT):  # alerts go first in the group's queue, never behind bulk (bot.messenger)
-        return await drain(services.store, services.clock, outbox, policy, services.delivery_lock)
+        return await drain(services.store, services.clock, outbox, policy, services.delivery_lock,
+                           replica=services.replica_id)
 
 
 async def _copy_media(messenger: Messenger, alert: alerts.AlertRow, chat_id: int, alert_message_id: int) -> None:

@@ -27,7 +27,7 @@ from bot.scheduling import spread
 from bot.services import answering
 from bot.services.container import Services
 from bot.services.prompting import send_prompt
-from bot.storage import alerts, audit, due, instances, patients
+from bot.storage import alerts, audit, due, instances, leases, notices, patients
 from bot.storage.store import Tx
 
 log = logging.getLogger(__name__)
@@ -41,10 +41,20 @@ class TickReport:
     notices: list[int] = field(default_factory=list)
 
 
+#: How long a replica holds the tick once it started it (it gives it back when done). A replica killed mid-tick
+#: loses it after this; two ticks at once would still send nothing twice (each patient's send is its own
+#: transaction), but would together exceed Telegram's ≈ 30 bulk messages/s, which is per bot.
+TICK_LEASE = timedelta(minutes=10)
+
+
 async def recover(services: Services) -> int:
-    """After a crash: instances caught between "intent recorded" and "sent recorded" become open (no resend)."""
+    """After a crash: instances caught between "intent recorded" and "sent recorded" become open (no resend);
+    what this replica's previous run had claimed (outbox rows, the tick's lease) is free again."""
     now = services.clock.now()
     async with services.store.transaction() as tx:
+        await alerts.release_claims_of(tx, services.replica_id)
+        await notices.release_claims_of(tx, services.replica_id)
+        await leases.release_all_of(tx, services.replica_id, now)
         caught = await due.caught_mid_send(tx)
         for instance_id, patient_id in caught:
             await instances.set_status(tx, instance_id, "open", now)
@@ -58,6 +68,19 @@ async def tick(services: Services, messenger: Messenger) -> TickReport:
     """One pass: close expired windows, give the day-30 notice, send what is due, remind what waits."""
     report = TickReport()
     now = services.clock.now()
+    async with services.store.transaction() as tx:
+        if not await leases.acquire(tx, "tick", holder=services.replica_id, now=now, until=now + TICK_LEASE):
+            return report  # another replica is ticking
+        await tx.commit()
+    try:
+        return await _tick(services, messenger, report, now)
+    finally:
+        async with services.store.transaction() as tx:
+            await leases.release(tx, "tick", holder=services.replica_id, now=services.clock.now())
+            await tx.commit()
+
+
+async def _tick(services: Services, messenger: Messenger, report: TickReport, now: datetime) -> TickReport:
     report.missed = await _close_windows(services, now)
     report.notices = await _primary_notices(services, now)
     if schedule.is_quiet(now, services.schedule, services.settings.timezone):

@@ -32,6 +32,9 @@ class Services:
     sites: "Sites"
     free_text_vocabulary: "FreeTextVocabulary"
     clinician_chat_id: int | None = None
+    # Who this process is among the replicas sharing the database (BOT_REPLICA_ID): the holder of its leases and
+    # outbox claims (migration 0010).
+    replica_id: str = "local"
     bot_username: str = field(default="")
     # One delivery pass at a time: the periodic tick and the wake-up after an urgent answer must not both send
     # the same outbox row.

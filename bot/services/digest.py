@@ -26,7 +26,7 @@ from bot.i18n import _
 from bot.messenger import Messenger, Priority, TryLater, Unreachable, sending_as
 from bot.services.call_list import call_list_lines
 from bot.services.container import Services
-from bot.storage import alerts, patients
+from bot.storage import alerts, leases, patients
 from bot.storage.settings import get_setting, put_setting
 from bot.storage.store import Tx
 from bot.delivery.splitting import split_message
@@ -37,6 +37,8 @@ DIGEST_TIME = time(8, 30)  # issue #5: "a digest … goes to the group every mor
 _LAST_DIGEST = "last_digest_date"
 _PENDING_DIGEST = "pending_digest"
 RETRY_POLICY = DeliveryPolicy()
+#: How long a replica holds the digest while sending it (given back when done; lost if the replica dies).
+DIGEST_LEASE = timedelta(minutes=10)
 
 
 @dataclass
@@ -139,6 +141,24 @@ async def _send_digest_if_due(services: Services, messenger: Messenger) -> bool:
         return False
     today = local.date().isoformat()
     async with services.store.read() as tx:
+        last = await get_setting(tx, _LAST_DIGEST)
+    if last is not None and last >= today:
+        return False
+    async with services.store.transaction() as tx:  # one replica sends the day's digest (migration 0010)
+        if not await leases.acquire(tx, "digest", holder=services.replica_id, now=now, until=now + DIGEST_LEASE):
+            return False
+        await tx.commit()
+    try:
+        return await _send_if_still_due(services, messenger, chat_id, now, local, today)
+    finally:
+        async with services.store.transaction() as tx:
+            await leases.release(tx, "digest", holder=services.replica_id, now=services.clock.now())
+            await tx.commit()
+
+
+async def _send_if_still_due(services: Services, messenger: Messenger, chat_id: int, now: datetime,
+                             local: datetime, today: str) -> bool:
+    async with services.store.read() as tx:  # read again under the lease: another replica may have just sent it
         last = await get_setting(tx, _LAST_DIGEST)
         pending = await _load_pending(tx)
     if last is not None and last >= today:

@@ -266,19 +266,40 @@ async def get_alert(tx: Tx, alert_id: int) -> AlertRow | None:
     return _row(row) if row else None
 
 
+_DUE_FOR_DELIVERY = (
+    "SELECT * FROM alerts WHERE next_attempt_at IS NOT NULL AND next_attempt_at <= ? AND acknowledged_at IS NULL"
+    " AND (claimed_until IS NULL OR claimed_until <= ?)"
+    " ORDER BY CASE severity WHEN 'urgent' THEN 0 WHEN 'same_day' THEN 1 ELSE 2 END, id LIMIT ?"
+)
+
+
 async def due_for_delivery(tx: Tx, now: datetime, limit: int = 20) -> list[AlertRow]:
-    """Alerts whose next send attempt is due (first delivery, retry or re-alert), most severe first."""
-    rows = await tx.fetchall(
-        "SELECT * FROM alerts WHERE next_attempt_at IS NOT NULL AND next_attempt_at <= ? AND acknowledged_at IS NULL"
-        " ORDER BY CASE severity WHEN 'urgent' THEN 0 WHEN 'same_day' THEN 1 ELSE 2 END, id LIMIT ?",
-        (utc_iso(now), limit),
-    )
+    """Alerts whose next send attempt is due (first delivery, retry or re-alert) and that no replica is sending
+    now, most severe first."""
+    rows = await tx.fetchall(_DUE_FOR_DELIVERY, (utc_iso(now), utc_iso(now), limit))
     return [_row(r) for r in rows]
+
+
+async def claim_due_for_delivery(tx: Tx, now: datetime, *, holder: str, until: datetime,
+                                 limit: int = 20) -> list[AlertRow]:
+    """In a write transaction: the due alerts, claimed by `holder` until `until` (another replica skips them)."""
+    due = await due_for_delivery(tx, now, limit)
+    for alert in due:
+        await tx.execute("UPDATE alerts SET claimed_by = ?, claimed_until = ? WHERE id = ?",
+                         (holder, utc_iso(until), alert.id))
+    return due
+
+
+async def release_claims_of(tx: Tx, holder: str) -> int:
+    """At start-up: the alerts this replica's previous run was sending when it was killed are free again."""
+    return await tx.execute_count(
+        "UPDATE alerts SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = ?", (holder,))
 
 
 async def record_attempt_failed(tx: Tx, alert_id: int, next_attempt_at: datetime) -> None:
     await tx.execute(
-        "UPDATE alerts SET attempts = attempts + 1, next_attempt_at = ? WHERE id = ?",
+        "UPDATE alerts SET attempts = attempts + 1, next_attempt_at = ?, claimed_by = NULL, claimed_until = NULL"
+        " WHERE id = ?",
         (utc_iso(next_attempt_at), alert_id),
     )
 
@@ -287,7 +308,7 @@ async def record_sent(tx: Tx, alert_id: int, *, message_id: int, now: datetime, 
     """Telegram accepted the message: mark delivered (first time) and plan the re-alert, if any."""
     await tx.execute(
         "UPDATE alerts SET delivered_at = COALESCE(delivered_at, ?), message_id = ?, sends = sends + 1,"
-        " attempts = 0, next_attempt_at = ? WHERE id = ?",
+        " attempts = 0, next_attempt_at = ?, claimed_by = NULL, claimed_until = NULL WHERE id = ?",
         (utc_iso(now), message_id, utc_iso(next_attempt_at) if next_attempt_at else None, alert_id),
     )
 

@@ -48,26 +48,43 @@ async def insert_notice(
 
 async def due_notices(tx: Tx, now: datetime, notice_id: int | None = None) -> list[DueNotice]:
     """Notices to send now (or the one given), to patients still linked, not withdrawn and not unreachable (blocked
-    the bot: kept for when they come back), oldest first."""
+    the bot: kept for when they come back), that no replica is sending now, oldest first."""
     rows = await tx.fetchall(
         "SELECT n.id, n.patient_id, n.kind, n.advice, n.attempts, l.chat_id, p.site_code FROM patient_notices n"
         " JOIN patients p ON p.id = n.patient_id JOIN telegram_links l ON l.patient_id = n.patient_id"
         " WHERE n.next_attempt_at IS NOT NULL AND n.expires_at > ? AND p.status NOT IN ('withdrawn', 'unreachable')"
+        " AND (n.claimed_until IS NULL OR n.claimed_until <= ?)"
         " AND (? IS NULL AND n.next_attempt_at <= ? OR n.id = ?) ORDER BY n.id",
-        (utc_iso(now), notice_id, utc_iso(now), notice_id),
+        (utc_iso(now), utc_iso(now), notice_id, utc_iso(now), notice_id),
     )
     return [DueNotice(int(r["id"]), int(r["patient_id"]), str(r["kind"]), int(r["chat_id"]), int(r["attempts"]),
                       str(r["advice"] or r["kind"]), str(r["site_code"])) for r in rows]
 
 
+async def claim_due_notices(tx: Tx, now: datetime, notice_id: int | None = None, *, holder: str,
+                            until: datetime) -> list[DueNotice]:
+    """In a write transaction: the due notices, claimed by `holder` until `until` (another replica skips them)."""
+    due = await due_notices(tx, now, notice_id)
+    for notice in due:
+        await tx.execute("UPDATE patient_notices SET claimed_by = ?, claimed_until = ? WHERE id = ?",
+                         (holder, utc_iso(until), notice.id))
+    return due
+
+
+async def release_claims_of(tx: Tx, holder: str) -> int:
+    """At start-up: the notices this replica's previous run was sending when it was killed are free again."""
+    return await tx.execute_count(
+        "UPDATE patient_notices SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = ?", (holder,))
+
+
 async def record_sent(tx: Tx, notice_id: int, now: datetime) -> None:
-    await tx.execute("UPDATE patient_notices SET sent_at = ?, next_attempt_at = NULL WHERE id = ?",
-                     (utc_iso(now), notice_id))
+    await tx.execute("UPDATE patient_notices SET sent_at = ?, next_attempt_at = NULL, claimed_by = NULL,"
+                     " claimed_until = NULL WHERE id = ?", (utc_iso(now), notice_id))
 
 
 async def record_failed(tx: Tx, notice_id: int, next_attempt_at: datetime) -> None:
-    await tx.execute("UPDATE patient_notices SET attempts = attempts + 1, next_attempt_at = ? WHERE id = ?",
-                     (utc_iso(next_attempt_at), notice_id))
+    await tx.execute("UPDATE patient_notices SET attempts = attempts + 1, next_attempt_at = ?, claimed_by = NULL,"
+                     " claimed_until = NULL WHERE id = ?", (utc_iso(next_attempt_at), notice_id))
 
 
 async def record_given_up(tx: Tx, notice_id: int) -> None:

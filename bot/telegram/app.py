@@ -70,7 +70,7 @@ async def build_services(
     services = Services(
         settings=settings, store=store, clock=clock, questionnaires=questionnaires, rules=rules,
         schedule=schedule, opioids=opioids, sites=sites, free_text_vocabulary=vocabulary,
-        clinician_chat_id=settings.clinician_chat_id,
+        clinician_chat_id=settings.clinician_chat_id, replica_id=settings.bot_replica_id,
     )
     try:
         async with store.read() as tx:
