@@ -29,7 +29,7 @@ from bot.scheduling import dispatcher
 from bot.services import answering, digest, enrolment, onboarding
 from bot.services.container import Services
 from bot.services.prompting import send_prompt
-from bot.storage import alerts, patients
+from bot.storage import alerts, inbox, patients, settings
 from bot.telegram.app import build_services
 
 GROUP = -1001000
@@ -211,3 +211,27 @@ async def test_a_replica_killed_mid_send_loses_nothing_and_the_other_takes_over_
     clock.advance(CLAIM_FOR)
     await _run([a], clock, clock.now() + timedelta(days=25), answers)
     await _check_nothing_twice(a.services, [a.messenger, b.messenger], answers)
+
+
+async def test_an_update_handled_by_one_replica_is_never_applied_by_the_other(pair: tuple[Replica, Replica]) -> None:
+    """The update-id guard across replicas: the same update handed to both (a webhook redelivery, an inbox replay at
+    start-up) — the second effect's transaction finds it handled and rolls back with everything it wrote."""
+    a, b = pair
+    now = a.services.clock.now()
+    for replica, expected in ((a, None), (b, inbox.UpdateAlreadyHandled)):
+        token = inbox.CURRENT_UPDATE.set(inbox.HandlingUpdate(77))
+        try:
+            async with replica.services.store.transaction() as tx:
+                await settings.put_setting(tx, f"effect-{replica.services.replica_id}", "written")
+                if expected is None:
+                    await inbox.settle_current_update(tx, now)
+                    await tx.commit()
+                else:
+                    with pytest.raises(expected):
+                        await inbox.settle_current_update(tx, now)
+        finally:
+            inbox.CURRENT_UPDATE.reset(token)
+    async with a.services.store.read() as tx:
+        assert await settings.get_setting(tx, "effect-replica-a") == "written"
+        assert await settings.get_setting(tx, "effect-replica-b") is None  # rolled back: applied once
+        assert await inbox.is_processed(tx, 77)

@@ -41,19 +41,31 @@ async def store_update(tx: Tx, update_id: int, payload: str, now: datetime) -> b
     return True
 
 
-async def mark_processed(tx: Tx, update_id: int, now: datetime) -> None:
-    """The update is handled: out of the inbox, into `processed_updates` (both in the caller's transaction)."""
-    await tx.execute("INSERT OR IGNORE INTO processed_updates (update_id, processed_at) VALUES (?, ?)",
-                     (update_id, utc_iso(now)))
+class UpdateAlreadyHandled(Exception):
+    """Another replica (or an earlier run) already wrote this update's effect: the transaction must not commit."""
+
+
+async def mark_processed(tx: Tx, update_id: int, now: datetime) -> bool:
+    """The update is handled: out of the inbox, into `processed_updates` (both in the caller's transaction).
+    False when it was marked handled already."""
+    inserted = await tx.execute_count("INSERT OR IGNORE INTO processed_updates (update_id, processed_at) VALUES (?, ?)",
+                                      (update_id, utc_iso(now)))
     await tx.execute("DELETE FROM inbox WHERE update_id = ?", (update_id,))
+    return inserted > 0
 
 
 async def settle_current_update(tx: Tx, now: datetime) -> None:
     """Inside the transaction that writes the effect of the update being handled (an answer, a join): mark the
-    update handled in that same transaction, so that after a crash it is neither lost nor applied twice."""
+    update handled in that same transaction, so that after a crash it is neither lost nor applied twice.
+
+    Raises `UpdateAlreadyHandled` when the update was handled meanwhile — by another replica that got the same
+    update (a webhook redelivery, or its inbox replay at start-up): the caller's transaction then rolls back, and
+    the effect stays written once. This is the update-id guard across replicas; the writes are serialised by the
+    store, so of two replicas settling the same update exactly one commits."""
     handling = CURRENT_UPDATE.get()
     if handling is not None:
-        await mark_processed(tx, handling.update_id, now)
+        if not await mark_processed(tx, handling.update_id, now):
+            raise UpdateAlreadyHandled(handling.update_id)
         handling.settled = True  # (if the caller then rolls back, the update stays in the inbox: handled at next start)
 
 

@@ -9,6 +9,7 @@ from telegram.error import Forbidden, TelegramError
 
 from bot.i18n import _
 from bot.messenger import TryLater, Unreachable
+from bot.storage.inbox import UpdateAlreadyHandled
 from bot.telegram.context import BotContext
 from bot.telegram.messenger import PAUSED
 from bot.telegram.pacing import RepliesPaused
@@ -21,6 +22,9 @@ async def on_error(update: object, context: BotContext) -> None:
     error = context.error
     if isinstance(error, RepliesPaused) or (isinstance(error, TryLater) and error.reason == PAUSED):
         return  # a reply to a sender who floods, deliberately not sent (issue #21)
+    if isinstance(error, UpdateAlreadyHandled):  # another replica wrote its effect first: nothing to do, nothing to say
+        log.info("update %s was already handled (another replica)", error.args[0] if error.args else None)
+        return
     update_id = update.update_id if isinstance(update, Update) else None
     # Through the messenger port, Telegram's own error is the cause: name it (TryLater from a 502 or a time-out)
     cause = error.__cause__ if isinstance(error, (TryLater, Unreachable)) and error.__cause__ is not None else None
