@@ -64,6 +64,24 @@ async def recover(services: Services) -> int:
     return len(caught)
 
 
+#: A send started this long ago and still not recorded was cut short by a replica that died (a send takes
+#: milliseconds; Telegram's own waits are seconds): another replica opens it, as `recover` does at start-up.
+STALE_SEND = timedelta(minutes=5)
+
+
+async def _recover_stale_sends(services: Services, now: datetime) -> None:
+    async with services.store.read() as tx:  # almost always nothing: no write transaction for that
+        stale = await due.caught_mid_send(tx, intent_before=now - STALE_SEND)
+    if not stale:
+        return
+    async with services.store.transaction() as tx:
+        for instance_id, patient_id in await due.caught_mid_send(tx, intent_before=now - STALE_SEND):
+            await instances.set_status(tx, instance_id, "open", now)
+            await audit.record(tx, at=now, actor="system", action="send_recovered", patient_id=patient_id,
+                               entity="instance", entity_id=instance_id)
+        await tx.commit()
+
+
 async def tick(services: Services, messenger: Messenger) -> TickReport:
     """One pass: close expired windows, give the day-30 notice, send what is due, remind what waits."""
     report = TickReport()
@@ -81,6 +99,7 @@ async def tick(services: Services, messenger: Messenger) -> TickReport:
 
 
 async def _tick(services: Services, messenger: Messenger, report: TickReport, now: datetime) -> TickReport:
+    await _recover_stale_sends(services, now)
     report.missed = await _close_windows(services, now)
     report.notices = await _primary_notices(services, now)
     if schedule.is_quiet(now, services.schedule, services.settings.timezone):

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from types import TracebackType
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from aiohttp import web
 
@@ -34,6 +34,9 @@ from bot.standin.injection import Injections, Update
 from bot.standin.limits import EDITING_METHODS, MAX_UPDATES_PER_CALL, POSTING_METHODS, FloodControl, FloodLimits
 from bot.standin.state import ChatMessage, Request, Stats, World
 from bot.standin.wire import describe, read_params
+
+if TYPE_CHECKING:
+    from bot.standin.webhooks import WebhookPusher
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +72,16 @@ class _Fault:
 
 class StandIn(Injections):
     """A fake Telegram Bot API server for one bot token."""
+
+    def push_to_webhooks(self, targets: list[str], secret: str | None) -> "WebhookPusher":
+        """Deliver updates by webhook, alternating between `targets` (the replicas behind a reverse proxy), as
+        Telegram does once a webhook is set (`bot.standin.webhooks`). Stop it with `await pusher.stop()`."""
+        from bot.standin.webhooks import WebhookPusher
+
+        pusher = WebhookPusher(lambda: self.world.deliverable(1), self.world.confirm, lambda: self._wakeup,
+                               targets, secret)
+        pusher.start()
+        return pusher
 
     def __init__(
         self,

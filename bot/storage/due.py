@@ -49,9 +49,15 @@ class ReminderCandidate:
     chat_id: int
 
 
-async def caught_mid_send(tx: Tx) -> list[tuple[int, int]]:
-    """(instance id, patient id) of the instances a crash left between "intent recorded" and "sent recorded"."""
-    rows = await tx.fetchall("SELECT id, patient_id FROM instances WHERE status = 'sending' ORDER BY id")
+async def caught_mid_send(tx: Tx, *, intent_before: datetime | None = None) -> list[tuple[int, int]]:
+    """(instance id, patient id) of the instances a crash left between "intent recorded" and "sent recorded"
+    (with `intent_before`: only those whose send was started before then — another replica's, long dead)."""
+    if intent_before is None:
+        rows = await tx.fetchall("SELECT id, patient_id FROM instances WHERE status = 'sending' ORDER BY id")
+    else:
+        rows = await tx.fetchall(
+            "SELECT id, patient_id FROM instances WHERE status = 'sending' AND sent_at <= ? ORDER BY id",
+            (utc_iso(intent_before),))
     return [(int(r["id"]), int(r["patient_id"])) for r in rows]
 
 
