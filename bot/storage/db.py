@@ -56,7 +56,7 @@ class DatabaseFileError(Exception):
 
     def __init__(self, path: Path | str, reason: str) -> None:
         super().__init__(f"{path} cannot be used as the database: {reason}")
-        self.path = Path(path)
+        self.path: Path | str = path if is_postgres_url(path) else Path(path)
         self.reason = reason
 
 

@@ -17,18 +17,20 @@ from __future__ import annotations
 
 import asyncio
 import re
+import sqlite3
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
 from bot.clock import Clock
-from bot.storage.db import is_postgres_url
+from bot.storage.db import DatabaseFileError, is_postgres_url
 from bot.storage.store import Store, Tx  # store.py imports this module only inside `Store.open`: no cycle
 
 __all__ = ["PgRow", "PgStore", "PgTx", "Translated", "WRITE_LOCK_KEY", "is_postgres_url", "translate"]
@@ -39,6 +41,15 @@ every replica sharing the database, as the SQLite code assumes."""
 
 POOL_MAX_SIZE = 10
 """Reads run in parallel on the pool; writes take one connection at a time (the process lock)."""
+
+
+def redacted(url: str) -> str:
+    """The URL without its password, for messages and logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 # ---- SQL translation ------------------------------------------------------------------------------------------------
@@ -232,6 +243,19 @@ def _rowcount(status: str) -> int:
     return int(last) if last.isdigit() else 0
 
 
+class PgIntegrityError(sqlite3.IntegrityError):
+    """A constraint (or an append-only trigger) refused the statement: raised as the DB-API's IntegrityError, the
+    class a caller of the SQLite store catches, so callers catch one class whichever engine runs."""
+
+
+@contextmanager
+def _integrity_errors() -> Iterator[None]:
+    try:
+        yield
+    except (asyncpg.IntegrityConstraintViolationError, asyncpg.RaiseError) as exc:
+        raise PgIntegrityError(str(exc)) from exc
+
+
 # ---- sessions -------------------------------------------------------------------------------------------------------
 
 
@@ -244,7 +268,7 @@ class PgTx(Tx):
     def __init__(self, store: "PgStore", conn: asyncpg.Connection, writable: bool,
                  transaction: Any = None) -> None:
         self._store = store
-        self._conn = conn
+        self._pg = conn
         self._transaction = transaction
         self.writable = writable
         self.committed = False
@@ -255,7 +279,7 @@ class PgTx(Tx):
         if types is None:
             # Once per SQL text for the process (the schema is the same on every connection); the executions
             # below go through asyncpg's own per-connection statement cache.
-            statement = await self._conn.prepare(sql)
+            statement = await self._pg.prepare(sql)
             types = tuple(t.name for t in statement.get_parameters())
             self._store.parameter_types[sql] = types
         return sql, [coerce(value, types[i]) if i < len(types) else value for i, value in enumerate(args)]
@@ -264,29 +288,32 @@ class PgTx(Tx):
         """Run a statement; return the inserted row's id for an INSERT into a table with an `id` (0 otherwise, and
         0 when `INSERT OR IGNORE` inserted nothing), as SQLite's `lastrowid` does."""
         translated = translate(sql)
-        if translated.insert_table in self._store.tables_with_id and not translated.returning:
-            text, args = await self._prepared(with_returning_id(translated.sql), params)
-            value = await self._conn.fetchval(text, *args)
-            return int(value or 0)
-        text, args = await self._prepared(translated.sql, params)
-        if translated.returning:
-            value = await self._conn.fetchval(text, *args)
-            return int(value) if isinstance(value, int) else 0
-        await self._conn.execute(text, *args)
-        return 0
+        with _integrity_errors():
+            if translated.insert_table in self._store.tables_with_id and not translated.returning:
+                text, args = await self._prepared(with_returning_id(translated.sql), params)
+                value = await self._pg.fetchval(text, *args)
+                return int(value or 0)
+            text, args = await self._prepared(translated.sql, params)
+            if translated.returning:
+                value = await self._pg.fetchval(text, *args)
+                return int(value) if isinstance(value, int) else 0
+            await self._pg.execute(text, *args)
+            return 0
 
     async def execute_count(self, sql: str, params: Iterable[Any] = ()) -> int:
         """Run a statement; return how many rows it changed (INSERT OR IGNORE: 0 when the row existed)."""
-        text, args = await self._prepared(translate(sql).sql, params)
-        return _rowcount(await self._conn.execute(text, *args))
+        with _integrity_errors():
+            text, args = await self._prepared(translate(sql).sql, params)
+            return _rowcount(await self._pg.execute(text, *args))
 
     async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> Any | None:
         rows = await self.fetchall(sql, params)
         return rows[0] if rows else None
 
     async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[Any]:
-        text, args = await self._prepared(translate(sql).sql, params)
-        return _rows(await self._conn.fetch(text, *args))
+        with _integrity_errors():
+            text, args = await self._prepared(translate(sql).sql, params)
+            return _rows(await self._pg.fetch(text, *args))
 
     async def commit(self) -> None:
         if not self.writable:
@@ -337,7 +364,7 @@ class PgStore(Store):
 
     def __init__(self, pool: asyncpg.Pool, url: str, tables_with_id: frozenset[str]) -> None:
         self._pool = pool
-        self.path = url
+        self.path = redacted(url)  # what messages name; `url` is what connects
         self.url = url
         self.tables_with_id = tables_with_id
         self.parameter_types: dict[str, tuple[str, ...]] = {}
@@ -349,7 +376,11 @@ class PgStore(Store):
         from bot.storage.db import migrate_postgres
 
         url = str(path)
-        pool = await asyncpg.create_pool(url, min_size=1, max_size=POOL_MAX_SIZE)
+        try:
+            pool = await asyncpg.create_pool(url, min_size=1, max_size=POOL_MAX_SIZE)
+        except (OSError, asyncio.TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            # One sentence for the operator (exit 2, as for an unusable SQLite file), never the password.
+            raise DatabaseFileError(redacted(url), f"PostgreSQL cannot be reached or refused the connection ({exc})") from None
         try:
             async with pool.acquire() as conn:
                 await migrate_postgres(conn, clock)
@@ -381,7 +412,7 @@ class PgStore(Store):
                         await transaction.rollback()
 
     @asynccontextmanager
-    async def single_statement(self) -> AsyncIterator[PgSingleStatement]:
+    async def single_statement(self) -> AsyncIterator[Tx]:
         """One write statement, durable when it returns. No advisory lock: the statement is atomic on its own and
         PostgreSQL's row locks order it against any transaction writing the same rows; the two callers are blind
         one-column updates (the question's message id, a notice's next attempt) that read nothing first, so

@@ -163,7 +163,7 @@ class Store:
                     await self._conn.execute("ROLLBACK")
 
     @asynccontextmanager
-    async def single_statement(self) -> AsyncIterator[SingleStatement]:
+    async def single_statement(self) -> AsyncIterator[Tx]:
         """One write statement, durable when it returns (for the per-answer bookkeeping on the hot path)."""
         async with self._lock:
             yield SingleStatement(self._conn)
