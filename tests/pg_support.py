@@ -131,14 +131,38 @@ class TestDatabases:
         return self.by_name.get(name_for(path))
 
     def drop_all(self) -> None:
+        global current
+        current = None
         for shim in self.shims:
             shim.close()
         for name in self.by_name:
             loop().run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
+current: TestDatabases | None = None
+"""The running test's databases (None outside the PostgreSQL pass)."""
+
+
+def database_setting(path: Path | str, otherwise: str | None = None) -> str:
+    """What a `python -m bot` child of this test should get as BOT_DATABASE for `path`: the PostgreSQL URL when this
+    test opened `path` as a PostgreSQL database, else `otherwise` (default: the path itself)."""
+    url = current.known(path) if current is not None else None
+    return url or (otherwise if otherwise is not None else str(path))
+
+
+def child_database(path: Path) -> str:
+    """BOT_DATABASE for a `python -m bot` child started by this test on `path`: in the PostgreSQL pass, the URL of
+    the PostgreSQL database standing for `path` (created now, so the child migrates it and the test reads it back
+    through `sqlite3.connect(path)`); otherwise the path."""
+    if current is None:
+        return str(path)
+    return current.url_for(path)
+
+
 def install(databases: TestDatabases, monkeypatch: Any) -> None:
     """Route this test's `Store.open` and `sqlite3.connect` of file paths to PostgreSQL databases."""
+    global current
+    current = databases
 
     async def open_store(cls: type[Store], path: Path | str, clock: Clock) -> Store:
         if is_postgres_url(path):
@@ -166,9 +190,8 @@ def install(databases: TestDatabases, monkeypatch: Any) -> None:
             return await Store.open(path, clock)
         return await original_existing(path, clock)
 
-    for module in list(sys.modules.values()):
-        if getattr(module, "__name__", "").startswith("bot.") and \
-                getattr(module, "open_existing_store", None) is original_existing:
+    for module in list(sys.modules.values()):  # the bot's modules and the tests that imported it by name
+        if getattr(module, "open_existing_store", None) is original_existing:
             monkeypatch.setattr(module, "open_existing_store", open_existing)
 
 

@@ -175,7 +175,10 @@ def coerce(value: object, type_name: str) -> object:
     if type_name == "numeric":
         return Decimal(str(value)) if isinstance(value, (int, float, str)) else value
     if type_name in _TEXT_TYPES:
-        return value if isinstance(value, str) else str(int(value) if isinstance(value, bool) else value)
+        text = value if isinstance(value, str) else str(int(value) if isinstance(value, bool) else value)
+        # PostgreSQL text cannot hold NUL (SQLite stores it): a patient's message with one would otherwise be lost
+        # with its whole transaction. U+FFFD (the replacement character) marks where it was.
+        return text.replace("\x00", "\ufffd") if "\x00" in text else text
     if type_name == "bool":
         return bool(value) if isinstance(value, (int, str)) else value
     return value
