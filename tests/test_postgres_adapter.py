@@ -207,3 +207,20 @@ async def test_append_only_tables_refuse_changes_as_an_integrity_error(store: St
     with pytest.raises(sqlite3.IntegrityError, match="append-only"):
         async with store.transaction() as tx:
             await tx.execute("DELETE FROM audit_log")
+
+
+async def test_an_empty_audit_trail_names_its_columns_in_table_order_on_either_engine(tmp_path: Path) -> None:
+    """The catalogue lookup is engine-specific (`PRAGMA table_info` or information_schema, by the session's
+    `dialect`); both give the columns in table order. Runs in both passes."""
+    from bot.storage.exports import audit_trail
+
+    store = await Store.open(tmp_path / "bot.sqlite3", VirtualClock(T0))
+    try:
+        async with store.read() as tx:
+            trail = await audit_trail(tx)
+            assert tx.dialect == ("postgresql" if pg_support.ENABLED else "sqlite")
+    finally:
+        await store.close()
+    assert trail.rows == ()
+    assert trail.columns == ("id", "at", "actor", "action", "patient_id", "entity", "entity_id", "old_value",
+                             "new_value", "telegram_date", "details")
