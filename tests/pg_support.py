@@ -111,7 +111,7 @@ class TestDatabases:
     def __init__(self) -> None:
         self.by_name: dict[str, str] = {}  # name → URL
         self.memory = 0
-        self.shims: list[ShimConnection] = []
+        self.connections: dict[str, asyncpg.Connection] = {}  # URL → the one connection the stand-ins share
 
     def url_for(self, path: Path | str) -> str:
         if str(path) == ":memory:":  # every ":memory:" store is a new empty database, as in SQLite
@@ -133,8 +133,9 @@ class TestDatabases:
     def drop_all(self) -> None:
         global current
         current = None
-        for shim in self.shims:
-            shim.close()
+        for conn in self.connections.values():
+            loop().run(conn.close())
+        self.connections.clear()
         for name in self.by_name:
             loop().run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
@@ -173,9 +174,9 @@ def install(databases: TestDatabases, monkeypatch: Any) -> None:
         url = databases.known(database)
         if url is None:
             return _ORIGINAL_SQLITE_CONNECT(database, *args, **kwargs)
-        shim = ShimConnection(url)
-        databases.shims.append(shim)
-        return shim
+        if url not in databases.connections:  # one per database: tests open thousands and never close them
+            databases.connections[url] = loop().run(asyncpg.connect(url))
+        return ShimConnection(databases.connections[url])
 
     monkeypatch.setattr(Store, "open", classmethod(open_store))
     monkeypatch.setattr(sqlite3, "connect", connect)
@@ -225,10 +226,10 @@ class ShimCursor:
 
 class ShimConnection:
     """`sqlite3.connect(path)` for a path whose database is on PostgreSQL in this test: autocommit statements, rows
-    as tuples (or `PgRow` with `row_factory = sqlite3.Row`)."""
+    as tuples (or `PgRow` with `row_factory = sqlite3.Row`), on the test's shared connection to that database."""
 
-    def __init__(self, url: str) -> None:
-        self._conn: asyncpg.Connection | None = loop().run(asyncpg.connect(url))
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn: asyncpg.Connection | None = conn
         self.row_factory: Any = None
 
     def _run(self, sql: str, params: Any) -> ShimCursor:
@@ -273,9 +274,8 @@ class ShimConnection:
         """Nothing to roll back (autocommit)."""
 
     def close(self) -> None:
-        if self._conn is not None:
-            conn, self._conn = self._conn, None
-            loop().run(conn.close())
+        """The shared connection stays open for the test's other stand-ins (closed when the test ends)."""
+        self._conn = None
 
     def __enter__(self) -> "ShimConnection":
         return self
