@@ -113,7 +113,9 @@ class TestDatabases:
         self.memory = 0
         self.connections: dict[str, asyncpg.Connection] = {}  # URL → the one connection the stand-ins share
 
-    def url_for(self, path: Path | str) -> str:
+    def url_for(self, path: Path | str, *, empty: bool = False) -> str:
+        """The URL of the database standing for `path`, created (from the migrated template, or `empty`) the first
+        time this test asks."""
         if str(path) == ":memory:":  # every ":memory:" store is a new empty database, as in SQLite
             self.memory += 1
             name = f"{name_for(str(os.getpid()))}_m{self.memory}"
@@ -121,7 +123,7 @@ class TestDatabases:
             name = name_for(path)
         if name not in self.by_name:
             loop().run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            loop().run(_admin(f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE}"'))
+            loop().run(_admin(f'CREATE DATABASE "{name}"' + ("" if empty else f' TEMPLATE "{TEMPLATE}"')))
             self.by_name[name] = database_url(name)
         return self.by_name[name]
 
