@@ -227,3 +227,16 @@ async def test_an_existing_world_readable_database_is_made_private(tmp_path: Pat
     store = await Store.open(database, VirtualClock(datetime(2027, 3, 1, tzinfo=timezone.utc)))
     await store.close()
     assert stat.S_IMODE(database.stat().st_mode) == 0o600
+
+
+def test_a_postgresql_database_is_backed_up_by_its_host_not_by_the_bot(tmp_path: Path) -> None:
+    """No connection needed: the refusal comes before any (the URL names nothing that exists)."""
+    env = {"BOT_DATABASE": "postgresql://bot@db.invalid/trial"}
+    line = assert_one_sentence(bot(tmp_path, "backup", "backups/", env=env), "BOT_DATABASE", "PostgreSQL")
+    assert "host" in line and not (tmp_path / "backups").exists()
+
+
+def test_an_unreachable_postgresql_database_is_one_sentence_without_its_password(tmp_path: Path) -> None:
+    env = {"BOT_DATABASE": "postgresql://bot:s3cret@127.0.0.1:1/trial"}  # port 1: nothing listens there
+    line = assert_one_sentence(bot(tmp_path, "migrate", env=env), "BOT_DATABASE", "PostgreSQL")
+    assert "s3cret" not in line and "***" in line
