@@ -24,7 +24,7 @@ from bot.domain.sites import SitesFileError, load_sites
 from bot.domain.enrolment import EnrolmentError, EnrolmentRequest, parse_enrolment
 from bot.i18n import source_language
 from bot.resources import DataFilesMissingError, data_path, require_data_files
-from bot.storage.db import DatabaseFileError, make_private_dirs
+from bot.storage.db import DatabaseFileError, is_postgres_url, make_private_dirs
 
 log = logging.getLogger("bot")
 
@@ -131,6 +131,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         elif args.command == "backup":
             from bot.backup import BackupError, backup
 
+            if is_postgres_url(settings.bot_database):
+                print("BOT_DATABASE is a PostgreSQL database: its backups and integrity checks are the database "
+                      "host's job (pg_dump, or the host's point-in-time recovery), not the bot's.", file=sys.stderr)
+                return 2
             destination = Path(args.destination)
             try:
                 if args.destination.endswith("/") and not destination.exists():

@@ -16,6 +16,8 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from typing_extensions import Annotated
 
+from bot.storage.db import is_postgres_url
+
 DEFAULT_API_BASE_URL = "https://api.telegram.org/bot"
 
 
@@ -30,7 +32,8 @@ class Settings(BaseSettings):
 
     telegram_bot_token: SecretStr | None = Field(default=None, alias="TELEGRAM_BOT_TOKEN")
     telegram_api_base_url: str = Field(default=DEFAULT_API_BASE_URL, alias="TELEGRAM_API_BASE_URL")
-    bot_database: Path = Field(default=Path("data/spinal-pro-bot.sqlite3"), alias="BOT_DATABASE")
+    # A SQLite file path, or a postgresql:// (postgres://) URL for the PostgreSQL adapter (bot.storage.postgres).
+    bot_database: Path | str = Field(default=Path("data/spinal-pro-bot.sqlite3"), alias="BOT_DATABASE")
     clinician_chat_id: int | None = Field(default=None, alias="CLINICIAN_CHAT_ID")
     clinician_user_ids: Annotated[frozenset[int], NoDecode] = Field(
         default=frozenset(), alias="CLINICIAN_USER_IDS"
@@ -80,6 +83,14 @@ class Settings(BaseSettings):
                 raise ValueError("must be a comma-separated list of numeric Telegram user ids") from None
         return value
 
+    @field_validator("bot_database")
+    @classmethod
+    def _file_or_url(cls, value: Path | str) -> Path | str:
+        """A URL stays text (a `Path` would fold its `//`); anything else is the SQLite file's path, as before."""
+        if isinstance(value, str) and not is_postgres_url(value):
+            return Path(value)
+        return value
+
     @field_validator("bot_timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
@@ -114,7 +125,7 @@ class Settings(BaseSettings):
 
 _EXPECTED = {
     "CLINICIAN_CHAT_ID": "a numeric Telegram chat id such as -1001234567890",
-    "BOT_DATABASE": "a file path such as data/bot.sqlite3",
+    "BOT_DATABASE": "a file path such as data/bot.sqlite3 or a postgresql:// URL",
     "BOT_TICK_SECONDS": "a number of seconds greater than 0 and at most 3600, such as 20",
     "WEBHOOK_PORT": "a TCP port number from 1 to 65535, such as 8443",
 }

@@ -13,11 +13,13 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from bot.storage.db import SIDE_FILES
+from bot.storage.db import SIDE_FILES, is_postgres_url
 
 
 def database_files(database: Path | str) -> tuple[Path, ...]:
-    """The database file and the side files SQLite keeps next to it."""
+    """The database file and the side files SQLite keeps next to it (none for a PostgreSQL URL: no local file)."""
+    if is_postgres_url(database):
+        return ()
     return (Path(database), *(Path(f"{database}{suffix}") for suffix in SIDE_FILES))
 
 

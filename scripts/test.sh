@@ -13,10 +13,34 @@ fi
 .venv/bin/ruff check . || { echo "ruff found problems: .venv/bin/ruff check . (many fix themselves with --fix)" >&2; exit 1; }
 # Types of the modules listed in pyproject.toml ([tool.mypy] files); the others are followed silently.
 .venv/bin/mypy || { echo "mypy found problems: .venv/bin/mypy" >&2; exit 1; }
+# Pass 1: SQLite, the default engine.
 .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
 status=$?
 if [ "$status" -eq 5 ]; then
   echo "pytest collected no tests: that is a failure" >&2
   exit 1
 fi
-exit "$status"
+# Pass 2: the same suite on PostgreSQL (bot/storage/postgres.py), on a private cluster started for this run and
+# stopped at the end; tests about the SQLite file itself are skipped there (marker sqlite_only, with their reason).
+pg_skip() { echo "PostgreSQL could not be started: the PostgreSQL pass is skipped ($1)" >&2; }
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  echo "Installing Debian's postgresql for the PostgreSQL pass…" >&2
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null) \
+    || echo "postgresql could not be installed" >&2
+fi
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  pg_skip "no PostgreSQL server installed, and apt-get could not install Debian's postgresql"
+  exit "$status"
+fi
+pg_dir="$(mktemp -d /tmp/spinal-pro-bot-pg.XXXXXX)"
+trap 'bash scripts/pg_test_cluster.sh stop "$pg_dir"; rm -rf "$pg_dir"' EXIT
+if ! pg_url="$(bash scripts/pg_test_cluster.sh start "$pg_dir" 2>"$pg_dir/start.err")"; then
+  pg_skip "$(tr '\n' ' ' <"$pg_dir/start.err" | cut -c1-300)"
+  exit "$status"
+fi
+echo "PostgreSQL pass on a private cluster ($pg_url)" >&2
+BOT_TEST_DATABASE="$pg_url" .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
+pg_status=$?
+[ "$pg_status" -eq 5 ] && { echo "pytest collected no tests in the PostgreSQL pass: that is a failure" >&2; pg_status=1; }
+[ "$status" -ne 0 ] && exit "$status"
+exit "$pg_status"

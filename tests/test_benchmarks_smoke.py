@@ -34,6 +34,7 @@ TINY = Sizes(
 
 
 @pytest.mark.slow
+@pytest.mark.sqlite_only("the benchmarks fill a SQLite file directly (sqlite3 bulk inserts, PRAGMAs) to time the bot on it")
 async def test_a_tiny_run_of_every_scenario_measures_real_work_and_writes_complete_results(tmp_path: Path) -> None:
     # The scenarios are independent (own database, stand-in and bot process): run them side by side to stay fast.
     documents = await asyncio.gather(*(

@@ -22,6 +22,7 @@ import pytest
 from bot.backup import backup
 from bot.clock import VirtualClock
 from bot.storage.store import Store
+import pg_support
 from harness import TOKEN
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -134,6 +135,7 @@ def test_enroll_prints_a_usable_link(tmp_path: Path) -> None:
     assert link.startswith("https://t.me/spinal_bot?start=") and len(link) > len("https://t.me/spinal_bot?start=") + 10
 
 
+@pytest.mark.sqlite_only("the database file and its -wal/-shm side files are what the export must not overwrite")
 @pytest.mark.parametrize("target", ["bot.sqlite3", "bot.sqlite3-wal", "bot.sqlite3-shm", "./sub/../bot.sqlite3"])
 async def test_an_export_never_writes_over_the_database_or_its_side_files(target: str, tmp_path: Path) -> None:
     database = tmp_path / "bot.sqlite3"
@@ -161,7 +163,7 @@ async def test_an_export_never_writes_over_the_database_or_its_side_files(target
 
 async def test_an_existing_output_file_needs_force(tmp_path: Path) -> None:
     await make_database(tmp_path / "bot.sqlite3")
-    env = {"BOT_DATABASE": "bot.sqlite3"}
+    env = {"BOT_DATABASE": pg_support.database_setting(tmp_path / "bot.sqlite3", otherwise="bot.sqlite3")}
     (tmp_path / "answers.csv").write_text("a statistician's file\n")
     assert_one_sentence(bot(tmp_path, "export", "--format", "audit", "--out", "answers.csv", env=env), "--force")
     assert (tmp_path / "answers.csv").read_text() == "a statistician's file\n"
@@ -176,6 +178,7 @@ async def test_an_existing_output_file_needs_force(tmp_path: Path) -> None:
     assert bot(tmp_path, "report", "--out", "report", "--force", env=env).returncode == 0
 
 
+@pytest.mark.sqlite_only("the backup command copies the SQLite file (PostgreSQL backups are the host's job)")
 async def test_a_backup_never_targets_the_database_and_is_private(tmp_path: Path) -> None:
     database = tmp_path / "bot.sqlite3"
     await make_database(database)
@@ -197,6 +200,7 @@ async def test_a_backup_never_targets_the_database_and_is_private(tmp_path: Path
     assert "--force" not in again  # a backup is never replaced
 
 
+@pytest.mark.sqlite_only("file permissions of the SQLite file, its -wal/-shm and its folder")
 async def test_database_files_and_their_folder_are_private_whatever_the_umask(tmp_path: Path) -> None:
     database = tmp_path / "state" / "data" / "bot.sqlite3"
     previous = os.umask(0o022)
@@ -215,6 +219,7 @@ async def test_database_files_and_their_folder_are_private_whatever_the_umask(tm
         assert stat.S_IMODE(folder.stat().st_mode) == 0o700
 
 
+@pytest.mark.sqlite_only("file permissions of an existing SQLite file")
 async def test_an_existing_world_readable_database_is_made_private(tmp_path: Path) -> None:
     database = tmp_path / "bot.sqlite3"
     await make_database(database)
@@ -222,3 +227,16 @@ async def test_an_existing_world_readable_database_is_made_private(tmp_path: Pat
     store = await Store.open(database, VirtualClock(datetime(2027, 3, 1, tzinfo=timezone.utc)))
     await store.close()
     assert stat.S_IMODE(database.stat().st_mode) == 0o600
+
+
+def test_a_postgresql_database_is_backed_up_by_its_host_not_by_the_bot(tmp_path: Path) -> None:
+    """No connection needed: the refusal comes before any (the URL names nothing that exists)."""
+    env = {"BOT_DATABASE": "postgresql://bot@db.invalid/trial"}
+    line = assert_one_sentence(bot(tmp_path, "backup", "backups/", env=env), "BOT_DATABASE", "PostgreSQL")
+    assert "host" in line and not (tmp_path / "backups").exists()
+
+
+def test_an_unreachable_postgresql_database_is_one_sentence_without_its_password(tmp_path: Path) -> None:
+    env = {"BOT_DATABASE": "postgresql://bot:s3cret@127.0.0.1:1/trial"}  # port 1: nothing listens there
+    line = assert_one_sentence(bot(tmp_path, "migrate", env=env), "BOT_DATABASE", "PostgreSQL")
+    assert "s3cret" not in line and "***" in line

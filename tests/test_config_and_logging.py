@@ -113,6 +113,7 @@ def test_every_gettext_string_in_the_code_is_in_the_catalog(tmp_path: Path) -> N
     assert missing == []
 
 
+@pytest.mark.sqlite_only("the backup command copies the SQLite file (PostgreSQL backups are the host's job)")
 async def test_a_backup_of_the_live_database_restores_every_answer(tmp_path: Path) -> None:
     bench = Bench(tmp_path)
     await bench.start()
@@ -132,6 +133,7 @@ async def test_a_backup_of_the_live_database_restores_every_answer(tmp_path: Pat
     assert sqlite3.connect(copy).execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
+@pytest.mark.sqlite_only("checks the file's WAL journal mode (the PostgreSQL triggers: test_postgres_adapter.py)")
 def test_the_audit_log_and_answers_refuse_update_and_delete(tmp_path: Path) -> None:
     import asyncio
 

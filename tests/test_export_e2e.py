@@ -11,6 +11,7 @@ import sys
 from datetime import date
 from pathlib import Path
 
+import pg_support
 from harness import Bench, answer_all, give
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -18,7 +19,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def cli(database: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "BOT_", "CLINICIAN_"))}
-    env.update(BOT_DATABASE=str(database), PYTHONPATH=str(ROOT))
+    # In the PostgreSQL pass the bench's file stands for a PostgreSQL database: the child gets its URL.
+    env.update(BOT_DATABASE=pg_support.database_setting(database), PYTHONPATH=str(ROOT))
     return subprocess.run([sys.executable, "-m", "bot", *args], env=env, capture_output=True, text=True, timeout=120)
 
 

@@ -11,16 +11,32 @@ from pathlib import Path
 import pytest
 
 import bot.storage.db as db
+import pg_support
 from bot.clock import VirtualClock, utc_iso
 from bot.storage import audit, joining
 from bot.storage.db import connect, migrate
+from bot.storage.postgres import PgStore
 from bot.storage.store import Store, Tx
 
 T0 = datetime(2027, 3, 1, 9, 0, tzinfo=timezone.utc)
 
 
 async def _write_0008_history(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A database at migration 0008 with the audit rows the services wrote before 0009, in their own format."""
+    """A database at migration 0008 with the audit rows the services wrote before 0009, in their own format (in the
+    PostgreSQL pass: an empty PostgreSQL database standing for `path`, taken to its 0008 twin)."""
+    if pg_support.current is not None:
+        every_pg = db.migration_files(db.POSTGRES_MIGRATIONS_DIR)
+        url = pg_support.current.url_for(path, empty=True)
+        with monkeypatch.context() as patch:
+            patch.setattr(db, "migration_files", lambda directory=None: [(n, p) for n, p in every_pg if n <= 8])
+            store = await PgStore.open(url, VirtualClock(T0))
+        try:
+            async with store.transaction() as pg_tx:
+                await _history(pg_tx)
+                await pg_tx.commit()
+        finally:
+            await store.close()
+        return
     every = db.migration_files()
     with monkeypatch.context() as patch:
         patch.setattr(db, "migration_files", lambda: [(n, p) for n, p in every if n <= 8])
@@ -29,24 +45,29 @@ async def _write_0008_history(path: Path, monkeypatch: pytest.MonkeyPatch) -> No
             assert await migrate(conn, VirtualClock(T0)) == list(range(1, 9))
             await conn.execute("BEGIN IMMEDIATE")
             tx = Tx(conn, writable=True)
-            await tx.execute("INSERT INTO sites (code, created_at) VALUES ('NANCY', ?)", (utc_iso(T0),))
-            for pid, status in ((1, "joined"), (2, "unreachable")):
-                await tx.execute(
-                    "INSERT INTO patients (id, study_id, site_code, arm, rt_start, fractions, status, enrolled_at)"
-                    " VALUES (?, ?, 'NANCY', 'standard', '2027-03-03', 5, ?, ?)",
-                    (pid, f"P-00{pid}", status, utc_iso(T0)),
-                )
-            for update_id in (501, 502, 503):  # three refused /start of the same stranger, one per update
-                await audit.record(tx, at=T0, actor="stranger:777", action="start_refused", entity="update",
-                                   entity_id=update_id, details={"reason": "unknown"})
-            await audit.record(tx, at=T0, actor="stranger:888", action="start_refused", details={"reason": "missing"})
-            await audit.record(tx, at=T0, actor="patient:P-001", action="information_understood", patient_id=1,
-                               details={"message_id": 42})
-            await audit.record(tx, at=T0, actor="system", action="unreachable", patient_id=2, old_value="paused",
-                               new_value="unreachable", details={"source": "forbidden"})
+            await _history(tx)
             await tx.commit()
         finally:
             await conn.close()
+
+
+async def _history(tx: Tx) -> None:
+    """The rows written before 0009: a site, two patients, and the audit rows the three decisions read then."""
+    await tx.execute("INSERT INTO sites (code, created_at) VALUES ('NANCY', ?)", (utc_iso(T0),))
+    for pid, status in ((1, "joined"), (2, "unreachable")):
+        await tx.execute(
+            "INSERT INTO patients (id, study_id, site_code, arm, rt_start, fractions, status, enrolled_at)"
+            " VALUES (?, ?, 'NANCY', 'standard', '2027-03-03', 5, ?, ?)",
+            (pid, f"P-00{pid}", status, utc_iso(T0)),
+        )
+    for update_id in (501, 502, 503):  # three refused /start of the same stranger, one per update
+        await audit.record(tx, at=T0, actor="stranger:777", action="start_refused", entity="update",
+                           entity_id=update_id, details={"reason": "unknown"})
+    await audit.record(tx, at=T0, actor="stranger:888", action="start_refused", details={"reason": "missing"})
+    await audit.record(tx, at=T0, actor="patient:P-001", action="information_understood", patient_id=1,
+                       details={"message_id": 42})
+    await audit.record(tx, at=T0, actor="system", action="unreachable", patient_id=2, old_value="paused",
+                       new_value="unreachable", details={"source": "forbidden"})
 
 
 async def test_an_upgraded_database_keeps_the_decisions_the_audit_rows_used_to_make(

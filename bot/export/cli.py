@@ -20,7 +20,7 @@ from bot.export import FORMATS, ExportError, export, open_existing_store
 from bot.export.dataset import DatabaseUnusableError
 from bot.output_files import first_problem
 from bot.resources import data_path
-from bot.storage.db import DatabaseFileError
+from bot.storage.db import DatabaseFileError, is_postgres_url
 
 __all__ = ["QUESTIONNAIRES_DIR", "EXIT_ERROR", "add_commands", "run_command"]
 
@@ -42,16 +42,21 @@ def add_commands(subparsers: Any) -> None:
     report_parser.add_argument("--out", required=True, type=Path, help="the folder to write into")
     report_parser.add_argument("--table", default=None, help="OMED conversion table (default: fr_sor)")
     for command in (export_parser, report_parser):
-        command.add_argument("--database", type=Path, default=None,
+        command.add_argument("--database", type=database_value, default=None,
                              help="the database to read (default: BOT_DATABASE)")
         command.add_argument("--force", action="store_true", help="replace output files that already exist")
 
 
-def database_option(args: argparse.Namespace, settings: Settings) -> tuple[Path, str]:
+def database_value(raw: str) -> Path | str:
+    """`--database`: a SQLite file's path, or a postgresql:// URL kept as text (a `Path` would fold its `//`)."""
+    return raw if is_postgres_url(raw) else Path(raw)
+
+
+def database_option(args: argparse.Namespace, settings: Settings) -> tuple[Path | str, str]:
     """The database to read and the name the operator gave it (`--database`, else `BOT_DATABASE`)."""
     if getattr(args, "database", None) is not None:
-        return Path(args.database), "--database"
-    return Path(settings.bot_database), "BOT_DATABASE"
+        return database_value(str(args.database)), "--database"
+    return database_value(str(settings.bot_database)), "BOT_DATABASE"
 
 
 def run_command(args: argparse.Namespace, settings: Settings) -> int:
@@ -80,7 +85,7 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-async def _run(args: argparse.Namespace, database: Path) -> str:
+async def _run(args: argparse.Namespace, database: Path | str) -> str:
     from bot.clock import SystemClock
     from bot.report import build_report
 

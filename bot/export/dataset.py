@@ -33,6 +33,7 @@ from bot.storage import instances as instance_repo
 from bot.storage import patients as patient_repo
 from bot.storage import team_regimens as team_repo
 from bot.storage.exports import AnswerRow, OmedStamp
+from bot.storage.db import is_postgres_url
 from bot.storage.store import Store
 from bot.storage.team_regimens import TeamRegimen
 
@@ -159,6 +160,8 @@ async def open_existing_store(path: str | Path, clock: Clock) -> Store:
     `Store.open` would create an empty database for a mistyped path and the export would then report "no
     patients"; an operator should instead learn that the file is not there.
     """
+    if is_postgres_url(path):  # a server database: nothing to check on disk, the connection says if it is there
+        return await Store.open(path, clock)
     path = Path(path)
     if not path.exists():
         raise DatabaseUnusableError(f"The database file {path} does not exist.")

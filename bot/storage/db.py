@@ -12,6 +12,7 @@ import os
 import re
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import aiosqlite
 
@@ -20,14 +21,26 @@ from bot.clock import Clock, utc_iso
 log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+POSTGRES_MIGRATIONS_DIR = MIGRATIONS_DIR / "postgresql"
+"""The PostgreSQL twins of the migrations: same numbers and names, same tables, columns, indexes and constraints."""
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 BUSY_TIMEOUT_MS = 5000
 
+URL_SCHEMES = ("postgresql://", "postgres://")
 
-def migration_files() -> list[tuple[int, Path]]:
-    """The shipped migrations, in order."""
+MIGRATION_LOCK_KEY = 0x5350_4252_0001
+"""The advisory lock that makes replicas starting together apply each PostgreSQL migration once."""
+
+
+def is_postgres_url(value: object) -> bool:
+    """True when `value` (a `BOT_DATABASE` setting) names a PostgreSQL database rather than a SQLite file."""
+    return isinstance(value, str) and value.lower().startswith(URL_SCHEMES)
+
+
+def migration_files(directory: Path = MIGRATIONS_DIR) -> list[tuple[int, Path]]:
+    """The shipped migrations, in order (SQLite's by default; `POSTGRES_MIGRATIONS_DIR` for PostgreSQL's)."""
     found = []
-    for path in sorted(MIGRATIONS_DIR.glob("*.sql")):
+    for path in sorted(directory.glob("*.sql")):
         match = _MIGRATION_NAME.match(path.name)
         if match:
             found.append((int(match.group(1)), path))
@@ -43,7 +56,7 @@ class DatabaseFileError(Exception):
 
     def __init__(self, path: Path | str, reason: str) -> None:
         super().__init__(f"{path} cannot be used as the database: {reason}")
-        self.path = Path(path)
+        self.path: Path | str = path if is_postgres_url(path) else Path(path)
         self.reason = reason
 
 
@@ -167,6 +180,32 @@ async def migrate(conn: aiosqlite.Connection, clock: Clock) -> list[int]:
             raise
         log.info("applied migration %s", path.name)
         applied.append(number)
+    return applied
+
+
+async def migrate_postgres(conn: Any, clock: Clock) -> list[int]:
+    """Apply the PostgreSQL migrations not yet applied (`migrations/postgresql/`); return their numbers.
+
+    Each file runs whole (PostgreSQL's simple query protocol takes several statements, `$$` bodies included) in
+    one transaction with its `schema_version` row. An advisory lock makes replicas starting at once wait for the
+    first one instead of applying a migration twice.
+    """
+    applied: list[int] = []
+    async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", MIGRATION_LOCK_KEY)
+        await conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_version (version BIGINT PRIMARY KEY, applied_at TEXT NOT NULL)"
+        )
+        current = int(await conn.fetchval("SELECT COALESCE(MAX(version), 0) FROM schema_version"))
+        for number, path in migration_files(POSTGRES_MIGRATIONS_DIR):
+            if number <= current:
+                continue
+            async with conn.transaction():  # a savepoint: the log line below says what was applied
+                await conn.execute(path.read_text(encoding="utf-8"))
+                await conn.execute("INSERT INTO schema_version (version, applied_at) VALUES ($1, $2)",
+                                   number, utc_iso(clock.now()))
+            log.info("applied migration postgresql/%s", path.name)
+            applied.append(number)
     return applied
 
 

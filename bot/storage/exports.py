@@ -131,7 +131,7 @@ async def _audit_columns(tx: Tx) -> list[str]:
     if getattr(tx, "dialect", "sqlite") == "postgresql":
         rows = await tx.fetchall(
             "SELECT column_name AS name FROM information_schema.columns WHERE table_name = 'audit_log'"
-            " ORDER BY ordinal_position")
+            " AND table_schema = current_schema() ORDER BY ordinal_position")
     else:
         rows = await tx.fetchall("PRAGMA table_info(audit_log)")
     return [str(r["name"]) for r in rows]

@@ -54,7 +54,7 @@ async def due_notices(tx: Tx, now: datetime, notice_id: int | None = None) -> li
         " JOIN patients p ON p.id = n.patient_id JOIN telegram_links l ON l.patient_id = n.patient_id"
         " WHERE n.next_attempt_at IS NOT NULL AND n.expires_at > ? AND p.status NOT IN ('withdrawn', 'unreachable')"
         " AND (n.claimed_until IS NULL OR n.claimed_until <= ?)"
-        " AND (? IS NULL AND n.next_attempt_at <= ? OR n.id = ?) ORDER BY n.id",
+        " AND (CAST(? AS INTEGER) IS NULL AND n.next_attempt_at <= ? OR n.id = ?) ORDER BY n.id",
         (utc_iso(now), utc_iso(now), notice_id, utc_iso(now), notice_id),
     )
     return [DueNotice(int(r["id"]), int(r["patient_id"]), str(r["kind"]), int(r["chat_id"]), int(r["attempts"]),

@@ -19,11 +19,15 @@ from typing import Any
 import aiosqlite
 
 from bot.clock import Clock
-from bot.storage.db import DatabaseFileError, connect, migrate
+from bot.storage.db import DatabaseFileError, connect, is_postgres_url, migrate
 
 
 class Tx:
     """A database session handed to repositories; only the unit of work commits."""
+
+    dialect = "sqlite"
+    """Which engine runs the SQL ("sqlite" here, "postgresql" in `bot.storage.postgres.PgTx`), for the rare query
+    that cannot be written once for both (a catalogue lookup)."""
 
     def __init__(self, conn: aiosqlite.Connection, writable: bool) -> None:
         self._conn = conn
@@ -92,7 +96,9 @@ class SingleStatement(Tx):
 
 
 class Store:
-    """The bot's SQLite database."""
+    """The bot's SQLite database (`Store.open` gives a `bot.storage.postgres.PgStore` for a PostgreSQL URL)."""
+
+    dialect = "sqlite"
 
     def __init__(self, conn: aiosqlite.Connection, path: Path | str,
                  reader: aiosqlite.Connection | None = None) -> None:
@@ -108,7 +114,15 @@ class Store:
 
     @classmethod
     async def open(cls, path: Path | str, clock: Clock) -> "Store":
-        """Open the file, apply pending migrations, and return the store."""
+        """Open the file, apply pending migrations, and return the store.
+
+        A `postgresql://` (or `postgres://`) URL opens the PostgreSQL adapter instead, with the same interface:
+        every caller keeps calling `Store.open(settings.bot_database, clock)`.
+        """
+        if is_postgres_url(path):
+            from bot.storage.postgres import PgStore  # lazily: a SQLite bot never imports asyncpg
+
+            return await PgStore.open(path, clock)
         conn = await connect(path)
         try:
             await migrate(conn, clock)
@@ -149,7 +163,7 @@ class Store:
                     await self._conn.execute("ROLLBACK")
 
     @asynccontextmanager
-    async def single_statement(self) -> AsyncIterator[SingleStatement]:
+    async def single_statement(self) -> AsyncIterator[Tx]:
         """One write statement, durable when it returns (for the per-answer bookkeeping on the hot path)."""
         async with self._lock:
             yield SingleStatement(self._conn)
