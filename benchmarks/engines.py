@@ -82,7 +82,8 @@ def benign(item: Any) -> object:
 
 async def open_services(database: str, replica: str) -> Services:
     settings = load_settings(TELEGRAM_BOT_TOKEN=TOKEN, BOT_DATABASE=database, CLINICIAN_CHAT_ID=-1001,
-                             CLINICIAN_USER_IDS="1", BOT_REPLICA_ID=replica)
+                             CLINICIAN_USER_IDS="1", BOT_REPLICA_ID=replica,
+                             BOT_FANOUT_SPREAD_MINUTES=0)  # the whole fan-out in one tick, as fast as it goes
     return await build_services(settings, VirtualClock(START))
 
 
