@@ -214,10 +214,10 @@ async def _enroll_and_print(
     settings: Settings, request: EnrolmentRequest, username: str, *, known_sites: tuple[str, ...]
 ) -> int:
     from bot.services.enrolment import enroll
-    from bot.storage.store import Store
+    from bot.storage.engines import open_store
 
     clock = SystemClock()
-    store = await Store.open(settings.bot_database, clock)
+    store = await open_store(settings.bot_database, clock)
     try:
         with source_language():  # a refusal ("already enrolled") is for the operator, in English
             invitation = await enroll(store, clock, request, actor="cli", known_sites=known_sites)
@@ -231,9 +231,9 @@ async def _enroll_and_print(
 
 
 async def _migrate(settings: Settings) -> None:
-    from bot.storage.store import Store
+    from bot.storage.engines import open_store
 
-    store = await Store.open(settings.bot_database, SystemClock())
+    store = await open_store(settings.bot_database, SystemClock())
     await store.close()
 
 

@@ -38,7 +38,6 @@ TEST_URL = os.environ.get("BOT_TEST_DATABASE", "")
 ENABLED = is_postgres_url(TEST_URL)
 TEMPLATE = f"t_template_{os.getpid()}"
 
-_ORIGINAL_OPEN = Store.open.__func__  # type: ignore[attr-defined]
 _ORIGINAL_SQLITE_CONNECT = sqlite3.connect
 
 
@@ -169,7 +168,7 @@ def install(databases: TestDatabases, monkeypatch: Any) -> None:
 
     async def open_store(cls: type[Store], path: Path | str, clock: Clock) -> Store:
         if is_postgres_url(path):
-            return await _ORIGINAL_OPEN(cls, path, clock)
+            return await postgres.PgStore.open(path, clock)
         return await postgres.PgStore.open(databases.url_for(path), clock)
 
     def connect(database: Any, *args: Any, **kwargs: Any) -> Any:

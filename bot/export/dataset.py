@@ -34,6 +34,7 @@ from bot.storage import patients as patient_repo
 from bot.storage import team_regimens as team_repo
 from bot.storage.exports import AnswerRow, OmedStamp
 from bot.storage.db import is_postgres_url
+from bot.storage.engines import open_store
 from bot.storage.store import Store
 from bot.storage.team_regimens import TeamRegimen
 
@@ -161,7 +162,7 @@ async def open_existing_store(path: str | Path, clock: Clock) -> Store:
     patients"; an operator should instead learn that the file is not there.
     """
     if is_postgres_url(path):  # a server database: nothing to check on disk, the connection says if it is there
-        return await Store.open(path, clock)
+        return await open_store(path, clock)
     path = Path(path)
     if not path.exists():
         raise DatabaseUnusableError(f"The database file {path} does not exist.")
@@ -174,7 +175,7 @@ async def open_existing_store(path: str | Path, clock: Clock) -> Store:
         raise DatabaseUnusableError(f"The database file {path} cannot be read ({exc.strerror}).") from None
     if header != SQLITE_HEADER:
         raise DatabaseUnusableError(f"The file {path} is not a SQLite database.")
-    return await Store.open(path, clock)
+    return await open_store(path, clock)
 
 
 def _without_nulls(data: object) -> object:

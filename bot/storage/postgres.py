@@ -1,7 +1,7 @@
 """The PostgreSQL adapter behind the storage port: `PgStore` and `PgTx`, the same interface as `Store` and `Tx`.
 
 Why: several replicas of the bot can share one PostgreSQL database (issue 19), while SQLite stays the default for a
-single process. `BOT_DATABASE=postgresql://…` (or `postgres://…`) selects it; `Store.open` delegates here.
+single process. `BOT_DATABASE=postgresql://…` (or `postgres://…`) selects it (`bot.storage.engines.open_store`).
 
 The repositories under `bot/storage/` keep writing one SQL text for both engines (SQLite's `?` placeholders,
 `INSERT OR IGNORE`, `x IS ?`); `translate` rewrites it for PostgreSQL once per distinct SQL string (cached). What
@@ -31,7 +31,7 @@ import asyncpg
 
 from bot.clock import Clock
 from bot.storage.db import DatabaseFileError, is_postgres_url
-from bot.storage.store import Store, Tx  # store.py imports this module only inside `Store.open`: no cycle
+from bot.storage.store import Store, Tx  # store.py never imports this module (bot.storage.engines chooses)
 
 __all__ = ["PgRow", "PgStore", "PgTx", "Translated", "WRITE_LOCK_KEY", "is_postgres_url", "translate"]
 

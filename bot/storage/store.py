@@ -96,7 +96,8 @@ class SingleStatement(Tx):
 
 
 class Store:
-    """The bot's SQLite database (`Store.open` gives a `bot.storage.postgres.PgStore` for a PostgreSQL URL)."""
+    """The bot's SQLite database (`bot.storage.engines.open_store` gives a `bot.storage.postgres.PgStore` for a
+    PostgreSQL URL)."""
 
     dialect = "sqlite"
 
@@ -114,15 +115,12 @@ class Store:
 
     @classmethod
     async def open(cls, path: Path | str, clock: Clock) -> "Store":
-        """Open the file, apply pending migrations, and return the store.
+        """Open the SQLite file, apply pending migrations, and return the store.
 
-        A `postgresql://` (or `postgres://`) URL opens the PostgreSQL adapter instead, with the same interface:
-        every caller keeps calling `Store.open(settings.bot_database, clock)`.
+        For a `BOT_DATABASE` that may be a PostgreSQL URL, use `bot.storage.engines.open_store`.
         """
         if is_postgres_url(path):
-            from bot.storage.postgres import PgStore  # lazily: a SQLite bot never imports asyncpg
-
-            return await PgStore.open(path, clock)
+            raise ValueError("a PostgreSQL URL is opened by bot.storage.engines.open_store, not Store.open")
         conn = await connect(path)
         try:
             await migrate(conn, clock)

@@ -39,7 +39,7 @@ from bot.services import digest
 from bot.services import housekeeping, silence
 from bot.services.container import Services
 from bot.storage.patients import site_codes_in_use
-from bot.storage.store import Store
+from bot.storage.engines import open_store
 from bot.messenger import Messenger
 from bot.telegram.context import MESSENGER_KEY, SERVICES_KEY, BotContext
 from bot.telegram.messenger import PtbMessenger
@@ -66,7 +66,7 @@ async def build_services(
     opioids = load_opioid_catalogue(questionnaires_dir / "opioids.yaml")
     sites = load_sites(settings.bot_sites_file or questionnaires_dir / "sites.yaml")
     vocabulary = load_free_text_vocabulary(questionnaires_dir / "free_text_red_flags.yaml")
-    store = await Store.open(settings.bot_database, clock)
+    store = await open_store(settings.bot_database, clock)
     services = Services(
         settings=settings, store=store, clock=clock, questionnaires=questionnaires, rules=rules,
         schedule=schedule, opioids=opioids, sites=sites, free_text_vocabulary=vocabulary,
