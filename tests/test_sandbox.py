@@ -271,6 +271,7 @@ async def test_the_demo_runs_five_patients_through_90_days_without_stalling(tmp_
     assert (flare["n"], flare["denominator"]) == ("1", "1")
 
 
+@pytest.mark.sqlite_only("the sandbox always keeps its data in its own SQLite file, which must survive a second launch")
 async def test_a_second_launch_on_a_busy_port_fails_and_leaves_the_first_sandbox_data_intact(tmp_path: Path) -> None:
     settings = load_settings(TELEGRAM_BOT_TOKEN="", BOT_DATABASE=str(tmp_path / "ignored.sqlite3"))
     sandbox = await Sandbox(settings, port=0, data_dir=tmp_path / "data", start=START).start()
