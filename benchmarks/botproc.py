@@ -189,6 +189,10 @@ class _Host:
             )
             if self.spec.limiter is not None:
                 _replace_rate_limiter(self.application, *self.spec.limiter)
+        if os.environ.get("SPB_SWITCH_INTERVAL"):  # an experiment: another GIL switch interval than the bot's
+            sys.setswitchinterval(float(os.environ["SPB_SWITCH_INTERVAL"]))
+        if self.services is not None and os.environ.get("SPB_BENCH_LOCKSTATS"):
+            self._time_store_locks()
         await self.application.initialize()
         await self.application.start()
         await self.application.updater.start_polling(allowed_updates=Update.ALL_TYPES)
@@ -243,6 +247,61 @@ class _Host:
                 "waited_for_chat": {lane.name.lower(): n for lane, n in limiter.waited_for_chat.items()},
                 "flood_muted": limiter.flood_guard.muted}
 
+    def _time_store_locks(self) -> None:
+        """With SPB_BENCH_LOCKSTATS set, time how long each store context waits for its lock and holds it (a
+        development aid: is the single writer the queue?)."""
+        import contextlib
+
+        store = self.services.store
+        self.lock_stats: dict[str, list[tuple[float, float]]] = {}
+        for name in ("transaction", "single_statement", "read"):
+            original = getattr(store, name)
+            lock = store._read_lock if name == "read" else store._lock
+            samples = self.lock_stats.setdefault(name, [])
+
+            def timed(original=original, lock=lock, samples=samples):  # type: ignore[no-untyped-def]
+                @contextlib.asynccontextmanager
+                async def wrapper():  # type: ignore[no-untyped-def]
+                    asked = time.perf_counter()
+                    await lock.acquire()
+                    got = time.perf_counter()
+                    lock.release()
+                    async with original() as tx:
+                        entered = time.perf_counter()
+                        try:
+                            yield tx
+                        finally:
+                            samples.append((entered - asked, time.perf_counter() - got))
+                return wrapper
+
+            setattr(store, name, timed())
+
+    async def lockstats(self) -> dict[str, Any]:
+        out = {}
+        for name, samples in getattr(self, "lock_stats", {}).items():
+            if not samples:
+                continue
+            waits = sorted(w for w, _ in samples)
+            holds = sorted(h for _, h in samples)
+            pick = lambda v, q: round(v[min(len(v) - 1, int(q * len(v)))] * 1000, 2)  # noqa: E731
+            out[name] = {"n": len(samples), "wait_p50_ms": pick(waits, .5), "wait_p99_ms": pick(waits, .99),
+                         "hold_p50_ms": pick(holds, .5), "hold_p99_ms": pick(holds, .99),
+                         "hold_total_s": round(sum(holds), 3)}
+            samples.clear()
+        return out
+
+    async def cprofile_start(self) -> None:
+        """Start cProfile on the event loop's thread (a development aid: where a phase's time goes)."""
+        import cProfile
+
+        self._cprofile = cProfile.Profile()
+        self._cprofile.enable()
+
+    async def cprofile_stop(self, path: str) -> None:
+        """Stop the profile `cprofile_start` began and write its stats to `path` (pstats format)."""
+        self._cprofile.disable()
+        self._cprofile.dump_stats(path)
+
     async def set_clock(self, at: float) -> None:
         self.clock.jump(datetime.fromtimestamp(at, timezone.utc))
 
@@ -281,7 +340,8 @@ async def _serve(protocol: TextIO, spec: BotSpec) -> None:
     send("ready")
     commands = {
         "tick": host.tick, "due_query": host.due_query, "set_clock": host.set_clock, "open_bare": host.open_bare,
-        "pacing": host.pacing,
+        "pacing": host.pacing, "cprofile_start": host.cprofile_start, "cprofile_stop": host.cprofile_stop,
+        "lockstats": host.lockstats,
     }
     while True:
         line = await asyncio.to_thread(sys.stdin.readline)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import os
 import random
 import sqlite3
 import sys
@@ -256,19 +258,34 @@ async def _answer_load(
     calls_before = Counter(rig.standin.stats.by_method)
     with CpuMeter(bot) as cpu:
         async with ctx.profiling(profile_as, run, bot.pid) if profiled else contextlib.nullcontext():
-            finals = await asyncio.gather(*(p.answer(first[p.chat_id], steps, think) for p in patients))
+            *finals, _ = await asyncio.gather(*(p.answer(first[p.chat_id], steps, think) for p in patients),
+                                              _cprofile_phases(bot, kind))
     calls = Counter(rig.standin.stats.by_method) - calls_before
     if any(keyboard(m) for m in finals):
         raise AssertionError("a questionnaire did not end after the expected answers")
     pairs = response_latencies(rig.standin.requests("sendMessage"), {p.chat_id: p.injected for p in patients})
     latencies = [latency for _at, latency in pairs]
     window = max(at + latency for at, latency in pairs) - min(at for at, _latency in pairs)
+    if os.environ.get("SPB_BENCH_DUMP"):
+        Path(os.environ["SPB_BENCH_DUMP"], f"{profile_as}-{kind}-{run}.json").write_text(json.dumps(pairs))
     return {
         "answers": len(pairs), "seconds": round(window, 3), "answers_per_s": round(len(pairs) / window, 1),
         "latency": latency_summary_ms(latencies), **cpu.as_dict(),
         "api_errors": rig.standin.stats.errors - errors_before,
         "calls": dict(sorted(calls.items())),
     }
+
+
+async def _cprofile_phases(bot: BotProcess, kind: str) -> None:
+    """With SPB_BENCH_CPROFILE=DIR, profile the bot's event loop for the first 2 s of the load (every patient's
+    first answer) and for the next 10 s (a development aid; pstats files in DIR)."""
+    where = os.environ.get("SPB_BENCH_CPROFILE")
+    if not where or kind == "bare":
+        return
+    for phase, seconds in (("first", 2.0), ("steady", 10.0)):
+        await bot.call("cprofile_start")
+        await asyncio.sleep(seconds)
+        await bot.call("cprofile_stop", path=str(Path(where, f"{phase}.pstats")))
 
 
 # --- 2. fan-out ------------------------------------------------------------------------------------------------
@@ -523,6 +540,8 @@ async def pace(ctx: Context, run: int) -> dict[str, Any]:
                 load["bot_rss_mb"] = round(bot.memory_kb()["VmRSS"] / 1024, 1)
                 if product:
                     load["pacing"] = await bot.call("pacing")
+                    if os.environ.get("SPB_BENCH_LOCKSTATS"):
+                        load["lockstats"] = await bot.call("lockstats")
         if product:
             _check_stored(database, sizes.answer_timepoint, cohort.patients, steps)
         result[kind] = load
@@ -661,6 +680,8 @@ async def crowd(ctx: Context, run: int) -> dict[str, Any]:
                 load["http_429"] = rig.standin.stats.rate_limited
                 if product:
                     load["pacing"] = await bot.call("pacing")
+                    if os.environ.get("SPB_BENCH_LOCKSTATS"):
+                        load["lockstats"] = await bot.call("lockstats")
         if product:
             _check_stored(database, sizes.answer_timepoint, cohort.patients, steps)
         result[kind] = load

@@ -28,6 +28,7 @@ from bot.config import DEFAULT_API_BASE_URL, Settings
 from bot.delivery import patient_notices, worker
 from bot.domain.omed import load_opioid_catalogue
 from bot.i18n import _
+from bot.interpreter import share_the_gil_quickly
 from bot.resources import data_path
 from bot.domain.questionnaire import load_questionnaires
 from bot.domain.rules import load_rules
@@ -102,6 +103,7 @@ def build_application(
 ) -> Application:
     """The real PTB application: long polling, rate limiter, Paris-time defaults, our handlers and jobs; every
     update kept in the inbox until handled (`bot.telegram.inbox`)."""
+    share_the_gil_quickly()  # the database's thread must not wait 5 ms for the GIL after each statement
     update_inbox = Inbox(services.store, services.clock)
     update_queue = InboxQueue(update_inbox)
     builder: ApplicationBuilder = (
