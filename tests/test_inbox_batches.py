@@ -69,3 +69,22 @@ async def test_another_tasks_update_is_stored_before_put_returns(store: Store) -
 
     await asyncio.create_task(webhook())
     assert queue.get_nowait().update_id == 31
+
+
+async def test_a_batch_keeps_only_new_updates_and_knows_which_were_handled_before(store: Store) -> None:
+    """One statement for the batch: an update handled before (a redelivery) is not kept again, one kept already
+    keeps its first payload, the new ones are kept; the handled one is then dropped, the others handled."""
+    inbox = Inbox(store, SystemClock())
+    await inbox.keep_all([_update(41)])
+    async with store.transaction() as tx:  # 40 was handled long ago (its inbox row gone)
+        await tx.execute("INSERT INTO processed_updates (update_id, processed_at) VALUES (40, '2026-12-01T09:00:00Z')")
+        await tx.commit()
+    again = Update.de_json({"update_id": 41, "message": {
+        "message_id": 41, "date": 0, "chat": {"id": 7, "type": "private"}, "text": "changed"}}, None)
+    await inbox.keep_all([_update(40), again, _update(42), _update(43)])
+    assert await _stored(store) == [41, 42, 43]
+    async with store.read() as tx:
+        row = await tx.fetchone("SELECT payload FROM inbox WHERE update_id = 41")
+    assert row is not None and '"m41"' in row[0], "a kept update is never overwritten"
+    assert await inbox.handled_before(40) is True
+    assert [await inbox.handled_before(update_id) for update_id in (41, 42, 43)] == [False, False, False]

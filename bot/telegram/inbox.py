@@ -56,15 +56,16 @@ class Inbox:
         await self.keep_all([update])
 
     async def keep_all(self, updates: list[Update]) -> None:
-        """Store a batch of fetched updates in one transaction (one wait for the writer, not one per update)."""
+        """Store a batch of fetched updates in one statement (one wait for the writer and one trip to the database,
+        not one per update)."""
         payloads = [(update.update_id, json.dumps(update.to_dict(), ensure_ascii=False)) for update in updates]
-        async with self.store.transaction() as tx:
-            now = self.clock.now()
-            kept = [(update_id, await inbox_rows.store_update(tx, update_id, payload, now))
-                    for update_id, payload in payloads]
-            await tx.commit()
-        for update_id, pending in kept:
-            (self._pending if pending else self._seen_done).add(update_id)
+        async with self.store.single_statement() as tx:
+            await inbox_rows.keep_updates(tx, payloads, self.clock.now())
+        ids = [update_id for update_id, _ in payloads]
+        async with self.store.read() as tx:  # handled before: left out above, dropped by the processor
+            handled = await inbox_rows.processed_among(tx, ids)
+        for update_id in ids:
+            (self._seen_done if update_id in handled else self._pending).add(update_id)
 
     def claim(self, update_id: int) -> bool:
         """This task handles the update; False if another task of this process already does (a redelivery)."""
