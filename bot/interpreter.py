@@ -4,22 +4,24 @@ The bot is one event loop plus the database's thread (aiosqlite runs every SQLit
 `/patient` renders its chart in a worker thread). SQLite releases the GIL while it works, so every statement ends
 with that thread asking for the GIL back — and while the event loop runs Python code (PTB parsing an update, httpx
 sending a reply), CPython makes it wait up to the *switch interval*, 5 ms by default, before handing it over. An
-answer's transaction is about ten statements under one write lock, so at 60 answers/s the lock was held 9 ms
-(p50) to 94 ms (p99) per transaction for about 1–2 ms of database work, every other answer queued behind it, and a
-patient waited 0.5 s for the next question at p99 where the bare PTB app (no thread) answered in 40 ms.
+answer's transaction is about ten statements under one write lock, so every wait for the GIL is a wait for every
+other answer queued behind that lock.
 
-With a 0.5 ms interval the database thread gets the GIL back almost at once: same load, same machine, p99 press →
-next question 552 → 151 ms, p50 80 → 18 ms, the write lock held 3 ms (p50) instead of 9 ms
-(`python -m benchmarks --only pace`; figures in the README). The cost is more GIL hand-offs when two threads are
-busy at once, which is exactly when the event loop must not sit on the lock.
+With a 0.5 ms interval the database thread gets the GIL back almost at once. What it guards against is
+measured by `tests/test_interpreter.py`: with four tasks keeping the loop busy in short slices of Python, CPython's
+5 ms let no `SELECT 1` through in 0.8 s (one waited 35 s), the bot's interval about 60. In the `pace` benchmark
+(100 patients at 1–2 s per question, the loop 80–85 % busy) the two gave the same figures within run-to-run noise
+(medians of 3 runs, 2026-12-03: p99 press → next question 586 ms with it, 554 ms without): the setting removes a
+stall that the test shows when the loop never idles, not the tail of that benchmark (a saturated load with and
+without it was not compared). The cost is more GIL hand-offs when two threads are busy at once.
 """
 
 from __future__ import annotations
 
 import sys
 
-#: CPython's default is 0.005 s. Measured on 2 cores (benchmarks/README.md, "pace"): 0.0005 s removes the
-#: database thread's wait without measurable cost; the interpreter's own docs leave the value to the application.
+#: CPython's default is 0.005 s; the interpreter's docs leave the value to the application. 0.001 and 0.0002 s
+#: gave the same pace figures as 0.0005 s within noise (one run each).
 GIL_SWITCH_INTERVAL_SECONDS = 0.0005
 
 
