@@ -1,7 +1,7 @@
 """The GIL switch interval the bot runs with (issue #18, `bot.interpreter`).
 
-Why it matters is measured by `python -m benchmarks --only pace`; here: the built application has it, and with it
-the database's thread is not kept waiting for the GIL while the event loop is busy with Python work.
+The built application has it, and with it the database's thread is not kept waiting for the GIL while the event
+loop is busy with Python work (in the `pace` benchmark it made no measurable difference: README, "Performance").
 """
 
 from __future__ import annotations
