@@ -248,45 +248,39 @@ class _Host:
                 "flood_muted": limiter.flood_guard.muted}
 
     def _time_store_locks(self) -> None:
-        """With SPB_BENCH_LOCKSTATS set, time how long each store context waits for its lock and holds it (a
-        development aid: is the single writer the queue?)."""
+        """With SPB_BENCH_LOCKSTATS set, time how long each store context waits for its lock (until it is entered)
+        and holds it (until it exits): a development aid — is the single writer the queue?"""
         import contextlib
 
         store = self.services.store
         self.lock_stats: dict[str, list[tuple[float, float]]] = {}
         for name in ("transaction", "single_statement", "read"):
-            original = getattr(store, name)
-            lock = store._read_lock if name == "read" else store._lock
             samples = self.lock_stats.setdefault(name, [])
 
-            def timed(original=original, lock=lock, samples=samples):  # type: ignore[no-untyped-def]
+            def timed(original: Any = getattr(store, name), samples: list[tuple[float, float]] = samples) -> Any:
                 @contextlib.asynccontextmanager
-                async def wrapper():  # type: ignore[no-untyped-def]
+                async def wrapper() -> Any:
                     asked = time.perf_counter()
-                    await lock.acquire()
-                    got = time.perf_counter()
-                    lock.release()
                     async with original() as tx:
                         entered = time.perf_counter()
                         try:
                             yield tx
                         finally:
-                            samples.append((entered - asked, time.perf_counter() - got))
+                            samples.append((entered - asked, time.perf_counter() - entered))
                 return wrapper
 
             setattr(store, name, timed())
 
     async def lockstats(self) -> dict[str, Any]:
+        """Waits and holds per store context since the last call (`benchmarks.stats.latency_summary_ms`)."""
+        from benchmarks.stats import latency_summary_ms
+
         out = {}
         for name, samples in getattr(self, "lock_stats", {}).items():
-            if not samples:
-                continue
-            waits = sorted(w for w, _ in samples)
-            holds = sorted(h for _, h in samples)
-            pick = lambda v, q: round(v[min(len(v) - 1, int(q * len(v)))] * 1000, 2)  # noqa: E731
-            out[name] = {"n": len(samples), "wait_p50_ms": pick(waits, .5), "wait_p99_ms": pick(waits, .99),
-                         "hold_p50_ms": pick(holds, .5), "hold_p99_ms": pick(holds, .99),
-                         "hold_total_s": round(sum(holds), 3)}
+            if samples:
+                out[name] = {"wait": latency_summary_ms([w for w, _ in samples]),
+                             "hold": latency_summary_ms([h for _, h in samples]),
+                             "hold_total_s": round(sum(h for _, h in samples), 3)}
             samples.clear()
         return out
 
