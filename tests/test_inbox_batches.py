@@ -7,6 +7,7 @@ The polling task's `put()`s join one transaction; the next getUpdates (`InboxPol
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from telegram import Update
 
 from bot.clock import SystemClock
 from bot.storage.store import Store
-from bot.telegram.inbox import Inbox, InboxQueue
+from bot.telegram.inbox import Inbox, InboxPollingRequest, InboxQueue
 
 
 def _update(update_id: int) -> Update:
@@ -88,3 +89,33 @@ async def test_a_batch_keeps_only_new_updates_and_knows_which_were_handled_befor
     assert row is not None and '"m41"' in row[0], "a kept update is never overwritten"
     assert await inbox.handled_before(40) is True
     assert [await inbox.handled_before(update_id) for update_id in (41, 42, 43)] == [False, False, False]
+
+
+async def test_a_polled_update_is_stored_as_telegram_sent_it_without_serialising_it_again(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue #18: the getUpdates JSON is kept as received (`InboxPollingRequest.parse_json_payload`), so PTB's
+    `to_dict()` (Python over every nested object) is not run for each polled update; an update that did not come
+    through getUpdates is still serialised from its object."""
+    queue = InboxQueue(Inbox(store, SystemClock()))
+    request = InboxPollingRequest(queue)
+    sent = {"update_id": 51, "message": {"message_id": 5, "date": 1764756000, "chat": {"id": 7, "type": "private"},
+                                         "from": {"id": 7, "is_bot": False, "first_name": "Élise"}, "text": "j'ai mal"}}
+    parsed = request.parse_json_payload(json.dumps({"ok": True, "result": [sent]}).encode())
+    assert parsed["result"] == [sent], "PTB still gets the parsed result"
+
+    def no_second_serialisation(self: Update) -> dict[str, object]:
+        raise AssertionError(f"update {self.update_id} serialised again")
+
+    monkeypatch.setattr(Update, "to_dict", no_second_serialisation)
+    queue.polling_from(asyncio.current_task())
+    await queue.put(Update.de_json(sent, None))
+    await queue.flush()
+    async with store.read() as tx:
+        row = await tx.fetchone("SELECT payload FROM inbox WHERE update_id = 51")
+    assert row is not None and json.loads(row[0]) == sent
+    monkeypatch.undo()
+    await queue.inbox.keep(_update(52))  # no JSON kept for it: serialised from the object, as before
+    async with store.read() as tx:
+        row = await tx.fetchone("SELECT payload FROM inbox WHERE update_id = 52")
+    assert row is not None and json.loads(row[0])["message"]["text"] == "m52"

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Collection, Mapping
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Final
 
@@ -24,6 +25,8 @@ from bot.i18n import _
 
 __all__ = [
     "InvalidAnswer",
+    "Walk",
+    "walk",
     "visible_items",
     "effective_answers",
     "next_item",
@@ -101,39 +104,67 @@ def _same(answer: object, expected: object) -> bool:
     return type(answer) is type(expected) and answer == expected
 
 
-def _walk(q: Questionnaire, answers: Mapping[str, Value]) -> tuple[list[Item], dict[str, Value]]:
+@dataclass(frozen=True)
+class Walk:
+    """One pass over a questionnaire's items for some answers: what is shown, and the answers that count.
+
+    `prompt_for` needs the next item, its position and whether an earlier one was answered: one walk gives them all
+    (issue #18: the walk ran about nine times per stored answer, and it is the engine's whole cost)."""
+
+    visible: list[Item]
+    effective: dict[str, Value]
+
+    def next_item(self, answers: Mapping[str, Value]) -> Item | None:
+        """The first visible item without an answer; None when the questionnaire is finished."""
+        for item in self.visible:
+            if item.id not in answers:
+                return item
+        return None
+
+    def progress(self, item: Item) -> tuple[int, int]:
+        """(1-based position of `item` among the visible items, how many are visible): see `progress`."""
+        for position, candidate in enumerate(self.visible, start=1):
+            if candidate.id == item.id:
+                return position, len(self.visible)
+        raise ValueError(f'item "{item.id}" is not visible with these answers')
+
+
+def walk(q: Questionnaire, answers: Mapping[str, Value]) -> Walk:
+    """Visibility in item order; a `show_if` reads the effective earlier answers and the bot's context facts.
+
+    `seen` is what the conditions read: the effective answers so far, and for a context item (never asked, the
+    bot's fact) its answer if there is one, else "no" — a fact the bot did not supply is not "yes".
+    """
     visible: list[Item] = []
     effective: dict[str, Value] = {}
-    facts: dict[str, Value] = {}
+    seen: dict[str, Value] = {}
     for item in q.items:
-        if item.context:  # never asked: the bot's fact, "no" for the conditions unless it supplied "yes"
-            facts[item.id] = answers[item.id] if answers.get(item.id) in (_YES, _NO) else _NO
+        if item.context:
             if item.id in answers:
-                effective[item.id] = answers[item.id]
+                effective[item.id] = seen[item.id] = answers[item.id]
+            else:
+                seen[item.id] = _NO
             continue
-        if item.show_if is None or condition_holds(item.show_if, {**facts, **effective}):
+        if item.show_if is None or condition_holds(item.show_if, seen):
             visible.append(item)
             if item.id in answers:
-                effective[item.id] = answers[item.id]
-    return visible, effective
+                effective[item.id] = seen[item.id] = answers[item.id]
+    return Walk(visible, effective)
 
 
 def visible_items(q: Questionnaire, answers: Mapping[str, Value]) -> list[Item]:
     """Items whose `show_if` holds on the (visible) earlier answers, in asking order."""
-    return _walk(q, answers)[0]
+    return walk(q, answers).visible
 
 
 def effective_answers(q: Questionnaire, answers: Mapping[str, Value]) -> dict[str, Value]:
     """The answers that count: those of currently visible items (what rules, OMED and exports should read)."""
-    return _walk(q, answers)[1]
+    return walk(q, answers).effective
 
 
 def next_item(q: Questionnaire, answers: Mapping[str, Value]) -> Item | None:
     """The first visible item without an answer; None when the questionnaire is finished."""
-    for item in visible_items(q, answers):
-        if item.id not in answers:
-            return item
-    return None
+    return walk(q, answers).next_item(answers)
 
 
 def progress(q: Questionnaire, answers: Mapping[str, Value], item: Item) -> tuple[int, int]:
@@ -141,11 +172,7 @@ def progress(q: Questionnaire, answers: Mapping[str, Value], item: Item) -> tupl
 
     The total can change as branches open or close; it is always the truth for the answers so far.
     """
-    visible = visible_items(q, answers)
-    for position, candidate in enumerate(visible, start=1):
-        if candidate.id == item.id:
-            return position, len(visible)
-    raise ValueError(f'item "{item.id}" is not visible with these answers')
+    return walk(q, answers).progress(item)
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -63,12 +63,14 @@ class Submission:
     notice_id: int | None = None  # advice owed to the patient now (bot.delivery.patient_notices)
 
 
-def _current_item(q: Questionnaire, answers: dict[str, object], correcting: str | None) -> Item | None:
+def _current_item(
+    q: Questionnaire, answers: dict[str, object], correcting: str | None, walk: engine.Walk
+) -> Item | None:
     if correcting is not None:
         for item in q.items:
             if item.id == correcting:
                 return item
-    return engine.next_item(q, answers)
+    return walk.next_item(answers)
 
 
 async def prompt_for(
@@ -78,11 +80,12 @@ async def prompt_for(
     q = services.questionnaires[instance.questionnaire_id]
     if answers is None:
         answers = await instances.answers_with_context(tx, instance.id)
-    item = _current_item(q, answers, instance.correcting_item)
+    walk = engine.walk(q, answers)  # once: the next item, its position and "can go back" all read it
+    item = _current_item(q, answers, instance.correcting_item, walk)
     if item is None:
         return None
-    position, total = engine.progress(q, answers, item)
-    answered_visible = [i for i in engine.visible_items(q, answers) if i.id in answers and i.id != item.id]
+    position, total = walk.progress(item)
+    answered_visible = [i for i in walk.visible if i.id in answers and i.id != item.id]
     return Prompt(
         instance=instance,
         questionnaire=q,
@@ -258,8 +261,9 @@ async def _raise_alerts(
     drafts = evaluate_answers(services.rules, instance.questionnaire_id, answers, replace(context, references=references))
     news = {draft.rule_id for draft in drafts}
     # What fires against the baseline but not against the acknowledged state: the same news, kept as suppressed.
+    # (No reference acknowledged: nothing can be stale, and the rules are not evaluated a second time.)
     stale = [draft for draft in evaluate_answers(services.rules, instance.questionnaire_id, answers, context)
-             if draft.rule_id in references and draft.rule_id not in news]
+             if draft.rule_id in references and draft.rule_id not in news] if references else []
     if typed_text and typed_item:
         flags = screen_free_text(typed_text, services.free_text_vocabulary)
         if flags:
