@@ -73,6 +73,15 @@ def _current_item(
     return walk.next_item(answers)
 
 
+def _index_of(q: Questionnaire, item: Item) -> int:
+    """The item's position by id: `list.index` would compare pydantic models field by field (issue #18: about 4 %
+    of the event loop's time under the pace load)."""
+    for index, candidate in enumerate(q.items):
+        if candidate.id == item.id:
+            return index
+    raise ValueError(f'item "{item.id}" is not in questionnaire "{q.id}"')
+
+
 async def prompt_for(
     tx: Tx, services: Services, instance: Instance, answers: dict[str, object] | None = None
 ) -> Prompt | None:
@@ -90,7 +99,7 @@ async def prompt_for(
         instance=instance,
         questionnaire=q,
         item=item,
-        item_index=q.items.index(item),
+        item_index=_index_of(q, item),
         position=position,
         total=total,
         selection=instance.selection or (),
