@@ -57,7 +57,7 @@ async def mark_unreachable_user(services: Services, telegram_user_id: int, *, so
 
 async def reachable_again(services: Services, telegram_user_id: int) -> bool:
     """The patient wrote (or unblocked the bot): an unreachable patient gets back the status they had."""
-    async with services.store.read() as tx:
+    async with services.store.read_one() as tx:  # on every message and press: one statement, no transaction
         patient = await patients.find_by_telegram_user(tx, telegram_user_id)
     if patient is None or patient.status != "unreachable":
         return False

@@ -176,9 +176,17 @@ async def answers_with_context(tx: Tx, instance_id: int) -> dict[str, object]:
     when a regimen recorded by the team is shown in this questionnaire for confirmation (issue 17)."""
     from bot.domain.team_regimen import TEAM_CONTEXT_ITEM
 
-    answers = await current_answers(tx, instance_id)
-    row = await tx.fetchone("SELECT 1 FROM clinician_regimens WHERE shown_instance_id = ? LIMIT 1", (instance_id,))
-    return {TEAM_CONTEXT_ITEM: "yes", **answers} if row is not None else answers
+    # One query, not two (issue #18: each is a round trip inside the answer's write transaction): the answers, and
+    # a row without an item id when the team's regimen is shown here.
+    rows = await tx.fetchall(
+        "SELECT item_id, value FROM answers WHERE id IN"
+        " (SELECT MAX(id) FROM answers WHERE instance_id = ? GROUP BY item_id)"
+        " UNION ALL SELECT NULL, NULL WHERE EXISTS"
+        " (SELECT 1 FROM clinician_regimens WHERE shown_instance_id = ?)",
+        (instance_id, instance_id),
+    )
+    answers = {r["item_id"]: json.loads(r["value"]) for r in rows if r["item_id"] is not None}
+    return {TEAM_CONTEXT_ITEM: "yes", **answers} if len(answers) < len(rows) else answers
 
 
 async def current_answers_for_patient(tx: Tx, patient_id: int) -> dict[int, dict[str, object]]:

@@ -348,7 +348,8 @@ class PgSingleStatement(PgTx):
 
     async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> Any | None:
         self._once()
-        return await super().fetchone(sql, params)
+        rows = await PgTx.fetchall(self, sql, params)  # not self.fetchall: that would count a second statement
+        return rows[0] if rows else None
 
     async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[Any]:
         self._once()
@@ -357,6 +358,17 @@ class PgSingleStatement(PgTx):
     async def commit(self) -> None:
         """Nothing to do: the statement was committed when it ran."""
         self.committed = True
+
+
+class PgSingleRead(PgSingleStatement):
+    """One read statement outside a transaction, as `bot.storage.store.SingleRead`."""
+
+    def __init__(self, store: "PgStore", conn: asyncpg.Connection) -> None:
+        super().__init__(store, conn)
+        self.writable = False
+
+    async def commit(self) -> None:
+        raise RuntimeError("read-only session cannot commit")
 
 
 class PgStore(Store):
@@ -434,6 +446,12 @@ class PgStore(Store):
                 yield PgTx(self, conn, writable=False)
             finally:
                 await transaction.rollback()
+
+    @asynccontextmanager
+    async def read_one(self) -> AsyncIterator[Tx]:
+        """One read statement in autocommit mode (its own snapshot), as `Store.read_one`."""
+        async with self._pool.acquire() as conn:
+            yield PgSingleRead(self, conn)
 
     @property
     def connection(self) -> Any:

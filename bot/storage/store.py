@@ -95,6 +95,19 @@ class SingleStatement(Tx):
         self.committed = True
 
 
+class SingleRead(SingleStatement):
+    """A session for exactly one read statement, outside any transaction: a single SELECT is its own consistent
+    snapshot, so the BEGIN and ROLLBACK of `Store.read` (two more round trips to aiosqlite's thread, each waiting
+    for a turn of a busy event loop) buy nothing for it (issue #18)."""
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        super().__init__(conn)
+        self.writable = False
+
+    async def commit(self) -> None:
+        raise RuntimeError("read-only session cannot commit")
+
+
 class Store:
     """The bot's SQLite database (`bot.storage.engines.open_store` gives a `bot.storage.postgres.PgStore` for a
     PostgreSQL URL)."""
@@ -176,6 +189,12 @@ class Store:
                 yield Tx(conn, writable=False)
             finally:
                 await conn.execute("ROLLBACK")
+
+    @asynccontextmanager
+    async def read_one(self) -> AsyncIterator[Tx]:
+        """One read statement (a lookup on the hot path of every update): no transaction around it."""
+        async with self._read_lock:
+            yield SingleRead(self._reader or self._conn)
 
     @property
     def connection(self) -> aiosqlite.Connection:

@@ -81,7 +81,7 @@ class Inbox:
         async with self.store.single_statement() as tx:
             await inbox_rows.keep_updates(tx, payloads, self.clock.now())
         ids = [update_id for update_id, _ in payloads]
-        async with self.store.read() as tx:  # handled before: left out above, dropped by the processor
+        async with self.store.read_one() as tx:  # handled before: left out above, dropped by the processor
             handled = await inbox_rows.processed_among(tx, ids)
         for update_id in ids:
             (self._seen_done if update_id in handled else self._pending).add(update_id)
@@ -99,7 +99,7 @@ class Inbox:
         if update_id in self._seen_done:
             self._seen_done.discard(update_id)
             return True
-        async with self.store.read() as tx:  # an update that did not come through `keep`
+        async with self.store.read_one() as tx:  # an update that did not come through `keep`
             return await inbox_rows.is_processed(tx, update_id)
 
     async def done(self, update_id: int) -> None:
