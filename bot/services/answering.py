@@ -546,6 +546,6 @@ async def current_prompt(services: Services, telegram_user_id: int) -> tuple[Pat
 
 
 async def remember_question_message(services: Services, instance_id: int, message_id: int) -> None:
-    """Store which message shows the current question (to edit it once answered)."""
-    async with services.store.single_statement() as tx:
-        await instances.set_question_message(tx, instance_id, message_id)
+    """Store which message shows the current question (to edit it once answered); written together with the other
+    questions sent meanwhile (`bot.services.question_messages`)."""
+    await services.question_messages.remember(services.store, instance_id, message_id)

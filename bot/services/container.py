@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from bot.clock import Clock
 from bot.config import Settings
 from bot.services.history_cache import PriorHistoryCache
+from bot.services.question_messages import QuestionMessages
 from bot.storage.store import Store
 
 if TYPE_CHECKING:
@@ -41,6 +42,8 @@ class Services:
     delivery_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     # Each open questionnaire's earlier history, so that rules do not reload it on every answer (derived data).
     prior_histories: PriorHistoryCache = field(default_factory=PriorHistoryCache)
+    # The message ids of the questions just sent, written together (bot.services.question_messages).
+    question_messages: QuestionMessages = field(default_factory=QuestionMessages)
     # One pass over the patient notices at a time (the answer's own send and the clinicians' job).
     notice_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     # One digest at a time: the tick job and the clinicians' job may both find it due.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from datetime import datetime
 
 import aiosqlite
@@ -126,10 +126,6 @@ async def set_status(tx: Tx, instance_id: int, status: str, now: datetime) -> No
         )
     else:
         await tx.execute("UPDATE instances SET status = ? WHERE id = ?", (status, instance_id))
-
-
-async def set_question_message(tx: Tx, instance_id: int, message_id: int | None) -> None:
-    await tx.execute("UPDATE instances SET question_message_id = ? WHERE id = ?", (message_id, instance_id))
 
 
 async def set_correcting(tx: Tx, instance_id: int, item_id: str | None) -> None:
@@ -283,3 +279,16 @@ async def count_extra(tx: Tx, patient_id: int) -> int:
 
 async def set_opens_at(tx: Tx, instance_id: int, opens_at: datetime) -> None:
     await tx.execute("UPDATE instances SET opens_at = ? WHERE id = ?", (utc_iso(opens_at), instance_id))
+
+
+async def set_question_messages(tx: Tx, message_ids: Mapping[int, int]) -> None:
+    """Several instances' question message ids (instance id → message id) in ONE statement (issue #18: the
+    questions sent while the writer is busy are remembered together, one wait for the write lock, not one each)."""
+    if not message_ids:
+        return
+    rows = ", ".join(["(?, ?)"] * len(message_ids))
+    await tx.execute(
+        "UPDATE instances SET question_message_id = CAST(v.column2 AS BIGINT) FROM (VALUES " + rows + ") AS v "
+        "WHERE instances.id = CAST(v.column1 AS BIGINT)",
+        [value for instance_id, message_id in message_ids.items() for value in (instance_id, message_id)],
+    )
