@@ -138,6 +138,12 @@ def markdown(results: dict[str, Any]) -> str:
              f"({b['latency']['p50_ms']:.0f} / {b['latency']['p99_ms']:.0f} ms)", v.get("pace_p99")),
             ("Same: HTTP 429 received by the bot", "0", f"{p['http_429']:g}", None),
         ]
+        if "latency_after_first_answers" in p:
+            pa, ba = p["latency_after_first_answers"], b["latency_after_first_answers"]
+            rows.append(("Same, each patient's first answer left out (all first answers come in the same second): "
+                         "p50 / p99, bot (bare PTB)", "—",
+                         f"{pa['p50_ms']:.0f} / {pa['p99_ms']:.0f} ms ({ba['p50_ms']:.0f} / {ba['p99_ms']:.0f} ms)",
+                         None))
     if "live_fanout" in s:
         m = s["live_fanout"]["median"]
         lat, bare = m["press_to_next"], m["bare_press_to_next"]

@@ -265,12 +265,17 @@ async def _answer_load(
         raise AssertionError("a questionnaire did not end after the expected answers")
     pairs = response_latencies(rig.standin.requests("sendMessage"), {p.chat_id: p.injected for p in patients})
     latencies = [latency for _at, latency in pairs]
+    # Every patient got the first question in the same tick, so their first answers all come in the same second:
+    # that burst holds the top of the distribution for the bot and the bare app alike. Without each patient's first
+    # answer: the tail at a steady human pace (reported beside the whole distribution, not instead of it).
+    after_first = response_latencies(rig.standin.requests("sendMessage"), {p.chat_id: p.injected[1:] for p in patients})
     window = max(at + latency for at, latency in pairs) - min(at for at, _latency in pairs)
     if os.environ.get("SPB_BENCH_DUMP"):
         Path(os.environ["SPB_BENCH_DUMP"], f"{profile_as}-{kind}-{run}.json").write_text(json.dumps(pairs))
     return {
         "answers": len(pairs), "seconds": round(window, 3), "answers_per_s": round(len(pairs) / window, 1),
-        "latency": latency_summary_ms(latencies), **cpu.as_dict(),
+        "latency": latency_summary_ms(latencies),
+        "latency_after_first_answers": latency_summary_ms([latency for _at, latency in after_first]), **cpu.as_dict(),
         "api_errors": rig.standin.stats.errors - errors_before,
         "calls": dict(sorted(calls.items())),
     }
