@@ -82,3 +82,14 @@ async def test_a_failed_write_fails_every_caller_of_its_batch_and_the_next_one_s
     with pytest.raises(Exception):
         await asyncio.gather(messages.remember(store, 1, 401), messages.remember(store, 2, 402))
     assert messages._pending == {} and messages._written is None
+
+
+async def test_a_write_left_pending_by_a_stopped_event_loop_does_not_hold_the_next_one(store: Store) -> None:
+    """The bot restarted in the same process (a new event loop): a batch of the old loop never ran, and must not be
+    awaited forever."""
+    messages = QuestionMessages()
+    old_loop = asyncio.new_event_loop()
+    messages._pending, messages._written = {2: 999}, old_loop.create_future()
+    old_loop.close()
+    await asyncio.wait_for(messages.remember(store, 1, 501), 5)
+    assert (await _message_ids(store))[1] == 501

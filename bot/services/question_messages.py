@@ -27,10 +27,13 @@ class QuestionMessages:
 
     async def remember(self, store: Store, instance_id: int, message_id: int) -> None:
         """Store that `message_id` shows `instance_id`'s current question; returns once it is on disk."""
+        loop = asyncio.get_running_loop()
+        if self._written is not None and self._written.get_loop() is not loop:  # a write left by a stopped loop
+            self._pending, self._written = {}, None
         self._pending[instance_id] = message_id  # a later send for the same instance supersedes an earlier one
         if self._written is None:
-            self._written = asyncio.get_running_loop().create_future()
-            asyncio.get_running_loop().create_task(self._write(store, self._written))
+            self._written = loop.create_future()
+            loop.create_task(self._write(store, self._written))
         await asyncio.shield(self._written)
 
     async def _write(self, store: Store, written: asyncio.Future[None]) -> None:

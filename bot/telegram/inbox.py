@@ -36,6 +36,9 @@ from bot.storage.store import Store
 
 log = logging.getLogger(__name__)
 
+_MAX_KEPT_JSON = 10_000
+"""At most this many fetched updates' JSON wait for `Inbox.keep_all` (far more than one getUpdates batch)."""
+
 INBOX_KEY = "inbox"
 """Where the running bot's `Inbox` is kept in `application.bot_data`."""
 
@@ -62,6 +65,8 @@ class Inbox:
         object as before."""
         if not isinstance(raw_updates, list):
             return
+        if len(self._raw) > _MAX_KEPT_JSON:  # fetched and never kept (PTB's start-up drop): serialised as before
+            self._raw.clear()
         for raw in raw_updates:
             if isinstance(raw, dict) and isinstance(raw.get("update_id"), int):
                 self._raw[raw["update_id"]] = json.dumps(raw, ensure_ascii=False)
