@@ -193,6 +193,10 @@ class _Host:
             sys.setswitchinterval(float(os.environ["SPB_SWITCH_INTERVAL"]))
         if self.services is not None and os.environ.get("SPB_BENCH_LOCKSTATS"):
             self._time_store_locks()
+        if self.services is not None and os.environ.get("SPB_BENCH_TRACE"):
+            from benchmarks import tracing
+
+            tracing.install(self.services.store)
         await self.application.initialize()
         await self.application.start()
         await self.application.updater.start_polling(allowed_updates=Update.ALL_TYPES)
@@ -296,6 +300,13 @@ class _Host:
         self._cprofile.disable()
         self._cprofile.dump_stats(path)
 
+    async def trace_dump(self, name: str) -> None:
+        """With SPB_BENCH_TRACE=DIR, write the steps recorded so far to DIR/name (`benchmarks.tracing`)."""
+        from benchmarks import tracing
+
+        if os.environ.get("SPB_BENCH_TRACE"):
+            tracing.dump(os.environ["SPB_BENCH_TRACE"], name)
+
     async def set_clock(self, at: float) -> None:
         self.clock.jump(datetime.fromtimestamp(at, timezone.utc))
 
@@ -335,7 +346,7 @@ async def _serve(protocol: TextIO, spec: BotSpec) -> None:
     commands = {
         "tick": host.tick, "due_query": host.due_query, "set_clock": host.set_clock, "open_bare": host.open_bare,
         "pacing": host.pacing, "cprofile_start": host.cprofile_start, "cprofile_stop": host.cprofile_stop,
-        "lockstats": host.lockstats,
+        "lockstats": host.lockstats, "trace_dump": host.trace_dump,
     }
     while True:
         line = await asyncio.to_thread(sys.stdin.readline)

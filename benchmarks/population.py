@@ -86,6 +86,9 @@ class SyncTx:
     async def execute(self, sql: str, params: Iterable[Any] = ()) -> int:
         return int(self._conn.execute(sql, tuple(params)).lastrowid or 0)
 
+    def defer(self, sql: str, params: Iterable[Any] = ()) -> None:
+        self._conn.execute(sql, tuple(params))  # set-up: no trips to save
+
     async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Row | None:
         row: sqlite3.Row | None = self._conn.execute(sql, tuple(params)).fetchone()
         return row

@@ -261,6 +261,8 @@ async def _answer_load(
             *finals, _ = await asyncio.gather(*(p.answer(first[p.chat_id], steps, think) for p in patients),
                                               _cprofile_phases(bot, kind))
     calls = Counter(rig.standin.stats.by_method) - calls_before
+    if os.environ.get("SPB_BENCH_TRACE") and kind != "bare":
+        await bot.call("trace_dump", name=f"{profile_as}-{kind}-{run}.json")
     if any(keyboard(m) for m in finals):
         raise AssertionError("a questionnaire did not end after the expected answers")
     pairs = response_latencies(rig.standin.requests("sendMessage"), {p.chat_id: p.injected for p in patients})

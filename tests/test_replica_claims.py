@@ -215,7 +215,8 @@ async def test_a_replica_killed_mid_send_loses_nothing_and_the_other_takes_over_
 
 async def test_an_update_handled_by_one_replica_is_never_applied_by_the_other(pair: tuple[Replica, Replica]) -> None:
     """The update-id guard across replicas: the same update handed to both (a webhook redelivery, an inbox replay at
-    start-up) — the second effect's transaction finds it handled and rolls back with everything it wrote."""
+    start-up) — the second effect's transaction finds it handled, never commits, and rolls back with everything it
+    wrote."""
     a, b = pair
     now = a.services.clock.now()
     for replica, expected in ((a, None), (b, inbox.UpdateAlreadyHandled)):
@@ -227,8 +228,9 @@ async def test_an_update_handled_by_one_replica_is_never_applied_by_the_other(pa
                     await inbox.settle_current_update(tx, now)
                     await tx.commit()
                 else:
-                    with pytest.raises(expected):
+                    with pytest.raises(expected):  # raised by the commit, which the settling writes travel with
                         await inbox.settle_current_update(tx, now)
+                        await tx.commit()
         finally:
             inbox.CURRENT_UPDATE.reset(token)
     async with a.services.store.read() as tx:

@@ -21,6 +21,7 @@ from bot.services import clinical_context
 from bot.services.patient_messages import advice_for_flags, severity_for_flags
 from bot.services.container import Services
 from bot.storage import alerts, audit, instances, notices, patients
+from bot.storage.answer_context import answer_context
 from bot.storage.inbox import settle_current_update
 from bot.storage.store import Tx
 
@@ -123,16 +124,17 @@ async def _filled_text(tx: Tx, services: Services, instance: Instance, item: Ite
 
 async def _active_context(
     tx: Tx, telegram_user_id: int, instance_id: int | None
-) -> tuple[Patient | None, Instance | None, SubmissionStatus | None]:
-    patient = await patients.find_by_telegram_user(tx, telegram_user_id)
+) -> tuple[Patient | None, Instance | None, SubmissionStatus | None, dict[str, object]]:
+    """The patient, their open questionnaire (or the problem) and its answers so far, read in one round trip."""
+    found = await answer_context(tx, telegram_user_id)
+    patient, instance = found.patient, found.instance
     if patient is None:
-        return None, None, "not_patient"
+        return None, None, "not_patient", {}
     if patient.status not in ("active", "paused"):
-        return patient, None, "inactive"
-    instance = await instances.open_instance_for(tx, patient.id)
+        return patient, None, "inactive", {}
     if instance is None or (instance_id is not None and instance.id != instance_id) or instance.status != "open":
-        return patient, None, "stale"
-    return patient, instance, None
+        return patient, None, "stale", {}
+    return patient, instance, None, found.answers
 
 
 async def submit(
@@ -176,26 +178,29 @@ async def _submit(
 ) -> Submission:
     now = services.clock.now()
     async with services.store.transaction() as tx:
-        patient, instance, problem = await _active_context(tx, telegram_user_id, instance_id)
+        patient, instance, problem, answers = await _active_context(tx, telegram_user_id, instance_id)
         if problem is not None or instance is None or patient is None:
             return Submission(problem or "stale", patient=patient)
         return await store_answer(
             tx, services, patient, instance, item_index=item_index, value_for=value_for, answered_at=answered_at,
-            now=now, actor=f"patient:{patient.study_id}", source="patient",
+            now=now, actor=f"patient:{patient.study_id}", source="patient", answers=answers,
         )
 
 
 async def store_answer(
     tx: Tx, services: Services, patient: Patient, instance: Instance, *, item_index: int | None,
     value_for: Callable[[Prompt], object], answered_at: datetime | None, now: datetime, actor: str, source: str,
+    answers: dict[str, object] | None = None,
 ) -> Submission:
     """Store one answer to `instance` inside `tx` and commit: the row, its audit entry, alerts, completion.
 
     `source` "patient" (their chat; the advice they are owed is queued) or "phone" (a research nurse entering it
     from the clinicians' group, /saisie: stamped on the row and in the audit, and no advice is queued for the
     patient's chat, since the nurse is talking to them; the clinicians' alerts are raised as usual).
+    `answers`: the instance's answers with their context, if the caller read them already in this transaction.
     """
-    answers = await instances.answers_with_context(tx, instance.id)
+    if answers is None:
+        answers = await instances.answers_with_context(tx, instance.id)
     prompt = await prompt_for(tx, services, instance, answers)
     if prompt is None or (item_index is not None and prompt.item_index != item_index):
         return Submission("stale", patient=patient)
@@ -480,10 +485,10 @@ async def toggle_selection(
 ) -> tuple[SubmissionStatus | None, Prompt | None]:
     """Toggle one choice of a multiple-choice item (stored, so a restart keeps the ticks)."""
     async with services.store.transaction() as tx:
-        patient, instance, problem = await _active_context(tx, telegram_user_id, instance_id)
+        patient, instance, problem, answers = await _active_context(tx, telegram_user_id, instance_id)
         if problem is not None or instance is None:
             return problem or "stale", None
-        new_prompt = await toggle_in(tx, services, instance, item_index=item_index, code=code)
+        new_prompt = await toggle_in(tx, services, instance, item_index=item_index, code=code, answers=answers)
         if new_prompt is None:
             return "stale", None
         await settle_current_update(tx, services.clock.now())
@@ -491,11 +496,12 @@ async def toggle_selection(
     return None, new_prompt
 
 
-async def toggle_in(tx: Tx, services: Services, instance: Instance, *, item_index: int, code: str) -> Prompt | None:
+async def toggle_in(tx: Tx, services: Services, instance: Instance, *, item_index: int, code: str,
+                    answers: dict[str, object] | None = None) -> Prompt | None:
     """Inside `tx`: toggle `code` on the multiple-choice item being asked; the refreshed prompt, or None if stale.
 
-    Shared by the patient's own ticks and a nurse's phone entry; the caller commits."""
-    prompt = await prompt_for(tx, services, instance)
+    Shared by the patient's own ticks and a nurse's phone entry; the caller commits (`answers`: read already)."""
+    prompt = await prompt_for(tx, services, instance, answers)
     if prompt is None or prompt.item_index != item_index or prompt.item.type != "multi":
         return None
     if code not in {c.code for c in prompt.item.choices}:
@@ -513,10 +519,10 @@ async def go_back(
 ) -> tuple[SubmissionStatus | None, Prompt | None]:
     """Re-ask the previous answered item ("Modifier ma réponse précédente"); the new answer will supersede it."""
     async with services.store.transaction() as tx:
-        patient, instance, problem = await _active_context(tx, telegram_user_id, instance_id)
+        patient, instance, problem, answers = await _active_context(tx, telegram_user_id, instance_id)
         if problem is not None or instance is None:
             return problem or "stale", None
-        prompt = await prompt_for(tx, services, instance)
+        prompt = await prompt_for(tx, services, instance, answers)
         if prompt is None or prompt.item_index != item_index or not prompt.can_go_back:
             return "stale", None
         answers = await instances.answers_with_context(tx, instance.id)

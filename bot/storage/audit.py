@@ -28,9 +28,12 @@ async def record(
     new_value: object = None,
     telegram_date: datetime | None = None,
     details: dict[str, object] | None = None,
-) -> int:
-    """Append one audit entry: who did what, old and new value, when (UTC) and the Telegram message date."""
-    return await tx.execute(
+) -> None:
+    """Append one audit entry: who did what, old and new value, when (UTC) and the Telegram message date.
+
+    Deferred (`Tx.defer`): it reaches the database with the transaction's next statement or its commit, in the
+    same trip — an entry is written with the change it records, or not at all."""
+    tx.defer(
         "INSERT INTO audit_log (at, actor, action, patient_id, entity, entity_id, old_value, new_value,"
         " telegram_date, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (

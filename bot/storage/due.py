@@ -11,7 +11,7 @@ from datetime import datetime
 
 from bot.clock import parse_utc, utc_iso
 from bot.domain.models import Instance
-from bot.storage.instances import _instance
+from bot.storage.instances import instance_from
 from bot.storage.store import Tx
 
 #: Active patients with a planned questionnaire whose window is open and nothing being sent or open: one row per
@@ -110,7 +110,7 @@ async def primary_without_notice(tx: Tx) -> list[Instance]:
         " WHERE i.is_primary = 1 AND i.status IN ('planned', 'sending', 'open') AND i.primary_notice_at IS NULL"
         " AND p.status IN ('active', 'paused', 'unreachable') ORDER BY i.id"
     )
-    return [_instance(r) for r in rows]
+    return [instance_from(r) for r in rows]
 
 
 async def record_primary_notice(tx: Tx, instance_id: int, now: datetime) -> None:

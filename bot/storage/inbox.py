@@ -66,24 +66,29 @@ class UpdateAlreadyHandled(Exception):
 async def mark_processed(tx: Tx, update_id: int, now: datetime) -> bool:
     """The update is handled: out of the inbox, into `processed_updates` (both in the caller's transaction).
     False when it was marked handled already."""
-    inserted = await tx.execute_count("INSERT OR IGNORE INTO processed_updates (update_id, processed_at) VALUES (?, ?)",
-                                      (update_id, utc_iso(now)))
-    await tx.execute("DELETE FROM inbox WHERE update_id = ?", (update_id,))
+    inserted = await tx.execute_count(_MARK_PROCESSED, (update_id, utc_iso(now)))
+    tx.defer(_FORGET_KEPT, (update_id,))  # sent with the commit (or the next statement)
     return inserted > 0
+
+
+_MARK_PROCESSED = "INSERT OR IGNORE INTO processed_updates (update_id, processed_at) VALUES (?, ?)"
+_FORGET_KEPT = "DELETE FROM inbox WHERE update_id = ?"
 
 
 async def settle_current_update(tx: Tx, now: datetime) -> None:
     """Inside the transaction that writes the effect of the update being handled (an answer, a join): mark the
     update handled in that same transaction, so that after a crash it is neither lost nor applied twice.
 
-    Raises `UpdateAlreadyHandled` when the update was handled meanwhile — by another replica that got the same
-    update (a webhook redelivery, or its inbox replay at start-up): the caller's transaction then rolls back, and
+    The commit raises `UpdateAlreadyHandled` when the update was handled meanwhile — by another replica that got
+    the same update (a webhook redelivery, or its inbox replay at start-up): the transaction then rolls back, and
     the effect stays written once. This is the update-id guard across replicas; the writes are serialised by the
-    store, so of two replicas settling the same update exactly one commits."""
+    store, so of two replicas settling the same update exactly one commits. Both writes are deferred (`Tx.defer`):
+    they reach the database with the commit, in its round trip, and the guard stops the batch before the COMMIT."""
     handling = CURRENT_UPDATE.get()
     if handling is not None:
-        if not await mark_processed(tx, handling.update_id, now):
-            raise UpdateAlreadyHandled(handling.update_id)
+        tx.defer(_MARK_PROCESSED, (handling.update_id, utc_iso(now)),
+                 unless_changed=UpdateAlreadyHandled(handling.update_id))
+        tx.defer(_FORGET_KEPT, (handling.update_id,))
         handling.settled = True  # (if the caller then rolls back, the update stays in the inbox: handled at next start)
 
 

@@ -18,7 +18,7 @@ def _opt_time(value: str | None) -> datetime | None:
     return parse_utc(value) if value else None
 
 
-def _instance(row: aiosqlite.Row) -> Instance:
+def instance_from(row: aiosqlite.Row) -> Instance:
     return Instance(
         id=row["id"],
         patient_id=row["patient_id"],
@@ -100,7 +100,7 @@ async def create_instance(
 
 async def get_instance(tx: Tx, instance_id: int) -> Instance | None:
     row = await tx.fetchone("SELECT * FROM instances WHERE id = ?", (instance_id,))
-    return _instance(row) if row else None
+    return instance_from(row) if row else None
 
 
 async def open_instance_for(tx: Tx, patient_id: int) -> Instance | None:
@@ -109,40 +109,43 @@ async def open_instance_for(tx: Tx, patient_id: int) -> Instance | None:
         "SELECT * FROM instances WHERE patient_id = ? AND status IN ('sending', 'open') ORDER BY opens_at LIMIT 1",
         (patient_id,),
     )
-    return _instance(row) if row else None
+    return instance_from(row) if row else None
 
 
 async def instances_for(tx: Tx, patient_id: int) -> list[Instance]:
     rows = await tx.fetchall("SELECT * FROM instances WHERE patient_id = ? ORDER BY opens_at, id", (patient_id,))
-    return [_instance(r) for r in rows]
+    return [instance_from(r) for r in rows]
 
 
 async def set_status(tx: Tx, instance_id: int, status: str, now: datetime) -> None:
+    """Deferred (`Tx.defer`), as the other one-column updates below: sent with the transaction's next statement."""
     column = {"open": "sent_at", "completed": "completed_at"}.get(status)
     if column:
-        await tx.execute(
+        tx.defer(
             f"UPDATE instances SET status = ?, {column} = COALESCE({column}, ?) WHERE id = ?",
             (status, utc_iso(now), instance_id),
         )
     else:
-        await tx.execute("UPDATE instances SET status = ? WHERE id = ?", (status, instance_id))
+        tx.defer("UPDATE instances SET status = ? WHERE id = ?", (status, instance_id))
 
 
 async def set_correcting(tx: Tx, instance_id: int, item_id: str | None) -> None:
-    await tx.execute("UPDATE instances SET correcting_item = ? WHERE id = ?", (item_id, instance_id))
+    tx.defer("UPDATE instances SET correcting_item = ? WHERE id = ?", (item_id, instance_id))
 
 
 async def set_selection(tx: Tx, instance_id: int, selection: list[str] | None) -> None:
     value = json.dumps(sorted(selection)) if selection is not None else None
-    await tx.execute("UPDATE instances SET selection = ? WHERE id = ?", (value, instance_id))
+    tx.defer("UPDATE instances SET selection = ? WHERE id = ?", (value, instance_id))
 
 
 async def add_answer(
     tx: Tx, *, instance_id: int, item_id: str, value: object, answered_at: datetime, received_at: datetime,
     is_correction: bool, source: str = "patient",
-) -> int:
-    """Append one answer row; `source` is "patient" (their own chat) or "phone" (entered by a nurse, /saisie)."""
-    return await tx.execute(
+) -> None:
+    """Append one answer row; `source` is "patient" (their own chat) or "phone" (entered by a nurse, /saisie).
+
+    Deferred (`Tx.defer`): it reaches the database with the transaction's next statement, in the same trip."""
+    tx.defer(
         "INSERT INTO answers (instance_id, item_id, value, answered_at, received_at, is_correction, source)"
         " VALUES (?, ?, ?, ?, ?, ?, ?)",
         (
@@ -167,20 +170,28 @@ async def current_answers(tx: Tx, instance_id: int) -> dict[str, object]:
     return {r["item_id"]: json.loads(r["value"]) for r in rows}
 
 
+#: `answers_with_context`'s query; `{instance}`: the instance id's expression (it appears twice).
+ANSWERS_WITH_CONTEXT = (
+    "SELECT item_id, value FROM answers WHERE id IN"
+    " (SELECT MAX(id) FROM answers WHERE instance_id = {instance} GROUP BY item_id)"
+    " UNION ALL SELECT NULL, NULL WHERE EXISTS"
+    " (SELECT 1 FROM clinician_regimens WHERE shown_instance_id = {instance})"
+)
+
+
 async def answers_with_context(tx: Tx, instance_id: int) -> dict[str, object]:
     """`current_answers` plus the context items the bot supplies (never stored as answers): `team_regimen` "yes"
     when a regimen recorded by the team is shown in this questionnaire for confirmation (issue 17)."""
-    from bot.domain.team_regimen import TEAM_CONTEXT_ITEM
-
     # One query, not two (issue #18: each is a round trip inside the answer's write transaction): the answers, and
     # a row without an item id when the team's regimen is shown here.
-    rows = await tx.fetchall(
-        "SELECT item_id, value FROM answers WHERE id IN"
-        " (SELECT MAX(id) FROM answers WHERE instance_id = ? GROUP BY item_id)"
-        " UNION ALL SELECT NULL, NULL WHERE EXISTS"
-        " (SELECT 1 FROM clinician_regimens WHERE shown_instance_id = ?)",
-        (instance_id, instance_id),
-    )
+    rows = await tx.fetchall(ANSWERS_WITH_CONTEXT.format(instance="?"), (instance_id, instance_id))
+    return with_context(rows)
+
+
+def with_context(rows: list[aiosqlite.Row]) -> dict[str, object]:
+    """The rows of `ANSWERS_WITH_CONTEXT` as item id → value."""
+    from bot.domain.team_regimen import TEAM_CONTEXT_ITEM
+
     answers = {r["item_id"]: json.loads(r["value"]) for r in rows if r["item_id"] is not None}
     return {TEAM_CONTEXT_ITEM: "yes", **answers} if len(answers) < len(rows) else answers
 
@@ -236,7 +247,7 @@ async def primary_instance_of(tx: Tx, patient_id: int) -> Instance | None:
     row = await tx.fetchone(
         "SELECT * FROM instances WHERE patient_id = ? AND is_primary = 1 ORDER BY id LIMIT 1", (patient_id,)
     )
-    return _instance(row) if row else None
+    return instance_from(row) if row else None
 
 
 async def primary_still_open(tx: Tx, now: datetime, patient_statuses: Collection[str]) -> list[Instance]:
@@ -249,7 +260,7 @@ async def primary_still_open(tx: Tx, now: datetime, patient_statuses: Collection
         f" AND p.status IN ({', '.join('?' for _ in statuses)}) ORDER BY i.closes_at, p.study_id",
         (utc_iso(now), *statuses),
     )
-    return [_instance(r) for r in rows]
+    return [instance_from(r) for r in rows]
 
 
 async def cancel_unsent(tx: Tx, patient_id: int) -> None:

@@ -18,7 +18,7 @@ def hash_code(code: str) -> str:
     return hashlib.sha256(code.encode("utf-8")).hexdigest()
 
 
-def _patient(row: aiosqlite.Row) -> Patient:
+def patient_from(row: aiosqlite.Row) -> Patient:
     return Patient(
         id=row["id"],
         study_id=row["study_id"],
@@ -51,24 +51,26 @@ async def create_patient(
 
 async def get_patient(tx: Tx, patient_id: int) -> Patient | None:
     row = await tx.fetchone("SELECT * FROM patients WHERE id = ?", (patient_id,))
-    return _patient(row) if row else None
+    return patient_from(row) if row else None
 
 
 async def find_by_study_id(tx: Tx, study_id: str) -> Patient | None:
     row = await tx.fetchone("SELECT * FROM patients WHERE study_id = ?", (study_id,))
-    return _patient(row) if row else None
+    return patient_from(row) if row else None
 
 
 async def list_patients(tx: Tx) -> list[Patient]:
-    return [_patient(r) for r in await tx.fetchall("SELECT * FROM patients ORDER BY site_code, study_id")]
+    return [patient_from(r) for r in await tx.fetchall("SELECT * FROM patients ORDER BY site_code, study_id")]
+
+
+FIND_BY_TELEGRAM_USER = (
+    "SELECT p.* FROM patients p JOIN telegram_links l ON l.patient_id = p.id WHERE l.telegram_user_id = ?"
+)
 
 
 async def find_by_telegram_user(tx: Tx, telegram_user_id: int) -> Patient | None:
-    row = await tx.fetchone(
-        "SELECT p.* FROM patients p JOIN telegram_links l ON l.patient_id = p.id WHERE l.telegram_user_id = ?",
-        (telegram_user_id,),
-    )
-    return _patient(row) if row else None
+    row = await tx.fetchone(FIND_BY_TELEGRAM_USER, (telegram_user_id,))
+    return patient_from(row) if row else None
 
 
 async def get_link(tx: Tx, patient_id: int) -> TelegramLink | None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
@@ -31,7 +31,7 @@ import asyncpg
 
 from bot.clock import Clock
 from bot.storage.db import DatabaseFileError, is_postgres_url
-from bot.storage.store import Store, Tx  # store.py never imports this module (bot.storage.engines chooses)
+from bot.storage.store import Deferred, Store, Tx  # store.py never imports this module (bot.storage.engines chooses)
 
 __all__ = ["PgRow", "PgStore", "PgTx", "Translated", "WRITE_LOCK_KEY", "is_postgres_url", "translate"]
 
@@ -275,6 +275,19 @@ class PgTx(Tx):
         self._transaction = transaction
         self.writable = writable
         self.committed = False
+        self._deferred: list[Deferred] = []
+
+    async def _flush(self) -> None:
+        """Run the statements `defer`red so far, in order, before the next one (asyncpg sends one statement per
+        trip: on PostgreSQL deferring changes when a write runs, not how many trips it takes)."""
+        pending, self._deferred = self._deferred, []
+        for sql, params, unless_changed in pending:
+            if await self.execute_count(sql, params) == 0 and unless_changed is not None:
+                raise unless_changed
+
+    async def fetch_each(self, queries: Sequence[tuple[str, Iterable[Any]]]) -> list[list[Any]]:
+        """Each query's rows, in order (one trip each: asyncpg has no batch of parametrised reads)."""
+        return [await self.fetchall(sql, params) for sql, params in queries]
 
     async def _prepared(self, sql: str, params: Iterable[Any]) -> tuple[str, list[object]]:
         args = list(params)
@@ -290,6 +303,7 @@ class PgTx(Tx):
     async def execute(self, sql: str, params: Iterable[Any] = ()) -> int:
         """Run a statement; return the inserted row's id for an INSERT into a table with an `id` (0 otherwise, and
         0 when `INSERT OR IGNORE` inserted nothing), as SQLite's `lastrowid` does."""
+        await self._flush()
         translated = translate(sql)
         with _integrity_errors():
             if translated.insert_table in self._store.tables_with_id and not translated.returning:
@@ -305,6 +319,7 @@ class PgTx(Tx):
 
     async def execute_count(self, sql: str, params: Iterable[Any] = ()) -> int:
         """Run a statement; return how many rows it changed (INSERT OR IGNORE: 0 when the row existed)."""
+        await self._flush()
         with _integrity_errors():
             text, args = await self._prepared(translate(sql).sql, params)
             return _rowcount(await self._pg.execute(text, *args))
@@ -314,6 +329,7 @@ class PgTx(Tx):
         return rows[0] if rows else None
 
     async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[Any]:
+        await self._flush()
         with _integrity_errors():
             text, args = await self._prepared(translate(sql).sql, params)
             return _rows(await self._pg.fetch(text, *args))
@@ -321,6 +337,7 @@ class PgTx(Tx):
     async def commit(self) -> None:
         if not self.writable:
             raise RuntimeError("read-only session cannot commit")
+        await self._flush()
         await self._transaction.commit()
         self.committed = True
 
@@ -332,6 +349,12 @@ class PgSingleStatement(PgTx):
     def __init__(self, store: "PgStore", conn: asyncpg.Connection) -> None:
         super().__init__(store, conn, writable=True)
         self._used = False
+
+    def defer(self, sql: str, params: Iterable[Any] = (), *, unless_changed: BaseException | None = None) -> None:
+        raise RuntimeError("a single-statement session runs one statement now; use store.transaction()")
+
+    async def fetch_each(self, queries: Sequence[tuple[str, Iterable[Any]]]) -> list[list[Any]]:
+        raise RuntimeError("a single-statement session runs one statement; use store.read() or transaction()")
 
     def _once(self) -> None:
         if self._used:

@@ -1,9 +1,9 @@
 """The unit of work over one aiosqlite connection.
 
-`async with store.transaction() as tx:` takes the store's lock, opens `BEGIN IMMEDIATE`, and rolls back unless
-`await tx.commit()` was called (as in cosmicpython's unit of work: repositories never commit). One writing connection
-and one lock for writes: the bot is one process, and serialising writes is what SQLite does anyway; it also keeps
-"answer + audit + alert" atomic. `store.read()` uses a second, read-only connection with its own lock (WAL: a read
+`async with store.transaction() as tx:` takes the store's lock, opens `BEGIN IMMEDIATE` (sent with the first
+statement), and rolls back unless `await tx.commit()` was called (as in cosmicpython's unit of work: repositories
+never commit). One writing connection and one lock for writes: the bot is one process, and serialising writes is
+what SQLite does anyway; it also keeps "answer + audit + alert" atomic. `store.read()` uses a second, read-only connection with its own lock (WAL: a read
 sees the last commit and never waits for a write in progress), so reads do not queue behind writes.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -29,35 +29,106 @@ class Tx:
     """Which engine runs the SQL ("sqlite" here, "postgresql" in `bot.storage.postgres.PgTx`), for the rare query
     that cannot be written once for both (a catalogue lookup)."""
 
-    def __init__(self, conn: aiosqlite.Connection, writable: bool) -> None:
+    def __init__(self, conn: aiosqlite.Connection, writable: bool, *, begin: str | None = None) -> None:
         self._conn = conn
         self.writable = writable
         self.committed = False
+        # Statements sent with the next one, in the same trip (`defer`); the session's BEGIN waits here too.
+        self._deferred: list[Deferred] = [(begin, (), None)] if begin else []
 
-    # Each aiosqlite call is a round trip to its worker thread: one call per statement, not three.
+    # Each aiosqlite call is a round trip to its worker thread: one call per statement, not three; a statement
+    # `defer`red (and the BEGIN) travels with the next one.
+
+    def defer(self, sql: str, params: Iterable[Any] = (), *, unless_changed: BaseException | None = None) -> None:
+        """Queue a write whose result nobody reads (an audit entry, an answer row): it runs, in order, just before
+        the session's next statement or its commit, in the same round trip to the database. `unless_changed`: an
+        error raised there, before anything after it runs, if the write changed no row (the commit then never
+        runs, and the transaction rolls back).
+
+        Why: a transaction holds the write lock across every round trip, and each trip waits for a turn of the
+        event loop, which is busy under load (issue #18: 13 trips per answer). The transaction sees the same rows
+        either way — anything read later in it runs after the queued writes. The one difference: an error in a
+        queued write is raised by that next statement (or the commit), and the transaction rolls back as usual."""
+        if not self.writable:
+            raise RuntimeError("a read-only session cannot write")
+        self._deferred.append((sql, tuple(params), unless_changed))
+
+    async def _trip(self, sql: str, params: Iterable[Any], result: str) -> Any:
+        """Run what was deferred, then `sql`, in one call to aiosqlite's thread; `result` "rowid", "count" or
+        "rows" says what to return."""
+        pending, self._deferred = self._deferred, []
+        values = tuple(params)
+        if not pending:
+            if result == "rows":
+                return list(await self._conn.execute_fetchall(sql, values))
+            cursor = await self._conn.execute(sql, values)
+            return int(cursor.rowcount) if result == "count" else int(cursor.lastrowid or 0)
+        return await in_worker_thread(self._conn, _run_batch, pending, [(sql, values)], result)
+
+    async def fetch_each(self, queries: Sequence[tuple[str, Iterable[Any]]]) -> list[list[aiosqlite.Row]]:
+        """Several reads in one round trip (after what was deferred): the rows of each query, in order. For the
+        lookups every answer makes before it can be checked (the patient, their open questionnaire, its answers)."""
+        pending, self._deferred = self._deferred, []
+        statements = [(sql, tuple(params)) for sql, params in queries]
+        return list(await in_worker_thread(self._conn, _run_batch, pending, statements, "each"))
 
     async def execute(self, sql: str, params: Iterable[Any] = ()) -> int:
         """Run a statement; return the last inserted row id (0 when none)."""
-        cursor = await self._conn.execute(sql, tuple(params))
-        return int(cursor.lastrowid or 0)
+        return int(await self._trip(sql, params, "rowid"))
 
     async def execute_count(self, sql: str, params: Iterable[Any] = ()) -> int:
         """Run a statement; return how many rows it changed (INSERT OR IGNORE: 0 when the row existed)."""
-        cursor = await self._conn.execute(sql, tuple(params))
-        return int(cursor.rowcount)
+        return int(await self._trip(sql, params, "count"))
 
     async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> aiosqlite.Row | None:
-        rows = await self._conn.execute_fetchall(sql, tuple(params))
+        rows = await self._trip(sql, params, "rows")
         return next(iter(rows), None)
 
     async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[aiosqlite.Row]:
-        return list(await self._conn.execute_fetchall(sql, tuple(params)))
+        return list(await self._trip(sql, params, "rows"))
 
     async def commit(self) -> None:
         if not self.writable:
             raise RuntimeError("read-only session cannot commit")
-        await self._conn.execute("COMMIT")
+        await self._trip("COMMIT", (), "count")
         self.committed = True
+
+    @property
+    def began(self) -> bool:
+        """The session's transaction is open on the connection (its BEGIN was sent and it did not end)."""
+        return bool(self._conn.in_transaction)
+
+
+Deferred = tuple[str, tuple[Any, ...], BaseException | None]
+"""A statement waiting for the next trip: SQL, parameters, and the error to raise if it changes no row."""
+
+
+def _run_batch(conn: sqlite3.Connection, pending: list[Deferred], statements: list[tuple[str, tuple[Any, ...]]],
+               result: str) -> Any:
+    """In aiosqlite's thread: run the `pending` writes (each checked against its `unless_changed`), then
+    `statements`; return what `result` asks: of the last statement ("rowid", "count", "rows"), or every
+    statement's rows ("each")."""
+    for sql, params, unless_changed in pending:
+        cursor = conn.execute(sql, params)
+        if unless_changed is not None and cursor.rowcount == 0:
+            raise unless_changed
+    if result == "each":
+        return [conn.execute(sql, params).fetchall() for sql, params in statements]
+    for sql, params in statements:
+        cursor = conn.execute(sql, params)
+    if result == "rows":
+        return cursor.fetchall()
+    return cursor.rowcount if result == "count" else (cursor.lastrowid or 0)
+
+
+async def in_worker_thread(conn: aiosqlite.Connection, function: Any, *args: Any) -> Any:
+    """Call `function(sqlite3_connection, *args)` in aiosqlite's worker thread: one round trip for several
+    statements.
+
+    aiosqlite has no public call for this; `Connection._execute` (queue a function for its thread) and `_conn`
+    (the sqlite3 connection, only touched from that thread) are the two private names it relies on, present in
+    every aiosqlite release since 0.17 — `tests/test_store_sessions.py` fails first if an upgrade removes them."""
+    return await conn._execute(function, conn._conn, *args)
 
 
 class SingleStatement(Tx):
@@ -68,6 +139,12 @@ class SingleStatement(Tx):
     def __init__(self, conn: aiosqlite.Connection) -> None:
         super().__init__(conn, writable=True)
         self._used = False
+
+    def defer(self, sql: str, params: Iterable[Any] = (), *, unless_changed: BaseException | None = None) -> None:
+        raise RuntimeError("a single-statement session runs one statement now; use store.transaction()")
+
+    async def fetch_each(self, queries: Sequence[tuple[str, Iterable[Any]]]) -> list[list[aiosqlite.Row]]:
+        raise RuntimeError("a single-statement session runs one statement; use store.read() or transaction()")
 
     def _once(self) -> None:
         if self._used:
@@ -165,12 +242,11 @@ class Store:
     async def transaction(self) -> AsyncIterator[Tx]:
         """A write transaction; rolled back unless committed."""
         async with self._lock:
-            await self._conn.execute("BEGIN IMMEDIATE")
-            tx = Tx(self._conn, writable=True)
+            tx = Tx(self._conn, writable=True, begin="BEGIN IMMEDIATE")  # sent with the first statement
             try:
                 yield tx
             finally:
-                if not tx.committed:
+                if not tx.committed and tx.began:
                     await self._conn.execute("ROLLBACK")
 
     @asynccontextmanager
@@ -184,11 +260,12 @@ class Store:
         """A consistent read (deferred transaction, never commits anything)."""
         conn = self._reader or self._conn
         async with self._read_lock:
-            await conn.execute("BEGIN")
+            tx = Tx(conn, writable=False, begin="BEGIN")  # sent with the first statement
             try:
-                yield Tx(conn, writable=False)
+                yield tx
             finally:
-                await conn.execute("ROLLBACK")
+                if tx.began:
+                    await conn.execute("ROLLBACK")
 
     @asynccontextmanager
     async def read_one(self) -> AsyncIterator[Tx]:

@@ -1,0 +1,189 @@
+"""Fewer round trips inside a write transaction (issue #18), on both engines (this file runs in the SQLite pass and,
+with BOT_TEST_DATABASE, in the PostgreSQL pass).
+
+- `Tx.defer`: a write whose result nobody reads travels with the session's next statement or its commit. The
+  transaction must see exactly what it saw before: later reads see the queued writes, a rollback drops them, an
+  error in one is raised by the next statement and rolls everything back, and `unless_changed` stops the commit.
+- `Tx.fetch_each`: several reads in one trip.
+- The BEGIN travels with the first statement; a session that runs nothing sends nothing.
+- `answer_context`: the patient, their open questionnaire and its answers, read in one trip, equal to the three
+  lookups it replaces.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import AsyncIterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.clock import SystemClock
+from bot.storage import instances, patients
+from bot.storage.answer_context import answer_context
+from bot.storage.store import Store
+
+from harness import Bench, give
+
+
+class Refused(Exception):
+    """The error a guarded write raises when it changed nothing."""
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    opened = await Store.open(tmp_path / "bot.sqlite3", SystemClock())  # a PostgreSQL database in that pass
+    try:
+        yield opened
+    finally:
+        await opened.close()
+
+
+async def _settings(store: Store) -> dict[str, str]:
+    async with store.read() as tx:
+        rows = await tx.fetchall("SELECT key, value FROM settings ORDER BY key")
+    return {str(r["key"]): str(r["value"]) for r in rows}
+
+
+_PUT = "INSERT INTO settings (key, value) VALUES (?, ?)"
+
+
+async def test_a_deferred_write_is_seen_by_the_next_read_and_committed_in_order(store: Store) -> None:
+    async with store.transaction() as tx:
+        tx.defer(_PUT, ("a", "1"))
+        tx.defer("UPDATE settings SET value = ? WHERE key = ?", ("2", "a"))  # order kept: runs after the insert
+        row = await tx.fetchone("SELECT value FROM settings WHERE key = ?", ("a",))
+        assert row is not None and row["value"] == "2"
+        tx.defer(_PUT, ("b", "3"))  # waits for the commit
+        await tx.commit()
+    assert await _settings(store) == {"a": "2", "b": "3"}
+
+
+async def test_deferred_writes_of_a_transaction_that_does_not_commit_are_never_written(store: Store) -> None:
+    async with store.transaction() as tx:
+        tx.defer(_PUT, ("a", "1"))
+        assert await tx.fetchone("SELECT value FROM settings WHERE key = ?", ("a",)) is not None
+        tx.defer(_PUT, ("b", "2"))
+    assert await _settings(store) == {}
+    async with store.transaction() as tx:  # the connection is usable again, with no transaction left open
+        tx.defer(_PUT, ("c", "3"))
+        await tx.commit()
+    assert await _settings(store) == {"c": "3"}
+
+
+async def test_an_error_in_a_deferred_write_is_raised_by_the_next_statement_and_rolls_back(store: Store) -> None:
+    async with store.transaction() as tx:
+        await tx.execute(_PUT, ("a", "1"))
+        await tx.commit()
+    with pytest.raises(sqlite3.IntegrityError):  # PostgreSQL's unique violation is raised as this class too
+        async with store.transaction() as tx:
+            await tx.execute(_PUT, ("b", "2"))
+            tx.defer(_PUT, ("a", "again"))  # the key exists: refused, but only when it runs
+            await tx.fetchone("SELECT 1")
+    assert await _settings(store) == {"a": "1"}
+
+
+async def test_a_guarded_write_that_changes_nothing_stops_the_commit(store: Store) -> None:
+    """`unless_changed`, as the update-id guard uses it: of two sessions settling the same row, one commits."""
+    guarded = "INSERT OR IGNORE INTO settings (key, value) VALUES (?, ?)"
+    async with store.transaction() as tx:
+        tx.defer(guarded, ("update-77", "handled"), unless_changed=Refused())
+        tx.defer(_PUT, ("effect-1", "written"))
+        await tx.commit()
+    with pytest.raises(Refused):
+        async with store.transaction() as tx:
+            tx.defer(_PUT, ("effect-2", "written"))
+            tx.defer(guarded, ("update-77", "handled"), unless_changed=Refused())
+            tx.defer(_PUT, ("after-the-guard", "never run"))
+            await tx.commit()
+    assert await _settings(store) == {"effect-1": "written", "update-77": "handled"}
+
+
+async def test_fetch_each_reads_several_queries_after_the_deferred_writes(store: Store) -> None:
+    async with store.transaction() as tx:
+        tx.defer(_PUT, ("a", "1"))
+        tx.defer(_PUT, ("b", "2"))
+        counted, values, nothing = await tx.fetch_each([
+            ("SELECT COUNT(*) AS n FROM settings", ()),
+            ("SELECT value FROM settings WHERE key IN (?, ?) ORDER BY key", ("a", "b")),
+            ("SELECT value FROM settings WHERE key = ?", ("z",)),
+        ])
+        await tx.commit()
+    assert int(counted[0]["n"]) == 2
+    assert [r["value"] for r in values] == ["1", "2"]
+    assert nothing == []
+    async with store.read() as tx:
+        (only,) = await tx.fetch_each([("SELECT value FROM settings WHERE key = ?", ("b",))])
+    assert [r["value"] for r in only] == ["2"]
+
+
+async def test_a_single_statement_session_refuses_to_defer(store: Store) -> None:
+    async with store.single_statement() as tx:
+        with pytest.raises(RuntimeError, match="one statement"):
+            tx.defer(_PUT, ("a", "1"))
+    async with store.read() as tx:
+        with pytest.raises(RuntimeError, match="read-only"):
+            tx.defer(_PUT, ("a", "1"))
+
+
+@pytest.mark.sqlite_only("counts the round trips to aiosqlite's worker thread (asyncpg sends one statement a trip)")
+async def test_deferred_writes_and_the_begin_share_the_next_round_trip(store: Store) -> None:
+    """BEGIN + a read, two writes + a read, a write + COMMIT: 3 trips to aiosqlite's thread, not 7. A session that
+    runs nothing sends nothing (it used to cost a BEGIN and a ROLLBACK)."""
+    connection: Any = store.connection
+    trips: list[object] = []
+    original = connection._execute
+
+    async def counted(function: Any, *args: Any, **kwargs: Any) -> Any:
+        trips.append(function)
+        return await original(function, *args, **kwargs)
+
+    connection._execute = counted  # counts the calls; each still runs in aiosqlite's thread as before
+    try:
+        async with store.transaction() as tx:
+            pass
+        assert trips == []
+        async with store.transaction() as tx:
+            await tx.fetchone("SELECT COUNT(*) FROM settings")
+            tx.defer(_PUT, ("a", "1"))
+            tx.defer(_PUT, ("b", "2"))
+            await tx.fetchone("SELECT COUNT(*) FROM settings")
+            tx.defer(_PUT, ("c", "3"))
+            await tx.commit()
+        assert len(trips) == 3
+    finally:
+        del connection._execute
+    assert await _settings(store) == {"a": "1", "b": "2", "c": "3"}
+
+
+async def test_answer_context_equals_the_three_lookups_it_replaces(tmp_path: Path) -> None:
+    bench = await Bench(tmp_path).start()
+    try:
+        patient = await bench.join(501, "P-501", date(2027, 3, 1))
+        stranger = 9_999
+        async with bench.services.store.read() as tx:  # type: ignore[union-attr]
+            found = await answer_context(tx, patient.user_id)
+            assert found.patient == await patients.find_by_telegram_user(tx, patient.user_id)
+            assert found.instance is not None, "joining opens the baseline questionnaire"
+            assert found.answers == {}
+            nobody = await answer_context(tx, stranger)
+        assert (nobody.patient, nobody.instance, nobody.answers) == (None, None, {})
+        await give(bench, patient, 7)
+        await give(bench, patient, 5)
+        async with bench.services.store.read() as tx:  # type: ignore[union-attr]
+            found = await answer_context(tx, patient.user_id)
+            assert found.patient is not None and found.instance is not None
+            assert found.instance == await instances.open_instance_for(tx, found.patient.id)
+            assert found.answers == await instances.answers_with_context(tx, found.instance.id)
+            assert len(found.answers) == 2
+        # no open questionnaire: the patient, no instance, no answers
+        async with bench.services.store.transaction() as tx:  # type: ignore[union-attr]
+            await tx.execute("UPDATE instances SET status = 'completed' WHERE status IN ('sending', 'open')")
+            await tx.commit()
+        async with bench.services.store.read() as tx:  # type: ignore[union-attr]
+            found = await answer_context(tx, patient.user_id)
+        assert found.patient is not None and (found.instance, found.answers) == (None, {})
+    finally:
+        await bench.stop()
