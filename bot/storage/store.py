@@ -3,8 +3,9 @@
 `async with store.transaction() as tx:` takes the store's lock, opens `BEGIN IMMEDIATE` (sent with the first
 statement), and rolls back unless `await tx.commit()` was called (as in cosmicpython's unit of work: repositories
 never commit). One writing connection and one lock for writes: the bot is one process, and serialising writes is
-what SQLite does anyway; it also keeps "answer + audit + alert" atomic. `store.read()` uses a second, read-only connection with its own lock (WAL: a read
-sees the last commit and never waits for a write in progress), so reads do not queue behind writes.
+what SQLite does anyway; it also keeps "answer + audit + alert" atomic. `store.read()` uses a second, read-only
+connection with its own lock (WAL: a read sees the last commit and never waits for a write in progress), so reads
+do not queue behind writes.
 """
 
 from __future__ import annotations
@@ -126,8 +127,9 @@ async def in_worker_thread(conn: aiosqlite.Connection, function: Any, *args: Any
     statements.
 
     aiosqlite has no public call for this; `Connection._execute` (queue a function for its thread) and `_conn`
-    (the sqlite3 connection, only touched from that thread) are the two private names it relies on, present in
-    every aiosqlite release since 0.17 — `tests/test_store_sessions.py` fails first if an upgrade removes them."""
+    (the sqlite3 connection, only touched from that thread) are the two private names it relies on (checked on
+    aiosqlite 0.22.1; pyproject asks for ≥ 0.20) — `tests/test_deferred_writes.py` fails first if an upgrade
+    removes or changes them."""
     return await conn._execute(function, conn._conn, *args)
 
 
