@@ -6,12 +6,14 @@ with BOT_TEST_DATABASE, in the PostgreSQL pass).
   error in one is raised by the next statement and rolls everything back, and `unless_changed` stops the commit.
 - `Tx.fetch_each`: several reads in one trip.
 - The BEGIN travels with the first statement; a session that runs nothing sends nothing.
-- `answer_context`: the patient, their open questionnaire and its answers, read in one trip, equal to the three
-  lookups it replaces.
+- `answer_context`: the patient, their open questionnaire, its answers and what the rules compare with, read in
+  one trip, equal to the lookups it replaces; `patient_history`: a patient's history in one trip, likewise.
+- A patient's answer: two trips to the database inside its write transaction once the history is cached.
 """
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from collections.abc import AsyncIterator
 from datetime import date
@@ -21,8 +23,9 @@ from typing import Any
 import pytest
 
 from bot.clock import SystemClock
-from bot.storage import instances, patients
+from bot.storage import alerts, instances, patients, team_regimens
 from bot.storage.answer_context import answer_context
+from bot.storage.patient_history import patient_history
 from bot.storage.store import Store
 
 from harness import Bench, give
@@ -185,5 +188,103 @@ async def test_answer_context_equals_the_three_lookups_it_replaces(tmp_path: Pat
         async with bench.services.store.read() as tx:  # type: ignore[union-attr]
             found = await answer_context(tx, patient.user_id)
         assert found.patient is not None and (found.instance, found.answers) == (None, {})
+    finally:
+        await bench.stop()
+
+
+async def test_answer_context_reads_what_the_rules_compare_with_as_their_own_lookups_do(tmp_path: Path) -> None:
+    """The history's version, the rules already decided for the questionnaire, each rule's last acknowledged alert
+    and its newest firing the team ordered: equal to `history_version`, `rules_already_fired`,
+    `last_acknowledged_of_rules` and `last_suppressed_of_rules`; another patient's rows are not read."""
+    bench = await Bench(tmp_path).start()
+    try:
+        patient = await bench.join(501, "P-501", date(2027, 3, 1))
+        other = await bench.join(502, "P-502", date(2027, 3, 1))
+        await give(bench, patient, 7)
+        rules = ["pain_rise", "omed_rise"]
+        now = bench.clock.now()
+        async with bench.services.store.transaction() as tx:  # type: ignore[union-attr]
+            for who in (patient, other):
+                found = await answer_context(tx, who.user_id)
+                assert found.patient is not None and found.instance is not None
+                for rule in rules:  # two alerts per rule, the second acknowledged later than the first
+                    for _ in range(2):
+                        alert_id = await alerts.insert_alert(
+                            tx, patient_id=found.patient.id, instance_id=found.instance.id, rule_id=rule,
+                            severity="urgent", payload={"fired": {"who": who.user_id}}, now=now, send_now=True)
+                        await alerts.acknowledge(tx, alert_id, by=4201, now=now)
+                    planned = await instances.instances_for(tx, found.patient.id)  # one firing per questionnaire
+                    for reason, instance in zip(("ordered", "repeat", "ordered"), planned, strict=False):
+                        await alerts.record_suppressed(
+                            tx, patient_id=found.patient.id, instance_id=instance.id, rule_id=rule,
+                            fired={"n": alert_id}, previous_alert_id=alert_id, now=now, reason=reason)  # type: ignore[arg-type]
+            await tx.commit()
+        async with bench.services.store.read() as tx:  # type: ignore[union-attr]
+            found = await answer_context(tx, patient.user_id, reference_rules=rules, ordered_rules=rules[:1])
+            assert found.patient is not None and found.instance is not None
+            pid, iid = found.patient.id, found.instance.id
+            assert found.history_version == await instances.history_version(tx, pid, iid)
+            assert found.already_fired == await alerts.rules_already_fired(tx, iid) == set(rules)
+            assert found.acknowledged == await alerts.last_acknowledged_of_rules(tx, pid, rules)
+            assert {a.payload["fired"]["who"] for a in found.acknowledged.values()} == {patient.user_id}  # type: ignore[index]
+            assert found.ordered == await alerts.last_suppressed_of_rules(tx, pid, rules[:1], reason="ordered")
+            assert set(found.ordered) == {"pain_rise"} and found.ordered["pain_rise"].reason == "ordered"
+            newest = await tx.fetchone("SELECT MAX(id) AS id FROM suppressed_alerts WHERE patient_id = ? AND"
+                                       " rule_id = 'pain_rise' AND reason = 'ordered'", (pid,))
+            assert newest is not None and found.ordered["pain_rise"].id == newest["id"]
+            history = await patient_history(tx, pid)
+            assert history.instances == await instances.instances_for(tx, pid)
+            assert history.answers == await instances.current_answers_for_patient(tx, pid)
+            assert history.team == await team_regimens.for_patient(tx, pid)
+            assert history.answers, "the answer given above is in the history"
+    finally:
+        await bench.stop()
+
+
+@pytest.mark.sqlite_only("counts the round trips to aiosqlite's worker thread (asyncpg sends one statement a trip)")
+async def test_an_answer_makes_two_round_trips_in_its_transaction_once_the_history_is_cached(tmp_path: Path) -> None:
+    """Its context and the rules' references in one trip, its writes with the commit: 2 trips while the write
+    lock is held (13 before issue #18's work); the first answer of a questionnaire reads the history in one more."""
+    bench = await Bench(tmp_path).start()
+    try:
+        patient = await bench.join(501, "P-501", date(2027, 3, 1))
+        store: Any = bench.services.store
+        trips: list[int] = []
+        connection = store.connection
+        original_execute = connection._execute
+        original_transaction = store.transaction
+        in_transaction = [False]
+
+        async def counted(function: Any, *args: Any, **kwargs: Any) -> Any:
+            if in_transaction[0]:
+                trips[-1] += 1
+            return await original_execute(function, *args, **kwargs)
+
+        @contextlib.asynccontextmanager
+        async def transaction() -> AsyncIterator[Any]:
+            async with original_transaction() as tx:
+                trips.append(0)
+                in_transaction[0] = True
+                try:
+                    yield tx
+                finally:
+                    in_transaction[0] = False
+
+        connection._execute = counted
+        store.transaction = transaction
+        try:
+            await give(bench, patient, 7)
+            await bench.standin.wait_idle(timeout=10, quiet=0.3)
+            first = list(trips)
+            trips.clear()
+            await give(bench, patient, 5)
+            await bench.standin.wait_idle(timeout=10, quiet=0.3)
+            second = list(trips)
+        finally:
+            del connection._execute
+            store.transaction = original_transaction
+        # each answer's own transaction is the one with the most trips (others: the question's message id)
+        assert max(first) == 3, first
+        assert max(second) == 2, second
     finally:
         await bench.stop()

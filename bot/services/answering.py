@@ -21,7 +21,7 @@ from bot.services import clinical_context
 from bot.services.patient_messages import advice_for_flags, severity_for_flags
 from bot.services.container import Services
 from bot.storage import alerts, audit, instances, notices, patients
-from bot.storage.answer_context import answer_context
+from bot.storage.answer_context import AnswerContext, answer_context
 from bot.storage.inbox import settle_current_update
 from bot.storage.store import Tx
 
@@ -123,18 +123,20 @@ async def _filled_text(tx: Tx, services: Services, instance: Instance, item: Ite
 
 
 async def _active_context(
-    tx: Tx, telegram_user_id: int, instance_id: int | None
-) -> tuple[Patient | None, Instance | None, SubmissionStatus | None, dict[str, object]]:
-    """The patient, their open questionnaire (or the problem) and its answers so far, read in one round trip."""
-    found = await answer_context(tx, telegram_user_id)
+    tx: Tx, services: Services, telegram_user_id: int, instance_id: int | None
+) -> tuple[Patient | None, Instance | None, SubmissionStatus | None, AnswerContext]:
+    """The patient, their open questionnaire (or the problem), its answers so far and what the rules compare with,
+    read in one round trip."""
+    reference_rules, ordered_rules = _reference_rule_ids(services)
+    found = await answer_context(tx, telegram_user_id, reference_rules=reference_rules, ordered_rules=ordered_rules)
     patient, instance = found.patient, found.instance
     if patient is None:
-        return None, None, "not_patient", {}
+        return None, None, "not_patient", found
     if patient.status not in ("active", "paused"):
-        return patient, None, "inactive", {}
+        return patient, None, "inactive", found
     if instance is None or (instance_id is not None and instance.id != instance_id) or instance.status != "open":
-        return patient, None, "stale", {}
-    return patient, instance, None, found.answers
+        return patient, None, "stale", found
+    return patient, instance, None, found
 
 
 async def submit(
@@ -178,29 +180,28 @@ async def _submit(
 ) -> Submission:
     now = services.clock.now()
     async with services.store.transaction() as tx:
-        patient, instance, problem, answers = await _active_context(tx, telegram_user_id, instance_id)
+        patient, instance, problem, found = await _active_context(tx, services, telegram_user_id, instance_id)
         if problem is not None or instance is None or patient is None:
             return Submission(problem or "stale", patient=patient)
         return await store_answer(
             tx, services, patient, instance, item_index=item_index, value_for=value_for, answered_at=answered_at,
-            now=now, actor=f"patient:{patient.study_id}", source="patient", answers=answers,
+            now=now, actor=f"patient:{patient.study_id}", source="patient", found=found,
         )
 
 
 async def store_answer(
     tx: Tx, services: Services, patient: Patient, instance: Instance, *, item_index: int | None,
     value_for: Callable[[Prompt], object], answered_at: datetime | None, now: datetime, actor: str, source: str,
-    answers: dict[str, object] | None = None,
+    found: AnswerContext | None = None,
 ) -> Submission:
     """Store one answer to `instance` inside `tx` and commit: the row, its audit entry, alerts, completion.
 
     `source` "patient" (their chat; the advice they are owed is queued) or "phone" (a research nurse entering it
     from the clinicians' group, /saisie: stamped on the row and in the audit, and no advice is queued for the
     patient's chat, since the nurse is talking to them; the clinicians' alerts are raised as usual).
-    `answers`: the instance's answers with their context, if the caller read them already in this transaction.
+    `found`: what `answer_context` read for this instance in this transaction, if the caller read it (else read here).
     """
-    if answers is None:
-        answers = await instances.answers_with_context(tx, instance.id)
+    answers = found.answers if found is not None else await instances.answers_with_context(tx, instance.id)
     prompt = await prompt_for(tx, services, instance, answers)
     if prompt is None or (item_index is not None and prompt.item_index != item_index):
         return Submission("stale", patient=patient)
@@ -231,7 +232,7 @@ async def store_answer(
     drafts = await _raise_alerts(
         tx, services, patient, refreshed, answers, finished=finished, now=now,
         typed_text=value if prompt.item.type == "text" and isinstance(value, str) else None,
-        typed_item=prompt.item.id,
+        typed_item=prompt.item.id, found=found,
     )
     severity = highest_severity(drafts)  # what the patient is told now, stored with the answer
     advice = advice_for(drafts)
@@ -243,7 +244,8 @@ async def store_answer(
         await instances.set_status(tx, instance.id, "completed", now)
         from bot.services.omed_stamps import stamp_completed  # issue 17: the OMED with the versions deriving it
 
-        await stamp_completed(tx, services, refreshed, answers, now)
+        await stamp_completed(tx, services, refreshed, answers, now,
+                              found.history_version if found is not None else None)
         await audit.record(
             tx, at=now, actor=actor, action="complete", patient_id=patient.id,
             entity="instance", entity_id=instance.id, details=None if source == "patient" else {"source": source},
@@ -261,17 +263,25 @@ async def store_answer(
 async def _raise_alerts(
     tx: Tx, services: Services, patient: Patient, instance: Instance, answers: dict[str, object], *,
     finished: bool, now: datetime, typed_text: str | None = None, typed_item: str | None = None,
+    found: AnswerContext | None = None,
 ) -> list[AlertDraft]:
     """Evaluate the escalation rules on the answers so far; queue each rule at most once per instance.
 
     A text just typed (`typed_text`, e.g. the message to the team) goes through the red-flag screen: what a patient
     writes in a questionnaire is as urgent as what they write outside one. A rule with a `repeat` policy that
     alerted recently for the same news is not raised again; the firing is recorded in the audit trail.
+    `found`: what `answer_context` read for this instance in this transaction (no read of its own then).
     """
-    prior = await clinical_context.prior_history(tx, services, instance)
+    prior = await clinical_context.prior_history(tx, services, instance,
+                                                 found.history_version if found is not None else None)
     history, regimens = clinical_context.with_current(services, prior, instance, answers)
     context = clinical_context.rule_context(services, history, regimens, instance, finished=finished)
-    references = {} if services.legacy_alerting else await _references(tx, services, patient)
+    if services.legacy_alerting:
+        references: dict[str, Reference] = {}
+    elif found is not None:
+        references = _references_from(services, found.acknowledged, found.ordered)
+    else:
+        references = await _references(tx, services, patient)
     drafts = evaluate_answers(services.rules, instance.questionnaire_id, answers, replace(context, references=references))
     news = {draft.rule_id for draft in drafts}
     # What fires against the baseline but not against the acknowledged state: the same news, kept as suppressed.
@@ -288,7 +298,7 @@ async def _raise_alerts(
             ] + drafts
     if not drafts and not stale:
         return []
-    already = await alerts.rules_already_fired(tx, instance.id)
+    already = set(found.already_fired) if found is not None else await alerts.rules_already_fired(tx, instance.id)
     for draft in stale:
         if draft.rule_id not in already:
             await _suppress(tx, patient, instance, draft, references[draft.rule_id].alert_id, "acknowledged", now)
@@ -336,19 +346,35 @@ async def _references(tx: Tx, services: Services, patient: Patient) -> dict[str,
     For a rule with `expected_after`, a later rise the team ordered (suppressed as "ordered") is the newer state:
     the dose the patient reported after the team's change is what later reports are compared with.
     """
+    reference_rules, ordered_rules = _reference_rule_ids(services)
+    acknowledged = await alerts.last_acknowledged_of_rules(tx, patient.id, reference_rules)
+    ordered = await alerts.last_suppressed_of_rules(tx, patient.id, ordered_rules, reason="ordered")
+    return _references_from(services, acknowledged, ordered)
+
+
+def _reference_rule_ids(services: Services) -> tuple[list[str], list[str]]:
+    """The `compare_with: last_acknowledged` rules, and those of them with `expected_after` (none in the legacy
+    mode, which compares with the baseline only)."""
+    if services.legacy_alerting:
+        return [], []
     rules = [rule for rule in services.rules if rule.compare_with == "last_acknowledged"]
-    found = await alerts.last_acknowledged_of_rules(tx, patient.id, [rule.id for rule in rules])
+    return [rule.id for rule in rules], [rule.id for rule in rules if rule.expected_after is not None]
+
+
+def _references_from(services: Services, acknowledged: dict[str, alerts.AlertRow],
+                     ordered: dict[str, alerts.SuppressedRow]) -> dict[str, Reference]:
+    """`_references` from its reads: each rule's last acknowledged alert, and its newest "ordered" firing."""
     references: dict[str, Reference] = {}
-    for rule_id, alert in found.items():
+    for rule_id, alert in acknowledged.items():
         references[rule_id] = _reference(alert.id, alert.current_fired)
-    for rule in rules:
-        if rule.expected_after is None:
+    for rule in services.rules:
+        if rule.compare_with != "last_acknowledged" or rule.expected_after is None:
             continue
-        ordered = await alerts.last_suppressed_of_rule(tx, patient.id, rule.id, reason="ordered")
-        acked = found.get(rule.id)
-        if ordered is not None and (acked is None or acked.acknowledged_at is None
-                                    or ordered.created_at >= acked.acknowledged_at):
-            references[rule.id] = _reference(ordered.previous_alert_id or 0, ordered.fired)
+        newest = ordered.get(rule.id)
+        acked = acknowledged.get(rule.id)
+        if newest is not None and (acked is None or acked.acknowledged_at is None
+                                   or newest.created_at >= acked.acknowledged_at):
+            references[rule.id] = _reference(newest.previous_alert_id or 0, newest.fired)
     return references
 
 
@@ -485,10 +511,10 @@ async def toggle_selection(
 ) -> tuple[SubmissionStatus | None, Prompt | None]:
     """Toggle one choice of a multiple-choice item (stored, so a restart keeps the ticks)."""
     async with services.store.transaction() as tx:
-        patient, instance, problem, answers = await _active_context(tx, telegram_user_id, instance_id)
+        patient, instance, problem, found = await _active_context(tx, services, telegram_user_id, instance_id)
         if problem is not None or instance is None:
             return problem or "stale", None
-        new_prompt = await toggle_in(tx, services, instance, item_index=item_index, code=code, answers=answers)
+        new_prompt = await toggle_in(tx, services, instance, item_index=item_index, code=code, answers=found.answers)
         if new_prompt is None:
             return "stale", None
         await settle_current_update(tx, services.clock.now())
@@ -519,10 +545,10 @@ async def go_back(
 ) -> tuple[SubmissionStatus | None, Prompt | None]:
     """Re-ask the previous answered item ("Modifier ma réponse précédente"); the new answer will supersede it."""
     async with services.store.transaction() as tx:
-        patient, instance, problem, answers = await _active_context(tx, telegram_user_id, instance_id)
+        patient, instance, problem, found = await _active_context(tx, services, telegram_user_id, instance_id)
         if problem is not None or instance is None:
             return problem or "stale", None
-        prompt = await prompt_for(tx, services, instance, answers)
+        prompt = await prompt_for(tx, services, instance, found.answers)
         if prompt is None or prompt.item_index != item_index or not prompt.can_go_back:
             return "stale", None
         answers = await instances.answers_with_context(tx, instance.id)

@@ -12,6 +12,7 @@ from bot.domain.rules import RuleContext
 from bot.services.container import Services
 from bot.services.history_cache import PriorHistory, PriorHistoryCache
 from bot.storage import instances, team_regimens
+from bot.storage.patient_history import PatientHistory, patient_history
 from bot.storage.store import Tx
 from bot.storage.team_regimens import TeamRegimen
 
@@ -24,12 +25,15 @@ TREND_LENGTH = 5  # last worst-pain scores shown to clinicians (docs/clinical/re
 
 async def answered_history(tx: Tx, patient_id: int) -> list[tuple[Instance, dict[str, object]]]:
     """Instances with at least one answer, oldest first, with their current answers and their context items
-    (`team_regimens.context_for`; three queries in all)."""
-    by_instance = await instances.current_answers_for_patient(tx, patient_id)
-    team = await team_regimens.for_patient(tx, patient_id)
+    (`team_regimens.context_for`; one round trip)."""
+    return _answered(await patient_history(tx, patient_id))
+
+
+def _answered(history: PatientHistory) -> list[tuple[Instance, dict[str, object]]]:
+    by_instance, team = history.answers, history.team
     return [
         (inst, {**team_regimens.context_for(inst.id, team), **by_instance[inst.id]})
-        for inst in await instances.instances_for(tx, patient_id)
+        for inst in history.instances
         if inst.status in ("open", "completed", "missed") and by_instance.get(inst.id)
     ]
 
@@ -93,18 +97,20 @@ def omed_mg(services: Services, regimen: Regimen) -> float | None:
     return compute_omed(regimen, services.opioids).mg
 
 
-async def prior_history(tx: Tx, services: Services, instance: Instance) -> PriorHistory:
-    """The history before `instance`, from the cache when no answer was added elsewhere since (one query)."""
-    version = await instances.history_version(tx, instance.patient_id, instance.id)
+async def prior_history(tx: Tx, services: Services, instance: Instance,
+                        version: tuple[int, int, int] | None = None) -> PriorHistory:
+    """The history before `instance`, from the cache when no answer was added elsewhere since (one query, none if
+    the caller read `instances.history_version` already in this transaction: `version`)."""
+    if version is None:
+        version = await instances.history_version(tx, instance.patient_id, instance.id)
     cached = services.prior_histories.get(instance.id, version)
     if cached is not None:
         return cached
+    read = await patient_history(tx, instance.patient_id)
     entries = tuple(
-        (inst, shown_answers(services, inst, given))
-        for inst, given in await answered_history(tx, instance.patient_id)
-        if inst.id != instance.id
+        (inst, shown_answers(services, inst, given)) for inst, given in _answered(read) if inst.id != instance.id
     )
-    team = tuple(await team_regimens.for_patient(tx, instance.patient_id))
+    team = tuple(read.team)
     history = PriorHistory(version=version, entries=entries, regimens=regimens(list(entries), team), team=team)
     services.prior_histories.put(instance.id, history)
     return history

@@ -36,8 +36,9 @@ async def insert_stamps(tx: Tx, services: Services, instance_id: int, regimen: R
 
 
 async def stamp_completed(tx: Tx, services: Services, instance: Instance, answers: dict[str, object],
-                          now: datetime) -> None:
-    """The OMED of `instance`, just completed with `answers`, derived as the rules saw it, stamped."""
-    prior = await clinical_context.prior_history(tx, services, instance)
+                          now: datetime, history_version: tuple[int, int, int] | None = None) -> None:
+    """The OMED of `instance`, just completed with `answers`, derived as the rules saw it, stamped
+    (`history_version`: `instances.history_version`, if read already in this transaction)."""
+    prior = await clinical_context.prior_history(tx, services, instance, history_version)
     _history, regimens = clinical_context.with_current(services, prior, instance, answers)
     await insert_stamps(tx, services, instance.id, regimens[instance.id], now)

@@ -92,12 +92,16 @@ async def insert_alert(
     )
 
 
+#: `rules_already_fired`'s query, `{instance}` an instance id's SQL (a parameter or a subquery) used twice.
+RULES_ALREADY_FIRED = (
+    "SELECT rule_id FROM alerts WHERE instance_id = {instance} UNION SELECT rule_id FROM suppressed_alerts"
+    " WHERE instance_id = {instance}"
+)
+
+
 async def rules_already_fired(tx: Tx, instance_id: int) -> set[str]:
     """Rules that alerted, or were suppressed as repeats, for this questionnaire (each is decided once)."""
-    rows = await tx.fetchall(
-        "SELECT rule_id FROM alerts WHERE instance_id = ? UNION SELECT rule_id FROM suppressed_alerts"
-        " WHERE instance_id = ?", (instance_id, instance_id),
-    )
+    rows = await tx.fetchall(RULES_ALREADY_FIRED.format(instance="?"), (instance_id, instance_id))
     return {r["rule_id"] for r in rows}
 
 
@@ -120,14 +124,35 @@ class SuppressedRow:
     reason: str
 
 
+def last_suppressed_of_rules_query(rule_ids: Collection[str], *, patient: str = "?") -> str:
+    """`last_suppressed_of_rules`' query: parameters the patient's (if `patient` is "?"), the reason, then the rule
+    ids. `patient`: the patient id's SQL (a parameter, or a subquery with its own parameters)."""
+    marks = ", ".join("?" for _ in rule_ids)
+    return (f"SELECT * FROM suppressed_alerts WHERE patient_id = {patient} AND reason = ? AND rule_id IN ({marks})"
+            " ORDER BY id")
+
+
+def newest_suppressed_by_rule(rows: list[aiosqlite.Row]) -> dict[str, SuppressedRow]:
+    """The rows of `last_suppressed_of_rules_query`, rule id → its newest row (rows come oldest first)."""
+    return {r["rule_id"]: _suppressed(r) for r in rows}
+
+
+async def last_suppressed_of_rules(
+    tx: Tx, patient_id: int, rule_ids: Collection[str], *, reason: str
+) -> dict[str, SuppressedRow]:
+    """Per rule, this patient's newest firing kept without alerting for `reason`."""
+    if not rule_ids:
+        return {}
+    rows = await tx.fetchall(last_suppressed_of_rules_query(rule_ids), (patient_id, reason, *rule_ids))
+    return newest_suppressed_by_rule(rows)
+
+
 async def last_suppressed_of_rule(tx: Tx, patient_id: int, rule_id: str, *, reason: str) -> SuppressedRow | None:
     """This patient's newest firing of `rule_id` kept without alerting for `reason`."""
-    row = await tx.fetchone(
-        "SELECT * FROM suppressed_alerts WHERE patient_id = ? AND rule_id = ? AND reason = ? ORDER BY id DESC"
-        " LIMIT 1", (patient_id, rule_id, reason),
-    )
-    if row is None:
-        return None
+    return (await last_suppressed_of_rules(tx, patient_id, [rule_id], reason=reason)).get(rule_id)
+
+
+def _suppressed(row: aiosqlite.Row) -> SuppressedRow:
     return SuppressedRow(id=row["id"], patient_id=row["patient_id"], instance_id=row["instance_id"],
                          rule_id=row["rule_id"], fired=json.loads(row["fired"]),
                          previous_alert_id=row["previous_alert_id"], created_at=parse_utc(row["created_at"]),
@@ -168,16 +193,24 @@ async def open_alert_of_rule(tx: Tx, patient_id: int, rule_id: str) -> AlertRow 
     return _row(row) if row else None
 
 
+def last_acknowledged_of_rules_query(rule_ids: Collection[str], *, patient: str = "?") -> str:
+    """`last_acknowledged_of_rules`' query: parameters the patient's (if `patient` is "?"), then the rule ids."""
+    marks = ", ".join("?" for _ in rule_ids)
+    return (f"SELECT * FROM alerts WHERE patient_id = {patient} AND rule_id IN ({marks}) AND acknowledged_at IS NOT"
+            " NULL ORDER BY acknowledged_at, id")
+
+
+def last_acknowledged_by_rule(rows: list[aiosqlite.Row]) -> dict[str, AlertRow]:
+    """The rows of `last_acknowledged_of_rules_query`, rule id → its most recently acknowledged alert."""
+    return {r["rule_id"]: _row(r) for r in rows}  # the last one of each rule wins
+
+
 async def last_acknowledged_of_rules(tx: Tx, patient_id: int, rule_ids: Collection[str]) -> dict[str, AlertRow]:
     """Per rule, this patient's most recently acknowledged alert (the reference of `compare_with: last_acknowledged`)."""
     if not rule_ids:
         return {}
-    marks = ", ".join("?" for _ in rule_ids)
-    rows = await tx.fetchall(
-        f"SELECT * FROM alerts WHERE patient_id = ? AND rule_id IN ({marks}) AND acknowledged_at IS NOT NULL"
-        " ORDER BY acknowledged_at, id", (patient_id, *rule_ids),
-    )
-    return {r["rule_id"]: _row(r) for r in rows}  # the last one of each rule wins
+    rows = await tx.fetchall(last_acknowledged_of_rules_query(rule_ids), (patient_id, *rule_ids))
+    return last_acknowledged_by_rule(rows)
 
 
 async def record_occurrence(tx: Tx, alert_id: int, *, fired: dict[str, object], now: datetime) -> None:

@@ -112,8 +112,12 @@ async def open_instance_for(tx: Tx, patient_id: int) -> Instance | None:
     return instance_from(row) if row else None
 
 
+#: `instances_for`'s query (one parameter: the patient id).
+INSTANCES_FOR = "SELECT * FROM instances WHERE patient_id = ? ORDER BY opens_at, id"
+
+
 async def instances_for(tx: Tx, patient_id: int) -> list[Instance]:
-    rows = await tx.fetchall("SELECT * FROM instances WHERE patient_id = ? ORDER BY opens_at, id", (patient_id,))
+    rows = await tx.fetchall(INSTANCES_FOR, (patient_id,))
     return [instance_from(r) for r in rows]
 
 
@@ -196,14 +200,21 @@ def with_context(rows: list[aiosqlite.Row]) -> dict[str, object]:
     return {TEAM_CONTEXT_ITEM: "yes", **answers} if len(answers) < len(rows) else answers
 
 
+#: `current_answers_for_patient`'s query (one parameter: the patient id).
+CURRENT_ANSWERS_FOR_PATIENT = (
+    "SELECT a.instance_id, a.item_id, a.value FROM answers a WHERE a.id IN"
+    " (SELECT MAX(b.id) FROM answers b JOIN instances i ON i.id = b.instance_id WHERE i.patient_id = ?"
+    "  GROUP BY b.instance_id, b.item_id)"
+)
+
+
 async def current_answers_for_patient(tx: Tx, patient_id: int) -> dict[int, dict[str, object]]:
     """instance id → (item id → newest value), for every instance of the patient, in one query."""
-    rows = await tx.fetchall(
-        "SELECT a.instance_id, a.item_id, a.value FROM answers a WHERE a.id IN"
-        " (SELECT MAX(b.id) FROM answers b JOIN instances i ON i.id = b.instance_id WHERE i.patient_id = ?"
-        "  GROUP BY b.instance_id, b.item_id)",
-        (patient_id,),
-    )
+    return answers_by_instance(await tx.fetchall(CURRENT_ANSWERS_FOR_PATIENT, (patient_id,)))
+
+
+def answers_by_instance(rows: list[aiosqlite.Row]) -> dict[int, dict[str, object]]:
+    """The rows of `CURRENT_ANSWERS_FOR_PATIENT` as instance id → (item id → newest value)."""
     result: dict[int, dict[str, object]] = {}
     for r in rows:
         result.setdefault(r["instance_id"], {})[r["item_id"]] = json.loads(r["value"])
@@ -230,15 +241,24 @@ async def answer_order(tx: Tx, instance_id: int) -> list[str]:
     return [r["item_id"] for r in rows]
 
 
+#: `history_version`'s query: `{patient}` (used twice) and `{instance}` the ids' SQL, a parameter or a subquery.
+HISTORY_VERSION = (
+    "SELECT COUNT(*) AS n, COALESCE(MAX(a.id), 0) AS newest, (SELECT COALESCE(MAX(c.id), 0) FROM"
+    " clinician_regimens c WHERE c.patient_id = {patient}) AS team FROM answers a JOIN instances i"
+    " ON i.id = a.instance_id WHERE i.patient_id = {patient} AND i.id != {instance}"
+)
+
+
 async def history_version(tx: Tx, patient_id: int, excluding_instance_id: int) -> tuple[int, int, int]:
     """What proves a patient's answered history other than one instance unchanged: the count and newest id of
     those answers, and the newest regimen the team recorded (`bot.services.prior_history`)."""
-    row = await tx.fetchone(
-        "SELECT COUNT(*) AS n, COALESCE(MAX(a.id), 0) AS newest, (SELECT COALESCE(MAX(c.id), 0) FROM"
-        " clinician_regimens c WHERE c.patient_id = ?) AS team FROM answers a JOIN instances i ON i.id = a.instance_id"
-        " WHERE i.patient_id = ? AND i.id != ?",
-        (patient_id, patient_id, excluding_instance_id),
-    )
+    row = await tx.fetchone(HISTORY_VERSION.format(patient="?", instance="?"),
+                            (patient_id, patient_id, excluding_instance_id))
+    return version_from(row)
+
+
+def version_from(row: aiosqlite.Row | None) -> tuple[int, int, int]:
+    """The row of `HISTORY_VERSION` as (answers, newest answer id, newest team regimen id)."""
     return (int(row["n"]), int(row["newest"]), int(row["team"])) if row is not None else (0, 0, 0)
 
 

@@ -6,6 +6,7 @@ Append-only: a new entry replaces the previous one for what comes next; the old 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -15,7 +16,7 @@ from bot.domain.questionnaire import Questionnaire
 from bot.domain.team_regimen import TEAM_CONTEXT_ITEM
 from bot.storage.store import Tx
 
-__all__ = ["TeamRegimen", "record", "for_patient", "for_patients", "link_to_instance", "context_for",
+__all__ = ["TeamRegimen", "record", "FOR_PATIENT", "for_patient", "regimens_from", "for_patients", "link_to_instance", "context_for",
            "latest_shown_in", "insert_omed_stamp"]
 
 
@@ -46,9 +47,17 @@ async def record(tx: Tx, *, patient_id: int, regimen: Regimen, reason: str, acto
     )
 
 
+#: `for_patient`'s query (one parameter: the patient id).
+FOR_PATIENT = "SELECT * FROM clinician_regimens WHERE patient_id = ? ORDER BY id"
+
+
 async def for_patient(tx: Tx, patient_id: int) -> list[TeamRegimen]:
     """The patient's entries, oldest first."""
-    rows = await tx.fetchall("SELECT * FROM clinician_regimens WHERE patient_id = ? ORDER BY id", (patient_id,))
+    return regimens_from(await tx.fetchall(FOR_PATIENT, (patient_id,)))
+
+
+def regimens_from(rows: Sequence[object]) -> list[TeamRegimen]:
+    """The rows of `FOR_PATIENT` as entries."""
     return [_row(r) for r in rows]
 
 
