@@ -199,6 +199,10 @@ class _Host:
             tracing.install(self.services.store)
         await self.application.initialize()
         await self.application.start()
+        if self.services is not None:  # as `python -m bot run` does before its first update
+            from bot.interpreter import settle_the_heap
+
+            settle_the_heap()
         await self.application.updater.start_polling(allowed_updates=Update.ALL_TYPES)
 
     async def stop(self) -> None:

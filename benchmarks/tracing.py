@@ -31,6 +31,7 @@ def install(store: Any) -> None:
     from bot.telegram import inbox
 
     add = EVENTS.append
+    _trace_garbage_collections(add)
 
     original_put = inbox.InboxQueue.put
 
@@ -135,6 +136,34 @@ def install(store: Any) -> None:
         setattr(store, name, timed())
 
 
+def _trace_garbage_collections(add: Any) -> None:
+    """Each collection of the cyclic garbage collector as a "gc" step (detail: generation and milliseconds): it
+    holds the GIL, so the loop and aiosqlite's threads all stop meanwhile."""
+    import gc
+
+    started: list[float] = []
+
+    def callback(phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            started[:] = [time.perf_counter()]
+        elif started:
+            add((time.time(), None, "gc", f"{info.get('generation')} {(time.perf_counter() - started[0]) * 1000:.3f}"))
+
+    gc.callbacks.append(callback)
+
+
 def dump(directory: str, name: str) -> None:
+    """The steps to DIR/name, and beside them (DIR/name.heap.json) the objects the garbage collector tracks, by
+    type, biggest counts first (what a full collection walks)."""
+    import collections
+    import gc
+
     Path(directory, name).write_text(json.dumps(EVENTS))
     EVENTS.clear()
+    tracked = collections.Counter(type(o).__name__ for o in gc.get_objects())
+    unreachable = gc.collect()
+    kept = collections.Counter(type(o).__name__ for o in gc.get_objects())
+    heap = {"tracked": sum(tracked.values()), "frozen": gc.get_freeze_count(), "by_type": tracked.most_common(30),
+            "collected_now": unreachable, "tracked_after_collecting": sum(kept.values()),
+            "by_type_after_collecting": kept.most_common(30)}
+    Path(directory, f"{name}.heap.json").write_text(json.dumps(heap, indent=1))

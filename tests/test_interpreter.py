@@ -1,4 +1,5 @@
-"""The GIL switch interval the bot runs with (issue #18, `bot.interpreter`).
+"""The interpreter settings the bot runs with (issue #18, `bot.interpreter`): the GIL switch interval, and the
+heap built at start-up frozen out of the garbage collector's full collections.
 
 The built application has it, and with it the database's thread is not kept waiting for the GIL while the event
 loop is busy with Python work (in the `pace` benchmark it made no measurable difference: README, "Performance").
@@ -7,6 +8,7 @@ loop is busy with Python work (in the `pace` benchmark it made no measurable dif
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -90,3 +92,29 @@ async def test_the_database_thread_is_not_kept_waiting_for_the_gil(default_inter
     finally:
         await store.close()
     assert completed >= 15, completed
+
+
+_FREEZE_TWICE = """
+import gc
+from bot.interpreter import settle_the_heap
+built_at_start = [[n] for n in range(50_000)]  # objects that live as long as the process, like PTB's (lists:
+# always tracked by the collector, unlike a dict of numbers)
+assert gc.get_freeze_count() == 0
+settle_the_heap()
+frozen = gc.get_freeze_count()
+assert frozen >= 50_000, frozen
+made_later = [[n] for n in range(1_000)]
+settle_the_heap()  # once per process: what was made since stays collectable
+assert gc.get_freeze_count() == frozen, (gc.get_freeze_count(), frozen)
+tracked = {id(o) for o in gc.get_objects()}
+assert id(made_later[0]) in tracked and id(built_at_start[0]) not in tracked
+print("ok")
+"""
+
+
+def test_the_heap_built_at_start_up_is_frozen_once_per_process() -> None:
+    """In a fresh interpreter (freezing this test process's heap would keep its garbage for good): the objects alive
+    at `settle_the_heap` leave the collector's generations, and a second call freezes nothing more."""
+    done = subprocess.run([sys.executable, "-c", _FREEZE_TWICE], capture_output=True, text=True, timeout=60,
+                          cwd=Path(__file__).resolve().parent.parent)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr

@@ -16,6 +16,7 @@ from telegram.ext import Application
 
 from bot.clock import SystemClock
 from bot.config import Settings, require_webhook
+from bot.interpreter import settle_the_heap
 from bot.telegram.app import build_application, build_services, on_startup
 
 __all__ = ["run_bot", "start_updates"]
@@ -52,6 +53,7 @@ async def run_bot(settings: Settings, *, webhook: bool = False) -> None:
     async with application:
         await on_startup(application)
         await application.start()
+        settle_the_heap()  # what start-up built is left out of the garbage collector's full collections
         await start_updates(application, settings, webhook=webhook)
         log.info("bot running as @%s", application.bot.username)
         await stop.wait()

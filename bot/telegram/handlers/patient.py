@@ -24,8 +24,8 @@ from bot.services.answering import Submission
 from bot.telegram.context import BotContext
 from bot.telegram.keyboards import ANSWER, BACK, TOGGLE, VALIDATE, consent_keyboard, parse_press, preference_keyboard
 from bot.services.prompting import send_prompt
-from bot.telegram.pacing import Lane, sending_as
 from bot.telegram.rendering import answered_text, question_text, summary_text
+from bot.telegram.tidy_edits import tidy_edits
 
 log = logging.getLogger(__name__)
 
@@ -402,11 +402,11 @@ async def _show_next(update: Update, context: BotContext, submission: Submission
         return
     answered = submission.answered
     if answered is not None and submission.answered_message_id is not None:
-        # Cosmetic: shown beside the next question, never before it (issue #18): its own task, in the TIDY lane.
-        context.application.create_task(_show_answer(
-            context, update.update_id, chat_id, submission.answered_message_id,
-            answered_text(question_text(answered), answered.item, submission.value),
-        ), update=update)
+        # Cosmetic: shown beside the next question, never before it (issue #18): queued for the TIDY lane.
+        tidy_edits(context.application).show_answer(
+            chat_id, submission.answered_message_id,
+            answered_text(question_text(answered), answered.item, submission.value), update.update_id,
+        )
     if any(draft.severity != "info" or draft.rule_id in context.services.rules.event_rule_ids("free_text")
            for draft in submission.alerts):
         # The alert is committed in the outbox; deliver it now rather than at the next tick.
@@ -417,17 +417,6 @@ async def _show_next(update: Update, context: BotContext, submission: Submission
         await context.bot.send_message(chat_id, summary_text(answered.questionnaire.title, submission.summary))
         await dispatcher.dispatch_patient(  # the patient is here: the next due one follows at once, at any hour
             context.services, context.messenger, submission.patient.id, present=True)  # type: ignore[union-attr]
-
-
-async def _show_answer(context: BotContext, update_id: int, chat_id: int, message_id: int, text: str) -> None:
-    """The answered question shows the choice and loses its buttons; after the next question, in the TIDY lane."""
-    with sending_as(Lane.TIDY):
-        try:
-            await context.bot.edit_message_text(text, chat_id=chat_id, message_id=message_id, reply_markup=None)
-        except BadRequest as exc:  # the message was deleted or already shows this: the answer is stored anyway
-            log.info("could not edit the answered question (update %s): %s", update_id, type(exc).__name__)
-        except TelegramError as exc:  # only the display is late; the answer is stored
-            log.warning("could not edit the answered question (update %s): %s", update_id, type(exc).__name__)
 
 
 async def _edit_prompt(query: CallbackQuery, prompt: answering.Prompt) -> None:
