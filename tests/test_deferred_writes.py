@@ -23,12 +23,13 @@ from typing import Any
 import pytest
 
 from bot.clock import SystemClock
+from bot.services.history_cache import PriorHistoryCache
 from bot.storage import alerts, instances, patients, team_regimens
 from bot.storage.answer_context import answer_context
 from bot.storage.patient_history import patient_history
 from bot.storage.store import Store
 
-from harness import Bench, give
+from harness import Bench, current_prompt, default_answer, give
 
 
 class Refused(Exception):
@@ -244,7 +245,8 @@ async def test_answer_context_reads_what_the_rules_compare_with_as_their_own_loo
 @pytest.mark.sqlite_only("counts the round trips to aiosqlite's worker thread (asyncpg sends one statement a trip)")
 async def test_an_answer_makes_two_round_trips_in_its_transaction_once_the_history_is_cached(tmp_path: Path) -> None:
     """Its context and the rules' references in one trip, its writes with the commit: 2 trips while the write
-    lock is held (13 before issue #18's work); the first answer of a questionnaire reads the history in one more."""
+    lock is held (13 before issue #18's work). The dispatcher read the patient's history into the cache when it sent
+    the questionnaire; with the cache empty (a restart) the answer reads it in one more trip."""
     bench = await Bench(tmp_path).start()
     try:
         patient = await bench.join(501, "P-501", date(2027, 3, 1))
@@ -273,18 +275,24 @@ async def test_an_answer_makes_two_round_trips_in_its_transaction_once_the_histo
         connection._execute = counted
         store.transaction = transaction
         try:
-            await give(bench, patient, 7)
+            await give(bench, patient, 7)  # the dispatcher read the history when it sent the questionnaire
             await bench.standin.wait_idle(timeout=10, quiet=0.3)
             first = list(trips)
             trips.clear()
             await give(bench, patient, 5)
             await bench.standin.wait_idle(timeout=10, quiet=0.3)
             second = list(trips)
+            trips.clear()
+            bench.services.prior_histories = PriorHistoryCache()  # type: ignore[union-attr]  # as after a restart
+            await give(bench, patient, default_answer((await current_prompt(bench, patient)).item))
+            await bench.standin.wait_idle(timeout=10, quiet=0.3)
+            cold = list(trips)
         finally:
             del connection._execute
             store.transaction = original_transaction
         # each answer's own transaction is the one with the most trips (others: the question's message id)
-        assert max(first) == 3, first
+        assert max(first) == 2, first
         assert max(second) == 2, second
+        assert max(cold) == 3, cold
     finally:
         await bench.stop()

@@ -24,7 +24,7 @@ from bot.domain.rules import evaluate_event
 from bot.i18n import _
 from bot.messenger import Messenger, Priority, Unreachable, sending_as
 from bot.scheduling import spread
-from bot.services import answering
+from bot.services import answering, clinical_context
 from bot.services.container import Services
 from bot.services.prompting import send_prompt
 from bot.storage import alerts, audit, due, instances, leases, notices, patients
@@ -210,6 +210,9 @@ async def dispatch_patient(
         instance = await instances.get_instance(tx, instance_id)
         assert instance is not None
         prompt = await answering.prompt_for(tx, services, instance)
+        # Read the patient's history now, into the cache, rather than in their first answer's write transaction
+        # (issue #18: all the first answers of a fan-out come together, each holding the write lock meanwhile).
+        await clinical_context.prior_history(tx, services, instance)
     questionnaire = services.questionnaires[instance.questionnaire_id]
     try:
         header = _("New questionnaire: {title}").format(title=questionnaire.title)
