@@ -147,11 +147,6 @@ async def last_suppressed_of_rules(
     return newest_suppressed_by_rule(rows)
 
 
-async def last_suppressed_of_rule(tx: Tx, patient_id: int, rule_id: str, *, reason: str) -> SuppressedRow | None:
-    """This patient's newest firing of `rule_id` kept without alerting for `reason`."""
-    return (await last_suppressed_of_rules(tx, patient_id, [rule_id], reason=reason)).get(rule_id)
-
-
 def _suppressed(row: aiosqlite.Row) -> SuppressedRow:
     return SuppressedRow(id=row["id"], patient_id=row["patient_id"], instance_id=row["instance_id"],
                          rule_id=row["rule_id"], fired=json.loads(row["fired"]),
