@@ -279,7 +279,7 @@ async def _raise_alerts(
     if services.legacy_alerting:
         references: dict[str, Reference] = {}
     elif found is not None:
-        references = _references_from(services, found.acknowledged, found.ordered)
+        references = _references_from(found.acknowledged, found.ordered)
     else:
         references = await _references(tx, services, patient)
     drafts = evaluate_answers(services.rules, instance.questionnaire_id, answers, replace(context, references=references))
@@ -349,7 +349,7 @@ async def _references(tx: Tx, services: Services, patient: Patient) -> dict[str,
     reference_rules, ordered_rules = _reference_rule_ids(services)
     acknowledged = await alerts.last_acknowledged_of_rules(tx, patient.id, reference_rules)
     ordered = await alerts.last_suppressed_of_rules(tx, patient.id, ordered_rules, reason="ordered")
-    return _references_from(services, acknowledged, ordered)
+    return _references_from(acknowledged, ordered)
 
 
 def _reference_rule_ids(services: Services) -> tuple[list[str], list[str]]:
@@ -361,20 +361,17 @@ def _reference_rule_ids(services: Services) -> tuple[list[str], list[str]]:
     return [rule.id for rule in rules], [rule.id for rule in rules if rule.expected_after is not None]
 
 
-def _references_from(services: Services, acknowledged: dict[str, alerts.AlertRow],
+def _references_from(acknowledged: dict[str, alerts.AlertRow],
                      ordered: dict[str, alerts.SuppressedRow]) -> dict[str, Reference]:
-    """`_references` from its reads: each rule's last acknowledged alert, and its newest "ordered" firing."""
+    """`_references` from its reads: each rule's last acknowledged alert, and the newest "ordered" firing of the
+    rules with `expected_after` (the only ones it was read for, `_reference_rule_ids`)."""
     references: dict[str, Reference] = {}
     for rule_id, alert in acknowledged.items():
         references[rule_id] = _reference(alert.id, alert.current_fired)
-    for rule in services.rules:
-        if rule.compare_with != "last_acknowledged" or rule.expected_after is None:
-            continue
-        newest = ordered.get(rule.id)
-        acked = acknowledged.get(rule.id)
-        if newest is not None and (acked is None or acked.acknowledged_at is None
-                                   or newest.created_at >= acked.acknowledged_at):
-            references[rule.id] = _reference(newest.previous_alert_id or 0, newest.fired)
+    for rule_id, newest in ordered.items():
+        acked = acknowledged.get(rule_id)
+        if acked is None or acked.acknowledged_at is None or newest.created_at >= acked.acknowledged_at:
+            references[rule_id] = _reference(newest.previous_alert_id or 0, newest.fired)
     return references
 
 

@@ -16,7 +16,7 @@ from bot.storage.patient_history import PatientHistory, patient_history
 from bot.storage.store import Tx
 from bot.storage.team_regimens import TeamRegimen
 
-__all__ = ["PriorHistory", "PriorHistoryCache", "TREND_LENGTH", "answered_history", "shown_answers", "regimens",
+__all__ = ["PriorHistory", "PriorHistoryCache", "TREND_LENGTH", "answered_history", "answered_from", "shown_answers", "regimens",
            "reference_time", "apply_team", "next_previous", "omed_mg", "prior_history", "with_current",
            "rule_context", "worst_pain_trend"]
 
@@ -26,10 +26,11 @@ TREND_LENGTH = 5  # last worst-pain scores shown to clinicians (docs/clinical/re
 async def answered_history(tx: Tx, patient_id: int) -> list[tuple[Instance, dict[str, object]]]:
     """Instances with at least one answer, oldest first, with their current answers and their context items
     (`team_regimens.context_for`; one round trip)."""
-    return _answered(await patient_history(tx, patient_id))
+    return answered_from(await patient_history(tx, patient_id))
 
 
-def _answered(history: PatientHistory) -> list[tuple[Instance, dict[str, object]]]:
+def answered_from(history: PatientHistory) -> list[tuple[Instance, dict[str, object]]]:
+    """`answered_history` from a history read already (`bot.storage.patient_history`)."""
     by_instance, team = history.answers, history.team
     return [
         (inst, {**team_regimens.context_for(inst.id, team), **by_instance[inst.id]})
@@ -108,7 +109,7 @@ async def prior_history(tx: Tx, services: Services, instance: Instance,
         return cached
     read = await patient_history(tx, instance.patient_id)
     entries = tuple(
-        (inst, shown_answers(services, inst, given)) for inst, given in _answered(read) if inst.id != instance.id
+        (inst, shown_answers(services, inst, given)) for inst, given in answered_from(read) if inst.id != instance.id
     )
     team = tuple(read.team)
     history = PriorHistory(version=version, entries=entries, regimens=regimens(list(entries), team), team=team)

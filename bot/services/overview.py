@@ -9,7 +9,8 @@ from bot.domain import engine
 from bot.domain.models import Patient
 from bot.services import clinical_context
 from bot.services.container import Services
-from bot.storage import alerts, instances, patients, team_regimens
+from bot.storage import alerts, patients
+from bot.storage.patient_history import patient_history
 from bot.storage.store import Tx
 
 
@@ -41,13 +42,13 @@ class PatientOverview:
 
 
 async def overview(tx: Tx, services: Services, patient: Patient) -> PatientOverview:
-    all_instances = await instances.instances_for(tx, patient.id)
+    read = await patient_history(tx, patient.id)  # instances, answers and the team's regimens: one round trip
+    all_instances = read.instances
     upcoming = [i for i in all_instances if i.status in ("planned", "sending", "open")]
     next_due = (upcoming[0].timepoint, upcoming[0].opens_at) if upcoming else None
-    history = await clinical_context.answered_history(tx, patient.id)
+    history = clinical_context.answered_from(read)
     regimens = clinical_context.regimens(
-        [(inst, clinical_context.shown_answers(services, inst, answers)) for inst, answers in history],
-        await team_regimens.for_patient(tx, patient.id),
+        [(inst, clinical_context.shown_answers(services, inst, answers)) for inst, answers in history], read.team,
     )
     points: list[TrajectoryPoint] = []
     for inst, answers in history:

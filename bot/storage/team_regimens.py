@@ -16,8 +16,8 @@ from bot.domain.questionnaire import Questionnaire
 from bot.domain.team_regimen import TEAM_CONTEXT_ITEM
 from bot.storage.store import Tx
 
-__all__ = ["TeamRegimen", "record", "FOR_PATIENT", "for_patient", "regimens_from", "for_patients", "link_to_instance", "context_for",
-           "latest_shown_in", "insert_omed_stamp"]
+__all__ = ["TeamRegimen", "record", "FOR_PATIENT", "for_patient", "regimens_from", "for_patients", "link_to_instance",
+           "context_for", "latest_shown_in", "insert_omed_stamp"]
 
 
 @dataclass(frozen=True)
