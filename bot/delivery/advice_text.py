@@ -50,6 +50,8 @@ def callback_promise(site: Site | None, local_now: datetime) -> str:
 def advice_text(advice: str, site: Site | None, local_now: datetime) -> str:
     """The message for one kind of advice (`bot.domain.rules.Advice`), at `local_now` (site time zone)."""
     numbers = _site_numbers(site)
+    if advice in ("suicide", "emergency"):
+        return _life_threat_advice(advice) + numbers
     if advice == "neuro":
         return _(
             "Your care team has been informed of this answer.\n"
@@ -84,6 +86,27 @@ def advice_text(advice: str, site: Site | None, local_now: datetime) -> str:
         "Your care team has been informed of this answer.\n"
         "Call 15 (SAMU) or 112 now. Deaf or hard of hearing: SMS to 114.\nDo not wait for us to call you back."
     ) + numbers
+
+
+def _life_threat_advice(advice: str) -> str:
+    """Suicidal thoughts (3114, the French national suicide prevention line, and 15) or a life-threatening sign (15).
+
+    These come first and never wait for the team: the message is passed on, but it is read during working hours.
+    """
+    if advice == "suicide":
+        return _(
+            "Thank you for telling us. You are not alone.\n"
+            "If you are thinking of ending your life, or if you have taken medicines to harm yourself, call 15 (SAMU) "
+            "or 112 now.\n"
+            "To talk to someone now, day and night, free of charge: 3114 (suicide prevention line).\n"
+            "Your message has been passed on to your care team, but do not wait for their answer."
+        ) + _deaf_line()
+    return _(
+        "This must be seen by a doctor now.\n"
+        "Call 15 (SAMU) or 112 now. If the person does not wake up or does not breathe normally, call 15 and stay "
+        "with them.\n"
+        "Your message has been passed on to your care team, but do not wait for their answer."
+    ) + _deaf_line()
 
 
 def message_received_text(site: Site | None, local_now: datetime) -> str:

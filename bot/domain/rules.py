@@ -102,10 +102,15 @@ ContextName = Literal["on_chemo", "has_baseline"]
 #: What the patient is told at once, by kind of alert (the wording is in `bot.delivery.advice_text`):
 #: neuro — a new neurological sign: call 15 / 112 now, even if it has eased; toxicity — possible opioid overdose;
 #: fever — fever with (possible) chemotherapy: call now; urgent — any other urgent answer; inclusion — a red flag
-#: found before the first fraction: contact the team now; same_day — the team calls back (at working hours).
-Advice = Literal["neuro", "toxicity", "fever", "urgent", "inclusion", "same_day"]
+#: found before the first fraction: contact the team now; same_day — the team calls back (at working hours);
+#: suicide — suicidal thoughts or an intentional overdose: 3114 (national suicide prevention line) and 15 / 112;
+#: emergency — a life-threatening sign (unconscious, seizure, bleeding, chest pain, breathlessness): 15 / 112 now,
+#: never the opioid advice.
+Advice = Literal["suicide", "emergency", "neuro", "toxicity", "fever", "urgent", "inclusion", "same_day"]
 #: Most pressing first: when several alerts fire together, the patient gets the first advice of this order.
-ADVICE_ORDER: tuple[Advice, ...] = ("neuro", "toxicity", "fever", "urgent", "inclusion", "same_day")
+ADVICE_ORDER: tuple[Advice, ...] = (
+    "suicide", "emergency", "neuro", "toxicity", "fever", "urgent", "inclusion", "same_day",
+)
 
 Truth = bool | None  # None = unknown (no usable answer); a rule fires only on True.
 
