@@ -4,7 +4,7 @@ Every figure is measured on the real thing: the production `Application` built b
 SQLite file, and the Bot API stand-in (`bot.standin`) over loopback HTTP. The bot runs in its own process, as in
 production, so the fake Telegram and the simulated patients (this process) do not share its CPU core.
 
-Scenarios (see README.md for the results and how to read them):
+Scenarios (see benchmarks/README.md for the results and how to read them):
 - `answers`: 50 patients answering a questionnaire at once; throughput, press→next-question latency, and the
   ratio to a bare PTB application doing the same HTTP calls without storage or rules (`bare.py`).
 - `fanout`: 10,000 questionnaires due at the same minute, against Telegram's flood limits (the stand-in's).

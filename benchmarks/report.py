@@ -1,4 +1,4 @@
-"""Targets of issue #8, verdicts, and the Markdown results table (printed by `run.py`, pasted in README.md)."""
+"""Targets of issue #8, verdicts, and the Markdown results table (printed by `run.py`, pasted in benchmarks/README.md)."""
 
 from __future__ import annotations
 

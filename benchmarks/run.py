@@ -1,8 +1,9 @@
 """`python -m benchmarks [--quick] [--repeat N] [--only answers,fanout,scale,alerts] [--profile SCENARIO]`.
 
 Runs each scenario `--repeat` times (fresh database, stand-in and bot process every time), writes every run and
-the field-by-field medians to a JSON file (`benchmarks/results.json` for full sizes), and prints the Markdown table
-of README.md. A full run takes about an hour, most of it the fan-out, which Telegram's 30 messages/s make last
+the field-by-field medians to a JSON file (`benchmarks/results.json` for full sizes, not tracked by git: a run worth
+keeping is copied to `benchmarks/results/YYYY-MM-DD-<commit>-<scenarios>.json`), and prints the Markdown table of
+benchmarks/README.md. A full run takes about an hour, most of it the fan-out, which Telegram's 30 messages/s make last
 at least 2 × 10,000 / 30 ≈ 11 minutes per run; `--quick` takes a few minutes.
 """
 

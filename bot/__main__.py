@@ -30,7 +30,7 @@ log = logging.getLogger("bot")
 
 NO_TOKEN_HELP = """No TELEGRAM_BOT_TOKEN is set.
 To run the real bot: open Telegram, talk to @BotFather, send /newbot, and put the token it gives you in
-TELEGRAM_BOT_TOKEN (environment or .env file), with CLINICIAN_CHAT_ID and CLINICIAN_USER_IDS (see README).
+TELEGRAM_BOT_TOKEN (environment or .env file), with CLINICIAN_CHAT_ID and CLINICIAN_USER_IDS (see README, 'Deploy for real').
 Starting the offline sandbox instead (no Telegram account needed)."""
 
 

@@ -3,7 +3,7 @@
 
 The backup API copies a consistent snapshot while the bot keeps writing (WAL mode), unlike copying the file.
 Restore = stop the bot, replace the database file with the backup (and remove any `-wal`/`-shm` next to it),
-start the bot (see README, "Backups").
+start the bot (see docs/operations.md, "Backups and restore").
 """
 
 from __future__ import annotations

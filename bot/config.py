@@ -1,6 +1,6 @@
 """Configuration from environment variables or a `.env` file (pydantic-settings).
 
-Names are the ones operators see in the README. A bad or missing value must end the process with one clear
+Names are the ones operators see in docs/configuration.md. A bad or missing value must end the process with one clear
 sentence naming the variable and what is expected (exit code 2, no traceback): `load_settings` turns pydantic's
 validation error into `ConfigError`, and `bot.__main__` prints it.
 """
@@ -149,7 +149,7 @@ def require_webhook(settings: Settings) -> tuple[str, str]:
     """Webhook mode needs the public URL and the secret token."""
     if not settings.webhook_url or not settings.webhook_url.startswith("https://"):
         raise ConfigError("Configuration error: WEBHOOK_URL is missing; it must be the public https:// URL of the "
-                          "reverse proxy that forwards to the bot (see README, 'Webhook mode').")
+                          "reverse proxy that forwards to the bot (see docs/deployment.md, 'Polling or webhook').")
     if settings.webhook_secret is None:
         raise ConfigError("Configuration error: WEBHOOK_SECRET is missing; it must be 16 to 256 characters among "
                           "A-Z, a-z, 0-9, _ and -.")
@@ -161,7 +161,7 @@ def require_clinician_chat(settings: Settings) -> int:
     if settings.clinician_chat_id is None:
         raise ConfigError(
             "Configuration error: CLINICIAN_CHAT_ID is missing; it must be the numeric id of the clinicians' "
-            "Telegram group (see README, 'Deployment')."
+            "Telegram group (see docs/deployment.md)."
         )
     if not settings.clinician_user_ids:
         raise ConfigError(

@@ -2,7 +2,7 @@
 heap built at start-up frozen out of the garbage collector's full collections.
 
 The built application has it, and with it the database's thread is not kept waiting for the GIL while the event
-loop is busy with Python work (in the `pace` benchmark it made no measurable difference: README, "Performance").
+loop is busy with Python work (in the `pace` benchmark it made no measurable difference: benchmarks/README.md, history, 2026-12-03).
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ chat, as a person would; the research nurse types `/appels` in the group and ent
 phone-entry buttons. Every behaviour is drawn from `random.Random(seed)`, so a seed gives the same cohort, and the
 two runs differ only by the nurse.
 
-The mix (fixed, listed in the README): 20 % join between 21:00 and 08:00; 10 % are enrolled on day 0 after the
+The mix (fixed, listed in docs/simulation.md): 20 % join between 21:00 and 08:00; 10 % are enrolled on day 0 after the
 fraction; 10 % of questionnaires are left partway (resumed at the next reminder); 15 % stop answering for 3 to 14
 days starting between day 25 and day 31; 5 % withdraw (/stop) on a day between 1 and 60. Otherwise patients
 answer the baseline and the follow-ups (probability 0.97 each) and, to keep the run short, a quarter of the daily
