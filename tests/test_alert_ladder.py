@@ -197,3 +197,83 @@ async def test_a_later_questionnaire_is_contact_and_the_same_questionnaire_is_no
     await bench.patient_says(3204, "je suis à l'hôpital")
     async with bench.services.store.read() as tx:
         assert await alerts.heard_from_since(tx, patient_id, parse_utc(created), apart_from=instance_id)
+
+
+# ---------------------------------------------------------------------------------------------- pure parts
+
+
+def test_the_ladder_follows_the_sites_minutes_and_only_urgent_alerts_climb_it() -> None:
+    from bot.domain.ladder import rung, wait_before_next
+    from bot.domain.sites import Escalation
+
+    site = Escalation(reminder_minutes=10, reminders=2, on_call_after_minutes=20, patient_after_minutes=40)
+    assert [rung("urgent", n, site) for n in range(6)] == ["first", "reminder", "reminder", "on_call", "patient",
+                                                           None]
+    assert [wait_before_next("urgent", n, site) for n in range(1, 6)] == [
+        timedelta(minutes=10), timedelta(minutes=10), timedelta(minutes=20), timedelta(minutes=40), None]
+    assert [rung("same_day", n, site) for n in range(3)] == ["first", None, None]
+    assert wait_before_next("same_day", 1, site) is None
+    no_reminders = Escalation(reminders=0, on_call_after_minutes=5)
+    assert [rung("urgent", n, no_reminders) for n in range(4)] == ["first", "on_call", "patient", None]
+    assert wait_before_next("urgent", 1, no_reminders) == timedelta(minutes=5)
+
+
+def test_the_sites_file_takes_usernames_ids_and_named_ids_and_refuses_anything_else() -> None:
+    import pytest
+
+    from bot.domain.sites import OnCallClinician, SitesFileError, parse_sites
+
+    base = {"code": "X", "name": "X", "daytime_phone": "01 02 03 04 05", "on_call_phone": "01 02 03 04 06"}
+    sites = parse_sites({"sites": [{**base, "escalation": {
+        "on_call_clinicians": ["@dr_martin", 123456789, {"id": 42, "name": "Dr Kim"}]}}]})
+    escalation = sites.get("X").escalation  # type: ignore[union-attr]
+    assert escalation.on_call_clinicians == ("@dr_martin", 123456789, OnCallClinician(id=42, name="Dr Kim"))
+    assert (escalation.reminder_minutes, escalation.reminders, escalation.on_call_after_minutes,
+            escalation.patient_after_minutes) == (15, 3, 15, 30)
+    assert "UKONS" in escalation.source
+    assert parse_sites({"sites": [base]}).get("X").escalation.on_call_clinicians == ()  # type: ignore[union-attr]
+    for wrong in (["dr_martin"], [-5], [{"id": 1}]):
+        with pytest.raises(SitesFileError, match="site X: escalation"):
+            parse_sites({"sites": [{**base, "escalation": {"on_call_clinicians": wrong}}]})
+    with pytest.raises(SitesFileError, match="site X: escalation"):
+        parse_sites({"sites": [{**base, "escalation": {"reminder_minutes": 0}}]})
+
+
+def test_the_report_counts_the_time_to_acknowledgement_from_the_rung_reached() -> None:
+    from datetime import timezone
+
+    from bot.export.alerts_export import AlertData, AlertFact
+    from bot.report.telemonitoring import Activity, telemonitoring_rows
+
+    t0 = datetime(2027, 3, 3, 9, 0, tzinfo=timezone.utc)
+
+    def fact(id: int, ack_min: float | None) -> AlertFact:
+        return AlertFact(id=id, patient_id=1, rule_id="rf_weakness", severity="urgent", title="t",
+                         questionnaire="daily", timepoint="DD1", created_at=t0,
+                         acknowledged_at=None if ack_min is None else t0 + timedelta(minutes=ack_min),
+                         acknowledged_by=None if ack_min is None else 11, occurrences=1, last_occurrence_at=None,
+                         fired="{}")
+
+    def at(minutes: int) -> datetime:
+        return t0 + timedelta(minutes=minutes)
+
+    # alert 1 taken 5 min after its first post; 2 taken 3 min after the on-call re-post (60 min); 3 taken 12 min
+    # after the patient was told (90 min); 4 never taken; 5 taken 20 min after its 1st reminder.
+    ladders = {
+        1: [("first", at(0))],
+        2: [("first", at(0)), ("reminder", at(15)), ("reminder", at(30)), ("reminder", at(45)), ("on_call", at(60))],
+        3: [("first", at(0)), ("reminder", at(15)), ("reminder", at(30)), ("reminder", at(45)), ("on_call", at(60)),
+            ("patient", at(90))],
+        4: [("first", at(0)), ("reminder", at(15))],
+        5: [("first", at(0)), ("reminder", at(15))],
+    }
+    data = AlertData(patients={1: ("P-1", "main", "standard")},
+                     alerts=[fact(1, 5), fact(2, 63), fact(3, 102), fact(4, None), fact(5, 35)], suppressed=[],
+                     followups=[])
+    figures = {m: v for s, _, m, v, _, _ in telemonitoring_rows(data, Activity(5, frozenset(), 1.0), ladders)
+               if s == "severity:urgent"}
+    assert figures["ack_at_step:first"] == 1 and figures["ack_minutes_from_step:first_median"] == 5.0
+    assert figures["ack_at_step:reminder"] == 1 and figures["ack_minutes_from_step:reminder_p90"] == 20.0
+    assert figures["ack_at_step:on_call"] == 1 and figures["ack_minutes_from_step:on_call_median"] == 3.0
+    assert figures["ack_at_step:patient"] == 1 and figures["ack_minutes_from_step:patient_median"] == 12.0
+    assert figures["acknowledged"] == 4
