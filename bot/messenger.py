@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from enum import IntEnum
 from typing import TYPE_CHECKING, Protocol
 
@@ -72,15 +73,26 @@ class TryLater(Exception):
         self.reason = reason
 
 
+@dataclass(frozen=True)
+class Mention:
+    """A person named in a text so that the platform notifies them: `length` characters of the text from `offset`
+    (Python string positions; the adapter converts to the platform's units) stand for user `user_id`."""
+
+    offset: int
+    length: int
+    user_id: int
+
+
 class Messenger(Protocol):
     """Sending to a chat. Every method raises only `Unreachable` or `TryLater` (or a programming error)."""
 
     async def send_text(self, chat_id: int, text: str, *, protect: bool = False,
-                        acknowledge_alert: int | None = None) -> int:
+                        acknowledge_alert: int | None = None, mentions: Sequence[Mention] = ()) -> int:
         """Post plain text (no markup is ever interpreted); return the message id.
 
         `protect`: the receivers cannot forward or save it (health data in the clinicians' group).
         `acknowledge_alert`: with the "taken care of" button of that alert.
+        `mentions`: parts of the text that name a user by id, so that they are notified (an on-call clinician).
         """
         ...
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import itertools
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from bot.messenger import Priority, TryLater, Unreachable, current_priority
+from bot.messenger import Mention, Priority, TryLater, Unreachable, current_priority
 from bot.services.answering import Prompt
 
 
@@ -77,7 +78,7 @@ class FakeMessenger:
         return message_id
 
     async def send_text(self, chat_id: int, text: str, *, protect: bool = False,
-                        acknowledge_alert: int | None = None) -> int:
+                        acknowledge_alert: int | None = None, mentions: Sequence[Mention] = ()) -> int:
         return self._call("send_text", chat_id, text, protect=protect, acknowledge_alert=acknowledge_alert)
 
     async def send_question(self, chat_id: int, prompt: Prompt, *, header: str | None = None) -> int:

@@ -99,7 +99,7 @@ async def test_a_clinician_acknowledges_and_others_are_refused(bench: Bench) -> 
     assert len(alert_messages(bench)) == 1
 
 
-async def test_an_unacknowledged_urgent_alert_is_resent_three_times_then_flagged(bench: Bench) -> None:
+async def test_an_unacknowledged_urgent_alert_is_resent_three_times_then_climbs_its_ladder(bench: Bench) -> None:
     patient = await bench.join(2004, "P-E4", RT)
     await answer_all(bench, patient, {"rf_bladder_bowel": "yes"})
     await bench.tick()
@@ -112,11 +112,18 @@ async def test_an_unacknowledged_urgent_alert_is_resent_three_times_then_flagged
         await bench.tick()
         assert len(alert_messages(bench)) == 1 + n
         assert f"RAPPEL {n}" in alert_messages(bench)[-1]
+    # Issue 32: it no longer fades into an information line; it climbs the site's ladder (sites.yaml: on call
+    # 15 min after the last reminder, the patient 30 min later) and stays urgent (tests/test_alert_ladder.py).
+    bench.clock.advance(timedelta(minutes=15, seconds=1))
+    await bench.tick()
+    assert len(alert_messages(bench)) == 5 and "Astreinte : @dr_astreinte_exemple" in alert_messages(bench)[-1]
+    bench.clock.advance(timedelta(minutes=30, seconds=1))
+    await bench.tick()
+    assert len(alert_messages(bench)) == 6 and "TOUJOURS PAS PRIS EN CHARGE" in alert_messages(bench)[-1]
     bench.clock.advance(timedelta(hours=1))
     await bench.tick()
-    assert len(alert_messages(bench)) == 4
-    flagged = rows(bench, "SELECT rule_id FROM alerts WHERE rule_id NOT LIKE 'rf_bladder_bowel%'")
-    assert ("urgent_not_acknowledged",) in flagged
+    assert len(alert_messages(bench)) == 6
+    assert rows(bench, "SELECT rule_id FROM alerts WHERE rule_id NOT LIKE 'rf_bladder_bowel%'") == []
 
 
 async def test_alerts_survive_telegram_failures_and_a_restart_and_go_out_once(bench: Bench) -> None:

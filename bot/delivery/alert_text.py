@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import re
 
+from collections.abc import Sequence
+
 from bot.domain.engine import format_number
+from bot.domain.sites import OnCallClinician, Site
 from bot.i18n import _
+from bot.messenger import Mention
 from bot.storage.alerts import AlertRow
 
 _STUDY_DAY = re.compile(r"^[A-Z]+(\d+)$")
@@ -123,8 +127,10 @@ def patient_words(payload: dict[str, object]) -> str | None:
     return "\n".join(lines) or None
 
 
-def alert_text(alert: AlertRow, *, study_id: str, site: str, resend: int = 0, local_time: str | None = None) -> str:
-    """Render an outbox row."""
+def alert_text(alert: AlertRow, *, study_id: str, site: str, resend: int = 0, local_time: str | None = None,
+               last_contact: str | None = None) -> str:
+    """Render an outbox row. `last_contact` (the "call the patient back" alert): the patient's last answer or
+    message, shown instead of when the alert was raised (the silence is what matters)."""
     payload = alert.payload
     lines = [severity_label(alert.severity)]
     if resend:
@@ -139,7 +145,9 @@ def alert_text(alert: AlertRow, *, study_id: str, site: str, resend: int = 0, lo
         lines.append(_("Questionnaire: {questionnaire} ({timepoint})").format(
             questionnaire=questionnaire_label(str(payload.get("questionnaire", ""))),
             timepoint=timepoint_label(str(payload["timepoint"]))))
-    if local_time:
+    if last_contact:
+        lines.append(_("Last contact: {when}").format(when=last_contact))
+    elif local_time:
         lines.append(_("Received: {when}").format(when=local_time))
     if payload.get("previous_alert"):
         lines.append(_("After the alert: {title}").format(title=payload["previous_alert"]))
@@ -160,3 +168,56 @@ def alert_text(alert: AlertRow, *, study_id: str, site: str, resend: int = 0, lo
 
 def acknowledged_suffix(by_name: str, when: str) -> str:
     return "\n\n" + _("✅ Taken care of by {name} at {when}").format(name=by_name, when=when)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The ladder of an urgent alert nobody has taken care of (issue 32; docs/clinical/alert-ladder.md)
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def on_call_header(title: str, clinicians: Sequence[str | int | OnCallClinician], minutes: int,
+                   ) -> tuple[str, list[Mention]]:
+    """Step 1's lines above the alert: the rule's title, how long it has waited, and the on-call clinicians named
+    so that Telegram notifies them. A "@username" is a mention as plain text; a numeric id gets a text mention over
+    its label (Telegram's `text_mention` entity: no markup to escape). Returns the text and the mentions."""
+    text = title + "\n" + _("Waiting for {minutes} min.").format(minutes=minutes) + "\n"
+    if not clinicians:
+        return text + _("No on-call clinician is listed for this site: whoever reads this, please take it."), []
+    text += _("On call:") + " "
+    mentions: list[Mention] = []
+    for position, entry in enumerate(clinicians):
+        if position:
+            text += ", "
+        if isinstance(entry, str):
+            text += entry
+            continue
+        label = entry.name if isinstance(entry, OnCallClinician) else _("on-call clinician")
+        user_id = entry.id if isinstance(entry, OnCallClinician) else entry
+        mentions.append(Mention(offset=len(text), length=len(label), user_id=user_id))
+        text += label
+    return text, mentions
+
+
+#: The patient notice's `advice` at step 2 of the ladder (`unacknowledged_patient_text`).
+UNACKNOWLEDGED = "unacknowledged"
+
+
+def patient_told_header() -> str:
+    """Step 2's line above the alert: what the patient has just been told."""
+    return _("STILL NOT TAKEN CARE OF: the patient has just been told that the team has not seen their message yet, "
+             "and to call the on-call number or 15 now.")
+
+
+def unacknowledged_patient_text(site: Site | None) -> str:
+    """Step 2, to the patient: plainly, nobody has seen their message yet; call the on-call number or 15 now.
+
+    Sent through the patient-notice outbox like any advice (`bot.delivery.patient_notices`), with the site's
+    on-call number (the one answered at any hour)."""
+    lines = [_("Your care team has not yet seen your message.")]
+    if site is not None and site.on_call_phone:
+        lines.append(_("Do not wait: call the on-call team now at {phone}.").format(phone=site.on_call_phone))
+        lines.append(_("If nobody answers, or if things get worse, call 15 (SAMU) or 112."))
+    else:
+        lines.append(_("Do not wait: call 15 (SAMU) or 112 now."))
+    lines.append(_("Deaf or hard of hearing: SMS to 114."))
+    return "\n".join(lines)

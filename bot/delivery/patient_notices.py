@@ -14,6 +14,7 @@ import logging
 from datetime import datetime
 
 from bot.delivery.advice_text import advice_text
+from bot.delivery.alert_text import UNACKNOWLEDGED, unacknowledged_patient_text
 from bot.delivery.outbox import DeliveryPolicy, Outbox, drain
 from bot.messenger import Messenger, Priority, sending_as
 from bot.services.container import Services
@@ -27,6 +28,8 @@ log = logging.getLogger(__name__)
 def notice_text(services: Services, notice: notices.DueNotice) -> str:
     """The advice as true at the moment it is sent (working hours, weekend, public holiday), with the site's numbers."""
     local_now = services.clock.now().astimezone(services.settings.timezone)
+    if notice.advice == UNACKNOWLEDGED:  # step 2 of an urgent alert's ladder (issue 32)
+        return unacknowledged_patient_text(services.sites.get(notice.site_code))
     return advice_text(notice.advice, services.sites.get(notice.site_code), local_now)
 
 

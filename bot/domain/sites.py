@@ -75,6 +75,51 @@ class WorkingHours(_Model):
         return time.fromisoformat(self.end)
 
 
+#: A Telegram username as written in the sites file: "@" then 5 to 32 letters, digits or underscores.
+_USERNAME = re.compile(r"^@[A-Za-z][A-Za-z0-9_]{3,31}$")
+
+
+class OnCallClinician(_Model):
+    """A clinician named by numeric Telegram id (no username), with the name shown in the group."""
+
+    id: int = Field(gt=0)
+    name: str = Field(min_length=1, max_length=64)
+
+
+class Escalation(_Model):
+    """The ladder of an urgent alert nobody has taken care of (issue 32; docs/clinical/alert-ladder.md).
+
+    Minutes between the rungs, each counted from the previous one: the first post, `reminders` numbered re-posts
+    every `reminder_minutes`, then (step 1) a re-post naming the site's on-call clinicians after
+    `on_call_after_minutes`, then (step 2) after `patient_after_minutes` the patient is told plainly that the team
+    has not seen their message yet and to call the on-call number or 15 now. The alert stays urgent in every digest
+    until someone takes it. The defaults follow the urgent ("red") arm of the UKONS 24-hour triage tool (an urgent
+    problem is assessed without delay) and issue #5's 15-minute reminders; the numbers are the site's to set from its
+    own on-call policy, and `source` says where they come from.
+    """
+
+    reminder_minutes: int = Field(default=15, ge=1, le=240)
+    reminders: int = Field(default=3, ge=0, le=10)
+    on_call_after_minutes: int = Field(default=15, ge=1, le=240)
+    patient_after_minutes: int = Field(default=30, ge=1, le=480)
+    #: Telegram usernames ("@dr_martin"), numeric ids (123456789) or {id:, name:} of the clinicians on call.
+    on_call_clinicians: tuple[str | int | OnCallClinician, ...] = ()
+    source: str = Field(
+        default="UKONS 24-hour triage tool (urgent: assess at once) ; issue #5 (rappel toutes les 15 min) ; "
+                "à régler par le site selon sa propre politique d'astreinte",
+        min_length=1)
+
+    @field_validator("on_call_clinicians")
+    @classmethod
+    def _clinicians(cls, value: tuple[str | int | OnCallClinician, ...]) -> tuple[str | int | OnCallClinician, ...]:
+        for entry in value:
+            if isinstance(entry, str) and not _USERNAME.match(entry):
+                raise ValueError(f"{entry!r} is neither a Telegram @username nor a numeric id")
+            if isinstance(entry, int) and entry <= 0:
+                raise ValueError(f"{entry!r} is not a Telegram user id")
+        return value
+
+
 class Site(_Model):
     """One site: its numbers, its hours and its public-holiday calendar."""
 
@@ -87,6 +132,8 @@ class Site(_Model):
     holiday_subdivision: str | None = None
     #: Example entries shipped with the project (sandbox, demo, tests): a real deployment replaces them.
     example: bool = False
+    #: The ladder of an urgent alert left unacknowledged (issue 32); the defaults when the file has none.
+    escalation: Escalation = Escalation()
 
     @field_validator("daytime_phone", "on_call_phone")
     @classmethod

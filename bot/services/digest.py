@@ -58,7 +58,20 @@ class PendingDigest:
         return self.next_attempt_at is None or parse_utc(self.next_attempt_at) <= now
 
 
-def _line(study_id: str, alert: alerts.AlertRow, tz: object) -> str:
+def _ladder_note(steps: list[alerts.StepRow], tz: object) -> str:
+    """How far up its ladder an urgent alert went (issue 32): the on-call clinicians called, the patient told."""
+    reached = {s.step: s.at for s in steps}
+    parts = []
+    if "on_call" in reached:
+        parts.append(_("on-call team called {when}").format(
+            when=reached["on_call"].astimezone(tz).strftime("%d/%m %H:%M")))  # type: ignore[arg-type]
+    if "patient" in reached:
+        parts.append(_("patient told to call {when}").format(
+            when=reached["patient"].astimezone(tz).strftime("%d/%m %H:%M")))  # type: ignore[arg-type]
+    return " — ⚠️ " + ", ".join(parts) if parts else ""
+
+
+def _line(study_id: str, alert: alerts.AlertRow, tz: object, steps: list[alerts.StepRow] | None = None) -> str:
     when = alert.created_at.astimezone(tz).strftime("%d/%m %H:%M")  # type: ignore[arg-type]
     title = str(alert.payload.get("title", ""))
     timepoint = (alert.latest_fired or {}).get("timepoint") or alert.payload.get("timepoint")  # the newest occurrence
@@ -66,13 +79,20 @@ def _line(study_id: str, alert: alerts.AlertRow, tz: object) -> str:
     raw_fired = alert.payload.get("fired")
     fired: dict[str, object] = raw_fired if isinstance(raw_fired, dict) else {}
     message = fired.get("message_team") or fired.get("patient_message")
-    text = f"• {study_id} — {title}{extra} — {when}"
+    mark = "🔴 " if alert.severity == "urgent" else ""  # urgent until taken care of, in every digest (issue 32)
+    text = f"• {mark}{study_id} — {title}{extra} — {when}"
     if alert.occurrences > 1 and alert.last_occurrence_at is not None:  # the same news again while open (issue 15)
         text += " — " + _("{count} times, last {when}").format(
             count=alert.occurrences, when=alert.last_occurrence_at.astimezone(tz).strftime("%d/%m %H:%M"))  # type: ignore[arg-type]
+    if alert.severity == "urgent" and alert.acknowledged_at is None:
+        text += _ladder_note(steps or [], tz)
     if message:
         text += "\n  « " + str(message)[:300] + " »"
     return text
+
+
+async def _steps_by_alert(tx: Tx, rows: list[alerts.AlertRow]) -> dict[int, list[alerts.StepRow]]:
+    return {a.id: await alerts.steps_of(tx, a.id) for a in rows if a.severity == "urgent"}
 
 
 async def open_alert_lines(services: Services) -> list[str]:
@@ -81,7 +101,8 @@ async def open_alert_lines(services: Services) -> list[str]:
     async with services.store.read() as tx:
         rows = [a for a in await alerts.open_alerts(tx) if a.severity != "info"]
         names = {p.id: p.study_id for p in await patients.list_patients(tx)}
-    return [_line(names[a.patient_id], a, tz) for a in rows]
+        steps = await _steps_by_alert(tx, rows)
+    return [_line(names[a.patient_id], a, tz, steps.get(a.id)) for a in rows]
 
 
 async def send_digest_if_due(services: Services, messenger: Messenger) -> bool:
@@ -118,11 +139,12 @@ async def _compose(services: Services, today: str, local: datetime) -> PendingDi
         info_ids = set(await alerts.undigested_info_ids(tx))
         reminders = await alerts.outcome_reminders(
             tx, acknowledged_before=services.clock.now() - timedelta(days=OUTCOME_REMINDER_DAYS))
-    urgent = [a for a in open_rows if a.severity != "info"]
+        steps = await _steps_by_alert(tx, open_rows)
+    urgent = sorted((a for a in open_rows if a.severity != "info"), key=lambda a: (a.severity != "urgent", a.id))
     information = [a for a in open_rows if a.id in info_ids]
     lines = [_("Morning digest — {date}").format(date=local.strftime("%d/%m/%Y"))]
     lines.append(_("Alerts not yet taken care of: {count}").format(count=len(urgent)))
-    lines += [_line(names[a.patient_id], a, tz) for a in urgent]
+    lines += [_line(names[a.patient_id], a, tz, steps.get(a.id)) for a in urgent]
     lines.append(_("Information since the last digest: {count}").format(count=len(information)))
     lines += [_line(names[a.patient_id], a, tz) for a in information]
     if reminders:  # the closed loop (issue 15): what did the alert turn out to be?

@@ -33,6 +33,7 @@ class AlertRow:
     occurrences: int = 1
     last_occurrence_at: datetime | None = None
     latest_fired: dict[str, object] | None = None
+    acknowledged_name: str | None = None
 
     @property
     def current_fired(self) -> dict[str, object]:
@@ -65,6 +66,7 @@ def _row(row: aiosqlite.Row) -> AlertRow:
         occurrences=row["occurrences"],
         last_occurrence_at=t("last_occurrence_at"),
         latest_fired=json.loads(row["latest_fired"]) if row["latest_fired"] else None,
+        acknowledged_name=row["acknowledged_name"],
     )
 
 
@@ -341,6 +343,60 @@ async def record_sent(tx: Tx, alert_id: int, *, message_id: int, now: datetime, 
     )
 
 
+@dataclass(frozen=True)
+class StepRow:
+    id: int
+    alert_id: int
+    step: str
+    at: datetime
+    message_id: int | None
+    tidied_at: datetime | None
+
+
+def _step(row: aiosqlite.Row) -> StepRow:
+    return StepRow(id=row["id"], alert_id=row["alert_id"], step=row["step"], at=parse_utc(row["at"]),
+                   message_id=row["message_id"], tidied_at=parse_utc(row["tidied_at"]) if row["tidied_at"] else None)
+
+
+async def record_step(tx: Tx, alert_id: int, step: str, *, now: datetime, message_id: int | None) -> int:
+    """The alert reached `step` (`bot.domain.ladder.Step`; its group message `message_id`, kept so every copy can be updated later)."""
+    return await tx.execute("INSERT INTO alert_steps (alert_id, step, at, message_id) VALUES (?, ?, ?, ?)",
+                            (alert_id, step, utc_iso(now), message_id))
+
+
+async def steps_of(tx: Tx, alert_id: int | None = None) -> list[StepRow]:
+    """The rungs reached, oldest first (of one alert, or of all: the telemonitoring report)."""
+    rows = await tx.fetchall(
+        "SELECT * FROM alert_steps WHERE CAST(? AS INTEGER) IS NULL OR alert_id = ? ORDER BY id", (alert_id, alert_id))
+    return [_step(r) for r in rows]
+
+
+async def mark_copy_tidied(tx: Tx, alert_id: int, message_id: int, *, now: datetime) -> None:
+    """This copy of the alert already says who took it (the one whose button was pressed, edited by the handler)."""
+    await tx.execute("UPDATE alert_steps SET tidied_at = ? WHERE alert_id = ? AND message_id = ? AND tidied_at IS NULL",
+                     (utc_iso(now), alert_id, message_id))
+
+
+async def set_acknowledged_name(tx: Tx, alert_id: int, name: str) -> None:
+    await tx.execute("UPDATE alerts SET acknowledged_name = ? WHERE id = ?", (name, alert_id))
+
+
+async def copies_to_tidy(tx: Tx, *, named_or_before: datetime, limit: int = 20) -> list[StepRow]:
+    """Group copies of acknowledged alerts still showing the "Pris en charge" button, oldest first. An alert whose
+    taker's name is not recorded yet waits until `named_or_before` (the handler records it right after)."""
+    rows = await tx.fetchall(
+        "SELECT s.* FROM alert_steps s JOIN alerts a ON a.id = s.alert_id WHERE s.tidied_at IS NULL"
+        " AND s.message_id IS NOT NULL AND a.acknowledged_at IS NOT NULL"
+        " AND (a.acknowledged_name IS NOT NULL OR a.acknowledged_at <= ?) ORDER BY s.id LIMIT ?",
+        (utc_iso(named_or_before), limit),
+    )
+    return [_step(r) for r in rows]
+
+
+async def mark_step_tidied(tx: Tx, step_id: int, now: datetime) -> None:
+    await tx.execute("UPDATE alert_steps SET tidied_at = ? WHERE id = ?", (utc_iso(now), step_id))
+
+
 async def acknowledge(tx: Tx, alert_id: int, *, by: int, now: datetime) -> bool:
     """Record who took the alert in charge; False if someone already had."""
     row = await tx.fetchone("SELECT acknowledged_at FROM alerts WHERE id = ?", (alert_id,))
@@ -377,15 +433,30 @@ async def silence_candidates(tx: Tx, *, since: datetime, rule_ids: Collection[st
     return [_row(r) for r in rows]
 
 
-async def heard_from_since(tx: Tx, patient_id: int, since: datetime) -> bool:
-    """Has the patient answered or written anything after `since`?"""
+async def heard_from_since(tx: Tx, patient_id: int, since: datetime, *, apart_from: int | None = None) -> bool:
+    """Has the patient been in touch after `since`: an answer to another questionnaire than `apart_from`, or a
+    message?
+
+    Issue 32 item 2: the next taps of the questionnaire that raised the alert are not contact (a patient who raised a
+    red flag, tapped once more and fell silent is silent); contact comes after that questionnaire."""
     row = await tx.fetchone(
         "SELECT EXISTS (SELECT 1 FROM answers a JOIN instances i ON i.id = a.instance_id"
-        " WHERE i.patient_id = ? AND a.received_at > ?)"
+        " WHERE i.patient_id = ? AND a.received_at > ? AND (CAST(? AS INTEGER) IS NULL OR i.id != ?))"
         " OR EXISTS (SELECT 1 FROM patient_messages m WHERE m.patient_id = ? AND m.received_at > ?) AS heard",
-        (patient_id, utc_iso(since), patient_id, utc_iso(since)),
+        (patient_id, utc_iso(since), apart_from, apart_from, patient_id, utc_iso(since)),
     )
     return bool(row and row["heard"])
+
+
+async def last_contact(tx: Tx, patient_id: int) -> datetime | None:
+    """The patient's last answer or message ("Dernier contact" in the "call the patient back" alert)."""
+    row = await tx.fetchone(
+        "SELECT MAX(t) AS last FROM (SELECT MAX(a.received_at) AS t FROM answers a JOIN instances i"
+        " ON i.id = a.instance_id WHERE i.patient_id = ? UNION ALL SELECT MAX(m.received_at) AS t"
+        " FROM patient_messages m WHERE m.patient_id = ?) AS contacts",
+        (patient_id, patient_id),
+    )
+    return parse_utc(row["last"]) if row and row["last"] else None
 
 
 async def unanswered_since(tx: Tx, patient_id: int, since: datetime, *, open_for: timedelta, now: datetime) -> bool:

@@ -9,13 +9,13 @@ The original error is kept as `__cause__` for the logs.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import timedelta
 
-from telegram import Bot
+from telegram import Bot, MessageEntity, User
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 
-from bot.messenger import TryLater, Unreachable
+from bot.messenger import Mention, TryLater, Unreachable
 from bot.services.answering import Prompt
 from bot.telegram.keyboards import ack_keyboard, question_keyboard
 from bot.telegram.pacing import RepliesPaused
@@ -44,6 +44,18 @@ def translated_errors() -> Iterator[None]:
         raise TryLater(reason=type(exc).__name__) from exc
 
 
+def _utf16(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _text_mention(text: str, mention: Mention) -> MessageEntity:
+    """Telegram counts entity offsets in UTF-16 code units."""
+    start = _utf16(text[:mention.offset])
+    return MessageEntity(MessageEntity.TEXT_MENTION, start,
+                         _utf16(text[mention.offset:mention.offset + mention.length]),
+                         user=User(mention.user_id, "", is_bot=False))
+
+
 class PtbMessenger:
     """`bot.messenger.Messenger` for one PTB `Bot` (its rate limiter paces by `bot.messenger.current_priority`)."""
 
@@ -51,11 +63,12 @@ class PtbMessenger:
         self.bot = bot
 
     async def send_text(self, chat_id: int, text: str, *, protect: bool = False,
-                        acknowledge_alert: int | None = None) -> int:
+                        acknowledge_alert: int | None = None, mentions: Sequence[Mention] = ()) -> int:
         markup = ack_keyboard(acknowledge_alert) if acknowledge_alert is not None else None
+        entities = [_text_mention(text, mention) for mention in mentions] or None
         with translated_errors():
             message = await self.bot.send_message(chat_id, text, protect_content=protect or None,
-                                                  reply_markup=markup)
+                                                  reply_markup=markup, entities=entities)
         return message.message_id
 
     async def send_question(self, chat_id: int, prompt: Prompt, *, header: str | None = None) -> int:

@@ -91,6 +91,7 @@ def late_enrolment_warning_due(context: BotContext, rt_start: object) -> bool:
 
 async def acknowledge(update: Update, context: BotContext) -> None:
     """"Pris en charge": record who and when, and edit the alert message (allowed clinicians only)."""
+    from bot.delivery import worker
     from bot.delivery.alert_text import acknowledged_suffix
     from bot.telegram.keyboards import ACK, followup_keyboard
 
@@ -109,9 +110,12 @@ async def acknowledge(update: Update, context: BotContext) -> None:
         return
     await query.answer(_("Recorded: taken care of."))
     when = now.astimezone(services.settings.timezone).strftime("%d/%m/%Y %H:%M")
-    text = (query.message.text if query.message and query.message.text else "") + acknowledged_suffix(
-        query.from_user.first_name, when
-    ) + "\n" + _("What was done?")
+    # One story (issue 32 item 7): this copy shows the alert itself, without "REMINDER n" or the on-call call, and
+    # who took it; the delivery worker updates every other copy the same way (durably, paced with the group).
+    shown = await worker.taken_here(services, alert_id, message_id=query.message.message_id if query.message else None,
+                                    name=query.from_user.first_name)
+    text = (shown or (query.message.text if query.message and query.message.text else "") + acknowledged_suffix(
+        query.from_user.first_name, when)) + "\n" + _("What was done?")
     try:  # the closed loop (issue 15): the buttons now ask what was done
         await query.edit_message_text(text, reply_markup=followup_keyboard(alert_id, "action"))
     except Exception as exc:  # the acknowledgement is recorded; a failed edit is cosmetic
