@@ -128,7 +128,7 @@ async def record_attempt_failed(tx: Tx, post_id: int, next_attempt_at: datetime)
     )
 
 
-async def record_sent(tx: Tx, post_id: int, *, message_id: int, now: datetime) -> None:
+async def record_sent(tx: Tx, post_id: int, *, message_id: int | None, now: datetime) -> None:
     await tx.execute(
         "UPDATE group_posts SET sent_at = ?, message_id = ?, next_attempt_at = NULL, claimed_by = NULL,"
         " claimed_until = NULL WHERE id = ?",

@@ -282,8 +282,6 @@ async def keep_message(
     elif hint is not None and received.outcome in ("held", "kept"):
         await message.reply_text(hint_with_safety(hint, site, local_now, kept=received.outcome == "held"))
         return
-    elif received.outcome == "held" and kind == "text":
-        return  # a burst: already told for the first messages (the flood limit of the pacer spares the chat)
     received_text = (media_received_text if kind != "text" and not received.flags else message_received_text)(
         site, local_now)
     # "Passed on" and the question asked again go in one message: one call fewer in the chat's budget (issue #18).
