@@ -190,7 +190,6 @@ async def test_media_in_a_burst_are_all_copied(bench: Bench) -> None:
 # ------------------------------------------------------------------------------------ 4. nothing typed is dropped
 
 
-@NEEDS_NEW_CATEGORIES
 async def test_sos_typed_during_a_0_to_10_question_is_stored_alerts_urgently_and_says_call_15(bench: Bench) -> None:
     patient = await bench.join(6020, "P-M20", RT)
     assert (await current_prompt(bench, patient)).item.type == "scale"
@@ -198,7 +197,16 @@ async def test_sos_typed_during_a_0_to_10_question_is_stored_alerts_urgently_and
     await bench.tick()
     assert rows(bench, "SELECT text FROM patient_messages") == [("SOS",)]
     assert len(urgent_alerts(bench)) == 1 and "SOS" in urgent_alerts(bench)[0]
-    assert any("15" in t and "112" in t for t in replies)
+    assert any("Appelez maintenant le 15 (SAMU) ou le 112" in t for t in replies)
+    assert rows(bench, "SELECT flags FROM patient_messages") == [('["call_for_help"]',)]
+
+
+@pytest.mark.parametrize("text", ["ce n'est pas urgent", "j'ai besoin d'aide pour le formulaire"])
+async def test_a_word_for_help_inside_an_ordinary_sentence_is_not_a_cry_for_help(bench: Bench, text: str) -> None:
+    patient = await quiet(bench, await bench.join(6023, "P-M23", RT))
+    await says(bench, patient, text)
+    await bench.tick()
+    assert urgent_alerts(bench) == [] and rows(bench, "SELECT flags FROM patient_messages") == [("[]",)]
 
 
 @pytest.mark.parametrize("word", ["SOS", "urgence", "aidez-moi", "suicide", "saignement", "convulsions"])
