@@ -168,6 +168,19 @@ async def test_a_voice_note_gets_the_safety_reply_and_is_copied_even_after_a_500
     del patient
 
 
+async def test_a_copy_telegram_keeps_refusing_is_replaced_by_a_line_saying_so(bench: Bench) -> None:
+    patient = await quiet(bench, await bench.join(6012, "P-M12", RT))
+    bench.standin.fail_next(10, status=400, method="copyMessage", description="Bad Request: message to copy not found")
+    bench.standin.send_photo(6012, 6012)
+    await bench.settle()
+    await bench.advance(timedelta(minutes=40), step=timedelta(minutes=1))
+    assert not [m for m in bench.group_messages() if m.extra.get("photo")]
+    told = [t for t in group_texts(bench) if "P-M12" in t and "refusé d'en faire la copie" in t]
+    assert len(told) == 1 and "une photo" in told[0]
+    assert rows(bench, "SELECT kind, sent_at IS NOT NULL FROM group_posts") == [("copy", 1)]
+    del patient
+
+
 async def test_media_in_a_burst_are_all_copied(bench: Bench) -> None:
     patient = await quiet(bench, await bench.join(6011, "P-M11", RT))
     for n in range(3):
