@@ -310,3 +310,16 @@ async def test_every_reply_to_free_text_carries_the_safety_line_and_the_true_rea
             assert has_safety_line(last) and reading in last, last
             assert "prévenue" not in last or "aujourd'hui" in reading
         assert "gardé pour votre équipe" in stray[-1]
+
+
+async def test_a_word_written_by_editing_is_kept_and_a_cry_for_help_alerts(bench: Bench) -> None:
+    patient = await quiet(bench, await bench.join(6050, "P-M50", RT))
+    await bench.patient_says(patient, "ok")
+    mine = [m for m in bench.standin.messages(6050) if not m.from_bot][-1]
+    before = len(bench.texts(6050))
+    bench.standin.edit_text(6050, 6050, mine.message_id, "SOS")
+    await bench.settle()
+    await bench.tick()
+    assert rows(bench, "SELECT text FROM patient_messages ORDER BY id") == [("ok",), ("SOS",)]
+    assert len(urgent_alerts(bench)) == 1 and "« SOS »" in urgent_alerts(bench)[0]
+    assert any("Appelez maintenant le 15 (SAMU) ou le 112" in t for t in bench.texts(6050)[before:])
