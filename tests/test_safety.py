@@ -57,8 +57,9 @@ async def test_the_reviews_free_text_alerts_urgently_with_the_words_and_tells_th
     assert rows(bench, "SELECT kind, text FROM patient_messages") == [("text", THE_REVIEW_PHRASE)]
     (alert,) = urgent_alerts(bench)
     assert "P-S1" in alert and THE_REVIEW_PHRASE in alert and "signe d'alerte" in alert
-    reply = bench.texts(5001)[-1]
-    assert "Appelez maintenant le 15 (SAMU) ou le 112" in reply and "même s'il a diminué" in reply
+    advice, reading = bench.texts(5001)[-2:]  # the advice first, then when the team will truly read it
+    assert "Appelez maintenant le 15 (SAMU) ou le 112" in advice and "même s'il a diminué" in advice
+    assert "L'équipe le lira aujourd'hui" in reading and "114" in reading
     assert rows(bench, "SELECT action FROM audit_log WHERE action = 'message'") == [("message",)]
 
 
@@ -83,12 +84,24 @@ async def test_words_typed_beside_a_button_question_are_kept_passed_on_and_the_q
     assert urgent_alerts(bench) == []
 
 
-async def test_a_stray_word_or_number_is_a_hint_not_a_message(bench: Bench) -> None:
+async def test_a_stray_word_is_kept_and_reaches_the_team_and_a_number_is_an_answer_attempt(bench: Bench) -> None:
+    # Issue 39: nothing typed is dropped. A number out of range ("15" on a 0-10 scale) is an attempt to answer: kept,
+    # not forwarded. A stray word is kept and posted to the team (grouped). Both get the hint with the safety line.
     patient = await bench.join(5003, "P-S3", RT)
     await bench.patient_says(patient, "15")  # a 0-10 scale
+    number_reply = bench.texts(5003)[-1]
     await bench.patient_says(patient, "euh")
-    assert rows(bench, "SELECT COUNT(*) FROM patient_messages")[0][0] == 0
-    assert "0 à 10" in bench.texts(5003)[-2] or "0 et 10" in bench.texts(5003)[-2]
+    word_reply = bench.texts(5003)[-1]
+    assert rows(bench, "SELECT text, alert_id, post_id IS NOT NULL FROM patient_messages ORDER BY id") == [
+        ("15", None, 0), ("euh", None, 1)]
+    for reply in (number_reply, word_reply):
+        assert "0 à 10" in reply or "0 et 10" in reply
+        assert "15 (SAMU)" in reply and "112" in reply and "114" in reply and "01 99 00 20 20" in reply
+    assert "gardé pour votre équipe" in word_reply and "L'équipe le lira aujourd'hui" in word_reply
+    await bench.advance(timedelta(minutes=2), step=timedelta(seconds=20))
+    posted = [t for t in group_texts(bench) if "P-S3" in t and "« euh »" in t]
+    assert len(posted) == 1 and not any("« 15 »" in t for t in group_texts(bench))
+    assert urgent_alerts(bench) == [] and (await current_prompt(bench, patient)).item.type == "scale"
 
 
 async def test_voice_notes_photos_and_documents_are_kept_and_copied_to_the_team(bench: Bench) -> None:
@@ -321,7 +334,8 @@ async def test_a_message_about_constipation_alone_is_same_day_not_urgent(bench: 
     await bench.tick()
     assert rows(bench, "SELECT rule_id, severity FROM alerts WHERE severity != 'info'") == [
         ("free_text_red_flag", "same_day")]
-    assert "Votre équipe soignante est prévenue. Elle vous appellera aujourd'hui." in bench.texts(5051)[-1]
+    assert "Votre équipe soignante est prévenue. Elle vous appellera aujourd'hui." in bench.texts(5051)[-2]
+    assert "L'équipe le lira aujourd'hui" in bench.texts(5051)[-1]
 
 
 async def test_a_patient_writing_fast_is_kept_in_full_but_does_not_flood_the_group(bench: Bench) -> None:

@@ -110,22 +110,10 @@ def _life_threat_advice(advice: str) -> str:
 
 
 def message_received_text(site: Site | None, local_now: datetime) -> str:
-    """After a patient's own message (no red flag in it): passed on, when it will be read, what to do if urgent."""
-    if site is None:
-        when = _("It will be read during working hours.")
-    else:
-        callback = next_callback(site, local_now)
-        if callback.open_now:
-            when = _("The team will read it today.")
-        elif callback.today:
-            when = _("The team will read it today, from {hour}.").format(hour=_hour(callback.at))
-        else:
-            day = format_date(callback.at.date(), format="EEEE d MMMM", locale="fr_FR")
-            when = _("The team will read it on {day}, from {hour}.").format(day=day, hour=_hour(callback.at))
-    return _("Your message has been passed on to your care team.") + " " + when + "\n" + _(
-        "This chat is not watched around the clock. If it is urgent, call the on-call number below, or 15 (SAMU) "
-        "or 112."
-    ) + _site_numbers(site)
+    """After a patient's own words (whatever the screen said): passed on, when it will truly be read, and the safety
+    line (15 / 112, 114 by SMS, the site's on-call number): nobody reads this chat at 03:00 (issue 31)."""
+    return _("Your message has been passed on to your care team.") + " " + reading_time(site, local_now) + "\n" + \
+        safety_line(site)
 
 
 def _hour(moment: datetime) -> str:
@@ -136,3 +124,39 @@ def _hour(moment: datetime) -> str:
 def emergency_footer(site: Site | None) -> str:
     """The numbers for /aide and the welcome message."""
     return _emergency_numbers() + _site_numbers(site)
+
+
+def reading_time(site: Site | None, local_now: datetime) -> str:
+    """When the team will actually read a message sent now: "today", "today, from 9 h", "on Monday 8 March…"."""
+    if site is None:
+        return _("It will be read during working hours.")
+    callback = next_callback(site, local_now)
+    if callback.open_now:
+        return _("The team will read it today.")
+    if callback.today:
+        return _("The team will read it today, from {hour}.").format(hour=_hour(callback.at))
+    day = format_date(callback.at.date(), format="EEEE d MMMM", locale="fr_FR")
+    return _("The team will read it on {day}, from {hour}.").format(day=day, hour=_hour(callback.at))
+
+
+def safety_line(site: Site | None) -> str:
+    """The line every reply to the patient's own words carries: this chat is not an emergency service, whom to call."""
+    return _("This chat is not watched around the clock. If it is urgent, call 15 (SAMU) or 112 now, or the on-call "
+             "number below. Deaf or hard of hearing: SMS to 114.") + _site_numbers(site)
+
+
+def media_received_text(site: Site | None, local_now: datetime) -> str:
+    """After a voice note, photo, video…: it cannot be screened for danger signs, so the patient is told plainly that
+    a person will see it, when, and whom to call now if it is urgent (issue 31)."""
+    return _("Your message has been passed on to your care team. A voice message, a photo or a video is not read "
+             "by the bot: a member of the team will look at it.") + " " + reading_time(site, local_now) + "\n" + \
+        safety_line(site)
+
+
+def hint_with_safety(hint: str, site: Site | None, local_now: datetime, *, kept: bool) -> str:
+    """The hint to answer the question (a stray word or an out-of-range number), with the safety line; `kept`: the
+    words were kept for the team (a stray word), said with when they will be read."""
+    if kept:
+        return hint + "\n" + _("Your message is kept for your care team.") + " " + reading_time(site, local_now) + \
+            "\n" + safety_line(site)
+    return hint + "\n" + safety_line(site)

@@ -5,6 +5,9 @@ after Telegram accepted it (at least once: a crash in between can repeat it afte
 repeat is acceptable, a loss is not). In normal running it is sent once, then re-posted when an urgent alert stays
 unacknowledged, one rung of its ladder at a time (`bot.domain.ladder`: numbered reminders, then the site's
 on-call clinicians named, then the patient told; the site's timings), and it stays urgent in every digest.
+
+The group posts (`bot.storage.group_posts`: a patient's held words, red-flag follow-ups, media copies) go through the
+same loop right after the alerts, with the same retries: a copyMessage that fails is tried again, not lost.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from bot.clock import parse_utc
 from bot.delivery.alert_text import (UNACKNOWLEDGED, acknowledged_suffix, alert_text, on_call_header,
                                      patient_told_header)
 from bot.delivery.outbox import DeliveryPolicy, Outbox, drain
+from bot.delivery.post_text import copy_refused_text, post_text
 from bot.domain import ladder
 from bot.domain.models import Patient
 from bot.domain.rules import evaluate_event
@@ -23,7 +27,7 @@ from bot.domain.sites import Escalation
 from bot.i18n import _
 from bot.messenger import Mention, Messenger, Priority, TryLater, Unreachable, sending_as
 from bot.services.container import Services
-from bot.storage import alerts, audit, notices, patients
+from bot.storage import alerts, audit, group_posts, notices, patients
 from bot.storage.store import Tx
 
 __all__ = ["UNACKNOWLEDGED", "DeliveryPolicy", "acknowledged_copy_text", "deliver_due", "taken_here",
@@ -54,11 +58,7 @@ async def deliver_due(services: Services, messenger: Messenger, policy: Delivery
             text = header + "\n\n" + text
         elif step == "patient":
             text = patient_told_header() + "\n\n" + text
-        message_id = await messenger.send_text(chat_id, text, protect=True, acknowledge_alert=alert.id,
-                                               mentions=mentions)
-        if alert.delivered_at is None:
-            await _copy_media(messenger, alert, chat_id, message_id)
-        return message_id
+        return await messenger.send_text(chat_id, text, protect=True, acknowledge_alert=alert.id, mentions=mentions)
 
     async def sent(alert: alerts.AlertRow, message_id: int) -> None:
         await _sent(services, alert, message_id)
@@ -78,6 +78,8 @@ async def deliver_due(services: Services, messenger: Messenger, policy: Delivery
     with sending_as(Priority.URGENT):  # alerts go first in the group's queue, never behind bulk (bot.messenger)
         accepted = await drain(services.store, services.clock, outbox, policy, services.delivery_lock,
                                replica=services.replica_id)
+        # Then the patient's words and media that ride under those alerts (a copy waits for what it replies to).
+        accepted += await deliver_posts(services, messenger, chat_id, policy)
     await tidy_acknowledged_copies(services, messenger)
     return accepted
 
@@ -205,18 +207,52 @@ async def tidy_acknowledged_copies(services: Services, messenger: Messenger) -> 
     return done
 
 
-async def _copy_media(messenger: Messenger, alert: alerts.AlertRow, chat_id: int, alert_message_id: int) -> None:
-    """A voice note, photo or document from a patient reaches the team as it is, under its alert.
+#: A copy Telegram refuses (400: the patient deleted the message) this many times is given up, and the group told.
+COPY_REFUSALS = 5
 
-    A copy carries the content without the sender's name (pseudonymity). A failure here is logged, not retried: the
-    alert itself went out and says what was sent, and the media stays in the patient's chat.
-    """
-    message = alert.payload.get("message")
-    if not isinstance(message, dict) or message.get("kind") in (None, "text"):
-        return
-    try:
-        await messenger.copy(chat_id, from_chat_id=int(message["chat_id"]), message_id=int(message["message_id"]),
-                             reply_to=alert_message_id)
-    except (TryLater, Unreachable) as exc:
-        log.warning("alert %s: the patient's %s could not be copied (%s)", alert.id, message.get("kind"),
-                    exc.reason or type(exc).__name__)
+
+async def deliver_posts(services: Services, messenger: Messenger, chat_id: int, policy: DeliveryPolicy) -> int:
+    """Send the due group posts (`bot.storage.group_posts`): held words, red-flag follow-ups, media copies; with the
+    alerts' retries and back-off, so that one HTTP 500 never loses a voice note."""
+
+    async def send(post: group_posts.PostRow) -> int:
+        async with services.store.read() as tx:
+            patient = await patients.get_patient(tx, post.patient_id)
+            carried = await group_posts.carried_messages(tx, post)
+            alert = await alerts.get_alert(tx, post.alert_id) if post.alert_id is not None else None
+        assert patient is not None
+        if post.kind != "copy":
+            text = post_text(post, carried, study_id=patient.study_id, site=patient.site_code, alert=alert,
+                             timezone=services.settings.timezone)
+            return await messenger.send_text(chat_id, text, protect=True)
+        if not carried:
+            return 0
+        media = carried[0]
+        try:
+            await messenger.copy(chat_id, from_chat_id=media.chat_id, message_id=media.message_id,
+                                 reply_to=post.reply_to)
+        except TryLater as exc:
+            if not exc.refused or post.attempts + 1 < COPY_REFUSALS:
+                raise
+            return await messenger.send_text(chat_id, copy_refused_text(media.kind, patient.study_id), protect=True)
+        return 0
+
+    async def sent(post: group_posts.PostRow, message_id: int) -> None:
+        async with services.store.transaction() as tx:
+            await group_posts.record_sent(tx, post.id, message_id=message_id or None, now=services.clock.now())
+            await tx.commit()
+
+    async def failed(post: group_posts.PostRow, next_attempt_at: datetime) -> None:
+        async with services.store.transaction() as tx:
+            await group_posts.record_attempt_failed(tx, post.id, next_attempt_at)
+            await tx.commit()
+
+    async def claim(tx: Tx, now: datetime, replica: str, until: datetime) -> list[group_posts.PostRow]:
+        return await group_posts.claim_due_posts(tx, now, holder=replica, until=until)
+
+    outbox = Outbox[group_posts.PostRow](
+        name="group post", due=group_posts.due_posts, claim=claim, send=send, sent=sent, failed=failed,
+        severity=lambda post: post.severity,
+    )
+    return await drain(services.store, services.clock, outbox, policy, services.delivery_lock,
+                       replica=services.replica_id)

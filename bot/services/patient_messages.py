@@ -5,39 +5,64 @@ pending, a voice note, a photo or a document: each is stored (`patient_messages`
 audit trail and queued for the clinicians' group in the same transaction. Text (and a media's caption) goes
 through the French red-flag screen (`bot.domain.free_text_screen`): a match is an **urgent** alert with the
 patient's words, and the patient is owed the urgent advice at once (`patient_notices`), exactly like a "yes" to a
-red-flag question. Otherwise the message is forwarded as information, at once, and the patient is told when it will
-be read.
+red-flag question. A red flag of a danger group already alerted and still open joins that alert, its words posted
+under it at once (issue 31). Otherwise the message is forwarded as information, at once — or, past the burst
+limit, posted with the other held messages in one group message a minute later, never dropped (issue 39). Voice
+notes, photos and other media are copied to the group through the same retried outbox. See docs/patient-messages.md.
 """
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
 from bot.domain.free_text_screen import FreeTextFlag, screen_free_text
 from bot.domain.models import Patient
-from bot.domain.rules import Advice, Severity, evaluate_event
+from bot.domain.rules import ADVICE_ORDER, Advice, Severity, evaluate_event
+from bot.i18n import _
 from bot.services.container import Services
-from bot.storage import alerts, audit, instances, messages, notices, patients
+from bot.storage import alerts, audit, group_posts, instances, messages, notices, patients
 from bot.storage.inbox import settle_current_update
 from bot.storage.store import Tx
 
+#: Danger groups (issue 31): each screen category is read as the advice the patient needs for it
+#: (`bot.domain.rules.Advice`). A red flag of a group with no open alert gets its own urgent alert and advice; a
+#: repeat of the same group joins the open alert, its words posted under it at once. Categories not named here take
+#: "urgent" (an urgent sign) or "same_day" (thirst, constipation…) from their severity in the screen's file.
+CATEGORY_GROUP: dict[str, Advice] = {
+    "suicidal": "suicide",
+    "unconscious": "emergency", "bleeding": "emergency", "chest_breathing": "emergency",
+    "leg_weakness": "neuro", "numbness": "neuro", "bladder_bowel": "neuro", "fall": "neuro",
+    "urinary_retention": "neuro",
+    "opioid_toxicity": "toxicity", "confusion": "toxicity", "overdose": "toxicity",
+    "fever": "fever",
+    "vomiting_swallowing": "same_day",
+    "call_for_help": "urgent",
+}
 #: Neurological categories of the screen: the advice is the unconditional "call now" of a new neurological sign.
-NEURO_CATEGORIES = frozenset({"leg_weakness", "numbness", "bladder_bowel", "fall"})
-#: Categories whose advice is their own (fever: suspected neutropenic sepsis; drowsiness: opioid toxicity).
-_CATEGORY_ADVICE: dict[str, Advice] = {"fever": "fever", "opioid_toxicity": "toxicity"}
+NEURO_CATEGORIES = frozenset(category for category, group in CATEGORY_GROUP.items() if group == "neuro")
 
 #: Burst control, so that one patient writing fast cannot flood the clinicians' group (alarm fatigue) or push other
 #: patients' alerts back: at most this many ordinary messages become separate alerts in `BURST_WINDOW`; later ones
-#: are stored and linked to the latest of those alerts (the export and `/patient` show them all).
+#: are stored, linked to the latest of those alerts, and posted together in one group message (`HOLD_FOR` after the
+#: first held one: a patient writing without pause costs the group at most one message a minute, far under its 20
+#: a minute). A red flag is never held.
 FORWARD_BURST = 3
 BURST_WINDOW = timedelta(minutes=10)
-#: A red flag repeated in further messages while its alert is still open does not raise another urgent alert (nor
-#: the same advice again); the new message is linked to the open alert.
+HOLD_FOR = timedelta(minutes=1)
+#: A red flag of a danger group whose alert is still open (not acknowledged, raised less than this long ago) does
+#: not raise another urgent alert (nor the same advice again): it joins the open alert, and its words are posted
+#: under it at once.
 RED_FLAG_REPEAT_WINDOW = timedelta(minutes=30)
 
-Outcome = Literal["forwarded", "red_flag", "held", "not_patient", "withdrawn"]
+Outcome = Literal["forwarded", "red_flag", "followup", "held", "kept", "not_patient", "withdrawn"]
+#: How a text came: a message ("message"); a single unflagged word typed beside a question ("stray": kept and posted
+#: grouped, the patient gets the hint); a number typed as an answer but out of range ("answer_attempt": kept, not
+#: forwarded — see docs/patient-messages.md).
+Mode = Literal["message", "stray", "answer_attempt"]
 
 
 @dataclass(frozen=True)
@@ -49,15 +74,54 @@ class ReceivedMessage:
     alert_id: int | None = None
 
 
-#: A typed text that is not a valid answer is a message to the team when it has at least this many words with
-#: letters ("j'ai mal", a sentence) or when the red-flag screen finds something in it; a single stray word or a
-#: mistyped number ("abc", "15" on a 0–10 scale) only gets the hint to answer the question.
+#: A typed text that is not a valid answer is a message to the team of its own when it has at least this many words
+#: with letters ("j'ai mal", a sentence) or when the red-flag screen finds something in it; a single stray word is
+#: kept and posted grouped (`Mode` "stray"), a number is an answer attempt.
 MESSAGE_MIN_WORDS = 2
+_NUMBER = re.compile(r"^\s*[-+]?\d+(?:[.,]\d+)?\s*$")
+
+
+#: Cries for help that name no sign, so the red-flag screen (which looks for signs) does not flag them, yet must alert
+#: urgently wherever they are typed (issue 39: "SOS" beside a 0-10 question). Matched on the message's words with
+#: accents and punctuation removed: `CALL_FOR_HELP_ANYWHERE` anywhere in the message, `CALL_FOR_HELP_ALONE` only as
+#: the whole message ("urgent" alone is a cry; "ce n'est pas urgent" is not). Danger group "urgent": call 15 / 112.
+#: They belong in the screen's vocabulary (questionnaires/free_text_red_flags.yaml) as a category of their own; until
+#: the screen has one, they are read here.
+CALL_FOR_HELP_ANYWHERE = ("sos", "au secours", "aidez moi", "aidez nous", "aide moi", "a l aide", "help")
+CALL_FOR_HELP_ALONE = ("urgence", "urgent", "aide", "aidez", "secours", "appelez le 15", "appelez moi vite")
+CALL_FOR_HELP = "call_for_help"
+
+
+def _plain_words(text: str) -> str:
+    folded = unicodedata.normalize("NFKD", text.lower())
+    letters = "".join(ch if ch.isalnum() else " " for ch in folded if not unicodedata.combining(ch))
+    return " ".join(letters.split())
+
+
+def is_a_call_for_help(text: str) -> bool:
+    words = _plain_words(text)
+    padded = f" {words} "
+    return words in CALL_FOR_HELP_ALONE or any(f" {phrase} " in padded for phrase in CALL_FOR_HELP_ANYWHERE)
+
+
+def screen(text: str | None, services: Services) -> tuple[FreeTextFlag, ...]:
+    """The red-flag screen, plus a bare cry for help ("SOS", "au secours") as an urgent sign of its own."""
+    if not text:
+        return ()
+    flags = screen_free_text(text, services.free_text_vocabulary)
+    if not any(flag.severity == "urgent" for flag in flags) and is_a_call_for_help(text):
+        flags = (*flags, FreeTextFlag(CALL_FOR_HELP, _("Call for help (SOS)"), "urgent"))
+    return flags
 
 
 def looks_like_a_message(text: str, services: Services) -> bool:
     words = [word for word in text.split() if any(ch.isalpha() for ch in word)]
-    return len(words) >= MESSAGE_MIN_WORDS or bool(screen_free_text(text, services.free_text_vocabulary))
+    return len(words) >= MESSAGE_MIN_WORDS or bool(screen(text, services))
+
+
+def is_a_number(text: str) -> bool:
+    """"15", "7,5", "-1": an attempt to answer a number or scale question, not words for the team."""
+    return bool(_NUMBER.match(text))
 
 
 def severity_for_flags(flags: tuple[FreeTextFlag, ...]) -> Severity:
@@ -65,63 +129,92 @@ def severity_for_flags(flags: tuple[FreeTextFlag, ...]) -> Severity:
     return "urgent" if any(flag.severity == "urgent" for flag in flags) else "same_day"
 
 
+def danger_group(flag: FreeTextFlag) -> Advice:
+    """The danger group (the advice kind) of one sign the screen found."""
+    return CATEGORY_GROUP.get(flag.category) or ("urgent" if flag.severity == "urgent" else "same_day")
+
+
+def danger_groups(flags: tuple[FreeTextFlag, ...]) -> list[Advice]:
+    """The danger groups of what the screen found, most pressing first (`ADVICE_ORDER`)."""
+    found = {danger_group(flag) for flag in flags}
+    return [advice for advice in ADVICE_ORDER if advice in found]
+
+
 def advice_for_flags(flags: tuple[FreeTextFlag, ...]) -> Advice | None:
     """The most pressing advice for what the screen found (None when nothing was found)."""
-    if not flags:
-        return None
-    categories = {flag.category for flag in flags}
-    if categories & NEURO_CATEGORIES:
-        return "neuro"
-    for category, advice in _CATEGORY_ADVICE.items():
-        if category in categories:
-            return advice
-    urgent = any(flag.severity == "urgent" for flag in flags)
-    return "urgent" if urgent else "same_day"
+    groups = danger_groups(flags)
+    return groups[0] if groups else None
 
 
 async def receive(
     services: Services, *, telegram_user_id: int, chat_id: int, message_id: int, kind: str, text: str | None,
-    telegram_date: datetime | None, details: dict[str, object] | None = None,
+    telegram_date: datetime | None, details: dict[str, object] | None = None, mode: Mode = "message",
 ) -> ReceivedMessage:
-    """Store one message from a patient and queue it (and any red-flag alert and advice) in one transaction."""
+    """Store one message from a patient and queue what it owes the team and the patient, in one transaction.
+
+    A red flag of a new danger group: its own urgent alert and advice. A red flag of a group already alerted (open):
+    joined to that alert, its words posted under it at once. Otherwise an information alert, or — past the burst
+    limit, or for a stray word — a place in the next grouped post. A media is copied to the group (retried) under
+    whatever carries it.
+    """
     now = services.clock.now()
-    flags = screen_free_text(text, services.free_text_vocabulary) if text else ()
+    flags = screen(text, services)
+    groups = danger_groups(flags)
     async with services.store.transaction() as tx:
         patient = await patients.find_by_telegram_user(tx, telegram_user_id)
         if patient is None:
             return ReceivedMessage("not_patient")
         instance = await instances.open_instance_for(tx, patient.id)
-        event = "free_text_red_flag" if flags else "free_text"
-        linked = await _alert_to_join(tx, services, patient.id, event, now)
-        drafts = [] if linked is not None else evaluate_event(services.rules, event, details={"kind": kind})
-        alert_id: int | None = linked
-        for draft in drafts:
-            payload: dict[str, object] = {
-                "title": draft.title, "source": draft.source, "trend": [],
-                "fired": {"event": event, "kind": kind, "patient_message": text or ""},
-                "message": {"kind": kind, "text": text or "", "chat_id": chat_id, "message_id": message_id,
-                            **(details or {})},
-                "flags": [flag.label for flag in flags],
-            }
-            new_id = await alerts.insert_alert(
-                tx, patient_id=patient.id, instance_id=None, rule_id=draft.rule_id,
-                severity=severity_for_flags(flags) if flags else draft.severity,
-                payload=payload, now=now, send_now=True,
-            )
-            alert_id = alert_id or new_id
+        alert_id: int | None = None
+        post_id: int | None = None
+        advice: Advice | None = None
+        outcome: Outcome
+        if flags:
+            joined, uncovered = await _open_alert_of_groups(tx, services, patient.id, groups, now)
+            if uncovered:
+                alert_id = await _new_alert(tx, services, patient.id, "free_text_red_flag", kind, text, chat_id,
+                                            message_id, details, flags, groups, now)
+                advice = uncovered[0]
+                outcome = "red_flag"
+            else:
+                alert_id = joined
+                post_id = await group_posts.insert_post(
+                    tx, patient_id=patient.id, kind="followup", severity=severity_for_flags(flags), now=now,
+                    due_at=now, alert_id=joined)
+                outcome = "followup"
+        elif mode == "answer_attempt" and kind == "text":
+            outcome = "kept"
+        else:
+            burst = await _burst_alert(tx, services, patient.id, now)
+            if mode == "stray" or burst is not None:
+                alert_id = burst
+                post_id = await group_posts.open_words_post(tx, patient.id, adding=len(text or "") + 40)
+                if post_id is None:
+                    post_id = await group_posts.insert_post(
+                        tx, patient_id=patient.id, kind="words", severity="info", now=now, due_at=now + HOLD_FOR)
+                outcome = "held"
+            else:
+                alert_id = await _new_alert(tx, services, patient.id, "free_text", kind, text, chat_id, message_id,
+                                            details, flags, groups, now)
+                outcome = "forwarded"
         stored = await messages.insert_message(
             tx, patient_id=patient.id, instance_id=instance.id if instance else None, kind=kind, text=text,
             chat_id=chat_id, message_id=message_id, telegram_date=telegram_date, received_at=now,
-            flags=[flag.category for flag in flags], alert_id=alert_id,
+            flags=[flag.category for flag in flags], alert_id=alert_id, post_id=post_id,
         )
+        if kind != "text" and outcome != "kept":
+            # Under its own alert, or under the post that carries its words; retried like an alert (issue 39).
+            await group_posts.insert_post(
+                tx, patient_id=patient.id, kind="copy", severity=severity_for_flags(flags) if flags else "info",
+                now=now, due_at=now, alert_id=alert_id if post_id is None else None, parent_post_id=post_id,
+                message_ref=stored)
         await audit.record(
             tx, at=now, actor=f"patient:{patient.study_id}", action="message", patient_id=patient.id,
             entity="patient_message", entity_id=stored, new_value={"kind": kind, "flags": [f.category for f in flags]},
             telegram_date=telegram_date,
         )
-        advice = advice_for_flags(flags)
         notice_id = None
-        if advice is not None and patient.status != "withdrawn" and linked is None:
+        if advice is not None and patient.status != "withdrawn":
             severity = "urgent" if advice != "same_day" else "same_day"
             notice_id = await notices.owe_notice(
                 tx, patient_id=patient.id, instance_id=None, severity=severity, now=now, advice=advice,
@@ -130,17 +223,53 @@ async def receive(
         await tx.commit()
     if patient.status == "withdrawn":
         return ReceivedMessage("withdrawn", patient=patient, flags=flags, alert_id=alert_id)
-    outcome: Outcome = "held" if linked is not None else "red_flag" if flags else "forwarded"
     return ReceivedMessage(outcome, patient=patient, flags=flags, notice_id=notice_id, alert_id=alert_id)
 
 
-async def _alert_to_join(tx: Tx, services: Services, patient_id: int, event: str, now: datetime) -> int | None:
-    """The recent alert this message joins instead of raising its own (burst control), or None for a new alert."""
-    if event == "free_text_red_flag":
-        rule_ids = services.rules.event_rule_ids("free_text_red_flag")
-        recent = await alerts.recent_alerts_of_rules(tx, patient_id, rule_ids, since=now - RED_FLAG_REPEAT_WINDOW)
-        still_open = [alert for alert in recent if alert.acknowledged_at is None]
-        return still_open[-1].id if still_open else None
+async def _new_alert(
+    tx: Tx, services: Services, patient_id: int, event: str, kind: str, text: str | None, chat_id: int,
+    message_id: int, details: dict[str, object] | None, flags: tuple[FreeTextFlag, ...], groups: list[Advice],
+    now: datetime,
+) -> int | None:
+    """The message's own alert (urgent for a red flag, information otherwise), sent at once."""
+    alert_id: int | None = None
+    for draft in evaluate_event(services.rules, event, details={"kind": kind}):
+        payload: dict[str, object] = {
+            "title": draft.title, "source": draft.source, "trend": [],
+            "fired": {"event": event, "kind": kind, "patient_message": text or ""},
+            "message": {"kind": kind, "text": text or "", "chat_id": chat_id, "message_id": message_id,
+                        **(details or {})},
+            "flags": [flag.label for flag in flags],
+            "danger_groups": list(groups),
+        }
+        new_id = await alerts.insert_alert(
+            tx, patient_id=patient_id, instance_id=None, rule_id=draft.rule_id,
+            severity=severity_for_flags(flags) if flags else draft.severity, payload=payload, now=now, send_now=True,
+        )
+        alert_id = alert_id or new_id
+    return alert_id
+
+
+async def _open_alert_of_groups(
+    tx: Tx, services: Services, patient_id: int, groups: list[Advice], now: datetime,
+) -> tuple[int | None, list[Advice]]:
+    """The open red-flag alert this message joins (the newest one covering its most pressing group), and the danger
+    groups of the message no open alert covers (most pressing first): any such group means a new alert."""
+    rule_ids = services.rules.event_rule_ids("free_text_red_flag")
+    recent = await alerts.recent_alerts_of_rules(tx, patient_id, rule_ids, since=now - RED_FLAG_REPEAT_WINDOW)
+    covered: dict[str, int] = {}
+    for alert in recent:  # oldest first: the newest open alert of a group wins
+        if alert.acknowledged_at is None:
+            for group in alert.payload.get("danger_groups") or ():  # older alerts (no groups) join nothing
+                covered[str(group)] = alert.id
+    uncovered = [group for group in groups if group not in covered]
+    joined = covered.get(groups[0]) if groups and not uncovered else None
+    return joined, uncovered
+
+
+async def _burst_alert(tx: Tx, services: Services, patient_id: int, now: datetime) -> int | None:
+    """Burst control: the latest information alert when this patient already had `FORWARD_BURST` of them within
+    `BURST_WINDOW` (the message is then held for a grouped post), else None (the message gets its own alert)."""
     rule_ids = services.rules.event_rule_ids("free_text")
     recent = await alerts.recent_alerts_of_rules(tx, patient_id, rule_ids, since=now - BURST_WINDOW)
     return recent[-1].id if len(recent) >= FORWARD_BURST else None

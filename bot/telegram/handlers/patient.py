@@ -13,7 +13,9 @@ from telegram import CallbackQuery, Update
 from telegram.error import BadRequest, TelegramError
 
 from bot.delivery import patient_notices, worker
-from bot.delivery.advice_text import emergency_footer, message_received_text
+from bot.delivery.advice_text import (
+    emergency_footer, hint_with_safety, media_received_text, message_received_text,
+)
 from bot.domain import engine
 from bot.domain.models import Patient
 from bot.domain.sites import Site
@@ -212,10 +214,15 @@ async def typed_answer(update: Update, context: BotContext) -> None:
     )
     if submission.status == "stored":
         await _after_submission(update, context, submission, query=None)
-    elif submission.status == "invalid" and not patient_messages.looks_like_a_message(text, context.services):
-        await _after_submission(update, context, submission, query=None)
     elif submission.status == "not_patient":
         await message.reply_text(refusal_text())
+    elif submission.status == "invalid" and not patient_messages.looks_like_a_message(text, context.services):
+        # Not an answer, and not a sentence: a number out of range is an answer attempt (kept, not forwarded); a
+        # stray word ("SOS" the screen missed, "ok") is kept and posted to the team with the next grouped post. Both
+        # get the hint to answer the question, with the safety line (issue 39). A flagged word is a message.
+        mode: patient_messages.Mode = "answer_attempt" if patient_messages.is_a_number(text) else "stray"
+        await keep_message(update, context, kind="text", text=text, mode=mode,
+                           hint=submission.message or stale_text())
     else:  # words outside a questionnaire, or beside a button question: the patient is telling us something
         await keep_message(update, context, kind="text", text=text)
 
@@ -245,37 +252,38 @@ async def other_message(update: Update, context: BotContext) -> None:
 
 async def keep_message(
     update: Update, context: BotContext, *, kind: str, text: str | None, forwarded: bool = False,
-    edited: bool = False,
+    edited: bool = False, mode: patient_messages.Mode = "message", hint: str | None = None,
 ) -> None:
     """Store a patient's message, pass it on to the team, give the right advice, then show the current question.
 
-    A red flag in the words gets the urgent advice at once (stored, retried until sent); any other message gets
-    "passed on, read at <when>", with the numbers to call if it is urgent.
+    A red flag in the words gets the urgent advice at once (stored, retried until sent); every reply to the
+    patient's words carries when the team will truly read them and the safety line (15 / 112, 114, the on-call
+    number). A stray word or a number typed for a question gets the hint instead of the question again.
     """
     message = update.effective_message
     user = update.effective_user
     assert message is not None and user is not None
     received = await patient_messages.receive(
         context.services, telegram_user_id=user.id, chat_id=message.chat_id, message_id=message.message_id,
-        kind=kind, text=text, telegram_date=message.date,
+        kind=kind, text=text, telegram_date=message.date, mode=mode,
         details={key: True for key, on in (("forwarded", forwarded), ("edited", edited)) if on} or None,
     )
     if received.outcome == "not_patient":
         await message.reply_text(refusal_text())
         return
-    # The alert is committed in the outbox; deliver it now rather than at the next tick.
+    # The alert (or the post carrying the words) is committed in the outbox; deliver it now, not at the next tick.
     context.application.create_task(worker.deliver_due(context.services, context.messenger), update=update)
     if received.outcome == "withdrawn" or received.patient is None:
         return  # withdrawn: kept and passed on, but the bot never writes to the patient again
-    received_text: str | None = None
+    site = context.services.sites.get(received.patient.site_code)
+    local_now = context.services.clock.now().astimezone(context.services.settings.timezone)
     if received.notice_id is not None:
         await patient_notices.send_notices(context.services, context.messenger, notice_id=received.notice_id)
-    elif received.outcome == "held":
-        pass  # a burst: already told for the first messages (the flood limit of the pacer spares the chat)
-    else:
-        site = context.services.sites.get(received.patient.site_code)
-        local_now = context.services.clock.now().astimezone(context.services.settings.timezone)
-        received_text = message_received_text(site, local_now)
+    elif hint is not None and received.outcome in ("held", "kept"):
+        await message.reply_text(hint_with_safety(hint, site, local_now, kept=received.outcome == "held"))
+        return
+    received_text = (media_received_text if kind != "text" and not received.flags else message_received_text)(
+        site, local_now)
     # "Passed on" and the question asked again go in one message: one call fewer in the chat's budget (issue #18).
     current, prompt = await answering.current_prompt(context.services, user.id)
     if prompt is not None:
@@ -287,8 +295,7 @@ async def keep_message(
         context.services, context.messenger, current.id, present=True, preface=received_text,
     ):
         return
-    if received_text is not None:
-        await message.reply_text(received_text)
+    await message.reply_text(received_text)
 
 
 async def edited_message(update: Update, context: BotContext) -> None:
@@ -301,18 +308,21 @@ async def edited_message(update: Update, context: BotContext) -> None:
     if patient is None:
         return
     text = message.text or message.caption or ""
+    note = _("Edited messages are not taken into account. To change an answer, use \"Change my previous answer\".")
     if text and patient_messages.looks_like_a_message(text, context.services):
         if patient.status != "withdrawn":
             await message.reply_text(_("An edited message does not change an answer: to change one, use "
                                        "\"Change my previous answer\"."))
         await keep_message(update, context, kind="text", text=text, edited=True)
         return
+    if text:
+        # A word or a number written by editing: kept (a word is posted to the team, grouped), never an answer.
+        mode: patient_messages.Mode = "answer_attempt" if patient_messages.is_a_number(text) else "stray"
+        await keep_message(update, context, kind="text", text=text, edited=True, mode=mode, hint=note)
+        return
     if patient.status == "withdrawn":
         return
-    await context.bot.send_message(
-        message.chat_id,
-        _("Edited messages are not taken into account. To change an answer, use \"Change my previous answer\"."),
-    )
+    await context.bot.send_message(message.chat_id, note)
 
 
 async def show_current(update: Update, context: BotContext) -> None:
