@@ -50,6 +50,7 @@ __all__ = [
     "fold_text",
     "load_free_text_vocabulary",
     "screen_free_text",
+    "screen_severity",
 ]
 
 DEFAULT_VOCABULARY_PATH: Final[Path] = (
@@ -444,6 +445,23 @@ def screen_free_text(text: str, vocabulary: FreeTextVocabulary) -> tuple[FreeTex
         for category in vocabulary.categories
         if any(category.found_in(clause, vocabulary.negation, vocabulary.fuzz) for clause in clauses)
     )
+
+
+ScreenSeverity = Literal["urgent", "same_day", "info", "none"]
+"""A whole message's level: its most severe category's, "none" when nothing is found."""
+
+_SEVERITY_RANK: Final[dict[str, int]] = {"urgent": 3, "same_day": 2, "info": 1, "none": 0}
+
+
+def screen_severity(text: str, vocabulary: FreeTextVocabulary) -> tuple[ScreenSeverity, tuple[str, ...]]:
+    """(the message's level, the category ids found in vocabulary order): one call for tools and other services
+    that need a single answer per message (the `python -m bot screen` command, the metrics script)."""
+    flags = screen_free_text(text, vocabulary)
+    level: ScreenSeverity = "none"
+    for flag in flags:
+        if _SEVERITY_RANK[flag.severity] > _SEVERITY_RANK[level]:
+            level = flag.severity  # type: ignore[assignment]
+    return level, tuple(flag.category for flag in flags)
 
 
 def explain_free_text(text: str, vocabulary: FreeTextVocabulary) -> tuple[tuple[str, str, str], ...]:
