@@ -62,7 +62,6 @@ Severity = Literal["urgent", "same_day"]
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
 _NAME_PATTERN: Final[str] = r"^[a-z][a-z0-9_]*$"
-_CLAUSE_PUNCTUATION: Final[re.Pattern[str]] = re.compile(r"[.!?;,\n\r\u2026]+")
 _DECIMAL: Final[re.Pattern[str]] = re.compile(r"(\d)[.,](\d)")
 _WORD: Final[re.Pattern[str]] = re.compile(r"[a-z0-9]+")
 _REPEATED_LETTER: Final[re.Pattern[str]] = re.compile(r"([a-z])\1+")
@@ -109,6 +108,19 @@ class _CategoryModel(BaseModel):
     source: str = Field(min_length=1)
     patterns: list[_PatternItem] = Field(min_length=1)
     exclude: list[_PatternItem] = Field(default_factory=list)
+    context: bool = True
+    """False: hypotheticals and resolved past events do not cancel this category (suicidal ideation)."""
+
+
+class _ContextModel(BaseModel):
+    """Clear hypotheticals and resolved past events (see the vocabulary file's header)."""
+
+    model_config = _STRICT
+    hypothetical: list[_PatternItem] = Field(default_factory=list)
+    question_openers: list[str] = Field(default_factory=list)
+    resolved: list[_PatternItem] = Field(default_factory=list)
+    past: list[str] = Field(default_factory=list)
+    not_past_after: list[str] = Field(default_factory=list)
 
 
 class _NormalisationModel(BaseModel):
@@ -151,6 +163,7 @@ class _VocabularyModel(BaseModel):
     negation: _NegationModel
     matching: _MatchingModel
     lexicon: dict[str, list[str]] = Field(default_factory=dict)
+    context: _ContextModel = Field(default_factory=_ContextModel)
     categories: list[_CategoryModel] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -194,9 +207,21 @@ def _words_of(text: str) -> list[str]:
     return _raw_words(fold_text(text))
 
 
+_SENTENCE: Final[re.Pattern[str]] = re.compile(r"[^.!?\n\r\u2026]+[.!?\n\r\u2026]*")
+_CLAUSE_MARKS: Final[re.Pattern[str]] = re.compile(r"[;,]+")
+
+
+@dataclass(frozen=True)
+class _Sentence:
+    """One sentence of a message: its clauses of meaningful words, and whether it ends with a question mark."""
+
+    clauses: tuple[tuple[str, ...], ...]
+    question: bool
+
+
 @dataclass(frozen=True)
 class _Normaliser:
-    """Steps 2 and 3: clauses, rewrites, stop words."""
+    """Steps 2 and 3: sentences, clauses, rewrites, stop words."""
 
     rewrites: Mapping[tuple[str, ...], tuple[str, ...]]
     rewrite_lengths: tuple[int, ...]  # longest first
@@ -205,18 +230,28 @@ class _Normaliser:
 
     def clauses(self, text: str) -> list[tuple[str, ...]]:
         """The message as clauses of meaningful words."""
-        result: list[tuple[str, ...]] = []
-        for piece in _CLAUSE_PUNCTUATION.split(fold_text(text[:_MAX_TEXT_CHARS])):
-            clause: list[str] = []
-            for word in self._rewrite(_raw_words(piece)):
-                if word in self.clause_breaks:
-                    if clause:
-                        result.append(tuple(clause))
-                    clause = []
-                elif word not in self.stopwords:
-                    clause.append(word)
-            if clause:
-                result.append(tuple(clause))
+        return [clause for sentence in self.sentences(text) for clause in sentence.clauses]
+
+    def sentences(self, text: str) -> list[_Sentence]:
+        """The message as sentences (cut at . ! ? … and new lines), each cut into clauses (at , ; and the
+        clause-break words). A sentence is a question when its end holds a "?": the context rules read it."""
+        result: list[_Sentence] = []
+        for found in _SENTENCE.finditer(fold_text(text[:_MAX_TEXT_CHARS])):
+            piece = found.group()
+            clauses: list[tuple[str, ...]] = []
+            for part in _CLAUSE_MARKS.split(piece):
+                clause: list[str] = []
+                for word in self._rewrite(_raw_words(part)):
+                    if word in self.clause_breaks:
+                        if clause:
+                            clauses.append(tuple(clause))
+                        clause = []
+                    elif word not in self.stopwords:
+                        clause.append(word)
+                if clause:
+                    clauses.append(tuple(clause))
+            if clauses:
+                result.append(_Sentence(clauses=tuple(clauses), question="?" in piece))
         return result
 
     def _rewrite(self, words: list[str]) -> list[str]:
@@ -285,7 +320,6 @@ def _within(token: str, target: str, allowed: int) -> bool:
     return _typos(token, target) <= allowed
 
 
-@lru_cache(maxsize=65_536)
 def _word_matches(spec: _Word, token: str, fuzz: _Fuzz) -> bool:
     """Does a message word match a pattern word, allowing for a typo?"""
     if token == spec.text or (spec.prefix and token.startswith(spec.text)):
@@ -296,6 +330,8 @@ def _word_matches(spec: _Word, token: str, fuzz: _Fuzz) -> bool:
     allowed = 2 if size >= fuzz.long_length else 1
     if not spec.prefix:
         return abs(len(token) - size) <= allowed and _within(token, spec.text, allowed)
+    if len(token) < size - allowed:
+        return False
     # A stem: compare it with the beginnings of the word around its own length ("fourmilement" for "fourmill*").
     return any(
         _within(token[:cut], spec.text, allowed)
@@ -304,50 +340,125 @@ def _word_matches(spec: _Word, token: str, fuzz: _Fuzz) -> bool:
     )
 
 
-_Alternatives = tuple[_Word, ...]
-"""One position of a pattern: any of these words."""
+@lru_cache(maxsize=4_096)
+def _letter_bits(word: str) -> int:
+    """The set of letters of a word as bits (a = 1, b = 2, ...; digits ignored)."""
+    bits = 0
+    for char in word:
+        if "a" <= char <= "z":
+            bits |= 1 << (ord(char) - 97)
+    return bits
+
+
+_TOKEN_CACHE_LIMIT: Final[int] = 100_000
+"""Distinct message words remembered with their match mask (a few MB at most); the cache restarts when full."""
+
+
+class _WordIndex:
+    """Every distinct word of the vocabulary's patterns, numbered: a message word is compared with them once and
+    remembered as a bit mask (bit n set when it matches word n, typos included). Matching a pattern is then a
+    few integer ANDs per message word instead of one typo-tolerant comparison per pattern word: this is what keeps
+    a message well under a millisecond with several hundred pattern words."""
+
+    def __init__(self, fuzz: _Fuzz) -> None:
+        self.fuzz = fuzz
+        self.words: list[_Word] = []
+        self._bits: dict[_Word, int] = {}
+        self._cache: dict[str, int] = {}
+
+    def bit(self, word: _Word) -> int:
+        """The word's bit, numbering it on first sight (at compile time only)."""
+        number = self._bits.get(word)
+        if number is None:
+            number = self._bits[word] = len(self.words)
+            self.words.append(word)
+        return 1 << number
+
+    def mask(self, token: str) -> int:
+        found = self._cache.get(token)
+        if found is None:
+            found = self._compute(token)
+            if len(self._cache) >= _TOKEN_CACHE_LIMIT:
+                self._cache.clear()
+            self._cache[token] = found
+        return found
+
+    def _compute(self, token: str) -> int:
+        """The mask of a word not seen before. Cheap filters first (exact, stem, length, then the set of letters:
+        one typo changes at most two letters of the set), the typo distance only for the few words left."""
+        fuzz = self.fuzz
+        fuzzy_token = token not in fuzz.real_words and not any(c.isdigit() for c in token)
+        token_letters = _letter_bits(token)
+        found = 0
+        for number, spec in enumerate(self.words):
+            text = spec.text
+            if token == text or (spec.prefix and token.startswith(text)):
+                found |= 1 << number
+                continue
+            size = len(text)
+            if not fuzzy_token or size < fuzz.min_length:
+                continue
+            allowed = 2 if size >= fuzz.long_length else 1
+            if spec.prefix:
+                if len(token) < size - allowed or (_letter_bits(text) & ~token_letters).bit_count() > allowed:
+                    continue
+            elif abs(len(token) - size) > allowed or (_letter_bits(text) ^ token_letters).bit_count() > 2 * allowed:
+                continue
+            if _word_matches(spec, token, fuzz):
+                found |= 1 << number
+        return found
+
+    def masks(self, clause: Sequence[str]) -> tuple[int, ...]:
+        return tuple(self.mask(token) for token in clause)
 
 
 @dataclass(frozen=True)
 class _Pattern:
     source: str
     """The pattern as written in the file (kept for error messages and for explaining a match)."""
-    positions: tuple[_Alternatives, ...]
+    positions: tuple[int, ...]
+    """One bit mask per position: the pattern words any of which may stand there."""
     max_gap: int
 
-    def spans(self, words: Sequence[str], fuzz: _Fuzz) -> list[tuple[int, int]]:
+    def possible(self, union: int) -> bool:
+        """Can the pattern match a clause whose words' masks OR to `union`? (Most patterns are out at once.)"""
+        return all(union & wanted for wanted in self.positions)
+
+    def spans(self, masks: Sequence[int]) -> list[tuple[int, int]]:
         """Every (first, last) word index range where the pattern matches; the shortest match per first word."""
         found: list[tuple[int, int]] = []
-        for start, word in enumerate(words):
-            if _any_matches(self.positions[0], word, fuzz):
-                end = self._extend(words, 1, start, fuzz)
+        head = self.positions[0]
+        for start, mask in enumerate(masks):
+            if mask & head:
+                end = self._extend(masks, 1, start)
                 if end is not None:
                     found.append((start, end))
         return found
 
-    def _extend(self, words: Sequence[str], position: int, previous: int, fuzz: _Fuzz) -> int | None:
+    def _extend(self, masks: Sequence[int], position: int, previous: int) -> int | None:
         if position == len(self.positions):
             return previous
-        last = min(len(words), previous + 2 + self.max_gap)
+        last = min(len(masks), previous + 2 + self.max_gap)
+        wanted = self.positions[position]
         for index in range(previous + 1, last):
-            if _any_matches(self.positions[position], words[index], fuzz):
-                end = self._extend(words, position + 1, index, fuzz)
+            if masks[index] & wanted:
+                end = self._extend(masks, position + 1, index)
                 if end is not None:
                     return end
         return None
 
 
-def _any_matches(alternatives: _Alternatives, token: str, fuzz: _Fuzz) -> bool:
-    return any(_word_matches(spec, token, fuzz) for spec in alternatives)
+def _is_cue(word: str, cues: Iterable[_Word]) -> bool:
+    return any(word == cue.text or (cue.prefix and word.startswith(cue.text)) for cue in cues)
 
 
 @dataclass(frozen=True)
 class _Negation:
     """Cues that cancel a match when they stand just before ("pas de fièvre") or just after ("fièvre : non") it."""
 
-    before: _Alternatives
+    before: tuple[_Word, ...]
     before_fillers: frozenset[str]
-    after: _Alternatives
+    after: tuple[_Word, ...]
     after_fillers: frozenset[str]
     max_fillers: int
 
@@ -357,17 +468,70 @@ class _Negation:
         )
 
     def _cue_at(
-        self, words: Sequence[str], indexes: Iterable[int], cues: _Alternatives, fillers: frozenset[str]
+        self, words: Sequence[str], indexes: Iterable[int], cues: tuple[_Word, ...], fillers: frozenset[str]
     ) -> bool:
         skipped = 0
         for index in indexes:
             word = words[index]
-            if any(word == cue.text or (cue.prefix and word.startswith(cue.text)) for cue in cues):
+            if _is_cue(word, cues):
                 return True
             if word in fillers and skipped < self.max_fillers:
                 skipped += 1
                 continue
             return False
+        return False
+
+
+@dataclass(frozen=True)
+class _Context:
+    """Clear hypotheticals and resolved past events, which cancel a match (unless its category says otherwise).
+
+    Hypothetical: a cue of `hypothetical` ("en cas de", "si jamais", "que faire si") stands before the match in its
+    clause, or the clause opens with a `question_openers` word ("si") in a sentence ending with "?" ("si elle tombe,
+    est-ce que je la relève ?"). A bare "si" elsewhere is NOT a hypothetical: "c'est grave si je crache du sang ?"
+    asks about a sign the patient has, and stays flagged.
+    Resolved: in the same sentence, a `resolved` cue ("c'est passé", "ça va mieux", "réglé") comes after the match
+    AND a `past` marker ("la semaine dernière", "il y a", "avait") stands before that cue; a marker right after a
+    `not_past_after` word ("depuis hier") is not the past. Both are needed: "j'ai de la fièvre mais ça va" stays
+    flagged."""
+
+    hypothetical: tuple[_Pattern, ...]
+    question_openers: frozenset[str]
+    resolved: tuple[_Pattern, ...]
+    past: tuple[_Word, ...]
+    not_past_after: frozenset[str]
+    negation_words: tuple[_Word, ...]
+
+    def hypothetical_at(self, sentence: _Sentence, masks: Sequence[int], clause: int, first: int) -> bool:
+        words = sentence.clauses[clause]
+        if sentence.question and words[0] in self.question_openers:
+            return True
+        return any(end < first for cue in self.hypothetical for _, end in cue.spans(masks))
+
+    def resolved_after(
+        self, sentence: _Sentence, all_masks: Sequence[Sequence[int]], clause: int, last: int
+    ) -> bool:
+        for index in range(clause, len(sentence.clauses)):
+            words = sentence.clauses[index]
+            for cue in self.resolved:
+                for start, end in cue.spans(all_masks[index]):
+                    if index == clause and start <= last:
+                        continue
+                    if any(_is_cue(word, self.negation_words) for word in words[start : end + 1]):
+                        continue  # "je ne vais pas bien" is not "je vais bien"
+                    if self._past_before(sentence, index, start):
+                        return True
+        return False
+
+    def _past_before(self, sentence: _Sentence, clause: int, start: int) -> bool:
+        for index in range(clause + 1):
+            words = sentence.clauses[index]
+            stop = start if index == clause else len(words)
+            for position in range(stop):
+                if _is_cue(words[position], self.past) and not (
+                    position > 0 and words[position - 1] in self.not_past_after
+                ):
+                    return True
         return False
 
 
@@ -379,30 +543,36 @@ class _Category:
     source: str
     patterns: tuple[_Pattern, ...]
     exclude: tuple[_Pattern, ...]
+    context: bool
 
     @property
     def flag(self) -> FreeTextFlag:
         return FreeTextFlag(category=self.id, label=self.label, severity=self.severity)
 
-    def found_in(self, words: Sequence[str], negation: _Negation, fuzz: _Fuzz) -> bool:
-        """At least one match that is neither negated nor overlapped by an exclusion."""
-        return next(self.matches(words, negation, fuzz), None) is not None
-
-    def matches(self, words: Sequence[str], negation: _Negation, fuzz: _Fuzz) -> Iterator[tuple[_Pattern, int, int]]:
-        """The surviving matches, lazily: (pattern, first word, last word).
+    def matches(
+        self, words: Sequence[str], masks: Sequence[int], negation: _Negation
+    ) -> Iterator[tuple[_Pattern, int, int]]:
+        """The matches that are neither negated nor overlapped by an exclusion, lazily: (pattern, first, last).
 
         Exclusions are tight (adjacent words by default, `exclude_max_gap`): a loose exclusion could swallow a real
         sign next to it ("je ne sens plus mes jambes ni la douleur" must stay a red flag)."""
+        union = 0
+        for mask in masks:
+            union |= mask
         excluded: list[tuple[int, int]] | None = None
         for pattern in self.patterns:
-            for first, last in pattern.spans(words, fuzz):
-                if negation.cancels(words, first, last):
-                    continue
-                if excluded is None:
-                    excluded = [span for rule in self.exclude for span in rule.spans(words, fuzz)]
-                if any(first <= other_last and other_first <= last for other_first, other_last in excluded):
-                    continue
-                yield pattern, first, last
+            for wanted in pattern.positions:  # inlined `pattern.possible(union)`: the hot loop of the screen
+                if not union & wanted:
+                    break
+            else:
+                for first, last in pattern.spans(masks):
+                    if negation.cancels(words, first, last):
+                        continue
+                    if excluded is None:
+                        excluded = [span for rule in self.exclude for span in rule.spans(masks)]
+                    if any(first <= other_last and other_first <= last for other_first, other_last in excluded):
+                        continue
+                    yield pattern, first, last
 
 
 @dataclass(frozen=True)
@@ -415,6 +585,8 @@ class FreeTextVocabulary:
     normaliser: _Normaliser
     negation: _Negation
     fuzz: _Fuzz
+    context: _Context
+    index: _WordIndex
 
     @property
     def category_ids(self) -> tuple[str, ...]:
@@ -428,6 +600,31 @@ class FreeTextVocabulary:
         raise KeyError(category_id)
 
 
+def _surviving(
+    text: str, vocabulary: FreeTextVocabulary, *, first_only: bool
+) -> Iterator[tuple[_Category, _Pattern, tuple[str, ...], int, int]]:
+    """Every match that survives negation, exclusions and context: (category, pattern, clause, first, last).
+    With `first_only`, a category stops being searched once found (the screen); without, all (the explanation)."""
+    found: set[str] = set()
+    context = vocabulary.context
+    for sentence in vocabulary.normaliser.sentences(text):
+        all_masks = [vocabulary.index.masks(clause) for clause in sentence.clauses]
+        for number, (words, masks) in enumerate(zip(sentence.clauses, all_masks, strict=True)):
+            for category in vocabulary.categories:
+                if first_only and category.id in found:
+                    continue
+                for pattern, first, last in category.matches(words, masks, vocabulary.negation):
+                    if category.context and (
+                        context.hypothetical_at(sentence, masks, number, first)
+                        or context.resolved_after(sentence, all_masks, number, last)
+                    ):
+                        continue
+                    found.add(category.id)
+                    yield category, pattern, words, first, last
+                    if first_only:
+                        break
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Public API
 # ---------------------------------------------------------------------------------------------------------------
@@ -437,14 +634,8 @@ def screen_free_text(text: str, vocabulary: FreeTextVocabulary) -> tuple[FreeTex
     Never raises on any string (emoji, other scripts, empty, huge): what is not a Latin letter or a digit is a
     separator.
     """
-    clauses = vocabulary.normaliser.clauses(text)
-    if not clauses:
-        return ()
-    return tuple(
-        category.flag
-        for category in vocabulary.categories
-        if any(category.found_in(clause, vocabulary.negation, vocabulary.fuzz) for clause in clauses)
-    )
+    found = {category.id for category, *_ in _surviving(text, vocabulary, first_only=True)}
+    return tuple(category.flag for category in vocabulary.categories if category.id in found)
 
 
 ScreenSeverity = Literal["urgent", "same_day", "info", "none"]
@@ -470,12 +661,10 @@ def explain_free_text(text: str, vocabulary: FreeTextVocabulary) -> tuple[tuple[
     For developers and for reviewing the vocabulary with clinicians (never shown to patients); the words are the
     normalised form ("jsens pu mes jambes" -> "sens pu jambes").
     """
-    found: list[tuple[str, str, str]] = []
-    for clause in vocabulary.normaliser.clauses(text):
-        for category in vocabulary.categories:
-            for pattern, first, last in category.matches(clause, vocabulary.negation, vocabulary.fuzz):
-                found.append((category.id, pattern.source, " ".join(clause[first : last + 1])))
-    return tuple(found)
+    return tuple(
+        (category.id, pattern.source, " ".join(words[first : last + 1]))
+        for category, pattern, words, first, last in _surviving(text, vocabulary, first_only=False)
+    )
 
 
 def load_free_text_vocabulary(path: Path) -> FreeTextVocabulary:
@@ -531,26 +720,35 @@ def _compile(model: _VocabularyModel) -> FreeTextVocabulary:
         long_length=model.matching.fuzzy_long_length,
         real_words=frozenset(_single_word(word, "real word") for word in model.matching.real_words),
     )
+    index = _WordIndex(fuzz)
     lexicon = {
         name: tuple(_compile_word(word, f'word of group "@{name}"', unreachable) for word in words)
         for name, words in model.lexicon.items()
     }
+
+    def pattern(item: str | _PatternModel, gap: int, where: str) -> _Pattern:
+        return _compile_pattern(item, gap, lexicon, unreachable, where, index)
+
     categories = tuple(
         _Category(
             id=category.id,
             label=category.label,
             severity=category.severity,
             source=category.source,
-            patterns=tuple(
-                _compile_pattern(item, model.matching.max_gap, lexicon, unreachable, category.id)
-                for item in category.patterns
-            ),
-            exclude=tuple(
-                _compile_pattern(item, model.matching.exclude_max_gap, lexicon, unreachable, category.id)
-                for item in category.exclude
-            ),
+            patterns=tuple(pattern(item, model.matching.max_gap, category.id) for item in category.patterns),
+            exclude=tuple(pattern(item, model.matching.exclude_max_gap, category.id) for item in category.exclude),
+            context=category.context,
         )
         for category in model.categories
+    )
+    ctx = model.context
+    context = _Context(
+        hypothetical=tuple(pattern(item, 0, "context.hypothetical") for item in ctx.hypothetical),
+        question_openers=frozenset(_single_word(word, "question opener") for word in ctx.question_openers),
+        resolved=tuple(pattern(item, 1, "context.resolved") for item in ctx.resolved),
+        past=tuple(_compile_word(word, "past marker") for word in ctx.past),
+        not_past_after=frozenset(_single_word(word, "not-past word") for word in ctx.not_past_after),
+        negation_words=negation.before,
     )
     return FreeTextVocabulary(
         version=model.version,
@@ -559,6 +757,8 @@ def _compile(model: _VocabularyModel) -> FreeTextVocabulary:
         normaliser=normaliser,
         negation=negation,
         fuzz=fuzz,
+        context=context,
+        index=index,
     )
 
 
@@ -583,29 +783,31 @@ def _compile_word(written: str, what: str, unreachable: frozenset[str] = frozens
 def _compile_pattern(
     item: str | _PatternModel,
     default_gap: int,
-    lexicon: Mapping[str, _Alternatives],
+    lexicon: Mapping[str, tuple[_Word, ...]],
     unreachable: frozenset[str],
-    category_id: str,
+    owner: str,
+    index: _WordIndex,
 ) -> _Pattern:
     written, gap = (item, default_gap) if isinstance(item, str) else (item.words, item.max_gap)
-    where = f'category "{category_id}", pattern "{written}"'
-    positions: list[_Alternatives] = []
+    where = f'category "{owner}", pattern "{written}"'
+    positions: list[int] = []
     for chunk in written.split():
-        alternatives: list[_Word] = []
+        mask = 0
         for alternative in chunk.split("|"):
             if alternative.startswith("@"):
                 group = lexicon.get(alternative[1:])
                 if group is None:
                     raise ValueError(f"{where}: unknown word group {alternative}")
-                alternatives.extend(group)
+                for word in group:
+                    mask |= index.bit(word)
             elif alternative:
                 try:
-                    alternatives.append(_compile_word(alternative, "word", unreachable))
+                    mask |= index.bit(_compile_word(alternative, "word", unreachable))
                 except ValueError as error:
                     raise ValueError(f"{where}: {error}") from None
             else:
                 raise ValueError(f'{where}: empty alternative in "{chunk}"')
-        positions.append(tuple(alternatives))
+        positions.append(mask)
     if not positions:
         raise ValueError(f"{where}: no word")
     return _Pattern(source=written, positions=tuple(positions), max_gap=default_gap if gap is None else gap)
