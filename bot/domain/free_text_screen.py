@@ -108,8 +108,10 @@ class _CategoryModel(BaseModel):
     source: str = Field(min_length=1)
     patterns: list[_PatternItem] = Field(min_length=1)
     exclude: list[_PatternItem] = Field(default_factory=list)
-    context: bool = True
-    """False: hypotheticals and resolved past events do not cancel this category (suicidal ideation)."""
+    hypothetical: bool = True
+    """False: a hypothetical does not cancel this category ("si ça continue je vais tout avaler" is ideation)."""
+    resolved: bool = True
+    """False: a resolved past event does not cancel this category."""
 
 
 class _ContextModel(BaseModel):
@@ -128,6 +130,7 @@ class _NormalisationModel(BaseModel):
     clause_breaks: list[str] = Field(default_factory=list)
     rewrites: dict[str, str] = Field(default_factory=dict)
     stopwords: list[str] = Field(default_factory=list)
+    symbols: dict[str, str] = Field(default_factory=dict)
 
 
 class _NegationModel(BaseModel):
@@ -227,6 +230,7 @@ class _Normaliser:
     rewrite_lengths: tuple[int, ...]  # longest first
     clause_breaks: frozenset[str]
     stopwords: frozenset[str]
+    symbols: Mapping[str, str]
 
     def clauses(self, text: str) -> list[tuple[str, ...]]:
         """The message as clauses of meaningful words."""
@@ -236,7 +240,11 @@ class _Normaliser:
         """The message as sentences (cut at . ! ? … and new lines), each cut into clauses (at , ; and the
         clause-break words). A sentence is a question when its end holds a "?": the context rules read it."""
         result: list[_Sentence] = []
-        for found in _SENTENCE.finditer(fold_text(text[:_MAX_TEXT_CHARS])):
+        text = text[:_MAX_TEXT_CHARS]
+        for symbol, words in self.symbols.items():
+            if symbol in text:
+                text = text.replace(symbol, f" {words} ")
+        for found in _SENTENCE.finditer(fold_text(text)):
             piece = found.group()
             clauses: list[tuple[str, ...]] = []
             for part in _CLAUSE_MARKS.split(piece):
@@ -517,8 +525,8 @@ class _Context:
                 for start, end in cue.spans(all_masks[index]):
                     if index == clause and start <= last:
                         continue
-                    if any(_is_cue(word, self.negation_words) for word in words[start : end + 1]):
-                        continue  # "je ne vais pas bien" is not "je vais bien"
+                    if any(_is_cue(word, self.negation_words) for word in words[start + 1 : end]):
+                        continue  # "je ne vais pas bien" is not "je vais bien"; "plus rien" is a cue itself
                     if self._past_before(sentence, index, start):
                         return True
         return False
@@ -543,7 +551,8 @@ class _Category:
     source: str
     patterns: tuple[_Pattern, ...]
     exclude: tuple[_Pattern, ...]
-    context: bool
+    hypothetical: bool
+    resolved: bool
 
     @property
     def flag(self) -> FreeTextFlag:
@@ -614,9 +623,8 @@ def _surviving(
                 if first_only and category.id in found:
                     continue
                 for pattern, first, last in category.matches(words, masks, vocabulary.negation):
-                    if category.context and (
-                        context.hypothetical_at(sentence, masks, number, first)
-                        or context.resolved_after(sentence, all_masks, number, last)
+                    if (category.hypothetical and context.hypothetical_at(sentence, masks, number, first)) or (
+                        category.resolved and context.resolved_after(sentence, all_masks, number, last)
                     ):
                         continue
                     found.add(category.id)
@@ -705,6 +713,7 @@ def _compile(model: _VocabularyModel) -> FreeTextVocabulary:
         rewrite_lengths=tuple(sorted({len(key) for key in rewrites}, reverse=True)),
         clause_breaks=frozenset(_single_word(word, "clause break") for word in norm.clause_breaks),
         stopwords=stopwords,
+        symbols=dict(norm.symbols),
     )
     unreachable = stopwords | {key[0] for key in rewrites if len(key) == 1} | normaliser.clause_breaks
     neg = model.negation
@@ -737,7 +746,8 @@ def _compile(model: _VocabularyModel) -> FreeTextVocabulary:
             source=category.source,
             patterns=tuple(pattern(item, model.matching.max_gap, category.id) for item in category.patterns),
             exclude=tuple(pattern(item, model.matching.exclude_max_gap, category.id) for item in category.exclude),
-            context=category.context,
+            hypothetical=category.hypothetical,
+            resolved=category.resolved,
         )
         for category in model.categories
     )
