@@ -157,11 +157,9 @@ def test_specificity_on_the_negatives_stays_above_the_threshold(vocabulary: Free
     metrics = corpus_metrics(vocabulary)
     assert metrics.specificity >= MIN_SPECIFICITY, metrics.false_positives
     # The known false positives are documented in the corpus; a new one must be looked at, not absorbed.
+    # Issue 31 removed three (a cat's fall resolved, a grandson's fever, "tombée sur une émission").
     assert [text for text, _ in metrics.false_positives] == [
-        "mon chat est tombe du canape hier, il va bien",
         "je ne peux pas aller au marche demain",
-        "la fievre de mon petit fils est retombee",
-        "je suis tombee sur une emission interessante",
         "est ce que la radiotherapie donne de la fievre ?",
     ]
 
@@ -173,7 +171,8 @@ def test_the_issue_phrase_raises_urgent_numbness_and_bladder_flags_with_french_l
     vocabulary: FreeTextVocabulary,
 ) -> None:
     flags = screen_free_text(ISSUE_PHRASE, vocabulary)
-    assert [flag.category for flag in flags] == ["numbness", "bladder_bowel"]
+    # Issue 31: retention is also named on its own (urinary_retention), bladder_bowel still raised for the advice.
+    assert [flag.category for flag in flags] == ["numbness", "bladder_bowel", "urinary_retention"]
     assert all(flag.severity == "urgent" for flag in flags)
     assert flags[0].label.startswith("Perte de sensibilité")
     assert flags[1].label == "Ne peut plus uriner ou perte des urines ou des selles"
@@ -191,7 +190,7 @@ def test_flags_are_ordered_like_the_vocabulary_and_each_comes_once(vocabulary: F
 def test_explain_names_the_pattern_and_the_words_it_matched(vocabulary: FreeTextVocabulary) -> None:
     from bot.domain.free_text_screen import explain_free_text
 
-    assert explain_free_text("jsens pu mes jambes", vocabulary)[0] == ("numbness", "sens* @neg @body", "sens pu jambes")
+    assert explain_free_text("jsens pu mes jambes", vocabulary)[0] == ("numbness", "@feel @neg @body", "sens pu jambes")
     assert explain_free_text("pas de fièvre", vocabulary) == ()
 
 
@@ -206,7 +205,7 @@ def test_nothing_found_is_an_empty_tuple(vocabulary: FreeTextVocabulary) -> None
     [
         # the negation is the red flag
         ("je ne sens plus mes jambes", ["numbness"]),
-        ("je n'arrive plus à uriner", ["bladder_bowel"]),
+        ("je n'arrive plus à uriner", ["bladder_bowel", "urinary_retention"]),
         ("je ne peux plus marcher", ["leg_weakness"]),
         # the negation cancels the sign
         ("plus de douleur dans les jambes", []),
@@ -243,7 +242,7 @@ def test_same_day_categories_and_vocabulary_metadata(vocabulary: FreeTextVocabul
     thirst = screen_free_text("j'ai soif tout le temps", vocabulary)
     assert thirst == (FreeTextFlag(category="thirst", label="Soif intense", severity="same_day"),)
     assert vocabulary.flag_for("constipation").severity == "same_day"
-    assert vocabulary.version == 1
+    assert vocabulary.version == 2
     assert "NICE NG234 (2023)" in vocabulary.source and "CG151" in vocabulary.source
     assert all(category.source for category in vocabulary.categories)
     with pytest.raises(KeyError):
@@ -417,7 +416,7 @@ def test_the_loader_names_a_missing_file(tmp_path: Path) -> None:
 def test_an_unchanged_copy_of_the_shipped_file_loads(tmp_path: Path) -> None:
     copy = load_free_text_vocabulary(_write(tmp_path, _shipped()))
     assert copy.category_ids == _VOCABULARY.category_ids
-    assert categories(ISSUE_PHRASE, copy) == ["numbness", "bladder_bowel"]
+    assert categories(ISSUE_PHRASE, copy) == ["numbness", "bladder_bowel", "urinary_retention"]
 
 
 if __name__ == "__main__":

@@ -373,6 +373,9 @@ class _WordIndex:
         self.words: list[_Word] = []
         self._bits: dict[_Word, int] = {}
         self._cache: dict[str, int] = {}
+        self._exact: dict[str, int] = {}
+        self._stems: dict[str, int] = {}
+        self._fuzzy: tuple[tuple[str, bool, int, int, int, int], ...] = ()
 
     def bit(self, word: _Word) -> int:
         """The word's bit, numbering it on first sight (at compile time only)."""
@@ -391,29 +394,44 @@ class _WordIndex:
             self._cache[token] = found
         return found
 
-    def _compute(self, token: str) -> int:
-        """The mask of a word not seen before. Cheap filters first (exact, stem, length, then the set of letters:
-        one typo changes at most two letters of the set), the typo distance only for the few words left."""
-        fuzz = self.fuzz
-        fuzzy_token = token not in fuzz.real_words and not any(c.isdigit() for c in token)
-        token_letters = _letter_bits(token)
-        found = 0
+    def freeze(self) -> None:
+        """Build the lookup tables once every pattern word is numbered (end of compilation)."""
+        exact: dict[str, int] = {}
+        stems: dict[str, int] = {}
+        fuzzy: list[tuple[str, bool, int, int, int, int]] = []
         for number, spec in enumerate(self.words):
-            text = spec.text
-            if token == text or (spec.prefix and token.startswith(text)):
-                found |= 1 << number
+            bit = 1 << number
+            table = stems if spec.prefix else exact
+            table[spec.text] = table.get(spec.text, 0) | bit
+            size = len(spec.text)
+            if size >= self.fuzz.min_length and not any(c.isdigit() for c in spec.text):
+                allowed = 2 if size >= self.fuzz.long_length else 1
+                fuzzy.append((spec.text, spec.prefix, size, allowed, _letter_bits(spec.text), bit))
+        self._exact, self._stems, self._fuzzy = exact, stems, tuple(fuzzy)
+        self._cache.clear()
+
+    def _compute(self, token: str) -> int:
+        """The mask of a word not seen before: exact words and stems by table look-up, then the typo-tolerant
+        comparison only for pattern words of a compatible length sharing enough letters (one typo changes at most
+        two letters of the set of letters)."""
+        found = self._exact.get(token, 0)
+        stems = self._stems
+        for cut in range(1, len(token) + 1):
+            found |= stems.get(token[:cut], 0)
+        if token in self.fuzz.real_words or any(c.isdigit() for c in token):
+            return found
+        length = len(token)
+        letters = _letter_bits(token)
+        for text, prefix, size, allowed, spec_letters, bit in self._fuzzy:
+            if found & bit:
                 continue
-            size = len(text)
-            if not fuzzy_token or size < fuzz.min_length:
-                continue
-            allowed = 2 if size >= fuzz.long_length else 1
-            if spec.prefix:
-                if len(token) < size - allowed or (_letter_bits(text) & ~token_letters).bit_count() > allowed:
+            if prefix:
+                if length < size - allowed or (spec_letters & ~letters).bit_count() > allowed:
                     continue
-            elif abs(len(token) - size) > allowed or (_letter_bits(text) ^ token_letters).bit_count() > 2 * allowed:
+            elif abs(length - size) > allowed or (spec_letters ^ letters).bit_count() > 2 * allowed:
                 continue
-            if _word_matches(spec, token, fuzz):
-                found |= 1 << number
+            if _word_matches(_Word(text, prefix), token, self.fuzz):
+                found |= bit
         return found
 
     def masks(self, clause: Sequence[str]) -> tuple[int, ...]:
@@ -559,7 +577,11 @@ class _Category:
         return FreeTextFlag(category=self.id, label=self.label, severity=self.severity)
 
     def matches(
-        self, words: Sequence[str], masks: Sequence[int], negation: _Negation
+        self,
+        words: Sequence[str],
+        masks: Sequence[int],
+        negation: _Negation,
+        candidates: Iterable[_Pattern] | None = None,
     ) -> Iterator[tuple[_Pattern, int, int]]:
         """The matches that are neither negated nor overlapped by an exclusion, lazily: (pattern, first, last).
 
@@ -569,8 +591,8 @@ class _Category:
         for mask in masks:
             union |= mask
         excluded: list[tuple[int, int]] | None = None
-        for pattern in self.patterns:
-            for wanted in pattern.positions:  # inlined `pattern.possible(union)`: the hot loop of the screen
+        for pattern in self.patterns if candidates is None else candidates:
+            for wanted in pattern.positions:  # inlined `pattern.possible(union)`
                 if not union & wanted:
                     break
             else:
@@ -596,6 +618,21 @@ class FreeTextVocabulary:
     fuzz: _Fuzz
     context: _Context
     index: _WordIndex
+    anchors: Mapping[int, tuple[tuple[int, int], ...]]
+    """Word number -> the (category, pattern) positions of the patterns whose first word it can be: a clause only
+    tries the patterns its words can start, so the cost follows the message, not the size of the vocabulary."""
+
+    def candidates(self, union: int) -> list[list[_Pattern]]:
+        """Per category (file order), the patterns whose first position one of the clause's words matches."""
+        chosen: set[tuple[int, int]] = set()
+        while union:
+            lowest = union & -union
+            chosen.update(self.anchors.get(lowest.bit_length() - 1, ()))
+            union ^= lowest
+        per_category: list[list[_Pattern]] = [[] for _ in self.categories]
+        for category, pattern in sorted(chosen):
+            per_category[category].append(self.categories[category].patterns[pattern])
+        return per_category
 
     @property
     def category_ids(self) -> tuple[str, ...]:
@@ -619,10 +656,14 @@ def _surviving(
     for sentence in vocabulary.normaliser.sentences(text):
         all_masks = [vocabulary.index.masks(clause) for clause in sentence.clauses]
         for number, (words, masks) in enumerate(zip(sentence.clauses, all_masks, strict=True)):
-            for category in vocabulary.categories:
-                if first_only and category.id in found:
+            union = 0
+            for mask in masks:
+                union |= mask
+            candidates = vocabulary.candidates(union)
+            for category, patterns in zip(vocabulary.categories, candidates, strict=True):
+                if not patterns or (first_only and category.id in found):
                     continue
-                for pattern, first, last in category.matches(words, masks, vocabulary.negation):
+                for pattern, first, last in category.matches(words, masks, vocabulary.negation, patterns):
                     if (category.hypothetical and context.hypothetical_at(sentence, masks, number, first)) or (
                         category.resolved and context.resolved_after(sentence, all_masks, number, last)
                     ):
@@ -760,6 +801,15 @@ def _compile(model: _VocabularyModel) -> FreeTextVocabulary:
         not_past_after=frozenset(_single_word(word, "not-past word") for word in ctx.not_past_after),
         negation_words=negation.before,
     )
+    index.freeze()
+    anchors: dict[int, list[tuple[int, int]]] = {}
+    for category_number, category in enumerate(categories):
+        for pattern_number, compiled in enumerate(category.patterns):
+            head = compiled.positions[0]
+            while head:
+                lowest = head & -head
+                anchors.setdefault(lowest.bit_length() - 1, []).append((category_number, pattern_number))
+                head ^= lowest
     return FreeTextVocabulary(
         version=model.version,
         source=model.source,
@@ -769,6 +819,7 @@ def _compile(model: _VocabularyModel) -> FreeTextVocabulary:
         fuzz=fuzz,
         context=context,
         index=index,
+        anchors={bit: tuple(found) for bit, found in anchors.items()},
     )
 
 
