@@ -532,7 +532,7 @@ class _Context:
         words = sentence.clauses[clause]
         if sentence.question and words[0] in self.question_openers:
             return True
-        return any(end < first for cue in self.hypothetical for _, end in cue.spans(masks))
+        return any(start < first for cue in self.hypothetical for start, _ in cue.spans(masks))
 
     def resolved_after(
         self, sentence: _Sentence, all_masks: Sequence[Sequence[int]], clause: int, last: int
