@@ -348,7 +348,7 @@ def _word_matches(spec: _Word, token: str, fuzz: _Fuzz) -> bool:
     )
 
 
-@lru_cache(maxsize=4_096)
+@lru_cache(maxsize=65_536)
 def _letter_bits(word: str) -> int:
     """The set of letters of a word as bits (a = 1, b = 2, ...; digits ignored)."""
     bits = 0
@@ -375,7 +375,8 @@ class _WordIndex:
         self._cache: dict[str, int] = {}
         self._exact: dict[str, int] = {}
         self._stems: dict[str, int] = {}
-        self._fuzzy: tuple[tuple[str, bool, int, int, int, int], ...] = ()
+        self._fuzzy_words: dict[int, tuple[tuple[str, int, int, int], ...]] = {}
+        self._fuzzy_stems: tuple[tuple[str, int, int, int, int], ...] = ()
 
     def bit(self, word: _Word) -> int:
         """The word's bit, numbering it on first sight (at compile time only)."""
@@ -398,7 +399,8 @@ class _WordIndex:
         """Build the lookup tables once every pattern word is numbered (end of compilation)."""
         exact: dict[str, int] = {}
         stems: dict[str, int] = {}
-        fuzzy: list[tuple[str, bool, int, int, int, int]] = []
+        by_size: dict[int, list[tuple[str, int, int, int]]] = {}
+        fuzzy_stems: list[tuple[str, int, int, int, int]] = []
         for number, spec in enumerate(self.words):
             bit = 1 << number
             table = stems if spec.prefix else exact
@@ -406,8 +408,13 @@ class _WordIndex:
             size = len(spec.text)
             if size >= self.fuzz.min_length and not any(c.isdigit() for c in spec.text):
                 allowed = 2 if size >= self.fuzz.long_length else 1
-                fuzzy.append((spec.text, spec.prefix, size, allowed, _letter_bits(spec.text), bit))
-        self._exact, self._stems, self._fuzzy = exact, stems, tuple(fuzzy)
+                if spec.prefix:
+                    fuzzy_stems.append((spec.text, size, allowed, _letter_bits(spec.text), bit))
+                else:
+                    by_size.setdefault(size, []).append((spec.text, allowed, _letter_bits(spec.text), bit))
+        self._exact, self._stems = exact, stems
+        self._fuzzy_words = {size: tuple(specs) for size, specs in by_size.items()}
+        self._fuzzy_stems = tuple(sorted(fuzzy_stems, key=lambda spec: spec[1]))
         self._cache.clear()
 
     def _compute(self, token: str) -> int:
@@ -422,16 +429,25 @@ class _WordIndex:
             return found
         length = len(token)
         letters = _letter_bits(token)
-        for text, prefix, size, allowed, spec_letters, bit in self._fuzzy:
-            if found & bit:
+        for size in range(length - 2, length + 3):
+            for text, allowed, spec_letters, bit in self._fuzzy_words.get(size, ()):
+                if (
+                    not found & bit
+                    and abs(length - size) <= allowed
+                    and (spec_letters ^ letters).bit_count() <= 2 * allowed
+                    and _typos(token, text) <= allowed
+                ):
+                    found |= bit
+        for text, size, allowed, spec_letters, bit in self._fuzzy_stems:
+            if size - allowed > length:
+                break  # sorted by size: every stem left is too long for this word
+            if found & bit or (spec_letters & ~letters).bit_count() > allowed:
                 continue
-            if prefix:
-                if length < size - allowed or (spec_letters & ~letters).bit_count() > allowed:
-                    continue
-            elif abs(length - size) > allowed or (spec_letters ^ letters).bit_count() > 2 * allowed:
-                continue
-            if _word_matches(_Word(text, prefix), token, self.fuzz):
-                found |= bit
+            for cut in range(size - allowed, min(size + allowed, length) + 1):
+                head = token[:cut]
+                if (spec_letters ^ _letter_bits(head)).bit_count() <= 2 * allowed and _typos(head, text) <= allowed:
+                    found |= bit
+                    break
         return found
 
     def masks(self, clause: Sequence[str]) -> tuple[int, ...]:
