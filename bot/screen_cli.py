@@ -13,7 +13,6 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import TextIO
 
 from bot.domain.free_text_screen import FreeTextVocabulary, load_free_text_vocabulary, screen_severity
 
@@ -24,7 +23,7 @@ class ScreenInputError(ValueError):
     """The input cannot be screened; the message is one sentence naming the file and the line."""
 
 
-def add_command(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_command(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     screen = sub.add_parser("screen", help="run the French free-text red-flag screen on a text or a JSONL file")
     screen.add_argument("text", nargs="?", help="a message to screen (quote it)")
     screen.add_argument("--jsonl", help='input file: one {"text": ...} object per line')
@@ -89,9 +88,4 @@ def screen_jsonl(source: Path, destination: Path, vocabulary: FreeTextVocabulary
 
 def _write(destination: Path, lines: list[str]) -> None:
     with destination.open("w", encoding="utf-8") as out:
-        _write_lines(out, lines)
-
-
-def _write_lines(out: TextIO, lines: list[str]) -> None:
-    for line in lines:
-        out.write(line + "\n")
+        out.writelines(line + "\n" for line in lines)
