@@ -167,6 +167,7 @@ def test_specificity_on_the_negatives_stays_above_the_threshold(vocabulary: Free
     assert [text for text, _ in metrics.false_positives] == [
         "je ne peux pas aller au marche demain",
         "est ce que la radiotherapie donne de la fievre ?",
+        "je ne saigne plus",
     ]
 
 
