@@ -166,7 +166,6 @@ def test_specificity_on_the_negatives_stays_above_the_threshold(vocabulary: Free
     # Issue 31 removed three (a cat's fall resolved, a grandson's fever, "tombée sur une émission").
     assert [text for text, _ in metrics.false_positives] == [
         "je ne peux pas aller au marche demain",
-        "est ce que la radiotherapie donne de la fievre ?",
         "je ne saigne plus",
     ]
 
@@ -286,6 +285,10 @@ def test_every_category_id_of_the_contract_exists_with_its_severity_and_a_source
         ("est-ce normal de ne plus sentir mes jambes ?", "urgent"),
         ("c'est grave si je crache du sang ?", "urgent"),
         ("Est ce que c'est normal qu'il dorme tout le temps et respire si lentement ?", "urgent"),
+        ("Est-ce normal d'avoir du sang dans les selles ?", "urgent"),
+        # a general question about side effects, alone in its message, does not alert; with a second sentence it does
+        ("Est-ce que la radiothérapie peut provoquer des saignements ?", "none"),
+        ("La morphine peut donner des hallucinations ? Mon père en a depuis hier", "urgent"),
         # clear hypotheticals and general questions do not alert
         ("que faire si j'ai de la fièvre ?", "none"),
         ("en cas de fièvre, j'appelle qui ?", "none"),

@@ -120,6 +120,7 @@ class _ContextModel(BaseModel):
     model_config = _STRICT
     hypothetical: list[_PatternItem] = Field(default_factory=list)
     question_openers: list[str] = Field(default_factory=list)
+    general_questions: list[_PatternItem] = Field(default_factory=list)
     resolved: list[_PatternItem] = Field(default_factory=list)
     past: list[str] = Field(default_factory=list)
     not_past_after: list[str] = Field(default_factory=list)
@@ -535,18 +536,30 @@ class _Context:
     Resolved: in the same sentence, a `resolved` cue ("c'est passé", "ça va mieux", "réglé") comes after the match
     AND a `past` marker ("la semaine dernière", "il y a", "avait") stands before that cue; a marker right after a
     `not_past_after` word ("depuis hier") is not the past. Both are needed: "j'ai de la fièvre mais ça va" stays
-    flagged."""
+    flagged.
+    General question: a message of ONE sentence ending with "?" where a `general_questions` cue ("peut donner",
+    "provoque") stands before the sign: "est-ce que la radiothérapie peut donner de la fièvre ?". A second sentence
+    ("... ? Mon père en a depuis hier") keeps the sign flagged."""
 
     hypothetical: tuple[_Pattern, ...]
     question_openers: frozenset[str]
+    general_questions: tuple[_Pattern, ...]
     resolved: tuple[_Pattern, ...]
     past: tuple[_Word, ...]
     not_past_after: frozenset[str]
     negation_words: tuple[_Word, ...]
 
-    def hypothetical_at(self, sentence: _Sentence, masks: Sequence[int], clause: int, first: int) -> bool:
+    def hypothetical_at(
+        self, sentence: _Sentence, masks: Sequence[int], clause: int, first: int, *, alone: bool
+    ) -> bool:
         words = sentence.clauses[clause]
         if sentence.question and words[0] in self.question_openers:
+            return True
+        if (
+            alone
+            and sentence.question
+            and any(start < first for cue in self.general_questions for start, _ in cue.spans(masks))
+        ):
             return True
         return any(start < first for cue in self.hypothetical for start, _ in cue.spans(masks))
 
@@ -669,7 +682,9 @@ def _surviving(
     With `first_only`, a category stops being searched once found (the screen); without, all (the explanation)."""
     found: set[str] = set()
     context = vocabulary.context
-    for sentence in vocabulary.normaliser.sentences(text):
+    sentences = vocabulary.normaliser.sentences(text)
+    alone = len(sentences) == 1
+    for sentence in sentences:
         all_masks = [vocabulary.index.masks(clause) for clause in sentence.clauses]
         for number, (words, masks) in enumerate(zip(sentence.clauses, all_masks, strict=True)):
             union = 0
@@ -680,7 +695,7 @@ def _surviving(
                 if not patterns or (first_only and category.id in found):
                     continue
                 for pattern, first, last in category.matches(words, masks, vocabulary.negation, patterns):
-                    if (category.hypothetical and context.hypothetical_at(sentence, masks, number, first)) or (
+                    if (category.hypothetical and context.hypothetical_at(sentence, masks, number, first, alone=alone)) or (
                         category.resolved and context.resolved_after(sentence, all_masks, number, last)
                     ):
                         continue
@@ -812,6 +827,7 @@ def _compile(model: _VocabularyModel) -> FreeTextVocabulary:
     context = _Context(
         hypothetical=tuple(pattern(item, 0, "context.hypothetical") for item in ctx.hypothetical),
         question_openers=frozenset(_single_word(word, "question opener") for word in ctx.question_openers),
+        general_questions=tuple(pattern(item, 0, "context.general_questions") for item in ctx.general_questions),
         resolved=tuple(pattern(item, 1, "context.resolved") for item in ctx.resolved),
         past=tuple(_compile_word(word, "past marker") for word in ctx.past),
         not_past_after=frozenset(_single_word(word, "not-past word") for word in ctx.not_past_after),
