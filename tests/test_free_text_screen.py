@@ -403,6 +403,13 @@ def test_screen_command_refuses_bad_input_in_one_sentence(content: str | None, h
     assert not out.exists()
 
 
+def test_screen_command_names_a_broken_vocabulary_file(tmp_path: Path) -> None:
+    broken = tmp_path / "vocabulary.yaml"
+    broken.write_text("categories: [unclosed\n", encoding="utf-8")
+    done = _bot("--vocabulary", str(broken), "je suis tombé", cwd=tmp_path)
+    assert done.returncode == 2 and str(broken) in done.stderr and "Traceback" not in done.stderr
+
+
 def test_metrics_script_counts_levels_per_group(tmp_path: Path) -> None:
     rows = [
         {"text": "j'ai vomi du sang", "group": "bleeding", "expected": "urgent"},

@@ -360,7 +360,8 @@ def _letter_bits(word: str) -> int:
 
 
 _TOKEN_CACHE_LIMIT: Final[int] = 100_000
-"""Distinct message words remembered with their match mask (a few MB at most); the cache restarts when full."""
+"""Distinct message words remembered with their match mask (most masks are 0; about 10 MB at most); the cache
+restarts when full."""
 
 
 class _WordIndex:
