@@ -359,6 +359,9 @@ def _letter_bits(word: str) -> int:
     return bits
 
 
+_FuzzyEntry = tuple[str, bool, int, int, int, int]
+"""A pattern word ready for typo comparison: (text, is a stem, length, typos allowed, its letters as bits, its bit)."""
+
 _TOKEN_CACHE_LIMIT: Final[int] = 100_000
 """Distinct message words remembered with their match mask (most masks are 0; about 10 MB at most); the cache
 restarts when full."""
@@ -377,8 +380,8 @@ class _WordIndex:
         self._cache: dict[str, int] = {}
         self._exact: dict[str, int] = {}
         self._stems: dict[str, int] = {}
-        self._fuzzy_words: dict[int, tuple[tuple[str, int, int, int], ...]] = {}
-        self._fuzzy_stems: tuple[tuple[str, int, int, int, int], ...] = ()
+        self._by_letter: dict[str, tuple[_FuzzyEntry, ...]] = {}
+        self._always: tuple[_FuzzyEntry, ...] = ()
 
     def bit(self, word: _Word) -> int:
         """The word's bit, numbering it on first sight (at compile time only)."""
@@ -398,11 +401,16 @@ class _WordIndex:
         return found
 
     def freeze(self) -> None:
-        """Build the lookup tables once every pattern word is numbered (end of compilation)."""
+        """Build the lookup tables once every pattern word is numbered (end of compilation).
+
+        Typo candidates are filed under their first two letters: one typo (insertion, deletion, substitution, or a
+        swap of neighbours) always leaves the word's first or second letter equal to the pattern word's first or
+        second letter, so a new word is compared only with the pattern words filed under its own first two letters
+        (and with the long pattern words allowed two typos, which are few)."""
         exact: dict[str, int] = {}
         stems: dict[str, int] = {}
-        by_size: dict[int, list[tuple[str, int, int, int]]] = {}
-        fuzzy_stems: list[tuple[str, int, int, int, int]] = []
+        by_letter: dict[str, list[_FuzzyEntry]] = {}
+        always: list[_FuzzyEntry] = []
         for number, spec in enumerate(self.words):
             bit = 1 << number
             table = stems if spec.prefix else exact
@@ -410,46 +418,51 @@ class _WordIndex:
             size = len(spec.text)
             if size >= self.fuzz.min_length and not any(c.isdigit() for c in spec.text):
                 allowed = 2 if size >= self.fuzz.long_length else 1
-                if spec.prefix:
-                    fuzzy_stems.append((spec.text, size, allowed, _letter_bits(spec.text), bit))
+                entry = (spec.text, spec.prefix, size, allowed, _letter_bits(spec.text), bit)
+                if allowed == 1:
+                    for letter in {spec.text[0], spec.text[1]}:
+                        by_letter.setdefault(letter, []).append(entry)
                 else:
-                    by_size.setdefault(size, []).append((spec.text, allowed, _letter_bits(spec.text), bit))
+                    always.append(entry)
         self._exact, self._stems = exact, stems
-        self._fuzzy_words = {size: tuple(specs) for size, specs in by_size.items()}
-        self._fuzzy_stems = tuple(sorted(fuzzy_stems, key=lambda spec: spec[1]))
+        self._by_letter = {letter: tuple(entries) for letter, entries in by_letter.items()}
+        self._always = tuple(always)
         self._cache.clear()
 
     def _compute(self, token: str) -> int:
         """The mask of a word not seen before: exact words and stems by table look-up, then the typo-tolerant
-        comparison only for pattern words of a compatible length sharing enough letters (one typo changes at most
-        two letters of the set of letters)."""
+        comparison only for the candidates of its first two letters, of a compatible length, sharing enough letters
+        (one typo changes at most two letters of the set of letters)."""
         found = self._exact.get(token, 0)
         stems = self._stems
         for cut in range(1, len(token) + 1):
             found |= stems.get(token[:cut], 0)
-        if token in self.fuzz.real_words or any(c.isdigit() for c in token):
+        if token in self.fuzz.real_words or any(c.isdigit() for c in token) or len(token) < 2:
             return found
         length = len(token)
         letters = _letter_bits(token)
-        for size in range(length - 2, length + 3):
-            for text, allowed, spec_letters, bit in self._fuzzy_words.get(size, ()):
-                if (
-                    not found & bit
-                    and abs(length - size) <= allowed
-                    and (spec_letters ^ letters).bit_count() <= 2 * allowed
-                    and _typos(token, text) <= allowed
-                ):
-                    found |= bit
-        for text, size, allowed, spec_letters, bit in self._fuzzy_stems:
-            if size - allowed > length:
-                break  # sorted by size: every stem left is too long for this word
-            if found & bit or (spec_letters & ~letters).bit_count() > allowed:
-                continue
-            for cut in range(size - allowed, min(size + allowed, length) + 1):
-                head = token[:cut]
-                if (spec_letters ^ _letter_bits(head)).bit_count() <= 2 * allowed and _typos(head, text) <= allowed:
-                    found |= bit
-                    break
+        tried = found
+        groups = (self._by_letter.get(token[0], ()), self._by_letter.get(token[1], ()), self._always)
+        for group in groups:
+            for text, prefix, size, allowed, spec_letters, bit in group:
+                if tried & bit:
+                    continue
+                tried |= bit
+                if not prefix:
+                    if (
+                        abs(length - size) <= allowed
+                        and (spec_letters ^ letters).bit_count() <= 2 * allowed
+                        and _typos(token, text) <= allowed
+                    ):
+                        found |= bit
+                    continue
+                if size - allowed > length or (spec_letters & ~letters).bit_count() > allowed:
+                    continue
+                for cut in range(size - allowed, min(size + allowed, length) + 1):
+                    head = token[:cut]
+                    if (spec_letters ^ _letter_bits(head)).bit_count() <= 2 * allowed and _typos(head, text) <= allowed:
+                        found |= bit
+                        break
         return found
 
     def masks(self, clause: Sequence[str]) -> tuple[int, ...]:
