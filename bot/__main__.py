@@ -1,4 +1,5 @@
-"""Command line: `python -m bot run | sandbox | enroll | migrate | export | report | backup | demo | compile-catalog`.
+"""Command line: `python -m bot run | sandbox | enroll | migrate | export | report | backup | demo | compile-catalog |
+screen`.
 
 Every expected failure (a bad setting, an impossible path, a corrupt database, bad arguments) ends the process
 with one English sentence on stderr naming the variable or option, and exit code 2: never a traceback.
@@ -60,6 +61,9 @@ def main(argv: list[str] | None = None) -> int:
                           help="all (default): with and without the call list, and the alerting of before issue 15;"
                                " day30: without it; alerts: without the run with no call list")
     demo.add_argument("--verbose", action="store_true", help="show the bot's log while the demo runs")
+    from bot.screen_cli import add_command as add_screen_command
+
+    add_screen_command(sub)
     sandbox = sub.add_parser("sandbox", help="the offline sandbox (stand-in Telegram + web page)")
     sandbox.add_argument("--port", type=int, default=8080)
     args = parser.parse_args(argv)
@@ -88,6 +92,14 @@ def _dispatch(args: argparse.Namespace) -> int:
             print(exc, file=sys.stderr)
             return 2
         return 0
+    if args.command == "screen":  # needs no settings and no database: only the vocabulary file
+        from bot.screen_cli import run_command as run_screen
+
+        try:
+            return run_screen(args, data_path("questionnaires") / "free_text_red_flags.yaml")
+        except FreeTextVocabularyError as exc:
+            print(f"Configuration error: {exc}", file=sys.stderr)
+            return 2
     try:
         settings = load_settings()
         require_data_files()

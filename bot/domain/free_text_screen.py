@@ -50,6 +50,7 @@ __all__ = [
     "fold_text",
     "load_free_text_vocabulary",
     "screen_free_text",
+    "screen_severity",
 ]
 
 DEFAULT_VOCABULARY_PATH: Final[Path] = (
@@ -61,7 +62,6 @@ Severity = Literal["urgent", "same_day"]
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
 _NAME_PATTERN: Final[str] = r"^[a-z][a-z0-9_]*$"
-_CLAUSE_PUNCTUATION: Final[re.Pattern[str]] = re.compile(r"[.!?;,\n\r\u2026]+")
 _DECIMAL: Final[re.Pattern[str]] = re.compile(r"(\d)[.,](\d)")
 _WORD: Final[re.Pattern[str]] = re.compile(r"[a-z0-9]+")
 _REPEATED_LETTER: Final[re.Pattern[str]] = re.compile(r"([a-z])\1+")
@@ -108,6 +108,22 @@ class _CategoryModel(BaseModel):
     source: str = Field(min_length=1)
     patterns: list[_PatternItem] = Field(min_length=1)
     exclude: list[_PatternItem] = Field(default_factory=list)
+    hypothetical: bool = True
+    """False: a hypothetical does not cancel this category ("si ça continue je vais tout avaler" is ideation)."""
+    resolved: bool = True
+    """False: a resolved past event does not cancel this category."""
+
+
+class _ContextModel(BaseModel):
+    """Clear hypotheticals and resolved past events (see the vocabulary file's header)."""
+
+    model_config = _STRICT
+    hypothetical: list[_PatternItem] = Field(default_factory=list)
+    question_openers: list[str] = Field(default_factory=list)
+    general_questions: list[_PatternItem] = Field(default_factory=list)
+    resolved: list[_PatternItem] = Field(default_factory=list)
+    past: list[str] = Field(default_factory=list)
+    not_past_after: list[str] = Field(default_factory=list)
 
 
 class _NormalisationModel(BaseModel):
@@ -115,6 +131,7 @@ class _NormalisationModel(BaseModel):
     clause_breaks: list[str] = Field(default_factory=list)
     rewrites: dict[str, str] = Field(default_factory=dict)
     stopwords: list[str] = Field(default_factory=list)
+    symbols: dict[str, str] = Field(default_factory=dict)
 
 
 class _NegationModel(BaseModel):
@@ -150,6 +167,7 @@ class _VocabularyModel(BaseModel):
     negation: _NegationModel
     matching: _MatchingModel
     lexicon: dict[str, list[str]] = Field(default_factory=dict)
+    context: _ContextModel = Field(default_factory=_ContextModel)
     categories: list[_CategoryModel] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -193,29 +211,56 @@ def _words_of(text: str) -> list[str]:
     return _raw_words(fold_text(text))
 
 
+_SENTENCE: Final[re.Pattern[str]] = re.compile(r"[^.!?\n\r\u2026]+[.!?\n\r\u2026]*")
+_CLAUSE_MARKS: Final[re.Pattern[str]] = re.compile(r"[;,]+")
+
+
+@dataclass(frozen=True)
+class _Sentence:
+    """One sentence of a message: its clauses of meaningful words, and whether it ends with a question mark."""
+
+    clauses: tuple[tuple[str, ...], ...]
+    question: bool
+
+
 @dataclass(frozen=True)
 class _Normaliser:
-    """Steps 2 and 3: clauses, rewrites, stop words."""
+    """Steps 2 and 3: sentences, clauses, rewrites, stop words."""
 
     rewrites: Mapping[tuple[str, ...], tuple[str, ...]]
     rewrite_lengths: tuple[int, ...]  # longest first
     clause_breaks: frozenset[str]
     stopwords: frozenset[str]
+    symbols: Mapping[str, str]
 
     def clauses(self, text: str) -> list[tuple[str, ...]]:
         """The message as clauses of meaningful words."""
-        result: list[tuple[str, ...]] = []
-        for piece in _CLAUSE_PUNCTUATION.split(fold_text(text[:_MAX_TEXT_CHARS])):
-            clause: list[str] = []
-            for word in self._rewrite(_raw_words(piece)):
-                if word in self.clause_breaks:
-                    if clause:
-                        result.append(tuple(clause))
-                    clause = []
-                elif word not in self.stopwords:
-                    clause.append(word)
-            if clause:
-                result.append(tuple(clause))
+        return [clause for sentence in self.sentences(text) for clause in sentence.clauses]
+
+    def sentences(self, text: str) -> list[_Sentence]:
+        """The message as sentences (cut at . ! ? … and new lines), each cut into clauses (at , ; and the
+        clause-break words). A sentence is a question when its end holds a "?": the context rules read it."""
+        result: list[_Sentence] = []
+        text = text[:_MAX_TEXT_CHARS]
+        for symbol, words in self.symbols.items():
+            if symbol in text:
+                text = text.replace(symbol, f" {words} ")
+        for found in _SENTENCE.finditer(fold_text(text)):
+            piece = found.group()
+            clauses: list[tuple[str, ...]] = []
+            for part in _CLAUSE_MARKS.split(piece):
+                clause: list[str] = []
+                for word in self._rewrite(_raw_words(part)):
+                    if word in self.clause_breaks:
+                        if clause:
+                            clauses.append(tuple(clause))
+                        clause = []
+                    elif word not in self.stopwords:
+                        clause.append(word)
+                if clause:
+                    clauses.append(tuple(clause))
+            if clauses:
+                result.append(_Sentence(clauses=tuple(clauses), question="?" in piece))
         return result
 
     def _rewrite(self, words: list[str]) -> list[str]:
@@ -284,7 +329,6 @@ def _within(token: str, target: str, allowed: int) -> bool:
     return _typos(token, target) <= allowed
 
 
-@lru_cache(maxsize=65_536)
 def _word_matches(spec: _Word, token: str, fuzz: _Fuzz) -> bool:
     """Does a message word match a pattern word, allowing for a typo?"""
     if token == spec.text or (spec.prefix and token.startswith(spec.text)):
@@ -295,6 +339,8 @@ def _word_matches(spec: _Word, token: str, fuzz: _Fuzz) -> bool:
     allowed = 2 if size >= fuzz.long_length else 1
     if not spec.prefix:
         return abs(len(token) - size) <= allowed and _within(token, spec.text, allowed)
+    if len(token) < size - allowed:
+        return False
     # A stem: compare it with the beginnings of the word around its own length ("fourmilement" for "fourmill*").
     return any(
         _within(token[:cut], spec.text, allowed)
@@ -303,50 +349,173 @@ def _word_matches(spec: _Word, token: str, fuzz: _Fuzz) -> bool:
     )
 
 
-_Alternatives = tuple[_Word, ...]
-"""One position of a pattern: any of these words."""
+@lru_cache(maxsize=65_536)
+def _letter_bits(word: str) -> int:
+    """The set of letters of a word as bits (a = 1, b = 2, ...; digits ignored)."""
+    bits = 0
+    for char in word:
+        if "a" <= char <= "z":
+            bits |= 1 << (ord(char) - 97)
+    return bits
+
+
+_FuzzyEntry = tuple[str, bool, int, int, int, int]
+"""A pattern word ready for typo comparison: (text, is a stem, length, typos allowed, its letters as bits, its bit)."""
+
+_TOKEN_CACHE_LIMIT: Final[int] = 100_000
+"""Distinct message words remembered with their match mask (most masks are 0; about 10 MB at most); the cache
+restarts when full."""
+
+
+class _WordIndex:
+    """Every distinct word of the vocabulary's patterns, numbered: a message word is compared with them once and
+    remembered as a bit mask (bit n set when it matches word n, typos included). Matching a pattern is then a
+    few integer ANDs per message word instead of one typo-tolerant comparison per pattern word: this is what keeps
+    a message well under a millisecond with several hundred pattern words."""
+
+    def __init__(self, fuzz: _Fuzz) -> None:
+        self.fuzz = fuzz
+        self.words: list[_Word] = []
+        self._bits: dict[_Word, int] = {}
+        self._cache: dict[str, int] = {}
+        self._exact: dict[str, int] = {}
+        self._stems: dict[str, int] = {}
+        self._by_letter: dict[str, tuple[_FuzzyEntry, ...]] = {}
+        self._always: tuple[_FuzzyEntry, ...] = ()
+
+    def bit(self, word: _Word) -> int:
+        """The word's bit, numbering it on first sight (at compile time only)."""
+        number = self._bits.get(word)
+        if number is None:
+            number = self._bits[word] = len(self.words)
+            self.words.append(word)
+        return 1 << number
+
+    def mask(self, token: str) -> int:
+        found = self._cache.get(token)
+        if found is None:
+            found = self._compute(token)
+            if len(self._cache) >= _TOKEN_CACHE_LIMIT:
+                self._cache.clear()
+            self._cache[token] = found
+        return found
+
+    def freeze(self) -> None:
+        """Build the lookup tables once every pattern word is numbered (end of compilation).
+
+        Typo candidates are filed under their first two letters: one typo (insertion, deletion, substitution, or a
+        swap of neighbours) always leaves the word's first or second letter equal to the pattern word's first or
+        second letter, so a new word is compared only with the pattern words filed under its own first two letters
+        (and with the long pattern words allowed two typos, which are few)."""
+        exact: dict[str, int] = {}
+        stems: dict[str, int] = {}
+        by_letter: dict[str, list[_FuzzyEntry]] = {}
+        always: list[_FuzzyEntry] = []
+        for number, spec in enumerate(self.words):
+            bit = 1 << number
+            table = stems if spec.prefix else exact
+            table[spec.text] = table.get(spec.text, 0) | bit
+            size = len(spec.text)
+            if size >= self.fuzz.min_length and not any(c.isdigit() for c in spec.text):
+                allowed = 2 if size >= self.fuzz.long_length else 1
+                entry = (spec.text, spec.prefix, size, allowed, _letter_bits(spec.text), bit)
+                if allowed == 1:
+                    for letter in {spec.text[0], spec.text[1]}:
+                        by_letter.setdefault(letter, []).append(entry)
+                else:
+                    always.append(entry)
+        self._exact, self._stems = exact, stems
+        self._by_letter = {letter: tuple(entries) for letter, entries in by_letter.items()}
+        self._always = tuple(always)
+        self._cache.clear()
+
+    def _compute(self, token: str) -> int:
+        """The mask of a word not seen before: exact words and stems by table look-up, then the typo-tolerant
+        comparison only for the candidates of its first two letters, of a compatible length, sharing enough letters
+        (one typo changes at most two letters of the set of letters)."""
+        found = self._exact.get(token, 0)
+        stems = self._stems
+        for cut in range(1, len(token) + 1):
+            found |= stems.get(token[:cut], 0)
+        if token in self.fuzz.real_words or any(c.isdigit() for c in token) or len(token) < 2:
+            return found
+        length = len(token)
+        letters = _letter_bits(token)
+        tried = found
+        groups = (self._by_letter.get(token[0], ()), self._by_letter.get(token[1], ()), self._always)
+        for group in groups:
+            for text, prefix, size, allowed, spec_letters, bit in group:
+                if tried & bit:
+                    continue
+                tried |= bit
+                if not prefix:
+                    if (
+                        abs(length - size) <= allowed
+                        and (spec_letters ^ letters).bit_count() <= 2 * allowed
+                        and _typos(token, text) <= allowed
+                    ):
+                        found |= bit
+                    continue
+                if size - allowed > length or (spec_letters & ~letters).bit_count() > allowed:
+                    continue
+                for cut in range(size - allowed, min(size + allowed, length) + 1):
+                    head = token[:cut]
+                    if (spec_letters ^ _letter_bits(head)).bit_count() <= 2 * allowed and _typos(head, text) <= allowed:
+                        found |= bit
+                        break
+        return found
+
+    def masks(self, clause: Sequence[str]) -> tuple[int, ...]:
+        return tuple(self.mask(token) for token in clause)
 
 
 @dataclass(frozen=True)
 class _Pattern:
     source: str
     """The pattern as written in the file (kept for error messages and for explaining a match)."""
-    positions: tuple[_Alternatives, ...]
+    positions: tuple[int, ...]
+    """One bit mask per position: the pattern words any of which may stand there."""
     max_gap: int
 
-    def spans(self, words: Sequence[str], fuzz: _Fuzz) -> list[tuple[int, int]]:
+    def possible(self, union: int) -> bool:
+        """Can the pattern match a clause whose words' masks OR to `union`? (Most patterns are out at once.)"""
+        return all(union & wanted for wanted in self.positions)
+
+    def spans(self, masks: Sequence[int]) -> list[tuple[int, int]]:
         """Every (first, last) word index range where the pattern matches; the shortest match per first word."""
         found: list[tuple[int, int]] = []
-        for start, word in enumerate(words):
-            if _any_matches(self.positions[0], word, fuzz):
-                end = self._extend(words, 1, start, fuzz)
+        head = self.positions[0]
+        for start, mask in enumerate(masks):
+            if mask & head:
+                end = self._extend(masks, 1, start)
                 if end is not None:
                     found.append((start, end))
         return found
 
-    def _extend(self, words: Sequence[str], position: int, previous: int, fuzz: _Fuzz) -> int | None:
+    def _extend(self, masks: Sequence[int], position: int, previous: int) -> int | None:
         if position == len(self.positions):
             return previous
-        last = min(len(words), previous + 2 + self.max_gap)
+        last = min(len(masks), previous + 2 + self.max_gap)
+        wanted = self.positions[position]
         for index in range(previous + 1, last):
-            if _any_matches(self.positions[position], words[index], fuzz):
-                end = self._extend(words, position + 1, index, fuzz)
+            if masks[index] & wanted:
+                end = self._extend(masks, position + 1, index)
                 if end is not None:
                     return end
         return None
 
 
-def _any_matches(alternatives: _Alternatives, token: str, fuzz: _Fuzz) -> bool:
-    return any(_word_matches(spec, token, fuzz) for spec in alternatives)
+def _is_cue(word: str, cues: Iterable[_Word]) -> bool:
+    return any(word == cue.text or (cue.prefix and word.startswith(cue.text)) for cue in cues)
 
 
 @dataclass(frozen=True)
 class _Negation:
     """Cues that cancel a match when they stand just before ("pas de fièvre") or just after ("fièvre : non") it."""
 
-    before: _Alternatives
+    before: tuple[_Word, ...]
     before_fillers: frozenset[str]
-    after: _Alternatives
+    after: tuple[_Word, ...]
     after_fillers: frozenset[str]
     max_fillers: int
 
@@ -356,17 +525,82 @@ class _Negation:
         )
 
     def _cue_at(
-        self, words: Sequence[str], indexes: Iterable[int], cues: _Alternatives, fillers: frozenset[str]
+        self, words: Sequence[str], indexes: Iterable[int], cues: tuple[_Word, ...], fillers: frozenset[str]
     ) -> bool:
         skipped = 0
         for index in indexes:
             word = words[index]
-            if any(word == cue.text or (cue.prefix and word.startswith(cue.text)) for cue in cues):
+            if _is_cue(word, cues):
                 return True
             if word in fillers and skipped < self.max_fillers:
                 skipped += 1
                 continue
             return False
+        return False
+
+
+@dataclass(frozen=True)
+class _Context:
+    """Clear hypotheticals and resolved past events, which cancel a match (unless its category says otherwise).
+
+    Hypothetical: a cue of `hypothetical` ("en cas de", "si jamais", "que faire si") stands before the match in its
+    clause, or the clause opens with a `question_openers` word ("si") in a sentence ending with "?" ("si elle tombe,
+    est-ce que je la relève ?"). A bare "si" elsewhere is NOT a hypothetical: "c'est grave si je crache du sang ?"
+    asks about a sign the patient has, and stays flagged.
+    Resolved: in the same sentence, a `resolved` cue ("c'est passé", "ça va mieux", "réglé") comes after the match
+    AND a `past` marker ("la semaine dernière", "il y a", "avait") stands before that cue; a marker right after a
+    `not_past_after` word ("depuis hier") is not the past. Both are needed: "j'ai de la fièvre mais ça va" stays
+    flagged.
+    General question: a message of ONE sentence ending with "?" where a `general_questions` cue ("peut donner",
+    "provoque") stands before the sign: "est-ce que la radiothérapie peut donner de la fièvre ?". A second sentence
+    ("... ? Mon père en a depuis hier") keeps the sign flagged."""
+
+    hypothetical: tuple[_Pattern, ...]
+    question_openers: frozenset[str]
+    general_questions: tuple[_Pattern, ...]
+    resolved: tuple[_Pattern, ...]
+    past: tuple[_Word, ...]
+    not_past_after: frozenset[str]
+    negation_words: tuple[_Word, ...]
+
+    def hypothetical_at(
+        self, sentence: _Sentence, masks: Sequence[int], clause: int, first: int, *, alone: bool
+    ) -> bool:
+        words = sentence.clauses[clause]
+        if sentence.question and words[0] in self.question_openers:
+            return True
+        if (
+            alone
+            and sentence.question
+            and any(start < first for cue in self.general_questions for start, _ in cue.spans(masks))
+        ):
+            return True
+        return any(start < first for cue in self.hypothetical for start, _ in cue.spans(masks))
+
+    def resolved_after(
+        self, sentence: _Sentence, all_masks: Sequence[Sequence[int]], clause: int, last: int
+    ) -> bool:
+        for index in range(clause, len(sentence.clauses)):
+            words = sentence.clauses[index]
+            for cue in self.resolved:
+                for start, end in cue.spans(all_masks[index]):
+                    if index == clause and start <= last:
+                        continue
+                    if any(_is_cue(word, self.negation_words) for word in words[start + 1 : end]):
+                        continue  # "je ne vais pas bien" is not "je vais bien"; "plus rien" is a cue itself
+                    if self._past_before(sentence, index, start):
+                        return True
+        return False
+
+    def _past_before(self, sentence: _Sentence, clause: int, start: int) -> bool:
+        for index in range(clause + 1):
+            words = sentence.clauses[index]
+            stop = start if index == clause else len(words)
+            for position in range(stop):
+                if _is_cue(words[position], self.past) and not (
+                    position > 0 and words[position - 1] in self.not_past_after
+                ):
+                    return True
         return False
 
 
@@ -378,30 +612,41 @@ class _Category:
     source: str
     patterns: tuple[_Pattern, ...]
     exclude: tuple[_Pattern, ...]
+    hypothetical: bool
+    resolved: bool
 
     @property
     def flag(self) -> FreeTextFlag:
         return FreeTextFlag(category=self.id, label=self.label, severity=self.severity)
 
-    def found_in(self, words: Sequence[str], negation: _Negation, fuzz: _Fuzz) -> bool:
-        """At least one match that is neither negated nor overlapped by an exclusion."""
-        return next(self.matches(words, negation, fuzz), None) is not None
-
-    def matches(self, words: Sequence[str], negation: _Negation, fuzz: _Fuzz) -> Iterator[tuple[_Pattern, int, int]]:
-        """The surviving matches, lazily: (pattern, first word, last word).
+    def matches(
+        self,
+        words: Sequence[str],
+        masks: Sequence[int],
+        negation: _Negation,
+        candidates: Iterable[_Pattern] | None = None,
+    ) -> Iterator[tuple[_Pattern, int, int]]:
+        """The matches that are neither negated nor overlapped by an exclusion, lazily: (pattern, first, last).
 
         Exclusions are tight (adjacent words by default, `exclude_max_gap`): a loose exclusion could swallow a real
         sign next to it ("je ne sens plus mes jambes ni la douleur" must stay a red flag)."""
+        union = 0
+        for mask in masks:
+            union |= mask
         excluded: list[tuple[int, int]] | None = None
-        for pattern in self.patterns:
-            for first, last in pattern.spans(words, fuzz):
-                if negation.cancels(words, first, last):
-                    continue
-                if excluded is None:
-                    excluded = [span for rule in self.exclude for span in rule.spans(words, fuzz)]
-                if any(first <= other_last and other_first <= last for other_first, other_last in excluded):
-                    continue
-                yield pattern, first, last
+        for pattern in self.patterns if candidates is None else candidates:
+            for wanted in pattern.positions:  # inlined `pattern.possible(union)`
+                if not union & wanted:
+                    break
+            else:
+                for first, last in pattern.spans(masks):
+                    if negation.cancels(words, first, last):
+                        continue
+                    if excluded is None:
+                        excluded = [span for rule in self.exclude for span in rule.spans(masks)]
+                    if any(first <= other_last and other_first <= last for other_first, other_last in excluded):
+                        continue
+                    yield pattern, first, last
 
 
 @dataclass(frozen=True)
@@ -414,6 +659,23 @@ class FreeTextVocabulary:
     normaliser: _Normaliser
     negation: _Negation
     fuzz: _Fuzz
+    context: _Context
+    index: _WordIndex
+    anchors: Mapping[int, tuple[tuple[int, int], ...]]
+    """Word number -> the (category, pattern) positions of the patterns whose first word it can be: a clause only
+    tries the patterns its words can start, so the cost follows the message, not the size of the vocabulary."""
+
+    def candidates(self, union: int) -> list[list[_Pattern]]:
+        """Per category (file order), the patterns whose first position one of the clause's words matches."""
+        chosen: set[tuple[int, int]] = set()
+        while union:
+            lowest = union & -union
+            chosen.update(self.anchors.get(lowest.bit_length() - 1, ()))
+            union ^= lowest
+        per_category: list[list[_Pattern]] = [[] for _ in self.categories]
+        for category, pattern in sorted(chosen):
+            per_category[category].append(self.categories[category].patterns[pattern])
+        return per_category
 
     @property
     def category_ids(self) -> tuple[str, ...]:
@@ -427,6 +689,36 @@ class FreeTextVocabulary:
         raise KeyError(category_id)
 
 
+def _surviving(
+    text: str, vocabulary: FreeTextVocabulary, *, first_only: bool
+) -> Iterator[tuple[_Category, _Pattern, tuple[str, ...], int, int]]:
+    """Every match that survives negation, exclusions and context: (category, pattern, clause, first, last).
+    With `first_only`, a category stops being searched once found (the screen); without, all (the explanation)."""
+    found: set[str] = set()
+    context = vocabulary.context
+    sentences = vocabulary.normaliser.sentences(text)
+    alone = len(sentences) == 1
+    for sentence in sentences:
+        all_masks = [vocabulary.index.masks(clause) for clause in sentence.clauses]
+        for number, (words, masks) in enumerate(zip(sentence.clauses, all_masks, strict=True)):
+            union = 0
+            for mask in masks:
+                union |= mask
+            candidates = vocabulary.candidates(union)
+            for category, patterns in zip(vocabulary.categories, candidates, strict=True):
+                if not patterns or (first_only and category.id in found):
+                    continue
+                for pattern, first, last in category.matches(words, masks, vocabulary.negation, patterns):
+                    if (category.hypothetical and context.hypothetical_at(sentence, masks, number, first, alone=alone)) or (
+                        category.resolved and context.resolved_after(sentence, all_masks, number, last)
+                    ):
+                        continue
+                    found.add(category.id)
+                    yield category, pattern, words, first, last
+                    if first_only:
+                        break
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Public API
 # ---------------------------------------------------------------------------------------------------------------
@@ -436,14 +728,25 @@ def screen_free_text(text: str, vocabulary: FreeTextVocabulary) -> tuple[FreeTex
     Never raises on any string (emoji, other scripts, empty, huge): what is not a Latin letter or a digit is a
     separator.
     """
-    clauses = vocabulary.normaliser.clauses(text)
-    if not clauses:
-        return ()
-    return tuple(
-        category.flag
-        for category in vocabulary.categories
-        if any(category.found_in(clause, vocabulary.negation, vocabulary.fuzz) for clause in clauses)
-    )
+    found = {category.id for category, *_ in _surviving(text, vocabulary, first_only=True)}
+    return tuple(category.flag for category in vocabulary.categories if category.id in found)
+
+
+ScreenSeverity = Literal["urgent", "same_day", "info", "none"]
+"""A whole message's level: its most severe category's, "none" when nothing is found."""
+
+_SEVERITY_RANK: Final[dict[str, int]] = {"urgent": 3, "same_day": 2, "info": 1, "none": 0}
+
+
+def screen_severity(text: str, vocabulary: FreeTextVocabulary) -> tuple[ScreenSeverity, tuple[str, ...]]:
+    """(the message's level, the category ids found in vocabulary order): one call for tools and other services
+    that need a single answer per message (the `python -m bot screen` command, the metrics script)."""
+    flags = screen_free_text(text, vocabulary)
+    level: ScreenSeverity = "none"
+    for flag in flags:
+        if _SEVERITY_RANK[flag.severity] > _SEVERITY_RANK[level]:
+            level = flag.severity  # type: ignore[assignment]
+    return level, tuple(flag.category for flag in flags)
 
 
 def explain_free_text(text: str, vocabulary: FreeTextVocabulary) -> tuple[tuple[str, str, str], ...]:
@@ -452,12 +755,10 @@ def explain_free_text(text: str, vocabulary: FreeTextVocabulary) -> tuple[tuple[
     For developers and for reviewing the vocabulary with clinicians (never shown to patients); the words are the
     normalised form ("jsens pu mes jambes" -> "sens pu jambes").
     """
-    found: list[tuple[str, str, str]] = []
-    for clause in vocabulary.normaliser.clauses(text):
-        for category in vocabulary.categories:
-            for pattern, first, last in category.matches(clause, vocabulary.negation, vocabulary.fuzz):
-                found.append((category.id, pattern.source, " ".join(clause[first : last + 1])))
-    return tuple(found)
+    return tuple(
+        (category.id, pattern.source, " ".join(words[first : last + 1]))
+        for category, pattern, words, first, last in _surviving(text, vocabulary, first_only=False)
+    )
 
 
 def load_free_text_vocabulary(path: Path) -> FreeTextVocabulary:
@@ -498,6 +799,7 @@ def _compile(model: _VocabularyModel) -> FreeTextVocabulary:
         rewrite_lengths=tuple(sorted({len(key) for key in rewrites}, reverse=True)),
         clause_breaks=frozenset(_single_word(word, "clause break") for word in norm.clause_breaks),
         stopwords=stopwords,
+        symbols=dict(norm.symbols),
     )
     unreachable = stopwords | {key[0] for key in rewrites if len(key) == 1} | normaliser.clause_breaks
     neg = model.negation
@@ -513,27 +815,47 @@ def _compile(model: _VocabularyModel) -> FreeTextVocabulary:
         long_length=model.matching.fuzzy_long_length,
         real_words=frozenset(_single_word(word, "real word") for word in model.matching.real_words),
     )
+    index = _WordIndex(fuzz)
     lexicon = {
         name: tuple(_compile_word(word, f'word of group "@{name}"', unreachable) for word in words)
         for name, words in model.lexicon.items()
     }
+
+    def pattern(item: str | _PatternModel, gap: int, where: str) -> _Pattern:
+        return _compile_pattern(item, gap, lexicon, unreachable, where, index)
+
     categories = tuple(
         _Category(
             id=category.id,
             label=category.label,
             severity=category.severity,
             source=category.source,
-            patterns=tuple(
-                _compile_pattern(item, model.matching.max_gap, lexicon, unreachable, category.id)
-                for item in category.patterns
-            ),
-            exclude=tuple(
-                _compile_pattern(item, model.matching.exclude_max_gap, lexicon, unreachable, category.id)
-                for item in category.exclude
-            ),
+            patterns=tuple(pattern(item, model.matching.max_gap, category.id) for item in category.patterns),
+            exclude=tuple(pattern(item, model.matching.exclude_max_gap, category.id) for item in category.exclude),
+            hypothetical=category.hypothetical,
+            resolved=category.resolved,
         )
         for category in model.categories
     )
+    ctx = model.context
+    context = _Context(
+        hypothetical=tuple(pattern(item, 0, "context.hypothetical") for item in ctx.hypothetical),
+        question_openers=frozenset(_single_word(word, "question opener") for word in ctx.question_openers),
+        general_questions=tuple(pattern(item, 0, "context.general_questions") for item in ctx.general_questions),
+        resolved=tuple(pattern(item, 1, "context.resolved") for item in ctx.resolved),
+        past=tuple(_compile_word(word, "past marker") for word in ctx.past),
+        not_past_after=frozenset(_single_word(word, "not-past word") for word in ctx.not_past_after),
+        negation_words=negation.before,
+    )
+    index.freeze()
+    anchors: dict[int, list[tuple[int, int]]] = {}
+    for category_number, category in enumerate(categories):
+        for pattern_number, compiled in enumerate(category.patterns):
+            head = compiled.positions[0]
+            while head:
+                lowest = head & -head
+                anchors.setdefault(lowest.bit_length() - 1, []).append((category_number, pattern_number))
+                head ^= lowest
     return FreeTextVocabulary(
         version=model.version,
         source=model.source,
@@ -541,6 +863,9 @@ def _compile(model: _VocabularyModel) -> FreeTextVocabulary:
         normaliser=normaliser,
         negation=negation,
         fuzz=fuzz,
+        context=context,
+        index=index,
+        anchors={bit: tuple(found) for bit, found in anchors.items()},
     )
 
 
@@ -565,29 +890,31 @@ def _compile_word(written: str, what: str, unreachable: frozenset[str] = frozens
 def _compile_pattern(
     item: str | _PatternModel,
     default_gap: int,
-    lexicon: Mapping[str, _Alternatives],
+    lexicon: Mapping[str, tuple[_Word, ...]],
     unreachable: frozenset[str],
-    category_id: str,
+    owner: str,
+    index: _WordIndex,
 ) -> _Pattern:
     written, gap = (item, default_gap) if isinstance(item, str) else (item.words, item.max_gap)
-    where = f'category "{category_id}", pattern "{written}"'
-    positions: list[_Alternatives] = []
+    where = f'category "{owner}", pattern "{written}"'
+    positions: list[int] = []
     for chunk in written.split():
-        alternatives: list[_Word] = []
+        mask = 0
         for alternative in chunk.split("|"):
             if alternative.startswith("@"):
                 group = lexicon.get(alternative[1:])
                 if group is None:
                     raise ValueError(f"{where}: unknown word group {alternative}")
-                alternatives.extend(group)
+                for word in group:
+                    mask |= index.bit(word)
             elif alternative:
                 try:
-                    alternatives.append(_compile_word(alternative, "word", unreachable))
+                    mask |= index.bit(_compile_word(alternative, "word", unreachable))
                 except ValueError as error:
                     raise ValueError(f"{where}: {error}") from None
             else:
                 raise ValueError(f'{where}: empty alternative in "{chunk}"')
-        positions.append(tuple(alternatives))
+        positions.append(mask)
     if not positions:
         raise ValueError(f"{where}: no word")
     return _Pattern(source=written, positions=tuple(positions), max_gap=default_gap if gap is None else gap)
