@@ -22,7 +22,6 @@ from harness import Bench, Patient, answer_all, current_prompt
 
 RT = date(2027, 3, 3)
 ON_CALL = "01 99 00 20 20"  # the default site's on-call number (questionnaires/sites.yaml)
-NEEDS_NEW_CATEGORIES = pytest.mark.xfail(strict=False, reason="needs the screen's new categories (issue 31)")
 
 
 def rows(bench: Bench, sql: str, *params: object) -> list[tuple]:
@@ -125,7 +124,6 @@ async def test_a_red_flag_of_the_same_group_more_than_30_minutes_later_alerts_ag
     assert rows(bench, "SELECT COUNT(*) FROM alerts WHERE rule_id = 'free_text_red_flag'") == [(2,)]
 
 
-@NEEDS_NEW_CATEGORIES
 async def test_suicidal_words_after_a_neurological_alert_get_their_own_alert_and_3114(bench: Bench) -> None:
     patient = await quiet(bench, await bench.join(6003, "P-M3", RT))
     await says(bench, patient, "je ne sens plus mes jambes")
@@ -135,7 +133,6 @@ async def test_suicidal_words_after_a_neurological_alert_get_their_own_alert_and
     assert any("3114" in t for t in replies)
 
 
-@NEEDS_NEW_CATEGORIES
 async def test_heavy_bleeding_after_a_fever_alert_gets_its_own_alert_and_the_call_15_now_advice(
     bench: Bench,
 ) -> None:
