@@ -20,7 +20,7 @@ from typing import Any
 import aiosqlite
 
 from bot.clock import Clock
-from bot.storage.db import DatabaseFileError, connect, is_postgres_url, migrate
+from bot.storage.db import DatabaseFileError, connect, is_lock_error, is_postgres_url, locked_error, migrate
 
 
 class Tx:
@@ -187,6 +187,17 @@ class SingleRead(SingleStatement):
         raise RuntimeError("read-only session cannot commit")
 
 
+async def _probe_write_lock(conn: aiosqlite.Connection) -> None:
+    """Take the write lock once and give it back, so a database another process keeps locked is refused at start-up
+    (one sentence, exit 2) instead of failing the bot's first write with a traceback (issue 39, item 6).
+
+    `BEGIN IMMEDIATE` waits up to the busy timeout for a writer that is merely busy (the bot's own transactions
+    last milliseconds), so an export or a backup taken while the bot runs is not refused.
+    """
+    await conn.execute("BEGIN IMMEDIATE")
+    await conn.execute("ROLLBACK")
+
+
 class Store:
     """The bot's SQLite database (`bot.storage.engines.open_store` gives a `bot.storage.postgres.PgStore` for a
     PostgreSQL URL)."""
@@ -216,8 +227,12 @@ class Store:
         conn = await connect(path)
         try:
             await migrate(conn, clock)
+            if str(path) != ":memory:":
+                await _probe_write_lock(conn)
         except BaseException as exc:
             await conn.close()  # else aiosqlite's thread keeps the process alive after the error
+            if is_lock_error(exc):
+                raise locked_error(path, exc) from None
             if type(exc) is sqlite3.DatabaseError:  # "file is not a database", "disk image is malformed"
                 raise DatabaseFileError(path, f"it is not a usable SQLite database ({exc})") from None
             raise
