@@ -51,3 +51,63 @@ async def test_last_fraction_and_events_are_recorded_audited_exported_and_report
                                services.opioids, progress=False, schedule=services.schedule, now=bench.clock.now())
     html = files.html.read_text(encoding="utf-8")
     assert "Intercurrent events" in html and "dexaméthasone 8 mg" in html and "steroids" in html
+
+
+def mentions(bench: Bench, text: str, since: int) -> list[str]:
+    return [m.text or m.caption or "" for m in bench.group_messages()[since:] if text in (m.text or m.caption or "")]
+
+
+async def test_a_recorded_death_ends_all_contact_tells_the_team_once_and_a_correction_restores(bench: Bench) -> None:
+    """Issue 39, item 4: after `/event <id> death <date>` nothing more reaches the patient's chat over the following
+    days (questionnaires, reminders, notices), /send is refused, no digest lists them as missing, the group hears
+    it once, the report lists the death; `/event <id> death-cancel <reason>` restores the follow-up, audited."""
+    services = bench.services
+    assert services is not None
+    dead = await bench.join(4401, "P-DC1", date(2027, 3, 2), "fractions=5")
+    alive = await bench.join(4402, "P-AL1", date(2027, 3, 2), "fractions=5")
+    await answer_all(bench, alive, {"pain_worst": 3})
+    assert bench.standin.sent_messages(dead.chat_id)[-1].buttons()  # the baseline is open, left unanswered
+
+    since = len(bench.group_messages())
+    await bench.clinician_says("/event P-DC1 death 2027-03-01")
+    await bench.tick()
+    assert rows(bench, "SELECT status, resume_status FROM patients WHERE study_id = 'P-DC1'") == [("deceased", "active")]
+    assert rows(bench, "SELECT COUNT(*) FROM instances i JOIN patients p ON p.id = i.patient_id"
+                       " WHERE p.study_id = 'P-DC1' AND i.status IN ('planned', 'sending', 'open')") == [(0,)]
+    to_dead = len(bench.standin.sent_messages(dead.chat_id))
+    to_alive = len(bench.standin.sent_messages(alive.chat_id))
+
+    await bench.clinician_says("/send P-DC1 weekly")
+    assert "deceased" in (bench.group_messages()[-1].text or "") or "décédé" in (bench.group_messages()[-1].text or "")
+    await bench.clinician_says("/event P-DC1 death 2027-03-01")  # twice: refused, the team is not told again
+    await bench.clinician_says("/reprendre P-DC1")  # a deceased patient is not resumed by a status command
+    assert rows(bench, "SELECT status FROM patients WHERE study_id = 'P-DC1'") == [("deceased",)]
+    await bench.advance(timedelta(days=5))
+
+    assert len(bench.standin.sent_messages(dead.chat_id)) == to_dead  # nothing more to the patient's chat
+    assert len(bench.standin.sent_messages(alive.chat_id)) > to_alive  # while the others are still followed
+    assert rows(bench, "SELECT COUNT(*) FROM intercurrent_events WHERE kind = 'death'") == [(1,)]
+    notices = [t for t in mentions(bench, "P-DC1", since) if "Décès enregistré" in t or "Death recorded" in t]
+    assert len(notices) == 1, notices
+    missing = [t for t in mentions(bench, "P-DC1", since) if "manqu" in t.lower() or "missed" in t.lower()]
+    assert missing == [], missing  # no digest lists the deceased patient as missing a questionnaire
+
+    files = await build_report(services.store, bench.tmp_path / "report", services.questionnaires,
+                               services.opioids, progress=False, schedule=services.schedule, now=bench.clock.now())
+    html = files.html.read_text(encoding="utf-8")
+    assert "P-DC1" in html.split("Intercurrent events")[1] and "death" in html.split("Intercurrent events")[1]
+
+    await bench.clinician_says("/event P-DC1 death-cancel")  # a correction needs its reason
+    assert rows(bench, "SELECT status FROM patients WHERE study_id = 'P-DC1'") == [("deceased",)]
+    await bench.clinician_says("/event P-DC1 death-cancel erreur de dossier")
+    assert rows(bench, "SELECT status, resume_status FROM patients WHERE study_id = 'P-DC1'") == [("active", None)]
+    assert rows(bench, "SELECT reason FROM intercurrent_corrections") == [("erreur de dossier",)]
+    assert [a for (a,) in rows(bench, "SELECT action FROM audit_log WHERE patient_id = (SELECT id FROM patients"
+                                      " WHERE study_id = 'P-DC1') AND action IN ('status:deceased',"
+                                      " 'intercurrent_correction') ORDER BY id")] == [
+        "status:deceased", "intercurrent_correction"]
+    await bench.advance(timedelta(days=2))
+    assert len(bench.standin.sent_messages(dead.chat_id)) > to_dead  # contact resumed
+    files = await build_report(services.store, bench.tmp_path / "report2", services.questionnaires,
+                               services.opioids, progress=False, schedule=services.schedule, now=bench.clock.now())
+    assert "P-DC1" not in files.html.read_text(encoding="utf-8").split("Intercurrent events")[1]

@@ -229,6 +229,10 @@ async def send_now(update: Update, context: BotContext) -> None:
     row = await _patient_arg(update, context, _("Usage: /send <study_id> [questionnaire]"))
     if row is None:
         return
+    if row.patient.status == "deceased":  # issue 39, item 4: nothing is sent to a patient recorded as deceased
+        await update.effective_message.reply_text(  # type: ignore[union-attr]
+            _("Cannot send: {study_id} is recorded as deceased.").format(study_id=row.patient.study_id))
+        return
     questionnaire = args[1] if len(args) > 1 else "weekly"
     instance_id = await participation.push_questionnaire(
         context.services, row.patient, questionnaire, actor=f"clinician:{update.effective_user.id}"  # type: ignore[union-attr]
@@ -374,20 +378,39 @@ async def intercurrent_event(update: Update, context: BotContext) -> None:
     args = list(context.args or [])
     await record_command(update, context, "event", args)
     usage = _("Usage: /event <study_id> <kind> <YYYY-MM-DD> [note]. Kinds: {kinds}. A withdrawal needs its "
-              "reason.").format(kinds=", ".join(intercurrent.EVENT_KINDS))
+              "reason. A death entered by mistake: /event <study_id> death-cancel <reason>.").format(
+        kinds=", ".join(intercurrent.EVENT_KINDS))
     row = await _patient_arg(update, context, usage)
     if row is None:
         return
     message = update.effective_message
     assert message is not None
+    actor = f"clinician:{update.effective_user.id}"  # type: ignore[union-attr]
+    if len(args) > 1 and args[1] == "death-cancel":
+        reason = " ".join(args[2:]).strip()
+        if not reason:
+            await message.reply_text(usage)
+            return
+        if not await intercurrent.cancel_death(context.services, row.patient, reason, actor=actor):
+            await message.reply_text(_("No death is recorded for {study_id}: nothing to cancel.").format(
+                study_id=row.patient.study_id))
+            return
+        await message.reply_text(_("Death entry of {study_id} cancelled: follow-up resumes.").format(
+            study_id=row.patient.study_id))
+        return
     on = _past_date(args[2], context) if len(args) > 2 else None
     kind = args[1] if len(args) > 1 else ""
     note = " ".join(args[3:]).strip() or None
     if on is None or kind not in intercurrent.EVENT_KINDS or (kind in intercurrent.NEEDS_NOTE and note is None):
         await message.reply_text(usage)
         return
-    await intercurrent.record_event(context.services, row.patient, kind, on, note,
-                                    actor=f"clinician:{update.effective_user.id}")  # type: ignore[union-attr]
+    try:
+        await intercurrent.record_event(context.services, row.patient, kind, on, note, actor=actor)
+    except intercurrent.AlreadyDeceased:
+        await message.reply_text(_("A death is already recorded for {study_id}: nothing is sent to the patient. "
+                                   "To correct it: /event {study_id} death-cancel <reason>.").format(
+            study_id=row.patient.study_id))
+        return
     await message.reply_text(_("Event recorded for {study_id}: {kind} on {day}.").format(
         study_id=row.patient.study_id, kind=kind, day=on.strftime("%d/%m/%Y")))
 
