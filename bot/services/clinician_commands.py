@@ -56,9 +56,7 @@ async def record_followup(
         alert = await alerts.get_alert(tx, alert_id)
         if alert is None or alert.acknowledged_at is None:
             return None
-        newest = await tx.fetchone("SELECT code FROM alert_followups WHERE alert_id = ? AND kind = ?"
-                                   " ORDER BY id DESC LIMIT 1", (alert_id, kind))
-        if newest is not None and newest["code"] == code:
+        if await alerts.current_followup_code(tx, alert_id, kind) == code:
             # Idempotent (issue 39, item 7): a repeated press (a double tap, a retried callback) says what is
             # already current; a duplicate row would count the action twice in the telemonitoring yield.
             return now

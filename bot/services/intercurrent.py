@@ -121,7 +121,7 @@ async def cancel_death(services: Services, patient: Patient, reason: str, *, act
         if current.status == "deceased":
             back = await patients.resume_status(tx, patient.id) or "active"
             await patients.set_status(tx, patient.id, back, now)
-            await tx.execute("UPDATE patients SET resume_status = NULL WHERE id = ?", (patient.id,))
+            await patients.clear_resume_status(tx, patient.id)
         restored = await intercurrent_events.restore_cancelled(tx, event_id, now)
         await audit.record(tx, at=now, actor=actor, action="intercurrent_correction", patient_id=patient.id,
                            entity="intercurrent_event", entity_id=event_id, old_value=current.status, new_value=back,

@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from datetime import date
+from typing import TYPE_CHECKING
 
 from telegram import Update
 
+from bot.clock import parse_utc
 from bot.domain.enrolment import EnrolmentError, parse_day0, parse_enrolment
 from bot.i18n import _
 from bot.services.status_labels import status_label
 from bot.services import clinician_commands, enrolment
 from bot.telegram.context import BotContext
+
+if TYPE_CHECKING:
+    from bot.storage.exports import MessageRow
 
 log = logging.getLogger(__name__)
 
@@ -187,6 +193,9 @@ async def show_patient(update: Update, context: BotContext) -> None:
     if row.side_effects:  # a mild one is not an alert (issue 15): here the team sees it
         summary += "\n" + _("Side effects in the last questionnaire: {effects}").format(
             effects="; ".join(row.side_effects))
+    messages = _recent_messages(context, row.recent_messages)
+    if messages and len(summary) + len(messages) + 1 <= CAPTION_LIMIT:
+        summary, messages = f"{summary}\n{messages}", ""
     rt_days = [(d - p.rt_start).days for d in fraction_days(p.rt_start, p.fractions)]
     # In a worker thread: rendering takes tens of milliseconds that every other patient would otherwise wait.
     png = await asyncio.to_thread(
@@ -194,6 +203,33 @@ async def show_patient(update: Update, context: BotContext) -> None:
         [t.omed_mg for t in row.trajectory], rt_days=rt_days,
     )
     await context.bot.send_photo(update.effective_chat.id, png, caption=summary, protect_content=True)  # type: ignore[union-attr]
+    if messages:  # too long for the photo's caption: its own message
+        await _reply_long(update, messages)
+
+
+CAPTION_LIMIT = 1024
+"""Telegram's limit on a photo caption, in characters (core.telegram.org/bots/api#sendphoto)."""
+MESSAGE_EXCERPT = 120
+"""Characters of each message /patient shows; the whole text is in the alert it raised and in the exports."""
+
+
+def _recent_messages(context: BotContext, recent: Sequence["MessageRow"]) -> str:
+    """The patient's last messages (issue 39, item 2): local date and time, a red-flag mark and what it found,
+    the text (cut) or the kind of media."""
+    from bot.delivery.alert_text import media_label
+
+    if not recent:
+        return ""
+    lines = [_("Last messages from the patient:")]
+    for m in recent:
+        when = _local(context, parse_utc(m.received_at))
+        body = (m.text or "").replace("\n", " ").strip()
+        if len(body) > MESSAGE_EXCERPT:
+            body = body[:MESSAGE_EXCERPT - 1] + "…"
+        what = body if m.kind == "text" else f"[{media_label(m.kind)}]" + (f" {body}" if body else "")
+        mark = f"🚩 ({', '.join(m.flags)}) " if m.flags else ""
+        lines.append(f"• {when} {mark}{what}")
+    return "\n".join(lines)
 
 
 async def list_alerts(update: Update, context: BotContext) -> None:
