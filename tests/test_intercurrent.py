@@ -83,6 +83,8 @@ async def test_a_recorded_death_ends_all_contact_tells_the_team_once_and_a_corre
     await bench.clinician_says("/reprendre P-DC1")  # a deceased patient is not resumed by a status command
     assert rows(bench, "SELECT status FROM patients WHERE study_id = 'P-DC1'") == [("deceased",)]
     await bench.advance(timedelta(days=5))
+    await bench.patient_says(dead, "Bonjour, je suis sa fille, il a très mal au dos")  # kept, passed on, no reply
+    assert rows(bench, "SELECT COUNT(*) FROM patient_messages") == [(1,)]
 
     assert len(bench.standin.sent_messages(dead.chat_id)) == to_dead  # nothing more to the patient's chat
     assert len(bench.standin.sent_messages(alive.chat_id)) > to_alive  # while the others are still followed
