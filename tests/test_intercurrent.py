@@ -113,3 +113,16 @@ async def test_a_recorded_death_ends_all_contact_tells_the_team_once_and_a_corre
     files = await build_report(services.store, bench.tmp_path / "report2", services.questionnaires,
                                services.opioids, progress=False, schedule=services.schedule, now=bench.clock.now())
     assert "P-DC1" not in files.html.read_text(encoding="utf-8").split("Intercurrent events")[1]
+
+
+async def test_the_questionnaires_a_death_cancelled_are_exported_as_deceased(bench: Bench) -> None:
+    """The CSV export says why a questionnaire was cancelled: `instance_status` "deceased" after a recorded death."""
+    services = bench.services
+    assert services is not None
+    await bench.join(4411, "P-DC2", date(2027, 3, 2))
+    await bench.clinician_says("/event P-DC2 death 2027-03-01")
+    out = bench.tmp_path / "answers.csv"
+    await export("csv", services.store, out, services.questionnaires, services.opioids)
+    with out.open(encoding="utf-8", newline="") as handle:
+        statuses = {line["value"] for line in csv.DictReader(handle) if line["item"] == "instance_status"}
+    assert statuses == {"deceased"}

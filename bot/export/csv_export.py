@@ -11,7 +11,7 @@ empty hash for an instance sent before it): an upgraded questionnaire file does 
 asked is kept under the hash in `questionnaire_texts`.
 
 Every instance (sent or not, answered or not) also has four rows with `derivation` "instance": `instance_status`
-(completed / partial / missed / withdrawn / cancelled / in_progress / planned, `export_status`), `instance_due`,
+(completed / partial / missed / withdrawn / deceased / cancelled / in_progress / planned, `export_status`), `instance_due`,
 `instance_sent` and `instance_closed` (UTC times in `value`), so a missed questionnaire is a row, not an absence.
 
 `source` says who gave the answer: "patient" (their own chat) or "phone" (a research nurse entering it from the
@@ -239,14 +239,14 @@ INSTANCE_ITEMS: Final[tuple[str, ...]] = ("instance_status", "instance_due", "in
 
 def export_status(inst: Instance, patient: Patient, answered: bool) -> str:
     """The questionnaire's status for the analysis: completed; partial (closed with some answers); missed (closed
-    without any); withdrawn (cancelled because the patient withdrew); cancelled (otherwise); in_progress (open);
-    planned (not sent yet)."""
+    without any); withdrawn (cancelled because the patient withdrew); deceased (cancelled because a death was
+    recorded, issue 39); cancelled (otherwise); in_progress (open); planned (not sent yet)."""
     if inst.status == "completed":
         return "completed"
     if inst.status == "missed":
         return "partial" if answered else "missed"
     if inst.status == "cancelled":
-        return "withdrawn" if patient.status == "withdrawn" else "cancelled"
+        return patient.status if patient.status in ("withdrawn", "deceased") else "cancelled"
     if inst.status in ("open", "sending"):
         return "in_progress"
     return "planned"
