@@ -7,6 +7,7 @@ import csv
 import sqlite3
 from datetime import date, timedelta
 
+import pytest
 from harness import Bench, answer_all
 
 from bot.export import export
@@ -126,3 +127,40 @@ async def test_the_questionnaires_a_death_cancelled_are_exported_as_deceased(ben
     with out.open(encoding="utf-8", newline="") as handle:
         statuses = {line["value"] for line in csv.DictReader(handle) if line["item"] == "instance_status"}
     assert statuses == {"deceased"}
+
+
+@pytest.mark.sqlite_only("migration 0012 edits the SQLite table's CHECK in place")
+async def test_migration_0012_upgrades_an_existing_database_in_place(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A database made before migration 0012 accepts the status 'deceased' after it, keeps its rows, still refuses
+    an unknown status, and passes `PRAGMA integrity_check`."""
+    from datetime import datetime, timezone
+
+    from bot.clock import VirtualClock
+    from bot.storage import db
+    from bot.storage.store import Store
+
+    path = tmp_path / "old.sqlite3"
+    clock = VirtualClock(datetime(2027, 3, 1, 9, tzinfo=timezone.utc))
+    shipped = db.migration_files()
+    with monkeypatch.context() as patch:
+        patch.setattr(db, "migration_files", lambda directory=db.MIGRATIONS_DIR: [m for m in shipped if m[0] < 12])
+        store = await Store.open(path, clock)
+        async with store.transaction() as tx:
+            await tx.execute("INSERT INTO sites (code, created_at) VALUES ('main', 'x')")
+            await tx.execute("INSERT INTO patients (study_id, site_code, arm, rt_start, fractions, enrolled_at)"
+                             " VALUES ('P-OLD', 'main', 'standard', '2027-03-03', 1, 'x')")
+            await tx.commit()
+        await store.close()
+    with sqlite3.connect(path) as conn:
+        with pytest.raises(sqlite3.IntegrityError):
+            conn.execute("UPDATE patients SET status = 'deceased'")
+    store = await Store.open(path, clock)
+    async with store.transaction() as tx:
+        await tx.execute("UPDATE patients SET status = 'deceased'")
+        await tx.commit()
+    await store.close()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT study_id, status FROM patients").fetchall() == [("P-OLD", "deceased")]
+        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        with pytest.raises(sqlite3.IntegrityError):
+            conn.execute("UPDATE patients SET status = 'zombie'")

@@ -226,7 +226,12 @@ class Store:
             raise ValueError("a PostgreSQL URL is opened by bot.storage.engines.open_store, not Store.open")
         conn = await connect(path)
         try:
-            await migrate(conn, clock)
+            applied = await migrate(conn, clock)
+            if applied and str(path) != ":memory:":
+                # A fresh connection reads the schema as the migrations left it, whatever they did to it (0012
+                # edits a CHECK in place: `writable_schema=RESET` already reloads it, on SQLite versions that know it).
+                await conn.close()
+                conn = await connect(path)
             if str(path) != ":memory:":
                 await _probe_write_lock(conn)
         except BaseException as exc:
