@@ -3,7 +3,7 @@
 -- 1. The patient status 'deceased'. SQLite cannot alter a CHECK, and rebuilding `patients` is impossible inside
 --    the migration's transaction (every table refers to it and foreign keys are on). Widening a CHECK changes no
 --    stored row, so the table's SQL text is edited in place, the documented way (sqlite.org/lang_altertable.html,
---    "making other kinds of table schema changes", the simpler procedure): the CREATE TABLE below changes the
+--    "making other kinds of table schema changes", the simpler procedure): creating the tables below changes the
 --    schema cookie, so every other connection reads the new text, and RESET makes this one read it too.
 PRAGMA writable_schema=ON;
 UPDATE sqlite_master SET sql = replace(sql, '''withdrawn'', ''unreachable'')',
