@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 
 from bot.output_files import output_problem
-from bot.storage.db import DATABASE_FILE_MODE, SIDE_FILES, make_private_dirs
+from bot.storage.db import DATABASE_FILE_MODE, SIDE_FILES, make_private_dirs, special_file_kind
 from bot.storage.sqlite_backup import BackupError, copy_and_check
 
 __all__ = ["BackupError", "backup"]
@@ -28,6 +28,9 @@ def backup(source: Path, destination: Path) -> Path:
     """
     if not source.exists():
         raise BackupError(f"The database {source} does not exist.")
+    special = special_file_kind(source)
+    if special:  # SQLite would block opening a FIFO for ever (issue 39, item 6)
+        raise BackupError(f"The database {source} is {special}, not a regular file.")
     if destination.is_dir():
         destination = destination / f"{source.stem}-backup.sqlite3"
     problem = output_problem(destination, database=source, force=False, can_force=False)

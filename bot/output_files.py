@@ -17,13 +17,25 @@ from bot.storage.db import SIDE_FILES, is_postgres_url
 
 
 def database_files(database: Path | str) -> tuple[Path, ...]:
-    """The database file and the side files SQLite keeps next to it (none for a PostgreSQL URL: no local file)."""
+    """The database file and the side files SQLite keeps next to it (none for a PostgreSQL URL: no local file).
+
+    Both spellings are protected: the name given (`BOT_DATABASE`, perhaps a symlink) with its `-wal`/`-shm`/
+    `-journal`, and the real file behind every symlink with its own side files, which is where SQLite keeps
+    them (it resolves the link before naming the `-wal`). Without the second set, `export --out <real>-wal
+    --force` overwrote the live WAL of a symlinked database (issue 39, item 3).
+    """
     if is_postgres_url(database):
         return ()
-    return (Path(database), *(Path(f"{database}{suffix}") for suffix in SIDE_FILES))
+    given = Path(database)
+    real = Path(os.path.realpath(given))
+    names = [given, *(Path(f"{given}{suffix}") for suffix in SIDE_FILES)]
+    if real != given:
+        names += [real, *(Path(f"{real}{suffix}") for suffix in SIDE_FILES)]
+    return tuple(names)
 
 
 def _same(a: Path, b: Path) -> bool:
+    """True when `a` and `b` name one file: the same real path (symlinks, `..`), or the same inode (hard links)."""
     if a.resolve() == b.resolve():
         return True
     try:

@@ -129,6 +129,7 @@ async def test_the_closed_loop_records_action_and_outcome_and_refuses_non_clinic
     assert rows(bench, "SELECT COUNT(*) FROM alert_followups") == [(0,)]
 
     await press(bench, alert_id, f"act:{alert_id}:imaging")
+    await press(bench, alert_id, f"act:{alert_id}:imaging")  # a double tap: stored once (issue 39, item 7)
     message = alert_message(bench, alert_id)
     assert "Fait : Imagerie demandée" in (message.text or "")
     assert [b["text"] for row in message.buttons() for b in row][0] == "Compression médullaire confirmée"
@@ -143,6 +144,7 @@ async def test_the_closed_loop_records_action_and_outcome_and_refuses_non_clinic
     assert "réservée" in bench.standin.callback_answer(query)["text"]
     await press(bench, alert_id, f"out:{alert_id}:none")
     await press(bench, alert_id, f"out:{alert_id}:cord_compression", user=CLINICIANS[1])
+    await press(bench, alert_id, f"out:{alert_id}:cord_compression", user=CLINICIANS[1])  # repeated: no new row
     assert rows(bench, "SELECT kind, code, recorded_by FROM alert_followups ORDER BY id") == [
         ("action", "imaging", CLINICIANS[0]), ("outcome", "none", CLINICIANS[0]),
         ("outcome", "cord_compression", CLINICIANS[1])]

@@ -240,3 +240,80 @@ def test_an_unreachable_postgresql_database_is_one_sentence_without_its_password
     env = {"BOT_DATABASE": "postgresql://bot:s3cret@127.0.0.1:1/trial"}  # port 1: nothing listens there
     line = assert_one_sentence(bot(tmp_path, "migrate", env=env), "BOT_DATABASE", "PostgreSQL")
     assert "s3cret" not in line and "***" in line
+
+
+@pytest.mark.sqlite_only("a symlinked SQLite file and the -wal/-shm SQLite keeps next to the real file")
+@pytest.mark.parametrize("target", ["real/bot.sqlite3-wal", "bot.sqlite3-wal", "real/bot.sqlite3-shm",
+                                    "real/bot.sqlite3", "wal-link"])
+async def test_a_symlinked_database_and_its_real_side_files_are_never_an_output(target: str, tmp_path: Path) -> None:
+    """Issue 39, item 3: with BOT_DATABASE a symlink, `export --out <real file>-wal --force` exited 0 and wrote over
+    the live WAL. Now the real file's side files are refused as well as the link's, even with --force."""
+    (tmp_path / "real").mkdir()
+    real = tmp_path / "real" / "bot.sqlite3"
+    await make_database(real)
+    (tmp_path / "bot.sqlite3").symlink_to(real)
+    (tmp_path / "wal-link").symlink_to(Path(f"{real}-wal"))
+    for suffix in ("-wal", "-shm"):
+        Path(f"{real}{suffix}").write_bytes(b"the live side file")
+    before = {p.name: digest(p) for p in real.parent.iterdir()}
+    env = {"BOT_DATABASE": "bot.sqlite3"}
+    for command in (("export", "--format", "csv", "--out", target, "--force"),
+                    ("export", "--format", "audit", "--out", target, "--force", "--database", "bot.sqlite3"),
+                    ("backup", target)):
+        line = assert_one_sentence(bot(tmp_path, *command, env=env))
+        assert "database" in line, line
+    assert {p.name: digest(p) for p in real.parent.iterdir()} == before
+    assert not Path(f"{tmp_path / 'bot.sqlite3'}-wal").exists() or target == "bot.sqlite3-wal"
+
+
+@pytest.mark.sqlite_only("a FIFO as the SQLite file")
+@pytest.mark.parametrize("command", [("run",), ("migrate",), ("export", "--format", "csv", "--out", "x.csv"),
+                                     ("report", "--out", "r"), ("backup", "b.sqlite3")],
+                         ids=["run", "migrate", "export", "report", "backup"])
+def test_a_fifo_as_the_database_is_one_sentence_instead_of_hanging(command: tuple[str, ...], tmp_path: Path) -> None:
+    """Issue 39, item 6: opening a FIFO blocks until someone writes to it; the bot hung silently."""
+    os.mkfifo(tmp_path / "bot.sqlite3")
+    result = bot(tmp_path, *command, env={**WITH_TOKEN, "BOT_DATABASE": "bot.sqlite3"}, timeout=30)
+    line = assert_one_sentence(result, "bot.sqlite3")
+    assert "pipe" in line or "not a file" in line, line
+    assert stat.S_ISFIFO((tmp_path / "bot.sqlite3").stat().st_mode)
+
+
+HOLD_LOCK = """
+import sqlite3, sys, time
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+if sys.argv[2] == "locking_mode":
+    conn.execute("PRAGMA locking_mode=EXCLUSIVE")
+conn.execute("BEGIN EXCLUSIVE")
+conn.execute("CREATE TABLE IF NOT EXISTS held (x)")
+if sys.argv[2] == "locking_mode":
+    conn.execute("COMMIT")  # the exclusive locking mode keeps the lock after the commit
+print("held", flush=True)
+sys.stdin.read()
+"""
+
+
+@pytest.mark.sqlite_only("another process locking the SQLite file")
+@pytest.mark.parametrize(("holder", "command"), [
+    ("begin_exclusive", ("run",)),
+    ("begin_exclusive", ("migrate",)),
+    ("begin_exclusive", ("export", "--format", "csv", "--out", "x.csv")),
+    ("locking_mode", ("report", "--out", "r")),
+    ("locking_mode", ("backup", "b.sqlite3")),
+    ("locking_mode", ("run",)),
+])
+async def test_a_database_locked_by_another_process_is_one_sentence(holder: str, command: tuple[str, ...],
+                                                                    tmp_path: Path) -> None:
+    """Issue 39, item 6: `run` against a database another process keeps locked failed its first write with a
+    traceback and exit 1, and `backup` retried for ever; now one sentence and exit 2, after SQLite's busy wait."""
+    await make_database(tmp_path / "bot.sqlite3")
+    with subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(tmp_path / "bot.sqlite3"), holder],
+                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) as holding:
+        try:
+            assert holding.stdout is not None and holding.stdout.readline().strip() == "held"
+            result = bot(tmp_path, *command, env={**WITH_TOKEN, "BOT_DATABASE": "bot.sqlite3"}, timeout=40)
+        finally:
+            holding.communicate("")
+    line = assert_one_sentence(result, "bot.sqlite3")
+    assert "lock" in line, line
+    assert not (tmp_path / "b.sqlite3").exists() and not (tmp_path / "x.csv").exists()

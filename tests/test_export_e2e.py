@@ -85,3 +85,45 @@ async def test_every_stored_answer_is_exported_exactly_once_and_the_fhir_bundle_
     missing = cli(bench.tmp_path / "nope.sqlite3", "export", "--format", "csv", "--out", str(out))
     assert missing.returncode == 2 and not (bench.tmp_path / "nope.sqlite3").exists()
     await bench.start_bot()  # the fixture stops it again
+
+
+async def test_the_patients_own_messages_are_exported_and_shown_in_patient(bench: Bench) -> None:
+    """Issue 39, item 2: patient_messages (append-only) reach the CSV exports (formulas neutralised), the FHIR
+    bundle (validated Communication resources) and the clinicians' /patient, by study id, never a Telegram id."""
+    from bot.export import export
+    from bot.export.fhir_export import validate_bundle
+
+    services = bench.services
+    assert services is not None
+    patient = await bench.join(8801, "P-MSG", date(2027, 3, 3))
+    await answer_all(bench, patient)
+    await bench.patient_says(patient, "=HYPERLINK(\"http://evil\",\"clic\") bonjour, j'ai une question")
+    await bench.patient_says(patient, "je ne sens plus mes jambes depuis ce matin")
+    stored = sqlite3.connect(bench.database).execute(
+        "SELECT text, flags FROM patient_messages ORDER BY id").fetchall()
+    assert len(stored) == 2 and stored[1][1] != "[]", stored  # the second one is a red flag
+
+    out = bench.tmp_path / "messages.csv"
+    assert await export("messages", services.store, out, services.questionnaires, services.opioids) == 2
+    raw = out.read_text(encoding="utf-8")
+    with out.open(encoding="utf-8", newline="") as handle:
+        lines = list(csv.DictReader(handle))
+    assert [line["study_id"] for line in lines] == ["P-MSG", "P-MSG"]
+    assert lines[0]["text"].startswith("'=HYPERLINK")  # neutralised as in the other CSV files
+    assert lines[1]["flags"] and lines[1]["kind"] == "text" and lines[1]["received_at"].endswith("Z")
+    assert "8801" not in raw  # neither the Telegram user nor the chat id
+
+    fhir = bench.tmp_path / "bundle.json"
+    await export("fhir", services.store, fhir, services.questionnaires, services.opioids)
+    bundle = json.loads(fhir.read_text(encoding="utf-8"))
+    validate_bundle(bundle)
+    communications = [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Communication"]
+    assert [c["payload"][0]["contentString"] for c in communications] == [text for text, _ in stored]
+    assert all(c["subject"]["identifier"]["value"] == "P-MSG" for c in communications)
+    assert communications[1]["extension"][0]["valueCode"] in json.loads(stored[1][1])
+    assert "8801" not in fhir.read_text(encoding="utf-8")
+
+    await bench.clinician_says("/patient P-MSG")
+    caption = bench.group_messages()[-1].caption or ""
+    assert "Derniers messages du patient" in caption, caption
+    assert "🚩" in caption and "jambes" in caption and "HYPERLINK" in caption

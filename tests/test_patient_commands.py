@@ -53,3 +53,21 @@ async def test_stop_asks_for_confirmation_and_no_keeps_the_follow_up(bench: Benc
     assert len(bench.standin.sent_messages(6003)) == count  # never a message again
     states = sqlite3.connect(bench.database).execute("SELECT DISTINCT status FROM instances").fetchall()
     assert states == [("cancelled",)]
+
+
+async def test_a_stop_press_counts_only_on_the_bots_own_confirmation_message(bench: Bench) -> None:
+    """Issue 39, item 7: `stop:yes` forged under another message (a question's keyboard), or pressed again under
+    a confirmation whose keyboard is gone, withdraws nobody."""
+    patient = await bench.join(6013, "H-13", RT)
+    question = bench.last_keyboard_message(6013)
+    assert not any(b["callback_data"].startswith("stop:") for row in question.buttons() for b in row)
+    await bench.press_data(patient, "stop:yes", message_id=question.message_id)
+    assert status(bench) == "active"
+    await bench.patient_says(patient, "/stop")
+    confirmation = bench.last_keyboard_message(6013)
+    await bench.press(patient, "Non, continuer")
+    await bench.press_data(patient, "stop:yes", message_id=confirmation.message_id)  # its keyboard was removed
+    assert status(bench) == "active"
+    await bench.patient_says(patient, "/stop")
+    await bench.press(patient, "Oui, arrêter")  # the real confirmation still works
+    assert status(bench) == "withdrawn"

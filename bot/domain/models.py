@@ -7,7 +7,7 @@ from datetime import date, datetime
 from typing import Literal
 
 Arm = Literal["standard", "experimental"]
-PatientStatus = Literal["invited", "joined", "active", "paused", "withdrawn", "unreachable"]
+PatientStatus = Literal["invited", "joined", "active", "paused", "withdrawn", "unreachable", "deceased"]
 PreferredTime = Literal["matin", "midi", "soir"]
 InstanceStatus = Literal["planned", "sending", "open", "completed", "missed", "cancelled"]
 

@@ -21,7 +21,7 @@ from bot.storage.store import Store
 
 __all__ = ["FORMATS", "ExportError", "export", "export_audit", "export_csv", "export_fhir", "open_existing_store"]
 
-FORMATS: Final[tuple[str, ...]] = ("csv", "fhir", "audit", "alerts", "alerts-fhir", "patients")
+FORMATS: Final[tuple[str, ...]] = ("csv", "fhir", "audit", "alerts", "alerts-fhir", "patients", "messages")
 
 
 async def export(
@@ -32,7 +32,7 @@ async def export(
     catalogue: OpioidCatalogue,
     table: str | None = None,
 ) -> int:
-    """Run the export `fmt` ("csv", "fhir", "audit" or "patients", the patient table); return how many lines/resources/entries were written.
+    """Run the export `fmt` ("csv", "fhir", "audit" or "patients", the patient table, "messages", the patients' own messages); return how many lines/resources/entries were written.
 
     `table` is the OMED conversion table of the CSV export (default: the catalogue's default table).
     Raises `ExportError` for an unknown format and for every problem the exports report.
@@ -54,4 +54,8 @@ async def export(
         from bot.export.csv_export import export_patients
 
         return await export_patients(store, out_path)
+    if fmt == "messages":  # the patients' own texts and media (issue 39, item 2)
+        from bot.export.csv_export import export_messages
+
+        return await export_messages(store, out_path)
     return await export_audit(store, out_path)

@@ -32,7 +32,8 @@ COMMANDS: Final[tuple[str, ...]] = ("export", "report")
 def add_commands(subparsers: Any) -> None:
     """Add `export` and `report` to the CLI's subparsers (`parser.add_subparsers(dest="command")`)."""
     export_parser = subparsers.add_parser(
-        "export", help="export the data without any Telegram identity: csv (long format), fhir (R4 bundle), audit, patients"
+        "export", help="export the data without any Telegram identity: csv (long format), fhir (R4 bundle), audit, "
+                                     "patients, messages (the patients' own texts and media)"
     )
     # Not `choices=`: an unknown format is reported by ExportError like every other export problem.
     export_parser.add_argument("--format", required=True, help=f"one of {', '.join(FORMATS)}")
@@ -101,7 +102,7 @@ async def _run(args: argparse.Namespace, database: Path | str) -> str:
             count = await export(args.format, store, args.out, questionnaires, catalogue, args.table)
             what = {"csv": "lines", "fhir": "questionnaire responses", "audit": "audit entries",
                     "alerts": "alert records", "alerts-fhir": "alert resources",
-                    "patients": "patients"}[args.format]
+                    "patients": "patients", "messages": "patient messages"}[args.format]
             return f"Wrote {count} {what} to {args.out}."
         schedule = load_schedule(QUESTIONNAIRES_DIR / "schedule.yaml")
         files = await build_report(store, args.out, questionnaires, catalogue, progress=True, schedule=schedule,

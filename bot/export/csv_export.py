@@ -11,7 +11,7 @@ empty hash for an instance sent before it): an upgraded questionnaire file does 
 asked is kept under the hash in `questionnaire_texts`.
 
 Every instance (sent or not, answered or not) also has four rows with `derivation` "instance": `instance_status`
-(completed / partial / missed / withdrawn / cancelled / in_progress / planned, `export_status`), `instance_due`,
+(completed / partial / missed / withdrawn / deceased / cancelled / in_progress / planned, `export_status`), `instance_due`,
 `instance_sent` and `instance_closed` (UTC times in `value`), so a missed questionnaire is a row, not an absence.
 
 `source` says who gave the answer: "patient" (their own chat) or "phone" (a research nurse entering it from the
@@ -64,7 +64,7 @@ from bot.export.dataset import (
 from bot.export.flags import ENROLLED_AFTER_RT_START, FLAG_SEPARATOR, answer_flags, default_schedule, enrolled_after_rt_start
 from bot.storage.store import Store
 
-__all__ = ["CSV_COLUMNS", "OMED_ITEM", "LIST_SEPARATOR", "plain_text", "number_text", "csv_rows", "export_csv"]
+__all__ = ["CSV_COLUMNS", "MESSAGE_COLUMNS", "message_rows", "export_messages", "OMED_ITEM", "LIST_SEPARATOR", "plain_text", "number_text", "csv_rows", "export_csv"]
 
 log = logging.getLogger(__name__)
 
@@ -239,14 +239,14 @@ INSTANCE_ITEMS: Final[tuple[str, ...]] = ("instance_status", "instance_due", "in
 
 def export_status(inst: Instance, patient: Patient, answered: bool) -> str:
     """The questionnaire's status for the analysis: completed; partial (closed with some answers); missed (closed
-    without any); withdrawn (cancelled because the patient withdrew); cancelled (otherwise); in_progress (open);
-    planned (not sent yet)."""
+    without any); withdrawn (cancelled because the patient withdrew); deceased (cancelled because a death was
+    recorded, issue 39); cancelled (otherwise); in_progress (open); planned (not sent yet)."""
     if inst.status == "completed":
         return "completed"
     if inst.status == "missed":
         return "partial" if answered else "missed"
     if inst.status == "cancelled":
-        return "withdrawn" if patient.status == "withdrawn" else "cancelled"
+        return patient.status if patient.status in ("withdrawn", "deceased") else "cancelled"
     if inst.status in ("open", "sending"):
         return "in_progress"
     return "planned"
@@ -359,4 +359,49 @@ async def export_patients(store: Store, out_path: str | Path) -> int:
     rows = list(patient_rows(dataset))
     writer.writerows(rows)
     atomic_write(out_path, buffer.getvalue())
+    return len(rows)
+
+
+MESSAGE_COLUMNS: Final[tuple[str, ...]] = (
+    "study_id", "site", "arm", "message", "received_at", "telegram_date", "kind", "text", "flags", "instance",
+    "timepoint", "alert",
+)
+"""The patients' own messages (issue 39, item 2): one line per row of `patient_messages` (append-only), oldest
+first. `message` is the row id; `received_at` and `telegram_date` are UTC; `kind` text, voice, audio, photo,
+video, document, sticker or other; `text` the text or a media's caption (empty for a media without one: the media
+itself stays in Telegram, copied to the team when it arrived); `flags` the red-flag categories the screen found,
+joined with ";"; `instance`/`timepoint` the questionnaire open when it arrived; `alert` the alert it raised. No
+Telegram identity (chat or message id) is written. Text cells go through `bot.export.cells.safe_cell`, as in the
+other CSV files: patient free text is where a formula would come from."""
+
+
+def message_rows(dataset: Dataset) -> Iterator[tuple[str, ...]]:
+    """One line per patient message (pure)."""
+    from bot.export.cells import safe_cell
+
+    patients = {p.id: p for p in dataset.patients}
+    instances = {i.id: i for i in dataset.instances}
+    for m in dataset.messages:
+        patient = patients.get(m.patient_id)
+        if patient is None:
+            continue
+        inst = instances.get(m.instance_id) if m.instance_id is not None else None
+        yield tuple(safe_cell(cell) for cell in (
+            patient.study_id, patient.site_code, patient.arm, m.id, m.received_at, m.telegram_date, m.kind, m.text,
+            FLAG_SEPARATOR.join(m.flags), m.instance_id, inst.timepoint if inst else None, m.alert_id,
+        ))
+
+
+async def export_messages(store: Store, out_path: str | Path) -> int:
+    """Write the patients' messages (`MESSAGE_COLUMNS`); return the number of messages."""
+    check_writable(out_path)
+    dataset = await load_dataset(store)
+    require_patients(dataset)
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer)
+    writer.writerow(MESSAGE_COLUMNS)
+    rows = list(message_rows(dataset))
+    writer.writerows(rows)
+    atomic_write(out_path, buffer.getvalue())
+    log.info("messages export: %s messages written to %s", len(rows), out_path)
     return len(rows)

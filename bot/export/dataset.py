@@ -32,7 +32,7 @@ from bot.storage import exports as export_repo
 from bot.storage import instances as instance_repo
 from bot.storage import patients as patient_repo
 from bot.storage import team_regimens as team_repo
-from bot.storage.exports import AnswerRow, OmedStamp
+from bot.storage.exports import AnswerRow, MessageRow, OmedStamp
 from bot.storage.db import is_postgres_url
 from bot.storage.engines import open_store
 from bot.storage.store import Store
@@ -93,6 +93,8 @@ class Dataset:
     """(instance id, table id) → the newest OMED stamp."""
     texts: Mapping[str, Questionnaire] = field(default_factory=dict)
     """Questionnaire content hash → the questionnaire as sent (questionnaire_texts, migration 0007)."""
+    messages: tuple[MessageRow, ...] = ()
+    """The patients' own messages (patient_messages, append-only), oldest first; no Telegram identity."""
 
     def questionnaire_of(self, inst: Instance, current: Mapping[str, Questionnaire]) -> Questionnaire | None:
         """The questionnaire as it was sent for `inst` (its stamped text), else the one loaded now."""
@@ -104,7 +106,7 @@ class Dataset:
     def build(
         cls, patients: Sequence[Patient], instances: Sequence[Instance], answers: Sequence[AnswerRow],
         *, team: Mapping[int, Sequence[TeamRegimen]] | None = None, stamps: Sequence[OmedStamp] = (),
-        texts: Mapping[str, Questionnaire] | None = None,
+        texts: Mapping[str, Questionnaire] | None = None, messages: Sequence[MessageRow] = (),
     ) -> "Dataset":
         """Index the records; `instances` and `answers` keep the order given."""
         by_patient: dict[int, list[Instance]] = defaultdict(list)
@@ -122,6 +124,7 @@ class Dataset:
             team={k: tuple(v) for k, v in (team or {}).items()},
             stamps={(stamp.instance_id, stamp.table): stamp for stamp in stamps},  # newest last: it wins
             texts=dict(texts or {}),
+            messages=tuple(messages),
         )
 
     def instances_of(self, patient_id: int) -> tuple[Instance, ...]:
@@ -199,13 +202,14 @@ async def load_dataset(store: Store) -> Dataset:
         team = await team_repo.for_patients(tx)
         stamps = await export_repo.omed_stamps(tx)
         text_rows = await export_repo.questionnaire_texts(tx)
+        messages = await export_repo.message_rows(tx)
     texts: dict[str, Questionnaire] = {}
     for digest, body in text_rows.items():
         try:
             texts[digest] = Questionnaire.model_validate(_without_nulls(json.loads(body)))
         except (ValueError, TypeError):  # a text this code cannot read any more: the current file is used
             log.warning("questionnaire text %s cannot be read; its instances use the current file", digest)
-    return Dataset.build(patients, instances, answers, team=team, stamps=stamps, texts=texts)
+    return Dataset.build(patients, instances, answers, team=team, stamps=stamps, texts=texts, messages=messages)
 
 
 def instance_regimens(

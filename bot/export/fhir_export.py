@@ -17,6 +17,12 @@ Who answered and data-quality flags, as documented extensions (our own URLs, `ur
 `EXT_FLAG` (valueCode "after_rt_start" / "enrolled_after_rt_start", see `bot.export.flags`) on the response, once
 per flag, when one of its current answers carries it.
 
+The patients' own messages (texts, voice notes, photos…, table patient_messages) are `Communication` resources
+(issue 39, item 2): status "completed", `subject` and `sender` the patient's study id, `sent` the time Telegram
+gives, `received` when the bot stored it, the text or caption as `contentString` (a media as a `contentAttachment`
+titled with its kind: the media itself stays in Telegram), and `EXT_RED_FLAG` (valueCode, once per category) for
+what the red-flag screen found. No Telegram identity is written.
+
 Only current answers appear (the newest row per item; corrections are in the CSV export and the audit trail).
 `show_if` branching is not translated to `enableWhen` (our conditions are richer than enableWhen's; the responses
 carry only the items that were answered, so nothing is lost for an importer).
@@ -41,6 +47,7 @@ from bot.domain.questionnaire import SKIPPED, UNKNOWN, Item, Questionnaire, Valu
 from bot.domain.schedule import ScheduleSpec
 from bot.export.flags import answer_flags, default_schedule
 from bot.export.dataset import Dataset, ExportError, atomic_write, check_writable, load_dataset, require_patients
+from bot.storage.exports import MessageRow
 from bot.storage.store import Store
 
 __all__ = [
@@ -51,6 +58,7 @@ __all__ = [
     "questionnaire_resource",
     "response_resource",
     "build_bundle",
+    "communication_resource",
     "validate_bundle",
     "export_fhir",
     "responses_in",
@@ -76,6 +84,10 @@ EXT_ANSWER_SOURCE: Final[str] = "urn:spinal-pro-bot:fhir:answer-source"
 """Extension on a response item: who gave its current answer, "patient" (own chat) or "phone" (a nurse, /saisie)."""
 EXT_FLAG: Final[str] = "urn:spinal-pro-bot:fhir:data-flag"
 """Extension on a response: a data-quality flag of its answers (`bot.export.flags`)."""
+EXT_RED_FLAG: Final[str] = "urn:spinal-pro-bot:fhir:red-flag"
+"""Extension on a Communication (a patient's message): a red-flag category the screen found in its text."""
+MESSAGE_SYSTEM: Final[str] = "urn:spinal-pro-bot:patient-message"
+"""Identifier system of a Communication: value "<study id>/<message row id>"."""
 ABSENT_REASON: Final[Mapping[str, str]] = {SKIPPED: "asked-declined", UNKNOWN: "asked-unknown"}
 
 FHIR_ITEM_TYPES: Final[Mapping[str, str]] = {
@@ -247,12 +259,39 @@ def response_resource(
     return resource
 
 
+def communication_resource(patient: Patient, message: MessageRow) -> dict[str, Any]:
+    """The Communication of one message the patient wrote outside an answer (see the module docstring)."""
+    who = {"identifier": {"system": STUDY_ID_SYSTEM, "value": patient.study_id}}
+    payload: list[dict[str, Any]] = []
+    if message.kind != "text":
+        payload.append({"contentAttachment": {"title": message.kind}})
+    if message.text:
+        payload.append({"contentString": message.text})
+    resource: dict[str, Any] = {
+        "resourceType": "Communication",
+        "id": _fhir_id(f"msg-{message.id}"),
+        "identifier": [{"system": MESSAGE_SYSTEM, "value": f"{patient.study_id}/{message.id}"}],
+        "status": "completed",
+        "subject": who,
+        "sender": who,
+        "received": message.received_at,
+    }
+    if message.telegram_date:
+        resource["sent"] = message.telegram_date
+    if payload:
+        resource["payload"] = payload
+    if message.flags:
+        resource["extension"] = [{"url": EXT_RED_FLAG, "valueCode": flag} for flag in message.flags]
+    return resource
+
+
 def build_bundle(
     dataset: Dataset, questionnaires: Mapping[str, Questionnaire], now: datetime,
     schedule: ScheduleSpec | None = None,
 ) -> dict[str, Any]:
     """The whole bundle, pure: the Questionnaires used by an answered instance, then one response per instance
-    with at least one answer (patients by site and study id, instances in order)."""
+    with at least one answer (patients by site and study id, instances in order), then one Communication per
+    message the patients wrote (storage order)."""
     spec = schedule or default_schedule()
     responses: list[dict[str, Any]] = []
     used: dict[tuple[str, str], Questionnaire] = {}
@@ -290,11 +329,16 @@ def build_bundle(
         }
         for qid, version in sorted(used)
     ]
+    by_id = {p.id: p for p in dataset.patients}
+    communications = [
+        {"fullUrl": _full_url("Communication", str(m.id)), "resource": communication_resource(by_id[m.patient_id], m)}
+        for m in dataset.messages if m.patient_id in by_id
+    ]
     return {
         "resourceType": "Bundle",
         "type": "collection",
         "timestamp": utc_iso(now),
-        "entry": definitions + responses,
+        "entry": definitions + responses + communications,
     }
 
 
@@ -318,6 +362,8 @@ def validate_bundle(bundle: Mapping[str, Any]) -> None:
             "in-progress", "completed", "amended", "entered-in-error", "stopped"
         ):
             raise ExportError(f"The FHIR bundle does not validate: response status {resource['status']!r}.")
+        if resource["resourceType"] == "Communication" and resource["status"] != "completed":
+            raise ExportError(f"The FHIR bundle does not validate: communication status {resource['status']!r}.")
         if resource["resourceType"] == "Questionnaire":
             for item in resource.get("item", ()):
                 if item["type"] not in FHIR_ITEM_TYPES.values():

@@ -49,12 +49,17 @@ async def record_followup(
     services: Services, alert_id: int, *, kind: FollowupKind, code: str, by: int,
 ) -> datetime | None:
     """Record an action or an outcome of an alert already taken care of (append-only, audited); the moment it was
-    recorded, or None (nothing written) when the alert is unknown or not taken care of yet."""
+    recorded, or None (nothing written) when the alert is unknown or not taken care of yet. Pressing the code that
+    is already current for its kind writes nothing (idempotent); another code is a correction, a new row."""
     now = services.clock.now()
     async with services.store.transaction() as tx:
         alert = await alerts.get_alert(tx, alert_id)
         if alert is None or alert.acknowledged_at is None:
             return None
+        if await alerts.current_followup_code(tx, alert_id, kind) == code:
+            # Idempotent (issue 39, item 7): a repeated press (a double tap, a retried callback) says what is
+            # already current; a duplicate row would count the action twice in the telemonitoring yield.
+            return now
         await alerts.record_followup(tx, alert_id, kind=kind, code=code, by=by, now=now)
         await audit.record(
             tx, at=now, actor=f"clinician:{by}", action=f"alert_{kind}", patient_id=alert.patient_id,

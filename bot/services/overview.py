@@ -10,6 +10,7 @@ from bot.domain.models import Patient
 from bot.services import clinical_context
 from bot.services.container import Services
 from bot.storage import alerts, patients
+from bot.storage.exports import MessageRow, last_messages
 from bot.storage.patient_history import patient_history
 from bot.storage.store import Tx
 
@@ -17,6 +18,8 @@ from bot.storage.store import Tx
 #: Side-effect items (the questionnaires' `se_*` ids, 0-3 scale) and the answers that mean "not at all" or none.
 SIDE_EFFECT_PREFIX = "se_"
 NOT_AT_ALL = frozenset({"0", "_skip", "_unknown"})
+#: How many of the patient's own messages /patient shows (issue 39, item 2): the newest, with date and red flags.
+RECENT_MESSAGES = 5
 
 
 @dataclass(frozen=True)
@@ -39,9 +42,11 @@ class PatientOverview:
     #: Side effects reported in the newest questionnaire that asked them, as "label: level", "not at all" left out.
     #: Issue 15: a mild expected side effect is not an alert, so this is where the team sees it.
     side_effects: list[str] = field(default_factory=list)
+    #: The patient's last messages outside an answer (`RECENT_MESSAGES`, oldest first), for /patient only.
+    recent_messages: list[MessageRow] = field(default_factory=list)
 
 
-async def overview(tx: Tx, services: Services, patient: Patient) -> PatientOverview:
+async def overview(tx: Tx, services: Services, patient: Patient, *, with_messages: bool = False) -> PatientOverview:
     read = await patient_history(tx, patient.id)  # instances, answers and the team's regimens: one round trip
     all_instances = read.instances
     upcoming = [i for i in all_instances if i.status in ("planned", "sending", "open")]
@@ -77,6 +82,7 @@ async def overview(tx: Tx, services: Services, patient: Patient) -> PatientOverv
         completed=len([i for i in all_instances if i.status == "completed"]),
         missed=len([i for i in all_instances if i.status == "missed"]),
         trajectory=points, side_effects=side_effects,
+        recent_messages=await last_messages(tx, patient.id, RECENT_MESSAGES) if with_messages else [],
     )
 
 
@@ -88,4 +94,4 @@ async def all_overviews(services: Services) -> list[PatientOverview]:
 async def one_overview(services: Services, study_id: str) -> PatientOverview | None:
     async with services.store.read() as tx:
         patient = await patients.find_by_study_id(tx, study_id)
-        return await overview(tx, services, patient) if patient else None
+        return await overview(tx, services, patient, with_messages=True) if patient else None

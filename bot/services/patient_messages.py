@@ -58,6 +58,10 @@ HOLD_FOR = timedelta(minutes=1)
 #: under it at once.
 RED_FLAG_REPEAT_WINDOW = timedelta(minutes=30)
 
+SILENT_STATUSES = ("withdrawn", "deceased")
+"""The bot never writes to these patients' chats again: a withdrawal, or a recorded death (issue 39, item 4; a
+relative may still write from the phone: the message is kept and reaches the team, nothing is answered)."""
+
 Outcome = Literal["forwarded", "red_flag", "followup", "held", "kept", "not_patient", "withdrawn"]
 #: How a text came: a message ("message"); a single unflagged word typed beside a question ("stray": kept and posted
 #: grouped, the patient gets the hint); a number typed as an answer but out of range ("answer_attempt": kept, not
@@ -214,14 +218,14 @@ async def receive(
             telegram_date=telegram_date,
         )
         notice_id = None
-        if advice is not None and patient.status != "withdrawn":
+        if advice is not None and patient.status not in SILENT_STATUSES:
             severity = "urgent" if advice != "same_day" else "same_day"
             notice_id = await notices.owe_notice(
                 tx, patient_id=patient.id, instance_id=None, severity=severity, now=now, advice=advice,
             )
         await settle_current_update(tx, now)  # the message and "this update is handled": one commit
         await tx.commit()
-    if patient.status == "withdrawn":
+    if patient.status in SILENT_STATUSES:  # kept and passed on to the team; the chat gets no reply
         return ReceivedMessage("withdrawn", patient=patient, flags=flags, alert_id=alert_id)
     return ReceivedMessage(outcome, patient=patient, flags=flags, notice_id=notice_id, alert_id=alert_id)
 

@@ -33,7 +33,7 @@ async def mark_unreachable(services: Services, patient_id: int, *, source: str =
     now = services.clock.now()
     async with services.store.transaction() as tx:
         patient = await patients.get_patient(tx, patient_id)
-        if patient is None or patient.status in ("unreachable", "withdrawn", "invited"):
+        if patient is None or patient.status in ("unreachable", "withdrawn", "invited", "deceased"):
             return False
         await patients.mark_unreachable(tx, patient_id, resume_status=patient.status, now=now)
         await audit.record(tx, at=now, actor="system", action="unreachable", patient_id=patient_id,

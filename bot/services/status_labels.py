@@ -9,6 +9,6 @@ def status_label(status: str) -> str:
     """A patient status as the clinicians read it."""
     labels = {
         "invited": _("invited"), "joined": _("joined"), "active": _("active"), "paused": _("paused"),
-        "withdrawn": _("withdrawn"), "unreachable": _("unreachable"),
+        "withdrawn": _("withdrawn"), "unreachable": _("unreachable"), "deceased": _("deceased"),
     }
     return labels.get(status, status)

@@ -240,6 +240,13 @@ async def record_followup(tx: Tx, alert_id: int, *, kind: FollowupKind, code: st
     )
 
 
+async def current_followup_code(tx: Tx, alert_id: int, kind: FollowupKind) -> str | None:
+    """The code of the newest follow-up row of `kind` for the alert (the current one), or None."""
+    row = await tx.fetchone("SELECT code FROM alert_followups WHERE alert_id = ? AND kind = ? ORDER BY id DESC LIMIT 1",
+                            (alert_id, kind))
+    return None if row is None else str(row["code"])
+
+
 async def latest_current_action(tx: Tx, patient_id: int, code: str) -> Followup | None:
     """The newest action `code` still current on one of this patient's alerts (a corrected action no longer
     counts: the newest action row of an alert is its action)."""

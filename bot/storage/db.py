@@ -11,6 +11,7 @@ import logging
 import os
 import re
 import sqlite3
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +87,43 @@ def make_private_dirs(directory: Path) -> None:
         os.chmod(folder, DATA_DIR_MODE)
 
 
+def special_file_kind(path: Path) -> str | None:
+    """"a named pipe (FIFO)", "a device", "a socket" when `path` exists and is one (following symlinks), else None.
+
+    Why: opening a FIFO for reading blocks until some other process writes to it, so the bot, an export or a
+    backup given one as its database hung silently instead of saying what is wrong.
+    """
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return None
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return None
+
+
+LOCKED_REASON = ("another process holds a lock on it (SQLite waited {seconds:g} s: {error}): stop that process or "
+                 "let it finish, then start again")
+"""The end of the sentence for a database another process keeps locked (`BEGIN EXCLUSIVE`, `locking_mode=EXCLUSIVE`)."""
+
+
+def is_lock_error(exc: BaseException) -> bool:
+    """True for SQLite's "database is locked" / "database table is locked" / busy errors (another connection)."""
+    if not isinstance(exc, sqlite3.OperationalError):
+        return False
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text
+
+
+def locked_error(path: Path | str, exc: BaseException) -> DatabaseFileError:
+    """The `DatabaseFileError` for a database another process keeps locked (one sentence, exit 2)."""
+    return DatabaseFileError(path, LOCKED_REASON.format(seconds=BUSY_TIMEOUT_MS / 1000, error=exc))
+
+
 def prepare_database_file(path: Path) -> None:
     """Check `path` before SQLite opens it, and create it (and its folder) private to the bot's user.
 
@@ -95,6 +133,9 @@ def prepare_database_file(path: Path) -> None:
     """
     if path.is_dir():
         raise DatabaseFileError(path, "it is a folder, give a file name such as data/bot.sqlite3")
+    special = special_file_kind(path)
+    if special:  # a FIFO would block the open below forever, silently (issue 39, item 6)
+        raise DatabaseFileError(path, f"it is {special}, not a regular file: give a file name such as data/bot.sqlite3")
     try:
         make_private_dirs(path.parent)
     except OSError as exc:
@@ -148,6 +189,8 @@ async def connect(path: Path | str) -> aiosqlite.Connection:
         await conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     except BaseException as exc:
         await conn.close()
+        if is_lock_error(exc):
+            raise locked_error(path, exc) from None
         if isinstance(exc, sqlite3.DatabaseError):
             raise DatabaseFileError(path, f"it is not a usable SQLite database ({exc})") from None
         raise

@@ -13,14 +13,15 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from bot.clock import parse_utc
 from bot.domain.questionnaire import Value
 from bot.storage.store import Tx
 
 __all__ = [
-    "AlertData", "AlertFact", "AnswerRow", "AuditTrail", "FollowupFact", "OmedStamp", "SuppressedFact",
-    "answer_rows", "audit_trail", "has_patients", "load_alert_data", "omed_stamps", "questionnaire_texts",
+    "AlertData", "AlertFact", "AnswerRow", "AuditTrail", "FollowupFact", "MessageRow", "OmedStamp", "SuppressedFact",
+    "answer_rows", "last_messages", "message_rows", "audit_trail", "has_patients", "load_alert_data", "omed_stamps", "questionnaire_texts",
 ]
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,57 @@ class OmedStamp:
     mg: float | None
     details: Mapping[str, object]
     derived_at: str
+
+
+@dataclass(frozen=True)
+class MessageRow:
+    """One row of `patient_messages` (append-only, migration 0003): what the patient wrote outside an answer.
+
+    Deliberately without `chat_id` and `message_id`: they are Telegram identities, and an export never carries one.
+    Times are the stored UTC ISO-8601 text.
+    """
+
+    id: int
+    patient_id: int
+    instance_id: int | None
+    kind: str
+    """text, voice, audio, photo, video, document, sticker, other."""
+    text: str | None
+    """The text, or the caption of a media."""
+    telegram_date: str | None
+    received_at: str
+    flags: tuple[str, ...]
+    """The red-flag categories the screen found in the text."""
+    alert_id: int | None
+
+
+def _flags(raw: object) -> tuple[str, ...]:
+    try:
+        value = json.loads(str(raw or "[]"))
+    except ValueError:
+        return ()
+    return tuple(str(v) for v in value) if isinstance(value, list) else ()
+
+
+_MESSAGE_COLUMNS = "id, patient_id, instance_id, kind, text, telegram_date, received_at, flags, alert_id"
+
+
+async def message_rows(tx: Tx) -> list[MessageRow]:
+    """Every patient's own messages, in storage order (for the exports)."""
+    return [_message(r) for r in await tx.fetchall(f"SELECT {_MESSAGE_COLUMNS} FROM patient_messages ORDER BY id")]
+
+
+async def last_messages(tx: Tx, patient_id: int, count: int) -> list[MessageRow]:
+    """The patient's last `count` messages, oldest first (the clinicians' /patient overview)."""
+    rows = await tx.fetchall(f"SELECT {_MESSAGE_COLUMNS} FROM patient_messages WHERE patient_id = ?"
+                             " ORDER BY id DESC LIMIT ?", (patient_id, count))
+    return [_message(r) for r in reversed(rows)]
+
+
+def _message(r: Any) -> MessageRow:
+    return MessageRow(int(r["id"]), int(r["patient_id"]), None if r["instance_id"] is None else int(r["instance_id"]),
+                      str(r["kind"]), r["text"], r["telegram_date"], str(r["received_at"]), _flags(r["flags"]),
+                      None if r["alert_id"] is None else int(r["alert_id"]))
 
 
 def _decode(raw: str, answer_id: int) -> Value | None:

@@ -52,7 +52,7 @@ async def due_notices(tx: Tx, now: datetime, notice_id: int | None = None) -> li
     rows = await tx.fetchall(
         "SELECT n.id, n.patient_id, n.kind, n.advice, n.attempts, l.chat_id, p.site_code FROM patient_notices n"
         " JOIN patients p ON p.id = n.patient_id JOIN telegram_links l ON l.patient_id = n.patient_id"
-        " WHERE n.next_attempt_at IS NOT NULL AND n.expires_at > ? AND p.status NOT IN ('withdrawn', 'unreachable')"
+        " WHERE n.next_attempt_at IS NOT NULL AND n.expires_at > ? AND p.status NOT IN ('withdrawn', 'unreachable', 'deceased')"
         " AND (n.claimed_until IS NULL OR n.claimed_until <= ?)"
         " AND (CAST(? AS INTEGER) IS NULL AND n.next_attempt_at <= ? OR n.id = ?) ORDER BY n.id",
         (utc_iso(now), utc_iso(now), notice_id, utc_iso(now), notice_id),

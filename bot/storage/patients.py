@@ -97,6 +97,17 @@ async def mark_unreachable(tx: Tx, patient_id: int, *, resume_status: str, now: 
     await tx.execute("UPDATE patients SET resume_status = ? WHERE id = ?", (resume_status, patient_id))
 
 
+async def mark_deceased(tx: Tx, patient_id: int, *, previous_status: str, now: datetime) -> None:
+    """A recorded death (migration 0012): status `deceased`, remembering the status a correction gives back."""
+    await set_status(tx, patient_id, "deceased", now)
+    await tx.execute("UPDATE patients SET resume_status = ? WHERE id = ?", (previous_status, patient_id))
+
+
+async def clear_resume_status(tx: Tx, patient_id: int) -> None:
+    """The remembered status was given back (a death entry corrected)."""
+    await tx.execute("UPDATE patients SET resume_status = NULL WHERE id = ?", (patient_id,))
+
+
 async def resume_status(tx: Tx, patient_id: int) -> str | None:
     """The status an unreachable patient had before (`mark_unreachable`; migration 0009), or None."""
     row = await tx.fetchone("SELECT resume_status FROM patients WHERE id = ?", (patient_id,))

@@ -9,6 +9,8 @@ atomic rename). A PostgreSQL database is backed up with its own tools (`pg_dump`
 from __future__ import annotations
 
 import sqlite3
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 __all__ = ["BackupError", "copy_and_check"]
@@ -16,6 +18,31 @@ __all__ = ["BackupError", "copy_and_check"]
 
 class BackupError(Exception):
     """The backup could not be made or is not sound."""
+
+
+LOCKED_WAIT_SECONDS = 5.0
+"""How long a backup waits for a database another process keeps locked (the bot's own busy timeout)."""
+
+
+def _give_up_when_locked(source: Path) -> Callable[[int, int, int], None]:
+    """A `backup(progress=…)` callback that ends the backup once SQLite has answered busy/locked for
+    `LOCKED_WAIT_SECONDS`: Python's `Connection.backup` retries those for ever, so a database another process
+    keeps locked (`locking_mode=EXCLUSIVE`, a rollback journal under `BEGIN EXCLUSIVE`) hung `python -m bot
+    backup` silently (issue 39, item 6)."""
+    started: list[float] = []
+
+    def progress(status: int, remaining: int, total: int) -> None:
+        if status not in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+            started.clear()
+            return
+        now = time.monotonic()
+        if not started:
+            started.append(now)
+        elif now - started[0] >= LOCKED_WAIT_SECONDS:
+            raise BackupError(f"Backup failed: another process holds a lock on {source} (waited "
+                              f"{LOCKED_WAIT_SECONDS:g} s); stop that process or let it finish, then try again.")
+
+    return progress
 
 
 def copy_and_check(source: Path, target: Path) -> str:
@@ -30,7 +57,7 @@ def copy_and_check(source: Path, target: Path) -> str:
     try:
         dst = sqlite3.connect(target)
         try:
-            src.backup(dst)
+            src.backup(dst, progress=_give_up_when_locked(source))
             return str(dst.execute("PRAGMA integrity_check").fetchone()[0])
         finally:
             dst.close()

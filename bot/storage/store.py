@@ -20,7 +20,7 @@ from typing import Any
 import aiosqlite
 
 from bot.clock import Clock
-from bot.storage.db import DatabaseFileError, connect, is_postgres_url, migrate
+from bot.storage.db import DatabaseFileError, connect, is_lock_error, is_postgres_url, locked_error, migrate
 
 
 class Tx:
@@ -187,6 +187,17 @@ class SingleRead(SingleStatement):
         raise RuntimeError("read-only session cannot commit")
 
 
+async def _probe_write_lock(conn: aiosqlite.Connection) -> None:
+    """Take the write lock once and give it back, so a database another process keeps locked is refused at start-up
+    (one sentence, exit 2) instead of failing the bot's first write with a traceback (issue 39, item 6).
+
+    `BEGIN IMMEDIATE` waits up to the busy timeout for a writer that is merely busy (the bot's own transactions
+    last milliseconds), so an export or a backup taken while the bot runs is not refused.
+    """
+    await conn.execute("BEGIN IMMEDIATE")
+    await conn.execute("ROLLBACK")
+
+
 class Store:
     """The bot's SQLite database (`bot.storage.engines.open_store` gives a `bot.storage.postgres.PgStore` for a
     PostgreSQL URL)."""
@@ -215,9 +226,18 @@ class Store:
             raise ValueError("a PostgreSQL URL is opened by bot.storage.engines.open_store, not Store.open")
         conn = await connect(path)
         try:
-            await migrate(conn, clock)
+            applied = await migrate(conn, clock)
+            if applied and str(path) != ":memory:":
+                # A fresh connection reads the schema as the migrations left it, whatever they did to it (0012
+                # edits a CHECK in place: `writable_schema=RESET` already reloads it, on SQLite versions that know it).
+                await conn.close()
+                conn = await connect(path)
+            if str(path) != ":memory:":
+                await _probe_write_lock(conn)
         except BaseException as exc:
             await conn.close()  # else aiosqlite's thread keeps the process alive after the error
+            if is_lock_error(exc):
+                raise locked_error(path, exc) from None
             if type(exc) is sqlite3.DatabaseError:  # "file is not a database", "disk image is malformed"
                 raise DatabaseFileError(path, f"it is not a usable SQLite database ({exc})") from None
             raise

@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from datetime import date
+from typing import TYPE_CHECKING
 
 from telegram import Update
 
+from bot.clock import parse_utc
 from bot.domain.enrolment import EnrolmentError, parse_day0, parse_enrolment
 from bot.i18n import _
 from bot.services.status_labels import status_label
 from bot.services import clinician_commands, enrolment
 from bot.telegram.context import BotContext
+
+if TYPE_CHECKING:
+    from bot.storage.exports import MessageRow
 
 log = logging.getLogger(__name__)
 
@@ -187,6 +193,9 @@ async def show_patient(update: Update, context: BotContext) -> None:
     if row.side_effects:  # a mild one is not an alert (issue 15): here the team sees it
         summary += "\n" + _("Side effects in the last questionnaire: {effects}").format(
             effects="; ".join(row.side_effects))
+    messages = _recent_messages(context, row.recent_messages)
+    if messages and len(summary) + len(messages) + 1 <= CAPTION_LIMIT:
+        summary, messages = f"{summary}\n{messages}", ""
     rt_days = [(d - p.rt_start).days for d in fraction_days(p.rt_start, p.fractions)]
     # In a worker thread: rendering takes tens of milliseconds that every other patient would otherwise wait.
     png = await asyncio.to_thread(
@@ -194,6 +203,33 @@ async def show_patient(update: Update, context: BotContext) -> None:
         [t.omed_mg for t in row.trajectory], rt_days=rt_days,
     )
     await context.bot.send_photo(update.effective_chat.id, png, caption=summary, protect_content=True)  # type: ignore[union-attr]
+    if messages:  # too long for the photo's caption: its own message
+        await _reply_long(update, messages)
+
+
+CAPTION_LIMIT = 1024
+"""Telegram's limit on a photo caption, in characters (core.telegram.org/bots/api#sendphoto)."""
+MESSAGE_EXCERPT = 120
+"""Characters of each message /patient shows; the whole text is in the alert it raised and in the exports."""
+
+
+def _recent_messages(context: BotContext, recent: Sequence["MessageRow"]) -> str:
+    """The patient's last messages (issue 39, item 2): local date and time, a red-flag mark and what it found,
+    the text (cut) or the kind of media."""
+    from bot.delivery.alert_text import media_label
+
+    if not recent:
+        return ""
+    lines = [_("Last messages from the patient:")]
+    for m in recent:
+        when = _local(context, parse_utc(m.received_at))
+        body = (m.text or "").replace("\n", " ").strip()
+        if len(body) > MESSAGE_EXCERPT:
+            body = body[:MESSAGE_EXCERPT - 1] + "…"
+        what = body if m.kind == "text" else f"[{media_label(m.kind)}]" + (f" {body}" if body else "")
+        mark = f"🚩 ({', '.join(m.flags)}) " if m.flags else ""
+        lines.append(f"• {when} {mark}{what}")
+    return "\n".join(lines)
 
 
 async def list_alerts(update: Update, context: BotContext) -> None:
@@ -228,6 +264,10 @@ async def send_now(update: Update, context: BotContext) -> None:
     await record_command(update, context, "send", args)
     row = await _patient_arg(update, context, _("Usage: /send <study_id> [questionnaire]"))
     if row is None:
+        return
+    if row.patient.status == "deceased":  # issue 39, item 4: nothing is sent to a patient recorded as deceased
+        await update.effective_message.reply_text(  # type: ignore[union-attr]
+            _("Cannot send: {study_id} is recorded as deceased.").format(study_id=row.patient.study_id))
         return
     questionnaire = args[1] if len(args) > 1 else "weekly"
     instance_id = await participation.push_questionnaire(
@@ -374,20 +414,39 @@ async def intercurrent_event(update: Update, context: BotContext) -> None:
     args = list(context.args or [])
     await record_command(update, context, "event", args)
     usage = _("Usage: /event <study_id> <kind> <YYYY-MM-DD> [note]. Kinds: {kinds}. A withdrawal needs its "
-              "reason.").format(kinds=", ".join(intercurrent.EVENT_KINDS))
+              "reason. A death entered by mistake: /event <study_id> death-cancel <reason>.").format(
+        kinds=", ".join(intercurrent.EVENT_KINDS))
     row = await _patient_arg(update, context, usage)
     if row is None:
         return
     message = update.effective_message
     assert message is not None
+    actor = f"clinician:{update.effective_user.id}"  # type: ignore[union-attr]
+    if len(args) > 1 and args[1] == "death-cancel":
+        reason = " ".join(args[2:]).strip()
+        if not reason:
+            await message.reply_text(usage)
+            return
+        if not await intercurrent.cancel_death(context.services, row.patient, reason, actor=actor):
+            await message.reply_text(_("No death is recorded for {study_id}: nothing to cancel.").format(
+                study_id=row.patient.study_id))
+            return
+        await message.reply_text(_("Death entry of {study_id} cancelled: follow-up resumes.").format(
+            study_id=row.patient.study_id))
+        return
     on = _past_date(args[2], context) if len(args) > 2 else None
     kind = args[1] if len(args) > 1 else ""
     note = " ".join(args[3:]).strip() or None
     if on is None or kind not in intercurrent.EVENT_KINDS or (kind in intercurrent.NEEDS_NOTE and note is None):
         await message.reply_text(usage)
         return
-    await intercurrent.record_event(context.services, row.patient, kind, on, note,
-                                    actor=f"clinician:{update.effective_user.id}")  # type: ignore[union-attr]
+    try:
+        await intercurrent.record_event(context.services, row.patient, kind, on, note, actor=actor)
+    except intercurrent.AlreadyDeceased:
+        await message.reply_text(_("A death is already recorded for {study_id}: nothing is sent to the patient. "
+                                   "To correct it: /event {study_id} death-cancel <reason>.").format(
+            study_id=row.patient.study_id))
+        return
     await message.reply_text(_("Event recorded for {study_id}: {kind} on {day}.").format(
         study_id=row.patient.study_id, kind=kind, day=on.strftime("%d/%m/%Y")))
 

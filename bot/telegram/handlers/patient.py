@@ -540,8 +540,19 @@ async def stop_confirmed(update: Update, context: BotContext) -> None:
 
     query = update.callback_query
     assert query is not None
+    # Defence in depth (issue 39, item 7): a client can send any callback data under any of the bot's messages.
+    # The press counts only when the message it came from (as Telegram's server reports it, not the client) still
+    # carries this very button: the bot's own /stop confirmation, before its keyboard was removed.
+    from telegram import InlineKeyboardMarkup, Message
+
+    markup = query.message.reply_markup if isinstance(query.message, Message) else None
+    buttons = [b.callback_data for row in markup.inline_keyboard for b in row] \
+        if isinstance(markup, InlineKeyboardMarkup) else []
+    if query.data not in buttons:
+        await query.answer(_("This button is no longer valid."))
+        return
     patient, _prompt = await answering.current_prompt(context.services, query.from_user.id)
-    if patient is None or patient.status == "withdrawn":
+    if patient is None or patient.status in ("withdrawn", "deceased"):
         await query.answer(inactive_text() if patient else refusal_text())
         return
     await query.answer()
