@@ -85,6 +85,8 @@ async def test_a_recorded_death_ends_all_contact_tells_the_team_once_and_a_corre
     assert rows(bench, "SELECT status FROM patients WHERE study_id = 'P-DC1'") == [("deceased",)]
     await bench.advance(timedelta(days=5))
     await bench.patient_says(dead, "Bonjour, je suis sa fille, il a très mal au dos")  # kept, passed on, no reply
+    for command in ("/aide", "/reprendre", "/inconnue"):  # commands from that chat get no reply either
+        await bench.patient_says(dead, command)
     assert rows(bench, "SELECT COUNT(*) FROM patient_messages") == [(1,)]
 
     assert len(bench.standin.sent_messages(dead.chat_id)) == to_dead  # nothing more to the patient's chat

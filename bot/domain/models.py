@@ -8,6 +8,9 @@ from typing import Literal
 
 Arm = Literal["standard", "experimental"]
 PatientStatus = Literal["invited", "joined", "active", "paused", "withdrawn", "unreachable", "deceased"]
+#: The bot never writes to these patients' chats again (what they send is still kept and passed on): a patient who
+#: stopped, and a patient recorded as deceased (a relative may still hold the phone).
+NEVER_WRITTEN_TO: frozenset[str] = frozenset({"withdrawn", "deceased"})
 PreferredTime = Literal["matin", "midi", "soir"]
 InstanceStatus = Literal["planned", "sending", "open", "completed", "missed", "cancelled"]
 

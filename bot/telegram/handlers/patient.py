@@ -17,7 +17,7 @@ from bot.delivery.advice_text import (
     emergency_footer, hint_with_safety, media_received_text, message_received_text,
 )
 from bot.domain import engine
-from bot.domain.models import Patient
+from bot.domain.models import NEVER_WRITTEN_TO, Patient
 from bot.domain.sites import Site
 from bot.i18n import _
 from bot.scheduling import dispatcher
@@ -244,7 +244,7 @@ async def other_message(update: Update, context: BotContext) -> None:
         patient, prompt = await answering.current_prompt(context.services, update.effective_user.id)
         if patient is None:
             await message.reply_text(refusal_text())
-        elif patient.status != "withdrawn":
+        elif patient.status not in NEVER_WRITTEN_TO:
             await message.reply_text(help_text(context.services.sites.get(patient.site_code)))
         return
     await keep_message(update, context, kind=_message_kind(message), text=message.caption)
@@ -310,7 +310,7 @@ async def edited_message(update: Update, context: BotContext) -> None:
     text = message.text or message.caption or ""
     note = _("Edited messages are not taken into account. To change an answer, use \"Change my previous answer\".")
     if text and patient_messages.looks_like_a_message(text, context.services):
-        if patient.status != "withdrawn":
+        if patient.status not in NEVER_WRITTEN_TO:
             await message.reply_text(_("An edited message does not change an answer: to change one, use "
                                        "\"Change my previous answer\"."))
         await keep_message(update, context, kind="text", text=text, edited=True)
@@ -320,7 +320,7 @@ async def edited_message(update: Update, context: BotContext) -> None:
         mode: patient_messages.Mode = "answer_attempt" if patient_messages.is_a_number(text) else "stray"
         await keep_message(update, context, kind="text", text=text, edited=True, mode=mode, hint=note)
         return
-    if patient.status == "withdrawn":
+    if patient.status in NEVER_WRITTEN_TO:
         return
     await context.bot.send_message(message.chat_id, note)
 
@@ -338,7 +338,7 @@ async def show_current(update: Update, context: BotContext) -> None:
         await send_prompt(context.messenger, context.services, chat.id, prompt, replaces_previous=True)
     elif patient.status == "joined":
         await context.bot.send_message(chat.id, welcome_text(), reply_markup=consent_keyboard())
-    elif patient.status == "withdrawn":
+    elif patient.status in NEVER_WRITTEN_TO:
         return  # withdrawn: the bot never writes to the patient again
     elif patient.status == "paused":
         await context.bot.send_message(chat.id, paused_text())
@@ -461,7 +461,7 @@ async def _participant(update: Update, context: BotContext) -> Patient | None:
     if patient is None:
         await message.reply_text(refusal_text())
         return None
-    return None if patient.status == "withdrawn" else patient
+    return None if patient.status in NEVER_WRITTEN_TO else patient
 
 
 def help_text(site: Site | None = None) -> str:
