@@ -37,6 +37,10 @@ _HHMM = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
 DEFAULT_CUTOFF_BEFORE_CLOSING = timedelta(hours=1)
 
 
+#: The example file's default site (bot.domain.enrolment.DEFAULT_SITE), used only while every site is an example.
+EXAMPLE_DEFAULT_SITE = "main"
+
+
 class SitesFileError(ValueError):
     """The sites file is unreadable or invalid; the message names the file, the site and the problem."""
 
@@ -153,6 +157,17 @@ class Sites:
     @property
     def has_examples(self) -> bool:
         return any(site.example for site in self.by_code.values())
+
+    @property
+    def enrolment_default(self) -> str | None:
+        """The site of an enrolment that names none: the only site; in the example file (sandbox, demo, tests: never
+        with a real token, `bot.__main__.require_real_sites`) the example site "main"; otherwise None, and the
+        clinician must name the site (issue 32)."""
+        if len(self.by_code) == 1:
+            return next(iter(self.by_code))
+        if all(site.example for site in self.by_code.values()) and EXAMPLE_DEFAULT_SITE in self.by_code:
+            return EXAMPLE_DEFAULT_SITE
+        return None
 
     def require(self, codes: Iterable[str]) -> None:
         """Refuse patients' sites missing from the file (start-up): their advice would have no number."""
