@@ -231,7 +231,7 @@ def _enroll(settings: Settings, argv: list[str], bot_username: str) -> int:
             print(f"Name the patient's site with site=<code>: {sites.origin} has several sites "
                   f"({', '.join(sites.codes)}).", file=sys.stderr)
             return 2
-        request = replace(request, site=sites.enrolment_default)
+        request = replace(request, site=sites.enrolment_default, site_named=True)
     if request.site not in sites.codes:
         print(f"Unknown site {request.site}: its phone numbers are not in {sites.origin} "
               f"(known sites: {', '.join(sites.codes)}).", file=sys.stderr)
