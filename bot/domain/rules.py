@@ -13,6 +13,8 @@ and what makes "adding a yes to a red flag never removes an alert" hold.
 Clinical definitions used here (sources cited in the rules file too):
 - pain rise: worst pain ≥ baseline worst pain + N points (N = 2 in the shipped file; Chow et al. 2012,
   `docs/clinical/pain-response.md`, `docs/clinical/red-flags.md`);
+- pain persistence (issue 32): worst pain ≥ P in every questionnaire of a run of D days ending today, baseline
+  excluded (`pain_persistent`; P = 8, D = 3 shipped; `docs/clinical/alerts.md` section 12);
 - analgesic increase, exactly as in `docs/clinical/pain-response.md`: with B = baseline OMED and F = current
   OMED, F ≥ K × B when B > 0, F > 0 when B = 0, and an unknown OMED is never an increase (K = 1.25 shipped).
 """
