@@ -12,10 +12,13 @@ import asyncio
 import logging
 import re
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from bot.clock import SystemClock
-from bot.config import ConfigError, Settings, load_settings, require_clinician_chat, require_webhook
+from bot.config import (
+    DEFAULT_API_BASE_URL, ConfigError, Settings, load_settings, require_clinician_chat, require_webhook,
+)
 from bot.domain.free_text_screen import FreeTextVocabularyError
 from bot.domain.omed import OpioidCatalogueError
 from bot.domain.questionnaire import QuestionnaireFileError
@@ -77,6 +80,25 @@ DATA_FILE_ERRORS: tuple[type[Exception], ...] = (
 )
 
 
+def require_real_sites(settings: Settings) -> None:
+    """No fictional number reaches a patient (issue 32): talking to Telegram itself, the bot needs the sites' own
+    file (`BOT_SITES_FILE`), without example sites. The shipped example file is for the sandbox, the demo and the
+    tests (the stand-in). Checked before any network call or database access."""
+    if not settings.telegram_api_base_url.startswith(DEFAULT_API_BASE_URL):
+        return  # the Bot API stand-in (tests, sandbox): the example sites are what it is for
+    if settings.bot_sites_file is None:
+        raise ConfigError(
+            "BOT_SITES_FILE is not set: the sites file shipped with the bot holds example sites with fictional phone "
+            "numbers, so write your sites' file with their real numbers (see questionnaires/sites.yaml) and set "
+            "BOT_SITES_FILE to it.")
+    sites = load_sites(settings.bot_sites_file)
+    examples = [code for code, site in sites.by_code.items() if site.example]
+    if examples:
+        raise ConfigError(
+            f"The sites file {sites.origin} holds example sites with fictional phone numbers ({', '.join(examples)}): "
+            "give each site its real numbers and remove `example: true` before running with a real token.")
+
+
 def database_error(name: str, exc: DatabaseFileError) -> str:
     """One sentence naming the variable or option the database path came from."""
     return f"Configuration error: {name} ({exc.path}) cannot be used: {exc.reason}."
@@ -117,6 +139,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             require_clinician_chat(settings)
             if args.webhook:
                 require_webhook(settings)
+            require_real_sites(settings)
             asyncio.run(run_bot(settings, webhook=args.webhook))
         elif args.command == "sandbox":
             return _run_sandbox(settings, port=args.port)
@@ -215,6 +238,12 @@ def _enroll(settings: Settings, argv: list[str], bot_username: str) -> int:
               file=sys.stderr)
         return 2
     sites = load_sites(settings.bot_sites_file or data_path("questionnaires") / "sites.yaml")
+    if not request.site_named:  # issue 32: the only site, or the example "main"; several real sites: say which
+        if sites.enrolment_default is None:
+            print(f"Name the patient's site with site=<code>: {sites.origin} has several sites "
+                  f"({', '.join(sites.codes)}).", file=sys.stderr)
+            return 2
+        request = replace(request, site=sites.enrolment_default, site_named=True)
     if request.site not in sites.codes:
         print(f"Unknown site {request.site}: its phone numbers are not in {sites.origin} "
               f"(known sites: {', '.join(sites.codes)}).", file=sys.stderr)

@@ -27,7 +27,10 @@ from harness import TOKEN
 
 ROOT = Path(__file__).resolve().parents[1]
 IMPOSSIBLE = "/proc/nope/bot.sqlite3"  # /proc refuses new folders, even to root
-WITH_TOKEN = {"TELEGRAM_BOT_TOKEN": TOKEN, "CLINICIAN_CHAT_ID": "-100123", "CLINICIAN_USER_IDS": "42"}
+# What a real deployment has with a real token (issue 32): its own sites file, no example site in it.
+DEPLOYMENT_SITES = Path(__file__).resolve().parent / "data" / "sites_deployment.yaml"
+WITH_TOKEN = {"TELEGRAM_BOT_TOKEN": TOKEN, "CLINICIAN_CHAT_ID": "-100123", "CLINICIAN_USER_IDS": "42",
+              "BOT_SITES_FILE": str(DEPLOYMENT_SITES)}
 
 
 def bot(cwd: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 import bot.domain.engine as engine
 from bot.domain.engine import (
     InvalidAnswer,
+    condition_holds,
     answer_from_button,
     answer_from_selection,
     answer_from_text,
@@ -180,6 +181,9 @@ def test_daily_unchanged_treatment_skips_the_regimen_and_asks_only_the_rescue_co
                                  "sp_straining": "no", "analgesic_same": "yes"}
     assert next_item(q, answers).id == "rescue_doses_24h"  # type: ignore[union-attr]
     answers["analgesic_same"] = "no"
+    # issue 32: a changed treatment asks the signs of opioid toxicity at once, before the new regimen
+    assert next_item(q, answers).id == "opioid_signs"  # type: ignore[union-attr]
+    answers["opioid_signs"] = "no"
     assert next_item(q, answers).id == "bg_taking"  # type: ignore[union-attr]
     answers.update({"bg_taking": "no", "rescue_taking": "no"})
     assert next_item(q, answers).id == "other_analgesics"  # type: ignore[union-attr]
@@ -443,3 +447,14 @@ def test_changing_an_earlier_answer_re_evaluates_visibility(qid: str, data: st.D
     second_run = _drive(data.draw, q, answers)
     assert set(second_run).isdisjoint(first_run)
     assert all(i.id in answers for i in visible_items(q, answers))
+
+
+def test_an_unknown_leaf_in_show_if_holds_only_for_je_ne_sais_pas() -> None:
+    """Issue 32: a fever not measured ("Je ne sais pas") asks for shivers; a yes, a no or a skip does not."""
+    q = SHIPPED["daily"]
+    item = q.item("fever_unwell")
+    assert item.show_if is not None
+    assert condition_holds(item.show_if, {"fever": UNKNOWN})
+    for value in ("yes", "no", SKIPPED):
+        assert not condition_holds(item.show_if, {"fever": value})
+    assert not condition_holds(item.show_if, {})

@@ -46,7 +46,7 @@ async def test_every_red_flag_in_every_questionnaire_raises_exactly_one_urgent_a
     messages = alert_messages(bench)
     assert len(messages) == 16
     assert sum("Trouvé à l'inclusion" in m for m in messages) == 4
-    assert sum("Signe neurologique nouveau : faiblesse" in m for m in messages) == 3
+    assert sum("Signe neurologique nouveau ou qui s'aggrave : faiblesse" in m for m in messages) == 3  # issue 32
     for message in bench.group_messages():
         assert "Jeanne" not in (message.text or "") and "jeanne2001" not in (message.text or "")
     assert all(m.protect_content for m in bench.group_messages() if "ALERTE" in (m.text or ""))

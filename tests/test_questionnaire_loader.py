@@ -68,10 +68,12 @@ def test_the_four_shipped_questionnaires_load_with_version_1_2(shipped: dict[str
     """1.1: the NICE 24-hour items and the new symptom items (issue 14), baseline red flags "since the consultation".
     1.2: analgesics as taken (strength × units per intake × intakes per day, a second background product, more
     French products; issue 17). 1.3 (daily, weekly, follow-up): the confirmation of a regimen recorded by the care
-    team (team_regimen, team_regimen_ok; issue 17)."""
+    team (team_regimen, team_regimen_ok; issue 17). 1.4 (daily, weekly; issue 32): shivers when the temperature was
+    not taken, opioid toxicity asked after a change of treatment, myoclonus / hallucinations, breathlessness, new
+    confusion; the weekly check asks fever, vomiting and swallowing."""
     assert sorted(shipped) == ["baseline", "daily", "followup", "weekly"]
     assert {q.id: q.version for q in shipped.values()} == {
-        "baseline": "1.2", "daily": "1.3", "followup": "1.3", "weekly": "1.3"}
+        "baseline": "1.2", "daily": "1.4", "followup": "1.3", "weekly": "1.4"}
 
 
 @pytest.mark.parametrize("qid", sorted(REQUIRED_IDS))
@@ -197,7 +199,7 @@ BROKEN_CASES = [
     ("scale_range.yaml", "pain_worst", "scale items are always 0 to 10"),
     ("gte_on_yesno.yaml", "fever_temp", "gte only works on scale or number items"),
     ("missing_title.yaml", None, 'missing field "title"'),
-    ("two_condition_kinds.yaml", "fever", "exactly one of equals, in, not_in, gte, all, any"),
+    ("two_condition_kinds.yaml", "fever", "exactly one of equals, in, not_in, gte, unknown, all, any"),
     ("duplicate_choice.yaml", "se_nausea", 'choice code "0" appears twice'),
     ("marker_condition.yaml", "other", 'cannot test for "_skip"'),
     ("top_level_list.yaml", None, "must be a YAML mapping"),

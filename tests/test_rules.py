@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 from bot.domain.rules import (
     EVENTS,
     AlertDraft,
+    PainPoint,
     RuleContext,
     RuleSet,
     RulesFileError,
@@ -44,6 +46,11 @@ YESNO_ITEMS = (
     "drowsy_breathing",
     "no_stool_3d",
     "new_pain_elsewhere",
+    "fever_unwell",  # issue 32
+    "opioid_signs",
+    "jerks_seeing",
+    "breathless",
+    "confusion_new",
 )
 SIDE_EFFECT_ITEMS = ("se_nausea", "se_swallow", "se_diarrhoea", "se_fatigue", "se_skin")
 RED_FLAGS = ("rf_weakness", "rf_numbness", "rf_bladder_bowel", "rf_radicular_new")
@@ -123,7 +130,26 @@ ANSWER_CASES: dict[str, tuple[dict[str, object], RuleContext, dict[str, object],
     "swallow_severe": ({"se_swallow": "3"}, CALM, {"se_swallow": "0"}, "daily"),
     "se_nausea_expected": ({"se_nausea": "2"}, CALM, {"se_nausea": "0"}, "daily"),
     "se_swallow_expected": ({"se_swallow": "2"}, CALM, {"se_swallow": "1"}, "daily"),
-    "se_diarrhoea_reported": ({"se_diarrhoea": "3"}, CALM, {"se_diarrhoea": "0"}, "daily"),
+    "se_diarrhoea_reported": ({"se_diarrhoea": "2"}, CALM, {"se_diarrhoea": "0"}, "daily"),
+    # issue 32
+    "diarrhoea_severe": ({"se_diarrhoea": "3"}, CALM, {"se_diarrhoea": "1"}, "daily"),
+    "fatigue_severe": ({"se_fatigue": "3"}, CALM, {"se_fatigue": "1"}, "daily"),
+    "fever_chemo_unknown": (
+        {"fever": "yes", "fever_chemo": "_unknown", "on_chemo": "_unknown"}, CALM, {"fever": "no"}, "daily"),
+    "fever_unwell_on_chemo": ({"fever_unwell": "yes"}, ctx(on_chemo=True), {"fever_unwell": "no"}, "daily"),
+    "fever_unwell_chemo_unknown": (
+        {"fever_unwell": "yes", "fever_chemo": "_unknown"}, CALM, {"fever_unwell": "no"}, "weekly"),
+    "fever_unwell_no_chemo": ({"fever_unwell": "yes"}, CALM, {"fever_unwell": "no"}, "daily"),
+    "opioid_toxicity_patch": (
+        {"opioid_signs": "yes"}, ctx(on_fentanyl_patch=True), {"opioid_signs": "no"}, "weekly"),
+    "opioid_neurotoxicity": ({"jerks_seeing": "yes"}, CALM, {"jerks_seeing": "no"}, "daily"),
+    "breathless": ({"breathless": "yes"}, CALM, {"breathless": "no"}, "weekly"),
+    "confusion_new": ({"confusion_new": "yes"}, CALM, {"confusion_new": "no"}, "daily"),
+    "pain_high_persistent": (
+        {"pain_worst": 8},
+        ctx(baseline_pain_worst=7, today=date(2027, 3, 10),
+            pain_history=(PainPoint(date(2027, 3, 8), 8), PainPoint(date(2027, 3, 9), 9))),
+        {"pain_worst": 7}, "daily"),
     "se_fatigue_reported": ({"se_fatigue": "2"}, CALM, {"se_fatigue": "0"}, "followup"),
     "se_skin_reported": ({"se_skin": "2"}, CALM, {"se_skin": "1"}, "weekly"),
     "free_text": ({"message_team": "J'ai une question sur mon traitement"}, CALM, {}, "daily"),
@@ -312,7 +338,9 @@ def test_fever_with_chemotherapy_status_unknown_is_urgent(rules: RuleSet, questi
     item = "on_chemo" if questionnaire == "baseline" else "fever_chemo"
     base = {k: v for k, v in BENIGN.items() if k != ("fever_chemo" if questionnaire == "baseline" else "on_chemo")}
     drafts = evaluate_answers(rules, questionnaire, {**base, "fever": "yes", item: "_unknown"}, ctx(on_chemo=False))
-    assert [(d.rule_id, d.severity, d.advice) for d in drafts] == [("fever_on_chemo", "urgent", "fever")]
+    # issue 32: urgent, but the advice does not say "with chemotherapy" when that is not known
+    assert [(d.rule_id, d.severity, d.advice) for d in drafts] == [
+        ("fever_chemo_unknown", "urgent", "fever_maybe_chemo")]
 
 
 def test_chemotherapy_started_after_baseline_makes_fever_urgent(rules: RuleSet) -> None:
@@ -338,7 +366,9 @@ def test_the_most_pressing_advice_wins(rules: RuleSet) -> None:
     drafts = evaluate_answers(
         rules, "daily", {**BENIGN, "rf_weakness": "yes", "drowsy_breathing": "yes", "vomit_no_fluids": "yes"}, CALM)
     assert advice_for(drafts) == "neuro"
-    assert advice_for(evaluate_answers(rules, "daily", {**BENIGN, "vomit_no_fluids": "yes"}, CALM)) == "same_day"
+    # issue 32: vomiting everything cannot wait for the next working day; constipation can
+    assert advice_for(evaluate_answers(rules, "daily", {**BENIGN, "vomit_no_fluids": "yes"}, CALM)) == "same_day_now"
+    assert advice_for(evaluate_answers(rules, "daily", {**BENIGN, "no_stool_3d": "yes"}, CALM)) == "same_day"
     assert advice_for(evaluate_answers(rules, "daily", {**BENIGN, "se_fatigue": "2"}, CALM)) is None
     assert advice_for(evaluate_answers(rules, "baseline", {**BENIGN, "rf_numbness": "yes"}, CALM)) == "inclusion"
 
@@ -360,9 +390,10 @@ def test_a_lot_of_nausea_or_swallowing_pain_is_same_day_not_digest(rules: RuleSe
     assert [d.severity for d in drafts] == ["info"]
 
 
-@pytest.mark.parametrize("item", ["se_diarrhoea", "se_fatigue", "se_skin"])
-def test_other_side_effects_go_to_the_digest_from_moderate_up(rules: RuleSet, item: str) -> None:
-    for code in ("2", "3"):
+@pytest.mark.parametrize(("item", "codes"), [("se_diarrhoea", ("2",)), ("se_fatigue", ("2",)), ("se_skin", ("2", "3"))])
+def test_other_side_effects_go_to_the_digest_from_moderate_up(rules: RuleSet, item: str, codes: tuple[str, ...]) -> None:
+    """Issue 32: "beaucoup" of diarrhoea or fatigue is same-day (diarrhoea_severe, fatigue_severe), not digest."""
+    for code in codes:
         drafts = evaluate_answers(rules, "daily", {**BENIGN, item: code}, CALM)
         assert [(d.severity, d.fired) for d in drafts] == [("info", {item: code})]
 
@@ -685,3 +716,62 @@ def test_adding_a_red_flag_yes_never_removes_an_alert(
     assert (f"{flag}_inclusion" if questionnaire == "baseline" else flag) in after_ids
     assert highest_severity(after) == "urgent"
     assert [d.severity for d in after] == sorted((d.severity for d in after), key=["urgent", "same_day", "info"].index)
+
+
+# ------------------------------------------------------------------------------------------ issue 32
+
+
+def _persist_ctx(*points: tuple[int, int], today: int = 10) -> RuleContext:
+    return ctx(baseline_pain_worst=7, today=date(2027, 3, today),
+               pain_history=tuple(PainPoint(date(2027, 3, day), pain) for day, pain in points))
+
+
+def test_eight_out_of_ten_from_a_baseline_of_seven_alerts_once_it_has_lasted_three_days(rules: RuleSet) -> None:
+    assert fired_ids(rules, {"pain_worst": 8}, context=_persist_ctx()) == []  # first day: not yet
+    assert fired_ids(rules, {"pain_worst": 8}, context=_persist_ctx((9, 8))) == []  # two days
+    assert fired_ids(rules, {"pain_worst": 8}, context=_persist_ctx((8, 8), (9, 8))) == ["pain_high_persistent"]
+    # a lower day breaks the run; a missing day does not (the run is counted in days)
+    assert fired_ids(rules, {"pain_worst": 8}, context=_persist_ctx((8, 8), (9, 6))) == []
+    assert fired_ids(rules, {"pain_worst": 8}, context=_persist_ctx((7, 9))) == ["pain_high_persistent"]
+    # 9/10 is pain_severe's news, not a second alert
+    assert fired_ids(rules, {"pain_worst": 9}, context=_persist_ctx((8, 9), (9, 9))) == ["pain_severe"]
+
+
+def test_pain_severe_re_alerts_after_its_source_cited_persistence_window(rules: RuleSet) -> None:
+    rule = rules.get("pain_severe")
+    assert rule.repeat is not None and rule.repeat.again_after_days == 3
+    assert "ESMO" in rule.source or "alerts.md" in rule.source
+
+
+def test_again_after_days_is_only_for_an_episode() -> None:
+    with pytest.raises(RulesFileError, match="again_after_days is for an episode"):
+        parse_rules(_doc(_rule("x", repeat={"within_days": 3, "again_after_days": 3},
+                               condition={"answer": "pain_worst", "gte": 9})))
+
+
+def test_uncontrolled_pain_vomiting_and_swallowing_say_call_now_when_closed_constipation_may_wait(
+    rules: RuleSet,
+) -> None:
+    now = {rule.id for rule in rules if rule.patient_advice == "same_day_now"}
+    assert {"vomiting_no_fluids", "cannot_swallow", "pain_uncontrolled"} <= now
+    assert "constipation" not in now and "spinal_pain_night" not in now
+
+
+def test_breathlessness_is_an_emergency_not_opioid_advice(rules: RuleSet) -> None:
+    drafts = evaluate_answers(rules, "daily", {**BENIGN, "breathless": "yes"}, CALM)
+    assert [(d.rule_id, d.severity, d.advice) for d in drafts] == [("breathless", "urgent", "emergency")]
+    both = evaluate_answers(rules, "daily", {**BENIGN, "breathless": "yes", "drowsy_breathing": "yes"}, CALM)
+    assert advice_for(both) == "emergency"
+
+
+def test_a_patch_wearer_with_toxicity_signs_is_told_to_remove_the_patch(rules: RuleSet) -> None:
+    for item in ("drowsy_breathing", "opioid_signs", "jerks_seeing"):
+        drafts = evaluate_answers(rules, "daily", {**BENIGN, item: "yes"}, ctx(on_fentanyl_patch=True))
+        assert [(d.rule_id, d.advice) for d in drafts] == [("opioid_toxicity_patch", "toxicity_patch")], item
+        drafts = evaluate_answers(rules, "daily", {**BENIGN, item: "yes"}, CALM)
+        assert advice_for(drafts) == "toxicity", item
+
+
+def test_new_confusion_is_urgent_thirst_alone_same_day(rules: RuleSet) -> None:
+    drafts = evaluate_answers(rules, "daily", {**BENIGN, "confusion_thirst": "yes", "confusion_new": "yes"}, CALM)
+    assert [(d.rule_id, d.severity) for d in drafts] == [("confusion_new", "urgent"), ("hypercalcaemia_symptoms", "same_day")]

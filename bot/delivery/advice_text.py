@@ -3,8 +3,11 @@
 Written so that no advice is conditional where the sign itself is the emergency: a new neurological sign needs
 immediate contact even if it has eased since (NICE NG234, 2023), so the neurological advice says "call now", not
 "if it is still there". The same-day advice knows the site's working hours and French public holidays: at 19:00 on
-a Friday it does not promise a call "today" but says when the team will call back, and what to do until then.
-Every advice names the site's numbers (`questionnaires/sites.yaml`) beside 15 / 112 (114 by SMS).
+a Friday it does not promise a call "today" but says when the team will call back, and what to do until then; and
+for a same-day sign that cannot wait (advice "same_day_now": vomiting everything, cannot swallow, uncontrolled
+pain) it gives the on-call number to call now (issue 32). Outside working hours no advice says the team "is
+informed": it says when the answer will be read. Every advice names the site's numbers
+(`questionnaires/sites.yaml`) beside 15 / 112 (114 by SMS).
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from datetime import datetime
 
 from babel.dates import format_date
 
-from bot.domain.sites import Site, next_callback
+from bot.domain.sites import Callback, Site, is_open, next_callback, same_day_callback
 from bot.i18n import _
 
 
@@ -32,58 +35,103 @@ def _site_numbers(site: Site | None) -> str:
                     "{on_call}.").format(day=site.daytime_phone, on_call=site.on_call_phone)
 
 
+def _when(callback: Callback) -> str:
+    """ "lundi 8 mars" (babel, French) for a callback on a later day."""
+    return format_date(callback.at.date(), format="EEEE d MMMM", locale="fr_FR")
+
+
+def team_line(site: Site | None, local_now: datetime) -> str:
+    """Who knows, and when it will be read: "informed" only while the team is at work (issue 32: not at 03:00)."""
+    if site is None:
+        return _("Your answer has been passed on to your care team. It is read during working hours.")
+    if is_open(site, local_now):
+        return _("Your care team has been informed of this answer.")
+    callback = next_callback(site, local_now)
+    if callback.today:
+        return _("Your answer has been passed on to your care team. It will be read today, from {hour}.").format(
+            hour=_hour(callback.at))
+    return _("Your answer has been passed on to your care team. It will be read on {day}, from {hour}.").format(
+        day=_when(callback), hour=_hour(callback.at))
+
+
 def callback_promise(site: Site | None, local_now: datetime) -> str:
-    """When the team will call: "today", "this morning from 9:00", or "on Monday 7 December"."""
+    """When the team will call about a same-day alert: "today" only on a working day before the site's same-day
+    cut-off (`Site.cutoff_time`), else the next working day; and it says "informed" only while the team is at work.
+    """
     if site is None:
         return _("Your care team has been informed and will call you back during working hours.")
-    callback = next_callback(site, local_now)
+    callback = same_day_callback(site, local_now)
     if callback.open_now:
         return _("Your care team has been informed and will call you today.")
     hour = _hour(callback.at)
     if callback.today:
-        return _("Your care team has been informed and will call you today, from {hour}.").format(hour=hour)
-    day = format_date(callback.at.date(), format="EEEE d MMMM", locale="fr_FR")
-    return _("Your care team has been informed and will call you back on {day}, from {hour}.").format(
-        day=day, hour=hour)
+        return _("Your answer has been passed on to your care team. The team will read it and call you today, "
+                 "from {hour}.").format(hour=hour)
+    if is_open(site, local_now):
+        return _("Your care team has been informed. It may not be able to call you back today: it will call you on "
+                 "{day}, from {hour}.").format(day=_when(callback), hour=hour)
+    return _("Your answer has been passed on to your care team. The team will read it and call you back on {day}, "
+             "from {hour}.").format(day=_when(callback), hour=hour)
+
+
+def _call_now(site: Site | None, local_now: datetime) -> str:
+    """A same-day sign that cannot wait, when the team cannot call today: the number to call now (issue 32)."""
+    if site is None:
+        return _("This cannot wait: call your hospital's on-call number now, or 15 (SAMU) or 112.")
+    if is_open(site, local_now):
+        return _("Do not wait for the call: call the radiotherapy department now: {number}.\n"
+                 "If no one answers, call 15 (SAMU) or 112.").format(number=site.daytime_phone)
+    return _("This cannot wait until then: call the on-call number now: {number}.\n"
+             "If no one answers, call 15 (SAMU) or 112.").format(number=site.on_call_phone)
 
 
 def advice_text(advice: str, site: Site | None, local_now: datetime) -> str:
-    """The message for one kind of advice (`bot.domain.rules.Advice`), at `local_now` (site time zone)."""
+    """The message for one kind of advice (`bot.domain.rules.Advice`), at `local_now` (site time zone).
+
+    Every advice names 15 and 112, and 114 by SMS, beside the site's numbers.
+    """
     numbers = _site_numbers(site)
     if advice in ("suicide", "emergency"):
         return _life_threat_advice(advice) + numbers
+    first = team_line(site, local_now) + "\n"
     if advice == "neuro":
-        return _(
-            "Your care team has been informed of this answer.\n"
+        return first + _(
             "A new sign in the legs, the feeling, the bladder or the bowels must be seen by a doctor now, even if it "
             "has eased since.\nCall 15 (SAMU) or 112 now. Deaf or hard of hearing: SMS to 114.\n"
             "Do not wait for us to call you back."
         ) + numbers
-    if advice == "toxicity":
-        return _(
-            "Your care team has been informed of this answer.\n"
-            "Being very sleepy or breathing slowly can come from the pain medicines.\n"
+    if advice in ("toxicity", "toxicity_patch"):
+        patch = _("Take off your fentanyl patch now (Durogesic or other), and do not put on a new one before a doctor "
+                  "tells you to.") + "\n" if advice == "toxicity_patch" else ""
+        return first + _(
+            "Being very sleepy, breathing slowly, sudden jerks of the arms or legs, or seeing things that are not there "
+            "can come from the pain medicines."
+        ) + "\n" + patch + _(
             "Call 15 (SAMU) or 112 now. Do not take another dose of your pain medicine before a doctor tells you to.\n"
             "If someone is with you, show them this message."
         ) + _deaf_line() + numbers
-    if advice == "fever":
-        return _(
-            "Your care team has been informed of this answer.\n"
-            "A fever with chemotherapy can be serious and must be seen now, day or night.\n"
+    if advice in ("fever", "fever_maybe_chemo"):
+        why = _("A fever with chemotherapy, or shivers with feeling very unwell, can be serious and must be seen now, "
+                "day or night.") if advice == "fever" else _(
+            "A fever, or shivers with feeling very unwell, can be serious if you may have had chemotherapy recently, "
+            "and must be seen now, day or night.")
+        return first + why + "\n" + _(
             "Call now: the department's on-call number below, or 15 (SAMU) or 112. Do not wait until tomorrow."
         ) + _deaf_line() + numbers
     if advice == "inclusion":
-        return _(
-            "Your care team has been informed of this answer, before your radiotherapy.\n"
-            "Please call the radiotherapy department now, so that a doctor can check you before the treatment. "
-            "If you cannot reach them, or if it gets worse, call 15 (SAMU) or 112."
+        return first + _(
+            "This answer was given before your radiotherapy: a doctor must check you before the treatment.\n"
+            "Call the radiotherapy department now (at night, at weekends and on public holidays: the on-call number "
+            "below). If you cannot reach them, or if it gets worse, call 15 (SAMU) or 112."
         ) + _deaf_line() + numbers
-    if advice == "same_day":
-        return callback_promise(site, local_now) + "\n" + _(
+    if advice in ("same_day", "same_day_now"):
+        promise = callback_promise(site, local_now)
+        if advice == "same_day_now" and (site is None or not same_day_callback(site, local_now).open_now):
+            return promise + "\n" + _call_now(site, local_now) + _deaf_line() + numbers
+        return promise + "\n" + _(
             "If it gets worse before then, call the on-call number below, or 15 (SAMU) or 112."
         ) + _deaf_line() + numbers
-    return _(
-        "Your care team has been informed of this answer.\n"
+    return first + _(
         "Call 15 (SAMU) or 112 now. Deaf or hard of hearing: SMS to 114.\nDo not wait for us to call you back."
     ) + numbers
 

@@ -79,6 +79,8 @@ def _context_label(key: str) -> str | None:
         "current_omed": _("Oral morphine equivalent now (mg/day)"),
         "on_chemo": _("Chemotherapy (baseline answer)"),
         "has_baseline": _("Baseline questionnaire answered"),
+        "on_fentanyl_patch": _("Fentanyl patch in the current regimen"),
+        "severe_pain_since": _("Severe pain every day since"),
     }.get(key)
 
 

@@ -81,6 +81,8 @@ def condition_holds(condition: Condition, answers: Mapping[str, Value]) -> bool:
         return any(condition_holds(child, answers) for child in condition.any_)
     assert condition.item is not None
     value = answers.get(condition.item)
+    if condition.unknown is not None:
+        return value == UNKNOWN
     if value is None or (isinstance(value, str) and value in MARKERS):
         return False
     if condition.gte is not None:

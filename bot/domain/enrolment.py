@@ -35,6 +35,9 @@ class EnrolmentRequest:
     arm: str = DEFAULT_ARM
     site: str = DEFAULT_SITE
     fractions: int = DEFAULT_FRACTIONS
+    #: Was `site=` given? Issue 32: with several real sites, a patient is never put at a default site (its numbers
+    #: would be another hospital's); `bot.services.enrolment.enroll` decides with the sites file.
+    site_named: bool = True
 
 
 def usage() -> str:
@@ -103,4 +106,5 @@ def parse_enrolment(args: list[str], today: date) -> EnrolmentRequest:
     fractions_text = values.get("fractions", str(DEFAULT_FRACTIONS))
     if not _ASCII_DIGITS.match(fractions_text) or int(fractions_text) not in FRACTIONATIONS:
         raise EnrolmentError(_("The number of fractions must be 1 or 5."))
-    return EnrolmentRequest(study_id=study_id, rt_start=rt_start, arm=arm, site=site, fractions=int(fractions_text))
+    return EnrolmentRequest(study_id=study_id, rt_start=rt_start, arm=arm, site=site, fractions=int(fractions_text),
+                            site_named="site" in values)

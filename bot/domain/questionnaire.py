@@ -134,15 +134,16 @@ class Choice(BaseModel):
         return data
 
 
-_LEAF_KINDS: Final[tuple[str, ...]] = ("equals", "in", "not_in", "gte")
+_LEAF_KINDS: Final[tuple[str, ...]] = ("equals", "in", "not_in", "gte", "unknown")
 _GROUP_KINDS: Final[tuple[str, ...]] = ("all", "any")
 
 
 class Condition(BaseModel):
     """`show_if` condition on earlier answers.
 
-    `{item, equals: v}` | `{item, in: [v…]}` | `{item, not_in: [v…]}` | `{item, gte: n}` | `{all: [...]}` |
-    `{any: [...]}`. On a multi item, `equals`/`in` mean "one of the ticked codes is…" and `not_in` "none of the
+    `{item, equals: v}` | `{item, in: [v…]}` | `{item, not_in: [v…]}` | `{item, gte: n}` | `{item, unknown: true}` |
+    `{all: [...]}` | `{any: [...]}`. `unknown: true` holds only when the patient answered "Je ne sais pas" (an item
+    with `allow_unknown`): not knowing is itself the reason to ask more (a fever not measured, issue 32). On a multi item, `equals`/`in` mean "one of the ticked codes is…" and `not_in` "none of the
     ticked codes is…". A condition on an item that was not shown, not answered, skipped or unknown is false
     (including `not_in`): we never infer anything from a missing answer.
     """
@@ -154,6 +155,7 @@ class Condition(BaseModel):
     in_: tuple[str | int | float, ...] | None = Field(default=None, alias="in")
     not_in: tuple[str | int | float, ...] | None = None
     gte: float | None = None
+    unknown: Literal[True] | None = None
     all_: tuple[Condition, ...] | None = Field(default=None, alias="all")
     any_: tuple[Condition, ...] | None = Field(default=None, alias="any")
 
@@ -165,11 +167,11 @@ class Condition(BaseModel):
         unknown = sorted(str(k) for k in data if k not in ("item", *_LEAF_KINDS, *_GROUP_KINDS))
         if unknown:
             raise ValueError(
-                f'unknown condition key "{unknown[0]}" (use item with equals, in, not_in or gte; or all / any)'
+                f'unknown condition key "{unknown[0]}" (use item with equals, in, not_in, gte or unknown; or all / any)'
             )
         kinds = [k for k in (*_LEAF_KINDS, *_GROUP_KINDS) if k in data]
         if len(kinds) != 1:
-            raise ValueError("a condition needs exactly one of equals, in, not_in, gte, all, any")
+            raise ValueError("a condition needs exactly one of equals, in, not_in, gte, unknown, all, any")
         kind = kinds[0]
         if kind in _GROUP_KINDS:
             if "item" in data:
@@ -179,6 +181,10 @@ class Condition(BaseModel):
             return data
         if not isinstance(data.get("item"), str):
             raise ValueError(f'a condition with "{kind}" needs the "item" it looks at')
+        if kind == "unknown":
+            if data["unknown"] is not True:
+                raise ValueError('"unknown" takes only the value true')
+            return data
         values = data[kind] if kind in ("in", "not_in") else [data[kind]]
         if kind in ("in", "not_in") and (not isinstance(values, list) or not values):
             raise ValueError(f'"{kind}" needs a non-empty list of values')
@@ -195,7 +201,7 @@ class Condition(BaseModel):
     def kind(self) -> str:
         """Which of equals / in / not_in / gte / all / any this condition is."""
         for kind, value in (("equals", self.equals), ("in", self.in_), ("not_in", self.not_in), ("gte", self.gte),
-                            ("all", self.all_), ("any", self.any_)):
+                            ("unknown", self.unknown), ("all", self.all_), ("any", self.any_)):
             if value is not None:
                 return kind
         raise AssertionError("validated condition without a kind")  # pragma: no cover
@@ -371,6 +377,11 @@ def _check_condition_values(item_id: str, leaf: Condition, target: Item) -> None
     if kind == "gte":
         if target.type not in ("scale", "number"):
             raise _ItemProblem(item_id, f"{where}: gte only works on scale or number items, not {target.type}")
+        return
+    if kind == "unknown":
+        if not target.allow_unknown:
+            raise _ItemProblem(
+                item_id, f'{where}: unknown only works on an item with allow_unknown (no "Je ne sais pas" otherwise)')
         return
     for value in leaf.values():
         if isinstance(value, str) and value in MARKERS:

@@ -13,6 +13,8 @@ and what makes "adding a yes to a red flag never removes an alert" hold.
 Clinical definitions used here (sources cited in the rules file too):
 - pain rise: worst pain ≥ baseline worst pain + N points (N = 2 in the shipped file; Chow et al. 2012,
   `docs/clinical/pain-response.md`, `docs/clinical/red-flags.md`);
+- pain persistence (issue 32): worst pain ≥ P in every questionnaire of a run of D days ending today, baseline
+  excluded (`pain_persistent`; P = 8, D = 3 shipped; `docs/clinical/alerts.md` section 12);
 - analgesic increase, exactly as in `docs/clinical/pain-response.md`: with B = baseline OMED and F = current
   OMED, F ≥ K × B when B > 0, F > 0 when B = 0, and an unknown OMED is never an increase (K = 1.25 shipped).
 """
@@ -22,6 +24,7 @@ from __future__ import annotations
 import math
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
+from datetime import date
 from fractions import Fraction
 from pathlib import Path
 from typing import Annotated, ClassVar, Literal, Union
@@ -50,6 +53,7 @@ __all__ = [
     "FREE_TEXT_ITEM",
     "NO_ANSWER_MARKERS",
     "OMED_RELATIVE_TOLERANCE",
+    "PainPoint",
     "Rule",
     "Reference",
     "RuleContext",
@@ -97,7 +101,7 @@ EVENTS: tuple[str, ...] = (
     "missed", "missed_primary_soon", "free_text", "free_text_red_flag", "urgent_unacknowledged", "silent_after_alert",
 )
 
-ContextName = Literal["on_chemo", "has_baseline"]
+ContextName = Literal["on_chemo", "has_baseline", "on_fentanyl_patch"]
 
 #: What the patient is told at once, by kind of alert (the wording is in `bot.delivery.advice_text`):
 #: neuro — a new neurological sign: call 15 / 112 now, even if it has eased; toxicity — possible opioid overdose;
@@ -105,11 +109,20 @@ ContextName = Literal["on_chemo", "has_baseline"]
 #: found before the first fraction: contact the team now; same_day — the team calls back (at working hours);
 #: suicide — suicidal thoughts or an intentional overdose: 3114 (national suicide prevention line) and 15 / 112;
 #: emergency — a life-threatening sign (unconscious, seizure, bleeding, chest pain, breathlessness): 15 / 112 now,
-#: never the opioid advice.
-Advice = Literal["suicide", "emergency", "neuro", "toxicity", "fever", "urgent", "inclusion", "same_day"]
+#: never the opioid advice;
+#: toxicity_patch — the opioid toxicity advice for a fentanyl patch wearer: remove the patch, then call;
+#: fever_maybe_chemo — the fever advice when chemotherapy is not known (it does not say "with chemotherapy");
+#: same_day_now — a same-day sign that cannot wait for the next working day (vomiting everything, cannot swallow,
+#: uncontrolled pain): the team calls today when it can, and outside that, the on-call number is to be called now
+#: (issue 32); same_day is for what may wait for the team's call (constipation, night pain).
+Advice = Literal[
+    "suicide", "emergency", "neuro", "toxicity_patch", "toxicity", "fever", "fever_maybe_chemo", "urgent",
+    "inclusion", "same_day_now", "same_day",
+]
 #: Most pressing first: when several alerts fire together, the patient gets the first advice of this order.
 ADVICE_ORDER: tuple[Advice, ...] = (
-    "suicide", "emergency", "neuro", "toxicity", "fever", "urgent", "inclusion", "same_day",
+    "suicide", "emergency", "neuro", "toxicity_patch", "toxicity", "fever", "fever_maybe_chemo", "urgent",
+    "inclusion", "same_day_now", "same_day",
 )
 
 Truth = bool | None  # None = unknown (no usable answer); a rule fires only on True.
@@ -198,6 +211,22 @@ class AnalgesicIncreaseCondition(_Model):
     analgesic_increase: Annotated[float, Field(strict=True, gt=1.0)]
 
 
+class PainPersistence(_Model):
+    """`at_least` points of worst pain, reported for `days` days in a row (see `PainPersistentCondition`)."""
+
+    at_least: Annotated[int, Field(strict=True, ge=1, le=10)]
+    days: Annotated[int, Field(strict=True, ge=2, le=30)]
+
+
+class PainPersistentCondition(_Model):
+    """Worst pain ≥ `at_least` now and in every questionnaire answered since the first of a run that began at least
+    `days - 1` days ago (a run of `days` days, today included; baseline excluded). Issue 32: a severe pain that
+    neither rises nor crosses 9 (8/10 from a baseline of 7) must not stay silent however long it lasts."""
+
+    kind: ClassVar[str] = "pain_persistent"
+    pain_persistent: PainPersistence
+
+
 class ContextCondition(_Model):
     """A fact about the patient known before this questionnaire (from `RuleContext`)."""
 
@@ -231,6 +260,7 @@ class NotCondition(_Model):
 _KINDS: tuple[str, ...] = (
     "answer",
     "pain_rise_from_baseline",
+    "pain_persistent",
     "analgesic_increase",
     "context",
     "event",
@@ -255,6 +285,7 @@ Condition = Annotated[
     Union[
         Annotated[AnswerCondition, Tag("answer")],
         Annotated[PainRiseCondition, Tag("pain_rise_from_baseline")],
+        Annotated[PainPersistentCondition, Tag("pain_persistent")],
         Annotated[AnalgesicIncreaseCondition, Tag("analgesic_increase")],
         Annotated[ContextCondition, Tag("context")],
         Annotated[EventCondition, Tag("event")],
@@ -304,6 +335,9 @@ class RepeatPolicy(_Model):
     #: below this value in a completed questionnaire (the episode ended; a new one alerts), unless it is higher
     #: than at the last alert.
     until_below: Annotated[float, Field(strict=True, ge=0)] | None = None
+    #: With `until_below` (issue 32): an episode that lasts this many days after the rule's last alert alerts again
+    #: (a pain that persists is news again: nothing the team did has relieved it), open alert or not.
+    again_after_days: Annotated[int, Field(strict=True, ge=1, le=90)] | None = None
 
     @model_validator(mode="after")
     def _window_or_episode(self) -> RepeatPolicy:
@@ -311,6 +345,8 @@ class RepeatPolicy(_Model):
             raise ValueError("repeat needs exactly one of `within_days` (a window) or `until_below` (an episode)")
         if self.until_below is not None and not self.unless_higher:
             raise ValueError("repeat.until_below needs `unless_higher`: the answer whose value ends the episode")
+        if self.again_after_days is not None and self.until_below is None:
+            raise ValueError("repeat.again_after_days is for an episode (`until_below`); a window already ends")
         return self
 
 
@@ -390,7 +426,7 @@ class Rule(_Model):
         if self.repeat is not None and self.repeat.unless_higher:
             return self.repeat.unless_higher
         for condition in _walk(self.condition):
-            if isinstance(condition, PainRiseCondition):
+            if isinstance(condition, (PainRiseCondition, PainPersistentCondition)):
                 return "pain_worst"
             if isinstance(condition, AnalgesicIncreaseCondition):
                 return "current_omed"
@@ -575,6 +611,20 @@ class RuleContext:
     #: Per rule id (rules with `compare_with: last_acknowledged`): the state at that rule's last acknowledged alert,
     #: used instead of the baseline pain / OMED. A rule absent here compares with the baseline.
     references: Mapping[str, Reference] = field(default_factory=dict)
+    #: A fentanyl patch in the current regimen (the toxicity advice then says to remove it).
+    on_fentanyl_patch: bool = False
+    #: Worst pain of the earlier questionnaires (baseline excluded), oldest first, and the day of this one
+    #: (`pain_persistent`); empty / None: persistence is unknown.
+    pain_history: tuple[PainPoint, ...] = ()
+    today: date | None = None
+
+
+@dataclass(frozen=True)
+class PainPoint:
+    """One earlier questionnaire's worst pain and the day it was for."""
+
+    day: date
+    pain_worst: int | float
 
 
 @dataclass(frozen=True)
@@ -678,6 +728,11 @@ def _evaluate(
         inputs: dict[str, object] = {"pain_worst": pain, "baseline_pain_worst": baseline}
         return pain >= baseline + condition.pain_rise_from_baseline, inputs
 
+    if isinstance(condition, PainPersistentCondition):
+        if questionnaire_id == BASELINE_QUESTIONNAIRE:
+            return None, {}
+        return _pain_persistent(condition.pain_persistent, answers.get("pain_worst"), context)
+
     if isinstance(condition, AnalgesicIncreaseCondition):
         if questionnaire_id == BASELINE_QUESTIONNAIRE:
             return None, {}
@@ -712,6 +767,28 @@ def _evaluate(
 
     # EventCondition never reaches here: the loader keeps events at the top level and the callers route them.
     raise TypeError(f"cannot evaluate {type(condition).__name__} against answers")
+
+
+def _pain_persistent(rule: PainPersistence, pain: object, context: RuleContext) -> _Outcome:
+    """True when the run of worst pains ≥ `at_least` ending now began `days - 1` days ago or earlier.
+
+    The run is read backwards from the latest earlier questionnaire; a lower pain ends it. A pain not given now is
+    unknown; a history too short to span `days` days is False (not yet persistent).
+    """
+    if not _is_number(pain) or context.today is None:
+        return None, {}
+    assert isinstance(pain, (int, float))
+    if pain < rule.at_least:
+        return False, {"pain_worst": pain}
+    since = context.today
+    for point in reversed(context.pain_history):
+        if point.day > context.today:
+            continue
+        if point.pain_worst < rule.at_least:
+            break
+        since = point.day
+    days = (context.today - since).days + 1
+    return days >= rule.days, {"pain_worst": pain, "severe_pain_since": since.isoformat()}
 
 
 def _evaluate_answer(condition: AnswerCondition, answers: Mapping[str, object]) -> _Outcome:

@@ -30,6 +30,17 @@ _PHONE = re.compile(r"^\+?[0-9][0-9 .]{1,18}[0-9]$")
 _HHMM = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
 
 
+#: Default same-day cut-off: an alert raised later than this before closing is not promised a call "today". The team
+#: needs time to read the alert, reach the patient (often more than one attempt) and act (a prescription, a
+#: consultation) before it leaves; one hour is the project's choice, to be set per site (`same_day_cutoff`) by the
+#: site's clinicians (docs/clinical/alerts.md, "same day").
+DEFAULT_CUTOFF_BEFORE_CLOSING = timedelta(hours=1)
+
+
+#: The example file's default site (bot.domain.enrolment.DEFAULT_SITE), used only while every site is an example.
+EXAMPLE_DEFAULT_SITE = "main"
+
+
 class SitesFileError(ValueError):
     """The sites file is unreadable or invalid; the message names the file, the site and the problem."""
 
@@ -134,6 +145,9 @@ class Site(_Model):
     example: bool = False
     #: The ladder of an urgent alert left unacknowledged (issue 32); the defaults when the file has none.
     escalation: Escalation = Escalation()
+    #: The last time of a working day at which a same-day alert can still be promised a call "today" (issue 32).
+    #: Default: `DEFAULT_CUTOFF_BEFORE_CLOSING` before the end of working hours.
+    same_day_cutoff: str | None = None
 
     @field_validator("daytime_phone", "on_call_phone")
     @classmethod
@@ -141,6 +155,29 @@ class Site(_Model):
         if value is not None and not _PHONE.match(value):
             raise ValueError(f"{value!r} is not a phone number")
         return value
+
+    @field_validator("same_day_cutoff")
+    @classmethod
+    def _cutoff(cls, value: str | None) -> str | None:
+        if value is not None and not _HHMM.match(value):
+            raise ValueError(f"{value!r} is not a time written HH:MM")
+        return value
+
+    @model_validator(mode="after")
+    def _cutoff_in_hours(self) -> Site:
+        if self.same_day_cutoff is not None and not (
+                self.working_hours.start_time < time.fromisoformat(self.same_day_cutoff) <= self.working_hours.end_time):
+            raise ValueError("same_day_cutoff must be after the start and no later than the end of working hours")
+        return self
+
+    @property
+    def cutoff_time(self) -> time:
+        """`same_day_cutoff`, or `DEFAULT_CUTOFF_BEFORE_CLOSING` before closing (never before opening)."""
+        if self.same_day_cutoff is not None:
+            return time.fromisoformat(self.same_day_cutoff)
+        hours = self.working_hours
+        end = datetime.combine(date.min, hours.end_time) - DEFAULT_CUTOFF_BEFORE_CLOSING
+        return max(end.time(), hours.start_time)
 
     @field_validator("holiday_subdivision")
     @classmethod
@@ -167,6 +204,17 @@ class Sites:
     @property
     def has_examples(self) -> bool:
         return any(site.example for site in self.by_code.values())
+
+    @property
+    def enrolment_default(self) -> str | None:
+        """The site of an enrolment that names none: the only site; in the example file (sandbox, demo, tests: never
+        with a real token, `bot.__main__.require_real_sites`) the example site "main"; otherwise None, and the
+        clinician must name the site (issue 32)."""
+        if len(self.by_code) == 1:
+            return next(iter(self.by_code))
+        if all(site.example for site in self.by_code.values()) and EXAMPLE_DEFAULT_SITE in self.by_code:
+            return EXAMPLE_DEFAULT_SITE
+        return None
 
     def require(self, codes: Iterable[str]) -> None:
         """Refuse patients' sites missing from the file (start-up): their advice would have no number."""
@@ -248,6 +296,29 @@ def next_callback(site: Site, local_now: datetime) -> Callback:
         if is_working_day(site, candidate):
             return Callback(today=False, at=_at(local_now, candidate, hours.start_time), open_now=False)
     raise ValueError(f"site {site.code}: no working day in the next two weeks")  # refused by the model in practice
+
+
+def same_day_callback(site: Site, local_now: datetime) -> Callback:
+    """When the team can call back about a same-day alert raised at `local_now`: "today" only before the site's
+    cut-off on a working day (`Site.cutoff_time`), else the start of the next working day. `open_now`: the team is
+    at work now and before the cut-off (it will call today)."""
+    hours = site.working_hours
+    day = local_now.date()
+    if is_working_day(site, day) and local_now.time() < site.cutoff_time:
+        if local_now.time() >= hours.start_time:
+            return Callback(today=True, at=local_now, open_now=True)
+        return Callback(today=True, at=_at(local_now, day, hours.start_time), open_now=False)
+    for ahead in range(1, 15):
+        candidate = day + timedelta(days=ahead)
+        if is_working_day(site, candidate):
+            return Callback(today=False, at=_at(local_now, candidate, hours.start_time), open_now=False)
+    raise ValueError(f"site {site.code}: no working day in the next two weeks")
+
+
+def is_open(site: Site, local_now: datetime) -> bool:
+    """Is the team at work now (a working day, within working hours)?"""
+    hours = site.working_hours
+    return is_working_day(site, local_now.date()) and hours.start_time <= local_now.time() < hours.end_time
 
 
 def _at(local_now: datetime, day: date, moment: time) -> datetime:

@@ -16,7 +16,9 @@ from bot.domain import engine
 from bot.domain.models import Instance, Patient
 from bot.domain.questionnaire import Item, Questionnaire
 from bot.domain.free_text_screen import screen_free_text
-from bot.domain.rules import AlertDraft, Reference, Rule, advice_for, evaluate_answers, evaluate_event, highest_severity
+from bot.domain.rules import (
+    AlertDraft, Reference, RepeatPolicy, Rule, advice_for, evaluate_answers, evaluate_event, highest_severity,
+)
 from bot.services import clinical_context
 from bot.services.patient_messages import advice_for_flags, severity_for_flags
 from bot.services.container import Services
@@ -321,7 +323,8 @@ async def _raise_alerts(
             continue
         if draft.severity != "urgent" and not rule.is_event and not services.legacy_alerting:
             open_alert = await alerts.open_alert_of_rule(tx, patient.id, draft.rule_id)
-            if open_alert is not None and not _worse(rule.worse_key, draft.fired, open_alert.current_fired):
+            if open_alert is not None and not _worse(rule.worse_key, draft.fired, open_alert.current_fired) \
+                    and not _persisted(draft.repeat, open_alert, now):
                 await alerts.record_occurrence(tx, open_alert.id, fired=draft.fired, now=now)
                 await _suppress(tx, patient, instance, draft, open_alert.id, "open", now)
                 continue
@@ -461,6 +464,8 @@ async def _repeated_alert(
         assert policy.unless_higher is not None
         if await _episode_ended(tx, patient, last, policy.unless_higher, policy.until_below):
             return None
+        if _persisted(policy, last, now):
+            return None  # the same pain, N days on: news again (issue 32)
         reason = "episode"
     elif policy.within_days is not None and last.created_at < now - timedelta(days=policy.within_days):
         return None
@@ -471,6 +476,18 @@ async def _repeated_alert(
     if before is None or current is None:
         return None
     return (last.id, reason) if current <= before else None
+
+
+#: Patients do not answer at the same hour every day: "N days after the alert" counts from half a day before.
+_ANSWER_HOUR_SLACK = timedelta(hours=12)
+
+
+def _persisted(policy: RepeatPolicy | None, last: alerts.AlertRow, now: datetime) -> bool:
+    """Has the episode lasted `repeat.again_after_days` since `last` was raised? Then it alerts again (issue 32: a
+    severe pain that persists is not silent for ever, whether or not the first alert was taken care of)."""
+    if policy is None or policy.again_after_days is None:
+        return False
+    return last.created_at <= now - timedelta(days=policy.again_after_days) + _ANSWER_HOUR_SLACK
 
 
 async def _episode_ended(tx: Tx, patient: Patient, last: alerts.AlertRow, item: str, below: float) -> bool:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 
 from bot.domain import engine
 from bot.domain.models import Instance
 from bot.domain.omed import Regimen, compute_omed, regimen_from_answers
-from bot.domain.rules import RuleContext
+from bot.domain.rules import PainPoint, RuleContext
 from bot.services.container import Services
 from bot.services.history_cache import PriorHistory, PriorHistoryCache
 from bot.storage import instances, team_regimens
@@ -151,7 +151,32 @@ def rule_context(
         current_omed=current_omed,
         on_chemo=on_chemo,
         has_baseline=isinstance(baseline_pain, int),
+        on_fentanyl_patch=_wears_fentanyl_patch(services, regs.get(instance.id)),
+        pain_history=tuple(
+            PainPoint(day=_local_day(services, inst.opens_at), pain_worst=pain)
+            for inst, given in ordered
+            if inst.id != instance.id and inst.questionnaire_id != "baseline"
+            and isinstance(pain := given.get("pain_worst"), (int, float)) and not isinstance(pain, bool)
+        ),
+        today=_local_day(services, instance.opens_at),
     )
+
+
+def _local_day(services: Services, moment: datetime) -> date:
+    """The day a questionnaire is for, in the trial's time zone (pain persistence counts days, issue 32)."""
+    return moment.astimezone(services.settings.timezone).date() if moment.tzinfo else moment.date()
+
+
+def _wears_fentanyl_patch(services: Services, regimen: Regimen | None) -> bool:
+    """A fentanyl patch among the current background lines (also carried forward): the toxicity advice then says to
+    take it off (issue 32)."""
+    if regimen is None:
+        return False
+    for line in regimen.background:
+        product = services.opioids.product(line.product) if line.product else None
+        if product is not None and product.patch and product.substance == "fentanyl":
+            return True
+    return False
 
 
 def worst_pain_trend(history: list[tuple[Instance, dict[str, object]]]) -> list[list[object]]:

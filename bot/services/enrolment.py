@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Literal
 
@@ -28,16 +28,25 @@ class Invitation:
     study_id: str
     code: str
     expires_at: datetime
+    site: str = ""  # the site the patient was enrolled at (named, or the only one)
 
 
 async def enroll(
     store: Store, clock: Clock, request: EnrolmentRequest, *, actor: str, known_sites: Collection[str] | None = None,
+    default_site: str | None = None,
 ) -> Invitation:
     """Create the patient and a single-use invitation, in one transaction with its audit entry.
 
     `known_sites`: the sites with phone numbers configured (`Services.sites`); a patient at any other site would get
     advice without a number to call, so the enrolment is refused, naming the sites that exist.
+    `default_site` (`Sites.enrolment_default`): the site of a request without `site=`; None with known sites
+    refuses such a request (issue 32: several sites, the patient must not get another hospital's numbers).
     """
+    if not request.site_named and known_sites is not None:
+        if default_site is None:
+            raise EnrolmentError(_("Name the patient's site with site=<code>: there are several sites ({sites}).").format(
+                sites=", ".join(sorted(known_sites))))
+        request = replace(request, site=default_site)
     if known_sites is not None and request.site not in known_sites:
         raise EnrolmentError(_("Unknown site {site}: its phone numbers are not configured. Known sites: {sites}.").format(
             site=request.site, sites=", ".join(sorted(known_sites))))
@@ -73,7 +82,7 @@ async def enroll(
             },
         )
         await tx.commit()
-    return Invitation(study_id=request.study_id, code=code, expires_at=expires_at)
+    return Invitation(study_id=request.study_id, code=code, expires_at=expires_at, site=request.site)
 
 
 JoinKind = Literal["joined", "already_joined", "refused", "rate_limited"]

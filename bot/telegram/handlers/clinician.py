@@ -67,7 +67,7 @@ async def enroll(update: Update, context: BotContext) -> None:
         request = parse_enrolment(args, today=local_today(context))
         invitation = await enrolment.enroll(
             context.services.store, context.services.clock, request, actor=f"clinician:{user.id}",
-            known_sites=context.services.sites.codes,
+            known_sites=context.services.sites.codes, default_site=context.services.sites.enrolment_default,
         )
     except EnrolmentError as exc:
         await message.reply_text(str(exc))
@@ -76,7 +76,7 @@ async def enroll(update: Update, context: BotContext) -> None:
     expires = invitation.expires_at.astimezone(context.services.settings.timezone).strftime("%d/%m/%Y")
     text = _("Patient {study_id} enrolled (site {site}, arm {arm}, {fractions} fraction(s), day 0 = {day0}).\n"
              "Give the patient this personal link, valid once until {expires}:\n{link}").format(
-        study_id=request.study_id, site=request.site, arm=request.arm, fractions=request.fractions,
+        study_id=request.study_id, site=invitation.site, arm=request.arm, fractions=request.fractions,
         day0=request.rt_start.strftime("%d/%m/%Y"), expires=expires, link=link,
     )
     if late_enrolment_warning_due(context, request.rt_start):
