@@ -16,7 +16,11 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from telegram import Update
+from telegram.ext import SimpleUpdateProcessor
 
+from bot.telegram.inbox import InboxProcessor
+from bot.telegram.pacing import FloodGuard
 from harness import Bench, Patient, current_prompt, default_answer
 
 RT = date(2027, 3, 3)
@@ -124,5 +128,72 @@ async def test_an_enrolled_patient_sending_500_texts_in_5_s_does_not_stall_the_o
     await _check_flood(tmp_path, messages=500, seconds=5.0)
 
 
+@pytest.mark.slow
 async def test_an_enrolled_patient_sending_40_texts_in_8_s_does_not_stall_the_others(tmp_path: Path) -> None:
     await _check_flood(tmp_path, messages=40, seconds=8.0)
+
+
+def test_the_guard_counts_arrivals_and_mutes_the_backlog_until_its_last_message() -> None:
+    """Counted as they arrive, not as handlers get to them; once a sender floods, the messages still waiting are
+    not answered (one a minute is), and the last of the backlog is, once the sender slowed down."""
+    now = [0.0]
+    guard = FloodGuard(messages=10, window=10.0, reply_every=60.0, clock=lambda: now[0])
+    for update_id in range(1, 12):  # 11 in a second: arrived before any handler ran
+        guard.arrived(7, update_id)
+        now[0] += 0.1
+    assert guard.flooding(7)
+    assert not guard.may_reply(7, 1), "arrived before the flood was noticed, handled after: not answered"
+    assert guard.may_reply(7, 11), "the minute's one reply"
+    assert guard.may_reply(8, 99), "another sender is not affected"
+    for update_id in range(1, 11):
+        guard.finished(7, update_id)
+    now[0] += 1.0
+    guard.arrived(7, 12)  # the 12th message, within the minute: not answered while the others are counted
+    assert not guard.may_reply(7, 12)
+    guard.finished(7, 11)
+    now[0] += 11.0  # slowed down: the arrivals left the window, and message 12 is the last one waiting
+    assert guard.may_reply(7, 12) and not guard.flooding(7)
+
+
+async def test_one_sender_holds_one_slot_at_most_and_the_others_are_not_queued_behind_it() -> None:
+    """`InboxProcessor`: a sender's updates wait for their turn before they take a handler slot."""
+    running: dict[int, int] = {}
+    most: dict[int, int] = {}
+    order: list[int] = []
+
+    class Inbox:  # the inbox's bookkeeping only: nothing stored, nothing handled before
+        def claim(self, update_id: int) -> bool:
+            return True
+
+        async def handled_before(self, update_id: int) -> bool:
+            return False
+
+        async def done(self, update_id: int) -> None:
+            return None
+
+        def release(self, update_id: int) -> None:
+            return None
+
+    processor = InboxProcessor(SimpleUpdateProcessor(4), Inbox())  # type: ignore[arg-type]
+
+    async def handler(user: int, update_id: int, seconds: float) -> None:
+        running[user] = running.get(user, 0) + 1
+        most[user] = max(most.get(user, 0), running[user])
+        await asyncio.sleep(seconds)
+        order.append(update_id)
+        running[user] -= 1
+
+    def update(update_id: int, user: int) -> Update:
+        return Update.de_json({"update_id": update_id, "message": {
+            "message_id": update_id, "date": 0, "chat": {"id": user, "type": "private"},
+            "from": {"id": user, "is_bot": False, "first_name": "X"}, "text": "x"}}, None)  # type: ignore[arg-type]
+
+    flood = [asyncio.create_task(processor.process_update(update(n, 1), handler(1, n, 0.05))) for n in range(1, 41)]
+    await asyncio.sleep(0)
+    started = time.monotonic()
+    await processor.process_update(update(100, 2), handler(2, 100, 0.0))
+    other = time.monotonic() - started
+    await asyncio.gather(*flood)
+    assert most[1] == 1, "the flooder held one slot at most"
+    assert other < 0.2, other  # not behind the flooder's 40 × 50 ms
+    assert [n for n in order if n != 100] == list(range(1, 41)), "a sender's updates in the order they arrived"
