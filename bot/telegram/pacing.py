@@ -256,7 +256,8 @@ class FloodGuard:
     flooder's chat budget, so they started about once a second and the guard never saw more than ten in ten
     seconds (issue 39: every reply was queued, each holding a handler slot). Why "and its backlog": the messages
     still waiting behind the one being handled would each be answered once the arrival rate drops, hundreds of
-    replies at one a second; only the last one of the backlog is answered (it shows the current question).
+    replies at one a second; a message is answered again only once the sender slowed down and nothing of theirs
+    waits behind it (that reply shows the current question).
     """
 
     def __init__(self, *, messages: int = 10, window: float = 10.0, reply_every: float = 60.0,
