@@ -69,3 +69,27 @@ async def test_a_failed_edit_is_logged_and_the_next_one_is_still_sent(bench: Ben
     assert first is not None and first.buttons() != [], "the refused edit left the first question as it was"
     assert second is not None and second.buttons() == [] and "Votre réponse" in (second.text or "")
     assert tidy_edits(bench.app).waiting(patient.chat_id) == 0
+
+
+async def test_a_waiting_edit_of_the_same_message_is_superseded_by_the_later_one(tmp_path: Path) -> None:
+    """Issue 39: only the last text of a message shows, so a waiting edit of it is replaced, not sent as well."""
+    bench = await Bench(tmp_path, telegram_limits=True).start()
+    try:
+        patient = await bench.join(1903, "P-T3", RT)
+        first = (await current_prompt(bench, patient)).instance.question_message_id
+        other = bench.standin.sent_messages(patient.chat_id)[0].message_id
+        edits = tidy_edits(bench.app)
+        edits.show_answer(patient.chat_id, other, "Un", 1)  # being sent (waits for an untouched budget)
+        edits.show_answer(patient.chat_id, first, "Deux", 2)
+        edits.show_answer(patient.chat_id, first, "Trois", 3)  # supersedes "Deux"
+        assert edits.waiting(patient.chat_id) == 2 and edits.superseded == 1
+        deadline = time.monotonic() + 20
+        while edits.waiting(patient.chat_id) and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        sent = [(int(r.params["message_id"]), r.params["text"]) for r in bench.standin.requests()
+                if r.method == "editMessageText" and r.ok and r.chat_id is not None
+                and int(r.chat_id) == patient.chat_id]
+        assert sent == [(other, "Un"), (first, "Trois")]
+        assert bench.standin.world.chats[patient.chat_id].find(first).text == "Trois"
+    finally:
+        await bench.stop()

@@ -106,6 +106,7 @@ def build_application(
     share_the_gil_quickly()  # the database's thread must not wait 5 ms for the GIL after each statement
     update_inbox = Inbox(services.store, services.clock)
     update_queue = InboxQueue(update_inbox)
+    processor = InboxProcessor(update_processor or SimpleUpdateProcessor(16), update_inbox)
     builder: ApplicationBuilder = (
         ApplicationBuilder()
         .token(token)
@@ -114,7 +115,7 @@ def build_application(
         .defaults(Defaults(tzinfo=services.settings.timezone))
         .update_queue(update_queue)
         .get_updates_request(InboxPollingRequest(update_queue, connection_pool_size=1))  # PTB's default pool: 1
-        .concurrent_updates(InboxProcessor(update_processor or SimpleUpdateProcessor(16), update_inbox))
+        .concurrent_updates(processor)  # 16 handler slots, at most one per sender (issue 39)
     )
     if base_file_url:
         builder = builder.base_file_url(base_file_url)
@@ -124,6 +125,8 @@ def build_application(
         # A chat wrote when its update arrived, not when a handler got to it: under a backlog the two differ, and
         # Telegram counts from the former (what the bot sends a minute later is bulk again).
         update_queue.arrived = pacing.update_arrived
+        # A flood is counted from arrivals too (issue 39), and so is its backlog, until each message is handled.
+        processor.finished = pacing.update_finished
     application = builder.build()
     application.bot_data[SERVICES_KEY] = services
     application.bot_data[MESSENGER_KEY] = PtbMessenger(application.bot)

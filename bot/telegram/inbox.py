@@ -21,9 +21,10 @@ How, with PTB's own extension points (no private API):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from telegram import Bot, Update
@@ -216,14 +217,33 @@ class InboxPollingRequest(HTTPXRequest):
         return parsed
 
 
+#: PTB's own semaphore, in front of ours: how many updates may wait for their sender's turn (PTB makes one task per
+#: update whatever this is; the handler slots are `InboxProcessor.slots`).
+_ADMITTED = 1_000_000
+
+
 class InboxProcessor(BaseUpdateProcessor):
     """Runs `inner` (PTB's concurrent processor, or the test bench's counting one) with the update id known to the
-    effect's transaction, and marks the update handled once its handlers are done."""
+    effect's transaction, and marks the update handled once its handlers are done.
+
+    One sender, one slot at most (issue 39): a sender's updates are handled one at a time, in the order they
+    arrived, and an update waits for its sender's turn *before* it takes one of the `inner.max_concurrent_updates`
+    handler slots. PTB's semaphore (`BaseUpdateProcessor.process_update`, final) is taken before
+    `do_process_update`, first come first served: an account sending 500 messages in 5 s queued 500 updates ahead
+    of everyone else's and, replies waiting for its chat's budget, held all 16 slots for minutes. So PTB's semaphore
+    here only admits (`_ADMITTED`), and the slots are ours, taken after the sender's turn. Within one sender the
+    order is kept, which a patient's taps and texts assume anyway.
+    """
 
     def __init__(self, inner: BaseUpdateProcessor, inbox: Inbox) -> None:
-        super().__init__(inner.max_concurrent_updates)
+        super().__init__(_ADMITTED)
         self.inner = inner
         self.inbox = inbox
+        self.slots = inner.max_concurrent_updates
+        self._slots = asyncio.Semaphore(self.slots)
+        self._turns: dict[int, tuple[asyncio.Lock, list[int]]] = {}  # sender → (its lock, [updates holding it])
+        #: told when an update's handlers are done, or it was dropped (the pacer's flood guard counts the backlog)
+        self.finished: Callable[[Update], None] | None = None
 
     async def initialize(self) -> None:
         await self.inner.initialize()
@@ -236,8 +256,41 @@ class InboxProcessor(BaseUpdateProcessor):
 
     async def _handle(self, update: object, coroutine: Awaitable[Any]) -> None:
         if not isinstance(update, Update):
-            await coroutine
+            async with self._slots:
+                await coroutine
             return
+        try:
+            async with self._turn(_sender(update)), self._slots:
+                await self._handle_once(update, coroutine)
+        finally:
+            if self.finished is not None:
+                self.finished(update)
+
+    @contextlib.asynccontextmanager
+    async def _turn(self, sender: int | None) -> AsyncIterator[None]:
+        """Wait until the sender's earlier updates are handled (FIFO: `asyncio.Lock` serves waiters in order)."""
+        if sender is None:
+            yield
+            return
+        entry = self._turns.get(sender)
+        if entry is None:
+            entry = self._turns[sender] = (asyncio.Lock(), [0])
+        lock, users = entry
+        users[0] += 1
+        try:
+            async with lock:
+                yield
+        finally:
+            users[0] -= 1
+            if users[0] == 0:
+                del self._turns[sender]
+
+    def waiting(self, sender: int) -> int:
+        """How many of this sender's updates are being handled or wait for their turn."""
+        entry = self._turns.get(sender)
+        return entry[1][0] if entry is not None else 0
+
+    async def _handle_once(self, update: Update, coroutine: Awaitable[Any]) -> None:
         update_id = update.update_id
         if not self.inbox.claim(update_id):
             _drop(coroutine, update_id)
@@ -256,6 +309,14 @@ class InboxProcessor(BaseUpdateProcessor):
                 await self.inbox.done(update_id)
         finally:
             self.inbox.release(update_id)
+
+
+def _sender(update: Update) -> int | None:
+    """Whose turn an update waits for: its user (a clinician's commands in the group are theirs, not the group's);
+    its chat when it has no user (a channel post)."""
+    if update.effective_user is not None:
+        return update.effective_user.id
+    return update.effective_chat.id if update.effective_chat is not None else None
 
 
 def _drop(coroutine: Awaitable[Any], update_id: int) -> None:

@@ -24,9 +24,11 @@ A 429 holds only the chat it was about, for `retry_after`; the bulk window as we
 every request only when Telegram's answer implies a bot-wide flood: a 429 on a call that names no chat, or 429s
 for several different chats within a couple of seconds.
 
-Replies to a sender who floods (`FloodGuard`, issue #21): the guard handler marks each update; the pacer drops new
-messages that would reply to a flooding sender beyond one a minute (`RepliesPaused`, which the error handler
-ignores), so one account cannot fill the handlers with replies waiting for its chat's budget.
+Replies to a sender who floods (`FloodGuard`, issues #21 and 39): messages are counted as they arrive (the inbox's
+intake calls `update_arrived`); the guard handler names the message being handled; the pacer drops the posts and
+edits that would answer a flooding sender in its own chat beyond one a minute (`RepliesPaused`, which the error
+handler ignores). Urgent advice is never dropped. With the inbox's processor handling one update per sender at a time
+(`bot.telegram.inbox.InboxProcessor`), one account costs one handler slot at most.
 """
 
 from __future__ import annotations
@@ -221,14 +223,19 @@ class RepliesPaused(TelegramError):
 class _Sender:
     arrivals: deque[float] = field(default_factory=deque)
     last_reply: float = float("-inf")
+    flooding: bool = False
+    pending: int = 0  # messages arrived and not yet handled
 
 
 @dataclass(frozen=True)
 class ReplyPermit:
-    """Set for the handling of one update: may the bot post into `chat`, the sender's own chat?"""
+    """Set for the handling of one message: who sent it, in which chat. Whether the bot may post into (or edit in)
+    that chat is asked when it does (`FloodGuard.may_reply`), not decided when the handler starts: by then the
+    sender's flood may have been noticed from the messages that arrived after this one."""
 
     chat: int | str
-    allowed: bool
+    sender: int
+    update_id: int
 
 
 #: The permit of the update being handled (a ContextVar: PTB handles each update in its own task).
@@ -236,13 +243,21 @@ current_permit: contextvars.ContextVar[ReplyPermit | None] = contextvars.Context
 
 
 class FloodGuard:
-    """Counts each sender's messages; a sender above `messages` in `window` seconds floods and gets at most one
-    reply per `reply_every` seconds until it slows down. Others are not affected at all.
+    """Counts each sender's messages *as they arrive* (issue 39); a sender above `messages` in `window` seconds
+    floods and gets at most one reply per `reply_every` seconds until it slows down and its backlog is handled.
+    Others are not affected at all.
 
     More than one message a second for ten seconds is more than Telegram lets the bot answer one for one in a
     private chat (about one message a second), so such a sender could not be answered anyway; a person typing an
     answer per question, or a few short messages in a row, stays well under it. Issue #21 measured one account
     sending 500 texts in 5 s.
+
+    Why at arrival: counted when a handler started, a flood looked slow — the handlers themselves waited for the
+    flooder's chat budget, so they started about once a second and the guard never saw more than ten in ten
+    seconds (issue 39: every reply was queued, each holding a handler slot). Why "and its backlog": the messages
+    still waiting behind the one being handled would each be answered once the arrival rate drops, hundreds of
+    replies at one a second; a message is answered again only once the sender slowed down and nothing of theirs
+    waits behind it (that reply shows the current question).
     """
 
     def __init__(self, *, messages: int = 10, window: float = 10.0, reply_every: float = 60.0,
@@ -252,27 +267,63 @@ class FloodGuard:
         self.reply_every = reply_every
         self._clock = clock
         self._senders: dict[int, _Sender] = {}
+        self._granted: set[int] = set()  # update ids given the minute's reply while their sender floods
         self.muted = 0  # replies not sent, for the logs and tests
 
-    def arrived(self, sender: int, chat: int | str) -> ReplyPermit:
-        """Record one message from `sender` in `chat`; decide whether this update may be answered."""
+    def _recent(self, state: _Sender, now: float) -> int:
+        while state.arrivals and state.arrivals[0] <= now - self.window:
+            state.arrivals.popleft()
+        return len(state.arrivals)
+
+    def arrived(self, sender: int, update_id: int) -> None:
+        """One message from `sender` reached the bot (before it waits for a handler)."""
         now = self._clock()
         state = self._senders.setdefault(sender, _Sender())
         state.arrivals.append(now)
-        while state.arrivals and state.arrivals[0] <= now - self.window:
-            state.arrivals.popleft()
+        state.pending += 1
         if len(self._senders) > 10_000:  # forget quiet senders (a stranger who wrote once)
-            for key in [k for k, s in self._senders.items() if not s.arrivals or s.arrivals[-1] <= now - 60.0]:
+            for key in [k for k, s in self._senders.items()
+                        if s.pending == 0 and (not s.arrivals or s.arrivals[-1] <= now - 60.0)]:
                 if key != sender:
                     del self._senders[key]
-        if len(state.arrivals) <= self.messages:
-            return ReplyPermit(chat, True)
-        if now - state.last_reply >= self.reply_every:
-            state.last_reply = now
+        if self._recent(state, now) <= self.messages:
+            return
+        if not state.flooding:
+            state.flooding = True
             log.warning("a sender floods (%s messages in %.0f s): one reply a minute", len(state.arrivals),
                         self.window)
-            return ReplyPermit(chat, True)
-        return ReplyPermit(chat, False)
+        if now - state.last_reply >= self.reply_every:
+            state.last_reply = now
+            self._granted.add(update_id)
+
+    def finished(self, sender: int, update_id: int) -> None:
+        """Its handlers are done (or it was dropped as a redelivery)."""
+        self._granted.discard(update_id)
+        state = self._senders.get(sender)
+        if state is not None and state.pending > 0:
+            state.pending -= 1
+
+    def flooding(self, sender: int) -> bool:
+        state = self._senders.get(sender)
+        return state is not None and state.flooding
+
+    def may_reply(self, sender: int, update_id: int) -> bool:
+        """May the handling of this message post or edit in its sender's chat now?"""
+        state = self._senders.get(sender)
+        if state is None or not state.flooding or update_id in self._granted:
+            return True
+        if self._recent(state, self._clock()) > self.messages or state.pending > 1:
+            return False
+        state.flooding = False  # slowed down, and this is the last of the backlog: answered (the current question)
+        return True
+
+
+def _message_sender(update: Any) -> int | None:
+    """The user who sent a new message (what the flood guard counts: not taps, not edits, not joins)."""
+    if getattr(update, "message", None) is None:
+        return None
+    user = getattr(update, "effective_user", None)
+    return user.id if user is not None else None
 
 
 class TelegramPacing(BaseRateLimiter[Lane]):
@@ -312,11 +363,21 @@ class TelegramPacing(BaseRateLimiter[Lane]):
             self._heard = {k: t for k, t in self._heard.items() if t > now - REPLY_WINDOW_SECONDS}
 
     def update_arrived(self, update: Any) -> None:
-        """An update reached the bot (`bot.telegram.inbox.InboxQueue`): its chat wrote now."""
+        """An update reached the bot (`bot.telegram.inbox.InboxQueue`): its chat wrote now, and a message counts
+        towards its sender's flood (`FloodGuard`) now, not when a handler gets to it."""
         chat = getattr(update, "effective_chat", None)
         key = chat_key(chat.id) if chat is not None else None
         if key is not None:
             self.heard_from(key)
+        sender = _message_sender(update)
+        if sender is not None:
+            self.flood_guard.arrived(sender, update.update_id)
+
+    def update_finished(self, update: Any) -> None:
+        """Its handlers are done (`bot.telegram.inbox.InboxProcessor`): one fewer waiting from its sender."""
+        sender = _message_sender(update)
+        if sender is not None:
+            self.flood_guard.finished(sender, update.update_id)
 
     def _is_reply(self, chat: int | str) -> bool:
         heard = self._heard.get(chat)
@@ -360,9 +421,14 @@ class TelegramPacing(BaseRateLimiter[Lane]):
                     return await request()
             return await request()
 
-    def _muted(self, chat: int | str | None, posts: bool, lane: Lane) -> bool:
+    def _muted(self, chat: int | str | None, writes: bool, lane: Lane) -> bool:
+        """A post or an edit into a flooding sender's own chat, while handling its message: not sent (an edit too —
+        the question asked again first loses its old keyboard, and that edit waited for the chat's budget like a
+        post). Urgent advice is never muted."""
         permit = current_permit.get()
-        if permit is None or permit.allowed or not posts or lane is Lane.URGENT or chat != permit.chat:
+        if permit is None or not writes or lane is Lane.URGENT or chat != permit.chat:
+            return False
+        if self.flood_guard.may_reply(permit.sender, permit.update_id):
             return False
         self.flood_guard.muted += 1
         return True
@@ -395,7 +461,7 @@ class TelegramPacing(BaseRateLimiter[Lane]):
         chat = chat_key(data.get("chat_id")) if (posts or edits_a_message(endpoint)) else None
         if chat is None and edits_a_message(endpoint):  # an inline message: no chat to pace
             posts = False
-        if self._muted(chat, posts, lane):
+        if self._muted(chat, posts or edits_a_message(endpoint), lane):
             raise RepliesPaused
         for attempt in range(self._max_retries + 1):
             if not self._everything.free():

@@ -39,11 +39,19 @@ class TidyEdits:
     def __init__(self, application: Application) -> None:
         self._application = application
         self._waiting: dict[int, deque[tuple[int, str, int]]] = {}
+        self.superseded = 0  # edits dropped because a later one of the same message was queued
 
     def show_answer(self, chat_id: int, message_id: int, text: str, update_id: int) -> None:
         """Queue the edit of `message_id` to `text` (no buttons); start the chat's sender if it has none."""
         waiting = self._waiting.get(chat_id)
         if waiting is not None:
+            # An edit of the same message still waiting (not the one being sent) is superseded: only the last
+            # text shows, so one edit of the chat's budget instead of two (a sender tapping fast, issue 39).
+            for index in range(1, len(waiting)):
+                if waiting[index][0] == message_id:
+                    del waiting[index]
+                    self.superseded += 1
+                    break
             waiting.append((message_id, text, update_id))
             return
         self._waiting[chat_id] = deque([(message_id, text, update_id)])
