@@ -95,6 +95,9 @@ class _PatternModel(BaseModel):
     model_config = _STRICT
     words: str = Field(min_length=1)
     max_gap: int | None = Field(default=None, ge=0, le=10)
+    whole: bool = False
+    """True: the pattern must be the whole message (one sentence, one clause, every meaningful word): "urgence"
+    alone is a cry for help, "ce n'est pas urgent" is not."""
 
 
 _PatternItem = str | _PatternModel
@@ -476,6 +479,8 @@ class _Pattern:
     positions: tuple[int, ...]
     """One bit mask per position: the pattern words any of which may stand there."""
     max_gap: int
+    whole: bool = False
+    """The match must cover the whole message (see `_PatternModel.whole`)."""
 
     def possible(self, union: int) -> bool:
         """Can the pattern match a clause whose words' masks OR to `union`? (Most patterns are out at once.)"""
@@ -698,6 +703,7 @@ def _surviving(
     context = vocabulary.context
     sentences = vocabulary.normaliser.sentences(text)
     alone = len(sentences) == 1
+    single_clause = alone and len(sentences[0].clauses) == 1
     for sentence in sentences:
         all_masks = [vocabulary.index.masks(clause) for clause in sentence.clauses]
         for number, (words, masks) in enumerate(zip(sentence.clauses, all_masks, strict=True)):
@@ -709,6 +715,8 @@ def _surviving(
                 if not patterns or (first_only and category.id in found):
                     continue
                 for pattern, first, last in category.matches(words, masks, vocabulary.negation, patterns):
+                    if pattern.whole and not (single_clause and first == 0 and last == len(words) - 1):
+                        continue
                     if (category.hypothetical and context.hypothetical_at(sentence, masks, number, first, alone=alone)) or (
                         category.resolved and context.resolved_after(sentence, all_masks, number, last)
                     ):
@@ -896,6 +904,7 @@ def _compile_pattern(
     index: _WordIndex,
 ) -> _Pattern:
     written, gap = (item, default_gap) if isinstance(item, str) else (item.words, item.max_gap)
+    whole = isinstance(item, _PatternModel) and item.whole
     where = f'category "{owner}", pattern "{written}"'
     positions: list[int] = []
     for chunk in written.split():
@@ -917,4 +926,6 @@ def _compile_pattern(
         positions.append(mask)
     if not positions:
         raise ValueError(f"{where}: no word")
-    return _Pattern(source=written, positions=tuple(positions), max_gap=default_gap if gap is None else gap)
+    return _Pattern(
+        source=written, positions=tuple(positions), max_gap=default_gap if gap is None else gap, whole=whole
+    )
