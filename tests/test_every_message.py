@@ -208,7 +208,7 @@ async def test_sos_typed_during_a_0_to_10_question_is_stored_alerts_urgently_and
     assert rows(bench, "SELECT text FROM patient_messages") == [("SOS",)]
     assert len(urgent_alerts(bench)) == 1 and "SOS" in urgent_alerts(bench)[0]
     assert any("Appelez maintenant le 15 (SAMU) ou le 112" in t for t in replies)
-    assert rows(bench, "SELECT flags FROM patient_messages") == [('["call_for_help"]',)]
+    assert rows(bench, "SELECT flags FROM patient_messages") == [('["cry_for_help"]',)]
 
 
 @pytest.mark.parametrize("text", ["ce n'est pas urgent", "j'ai besoin d'aide pour le formulaire"])
