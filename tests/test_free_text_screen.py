@@ -413,6 +413,20 @@ def test_a_cry_for_help_beside_a_sign_raises_both(vocabulary: FreeTextVocabulary
         ("le sang de ma prise de sang est parti au labo", "none"),
         ("mon mari est dégoûté", "none"),
         ("elle n'arrive plus à déglutir", "same_day"),
+        ("c'est soigné, on me soigne bien", "none"),
+        ("il saignait beaucoup du nez", "urgent"),
+        ("les feuilles tombent", "none"),
+        ("mon petit-fils s'est cassé la figure au foot", "none"),
+        ("mon mari s'est cassé la figure dans l'escalier", "urgent"),
+        ("j'ai glissé un mot à l'infirmière", "none"),
+        ("ma douleur est passée de 8 à 2 avec le nouveau patch", "none"),
+        ("j'ai mis 2 patchs au lieu d'un", "urgent"),
+        # "s'il" is "si il"; a general question about what a treatment can do
+        ("que faut-il faire s'il ne peut plus uriner ?", "none"),
+        ("s'il ne peut plus uriner depuis ce matin, c'est grave ?", "urgent"),
+        ("est-ce que les rayons peuvent faire saigner ?", "none"),
+        ("combien de temps dure la fièvre après la chimio ?", "none"),
+        ("il a eu de la fièvre hier soir mais elle est retombée", "none"),
     ],
 )
 def test_round_two_families(text: str, expected: str, vocabulary: FreeTextVocabulary) -> None:
