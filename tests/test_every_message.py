@@ -208,7 +208,18 @@ async def test_sos_typed_during_a_0_to_10_question_is_stored_alerts_urgently_and
     assert rows(bench, "SELECT text FROM patient_messages") == [("SOS",)]
     assert len(urgent_alerts(bench)) == 1 and "SOS" in urgent_alerts(bench)[0]
     assert any("Appelez maintenant le 15 (SAMU) ou le 112" in t for t in replies)
-    assert rows(bench, "SELECT flags FROM patient_messages") == [('["call_for_help"]',)]
+    assert rows(bench, "SELECT flags FROM patient_messages") == [('["cry_for_help"]',)]
+
+
+@pytest.mark.parametrize("text", ["Au secours, venez vite", "urgent !"])
+async def test_a_cry_for_help_in_a_message_is_the_screen_category_and_alerts_urgently(bench: Bench, text: str) -> None:
+    # The cry for help is the screen's own category (questionnaires/free_text_red_flags.yaml), advice "urgent".
+    patient = await quiet(bench, await bench.join(6024, "P-M24", RT))
+    replies = await says(bench, patient, text)
+    await bench.tick()
+    assert len(urgent_alerts(bench)) == 1 and text in urgent_alerts(bench)[0]
+    assert rows(bench, "SELECT flags FROM patient_messages") == [('["cry_for_help"]',)]
+    assert any("Appelez maintenant le 15 (SAMU) ou le 112" in t for t in replies)
 
 
 @pytest.mark.parametrize("text", ["ce n'est pas urgent", "j'ai besoin d'aide pour le formulaire"])

@@ -90,7 +90,7 @@ def load_corpus(path: Path = CORPUS_PATH) -> list[Case]:
             text=str(item["text"]),
             expect=frozenset(item["expect"]),
             tolerate=frozenset(item.get("tolerate", [])),
-            added_after_first_run=item.get("added") in ("after-first-run", "held-out-probe"),
+            added_after_first_run=item.get("added") in ("after-first-run", "held-out-probe", "round-2"),
         )
         for item in raw["cases"]
     ]
@@ -261,6 +261,7 @@ def test_same_day_categories_and_vocabulary_metadata(vocabulary: FreeTextVocabul
 NEW_CATEGORIES = {
     "suicidal": "urgent", "unconscious": "urgent", "bleeding": "urgent", "chest_breathing": "urgent",
     "vomiting_swallowing": "same_day", "urinary_retention": "urgent", "overdose": "urgent",
+    "cry_for_help": "urgent",
 }
 OLD_CATEGORIES = ("leg_weakness", "numbness", "bladder_bowel", "fall", "fever", "confusion", "opioid_toxicity",
                   "unbearable_pain", "thirst", "constipation")
@@ -276,6 +277,7 @@ def test_every_category_id_of_the_contract_exists_with_its_severity_and_a_source
     assert "HAS" in sources["suicidal"] and "3114" in sources["suicidal"] and "NG225" in sources["suicidal"]
     assert all("UKONS" in sources[c] for c in ("unconscious", "bleeding", "chest_breathing", "vomiting_swallowing"))
     assert "NG234" in sources["urinary_retention"] and "Caraceni" in sources["overdose"]
+    assert "UKONS" in sources["cry_for_help"]
 
 
 @pytest.mark.parametrize(
@@ -319,6 +321,115 @@ def test_every_category_id_of_the_contract_exists_with_its_severity_and_a_source
     ],
 )
 def test_context_questions_relatives_and_numbers(text: str, expected: str, vocabulary: FreeTextVocabulary) -> None:
+    assert screen_severity(text, vocabulary)[0] == expected, explain_free_text(text, vocabulary)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Round 2 (dev2): cries for help, urinary retention, indirect suicidal phrasings, resolved events told in two
+# sentences, look-alikes. Phrasings of the same families as dev2's misses, not dev2's sentences.
+# ---------------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # a cry for help: some words anywhere, others only as the whole message (UKONS: "needs urgent help" = red)
+        ("SOS", ["cry_for_help"]),
+        ("Au secours, venez vite", ["cry_for_help"]),
+        ("aidez-moi s'il vous plaît", ["cry_for_help"]),
+        ("aidez nous", ["cry_for_help"]),
+        ("à l'aide !", ["cry_for_help"]),
+        ("HELP", ["cry_for_help"]),
+        ("Urgence !!", ["cry_for_help"]),
+        ("urgent", ["cry_for_help"]),
+        ("aide", ["cry_for_help"]),
+        ("Appelez le 15", ["cry_for_help"]),
+        ("ce n'est pas urgent", []),
+        ("c'est urgent ?", []),
+        ("j'ai besoin d'aide pour le formulaire", []),
+        ("je marche à l'aide d'une canne", []),
+        ("pouvez-vous m'aider à trouver le parking ?", []),
+        ("urgences de Lyon, au 2e étage", []),
+        # said conditionally or about the past, a cry for help still alerts
+        ("si jamais ça recommence j'écris SOS ?", ["cry_for_help"]),
+    ],
+)
+def test_a_cry_for_help_is_its_own_urgent_category(
+    text: str, expected: list[str], vocabulary: FreeTextVocabulary
+) -> None:
+    assert list(screen_severity(text, vocabulary)[1]) == expected, explain_free_text(text, vocabulary)
+
+
+def test_a_cry_for_help_beside_a_sign_raises_both(vocabulary: FreeTextVocabulary) -> None:
+    assert screen_severity("SOS je crache du sang", vocabulary) == ("urgent", ("bleeding", "cry_for_help"))
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # urinary retention in everyday words, also told by a relative
+        ("il pousse mais rien ne sort depuis ce matin", "urgent"),
+        ("elle force et ça sort pas", "urgent"),
+        ("ça ne vient pas, il essaie depuis 3 heures", "urgent"),
+        ("papa n'a pas fait sa petite commission depuis hier", "urgent"),
+        ("pas une goutte d'urine depuis cette nuit", "urgent"),
+        ("ça fait que quelques gouttes quand je vais aux toilettes", "urgent"),
+        ("son urinal est vide depuis ce matin", "urgent"),
+        ("ça ne vient pas de la radiothérapie ?", "none"),
+        ("le nez ne coule plus", "none"),
+        # indirect suicidal phrasings, conjugations and third person
+        ("il voudrait s'endormir et ne plus se réveiller", "urgent"),
+        ("je veux plus me réveiller le matin", "urgent"),
+        ("je veux partir pour de bon", "urgent"),
+        ("autant mourir tout de suite", "urgent"),
+        ("il pense à la mort sans arrêt", "urgent"),
+        ("je suis fatiguée de lutter", "urgent"),
+        ("ce serait plus simple si je mourais", "urgent"),
+        ("elle a parlé de sauter du balcon", "urgent"),
+        ("il veut se tirer une balle", "urgent"),
+        ("il a pris toutes ses gélules exprès", "urgent"),
+        # never cancelled as past, nor as hypothetical
+        ("J'ai eu des idées noires la semaine dernière, ça va mieux", "urgent"),
+        # a resolution told in a sentence of its own, after a past event
+        ("J'ai eu de la fièvre dimanche. C'est passé.", "none"),
+        ("Il a eu de la fièvre dimanche. Maintenant ça va.", "none"),
+        ("il avait saigné du nez, ça s'est arrêté", "none"),
+        ("j'ai eu des saignements de nez la semaine passée, c'est fini", "none"),
+        ("la douleur était à 9 hier, aujourd'hui elle est à 3", "none"),
+        # ... but not without the past, nor when the next sentence is not a resolution, nor for another sign
+        ("J'ai de la fièvre. Ça va mieux ?", "urgent"),
+        ("J'ai eu de la fièvre. Elle est revenue ce soir", "urgent"),
+        ("Hier j'ai eu du mal à respirer. Ça ne va pas mieux.", "urgent"),
+        ("J'ai eu de la fièvre hier. Ça va mieux mais je saigne du nez depuis une heure", "urgent"),
+        ("Elle avait 39 hier soir. Elle a encore 39 ce matin.", "urgent"),
+        # questions about signs, instructions to watch, "et si ... ?"
+        ("c'est quoi les signes d'une hémorragie ?", "none"),
+        ("le docteur a dit de surveiller la fièvre", "none"),
+        ("à partir de quelle température faut-il appeler ?", "none"),
+        ("et si la fièvre monte, je fais quoi ?", "none"),
+        ("Et si je ne sens plus mes jambes depuis ce matin ?", "urgent"),
+        # look-alikes
+        ("je suis tombée sur une bonne infirmière", "none"),
+        ("le café est brûlant", "none"),
+        ("il est brûlant et il tremble", "urgent"),
+        ("le sang de ma prise de sang est parti au labo", "none"),
+        ("mon mari est dégoûté", "none"),
+        ("elle n'arrive plus à déglutir", "same_day"),
+        ("c'est soigné, on me soigne bien", "none"),
+        ("il saignait beaucoup du nez", "urgent"),
+        ("les feuilles tombent", "none"),
+        ("mon petit-fils s'est cassé la figure au foot", "none"),
+        ("mon mari s'est cassé la figure dans l'escalier", "urgent"),
+        ("j'ai glissé un mot à l'infirmière", "none"),
+        ("ma douleur est passée de 8 à 2 avec le nouveau patch", "none"),
+        ("j'ai mis 2 patchs au lieu d'un", "urgent"),
+        # "s'il" is "si il"; a general question about what a treatment can do
+        ("que faut-il faire s'il ne peut plus uriner ?", "none"),
+        ("s'il ne peut plus uriner depuis ce matin, c'est grave ?", "urgent"),
+        ("est-ce que les rayons peuvent faire saigner ?", "none"),
+        ("combien de temps dure la fièvre après la chimio ?", "none"),
+        ("il a eu de la fièvre hier soir mais elle est retombée", "none"),
+    ],
+)
+def test_round_two_families(text: str, expected: str, vocabulary: FreeTextVocabulary) -> None:
     assert screen_severity(text, vocabulary)[0] == expected, explain_free_text(text, vocabulary)
 
 

@@ -95,6 +95,9 @@ class _PatternModel(BaseModel):
     model_config = _STRICT
     words: str = Field(min_length=1)
     max_gap: int | None = Field(default=None, ge=0, le=10)
+    whole: bool = False
+    """True: the pattern must be the whole message (one sentence, one clause, every meaningful word): "urgence"
+    alone is a cry for help, "ce n'est pas urgent" is not."""
 
 
 _PatternItem = str | _PatternModel
@@ -120,6 +123,11 @@ class _ContextModel(BaseModel):
     model_config = _STRICT
     hypothetical: list[_PatternItem] = Field(default_factory=list)
     question_openers: list[str] = Field(default_factory=list)
+    opener_leads: list[str] = Field(default_factory=list)
+    """Words that may stand before a question opener ("et si la fièvre monte, je fais quoi ?")."""
+    present: list[str] = Field(default_factory=list)
+    """Words that make a clause opened by a question opener real, not hypothetical ("si je ne sens plus mes jambes
+    depuis ce matin ?")."""
     general_questions: list[_PatternItem] = Field(default_factory=list)
     resolved: list[_PatternItem] = Field(default_factory=list)
     past: list[str] = Field(default_factory=list)
@@ -476,6 +484,8 @@ class _Pattern:
     positions: tuple[int, ...]
     """One bit mask per position: the pattern words any of which may stand there."""
     max_gap: int
+    whole: bool = False
+    """The match must cover the whole message (see `_PatternModel.whole`)."""
 
     def possible(self, union: int) -> bool:
         """Can the pattern match a clause whose words' masks OR to `union`? (Most patterns are out at once.)"""
@@ -553,10 +563,15 @@ class _Context:
     flagged.
     General question: a message of ONE sentence ending with "?" where a `general_questions` cue ("peut donner",
     "provoque") stands before the sign: "est-ce que la radiothérapie peut donner de la fièvre ?". A second sentence
-    ("... ? Mon père en a depuis hier") keeps the sign flagged."""
+    ("... ? Mon père en a depuis hier") keeps the sign flagged.
+    Resolved over two sentences: the sentence right after the sign's one holds, in its first clause, a `resolved`
+    cue, and a `past` marker stands in the sign's sentence or before the cue ("J'ai eu de la fièvre dimanche. C'est
+    passé."); the same safeguards (no negation inside the cue, "depuis hier" is not the past) apply."""
 
     hypothetical: tuple[_Pattern, ...]
     question_openers: frozenset[str]
+    opener_leads: frozenset[str]
+    present: frozenset[str]
     general_questions: tuple[_Pattern, ...]
     resolved: tuple[_Pattern, ...]
     past: tuple[_Word, ...]
@@ -567,7 +582,14 @@ class _Context:
         self, sentence: _Sentence, masks: Sequence[int], clause: int, first: int, *, alone: bool
     ) -> bool:
         words = sentence.clauses[clause]
-        if sentence.question and words[0] in self.question_openers:
+        if (
+            sentence.question
+            and (
+                words[0] in self.question_openers
+                or (len(words) > 1 and words[0] in self.opener_leads and words[1] in self.question_openers)
+            )
+            and not any(word in self.present for word in words)
+        ):
             return True
         if (
             alone
@@ -578,19 +600,37 @@ class _Context:
         return any(start < first for cue in self.hypothetical for start, _ in cue.spans(masks))
 
     def resolved_after(
-        self, sentence: _Sentence, all_masks: Sequence[Sequence[int]], clause: int, last: int
+        self,
+        sentence: _Sentence,
+        all_masks: Sequence[Sequence[int]],
+        clause: int,
+        last: int,
+        following: tuple[_Sentence, Sequence[int]] | None = None,
     ) -> bool:
+        """Is the match (ending at word `last` of clause `clause`) a resolved past event? `following`: the next
+        sentence and the masks of its first clause, for a resolution told in a sentence of its own."""
         for index in range(clause, len(sentence.clauses)):
-            words = sentence.clauses[index]
-            for cue in self.resolved:
-                for start, end in cue.spans(all_masks[index]):
-                    if index == clause and start <= last:
-                        continue
-                    if any(_is_cue(word, self.negation_words) for word in words[start + 1 : end]):
-                        continue  # "je ne vais pas bien" is not "je vais bien"; "plus rien" is a cue itself
-                    if self._past_before(sentence, index, start):
-                        return True
+            for start in self._cues(sentence.clauses[index], all_masks[index]):
+                if index == clause and start <= last:
+                    continue
+                if self._past_before(sentence, index, start):
+                    return True
+        if following is not None:
+            next_sentence, masks = following
+            for start in self._cues(next_sentence.clauses[0], masks):
+                if self._past_before(sentence, len(sentence.clauses) - 1, len(sentence.clauses[-1])) or (
+                    self._past_before(next_sentence, 0, start)
+                ):
+                    return True
         return False
+
+    def _cues(self, words: Sequence[str], masks: Sequence[int]) -> Iterator[int]:
+        """Where the resolved cues of a clause start, leaving out a cue with a negation inside."""
+        for cue in self.resolved:
+            for start, end in cue.spans(masks):
+                if any(_is_cue(word, self.negation_words) for word in words[start + 1 : end]):
+                    continue  # "je ne vais pas bien" is not "je vais bien"; "plus rien" is a cue itself
+                yield start
 
     def _past_before(self, sentence: _Sentence, clause: int, start: int) -> bool:
         for index in range(clause + 1):
@@ -698,8 +738,13 @@ def _surviving(
     context = vocabulary.context
     sentences = vocabulary.normaliser.sentences(text)
     alone = len(sentences) == 1
-    for sentence in sentences:
+    single_clause = alone and len(sentences[0].clauses) == 1
+    for sentence_number, sentence in enumerate(sentences):
         all_masks = [vocabulary.index.masks(clause) for clause in sentence.clauses]
+        following: tuple[_Sentence, tuple[int, ...]] | None = None
+        if sentence_number + 1 < len(sentences):
+            next_sentence = sentences[sentence_number + 1]
+            following = (next_sentence, vocabulary.index.masks(next_sentence.clauses[0]))
         for number, (words, masks) in enumerate(zip(sentence.clauses, all_masks, strict=True)):
             union = 0
             for mask in masks:
@@ -709,8 +754,10 @@ def _surviving(
                 if not patterns or (first_only and category.id in found):
                     continue
                 for pattern, first, last in category.matches(words, masks, vocabulary.negation, patterns):
+                    if pattern.whole and not (single_clause and first == 0 and last == len(words) - 1):
+                        continue
                     if (category.hypothetical and context.hypothetical_at(sentence, masks, number, first, alone=alone)) or (
-                        category.resolved and context.resolved_after(sentence, all_masks, number, last)
+                        category.resolved and context.resolved_after(sentence, all_masks, number, last, following)
                     ):
                         continue
                     found.add(category.id)
@@ -841,6 +888,8 @@ def _compile(model: _VocabularyModel) -> FreeTextVocabulary:
     context = _Context(
         hypothetical=tuple(pattern(item, 0, "context.hypothetical") for item in ctx.hypothetical),
         question_openers=frozenset(_single_word(word, "question opener") for word in ctx.question_openers),
+        opener_leads=frozenset(_single_word(word, "opener lead") for word in ctx.opener_leads),
+        present=frozenset(_single_word(word, "present marker") for word in ctx.present),
         general_questions=tuple(pattern(item, 0, "context.general_questions") for item in ctx.general_questions),
         resolved=tuple(pattern(item, 1, "context.resolved") for item in ctx.resolved),
         past=tuple(_compile_word(word, "past marker") for word in ctx.past),
@@ -896,6 +945,7 @@ def _compile_pattern(
     index: _WordIndex,
 ) -> _Pattern:
     written, gap = (item, default_gap) if isinstance(item, str) else (item.words, item.max_gap)
+    whole = isinstance(item, _PatternModel) and item.whole
     where = f'category "{owner}", pattern "{written}"'
     positions: list[int] = []
     for chunk in written.split():
@@ -917,4 +967,6 @@ def _compile_pattern(
         positions.append(mask)
     if not positions:
         raise ValueError(f"{where}: no word")
-    return _Pattern(source=written, positions=tuple(positions), max_gap=default_gap if gap is None else gap)
+    return _Pattern(
+        source=written, positions=tuple(positions), max_gap=default_gap if gap is None else gap, whole=whole
+    )

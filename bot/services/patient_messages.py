@@ -14,7 +14,6 @@ notes, photos and other media are copied to the group through the same retried o
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
@@ -22,7 +21,6 @@ from typing import Literal
 from bot.domain.free_text_screen import FreeTextFlag, screen_free_text
 from bot.domain.models import Patient
 from bot.domain.rules import ADVICE_ORDER, Advice, Severity, evaluate_event
-from bot.i18n import _
 from bot.services.container import Services
 from bot.storage import alerts, audit, group_posts, instances, messages, notices, patients
 from bot.storage.inbox import settle_current_update
@@ -40,7 +38,7 @@ CATEGORY_GROUP: dict[str, Advice] = {
     "opioid_toxicity": "toxicity", "confusion": "toxicity", "overdose": "toxicity",
     "fever": "fever",
     "vomiting_swallowing": "same_day",
-    "call_for_help": "urgent",
+    "cry_for_help": "urgent",
 }
 #: Neurological categories of the screen: the advice is the unconditional "call now" of a new neurological sign.
 NEURO_CATEGORIES = frozenset(category for category, group in CATEGORY_GROUP.items() if group == "neuro")
@@ -85,37 +83,11 @@ MESSAGE_MIN_WORDS = 2
 _NUMBER = re.compile(r"^\s*[-+]?\d+(?:[.,]\d+)?\s*$")
 
 
-#: Cries for help that name no sign, so the red-flag screen (which looks for signs) does not flag them, yet must alert
-#: urgently wherever they are typed (issue 39: "SOS" beside a 0-10 question). Matched on the message's words with
-#: accents and punctuation removed: `CALL_FOR_HELP_ANYWHERE` anywhere in the message, `CALL_FOR_HELP_ALONE` only as
-#: the whole message ("urgent" alone is a cry; "ce n'est pas urgent" is not). Danger group "urgent": call 15 / 112.
-#: They belong in the screen's vocabulary (questionnaires/free_text_red_flags.yaml) as a category of their own; until
-#: the screen has one, they are read here.
-CALL_FOR_HELP_ANYWHERE = ("sos", "au secours", "aidez moi", "aidez nous", "aide moi", "a l aide", "help")
-CALL_FOR_HELP_ALONE = ("urgence", "urgent", "aide", "aidez", "secours", "appelez le 15", "appelez moi vite")
-CALL_FOR_HELP = "call_for_help"
-
-
-def _plain_words(text: str) -> str:
-    folded = unicodedata.normalize("NFKD", text.lower())
-    letters = "".join(ch if ch.isalnum() else " " for ch in folded if not unicodedata.combining(ch))
-    return " ".join(letters.split())
-
-
-def is_a_call_for_help(text: str) -> bool:
-    words = _plain_words(text)
-    padded = f" {words} "
-    return words in CALL_FOR_HELP_ALONE or any(f" {phrase} " in padded for phrase in CALL_FOR_HELP_ANYWHERE)
-
-
 def screen(text: str | None, services: Services) -> tuple[FreeTextFlag, ...]:
-    """The red-flag screen, plus a bare cry for help ("SOS", "au secours") as an urgent sign of its own."""
+    """The red-flag screen; a cry for help ("SOS", "au secours", "urgent" alone) is its category `cry_for_help`."""
     if not text:
         return ()
-    flags = screen_free_text(text, services.free_text_vocabulary)
-    if not any(flag.severity == "urgent" for flag in flags) and is_a_call_for_help(text):
-        flags = (*flags, FreeTextFlag(CALL_FOR_HELP, _("Call for help (SOS)"), "urgent"))
-    return flags
+    return screen_free_text(text, services.free_text_vocabulary)
 
 
 def looks_like_a_message(text: str, services: Services) -> bool:
