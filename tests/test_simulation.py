@@ -13,13 +13,20 @@ from bot.sandbox.cohort import (
     AFTER_FRACTION_JOIN,
     NIGHT_JOIN,
     RT_START,
-    SILENT,
-    WITHDRAW,
+    Clinical,
     CohortRun,
+    Parameters,
     draw_cohort,
     is_quiet,
+    load_parameters,
 )
 from bot.sandbox.world import SandboxWorld
+
+
+def with_values(**values: float) -> Parameters:
+    """The published scenario with some values replaced (a test that must not depend on a random draw)."""
+    params = load_parameters()
+    return replace(params, values={**params.values, **values})
 
 
 def test_the_same_seed_draws_the_same_cohort_and_the_mix_is_the_one_documented() -> None:
@@ -28,7 +35,9 @@ def test_the_same_seed_draws_the_same_cohort_and_the_mix_is_the_one_documented()
     assert key == [(p.join_at, p.silence, p.withdraw_day, p.profile.pain) for p in again]
     assert key != [(p.join_at, p.silence, p.withdraw_day, p.profile.pain) for p in other]
     big = draw_cohort(4000, 1)
-    spec_share = {"night": NIGHT_JOIN, "after": AFTER_FRACTION_JOIN, "silent": SILENT, "withdraw": WITHDRAW}
+    params = load_parameters()
+    spec_share = {"night": NIGHT_JOIN, "after": AFTER_FRACTION_JOIN, "silent": params.p("silent"),
+                  "withdraw": params.p("withdraw")}
     share = {
         "night": sum(p.night_join for p in big) / len(big),
         "after": sum(p.after_fraction for p in big) / len(big),
@@ -49,21 +58,23 @@ def test_the_same_seed_draws_the_same_cohort_and_the_mix_is_the_one_documented()
         else:  # everyone else joins before the first fraction (day 0, 08:00)
             assert p.join_at < datetime.combine(RT_START, time(8), tzinfo=paris)
         if p.silence is not None:
-            assert 25 <= p.silence[0] <= 31 and 3 <= p.silence[1] - p.silence[0] + 1 <= 14
+            low, high = params.span("silent_days")
+            assert 25 <= p.silence[0] <= 31 and low <= p.silence[1] - p.silence[0] + 1 <= high
 
 
 async def test_the_nurse_recovers_by_phone_the_day_30_of_a_patient_silent_through_its_window(tmp_path: Path) -> None:
     cohort = draw_cohort(2, 3)
     night = replace(cohort[0], join_at=cohort[0].join_at.replace(hour=23, minute=30), night_join=True,
-                    after_fraction=False, silence=None, withdraw_day=None)
+                    after_fraction=False, silence=None, withdraw_day=None, clinical=Clinical())
     silent = replace(cohort[1], silence=(26, 40), withdraw_day=None, after_fraction=False,
-                     join_at=night.join_at.replace(hour=15))
+                     join_at=night.join_at.replace(hour=15), clinical=Clinical())
     settings = load_settings(BOT_DATABASE=str(tmp_path / "unused.sqlite3"))
     start = min(night.join_at, silent.join_at) - timedelta(hours=1)
     world = SandboxWorld(settings, tmp_path / "sim.sqlite3", start=start, tick_every=timedelta(hours=1))
     await world.start()
     try:
-        run = CohortRun(world, [night, silent], call_list=True, seed=3, reach=1.0)
+        run = CohortRun(world, [night, silent], call_list=True, seed=3, reach=1.0,
+                        params=with_values(baseline_completion=1.0))
         await run.run()
         summary = await run.summary()
     finally:
@@ -86,25 +97,26 @@ async def test_the_nurse_recovers_by_phone_the_day_30_of_a_patient_silent_throug
 async def test_injected_red_flags_alert_and_the_team_closes_the_loop(tmp_path: Path) -> None:
     """Issue 15: a red flag injected into an answered questionnaire raises its urgent alert; the virtual team takes
     care of the alerts, says what it did and, days later, what it was; the opioid rise alerts once."""
-    from bot.sandbox.cohort import Clinical
-
     [patient] = draw_cohort(1, 5)
     patient = replace(patient, silence=None, withdraw_day=None, after_fraction=False, night_join=False,
                       join_at=datetime.combine(RT_START - timedelta(days=2), time(10), tzinfo=patient.join_at.tzinfo),
-                      clinical=Clinical(red_flag=(8, "rf_numbness"), titration=(3, 60)))
+                      clinical=Clinical(red_flag=(8, "rf_numbness"), titration=(3, 2.0)))
     settings = load_settings(BOT_DATABASE=str(tmp_path / "unused.sqlite3"))
     world = SandboxWorld(settings, tmp_path / "sim.sqlite3", start=patient.join_at - timedelta(hours=1),
                          tick_every=timedelta(hours=1))
     await world.start()
     try:
-        run = CohortRun(world, [patient], call_list=True, seed=5)
+        run = CohortRun(world, [patient], call_list=True, seed=5,
+                        params=with_values(baseline_completion=1.0, diary_first_completion=1.0,
+                                           diary_decay_per_answered=1.0, abandon_partway=0.0))
         run.cohort[0].decisions = {}
         await run.run()
         summary = await run.summary()
     finally:
         await world.stop()
     db = sqlite3.connect(tmp_path / "sim.sqlite3")
-    assert summary["red_flags_injected"] == summary["red_flags_alerted"] == 1
+    assert summary["red_flags_injected"] == summary["red_flags_alerted"] == summary["red_flags_planned"] == 1
+    assert summary["red_flags_reported_by_answer"] == 1 and summary["red_flags_planned_never_reported"] == 0
     assert db.execute("SELECT COUNT(*) FROM alerts WHERE rule_id = 'rf_numbness'").fetchone() == (1,)
     # Answered diaries after the rise carry the same dose: one alert at most, the rest kept as suppressed.
     raised = db.execute("SELECT COUNT(*) FROM alerts WHERE rule_id = 'analgesic_increase'").fetchone()[0]

@@ -487,8 +487,10 @@ class CohortRun:
                 if moment > now:
                     break
                 patient.messages_sent += 1
-                if clinical.absent(day) or now - moment > timedelta(hours=12):
-                    continue  # in hospital or dead then; or a night step skipped past it: not written
+                silent = patient.silence is not None and patient.silence[0] <= day <= patient.silence[1]
+                if clinical.absent(day) or (silent and kind not in RED_FLAG_ITEMS) \
+                        or now - moment > timedelta(hours=12):
+                    continue  # in hospital, dead or silent then; or a night step skipped past it: not written
                 self.world.standin.send_text(patient.user_id, patient.user_id, text)
                 await self.world.settle(timeout=60)
                 if kind in RED_FLAG_ITEMS:
@@ -843,15 +845,17 @@ def patient_answer(patient: Behaviour, item: Item, day: int | None, instance_id:
         return UNKNOWN
     if day is None and item.id == "on_chemo":
         return "yes" if clinical.on_chemo else "no"
+    # A red flag is said in the questionnaires answered within its days, until said once: the team then takes
+    # over (emergency department), so later questionnaires no longer carry it.
     if day is not None and clinical.red_flag is not None and item.id == clinical.red_flag[1] \
-            and clinical.red_flag[0] <= day <= clinical.red_flag[0] + clinical.red_flag_persists:
-        if not any(rule.startswith("rf_") for rule in clinical.injected.values()):
-            clinical.injected[instance_id] = item.id  # rf_weakness etc.: the rule has the item's name
+            and clinical.red_flag[0] <= day <= clinical.red_flag[0] + clinical.red_flag_persists \
+            and not any(rule.startswith("rf_") and inst != instance_id for inst, rule in clinical.injected.items()):
+        clinical.injected[instance_id] = item.id  # rf_weakness etc.: the rule has the item's name
         return "yes"
     if day is not None and clinical.fever_day is not None and item.id == "fever" \
-            and clinical.fever_day <= day <= clinical.fever_day + 2:
-        if "fever_on_chemo" not in clinical.injected.values():
-            clinical.injected[instance_id] = "fever_on_chemo"
+            and clinical.fever_day <= day <= clinical.fever_day + 2 \
+            and not any(rule == "fever_on_chemo" and inst != instance_id for inst, rule in clinical.injected.items()):
+        clinical.injected[instance_id] = "fever_on_chemo"
         return "yes"
     if item.id == "fever_chemo":
         return "yes" if clinical.on_chemo else "no"
