@@ -354,6 +354,7 @@ class CohortRun:
         self.plans: dict[int, dict[str, Any]] = {}  # alert → when to ack / act / record outcome
         self._lengths: dict[str, int] = {}
         self._db_ids: dict[str, int] = {}
+        self._alerts_seen: dict[tuple[str, str], int] = {}
 
     def study_day(self) -> int:
         return (self.world.clock.now().astimezone(self.world.settings.timezone).date() - RT_START).days
@@ -552,7 +553,7 @@ class CohortRun:
     async def team_round(self) -> None:
         """The clinicians take care of the alerts in their group, after a realistic delay, then say what they did
         and, days later, what it was (the closed loop of issue 15). Each alert's delays and outcome are drawn from
-        a stream keyed by the alert's patient, rule and delivery time (not by the order of alert ids)."""
+        a stream keyed by the alert's patient and rule and its rank among them (not by the order of alert ids)."""
         services = self.world.services
         assert services is not None
         now = self.world.clock.now()
@@ -567,8 +568,10 @@ class CohortRun:
         for row in rows:
             alert_id, message_id = row.id, row.message_id
             plan = self.plans.get(alert_id)
-            if plan is None:
-                rng = _draw(self.seed, "team", owners.get(alert_id, ""), row.rule_id, row.delivered_at.isoformat())
+            if plan is None:  # keyed by the n-th alert of this rule for this patient: its delivery time may vary
+                owner = (owners.get(alert_id, ""), row.rule_id)  # by an hour (sent by the handler or by a tick)
+                self._alerts_seen[owner] = self._alerts_seen.get(owner, 0) + 1
+                rng = _draw(self.seed, "team", *owner, self._alerts_seen[owner])
                 plan = self.plans[alert_id] = self._plan(rng, row.rule_id, row.severity, row.delivered_at)
             kind = str(plan["kind"])
             rng = plan["rng"]
