@@ -60,9 +60,11 @@ def main(argv: list[str] | None = None) -> int:
     simulate.add_argument("--patients", type=int, default=200)
     simulate.add_argument("--seed", type=int, default=1)
     simulate.add_argument("--out", default="data/simulation", help="output directory (default data/simulation)")
-    simulate.add_argument("--runs", choices=("all", "day30", "alerts"), default="all",
+    simulate.add_argument("--scenario", choices=("published", "optimistic", "pessimistic"), default="published",
+                          help="cohort parameters (bot/sandbox/cohort_parameters.yaml; default published)")
+    simulate.add_argument("--runs", choices=("all", "day30", "alerts", "one"), default="all",
                           help="all (default): with and without the call list, and the alerting of before issue 15;"
-                               " day30: without it; alerts: without the run with no call list")
+                               " day30: without it; alerts: without the run with no call list; one: the call-list run only")
     demo.add_argument("--verbose", action="store_true", help="show the bot's log while the demo runs")
     from bot.screen_cli import add_command as add_screen_command
 
@@ -162,7 +164,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         elif args.command == "simulate":
             from bot.sandbox.cohort import simulate as run_simulation
 
-            return asyncio.run(run_simulation(args.patients, args.seed, Path(args.out), runs=args.runs))
+            return asyncio.run(run_simulation(args.patients, args.seed, Path(args.out), runs=args.runs,
+                                              scenario=args.scenario))
         elif args.command == "backup":
             from bot.backup import BackupError, backup
 
