@@ -252,6 +252,7 @@ async def test_red_flags_are_counted_from_plan_to_alert_with_words_deaths_and_it
     assert burden["taps_per_questionnaire"]["baseline"]["median"] > 10
 
 
+@pytest.mark.slow
 async def test_the_same_seed_gives_the_same_summary_apart_from_timings(tmp_path: Path) -> None:
     """Issue 33: every counter, alert outcomes included, is the same on the same seed (20 patients, twice)."""
     import io
