@@ -7,6 +7,8 @@ from dataclasses import replace
 from datetime import datetime, time, timedelta
 from pathlib import Path
 
+import pytest
+
 from bot.clock import parse_utc
 from bot.config import load_settings
 from bot.sandbox.cohort import (
