@@ -70,10 +70,11 @@ def test_the_four_shipped_questionnaires_load_with_version_1_2(shipped: dict[str
     French products; issue 17). 1.3 (daily, weekly, follow-up): the confirmation of a regimen recorded by the care
     team (team_regimen, team_regimen_ok; issue 17). 1.4 (daily, weekly; issue 32): shivers when the temperature was
     not taken, opioid toxicity asked after a change of treatment, myoclonus / hallucinations, breathlessness, new
-    confusion; the weekly check asks fever, vomiting and swallowing."""
+    confusion; the weekly check asks fever, vomiting and swallowing. 1.5 (daily, weekly; issue 32): opioid toxicity
+    also asked when the treatment changed in the last 7 days (context item regimen_changed_recently)."""
     assert sorted(shipped) == ["baseline", "daily", "followup", "weekly"]
     assert {q.id: q.version for q in shipped.values()} == {
-        "baseline": "1.2", "daily": "1.4", "followup": "1.3", "weekly": "1.4"}
+        "baseline": "1.2", "daily": "1.5", "followup": "1.3", "weekly": "1.5"}
 
 
 @pytest.mark.parametrize("qid", sorted(REQUIRED_IDS))

@@ -92,6 +92,7 @@ async def prompt_for(
     q = services.questionnaires[instance.questionnaire_id]
     if answers is None:
         answers = await instances.answers_with_context(tx, instance.id)
+    answers = await with_recent_change(tx, services, instance, answers)
     walk = engine.walk(q, answers)  # once: the next item, its position and "can go back" all read it
     item = _current_item(q, answers, instance.correcting_item, walk)
     if item is None:
@@ -110,6 +111,24 @@ async def prompt_for(
         correcting=instance.correcting_item is not None,
         text=await _filled_text(tx, services, instance, item),
     )
+
+
+async def with_recent_change(
+    tx: Tx, services: Services, instance: Instance, answers: dict[str, object],
+    version: tuple[int, int, int] | None = None,
+) -> dict[str, object]:
+    """`answers` with the context item `regimen_changed_recently` ("yes"/"no") when the questionnaire has it: did the
+    treatment change in the days before it was sent (issue 32; `bot.domain.regimen_change`)? Read from the cached
+    prior history (`clinical_context.prior_history`: one small query when `version` is not given, none if cached
+    and given); the answers are returned as they are when the item is absent or already supplied."""
+    from bot.domain.regimen_change import RECENT_CHANGE_ITEM
+
+    q = services.questionnaires.get(instance.questionnaire_id)
+    if q is None or RECENT_CHANGE_ITEM in answers or RECENT_CHANGE_ITEM not in q.item_ids:
+        return answers
+    prior = await clinical_context.prior_history(tx, services, instance, version)
+    changed = clinical_context.regimen_changed_recently(prior, instance)
+    return {RECENT_CHANGE_ITEM: "yes" if changed else "no", **answers}
 
 
 async def _filled_text(tx: Tx, services: Services, instance: Instance, item: Item) -> str:
@@ -204,6 +223,8 @@ async def store_answer(
     `found`: what `answer_context` read for this instance in this transaction, if the caller read it (else read here).
     """
     answers = found.answers if found is not None else await instances.answers_with_context(tx, instance.id)
+    answers = await with_recent_change(tx, services, instance, answers,
+                                       found.history_version if found is not None else None)
     prompt = await prompt_for(tx, services, instance, answers)
     if prompt is None or (item_index is not None and prompt.item_index != item_index):
         return Submission("stale", patient=patient)
@@ -528,7 +549,8 @@ async def toggle_selection(
         patient, instance, problem, found = await _active_context(tx, services, telegram_user_id, instance_id)
         if problem is not None or instance is None:
             return problem or "stale", None
-        new_prompt = await toggle_in(tx, services, instance, item_index=item_index, code=code, answers=found.answers)
+        answers = await with_recent_change(tx, services, instance, found.answers, found.history_version)
+        new_prompt = await toggle_in(tx, services, instance, item_index=item_index, code=code, answers=answers)
         if new_prompt is None:
             return "stale", None
         await settle_current_update(tx, services.clock.now())
@@ -562,10 +584,10 @@ async def go_back(
         patient, instance, problem, found = await _active_context(tx, services, telegram_user_id, instance_id)
         if problem is not None or instance is None:
             return problem or "stale", None
-        prompt = await prompt_for(tx, services, instance, found.answers)
+        answers = await with_recent_change(tx, services, instance, found.answers, found.history_version)
+        prompt = await prompt_for(tx, services, instance, answers)
         if prompt is None or prompt.item_index != item_index or not prompt.can_go_back:
             return "stale", None
-        answers = await instances.answers_with_context(tx, instance.id)
         visible = {i.id for i in engine.visible_items(prompt.questionnaire, answers)}
         order = [i for i in await instances.answer_order(tx, instance.id) if i in visible]
         previous = order[-1]

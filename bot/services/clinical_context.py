@@ -8,6 +8,7 @@ from datetime import date, datetime
 from bot.domain import engine
 from bot.domain.models import Instance
 from bot.domain.omed import Regimen, compute_omed, regimen_from_answers
+from bot.domain.regimen_change import changed_recently
 from bot.domain.rules import PainPoint, RuleContext
 from bot.services.container import Services
 from bot.services.history_cache import PriorHistory, PriorHistoryCache
@@ -18,7 +19,7 @@ from bot.storage.team_regimens import TeamRegimen
 
 __all__ = ["PriorHistory", "PriorHistoryCache", "TREND_LENGTH", "answered_history", "answered_from", "shown_answers", "regimens",
            "reference_time", "apply_team", "next_previous", "omed_mg", "prior_history", "with_current",
-           "rule_context", "worst_pain_trend"]
+           "rule_context", "worst_pain_trend", "regimen_changed_recently"]
 
 TREND_LENGTH = 5  # last worst-pain scores shown to clinicians (docs/clinical/red-flags.md: "a short trend")
 
@@ -115,6 +116,16 @@ async def prior_history(tx: Tx, services: Services, instance: Instance,
     history = PriorHistory(version=version, entries=entries, regimens=regimens(list(entries), team), team=team)
     services.prior_histories.put(instance.id, history)
     return history
+
+
+def regimen_changed_recently(prior: PriorHistory, instance: Instance) -> bool:
+    """Did the treatment change in the days before `instance` was sent (`bot.domain.regimen_change`, issue 32)?
+    Read from the history the rules already cache: no query of its own."""
+    return changed_recently(
+        reference_time(instance),
+        ((reference_time(inst), answers) for inst, answers in prior.entries),
+        (entry.recorded_at for entry in prior.team),
+    )
 
 
 def with_current(
