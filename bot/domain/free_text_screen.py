@@ -249,10 +249,12 @@ def _carry_negation(parts: list[list[str]]) -> list[list[str]]:
     result: list[list[str]] = []
     negated = False
     for words in parts:
-        opens_item = bool(words) and _opens_list_item(words, 0)
-        negated = (negated and opens_item) or any(
-            word in _LIST_NEGATIONS or (word == "pas" and index + 1 < len(words) and words[index + 1] == "de")
-            for index, word in enumerate(words)
+        if "de" not in words:  # most parts: nothing to carry, and nothing to carry on to the next part
+            negated = not _LIST_NEGATIONS.isdisjoint(words)
+            result.append(words)
+            continue
+        negated = (negated and _opens_list_item(words, 0)) or not _LIST_NEGATIONS.isdisjoint(words) or any(
+            word == "pas" and words[index + 1] == "de" for index, word in enumerate(words[:-1])
         )
         if not negated:
             result.append(words)
