@@ -450,6 +450,11 @@ def test_round_two_families(text: str, expected: str, vocabulary: FreeTextVocabu
         ("il avait de la fièvre hier, ça va mieux mais il ne sent plus ses jambes", "urgent"),
         ("je n'ai pas senti l'envie d'aller à la selle hier, c'est parti tout seul", "urgent"),
         ("J'ai eu de la fièvre. Elle est revenue ce soir", "urgent"),
+        ("il avait de la fièvre la semaine dernière, finalement elle est revenue", "urgent"),
+        ("Il était tombé hier soir, on l'a retrouvé au bas des marches", "urgent"),
+        ("Il saignait hier et ça ne cesse de couler", "urgent"),
+        ("Il saignait hier et ça ne cesse pas", "urgent"),
+        ("il a vomi du sang hier et ça ne s'est pas arrangé", "urgent"),
         # ... and a suicidal wish is never dropped as past
         ("j'avais envie d'en finir le mois dernier, ça va mieux", "urgent"),
         # a list of denied signs shares one negation; "des"/"du" report signs the patient has

@@ -674,6 +674,8 @@ class _Context:
             for start, end in cue.spans(masks):
                 if any(_is_cue(word, self.negation_words) for word in words[start + 1 : end]):
                     continue  # "je ne vais pas bien" is not "je vais bien"; "plus rien" is a cue itself
+                if end + 1 < len(words) and _is_cue(words[end + 1], self.negation_words):
+                    continue  # "ça (ne) cesse pas", "c'est (pas) passé pas du tout": a negation right after voids it
                 if cue.whole and not (start == 0 and end == len(words) - 1):
                     continue  # "…, c'est parti." is over; "…, c'est parti tout seul" (stool) is a sign
                 yield start
