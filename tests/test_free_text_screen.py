@@ -433,6 +433,66 @@ def test_round_two_families(text: str, expected: str, vocabulary: FreeTextVocabu
     assert screen_severity(text, vocabulary)[0] == expected, explain_free_text(text, vocabulary)
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # Round 3: how French tells a finished event (a past marker before, a resolution after)
+        ("il avait eu de la fièvre la semaine dernière, ça n'est pas revenu", "none"),
+        ("Elle était tombée en octobre, elle s'en est remise", "none"),
+        ("Il a fait un malaise en mai, rien depuis", "none"),
+        ("j'ai eu du sang dans les urines lundi, c'est revenu à la normale", "none"),
+        ("il était tombé il y a deux semaines, plus de souci depuis", "none"),
+        ("ses jambes étaient faibles avant les séances, il a retrouvé de la force", "none"),
+        ("il avait du mal à uriner dimanche mais ça s'est arrangé", "none"),
+        ("j'avais des fourmis dans les pieds mardi, c'est parti", "none"),
+        # ... a present danger after a resolved one stays urgent; "c'est parti tout seul" is incontinence
+        ("Il avait du mal à uriner hier, mais depuis ce matin plus rien ne sort", "urgent"),
+        ("il avait de la fièvre hier, ça va mieux mais il ne sent plus ses jambes", "urgent"),
+        ("je n'ai pas senti l'envie d'aller à la selle hier, c'est parti tout seul", "urgent"),
+        ("J'ai eu de la fièvre. Elle est revenue ce soir", "urgent"),
+        ("il avait de la fièvre la semaine dernière, finalement elle est revenue", "urgent"),
+        ("Il était tombé hier soir, on l'a retrouvé au bas des marches", "urgent"),
+        ("Il saignait hier et ça ne cesse de couler", "urgent"),
+        ("Il saignait hier et ça ne cesse pas", "urgent"),
+        ("il a vomi du sang hier et ça ne s'est pas arrangé", "urgent"),
+        # ... and a suicidal wish is never dropped as past
+        ("j'avais envie d'en finir le mois dernier, ça va mieux", "urgent"),
+        # a list of denied signs shares one negation; "des"/"du" report signs the patient has
+        ("pas de fièvre, de vomissements ou de sang dans les urines", "none"),
+        ("aucune fièvre, de faiblesse dans les jambes ni de fourmillements", "none"),
+        ("pas de fièvre, des vomissements et du sang dans les urines", "urgent"),
+        ("pas de fièvre, de temps en temps il crache du sang", "urgent"),
+        ("il n'a pas de fièvre, de plus il saigne du nez beaucoup", "urgent"),
+        ("Non pas du tout de saignement, le pansement est propre", "none"),
+        ("pas une goutte de sang dans les selles", "none"),
+        ("pas une goutte de pipi depuis hier soir", "urgent"),
+        # everyday idioms and look-alikes
+        ("la bourse s'effondre encore", "none"),
+        ("les prix sont en chute libre", "none"),
+        ("on est tombés d'accord pour le rendez-vous", "none"),
+        ("une chaleur étouffante aujourd'hui, il va bien", "none"),
+        ("ma voiture est à bout de souffle", "none"),
+        ("dans le film, le personnage fait une overdose", "none"),
+        ("il a peur de ne plus pouvoir marcher un jour", "none"),
+        ("il ne peut plus marcher depuis ce matin", "urgent"),
+        ("elle a la bouche sèche avec la morphine", "none"),
+        # a reported instruction is not a sign
+        ("l'infirmière a dit que s'il saignait il fallait appeler", "none"),
+        # round-3 danger phrasings
+        ("sa couche est sèche depuis ce matin", "urgent"),
+        ("le pipi ne vient plus du tout", "urgent"),
+        ("il s'endort au milieu d'une conversation", "urgent"),
+        ("il fait des pauses quand il respire", "urgent"),
+        ("il a du mal à garder les yeux ouverts", "urgent"),
+        ("sa jambe gauche traîne depuis hier", "urgent"),
+        ("je préférerais ne pas me réveiller demain", "urgent"),
+        ("il est chaud et trempé de sueur, il est sous chimio", "urgent"),
+    ],
+)
+def test_round_three_families(text: str, expected: str, vocabulary: FreeTextVocabulary) -> None:
+    assert screen_severity(text, vocabulary)[0] == expected, explain_free_text(text, vocabulary)
+
+
 def test_screen_severity_is_the_most_severe_category_and_lists_them_in_order(vocabulary: FreeTextVocabulary) -> None:
     assert screen_severity("j'ai soif tout le temps", vocabulary) == ("same_day", ("thirst",))
     assert screen_severity("j'ai soif et je suis tombé", vocabulary) == ("urgent", ("fall", "thirst"))

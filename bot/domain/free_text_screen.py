@@ -97,7 +97,8 @@ class _PatternModel(BaseModel):
     max_gap: int | None = Field(default=None, ge=0, le=10)
     whole: bool = False
     """True: the pattern must be the whole message (one sentence, one clause, every meaningful word): "urgence"
-    alone is a cry for help, "ce n'est pas urgent" is not."""
+    alone is a cry for help, "ce n'est pas urgent" is not. For a `resolved` cue: the cue must be its whole clause
+    ("c'est parti" alone says the sign is gone; "c'est parti tout seul" says the stool came unfelt)."""
 
 
 _PatternItem = str | _PatternModel
@@ -223,6 +224,49 @@ _SENTENCE: Final[re.Pattern[str]] = re.compile(r"[^.!?\n\r\u2026]+[.!?\n\r\u2026
 _CLAUSE_MARKS: Final[re.Pattern[str]] = re.compile(r"[;,]+")
 
 
+_LIST_NEGATIONS: Final[frozenset[str]] = frozenset({"aucun", "aucune", "sans", "ni"})
+_LIST_LINKS: Final[frozenset[str]] = frozenset({"ou", "ni"})
+_NOT_A_LIST_DE: Final[frozenset[str]] = frozenset({"la", "l", "plus", "nouveau", "temps", "suite", "meme"})
+
+
+def _opens_list_item(words: Sequence[str], index: int) -> bool:
+    """Is words[index] a bare "de" opening an item of a negated list ("de vomissements", not "de la toux")?"""
+    return (
+        words[index] == "de"
+        and index + 1 < len(words)
+        and words[index + 1] not in _NOT_A_LIST_DE
+    )
+
+
+def _carry_negation(parts: list[list[str]]) -> list[list[str]]:
+    """A list of denied signs shares one negation: "pas de fièvre, de vomissements ou de sang" denies all three.
+
+    Why: French negates a list once ("pas de X, de Y ni de Z") and keeps the bare "de" on every item, while a list
+    of signs the patient HAS uses "de la", "du", "des" ("pas de fièvre, des vomissements" reports vomiting). So,
+    in a part (between commas) that holds a negation ("pas de", "aucun", "sans", "ni") and in the parts that
+    follow it opening with a bare "de", a bare "de" after "ou"/"ni" or at a part's start becomes "ni", which the
+    negation rule reads as a cue for the sign right after it only. Raw words, before stop words are dropped."""
+    result: list[list[str]] = []
+    negated = False
+    for words in parts:
+        if "de" not in words:  # most parts: nothing to carry, and nothing to carry on to the next part
+            negated = not _LIST_NEGATIONS.isdisjoint(words)
+            result.append(words)
+            continue
+        negated = (negated and _opens_list_item(words, 0)) or not _LIST_NEGATIONS.isdisjoint(words) or any(
+            word == "pas" and words[index + 1] == "de" for index, word in enumerate(words[:-1])
+        )
+        if not negated:
+            result.append(words)
+            continue
+        out = list(words)
+        for index in range(len(out)):
+            if _opens_list_item(out, index) and (index == 0 or out[index - 1] in _LIST_LINKS):
+                out[index] = "ni"
+        result.append(out)
+    return result
+
+
 @dataclass(frozen=True)
 class _Sentence:
     """One sentence of a message: its clauses of meaningful words, and whether it ends with a question mark."""
@@ -256,9 +300,9 @@ class _Normaliser:
         for found in _SENTENCE.finditer(fold_text(text)):
             piece = found.group()
             clauses: list[tuple[str, ...]] = []
-            for part in _CLAUSE_MARKS.split(piece):
+            for part in _carry_negation([_raw_words(part) for part in _CLAUSE_MARKS.split(piece)]):
                 clause: list[str] = []
-                for word in self._rewrite(_raw_words(part)):
+                for word in self._rewrite(part):
                     if word in self.clause_breaks:
                         if clause:
                             clauses.append(tuple(clause))
@@ -630,6 +674,10 @@ class _Context:
             for start, end in cue.spans(masks):
                 if any(_is_cue(word, self.negation_words) for word in words[start + 1 : end]):
                     continue  # "je ne vais pas bien" is not "je vais bien"; "plus rien" is a cue itself
+                if end + 1 < len(words) and _is_cue(words[end + 1], self.negation_words):
+                    continue  # "ça (ne) cesse pas", "c'est (pas) passé pas du tout": a negation right after voids it
+                if cue.whole and not (start == 0 and end == len(words) - 1):
+                    continue  # "…, c'est parti." is over; "…, c'est parti tout seul" (stool) is a sign
                 yield start
 
     def _past_before(self, sentence: _Sentence, clause: int, start: int) -> bool:
