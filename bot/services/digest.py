@@ -37,8 +37,9 @@ DIGEST_TIME = time(8, 30)  # issue #5: "a digest … goes to the group every mor
 _LAST_DIGEST = "last_digest_date"
 _PENDING_DIGEST = "pending_digest"
 RETRY_POLICY = DeliveryPolicy()
-#: How long a replica holds the digest while sending it (given back when done; lost if the replica dies).
-DIGEST_LEASE = timedelta(minutes=10)
+#: How long a replica holds the digest while sending it without renewing (`leases.holding` renews it; given back
+#: when done; lost within this if the replica dies, issue 39).
+DIGEST_LEASE = leases.LEASE_FOR
 
 
 @dataclass
@@ -166,16 +167,11 @@ async def _send_digest_if_due(services: Services, messenger: Messenger) -> bool:
         last = await get_setting(tx, _LAST_DIGEST)
     if last is not None and last >= today:
         return False
-    async with services.store.transaction() as tx:  # one replica sends the day's digest (migration 0010)
-        if not await leases.acquire(tx, "digest", holder=services.replica_id, now=now, until=now + DIGEST_LEASE):
+    # One replica sends the day's digest (migration 0010), under a lease renewed while it sends (issue 39).
+    async with leases.holding(services.store, services.clock, "digest", holder=services.replica_id) as held:
+        if held is None:
             return False
-        await tx.commit()
-    try:
         return await _send_if_still_due(services, messenger, chat_id, now, local, today)
-    finally:
-        async with services.store.transaction() as tx:
-            await leases.release(tx, "digest", holder=services.replica_id, now=services.clock.now())
-            await tx.commit()
 
 
 async def _send_if_still_due(services: Services, messenger: Messenger, chat_id: int, now: datetime,
