@@ -52,7 +52,8 @@ class ReminderCandidate:
 @dataclass(frozen=True)
 class CaughtSend:
     """A questionnaire claimed for sending (`sending`) whose send was never recorded as done; `sent`: its question
-    message id was recorded, so Telegram has it (issue 39)."""
+    message id was recorded, so Telegram has it (issue 39), or the patient already answered part of it (shown by
+    `/reprendre` meanwhile): either way it is theirs, not to be sent as new."""
 
     id: int
     patient_id: int
@@ -72,9 +73,10 @@ async def caught_mid_send(tx: Tx, *, holder: str | None = None,
         where.append("sent_at <= ?")
         params.append(utc_iso(intent_before))
     rows = await tx.fetchall(
-        "SELECT id, patient_id, question_message_id FROM instances WHERE " + " AND ".join(where) + " ORDER BY id",
+        "SELECT id, patient_id, question_message_id IS NOT NULL OR EXISTS (SELECT 1 FROM answers a"
+        " WHERE a.instance_id = instances.id) AS shown FROM instances WHERE " + " AND ".join(where) + " ORDER BY id",
         tuple(params))
-    return [CaughtSend(int(r["id"]), int(r["patient_id"]), r["question_message_id"] is not None) for r in rows]
+    return [CaughtSend(int(r["id"]), int(r["patient_id"]), bool(r["shown"])) for r in rows]
 
 
 async def requeue_unsent(tx: Tx, instance_id: int) -> None:
