@@ -171,11 +171,11 @@ async def _send_digest_if_due(services: Services, messenger: Messenger) -> bool:
     async with leases.holding(services.store, services.clock, "digest", holder=services.replica_id) as held:
         if held is None:
             return False
-        return await _send_if_still_due(services, messenger, chat_id, now, local, today)
+        return await _send_if_still_due(services, messenger, chat_id, now, local, today, held)
 
 
 async def _send_if_still_due(services: Services, messenger: Messenger, chat_id: int, now: datetime,
-                             local: datetime, today: str) -> bool:
+                             local: datetime, today: str, held: leases.Held) -> bool:
     async with services.store.read() as tx:  # read again under the lease: another replica may have just sent it
         last = await get_setting(tx, _LAST_DIGEST)
         pending = await _load_pending(tx)
@@ -189,6 +189,8 @@ async def _send_if_still_due(services: Services, messenger: Messenger, chat_id: 
     if not pending.due(now):
         return False
     while pending.sent < len(pending.chunks):
+        if held.lost:  # another replica holds the digest now and sends the chunks left (they are recorded)
+            return False
         try:
             message_id = await messenger.send_text(chat_id, pending.chunks[pending.sent], protect=True)
         except (TryLater, Unreachable) as exc:  # chunks already accepted stay recorded: the retry sends the rest only
