@@ -9,9 +9,9 @@ Send order (issue #4), chosen for "never sent twice", and since issue 39 for "ne
 3. commit it as `open`.
 A replica that died between 1 and 3 leaves a `sending` row. If its message id was recorded, the question reached
 Telegram: the row becomes `open`, never sent again. If not, the send never happened (or Telegram's answer was lost
-with the replica, a window of milliseconds): the row goes back to `planned` and the next tick sends it, once. The
-replica itself does this for its own claims at start-up (`recover`); any replica does it for a claim older than
-SEND_CLAIM (`_recover_stale_sends`).
+with the replica, a window of milliseconds): the row goes back to `planned` and the next tick sends it, once. Any
+replica does this for a claim older than SEND_CLAIM (`_recover_stale_sends`: a replica that died and stays dead);
+a replica restarting opens its own claims without resending (`recover`, see why there).
 """
 
 from __future__ import annotations
@@ -51,15 +51,19 @@ TICK_LEASE = leases.LEASE_FOR
 
 
 async def recover(services: Services) -> int:
-    """After a crash: what this replica's previous run had claimed is settled or free again — its questionnaires
-    caught between "claimed" and "sent recorded" (opened if sent, re-queued if not), its outbox rows, its leases."""
+    """After a crash: what this replica's previous run had claimed is free again — its outbox rows, its leases —
+    and its questionnaires caught between "claimed" and "sent recorded" become open WITHOUT sending again (issue #4,
+    at most once). Not re-queued as a takeover does (`_recover_stale_sends`): a restart comes seconds after the
+    kill, and the updates it replays may hold the patient's tap on that very message, sent a moment before the kill
+    and not yet recorded (`tests/test_inbox_crash.py`); re-queued, that tap would be refused and the questionnaire
+    sent twice. The question is shown again by the reminders, `/reprendre` or any message from the patient."""
     now = services.clock.now()
     async with services.store.transaction() as tx:
         await alerts.release_claims_of(tx, services.replica_id)
         await notices.release_claims_of(tx, services.replica_id)
         await leases.release_all_of(tx, services.replica_id, now)
         caught = await due.caught_mid_send(tx, holder=services.replica_id)
-        await _settle_caught(tx, caught, now)
+        await _settle_caught(tx, [due.CaughtSend(c.id, c.patient_id, sent=True) for c in caught], now)
         await tx.commit()
     return len(caught)
 
