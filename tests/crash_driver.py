@@ -80,7 +80,8 @@ class BotProcess:
         self.env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "HOME": str(workdir),
-            "PYTHONPATH": str(custom),
+            # The checkout under test first: the shared virtualenv's editable install may point at another one.
+            "PYTHONPATH": os.pathsep.join((str(custom), str(Path(__file__).resolve().parent.parent))),
             "PYTHONUNBUFFERED": "1",
             **env,
         }

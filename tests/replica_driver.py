@@ -153,7 +153,8 @@ def replica_env(workdir: Path, *, database: str, standin: StandIn, clock_file: P
     return {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": str(workdir),
-        "PYTHONPATH": str(custom),
+        # The checkout under test first: the shared virtualenv's editable install may point at another one.
+        "PYTHONPATH": os.pathsep.join((str(custom), str(Path(__file__).resolve().parent.parent))),
         "PYTHONUNBUFFERED": "1",
         CLOCK_FILE_ENV: str(clock_file),
         FAST_PEOPLE_ENV: "1",

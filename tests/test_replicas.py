@@ -29,6 +29,7 @@ from crash_driver import alert_messages, instance_of, last_keyboard, original_te
 from replica_driver import INVITE, TOKEN, FileClock, Replica, buttons, choice, query, replica_env
 
 from bot.clock import utc_iso
+from bot.storage import leases
 from bot.standin import StandIn
 
 SERVER = os.environ.get("BOT_TEST_DATABASE", "")
@@ -229,6 +230,10 @@ async def _cohort(tmp_path: Path, database: str, *, kill_on_day: int | None) -> 
                         and replicas[1].process is not None and replicas[1].process.returncode is None:
                     await asyncio.sleep(rng.uniform(0.0, 0.2))  # in the middle of the morning's work
                     await replicas[1].kill()
+                    lease = await query(run.database, "SELECT holder, held_until FROM leases WHERE name = 'tick'")
+                    if lease and lease[0][0] == "b" and lease[0][1] > utc_iso(moment):  # killed mid-tick:
+                        moment += leases.LEASE_FOR  # A takes the tick over one lease later (issue 39)
+                        clock.set(moment)
                 await _ticked_at(run, moment)
                 await _until_quiet(run, pusher, study_day)
         return run

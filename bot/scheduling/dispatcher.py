@@ -3,13 +3,15 @@
 `tick()` is called every few seconds by PTB's JobQueue in production, and directly by tests and the sandbox after
 moving the virtual clock. It never relies on in-memory state, so a restart (or `kill -9`) loses nothing.
 
-Send order (issue #4), chosen for "never sent twice":
-1. commit the instance as `sending` (the intent, with its audit entry);
-2. send the first question to Telegram;
-3. commit it as `open` with the message id.
-A crash between 1 and 3 leaves a `sending` row; `recover()` at start-up turns it into `open` WITHOUT sending again
-(at most once). If the question did not reach the patient, nothing is lost: the reminders (+4 h, next morning)
-and `/reprendre`, or any message from the patient, show the current question again.
+Send order (issue #4), chosen for "never sent twice", and since issue 39 for "never open without a message":
+1. commit the instance as `sending`, claimed by this replica (the intent, with its audit entry);
+2. send the first question to Telegram, and record its message id as soon as Telegram answers;
+3. commit it as `open`.
+A replica that died between 1 and 3 leaves a `sending` row. If its message id was recorded, the question reached
+Telegram: the row becomes `open`, never sent again. If not, the send never happened (or Telegram's answer was lost
+with the replica, a window of milliseconds): the row goes back to `planned` and the next tick sends it, once. Any
+replica does this for a claim older than SEND_CLAIM (`_recover_stale_sends`: a replica that died and stays dead);
+a replica restarting opens its own claims without resending (`recover`, see why there).
 """
 
 from __future__ import annotations
@@ -41,64 +43,72 @@ class TickReport:
     notices: list[int] = field(default_factory=list)
 
 
-#: How long a replica holds the tick once it started it (it gives it back when done). A replica killed mid-tick
-#: loses it after this; two ticks at once would still send nothing twice (each patient's send is its own
-#: transaction), but would together exceed Telegram's ≈ 30 bulk messages/s, which is per bot.
-TICK_LEASE = timedelta(minutes=10)
+#: The tick's lease (`leases.holding`): held for `leases.LEASE_FOR` and renewed while the tick runs, so a replica
+#: killed mid-tick loses it within a minute. Two ticks at once would still send nothing twice (each patient's send
+#: is its own claim), but would together exceed Telegram's ≈ 30 bulk messages/s, which is per bot: a holder that
+#: lost the lease stops starting sends.
+TICK_LEASE = leases.LEASE_FOR
 
 
 async def recover(services: Services) -> int:
-    """After a crash: instances caught between "intent recorded" and "sent recorded" become open (no resend);
-    what this replica's previous run had claimed (outbox rows, the tick's lease) is free again."""
+    """After a crash: what this replica's previous run had claimed is free again — its outbox rows, its leases —
+    and its questionnaires caught between "claimed" and "sent recorded" become open WITHOUT sending again (issue #4,
+    at most once). Not re-queued as a takeover does (`_recover_stale_sends`): a restart comes seconds after the
+    kill, and the updates it replays may hold the patient's tap on that very message, sent a moment before the kill
+    and not yet recorded (`tests/test_inbox_crash.py`); re-queued, that tap would be refused and the questionnaire
+    sent twice. The question is shown again by the reminders, `/reprendre` or any message from the patient."""
     now = services.clock.now()
     async with services.store.transaction() as tx:
         await alerts.release_claims_of(tx, services.replica_id)
         await notices.release_claims_of(tx, services.replica_id)
         await leases.release_all_of(tx, services.replica_id, now)
-        caught = await due.caught_mid_send(tx)
-        for instance_id, patient_id in caught:
-            await instances.set_status(tx, instance_id, "open", now)
-            await audit.record(tx, at=now, actor="system", action="send_recovered", patient_id=patient_id,
-                               entity="instance", entity_id=instance_id)
+        caught = await due.caught_mid_send(tx, holder=services.replica_id)
+        await _settle_caught(tx, [due.CaughtSend(c.id, c.patient_id, sent=True) for c in caught], now)
         await tx.commit()
     return len(caught)
 
 
-#: A send started this long ago and still not recorded was cut short by a replica that died (a send takes
-#: milliseconds; Telegram's own waits are seconds): another replica opens it, as `recover` does at start-up.
-STALE_SEND = timedelta(minutes=5)
+#: A claim to send a questionnaire (`sending`) older than this was cut short by a replica that died: another
+#: replica settles it (issue 39; it was 5 minutes). A send takes milliseconds; the longest a live replica waits
+#: before Telegram answers is its bulk pacing (a few seconds with `DISPATCH_LANES` sends queued) or a flood-control
+#: retry_after (tens of seconds at worst): two minutes stays well above that and costs one tick's lateness.
+SEND_CLAIM = timedelta(minutes=2)
+
+
+async def _settle_caught(tx: Tx, caught: list[due.CaughtSend], now: datetime) -> None:
+    """Sent (message id recorded) → `open`, no resend; not sent → back to `planned`, the next tick sends it."""
+    for item in caught:
+        if item.sent:
+            await instances.set_status(tx, item.id, "open", now)
+            action = "send_recovered"
+        else:
+            await due.requeue_unsent(tx, item.id)
+            action = "send_requeued"
+        await audit.record(tx, at=now, actor="system", action=action, patient_id=item.patient_id,
+                           entity="instance", entity_id=item.id)
 
 
 async def _recover_stale_sends(services: Services, now: datetime) -> None:
     async with services.store.read() as tx:  # almost always nothing: no write transaction for that
-        stale = await due.caught_mid_send(tx, intent_before=now - STALE_SEND)
+        stale = await due.caught_mid_send(tx, intent_before=now - SEND_CLAIM)
     if not stale:
         return
     async with services.store.transaction() as tx:
-        for instance_id, patient_id in await due.caught_mid_send(tx, intent_before=now - STALE_SEND):
-            await instances.set_status(tx, instance_id, "open", now)
-            await audit.record(tx, at=now, actor="system", action="send_recovered", patient_id=patient_id,
-                               entity="instance", entity_id=instance_id)
+        await _settle_caught(tx, await due.caught_mid_send(tx, intent_before=now - SEND_CLAIM), now)
         await tx.commit()
 
 
 async def tick(services: Services, messenger: Messenger) -> TickReport:
     """One pass: close expired windows, give the day-30 notice, send what is due, remind what waits."""
     report = TickReport()
-    now = services.clock.now()
-    async with services.store.transaction() as tx:
-        if not await leases.acquire(tx, "tick", holder=services.replica_id, now=now, until=now + TICK_LEASE):
+    async with leases.holding(services.store, services.clock, "tick", holder=services.replica_id) as held:
+        if held is None:
             return report  # another replica is ticking
-        await tx.commit()
-    try:
-        return await _tick(services, messenger, report, now)
-    finally:
-        async with services.store.transaction() as tx:
-            await leases.release(tx, "tick", holder=services.replica_id, now=services.clock.now())
-            await tx.commit()
+        return await _tick(services, messenger, report, services.clock.now(), held)
 
 
-async def _tick(services: Services, messenger: Messenger, report: TickReport, now: datetime) -> TickReport:
+async def _tick(services: Services, messenger: Messenger, report: TickReport, now: datetime,
+                held: leases.Held) -> TickReport:
     await _recover_stale_sends(services, now)
     report.missed = await _close_windows(services, now)
     report.notices = await _primary_notices(services, now)
@@ -109,8 +119,8 @@ async def _tick(services: Services, messenger: Messenger, report: TickReport, no
     window = timedelta(minutes=services.settings.bot_fanout_spread_minutes)
     ready = spread.due_now(candidates, now, window)
     with sending_as(Priority.BULK):  # scheduled sends: ≈ 30/s overall, behind replies and alerts (bot.messenger)
-        report.sent = await _dispatch_all(services, messenger, ready)
-        report.reminded = await _remind(services, messenger, now)
+        report.sent = await _dispatch_all(services, messenger, ready, held)
+        report.reminded = await _remind(services, messenger, now, held)
     return report
 
 
@@ -121,8 +131,10 @@ async def _tick(services: Services, messenger: Messenger, report: TickReport, no
 DISPATCH_LANES = 3
 
 
-async def _dispatch_all(services: Services, messenger: Messenger, patient_ids: list[int]) -> list[int]:
-    """Dispatch the due patients, a few at a time; stop taking new ones after the first failure, then raise it.
+async def _dispatch_all(services: Services, messenger: Messenger, patient_ids: list[int],
+                        held: leases.Held) -> list[int]:
+    """Dispatch the due patients, a few at a time; stop taking new ones after the first failure, then raise it,
+    or once the tick's lease is lost (the replica that took it over sends the rest).
 
     Stopping matters: if Telegram is down, carrying on would mark every due questionnaire as sent while none
     arrived. The next tick retries the patients not reached.
@@ -133,7 +145,7 @@ async def _dispatch_all(services: Services, messenger: Messenger, patient_ids: l
 
     async def lane() -> None:
         for patient_id in pending:  # the lanes share one iterator: each patient is taken once
-            if failures:
+            if failures or held.lost:
                 return
             try:
                 instance_id = await dispatch_patient(services, messenger, patient_id)
@@ -199,7 +211,7 @@ async def dispatch_patient(
         if next_id is None:
             return None
         instance_id = next_id
-        await due.record_send_intent(tx, instance_id, now)
+        await due.record_send_intent(tx, instance_id, now, holder=services.replica_id)
         planned = await instances.get_instance(tx, instance_id)
         if planned is not None and planned.questionnaire_id in services.questionnaires:
             await instances.stamp_sent(tx, instance_id, services.questionnaires[planned.questionnaire_id], now)
@@ -228,9 +240,10 @@ async def dispatch_patient(
         await mark_unreachable(services, patient_id)
         return None
     finally:
-        async with services.store.transaction() as tx:
-            current = await instances.get_instance(tx, instance_id)
-            if current is not None and current.status == "sending":
+        async with services.store.transaction() as tx:  # step 3, whatever happened; another replica's claim is
+            current = await instances.get_instance(tx, instance_id)  # not ours to settle (ours had lapsed)
+            if current is not None and current.status == "sending" \
+                    and await due.claimed_by(tx, instance_id) == services.replica_id:
                 await instances.set_status(tx, instance_id, "open", services.clock.now())
                 await tx.commit()
     log.info("sent instance %s (%s)", instance_id, instance.timepoint)
@@ -303,13 +316,16 @@ async def _event_alert(tx: Tx, services: Services, event: str, instance_id: int,
         )
 
 
-async def _remind(services: Services, messenger: Messenger, now: datetime) -> list[int]:
-    """Remind open questionnaires at +4 h and the next mornings while their window is open."""
+async def _remind(services: Services, messenger: Messenger, now: datetime, held: leases.Held) -> list[int]:
+    """Remind open questionnaires at +4 h and the next mornings while their window is open (while the tick's lease
+    is held: once lost, the replica holding it now reminds the rest)."""
     reminded: list[int] = []
     tz = services.settings.timezone
     async with services.store.read() as tx:
         candidates = await due.reminder_candidates(tx)
     for row in candidates:
+        if held.lost:
+            break
         times = schedule.reminder_times(
             services.schedule, sent_at=row.sent_at, closes_at=row.closes_at, preferred=row.preferred_time, tz=tz,
         )

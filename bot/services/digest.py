@@ -37,8 +37,9 @@ DIGEST_TIME = time(8, 30)  # issue #5: "a digest … goes to the group every mor
 _LAST_DIGEST = "last_digest_date"
 _PENDING_DIGEST = "pending_digest"
 RETRY_POLICY = DeliveryPolicy()
-#: How long a replica holds the digest while sending it (given back when done; lost if the replica dies).
-DIGEST_LEASE = timedelta(minutes=10)
+#: How long a replica holds the digest while sending it without renewing (`leases.holding` renews it; given back
+#: when done; lost within this if the replica dies, issue 39).
+DIGEST_LEASE = leases.LEASE_FOR
 
 
 @dataclass
@@ -166,20 +167,15 @@ async def _send_digest_if_due(services: Services, messenger: Messenger) -> bool:
         last = await get_setting(tx, _LAST_DIGEST)
     if last is not None and last >= today:
         return False
-    async with services.store.transaction() as tx:  # one replica sends the day's digest (migration 0010)
-        if not await leases.acquire(tx, "digest", holder=services.replica_id, now=now, until=now + DIGEST_LEASE):
+    # One replica sends the day's digest (migration 0010), under a lease renewed while it sends (issue 39).
+    async with leases.holding(services.store, services.clock, "digest", holder=services.replica_id) as held:
+        if held is None:
             return False
-        await tx.commit()
-    try:
-        return await _send_if_still_due(services, messenger, chat_id, now, local, today)
-    finally:
-        async with services.store.transaction() as tx:
-            await leases.release(tx, "digest", holder=services.replica_id, now=services.clock.now())
-            await tx.commit()
+        return await _send_if_still_due(services, messenger, chat_id, now, local, today, held)
 
 
 async def _send_if_still_due(services: Services, messenger: Messenger, chat_id: int, now: datetime,
-                             local: datetime, today: str) -> bool:
+                             local: datetime, today: str, held: leases.Held) -> bool:
     async with services.store.read() as tx:  # read again under the lease: another replica may have just sent it
         last = await get_setting(tx, _LAST_DIGEST)
         pending = await _load_pending(tx)
@@ -193,6 +189,8 @@ async def _send_if_still_due(services: Services, messenger: Messenger, chat_id: 
     if not pending.due(now):
         return False
     while pending.sent < len(pending.chunks):
+        if held.lost:  # another replica holds the digest now and sends the chunks left (they are recorded)
+            return False
         try:
             message_id = await messenger.send_text(chat_id, pending.chunks[pending.sent], protect=True)
         except (TryLater, Unreachable) as exc:  # chunks already accepted stay recorded: the retry sends the rest only

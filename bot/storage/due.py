@@ -49,16 +49,47 @@ class ReminderCandidate:
     chat_id: int
 
 
-async def caught_mid_send(tx: Tx, *, intent_before: datetime | None = None) -> list[tuple[int, int]]:
-    """(instance id, patient id) of the instances a crash left between "intent recorded" and "sent recorded"
-    (with `intent_before`: only those whose send was started before then — another replica's, long dead)."""
-    if intent_before is None:
-        rows = await tx.fetchall("SELECT id, patient_id FROM instances WHERE status = 'sending' ORDER BY id")
-    else:
-        rows = await tx.fetchall(
-            "SELECT id, patient_id FROM instances WHERE status = 'sending' AND sent_at <= ? ORDER BY id",
-            (utc_iso(intent_before),))
-    return [(int(r["id"]), int(r["patient_id"])) for r in rows]
+@dataclass(frozen=True)
+class CaughtSend:
+    """A questionnaire claimed for sending (`sending`) whose send was never recorded as done; `sent`: its question
+    message id was recorded, so Telegram has it (issue 39), or the patient already answered part of it (shown by
+    `/reprendre` meanwhile): either way it is theirs, not to be sent as new."""
+
+    id: int
+    patient_id: int
+    sent: bool
+
+
+async def caught_mid_send(tx: Tx, *, holder: str | None = None,
+                          intent_before: datetime | None = None) -> list[CaughtSend]:
+    """The instances a crash left between "claimed" and "sent recorded": with `holder`, those that replica claimed
+    (and rows claimed before migration 0016, which have no claimant); with `intent_before`, anyone's whose send was
+    started before then (another replica's, long dead)."""
+    where, params = ["status = 'sending'"], []
+    if holder is not None:
+        where.append("(claimed_by = ? OR claimed_by IS NULL)")
+        params.append(holder)
+    if intent_before is not None:
+        where.append("sent_at <= ?")
+        params.append(utc_iso(intent_before))
+    rows = await tx.fetchall(
+        "SELECT id, patient_id, question_message_id IS NOT NULL OR EXISTS (SELECT 1 FROM answers a"
+        " WHERE a.instance_id = instances.id) AS shown FROM instances WHERE " + " AND ".join(where) + " ORDER BY id",
+        tuple(params))
+    return [CaughtSend(int(r["id"]), int(r["patient_id"]), bool(r["shown"])) for r in rows]
+
+
+async def requeue_unsent(tx: Tx, instance_id: int) -> None:
+    """A claim whose send never happened: `planned` again, unclaimed and without a send time, so the next tick
+    sends it (its questionnaire stamp stays: a resend keeps the first stamp)."""
+    await tx.execute("UPDATE instances SET status = 'planned', sent_at = NULL, claimed_by = NULL"
+                     " WHERE id = ? AND status = 'sending'", (instance_id,))
+
+
+async def claimed_by(tx: Tx, instance_id: int) -> str | None:
+    """The replica that claimed the instance's send (None when unclaimed, or claimed before migration 0016)."""
+    row = await tx.fetchone("SELECT claimed_by FROM instances WHERE id = ?", (instance_id,))
+    return None if row is None else row["claimed_by"]
 
 
 async def due_patients(tx: Tx, now: datetime) -> list[tuple[int, datetime]]:
@@ -77,9 +108,11 @@ async def next_planned(tx: Tx, patient_id: int, *, horizon: datetime, now: datet
     return None if row is None else int(row["id"])
 
 
-async def record_send_intent(tx: Tx, instance_id: int, now: datetime) -> None:
-    """The instance is about to be sent: `sending`, with its send time (step 1 of the dispatcher's order)."""
-    await tx.execute("UPDATE instances SET status = 'sending', sent_at = ? WHERE id = ?", (utc_iso(now), instance_id))
+async def record_send_intent(tx: Tx, instance_id: int, now: datetime, *, holder: str) -> None:
+    """The instance is about to be sent: `sending`, claimed by `holder` from `now` (step 1 of the dispatcher's
+    order; `sent_at` is the claim's start until the send is recorded)."""
+    await tx.execute("UPDATE instances SET status = 'sending', sent_at = ?, claimed_by = ? WHERE id = ?",
+                     (utc_iso(now), holder, instance_id))
 
 
 async def any_expired(tx: Tx, now: datetime) -> bool:
