@@ -74,7 +74,7 @@ def test_the_four_shipped_questionnaires_load_with_version_1_2(shipped: dict[str
     also asked when the treatment changed in the last 7 days (context item regimen_changed_recently)."""
     assert sorted(shipped) == ["baseline", "daily", "followup", "weekly"]
     assert {q.id: q.version for q in shipped.values()} == {
-        "baseline": "1.2", "daily": "1.5", "followup": "1.3", "weekly": "1.5"}
+        "baseline": "1.2", "daily": "1.5", "followup": "1.4", "weekly": "1.5"}
 
 
 @pytest.mark.parametrize("qid", sorted(REQUIRED_IDS))
