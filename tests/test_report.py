@@ -213,6 +213,21 @@ async def test_html_is_self_contained_with_an_embedded_png_plot(report):
     assert "Arm experimental, site PARIS" in html
 
 
+async def test_html_leads_with_the_primary_end_point_per_arm_and_the_difference(report):
+    """Issue 39: the result first (per arm, then between arms), details per site after; human labels; intervals in
+    their own column, not inside every cell."""
+    html = (report / "report.html").read_text(encoding="utf-8")
+    order = [html.index(s) for s in ("Primary end point: pain response at D30", "Difference between arms at D30",
+                                     "Details: Arm standard, all sites", "Details per site",
+                                     "Arm experimental, site PARIS", "Intercurrent events")]
+    assert order == sorted(order)
+    assert ("<td>Arm standard</td><td>Intention to treat</td><td>1/2 (50.0 %)</td><td>9.5–90.5</td>" in html)
+    assert "<td>All arms</td><td>Intention to treat</td><td>1/4 (25.0 %)</td><td>4.6–69.9</td>" in html
+    assert "<td>Intention to treat (strict reading)</td><td>-50.00</td><td>-90.55 to 27.26</td>" in html
+    assert not re.search(r"<td>[^<]*CI[^<]*</td>", html)  # no interval inside a cell
+    assert not re.search(r">(itt|evaluable)(_strict)?<", html)  # no raw analysis id shown
+
+
 async def test_progress_is_not_drawn_when_stderr_is_not_a_terminal(report, capsys):
     assert capsys.readouterr().err == ""
 
