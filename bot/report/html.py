@@ -31,6 +31,7 @@ th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }
 th:first-child, td:first-child { text-align: left; }
 thead th { background: #f0f0f0; }
 tr.primary td { font-weight: bold; }
+table.labels td:nth-child(2), table.labels th:nth-child(2) { text-align: left; }
 p.note { color: #555; font-size: 0.9em; max-width: 60em; }
 details { margin: 0.5em 0; } summary { cursor: pointer; font-weight: bold; }
 """
@@ -69,13 +70,15 @@ def _group_title(g: GroupSummary) -> str:
     return f"{_arm_name(g.arm)}, {site}"
 
 
-def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], primary: Sequence[bool] = ()) -> str:
+def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], primary: Sequence[bool] = (),
+           css: str = "") -> str:
     head = "".join(f"<th>{escape(h)}</th>" for h in headers)
     body = []
     for i, row in enumerate(rows):
         cells = "".join(f"<td>{escape(c)}</td>" for c in row)
         body.append(f'<tr class="primary">{cells}</tr>' if i < len(primary) and primary[i] else f"<tr>{cells}</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    opening = f'<table class="{css}">' if css else "<table>"
+    return f"{opening}<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
 def _summary_table(g: GroupSummary) -> str:
@@ -111,7 +114,7 @@ def _primary_arms(groups: Sequence[GroupSummary], plan: ReportPlan, trial: Trial
     return (f"<h2>Primary end point: pain response at {escape(plan.primary)}</h2>"
             f"<p>International consensus pain response (complete + partial), {reading} reading. "
             "Responders / patients, proportion, Wilson 95 % CI.</p>"
-            + _table(["Arm", "Analysis", "Responders", "95 % CI (%)"], rows, primary))
+            + _table(["Arm", "Analysis", "Responders", "95 % CI (%)"], rows, primary, css="labels"))
 
 
 def _comparison(groups: Sequence[GroupSummary], plan: ReportPlan, trial: TrialSpec | None) -> str:
