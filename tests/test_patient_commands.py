@@ -16,11 +16,38 @@ def status(bench: Bench) -> str:
 
 async def test_help_gives_the_commands_and_the_emergency_numbers(bench: Bench) -> None:
     patient = await bench.join(6001, "H-1", RT)
+    before = len(bench.standin.sent_messages(6001))
     await bench.patient_says(patient, "/aide")
-    text = bench.last_text(6001)
+    text = bench.standin.sent_messages(6001)[before].text or ""  # the help; the open question follows (item 5)
     assert "/reprendre" in text and "/pause" in text and "/stop" in text and "15" in text and "114" in text
     await bench.patient_says(6999, "/aide")  # a stranger
     assert "demander votre lien" in bench.last_text(6999)
+
+
+async def test_help_sends_the_open_question_again_after_the_help_text(bench: Bench) -> None:
+    """Issue 39, item 5: /aide in the middle of a questionnaire brings the patient back to the current question,
+    as /reprendre does; the earlier copy of the question loses its buttons, so only one keyboard is live."""
+    patient = await bench.join(6011, "H-11", RT)
+    await give(bench, patient, 5)
+    first_copy = bench.last_keyboard_message(6011)
+    before = len(bench.standin.sent_messages(6011))
+    await bench.patient_says(patient, "/aide")
+    sent = bench.standin.sent_messages(6011)[before:]
+    assert len(sent) == 2 and "/reprendre" in (sent[0].text or "")
+    assert (sent[1].text or "").startswith("Question 2 /") and sent[1].buttons()
+    assert bench.last_keyboard_message(6011).message_id == sent[1].message_id != first_copy.message_id
+    assert not next(m for m in bench.standin.sent_messages(6011) if m.message_id == first_copy.message_id).buttons()
+    prompt = await current_prompt(bench, patient)
+    assert prompt.item.id == "pain_average"
+
+
+async def test_help_without_an_open_question_sends_only_the_help(bench: Bench) -> None:
+    patient = await bench.join(6012, "H-12", RT)
+    await bench.patient_says(patient, "/pause")
+    before = len(bench.standin.sent_messages(6012))
+    await bench.patient_says(patient, "/aide")
+    sent = bench.standin.sent_messages(6012)[before:]
+    assert len(sent) == 1 and "/reprendre" in (sent[0].text or "")
 
 
 async def test_pause_tells_the_clinicians_and_reprendre_resumes_at_the_current_question(bench: Bench) -> None:

@@ -129,6 +129,44 @@ async def test_enrol_join_answer_and_a_day_later_through_the_json_api(client: Cl
     assert "Question 2 /" in state["phone"][-1]["text"]
 
 
+async def test_an_enroll_typed_in_the_group_is_listed_with_its_link_and_can_be_joined(client: Client) -> None:
+    """Issue 39, item 1: every open invitation comes from the database, not only those of the page's form."""
+    await client.post("/api/enroll", {"study_id": "P-FORM", "rt_start": "2027-03-03", "fractions": 1})
+    await client.post("/api/say", {"chat_id": CLINICIAN_CHAT_ID, "text": "/enroll P-TYPED 2027-03-04 site=LYON"})
+    invitations = (await client.state())["invitations"]
+    assert [(i["study_id"], i["site"], i["arm"]) for i in invitations] == [
+        ("P-FORM", "main", "standard"), ("P-TYPED", "LYON", "standard")]
+    typed = invitations[1]
+    assert typed["code"] and invitation_code(typed["link"]) == typed["code"]
+    assert typed["expires"] == "lundi 15 mars 2027"  # INVITATION_VALIDITY_DAYS (14) after the virtual now
+    user_id = int((await client.post("/api/join", {"code": typed["code"]}))["user_id"])
+    state = await client.state(user_id)
+    assert [i["study_id"] for i in state["invitations"]] == ["P-FORM"]  # redeemed: no longer open
+    assert [(p["study_id"], p["name"]) for p in state["patients"]] == [("P-TYPED", "Patient P-TYPED")]
+
+
+async def test_the_enrol_form_offers_the_sites_and_arms_and_dates_from_the_virtual_clock(client: Client) -> None:
+    """Issue 39, items 2 and 3: site and arm fields; the radiotherapy date defaults from the virtual clock."""
+    form = (await client.state())["form"]
+    assert form["today"] == "2027-03-01" and form["rt_start"] == "2027-03-03"
+    services = client.sandbox.world.services
+    assert services is not None  # the sites file's codes, in its order
+    assert [s["code"] for s in form["sites"]] == list(services.sites.codes) and form["site"] == "main"
+    assert {"main", "LYON", "PARIS"} <= {s["code"] for s in form["sites"]}
+    assert form["arms"] == ["standard", "experimental"] and form["arm"] == "standard"
+    await client.post("/api/clock", {"action": "day"})
+    assert (await client.state())["form"]["rt_start"] == "2027-03-04"
+
+    enrolled = await client.post("/api/enroll", {"study_id": "P-ARM", "rt_start": "2027-03-05", "fractions": 1,
+                                                 "arm": "experimental", "site": "PARIS"})
+    assert "site PARIS, bras experimental" in enrolled["reply"]
+    assert rows(client.sandbox.database, "SELECT arm, site_code FROM patients") == [("experimental", "PARIS")]
+    refused = await client.post("/api/enroll", {"study_id": "P-BAD", "rt_start": "2027-03-05", "arm": "placebo"},
+                                status=400)
+    assert "bras" in refused["error"]  # /enroll's own refusal, shown as is
+    await client.post("/api/enroll", {"study_id": "P-SP", "rt_start": "2027-03-05", "site": "A B"}, status=400)
+
+
 async def test_an_urgent_answer_reaches_the_group_by_the_periodic_tick_and_is_acknowledged(client: Client) -> None:
     user_id = await client.enrol_and_join("P-RF")
     for label in ("6", "5", "Non", "Non", "Non", "Non"):  # worst, average, the four pain types absent

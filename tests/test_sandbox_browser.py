@@ -81,7 +81,7 @@ async def test_enrol_answer_by_clicking_then_acknowledge_the_red_flag_alert(
     await page.fill("#rt-start", "2027-03-03")
     await page.click("#enroll-button")
     group = page.locator("#group-messages")
-    await expect(group).to_contain_text("/enroll P-WEB 2027-03-03 fractions=1")
+    await expect(group).to_contain_text("/enroll P-WEB 2027-03-03 arm=standard site=main fractions=1")
     await expect(group).to_contain_text("Patient P-WEB inclus")
     await page.locator("#enroll-result").get_by_role("button", name="Rejoindre en tant que ce patient").click()
 
@@ -115,6 +115,41 @@ async def test_enrol_answer_by_clicking_then_acknowledge_the_red_flag_alert(
     await expect(page.locator("#clock")).to_have_text("mardi 2 mars 2027, 09:00")
     await expect(phone).to_contain_text("Rappel : un questionnaire attend vos réponses.")
     await expect(page.locator("#study-day")).to_have_text("P-WEB : jour -1")
+    assert errors == []
+
+
+async def test_the_form_follows_the_virtual_clock_and_a_typed_enroll_can_be_joined(
+    sandbox: Sandbox, browser: Browser
+) -> None:
+    """Issue 39, items 1-4: defaults from the virtual clock (not the browser's today), site and arm fields, an
+    invitation made with /enroll typed in the group listed and joinable, the study id in the phone's header."""
+    page = await browser.new_page(viewport={"width": 1440, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    await page.goto(sandbox.url)
+    await expect(page.locator("#rt-start")).to_have_value("2027-03-03")  # virtual 1 March + 2 days
+    await expect(page.locator("#site")).to_have_value("main")
+    await expect(page.locator("#arm")).to_have_value("standard")
+    await expect(page.locator("#arm option")).to_have_text(["standard", "experimental"])
+    await page.click("button[data-action='day']")
+    await expect(page.locator("#rt-start")).to_have_value("2027-03-04")  # untouched: follows the clock
+
+    await page.fill("#study-id", "P-ARM")
+    await page.select_option("#site", "LYON")
+    await page.select_option("#arm", "experimental")
+    await page.click("#enroll-button")
+    group = page.locator("#group-messages")
+    await expect(group).to_contain_text("/enroll P-ARM 2027-03-04 arm=experimental site=LYON fractions=1")
+    await expect(group).to_contain_text("site LYON, bras experimental")
+
+    await page.fill("#group-input", "/enroll P-GRP 2027-03-05")
+    await page.press("#group-input", "Enter")
+    invitation = page.locator("#invitations li", has_text="P-GRP")
+    await expect(invitation).to_contain_text("main · standard")
+    await invitation.get_by_role("button", name="Rejoindre en tant que ce patient").click()
+    await expect(page.locator("#phone-subtitle")).to_have_text("téléphone de P-GRP")
+    await expect(page.locator("#invitations li", has_text="P-GRP")).to_have_count(0)
+    await expect(page.locator("#invitations li", has_text="P-ARM")).to_have_count(1)
     assert errors == []
 
 

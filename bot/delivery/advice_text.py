@@ -13,6 +13,7 @@ informed": it says when the answer will be read. Every advice names the site's n
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from babel.dates import format_date
 
@@ -40,21 +41,33 @@ def _when(callback: Callback) -> str:
     return format_date(callback.at.date(), format="EEEE d MMMM", locale="fr_FR")
 
 
-def team_line(site: Site | None, local_now: datetime) -> str:
+#: What the advice is about: a tapped answer to a question, or the patient's own typed message (issue 39, item 6:
+#: a sentence the patient wrote is a message, never "this answer").
+About = Literal["answer", "message"]
+
+
+def team_line(site: Site | None, local_now: datetime, about: About = "answer") -> str:
     """Who knows, and when it will be read: "informed" only while the team is at work (issue 32: not at 03:00)."""
     if site is None:
-        return _("Your answer has been passed on to your care team. It is read during working hours.")
+        return _("Your message has been passed on to your care team. It is read during working hours.") \
+            if about == "message" else \
+            _("Your answer has been passed on to your care team. It is read during working hours.")
     if is_open(site, local_now):
-        return _("Your care team has been informed of this answer.")
+        return _("Your care team has been informed of this message.") if about == "message" else \
+            _("Your care team has been informed of this answer.")
     callback = next_callback(site, local_now)
     if callback.today:
-        return _("Your answer has been passed on to your care team. It will be read today, from {hour}.").format(
-            hour=_hour(callback.at))
-    return _("Your answer has been passed on to your care team. It will be read on {day}, from {hour}.").format(
-        day=_when(callback), hour=_hour(callback.at))
+        return (_("Your message has been passed on to your care team. It will be read today, from {hour}.")
+                if about == "message" else
+                _("Your answer has been passed on to your care team. It will be read today, from {hour}.")
+                ).format(hour=_hour(callback.at))
+    return (_("Your message has been passed on to your care team. It will be read on {day}, from {hour}.")
+            if about == "message" else
+            _("Your answer has been passed on to your care team. It will be read on {day}, from {hour}.")
+            ).format(day=_when(callback), hour=_hour(callback.at))
 
 
-def callback_promise(site: Site | None, local_now: datetime) -> str:
+def callback_promise(site: Site | None, local_now: datetime, about: About = "answer") -> str:
     """When the team will call about a same-day alert: "today" only on a working day before the site's same-day
     cut-off (`Site.cutoff_time`), else the next working day; and it says "informed" only while the team is at work.
     """
@@ -65,13 +78,17 @@ def callback_promise(site: Site | None, local_now: datetime) -> str:
         return _("Your care team has been informed and will call you today.")
     hour = _hour(callback.at)
     if callback.today:
-        return _("Your answer has been passed on to your care team. The team will read it and call you today, "
-                 "from {hour}.").format(hour=hour)
+        return (_("Your message has been passed on to your care team. The team will read it and call you today, "
+                  "from {hour}.") if about == "message" else
+                _("Your answer has been passed on to your care team. The team will read it and call you today, "
+                  "from {hour}.")).format(hour=hour)
     if is_open(site, local_now):
         return _("Your care team has been informed. It may not be able to call you back today: it will call you on "
                  "{day}, from {hour}.").format(day=_when(callback), hour=hour)
-    return _("Your answer has been passed on to your care team. The team will read it and call you back on {day}, "
-             "from {hour}.").format(day=_when(callback), hour=hour)
+    return (_("Your message has been passed on to your care team. The team will read it and call you back on {day}, "
+              "from {hour}.") if about == "message" else
+            _("Your answer has been passed on to your care team. The team will read it and call you back on {day}, "
+              "from {hour}.")).format(day=_when(callback), hour=hour)
 
 
 def _call_now(site: Site | None, local_now: datetime) -> str:
@@ -85,15 +102,16 @@ def _call_now(site: Site | None, local_now: datetime) -> str:
              "If no one answers, call 15 (SAMU) or 112.").format(number=site.on_call_phone)
 
 
-def advice_text(advice: str, site: Site | None, local_now: datetime) -> str:
+def advice_text(advice: str, site: Site | None, local_now: datetime, about: About = "answer") -> str:
     """The message for one kind of advice (`bot.domain.rules.Advice`), at `local_now` (site time zone).
 
-    Every advice names 15 and 112, and 114 by SMS, beside the site's numbers.
+    Every advice names 15 and 112, and 114 by SMS, beside the site's numbers. `about`: after a red flag in the
+    patient's own words the first line speaks of "this message", after a tapped answer of "this answer".
     """
     numbers = _site_numbers(site)
     if advice in ("suicide", "emergency"):
         return _life_threat_advice(advice) + numbers
-    first = team_line(site, local_now) + "\n"
+    first = team_line(site, local_now, about) + "\n"
     if advice == "neuro":
         return first + _(
             "A new sign in the legs, the feeling, the bladder or the bowels must be seen by a doctor now, even if it "
@@ -125,7 +143,7 @@ def advice_text(advice: str, site: Site | None, local_now: datetime) -> str:
             "below). If you cannot reach them, or if it gets worse, call 15 (SAMU) or 112."
         ) + _deaf_line() + numbers
     if advice in ("same_day", "same_day_now"):
-        promise = callback_promise(site, local_now)
+        promise = callback_promise(site, local_now, about)
         if advice == "same_day_now" and (site is None or not same_day_callback(site, local_now).open_now):
             return promise + "\n" + _call_now(site, local_now) + _deaf_line() + numbers
         return promise + "\n" + _(

@@ -30,7 +30,8 @@ def notice_text(services: Services, notice: notices.DueNotice) -> str:
     local_now = services.clock.now().astimezone(services.settings.timezone)
     if notice.advice == UNACKNOWLEDGED:  # step 2 of an urgent alert's ladder (issue 32)
         return unacknowledged_patient_text(services.sites.get(notice.site_code))
-    return advice_text(notice.advice, services.sites.get(notice.site_code), local_now)
+    return advice_text(notice.advice, services.sites.get(notice.site_code), local_now,
+                       "message" if notice.about_message else "answer")
 
 
 async def send_notices(

@@ -33,11 +33,15 @@ from aiohttp import web
 
 from bot.clock import SystemClock
 from bot.config import Settings
+from bot.domain.enrolment import DEFAULT_ARM
+from bot.domain.models import ARMS
+from bot.domain.trial import TrialFileError, load_trial
 from bot.sandbox.world import (
     CLINICIAN_CHAT_ID, CLINICIAN_GROUP_TITLE, SANDBOX_BOT_USERNAME, SandboxWorld, invitation_code, sandbox_settings,
 )
 from bot.standin import ChatMessage
 from bot.storage import patients as patient_repo
+from bot.storage.patients import hash_code
 from bot.storage import sandbox_queries
 from bot.storage.db import SIDE_FILES, DatabaseFileError, make_private_dirs
 
@@ -65,6 +69,8 @@ STEP = timedelta(minutes=30)
 DAY_30 = 30
 DAY_30_TIME = time(10, 0)
 TOASTS_KEPT = 20
+#: The enrol form's radiotherapy date defaults to this many days after the virtual today: a baseline before day 0.
+RT_START_DEFAULT_OFFSET = timedelta(days=2)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -78,7 +84,20 @@ class Invitation:
     study_id: str
     code: str
     link: str
-    user_id: int | None = None
+
+
+def trial_arms() -> tuple[str, ...]:
+    """The arms the enrol form offers: the trial file's (reference first), as `/enroll` accepts only those of
+    `ARMS`; every accepted arm if the trial file cannot be read (the report says why, the sandbox need not)."""
+    try:
+        comparison = load_trial().comparison
+    except TrialFileError:
+        return ARMS
+    return (comparison.reference_arm, comparison.experimental_arm)
+
+
+def invitation_link(code: str) -> str:
+    return f"https://t.me/{SANDBOX_BOT_USERNAME}?start={code}"
 
 
 class Sandbox:
@@ -96,6 +115,8 @@ class Sandbox:
             start = default_start(settings, SystemClock().now().astimezone(settings.timezone).date())
         self.world = SandboxWorld(settings, self.database, start=start, rate_limiter=rate_limiter)
         self.invitations: list[Invitation] = []
+        """Invitations made with the page's form (their codes); the page lists every open one from the database."""
+        self.arms = trial_arms()
         self.busy: str | None = None
         self._runner: web.AppRunner | None = None
         self._clock_lock = asyncio.Lock()
@@ -196,10 +217,52 @@ class Sandbox:
                 "id": CLINICIAN_CHAT_ID, "title": CLINICIAN_GROUP_TITLE,
                 "messages": [self._message_json(m, tz) for m in self.world.standin.messages(CLINICIAN_CHAT_ID)],
             },
-            "invitations": [
-                {"study_id": i.study_id, "code": i.code, "link": i.link, "user_id": i.user_id} for i in self.invitations
-            ],
+            "invitations": await self._open_invitations(),
+            "form": self._form_defaults(now.date()),
             "toasts": self._toasts(),
+        }
+
+    def _known_codes(self) -> dict[str, str]:
+        """Invitation codes the sandbox has seen, by hash: its own form's, and every link the bot wrote in the group
+        (a `/enroll` typed there by hand). The database keeps only hashes, so the code comes from the bot's reply."""
+        codes = [i.code for i in self.invitations]
+        for message in self.world.standin.messages(CLINICIAN_CHAT_ID):
+            code = invitation_code(message.text or "") if message.from_bot else None
+            if code is not None:
+                codes.append(code)
+        return {hash_code(code): code for code in codes}
+
+    async def _open_invitations(self) -> list[dict[str, Any]]:
+        """Every open invitation in the database, however it was made (issue 39, item 1), with its link if known."""
+        services = self.world.services
+        assert services is not None
+        async with services.store.read() as tx:
+            found = await sandbox_queries.open_invitations(tx, self.world.clock.now())
+        codes = self._known_codes()
+        tz = self.world.settings.timezone
+        result = []
+        for invitation in found:
+            code = codes.get(invitation.code_hash)
+            result.append({
+                "study_id": invitation.study_id, "site": invitation.site_code, "arm": invitation.arm,
+                "fractions": invitation.fractions, "expires": _french_date(invitation.expires_at.astimezone(tz).date()),
+                "code": code, "link": invitation_link(code) if code else None,
+            })
+        return result
+
+    def _form_defaults(self, today: date) -> dict[str, Any]:
+        """The enrol form's choices and defaults, from the virtual clock (not the browser's date: issue 39, item 3),
+        the sites file and the trial file."""
+        services = self.world.services
+        assert services is not None
+        sites = services.sites
+        return {
+            "today": today.isoformat(),
+            "rt_start": (today + RT_START_DEFAULT_OFFSET).isoformat(),
+            "sites": [{"code": code, "name": site.name} for code, site in sites.by_code.items()],
+            "site": sites.enrolment_default,
+            "arms": list(self.arms),
+            "arm": DEFAULT_ARM if DEFAULT_ARM in self.arms else self.arms[0],
         }
 
     async def _patients(self) -> list[dict[str, Any]]:
@@ -272,15 +335,25 @@ class Sandbox:
 
     # ---- actions --------------------------------------------------------------------------------------------
 
-    async def enroll(self, study_id: str, rt_start: str, fractions: int = 1) -> dict[str, Any]:
-        """The fake clinician writes `/enroll` in the group; the bot's reply (link or refusal) is returned."""
+    async def enroll(
+        self, study_id: str, rt_start: str, fractions: int = 1, *, arm: str = "", site: str = "",
+    ) -> dict[str, Any]:
+        """The fake clinician writes `/enroll` in the group; the bot's reply (link or refusal) is returned.
+
+        `arm` and `site` (empty: not named, the bot's defaults) are passed as `arm=` / `site=`: the bot validates
+        them exactly as for a clinician typing them.
+        """
+        options = [f"{key}={value.strip()}" for key, value in (("arm", arm), ("site", site)) if value.strip()]
+        if any(len(option.split()) != 1 for option in options):
+            raise SandboxError("Bras ou site invalide : un seul mot attendu.")
         args = " ".join(part for part in (study_id.strip(), rt_start.strip()) if part)
-        replies = await self.world.clinician_says(f"/enroll {args} fractions={fractions}")
+        command = " ".join([f"/enroll {args}", *options, f"fractions={fractions}"])
+        replies = await self.world.clinician_says(command)
         reply = "\n".join(m.text or "" for m in replies)
         code = invitation_code(reply)
         if code is None:
             return {"ok": False, "error": reply or "Le bot n'a pas répondu."}
-        link = f"https://t.me/{SANDBOX_BOT_USERNAME}?start={code}"
+        link = invitation_link(code)
         self.invitations.append(Invitation(study_id.strip(), code, link))
         return {"ok": True, "code": code, "link": link, "reply": reply}
 
@@ -291,11 +364,9 @@ class Sandbox:
             code = code.split("?start=", 1)[1]
         if not code:
             raise SandboxError("Code d'invitation manquant.")
-        invitation = next((i for i in self.invitations if i.code == code), None)
-        name = f"Patient {invitation.study_id}" if invitation else None
+        study_id = next((i["study_id"] for i in await self._open_invitations() if i["code"] == code), None)
+        name = f"Patient {study_id}" if study_id else None
         user_id = self.world.new_patient_user(first_name=name)
-        if invitation is not None and invitation.user_id is None:
-            invitation.user_id = user_id
         await self.world.patient_says(user_id, f"/start {code}")
         return {"ok": True, "user_id": user_id}
 
@@ -365,7 +436,8 @@ class Sandbox:
     async def _enroll(self, request: web.Request) -> web.StreamResponse:
         body = await _body(request)
         fractions = _optional_int(body.get("fractions"), "fractions") or 1
-        result = await self.enroll(str(body.get("study_id", "")), str(body.get("rt_start", "")), fractions)
+        result = await self.enroll(str(body.get("study_id", "")), str(body.get("rt_start", "")), fractions,
+                                   arm=str(body.get("arm") or ""), site=str(body.get("site") or ""))
         return web.json_response(result, status=200 if result["ok"] else 400)
 
     async def _join(self, request: web.Request) -> web.StreamResponse:

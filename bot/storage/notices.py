@@ -23,6 +23,7 @@ class DueNotice:
     attempts: int
     advice: str  # bot.domain.rules.Advice; the kind's own advice for rows older than migration 0003
     site_code: str
+    about_message: bool = False  # owed for the patient's own words (no questionnaire), not for a tapped answer
 
 
 async def owe_notice(
@@ -50,7 +51,8 @@ async def due_notices(tx: Tx, now: datetime, notice_id: int | None = None) -> li
     """Notices to send now (or the one given), to patients still linked, not withdrawn and not unreachable (blocked
     the bot: kept for when they come back), that no replica is sending now, oldest first."""
     rows = await tx.fetchall(
-        "SELECT n.id, n.patient_id, n.kind, n.advice, n.attempts, l.chat_id, p.site_code FROM patient_notices n"
+        "SELECT n.id, n.patient_id, n.kind, n.advice, n.attempts, l.chat_id, p.site_code, n.instance_id"
+        " FROM patient_notices n"
         " JOIN patients p ON p.id = n.patient_id JOIN telegram_links l ON l.patient_id = n.patient_id"
         " WHERE n.next_attempt_at IS NOT NULL AND n.expires_at > ? AND p.status NOT IN ('withdrawn', 'unreachable', 'deceased')"
         " AND (n.claimed_until IS NULL OR n.claimed_until <= ?)"
@@ -58,7 +60,7 @@ async def due_notices(tx: Tx, now: datetime, notice_id: int | None = None) -> li
         (utc_iso(now), utc_iso(now), notice_id, utc_iso(now), notice_id),
     )
     return [DueNotice(int(r["id"]), int(r["patient_id"]), str(r["kind"]), int(r["chat_id"]), int(r["attempts"]),
-                      str(r["advice"] or r["kind"]), str(r["site_code"])) for r in rows]
+                      str(r["advice"] or r["kind"]), str(r["site_code"]), r["instance_id"] is None) for r in rows]
 
 
 async def claim_due_notices(tx: Tx, now: datetime, notice_id: int | None = None, *, holder: str,

@@ -18,7 +18,7 @@ from bot.storage.store import Tx
 
 __all__ = [
     "AlertSummary", "LinkedPatient", "PostedAlert", "alert_summaries", "alerts_awaiting_outcome", "last_worst_pain",
-    "latest_rt_start", "linked_patients", "status_counts",
+    "OpenInvitation", "latest_rt_start", "linked_patients", "open_invitations", "status_counts",
 ]
 
 
@@ -99,3 +99,27 @@ async def latest_rt_start(tx: Tx) -> date | None:
     """Day 0 of the patient enrolled last, if any."""
     row = await tx.fetchone("SELECT rt_start FROM patients ORDER BY id DESC LIMIT 1")
     return None if row is None else date.fromisoformat(row["rt_start"])
+
+
+@dataclass(frozen=True)
+class OpenInvitation:
+    """An invitation nobody has redeemed yet and that has not expired; its code is kept only as a hash."""
+
+    study_id: str
+    site_code: str
+    arm: str
+    fractions: int
+    code_hash: str
+    expires_at: datetime
+
+
+async def open_invitations(tx: Tx, now: datetime) -> list[OpenInvitation]:
+    """Every unredeemed, unexpired invitation, in creation order: made by the sandbox's form or by `/enroll` typed in
+    the group (issue 39, item 1). The expiry is compared here, not in SQL: both engines store it as text."""
+    rows = await tx.fetchall(
+        "SELECT p.study_id, p.site_code, p.arm, p.fractions, i.code_hash, i.expires_at FROM invitations i"
+        " JOIN patients p ON p.id = i.patient_id WHERE i.redeemed_at IS NULL ORDER BY i.id"
+    )
+    found = [OpenInvitation(str(r["study_id"]), str(r["site_code"]), str(r["arm"]), int(r["fractions"]),
+                            str(r["code_hash"]), parse_utc(r["expires_at"])) for r in rows]
+    return [i for i in found if i.expires_at > now]

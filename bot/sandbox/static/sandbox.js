@@ -9,6 +9,8 @@ const view = {
   groupId: null,
   seenToasts: null,   // ids of button answers already shown (null until the first state)
   busy: false,
+  rtStartDefault: "", // the radiotherapy date last offered by the server (virtual today + 2 days)
+  formFilled: false,  // the site and arm choices are filled once, from the first state
 };
 
 const $ = (selector) => document.querySelector(selector);
@@ -135,11 +137,13 @@ function stickToBottom(container) {
 
 function renderControls(state) {
   const invitations = $("#invitations");
+  // Every open invitation in the database, also those made with /enroll typed in the group.
   invitations.replaceChildren(...(state.invitations.length ? state.invitations.map((inv) => el("li", {},
-    el("span", {}, inv.study_id),
-    inv.user_id
-      ? el("span", { class: "muted small" }, "lien ouvert")
-      : el("button", { type: "button", onclick: () => join(inv.code) }, "Rejoindre en tant que ce patient")))
+    el("span", {}, inv.study_id,
+       el("span", { class: "muted small" }, ` · ${inv.site} · ${inv.arm} · valable jusqu'au ${inv.expires}`)),
+    inv.code
+      ? el("button", { type: "button", onclick: () => join(inv.code) }, "Rejoindre en tant que ce patient")
+      : el("span", { class: "muted small" }, "lien inconnu")))
     : [el("li", { class: "muted" }, "Aucune pour l'instant.")]));
 
   const patients = $("#patients");
@@ -151,6 +155,21 @@ function renderControls(state) {
       ? el("span", { class: "muted small" }, "affiché")
       : el("button", { type: "button", onclick: () => selectPatient(p.user_id) }, "Voir")))
     : [el("li", { class: "muted" }, "Aucun patient n'a encore rejoint.")]));
+}
+
+function fillSelect(select, options, selected) {
+  select.replaceChildren(...options.map(([value, label]) => el("option", { value, selected: value === selected }, label)));
+}
+
+function renderForm(form) {
+  // Defaults from the sandbox's virtual clock, not the browser's date; a date the user typed is kept.
+  const rtStart = $("#rt-start");
+  if (!rtStart.value || rtStart.value === view.rtStartDefault) rtStart.value = form.rt_start;
+  view.rtStartDefault = form.rt_start;
+  if (view.formFilled) return;
+  view.formFilled = true;
+  fillSelect($("#site"), form.sites.map((s) => [s.code, `${s.name} (${s.code})`]), form.site || form.sites[0]?.code);
+  fillSelect($("#arm"), form.arms.map((a) => [a, a]), form.arm);
 }
 
 function statusLabel(status) {
@@ -170,8 +189,9 @@ function render(state) {
   view.groupId = state.group.id;
   if (view.patient === null || !state.patients.some((p) => p.user_id === view.patient)) view.patient = state.patient;
   const shown = state.patients.find((p) => p.user_id === state.patient);
+  // The study id once the patient has joined; never the fake Telegram user id, which means nothing to a reader.
   $("#phone-subtitle").textContent = shown
-    ? `téléphone de ${shown.study_id || shown.name} (utilisateur ${shown.user_id})`
+    ? (shown.study_id ? `téléphone de ${shown.study_id}` : "Patient")
     : "téléphone du patient";
   const day = $("#study-day");
   day.hidden = !shown || shown.day === null;
@@ -180,6 +200,7 @@ function render(state) {
   $("#phone-form button").disabled = !shown;
 
   renderControls(state);
+  renderForm(state.form);
   renderChat($("#phone-messages"), state.phone, state.patient, {
     showSender: false,
     empty: "Inscrivez un patient, puis « Rejoindre en tant que ce patient » : sa conversation avec le bot s'affiche ici.",
@@ -242,9 +263,6 @@ async function moveClock(action) {
 }
 
 function setUp() {
-  const today = new Date();
-  const inTwoDays = new Date(today.getTime() + 2 * 86400000);
-  $("#rt-start").value = inTwoDays.toISOString().slice(0, 10);
   $("#study-id").value = "P-001";
 
   $("#enroll-form").addEventListener("submit", async (event) => {
@@ -254,6 +272,7 @@ function setUp() {
     try {
       const data = await api("/api/enroll", {
         study_id: studyId, rt_start: $("#rt-start").value, fractions: Number($("#fractions").value),
+        site: $("#site").value, arm: $("#arm").value,
       });
       result.className = "result";
       result.replaceChildren(

@@ -477,11 +477,24 @@ def help_text(site: Site | None = None) -> str:
 
 
 async def help_command(update: Update, context: BotContext) -> None:
-    """/aide: what the bot is, the commands, the emergency numbers and the site's own numbers."""
+    """/aide: what the bot is, the commands, the emergency numbers and the site's own numbers.
+
+    A patient who asks for help in the middle of a questionnaire should not have to know /reprendre to get back to
+    it (issue 39, item 5): when a question is open and the follow-up is not paused, it is sent again after the help text, by the same path as
+    /reprendre, so its earlier copy loses its buttons and only one keyboard stays live.
+    """
     patient = await _participant(update, context)
-    if patient is not None:
-        site = context.services.sites.get(patient.site_code)
-        await update.effective_message.reply_text(help_text(site))  # type: ignore[union-attr]
+    if patient is None:
+        return
+    site = context.services.sites.get(patient.site_code)
+    await update.effective_message.reply_text(help_text(site))  # type: ignore[union-attr]
+    user = update.effective_user
+    chat = update.effective_chat
+    if user is None or chat is None:
+        return
+    current, prompt = await answering.current_prompt(context.services, user.id)
+    if prompt is not None and current is not None and current.status == "active":  # paused: the help says /reprendre
+        await send_prompt(context.messenger, context.services, chat.id, prompt, replaces_previous=True)
 
 
 async def pause_command(update: Update, context: BotContext) -> None:
