@@ -9,6 +9,7 @@ clinicians' group within two seconds). Every flooder message is stored, and a re
 from __future__ import annotations
 
 import asyncio
+import csv
 import sqlite3
 import time
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ import pytest
 from telegram import Update
 from telegram.ext import SimpleUpdateProcessor
 
+from bot.export.csv_export import export_messages
 from bot.telegram.inbox import InboxProcessor
 from bot.telegram.pacing import FloodGuard
 from harness import Bench, Patient, current_prompt, default_answer
@@ -109,6 +111,12 @@ async def _check_flood(tmp_path: Path, *, messages: int, seconds: float) -> Floo
         stored = _rows(bench, "SELECT COUNT(*) FROM patient_messages m JOIN patients p ON p.id = m.patient_id "
                               "WHERE p.study_id = 'FL-FLO'")[0][0]
         assert stored == messages
+        # ... and in the statisticians' export of the patients' own messages (`export --format messages`)
+        assert bench.services is not None
+        exported = await export_messages(bench.services.store, tmp_path / "messages.csv")
+        with open(tmp_path / "messages.csv", encoding="utf-8", newline="") as handle:
+            flooder_rows = [row for row in csv.DictReader(handle) if "FL-FLO" in row.values()]
+        assert exported >= messages and len(flooder_rows) == messages
         await bench.tick()  # deliveries still owed (none expected: the alert goes out at once)
         await bench.standin.wait_for(
             lambda: any("FL-FLO" in (m.text or "") and "ALERTE URGENTE" in (m.text or "")
