@@ -129,6 +129,8 @@ class _ContextModel(BaseModel):
     present: list[str] = Field(default_factory=list)
     """Words that make a clause opened by a question opener real, not hypothetical ("si je ne sens plus mes jambes
     depuis ce matin ?")."""
+    not_resolved_after: list[str] = Field(default_factory=list)
+    """A resolved cue right after one of these words ("sinon tout va bien") speaks of everything else."""
     general_questions: list[_PatternItem] = Field(default_factory=list)
     question_cues: list[_PatternItem] = Field(default_factory=list)
     """In a sentence ending with "?", a cue before the sign anywhere in the sentence makes it a question about a
@@ -602,9 +604,13 @@ class _Negation:
         """A `before` cue inside the match, among the other words a gap lets through, negates the sign between
         its words (round 4): "il ne respire pas mal", "elle ne tousse pas et ne crache rien". A negation that is
         one of the pattern's own words ("je ne sens plus mes jambes") is part of the sign, not a gap word; a "ni"
-        continues a denied list whose negation is the sign's own ("plus envie de rien ni de vivre")."""
+        continues a denied list whose negation is the sign's own ("plus envie de rien ni de vivre"); "plus rien"
+        and "pas rien" intensify ("ça ne sert plus à rien de vivre")."""
         return any(
-            not masks[index] & union and words[index] != "ni" and _is_cue(words[index], self.before)
+            not masks[index] & union
+            and words[index] != "ni"
+            and words[index + 1] != "rien"
+            and _is_cue(words[index], self.before)
             for index in range(first + 1, last)
         )
 
@@ -650,6 +656,7 @@ class _Context:
     question_cues: tuple[_Pattern, ...]
     asking: tuple[_Pattern, ...]
     resolved: tuple[_Pattern, ...]
+    not_resolved_after: frozenset[str]
     past: tuple[_Word, ...]
     not_past_after: frozenset[str]
     negation_words: tuple[_Word, ...]
@@ -729,6 +736,8 @@ class _Context:
                     continue  # "ça (ne) cesse pas", "c'est (pas) passé pas du tout": a negation right after voids it
                 if cue.whole and not (start == 0 and end == len(words) - 1):
                     continue  # "…, c'est parti." is over; "…, c'est parti tout seul" (stool) is a sign
+                if not self.not_resolved_after.isdisjoint(words[max(0, start - 2) : start]):
+                    continue  # "sinon tout va bien": everything else is fine, not the sign
                 yield start
 
     def _past_before(self, sentence: _Sentence, clause: int, start: int) -> bool:
@@ -999,6 +1008,7 @@ def _compile(model: _VocabularyModel) -> FreeTextVocabulary:
         question_cues=tuple(pattern(item, 0, "context.question_cues") for item in ctx.question_cues),
         asking=tuple(pattern(item, 0, "context.asking") for item in ctx.asking),
         resolved=tuple(pattern(item, 1, "context.resolved") for item in ctx.resolved),
+        not_resolved_after=frozenset(_single_word(word, "not-resolved word") for word in ctx.not_resolved_after),
         past=tuple(_compile_word(word, "past marker") for word in ctx.past),
         not_past_after=frozenset(_single_word(word, "not-past word") for word in ctx.not_past_after),
         negation_words=negation.before,
