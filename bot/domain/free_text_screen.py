@@ -789,7 +789,9 @@ class _Category:
             else:
                 for first, last in pattern.spans(masks):
                     if negation.cancels(words, first, last) or (
-                        last - first >= len(pattern.positions) and negation.in_gap(words, masks, first, last, pattern.union)
+                        self.hypothetical
+                        and last - first >= len(pattern.positions)
+                        and negation.in_gap(words, masks, first, last, pattern.union)
                     ):
                         continue
                     if excluded is None:
