@@ -911,6 +911,35 @@ def test_round_4_look_alikes_stay_quiet(text: str, level: str) -> None:
 def test_round_4_families_are_caught(text: str, category: str) -> None:
     assert category in categories(text, _VOCABULARY)
 
+
+@pytest.mark.parametrize(
+    ("text", "level"),
+    [
+        ("elle ne saigne pas", "none"),  # "ne V pas": "pas" right after the verb
+        ("il ne saigne pas du nez", "none"),
+        ("il ne saigne pas, le pansement est sec", "none"),
+        ("il saigne pas mal depuis ce matin", "urgent"),  # "pas mal": a lot
+        ("ça m'oppresse, j'ai pas d'air", "urgent"),
+        ("j'étouffe pas d'air", "urgent"),  # the word after "pas" is the category's own
+    ],
+)
+def test_a_pas_right_after_the_verb_negates_it(text: str, level: str) -> None:
+    assert _level(text) == level
+
+
+@pytest.mark.parametrize(
+    ("text", "level"),
+    [
+        ("j'ai craché du sang il y a deux ans, c'était une bronchite", "none"),
+        ("il est tombé l'année dernière", "none"),
+        ("il est tombé il y a un mois et depuis il ne marche plus", "urgent"),  # "depuis": still today
+        ("38,7 et des frissons, chimio il y a une semaine", "urgent"),  # the date is the chemotherapy's
+        ("j'avais envie d'en finir il y a deux ans", "urgent"),  # suicidal ideation is never dropped as past
+    ],
+)
+def test_a_sign_dated_long_ago_is_an_old_event(text: str, level: str) -> None:
+    assert _level(text) == level
+
 if __name__ == "__main__":
     metrics = corpus_metrics()
     print(metrics.summary())

@@ -31,7 +31,7 @@ import re
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Final, Literal
@@ -139,6 +139,12 @@ class _ContextModel(BaseModel):
     """Words saying the writer only asks ("par curiosité", "je me renseigne", "pour savoir"): anywhere in the
     message, they let `general_questions` apply to a question told over several sentences."""
     resolved: list[_PatternItem] = Field(default_factory=list)
+    long_ago: list[_PatternItem] = Field(default_factory=list)
+    """Round 4: a sign dated weeks, months or years ago ("il y a deux ans", "l'année dernière") in a sentence
+    with no `present` word is an old event, not today's."""
+    long_ago_not_after: list[str] = Field(default_factory=list)
+    """A `long_ago` cue right after one of these words dates a treatment, not the sign ("chimio il y a une
+    semaine": the fever is today's)."""
     past: list[str] = Field(default_factory=list)
     not_past_after: list[str] = Field(default_factory=list)
 
@@ -158,6 +164,10 @@ class _NegationModel(BaseModel):
     after: list[str] = Field(default_factory=list)
     after_fillers: list[str] = Field(default_factory=list)
     max_fillers: int = Field(ge=0, le=5)
+    after_verb: list[str] = Field(default_factory=list)
+    """Round 4: "ne V pas": a cue right after the match (no filler) negates it, unless the next word is one of the
+    category's own words ("ça m'oppresse, pas d'air") or an intensifier in `after_verb_keep` ("saigne pas mal")."""
+    after_verb_keep: list[str] = Field(default_factory=list)
 
 
 class _MatchingModel(BaseModel):
@@ -593,6 +603,17 @@ class _Negation:
     after: tuple[_Word, ...]
     after_fillers: frozenset[str]
     max_fillers: int
+    after_verb: frozenset[str] = frozenset()
+    after_verb_keep: frozenset[str] = frozenset()
+
+    def after_verb_cancels(self, words: Sequence[str], masks: Sequence[int], last: int, own: int) -> bool:
+        """ "elle ne saigne pas", "il ne saigne pas du nez": `after_verb` right after the match, and the word after
+        it neither one of the category's own words (`own`: "ça m'oppresse, pas d'air") nor an intensifier."""
+        after = last + 1
+        if after >= len(words) or words[after] not in self.after_verb:
+            return False
+        following = after + 1
+        return following >= len(words) or not (masks[following] & own or words[following] in self.after_verb_keep)
 
     def cancels(self, words: Sequence[str], first: int, last: int) -> bool:
         """A cue just before or just after the match."""
@@ -656,6 +677,8 @@ class _Context:
     question_cues: tuple[_Pattern, ...]
     asking: tuple[_Pattern, ...]
     resolved: tuple[_Pattern, ...]
+    long_ago: tuple[_Pattern, ...]
+    long_ago_not_after: tuple[_Word, ...]
     not_resolved_after: frozenset[str]
     past: tuple[_Word, ...]
     not_past_after: frozenset[str]
@@ -726,6 +749,17 @@ class _Context:
                     return True
         return False
 
+    def long_ago_in(self, sentence: _Sentence, all_masks: Sequence[Sequence[int]]) -> bool:
+        """Is the sentence dated weeks, months or years ago (a `long_ago` cue) with no `present` word?"""
+        if any(word in self.present for clause in sentence.clauses for word in clause):
+            return False
+        return any(
+            start == 0 or not _is_cue(words[start - 1], self.long_ago_not_after)
+            for words, masks in zip(sentence.clauses, all_masks, strict=True)
+            for cue in self.long_ago
+            for start, _ in cue.spans(masks)
+        )
+
     def _cues(self, words: Sequence[str], masks: Sequence[int]) -> Iterator[int]:
         """Where the resolved cues of a clause start, leaving out a cue with a negation inside."""
         for cue in self.resolved:
@@ -762,6 +796,8 @@ class _Category:
     exclude: tuple[_Pattern, ...]
     hypothetical: bool
     resolved: bool
+    own: int = 0
+    """Every word of the category's patterns (bits): see `_Negation.after_verb_cancels`."""
 
     @property
     def flag(self) -> FreeTextFlag:
@@ -788,7 +824,9 @@ class _Category:
                     break
             else:
                 for first, last in pattern.spans(masks):
-                    if negation.cancels(words, first, last) or (
+                    if negation.cancels(words, first, last) or negation.after_verb_cancels(
+                        words, masks, last, self.own
+                    ) or (
                         self.hypothetical
                         and last - first >= len(pattern.positions)
                         and negation.in_gap(words, masks, first, last, pattern.union)
@@ -873,7 +911,11 @@ def _surviving(
                     if pattern.whole and not (single_clause and first == 0 and last == len(words) - 1):
                         continue
                     if (category.hypothetical and context.hypothetical_at(sentence, all_masks, number, first, alone=alone)) or (
-                        category.resolved and context.resolved_after(sentence, all_masks, number, last, following)
+                        category.resolved
+                        and (
+                            context.resolved_after(sentence, all_masks, number, last, following)
+                            or context.long_ago_in(sentence, all_masks)
+                        )
                     ):
                         continue
                     found.add(category.id)
@@ -972,6 +1014,8 @@ def _compile(model: _VocabularyModel) -> FreeTextVocabulary:
         after=tuple(_compile_word(word, "negation cue") for word in neg.after),
         after_fillers=frozenset(_single_word(word, "negation filler") for word in neg.after_fillers),
         max_fillers=neg.max_fillers,
+        after_verb=frozenset(_single_word(word, "negation cue") for word in neg.after_verb),
+        after_verb_keep=frozenset(_single_word(word, "intensifier") for word in neg.after_verb_keep),
     )
     fuzz = _Fuzz(
         min_length=model.matching.fuzzy_min_length,
@@ -1000,6 +1044,7 @@ def _compile(model: _VocabularyModel) -> FreeTextVocabulary:
         )
         for category in model.categories
     )
+    categories = tuple(replace(category, own=_own_words(category.patterns)) for category in categories)
     ctx = model.context
     context = _Context(
         hypothetical=tuple(pattern(item, 0, "context.hypothetical") for item in ctx.hypothetical),
@@ -1010,6 +1055,8 @@ def _compile(model: _VocabularyModel) -> FreeTextVocabulary:
         question_cues=tuple(pattern(item, 0, "context.question_cues") for item in ctx.question_cues),
         asking=tuple(pattern(item, 0, "context.asking") for item in ctx.asking),
         resolved=tuple(pattern(item, 1, "context.resolved") for item in ctx.resolved),
+        long_ago=tuple(pattern(item, 0, "context.long_ago") for item in ctx.long_ago),
+        long_ago_not_after=tuple(_compile_word(word, "treatment word") for word in ctx.long_ago_not_after),
         not_resolved_after=frozenset(_single_word(word, "not-resolved word") for word in ctx.not_resolved_after),
         past=tuple(_compile_word(word, "past marker") for word in ctx.past),
         not_past_after=frozenset(_single_word(word, "not-past word") for word in ctx.not_past_after),
@@ -1035,6 +1082,13 @@ def _compile(model: _VocabularyModel) -> FreeTextVocabulary:
         index=index,
         anchors={bit: tuple(found) for bit, found in anchors.items()},
     )
+
+
+def _own_words(patterns: Iterable[_Pattern]) -> int:
+    own = 0
+    for compiled in patterns:
+        own |= compiled.union
+    return own
 
 
 def _single_word(written: str, what: str) -> str:
