@@ -827,6 +827,7 @@ class _Category:
                     if negation.cancels(words, first, last) or negation.after_verb_cancels(
                         words, masks, last, self.own
                     ) or (
+                        # not for a category context never cancels (suicidal ideation, a cry for help): in doubt, flag
                         self.hypothetical
                         and last - first >= len(pattern.positions)
                         and negation.in_gap(words, masks, first, last, pattern.union)
