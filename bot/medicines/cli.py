@@ -12,7 +12,7 @@ from bot.config import Settings
 from bot.medicines.bdpm import BdpmError, read_directory
 
 
-def add_command(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_command(sub: argparse._SubParsersAction) -> None:
     medicines = sub.add_parser("medicines", help="the French public drug database (BDPM) for box photos")
     actions = medicines.add_subparsers(dest="medicines_command", required=True)
     load = actions.add_parser("import", help="load CIS_bdpm.txt, CIS_CIP_bdpm.txt and CIS_COMPO_bdpm.txt from DIR "

@@ -81,8 +81,11 @@ def parse_gs1(text: str, *, hri: bool) -> BoxCode | None:
     )
 
 
+_DATAMATRIX = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.DataMatrix)
+
+
 def _read(image: Image.Image) -> list[zxingcpp.Barcode]:
-    return list(zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.DataMatrix))
+    return list(zxingcpp.read_barcodes(image, formats=_DATAMATRIX))
 
 
 def _candidates(image: Image.Image) -> list[Image.Image]:
@@ -130,12 +133,7 @@ def make_datamatrix(hri: str, *, scale: int = 6) -> Image.Image:
 
     Used by the benchmark, the tests and the sandbox's sample boxes (made-up codes only).
     """
+    import numpy as np  # a matplotlib dependency; wraps zxing-cpp's image (buffer protocol) for Pillow
+
     barcode = zxingcpp.create_barcode(hri, zxingcpp.BarcodeFormat.DataMatrix, gs1=True)
-    return Image.fromarray(bytes_to_array(barcode.to_image(scale=scale)))
-
-
-def bytes_to_array(image: object) -> object:
-    """zxing-cpp's Image exposes the buffer protocol; numpy (a matplotlib dependency) wraps it without a copy."""
-    import numpy as np
-
-    return np.array(image)
+    return Image.fromarray(np.asarray(barcode.to_image(scale=scale)))
