@@ -112,6 +112,8 @@ async def test_a_box_photo_answers_the_product_then_the_dose_and_is_exported(ben
     scans = rows(bench, "SELECT status, cip13, product_code FROM medicine_scans ORDER BY id")
     assert scans == [("no_code", None, None), ("not_in_list", cip(7), None), ("declined", cip(1), "skenan"),
                      ("confirmed", cip(1), "skenan")]
+    audited = rows(bench, "SELECT actor, new_value FROM audit_log WHERE action = 'medicine_photo' ORDER BY id")
+    assert [actor for actor, _ in audited] == ["patient:M-001"] * 4
     d30 = prompt.instance.id
     assert rows(bench, "SELECT value FROM answers WHERE instance_id = ? AND item_id = 'bg_product'", d30) == [
         ('"skenan"',)]

@@ -22,7 +22,8 @@ from bot.medicines.datamatrix import DecodeResult, decode_box_photo
 from bot.medicines.matching import match_product
 from bot.services.answering import Prompt, Submission, active_context, prompt_for, store_answer
 from bot.services.container import Services
-from bot.storage import audit, medicines, patients
+from bot.domain.models import Patient
+from bot.storage import audit, instances, medicines, patients
 from bot.storage.inbox import settle_current_update
 from bot.storage.store import Tx
 
@@ -66,16 +67,14 @@ class ScanOutcome:
     failure: Failure | None = None
 
 
-async def _current(tx: Tx, services: Services, telegram_user_id: int) -> tuple[int | None, Prompt | None]:
+async def _current(tx: Tx, services: Services, telegram_user_id: int) -> tuple[Patient | None, Prompt | None]:
     patient = await patients.find_by_telegram_user(tx, telegram_user_id)
     if patient is None or patient.status not in ("active", "paused"):
         return None, None
-    from bot.storage import instances
-
     instance = await instances.open_instance_for(tx, patient.id)
     if instance is None or instance.status != "open":
-        return patient.id, None
-    return patient.id, await prompt_for(tx, services, instance)
+        return patient, None
+    return patient, await prompt_for(tx, services, instance)
 
 
 async def scan_photo(services: Services, telegram_user_id: int, photo: bytes, asked: Prompt) -> ScanOutcome:
@@ -84,8 +83,8 @@ async def scan_photo(services: Services, telegram_user_id: int, photo: bytes, as
     del photo  # nothing of the image outlives the decoding
     now = services.clock.now()
     async with services.store.transaction() as tx:
-        patient_id, prompt = await _current(tx, services, telegram_user_id)
-        if patient_id is None or prompt is None or prompt.instance.id != asked.instance.id \
+        patient, prompt = await _current(tx, services, telegram_user_id)
+        if patient is None or prompt is None or prompt.instance.id != asked.instance.id \
                 or prompt.item.id != asked.item.id:
             return ScanOutcome("stale")
         code = decoded.single
@@ -106,11 +105,12 @@ async def scan_photo(services: Services, telegram_user_id: int, photo: bytes, as
         display = box.facts.display if box is not None else None
         bdpm_date = box.bdpm_date if box is not None else await medicines.bdpm_date(tx)
         scan_id = await medicines.record_scan(
-            tx, patient_id=patient_id, instance_id=prompt.instance.id, item_id=prompt.item.id, status=status,
+            tx, patient_id=patient.id, instance_id=prompt.instance.id, item_id=prompt.item.id, status=status,
             now=now, cip13=code.cip13 if code is not None else None,
             expiry=code.expiry.isoformat() if code is not None and code.expiry is not None else None,
             lot=code.lot if code is not None else None, product_code=product, display=display, bdpm_date=bdpm_date)
-        await audit.record(tx, at=now, actor="patient", action="medicine_photo", patient_id=patient_id,
+        await audit.record(tx, at=now, actor=f"patient:{patient.study_id}", action="medicine_photo",
+                           patient_id=patient.id,
                            entity="medicine_scan", entity_id=scan_id,
                            new_value={"status": status, "cip13": code.cip13 if code else None, "product": product},
                            details={"item": prompt.item.id, "photo": "decoded in memory, not kept"})
@@ -178,6 +178,6 @@ async def decline(services: Services, telegram_user_id: int, scan_id: int) -> tu
     return ("declined" if decided else "stale"), prompt
 
 
-async def _current_prompt(services: Services, telegram_user_id: int) -> tuple[int | None, Prompt | None]:
+async def _current_prompt(services: Services, telegram_user_id: int) -> tuple[Patient | None, Prompt | None]:
     async with services.store.read() as tx:
         return await _current(tx, services, telegram_user_id)
