@@ -116,3 +116,13 @@ def test_command_line_import(tmp_path: Path) -> None:
     missing = subprocess.run([sys.executable, "-m", "bot", "medicines", "import", str(tmp_path / "nowhere")],
                              env=env, capture_output=True, text=True, cwd=Path(__file__).parent.parent, timeout=120)
     assert missing.returncode == 2 and "CIS_bdpm.txt" in missing.stderr
+
+
+def test_the_product_questions_are_recognised_without_a_flag() -> None:
+    """bot/services/medicine_photos.is_product_item finds exactly the opioid product choices of the questionnaires."""
+    from bot.domain.questionnaire import load_questionnaires
+    from bot.services.medicine_photos import is_product_item
+
+    questionnaires = load_questionnaires(data_path("questionnaires"))
+    found = {item.id for q in questionnaires.values() for item in q.items if is_product_item(item, CATALOGUE)}
+    assert found == {"bg_product", "bg2_product", "rescue_product"}
