@@ -69,6 +69,9 @@ def main(argv: list[str] | None = None) -> int:
     from bot.screen_cli import add_command as add_screen_command
 
     add_screen_command(sub)
+    from bot.medicines.cli import add_command as add_medicines_command
+
+    add_medicines_command(sub)
     sandbox = sub.add_parser("sandbox", help="the offline sandbox (stand-in Telegram + web page)")
     sandbox.add_argument("--port", type=int, default=8080)
     args = parser.parse_args(argv)
@@ -153,6 +156,10 @@ def _dispatch(args: argparse.Namespace) -> int:
             from bot.export.cli import run_command
 
             return run_command(args, settings)
+        elif args.command == "medicines":
+            from bot.medicines.cli import run_command as run_medicines
+
+            return run_medicines(args, settings)
         elif args.command == "demo":
             from bot.sandbox.demo import DemoOutputError, run_demo
 

@@ -143,6 +143,13 @@ async def _filled_text(tx: Tx, services: Services, instance: Instance, item: Ite
     return item.text.replace(TEAM_PLACEHOLDER, described)
 
 
+async def active_context(
+    tx: Tx, services: Services, telegram_user_id: int, instance_id: int | None
+) -> tuple[Patient | None, Instance | None, SubmissionStatus | None, AnswerContext]:
+    """`_active_context` for the services that store an answer their own way (issue 37: a confirmed box photo)."""
+    return await _active_context(tx, services, telegram_user_id, instance_id)
+
+
 async def _active_context(
     tx: Tx, services: Services, telegram_user_id: int, instance_id: int | None
 ) -> tuple[Patient | None, Instance | None, SubmissionStatus | None, AnswerContext]:
@@ -213,7 +220,7 @@ async def _submit(
 async def store_answer(
     tx: Tx, services: Services, patient: Patient, instance: Instance, *, item_index: int | None,
     value_for: Callable[[Prompt], object], answered_at: datetime | None, now: datetime, actor: str, source: str,
-    found: AnswerContext | None = None,
+    found: AnswerContext | None = None, before_commit: Callable[[Tx, Prompt], None] | None = None,
 ) -> Submission:
     """Store one answer to `instance` inside `tx` and commit: the row, its audit entry, alerts, completion.
 
@@ -221,6 +228,8 @@ async def store_answer(
     from the clinicians' group, /saisie: stamped on the row and in the audit, and no advice is queued for the
     patient's chat, since the nurse is talking to them; the clinicians' alerts are raised as usual).
     `found`: what `answer_context` read for this instance in this transaction, if the caller read it (else read here).
+    `before_commit`: writes that belong with the answer (issue 37: the box photo's scan that gave it), deferred in
+    the same transaction after the answer row.
     """
     answers = found.answers if found is not None else await instances.answers_with_context(tx, instance.id)
     answers = await with_recent_change(tx, services, instance, answers,
@@ -274,6 +283,8 @@ async def store_answer(
             entity="instance", entity_id=instance.id, details=None if source == "patient" else {"source": source},
         )
         summary = engine.summary_lines(services.questionnaires[instance.questionnaire_id], answers)
+    if before_commit is not None:
+        before_commit(tx, prompt)
     await settle_current_update(tx, now)  # the answer and "this update is handled": one commit
     await tx.commit()
     return Submission(

@@ -45,7 +45,7 @@ from bot.messenger import Messenger
 from bot.telegram.context import MESSENGER_KEY, SERVICES_KEY, BotContext
 from bot.telegram.messenger import PtbMessenger
 from bot.telegram.inbox import INBOX_KEY, Inbox, InboxPollingRequest, InboxProcessor, InboxQueue, replay
-from bot.telegram.handlers import clinician, errors, flood, followup, guards, membership, patient, phone
+from bot.telegram.handlers import clinician, errors, flood, followup, guards, medicine, membership, patient, phone
 from bot.telegram.pacing import TelegramPacing
 from bot.telegram.keyboards import ACK, ANSWER, FOLLOWUP, BACK, CONSENT, PHONE_ANSWER, PHONE_TOGGLE, PREFERENCE, STOP, TOGGLE
 
@@ -117,6 +117,11 @@ def build_application(
         .get_updates_request(InboxPollingRequest(update_queue, connection_pool_size=1))  # PTB's default pool: 1
         .concurrent_updates(processor)  # 16 handler slots, at most one per sender (issue 39)
     )
+    if not base_file_url and base_url.rstrip("/").endswith("/bot"):
+        # Telegram serves files at <API root>/file/bot<token>/<path> (core.telegram.org/bots/api#getfile): derived
+        # from the API URL, a box photo (issue 37) is fetched from the stand-in in tests and the sandbox, and from
+        # Telegram itself (PTB's default) in production.
+        base_file_url = base_url.rstrip("/").removesuffix("/bot") + "/file/bot"
     if base_file_url:
         builder = builder.base_file_url(base_file_url)
     if rate_limiter:
@@ -191,6 +196,7 @@ def register_handlers(application: Application) -> None:
     application.add_handler(CallbackQueryHandler(followup.followup, pattern=FOLLOWUP))
     application.add_handler(CallbackQueryHandler(phone.phone_button, pattern=PHONE_ANSWER))
     application.add_handler(CallbackQueryHandler(phone.phone_button, pattern=PHONE_TOGGLE))
+    application.add_handler(CallbackQueryHandler(medicine.medicine_choice, pattern=medicine.MEDICINE))
     application.add_handler(CallbackQueryHandler(patient.stale_button))
     application.add_handler(ChatMemberHandler(membership.private_chat_member, ChatMemberHandler.MY_CHAT_MEMBER))
     application.add_handler(MessageHandler(private & filters.UpdateType.EDITED_MESSAGE, patient.edited_message))

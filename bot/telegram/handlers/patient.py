@@ -236,7 +236,9 @@ def _message_kind(message: object) -> str:
 
 
 async def other_message(update: Update, context: BotContext) -> None:
-    """Voice notes, photos, documents, stickers…: kept and passed on to the team like a text; then the question."""
+    """Voice notes, photos, documents, stickers…: kept and passed on to the team like a text; then the question.
+    The one exception: a photo without words while the question asks for an opioid product is read as a photo of
+    the box (issue 37, `bot.telegram.handlers.medicine`): decoded, neither passed on nor kept."""
     message = update.effective_message
     if message is None or update.effective_user is None:
         return
@@ -246,6 +248,10 @@ async def other_message(update: Update, context: BotContext) -> None:
             await message.reply_text(refusal_text())
         elif patient.status not in NEVER_WRITTEN_TO:
             await message.reply_text(help_text(context.services.sites.get(patient.site_code)))
+        return
+    from bot.telegram.handlers.medicine import box_photo
+
+    if await box_photo(update, context):  # issue 37: a box photo for a product question: decoded, not passed on
         return
     await keep_message(update, context, kind=_message_kind(message), text=message.caption)
 
