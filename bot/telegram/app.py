@@ -196,7 +196,7 @@ def register_handlers(application: Application) -> None:
     application.add_handler(CallbackQueryHandler(followup.followup, pattern=FOLLOWUP))
     application.add_handler(CallbackQueryHandler(phone.phone_button, pattern=PHONE_ANSWER))
     application.add_handler(CallbackQueryHandler(phone.phone_button, pattern=PHONE_TOGGLE))
-    application.add_handler(CallbackQueryHandler(medicine.medicine_choice, pattern=medicine.MEDICINE))
+    application.add_handler(CallbackQueryHandler(patient.medicine_choice, pattern=medicine.MEDICINE))
     application.add_handler(CallbackQueryHandler(patient.stale_button))
     application.add_handler(ChatMemberHandler(membership.private_chat_member, ChatMemberHandler.MY_CHAT_MEMBER))
     application.add_handler(MessageHandler(private & filters.UpdateType.EDITED_MESSAGE, patient.edited_message))

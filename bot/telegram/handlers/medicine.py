@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 
 #: Callback data of the Yes / No under "is this your medicine?": med:<scan id>:y|n.
 MEDICINE = r"^med:(\d+):([yn])$"
-_PRESS = re.compile(MEDICINE)
+PRESS = re.compile(MEDICINE)
 
 #: Telegram's getFile downloads up to 20 MB (core.telegram.org/bots/api#getfile); a phone photo is far smaller.
 MAX_PHOTO_BYTES = 20 * 1024 * 1024
@@ -68,30 +68,3 @@ async def box_photo(update: Update, context: BotContext) -> bool:
               + medicine_photos.privacy_text() + "\n" + safety_line(site))
     await send_prompt(context.messenger, services, message.chat_id, prompt, header=header, replaces_previous=True)
     return True
-
-
-async def medicine_choice(update: Update, context: BotContext) -> None:
-    """Yes: the product is the answer (then the doses, as when chosen from the list). No: the list again."""
-    from bot.telegram.handlers.patient import _after_submission, _drop_keyboard, stale_text
-
-    query = update.callback_query
-    assert query is not None
-    match = _PRESS.match(query.data or "")
-    if match is None:
-        await query.answer(stale_text())
-        return
-    scan_id, yes = int(match.group(1)), match.group(2) == "y"
-    if yes:
-        status, submission = await medicine_photos.confirm(context.services, query.from_user.id, scan_id)
-        if status != "stored" or submission is None:
-            await query.answer(stale_text())
-            return
-        await _drop_keyboard(query)
-        await _after_submission(update, context, submission, query=query)
-        return
-    status, prompt = await medicine_photos.decline(context.services, query.from_user.id, scan_id)
-    await query.answer()
-    await _drop_keyboard(query)
-    if status == "declined" and prompt is not None:
-        await send_prompt(context.messenger, context.services, query.from_user.id, prompt,
-                          header=_("All right: please choose your medicine from the list."), replaces_previous=True)
