@@ -24,7 +24,7 @@ from bot.domain.questionnaire import load_questionnaires
 from bot.sandbox.demo import PROFILES, answer_for, run_demo
 from bot.sandbox.server import Sandbox
 from bot.sandbox.world import CLINICIAN_CHAT_ID, invitation_code, next_boundary
-from bot.telegram.app import QUESTIONNAIRES_DIR
+from bot.bootstrap import QUESTIONNAIRES_DIR
 
 PARIS = ZoneInfo("Europe/Paris")
 START = datetime(2027, 3, 1, 9, 0, tzinfo=PARIS)  # a Monday morning, outside the quiet hours

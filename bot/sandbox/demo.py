@@ -35,7 +35,7 @@ from bot.domain.engine import SKIPPED
 from bot.domain.questionnaire import Item
 from bot.sandbox.world import CLINICIAN_CHAT_ID, CLINICIAN_ID, SandboxWorld
 from bot.services import answering
-from bot.services.answering import Prompt
+from bot.domain.prompt import Prompt
 from bot.storage import patients as patient_repo
 from bot.storage import sandbox_queries
 from bot.storage.db import SIDE_FILES, make_private_dirs

@@ -21,7 +21,8 @@ from telegram.ext import Application
 from bot.clock import SystemClock
 from bot.config import ConfigError, Settings, require_webhook
 from bot.interpreter import settle_the_heap
-from bot.telegram.app import build_application, build_services, on_startup
+from bot.bootstrap import build_services
+from bot.telegram.app import build_application, on_startup
 
 __all__ = ["reach_telegram", "retry_delays", "run_bot", "start_updates"]
 

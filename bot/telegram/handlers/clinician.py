@@ -234,7 +234,7 @@ def _recent_messages(context: BotContext, recent: Sequence["MessageRow"]) -> str
 
 async def list_alerts(update: Update, context: BotContext) -> None:
     """/alerts: the alerts not yet taken care of."""
-    from bot.services.digest import open_alert_lines
+    from bot.delivery.digest import open_alert_lines
 
     if not await allowed(update, context):
         return

@@ -15,7 +15,8 @@ from telegram.error import BadRequest
 from bot.domain import engine
 from bot.i18n import _
 from bot.services import phone_entry
-from bot.services.answering import Prompt, Submission
+from bot.domain.prompt import Prompt
+from bot.services.answering import Submission
 from bot.telegram.context import BotContext
 from bot.telegram.handlers.clinician import allowed, record_command, refusal_text
 from bot.telegram.keyboards import PHONE_ANSWER, PHONE_TOGGLE, VALIDATE, parse_press, question_keyboard
