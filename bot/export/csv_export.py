@@ -294,7 +294,7 @@ def csv_rows(
 ) -> Iterator[tuple[str, ...]]:
     """Every line of the export after the header, pure: patients by site and study id, their instances in order,
     each instance's answer rows by id, then its OMED row when the instance is completed."""
-    from bot.report.metrics import ReportPlan, patient_outcome  # the report's own derivation, not a copy
+    from bot.export.metrics import ReportPlan, patient_outcome  # the report's own derivation, not a copy
 
     spec = schedule or default_schedule()
     plan = ReportPlan.from_schedule(spec)

@@ -32,6 +32,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.clock import SystemClock
+from bot.commandline import command
 from bot.config import Settings
 from bot.domain.enrolment import DEFAULT_ARM
 from bot.domain.models import ARMS
@@ -549,7 +550,7 @@ async def run_sandbox(
         return 2
     except OSError as exc:
         print(f"Cannot start the sandbox on {host}:{port} ({exc.strerror or exc}); "
-              "try another port: python -m bot sandbox --port 8081", file=sys.stderr)
+              f"try another port: {command('sandbox --port 8081')}", file=sys.stderr)
         return 2
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -21,7 +21,7 @@ from bot.config import Settings
 from bot.domain.schedule import is_quiet
 from bot.services.container import Services
 from bot.standin import ChatMessage, StandIn
-from bot.telegram.app import build_services
+from bot.bootstrap import build_services
 from bot.telegram.sandbox_runtime import CountingProcessor, SandboxBot  # noqa: F401 - CountingProcessor re-exported
 
 log = logging.getLogger(__name__)

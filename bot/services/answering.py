@@ -14,6 +14,7 @@ from typing import Callable, Literal
 
 from bot.domain import engine
 from bot.domain.models import Instance, Patient
+from bot.domain.prompt import Prompt  # re-exported: callers may still name bot.services.answering.Prompt
 from bot.domain.questionnaire import Item, Questionnaire
 from bot.domain.free_text_screen import screen_free_text
 from bot.domain.rules import (
@@ -28,23 +29,6 @@ from bot.storage.inbox import settle_current_update
 from bot.storage.store import Tx
 
 ValueFactory = Callable[[Item], object]
-
-
-@dataclass(frozen=True)
-class Prompt:
-    """The question a patient is being asked now."""
-
-    instance: Instance
-    questionnaire: Questionnaire
-    item: Item
-    item_index: int
-    position: int
-    total: int
-    selection: tuple[str, ...]
-    can_go_back: bool
-    correcting: bool
-    text: str = ""
-    """The question as shown, when it differs from `item.text` (the regimen recorded by the team filled in)."""
 
 
 SubmissionStatus = Literal["stored", "stale", "invalid", "not_patient", "inactive"]

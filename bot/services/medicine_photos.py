@@ -13,7 +13,6 @@ import asyncio
 from dataclasses import dataclass
 from typing import Literal
 
-from bot.clock import utc_iso
 from bot.domain import engine
 from bot.domain.omed import OTHER_PRODUCT, OpioidCatalogue
 from bot.domain.questionnaire import Item
@@ -121,10 +120,6 @@ async def scan_photo(services: Services, telegram_user_id: int, photo: bytes, as
     return ScanOutcome("proposed", scan_id=scan_id, display=display)
 
 
-class _AlreadyDecided(Exception):
-    """The scan was confirmed or declined meanwhile (a double tap): nothing is stored twice."""
-
-
 ConfirmStatus = Literal["stored", "declined", "stale"]
 
 
@@ -147,16 +142,13 @@ async def confirm(services: Services, telegram_user_id: int, scan_id: int) -> tu
                 return engine.answer_from_button(prompt.item, product)
 
             def link_scan(tx: Tx, prompt: Prompt) -> None:
-                # Deferred after the answer row (also deferred), so the sub-select finds it: one commit for both.
-                tx.defer(
-                    "UPDATE medicine_scans SET status = 'confirmed', decided_at = ?, answer_id = (SELECT MAX(id) FROM"
-                    " answers WHERE instance_id = ? AND item_id = ?) WHERE id = ? AND status = 'proposed'",
-                    (utc_iso(now), scan.instance_id, scan.item_id, scan.id), unless_changed=_AlreadyDecided())
+                medicines.link_confirmed_scan(tx, scan_id=scan.id, instance_id=scan.instance_id,
+                                              item_id=scan.item_id, now=now)
 
             submission = await store_answer(
                 tx, services, patient, instance, item_index=None, value_for=value_for, answered_at=now, now=now,
                 actor=f"patient:{patient.study_id}", source="patient", found=found, before_commit=link_scan)
-    except _AlreadyDecided:
+    except medicines.ScanAlreadyDecided:
         return "stale", None
     if submission.status != "stored":
         return "stale", None

@@ -153,3 +153,18 @@ async def confirmed_by_answer(tx: Tx) -> dict[int, Scan]:
     """Every confirmed scan by the id of the product answer it gave (exports)."""
     rows = await tx.fetchall("SELECT * FROM medicine_scans WHERE status = 'confirmed' AND answer_id IS NOT NULL")
     return {int(r["answer_id"]): _scan(r) for r in rows}
+
+
+class ScanAlreadyDecided(Exception):
+    """The scan was confirmed or declined meanwhile (a second press): the answer's transaction rolls back."""
+
+
+def link_confirmed_scan(tx: Tx, *, scan_id: int, instance_id: int, item_id: str, now: datetime) -> None:
+    """Mark a proposed scan confirmed and tie it to the answer row just stored for its item.
+
+    Deferred after the answer row (also deferred), so the sub-select finds it: one commit for both. Raises
+    `ScanAlreadyDecided` at that commit when the scan is no longer proposed."""
+    tx.defer(
+        "UPDATE medicine_scans SET status = 'confirmed', decided_at = ?, answer_id = (SELECT MAX(id) FROM"
+        " answers WHERE instance_id = ? AND item_id = ?) WHERE id = ? AND status = 'proposed'",
+        (utc_iso(now), instance_id, item_id, scan_id), unless_changed=ScanAlreadyDecided())
