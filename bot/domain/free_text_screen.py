@@ -147,6 +147,16 @@ class _ContextModel(BaseModel):
     semaine": the fever is today's)."""
     past: list[str] = Field(default_factory=list)
     not_past_after: list[str] = Field(default_factory=list)
+    others: list[str] = Field(default_factory=list)
+    """Round 5: a clause whose first meaningful word is one of these (a child, an animal, a machine, a team) tells
+    of someone or something else than the patient ("le veau n'arrivait pas à se mettre debout")..."""
+    patient_words: list[str] = Field(default_factory=list)
+    """... unless the sentence holds one of these words, read before the small words are dropped: the writer
+    ("je", "m'", "moi") or a relative who may be the patient ("ma fille m'a trouvé par terre", "mon fils dit que papa
+    ne respire plus")."""
+    reporting: list[str] = Field(default_factory=list)
+    """... or the clause holds one of these words: the other subject reports or finds the patient ("les enfants
+    disent qu'il ne répond plus")."""
 
 
 class _NormalisationModel(BaseModel):
@@ -291,6 +301,8 @@ class _Sentence:
 
     clauses: tuple[tuple[str, ...], ...]
     question: bool
+    patient: bool = True
+    """Round 5: the sentence names the writer or a relative who may be the patient (`context.patient_words`)."""
 
 
 @dataclass(frozen=True)
@@ -302,6 +314,7 @@ class _Normaliser:
     clause_breaks: frozenset[str]
     stopwords: frozenset[str]
     symbols: Mapping[str, str]
+    patient_words: frozenset[str] = frozenset()
 
     def clauses(self, text: str) -> list[tuple[str, ...]]:
         """The message as clauses of meaningful words."""
@@ -318,9 +331,12 @@ class _Normaliser:
         for found in _SENTENCE.finditer(fold_text(text)):
             piece = found.group()
             clauses: list[tuple[str, ...]] = []
+            patient = False
             for part in _carry_negation([_raw_words(part) for part in _CLAUSE_MARKS.split(piece)]):
                 clause: list[str] = []
                 for word in self._rewrite(part):
+                    if word in self.patient_words:
+                        patient = True
                     if word in self.clause_breaks:
                         if clause:
                             clauses.append(tuple(clause))
@@ -330,7 +346,7 @@ class _Normaliser:
                 if clause:
                     clauses.append(tuple(clause))
             if clauses:
-                result.append(_Sentence(clauses=tuple(clauses), question="?" in piece))
+                result.append(_Sentence(clauses=tuple(clauses), question="?" in piece, patient=patient))
         return result
 
     def _rewrite(self, words: list[str]) -> list[str]:
@@ -683,6 +699,19 @@ class _Context:
     past: tuple[_Word, ...]
     not_past_after: frozenset[str]
     negation_words: tuple[_Word, ...]
+    others: tuple[_Word, ...] = ()
+    reporting: tuple[_Word, ...] = ()
+
+    def someone_else(self, sentence: _Sentence, words: Sequence[str]) -> bool:
+        """Round 5: does the clause open on another subject (`others`) in a sentence naming neither the writer nor
+        a relative who may be the patient? "Le chat fait des petites secousses" is not the patient's; "ma fille m'a
+        trouvé par terre" is."""
+        return (
+            not sentence.patient
+            and bool(words)
+            and _is_cue(words[0], self.others)
+            and not any(_is_cue(word, self.reporting) for word in words)
+        )
 
     def asks_only(self, all_masks: Iterable[Sequence[int]]) -> bool:
         """Does the message say the writer only asks (an `asking` cue in any clause)?"""
@@ -911,6 +940,8 @@ def _surviving(
                 for pattern, first, last in category.matches(words, masks, vocabulary.negation, patterns):
                     if pattern.whole and not (single_clause and first == 0 and last == len(words) - 1):
                         continue
+                    if category.hypothetical and context.someone_else(sentence, words):
+                        continue
                     if (category.hypothetical and context.hypothetical_at(sentence, all_masks, number, first, alone=alone)) or (
                         category.resolved
                         and (
@@ -1006,6 +1037,7 @@ def _compile(model: _VocabularyModel) -> FreeTextVocabulary:
         clause_breaks=frozenset(_single_word(word, "clause break") for word in norm.clause_breaks),
         stopwords=stopwords,
         symbols=dict(norm.symbols),
+        patient_words=frozenset(_single_word(word, "patient word") for word in model.context.patient_words),
     )
     unreachable = stopwords | {key[0] for key in rewrites if len(key) == 1} | normaliser.clause_breaks
     neg = model.negation
@@ -1062,6 +1094,8 @@ def _compile(model: _VocabularyModel) -> FreeTextVocabulary:
         past=tuple(_compile_word(word, "past marker") for word in ctx.past),
         not_past_after=frozenset(_single_word(word, "not-past word") for word in ctx.not_past_after),
         negation_words=negation.before,
+        others=tuple(_compile_word(word, "other subject") for word in ctx.others),
+        reporting=tuple(_compile_word(word, "reporting word") for word in ctx.reporting),
     )
     index.freeze()
     anchors: dict[int, list[tuple[int, int]]] = {}
