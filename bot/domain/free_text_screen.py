@@ -420,8 +420,10 @@ def _word_matches(spec: _Word, token: str, fuzz: _Fuzz) -> bool:
     if token == spec.text or (spec.prefix and token.startswith(spec.text)):
         return True
     size = len(spec.text)
-    if size < fuzz.min_length or token in fuzz.real_words or any(c.isdigit() for c in spec.text + token):
+    if token in fuzz.real_words or any(c.isdigit() for c in spec.text + token):
         return False
+    if size < fuzz.min_length:
+        return size >= _SWAP_MIN_LENGTH and _one_swap(token[:size] if spec.prefix else token, spec.text)
     if not _same_start(token, spec.text):
         return False
     allowed = 2 if size >= fuzz.long_length else 1
@@ -435,6 +437,19 @@ def _word_matches(spec: _Word, token: str, fuzz: _Fuzz) -> bool:
         for cut in range(size - allowed, size + allowed + 1)
         if 0 < cut <= len(token)
     )
+
+
+_SWAP_MIN_LENGTH: Final = 4
+
+
+def _one_swap(token: str, text: str) -> bool:
+    """Round 5: a short word (4 letters, below `fuzzy_min_length`) may only have two neighbouring letters swapped,
+    never the first one: "snag" is "sang", "uirner" is "urin*". Any other typo of a short word is a real word too
+    often ("sang" ~ "sans", "sent")."""
+    if len(token) != len(text) or token[0] != text[0] or token == text:
+        return False
+    diff = [i for i in range(len(text)) if token[i] != text[i]]
+    return len(diff) == 2 and diff[1] == diff[0] + 1 and token[diff[0]] == text[diff[1]] and token[diff[1]] == text[diff[0]]
 
 
 def _same_start(token: str, text: str) -> bool:
@@ -477,6 +492,8 @@ class _WordIndex:
         self._stems: dict[str, int] = {}
         self._by_letter: dict[str, tuple[_FuzzyEntry, ...]] = {}
         self._always: tuple[_FuzzyEntry, ...] = ()
+        self._swapped: dict[str, int] = {}
+        self._swapped_stems: dict[str, int] = {}
 
     def bit(self, word: _Word) -> int:
         """The word's bit, numbering it on first sight (at compile time only)."""
@@ -506,11 +523,21 @@ class _WordIndex:
         stems: dict[str, int] = {}
         by_letter: dict[str, list[_FuzzyEntry]] = {}
         always: list[_FuzzyEntry] = []
+        swapped: dict[str, int] = {}
+        swapped_stems: dict[str, int] = {}
         for number, spec in enumerate(self.words):
             bit = 1 << number
             table = stems if spec.prefix else exact
             table[spec.text] = table.get(spec.text, 0) | bit
             size = len(spec.text)
+            if _SWAP_MIN_LENGTH <= size < self.fuzz.min_length and not any(c.isdigit() for c in spec.text):
+                # Round 5: short words, a swap of two neighbouring letters only (`_one_swap`), filed by spelling
+                target = swapped_stems if spec.prefix else swapped
+                text = spec.text
+                for i in range(1, size - 1):
+                    if text[i] != text[i + 1]:
+                        variant = text[:i] + text[i + 1] + text[i] + text[i + 2 :]
+                        target[variant] = target.get(variant, 0) | bit
             if size >= self.fuzz.min_length and not any(c.isdigit() for c in spec.text):
                 allowed = 2 if size >= self.fuzz.long_length else 1
                 entry = (spec.text, spec.prefix, size, allowed, _letter_bits(spec.text), bit)
@@ -522,6 +549,7 @@ class _WordIndex:
         self._exact, self._stems = exact, stems
         self._by_letter = {letter: tuple(entries) for letter, entries in by_letter.items()}
         self._always = tuple(always)
+        self._swapped, self._swapped_stems = swapped, swapped_stems
         self._cache.clear()
 
     def _compute(self, token: str) -> int:
@@ -534,6 +562,10 @@ class _WordIndex:
             found |= stems.get(token[:cut], 0)
         if token in self.fuzz.real_words or any(c.isdigit() for c in token) or len(token) < 2:
             return found
+        found |= self._swapped.get(token, 0)
+        if self._swapped_stems:
+            for cut in range(_SWAP_MIN_LENGTH, min(len(token), self.fuzz.min_length - 1) + 1):
+                found |= self._swapped_stems.get(token[:cut], 0)
         length = len(token)
         letters = _letter_bits(token)
         tried = found
