@@ -993,6 +993,8 @@ def test_round_5_short_word_swaps_and_real_words(text: str, level: str) -> None:
         ("les enfants disent que papa ne se réveille plus", "urgent"),
         ("la voisine dit qu'il ne répond plus", "urgent"),  # the other subject reports
         ("le chat a envie d'en finir", "urgent"),  # never for suicidal ideation
+        ("le chien ne mange plus et vomit, je l'emmène chez le vétérinaire", "none"),  # "je" only after the sign
+        ("le voisin l'a retrouvé par terre, je suis arrivée après", "urgent"),  # "retrouvé": the other reports
     ],
 )
 def test_another_subject_opening_the_clause_is_not_the_patient(text: str, level: str) -> None:

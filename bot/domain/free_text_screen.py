@@ -301,8 +301,9 @@ class _Sentence:
 
     clauses: tuple[tuple[str, ...], ...]
     question: bool
-    patient: bool = True
-    """Round 5: the sentence names the writer or a relative who may be the patient (`context.patient_words`)."""
+    patient: tuple[bool, ...] = ()
+    """Round 5, per clause: does the sentence, up to and including this clause, name the writer or a relative who
+    may be the patient (`context.patient_words`)? Empty: assume it does."""
 
 
 @dataclass(frozen=True)
@@ -332,6 +333,7 @@ class _Normaliser:
             piece = found.group()
             clauses: list[tuple[str, ...]] = []
             patient = False
+            patients: list[bool] = []
             for part in _carry_negation([_raw_words(part) for part in _CLAUSE_MARKS.split(piece)]):
                 clause: list[str] = []
                 for word in self._rewrite(part):
@@ -340,13 +342,15 @@ class _Normaliser:
                     if word in self.clause_breaks:
                         if clause:
                             clauses.append(tuple(clause))
+                            patients.append(patient)
                         clause = []
                     elif word not in self.stopwords:
                         clause.append(word)
                 if clause:
                     clauses.append(tuple(clause))
+                    patients.append(patient)
             if clauses:
-                result.append(_Sentence(clauses=tuple(clauses), question="?" in piece, patient=patient))
+                result.append(_Sentence(clauses=tuple(clauses), question="?" in piece, patient=tuple(patients)))
         return result
 
     def _rewrite(self, words: list[str]) -> list[str]:
@@ -734,12 +738,14 @@ class _Context:
     others: tuple[_Word, ...] = ()
     reporting: tuple[_Word, ...] = ()
 
-    def someone_else(self, sentence: _Sentence, words: Sequence[str]) -> bool:
+    def someone_else(self, sentence: _Sentence, clause: int) -> bool:
         """Round 5: does the clause open on another subject (`others`) in a sentence naming neither the writer nor
         a relative who may be the patient? "Le chat fait des petites secousses" is not the patient's; "ma fille m'a
         trouvé par terre" is."""
+        words = sentence.clauses[clause]
         return (
-            not sentence.patient
+            clause < len(sentence.patient)
+            and not sentence.patient[clause]
             and bool(words)
             and _is_cue(words[0], self.others)
             and not any(_is_cue(word, self.reporting) for word in words)
@@ -972,7 +978,7 @@ def _surviving(
                 for pattern, first, last in category.matches(words, masks, vocabulary.negation, patterns):
                     if pattern.whole and not (single_clause and first == 0 and last == len(words) - 1):
                         continue
-                    if category.hypothetical and context.someone_else(sentence, words):
+                    if category.hypothetical and context.someone_else(sentence, number):
                         continue
                     if (category.hypothetical and context.hypothetical_at(sentence, all_masks, number, first, alone=alone)) or (
                         category.resolved
