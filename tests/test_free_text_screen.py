@@ -948,3 +948,120 @@ if __name__ == "__main__":
     for text, expected, found in metrics.missed:
         print(f"  missed: {text!r}: expected {expected}, found {found}")
     sys.exit(0 if not metrics.missed else 1)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Round 5: one test per mechanism, each with its look-alikes (phrasings written for the tests, not corpus lines)
+# ---------------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("token", "target", "typo"),
+    [
+        ("snag", "sang", True),  # two neighbours swapped in a 4-letter word
+        ("sagn", "sang", True),
+        ("sans", "sang", False),  # any other typo of a short word is too often a real word
+        ("asng", "sang", False),  # never the first letter
+        ("sang", "sang", True),
+    ],
+)
+def test_a_short_word_tolerates_only_a_swap_of_neighbours(token: str, target: str, typo: bool) -> None:
+    from bot.domain.free_text_screen import _Word, _word_matches
+
+    assert _word_matches(_Word(text=target, prefix=False), token, _VOCABULARY.fuzz) is typo
+
+
+@pytest.mark.parametrize(
+    ("text", "level"),
+    [
+        ("il a craché du snag ce matin", "urgent"),  # the index files the swapped spellings too
+        ("je n'arive pas à uirner depuis hier", "urgent"),  # a stem ("urin*") swapped
+        ("il n'y a rien de grave", "none"),  # "rien" is not a swapped "rein"
+        ("elle va perdre ses cheveux avec les rayons", "none"),  # "perdre" is a real word, not "pendre"
+        ("il va se pendre", "urgent"),
+    ],
+)
+def test_round_5_short_word_swaps_and_real_words(text: str, level: str) -> None:
+    assert _level(text) == level
+
+
+@pytest.mark.parametrize(
+    ("text", "level"),
+    [
+        ("le chien vomit depuis hier", "none"),  # the clause opens on another subject
+        ("la vache ne tient plus debout", "none"),
+        ("ma fille m'a retrouvée par terre", "urgent"),  # the writer is in the sentence
+        ("mon fils a trouvé maman inconsciente", "urgent"),  # so is a relative who may be the patient ("fils" is not "films")
+        ("les enfants disent que papa ne se réveille plus", "urgent"),
+        ("la voisine dit qu'il ne répond plus", "urgent"),  # the other subject reports
+        ("le chat a envie d'en finir", "urgent"),  # never for suicidal ideation
+        ("le chien ne mange plus et vomit, je l'emmène chez le vétérinaire", "none"),  # "je" only after the sign
+        ("le voisin l'a retrouvé par terre, je suis arrivée après", "urgent"),  # "retrouvé": the other reports
+    ],
+)
+def test_another_subject_opening_the_clause_is_not_the_patient(text: str, level: str) -> None:
+    assert _level(text) == level
+
+
+@pytest.mark.parametrize(
+    ("text", "level"),
+    [
+        ("j'ai trente-neuf de fièvre, chimio mardi", "urgent"),  # numbers in words
+        ("mon mari a trente-neuf ans aujourd'hui", "none"),
+        ("la douleur est à neuf depuis ce matin", "urgent"),
+        ("il a neuf petits-enfants", "none"),
+        ("je veux tout arrêter, je n'en peux plus", "urgent"),
+        ("le saignement de la gencive s'arrête tout de suite", "urgent"),  # bleeding, but not "tout arrêter"
+    ],
+)
+def test_round_5_numbers_in_words_and_idioms(text: str, level: str) -> None:
+    assert _level(text) == level
+
+
+def test_tout_de_suite_is_not_stopping_everything() -> None:
+    assert "suicidal" not in categories("le saignement de la gencive s'arrête tout de suite", _VOCABULARY)
+
+
+@pytest.mark.parametrize(
+    ("text", "level"),
+    [
+        ("il n'a plus fait de malaise depuis le mois dernier", "none"),  # "fait" between negation and sign
+        ("il n'a plus fait pipi depuis hier soir", "urgent"),  # the negation is the pattern's own
+        ("pas de souffle court ni de douleur", "none"),
+        ("je n'ai plus de souffle", "urgent"),
+        ("j'ai pas de problème pour faire pipi", "none"),
+        ("maman pas faire pipi depuis hier", "urgent"),
+        ("ils n'avaient plus rien à dire", "none"),  # "avaient" is not a typo of "avale"
+    ],
+)
+def test_round_5_negation_look_alikes(text: str, level: str) -> None:
+    assert _level(text) == level
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        ("il s'est vautré dans la cuisine", "fall"),
+        ("j'ai mal, les comprimés ne servent à rien", "unbearable_pain"),
+        ("elle vomit dès qu'elle boit une gorgée", "vomiting_swallowing"),
+        ("elle ne garde ni les repas ni les médicaments", "vomiting_swallowing"),
+        ("les selles sont comme du goudron", "bleeding"),
+        ("il a eu un accident dans son pantalon sans s'en rendre compte", "bladder_bowel"),
+        ("on dirait un éléphant sur mon thorax", "chest_breathing"),
+        ("impossible de la réveiller ce matin", "unconscious"),
+        ("il dit qu'il oublie de respirer en dormant", "opioid_toxicity"),
+    ],
+)
+def test_round_5_families_are_caught(text: str, category: str) -> None:
+    assert category in categories(text, _VOCABULARY)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Est-il possible que la morphine rende somnolent ? Je pose la question par avance.",
+        "il avait eu des frissons dimanche mais c passé",
+        "le malaise de l'été ne s'est pas reproduit depuis",
+        "il est bien réveillé et bavard aujourd'hui",
+    ],
+)
+def test_round_5_questions_and_resolutions_stay_quiet(text: str) -> None:
+    assert _level(text) in ("none", "info")

@@ -147,6 +147,16 @@ class _ContextModel(BaseModel):
     semaine": the fever is today's)."""
     past: list[str] = Field(default_factory=list)
     not_past_after: list[str] = Field(default_factory=list)
+    others: list[str] = Field(default_factory=list)
+    """Round 5: a clause whose first meaningful word is one of these (a child, an animal, a machine, a team) tells
+    of someone or something else than the patient ("le veau n'arrivait pas à se mettre debout")..."""
+    patient_words: list[str] = Field(default_factory=list)
+    """... unless the sentence holds one of these words, read before the small words are dropped: the writer
+    ("je", "m'", "moi") or a relative who may be the patient ("ma fille m'a trouvé par terre", "mon fils dit que papa
+    ne respire plus")."""
+    reporting: list[str] = Field(default_factory=list)
+    """... or the clause holds one of these words: the other subject reports or finds the patient ("les enfants
+    disent qu'il ne répond plus")."""
 
 
 class _NormalisationModel(BaseModel):
@@ -291,6 +301,9 @@ class _Sentence:
 
     clauses: tuple[tuple[str, ...], ...]
     question: bool
+    patient: tuple[bool, ...] = ()
+    """Round 5, per clause: does the sentence, up to and including this clause, name the writer or a relative who
+    may be the patient (`context.patient_words`)? Empty: assume it does."""
 
 
 @dataclass(frozen=True)
@@ -302,6 +315,7 @@ class _Normaliser:
     clause_breaks: frozenset[str]
     stopwords: frozenset[str]
     symbols: Mapping[str, str]
+    patient_words: frozenset[str] = frozenset()
 
     def clauses(self, text: str) -> list[tuple[str, ...]]:
         """The message as clauses of meaningful words."""
@@ -318,19 +332,25 @@ class _Normaliser:
         for found in _SENTENCE.finditer(fold_text(text)):
             piece = found.group()
             clauses: list[tuple[str, ...]] = []
+            patient = False
+            patients: list[bool] = []
             for part in _carry_negation([_raw_words(part) for part in _CLAUSE_MARKS.split(piece)]):
                 clause: list[str] = []
                 for word in self._rewrite(part):
+                    if word in self.patient_words:
+                        patient = True
                     if word in self.clause_breaks:
                         if clause:
                             clauses.append(tuple(clause))
+                            patients.append(patient)
                         clause = []
                     elif word not in self.stopwords:
                         clause.append(word)
                 if clause:
                     clauses.append(tuple(clause))
+                    patients.append(patient)
             if clauses:
-                result.append(_Sentence(clauses=tuple(clauses), question="?" in piece))
+                result.append(_Sentence(clauses=tuple(clauses), question="?" in piece, patient=tuple(patients)))
         return result
 
     def _rewrite(self, words: list[str]) -> list[str]:
@@ -404,8 +424,10 @@ def _word_matches(spec: _Word, token: str, fuzz: _Fuzz) -> bool:
     if token == spec.text or (spec.prefix and token.startswith(spec.text)):
         return True
     size = len(spec.text)
-    if size < fuzz.min_length or token in fuzz.real_words or any(c.isdigit() for c in spec.text + token):
+    if token in fuzz.real_words or any(c.isdigit() for c in spec.text + token):
         return False
+    if size < fuzz.min_length:
+        return size >= _SWAP_MIN_LENGTH and _one_swap(token[:size] if spec.prefix else token, spec.text)
     if not _same_start(token, spec.text):
         return False
     allowed = 2 if size >= fuzz.long_length else 1
@@ -419,6 +441,19 @@ def _word_matches(spec: _Word, token: str, fuzz: _Fuzz) -> bool:
         for cut in range(size - allowed, size + allowed + 1)
         if 0 < cut <= len(token)
     )
+
+
+_SWAP_MIN_LENGTH: Final = 4
+
+
+def _one_swap(token: str, text: str) -> bool:
+    """Round 5: a short word (4 letters, below `fuzzy_min_length`) may only have two neighbouring letters swapped,
+    never the first one: "snag" is "sang", "uirner" is "urin*". Any other typo of a short word is a real word too
+    often ("sang" ~ "sans", "sent")."""
+    if len(token) != len(text) or token[0] != text[0] or token == text:
+        return False
+    diff = [i for i in range(len(text)) if token[i] != text[i]]
+    return len(diff) == 2 and diff[1] == diff[0] + 1 and token[diff[0]] == text[diff[1]] and token[diff[1]] == text[diff[0]]
 
 
 def _same_start(token: str, text: str) -> bool:
@@ -461,6 +496,8 @@ class _WordIndex:
         self._stems: dict[str, int] = {}
         self._by_letter: dict[str, tuple[_FuzzyEntry, ...]] = {}
         self._always: tuple[_FuzzyEntry, ...] = ()
+        self._swapped: dict[str, int] = {}
+        self._swapped_stems: dict[str, int] = {}
 
     def bit(self, word: _Word) -> int:
         """The word's bit, numbering it on first sight (at compile time only)."""
@@ -490,11 +527,21 @@ class _WordIndex:
         stems: dict[str, int] = {}
         by_letter: dict[str, list[_FuzzyEntry]] = {}
         always: list[_FuzzyEntry] = []
+        swapped: dict[str, int] = {}
+        swapped_stems: dict[str, int] = {}
         for number, spec in enumerate(self.words):
             bit = 1 << number
             table = stems if spec.prefix else exact
             table[spec.text] = table.get(spec.text, 0) | bit
             size = len(spec.text)
+            if _SWAP_MIN_LENGTH <= size < self.fuzz.min_length and not any(c.isdigit() for c in spec.text):
+                # Round 5: short words, a swap of two neighbouring letters only (`_one_swap`), filed by spelling
+                target = swapped_stems if spec.prefix else swapped
+                text = spec.text
+                for i in range(1, size - 1):
+                    if text[i] != text[i + 1]:
+                        variant = text[:i] + text[i + 1] + text[i] + text[i + 2 :]
+                        target[variant] = target.get(variant, 0) | bit
             if size >= self.fuzz.min_length and not any(c.isdigit() for c in spec.text):
                 allowed = 2 if size >= self.fuzz.long_length else 1
                 entry = (spec.text, spec.prefix, size, allowed, _letter_bits(spec.text), bit)
@@ -506,6 +553,7 @@ class _WordIndex:
         self._exact, self._stems = exact, stems
         self._by_letter = {letter: tuple(entries) for letter, entries in by_letter.items()}
         self._always = tuple(always)
+        self._swapped, self._swapped_stems = swapped, swapped_stems
         self._cache.clear()
 
     def _compute(self, token: str) -> int:
@@ -518,6 +566,10 @@ class _WordIndex:
             found |= stems.get(token[:cut], 0)
         if token in self.fuzz.real_words or any(c.isdigit() for c in token) or len(token) < 2:
             return found
+        found |= self._swapped.get(token, 0)
+        if self._swapped_stems:
+            for cut in range(_SWAP_MIN_LENGTH, min(len(token), self.fuzz.min_length - 1) + 1):
+                found |= self._swapped_stems.get(token[:cut], 0)
         length = len(token)
         letters = _letter_bits(token)
         tried = found
@@ -683,6 +735,21 @@ class _Context:
     past: tuple[_Word, ...]
     not_past_after: frozenset[str]
     negation_words: tuple[_Word, ...]
+    others: tuple[_Word, ...] = ()
+    reporting: tuple[_Word, ...] = ()
+
+    def someone_else(self, sentence: _Sentence, clause: int) -> bool:
+        """Round 5: does the clause open on another subject (`others`) in a sentence naming neither the writer nor
+        a relative who may be the patient? "Le chat fait des petites secousses" is not the patient's; "ma fille m'a
+        trouvé par terre" is."""
+        words = sentence.clauses[clause]
+        return (
+            clause < len(sentence.patient)
+            and not sentence.patient[clause]
+            and bool(words)
+            and _is_cue(words[0], self.others)
+            and not any(_is_cue(word, self.reporting) for word in words)
+        )
 
     def asks_only(self, all_masks: Iterable[Sequence[int]]) -> bool:
         """Does the message say the writer only asks (an `asking` cue in any clause)?"""
@@ -911,6 +978,8 @@ def _surviving(
                 for pattern, first, last in category.matches(words, masks, vocabulary.negation, patterns):
                     if pattern.whole and not (single_clause and first == 0 and last == len(words) - 1):
                         continue
+                    if category.hypothetical and context.someone_else(sentence, number):
+                        continue
                     if (category.hypothetical and context.hypothetical_at(sentence, all_masks, number, first, alone=alone)) or (
                         category.resolved
                         and (
@@ -1006,6 +1075,7 @@ def _compile(model: _VocabularyModel) -> FreeTextVocabulary:
         clause_breaks=frozenset(_single_word(word, "clause break") for word in norm.clause_breaks),
         stopwords=stopwords,
         symbols=dict(norm.symbols),
+        patient_words=frozenset(_single_word(word, "patient word") for word in model.context.patient_words),
     )
     unreachable = stopwords | {key[0] for key in rewrites if len(key) == 1} | normaliser.clause_breaks
     neg = model.negation
@@ -1062,6 +1132,8 @@ def _compile(model: _VocabularyModel) -> FreeTextVocabulary:
         past=tuple(_compile_word(word, "past marker") for word in ctx.past),
         not_past_after=frozenset(_single_word(word, "not-past word") for word in ctx.not_past_after),
         negation_words=negation.before,
+        others=tuple(_compile_word(word, "other subject") for word in ctx.others),
+        reporting=tuple(_compile_word(word, "reporting word") for word in ctx.reporting),
     )
     index.freeze()
     anchors: dict[int, list[tuple[int, int]]] = {}
