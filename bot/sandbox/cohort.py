@@ -862,6 +862,18 @@ def patient_answer(patient: Behaviour, item: Item, day: int | None, instance_id:
         return "yes"
     if item.id == "fever_chemo":
         return "yes" if clinical.on_chemo else "no"
+    if item.id == "rf_screen":  # issue 35's gate: "some" when a sign of its list is said today
+        says_flag = day is not None and clinical.red_flag is not None \
+            and clinical.red_flag[0] <= day <= clinical.red_flag[0] + clinical.red_flag_persists \
+            and not any(rule.startswith("rf_") and inst != instance_id for inst, rule in clinical.injected.items())
+        night = clinical.night_pain and worst >= profile.baseline_pain and worst > 0
+        return "some" if says_flag or night else "none"
+    if item.id == "se_screen":  # issue 35's gate: "yes" for an effect at "assez" or more, or a fever day
+        active = [grade for first, last, grade in clinical.side_effects.values()
+                  if day is not None and first <= day <= last]
+        feverish = day is not None and clinical.fever_day is not None \
+            and clinical.fever_day <= day <= clinical.fever_day + 2
+        return "yes" if feverish or any(grade >= "2" for grade in active) else "no"
     if item.id == "pain_worst":
         return worst
     if item.id == "pain_average":
