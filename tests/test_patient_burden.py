@@ -28,7 +28,7 @@ from harness import Bench, Patient, answer_all, current_prompt, give
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = load_questionnaires(ROOT / "questionnaires")
 BEFORE = {qid: load_questionnaire(ROOT / "tests" / "data" / "questionnaires_before_issue35" / f"{qid}.yaml")
-          for qid in ("daily", "weekly")}
+          for qid in ("daily", "weekly", "followup")}
 RULES = load_rules(ROOT / "questionnaires" / "rules.yaml")
 TODAY = date(2027, 3, 20)
 
@@ -80,7 +80,7 @@ FINDINGS: dict[str, Finding] = {
     "pain_severe": Finding({}, pain_worst=9),
     "pain_severe_no_baseline": Finding({}, pain_worst=8, baseline_pain=None, baseline_on_chemo=None),
     "pain_high_persistent": Finding({}, pain_worst=8, baseline_pain=7, pain_history=(8, 8)),
-    "pain_uncontrolled": Finding({"pain_uncontrolled": "yes"}, pain_worst=7, baseline_pain=6),
+    "pain_uncontrolled": Finding({"rescue_doses_24h": 2, "pain_uncontrolled": "yes"}, pain_worst=7, baseline_pain=6),
     "pain_rise_from_baseline": Finding({}, pain_worst=6, baseline_pain=3),
     "analgesic_increase": Finding({"rescue_doses_24h": 2}, current_omed=80.0),
     "rescue_doses_high": Finding({"rescue_doses_24h": 5}),
@@ -200,7 +200,7 @@ def test_every_answer_rule_has_a_finding() -> None:
 def test_every_red_flag_item_of_the_diary_and_the_weekly_check_is_covered() -> None:
     """Each rule is exercised on the adaptive questionnaires wherever its items are asked."""
     covered = set(_cases())
-    for qid in ("daily", "weekly"):
+    for qid in BEFORE:
         for rule in RULES:
             if isinstance(rule.condition, EventCondition) or (rule.questionnaires and qid not in rule.questionnaires):
                 continue
@@ -251,16 +251,16 @@ def test_rescue_doses_are_one_tap_on_buttons() -> None:
 
 def test_the_gates_put_the_reporting_answer_first() -> None:
     """A habitual tap on the first button asks more, never less (docs/clinical/patient-burden.md)."""
-    for qid in ("daily", "weekly"):
+    for qid in BEFORE:
         for gate, (opened, _closed) in GATES.items():
-            item = SHIPPED[qid].item(gate)
-            if item.type == "single":
+            item = SHIPPED[qid].item(gate) if gate in SHIPPED[qid].item_ids else None
+            if item is not None and item.type == "single":
                 assert item.codes[0] == opened
 
 
 def test_the_versions_were_bumped_and_the_old_files_still_load() -> None:
-    for qid in ("daily", "weekly"):
-        assert (BEFORE[qid].version, SHIPPED[qid].version) == ("1.5", "2.0")
+    assert {qid: (q.version, SHIPPED[qid].version) for qid, q in BEFORE.items()} == {
+        "daily": ("1.5", "2.0"), "weekly": ("1.5", "2.0"), "followup": ("1.4", "2.0")}
 
 
 # ---------------------------------------------------------------------------------------------------------------
