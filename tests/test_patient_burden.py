@@ -331,3 +331,50 @@ def test_finding_defaults_are_quiet() -> None:
     for q in SHIPPED.values():
         _asked, answers = walk_as_patient(q, replace(Finding({}), baseline_pain=3))
         assert evaluate_answers(RULES, q.id, answers, rule_context(Finding({}), q.id)) == []
+
+
+async def test_a_diary_answered_in_1_5_stays_readable_after_the_upgrade_to_2_0(bench: Bench) -> None:
+    """Old versions in exports: the 1.5 diary keeps its stamp, its hash, its separate red-flag answers and its typed
+    rescue count; the 2.0 diary after it has the screens; the CSV and FHIR exports read both, each with its text."""
+    import csv
+    import io
+
+    from bot.domain.questionnaire import content_hash
+    from bot.export.csv_export import CSV_COLUMNS, csv_rows
+    from bot.export.dataset import load_dataset
+    from bot.export.fhir_export import build_bundle, validate_bundle
+
+    services = bench.services
+    assert services is not None
+    shipped = services.questionnaires["daily"]
+    services.questionnaires["daily"] = BEFORE["daily"]  # type: ignore[index]
+    patient = await bench.join(3505, "P-BU5", RT)
+    await answer_all(bench, patient)
+    await _open_diary(bench, patient)
+    old_asked = await answer_all(bench, patient, {"analgesic_same": "yes", "rescue_doses_24h": 12})
+    assert "rf_weakness" in old_asked and "rf_screen" not in old_asked
+    services.questionnaires["daily"] = shipped  # type: ignore[index]
+    for _ in range(48):
+        await bench.advance(timedelta(hours=1))
+        prompt = await current_prompt(bench, patient)
+        if prompt is not None and prompt.instance.questionnaire_id == "daily":
+            break
+    new_asked = await answer_all(bench, patient, {"rf_screen": "none", "analgesic_same": "yes", "se_screen": "no"})
+    assert "rf_screen" in new_asked
+
+    dataset = await load_dataset(services.store)
+    out = io.StringIO()
+    csv.writer(out).writerows(csv_rows(dataset, services.questionnaires, services.opioids, "fr_sor"))
+    lines = [dict(zip(CSV_COLUMNS, row)) for row in csv.reader(io.StringIO(out.getvalue()))]
+    daily = [line for line in lines if line["questionnaire"] == "daily" and line["derivation"] == ""]
+    by_version = {(line["questionnaire_version"], line["questionnaire_hash"]) for line in daily}
+    assert by_version == {("1.5", content_hash(BEFORE["daily"])), ("2.0", content_hash(shipped))}
+    old_items = {line["item"]: line["value"] for line in daily if line["questionnaire_version"] == "1.5"}
+    assert old_items["rescue_doses_24h"] == "12" and old_items["rf_weakness"] == "no"
+    new_items = {line["item"] for line in daily if line["questionnaire_version"] == "2.0"}
+    assert "rf_screen" in new_items and "rf_weakness" not in new_items
+    fhir = build_bundle(dataset, services.questionnaires, bench.clock.now())
+    validate_bundle(fhir)
+    versions = {entry["resource"]["version"] for entry in fhir["entry"]
+                if entry["resource"]["resourceType"] == "Questionnaire" and "daily" in entry["resource"]["id"]}
+    assert versions == {"1.5", "2.0"}
