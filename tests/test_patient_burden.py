@@ -378,3 +378,16 @@ async def test_a_diary_answered_in_1_5_stays_readable_after_the_upgrade_to_2_0(b
     versions = {entry["resource"]["version"] for entry in fhir["entry"]
                 if entry["resource"]["resourceType"] == "Questionnaire" and "daily" in entry["resource"]["id"]}
     assert versions == {"1.5", "2.0"}
+
+
+async def test_a_fever_on_chemotherapy_asked_without_the_gate_alerts_at_once(bench: Bench) -> None:
+    """The context item `chemo_possible` keeps fever visible in the answers the rules read, not only on screen."""
+    patient = await bench.join(3506, "P-BU6", RT)
+    await answer_all(bench, patient, {"on_chemo": "yes"})
+    await _open_diary(bench, patient)
+    asked = await answer_all(bench, patient, {"rf_screen": "none", "analgesic_same": "yes", "se_screen": "no",
+                                              "fever": "yes", "fever_chemo": "yes"})
+    assert "fever" in asked and "se_nausea" not in asked
+    await bench.settle()
+    group = [m.text or "" for m in bench.group_messages()]
+    assert any("P-BU6" in t and "neutropénie" in t for t in group), group
