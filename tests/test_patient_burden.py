@@ -391,3 +391,33 @@ async def test_a_fever_on_chemotherapy_asked_without_the_gate_alerts_at_once(ben
     await bench.settle()
     group = [m.text or "" for m in bench.group_messages()]
     assert any("P-BU6" in t and "neutropénie" in t for t in group), group
+
+
+async def test_the_clinicians_overview_reads_the_side_effect_gate(bench: Bench) -> None:
+    """/patient lists the side effects of the latest questionnaire that asked them: a "Non" to the gate is "none
+    today" (not an older diary's effects), and the gate itself is not listed as a side effect."""
+    from bot.services.overview import overview
+    from bot.storage.patients import find_by_study_id
+
+    services = bench.services
+    assert services is not None
+    patient = await bench.join(3507, "P-BU7", RT)
+    await answer_all(bench, patient)
+    await _open_diary(bench, patient)
+    await answer_all(bench, patient, {"rf_screen": "none", "se_screen": "yes", "se_nausea": "2"})
+
+    async def side_effects() -> list[str]:
+        async with services.store.read() as tx:
+            stored = await find_by_study_id(tx, "P-BU7")
+            assert stored is not None
+            return (await overview(tx, services, stored)).side_effects
+
+    lines = await side_effects()
+    assert any(line.startswith("Nausées") for line in lines) and not any("gênant" in line for line in lines)
+    for _ in range(48):
+        await bench.advance(timedelta(hours=1))
+        prompt = await current_prompt(bench, patient)
+        if prompt is not None and prompt.instance.questionnaire_id == "daily":
+            break
+    await answer_all(bench, patient, {"rf_screen": "none", "se_screen": "no"})
+    assert await side_effects() == []
