@@ -7,7 +7,7 @@ dispatcher tick now", "time the due query", "move the clock"); patients reach th
 stand-in, by HTTP, like real updates.
 
 Kinds of bot:
-- "product": `bot.telegram.app.build_services` + `build_application`, exactly as `python -m bot run` builds them
+- "product": `bot.bootstrap.build_services` + `build_application`, exactly as `python -m bot run` builds them
   (the rate limiter and the tick job as the spec says).
 - "bare": the ceiling application of `benchmarks.bare` (no database).
 """
@@ -160,7 +160,7 @@ class _Host:
 
         if self.spec.kind == "bare":
             from bot.domain.questionnaire import load_questionnaires
-            from bot.telegram.app import QUESTIONNAIRES_DIR
+            from bot.bootstrap import QUESTIONNAIRES_DIR
 
             from benchmarks.bare import build_bare_application
 
@@ -170,7 +170,8 @@ class _Host:
             )
         else:
             from bot.config import load_settings
-            from bot.telegram.app import build_application, build_services
+            from bot.bootstrap import build_services
+            from bot.telegram.app import build_application
 
             settings = load_settings(
                 TELEGRAM_BOT_TOKEN=self.spec.token,

@@ -34,7 +34,7 @@ from bot.scheduling import dispatcher
 from bot.services import answering, enrolment, onboarding
 from bot.services.container import Services
 from bot.services.prompting import send_prompt
-from bot.telegram.app import build_services
+from bot.bootstrap import build_services
 
 TOKEN = "123456:BENCH-token-not-a-real-one_abcdefgh"
 START = datetime(2027, 3, 1, 9, 0, tzinfo=timezone.utc)  # a Monday, 10:00 in Paris

@@ -27,7 +27,7 @@ from bot.domain.questionnaire import Questionnaire, load_questionnaires
 from bot.domain.schedule import PlannedInstance, ScheduleSpec, load_schedule
 from bot.storage import audit, instances, patients
 from bot.storage.store import Store, Tx
-from bot.telegram.app import QUESTIONNAIRES_DIR
+from bot.bootstrap import QUESTIONNAIRES_DIR
 
 from benchmarks.policy import benign_answers
 

@@ -24,7 +24,7 @@ from typing import Any
 
 from bot.clock import utc_iso
 from bot.domain.questionnaire import Questionnaire, load_questionnaires
-from bot.telegram.app import DEFAULT_TICK, QUESTIONNAIRES_DIR
+from bot.bootstrap import DEFAULT_TICK, QUESTIONNAIRES_DIR
 
 from benchmarks.botproc import CLINICIAN_CHAT, BotProcess
 from benchmarks.clock import BenchClock

@@ -1,5 +1,5 @@
-"""Command line: `python -m bot run | sandbox | enroll | migrate | export | report | backup | demo | compile-catalog |
-screen`.
+"""Command line: `.venv/bin/python -m bot run | sandbox | enroll | migrate | export | report | backup | demo | simulate |
+screen | compile-catalog` (`--help` lists every command, export kind and environment variable).
 
 Every expected failure (a bad setting, an impossible path, a corrupt database, bad arguments) ends the process
 with one English sentence on stderr naming the variable or option, and exit code 2: never a traceback.
@@ -16,6 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from bot.clock import SystemClock
+from bot.commandline import COMMAND, command
 from bot.config import (
     DEFAULT_API_BASE_URL, ConfigError, Settings, load_settings, require_clinician_chat, require_webhook,
 )
@@ -34,44 +35,88 @@ log = logging.getLogger("bot")
 
 NO_TOKEN_HELP = """No TELEGRAM_BOT_TOKEN is set.
 To run the real bot: open Telegram, talk to @BotFather, send /newbot, and put the token it gives you in
-TELEGRAM_BOT_TOKEN (environment or .env file), with CLINICIAN_CHAT_ID and CLINICIAN_USER_IDS (see README, 'Deploy for real').
+TELEGRAM_BOT_TOKEN (environment or .env file), with CLINICIAN_CHAT_ID and CLINICIAN_USER_IDS (see docs/deployment.md; `.venv/bin/python -m bot --help` lists every variable).
 Starting the offline sandbox instead (no Telegram account needed)."""
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bot", description="spinal-pro-bot")
-    sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="run the bot (long polling); without a token, the offline sandbox")
+#: Every variable the bot reads, for `--help` (docs/configuration.md has the full table; a test keeps both in step).
+ENVIRONMENT: tuple[tuple[str, str], ...] = (
+    ("TELEGRAM_BOT_TOKEN", "the bot's token from @BotFather; none: `run` starts the offline sandbox"),
+    ("TELEGRAM_API_BASE_URL", "Bot API base URL (default https://api.telegram.org/bot)"),
+    ("CLINICIAN_CHAT_ID", "numeric id of the clinicians' group (required with a token)"),
+    ("CLINICIAN_USER_IDS", "comma-separated Telegram user ids allowed clinician commands (required with a token)"),
+    ("BOT_DATABASE", "SQLite file or postgresql:// URL (default data/spinal-pro-bot.sqlite3)"),
+    ("BOT_SITES_FILE", "the sites' real phone numbers and hours (required with a token)"),
+    ("BOT_TIMEZONE", "time zone of the schedule and quiet hours (default Europe/Paris)"),
+    ("BOT_TICK_SECONDS", "how often the schedule and alert outbox are checked (default 20)"),
+    ("BOT_FANOUT_SPREAD_MINUTES", "spread of a large batch of questionnaires due at once (default 10)"),
+    ("BOT_REPLICA_ID", "this process's name among replicas on one PostgreSQL database (default: host name)"),
+    ("BOT_DATA_DIR", "folder holding questionnaires/ and locales/ (default: the bundled copy)"),
+    ("WEBHOOK_URL", "run --webhook: the public https:// address of the reverse proxy"),
+    ("WEBHOOK_SECRET", "run --webhook: secret Telegram sends back (16-256 of A-Z a-z 0-9 _ -)"),
+    ("WEBHOOK_LISTEN", "run --webhook: address the bot listens on (default 127.0.0.1)"),
+    ("WEBHOOK_PORT", "run --webhook: port the bot listens on (default 8443)"),
+)
+
+
+def _epilog() -> str:
+    from bot.export.cli import EXPORT_KINDS
+
+    variables = "\n".join(f"  {name:<26} {meaning}" for name, meaning in ENVIRONMENT)
+    return (
+        f"export kinds (--format): {', '.join(EXPORT_KINDS)}; see `{command('export --help')}`.\n\n"
+        "environment variables (or a .env file in the working directory; see docs/configuration.md):\n"
+        f"{variables}\n\n"
+        f"Each command has its own help: {command('COMMAND --help')}."
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command line (every command, every option with its help)."""
+    parser = argparse.ArgumentParser(
+        prog=COMMAND, description="spinal-pro-bot: a French Telegram bot that follows palliative-radiotherapy "
+        "patients for clinical trials.", epilog=_epilog(), formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(title="commands", dest="command", required=True, metavar="COMMAND")
+    run = sub.add_parser("run", help="run the bot on Telegram (long polling); without a token, the offline sandbox")
     run.add_argument("--webhook", action="store_true", help="receive updates by webhook (WEBHOOK_URL, WEBHOOK_SECRET)")
+    sandbox = sub.add_parser("sandbox", help="the offline sandbox: stand-in Telegram and a web page, no account needed")
+    sandbox.add_argument("--port", type=int, default=8080, help="the web page's port (default 8080)")
     enroll = sub.add_parser("enroll", help="enrol a patient from the shell and print the invitation link")
-    enroll.add_argument("args", nargs="+", help="<study_id> <YYYY-MM-DD> [arm=…] [site=…] [fractions=1|5]")
+    enroll.add_argument("args", nargs="+", metavar="ARG",
+                        help="<study_id> <YYYY-MM-DD radiotherapy start> [arm=…] [site=…] [fractions=1|5]")
     enroll.add_argument("--bot-username", default="", help="the bot's @username, for the link (required)")
-    sub.add_parser("compile-catalog", help="compile locales/fr/LC_MESSAGES/messages.po")
-    sub.add_parser("migrate", help="apply database migrations and exit")
-    backup = sub.add_parser("backup", help="online backup of the database, checked with integrity_check")
-    backup.add_argument("destination", help="a new file, or a directory")
+    sub.add_parser("migrate", help="apply database migrations (BOT_DATABASE) and exit")
     from bot.export.cli import add_commands as add_export_commands
 
     add_export_commands(sub)
+    backup = sub.add_parser("backup", help="online backup of the SQLite database, checked with integrity_check")
+    backup.add_argument("destination", help="a new file, or a directory (ending in /) to write it into")
     demo = sub.add_parser("demo", help="five virtual patients through 90 days; transcript, report and exports")
     demo.add_argument("--out", default="data/demo", help="output directory (default data/demo)")
+    demo.add_argument("--verbose", action="store_true", help="show the bot's log while the demo runs")
     simulate = sub.add_parser("simulate", help="seeded virtual cohort to day 38: day-30 evaluable fraction "
                                                 "with and without the call list (DIR/summary.json)")
-    simulate.add_argument("--patients", type=int, default=200)
-    simulate.add_argument("--seed", type=int, default=1)
+    simulate.add_argument("--patients", type=int, default=200, help="how many virtual patients (default 200)")
+    simulate.add_argument("--seed", type=int, default=1, help="random seed: the same seed gives the same cohort "
+                                                             "(default 1)")
     simulate.add_argument("--out", default="data/simulation", help="output directory (default data/simulation)")
     simulate.add_argument("--scenario", choices=("published", "optimistic", "pessimistic"), default="published",
                           help="cohort parameters (bot/sandbox/cohort_parameters.yaml; default published)")
     simulate.add_argument("--runs", choices=("all", "day30", "alerts", "one"), default="all",
                           help="all (default): with and without the call list, and the alerting of before issue 15;"
                                " day30: without it; alerts: without the run with no call list; one: the call-list run only")
-    demo.add_argument("--verbose", action="store_true", help="show the bot's log while the demo runs")
     from bot.screen_cli import add_command as add_screen_command
 
     add_screen_command(sub)
-    sandbox = sub.add_parser("sandbox", help="the offline sandbox (stand-in Telegram + web page)")
-    sandbox.add_argument("--port", type=int, default=8080)
-    args = parser.parse_args(argv)
+    from bot.medicines.cli import add_command as add_medicines_command
+
+    add_medicines_command(sub)
+    sub.add_parser("compile-catalog", help="compile the French catalog locales/fr/LC_MESSAGES/messages.po")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     return _dispatch(args)
 
 
@@ -153,6 +198,10 @@ def _dispatch(args: argparse.Namespace) -> int:
             from bot.export.cli import run_command
 
             return run_command(args, settings)
+        elif args.command == "medicines":
+            from bot.medicines.cli import run_command as run_medicines
+
+            return run_medicines(args, settings)
         elif args.command == "demo":
             from bot.sandbox.demo import DemoOutputError, run_demo
 

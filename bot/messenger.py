@@ -28,7 +28,7 @@ from enum import IntEnum
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from bot.services.answering import Prompt
+    from bot.domain.prompt import Prompt
 
 
 class Priority(IntEnum):

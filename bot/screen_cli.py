@@ -14,6 +14,7 @@ import json
 import sys
 from pathlib import Path
 
+from bot.commandline import command
 from bot.domain.free_text_screen import FreeTextVocabulary, load_free_text_vocabulary, screen_severity
 
 __all__ = ["ScreenInputError", "add_command", "run_command", "screen_jsonl"]
@@ -48,7 +49,7 @@ def run_command(args: argparse.Namespace, vocabulary_path: Path) -> int:
         print(f"{count} messages screened, results in {args.out}")
         return 0
     if args.text is None:
-        print('Give a text to screen (python -m bot screen "texte") or --jsonl IN --out OUT.', file=sys.stderr)
+        print(f'Give a text to screen ({command("screen")} "texte") or --jsonl IN --out OUT.', file=sys.stderr)
         return 2
     severity, categories = screen_severity(args.text, vocabulary)
     print(f"severity: {severity}")

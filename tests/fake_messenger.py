@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from bot.messenger import Mention, Priority, TryLater, Unreachable, current_priority
-from bot.services.answering import Prompt
+from bot.domain.prompt import Prompt
 
 
 @dataclass(frozen=True)

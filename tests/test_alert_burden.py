@@ -15,7 +15,7 @@ from harness import Bench, Patient, answer_all, current_prompt
 from test_alert_loop import BASELINE, REGIMEN, RT, SAME, diary, press, rows, told_to_wait_for_a_call
 
 from bot.domain.rules import RepeatPolicy, RulesFileError, load_rules, parse_rules
-from bot.telegram.app import QUESTIONNAIRES_DIR
+from bot.bootstrap import QUESTIONNAIRES_DIR
 
 #: What the patient answers to whatever the schedule sent while the clock jumped: the baseline regimen if asked.
 STEADY = {**SAME, **REGIMEN, "bg_dose": 30}

@@ -42,7 +42,7 @@ from harness import CLINICIAN_CHAT, CLINICIANS, TOKEN
 
 from bot.domain.questionnaire import load_questionnaires
 from bot.standin import StandIn
-from bot.telegram.app import QUESTIONNAIRES_DIR
+from bot.bootstrap import QUESTIONNAIRES_DIR
 
 pytestmark = pytest.mark.slow
 

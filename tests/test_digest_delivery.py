@@ -8,7 +8,7 @@ from datetime import date, timedelta
 
 from harness import CLINICIAN_CHAT, Bench
 
-from bot.services import digest
+from bot.delivery import digest
 from bot.storage import alerts, patients
 from bot.delivery.splitting import TELEGRAM_MESSAGE_LIMIT, split_message, utf16_length
 

@@ -50,7 +50,7 @@ async def test_every_red_flag_in_every_questionnaire_raises_exactly_one_urgent_a
     for message in bench.group_messages():
         assert "Jeanne" not in (message.text or "") and "jeanne2001" not in (message.text or "")
     assert all(m.protect_content for m in bench.group_messages() if "ALERTE" in (m.text or ""))
-    assert all("P-E1" in m and "site main" in m for m in messages)
+    assert all("P-E1 (Service de radiothérapie (exemple))" in m for m in messages)  # the site by its name
     # Nurses read labels: no rule id, item id, questionnaire code or file path in what they get.
     for m in messages:
         for code in (*RED_FLAGS, "[", ".md", "shared/", "docs/", "(baseline)", "DD0", "followup"):

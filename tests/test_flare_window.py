@@ -11,7 +11,7 @@ from bot.domain.omed import load_opioid_catalogue
 from bot.domain.questionnaire import load_questionnaires
 from bot.domain.schedule import load_schedule
 from bot.export.dataset import AnswerRow, Dataset, instance_omeds
-from bot.report.metrics import ReportPlan, patient_outcome
+from bot.export.metrics import ReportPlan, patient_outcome
 
 ROOT = Path(__file__).resolve().parent.parent
 WHEN = datetime(2027, 3, 1, 9, tzinfo=timezone.utc)

@@ -784,6 +784,162 @@ def test_an_unchanged_copy_of_the_shipped_file_loads(tmp_path: Path) -> None:
     assert categories(ISSUE_PHRASE, copy) == ["numbness", "bladder_bowel", "urinary_retention"]
 
 
+
+# ---------------------------------------------------------------------------------------------------------------
+# Round 4 mechanisms (docs/clinical/free-text-screen.md, "Round 4"): each with the sign it must keep and the
+# look-alike it must drop. Written for the mechanism, not copied from a measured set.
+# ---------------------------------------------------------------------------------------------------------------
+def _level(text: str) -> str:
+    return screen_severity(text, _VOCABULARY)[0]
+
+
+@pytest.mark.parametrize(
+    ("token", "target", "typo"),
+    [
+        ("fievr", "fievre", True),  # a letter missing at the end
+        ("ifevre", "fievre", True),  # the first two letters swapped
+        ("pres", "opres", False),  # "près" is not "oppressé": the first letter differs
+        ("tousse", "pousse", False),
+    ],
+)
+def test_a_typo_never_changes_the_first_letter(token: str, target: str, typo: bool) -> None:
+    from bot.domain.free_text_screen import _Word, _word_matches
+
+    fuzz = _VOCABULARY.fuzz
+    assert _word_matches(_Word(text=target, prefix=False), token, fuzz) is typo
+
+
+@pytest.mark.parametrize(
+    ("text", "level"),
+    [
+        ("il ne respire pas mal du tout", "none"),  # the negation sits between "respire" and "mal"
+        ("elle ne tousse pas et ne crache rien", "none"),
+        ("il respire mal depuis ce matin", "urgent"),
+        ("je ne sens plus du tout mes jambes", "urgent"),  # the negation is the pattern's own word
+        ("ça ne sert plus à rien de continuer à vivre", "urgent"),  # "plus rien" intensifies
+        ("je n'ai plus envie de rien ni de vivre", "urgent"),  # "ni" continues the denied list
+    ],
+)
+def test_a_negation_inside_a_match_negates_it_unless_it_is_the_signs_own(text: str, level: str) -> None:
+    assert _level(text) == level
+
+
+@pytest.mark.parametrize(
+    ("text", "level"),
+    [
+        ("à partir de quelle température faut-il s'inquiéter, 38 ou 38,5 ?", "none"),
+        ("combien de degrés, la fièvre, pour appeler ?", "none"),
+        ("il a 39 depuis ce matin, quel médicament je lui donne ?", "urgent"),  # the cue comes after the sign
+        ("il a 39 depuis ce matin, quel médicament je lui donne", "urgent"),
+    ],
+)
+def test_a_threshold_question_is_not_a_report(text: str, level: str) -> None:
+    assert _level(text) == level
+
+
+@pytest.mark.parametrize(
+    ("text", "level"),
+    [
+        ("La radiothérapie peut-elle donner des saignements ? C'est par curiosité.", "none"),
+        ("La radiothérapie peut-elle donner des saignements ? Je me renseigne, j'en ai pas.", "none"),
+        ("La radiothérapie peut-elle donner des saignements ? Il saigne du nez depuis hier.", "urgent"),
+        ("La radiothérapie peut-elle donner des saignements ? Mon père en a depuis hier.", "urgent"),
+    ],
+)
+def test_a_general_question_over_two_sentences_is_dropped_only_when_the_writer_says_they_only_ask(
+    text: str, level: str
+) -> None:
+    assert _level(text) == level
+
+
+def test_otherwise_all_is_well_does_not_resolve_the_sign_before_it() -> None:
+    assert _level("Hier elle a eu du mal à se réveiller. Sinon tout va bien.") == "urgent"
+    assert _level("Hier elle a eu du mal à se réveiller. Maintenant ça va mieux.") == "none"
+
+
+@pytest.mark.parametrize(
+    ("text", "level"),
+    [
+        ("il n'arrête pas de s'endormir en mangeant", "urgent"),  # "n'arrête pas de" = goes on
+        ("jpeux plu uriner depui ce matin", "urgent"),
+        ("il pe plu marcher", "urgent"),
+        ("jai envie de me foutre en lair", "urgent"),
+        ("il a 39° ce soir", "urgent"),
+    ],
+)
+def test_round_4_spellings_and_elisions(text: str, level: str) -> None:
+    assert _level(text) == level
+
+
+@pytest.mark.parametrize(
+    ("text", "level"),
+    [
+        ("on a vu un film où le héros saigne beaucoup", "none"),
+        ("je bois deux litres par jour, pas de fièvre", "none"),  # "litres" is not "livres"
+        ("le chat a fait tomber un verre", "none"),
+        ("je prends la température matin et soir", "none"),
+        ("l'essoufflement qu'il avait est parti", "none"),  # "avait" as a filler
+        ("j'étais essoufflé hier, maintenant je respire bien", "none"),
+        ("elle étouffe de rire devant la télé", "none"),
+        ("l'imprimante marche pas", "none"),
+        ("les impôts vont me tuer", "none"),
+    ],
+)
+def test_round_4_look_alikes_stay_quiet(text: str, level: str) -> None:
+    assert _level(text) == level
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        ("il a chaud puis froid et il tremble", "fever"),
+        ("je gerbe tout ce que je bois", "vomiting_swallowing"),
+        ("tout ressort aussitôt, même les médicaments", "vomiting_swallowing"),
+        ("elle se rendort aussitôt, on n'arrive pas à la garder éveillée", "opioid_toxicity"),
+        ("il ne respire que 5 fois par minute", "opioid_toxicity"),
+        ("il ne tient plus sur ses jambes", "leg_weakness"),
+        ("je n'ai pas pu me retenir, je ne l'ai pas senti venir", "bladder_bowel"),
+        ("elle n'arrive plus à se vider depuis hier", "urinary_retention"),
+        ("il a mis ses cachets de côté", "suicidal"),
+        ("il parle de se supprimer", "suicidal"),
+        ("il est inanimé dans son fauteuil", "unconscious"),
+        ("il a vomi tout rouge", "bleeding"),
+        ("je n'arrive plus à remplir mes poumons", "chest_breathing"),
+        ("la douleur est montée à 9 cette nuit", "unbearable_pain"),
+    ],
+)
+def test_round_4_families_are_caught(text: str, category: str) -> None:
+    assert category in categories(text, _VOCABULARY)
+
+
+@pytest.mark.parametrize(
+    ("text", "level"),
+    [
+        ("elle ne saigne pas", "none"),  # "ne V pas": "pas" right after the verb
+        ("il ne saigne pas du nez", "none"),
+        ("il ne saigne pas, le pansement est sec", "none"),
+        ("il saigne pas mal depuis ce matin", "urgent"),  # "pas mal": a lot
+        ("ça m'oppresse, j'ai pas d'air", "urgent"),
+        ("j'étouffe pas d'air", "urgent"),  # the word after "pas" is the category's own
+    ],
+)
+def test_a_pas_right_after_the_verb_negates_it(text: str, level: str) -> None:
+    assert _level(text) == level
+
+
+@pytest.mark.parametrize(
+    ("text", "level"),
+    [
+        ("j'ai craché du sang il y a deux ans, c'était une bronchite", "none"),
+        ("il est tombé l'année dernière", "none"),
+        ("il est tombé il y a un mois et depuis il ne marche plus", "urgent"),  # "depuis": still today
+        ("38,7 et des frissons, chimio il y a une semaine", "urgent"),  # the date is the chemotherapy's
+        ("j'avais envie d'en finir il y a deux ans", "urgent"),  # suicidal ideation is never dropped as past
+    ],
+)
+def test_a_sign_dated_long_ago_is_an_old_event(text: str, level: str) -> None:
+    assert _level(text) == level
+
 if __name__ == "__main__":
     metrics = corpus_metrics()
     print(metrics.summary())

@@ -316,4 +316,4 @@ async def test_enrolling_without_a_site_uses_the_only_site(tmp_path: Path) -> No
     async with bench_at(tmp_path, datetime(2027, 3, 1, 9, 0, tzinfo=timezone.utc), BOT_SITES_FILE=str(sites)) as bench:
         await bench.clinician_says("/enroll P-32R 2027-03-03")
         assert rows(bench, "SELECT site_code FROM patients") == [("NANCY",)]
-        assert "site NANCY" in [m.text or "" for m in bench.group_messages()][-1]
+        assert "inclus (Nancy, bras standard" in [m.text or "" for m in bench.group_messages()][-1]  # its name

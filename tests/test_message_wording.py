@@ -14,7 +14,7 @@ import pytest
 
 from bot.delivery.advice_text import advice_text
 from bot.domain.sites import load_sites
-from bot.telegram.app import QUESTIONNAIRES_DIR
+from bot.bootstrap import QUESTIONNAIRES_DIR
 from harness import Bench, Patient, answer_all
 
 RT = date(2027, 3, 3)

@@ -26,11 +26,12 @@ from bot.delivery import patient_notices, worker
 from bot.delivery.outbox import CLAIM_FOR
 from bot.domain.enrolment import EnrolmentRequest
 from bot.scheduling import dispatcher
-from bot.services import answering, digest, enrolment, onboarding
+from bot.delivery import digest
+from bot.services import answering, enrolment, onboarding
 from bot.services.container import Services
 from bot.services.prompting import send_prompt
 from bot.storage import alerts, inbox, patients, settings
-from bot.telegram.app import build_services
+from bot.bootstrap import build_services
 
 GROUP = -1001000
 TOKEN = "123456:TEST-token-not-a-real-one_abcdefgh"
@@ -46,7 +47,7 @@ class Replica:
     messenger: FakeMessenger
 
     async def periodic(self) -> None:
-        """What the two jobs of one replica do (`bot.telegram.app.periodic_work` without the housekeeping)."""
+        """What the two jobs of one replica do (`bot.bootstrap.periodic_work` without the housekeeping)."""
         await dispatcher.tick(self.services, self.messenger)
         await patient_notices.send_notices(self.services, self.messenger)
         await worker.deliver_due(self.services, self.messenger)

@@ -24,7 +24,7 @@ from test_replica_claims import Replica, _enrol, _replica
 from bot.clock import VirtualClock
 from bot.scheduling import dispatcher
 from bot.services import answering
-from bot.services.answering import Prompt
+from bot.domain.prompt import Prompt
 from bot.services.container import Services
 from bot.storage import due, leases
 

@@ -19,7 +19,7 @@ from bot.domain.questionnaire import load_questionnaires
 from bot.export import ExportError, open_existing_store
 from bot.export.cli import QUESTIONNAIRES_DIR
 from bot.report import build_report
-from bot.report.metrics import REPORT_COLUMNS
+from bot.export.metrics import REPORT_COLUMNS
 from bot.report.progress import ProgressBar
 from bot.storage import instances, patients
 from bot.storage.store import Store

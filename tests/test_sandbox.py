@@ -24,7 +24,7 @@ from bot.domain.questionnaire import load_questionnaires
 from bot.sandbox.demo import PROFILES, answer_for, run_demo
 from bot.sandbox.server import Sandbox
 from bot.sandbox.world import CLINICIAN_CHAT_ID, invitation_code, next_boundary
-from bot.telegram.app import QUESTIONNAIRES_DIR
+from bot.bootstrap import QUESTIONNAIRES_DIR
 
 PARIS = ZoneInfo("Europe/Paris")
 START = datetime(2027, 3, 1, 9, 0, tzinfo=PARIS)  # a Monday morning, outside the quiet hours
@@ -159,7 +159,7 @@ async def test_the_enrol_form_offers_the_sites_and_arms_and_dates_from_the_virtu
 
     enrolled = await client.post("/api/enroll", {"study_id": "P-ARM", "rt_start": "2027-03-05", "fractions": 1,
                                                  "arm": "experimental", "site": "PARIS"})
-    assert "site PARIS, bras experimental" in enrolled["reply"]
+    assert "Radiothérapie, Paris (exemple), bras expérimental" in enrolled["reply"]
     assert rows(client.sandbox.database, "SELECT arm, site_code FROM patients") == [("experimental", "PARIS")]
     refused = await client.post("/api/enroll", {"study_id": "P-BAD", "rt_start": "2027-03-05", "arm": "placebo"},
                                 status=400)

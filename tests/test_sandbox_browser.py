@@ -141,7 +141,7 @@ async def test_the_form_follows_the_virtual_clock_and_a_typed_enroll_can_be_join
     await page.click("#enroll-button")
     group = page.locator("#group-messages")
     await expect(group).to_contain_text("/enroll P-ARM 2027-03-04 arm=experimental site=LYON fractions=1")
-    await expect(group).to_contain_text("site LYON, bras experimental")
+    await expect(group).to_contain_text("Radiothérapie, Lyon (exemple), bras expérimental")
 
     await page.fill("#group-input", "/enroll P-GRP 2027-03-05")
     await page.press("#group-input", "Enter")

@@ -21,10 +21,11 @@ from bot.delivery.outbox import REFUSED_ATTEMPTS, DeliveryPolicy
 from bot.domain.enrolment import EnrolmentRequest
 from bot.messenger import Priority, TryLater, Unreachable
 from bot.scheduling import dispatcher
-from bot.services import answering, digest, enrolment, onboarding
+from bot.delivery import digest
+from bot.services import answering, enrolment, onboarding
 from bot.services.container import Services
 from bot.storage import alerts, patients
-from bot.telegram.app import build_services
+from bot.bootstrap import build_services
 
 GROUP = -1001000
 USER = 4242

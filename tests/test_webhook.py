@@ -40,7 +40,8 @@ async def test_updates_by_webhook_need_the_secret_token(tmp_path: Path) -> None:
     bench = Bench(tmp_path, WEBHOOK_URL="https://bot.example.org/", WEBHOOK_SECRET=SECRET, WEBHOOK_PORT=port)
     await bench.standin.start()
     bench.standin.add_group(CLINICIAN_CHAT, "Équipe", type="supergroup")
-    from bot.telegram.app import build_application, build_services, on_startup
+    from bot.bootstrap import build_services
+    from bot.telegram.app import build_application, on_startup
 
     services = await build_services(bench.settings(), bench.clock)
     app = build_application(services, token=TOKEN, base_url=bench.standin.base_url, tick=None, rate_limiter=False)

@@ -8,7 +8,6 @@ rule's source stay in the rules file, the stored alert and the exports.
 
 from __future__ import annotations
 
-import re
 
 from collections.abc import Sequence
 
@@ -16,9 +15,9 @@ from bot.domain.engine import format_number
 from bot.domain.sites import OnCallClinician, Site
 from bot.i18n import _
 from bot.messenger import Mention
+from bot.services.status_labels import timepoint_label  # re-exported: the digest and the alerts share it
 from bot.storage.alerts import AlertRow
 
-_STUDY_DAY = re.compile(r"^[A-Z]+(\d+)$")
 _PATIENT_WORDS_LIMIT = 1500
 
 
@@ -37,14 +36,6 @@ def questionnaire_label(questionnaire_id: str) -> str:
         "followup": _("Follow-up questionnaire"),
         "weekly": _("Weekly check"),
     }.get(questionnaire_id, _("Questionnaire"))
-
-
-def timepoint_label(timepoint: str) -> str:
-    """"baseline" → "inclusion"; DD3, D30, W22 → "jour 3", "jour 30", "jour 22" (the study day)."""
-    if timepoint == "baseline":
-        return _("inclusion")
-    match = _STUDY_DAY.match(timepoint)
-    return _("day {n}").format(n=int(match.group(1))) if match else timepoint
 
 
 def media_label(kind: str) -> str:
@@ -137,7 +128,7 @@ def alert_text(alert: AlertRow, *, study_id: str, site: str, resend: int = 0, lo
     lines = [severity_label(alert.severity)]
     if resend:
         lines.append(_("REMINDER {n}: not yet taken care of").format(n=resend))
-    lines.append(_("Patient: {study_id} (site {site})").format(study_id=study_id, site=site))
+    lines.append(_("Patient: {study_id} ({site})").format(study_id=study_id, site=site))
     lines.append(str(payload.get("title", "")))
     fired_values = payload.get("fired") if isinstance(payload.get("fired"), dict) else {}
     flags = payload.get("flags") or fired_values.get("flags")  # type: ignore[union-attr]

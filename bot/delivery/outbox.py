@@ -32,10 +32,9 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class DeliveryPolicy:
-    """Timings of delivery; the re-alert numbers follow issue #5 (15 minutes, up to 3 times), configurable."""
+    """Timings of delivery retries. Re-alerting an unacknowledged alert is the site's ladder (`escalation:` in
+    sites.yaml, bot/domain/ladder.py), not a delivery concern."""
 
-    realert_after: timedelta = timedelta(minutes=15)
-    max_realerts: int = 3
     first_backoff: timedelta = timedelta(seconds=2)
     max_backoff: timedelta = timedelta(minutes=5)
     #: Urgent alerts and the patient's emergency advice wait at most this long between attempts (issue 21: a 5-min

@@ -35,11 +35,11 @@ def post_text(post: PostRow, carried: list[CarriedMessage], *, study_id: str, si
     if post.kind == "followup":
         since = alert.created_at.astimezone(timezone).strftime("%H:%M") if alert is not None else "?"
         title = str(alert.payload.get("title", "")) if alert is not None else ""
-        lines.append(_("🔴 New message from {study_id} (site {site}), joined to the open alert of {time}: {title}")
+        lines.append(_("🔴 New message from {study_id} ({site}), joined to the open alert of {time}: {title}")
                      .format(study_id=study_id, site=site, time=since, title=title))
     else:
-        many = _("ℹ️ {n} more messages from {study_id} (site {site}):") if len(carried) > 1 else _(
-            "ℹ️ One more message from {study_id} (site {site}):")
+        many = _("ℹ️ {n} more messages from {study_id} ({site}):") if len(carried) > 1 else _(
+            "ℹ️ One more message from {study_id} ({site}):")
         lines.append(many.format(n=len(carried), study_id=study_id, site=site))
     for message in carried:
         at = message.received_at.astimezone(timezone).strftime("%H:%M")

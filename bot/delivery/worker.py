@@ -27,6 +27,7 @@ from bot.domain.sites import Escalation
 from bot.i18n import _
 from bot.messenger import Mention, Messenger, Priority, TryLater, Unreachable, sending_as
 from bot.services.container import Services
+from bot.services.status_labels import site_label
 from bot.storage import alerts, audit, group_posts, notices, patients
 from bot.storage.store import Tx
 
@@ -97,7 +98,7 @@ def _render(services: Services, alert: alerts.AlertRow, patient: Patient, *, res
     """The alert's text; a "call the patient back" alert shows the patient's last contact instead of its own time."""
     raw_contact = alert.payload.get("last_contact")
     last = _local(services, parse_utc(str(raw_contact))) if raw_contact else None
-    return alert_text(alert, study_id=patient.study_id, site=patient.site_code, resend=resend,
+    return alert_text(alert, study_id=patient.study_id, site=site_label(services.sites, patient.site_code), resend=resend,
                       local_time=_local(services, alert.created_at), last_contact=last)
 
 
@@ -222,7 +223,8 @@ async def deliver_posts(services: Services, messenger: Messenger, chat_id: int, 
             alert = await alerts.get_alert(tx, post.alert_id) if post.alert_id is not None else None
         assert patient is not None
         if post.kind != "copy":
-            text = post_text(post, carried, study_id=patient.study_id, site=patient.site_code, alert=alert,
+            text = post_text(post, carried, study_id=patient.study_id, site=site_label(services.sites, patient.site_code),
+                             alert=alert,
                              timezone=services.settings.timezone)
             return await messenger.send_text(chat_id, text, protect=True)
         if not carried:

@@ -31,7 +31,7 @@ import re
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Final, Literal
@@ -129,8 +129,22 @@ class _ContextModel(BaseModel):
     present: list[str] = Field(default_factory=list)
     """Words that make a clause opened by a question opener real, not hypothetical ("si je ne sens plus mes jambes
     depuis ce matin ?")."""
+    not_resolved_after: list[str] = Field(default_factory=list)
+    """A resolved cue right after one of these words ("sinon tout va bien") speaks of everything else."""
     general_questions: list[_PatternItem] = Field(default_factory=list)
+    question_cues: list[_PatternItem] = Field(default_factory=list)
+    """In a sentence ending with "?", a cue before the sign anywhere in the sentence makes it a question about a
+    threshold or a rule, not a report ("quelle température doit m'alerter ?", "il faut appeler à combien, 38 ?")."""
+    asking: list[_PatternItem] = Field(default_factory=list)
+    """Words saying the writer only asks ("par curiosité", "je me renseigne", "pour savoir"): anywhere in the
+    message, they let `general_questions` apply to a question told over several sentences."""
     resolved: list[_PatternItem] = Field(default_factory=list)
+    long_ago: list[_PatternItem] = Field(default_factory=list)
+    """Round 4: a sign dated weeks, months or years ago ("il y a deux ans", "l'année dernière") in a sentence
+    with no `present` word is an old event, not today's."""
+    long_ago_not_after: list[str] = Field(default_factory=list)
+    """A `long_ago` cue right after one of these words dates a treatment, not the sign ("chimio il y a une
+    semaine": the fever is today's)."""
     past: list[str] = Field(default_factory=list)
     not_past_after: list[str] = Field(default_factory=list)
 
@@ -150,6 +164,10 @@ class _NegationModel(BaseModel):
     after: list[str] = Field(default_factory=list)
     after_fillers: list[str] = Field(default_factory=list)
     max_fillers: int = Field(ge=0, le=5)
+    after_verb: list[str] = Field(default_factory=list)
+    """Round 4: "ne V pas": a cue right after the match (no filler) negates it, unless the next word is one of the
+    category's own words ("ça m'oppresse, pas d'air") or an intensifier in `after_verb_keep` ("saigne pas mal")."""
+    after_verb_keep: list[str] = Field(default_factory=list)
 
 
 class _MatchingModel(BaseModel):
@@ -388,6 +406,8 @@ def _word_matches(spec: _Word, token: str, fuzz: _Fuzz) -> bool:
     size = len(spec.text)
     if size < fuzz.min_length or token in fuzz.real_words or any(c.isdigit() for c in spec.text + token):
         return False
+    if not _same_start(token, spec.text):
+        return False
     allowed = 2 if size >= fuzz.long_length else 1
     if not spec.prefix:
         return abs(len(token) - size) <= allowed and _within(token, spec.text, allowed)
@@ -399,6 +419,13 @@ def _word_matches(spec: _Word, token: str, fuzz: _Fuzz) -> bool:
         for cut in range(size - allowed, size + allowed + 1)
         if 0 < cut <= len(token)
     )
+
+
+def _same_start(token: str, text: str) -> bool:
+    """May `token` be a typo of `text`? Only if it starts with the same letter, or with the first two letters
+    swapped. Why (round 4): a phone typo almost never hits the first letter, while a real word one letter away
+    from a pattern word's start is common ("près" ~ "oppress*", "tousse" ~ "pousse*"): those were false alarms."""
+    return token[0] == text[0] or (len(token) > 1 and len(text) > 1 and token[0] == text[1] and token[1] == text[0])
 
 
 @lru_cache(maxsize=65_536)
@@ -500,6 +527,8 @@ class _WordIndex:
                 if tried & bit:
                     continue
                 tried |= bit
+                if not _same_start(token, text):
+                    continue
                 if not prefix:
                     if (
                         abs(length - size) <= allowed
@@ -530,6 +559,8 @@ class _Pattern:
     max_gap: int
     whole: bool = False
     """The match must cover the whole message (see `_PatternModel.whole`)."""
+    union: int = 0
+    """Every position's words together: a word in a match's gap that is none of them is a gap word."""
 
     def possible(self, union: int) -> bool:
         """Can the pattern match a clause whose words' masks OR to `union`? (Most patterns are out at once.)"""
@@ -572,10 +603,36 @@ class _Negation:
     after: tuple[_Word, ...]
     after_fillers: frozenset[str]
     max_fillers: int
+    after_verb: frozenset[str] = frozenset()
+    after_verb_keep: frozenset[str] = frozenset()
+
+    def after_verb_cancels(self, words: Sequence[str], masks: Sequence[int], last: int, own: int) -> bool:
+        """ "elle ne saigne pas", "il ne saigne pas du nez": `after_verb` right after the match, and the word after
+        it neither one of the category's own words (`own`: "ça m'oppresse, pas d'air") nor an intensifier."""
+        after = last + 1
+        if after >= len(words) or words[after] not in self.after_verb:
+            return False
+        following = after + 1
+        return following >= len(words) or not (masks[following] & own or words[following] in self.after_verb_keep)
 
     def cancels(self, words: Sequence[str], first: int, last: int) -> bool:
+        """A cue just before or just after the match."""
         return self._cue_at(words, range(first - 1, -1, -1), self.before, self.before_fillers) or self._cue_at(
             words, range(last + 1, len(words)), self.after, self.after_fillers
+        )
+
+    def in_gap(self, words: Sequence[str], masks: Sequence[int], first: int, last: int, union: int) -> bool:
+        """A `before` cue inside the match, among the other words a gap lets through, negates the sign between
+        its words (round 4): "il ne respire pas mal", "elle ne tousse pas et ne crache rien". A negation that is
+        one of the pattern's own words ("je ne sens plus mes jambes") is part of the sign, not a gap word; a "ni"
+        continues a denied list whose negation is the sign's own ("plus envie de rien ni de vivre"); "plus rien"
+        and "pas rien" intensify ("ça ne sert plus à rien de vivre")."""
+        return any(
+            not masks[index] & union
+            and words[index] != "ni"
+            and words[index + 1] != "rien"
+            and _is_cue(words[index], self.before)
+            for index in range(first + 1, last)
         )
 
     def _cue_at(
@@ -617,15 +674,32 @@ class _Context:
     opener_leads: frozenset[str]
     present: frozenset[str]
     general_questions: tuple[_Pattern, ...]
+    question_cues: tuple[_Pattern, ...]
+    asking: tuple[_Pattern, ...]
     resolved: tuple[_Pattern, ...]
+    long_ago: tuple[_Pattern, ...]
+    long_ago_not_after: tuple[_Word, ...]
+    not_resolved_after: frozenset[str]
     past: tuple[_Word, ...]
     not_past_after: frozenset[str]
     negation_words: tuple[_Word, ...]
 
+    def asks_only(self, all_masks: Iterable[Sequence[int]]) -> bool:
+        """Does the message say the writer only asks (an `asking` cue in any clause)?"""
+        return any(cue.spans(masks) for masks in all_masks for cue in self.asking)
+
     def hypothetical_at(
-        self, sentence: _Sentence, masks: Sequence[int], clause: int, first: int, *, alone: bool
+        self,
+        sentence: _Sentence,
+        all_masks: Sequence[Sequence[int]],
+        clause: int,
+        first: int,
+        *,
+        alone: bool,
     ) -> bool:
+        """`alone`: the message is this one sentence, or says it only asks (`asks_only`)."""
         words = sentence.clauses[clause]
+        masks = all_masks[clause]
         if (
             sentence.question
             and (
@@ -639,6 +713,13 @@ class _Context:
             alone
             and sentence.question
             and any(start < first for cue in self.general_questions for start, _ in cue.spans(masks))
+        ):
+            return True
+        if sentence.question and any(
+            index < clause or start < first
+            for index in range(clause + 1)
+            for cue in self.question_cues
+            for start, _ in cue.spans(all_masks[index])
         ):
             return True
         return any(start < first for cue in self.hypothetical for start, _ in cue.spans(masks))
@@ -668,6 +749,17 @@ class _Context:
                     return True
         return False
 
+    def long_ago_in(self, sentence: _Sentence, all_masks: Sequence[Sequence[int]]) -> bool:
+        """Is the sentence dated weeks, months or years ago (a `long_ago` cue) with no `present` word?"""
+        if any(word in self.present for clause in sentence.clauses for word in clause):
+            return False
+        return any(
+            start == 0 or not _is_cue(words[start - 1], self.long_ago_not_after)
+            for words, masks in zip(sentence.clauses, all_masks, strict=True)
+            for cue in self.long_ago
+            for start, _ in cue.spans(masks)
+        )
+
     def _cues(self, words: Sequence[str], masks: Sequence[int]) -> Iterator[int]:
         """Where the resolved cues of a clause start, leaving out a cue with a negation inside."""
         for cue in self.resolved:
@@ -678,6 +770,8 @@ class _Context:
                     continue  # "ça (ne) cesse pas", "c'est (pas) passé pas du tout": a negation right after voids it
                 if cue.whole and not (start == 0 and end == len(words) - 1):
                     continue  # "…, c'est parti." is over; "…, c'est parti tout seul" (stool) is a sign
+                if not self.not_resolved_after.isdisjoint(words[max(0, start - 2) : start]):
+                    continue  # "sinon tout va bien": everything else is fine, not the sign
                 yield start
 
     def _past_before(self, sentence: _Sentence, clause: int, start: int) -> bool:
@@ -702,6 +796,8 @@ class _Category:
     exclude: tuple[_Pattern, ...]
     hypothetical: bool
     resolved: bool
+    own: int = 0
+    """Every word of the category's patterns (bits): see `_Negation.after_verb_cancels`."""
 
     @property
     def flag(self) -> FreeTextFlag:
@@ -728,7 +824,14 @@ class _Category:
                     break
             else:
                 for first, last in pattern.spans(masks):
-                    if negation.cancels(words, first, last):
+                    if negation.cancels(words, first, last) or negation.after_verb_cancels(
+                        words, masks, last, self.own
+                    ) or (
+                        # not for a category context never cancels (suicidal ideation, a cry for help): in doubt, flag
+                        self.hypothetical
+                        and last - first >= len(pattern.positions)
+                        and negation.in_gap(words, masks, first, last, pattern.union)
+                    ):
                         continue
                     if excluded is None:
                         excluded = [span for rule in self.exclude for span in rule.spans(masks)]
@@ -785,14 +888,18 @@ def _surviving(
     found: set[str] = set()
     context = vocabulary.context
     sentences = vocabulary.normaliser.sentences(text)
-    alone = len(sentences) == 1
-    single_clause = alone and len(sentences[0].clauses) == 1
+    single_clause = len(sentences) == 1 and len(sentences[0].clauses) == 1
+    message_masks = [[vocabulary.index.masks(clause) for clause in sentence.clauses] for sentence in sentences]
+    alone = len(sentences) == 1 or (
+        any(sentence.question for sentence in sentences)
+        and context.asks_only(masks for sentence_masks in message_masks for masks in sentence_masks)
+    )
     for sentence_number, sentence in enumerate(sentences):
-        all_masks = [vocabulary.index.masks(clause) for clause in sentence.clauses]
+        all_masks = message_masks[sentence_number]
         following: tuple[_Sentence, tuple[int, ...]] | None = None
         if sentence_number + 1 < len(sentences):
             next_sentence = sentences[sentence_number + 1]
-            following = (next_sentence, vocabulary.index.masks(next_sentence.clauses[0]))
+            following = (next_sentence, message_masks[sentence_number + 1][0])
         for number, (words, masks) in enumerate(zip(sentence.clauses, all_masks, strict=True)):
             union = 0
             for mask in masks:
@@ -804,8 +911,12 @@ def _surviving(
                 for pattern, first, last in category.matches(words, masks, vocabulary.negation, patterns):
                     if pattern.whole and not (single_clause and first == 0 and last == len(words) - 1):
                         continue
-                    if (category.hypothetical and context.hypothetical_at(sentence, masks, number, first, alone=alone)) or (
-                        category.resolved and context.resolved_after(sentence, all_masks, number, last, following)
+                    if (category.hypothetical and context.hypothetical_at(sentence, all_masks, number, first, alone=alone)) or (
+                        category.resolved
+                        and (
+                            context.resolved_after(sentence, all_masks, number, last, following)
+                            or context.long_ago_in(sentence, all_masks)
+                        )
                     ):
                         continue
                     found.add(category.id)
@@ -904,6 +1015,8 @@ def _compile(model: _VocabularyModel) -> FreeTextVocabulary:
         after=tuple(_compile_word(word, "negation cue") for word in neg.after),
         after_fillers=frozenset(_single_word(word, "negation filler") for word in neg.after_fillers),
         max_fillers=neg.max_fillers,
+        after_verb=frozenset(_single_word(word, "negation cue") for word in neg.after_verb),
+        after_verb_keep=frozenset(_single_word(word, "intensifier") for word in neg.after_verb_keep),
     )
     fuzz = _Fuzz(
         min_length=model.matching.fuzzy_min_length,
@@ -932,6 +1045,7 @@ def _compile(model: _VocabularyModel) -> FreeTextVocabulary:
         )
         for category in model.categories
     )
+    categories = tuple(replace(category, own=_own_words(category.patterns)) for category in categories)
     ctx = model.context
     context = _Context(
         hypothetical=tuple(pattern(item, 0, "context.hypothetical") for item in ctx.hypothetical),
@@ -939,7 +1053,12 @@ def _compile(model: _VocabularyModel) -> FreeTextVocabulary:
         opener_leads=frozenset(_single_word(word, "opener lead") for word in ctx.opener_leads),
         present=frozenset(_single_word(word, "present marker") for word in ctx.present),
         general_questions=tuple(pattern(item, 0, "context.general_questions") for item in ctx.general_questions),
+        question_cues=tuple(pattern(item, 0, "context.question_cues") for item in ctx.question_cues),
+        asking=tuple(pattern(item, 0, "context.asking") for item in ctx.asking),
         resolved=tuple(pattern(item, 1, "context.resolved") for item in ctx.resolved),
+        long_ago=tuple(pattern(item, 0, "context.long_ago") for item in ctx.long_ago),
+        long_ago_not_after=tuple(_compile_word(word, "treatment word") for word in ctx.long_ago_not_after),
+        not_resolved_after=frozenset(_single_word(word, "not-resolved word") for word in ctx.not_resolved_after),
         past=tuple(_compile_word(word, "past marker") for word in ctx.past),
         not_past_after=frozenset(_single_word(word, "not-past word") for word in ctx.not_past_after),
         negation_words=negation.before,
@@ -964,6 +1083,13 @@ def _compile(model: _VocabularyModel) -> FreeTextVocabulary:
         index=index,
         anchors={bit: tuple(found) for bit, found in anchors.items()},
     )
+
+
+def _own_words(patterns: Iterable[_Pattern]) -> int:
+    own = 0
+    for compiled in patterns:
+        own |= compiled.union
+    return own
 
 
 def _single_word(written: str, what: str) -> str:
@@ -1015,6 +1141,13 @@ def _compile_pattern(
         positions.append(mask)
     if not positions:
         raise ValueError(f"{where}: no word")
+    union = 0
+    for mask in positions:
+        union |= mask
     return _Pattern(
-        source=written, positions=tuple(positions), max_gap=default_gap if gap is None else gap, whole=whole
+        source=written,
+        positions=tuple(positions),
+        max_gap=default_gap if gap is None else gap,
+        whole=whole,
+        union=union,
     )

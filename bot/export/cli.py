@@ -22,30 +22,51 @@ from bot.output_files import first_problem
 from bot.resources import data_path
 from bot.storage.db import DatabaseFileError, is_postgres_url
 
-__all__ = ["QUESTIONNAIRES_DIR", "EXIT_ERROR", "add_commands", "run_command"]
+__all__ = ["EXPORT_KINDS", "QUESTIONNAIRES_DIR", "EXIT_ERROR", "add_commands", "run_command", "wrote_line"]
 
 QUESTIONNAIRES_DIR: Final[Path] = data_path("questionnaires")
 EXIT_ERROR: Final[int] = 2
 COMMANDS: Final[tuple[str, ...]] = ("export", "report")
+#: Every export kind, what it holds and what its count counts (CSV rows or FHIR resources): one table for the help,
+#: `--format`'s choices and the one line every export prints ("Wrote N rows to PATH.").
+EXPORT_KINDS: Final[dict[str, tuple[str, str]]] = {
+    "csv": ("the answers, one row per answer (long format)", "rows"),
+    "fhir": ("the answers as an HL7 FHIR R4 bundle of QuestionnaireResponses", "resources"),
+    "audit": ("the audit trail, one row per entry", "rows"),
+    "alerts": ("alerts, suppressed firings and who acknowledged them", "rows"),
+    "alerts-fhir": ("the alerts as an HL7 FHIR R4 bundle (Flags and Communications)", "resources"),
+    "patients": ("one row per patient: study id, site, arm, status, radiotherapy dates", "rows"),
+    "messages": ("the patients' own texts and media, one row per message", "rows"),
+}
+assert tuple(EXPORT_KINDS) == FORMATS, "every export format needs its line in EXPORT_KINDS"
 
 
 def add_commands(subparsers: Any) -> None:
     """Add `export` and `report` to the CLI's subparsers (`parser.add_subparsers(dest="command")`)."""
+    kinds = "\n".join(f"  {kind:<12} {text}" for kind, (text, _) in EXPORT_KINDS.items())
     export_parser = subparsers.add_parser(
-        "export", help="export the data without any Telegram identity: csv (long format), fhir (R4 bundle), audit, "
-                                     "patients, messages (the patients' own texts and media)"
+        "export", help=f"export the data without any Telegram identity; --format {' | '.join(FORMATS)}",
+        description=f"Export the data without any Telegram identity (pseudonymous study ids only).\n\nKinds "
+                    f"(--format):\n{kinds}", formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     # Not `choices=`: an unknown format is reported by ExportError like every other export problem.
-    export_parser.add_argument("--format", required=True, help=f"one of {', '.join(FORMATS)}")
+    export_parser.add_argument("--format", required=True, metavar="KIND",
+                               help=f"what to export: {', '.join(FORMATS)} (listed above)")
     export_parser.add_argument("--out", required=True, type=Path, help="the file to write")
     export_parser.add_argument("--table", default=None, help="OMED conversion table for csv (default: fr_sor)")
-    report_parser = subparsers.add_parser("report", help="trial report: report.csv and report.html")
+    report_parser = subparsers.add_parser(
+        "report", help="trial report: report.csv, report.html and telemonitoring.csv in a folder")
     report_parser.add_argument("--out", required=True, type=Path, help="the folder to write into")
     report_parser.add_argument("--table", default=None, help="OMED conversion table (default: fr_sor)")
     for command in (export_parser, report_parser):
         command.add_argument("--database", type=database_value, default=None,
                              help="the database to read (default: BOT_DATABASE)")
         command.add_argument("--force", action="store_true", help="replace output files that already exist")
+
+
+def wrote_line(kind: str, count: int, out: Path | str) -> str:
+    """The one line every export prints: the same words for every kind, so a script can read any of them."""
+    return f"Wrote {count} {EXPORT_KINDS[kind][1]} to {out}."
 
 
 def database_value(raw: str) -> Path | str:
@@ -100,10 +121,7 @@ async def _run(args: argparse.Namespace, database: Path | str) -> str:
     try:
         if args.command == "export":
             count = await export(args.format, store, args.out, questionnaires, catalogue, args.table)
-            what = {"csv": "lines", "fhir": "questionnaire responses", "audit": "audit entries",
-                    "alerts": "alert records", "alerts-fhir": "alert resources",
-                    "patients": "patients", "messages": "patient messages"}[args.format]
-            return f"Wrote {count} {what} to {args.out}."
+            return wrote_line(args.format, count, args.out)
         schedule = load_schedule(QUESTIONNAIRES_DIR / "schedule.yaml")
         files = await build_report(store, args.out, questionnaires, catalogue, progress=True, schedule=schedule,
                                    table=args.table, replace=bool(getattr(args, "force", False)))

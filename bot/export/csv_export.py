@@ -21,6 +21,8 @@ enrolled after it. On an OMED row: "carried_forward" when the regimen came from 
 as last time": the last complete regimen), "clinician_regimen" when the regimen was recorded by a clinician
 (/traitement), "computed_at_export" when the OMED was not stamped when derived (before migration 0008: computed
 with the current table), "to_confirm:<substance/route>" when a factor is to be confirmed by the site pharmacist.
+A product answer given by a photo of the box (issue 37) is followed by a row `<item>_cip13` (derivation
+"box_photo", value the CIP13, `stamp` "bdpm=<date of the BDPM file it was looked up in>").
 `stamp` (OMED rows) gives the versions it was derived with when the questionnaire was completed
 ("opioids=1.1;table=fr_sor;rules=1+sha256:…", migration 0008): the OMED exported is the one stored then, so a
 later opioids.yaml does not re-label it.
@@ -62,6 +64,7 @@ from bot.export.dataset import (
     require_patients,
 )
 from bot.export.flags import ENROLLED_AFTER_RT_START, FLAG_SEPARATOR, answer_flags, default_schedule, enrolled_after_rt_start
+from bot.storage.medicines import Scan
 from bot.storage.store import Store
 
 __all__ = ["CSV_COLUMNS", "MESSAGE_COLUMNS", "message_rows", "export_messages", "OMED_ITEM", "LIST_SEPARATOR", "plain_text", "number_text", "csv_rows", "export_csv"]
@@ -99,6 +102,10 @@ COMPUTED_AT_EXPORT: Final[str] = "computed_at_export"
 """Flag of an OMED not stamped when derived (completed before migration 0008): computed with today's table."""
 TO_CONFIRM: Final[str] = "to_confirm:{what}"
 """Flag of an OMED converted with a factor to confirm by the site pharmacist (methadone, transmucosal fentanyl)."""
+CIP13_SUFFIX: Final[str] = "_cip13"
+"""Item of the row beside a product answer given by a box photo: `<item>_cip13` (e.g. bg_product_cip13)."""
+BOX_PHOTO_DERIVATION: Final[str] = "box_photo"
+"""Derivation of that row; its `stamp` is "bdpm=<date of CIS_CIP_bdpm.txt>" (issue 37)."""
 LIST_SEPARATOR: Final[str] = ";"
 OMED_DECIMALS: Final[int] = 4
 """Decimals kept for a derived OMED: a formatting convention (0.0001 mg is far below any dose step), not clinical."""
@@ -156,6 +163,16 @@ def _answer_line(patient: Patient, inst: Instance, row: AnswerRow, spec: Schedul
         row.source,
         FLAG_SEPARATOR.join(answer_flags(spec, patient, inst, row.answered_at)),
         "",
+    )
+
+
+def _scan_line(patient: Patient, inst: Instance, row: AnswerRow, scan: Scan) -> tuple[str, ...]:
+    """Beside a product answer given by a photo of the box (issue 37): its CIP13, and the BDPM it was looked up in."""
+    return _safe_labels(
+        patient.study_id, patient.site_code, patient.arm, inst.questionnaire_id, inst.questionnaire_version,
+        inst.questionnaire_hash or "", str(inst.id), inst.timepoint, row.item_id + CIP13_SUFFIX, scan.cip13 or "",
+        row.answered_at, row.received_at, "true" if row.superseded else "false", BOX_PHOTO_DERIVATION, row.source,
+        "", f"bdpm={scan.bdpm_date or ''}",
     )
 
 
@@ -277,7 +294,7 @@ def csv_rows(
 ) -> Iterator[tuple[str, ...]]:
     """Every line of the export after the header, pure: patients by site and study id, their instances in order,
     each instance's answer rows by id, then its OMED row when the instance is completed."""
-    from bot.report.metrics import ReportPlan, patient_outcome  # the report's own derivation, not a copy
+    from bot.export.metrics import ReportPlan, patient_outcome  # the report's own derivation, not a copy
 
     spec = schedule or default_schedule()
     plan = ReportPlan.from_schedule(spec)
@@ -290,6 +307,8 @@ def csv_rows(
             yield from _instance_lines(patient, inst, rows)
             for row in rows:
                 yield _answer_line(patient, inst, row, spec)
+                if row.id in dataset.scans:
+                    yield _scan_line(patient, inst, row, dataset.scans[row.id])
             if inst.status == "completed":
                 yield _omed_line(patient, inst, rows, omeds.get(inst.id), table, spec, catalogue.version)
             if inst.timepoint in outcome.responses and scored.get(inst.timepoint) == inst.id:

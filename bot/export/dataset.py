@@ -30,9 +30,11 @@ from bot.domain.questionnaire import Questionnaire, Value
 from bot.services.clinical_context import regimens
 from bot.storage import exports as export_repo
 from bot.storage import instances as instance_repo
+from bot.storage import medicines as medicine_repo
 from bot.storage import patients as patient_repo
 from bot.storage import team_regimens as team_repo
 from bot.storage.exports import AnswerRow, MessageRow, OmedStamp
+from bot.storage.medicines import Scan
 from bot.storage.db import is_postgres_url
 from bot.storage.engines import open_store
 from bot.storage.store import Store
@@ -95,6 +97,9 @@ class Dataset:
     """Questionnaire content hash → the questionnaire as sent (questionnaire_texts, migration 0007)."""
     messages: tuple[MessageRow, ...] = ()
     """The patients' own messages (patient_messages, append-only), oldest first; no Telegram identity."""
+    scans: Mapping[int, Scan] = field(default_factory=dict)
+    """Answer row id → the box photo (issue 37, medicine_scans) the patient confirmed to give that answer: its CIP13
+    and the date of the BDPM it was looked up in."""
 
     def questionnaire_of(self, inst: Instance, current: Mapping[str, Questionnaire]) -> Questionnaire | None:
         """The questionnaire as it was sent for `inst` (its stamped text), else the one loaded now."""
@@ -107,6 +112,7 @@ class Dataset:
         cls, patients: Sequence[Patient], instances: Sequence[Instance], answers: Sequence[AnswerRow],
         *, team: Mapping[int, Sequence[TeamRegimen]] | None = None, stamps: Sequence[OmedStamp] = (),
         texts: Mapping[str, Questionnaire] | None = None, messages: Sequence[MessageRow] = (),
+        scans: Mapping[int, Scan] | None = None,
     ) -> "Dataset":
         """Index the records; `instances` and `answers` keep the order given."""
         by_patient: dict[int, list[Instance]] = defaultdict(list)
@@ -125,6 +131,7 @@ class Dataset:
             stamps={(stamp.instance_id, stamp.table): stamp for stamp in stamps},  # newest last: it wins
             texts=dict(texts or {}),
             messages=tuple(messages),
+            scans=dict(scans or {}),
         )
 
     def instances_of(self, patient_id: int) -> tuple[Instance, ...]:
@@ -203,13 +210,15 @@ async def load_dataset(store: Store) -> Dataset:
         stamps = await export_repo.omed_stamps(tx)
         text_rows = await export_repo.questionnaire_texts(tx)
         messages = await export_repo.message_rows(tx)
+        scans = await medicine_repo.confirmed_by_answer(tx)
     texts: dict[str, Questionnaire] = {}
     for digest, body in text_rows.items():
         try:
             texts[digest] = Questionnaire.model_validate(_without_nulls(json.loads(body)))
         except (ValueError, TypeError):  # a text this code cannot read any more: the current file is used
             log.warning("questionnaire text %s cannot be read; its instances use the current file", digest)
-    return Dataset.build(patients, instances, answers, team=team, stamps=stamps, texts=texts, messages=messages)
+    return Dataset.build(patients, instances, answers, team=team, stamps=stamps, texts=texts, messages=messages,
+                         scans=scans)
 
 
 def instance_regimens(

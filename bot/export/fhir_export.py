@@ -23,6 +23,10 @@ gives, `received` when the bot stored it, the text or caption as `contentString`
 titled with its kind: the media itself stays in Telegram), and `EXT_RED_FLAG` (valueCode, once per category) for
 what the red-flag screen found. No Telegram identity is written.
 
+A product answer given by a photo of the box (issue 37) points (`EXT_MEDICATION`, valueReference) to a
+`Medication` whose `code` carries the CIP13 in the ANS CIP/UCD code system (`CIP_SYSTEM`) and the catalogue
+product, with the date of the BDPM it was read in (`EXT_BDPM_DATE`).
+
 Only current answers appear (the newest row per item; corrections are in the CSV export and the audit trail).
 `show_if` branching is not translated to `enableWhen` (our conditions are richer than enableWhen's; the responses
 carry only the items that were answered, so nothing is lost for an importer).
@@ -48,6 +52,7 @@ from bot.domain.schedule import ScheduleSpec
 from bot.export.flags import answer_flags, default_schedule
 from bot.export.dataset import Dataset, ExportError, atomic_write, check_writable, load_dataset, require_patients
 from bot.storage.exports import MessageRow
+from bot.storage.medicines import Scan
 from bot.storage.store import Store
 
 __all__ = [
@@ -88,6 +93,13 @@ EXT_RED_FLAG: Final[str] = "urn:spinal-pro-bot:fhir:red-flag"
 """Extension on a Communication (a patient's message): a red-flag category the screen found in its text."""
 MESSAGE_SYSTEM: Final[str] = "urn:spinal-pro-bot:patient-message"
 """Identifier system of a Communication: value "<study id>/<message row id>"."""
+CIP_SYSTEM: Final[str] = "https://smt.esante.gouv.fr/terminologie-cip_ucd"
+"""Code system of a CIP13: the French ANS terminology server's CIP/UCD code system (Agence du Numérique en Santé,
+SMT; cited by the ANS « FR Document Core » IG's medication value sets): docs/clinical/medicine-photos.md."""
+EXT_MEDICATION: Final[str] = "urn:spinal-pro-bot:fhir:box-photo-medication"
+"""Extension on a response item answered by a photo of the box (issue 37): valueReference to its Medication."""
+EXT_BDPM_DATE: Final[str] = "urn:spinal-pro-bot:fhir:bdpm-date"
+"""Extension on such a Medication: valueDate, the date of the BDPM file (CIS_CIP_bdpm.txt) the CIP13 was read in."""
 ABSENT_REASON: Final[Mapping[str, str]] = {SKIPPED: "asked-declined", UNKNOWN: "asked-unknown"}
 
 FHIR_ITEM_TYPES: Final[Mapping[str, str]] = {
@@ -224,10 +236,12 @@ def response_resource(
     questionnaire: Questionnaire | None,
     sources: Mapping[str, str] | None = None,
     flags: Sequence[str] = (),
+    medications: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The QuestionnaireResponse of one instance, with its current answers in questionnaire order.
 
-    `sources`: item id → who gave its current answer; `flags`: the response's data-quality flags.
+    `sources`: item id → who gave its current answer; `flags`: the response's data-quality flags; `medications`:
+    item id → the fullUrl of the Medication its current answer was read from (a box photo, issue 37).
     """
     order = list(questionnaire.item_ids) if questionnaire is not None else []
     extra = sorted(k for k in answers if k not in order)
@@ -243,6 +257,9 @@ def response_resource(
         entry["answer"] = _answers(instance.questionnaire_id, definition, value)
         if sources and item_id in sources:
             entry["extension"] = [{"url": EXT_ANSWER_SOURCE, "valueCode": sources[item_id]}]
+        if medications and item_id in medications:
+            entry.setdefault("extension", []).append(
+                {"url": EXT_MEDICATION, "valueReference": {"reference": medications[item_id]}})
         items.append(entry)
     resource: dict[str, Any] = {
         "resourceType": "QuestionnaireResponse",
@@ -256,6 +273,26 @@ def response_resource(
     }
     if flags:
         resource["extension"] = [{"url": EXT_FLAG, "valueCode": flag} for flag in flags]
+    return resource
+
+
+def medication_resource(scan: Scan, questionnaire_id: str, item: Item | None) -> dict[str, Any]:
+    """The Medication of a box photo the patient confirmed: `code` holds the CIP13 (CIP_SYSTEM) and the catalogue
+    product it gave (the item's choice code system), `text` what the patient was shown."""
+    codings: list[dict[str, Any]] = []
+    if scan.cip13:
+        cip: dict[str, Any] = {"system": CIP_SYSTEM, "code": scan.cip13}
+        if scan.display:
+            cip["display"] = scan.display
+        codings.append(cip)
+    if scan.product_code and item is not None:
+        codings.append(_coding(questionnaire_id, item, scan.product_code))
+    resource: dict[str, Any] = {"resourceType": "Medication", "id": _fhir_id(f"med-{scan.id}"),
+                                "code": {"coding": codings}}
+    if scan.display:
+        resource["code"]["text"] = scan.display
+    if scan.bdpm_date:
+        resource["extension"] = [{"url": EXT_BDPM_DATE, "valueDate": scan.bdpm_date}]
     return resource
 
 
@@ -294,6 +331,7 @@ def build_bundle(
     message the patients wrote (storage order)."""
     spec = schedule or default_schedule()
     responses: list[dict[str, Any]] = []
+    medications: list[dict[str, Any]] = []
     used: dict[tuple[str, str], Questionnaire] = {}
     for patient in dataset.patients:
         for inst in dataset.instances_of(patient.id):
@@ -317,9 +355,21 @@ def build_bundle(
             flags: dict[str, None] = {}
             for row in current.values():
                 flags.update(dict.fromkeys(answer_flags(spec, patient, inst, row.answered_at)))
+            linked: dict[str, str] = {}
+            for item_id, row in current.items():
+                scan = dataset.scans.get(row.id)
+                if scan is None:
+                    continue
+                url = _full_url("Medication", str(scan.id))
+                definition = questionnaire.item(item_id) if questionnaire is not None and \
+                    item_id in questionnaire.item_ids else None
+                medications.append({"fullUrl": url,
+                                     "resource": medication_resource(scan, inst.questionnaire_id, definition)})
+                linked[item_id] = url
             resource = response_resource(
                 patient, inst, dataset.current_answers(inst.id), authored, questionnaire,
                 sources={item_id: row.source for item_id, row in current.items()}, flags=list(flags),
+                medications=linked,
             )
             responses.append({"fullUrl": _full_url("QuestionnaireResponse", str(inst.id)), "resource": resource})
     definitions = [
@@ -338,7 +388,7 @@ def build_bundle(
         "resourceType": "Bundle",
         "type": "collection",
         "timestamp": utc_iso(now),
-        "entry": definitions + responses + communications,
+        "entry": definitions + responses + medications + communications,
     }
 
 

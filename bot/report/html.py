@@ -19,7 +19,7 @@ from bot.clock import utc_iso
 from bot.domain.endpoints import RESPONSE_ORDER, ResponseSummary, wilson_interval
 from bot.domain.trial import TrialSpec
 from bot.services.intercurrent import IntercurrentEvent
-from bot.report.metrics import ALL, GroupSummary, ReportPlan, comparison_rows
+from bot.export.metrics import ALL, GroupSummary, ReportPlan, comparison_rows
 
 __all__ = ["render_html"]
 

@@ -14,7 +14,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from bot.domain.endpoints import PAIN_SCALE_MAX, PAIN_SCALE_MIN
-from bot.report.metrics import BASELINE_PLOT_DAY
+from bot.export.metrics import BASELINE_PLOT_DAY
 
 __all__ = ["mean_pain_png"]
 

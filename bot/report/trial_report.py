@@ -2,7 +2,7 @@
 
 Per arm × site (and pooled per arm and overall): enrolled, evaluable, pain-response categories at each follow-up
 with Wilson 95 % intervals, responders with ITT and evaluable-only denominators, pain flares, missed
-questionnaires and completion rate. The numbers are computed in `bot.report.metrics` (pure); this module reads
+questionnaires and completion rate. The numbers are computed in `bot.export.metrics` (pure); this module reads
 the snapshot, shows progress and writes the files.
 """
 
@@ -25,7 +25,7 @@ from bot.output_files import first_problem
 from bot.domain.trial import TrialFileError, TrialSpec, load_trial
 from bot.services.intercurrent import all_events
 from bot.report.html import render_html
-from bot.report.metrics import REPORT_COLUMNS, ReportPlan, mean_pain_by_day, outcomes, report_rows, summaries
+from bot.export.metrics import REPORT_COLUMNS, ReportPlan, mean_pain_by_day, outcomes, report_rows, summaries
 from bot.report.plots import mean_pain_png
 from bot.report.progress import ProgressBar
 from bot.storage.store import Store

@@ -2,7 +2,7 @@
 
 Why: the primary end point (pain response at day 30) is lost for every patient without a baseline or a day-30
 answer. This run measures how many keep one — `d30_evaluable_fraction`: the day-30 pain response (Chow 2012, as
-computed by the trial report, `bot.report.metrics`) is computable, among patients not withdrawn — twice on the same
+computed by the trial report, `bot.export.metrics`) is computable, among patients not withdrawn — twice on the same
 seed: with the coordinators' call list worked by research nurses (`/appels`, then `/saisie` by phone), and without.
 
 How: the real `Application` long-polls the Bot API stand-in (`SandboxWorld`, as in the demo) with the virtual
@@ -644,7 +644,7 @@ class CohortRun:
 
     async def summary(self) -> dict[str, object]:
         from bot.export.dataset import load_dataset
-        from bot.report.metrics import ReportPlan, outcomes
+        from bot.export.metrics import ReportPlan, outcomes
         from bot.services import intercurrent
 
         services = self.world.services

@@ -29,12 +29,13 @@ from pathlib import Path
 from typing import TextIO
 from zoneinfo import ZoneInfo
 
+from bot.commandline import command
 from bot.config import ConfigError, load_settings
 from bot.domain.engine import SKIPPED
 from bot.domain.questionnaire import Item
 from bot.sandbox.world import CLINICIAN_CHAT_ID, CLINICIAN_ID, SandboxWorld
 from bot.services import answering
-from bot.services.answering import Prompt
+from bot.domain.prompt import Prompt
 from bot.storage import patients as patient_repo
 from bot.storage import sandbox_queries
 from bot.storage.db import SIDE_FILES, make_private_dirs
@@ -486,7 +487,7 @@ async def _run_demo(out_dir: Path, database: Path, out: TextIO, began: float) ->
     print(f"Written to {out_dir}: transcript.txt, demo.sqlite3"
           + "".join(f", {p.relative_to(out_dir)}" for p in written), file=out)
     print(f"The demo's database is {database}: for example "
-          f"python -m bot export --database {database} --format csv --out demo.csv", file=out)
+          + command(f"export --database {database} --format csv --out demo.csv"), file=out)
     for note in notes:
         print(f"Note: {note}", file=out)
     for failure in failures:

@@ -32,6 +32,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.clock import SystemClock
+from bot.commandline import command
 from bot.config import Settings
 from bot.domain.enrolment import DEFAULT_ARM
 from bot.domain.models import ARMS
@@ -175,6 +176,7 @@ class Sandbox:
         app.router.add_post("/api/join", self._join)
         app.router.add_post("/api/press", self._press)
         app.router.add_post("/api/say", self._say)
+        app.router.add_post("/api/photo", self._photo)
         app.router.add_post("/api/clock", self._clock)
         return app
 
@@ -391,6 +393,17 @@ class Sandbox:
             await self.world.patient_says(chat_id, text)
         return {"ok": True}
 
+    async def send_box_photo(self, chat_id: int, box: str) -> dict[str, Any]:
+        """The patient sends the photo of a sample box (issue 37; made-up codes, bot/medicines/samples.py)."""
+        self._known_chat(chat_id)
+        if chat_id == CLINICIAN_CHAT_ID:
+            raise SandboxError("Seul le patient envoie une photo de boîte.")
+        try:
+            await self.world.patient_sends_box(chat_id, box)
+        except KeyError:
+            raise SandboxError("Boîte inconnue.") from None
+        return {"ok": True}
+
     async def move_clock(self, action: str, patient: int | None = None) -> dict[str, Any]:
         """+1 hour, +1 day, or to the morning of study day 30 of `patient`, ticking at every step."""
         if action in JUMPS:
@@ -453,6 +466,10 @@ class Sandbox:
     async def _say(self, request: web.Request) -> web.StreamResponse:
         body = await _body(request)
         return web.json_response(await self.say(_required_int(body, "chat_id"), str(body.get("text", ""))))
+
+    async def _photo(self, request: web.Request) -> web.StreamResponse:
+        body = await _body(request)
+        return web.json_response(await self.send_box_photo(_required_int(body, "chat_id"), str(body.get("box", ""))))
 
     async def _clock(self, request: web.Request) -> web.StreamResponse:
         body = await _body(request)
@@ -533,7 +550,7 @@ async def run_sandbox(
         return 2
     except OSError as exc:
         print(f"Cannot start the sandbox on {host}:{port} ({exc.strerror or exc}); "
-              "try another port: python -m bot sandbox --port 8081", file=sys.stderr)
+              f"try another port: {command('sandbox --port 8081')}", file=sys.stderr)
         return 2
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

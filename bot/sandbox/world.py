@@ -21,7 +21,7 @@ from bot.config import Settings
 from bot.domain.schedule import is_quiet
 from bot.services.container import Services
 from bot.standin import ChatMessage, StandIn
-from bot.telegram.app import build_services
+from bot.bootstrap import build_services
 from bot.telegram.sandbox_runtime import CountingProcessor, SandboxBot  # noqa: F401 - CountingProcessor re-exported
 
 log = logging.getLogger(__name__)
@@ -103,11 +103,22 @@ class SandboxWorld:
             "id": CLINICIAN_ID, "is_bot": False, "first_name": CLINICIAN_NAME, "language_code": "fr",
         }
         self.services = await build_services(self.settings, self.clock)
+        await self._import_sample_boxes()
         self.bot = SandboxBot(
             self.services, token=SANDBOX_TOKEN, base_url=self.standin.base_url, tick_every=self.tick_every,
             rate_limiter=self.rate_limiter, handled=self._handled,
         )
         await self.bot.start()
+
+    async def _import_sample_boxes(self) -> None:
+        """Issue 37: the sample BDPM (made-up codes, bot/medicines/samples.py), so a box photo can be tried."""
+        from bot.medicines.samples import sample_bdpm
+        from bot.storage import medicines
+
+        assert self.services is not None
+        async with self.services.store.transaction() as tx:
+            await medicines.replace_bdpm(tx, sample_bdpm(), now=self.clock.now())
+            await tx.commit()
 
     async def stop(self) -> None:
         """Stop polling, let handlers finish, close the database, then the stand-in."""
@@ -216,6 +227,13 @@ class SandboxWorld:
 
     async def patient_says(self, user_id: int, text: str) -> None:
         self.standin.send_text(user_id, user_id, text)
+        await self.settle()
+
+    async def patient_sends_box(self, user_id: int, key: str) -> None:
+        """The patient sends the photo of a sample box (`bot.medicines.samples`; KeyError for an unknown one)."""
+        from bot.medicines.samples import sample_photo
+
+        self.standin.send_photo(user_id, user_id, data=sample_photo(key))
         await self.settle()
 
     async def press(self, chat_id: int, message_id: int, data: str) -> str:

@@ -14,6 +14,7 @@ from typing import Callable, Literal
 
 from bot.domain import engine
 from bot.domain.models import Instance, Patient
+from bot.domain.prompt import Prompt  # re-exported: callers may still name bot.services.answering.Prompt
 from bot.domain.questionnaire import Item, Questionnaire
 from bot.domain.free_text_screen import screen_free_text
 from bot.domain.rules import (
@@ -28,23 +29,6 @@ from bot.storage.inbox import settle_current_update
 from bot.storage.store import Tx
 
 ValueFactory = Callable[[Item], object]
-
-
-@dataclass(frozen=True)
-class Prompt:
-    """The question a patient is being asked now."""
-
-    instance: Instance
-    questionnaire: Questionnaire
-    item: Item
-    item_index: int
-    position: int
-    total: int
-    selection: tuple[str, ...]
-    can_go_back: bool
-    correcting: bool
-    text: str = ""
-    """The question as shown, when it differs from `item.text` (the regimen recorded by the team filled in)."""
 
 
 SubmissionStatus = Literal["stored", "stale", "invalid", "not_patient", "inactive"]
@@ -154,6 +138,13 @@ async def _filled_text(tx: Tx, services: Services, instance: Instance, item: Ite
     return item.text.replace(TEAM_PLACEHOLDER, described)
 
 
+async def active_context(
+    tx: Tx, services: Services, telegram_user_id: int, instance_id: int | None
+) -> tuple[Patient | None, Instance | None, SubmissionStatus | None, AnswerContext]:
+    """`_active_context` for the services that store an answer their own way (issue 37: a confirmed box photo)."""
+    return await _active_context(tx, services, telegram_user_id, instance_id)
+
+
 async def _active_context(
     tx: Tx, services: Services, telegram_user_id: int, instance_id: int | None
 ) -> tuple[Patient | None, Instance | None, SubmissionStatus | None, AnswerContext]:
@@ -224,7 +215,7 @@ async def _submit(
 async def store_answer(
     tx: Tx, services: Services, patient: Patient, instance: Instance, *, item_index: int | None,
     value_for: Callable[[Prompt], object], answered_at: datetime | None, now: datetime, actor: str, source: str,
-    found: AnswerContext | None = None,
+    found: AnswerContext | None = None, before_commit: Callable[[Tx, Prompt], None] | None = None,
 ) -> Submission:
     """Store one answer to `instance` inside `tx` and commit: the row, its audit entry, alerts, completion.
 
@@ -232,6 +223,8 @@ async def store_answer(
     from the clinicians' group, /saisie: stamped on the row and in the audit, and no advice is queued for the
     patient's chat, since the nurse is talking to them; the clinicians' alerts are raised as usual).
     `found`: what `answer_context` read for this instance in this transaction, if the caller read it (else read here).
+    `before_commit`: writes that belong with the answer (issue 37: the box photo's scan that gave it), deferred in
+    the same transaction after the answer row.
     """
     answers = found.answers if found is not None else await instances.answers_with_context(tx, instance.id)
     answers = await with_recent_change(tx, services, instance, answers,
@@ -285,6 +278,8 @@ async def store_answer(
             entity="instance", entity_id=instance.id, details=None if source == "patient" else {"source": source},
         )
         summary = engine.summary_lines(services.questionnaires[instance.questionnaire_id], answers)
+    if before_commit is not None:
+        before_commit(tx, prompt)
     await settle_current_update(tx, now)  # the answer and "this update is handled": one commit
     await tx.commit()
     return Submission(

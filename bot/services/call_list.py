@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.services.status_labels import status_label
+from bot.services.status_labels import site_label, status_label, timepoint_label
 from bot.domain import schedule
 from bot.domain.models import Instance, Patient
 from bot.i18n import _
@@ -59,7 +59,8 @@ def entry_line(entry: CallEntry, services: Services) -> str:
     closes = entry.instance.closes_at.astimezone(tz).strftime("%d/%m %H:%M")
     return _("• {study_id} ({site}): {timepoint} not completed ({answered} answer(s) so far), window closes "
              "{closes}; patient {status}. Phone entry: /saisie {study_id}").format(
-        study_id=entry.patient.study_id, site=entry.patient.site_code, timepoint=entry.instance.timepoint,
+        study_id=entry.patient.study_id, site=site_label(services.sites, entry.patient.site_code),
+        timepoint=timepoint_label(entry.instance.timepoint),
         answered=entry.answered_items, closes=closes, status=status_label(entry.patient.status),
     )
 

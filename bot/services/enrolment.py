@@ -12,7 +12,9 @@ from typing import Literal
 from bot.clock import Clock
 from bot.domain.enrolment import INVITATION_VALIDITY_DAYS, EnrolmentError, EnrolmentRequest
 from bot.domain.models import Patient
+from bot.domain.sites import Sites
 from bot.i18n import _
+from bot.services.status_labels import site_list
 from bot.storage import audit, joining, patients
 from bot.storage.inbox import current_update_id
 from bot.storage.store import Store
@@ -33,7 +35,7 @@ class Invitation:
 
 async def enroll(
     store: Store, clock: Clock, request: EnrolmentRequest, *, actor: str, known_sites: Collection[str] | None = None,
-    default_site: str | None = None,
+    default_site: str | None = None, sites: Sites | None = None,
 ) -> Invitation:
     """Create the patient and a single-use invitation, in one transaction with its audit entry.
 
@@ -41,15 +43,21 @@ async def enroll(
     advice without a number to call, so the enrolment is refused, naming the sites that exist.
     `default_site` (`Sites.enrolment_default`): the site of a request without `site=`; None with known sites
     refuses such a request (issue 32: several sites, the patient must not get another hospital's numbers).
+    `sites`: given, a refusal names each site by its name with what to type (the clinicians' group); else by code
+    (the command line).
     """
+    def listed() -> str:
+        return site_list(sites, tuple(sorted(known_sites or ()))) if sites is not None else ", ".join(
+            sorted(known_sites or ()))
+
     if not request.site_named and known_sites is not None:
         if default_site is None:
             raise EnrolmentError(_("Name the patient's site with site=<code>: there are several sites ({sites}).").format(
-                sites=", ".join(sorted(known_sites))))
+                sites=listed()))
         request = replace(request, site=default_site)
     if known_sites is not None and request.site not in known_sites:
         raise EnrolmentError(_("Unknown site {site}: its phone numbers are not configured. Known sites: {sites}.").format(
-            site=request.site, sites=", ".join(sorted(known_sites))))
+            site=request.site, sites=listed()))
     now = clock.now()
     code = secrets.token_urlsafe(16)
     expires_at = now + timedelta(days=INVITATION_VALIDITY_DAYS)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from bot.domain.models import PREFERRED_TIMES, Patient
-from bot.scheduling import planner
+from bot.services import planner
 from bot.services.container import Services
 from bot.storage import audit, joining, patients
 

@@ -11,7 +11,7 @@ from typing import Literal
 
 from bot.domain.models import Patient
 from bot.i18n import _
-from bot.scheduling import planner
+from bot.services import planner
 from bot.services.container import Services
 from bot.storage import alerts, audit, instances, patients
 from bot.storage.store import Tx

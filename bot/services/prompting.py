@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.messenger import Messenger, TryLater
 from bot.services import answering
-from bot.services.answering import Prompt
+from bot.domain.prompt import Prompt
 from bot.services.container import Services
 
 

@@ -1,10 +1,10 @@
-"""The composition root: load the instruments, open the store, wire the PTB `Application`."""
+"""The Telegram adapter's wiring: the PTB `Application`, its handlers and jobs, over the `Services` that
+`bot.bootstrap` (the composition root) builds."""
 
 from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from pathlib import Path
 
 from telegram import BotCommand
 from telegram.ext import (
@@ -23,77 +23,24 @@ from telegram.ext import (
 )
 from telegram import Update
 
-from bot.clock import Clock
-from bot.config import DEFAULT_API_BASE_URL, Settings
-from bot.delivery import patient_notices, worker
-from bot.domain.omed import load_opioid_catalogue
+from bot.bootstrap import DEFAULT_TICK, QUESTIONNAIRES_DIR, build_services, clinician_work, periodic_work
+from bot.config import DEFAULT_API_BASE_URL
 from bot.i18n import _
 from bot.interpreter import share_the_gil_quickly
-from bot.resources import data_path
-from bot.domain.questionnaire import load_questionnaires
-from bot.domain.rules import load_rules
-from bot.domain.schedule import load_schedule
-from bot.domain.free_text_screen import load_free_text_vocabulary
-from bot.domain.sites import load_sites
 from bot.scheduling import dispatcher
-from bot.services import digest
-from bot.services import housekeeping, silence
 from bot.services.container import Services
-from bot.storage.patients import site_codes_in_use
-from bot.storage.engines import open_store
-from bot.messenger import Messenger
 from bot.telegram.context import MESSENGER_KEY, SERVICES_KEY, BotContext
 from bot.telegram.messenger import PtbMessenger
 from bot.telegram.inbox import INBOX_KEY, Inbox, InboxPollingRequest, InboxProcessor, InboxQueue, replay
-from bot.telegram.handlers import clinician, errors, flood, followup, guards, membership, patient, phone
+from bot.telegram.handlers import clinician, errors, flood, followup, guards, medicine, membership, patient, phone
 from bot.telegram.pacing import TelegramPacing
 from bot.telegram.keyboards import ACK, ANSWER, FOLLOWUP, BACK, CONSENT, PHONE_ANSWER, PHONE_TOGGLE, PREFERENCE, STOP, TOGGLE
 
 log = logging.getLogger(__name__)
 
-QUESTIONNAIRES_DIR = data_path("questionnaires")
-DEFAULT_TICK = timedelta(seconds=20)
-
-
-async def build_services(
-    settings: Settings, clock: Clock, *, questionnaires_dir: Path = QUESTIONNAIRES_DIR,
-    local_dirs: tuple[Path, ...] = (),
-) -> Services:
-    """Load and validate every data file (a bad file stops start-up), then open the database."""
-    questionnaires = load_questionnaires(questionnaires_dir, *local_dirs)
-    known_items = {item.id for q in questionnaires.values() for item in q.items}
-    rules = load_rules(questionnaires_dir / "rules.yaml", known_items=known_items)
-    schedule = load_schedule(questionnaires_dir / "schedule.yaml")
-    opioids = load_opioid_catalogue(questionnaires_dir / "opioids.yaml")
-    sites = load_sites(settings.bot_sites_file or questionnaires_dir / "sites.yaml")
-    vocabulary = load_free_text_vocabulary(questionnaires_dir / "free_text_red_flags.yaml")
-    store = await open_store(settings.bot_database, clock)
-    services = Services(
-        settings=settings, store=store, clock=clock, questionnaires=questionnaires, rules=rules,
-        schedule=schedule, opioids=opioids, sites=sites, free_text_vocabulary=vocabulary,
-        clinician_chat_id=settings.clinician_chat_id, replica_id=settings.bot_replica_id,
-    )
-    try:
-        async with store.read() as tx:
-            sites.require(await site_codes_in_use(tx))
-        await _stamp_versions(services)
-    except Exception:
-        await store.close()
-        raise
-    await guards.load_clinician_chat(services)
-    return services
-
-
-async def _stamp_versions(services: Services) -> None:
-    """The opioid table and rules versions loaded now: every alert stored from now on carries them (issue 17)."""
-    import json
-
-    from bot.domain.stamps import VERSIONS_SETTING, versions
-    from bot.storage.settings import put_setting
-
-    async with services.store.transaction() as tx:
-        await put_setting(tx, VERSIONS_SETTING, json.dumps(versions(services.opioids, services.rules)))
-        await tx.commit()
+# The composition root is `bot.bootstrap`; these names stay importable from here for existing callers.
+__all__ = ["DEFAULT_TICK", "QUESTIONNAIRES_DIR", "build_application", "build_services", "on_startup",
+           "periodic_work", "register_handlers", "telegram_pacing"]
 
 
 def build_application(
@@ -117,6 +64,11 @@ def build_application(
         .get_updates_request(InboxPollingRequest(update_queue, connection_pool_size=1))  # PTB's default pool: 1
         .concurrent_updates(processor)  # 16 handler slots, at most one per sender (issue 39)
     )
+    if not base_file_url and base_url.rstrip("/").endswith("/bot"):
+        # Telegram serves files at <API root>/file/bot<token>/<path> (core.telegram.org/bots/api#getfile): derived
+        # from the API URL, a box photo (issue 37) is fetched from the stand-in in tests and the sandbox, and from
+        # Telegram itself (PTB's default) in production.
+        base_file_url = base_url.rstrip("/").removesuffix("/bot") + "/file/bot"
     if base_file_url:
         builder = builder.base_file_url(base_file_url)
     if rate_limiter:
@@ -191,6 +143,7 @@ def register_handlers(application: Application) -> None:
     application.add_handler(CallbackQueryHandler(followup.followup, pattern=FOLLOWUP))
     application.add_handler(CallbackQueryHandler(phone.phone_button, pattern=PHONE_ANSWER))
     application.add_handler(CallbackQueryHandler(phone.phone_button, pattern=PHONE_TOGGLE))
+    application.add_handler(CallbackQueryHandler(patient.medicine_choice, pattern=medicine.MEDICINE))
     application.add_handler(CallbackQueryHandler(patient.stale_button))
     application.add_handler(ChatMemberHandler(membership.private_chat_member, ChatMemberHandler.MY_CHAT_MEMBER))
     application.add_handler(MessageHandler(private & filters.UpdateType.EDITED_MESSAGE, patient.edited_message))
@@ -228,24 +181,6 @@ async def on_startup(application: Application) -> None:
             BotCommand("stop", _("Stop taking part")),
         ]
     )
-
-
-async def periodic_work(services: Services, messenger: Messenger) -> dispatcher.TickReport:
-    """Everything that runs on the clock, in order: the schedule (send, remind, close windows), housekeeping,
-    then the clinicians' side (alert delivery, the digest). The tick job, the sandbox and the test bench run this."""
-    report = await dispatcher.tick(services, messenger)
-    await housekeeping.prune_if_due(services)
-    await clinician_work(services, messenger)
-    return report
-
-
-async def clinician_work(services: Services, messenger: Messenger) -> None:
-    """Advice owed to patients, alerts due (first sends, retries, re-alerts) and the morning digest; safe to run
-    beside `periodic_work`."""
-    await patient_notices.send_notices(services, messenger)
-    await silence.escalate_silences(services)
-    await worker.deliver_due(services, messenger)
-    await digest.send_digest_if_due(services, messenger)
 
 
 async def _tick_job(context: BotContext) -> None:

@@ -17,7 +17,8 @@ from telegram import Update
 from telegram.ext import Application, Job, SimpleUpdateProcessor
 
 from bot.services.container import Services
-from bot.telegram.app import build_application, on_startup, periodic_work
+from bot.bootstrap import periodic_work
+from bot.telegram.app import build_application, on_startup
 from bot.telegram.context import MESSENGER_KEY
 
 __all__ = ["TICK_JOB_NAME", "CountingProcessor", "SandboxBot"]

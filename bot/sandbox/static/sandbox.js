@@ -198,6 +198,8 @@ function render(state) {
   if (shown && shown.day !== null) day.textContent = `${shown.study_id} : jour ${shown.day}`;
   $("#phone-input").disabled = !shown;
   $("#phone-form button").disabled = !shown;
+  $("#box-select").disabled = !shown;
+  $("#box-form button").disabled = !shown;
 
   renderControls(state);
   renderForm(state.form);
@@ -298,6 +300,13 @@ function setUp() {
     const text = input.value;
     input.value = "";
     await attempt(() => api("/api/say", { chat_id: view.patient, text }));
+  });
+
+  $("#box-form").addEventListener("submit", async (event) => {
+    // Issue 37: the photo of a sample box (made-up codes); read by the bot when the question asks for the medicine.
+    event.preventDefault();
+    if (view.patient === null) return;
+    await attempt(() => api("/api/photo", { chat_id: view.patient, box: $("#box-select").value }));
   });
 
   $("#group-form").addEventListener("submit", async (event) => {

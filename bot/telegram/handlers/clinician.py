@@ -1,23 +1,31 @@
-"""Clinician commands, accepted only from an allowed user inside the clinicians' group."""
+"""Clinician commands, accepted only from an allowed user inside the clinicians' group.
+
+Every command opens the same way — allowed (else a short refusal) → its arguments → the audit trail — in one place,
+`clinician_command`; each handler below does only its own work, from a `ClinicianCall`, as thin as PTB's examples.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING
 
-from telegram import Update
+from telegram import Message, Update
 
 from bot.clock import parse_utc
 from bot.domain.enrolment import EnrolmentError, parse_day0, parse_enrolment
 from bot.i18n import _
-from bot.services.status_labels import status_label
 from bot.services import clinician_commands, enrolment
+from bot.services.container import Services
+from bot.services.status_labels import arm_label, site_label, status_label, timepoint_label
 from bot.telegram.context import BotContext
 
 if TYPE_CHECKING:
+    from bot.services.overview import PatientOverview
     from bot.storage.exports import MessageRow
 
 log = logging.getLogger(__name__)
@@ -54,36 +62,77 @@ async def record_command(update: Update, context: BotContext, command: str, args
     )
 
 
-async def enroll(update: Update, context: BotContext) -> None:
+@dataclass(frozen=True)
+class ClinicianCall:
+    """A clinician command that passed the shared opening: who asked, where to answer, with which arguments."""
+
+    update: Update
+    context: BotContext
+    message: Message
+    user_id: int
+    args: list[str]
+
+    @property
+    def services(self) -> Services:
+        return self.context.services
+
+    @property
+    def actor(self) -> str:
+        """Who the audit trail names."""
+        return f"clinician:{self.user_id}"
+
+    async def reply(self, text: str, *, protect_content: bool | None = None) -> None:
+        await self.message.reply_text(text, protect_content=protect_content)
+
+
+ClinicianHandler = Callable[[ClinicianCall], Awaitable[None]]
+PtbCallback = Callable[[Update, BotContext], Awaitable[None]]
+
+
+def clinician_command(name: str) -> Callable[[ClinicianHandler], PtbCallback]:
+    """The opening every clinician command shares, once: refuse anyone but an allowed clinician in the clinicians'
+    group (with a short reply), read the arguments, record the command in the audit trail (who, what, when) — then
+    run the handler. `name` is the command as the audit trail records it."""
+    def decorate(handler: ClinicianHandler) -> PtbCallback:
+        @functools.wraps(handler)
+        async def callback(update: Update, context: BotContext) -> None:
+            if not await allowed(update, context):
+                return
+            message, user = update.effective_message, update.effective_user
+            if message is None or user is None:  # a command always has both; nothing to answer otherwise
+                return
+            call = ClinicianCall(update, context, message, user.id, list(context.args or []))
+            await record_command(update, context, name, call.args)
+            await handler(call)
+        return callback
+    return decorate
+
+
+@clinician_command("enroll")
+async def enroll(call: ClinicianCall) -> None:
     """/enroll <study_id> <YYYY-MM-DD> [arm=…] [site=…] [fractions=1|5]: create a one-time invitation link."""
-    if not await allowed(update, context):
-        return
-    message = update.effective_message
-    user = update.effective_user
-    assert message is not None and user is not None
-    args = list(context.args or [])
-    await record_command(update, context, "enroll", args)
+    services = call.services
     try:
-        request = parse_enrolment(args, today=local_today(context))
+        request = parse_enrolment(call.args, today=local_today(call.context))
         invitation = await enrolment.enroll(
-            context.services.store, context.services.clock, request, actor=f"clinician:{user.id}",
-            known_sites=context.services.sites.codes, default_site=context.services.sites.enrolment_default,
+            services.store, services.clock, request, actor=call.actor, known_sites=services.sites.codes,
+            default_site=services.sites.enrolment_default, sites=services.sites,
         )
     except EnrolmentError as exc:
-        await message.reply_text(str(exc))
+        await call.reply(str(exc))
         return
-    link = f"https://t.me/{context.bot.username}?start={invitation.code}"
-    expires = invitation.expires_at.astimezone(context.services.settings.timezone).strftime("%d/%m/%Y")
-    text = _("Patient {study_id} enrolled (site {site}, arm {arm}, {fractions} fraction(s), day 0 = {day0}).\n"
+    link = f"https://t.me/{call.context.bot.username}?start={invitation.code}"
+    expires = invitation.expires_at.astimezone(services.settings.timezone).strftime("%d/%m/%Y")
+    text = _("Patient {study_id} enrolled ({site}, {arm}, {fractions} fraction(s), day 0 = {day0}).\n"
              "Give the patient this personal link, valid once until {expires}:\n{link}").format(
-        study_id=request.study_id, site=invitation.site, arm=request.arm, fractions=request.fractions,
-        day0=request.rt_start.strftime("%d/%m/%Y"), expires=expires, link=link,
+        study_id=request.study_id, site=site_label(services.sites, invitation.site), arm=arm_label(request.arm),
+        fractions=request.fractions, day0=request.rt_start.strftime("%d/%m/%Y"), expires=expires, link=link,
     )
-    if late_enrolment_warning_due(context, request.rt_start):
+    if late_enrolment_warning_due(call.context, request.rt_start):
         text += "\n\n" + _(
             "Warning: radiotherapy has already started for this patient. The baseline questionnaire will still be "
             "sent, but its answers come after the first fraction: the exports flag them (after_rt_start).")
-    await message.reply_text(text, protect_content=True)
+    await call.reply(text, protect_content=True)
 
 
 def late_enrolment_warning_due(context: BotContext, rt_start: object) -> bool:
@@ -120,7 +169,8 @@ async def acknowledge(update: Update, context: BotContext) -> None:
     # who took it; the delivery worker updates every other copy the same way (durably, paced with the group).
     shown = await worker.taken_here(services, alert_id, message_id=query.message.message_id if query.message else None,
                                     name=query.from_user.first_name)
-    text = (shown or (query.message.text if query.message and query.message.text else "") + acknowledged_suffix(
+    original = query.message.text if isinstance(query.message, Message) and query.message.text else ""
+    text = (shown or original + acknowledged_suffix(
         query.from_user.first_name, when)) + "\n" + _("What was done?")
     try:  # the closed loop (issue 15): the buttons now ask what was done
         await query.edit_message_text(text, reply_markup=followup_keyboard(alert_id, "action"))
@@ -132,63 +182,58 @@ def _local(context: BotContext, moment: object) -> str:
     return moment.astimezone(context.services.settings.timezone).strftime("%d/%m %H:%M")  # type: ignore[attr-defined]
 
 
-async def _patient_arg(update: Update, context: BotContext, usage: str):  # type: ignore[no-untyped-def]
+async def _patient_arg(call: ClinicianCall, usage: str) -> PatientOverview | None:
     """The patient named by the first argument, or a French error in the chat."""
     from bot.services import overview
 
-    args = context.args or []
-    message = update.effective_message
-    assert message is not None
-    if not args:
-        await message.reply_text(usage)
+    if not call.args:
+        await call.reply(usage)
         return None
-    found = await overview.one_overview(context.services, args[0])
+    found = await overview.one_overview(call.services, call.args[0])
     if found is None:
-        await message.reply_text(_("Unknown study id: {study_id}.").format(study_id=args[0]))
+        await call.reply(_("Unknown study id: {study_id}.").format(study_id=call.args[0]))
     return found
 
 
-async def list_patients(update: Update, context: BotContext) -> None:
+@clinician_command("patients")
+async def list_patients(call: ClinicianCall) -> None:
     """/patients: one line per patient — status, next questionnaire, last worst pain, open alerts."""
     from bot.services import overview
 
-    if not await allowed(update, context):
-        return
-    await record_command(update, context, "patients", list(context.args or []))
-    rows = await overview.all_overviews(context.services)
+    rows = await overview.all_overviews(call.services)
     if not rows:
-        await update.effective_message.reply_text(_("No patient enrolled yet."))  # type: ignore[union-attr]
+        await call.reply(_("No patient enrolled yet."))
         return
     lines = [_("Patients ({count}):").format(count=len(rows))]
     for row in rows:
-        nxt = f"{row.next_due[0]} {_local(context, row.next_due[1])}" if row.next_due else "—"
+        nxt = (f"{timepoint_label(row.next_due[0])} {_local(call.context, row.next_due[1])}"
+               if row.next_due else "—")
         pain = "—" if row.last_worst_pain is None else str(row.last_worst_pain)
         lines.append(
             _("{study_id} ({site}, {arm}): {status}; next: {next}; last worst pain: {pain}; open alerts: {alerts}")
-            .format(study_id=row.patient.study_id, site=row.patient.site_code, arm=row.patient.arm,
-                    status=status_label(row.patient.status), next=nxt, pain=pain,
+            .format(study_id=row.patient.study_id, site=site_label(call.services.sites, row.patient.site_code),
+                    arm=arm_label(row.patient.arm), status=status_label(row.patient.status), next=nxt, pain=pain,
                     alerts=row.open_alerts)
         )
-    await _reply_long(update, "\n".join(lines))
+    await _reply_long(call.update, "\n".join(lines))
 
 
-async def show_patient(update: Update, context: BotContext) -> None:
+@clinician_command("patient")
+async def show_patient(call: ClinicianCall) -> None:
     """/patient <study_id>: summary and a pain/OMED trajectory plot."""
     from bot.domain.schedule import fraction_days
     from bot.plots import trajectory_png
 
-    if not await allowed(update, context):
-        return
-    await record_command(update, context, "patient", list(context.args or []))
-    row = await _patient_arg(update, context, _("Usage: /patient <study_id>"))
+    row = await _patient_arg(call, _("Usage: /patient <study_id>"))
     if row is None:
         return
+    context, update = call.context, call.update
     p = row.patient
     summary = _(
-        "{study_id} — site {site}, arm {arm}, {fractions} fraction(s), day 0 = {day0}\n"
+        "{study_id} — {site}, {arm}, {fractions} fraction(s), day 0 = {day0}\n"
         "Status: {status}; questionnaires completed: {completed}, missed: {missed}; open alerts: {alerts}"
-    ).format(study_id=p.study_id, site=p.site_code, arm=p.arm, fractions=p.fractions,
-             day0=p.rt_start.strftime("%d/%m/%Y"), status=status_label(p.status),
+    ).format(study_id=p.study_id, site=site_label(call.services.sites, p.site_code), arm=arm_label(p.arm),
+             fractions=p.fractions, day0=p.rt_start.strftime("%d/%m/%Y"), status=status_label(p.status),
              completed=row.completed, missed=row.missed, alerts=row.open_alerts)
     if row.side_effects:  # a mild one is not an alert (issue 15): here the team sees it
         summary += "\n" + _("Side effects in the last questionnaire: {effects}").format(
@@ -202,7 +247,7 @@ async def show_patient(update: Update, context: BotContext) -> None:
         trajectory_png, p.study_id, [t.study_day for t in row.trajectory], [t.worst_pain for t in row.trajectory],
         [t.omed_mg for t in row.trajectory], rt_days=rt_days,
     )
-    await context.bot.send_photo(update.effective_chat.id, png, caption=summary, protect_content=True)  # type: ignore[union-attr]
+    await context.bot.send_photo(call.message.chat_id, png, caption=summary, protect_content=True)
     if messages:  # too long for the photo's caption: its own message
         await _reply_long(update, messages)
 
@@ -232,124 +277,102 @@ def _recent_messages(context: BotContext, recent: Sequence["MessageRow"]) -> str
     return "\n".join(lines)
 
 
-async def list_alerts(update: Update, context: BotContext) -> None:
+@clinician_command("alerts")
+async def list_alerts(call: ClinicianCall) -> None:
     """/alerts: the alerts not yet taken care of."""
-    from bot.services.digest import open_alert_lines
+    from bot.delivery.digest import open_alert_lines
 
-    if not await allowed(update, context):
-        return
-    await record_command(update, context, "alerts", list(context.args or []))
-    lines = await open_alert_lines(context.services)
-    await _reply_long(update, "\n".join([_("Open alerts:")] + lines) if lines else _("No open alert."))
+    lines = await open_alert_lines(call.services)
+    await _reply_long(call.update, "\n".join([_("Open alerts:")] + lines) if lines else _("No open alert."))
 
 
-async def call_list(update: Update, context: BotContext) -> None:
+@clinician_command("appels")
+async def call_list(call: ClinicianCall) -> None:
     """/appels: the patients to phone for the day-30 questionnaire (primary end point) before its window closes."""
     from bot.services.call_list import call_list_lines
 
-    if not await allowed(update, context):
-        return
-    await record_command(update, context, "appels", list(context.args or []))
-    await _reply_long(update, "\n".join(await call_list_lines(context.services)))
+    await _reply_long(call.update, "\n".join(await call_list_lines(call.services)))
 
 
-async def send_now(update: Update, context: BotContext) -> None:
+@clinician_command("send")
+async def send_now(call: ClinicianCall) -> None:
     """/send <study_id> [questionnaire]: push a questionnaire to the patient now."""
     from bot.scheduling import dispatcher
     from bot.services import participation
 
-    if not await allowed(update, context):
-        return
-    args = list(context.args or [])
-    await record_command(update, context, "send", args)
-    row = await _patient_arg(update, context, _("Usage: /send <study_id> [questionnaire]"))
+    row = await _patient_arg(call, _("Usage: /send <study_id> [questionnaire]"))
     if row is None:
         return
     if row.patient.status == "deceased":  # issue 39, item 4: nothing is sent to a patient recorded as deceased
-        await update.effective_message.reply_text(  # type: ignore[union-attr]
-            _("Cannot send: {study_id} is recorded as deceased.").format(study_id=row.patient.study_id))
+        await call.reply(_("Cannot send: {study_id} is recorded as deceased.").format(study_id=row.patient.study_id))
         return
-    questionnaire = args[1] if len(args) > 1 else "weekly"
-    instance_id = await participation.push_questionnaire(
-        context.services, row.patient, questionnaire, actor=f"clinician:{update.effective_user.id}"  # type: ignore[union-attr]
-    )
+    questionnaire = call.args[1] if len(call.args) > 1 else "weekly"
+    instance_id = await participation.push_questionnaire(call.services, row.patient, questionnaire, actor=call.actor)
     if instance_id is None:
-        await update.effective_message.reply_text(  # type: ignore[union-attr]
-            _("Cannot send: the patient is not active, or the questionnaire is unknown ({known}).").format(
-                known=", ".join(sorted(context.services.questionnaires)))
-        )
+        await call.reply(_("Cannot send: the patient is not active, or the questionnaire is unknown ({known}).").format(
+            known=", ".join(sorted(call.services.questionnaires))))
         return
-    sent = await dispatcher.dispatch_patient(context.services, context.messenger, row.patient.id)
+    sent = await dispatcher.dispatch_patient(call.services, call.context.messenger, row.patient.id)
     text = _("Questionnaire {questionnaire} sent to {study_id}.") if sent == instance_id else _(
         "Questionnaire {questionnaire} queued for {study_id}: it follows the one in progress (or waits for 08:00).")
-    await update.effective_message.reply_text(  # type: ignore[union-attr]
-        text.format(questionnaire=questionnaire, study_id=row.patient.study_id))
+    await call.reply(text.format(questionnaire=questionnaire, study_id=row.patient.study_id))
 
 
-async def _set_status(update: Update, context: BotContext, command: str, status: str) -> None:
+async def _set_status(call: ClinicianCall, command: str, status: str) -> None:
     from bot.scheduling import dispatcher
     from bot.services import participation
 
-    if not await allowed(update, context):
-        return
-    await record_command(update, context, command, list(context.args or []))
-    row = await _patient_arg(update, context, _("Usage: /{command} <study_id>").format(command=command))
+    row = await _patient_arg(call, _("Usage: /{command} <study_id>").format(command=command))
     if row is None:
         return
-    outcome = await participation.change_status(
-        context.services, row.patient, status, actor=f"clinician:{update.effective_user.id}"  # type: ignore[union-attr]
-    )
+    outcome = await participation.change_status(call.services, row.patient, status, actor=call.actor)
     if outcome != "done":
-        await update.effective_message.reply_text(  # type: ignore[union-attr]
-            _("No change: {study_id} is {status}.").format(
-                study_id=row.patient.study_id, status=status_label(row.patient.status)))
+        await call.reply(_("No change: {study_id} is {status}.").format(
+            study_id=row.patient.study_id, status=status_label(row.patient.status)))
         return
-    await update.effective_message.reply_text(  # type: ignore[union-attr]
-        _("{study_id} is now {status}.").format(study_id=row.patient.study_id, status=status_label(status)))
+    await call.reply(_("{study_id} is now {status}.").format(study_id=row.patient.study_id,
+                                                            status=status_label(status)))
     if status == "active":
-        await dispatcher.dispatch_patient(context.services, context.messenger, row.patient.id)
+        await dispatcher.dispatch_patient(call.services, call.context.messenger, row.patient.id)
 
 
-async def pause_patient(update: Update, context: BotContext) -> None:
+@clinician_command("pause")
+async def pause_patient(call: ClinicianCall) -> None:
     """/pause <study_id>"""
-    await _set_status(update, context, "pause", "paused")
+    await _set_status(call, "pause", "paused")
 
 
-async def resume_patient(update: Update, context: BotContext) -> None:
+@clinician_command("reprendre")
+async def resume_patient(call: ClinicianCall) -> None:
     """/reprendre <study_id>"""
-    await _set_status(update, context, "reprendre", "active")
+    await _set_status(call, "reprendre", "active")
 
 
-async def withdraw_patient(update: Update, context: BotContext) -> None:
+@clinician_command("withdraw")
+async def withdraw_patient(call: ClinicianCall) -> None:
     """/withdraw <study_id>: final; no message to the patient ever again, data kept."""
-    await _set_status(update, context, "withdraw", "withdrawn")
+    await _set_status(call, "withdraw", "withdrawn")
 
 
-async def change_day0(update: Update, context: BotContext) -> None:
+@clinician_command("day0")
+async def change_day0(call: ClinicianCall) -> None:
     """/day0 <study_id> <YYYY-MM-DD>: correct the radiotherapy start; the schedule follows."""
     from bot.services import participation
 
-    if not await allowed(update, context):
-        return
-    args = list(context.args or [])
-    await record_command(update, context, "day0", args)
-    row = await _patient_arg(update, context, _("Usage: /day0 <study_id> <YYYY-MM-DD>"))
+    row = await _patient_arg(call, _("Usage: /day0 <study_id> <YYYY-MM-DD>"))
     if row is None:
         return
-    if len(args) < 2:
-        await update.effective_message.reply_text(_("Usage: /day0 <study_id> <YYYY-MM-DD>"))  # type: ignore[union-attr]
+    if len(call.args) < 2:
+        await call.reply(_("Usage: /day0 <study_id> <YYYY-MM-DD>"))
         return
     try:
-        new_day0 = parse_day0(args[1], local_today(context))
+        new_day0 = parse_day0(call.args[1], local_today(call.context))
     except EnrolmentError as exc:
-        await update.effective_message.reply_text(str(exc))  # type: ignore[union-attr]
+        await call.reply(str(exc))
         return
-    count = await participation.change_day0(
-        context.services, row.patient, new_day0, actor=f"clinician:{update.effective_user.id}"  # type: ignore[union-attr]
-    )
-    await update.effective_message.reply_text(  # type: ignore[union-attr]
-        _("Day 0 of {study_id} is now {day0}; {count} questionnaire(s) planned.").format(
-            study_id=row.patient.study_id, day0=new_day0.strftime("%d/%m/%Y"), count=count))
+    count = await participation.change_day0(call.services, row.patient, new_day0, actor=call.actor)
+    await call.reply(_("Day 0 of {study_id} is now {day0}; {count} questionnaire(s) planned.").format(
+        study_id=row.patient.study_id, day0=new_day0.strftime("%d/%m/%Y"), count=count))
 
 
 async def _reply_long(update: Update, text: str) -> None:
@@ -375,53 +398,44 @@ def _past_date(text: str, context: BotContext) -> date | None:
     return value if value <= local_today(context) else None
 
 
-async def last_fraction(update: Update, context: BotContext) -> None:
+@clinician_command("fraction")
+async def last_fraction(call: ClinicianCall) -> None:
     """/fraction <study_id> <YYYY-MM-DD> [delivered=N]: the actual last radiotherapy fraction (the flare window
     runs to 10 days after it) and how many fractions were delivered (default: as planned)."""
     from bot.services import intercurrent
 
-    if not await allowed(update, context):
-        return
-    args = list(context.args or [])
-    await record_command(update, context, "fraction", args)
+    args = call.args
     usage = _("Usage: /fraction <study_id> <YYYY-MM-DD> [delivered=N]")
-    row = await _patient_arg(update, context, usage)
+    row = await _patient_arg(call, usage)
     if row is None:
         return
-    message = update.effective_message
-    assert message is not None
-    on = _past_date(args[1], context) if len(args) > 1 else None
+    on = _past_date(args[1], call.context) if len(args) > 1 else None
     delivered: int | None = row.patient.fractions
     for extra in args[2:]:
         key, _sep, value = extra.partition("=")
         delivered = int(value) if key == "delivered" and value.isdigit() and 0 < int(value) <= 10 else None
     if on is None or on < row.patient.rt_start or delivered is None:
-        await message.reply_text(usage)
+        await call.reply(usage)
         return
-    await intercurrent.record_last_fraction(context.services, row.patient, on, delivered,
-                                            actor=f"clinician:{update.effective_user.id}")  # type: ignore[union-attr]
-    await message.reply_text(_("Last fraction of {study_id}: {day} ({delivered} fraction(s) delivered).").format(
+    await intercurrent.record_last_fraction(call.services, row.patient, on, delivered, actor=call.actor)
+    await call.reply(_("Last fraction of {study_id}: {day} ({delivered} fraction(s) delivered).").format(
         study_id=row.patient.study_id, day=on.strftime("%d/%m/%Y"), delivered=delivered))
 
 
-async def intercurrent_event(update: Update, context: BotContext) -> None:
+@clinician_command("event")
+async def intercurrent_event(call: ClinicianCall) -> None:
     """/event <study_id> <kind> <YYYY-MM-DD> [note]: an intercurrent event, listed per patient in the report.
     A withdrawal needs its reason as the note."""
     from bot.services import intercurrent
 
-    if not await allowed(update, context):
-        return
-    args = list(context.args or [])
-    await record_command(update, context, "event", args)
+    args = call.args
     usage = _("Usage: /event <study_id> <kind> <YYYY-MM-DD> [note]. Kinds: {kinds}. A withdrawal needs its "
               "reason. A death entered by mistake: /event <study_id> death-cancel <reason>.").format(
         kinds=", ".join(intercurrent.EVENT_KINDS))
-    row = await _patient_arg(update, context, usage)
+    row = await _patient_arg(call, usage)
     if row is None:
         return
-    message = update.effective_message
-    assert message is not None
-    actor = f"clinician:{update.effective_user.id}"  # type: ignore[union-attr]
+    message, actor, context = call.message, call.actor, call.context
     if len(args) > 1 and args[1] == "death-cancel":
         reason = " ".join(args[2:]).strip()
         if not reason:
@@ -451,7 +465,8 @@ async def intercurrent_event(update: Update, context: BotContext) -> None:
         study_id=row.patient.study_id, kind=kind, day=on.strftime("%d/%m/%Y")))
 
 
-async def record_regimen(update: Update, context: BotContext) -> None:
+@clinician_command("traitement")
+async def record_regimen(call: ClinicianCall) -> None:
     """/traitement <study_id> <product> <dose>[x<n>] [; ...] raison: <why>: the analgesic regimen as the team
     knows it (pumps and methadone included), reason required; the patient confirms it at the next questionnaire.
     With the study id alone: the regimen last recorded."""
@@ -459,20 +474,14 @@ async def record_regimen(update: Update, context: BotContext) -> None:
     from bot.domain.team_regimen import RegimenCommandError, describe_regimen, parse_regimen_command
     from bot.services import intercurrent
 
-    if not await allowed(update, context):
-        return
-    args = list(context.args or [])
-    await record_command(update, context, "traitement", args)
+    args, services, message = call.args, call.services, call.message
     usage = _("Usage: /traitement <study_id> <product> <dose>[x<per day>] [; <product> <dose>[x<per day>]] "
               "reason: <why>. Example: /traitement P-001 skenan 60x2 ; actiskenan 10x3 reason: after the "
               "hospital stay. Products: {products}.").format(
-        products=", ".join(p.code for p in context.services.opioids.products if p.substance is not None))
-    row = await _patient_arg(update, context, usage)
+        products=", ".join(p.code for p in services.opioids.products if p.substance is not None))
+    row = await _patient_arg(call, usage)
     if row is None:
         return
-    message = update.effective_message
-    assert message is not None
-    services = context.services
     if len(args) == 1:
         entries = await clinician_commands.team_regimens_of(services, row.patient.id)
         if not entries:
@@ -488,8 +497,7 @@ async def record_regimen(update: Update, context: BotContext) -> None:
     except RegimenCommandError as exc:
         await message.reply_text(f"{exc}\n\n{usage}")
         return
-    await intercurrent.record_regimen(services, row.patient, entry.regimen, entry.reason,
-                                      actor=f"clinician:{update.effective_user.id}")  # type: ignore[union-attr]
+    await intercurrent.record_regimen(services, row.patient, entry.regimen, entry.reason, actor=call.actor)
     omed = compute_omed(entry.regimen, services.opioids)
     mg = _("not computable") if omed.mg is None else f"{omed.mg:g} mg/j"
     text = _("Regimen recorded for {study_id}:\n{regimen}\nOral morphine equivalent: {mg} (table {table}, "

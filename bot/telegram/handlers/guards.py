@@ -14,7 +14,7 @@ from bot.telegram.context import BotContext
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CLINICIAN_CHAT_SETTING", "follow_migration", "leave_foreign_groups", "load_clinician_chat",
+__all__ = ["CLINICIAN_CHAT_SETTING", "follow_migration", "leave_foreign_groups",
            "refuse_presses_from_other_chats"]
 
 
@@ -54,11 +54,6 @@ async def leave_foreign_groups(update: Update, context: BotContext) -> None:
     except (BadRequest, Forbidden) as exc:  # no longer a member (a message that crossed the leave): goal reached
         log.info("could not leave a foreign group (update %s): %s", update.update_id, type(exc).__name__)
     raise ApplicationHandlerStop
-
-
-async def load_clinician_chat(context_services: object) -> None:
-    """At start-up, prefer a migrated group id recorded in the database over the configured one."""
-    await clinician_chat.load_clinician_chat(context_services)  # type: ignore[arg-type]
 
 
 async def refuse_presses_from_other_chats(update: Update, context: BotContext) -> None:

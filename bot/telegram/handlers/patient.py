@@ -21,9 +21,10 @@ from bot.domain.models import NEVER_WRITTEN_TO, Patient
 from bot.domain.sites import Site
 from bot.i18n import _
 from bot.scheduling import dispatcher
-from bot.services import answering, enrolment, onboarding, patient_messages
+from bot.services import answering, enrolment, medicine_photos, onboarding, patient_messages
 from bot.services.answering import Submission
 from bot.telegram.context import BotContext
+from bot.telegram.handlers import medicine
 from bot.telegram.keyboards import ANSWER, BACK, TOGGLE, VALIDATE, consent_keyboard, parse_press, preference_keyboard
 from bot.services.prompting import send_prompt
 from bot.telegram.rendering import answered_text, question_text, summary_text
@@ -236,7 +237,9 @@ def _message_kind(message: object) -> str:
 
 
 async def other_message(update: Update, context: BotContext) -> None:
-    """Voice notes, photos, documents, stickers…: kept and passed on to the team like a text; then the question."""
+    """Voice notes, photos, documents, stickers…: kept and passed on to the team like a text; then the question.
+    The one exception: a photo without words while the question asks for an opioid product is read as a photo of
+    the box (issue 37, `bot.telegram.handlers.medicine`): decoded, neither passed on nor kept."""
     message = update.effective_message
     if message is None or update.effective_user is None:
         return
@@ -246,6 +249,8 @@ async def other_message(update: Update, context: BotContext) -> None:
             await message.reply_text(refusal_text())
         elif patient.status not in NEVER_WRITTEN_TO:
             await message.reply_text(help_text(context.services.sites.get(patient.site_code)))
+        return
+    if await medicine.box_photo(update, context):  # issue 37: a box photo for a product question: decoded, not passed on
         return
     await keep_message(update, context, kind=_message_kind(message), text=message.caption)
 
@@ -581,3 +586,30 @@ async def stop_confirmed(update: Update, context: BotContext) -> None:
     else:
         await context.bot.send_message(query.from_user.id, _("Good, the follow-up continues."))
         await show_current(update, context)
+
+
+async def medicine_choice(update: Update, context: BotContext) -> None:
+    """The Yes / No under a box photo's "is this your medicine?" (issue 37; here, beside the other presses).
+
+    Yes: the product is the answer (then the doses, as when chosen from the list). No: the list again."""
+    query = update.callback_query
+    assert query is not None
+    match = medicine.PRESS.match(query.data or "")
+    if match is None:
+        await query.answer(stale_text())
+        return
+    scan_id, yes = int(match.group(1)), match.group(2) == "y"
+    if yes:
+        status, submission = await medicine_photos.confirm(context.services, query.from_user.id, scan_id)
+        if status != "stored" or submission is None:
+            await query.answer(stale_text())
+            return
+        await _drop_keyboard(query)
+        await _after_submission(update, context, submission, query=query)
+        return
+    status, prompt = await medicine_photos.decline(context.services, query.from_user.id, scan_id)
+    await query.answer()
+    await _drop_keyboard(query)
+    if status == "declined" and prompt is not None:
+        await send_prompt(context.messenger, context.services, query.from_user.id, prompt,
+                          header=_("All right: please choose your medicine from the list."), replaces_previous=True)

@@ -15,9 +15,11 @@ from telegram.error import BadRequest
 from bot.domain import engine
 from bot.i18n import _
 from bot.services import phone_entry
-from bot.services.answering import Prompt, Submission
+from bot.domain.prompt import Prompt
+from bot.services.answering import Submission
 from bot.telegram.context import BotContext
-from bot.telegram.handlers.clinician import allowed, record_command, refusal_text
+from bot.services.status_labels import timepoint_label
+from bot.telegram.handlers.clinician import ClinicianCall, clinician_command, refusal_text
 from bot.telegram.keyboards import PHONE_ANSWER, PHONE_TOGGLE, VALIDATE, parse_press, question_keyboard
 from bot.telegram.rendering import answered_text, question_text
 
@@ -43,27 +45,21 @@ async def _send_prompt(context: BotContext, chat_id: int, prompt: Prompt, header
     )
 
 
-async def start_entry(update: Update, context: BotContext) -> None:
+@clinician_command("saisie")
+async def start_entry(call: ClinicianCall) -> None:
     """/saisie <study_id>: ask the patient's day-30 questions here, one message per question, with buttons."""
-    if not await allowed(update, context):
+    if not call.args:
+        await call.reply(_("Usage: /saisie <study_id>"))
         return
-    message = update.effective_message
-    user = update.effective_user
-    assert message is not None and user is not None
-    args = list(context.args or [])
-    await record_command(update, context, "saisie", args)
-    if not args:
-        await message.reply_text(_("Usage: /saisie <study_id>"))
-        return
-    problem, patient, prompt = await phone_entry.open_entry(context.services, clinician_id=user.id,
-                                                            study_id=args[0])
+    problem, patient, prompt = await phone_entry.open_entry(call.services, clinician_id=call.user_id,
+                                                            study_id=call.args[0])
     if problem is not None or patient is None or prompt is None:
-        await message.reply_text(_problem_text(problem or "completed", args[0]))
+        await call.reply(_problem_text(problem or "completed", call.args[0]))
         return
     header = _("Phone entry for {study_id} ({timepoint}). Read each question to the patient and press their "
                "answer; type a number or a text as a message. Every answer is recorded as given by phone.").format(
-        study_id=patient.study_id, timepoint=prompt.instance.timepoint)
-    await _send_prompt(context, message.chat_id, prompt, header)
+        study_id=patient.study_id, timepoint=timepoint_label(prompt.instance.timepoint))
+    await _send_prompt(call.context, call.message.chat_id, prompt, header)
 
 
 async def phone_button(update: Update, context: BotContext) -> None:
