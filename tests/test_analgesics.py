@@ -126,7 +126,8 @@ async def test_a_partial_diary_through_the_bot_does_not_poison_the_next_one(benc
         if prompt is not None and prompt.instance.questionnaire_id == "daily" and prompt.instance.id not in diaries:
             diaries.append(prompt.instance.id)
             if len(diaries) == 1:
-                for value in (3, "no", "no", "no", "no"):  # worst pain, then the four neurological questions
+                # worst pain, then (issue 35) the red-flag screen "Aucun de ces signes"
+                for value in (3, "none"):
                     await give(bench, patient, value)
                 while (await current_prompt(bench, patient)).item.id != "bg_taking":  # type: ignore[union-attr]
                     await give(bench, patient, "no")  # sphincter questions, then "treatment changed"

@@ -54,7 +54,7 @@ async def test_rules_see_the_baseline_and_the_history_is_loaded_once_per_questio
     prior = await prior_history(bench, diary)
     assert [inst.questionnaire_id for inst, _ in prior.entries] == ["baseline"]
     assert prior.entries[0][1]["pain_worst"] == 3
-    for value in ("no", "no", "no", "no"):  # the four neurological questions
+    for value in ("some", "no", "no", "no", "no"):  # the red-flag screen (issue 35), four neurological questions
         await give(bench, patient, value)
     assert await prior_history(bench, diary) is prior  # reused, not reloaded
 

@@ -176,7 +176,7 @@ def test_changing_relieve_presence_to_no_hides_its_score_in_the_baseline() -> No
 
 def test_daily_unchanged_treatment_skips_the_regimen_and_asks_only_the_rescue_count() -> None:
     q = SHIPPED["daily"]
-    answers: dict[str, Value] = {"pain_worst": 4, "rf_weakness": "no", "rf_numbness": "no",
+    answers: dict[str, Value] = {"pain_worst": 4, "rf_screen": "some", "rf_weakness": "no", "rf_numbness": "no",
                                  "rf_bladder_bowel": "no", "rf_radicular_new": "no", "sp_night_pain": "no",
                                  "sp_straining": "no", "analgesic_same": "yes"}
     assert next_item(q, answers).id == "rescue_doses_24h"  # type: ignore[union-attr]

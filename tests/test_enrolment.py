@@ -59,7 +59,7 @@ async def test_a_patient_joins_once_reads_the_information_and_the_baseline_start
     await bench.press(501, "J'ai lu et compris")
     await bench.press(501, "Le matin")
     question = bench.last_keyboard_message(501)
-    assert "Nouveau questionnaire" in (question.text or "") and "Question 1 /" in (question.text or "")
+    assert "Nouveau questionnaire" in (question.text or "") and "Question 1\n" in (question.text or "")
     assert [b for b in question.button_texts()][:11] == [str(n) for n in range(11)]
     status = _db(bench).execute("SELECT status, preferred_time FROM patients").fetchone()
     assert status == ("active", "matin")

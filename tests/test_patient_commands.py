@@ -34,7 +34,7 @@ async def test_help_sends_the_open_question_again_after_the_help_text(bench: Ben
     await bench.patient_says(patient, "/aide")
     sent = bench.standin.sent_messages(6011)[before:]
     assert len(sent) == 2 and "/reprendre" in (sent[0].text or "")
-    assert (sent[1].text or "").startswith("Question 2 /") and sent[1].buttons()
+    assert (sent[1].text or "").startswith("Question 2\n") and sent[1].buttons()
     assert bench.last_keyboard_message(6011).message_id == sent[1].message_id != first_copy.message_id
     assert not next(m for m in bench.standin.sent_messages(6011) if m.message_id == first_copy.message_id).buttons()
     prompt = await current_prompt(bench, patient)
@@ -60,7 +60,7 @@ async def test_pause_tells_the_clinicians_and_reprendre_resumes_at_the_current_q
                for m in bench.standin.sent_messages(CLINICIAN_CHAT))
     await bench.patient_says(patient, "/reprendre")
     assert status(bench) == "active"
-    assert (bench.last_keyboard_message(6002).text or "").startswith("Question 2 /")
+    assert (bench.last_keyboard_message(6002).text or "").startswith("Question 2\n")
     prompt = await current_prompt(bench, patient)
     assert prompt.item.id == "pain_average"
 

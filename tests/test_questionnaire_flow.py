@@ -49,7 +49,7 @@ async def test_an_answered_question_is_edited_to_show_the_choice_and_lose_its_ke
     edited = next(m for m in bench.standin.sent_messages(1002) if m.message_id == prompt.instance.question_message_id)
     assert edited.buttons() == [] and "Votre réponse : 6" in (edited.text or "")
     nxt = bench.last_keyboard_message(1002)
-    assert (nxt.text or "").startswith("Question 2 /")
+    assert (nxt.text or "").startswith("Question 2\n")
 
 
 async def test_a_double_tap_and_a_stale_button_change_nothing_and_are_answered(bench: Bench) -> None:
@@ -129,7 +129,7 @@ async def test_stickers_photos_voice_and_unknown_commands_bring_the_patient_back
         await bench.settle()
         assert len(bench.standin.sent_messages(1006)) > before
         # the question again (under "passed on" when the patient's message is kept for the team: one message)
-        assert "Question 2 /" in (bench.last_keyboard_message(1006).text or "")
+        assert "Question 2\n" in (bench.last_keyboard_message(1006).text or "")
     assert current_answers(bench) == {"pain_worst": 3}
 
 
@@ -155,7 +155,7 @@ async def test_after_a_restart_the_patient_continues_at_the_current_question(ben
     await give(bench, patient, 4)
     await bench.restart()
     await bench.patient_says(patient, "/reprendre")
-    assert (bench.last_keyboard_message(1008).text or "").startswith("Question 3 /")
+    assert (bench.last_keyboard_message(1008).text or "").startswith("Question 3\n")
     asked = await answer_all(bench, patient)
     assert "pain_worst" not in asked and "pain_average" not in asked
     assert rows(bench, "SELECT status FROM instances WHERE timepoint = 'baseline'") == [("completed",)]

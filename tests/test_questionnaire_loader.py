@@ -71,10 +71,13 @@ def test_the_four_shipped_questionnaires_load_with_version_1_2(shipped: dict[str
     team (team_regimen, team_regimen_ok; issue 17). 1.4 (daily, weekly; issue 32): shivers when the temperature was
     not taken, opioid toxicity asked after a change of treatment, myoclonus / hallucinations, breathlessness, new
     confusion; the weekly check asks fever, vomiting and swallowing. 1.5 (daily, weekly; issue 32): opioid toxicity
-    also asked when the treatment changed in the last 7 days (context item regimen_changed_recently)."""
+    also asked when the treatment changed in the last 7 days (context item regimen_changed_recently). 2.0 (daily,
+    weekly; issue 35): gates "Aucun de ces signes" (rf_screen) and "Un effet gênant aujourd'hui ?" (se_screen), the
+    rescue count as one tap, fever asked every time only when chemotherapy is possible (context chemo_possible);
+    follow-up 2.0: the red-flag screen only."""
     assert sorted(shipped) == ["baseline", "daily", "followup", "weekly"]
     assert {q.id: q.version for q in shipped.values()} == {
-        "baseline": "1.2", "daily": "1.5", "followup": "1.4", "weekly": "1.5"}
+        "baseline": "1.2", "daily": "2.0", "followup": "2.0", "weekly": "2.0"}
 
 
 @pytest.mark.parametrize("qid", sorted(REQUIRED_IDS))

@@ -107,7 +107,7 @@ async def test_enrol_join_answer_and_a_day_later_through_the_json_api(client: Cl
     await client.press_label(user_id, "Le matin (vers 10 h)")
     state = await client.state(user_id)
     question = state["phone"][-1]
-    assert "Question 1 /" in question["text"]
+    assert "Question 1\n" in question["text"]
     assert [b["text"] for row in question["buttons"] for b in row][:11] == [str(n) for n in range(11)]
     assert state["patients"][0]["status"] == "active" and state["patients"][0]["day"] == -2
 
@@ -115,7 +115,7 @@ async def test_enrol_join_answer_and_a_day_later_through_the_json_api(client: Cl
     state = await client.state(user_id)
     answered = next(m for m in state["phone"] if m["id"] == question["id"])
     assert answered["buttons"] == [] and answered["edited"] and "Votre réponse : 7" in answered["text"]
-    assert "Question 2 /" in state["phone"][-1]["text"]
+    assert "Question 2\n" in state["phone"][-1]["text"]
     database = client.sandbox.database
     assert rows(database, "SELECT item_id, value FROM answers") == [("pain_worst", "7")]
 
@@ -126,7 +126,7 @@ async def test_enrol_join_answer_and_a_day_later_through_the_json_api(client: Cl
     # +4 h reminder the same afternoon (schedule.yaml), each one showing the current question again
     reminders = [m for m in state["phone"] if (m["text"] or "").startswith("Rappel")]
     assert len(reminders) == 1 and reminders[0]["time"] == "13:00"
-    assert "Question 2 /" in state["phone"][-1]["text"]
+    assert "Question 2\n" in state["phone"][-1]["text"]
 
 
 async def test_an_enroll_typed_in_the_group_is_listed_with_its_link_and_can_be_joined(client: Client) -> None:

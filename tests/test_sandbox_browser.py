@@ -7,6 +7,7 @@ Needs `/usr/bin/chromium` (Debian package `chromium`); skipped, saying so, where
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from collections.abc import AsyncIterator
 from datetime import datetime
@@ -57,7 +58,7 @@ async def answer_until_the_weakness_question(page: Page) -> None:
     """Click like a patient: a middling score on scales, "Non" to yes/no, until the new-weakness red flag."""
     phone = page.locator("#phone-messages")
     for number in range(1, 20):
-        question = phone.locator(".message", has_text=f"Question {number} /").last
+        question = phone.locator(".message", has_text=re.compile(rf"Question {number}(?!\d)")).last
         await expect(question.locator(".keyboard button").first).to_be_visible()
         if "faiblesse" in (await question.inner_text()):
             return
@@ -187,7 +188,7 @@ async def test_every_panel_is_usable_from_a_phone_to_a_wide_screen(
     await phone.get_by_role("button", name="J'ai lu et compris").click()
     await phone.get_by_role("button", name="Le matin (vers 10 h)").click()
     await expect(page.locator("#patients")).to_contain_text("suivi actif")
-    first = phone.locator(".message", has_text="Question 1 /").last
+    first = phone.locator(".message", has_text=re.compile(r"Question 1(?!\d)")).last
     await expect(first.locator(".keyboard button").first).to_be_visible()
     await first.locator(".keyboard button").first.scroll_into_view_if_needed()
     # A toast must never sit on the buttons the patient answers with.

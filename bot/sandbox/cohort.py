@@ -32,7 +32,8 @@ import time
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time as local_time, timedelta
 from pathlib import Path
-from typing import Any, TextIO
+from collections.abc import Mapping
+from typing import Any, Final, TextIO
 from zoneinfo import ZoneInfo
 
 import yaml
@@ -747,7 +748,9 @@ class CohortRun:
                 due.setdefault(inst.questionnaire_id, []).append(inst.status == "completed")
         wpm, per_tap = self.params.p("reading_words_per_minute"), self.params.p("seconds_per_tap")
         taps: dict[str, list[int]] = {}
+        by_day: dict[str, dict[str, list[int]]] = {}
         minutes: dict[str, list[float]] = {}
+        minutes_by_day: dict[str, dict[str, list[float]]] = {}
         per_patient = []
         for patient in self.cohort:
             if not patient.joined:
@@ -757,8 +760,12 @@ class CohortRun:
                 kind = completed.get(instance_id)
                 if kind is None:
                     continue  # left partway or entered by phone: not a questionnaire the patient finished
+                spent = patient.words.get(instance_id, 0) / wpm + n * per_tap / 60
                 taps.setdefault(kind, []).append(n)
-                minutes.setdefault(kind, []).append(patient.words.get(instance_id, 0) / wpm + n * per_tap / 60)
+                minutes.setdefault(kind, []).append(spent)
+                day = "bad" if bad_day(dataset.current_answers(instance_id)) else "stable"
+                by_day.setdefault(kind, {}).setdefault(day, []).append(n)
+                minutes_by_day.setdefault(kind, {}).setdefault(day, []).append(spent)
         return {
             "reading_words_per_minute": wpm,
             "seconds_per_tap": per_tap,
@@ -766,6 +773,10 @@ class CohortRun:
                                        for k, v in sorted(taps.items())},
             "minutes_per_questionnaire": {k: {"median": round(_quantile(v, 0.5), 2), "p90": round(_quantile(v, 0.9), 2)}
                                           for k, v in sorted(minutes.items())},
+            "taps_by_day": {k: {day: {"median": _quantile(v, 0.5), "p90": _quantile(v, 0.9), "n": len(v)}
+                                for day, v in sorted(days.items())} for k, days in sorted(by_day.items())},
+            "minutes_by_day": {k: {day: {"median": round(_quantile(v, 0.5), 2), "p90": round(_quantile(v, 0.9), 2)}
+                                   for day, v in sorted(days.items())} for k, days in sorted(minutes_by_day.items())},
             "taps_per_patient": {"median": _quantile(per_patient, 0.5), "p90": _quantile(per_patient, 0.9)},
             "completion_by_questionnaire": {k: round(sum(v) / len(v), 4) for k, v in sorted(due.items()) if v},
         }
@@ -826,6 +837,27 @@ def _nurse_id() -> int:
     return CLINICIAN_ID
 
 
+#: Yes/no items whose "yes" is something to report (red flags, NICE 24-hour pain features, same-day signs).
+_REPORT_ITEMS: Final[frozenset[str]] = frozenset({
+    "rf_weakness", "rf_numbness", "rf_bladder_bowel", "rf_radicular_new", "sp_night_pain", "sp_straining",
+    "pain_uncontrolled", "opioid_signs", "vomit_no_fluids", "cannot_swallow", "fever", "fever_unwell",
+    "new_problem_any"})
+#: Worst pain from which a day counts as bad (severe pain on the 0-10 scale: 7 or more, docs/clinical/alerts.md).
+BAD_DAY_PAIN: Final[int] = 7
+
+
+def bad_day(answers: Mapping[str, object]) -> bool:
+    """Issue 35: a questionnaire with something to report (a "bad day"), read from the answers alone, so that the
+    questionnaires before and after issue 35 are sorted the same way: worst pain 7 or more, a "yes" to a red flag or
+    same-day sign, a side effect at "assez" or "beaucoup" (2-3), or a changed pain treatment. Any other is stable."""
+    pain = answers.get("pain_worst")
+    if isinstance(pain, (int, float)) and not isinstance(pain, bool) and pain >= BAD_DAY_PAIN:
+        return True
+    if any(answers.get(item) == "yes" for item in _REPORT_ITEMS) or answers.get("analgesic_same") == "no":
+        return True
+    return any(item.startswith("se_") and value in ("2", "3") for item, value in answers.items())
+
+
 def _weighted(rng: random.Random, weights: dict[str, float]) -> str:
     return rng.choices(list(weights), weights=list(weights.values()))[0]
 
@@ -862,6 +894,18 @@ def patient_answer(patient: Behaviour, item: Item, day: int | None, instance_id:
         return "yes"
     if item.id == "fever_chemo":
         return "yes" if clinical.on_chemo else "no"
+    if item.id == "rf_screen":  # issue 35's gate: "some" when a sign of its list is said today
+        says_flag = day is not None and clinical.red_flag is not None \
+            and clinical.red_flag[0] <= day <= clinical.red_flag[0] + clinical.red_flag_persists \
+            and not any(rule.startswith("rf_") and inst != instance_id for inst, rule in clinical.injected.items())
+        night = clinical.night_pain and worst >= profile.baseline_pain and worst > 0
+        return "some" if says_flag or night else "none"
+    if item.id == "se_screen":  # issue 35's gate: "yes" for an effect at "assez" or more, or a fever day
+        active = [grade for first, last, grade in clinical.side_effects.values()
+                  if day is not None and first <= day <= last]
+        feverish = day is not None and clinical.fever_day is not None \
+            and clinical.fever_day <= day <= clinical.fever_day + 2
+        return "yes" if feverish or any(grade >= "2" for grade in active) else "no"
     if item.id == "pain_worst":
         return worst
     if item.id == "pain_average":

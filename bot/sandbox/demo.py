@@ -134,6 +134,10 @@ def answer_for(profile: Profile, item: Item, study_day: int | None) -> Answer:
         return worst
     if item.id == "rf_weakness" and study_day is not None and study_day == profile.red_flag_day:
         return "yes"
+    if item.id == "rf_screen":  # issue 35's gate before the red-flag signs
+        return "some" if study_day is not None and study_day == profile.red_flag_day else "none"
+    if item.id == "se_screen":  # issue 35's gate before the side effects: the demo patients have none
+        return "no"
     if item.id == "rescue_doses_24h":
         return 2 if worst >= profile.rescue_when_pain_at_least else 0
     if item.id in BASELINE_REGIMEN:

@@ -101,18 +101,29 @@ async def with_recent_change(
     tx: Tx, services: Services, instance: Instance, answers: dict[str, object],
     version: tuple[int, int, int] | None = None,
 ) -> dict[str, object]:
-    """`answers` with the context item `regimen_changed_recently` ("yes"/"no") when the questionnaire has it: did the
-    treatment change in the days before it was sent (issue 32; `bot.domain.regimen_change`)? Read from the cached
-    prior history (`clinical_context.prior_history`: one small query when `version` is not given, none if cached
-    and given); the answers are returned as they are when the item is absent or already supplied."""
+    """`answers` with the context items the bot supplies from the history, when the questionnaire has them:
+    `regimen_changed_recently` ("yes"/"no"): did the treatment change in the days before it was sent (issue 32;
+    `bot.domain.regimen_change`)? `chemo_possible` ("yes"/"no"): may the patient be on chemotherapy, from the
+    baseline (issue 35; `bot.domain.chemo_context`)? Read from the cached prior history
+    (`clinical_context.prior_history`: one small query when `version` is not given, none if cached and given); the
+    answers are returned as they are when the items are absent or already supplied."""
+    from bot.domain.chemo_context import CHEMO_CONTEXT_ITEM, chemo_possible
     from bot.domain.regimen_change import RECENT_CHANGE_ITEM
 
     q = services.questionnaires.get(instance.questionnaire_id)
-    if q is None or RECENT_CHANGE_ITEM in answers or RECENT_CHANGE_ITEM not in q.item_ids:
+    if q is None:
+        return answers
+    wanted = [item for item in (RECENT_CHANGE_ITEM, CHEMO_CONTEXT_ITEM) if item in q.item_ids and item not in answers]
+    if not wanted:
         return answers
     prior = await clinical_context.prior_history(tx, services, instance, version)
-    changed = clinical_context.regimen_changed_recently(prior, instance)
-    return {RECENT_CHANGE_ITEM: "yes" if changed else "no", **answers}
+    facts: dict[str, object] = {}
+    if RECENT_CHANGE_ITEM in wanted:
+        facts[RECENT_CHANGE_ITEM] = "yes" if clinical_context.regimen_changed_recently(prior, instance) else "no"
+    if CHEMO_CONTEXT_ITEM in wanted:
+        baseline = next((given for inst, given in prior.entries if inst.questionnaire_id == "baseline"), None)
+        facts[CHEMO_CONTEXT_ITEM] = "yes" if chemo_possible(baseline) else "no"
+    return {**facts, **answers}
 
 
 async def _filled_text(tx: Tx, services: Services, instance: Instance, item: Item) -> str:

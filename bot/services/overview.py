@@ -18,6 +18,9 @@ from bot.storage.store import Tx
 #: Side-effect items (the questionnaires' `se_*` ids, 0-3 scale) and the answers that mean "not at all" or none.
 SIDE_EFFECT_PREFIX = "se_"
 NOT_AT_ALL = frozenset({"0", "_skip", "_unknown"})
+#: Issue 35's gate "Un effet gênant aujourd'hui ?": its "Non" means no bothersome side effect that day (the latest
+#: questionnaire then shows none, rather than an older one's), and it is not itself a side effect to list.
+SIDE_EFFECT_GATE = "se_screen"
 #: How many of the patient's own messages /patient shows (issue 39, item 2): the newest, with date and red flags.
 RECENT_MESSAGES = 5
 
@@ -71,6 +74,8 @@ async def overview(tx: Tx, services: Services, patient: Patient, *, with_message
         if questionnaire is None or not asked:
             continue
         for item_id, value in asked.items():
+            if item_id == SIDE_EFFECT_GATE:
+                continue
             line = engine.answer_line(questionnaire, item_id, value)  # type: ignore[arg-type]
             if line is not None and value not in NOT_AT_ALL:
                 side_effects.append(line)

@@ -12,7 +12,13 @@ from bot.services.answering import Prompt
 
 
 def question_text(prompt: Prompt) -> str:
-    header = _("Question {position} / {total}").format(position=prompt.position, total=prompt.total)
+    """The question as the patient reads it, headed "Question 3".
+
+    No total (issue 35): with gates ("Aucun de ces signes" / "Oui"), the number of questions depends on the answers
+    still to come, so any total shown before them either jumps up mid-questionnaire ("8 / 18" then "9 / 21") or
+    overstates the path of a patient who has nothing to report. The position counts the questions actually asked so
+    far, so it only ever goes up by one; the intro says how long a quiet day is."""
+    header = _("Question {position}").format(position=prompt.position)
     if prompt.correcting:
         header += " — " + _("correction")
     text = f"{header}\n\n{prompt.text or prompt.item.text}"
