@@ -31,7 +31,7 @@ export TMPDIR="$scratch"
 # come last, so `-n 0` or `-x` given to test.sh win.
 workers=()
 if [ "${TEST_WORKERS:-auto}" != 1 ] && .venv/bin/python -c 'import xdist' 2>/dev/null; then
-  workers=(-n "${TEST_WORKERS:-auto}")
+  workers=(-n "${TEST_WORKERS:-auto}" --dist worksteal)  # worksteal: an idle worker takes over queued tests
 fi
 # Pass 1: SQLite, the default engine. It lists the tests that ran without opening a database (tests/conftest.py).
 pure="$scratch/pure-tests.txt"
