@@ -1,6 +1,13 @@
 """Shared fixtures: the integration bench (real PTB + stand-in + SQLite file + virtual clock), and the PostgreSQL
 pass (`BOT_TEST_DATABASE=postgresql://…`: every test's SQLite file becomes a PostgreSQL database, tests/pg_support.py;
-tests marked `sqlite_only` are about the SQLite file itself and are skipped there, with their reason)."""
+tests marked `sqlite_only` are about the SQLite file itself and are skipped there, with their reason).
+
+Which tests the PostgreSQL pass runs (scripts/test.sh): the SQLite pass, given `--list-pure=FILE`, writes there the
+tests that passed or failed without opening a database (no `Store.open`, no database handed to a `python -m bot`
+child: domain, parsing, rendering, CLI text…); the PostgreSQL pass, given `--skip-pure=FILE`, leaves them out, since
+they would run exactly as they did. Everything else runs on both: the tests that open a database, the ones skipped
+in the SQLite pass (PostgreSQL-only tests), and any test the list does not know. Without these options every test
+runs, as before."""
 
 from __future__ import annotations
 
@@ -16,8 +23,62 @@ import pg_support  # noqa: E402
 from harness import Bench  # noqa: E402
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("spinal-pro-bot", "which tests the PostgreSQL pass runs (scripts/test.sh)")
+    group.addoption("--list-pure", metavar="FILE", default=None,
+                    help="SQLite pass: write to FILE the ids of the tests that ran without opening a database")
+    group.addoption("--skip-pure", metavar="FILE", default=None,
+                    help="PostgreSQL pass: leave out the tests listed in FILE (written by --list-pure)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not pg_support.ENABLED:
+        pg_support.note_database_openings()
+
+
+_outcomes: dict[str, str] = {}
+"""Test id → "pure" (ran without opening a database), "database", or "skipped"."""
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    pg_support.opened_database = False
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    if call.when == "teardown":  # on the report, so that it reaches the controller under pytest-xdist too
+        outcome.get_result().user_properties.append(("opened_database", pg_support.opened_database))
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.skipped:
+        _outcomes[report.nodeid] = "skipped"
+    elif report.when == "teardown" and _outcomes.get(report.nodeid) != "skipped":
+        opened = dict(report.user_properties).get("opened_database", True)
+        _outcomes[report.nodeid] = "database" if opened else "pure"
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    path = session.config.getoption("--list-pure")
+    if path is None or hasattr(session.config, "workerinput"):  # written once, by the controller
+        return
+    pure = sorted(nodeid for nodeid, what in _outcomes.items() if what == "pure")
+    Path(path).write_text("".join(f"{nodeid}\n" for nodeid in pure), encoding="utf-8")
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """In the PostgreSQL pass, skip the tests about the SQLite file, saying why."""
+    """In the PostgreSQL pass, leave out the pure tests (`--skip-pure`) and skip the tests about the SQLite file,
+    saying why."""
+    skip_pure = config.getoption("--skip-pure")
+    if skip_pure is not None and Path(skip_pure).is_file():
+        pure = set(Path(skip_pure).read_text(encoding="utf-8").split("\n"))
+        kept = [item for item in items if item.nodeid not in pure]
+        left_out = [item for item in items if item.nodeid in pure]
+        if left_out:
+            config.hook.pytest_deselected(items=left_out)
+            items[:] = kept
     if not pg_support.ENABLED:
         return
     for item in items:

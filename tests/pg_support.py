@@ -70,12 +70,16 @@ def loop() -> _Loop:
     return _loop
 
 
+_admin_conn: asyncpg.Connection | None = None
+
+
 async def _admin(sql: str) -> None:
-    conn = await asyncpg.connect(TEST_URL)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
+    """One statement on the server's own database, over one connection kept for the session (a connection per
+    statement cost more than the `CREATE DATABASE … TEMPLATE` itself, several times per test)."""
+    global _admin_conn
+    if _admin_conn is None or _admin_conn.is_closed():
+        _admin_conn = await asyncpg.connect(TEST_URL)
+    await _admin_conn.execute(sql)
 
 
 def create_template() -> None:
@@ -144,6 +148,24 @@ class TestDatabases:
 current: TestDatabases | None = None
 """The running test's databases (None outside the PostgreSQL pass)."""
 
+opened_database = False
+"""Whether the running test opened a database through the storage port (`Store.open`, `PgStore.open`) or gave one to
+a `python -m bot` child (`child_database`): set in the SQLite pass, which lists the tests that did not, so that the
+PostgreSQL pass can leave out those pure tests (they would run exactly as in the SQLite pass)."""
+
+
+def note_database_openings() -> None:
+    """Set `opened_database` whenever a store is opened (SQLite pass: `install` takes over in the PostgreSQL pass)."""
+    for cls in (Store, postgres.PgStore):
+        original = cls.__dict__["open"].__func__
+
+        async def open_noted(cls: type[Store], path: Path | str, clock: Clock, _original: Any = original) -> Store:
+            global opened_database
+            opened_database = True
+            return await _original(cls, path, clock)  # type: ignore[no-any-return]
+
+        setattr(cls, "open", classmethod(open_noted))
+
 
 def database_setting(path: Path | str, otherwise: str | None = None) -> str:
     """What a `python -m bot` child of this test should get as BOT_DATABASE for `path`: the PostgreSQL URL when this
@@ -156,6 +178,8 @@ def child_database(path: Path) -> str:
     """BOT_DATABASE for a `python -m bot` child started by this test on `path`: in the PostgreSQL pass, the URL of
     the PostgreSQL database standing for `path` (created now, so the child migrates it and the test reads it back
     through `sqlite3.connect(path)`); otherwise the path."""
+    global opened_database
+    opened_database = True
     if current is None:
         return str(path)
     return current.url_for(path)
