@@ -1091,6 +1091,7 @@ def test_round_5_questions_and_resolutions_stay_quiet(text: str) -> None:
         ("le nez pisse le sang", "bleeding"),
         # output and intake
         ("aucune urine depuis ce matin", "urinary_retention"),
+        ("plus rien ne coule aux toilettes depuis midi", "urinary_retention"),
         ("tout remonte aussitôt que je mange", "vomiting_swallowing"),
         ("à peine avalé, à peine vomi", "vomiting_swallowing"),
         # limbs and sensation
@@ -1117,6 +1118,7 @@ def test_round_6_families_are_caught(text: str, category: str) -> None:
         "il donnait son sang tous les ans",
         # denials of ideation
         "aucune idée noire cette semaine",
+        "le nez ne coule plus quand je vais aux toilettes",
         "je ne pense pas à la mort, rassurez-vous",
     ],
 )
