@@ -1098,6 +1098,9 @@ def test_round_5_questions_and_resolutions_stay_quiet(text: str) -> None:
         ("mes bras n'obéissent plus", "leg_weakness"),
         ("il n'a plus de jambes depuis hier", "leg_weakness"),
         ("je perds la sensibilité du pied droit", "numbness"),
+        # "chercher son air", "ne réagit ni ... ni"
+        ("il cherche son souffle depuis ce matin", "chest_breathing"),
+        ("elle ne répond ni quand on lui parle ni quand on la secoue", "unconscious"),
     ],
 )
 def test_round_6_families_are_caught(text: str, category: str) -> None:
@@ -1119,6 +1122,8 @@ def test_round_6_families_are_caught(text: str, category: str) -> None:
         # denials of ideation
         "aucune idée noire cette semaine",
         "le nez ne coule plus quand je vais aux toilettes",
+        "je cherche l'air frais sur le balcon",
+        "il ne répond ni au téléphone ni aux messages",
         "je ne pense pas à la mort, rassurez-vous",
     ],
 )
