@@ -1065,3 +1065,72 @@ def test_round_5_families_are_caught(text: str, category: str) -> None:
 )
 def test_round_5_questions_and_resolutions_stay_quiet(text: str) -> None:
     assert _level(text) in ("none", "info")
+
+
+# Round 6: one test per family, each with its look-alikes (phrasings written for the tests, not corpus lines).
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        # the reflexive "se tuer" / "se supprimer" is the patient's own act
+        ("ma sœur m'a dit qu'elle allait se tuer", "suicidal"),
+        ("je vais me tuer si ça continue", "suicidal"),
+        ("il a parlé de se supprimer hier soir", "suicidal"),
+        # euphemisms of dying, farewells, means sought, pills counted
+        ("elle veut qu'on la laisse partir en paix maintenant", "suicidal"),
+        ("il veut retrouver sa femme au ciel", "suicidal"),
+        ("il a laissé un mot d'adieu sur la table", "suicidal"),
+        ("mon père a sorti sa carabine du placard", "suicidal"),
+        ("il est allé acheter une corde", "suicidal"),
+        ("j'ai calculé que mes comprimés suffiraient", "suicidal"),
+        ("je songe tout le temps à la mort", "suicidal"),
+        # blood told by a colour or an image
+        ("j'ai fait caca et c'était rouge", "bleeding"),
+        ("elle a rendu du liquide marron", "bleeding"),
+        ("il a vomi comme de la confiture de groseilles", "bleeding"),
+        ("quand il tousse il crache rouge", "bleeding"),
+        ("le nez pisse le sang", "bleeding"),
+        # output and intake
+        ("aucune urine depuis ce matin", "urinary_retention"),
+        ("plus rien ne coule aux toilettes depuis midi", "urinary_retention"),
+        ("tout remonte aussitôt que je mange", "vomiting_swallowing"),
+        ("à peine avalé, à peine vomi", "vomiting_swallowing"),
+        # limbs and sensation
+        ("mes bras n'obéissent plus", "leg_weakness"),
+        ("il n'a plus de jambes depuis hier", "leg_weakness"),
+        ("je perds la sensibilité du pied droit", "numbness"),
+        # "chercher son air", "ne réagit ni ... ni"
+        ("il cherche son souffle depuis ce matin", "chest_breathing"),
+        ("elle ne répond ni quand on lui parle ni quand on la secoue", "unconscious"),
+    ],
+)
+def test_round_6_families_are_caught(text: str, category: str) -> None:
+    assert category in categories(text, _VOCABULARY)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # "prendre" is not a typo of "pendre", nor "pisse" of "prise"
+        "mon fils va prendre le relais demain",
+        # things that kill, fall or bleed without harm
+        "les impôts vont me tuer",
+        "l'IRM tombe le jour de mon anniversaire",
+        "ma prise de sang tombe mardi",
+        "une entrecôte bien saignante, il s'est régalé",
+        "j'ai le sang qui bout devant la télé",
+        "il donnait son sang tous les ans",
+        # denials of ideation
+        "aucune idée noire cette semaine",
+        "le nez ne coule plus quand je vais aux toilettes",
+        "je cherche l'air frais sur le balcon",
+        "il ne répond ni au téléphone ni aux messages",
+        "je ne pense pas à la mort, rassurez-vous",
+    ],
+)
+def test_round_6_look_alikes_stay_quiet(text: str) -> None:
+    assert _level(text) in ("none", "info")
+
+
+def test_round_6_feeling_no_legs_stays_numbness_only() -> None:
+    assert categories("je ne sens plus mes jambes", _VOCABULARY)[0] == "numbness"
+    assert "leg_weakness" not in categories("je ne sens plus mes jambes", _VOCABULARY)
