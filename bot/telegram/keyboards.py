@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.domain.engine import SKIPPED, UNKNOWN
+from bot.domain.questionnaire import SKIPPED, UNKNOWN
 from bot.domain.questionnaire import Item
 from bot.i18n import _
 
