@@ -93,7 +93,7 @@ def chat_key(chat_id: object) -> int | str | None:
     if chat_id is None:
         return None
     with contextlib.suppress(ValueError, TypeError):
-        return int(chat_id)  # type: ignore[call-overload]
+        return int(chat_id)  # type: ignore[call-overload]  # any JSON value may come; int() refusing it is handled
     return str(chat_id)
 
 
