@@ -11,7 +11,7 @@ if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1 && [ "$(id -
 fi
 # Lint first (a second or two): pyflakes, pycodestyle and the logging rules, configured in pyproject.toml.
 .venv/bin/ruff check . || { echo "ruff found problems: .venv/bin/ruff check . (many fix themselves with --fix)" >&2; exit 1; }
-# Types of the modules listed in pyproject.toml ([tool.mypy] files); the others are followed silently.
+# Types of the whole package (pyproject.toml [tool.mypy] files = ["bot"]; bot.domain under strict flags).
 .venv/bin/mypy || { echo "mypy found problems: .venv/bin/mypy" >&2; exit 1; }
 # Where the time went (docs/operations.md, "Test suite"): waiting, not computing. Every commit of the bot's SQLite
 # file is fsynced (synchronous=FULL, as in production), and the disk made the test process idle most of the run. So

@@ -130,8 +130,9 @@ def alert_text(alert: AlertRow, *, study_id: str, site: str, resend: int = 0, lo
         lines.append(_("REMINDER {n}: not yet taken care of").format(n=resend))
     lines.append(_("Patient: {study_id} ({site})").format(study_id=study_id, site=site))
     lines.append(str(payload.get("title", "")))
-    fired_values = payload.get("fired") if isinstance(payload.get("fired"), dict) else {}
-    flags = payload.get("flags") or fired_values.get("flags")  # type: ignore[union-attr]
+    fired_payload = payload.get("fired")
+    fired_values = fired_payload if isinstance(fired_payload, dict) else {}
+    flags = payload.get("flags") or fired_values.get("flags")
     if isinstance(flags, list) and flags:
         lines.append(_("Words that raised the alert: {flags}").format(flags=", ".join(str(f) for f in flags)))
     if payload.get("timepoint"):
@@ -152,8 +153,8 @@ def alert_text(alert: AlertRow, *, study_id: str, site: str, resend: int = 0, lo
         answers = answers_line(fired, shown)
         if answers:
             lines.append(answers)
-    trend = payload.get("trend") or []
-    if trend:
+    trend = payload.get("trend")
+    if isinstance(trend, list) and trend:  # [[timepoint, score], …]; older or event alerts have none
         lines.append(_("Worst pain (last scores): {trend}").format(
             trend=" → ".join(f"{timepoint_label(str(tp))} {score}" for tp, score in trend)))
     return "\n".join(lines)

@@ -211,7 +211,10 @@ class OpioidCatalogue(BaseModel):
         """The products offered to the patient for a role, in catalogue order, "autre" last."""
         wanted = role == "rescue"
         chosen = [p for p in self.products if p.ask_patient and p.code != OTHER_PRODUCT and p.rescue == wanted]
-        return (*chosen, self.product(OTHER_PRODUCT))  # type: ignore[return-value]
+        other = self.product(OTHER_PRODUCT)
+        if other is None:  # cannot happen: the catalogue refuses to load without "autre" (see `_consistent`)
+            raise ValueError(f'the catalogue needs the product "{OTHER_PRODUCT}"')
+        return (*chosen, other)
 
 
 def load_opioid_catalogue(path: str | Path) -> OpioidCatalogue:

@@ -133,7 +133,7 @@ def plain_text(value: Value | bool | None) -> str:
     if isinstance(value, (int, float)):
         return number_text(value)
     if isinstance(value, list):
-        return safe_text(LIST_SEPARATOR.join(_raw_text(v) for v in value))  # type: ignore[arg-type]
+        return safe_text(LIST_SEPARATOR.join(_raw_text(v) for v in value))
     return safe_text(str(value))
 
 

@@ -235,7 +235,7 @@ def instance_regimens(
         questionnaire = dataset.questionnaire_of(inst, questionnaires)
         present = {**team_repo.context_for(inst.id, list(team)), **{k: v for k, v in answers.items() if v is not None}}
         history.append((inst, engine.effective_answers(questionnaire, present) if questionnaire else present))
-    return regimens(history, team)  # type: ignore[arg-type]
+    return regimens(history, team)
 
 
 def _from_stamp(stamp: OmedStamp) -> OmedResult:

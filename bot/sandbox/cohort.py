@@ -39,7 +39,7 @@ from zoneinfo import ZoneInfo
 import yaml
 
 from bot.config import ConfigError, load_settings
-from bot.domain.engine import SKIPPED
+from bot.domain.questionnaire import SKIPPED
 from bot.domain.questionnaire import UNKNOWN, Item, Questionnaire
 from bot.domain.rules import RuleSet, load_rules
 from bot.domain.schedule import is_quiet  # noqa: F401 - re-exported for tests

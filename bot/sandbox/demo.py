@@ -31,7 +31,7 @@ from zoneinfo import ZoneInfo
 
 from bot.commandline import command
 from bot.config import ConfigError, load_settings
-from bot.domain.engine import SKIPPED
+from bot.domain.questionnaire import SKIPPED
 from bot.domain.questionnaire import Item
 from bot.sandbox.world import CLINICIAN_CHAT_ID, CLINICIAN_ID, SandboxWorld
 from bot.services import answering

@@ -15,7 +15,7 @@ from typing import Callable, Literal
 from bot.domain import engine
 from bot.domain.models import Instance, Patient
 from bot.domain.prompt import Prompt  # re-exported: callers may still name bot.services.answering.Prompt
-from bot.domain.questionnaire import Item, Questionnaire
+from bot.domain.questionnaire import Item, Questionnaire, Value
 from bot.domain.free_text_screen import screen_free_text
 from bot.domain.rules import (
     AlertDraft, Reference, RepeatPolicy, Rule, advice_for, evaluate_answers, evaluate_event, highest_severity,
@@ -28,7 +28,7 @@ from bot.storage.answer_context import AnswerContext, answer_context
 from bot.storage.inbox import settle_current_update
 from bot.storage.store import Tx
 
-ValueFactory = Callable[[Item], object]
+ValueFactory = Callable[[Item], Value]
 
 
 SubmissionStatus = Literal["stored", "stale", "invalid", "not_patient", "inactive"]
@@ -39,7 +39,7 @@ class Submission:
     status: SubmissionStatus
     message: str | None = None
     item: Item | None = None
-    value: object = None
+    value: Value | None = None
     answered_message_id: int | None = None
     prompt: Prompt | None = None
     finished: bool = False
@@ -51,7 +51,7 @@ class Submission:
 
 
 def _current_item(
-    q: Questionnaire, answers: dict[str, object], correcting: str | None, walk: engine.Walk
+    q: Questionnaire, answers: dict[str, Value], correcting: str | None, walk: engine.Walk
 ) -> Item | None:
     if correcting is not None:
         for item in q.items:
@@ -70,7 +70,7 @@ def _index_of(q: Questionnaire, item: Item) -> int:
 
 
 async def prompt_for(
-    tx: Tx, services: Services, instance: Instance, answers: dict[str, object] | None = None
+    tx: Tx, services: Services, instance: Instance, answers: dict[str, Value] | None = None
 ) -> Prompt | None:
     """The current question of an open instance, or None if it is finished (`answers`: already loaded)."""
     q = services.questionnaires[instance.questionnaire_id]
@@ -98,9 +98,9 @@ async def prompt_for(
 
 
 async def with_recent_change(
-    tx: Tx, services: Services, instance: Instance, answers: dict[str, object],
+    tx: Tx, services: Services, instance: Instance, answers: dict[str, Value],
     version: tuple[int, int, int] | None = None,
-) -> dict[str, object]:
+) -> dict[str, Value]:
     """`answers` with the context items the bot supplies from the history, when the questionnaire has them:
     `regimen_changed_recently` ("yes"/"no"): did the treatment change in the days before it was sent (issue 32;
     `bot.domain.regimen_change`)? `chemo_possible` ("yes"/"no"): may the patient be on chemotherapy, from the
@@ -117,7 +117,7 @@ async def with_recent_change(
     if not wanted:
         return answers
     prior = await clinical_context.prior_history(tx, services, instance, version)
-    facts: dict[str, object] = {}
+    facts: dict[str, Value] = {}
     if RECENT_CHANGE_ITEM in wanted:
         facts[RECENT_CHANGE_ITEM] = "yes" if clinical_context.regimen_changed_recently(prior, instance) else "no"
     if CHEMO_CONTEXT_ITEM in wanted:
@@ -198,7 +198,7 @@ async def _submit(
     telegram_user_id: int,
     instance_id: int | None,
     item_index: int | None,
-    value_for: Callable[[Prompt], object],
+    value_for: Callable[[Prompt], Value],
     answered_at: datetime | None,
 ) -> Submission:
     now = services.clock.now()
@@ -214,7 +214,7 @@ async def _submit(
 
 async def store_answer(
     tx: Tx, services: Services, patient: Patient, instance: Instance, *, item_index: int | None,
-    value_for: Callable[[Prompt], object], answered_at: datetime | None, now: datetime, actor: str, source: str,
+    value_for: Callable[[Prompt], Value], answered_at: datetime | None, now: datetime, actor: str, source: str,
     found: AnswerContext | None = None, before_commit: Callable[[Tx, Prompt], None] | None = None,
 ) -> Submission:
     """Store one answer to `instance` inside `tx` and commit: the row, its audit entry, alerts, completion.
@@ -290,7 +290,7 @@ async def store_answer(
 
 
 async def _raise_alerts(
-    tx: Tx, services: Services, patient: Patient, instance: Instance, answers: dict[str, object], *,
+    tx: Tx, services: Services, patient: Patient, instance: Instance, answers: dict[str, Value], *,
     finished: bool, now: datetime, typed_text: str | None = None, typed_item: str | None = None,
     found: AnswerContext | None = None,
 ) -> list[AlertDraft]:
@@ -565,14 +565,14 @@ async def toggle_selection(
 
 
 async def toggle_in(tx: Tx, services: Services, instance: Instance, *, item_index: int, code: str,
-                    answers: dict[str, object] | None = None) -> Prompt | None:
+                    answers: dict[str, Value] | None = None) -> Prompt | None:
     """Inside `tx`: toggle `code` on the multiple-choice item being asked; the refreshed prompt, or None if stale.
 
     Shared by the patient's own ticks and a nurse's phone entry; the caller commits (`answers`: read already)."""
     prompt = await prompt_for(tx, services, instance, answers)
     if prompt is None or prompt.item_index != item_index or prompt.item.type != "multi":
         return None
-    if code not in {c.code for c in prompt.item.choices}:
+    if code not in prompt.item.codes:
         return None
     selection = set(instance.selection or ())
     selection.symmetric_difference_update({code})

@@ -8,6 +8,7 @@ from datetime import date, datetime
 from bot.domain import engine
 from bot.domain.models import Instance
 from bot.domain.omed import Regimen, compute_omed, regimen_from_answers
+from bot.domain.questionnaire import Value
 from bot.domain.regimen_change import changed_recently
 from bot.domain.rules import PainPoint, RuleContext
 from bot.services.container import Services
@@ -24,13 +25,13 @@ __all__ = ["PriorHistory", "PriorHistoryCache", "TREND_LENGTH", "answered_histor
 TREND_LENGTH = 5  # last worst-pain scores shown to clinicians (docs/clinical/red-flags.md: "a short trend")
 
 
-async def answered_history(tx: Tx, patient_id: int) -> list[tuple[Instance, dict[str, object]]]:
+async def answered_history(tx: Tx, patient_id: int) -> list[tuple[Instance, dict[str, Value]]]:
     """Instances with at least one answer, oldest first, with their current answers and their context items
     (`team_regimens.context_for`; one round trip)."""
     return answered_from(await patient_history(tx, patient_id))
 
 
-def answered_from(history: PatientHistory) -> list[tuple[Instance, dict[str, object]]]:
+def answered_from(history: PatientHistory) -> list[tuple[Instance, dict[str, Value]]]:
     """`answered_history` from a history read already (`bot.storage.patient_history`)."""
     by_instance, team = history.answers, history.team
     return [
@@ -40,13 +41,13 @@ def answered_from(history: PatientHistory) -> list[tuple[Instance, dict[str, obj
     ]
 
 
-def shown_answers(services: Services, instance: Instance, answers: dict[str, object]) -> dict[str, object]:
+def shown_answers(services: Services, instance: Instance, answers: dict[str, Value]) -> dict[str, Value]:
     """Only the answers to items still shown (an earlier correction may have hidden some)."""
     questionnaire = services.questionnaires.get(instance.questionnaire_id)
     return engine.effective_answers(questionnaire, answers) if questionnaire else answers
 
 
-def regimens(history: Sequence[tuple[Instance, dict[str, object]]],
+def regimens(history: Sequence[tuple[Instance, dict[str, Value]]],
              team: Sequence[TeamRegimen] = ()) -> dict[int, Regimen]:
     """Each instance's analgesic regimen, carrying the previous one forward when unchanged.
 
@@ -129,8 +130,8 @@ def regimen_changed_recently(prior: PriorHistory, instance: Instance) -> bool:
 
 
 def with_current(
-    services: Services, prior: PriorHistory, instance: Instance, answers: dict[str, object]
-) -> tuple[list[tuple[Instance, dict[str, object]]], dict[int, Regimen]]:
+    services: Services, prior: PriorHistory, instance: Instance, answers: dict[str, Value]
+) -> tuple[list[tuple[Instance, dict[str, Value]]], dict[int, Regimen]]:
     """The whole answered history in time order, `instance` with `answers` included, and every regimen."""
     current = (instance, shown_answers(services, instance, answers))
     if prior.precedes(instance):
@@ -147,7 +148,7 @@ def with_current(
 
 
 def rule_context(
-    services: Services, ordered: list[tuple[Instance, dict[str, object]]], regs: dict[int, Regimen],
+    services: Services, ordered: list[tuple[Instance, dict[str, Value]]], regs: dict[int, Regimen],
     instance: Instance, *, finished: bool,
 ) -> RuleContext:
     """Baseline pain and OMED, and the current OMED once the analgesic answers are complete (`with_current`)."""
@@ -190,7 +191,7 @@ def _wears_fentanyl_patch(services: Services, regimen: Regimen | None) -> bool:
     return False
 
 
-def worst_pain_trend(history: list[tuple[Instance, dict[str, object]]]) -> list[list[object]]:
+def worst_pain_trend(history: list[tuple[Instance, dict[str, Value]]]) -> list[list[object]]:
     """The last worst-pain scores as [timepoint, score] pairs, oldest first."""
     points: list[list[object]] = []
     for inst, answers in history:

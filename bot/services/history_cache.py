@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from bot.domain.models import Instance
 from bot.domain.omed import Regimen
+from bot.domain.questionnaire import Value
 from bot.storage.team_regimens import TeamRegimen
 
 __all__ = ["PriorHistory", "PriorHistoryCache"]
@@ -27,7 +28,7 @@ class PriorHistory:
     """
 
     version: tuple[int, int, int]
-    entries: tuple[tuple[Instance, dict[str, object]], ...]
+    entries: tuple[tuple[Instance, dict[str, Value]], ...]
     regimens: dict[int, Regimen]
     team: tuple[TeamRegimen, ...] = ()
 

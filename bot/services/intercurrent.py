@@ -117,7 +117,7 @@ async def cancel_death(services: Services, patient: Patient, reason: str, *, act
             return False
         correction_id = await intercurrent_events.insert_correction(tx, event_id=event_id, reason=reason,
                                                                     actor=actor, now=now)
-        back = current.status
+        back: str = current.status  # may become the stored resume status, a plain string
         if current.status == "deceased":
             back = await patients.resume_status(tx, patient.id) or "active"
             await patients.set_status(tx, patient.id, back, now)

@@ -15,7 +15,7 @@ from typing import Literal
 
 from bot.domain import engine
 from bot.domain.omed import OTHER_PRODUCT, OpioidCatalogue
-from bot.domain.questionnaire import Item
+from bot.domain.questionnaire import Item, Value
 from bot.i18n import _
 from bot.medicines.datamatrix import DecodeResult, decode_box_photo
 from bot.medicines.matching import match_product
@@ -136,7 +136,7 @@ async def confirm(services: Services, telegram_user_id: int, scan_id: int) -> tu
                 return "stale", None
             product = scan.product_code
 
-            def value_for(prompt: Prompt) -> object:
+            def value_for(prompt: Prompt) -> Value:
                 if prompt.item.id != scan.item_id:
                     raise engine.InvalidAnswer(_("This question is no longer active. Nothing was changed."))
                 return engine.answer_from_button(prompt.item, product)

@@ -13,6 +13,7 @@ from datetime import datetime
 
 from bot.domain.models import Instance
 from bot.domain.omed import Regimen, compute_omed
+from bot.domain.questionnaire import Value
 from bot.domain.stamps import rules_version
 from bot.services import clinical_context
 from bot.services.container import Services
@@ -35,7 +36,7 @@ async def insert_stamps(tx: Tx, services: Services, instance_id: int, regimen: R
         )
 
 
-async def stamp_completed(tx: Tx, services: Services, instance: Instance, answers: dict[str, object],
+async def stamp_completed(tx: Tx, services: Services, instance: Instance, answers: dict[str, Value],
                           now: datetime, history_version: tuple[int, int, int] | None = None) -> None:
     """The OMED of `instance`, just completed with `answers`, derived as the rules saw it, stamped
     (`history_version`: `instances.history_version`, if read already in this transaction)."""

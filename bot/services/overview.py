@@ -76,7 +76,7 @@ async def overview(tx: Tx, services: Services, patient: Patient, *, with_message
         for item_id, value in asked.items():
             if item_id == SIDE_EFFECT_GATE:
                 continue
-            line = engine.answer_line(questionnaire, item_id, value)  # type: ignore[arg-type]
+            line = engine.answer_line(questionnaire, item_id, value)
             if line is not None and value not in NOT_AT_ALL:
                 side_effects.append(line)
         break

@@ -236,7 +236,10 @@ async def _open_alert_of_groups(
     covered: dict[str, int] = {}
     for alert in recent:  # oldest first: the newest open alert of a group wins
         if alert.acknowledged_at is None:
-            for group in alert.payload.get("danger_groups") or ():  # older alerts (no groups) join nothing
+            groups_of_alert = alert.payload.get("danger_groups")
+            if not isinstance(groups_of_alert, list):  # older alerts (no groups) join nothing
+                continue
+            for group in groups_of_alert:
                 covered[str(group)] = alert.id
     uncovered = [group for group in groups if group not in covered]
     joined = covered.get(groups[0]) if groups and not uncovered else None

@@ -109,10 +109,10 @@ class BotApi:
             chat_id = int(raw)
         except (TypeError, ValueError):
             raise bad_request("chat not found") from None
-        chat = self.world.chats.get(chat_id)
-        if chat is None:
+        known = self.world.chats.get(chat_id)
+        if known is None:
             raise bad_request("chat not found")
-        return chat
+        return known
 
     def writable_chat(self, params: Params) -> Chat:
         """A chat the bot may post in now: migrated → 400 with migrate_to_chat_id, blocked/left → 403."""

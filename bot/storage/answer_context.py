@@ -12,6 +12,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from bot.domain.models import Instance, Patient
+from bot.domain.questionnaire import Value
 from bot.storage import alerts, instances, patients
 from bot.storage.store import Tx
 
@@ -28,7 +29,7 @@ class AnswerContext:
     patient: Patient | None
     instance: Instance | None
     """The patient's one active questionnaire (being sent or open), as `instances.open_instance_for`."""
-    answers: dict[str, object]
+    answers: dict[str, Value]
     """Its answers with their context (`instances.answers_with_context`); empty without an instance."""
     history_version: tuple[int, int, int] | None = None
     """`instances.history_version` of the patient's other questionnaires; None without an instance."""

@@ -10,7 +10,7 @@ import aiosqlite
 
 from bot.clock import parse_utc, utc_iso
 from bot.domain.models import Instance
-from bot.domain.questionnaire import Questionnaire, canonical_text, content_hash
+from bot.domain.questionnaire import Questionnaire, Value, canonical_text, content_hash
 from bot.storage.store import Tx
 
 
@@ -164,7 +164,7 @@ async def add_answer(
     )
 
 
-async def current_answers(tx: Tx, instance_id: int) -> dict[str, object]:
+async def current_answers(tx: Tx, instance_id: int) -> dict[str, Value]:
     """item id → newest value (a correction supersedes, it never overwrites)."""
     rows = await tx.fetchall(
         "SELECT item_id, value FROM answers WHERE id IN"
@@ -183,7 +183,7 @@ ANSWERS_WITH_CONTEXT = (
 )
 
 
-async def answers_with_context(tx: Tx, instance_id: int) -> dict[str, object]:
+async def answers_with_context(tx: Tx, instance_id: int) -> dict[str, Value]:
     """`current_answers` plus the context items the bot supplies (never stored as answers): `team_regimen` "yes"
     when a regimen recorded by the team is shown in this questionnaire for confirmation (issue 17)."""
     # One query, not two (issue #18: each is a round trip inside the answer's write transaction): the answers, and
@@ -192,7 +192,7 @@ async def answers_with_context(tx: Tx, instance_id: int) -> dict[str, object]:
     return with_context(rows)
 
 
-def with_context(rows: list[aiosqlite.Row]) -> dict[str, object]:
+def with_context(rows: list[aiosqlite.Row]) -> dict[str, Value]:
     """The rows of `ANSWERS_WITH_CONTEXT` as item id → value."""
     from bot.domain.team_regimen import TEAM_CONTEXT_ITEM
 
@@ -208,14 +208,14 @@ CURRENT_ANSWERS_FOR_PATIENT = (
 )
 
 
-async def current_answers_for_patient(tx: Tx, patient_id: int) -> dict[int, dict[str, object]]:
+async def current_answers_for_patient(tx: Tx, patient_id: int) -> dict[int, dict[str, Value]]:
     """instance id → (item id → newest value), for every instance of the patient, in one query."""
     return answers_by_instance(await tx.fetchall(CURRENT_ANSWERS_FOR_PATIENT, (patient_id,)))
 
 
-def answers_by_instance(rows: list[aiosqlite.Row]) -> dict[int, dict[str, object]]:
+def answers_by_instance(rows: list[aiosqlite.Row]) -> dict[int, dict[str, Value]]:
     """The rows of `CURRENT_ANSWERS_FOR_PATIENT` as instance id → (item id → newest value)."""
-    result: dict[int, dict[str, object]] = {}
+    result: dict[int, dict[str, Value]] = {}
     for r in rows:
         result.setdefault(r["instance_id"], {})[r["item_id"]] = json.loads(r["value"])
     return result

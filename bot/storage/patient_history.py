@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.domain.models import Instance
+from bot.domain.questionnaire import Value
 from bot.storage import instances, team_regimens
 from bot.storage.store import Tx
 from bot.storage.team_regimens import TeamRegimen
@@ -19,7 +20,7 @@ from bot.storage.team_regimens import TeamRegimen
 class PatientHistory:
     instances: list[Instance]
     """Every instance of the patient, by opening time."""
-    answers: dict[int, dict[str, object]]
+    answers: dict[int, dict[str, Value]]
     """Instance id → (item id → newest value), as `instances.current_answers_for_patient`."""
     team: list[TeamRegimen]
     """The regimens the team recorded, oldest first (`team_regimens.for_patient`)."""

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from bot.clock import parse_utc, utc_iso
 from bot.domain.omed import TEAM_CONFIRM_ITEM, Regimen
-from bot.domain.questionnaire import Questionnaire
+from bot.domain.questionnaire import Questionnaire, Value
 from bot.domain.team_regimen import TEAM_CONTEXT_ITEM
 from bot.storage.store import Tx
 
@@ -94,7 +94,7 @@ async def latest_shown_in(tx: Tx, instance_id: int) -> TeamRegimen | None:
     return _row(row) if row is not None else None
 
 
-def context_for(instance_id: int, entries: list[TeamRegimen]) -> dict[str, object]:
+def context_for(instance_id: int, entries: list[TeamRegimen]) -> dict[str, Value]:
     """The context answers of an instance: `team_regimen` "yes" when an entry is shown in it."""
     return {TEAM_CONTEXT_ITEM: "yes"} if any(e.shown_instance_id == instance_id for e in entries) else {}
 

@@ -154,7 +154,7 @@ def register_handlers(application: Application) -> None:
     application.add_handler(
         MessageHandler(group_only & filters.UpdateType.MESSAGE & filters.TEXT & ~filters.COMMAND, phone.phone_typed)
     )
-    application.add_error_handler(errors.on_error)  # type: ignore[arg-type]
+    application.add_error_handler(errors.on_error)
 
 
 async def on_startup(application: Application) -> None:

@@ -21,9 +21,9 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], d
 
     @property
     def services(self) -> Services:
-        return self.application.bot_data[SERVICES_KEY]  # type: ignore[no-any-return]
+        return self.application.bot_data[SERVICES_KEY]
 
     @property
     def messenger(self) -> Messenger:
         """The messenger port over this application's bot (`bot.telegram.messenger.PtbMessenger`)."""
-        return self.application.bot_data[MESSENGER_KEY]  # type: ignore[no-any-return]
+        return self.application.bot_data[MESSENGER_KEY]

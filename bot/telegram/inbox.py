@@ -135,7 +135,7 @@ class Inbox:
         return updates
 
 
-class InboxQueue(asyncio.Queue):  # type: ignore[type-arg]
+class InboxQueue(asyncio.Queue):
     """The Application's `update_queue`: an update is on disk before the Updater or the webhook confirms it, and
     before any handler sees it.
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.domain.engine import SKIPPED, UNKNOWN
+from bot.domain.questionnaire import SKIPPED, UNKNOWN
 from bot.domain.questionnaire import Item
 from bot.i18n import _
 
@@ -64,10 +64,11 @@ def question_keyboard(
     elif item.type == "yesno":
         rows.append([_button(_("Yes"), f"{prefix}yes"), _button(_("No"), f"{prefix}no")])
     elif item.type == "single":
-        rows.extend([_button(choice.label, f"{prefix}{choice.code}")] for choice in item.choices)
+        # `Item` refuses a single or multi item without choices, so `or ()` never drops a button
+        rows.extend([_button(choice.label, f"{prefix}{choice.code}")] for choice in item.choices or ())
     elif item.type == "multi":
         toggle = f"{'pm' if phone else 'm'}:{instance_id}:{item_index}:"
-        for choice in item.choices:
+        for choice in item.choices or ():
             mark = "☑️ " if choice.code in selection else "⬜ "
             rows.append([_button(mark + choice.label, f"{toggle}{choice.code}")])
         rows.append([_button(_("Confirm"), f"{toggle}{VALIDATE}")])

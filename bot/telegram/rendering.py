@@ -7,6 +7,7 @@ be interpreted as formatting.
 from __future__ import annotations
 
 from bot.domain import engine
+from bot.domain.questionnaire import Item, Value
 from bot.i18n import _
 from bot.services.answering import Prompt
 
@@ -29,7 +30,7 @@ def question_text(prompt: Prompt) -> str:
     return text
 
 
-def answered_text(prompt_text: str, item: object, value: object) -> str:
+def answered_text(prompt_text: str, item: Item, value: Value) -> str:
     """The question message after the answer: the choice shown, the keyboard gone."""
     return prompt_text + "\n\n" + _("Your answer: {answer}").format(answer=engine.display_value(item, value))
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from telegram import Message, Update
 
@@ -86,7 +86,8 @@ class ClinicianCall:
 
 
 ClinicianHandler = Callable[[ClinicianCall], Awaitable[None]]
-PtbCallback = Callable[[Update, BotContext], Awaitable[None]]
+# A coroutine function, not any awaitable: PTB's handler classes require `Coroutine` in their signatures.
+PtbCallback = Callable[[Update, BotContext], Coroutine[Any, Any, None]]
 
 
 def clinician_command(name: str) -> Callable[[ClinicianHandler], PtbCallback]:

@@ -415,12 +415,13 @@ async def _show_next(update: Update, context: BotContext, submission: Submission
         await patient_notices.send_notices(context.services, context.messenger, notice_id=submission.notice_id)
     if chat_id is None:
         return
-    answered = submission.answered
-    if answered is not None and submission.answered_message_id is not None:
+    answered, value = submission.answered, submission.value
+    # A stored answer carries its prompt and value together; without either there is no answer to show.
+    if answered is not None and value is not None and submission.answered_message_id is not None:
         # Cosmetic: shown beside the next question, never before it (issue #18): queued for the TIDY lane.
         tidy_edits(context.application).show_answer(
             chat_id, submission.answered_message_id,
-            answered_text(question_text(answered), answered.item, submission.value), update.update_id,
+            answered_text(question_text(answered), answered.item, value), update.update_id,
         )
     if any(draft.severity != "info" or draft.rule_id in context.services.rules.event_rule_ids("free_text")
            for draft in submission.alerts):

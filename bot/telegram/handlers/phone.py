@@ -133,10 +133,10 @@ async def _after(update: Update, context: BotContext, submission: Submission, *,
         return
     if query is not None:
         await query.answer()
-        answered = submission.answered
-        if answered is not None:
+        answered, value = submission.answered, submission.value
+        if answered is not None and value is not None:  # a stored answer carries both; otherwise leave the question
             try:
-                await query.edit_message_text(answered_text(question_text(answered), answered.item, submission.value),
+                await query.edit_message_text(answered_text(question_text(answered), answered.item, value),
                                               reply_markup=None)
             except BadRequest as exc:
                 log.info("could not edit a phone-entry question: %s", type(exc).__name__)
