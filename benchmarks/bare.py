@@ -14,10 +14,9 @@ from dataclasses import dataclass, field
 from telegram import Bot, InlineKeyboardMarkup, Update
 from telegram.ext import Application, ApplicationBuilder, CallbackQueryHandler, ContextTypes, MessageHandler, filters
 
+from benchmarks.policy import answer_path
 from bot.domain.questionnaire import Questionnaire
 from bot.telegram.keyboards import VALIDATE, question_keyboard
-
-from benchmarks.policy import answer_path
 
 #: The instance id the bare bot puts in its callback data (it has no instances).
 BARE_INSTANCE = 1

@@ -21,7 +21,7 @@ import os
 import sys
 import time
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -79,7 +79,7 @@ class BotProcess:
         assert self._process is not None
         return self._process.pid
 
-    async def __aenter__(self) -> "BotProcess":
+    async def __aenter__(self) -> BotProcess:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH", "")]))
         self._process = await asyncio.create_subprocess_exec(
@@ -98,7 +98,7 @@ class BotProcess:
             if self._process.returncode is None:
                 await self.call("stop", timeout=30.0)
             await asyncio.wait_for(self._process.wait(), 10.0)
-        except (TimeoutError, asyncio.TimeoutError, RuntimeError, ConnectionError):
+        except (TimeoutError, RuntimeError, ConnectionError):
             if self._process.returncode is None:
                 self._process.kill()
                 await self._process.wait()
@@ -150,7 +150,7 @@ class _Host:
 
     def __init__(self, spec: BotSpec) -> None:
         self.spec = spec
-        self.clock = BenchClock(datetime.fromtimestamp(spec.clock_start, timezone.utc), spec.clock_origin)
+        self.clock = BenchClock(datetime.fromtimestamp(spec.clock_start, UTC), spec.clock_origin)
         self.services: Any = None
         self.application: Any = None
 
@@ -159,18 +159,17 @@ class _Host:
 
 
         if self.spec.kind == "bare":
-            from bot.domain.questionnaire import load_questionnaires
-            from bot.bootstrap import QUESTIONNAIRES_DIR
-
             from benchmarks.bare import build_bare_application
+            from bot.bootstrap import QUESTIONNAIRES_DIR
+            from bot.domain.questionnaire import load_questionnaires
 
             questionnaire = load_questionnaires(QUESTIONNAIRES_DIR)[self.spec.bare_questionnaire]
             self.application = build_bare_application(
                 token=self.spec.token, base_url=self.spec.base_url, questionnaire=questionnaire
             )
         else:
-            from bot.config import load_settings
             from bot.bootstrap import build_services
+            from bot.config import load_settings
             from bot.telegram.app import build_application
 
             settings = load_settings(
@@ -313,7 +312,7 @@ class _Host:
             tracing.dump(os.environ["SPB_BENCH_TRACE"], name)
 
     async def set_clock(self, at: float) -> None:
-        self.clock.jump(datetime.fromtimestamp(at, timezone.utc))
+        self.clock.jump(datetime.fromtimestamp(at, UTC))
 
     async def open_bare(self, chat_ids: list[int]) -> None:
         from benchmarks.bare import SCRIPT_KEY

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 
 @dataclass
@@ -21,10 +21,10 @@ class BenchClock:
     origin: float
 
     @classmethod
-    def starting_at(cls, start: datetime) -> "BenchClock":
+    def starting_at(cls, start: datetime) -> BenchClock:
         if start.tzinfo is None:
             raise ValueError("BenchClock needs a timezone-aware start")
-        return cls(start.astimezone(timezone.utc), time.time())
+        return cls(start.astimezone(UTC), time.time())
 
     def now(self) -> datetime:
         return self.start + timedelta(seconds=time.time() - self.origin)
@@ -35,5 +35,5 @@ class BenchClock:
 
     def jump(self, moment: datetime) -> None:
         """Make `now()` read `moment` from here on (both processes must be told)."""
-        self.start = moment.astimezone(timezone.utc)
+        self.start = moment.astimezone(UTC)
         self.origin = time.time()

@@ -16,13 +16,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.domain.questionnaire import Questionnaire
-from bot.standin import Request, StandIn
-from bot.telegram.keyboards import VALIDATE
-
 from benchmarks.botproc import CLINICIAN_CHAT, TOKEN, BotSpec
 from benchmarks.clock import BenchClock
 from benchmarks.policy import Action, action_for_message, callback_data, toggle_data
+from bot.domain.questionnaire import Questionnaire
+from bot.standin import Request, StandIn
+from bot.telegram.keyboards import VALIDATE
 
 #: Calls a simulated patient may wait for.
 OBSERVED = ("sendMessage", "editMessageText", "editMessageReplyMarkup")
@@ -67,7 +66,7 @@ class Rig:
         self.standin = StandIn(TOKEN, clock=clock.timestamp, enforce_limits=enforce_limits)
         self.observer = Observer(self.standin)
 
-    async def __aenter__(self) -> "Rig":
+    async def __aenter__(self) -> Rig:
         await self.standin.start()
         self.standin.add_group(CLINICIAN_CHAT, "Équipe soignante (benchmark)", type="supergroup")
         return self

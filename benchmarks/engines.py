@@ -24,9 +24,10 @@ import resource
 import subprocess
 import sys
 import time
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
+from bot.bootstrap import build_services
 from bot.clock import VirtualClock
 from bot.config import load_settings
 from bot.domain.enrolment import EnrolmentRequest
@@ -34,10 +35,9 @@ from bot.scheduling import dispatcher
 from bot.services import answering, enrolment, onboarding
 from bot.services.container import Services
 from bot.services.prompting import send_prompt
-from bot.bootstrap import build_services
 
 TOKEN = "123456:BENCH-token-not-a-real-one_abcdefgh"
-START = datetime(2027, 3, 1, 9, 0, tzinfo=timezone.utc)  # a Monday, 10:00 in Paris
+START = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)  # a Monday, 10:00 in Paris
 RT = date(2027, 3, 3)
 FIRST_USER = 800_000_000
 

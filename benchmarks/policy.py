@@ -9,8 +9,9 @@ alerting (the `alerts` scenario presses "yes" on a red flag on purpose).
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal, Mapping
+from typing import Literal
 
 from bot.domain import engine
 from bot.domain.questionnaire import SKIPPED, Item, Questionnaire

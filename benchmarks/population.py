@@ -15,21 +15,21 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any, Iterable, cast
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
+from benchmarks.policy import benign_answers
+from bot.bootstrap import QUESTIONNAIRES_DIR
 from bot.clock import SystemClock, utc_iso
 from bot.domain import schedule as schedule_mod
 from bot.domain.questionnaire import Questionnaire, load_questionnaires
 from bot.domain.schedule import PlannedInstance, ScheduleSpec, load_schedule
 from bot.storage import audit, instances, patients
 from bot.storage.store import Store, Tx
-from bot.bootstrap import QUESTIONNAIRES_DIR
-
-from benchmarks.policy import benign_answers
 
 #: First Telegram user id of generated patients (chat id = user id, as for private chats).
 FIRST_USER_ID = 700_000_000

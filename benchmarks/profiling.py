@@ -38,7 +38,7 @@ class PySpy:
         self.output = output
         self._process: asyncio.subprocess.Process | None = None
 
-    async def __aenter__(self) -> "PySpy":
+    async def __aenter__(self) -> PySpy:
         executable = py_spy_executable()
         if executable is None:
             raise RuntimeError("py-spy is not installed: .venv/bin/pip install py-spy")

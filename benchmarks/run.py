@@ -22,7 +22,7 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -95,7 +95,7 @@ async def run_benchmarks(
     started = time.perf_counter()
     results: dict[str, Any] = {
         "issue": 8, "mode": mode, "repeat": repeat, "sizes": asdict(sizes), "machine": machine(),
-        "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "targets": TARGETS,
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"), "targets": TARGETS,
         "scenarios": {},
     }
     for name in only:

@@ -22,10 +22,6 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from bot.clock import utc_iso
-from bot.domain.questionnaire import Questionnaire, load_questionnaires
-from bot.bootstrap import DEFAULT_TICK, QUESTIONNAIRES_DIR
-
 from benchmarks.botproc import CLINICIAN_CHAT, BotProcess
 from benchmarks.clock import BenchClock
 from benchmarks.driver import REPLY_TIMEOUT, Message, Patient, Rig, keyboard, response_latencies
@@ -34,6 +30,9 @@ from benchmarks.population import Cohort, Generated, populate
 from benchmarks.probes import machine_busy_seconds
 from benchmarks.profiling import PySpy, summarize
 from benchmarks.stats import latency_summary_ms
+from bot.bootstrap import DEFAULT_TICK, QUESTIONNAIRES_DIR
+from bot.clock import utc_iso
+from bot.domain.questionnaire import Questionnaire, load_questionnaires
 
 #: A Monday: every due time falls on a working-day morning (10:00 Paris, the default "matin" send time).
 DUE_DATE = date(2027, 6, 7)
@@ -131,7 +130,7 @@ class CpuMeter:
     def __init__(self, bot: BotProcess) -> None:
         self.bot = bot
 
-    def __enter__(self) -> "CpuMeter":
+    def __enter__(self) -> CpuMeter:
         self._wall = time.perf_counter()
         self._bot = self.bot.cpu_seconds()
         self._driver = time.process_time()

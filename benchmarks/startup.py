@@ -17,9 +17,9 @@ from pathlib import Path
 
 
 async def _build(database: Path) -> float:
+    from bot.bootstrap import build_services
     from bot.clock import SystemClock
     from bot.config import load_settings
-    from bot.bootstrap import build_services
 
     started = time.perf_counter()
     settings = load_settings(BOT_DATABASE=str(database))

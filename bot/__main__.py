@@ -18,15 +18,20 @@ from pathlib import Path
 from bot.clock import SystemClock
 from bot.commandline import COMMAND, command
 from bot.config import (
-    DEFAULT_API_BASE_URL, ConfigError, Settings, load_settings, require_clinician_chat, require_webhook,
+    DEFAULT_API_BASE_URL,
+    ConfigError,
+    Settings,
+    load_settings,
+    require_clinician_chat,
+    require_webhook,
 )
+from bot.domain.enrolment import EnrolmentError, EnrolmentRequest, parse_enrolment
 from bot.domain.free_text_screen import FreeTextVocabularyError
 from bot.domain.omed import OpioidCatalogueError
 from bot.domain.questionnaire import QuestionnaireFileError
 from bot.domain.rules import RulesFileError
 from bot.domain.schedule import ScheduleFileError
 from bot.domain.sites import SitesFileError, load_sites
-from bot.domain.enrolment import EnrolmentError, EnrolmentRequest, parse_enrolment
 from bot.i18n import source_language
 from bot.resources import DataFilesMissingError, data_path, require_data_files
 from bot.storage.db import DatabaseFileError, is_postgres_url, make_private_dirs

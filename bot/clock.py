@@ -7,7 +7,7 @@ timezone-aware UTC; conversion to Europe/Paris happens only where a human reads 
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 
@@ -23,7 +23,7 @@ class SystemClock:
     """The real wall clock."""
 
     def now(self) -> datetime:
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
 
 
 class VirtualClock:
@@ -32,7 +32,7 @@ class VirtualClock:
     def __init__(self, start: datetime) -> None:
         if start.tzinfo is None:
             raise ValueError("VirtualClock needs a timezone-aware start time")
-        self._now = start.astimezone(timezone.utc)
+        self._now = start.astimezone(UTC)
 
     def now(self) -> datetime:
         return self._now
@@ -46,7 +46,7 @@ class VirtualClock:
 
     def set(self, moment: datetime) -> None:
         """Jump to `moment` (not earlier than now)."""
-        moment = moment.astimezone(timezone.utc)
+        moment = moment.astimezone(UTC)
         if moment < self._now:
             raise ValueError("time does not go backwards")
         self._now = moment
@@ -56,9 +56,9 @@ def utc_iso(moment: datetime) -> str:
     """Format a timezone-aware time as UTC ISO-8601 (how every time is stored)."""
     if moment.tzinfo is None:
         raise ValueError("naive datetime: every stored time must be timezone-aware")
-    return moment.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def parse_utc(text: str) -> datetime:
     """Parse a stored UTC ISO-8601 time."""
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(timezone.utc)
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)

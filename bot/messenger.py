@@ -96,7 +96,7 @@ class Messenger(Protocol):
         """
         ...
 
-    async def send_question(self, chat_id: int, prompt: "Prompt", *, header: str | None = None) -> int:
+    async def send_question(self, chat_id: int, prompt: Prompt, *, header: str | None = None) -> int:
         """Post the prompt's question with one button per answer (header above it); return the message id."""
         ...
 

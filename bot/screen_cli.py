@@ -24,7 +24,7 @@ class ScreenInputError(ValueError):
     """The input cannot be screened; the message is one sentence naming the file and the line."""
 
 
-def add_command(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+def add_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     screen = sub.add_parser("screen", help="run the French free-text red-flag screen on a text or a JSONL file")
     screen.add_argument("text", nargs="?", help="a message to screen (quote it)")
     screen.add_argument("--jsonl", help='input file: one {"text": ...} object per line')

@@ -23,7 +23,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -54,7 +54,7 @@ if _offset:
 
 def clock_offset_to(local_time: tuple[int, int], *, now: datetime | None = None) -> float:
     """Seconds to add to the wall clock so that it reads `local_time` (Paris) today: daytime, whenever CI runs."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     local_today = now.astimezone(PARIS).date()
     target = datetime(local_today.year, local_today.month, local_today.day, *local_time, tzinfo=PARIS)
     return (target - now).total_seconds()
@@ -62,7 +62,7 @@ def clock_offset_to(local_time: tuple[int, int], *, now: datetime | None = None)
 
 def shifted_today(offset: float) -> date:
     """The bot's local date (Paris), given the clock offset."""
-    return (datetime.now(timezone.utc) + timedelta(seconds=offset)).astimezone(PARIS).date()
+    return (datetime.now(UTC) + timedelta(seconds=offset)).astimezone(PARIS).date()
 
 
 # ---- the bot process ------------------------------------------------------------------------------------------------
@@ -135,7 +135,7 @@ class BotProcess:
             self.process.send_signal(signal.SIGTERM)
         try:
             code = await asyncio.wait_for(self.process.wait(), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             self.process.kill()
             code = await self.process.wait()
         self.process = None

@@ -12,8 +12,8 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from bot.messenger import Mention, Priority, TryLater, Unreachable, current_priority
 from bot.domain.prompt import Prompt
+from bot.messenger import Mention, Priority, TryLater, Unreachable, current_priority
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +19,11 @@ from telegram.ext import Application
 from bot.clock import VirtualClock
 from bot.config import Settings, load_settings
 from bot.messenger import Messenger
+from bot.sandbox.world import CountingProcessor
 from bot.scheduling import dispatcher
 from bot.services.container import Services
 from bot.standin import StandIn
 from bot.standin.state import ChatMessage
-from bot.sandbox.world import CountingProcessor
 from bot.telegram.app import build_application, build_services, on_startup, periodic_work
 from bot.telegram.context import MESSENGER_KEY
 
@@ -52,7 +52,7 @@ class Bench:
         """`telegram_limits`: the stand-in enforces Telegram's flood limits and the bot runs its real pacing."""
         self.tmp_path = tmp_path
         self.database = tmp_path / "bot.sqlite3"
-        self.clock = VirtualClock(start or datetime(2027, 3, 1, 9, 0, tzinfo=timezone.utc))
+        self.clock = VirtualClock(start or datetime(2027, 3, 1, 9, 0, tzinfo=UTC))
         self.telegram_limits = telegram_limits
         self.standin = StandIn(TOKEN, clock=lambda: self.clock.now().timestamp(), enforce_limits=telegram_limits)
         self.extra_settings = settings
@@ -71,7 +71,7 @@ class Bench:
         values.update(self.extra_settings)
         return load_settings(**values)
 
-    async def start(self) -> "Bench":
+    async def start(self) -> Bench:
         await self.standin.start()
         self.standin.add_group(CLINICIAN_CHAT, "Équipe soignante", type="supergroup")
         await self.start_bot()
@@ -129,7 +129,7 @@ class Bench:
                 )
             try:
                 await asyncio.wait_for(self.progress.wait(), remaining)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
 
     # ---- time and background work ---------------------------------------------------------------------------

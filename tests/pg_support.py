@@ -164,7 +164,7 @@ def note_database_openings() -> None:
             opened_database = True
             return await _original(cls, path, clock)  # type: ignore[no-any-return]
 
-        setattr(cls, "open", classmethod(open_noted))
+        cls.open = classmethod(open_noted)
 
 
 def database_setting(path: Path | str, otherwise: str | None = None) -> str:
@@ -289,7 +289,7 @@ class ShimConnection:
             count += max(self._run(sql, tuple(params)).rowcount, 0)
         return ShimCursor([], count, 0)
 
-    def cursor(self) -> "ShimConnection":
+    def cursor(self) -> ShimConnection:
         return self
 
     def commit(self) -> None:
@@ -302,7 +302,7 @@ class ShimConnection:
         """The shared connection stays open for the test's other stand-ins (closed when the test ends)."""
         self._conn = None
 
-    def __enter__(self) -> "ShimConnection":
+    def __enter__(self) -> ShimConnection:
         return self
 
     def __exit__(self, *exc: object) -> None:

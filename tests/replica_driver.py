@@ -113,7 +113,7 @@ class Replica:
                 return
             except OSError:
                 if time.monotonic() > deadline:
-                    raise AssertionError(f"replica {self.name} did not listen within {timeout}s:\n{self.tail()}")
+                    raise AssertionError(f"replica {self.name} did not listen within {timeout}s:\n{self.tail()}") from None
                 await asyncio.sleep(0.05)
 
     async def kill(self) -> None:
@@ -129,7 +129,7 @@ class Replica:
         self.process.send_signal(signal.SIGTERM)
         try:
             await asyncio.wait_for(self.process.wait(), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             self.process.kill()
             await self.process.wait()
 

@@ -10,12 +10,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-
 from harness import Bench, Patient, answer_all, current_prompt
 from test_alert_loop import BASELINE, REGIMEN, RT, SAME, diary, press, rows, told_to_wait_for_a_call
 
-from bot.domain.rules import RepeatPolicy, RulesFileError, load_rules, parse_rules
 from bot.bootstrap import QUESTIONNAIRES_DIR
+from bot.domain.rules import RepeatPolicy, RulesFileError, load_rules, parse_rules
 
 #: What the patient answers to whatever the schedule sent while the clock jumped: the baseline regimen if asked.
 STEADY = {**SAME, **REGIMEN, "bg_dose": 30}

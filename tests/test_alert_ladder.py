@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import csv
 import sqlite3
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from harness import CLINICIAN_CHAT, CLINICIANS, Bench, current_prompt, default_answer, give
@@ -240,12 +240,11 @@ def test_the_sites_file_takes_usernames_ids_and_named_ids_and_refuses_anything_e
 
 
 def test_the_report_counts_the_time_to_acknowledgement_from_the_rung_reached() -> None:
-    from datetime import timezone
 
     from bot.export.alerts_export import AlertData, AlertFact
     from bot.report.telemonitoring import Activity, telemonitoring_rows
 
-    t0 = datetime(2027, 3, 3, 9, 0, tzinfo=timezone.utc)
+    t0 = datetime(2027, 3, 3, 9, 0, tzinfo=UTC)
 
     def fact(id: int, ack_min: float | None) -> AlertFact:
         return AlertFact(id=id, patient_id=1, rule_id="rf_weakness", severity="urgent", title="t",

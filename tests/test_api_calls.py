@@ -18,8 +18,9 @@ from __future__ import annotations
 from collections import Counter
 from datetime import date
 
-from bot.standin.state import Request
 from harness import Bench, current_prompt, default_answer, give
+
+from bot.standin.state import Request
 
 RT = date(2027, 3, 3)
 

@@ -15,8 +15,8 @@ import pytest
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 
 from bot import messenger
-from bot.storage.store import Tx
 from bot.messenger import Messenger, TryLater, Unreachable
+from bot.storage.store import Tx
 from bot.telegram.messenger import PtbMessenger, translated_errors
 from bot.telegram.pacing import RepliesPaused
 
@@ -29,7 +29,8 @@ TX_SQL_METHODS: tuple[str, ...] = tuple(sorted(
     name for name, function in inspect.getmembers(Tx, inspect.isfunction)
     if not name.startswith("_") and {"sql", "queries"} & set(inspect.signature(function).parameters)
 ))
-SQL_CALL = re.compile(r"\b(?:%s)\(" % "|".join(map(re.escape, sorted({*TX_SQL_METHODS, "execute", "fetchall"}))))
+_SQL_NAMES = "|".join(map(re.escape, sorted({*TX_SQL_METHODS, "execute", "fetchall"})))
+SQL_CALL = re.compile(rf"\b(?:{_SQL_NAMES})\(")
 
 #: The layers, lowest first. A module may import its own group and the groups of lower layers; never a higher layer,
 #: nor another group of its own layer (scheduling and delivery do not know each other). `bot` itself is the package
@@ -289,9 +290,8 @@ def test_the_ptb_adapter_offers_every_method_of_the_port() -> None:
     (RepliesPaused(), TryLater),
 ])
 def test_telegram_errors_become_the_ports_two_and_keep_their_cause(error: Exception, expected: type) -> None:
-    with pytest.raises(expected) as caught:
-        with translated_errors():
-            raise error
+    with pytest.raises(expected) as caught, translated_errors():
+        raise error
     assert caught.value.__cause__ is error
     if isinstance(error, RetryAfter):
         assert caught.value.seconds == 7 and not caught.value.refused

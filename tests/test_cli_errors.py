@@ -14,16 +14,16 @@ import sqlite3
 import stat
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
+import pg_support
 import pytest
+from harness import TOKEN
 
 from bot.backup import backup
 from bot.clock import VirtualClock
 from bot.storage.store import Store
-import pg_support
-from harness import TOKEN
 
 ROOT = Path(__file__).resolve().parents[1]
 IMPOSSIBLE = "/proc/nope/bot.sqlite3"  # /proc refuses new folders, even to root
@@ -62,7 +62,7 @@ async def make_database(path: Path) -> None:
     from bot.domain.enrolment import parse_enrolment
     from bot.services.enrolment import enroll
 
-    clock = VirtualClock(datetime(2027, 3, 1, 9, tzinfo=timezone.utc))
+    clock = VirtualClock(datetime(2027, 3, 1, 9, tzinfo=UTC))
     store = await Store.open(path, clock)
     try:
         await enroll(store, clock, parse_enrolment(["P-001", "2027-03-03"], clock.now().date()), actor="test")
@@ -208,7 +208,7 @@ async def test_database_files_and_their_folder_are_private_whatever_the_umask(tm
     database = tmp_path / "state" / "data" / "bot.sqlite3"
     previous = os.umask(0o022)
     try:
-        store = await Store.open(database, VirtualClock(datetime(2027, 3, 1, tzinfo=timezone.utc)))
+        store = await Store.open(database, VirtualClock(datetime(2027, 3, 1, tzinfo=UTC)))
         async with store.transaction() as tx:  # a write, so that -wal and -shm exist
             await tx.execute("INSERT INTO settings (key, value) VALUES ('probe', '1')")
             await tx.commit()
@@ -227,7 +227,7 @@ async def test_an_existing_world_readable_database_is_made_private(tmp_path: Pat
     database = tmp_path / "bot.sqlite3"
     await make_database(database)
     os.chmod(database, 0o644)
-    store = await Store.open(database, VirtualClock(datetime(2027, 3, 1, tzinfo=timezone.utc)))
+    store = await Store.open(database, VirtualClock(datetime(2027, 3, 1, tzinfo=UTC)))
     await store.close()
     assert stat.S_IMODE(database.stat().st_mode) == 0o600
 

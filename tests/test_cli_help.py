@@ -14,11 +14,11 @@ import socket
 from pathlib import Path
 
 import pytest
+from test_cli_errors import bot, make_database
 
 from bot.__main__ import build_parser
 from bot.config import Settings
 from bot.export import FORMATS
-from test_cli_errors import bot, make_database
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMANDS = ("run", "sandbox", "enroll", "migrate", "export", "report", "backup", "demo", "simulate", "screen", "medicines",

@@ -8,16 +8,16 @@ import os
 import sqlite3
 import subprocess
 import sys
-from datetime import date
+from datetime import UTC, date
 from pathlib import Path
 
 import pytest
+from harness import TOKEN, Bench
 
 from bot.backup import BackupError, backup
 from bot.catalog import untranslated
 from bot.i18n import LOCALES_DIR
 from bot.logging_setup import configure_logging
-from harness import TOKEN, Bench
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -149,10 +149,10 @@ def test_the_audit_log_and_answers_refuse_update_and_delete(tmp_path: Path) -> N
 
 
 async def _open_close(path: Path) -> None:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from bot.clock import VirtualClock
     from bot.storage.store import Store
 
-    store = await Store.open(path, VirtualClock(datetime(2027, 1, 1, tzinfo=timezone.utc)))
+    store = await Store.open(path, VirtualClock(datetime(2027, 1, 1, tzinfo=UTC)))
     await store.close()

@@ -17,6 +17,7 @@ from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 
+import pg_support
 import pytest
 from crash_driver import (
     CLOCK_OFFSET_ENV,
@@ -37,12 +38,11 @@ from crash_driver import (
     shifted_today,
     wait_until,
 )
-import pg_support
 from harness import CLINICIAN_CHAT, CLINICIANS, TOKEN
 
+from bot.bootstrap import QUESTIONNAIRES_DIR
 from bot.domain.questionnaire import load_questionnaires
 from bot.standin import StandIn
-from bot.bootstrap import QUESTIONNAIRES_DIR
 
 pytestmark = pytest.mark.slow
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from harness import Bench, current_prompt, default_answer, give
 
 from bot.clock import SystemClock
 from bot.services.history_cache import PriorHistoryCache
@@ -28,8 +29,6 @@ from bot.storage import alerts, instances, patients, team_regimens
 from bot.storage.answer_context import answer_context
 from bot.storage.patient_history import patient_history
 from bot.storage.store import Store
-
-from harness import Bench, current_prompt, default_answer, give
 
 
 class Refused(Exception):

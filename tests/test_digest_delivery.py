@@ -9,8 +9,8 @@ from datetime import date, timedelta
 from harness import CLINICIAN_CHAT, Bench
 
 from bot.delivery import digest
-from bot.storage import alerts, patients
 from bot.delivery.splitting import TELEGRAM_MESSAGE_LIMIT, split_message, utf16_length
+from bot.storage import alerts, patients
 
 RT = date(2027, 3, 3)
 EMOJI_LINES = 24

@@ -13,10 +13,10 @@ from hypothesis import strategies as st
 import bot.domain.engine as engine
 from bot.domain.engine import (
     InvalidAnswer,
-    condition_holds,
     answer_from_button,
     answer_from_selection,
     answer_from_text,
+    condition_holds,
     display_value,
     effective_answers,
     next_item,

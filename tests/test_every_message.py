@@ -11,14 +11,14 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from harness import Bench, Patient, answer_all, current_prompt
 
 from bot.domain.free_text_screen import FreeTextFlag
 from bot.services.patient_messages import advice_for_flags, danger_groups
-from harness import Bench, Patient, answer_all, current_prompt
 
 RT = date(2027, 3, 3)
 ON_CALL = "01 99 00 20 20"  # the default site's on-call number (questionnaires/sites.yaml)
@@ -296,8 +296,8 @@ async def test_a_red_flag_is_never_held_by_burst_control(bench: Bench) -> None:
 
 
 @pytest.mark.parametrize(("start", "reading"), [
-    (datetime(2027, 3, 1, 21, 0, tzinfo=timezone.utc), "L'équipe le lira mardi 2 mars, à partir de 9 h"),  # Mon 22:00
-    (datetime(2027, 3, 1, 9, 0, tzinfo=timezone.utc), "L'équipe le lira aujourd'hui"),  # Monday 10:00
+    (datetime(2027, 3, 1, 21, 0, tzinfo=UTC), "L'équipe le lira mardi 2 mars, à partir de 9 h"),  # Mon 22:00
+    (datetime(2027, 3, 1, 9, 0, tzinfo=UTC), "L'équipe le lira aujourd'hui"),  # Monday 10:00
 ])
 async def test_every_reply_to_free_text_carries_the_safety_line_and_the_true_reading_time(
     tmp_path: Path, start: datetime, reading: str,

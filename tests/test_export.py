@@ -8,7 +8,7 @@ import csv
 import json
 from collections import Counter
 from dataclasses import replace
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,12 +21,12 @@ from bot.domain.questionnaire import Questionnaire, load_questionnaires
 from bot.export import ExportError, export, export_audit, export_csv, export_fhir, open_existing_store
 from bot.export.cli import QUESTIONNAIRES_DIR, add_commands, run_command
 from bot.export.csv_export import CSV_COLUMNS, plain_text
-from bot.export.fhir_export import build_bundle, questionnaire_resource, responses_in, validate_bundle
 from bot.export.dataset import load_dataset
+from bot.export.fhir_export import build_bundle, questionnaire_resource, responses_in, validate_bundle
 from bot.storage import audit, instances, patients
 from bot.storage.store import Store
 
-T0 = datetime(2027, 3, 1, 9, 0, tzinfo=timezone.utc)
+T0 = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)
 RT_START = date(2027, 3, 2)
 PATIENT_TELEGRAM_ID = 987654321987
 PATIENT_CHAT_ID = 987654321988
@@ -558,7 +558,7 @@ def test_export_status_names_partial_missed_and_withdrawn_questionnaires() -> No
     from bot.export.csv_export import export_status
     from bot.export.fhir_export import response_status
 
-    when = datetime(2027, 3, 1, 9, tzinfo=timezone.utc)
+    when = datetime(2027, 3, 1, 9, tzinfo=UTC)
     patient = Patient(1, "S-1", "LYON", "standard", date(2027, 3, 3), 1, "active", "matin", when, when)
     inst = Instance(1, 1, "daily", "1.2", "DD1", 1, False, when, when, "missed", when, None, 0, None, None, None)
     assert (export_status(inst, patient, True), export_status(inst, patient, False)) == ("partial", "missed")

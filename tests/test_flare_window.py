@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from bot.domain.models import Instance, Patient
@@ -14,7 +14,7 @@ from bot.export.dataset import AnswerRow, Dataset, instance_omeds
 from bot.export.metrics import ReportPlan, patient_outcome
 
 ROOT = Path(__file__).resolve().parent.parent
-WHEN = datetime(2027, 3, 1, 9, tzinfo=timezone.utc)
+WHEN = datetime(2027, 3, 1, 9, tzinfo=UTC)
 RT = date(2027, 3, 1)  # a Monday: 5 fractions planned Mon-Fri, last on day 4, window to day 14
 
 

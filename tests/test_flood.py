@@ -17,13 +17,13 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from harness import Bench, Patient, current_prompt, default_answer
 from telegram import Update
 from telegram.ext import SimpleUpdateProcessor
 
 from bot.export.csv_export import export_messages
 from bot.telegram.inbox import InboxProcessor
 from bot.telegram.pacing import FloodGuard
-from harness import Bench, Patient, current_prompt, default_answer
 
 RT = date(2027, 3, 3)
 RED_FLAG = "Je ne sens plus mes jambes depuis ce matin et je n'arrive plus a uriner"

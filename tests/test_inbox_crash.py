@@ -15,8 +15,16 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from crash_driver import BotProcess, clock_offset_to, enrol_under_fire, keyboard_data, last_keyboard, read_db, \
-    shifted_today, wait_until
+from crash_driver import (
+    BotProcess,
+    clock_offset_to,
+    enrol_under_fire,
+    keyboard_data,
+    last_keyboard,
+    read_db,
+    shifted_today,
+    wait_until,
+)
 from harness import CLINICIAN_CHAT, CLINICIANS, TOKEN
 from test_crash_safety import bot_environment
 

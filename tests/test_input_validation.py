@@ -11,9 +11,9 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+from harness import Bench
 
 from bot.domain.enrolment import DAY0_WINDOW, EnrolmentError, parse_day0, parse_enrolment
-from harness import Bench
 
 TODAY = date(2027, 3, 1)  # the bench's clock
 RT = date(2027, 3, 3)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 import sqlite3
-from datetime import date, timedelta
+from datetime import UTC, date, timedelta
 
 import pytest
 from harness import Bench, answer_all
@@ -135,14 +135,14 @@ async def test_the_questionnaires_a_death_cancelled_are_exported_as_deceased(ben
 async def test_migration_0012_upgrades_an_existing_database_in_place(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """A database made before migration 0012 accepts the status 'deceased' after it, keeps its rows, still refuses
     an unknown status, and passes `PRAGMA integrity_check`."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from bot.clock import VirtualClock
     from bot.storage import db
     from bot.storage.store import Store
 
     path = tmp_path / "old.sqlite3"
-    clock = VirtualClock(datetime(2027, 3, 1, 9, tzinfo=timezone.utc))
+    clock = VirtualClock(datetime(2027, 3, 1, 9, tzinfo=UTC))
     shipped = db.migration_files()
     with monkeypatch.context() as patch:
         patch.setattr(db, "migration_files", lambda directory=db.MIGRATIONS_DIR: [m for m in shipped if m[0] < 12])
@@ -153,9 +153,8 @@ async def test_migration_0012_upgrades_an_existing_database_in_place(tmp_path, m
                              " VALUES ('P-OLD', 'main', 'standard', '2027-03-03', 1, 'x')")
             await tx.commit()
         await store.close()
-    with sqlite3.connect(path) as conn:
-        with pytest.raises(sqlite3.IntegrityError):
-            conn.execute("UPDATE patients SET status = 'deceased'")
+    with sqlite3.connect(path) as conn, pytest.raises(sqlite3.IntegrityError):
+        conn.execute("UPDATE patients SET status = 'deceased'")
     store = await Store.open(path, clock)
     async with store.transaction() as tx:
         await tx.execute("UPDATE patients SET status = 'deceased'")

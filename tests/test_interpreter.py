@@ -12,15 +12,15 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from harness import Bench
 
 from bot.clock import VirtualClock
 from bot.interpreter import GIL_SWITCH_INTERVAL_SECONDS, share_the_gil_quickly
 from bot.storage.store import Store
-from harness import Bench
 
 CPYTHON_DEFAULT = 0.005
 
@@ -85,7 +85,7 @@ async def test_the_database_thread_is_not_kept_waiting_for_the_gil(default_inter
     """On a quiet 2-core machine, CPython's 5 ms interval let 0 reads through in 0.8 s here (one `SELECT 1` waited
     3 ms to 35 s for the GIL); the bot's interval lets about 60 through. At least 15 (≤ 50 ms a read) leaves a wide
     margin for a loaded machine, where another process on the second core happens to shorten the waits."""
-    store = await Store.open(tmp_path / "gil.sqlite3", VirtualClock(datetime(2026, 12, 1, 9, tzinfo=timezone.utc)))
+    store = await Store.open(tmp_path / "gil.sqlite3", VirtualClock(datetime(2026, 12, 1, 9, tzinfo=UTC)))
     try:
         share_the_gil_quickly()
         completed = await _round_trips_while_loop_busy(store)

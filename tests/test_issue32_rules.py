@@ -12,16 +12,16 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from harness import Bench, Patient, answer_all, current_prompt
 
 from bot.delivery.advice_text import advice_text
 from bot.domain.rules import ADVICE_ORDER
 from bot.domain.sites import load_sites, parse_sites, same_day_callback
-from harness import Bench, Patient, answer_all, current_prompt
 
 ROOT = Path(__file__).resolve().parent.parent
 RT = date(2027, 3, 3)
@@ -66,7 +66,7 @@ def assert_numbers(text: str) -> None:
 
 async def test_friday_19h_vomiting_everything_gives_the_on_call_number_to_call_now(tmp_path: Path) -> None:
     # Friday 5 March 2027, 19:00 in Paris.
-    async with bench_at(tmp_path, datetime(2027, 3, 5, 18, 0, tzinfo=timezone.utc)) as bench:
+    async with bench_at(tmp_path, datetime(2027, 3, 5, 18, 0, tzinfo=UTC)) as bench:
         patient = await bench.join(3201, "P-32A", date(2027, 3, 10))
         await answer_all(bench, patient, {"vomit_no_fluids": "yes"})
         (advice,) = [t for t in bench.texts(3201) if "numéro de garde" in t and "maintenant" in t]
@@ -78,7 +78,7 @@ async def test_friday_19h_vomiting_everything_gives_the_on_call_number_to_call_n
 
 
 async def test_friday_19h_night_pain_may_wait_for_monday(tmp_path: Path) -> None:
-    async with bench_at(tmp_path, datetime(2027, 3, 5, 18, 0, tzinfo=timezone.utc)) as bench:
+    async with bench_at(tmp_path, datetime(2027, 3, 5, 18, 0, tzinfo=UTC)) as bench:
         patient = await bench.join(3202, "P-32B", date(2027, 3, 10))
         await answer_all(bench, patient, {"sp_night_pain": "yes"})
         (advice,) = [t for t in bench.texts(3202) if "lundi 8 mars" in t]
@@ -88,7 +88,7 @@ async def test_friday_19h_night_pain_may_wait_for_monday(tmp_path: Path) -> None
 
 async def test_after_the_same_day_cut_off_today_is_not_promised(tmp_path: Path) -> None:
     # Monday 1 March 2027, 16:30 in Paris: open until 17:00, cut-off 16:00 (default: one hour before closing).
-    async with bench_at(tmp_path, datetime(2027, 3, 1, 15, 30, tzinfo=timezone.utc)) as bench:
+    async with bench_at(tmp_path, datetime(2027, 3, 1, 15, 30, tzinfo=UTC)) as bench:
         patient = await bench.join(3203, "P-32C", date(2027, 3, 10))
         await answer_all(bench, patient, {"cannot_swallow": "yes"})
         (advice,) = [t for t in bench.texts(3203) if "ne pourra peut-être pas vous rappeler aujourd'hui" in t]
@@ -239,7 +239,7 @@ async def test_a_patch_wearer_with_toxicity_signs_is_told_to_take_the_patch_off(
 
 async def test_out_of_hours_no_advice_says_the_team_is_informed(tmp_path: Path) -> None:
     # Saturday 6 March 2027, 10:00 in Paris: nobody reads the alert before Monday.
-    async with bench_at(tmp_path, datetime(2027, 3, 6, 9, 0, tzinfo=timezone.utc)) as bench:
+    async with bench_at(tmp_path, datetime(2027, 3, 6, 9, 0, tzinfo=UTC)) as bench:
         patient = await bench.join(3222, "P-32P", date(2027, 3, 10))
         await answer_all(bench, patient)
         await send(bench, patient, "daily", {"rf_weakness": "yes"})
@@ -300,7 +300,7 @@ SEVERAL_REAL_SITES = ('sites:\n  - {code: NANCY, name: "Nancy", daytime_phone: "
 async def test_enrolling_without_a_site_is_refused_when_there_are_several(tmp_path: Path) -> None:
     sites = tmp_path / "sites.yaml"
     sites.write_text(SEVERAL_REAL_SITES, encoding="utf-8")
-    async with bench_at(tmp_path, datetime(2027, 3, 1, 9, 0, tzinfo=timezone.utc), BOT_SITES_FILE=str(sites)) as bench:
+    async with bench_at(tmp_path, datetime(2027, 3, 1, 9, 0, tzinfo=UTC), BOT_SITES_FILE=str(sites)) as bench:
         await bench.clinician_says("/enroll P-32Q 2027-03-03")
         reply = [m.text or "" for m in bench.group_messages()][-1]
         assert "site=" in reply and "NANCY" in reply and "main" in reply
@@ -313,7 +313,7 @@ async def test_enrolling_without_a_site_uses_the_only_site(tmp_path: Path) -> No
     sites = tmp_path / "sites.yaml"
     sites.write_text('sites:\n  - {code: NANCY, name: "Nancy", daytime_phone: "03 83 00 00 00", '
                      'on_call_phone: "03 83 00 00 01"}\n', encoding="utf-8")
-    async with bench_at(tmp_path, datetime(2027, 3, 1, 9, 0, tzinfo=timezone.utc), BOT_SITES_FILE=str(sites)) as bench:
+    async with bench_at(tmp_path, datetime(2027, 3, 1, 9, 0, tzinfo=UTC), BOT_SITES_FILE=str(sites)) as bench:
         await bench.clinician_says("/enroll P-32R 2027-03-03")
         assert rows(bench, "SELECT site_code FROM patients") == [("NANCY",)]
         assert "inclus (Nancy, bras standard" in [m.text or "" for m in bench.group_messages()][-1]  # its name

@@ -44,7 +44,7 @@ async def _import(store: object, folder: str) -> None:
 
 def test_encoding_is_detected() -> None:
     assert decode_bdpm("gélule".encode("cp1252")) == ("gélule", "cp1252")
-    assert decode_bdpm("gélule".encode("utf-8")) == ("gélule", "utf-8")
+    assert decode_bdpm("gélule".encode()) == ("gélule", "utf-8")
     assert decode_bdpm(b"\xef\xbb\xbfg\xc3\xa9lule") == ("gélule", "utf-8")
     assert decode_bdpm(b"\x81") == ("\x81", "latin-1")  # undefined in cp1252
     assert {f.encoding for f in read_directory(FIXTURE / "cp1252").files} == {"cp1252"}

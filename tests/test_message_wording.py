@@ -11,11 +11,11 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+from harness import Bench, Patient, answer_all
 
+from bot.bootstrap import QUESTIONNAIRES_DIR
 from bot.delivery.advice_text import advice_text
 from bot.domain.sites import load_sites
-from bot.bootstrap import QUESTIONNAIRES_DIR
-from harness import Bench, Patient, answer_all
 
 RT = date(2027, 3, 3)
 PARIS = ZoneInfo("Europe/Paris")

@@ -12,8 +12,9 @@ import json
 import sqlite3
 from datetime import date
 
-from bot.telegram.handlers.patient import stale_text
 from harness import Bench, current_prompt, default_answer, give
+
+from bot.telegram.handlers.patient import stale_text
 
 RT = date(2027, 3, 3)
 

@@ -6,15 +6,16 @@ import asyncio
 import random
 import sqlite3
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+
+from harness import Bench
 
 from bot.scheduling import spread
 from bot.standin.limits import FloodControl, FloodLimits
 from bot.standin.server import FLOOD_COUNTED
 from bot.storage import instances, patients
 from bot.telegram.pacing import Lane, SlidingWindow, Window, sending_as
-from harness import Bench
 
 PATIENTS = 75
 
@@ -264,7 +265,7 @@ def test_stand_in_flood_control_follows_telegrams_rules() -> None:
 
 
 def test_a_large_fan_out_is_spread_evenly_over_the_window_and_a_small_one_is_not() -> None:
-    now = datetime(2027, 6, 7, 8, 0, tzinfo=timezone.utc)
+    now = datetime(2027, 6, 7, 8, 0, tzinfo=UTC)
     window = timedelta(minutes=10)
     small = [(n, now) for n in range(1, spread.SPREAD_ABOVE + 1)]
     assert spread.due_now(small, now, window) == [n for n, _ in small]

@@ -17,13 +17,12 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+from harness import Bench, Patient, answer_all, current_prompt, give
 
 from bot.domain import engine
 from bot.domain.chemo_context import CHEMO_CONTEXT_ITEM, chemo_possible
 from bot.domain.questionnaire import SKIPPED, Item, Questionnaire, Value, load_questionnaire, load_questionnaires
 from bot.domain.rules import EventCondition, PainPoint, RuleContext, evaluate_answers, load_rules
-
-from harness import Bench, Patient, answer_all, current_prompt, give
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = load_questionnaires(ROOT / "questionnaires")

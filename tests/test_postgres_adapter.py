@@ -8,19 +8,19 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import AsyncIterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
+import pg_support
 import pytest
 
-import pg_support
 from bot.clock import VirtualClock
 from bot.storage.db import MIGRATIONS_DIR, POSTGRES_MIGRATIONS_DIR, migration_files
 from bot.storage.postgres import PgStore, coerce, redacted, translate
 from bot.storage.store import Store
 
-T0 = datetime(2027, 3, 1, 9, 0, tzinfo=timezone.utc)
+T0 = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)
 
 needs_server = pytest.mark.skipif(
     not pg_support.ENABLED,

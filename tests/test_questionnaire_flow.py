@@ -96,8 +96,7 @@ async def test_typed_numbers_are_accepted_in_every_usual_form_and_bad_ones_re_pr
     await bench.patient_says(patient, " 7,5 ")
     prompt = await current_prompt(bench, patient)
     assert prompt.item.id == "bg_per_day"
-    for good, expected in (("2", 2),):
-        await bench.patient_says(patient, good)
+    await bench.patient_says(patient, "2")
     answers = current_answers(bench)
     assert answers["bg_dose"] == 7.5 and answers["bg_per_day"] == 2
 

@@ -4,10 +4,11 @@ treatment, not only in the questionnaire that reports it (context item `regimen_
 from __future__ import annotations
 
 import sqlite3
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
+
+from harness import Bench, Patient, answer_all, current_prompt
 
 from bot.domain.regimen_change import RECENT_CHANGE_DAYS, changed_recently
-from harness import Bench, Patient, answer_all, current_prompt
 
 RT = date(2027, 6, 1)  # far enough: no scheduled questionnaire in the way
 
@@ -84,7 +85,7 @@ async def test_a_regimen_the_team_recorded_counts_for_seven_days(bench: Bench) -
 
 def test_the_window_counts_seven_days_before_the_questionnaire() -> None:
     assert RECENT_CHANGE_DAYS == 7
-    sent = datetime(2027, 3, 10, 8, tzinfo=timezone.utc)
+    sent = datetime(2027, 3, 10, 8, tzinfo=UTC)
     changed = {"analgesic_same": "no"}
     assert changed_recently(sent, [(sent - timedelta(days=7), changed)], [])
     assert not changed_recently(sent, [(sent - timedelta(days=7, seconds=1), changed)], [])

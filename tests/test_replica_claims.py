@@ -13,25 +13,24 @@ import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from fake_messenger import FakeMessenger
 from test_services_messenger import benign
 
+from bot.bootstrap import build_services
 from bot.clock import VirtualClock
 from bot.config import load_settings
-from bot.delivery import patient_notices, worker
+from bot.delivery import digest, patient_notices, worker
 from bot.delivery.outbox import CLAIM_FOR
 from bot.domain.enrolment import EnrolmentRequest
 from bot.scheduling import dispatcher
-from bot.delivery import digest
 from bot.services import answering, enrolment, onboarding
 from bot.services.container import Services
 from bot.services.prompting import send_prompt
 from bot.storage import alerts, inbox, patients, settings
-from bot.bootstrap import build_services
 
 GROUP = -1001000
 TOKEN = "123456:TEST-token-not-a-real-one_abcdefgh"
@@ -64,7 +63,7 @@ async def _replica(tmp_path: Path, clock: VirtualClock, name: str) -> Replica:
 
 @pytest.fixture
 async def pair(tmp_path: Path) -> AsyncIterator[tuple[Replica, Replica]]:
-    clock = VirtualClock(datetime(2027, 3, 1, 9, 0, tzinfo=timezone.utc))
+    clock = VirtualClock(datetime(2027, 3, 1, 9, 0, tzinfo=UTC))
     a = await _replica(tmp_path, clock, "replica-a")
     b = await _replica(tmp_path, clock, "replica-b")
     try:
@@ -86,7 +85,7 @@ async def _enrol(replica: Replica, n: int) -> None:
 
 def _value(item: object, n: int, day: int) -> object:
     """Patient 0 reports new weakness on study days 5 and 20 (an urgent alert each time); the others are well."""
-    if getattr(item, "id") == "rf_weakness" and n == 0 and day in (5, 20):
+    if item.id == "rf_weakness" and n == 0 and day in (5, 20):
         return "yes"
     return benign(item)
 
@@ -187,7 +186,7 @@ async def test_a_replica_killed_mid_send_loses_nothing_and_the_other_takes_over_
     clock = a.services.clock
     assert isinstance(clock, VirtualClock)
     answers: Counter[int] = Counter()
-    await _run([a, b], clock, datetime(2027, 3, 8, 6, 0, tzinfo=timezone.utc), answers)  # day 5: a red flag
+    await _run([a, b], clock, datetime(2027, 3, 8, 6, 0, tzinfo=UTC), answers)  # day 5: a red flag
     # A red flag typed in free text has just raised an urgent alert; B claims it and is killed while sending it.
     async with b.services.store.transaction() as tx:
         patient = await patients.find_by_study_id(tx, "P-001")

@@ -14,7 +14,7 @@ import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -22,9 +22,9 @@ from fake_messenger import FakeMessenger
 from test_replica_claims import Replica, _enrol, _replica
 
 from bot.clock import VirtualClock
+from bot.domain.prompt import Prompt
 from bot.scheduling import dispatcher
 from bot.services import answering
-from bot.domain.prompt import Prompt
 from bot.services.container import Services
 from bot.storage import due, leases
 
@@ -57,7 +57,7 @@ class _Dying(FakeMessenger):
 async def pair(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[tuple[Replica, Replica]]:
     # A dead process renews nothing: its heartbeat would only fire after this long, well after the test.
     monkeypatch.setattr(leases, "RENEW_EVERY", timedelta(hours=1))
-    clock = VirtualClock(datetime(2027, 3, 1, 9, 0, tzinfo=timezone.utc))
+    clock = VirtualClock(datetime(2027, 3, 1, 9, 0, tzinfo=UTC))
     a = await _replica(tmp_path, clock, "replica-a")
     b = await _replica(tmp_path, clock, "replica-b")
     try:

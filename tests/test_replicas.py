@@ -19,7 +19,8 @@ import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, time as clock_time, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as clock_time
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
@@ -29,8 +30,8 @@ from crash_driver import alert_messages, instance_of, last_keyboard, original_te
 from replica_driver import INVITE, TOKEN, FileClock, Replica, buttons, choice, query, replica_env
 
 from bot.clock import utc_iso
-from bot.storage import leases
 from bot.standin import StandIn
+from bot.storage import leases
 
 SERVER = os.environ.get("BOT_TEST_DATABASE", "")
 ON_SQLITE = os.environ.get("SPB_REPLICAS_SQLITE") == "1"
@@ -43,7 +44,7 @@ PARIS = ZoneInfo("Europe/Paris")
 GROUP = -1002000
 CLINICIAN = 111
 RT = date(2027, 3, 3)
-START = datetime(2027, 3, 1, 8, 0, tzinfo=timezone.utc)  # Monday, 09:00 in Paris
+START = datetime(2027, 3, 1, 8, 0, tzinfo=UTC)  # Monday, 09:00 in Paris
 DAYS = int(os.environ.get("SPB_REPLICAS_DAYS", "30"))  # fewer only to work on the rig
 #: Each day: after the digest (08:30), after the morning sends (10:00), after the +4 h reminder.
 STEPS = (clock_time(8, 40), clock_time(10, 10), clock_time(14, 10))
@@ -221,7 +222,7 @@ async def _cohort(tmp_path: Path, database: str, *, kill_on_day: int | None) -> 
         for day in range(DAYS):
             local_day = (START.astimezone(PARIS) + timedelta(days=day)).date()
             for step in STEPS:
-                moment = datetime.combine(local_day, step, tzinfo=PARIS).astimezone(timezone.utc)
+                moment = datetime.combine(local_day, step, tzinfo=PARIS).astimezone(UTC)
                 if moment <= clock.now():
                     continue
                 clock.set(moment)

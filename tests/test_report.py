@@ -6,7 +6,7 @@ import base64
 import csv
 import io
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,13 +18,13 @@ from bot.domain.omed import load_opioid_catalogue
 from bot.domain.questionnaire import load_questionnaires
 from bot.export import ExportError, open_existing_store
 from bot.export.cli import QUESTIONNAIRES_DIR
-from bot.report import build_report
 from bot.export.metrics import REPORT_COLUMNS
+from bot.report import build_report
 from bot.report.progress import ProgressBar
 from bot.storage import instances, patients
 from bot.storage.store import Store
 
-T0 = datetime(2027, 3, 1, 9, 0, tzinfo=timezone.utc)
+T0 = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)
 RT_START = date(2027, 3, 2)
 NO_OPIOID = {"bg_taking": "no", "rescue_taking": "no"}
 SAME = {"analgesic_same": "yes", "rescue_doses_24h": 0}

@@ -6,11 +6,10 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-
 from harness import Bench, Patient, answer_all, current_prompt, give
 
 RT = date(2027, 3, 3)
@@ -251,7 +250,7 @@ async def test_hypercalcaemia_constipation_and_fracture_signs_alert_the_same_day
 async def test_same_day_advice_on_friday_evening_promises_monday_not_today(tmp_path: Path) -> None:
     # Friday 5 March 2027, 19:30 in Paris. Issue 32: night pain may wait for Monday (vomiting everything may not:
     # tests/test_issue32_rules.py), and nobody "is informed" before Monday: the advice says when it will be read.
-    async with bench_at(tmp_path, datetime(2027, 3, 5, 18, 30, tzinfo=timezone.utc)) as bench:
+    async with bench_at(tmp_path, datetime(2027, 3, 5, 18, 30, tzinfo=UTC)) as bench:
         patient = await bench.join(5030, "P-S30", date(2027, 3, 10))  # only the baseline is due
         await answer_all(bench, patient, {"sp_night_pain": "yes"})
         advice = [t for t in bench.texts(5030) if "Votre réponse a été transmise à votre équipe soignante" in t]
@@ -263,7 +262,7 @@ async def test_same_day_advice_on_friday_evening_promises_monday_not_today(tmp_p
 async def test_same_day_advice_on_a_public_holiday_names_the_next_working_day(tmp_path: Path) -> None:
     # Ascension Thursday 6 May 2027, 11:00 in Paris: the next working day is Friday 7 May. Issue 32: cannot
     # swallow does not wait for it: the on-call number, now.
-    async with bench_at(tmp_path, datetime(2027, 5, 6, 9, 0, tzinfo=timezone.utc)) as bench:
+    async with bench_at(tmp_path, datetime(2027, 5, 6, 9, 0, tzinfo=UTC)) as bench:
         patient = await bench.join(5031, "P-S31", date(2027, 5, 10))
         await answer_all(bench, patient, {"cannot_swallow": "yes"})
         advice = [t for t in bench.texts(5031) if "Votre réponse a été transmise à votre équipe soignante" in t]
@@ -382,7 +381,7 @@ async def test_words_added_by_editing_a_message_are_kept_and_screened(bench: Ben
 async def test_a_patient_writing_at_night_gets_what_is_due_at_once(tmp_path: Path) -> None:
     # 22:30 in Paris: a questionnaire the team sends now is held back by quiet hours (the bot does not start a
     # conversation at night) — but a patient who writes is in the chat now, and gets it at once.
-    async with bench_at(tmp_path, datetime(2027, 3, 1, 21, 30, tzinfo=timezone.utc)) as bench:
+    async with bench_at(tmp_path, datetime(2027, 3, 1, 21, 30, tzinfo=UTC)) as bench:
         patient = await bench.join(5054, "P-S54", RT)
         await answer_all(bench, patient)
         await bench.clinician_says("/send P-S54 daily")

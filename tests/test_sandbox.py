@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -19,12 +19,12 @@ from zoneinfo import ZoneInfo
 import aiohttp
 import pytest
 
+from bot.bootstrap import QUESTIONNAIRES_DIR
 from bot.config import load_settings
 from bot.domain.questionnaire import load_questionnaires
 from bot.sandbox.demo import PROFILES, answer_for, run_demo
 from bot.sandbox.server import Sandbox
 from bot.sandbox.world import CLINICIAN_CHAT_ID, invitation_code, next_boundary
-from bot.bootstrap import QUESTIONNAIRES_DIR
 
 PARIS = ZoneInfo("Europe/Paris")
 START = datetime(2027, 3, 1, 9, 0, tzinfo=PARIS)  # a Monday morning, outside the quiet hours
@@ -256,10 +256,10 @@ async def test_the_page_and_its_scripts_are_served(client: Client) -> None:
 
 
 def test_clock_steps_land_on_round_times() -> None:
-    moment = datetime(2027, 3, 1, 9, 17, 42, tzinfo=timezone.utc)
-    assert next_boundary(moment, timedelta(minutes=30)) == datetime(2027, 3, 1, 9, 30, tzinfo=timezone.utc)
-    assert next_boundary(datetime(2027, 3, 1, 9, 30, tzinfo=timezone.utc), timedelta(hours=1)) == datetime(
-        2027, 3, 1, 10, 0, tzinfo=timezone.utc)
+    moment = datetime(2027, 3, 1, 9, 17, 42, tzinfo=UTC)
+    assert next_boundary(moment, timedelta(minutes=30)) == datetime(2027, 3, 1, 9, 30, tzinfo=UTC)
+    assert next_boundary(datetime(2027, 3, 1, 9, 30, tzinfo=UTC), timedelta(hours=1)) == datetime(
+        2027, 3, 1, 10, 0, tzinfo=UTC)
 
 
 def test_demo_profiles_answer_what_their_scenario_says() -> None:

@@ -2,37 +2,37 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
-from pydantic import ValidationError
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from bot.domain.schedule import (
     DEFAULT_SCHEDULE_PATH,
     PlannedInstance,
     ScheduleFileError,
     ScheduleSpec,
+    answered_after_rt_start,
+    baseline_closes_at,
+    call_list_time,
     fraction_days,
     is_quiet,
     load_schedule,
     next_allowed,
     plan,
-    primary_notice_time,
-    call_list_time,
-    rt_start_moment,
-    answered_after_rt_start,
-    baseline_closes_at,
     present_horizon,
+    primary_notice_time,
     reminder_times,
+    rt_start_moment,
 )
 
 PARIS = ZoneInfo("Europe/Paris")
-UTC = timezone.utc
+UTC = UTC
 SPEC = load_schedule()
 
 

@@ -11,7 +11,6 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-
 from harness import Bench, Patient, answer_all
 
 PARIS = ZoneInfo("Europe/Paris")

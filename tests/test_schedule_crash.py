@@ -8,7 +8,7 @@ putting the file in that state and starting a fresh bot on it.
 from __future__ import annotations
 
 import sqlite3
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 from harness import Bench, answer_all
 
@@ -35,7 +35,7 @@ async def _patient_at_day0(bench: Bench, user: int, study_id: str) -> None:
     patient = await bench.join(user, study_id, RT)
     await answer_all(bench, patient)  # baseline done
     # Day 0 (2027-03-03) 09:59 Paris: the first daily diary opens at 10:00.
-    bench.clock.set(datetime(2027, 3, 3, 8, 59, tzinfo=timezone.utc))
+    bench.clock.set(datetime(2027, 3, 3, 8, 59, tzinfo=UTC))
 
 
 async def test_a_crash_after_the_intent_and_before_the_send_loses_nothing_and_sends_once(bench: Bench) -> None:

@@ -8,24 +8,23 @@ here takes milliseconds of virtual time handling, so the failure paths can be wa
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from fake_messenger import FakeMessenger
 
+from bot.bootstrap import build_services
 from bot.clock import VirtualClock, parse_utc
 from bot.config import load_settings
-from bot.delivery import patient_notices, worker
+from bot.delivery import digest, patient_notices, worker
 from bot.delivery.outbox import REFUSED_ATTEMPTS, DeliveryPolicy
 from bot.domain.enrolment import EnrolmentRequest
 from bot.messenger import Priority, TryLater, Unreachable
 from bot.scheduling import dispatcher
-from bot.delivery import digest
 from bot.services import answering, enrolment, onboarding
 from bot.services.container import Services
 from bot.storage import alerts, patients
-from bot.bootstrap import build_services
 
 GROUP = -1001000
 USER = 4242
@@ -35,7 +34,7 @@ TOKEN = "123456:TEST-token-not-a-real-one_abcdefgh"
 
 @pytest.fixture
 async def services(tmp_path: Path) -> AsyncIterator[Services]:
-    clock = VirtualClock(datetime(2027, 3, 1, 9, 0, tzinfo=timezone.utc))  # 10:00 in Paris, a Monday
+    clock = VirtualClock(datetime(2027, 3, 1, 9, 0, tzinfo=UTC))  # 10:00 in Paris, a Monday
     settings = load_settings(TELEGRAM_BOT_TOKEN=TOKEN, BOT_DATABASE=str(tmp_path / "bot.sqlite3"),
                              CLINICIAN_CHAT_ID=GROUP, CLINICIAN_USER_IDS="111")
     built = await build_services(settings, clock)
@@ -79,13 +78,13 @@ async def answer(services: Services, fake: FakeMessenger, item_id: str, value: o
 
 
 def benign(item: object) -> object:
-    kind = getattr(item, "type")
+    kind = item.type
     if kind == "scale":
         return 2
     if kind == "yesno":
         return "no"
     if kind in ("single", "multi"):
-        code = getattr(item, "choices")[0].code
+        code = item.choices[0].code
         return code if kind == "single" else [code]
     if kind == "number":
         return 1
@@ -210,7 +209,7 @@ async def test_the_digest_resends_only_the_chunks_not_yet_accepted(services: Ser
                                       now=services.clock.now(), send_now=False)
         await tx.commit()
     clock = clock_of(services)
-    clock.set(datetime(2027, 3, 2, 7, 45, tzinfo=timezone.utc))  # 08:45 in Paris
+    clock.set(datetime(2027, 3, 2, 7, 45, tzinfo=UTC))  # 08:45 in Paris
     fake = FakeMessenger()
     first = len(fake.calls)
     fake.fail_call(first + 1, TryLater())  # chunk 1 accepted, chunk 2 fails

@@ -8,13 +8,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot.bootstrap import QUESTIONNAIRES_DIR, build_services
 from bot.clock import VirtualClock
 from bot.config import load_settings
 from bot.delivery.advice_text import advice_text, callback_promise
 from bot.domain.sites import SitesFileError, load_sites, next_callback, parse_sites
 from bot.storage import patients
 from bot.storage.store import Store
-from bot.bootstrap import QUESTIONNAIRES_DIR, build_services
 
 PARIS = ZoneInfo("Europe/Paris")
 SITES = load_sites(QUESTIONNAIRES_DIR / "sites.yaml")

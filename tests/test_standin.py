@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import re
 import datetime as dtm
+import re
 import struct
 import time
 import zlib
@@ -132,15 +132,15 @@ async def test_a_sent_message_is_stored_and_returned_as_telegram_would(bot: Bot,
 async def test_message_ids_increase_per_chat_and_dates_follow_the_stand_in_clock(
     bot: Bot, standin: StandIn
 ) -> None:
-    clock = VirtualClock(dtm.datetime(2030, 1, 15, 8, 0, tzinfo=dtm.timezone.utc))
+    clock = VirtualClock(dtm.datetime(2030, 1, 15, 8, 0, tzinfo=dtm.UTC))
     standin.set_clock(clock)
     first = await bot.send_message(PATIENT, "un")
     clock.advance(dtm.timedelta(days=30))
     second = await bot.send_message(PATIENT, "deux")
     in_group = await bot.send_message(GROUP, "alerte")
     assert (first.message_id, second.message_id, in_group.message_id) == (1, 2, 1)
-    assert first.date == dtm.datetime(2030, 1, 15, 8, 0, tzinfo=dtm.timezone.utc)
-    assert second.date == dtm.datetime(2030, 2, 14, 8, 0, tzinfo=dtm.timezone.utc)
+    assert first.date == dtm.datetime(2030, 1, 15, 8, 0, tzinfo=dtm.UTC)
+    assert second.date == dtm.datetime(2030, 2, 14, 8, 0, tzinfo=dtm.UTC)
 
 
 async def test_editing_text_keeps_the_history_and_drops_a_keyboard_not_repeated(bot: Bot, standin: StandIn) -> None:

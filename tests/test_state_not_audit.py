@@ -5,20 +5,20 @@ the decisions read their own tables, which hold one row per update or message ho
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pg_support
 import pytest
 
 import bot.storage.db as db
-import pg_support
 from bot.clock import VirtualClock, utc_iso
 from bot.storage import audit, joining
 from bot.storage.db import connect, migrate
 from bot.storage.postgres import PgStore
 from bot.storage.store import Store, Tx
 
-T0 = datetime(2027, 3, 1, 9, 0, tzinfo=timezone.utc)
+T0 = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)
 
 
 async def _write_0008_history(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

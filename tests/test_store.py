@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -16,7 +16,7 @@ from bot.plots import trajectory_png
 from bot.storage.db import _split_sql, migration_files
 from bot.storage.store import Store
 
-T0 = datetime(2027, 3, 1, tzinfo=timezone.utc)
+T0 = datetime(2027, 3, 1, tzinfo=UTC)
 
 
 def keys(path: Path) -> list[str]:
@@ -32,7 +32,7 @@ async def test_a_transaction_is_rolled_back_on_an_exception_a_missing_commit_and
         with pytest.raises(ZeroDivisionError):
             async with store.transaction() as tx:
                 await tx.execute("INSERT INTO settings (key, value) VALUES ('raised', '1')")
-                1 / 0
+                raise ZeroDivisionError  # any error inside the transaction
         async with store.transaction() as tx:  # no commit: nothing is kept
             await tx.execute("INSERT INTO settings (key, value) VALUES ('forgotten', '1')")
 
@@ -101,7 +101,7 @@ async def test_the_trajectory_plot_renders_in_several_threads_at_once() -> None:
 
 
 async def test_a_single_statement_is_committed_on_its_own_and_a_second_one_is_refused(tmp_path: Path) -> None:
-    store = await Store.open(tmp_path / "bot.sqlite3", VirtualClock(datetime(2027, 3, 1, tzinfo=timezone.utc)))
+    store = await Store.open(tmp_path / "bot.sqlite3", VirtualClock(datetime(2027, 3, 1, tzinfo=UTC)))
     try:
         async with store.single_statement() as tx:
             inserted = await tx.execute_count(

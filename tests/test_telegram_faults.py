@@ -20,8 +20,8 @@ import pytest
 from harness import Bench, Patient, current_prompt, default_answer, give
 from telegram.error import TelegramError
 
-from bot.messenger import TryLater, Unreachable
 from bot.domain.prompt import Prompt
+from bot.messenger import TryLater, Unreachable
 
 RT = date(2027, 3, 3)  # the bench clock starts on Monday 2027-03-01, 10:00 in Paris
 ERRORS_LOGGER = "bot.telegram.handlers.errors"

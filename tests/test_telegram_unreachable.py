@@ -18,9 +18,10 @@ import time
 from pathlib import Path
 
 import pg_support
+from harness import TOKEN
+
 from bot.standin import StandIn
 from bot.telegram.runner import retry_delays, unreachable_sentence
-from harness import TOKEN
 
 ROOT = Path(__file__).resolve().parents[1]
 CLINICIAN_CHAT = -100123

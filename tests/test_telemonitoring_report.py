@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from bot.domain.endpoints import wilson_interval
 from bot.export.alerts_export import AlertData, AlertFact, FollowupFact, SuppressedFact, csv_lines, fhir_bundle
 from bot.report.telemonitoring import Activity, telemonitoring_rows
 
-T0 = datetime(2027, 3, 3, 9, 0, tzinfo=timezone.utc)
+T0 = datetime(2027, 3, 3, 9, 0, tzinfo=UTC)
 
 
 def alert(id: int, patient: int, rule: str, severity: str, ack_after_min: float | None) -> AlertFact:
@@ -91,7 +91,7 @@ def test_the_alert_exports_carry_every_record_without_telegram_ids() -> None:
     assert [line[0] for line in lines].count("alert") == 6
     assert [line[0] for line in lines].count("suppressed") == 3
     assert [line[0] for line in lines].count("outcome") == 4
-    assert not any("11" == cell for line in lines for cell in line)  # the clinician's Telegram id
+    assert not any(cell == "11" for line in lines for cell in line)  # the clinician's Telegram id
     assert any("clinician:#1" in line for line in lines)
     bundle = fhir_bundle(COHORT)
     kinds = [entry["resource"]["resourceType"] for entry in bundle["entry"]]  # type: ignore[index, union-attr]

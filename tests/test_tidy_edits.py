@@ -13,8 +13,9 @@ import time
 from datetime import date
 from pathlib import Path
 
-from bot.telegram.tidy_edits import tidy_edits
 from harness import Bench, current_prompt, default_answer, give
+
+from bot.telegram.tidy_edits import tidy_edits
 
 RT = date(2027, 3, 3)
 

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import socket
-
 from pathlib import Path
 
 import httpx
 import pytest
+from harness import CLINICIAN_CHAT, CLINICIANS, TOKEN, Bench
 
 from bot.__main__ import start_updates
 from bot.config import ConfigError, require_webhook
-from harness import CLINICIAN_CHAT, CLINICIANS, TOKEN, Bench
 
 SECRET = "s3cret-token_for-the-webhook"
 

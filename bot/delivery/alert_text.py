@@ -8,7 +8,6 @@ rule's source stay in the rules file, the stored alert and the exports.
 
 from __future__ import annotations
 
-
 from collections.abc import Sequence
 
 from bot.domain.engine import format_number

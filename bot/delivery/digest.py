@@ -21,6 +21,7 @@ from datetime import datetime, time, timedelta
 from bot.clock import parse_utc, utc_iso
 from bot.delivery.alert_text import timepoint_label
 from bot.delivery.outbox import DeliveryPolicy
+from bot.delivery.splitting import split_message
 from bot.domain.followup import OUTCOME_REMINDER_DAYS
 from bot.i18n import _
 from bot.messenger import Messenger, Priority, TryLater, Unreachable, sending_as
@@ -29,7 +30,6 @@ from bot.services.container import Services
 from bot.storage import alerts, leases, patients
 from bot.storage.settings import get_setting, put_setting
 from bot.storage.store import Tx
-from bot.delivery.splitting import split_message
 
 log = logging.getLogger(__name__)
 

@@ -16,8 +16,7 @@ import logging
 from datetime import datetime, timedelta
 
 from bot.clock import parse_utc
-from bot.delivery.alert_text import (UNACKNOWLEDGED, acknowledged_suffix, alert_text, on_call_header,
-                                     patient_told_header)
+from bot.delivery.alert_text import UNACKNOWLEDGED, acknowledged_suffix, alert_text, on_call_header, patient_told_header
 from bot.delivery.outbox import DeliveryPolicy, Outbox, drain
 from bot.delivery.post_text import copy_refused_text, post_text
 from bot.domain import ladder

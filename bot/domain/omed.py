@@ -24,11 +24,10 @@ from pathlib import Path
 from typing import Any, Final, Literal
 
 import yaml
-
-from bot.domain.yaml_io import load_yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from bot.domain.questionnaire import MARKERS, Value
+from bot.domain.yaml_io import load_yaml
 
 __all__ = [
     "OTHER_PRODUCT",

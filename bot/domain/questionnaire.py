@@ -21,12 +21,12 @@ import logging
 import math
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Final, Literal, Union
+from typing import Any, Final, Literal
 
 import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from bot.domain.yaml_io import load_yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 __all__ = [
     "SKIPPED",
@@ -54,7 +54,7 @@ UNKNOWN: Final[str] = "_unknown"
 """Stored when the patient pressed "Je ne sais pas" on an item that allows it."""
 MARKERS: Final[frozenset[str]] = frozenset({SKIPPED, UNKNOWN})
 
-Value = Union[int, float, str, list[str]]
+Value = int | float | str | list[str]
 """An answer as stored (see the module docstring)."""
 
 ItemType = Literal["scale", "yesno", "single", "multi", "number", "text"]

@@ -27,12 +27,9 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from fractions import Fraction
 from pathlib import Path
-from typing import Annotated, ClassVar, Literal, Union
+from typing import Annotated, ClassVar, Literal
 
 import yaml
-
-from bot.domain.followup import ACTIONS
-from bot.domain.yaml_io import load_yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -43,6 +40,9 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+from bot.domain.followup import ACTIONS
+from bot.domain.yaml_io import load_yaml
 
 __all__ = [
     "AlertDraft",
@@ -161,9 +161,9 @@ def _refuse_bool(value: object) -> object:
     return value
 
 
-AnswerValue = Union[
-    Annotated[str, Field(strict=True)], Annotated[int, Field(strict=True)], Annotated[float, Field(strict=True)]
-]
+AnswerValue = (
+    Annotated[str, Field(strict=True)] | Annotated[int, Field(strict=True)] | Annotated[float, Field(strict=True)]
+)
 Number = Annotated[float, Field(strict=True)]
 
 
@@ -282,17 +282,7 @@ def _condition_kind(value: object) -> str | None:
 
 
 Condition = Annotated[
-    Union[
-        Annotated[AnswerCondition, Tag("answer")],
-        Annotated[PainRiseCondition, Tag("pain_rise_from_baseline")],
-        Annotated[PainPersistentCondition, Tag("pain_persistent")],
-        Annotated[AnalgesicIncreaseCondition, Tag("analgesic_increase")],
-        Annotated[ContextCondition, Tag("context")],
-        Annotated[EventCondition, Tag("event")],
-        Annotated[AllCondition, Tag("all")],
-        Annotated[AnyCondition, Tag("any")],
-        Annotated[NotCondition, Tag("not")],
-    ],
+    Annotated[AnswerCondition, Tag("answer")] | Annotated[PainRiseCondition, Tag("pain_rise_from_baseline")] | Annotated[PainPersistentCondition, Tag("pain_persistent")] | Annotated[AnalgesicIncreaseCondition, Tag("analgesic_increase")] | Annotated[ContextCondition, Tag("context")] | Annotated[EventCondition, Tag("event")] | Annotated[AllCondition, Tag("all")] | Annotated[AnyCondition, Tag("any")] | Annotated[NotCondition, Tag("not")],
     Discriminator(
         _condition_kind,
         custom_error_type="unknown_condition",

@@ -18,15 +18,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-
-from bot.domain.yaml_io import load_yaml
-from bot.resources import data_path
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -37,6 +34,9 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+from bot.domain.yaml_io import load_yaml
+from bot.resources import data_path
 
 DEFAULT_SCHEDULE_PATH = data_path("questionnaires") / "schedule.yaml"
 
@@ -328,7 +328,7 @@ def _at_local(day: date, at: time, tz: ZoneInfo) -> datetime:
     An ambiguous wall time (autumn fall-back) is its first occurrence; a nonexistent one (spring gap) is read with
     the pre-transition offset, i.e. it lands just after the gap. Neither happens for 08:00-21:00 in Europe/Paris.
     """
-    return datetime.combine(day, at, tzinfo=tz).astimezone(timezone.utc)
+    return datetime.combine(day, at, tzinfo=tz).astimezone(UTC)
 
 
 def _time_is_quiet(local: time, quiet: QuietHours) -> bool:
@@ -348,7 +348,7 @@ def next_allowed(moment: datetime, spec: ScheduleSpec, tz: ZoneInfo | None = Non
     """`moment` itself (in UTC) if sending is allowed then, else the end of these quiet hours (08:00 local)."""
     zone = _zone(spec, tz)
     if not is_quiet(moment, spec, zone):
-        return moment.astimezone(timezone.utc)
+        return moment.astimezone(UTC)
     local_day = moment.astimezone(zone).date()
     candidate = _at_local(local_day, spec.quiet_hours.end, zone)
     if candidate <= moment:
@@ -517,7 +517,7 @@ def reminder_times(
     _require_aware(closes_at, "closes_at")
     zone = _zone(spec, tz)
     send_at = spec.send_time(preferred)
-    sent_utc = sent_at.astimezone(timezone.utc)
+    sent_utc = sent_at.astimezone(UTC)
 
     moments: set[datetime] = set()
     first = sent_utc + timedelta(hours=spec.reminders.after_send_hours)

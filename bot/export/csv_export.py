@@ -63,7 +63,13 @@ from bot.export.dataset import (
     load_dataset,
     require_patients,
 )
-from bot.export.flags import ENROLLED_AFTER_RT_START, FLAG_SEPARATOR, answer_flags, default_schedule, enrolled_after_rt_start
+from bot.export.flags import (
+    ENROLLED_AFTER_RT_START,
+    FLAG_SEPARATOR,
+    answer_flags,
+    default_schedule,
+    enrolled_after_rt_start,
+)
 from bot.storage.medicines import Scan
 from bot.storage.store import Store
 

@@ -33,10 +33,10 @@ from bot.storage import instances as instance_repo
 from bot.storage import medicines as medicine_repo
 from bot.storage import patients as patient_repo
 from bot.storage import team_regimens as team_repo
-from bot.storage.exports import AnswerRow, MessageRow, OmedStamp
-from bot.storage.medicines import Scan
 from bot.storage.db import is_postgres_url
 from bot.storage.engines import open_store
+from bot.storage.exports import AnswerRow, MessageRow, OmedStamp
+from bot.storage.medicines import Scan
 from bot.storage.store import Store
 from bot.storage.team_regimens import TeamRegimen
 
@@ -113,7 +113,7 @@ class Dataset:
         *, team: Mapping[int, Sequence[TeamRegimen]] | None = None, stamps: Sequence[OmedStamp] = (),
         texts: Mapping[str, Questionnaire] | None = None, messages: Sequence[MessageRow] = (),
         scans: Mapping[int, Scan] | None = None,
-    ) -> "Dataset":
+    ) -> Dataset:
         """Index the records; `instances` and `answers` keep the order given."""
         by_patient: dict[int, list[Instance]] = defaultdict(list)
         for inst in instances:

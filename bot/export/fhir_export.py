@@ -49,8 +49,8 @@ from bot.clock import SystemClock, utc_iso
 from bot.domain.models import Instance, Patient
 from bot.domain.questionnaire import SKIPPED, UNKNOWN, Item, Questionnaire, Value
 from bot.domain.schedule import ScheduleSpec
-from bot.export.flags import answer_flags, default_schedule
 from bot.export.dataset import Dataset, ExportError, atomic_write, check_writable, load_dataset, require_patients
+from bot.export.flags import answer_flags, default_schedule
 from bot.storage.exports import MessageRow
 from bot.storage.medicines import Scan
 from bot.storage.store import Store

@@ -39,11 +39,11 @@ from bot.domain.endpoints import (
     summarise_responses,
     wilson_interval,
 )
-from bot.domain.trial import TrialSpec
 from bot.domain.models import ARMS, Instance, Patient
 from bot.domain.omed import OmedResult, OpioidCatalogue
 from bot.domain.questionnaire import MARKERS, Questionnaire, Value
 from bot.domain.schedule import ScheduleSpec, fraction_days
+from bot.domain.trial import TrialSpec
 from bot.export.dataset import Dataset, instance_omeds
 
 __all__ = [
@@ -88,7 +88,7 @@ class ReportPlan:
     primary: str | None
 
     @classmethod
-    def from_schedule(cls, spec: ScheduleSpec) -> "ReportPlan":
+    def from_schedule(cls, spec: ScheduleSpec) -> ReportPlan:
         labels = tuple(spec.followups.label.format(day=tp.day) for tp in spec.followups.timepoints)
         primary = next(
             (spec.followups.label.format(day=tp.day) for tp in spec.followups.timepoints if tp.primary), None

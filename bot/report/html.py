@@ -18,8 +18,8 @@ from typing import Final
 from bot.clock import utc_iso
 from bot.domain.endpoints import RESPONSE_ORDER, ResponseSummary, wilson_interval
 from bot.domain.trial import TrialSpec
-from bot.services.intercurrent import IntercurrentEvent
 from bot.export.metrics import ALL, GroupSummary, ReportPlan, comparison_rows
+from bot.services.intercurrent import IntercurrentEvent
 
 __all__ = ["render_html"]
 

@@ -34,8 +34,8 @@ from pathlib import Path
 from typing import Final
 
 from bot.domain.endpoints import wilson_interval
-from bot.domain.ladder import STEPS
 from bot.domain.followup import CONFIRMED_OUTCOMES
+from bot.domain.ladder import STEPS
 from bot.export.alerts_export import AlertData, AlertFact, load_alert_data
 from bot.export.dataset import atomic_write
 from bot.storage import alerts as alert_repo

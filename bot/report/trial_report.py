@@ -20,14 +20,14 @@ from bot.clock import SystemClock
 from bot.domain.omed import OpioidCatalogue, UnknownTableError
 from bot.domain.questionnaire import Questionnaire
 from bot.domain.schedule import ScheduleSpec, load_schedule
-from bot.export.dataset import ExportError, atomic_write, load_dataset, require_patients
-from bot.output_files import first_problem
 from bot.domain.trial import TrialFileError, TrialSpec, load_trial
-from bot.services.intercurrent import all_events
-from bot.report.html import render_html
+from bot.export.dataset import ExportError, atomic_write, load_dataset, require_patients
 from bot.export.metrics import REPORT_COLUMNS, ReportPlan, mean_pain_by_day, outcomes, report_rows, summaries
+from bot.output_files import first_problem
+from bot.report.html import render_html
 from bot.report.plots import mean_pain_png
 from bot.report.progress import ProgressBar
+from bot.services.intercurrent import all_events
 from bot.storage.store import Store
 
 __all__ = ["ReportFiles", "REPORT_CSV", "REPORT_HTML", "build_report"]

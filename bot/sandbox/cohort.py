@@ -29,18 +29,18 @@ import random
 import re
 import sys
 import time
-from dataclasses import dataclass, field, replace
-from datetime import date, datetime, time as local_time, timedelta
-from pathlib import Path
 from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
+from datetime import time as local_time
+from pathlib import Path
 from typing import Any, Final, TextIO
 from zoneinfo import ZoneInfo
 
 import yaml
 
 from bot.config import ConfigError, load_settings
-from bot.domain.questionnaire import SKIPPED
-from bot.domain.questionnaire import UNKNOWN, Item, Questionnaire
+from bot.domain.questionnaire import SKIPPED, UNKNOWN, Item, Questionnaire
 from bot.domain.rules import RuleSet, load_rules
 from bot.domain.schedule import is_quiet  # noqa: F401 - re-exported for tests
 from bot.sandbox.demo import Profile

@@ -24,18 +24,18 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time as local_time, timedelta
+from datetime import date, datetime, timedelta
+from datetime import time as local_time
 from pathlib import Path
 from typing import TextIO
 from zoneinfo import ZoneInfo
 
 from bot.commandline import command
 from bot.config import ConfigError, load_settings
-from bot.domain.questionnaire import SKIPPED
-from bot.domain.questionnaire import Item
+from bot.domain.prompt import Prompt
+from bot.domain.questionnaire import SKIPPED, Item
 from bot.sandbox.world import CLINICIAN_CHAT_ID, CLINICIAN_ID, SandboxWorld
 from bot.services import answering
-from bot.domain.prompt import Prompt
 from bot.storage import patients as patient_repo
 from bot.storage import sandbox_queries
 from bot.storage.db import SIDE_FILES, make_private_dirs

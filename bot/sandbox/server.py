@@ -38,13 +38,18 @@ from bot.domain.enrolment import DEFAULT_ARM
 from bot.domain.models import ARMS
 from bot.domain.trial import TrialFileError, load_trial
 from bot.sandbox.world import (
-    CLINICIAN_CHAT_ID, CLINICIAN_GROUP_TITLE, SANDBOX_BOT_USERNAME, SandboxWorld, invitation_code, sandbox_settings,
+    CLINICIAN_CHAT_ID,
+    CLINICIAN_GROUP_TITLE,
+    SANDBOX_BOT_USERNAME,
+    SandboxWorld,
+    invitation_code,
+    sandbox_settings,
 )
 from bot.standin import ChatMessage
 from bot.storage import patients as patient_repo
-from bot.storage.patients import hash_code
 from bot.storage import sandbox_queries
 from bot.storage.db import SIDE_FILES, DatabaseFileError, make_private_dirs
+from bot.storage.patients import hash_code
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +129,7 @@ class Sandbox:
 
     # ---- lifecycle ------------------------------------------------------------------------------------------
 
-    async def start(self) -> "Sandbox":
+    async def start(self) -> Sandbox:
         """Take the port first (a busy port fails at once, with nothing started), then the world, then the page."""
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         try:

@@ -13,15 +13,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+from bot.bootstrap import build_services
 from bot.clock import VirtualClock
 from bot.config import Settings
 from bot.domain.schedule import is_quiet
 from bot.services.container import Services
 from bot.standin import ChatMessage, StandIn
-from bot.bootstrap import build_services
 from bot.telegram.sandbox_runtime import CountingProcessor, SandboxBot  # noqa: F401 - CountingProcessor re-exported
 
 log = logging.getLogger(__name__)
@@ -53,7 +53,7 @@ def sandbox_settings(base: Settings, database: Path) -> Settings:
 
 def next_boundary(moment: datetime, step: timedelta) -> datetime:
     """The next multiple of `step` after `moment` (UTC), so stepping lands on round hours (10:00 sends on time)."""
-    epoch = datetime(2000, 1, 1, tzinfo=timezone.utc)
+    epoch = datetime(2000, 1, 1, tzinfo=UTC)
     elapsed = moment - epoch
     return epoch + (elapsed // step + 1) * step
 
@@ -73,7 +73,7 @@ class SandboxWorld:
         """
         self.settings = sandbox_settings(settings, database)
         self.database = database
-        self.clock = VirtualClock(start or datetime.now(timezone.utc))
+        self.clock = VirtualClock(start or datetime.now(UTC))
         self.standin = StandIn(
             SANDBOX_TOKEN, bot_username=SANDBOX_BOT_USERNAME, bot_name="Spinal PRO (bac à sable)", clock=self.clock
         )
@@ -88,7 +88,7 @@ class SandboxWorld:
 
     # ---- lifecycle ------------------------------------------------------------------------------------------
 
-    async def start(self) -> "SandboxWorld":
+    async def start(self) -> SandboxWorld:
         try:
             await self._start()
         except BaseException:
@@ -178,7 +178,7 @@ class SandboxWorld:
                 )
             try:
                 await asyncio.wait_for(self._progress.wait(), remaining)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
 
     def _handled(self) -> None:

@@ -8,21 +8,29 @@ item is the one being asked), so a double tap, a stale button or a forged one ch
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Callable, Literal
+from typing import Literal
 
 from bot.domain import engine
+from bot.domain.free_text_screen import screen_free_text
 from bot.domain.models import Instance, Patient
 from bot.domain.prompt import Prompt  # re-exported: callers may still name bot.services.answering.Prompt
 from bot.domain.questionnaire import Item, Questionnaire, Value
-from bot.domain.free_text_screen import screen_free_text
 from bot.domain.rules import (
-    AlertDraft, Reference, RepeatPolicy, Rule, advice_for, evaluate_answers, evaluate_event, highest_severity,
+    AlertDraft,
+    Reference,
+    RepeatPolicy,
+    Rule,
+    advice_for,
+    evaluate_answers,
+    evaluate_event,
+    highest_severity,
 )
 from bot.services import clinical_context
-from bot.services.patient_messages import advice_for_flags, severity_for_flags
 from bot.services.container import Services
+from bot.services.patient_messages import advice_for_flags, severity_for_flags
 from bot.storage import alerts, audit, instances, notices, patients
 from bot.storage.answer_context import AnswerContext, answer_context
 from bot.storage.inbox import settle_current_update

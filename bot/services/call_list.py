@@ -11,11 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.services.status_labels import site_label, status_label, timepoint_label
 from bot.domain import schedule
 from bot.domain.models import Instance, Patient
 from bot.i18n import _
 from bot.services.container import Services
+from bot.services.status_labels import site_label, status_label, timepoint_label
 from bot.storage import instances, patients
 
 #: Patients a nurse may still phone: not withdrawn (withdrawal is final), and already following the schedule.

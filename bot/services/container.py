@@ -26,12 +26,12 @@ class Services:
     settings: Settings
     store: Store
     clock: Clock
-    questionnaires: dict[str, "Questionnaire"]
-    rules: "RuleSet"
-    schedule: "ScheduleSpec"
-    opioids: "OpioidCatalogue"
-    sites: "Sites"
-    free_text_vocabulary: "FreeTextVocabulary"
+    questionnaires: dict[str, Questionnaire]
+    rules: RuleSet
+    schedule: ScheduleSpec
+    opioids: OpioidCatalogue
+    sites: Sites
+    free_text_vocabulary: FreeTextVocabulary
     clinician_chat_id: int | None = None
     # Who this process is among the replicas sharing the database (BOT_REPLICA_ID): the holder of its leases and
     # outbox claims (migration 0010).

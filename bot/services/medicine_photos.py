@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from bot.domain import engine
+from bot.domain.models import Patient
 from bot.domain.omed import OTHER_PRODUCT, OpioidCatalogue
 from bot.domain.questionnaire import Item, Value
 from bot.i18n import _
@@ -21,7 +22,6 @@ from bot.medicines.datamatrix import DecodeResult, decode_box_photo
 from bot.medicines.matching import match_product
 from bot.services.answering import Prompt, Submission, active_context, prompt_for, store_answer
 from bot.services.container import Services
-from bot.domain.models import Patient
 from bot.storage import audit, instances, medicines, patients
 from bot.storage.inbox import settle_current_update
 from bot.storage.store import Tx

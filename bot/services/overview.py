@@ -14,7 +14,6 @@ from bot.storage.exports import MessageRow, last_messages
 from bot.storage.patient_history import patient_history
 from bot.storage.store import Tx
 
-
 #: Side-effect items (the questionnaires' `se_*` ids, 0-3 scale) and the answers that mean "not at all" or none.
 SIDE_EFFECT_PREFIX = "se_"
 NOT_AT_ALL = frozenset({"0", "_skip", "_unknown"})

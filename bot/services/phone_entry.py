@@ -16,8 +16,8 @@ from typing import Literal
 
 from bot.domain import engine
 from bot.domain.models import Patient
-from bot.services import answering
 from bot.domain.prompt import Prompt
+from bot.services import answering
 from bot.services.answering import Submission, ValueFactory
 from bot.services.call_list import CALLABLE_STATUSES
 from bot.services.container import Services

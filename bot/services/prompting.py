@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from bot.domain.prompt import Prompt
 from bot.messenger import Messenger, TryLater
 from bot.services import answering
-from bot.domain.prompt import Prompt
 from bot.services.container import Services
 
 

@@ -8,7 +8,6 @@ server because it needs the event loop.
 from __future__ import annotations
 
 import copy
-
 import json
 import struct
 from collections.abc import Callable

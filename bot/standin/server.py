@@ -73,7 +73,7 @@ class _Fault:
 class StandIn(Injections):
     """A fake Telegram Bot API server for one bot token."""
 
-    def push_to_webhooks(self, targets: list[str], secret: str | None) -> "WebhookPusher":
+    def push_to_webhooks(self, targets: list[str], secret: str | None) -> WebhookPusher:
         """Deliver updates by webhook, alternating between `targets` (the replicas behind a reverse proxy), as
         Telegram does once a webhook is set (`bot.standin.webhooks`). Stop it with `await pusher.stop()`."""
         from bot.standin.webhooks import WebhookPusher
@@ -238,7 +238,7 @@ class StandIn(Injections):
             event = self._wakeup
             try:
                 await asyncio.wait_for(event.wait(), remaining)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
 
     # --- HTTP --------------------------------------------------------------------------------------------------
@@ -394,7 +394,7 @@ class StandIn(Injections):
         """Sleep, but wake at stop() so a held request never delays shutdown."""
         try:
             await asyncio.wait_for(self._closing.wait(), seconds)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
 
     def _check_flood(self, method: str, params: dict[str, Any]) -> None:

@@ -62,7 +62,7 @@ class WebhookPusher:
                     event = self._wakeup()
                     try:
                         await asyncio.wait_for(event.wait(), 0.05)
-                    except asyncio.TimeoutError:
+                    except TimeoutError:
                         pass
                     continue
                 update = updates[0]
@@ -82,7 +82,7 @@ class WebhookPusher:
                         self.delivered[target] += 1
                         return True
                     log.debug("webhook %s answered %s", target, response.status)
-            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, aiohttp.ClientError) as exc:
                 log.debug("webhook %s unreachable: %s", target, type(exc).__name__)
             self.refused += 1
         return False

@@ -15,6 +15,7 @@ from datetime import datetime
 from bot.clock import utc_iso
 from bot.storage.store import Tx
 
+
 @dataclass
 class HandlingUpdate:
     """The update being handled in this task, and whether its effect's transaction already marked it handled."""

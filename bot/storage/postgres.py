@@ -268,7 +268,7 @@ class PgTx(Tx):
 
     dialect = "postgresql"
 
-    def __init__(self, store: "PgStore", conn: asyncpg.Connection, writable: bool,
+    def __init__(self, store: PgStore, conn: asyncpg.Connection, writable: bool,
                  transaction: Any = None) -> None:
         self._store = store
         self._pg = conn
@@ -346,7 +346,7 @@ class PgSingleStatement(PgTx):
     """One write statement in autocommit mode (PostgreSQL commits it on its own), as `SingleStatement` on SQLite;
     a second statement is refused, since two would not be atomic."""
 
-    def __init__(self, store: "PgStore", conn: asyncpg.Connection) -> None:
+    def __init__(self, store: PgStore, conn: asyncpg.Connection) -> None:
         super().__init__(store, conn, writable=True)
         self._used = False
 
@@ -386,7 +386,7 @@ class PgSingleStatement(PgTx):
 class PgSingleRead(PgSingleStatement):
     """One read statement outside a transaction, as `bot.storage.store.SingleRead`."""
 
-    def __init__(self, store: "PgStore", conn: asyncpg.Connection) -> None:
+    def __init__(self, store: PgStore, conn: asyncpg.Connection) -> None:
         super().__init__(store, conn)
         self.writable = False
 
@@ -409,14 +409,14 @@ class PgStore(Store):
         self._lock = asyncio.Lock()
 
     @classmethod
-    async def open(cls, path: Path | str, clock: Clock) -> "PgStore":
+    async def open(cls, path: Path | str, clock: Clock) -> PgStore:
         """Connect a pool to the database at the URL, apply pending migrations, and return the store."""
         from bot.storage.db import migrate_postgres
 
         url = str(path)
         try:
             pool = await asyncpg.create_pool(url, min_size=1, max_size=POOL_MAX_SIZE)
-        except (OSError, asyncio.TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             # One sentence for the operator (exit 2, as for an unusable SQLite file), never the password.
             raise DatabaseFileError(redacted(url), f"PostgreSQL cannot be reached or refused the connection ({exc})") from None
         try:
@@ -437,17 +437,16 @@ class PgStore(Store):
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[PgTx]:
         """A write transaction; rolled back unless committed. The advisory lock is held until it ends."""
-        async with self._lock:
-            async with self._pool.acquire() as conn:
-                transaction = conn.transaction()
-                await transaction.start()
-                tx = PgTx(self, conn, writable=True, transaction=transaction)
-                try:
-                    await conn.execute("SELECT pg_advisory_xact_lock($1)", WRITE_LOCK_KEY)
-                    yield tx
-                finally:
-                    if not tx.committed:
-                        await transaction.rollback()
+        async with self._lock, self._pool.acquire() as conn:
+            transaction = conn.transaction()
+            await transaction.start()
+            tx = PgTx(self, conn, writable=True, transaction=transaction)
+            try:
+                await conn.execute("SELECT pg_advisory_xact_lock($1)", WRITE_LOCK_KEY)
+                yield tx
+            finally:
+                if not tx.committed:
+                    await transaction.rollback()
 
     @asynccontextmanager
     async def single_statement(self) -> AsyncIterator[Tx]:
@@ -455,9 +454,8 @@ class PgStore(Store):
         PostgreSQL's row locks order it against any transaction writing the same rows; the two callers are blind
         one-column updates (the question's message id, a notice's next attempt) that read nothing first, so
         they cannot act on a stale read. The process lock still keeps the SQLite ordering within a process."""
-        async with self._lock:
-            async with self._pool.acquire() as conn:
-                yield PgSingleStatement(self, conn)
+        async with self._lock, self._pool.acquire() as conn:
+            yield PgSingleStatement(self, conn)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[PgTx]:

@@ -217,7 +217,7 @@ class Store:
         self._read_lock = asyncio.Lock() if reader is not None else self._lock
 
     @classmethod
-    async def open(cls, path: Path | str, clock: Clock) -> "Store":
+    async def open(cls, path: Path | str, clock: Clock) -> Store:
         """Open the SQLite file, apply pending migrations, and return the store.
 
         For a `BOT_DATABASE` that may be a PostgreSQL URL, use `bot.storage.engines.open_store`.

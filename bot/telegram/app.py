@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from telegram import BotCommand
+from telegram import BotCommand, Update
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -21,7 +21,6 @@ from telegram.ext import (
     TypeHandler,
     filters,
 )
-from telegram import Update
 
 from bot.bootstrap import DEFAULT_TICK, QUESTIONNAIRES_DIR, build_services, clinician_work, periodic_work
 from bot.config import DEFAULT_API_BASE_URL
@@ -30,11 +29,22 @@ from bot.interpreter import share_the_gil_quickly
 from bot.scheduling import dispatcher
 from bot.services.container import Services
 from bot.telegram.context import MESSENGER_KEY, SERVICES_KEY, BotContext
-from bot.telegram.messenger import PtbMessenger
-from bot.telegram.inbox import INBOX_KEY, Inbox, InboxPollingRequest, InboxProcessor, InboxQueue, replay
 from bot.telegram.handlers import clinician, errors, flood, followup, guards, medicine, membership, patient, phone
+from bot.telegram.inbox import INBOX_KEY, Inbox, InboxPollingRequest, InboxProcessor, InboxQueue, replay
+from bot.telegram.keyboards import (
+    ACK,
+    ANSWER,
+    BACK,
+    CONSENT,
+    FOLLOWUP,
+    PHONE_ANSWER,
+    PHONE_TOGGLE,
+    PREFERENCE,
+    STOP,
+    TOGGLE,
+)
+from bot.telegram.messenger import PtbMessenger
 from bot.telegram.pacing import TelegramPacing
-from bot.telegram.keyboards import ACK, ANSWER, FOLLOWUP, BACK, CONSENT, PHONE_ANSWER, PHONE_TOGGLE, PREFERENCE, STOP, TOGGLE
 
 log = logging.getLogger(__name__)
 

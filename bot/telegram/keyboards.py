@@ -11,8 +11,7 @@ from dataclasses import dataclass
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.domain.questionnaire import SKIPPED, UNKNOWN
-from bot.domain.questionnaire import Item
+from bot.domain.questionnaire import SKIPPED, UNKNOWN, Item
 from bot.i18n import _
 
 ANSWER = re.compile(r"^q:(\d{1,12}):(\d{1,3}):([a-z0-9_]{1,13})$")

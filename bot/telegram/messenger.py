@@ -15,8 +15,8 @@ from datetime import timedelta
 from telegram import Bot, MessageEntity, User
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 
-from bot.messenger import Mention, TryLater, Unreachable
 from bot.domain.prompt import Prompt
+from bot.messenger import Mention, TryLater, Unreachable
 from bot.telegram.keyboards import ack_keyboard, question_keyboard
 from bot.telegram.pacing import RepliesPaused
 from bot.telegram.rendering import question_text

@@ -18,10 +18,10 @@ from telegram import Update
 from telegram.error import InvalidToken, NetworkError
 from telegram.ext import Application
 
+from bot.bootstrap import build_services
 from bot.clock import SystemClock
 from bot.config import ConfigError, Settings, require_webhook
 from bot.interpreter import settle_the_heap
-from bot.bootstrap import build_services
 from bot.telegram.app import build_application, on_startup
 
 __all__ = ["reach_telegram", "retry_delays", "run_bot", "start_updates"]
@@ -92,7 +92,7 @@ async def reach_telegram(application: Application, base_url: str, stop: asyncio.
                 last_logged = now
             try:
                 await asyncio.wait_for(stop.wait(), timeout=delay)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 continue
             return False
         else:

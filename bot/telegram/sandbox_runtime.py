@@ -16,8 +16,8 @@ from typing import Any
 from telegram import Update
 from telegram.ext import Application, Job, SimpleUpdateProcessor
 
-from bot.services.container import Services
 from bot.bootstrap import periodic_work
+from bot.services.container import Services
 from bot.telegram.app import build_application, on_startup
 from bot.telegram.context import MESSENGER_KEY
 

@@ -259,7 +259,7 @@ MESSAGE_EXCERPT = 120
 """Characters of each message /patient shows; the whole text is in the alert it raised and in the exports."""
 
 
-def _recent_messages(context: BotContext, recent: Sequence["MessageRow"]) -> str:
+def _recent_messages(context: BotContext, recent: Sequence[MessageRow]) -> str:
     """The patient's last messages (issue 39, item 2): local date and time, a red-flag mark and what it found,
     the text (cut) or the kind of media."""
     from bot.delivery.alert_text import media_label

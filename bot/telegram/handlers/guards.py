@@ -37,9 +37,10 @@ async def leave_foreign_groups(update: Update, context: BotContext) -> None:
         return
     if chat.id == context.services.clinician_chat_id:
         return
-    if update.effective_message is not None and update.effective_message.migrate_from_chat_id is not None:
-        if update.effective_message.migrate_from_chat_id == context.services.clinician_chat_id:
-            return
+    message = update.effective_message
+    if (message is not None and message.migrate_from_chat_id is not None
+            and message.migrate_from_chat_id == context.services.clinician_chat_id):
+        return
     member = update.my_chat_member
     if member is not None and member.new_chat_member.status in (ChatMember.LEFT, ChatMember.BANNED):
         raise ApplicationHandlerStop  # removed from it already: nothing to leave

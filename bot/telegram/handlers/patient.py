@@ -14,7 +14,10 @@ from telegram.error import BadRequest, TelegramError
 
 from bot.delivery import patient_notices, worker
 from bot.delivery.advice_text import (
-    emergency_footer, hint_with_safety, media_received_text, message_received_text,
+    emergency_footer,
+    hint_with_safety,
+    media_received_text,
+    message_received_text,
 )
 from bot.domain import engine
 from bot.domain.models import NEVER_WRITTEN_TO, Patient
@@ -23,10 +26,10 @@ from bot.i18n import _
 from bot.scheduling import dispatcher
 from bot.services import answering, enrolment, medicine_photos, onboarding, patient_messages
 from bot.services.answering import Submission
+from bot.services.prompting import send_prompt
 from bot.telegram.context import BotContext
 from bot.telegram.handlers import medicine
 from bot.telegram.keyboards import ANSWER, BACK, TOGGLE, VALIDATE, consent_keyboard, parse_press, preference_keyboard
-from bot.services.prompting import send_prompt
 from bot.telegram.rendering import answered_text, question_text, summary_text
 from bot.telegram.tidy_edits import tidy_edits
 

@@ -13,12 +13,12 @@ from telegram import CallbackQuery, Update
 from telegram.error import BadRequest
 
 from bot.domain import engine
+from bot.domain.prompt import Prompt
 from bot.i18n import _
 from bot.services import phone_entry
-from bot.domain.prompt import Prompt
 from bot.services.answering import Submission
-from bot.telegram.context import BotContext
 from bot.services.status_labels import timepoint_label
+from bot.telegram.context import BotContext
 from bot.telegram.handlers.clinician import ClinicianCall, clinician_command, refusal_text
 from bot.telegram.keyboards import PHONE_ANSWER, PHONE_TOGGLE, VALIDATE, parse_press, question_keyboard
 from bot.telegram.rendering import answered_text, question_text
