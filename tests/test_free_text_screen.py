@@ -1134,3 +1134,34 @@ def test_round_6_look_alikes_stay_quiet(text: str) -> None:
 def test_round_6_feeling_no_legs_stays_numbness_only() -> None:
     assert categories("je ne sens plus mes jambes", _VOCABULARY)[0] == "numbness"
     assert "leg_weakness" not in categories("je ne sens plus mes jambes", _VOCABULARY)
+
+
+# Round 7: a question, and a denial in a sentence of its own (phrasings written for the tests, not corpus lines).
+@pytest.mark.parametrize(
+    "text",
+    [
+        "La radiothérapie peut-elle faire saigner du nez ? Je n'en ai pas, c'est ma cousine qui demande.",
+        "Une fièvre à 38,5 pendant la chimio, c'est grave ? Pour l'instant elle va bien.",
+        "Est-ce que les selles noires sont dues au fer ? C'est juste une question.",
+        "Avoir du mal à uriner, c'est la morphine ? Pour l'instant il urine bien.",
+    ],
+)
+def test_round_7_question_with_a_denial_stays_quiet(text: str) -> None:
+    assert _level(text) in ("none", "info")
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        # no denial: the sign asked about is the patient's
+        ("J'ai de la fièvre à 39, c'est un effet de la chimio ?", "fever"),
+        # the denial fills no clause of its own: "je n'ai rien pu avaler" is a sign, not a denial
+        ("Il crache du sang, c'est grave ? Il n'a rien pu avaler depuis hier.", "bleeding"),
+        # the denial is itself the question, and the sign is told as a fact
+        ("Je saigne du nez depuis une heure sans arrêt. Je n'en ai pas parlé, je dois appeler ?", "bleeding"),
+        # suicidal ideation stays flagged even asked about with a denial (the rule: in doubt, flag)
+        ("Je pense à mettre fin à mes jours, c'est normal ? Je n'en ai pas parlé.", "suicidal"),
+    ],
+)
+def test_round_7_denial_does_not_silence_a_report(text: str, category: str) -> None:
+    assert category in categories(text, _VOCABULARY)
