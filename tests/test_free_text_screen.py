@@ -1165,3 +1165,85 @@ def test_round_7_question_with_a_denial_stays_quiet(text: str) -> None:
 )
 def test_round_7_denial_does_not_silence_a_report(text: str, category: str) -> None:
     assert category in categories(text, _VOCABULARY)
+
+
+# Round 7: severe pain in words, in numbers, or as medicines that no longer work (phrasings written for the tests).
+@pytest.mark.parametrize(
+    "text",
+    [
+        "je la note à 9 depuis ce matin",
+        "je l'estime à 10, je ne dors plus",
+        "la douleur est remontée à 9 cette nuit",
+        "les gélules ne la calment plus",
+        "j'ai pris deux interdoses sans effet",
+        "les interdoses ne tiennent pas une heure",
+        "rien de ce qu'on lui donne ne le soulage",
+        "ça ne se calme pas malgré la morphine",
+        "il hurle dès qu'on le bouge dans le lit",
+        "chaque geste la fait crier",
+        "il gémit sans cesse depuis la nuit",
+        "elle n'arrête pas de gémir",
+        "la douleur ne baisse pas sous 9",
+        "ça reste à 8 malgré tout ce qu'il prend",
+        "le patch c'est comme de l'eau",
+    ],
+)
+def test_round_7_severe_pain_is_caught(text: str) -> None:
+    assert "unbearable_pain" in categories(text, _VOCABULARY)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # a score that came down, with a past marker before it
+        "Hier j'avais une douleur à 9, mais après l'interdose je suis à 2.",
+        # a score that is not a pain score
+        "je mets 10 minutes à m'habiller",
+        # weary of something else
+        "je n'en peux plus du bruit de la tondeuse",
+        # a meaning of "calmer" or "effet" that is not pain
+        "le médecin a changé le comprimé et depuis plus rien",
+    ],
+)
+def test_round_7_pain_look_alikes_stay_quiet(text: str) -> None:
+    assert "unbearable_pain" not in categories(text, _VOCABULARY)
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        ("je n'ai pas de mal à avaler les comprimés", "vomiting_swallowing"),
+        ("je suis un peu raide au réveil", "unconscious"),
+        ("il est tombé sous le charme de sa voisine de chambre", "fall"),
+        ("elle a le sang chaud", "bleeding"),
+        ("mon sang n'a fait qu'un tour", "bleeding"),
+        ("on a saigné le cochon chez mon oncle", "bleeding"),
+        ("ce séjour à l'hôpital m'a saigné le portefeuille", "bleeding"),
+        ("j'ai bien pris tous mes cachets ce matin", "suicidal"),
+        ("je meurs de faim après la séance", "suicidal"),
+        ("je voudrais en finir avec ces papiers de la CPAM", "suicidal"),
+        ("vous pensez qu'on peut partir quelques jours à la mer ?", "suicidal"),
+        ("je n'en peux plus de cette chaleur", "unbearable_pain"),
+    ],
+)
+def test_round_7_look_alikes_stay_quiet(text: str, category: str) -> None:
+    assert category not in categories(text, _VOCABULARY)
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        # the same words, and a sign
+        ("je ne peux plus avaler, j'ai trop mal", "vomiting_swallowing"),
+        ("il est devenu tout raide et ne répond plus", "unconscious"),
+        ("il est tombé dans l'escalier", "fall"),
+        ("il crache du sang", "bleeding"),
+        ("j'ai pris tous mes cachets d'un coup", "suicidal"),
+        ("je veux mourir", "suicidal"),
+        ("je voudrais en finir avec la vie", "suicidal"),
+        ("je pense à partir en paix", "suicidal"),
+        ("je n'en peux plus de cette douleur", "unbearable_pain"),
+    ],
+)
+def test_round_7_signs_next_to_look_alikes_stay_flagged(text: str, category: str) -> None:
+    assert category in categories(text, _VOCABULARY)
