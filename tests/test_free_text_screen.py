@@ -1141,9 +1141,9 @@ def test_round_6_feeling_no_legs_stays_numbness_only() -> None:
     "text",
     [
         "La radiothérapie peut-elle faire saigner du nez ? Je n'en ai pas, c'est ma cousine qui demande.",
-        "Une fièvre à 38,5 pendant la chimio, c'est grave ? Pour l'instant elle va bien.",
         "Est-ce que les selles noires sont dues au fer ? C'est juste une question.",
-        "Avoir du mal à uriner, c'est la morphine ? Pour l'instant il urine bien.",
+        "Des frissons avec la chimio, c'est fréquent ? Je n'ai rien de tout ça.",
+        "Peut-on tomber à cause des rayons ? Mon mari n'est pas concerné.",
     ],
 )
 def test_round_7_question_with_a_denial_stays_quiet(text: str) -> None:
@@ -1155,6 +1155,9 @@ def test_round_7_question_with_a_denial_stays_quiet(text: str) -> None:
     [
         # no denial: the sign asked about is the patient's
         ("J'ai de la fièvre à 39, c'est un effet de la chimio ?", "fever"),
+        # "well otherwise" is not a denial of the sign
+        ("Une fièvre à 38,5 pendant la chimio, c'est grave ? Pour l'instant elle va bien.", "fever"),
+        ("Il crache du sang, c'est grave ? C'est juste pour savoir si j'appelle le 15.", "bleeding"),
         # the denial fills no clause of its own: "je n'ai rien pu avaler" is a sign, not a denial
         ("Il crache du sang, c'est grave ? Il n'a rien pu avaler depuis hier.", "bleeding"),
         # the denial is itself the question, and the sign is told as a fact
