@@ -1250,3 +1250,18 @@ def test_round_7_look_alikes_stay_quiet(text: str, category: str) -> None:
 )
 def test_round_7_signs_next_to_look_alikes_stay_flagged(text: str, category: str) -> None:
     assert category in categories(text, _VOCABULARY)
+
+
+@pytest.mark.parametrize(
+    ("text", "quiet"),
+    [
+        # "si ... un jour ?": a future case
+        ("Faut-il l'emmener aux urgences si elle a du mal à respirer un jour ?", True),
+        ("Que faire si papa tombe à l'avenir ?", True),
+        # "depuis un jour" is now; no "si": a report
+        ("Je l'emmène si elle a du mal à respirer depuis un jour ?", False),
+        ("Il a du mal à respirer depuis un jour, je fais quoi ?", False),
+    ],
+)
+def test_round_7_someday_question(text: str, quiet: bool) -> None:
+    assert (_level(text) in ("none", "info")) is quiet

@@ -138,6 +138,10 @@ class _ContextModel(BaseModel):
     asking: list[_PatternItem] = Field(default_factory=list)
     """Words saying the writer only asks ("par curiosité", "je me renseigne", "pour savoir"): anywhere in the
     message, they let `general_questions` apply to a question told over several sentences."""
+    someday: list[_PatternItem] = Field(default_factory=list)
+    """Round 7: in a sentence ending with "?", a clause with a `question_openers` word ("si") before the sign and
+    one of these cues anywhere ("un jour", "à l'avenir"), and no `present` word ("depuis"), asks about a future case: "peut-on retirer le patch si
+    elle devenait trop endormie un jour ?". "Que faire s'il saigne du nez ?" (no cue) is left to the other rules."""
     not_had: list[_PatternItem] = Field(default_factory=list)
     """Round 7: a sentence that is not a question in which the writer says they have nothing ("je n'en ai pas",
     "pour l'instant il va bien", "c'est juste une question"): every sign asked about in a question sentence of the
@@ -743,6 +747,7 @@ class _Context:
     others: tuple[_Word, ...] = ()
     reporting: tuple[_Word, ...] = ()
     not_had: tuple[_Pattern, ...] = ()
+    someday: tuple[_Pattern, ...] = ()
 
     def denies_having(self, sentences: Sequence[_Sentence], message_masks: Sequence[Sequence[Sequence[int]]]) -> bool:
         """Round 7: does the message ask (a sentence ending with "?") and, in a sentence that is not a question,
@@ -796,6 +801,14 @@ class _Context:
                 or (len(words) > 1 and words[0] in self.opener_leads and words[1] in self.question_openers)
             )
             and not any(word in self.present for word in words)
+        ):
+            return True
+        if (
+            sentence.question
+            and self.someday
+            and not self.question_openers.isdisjoint(words[:first])
+            and not any(word in self.present for word in words)  # "si je saigne depuis un jour ?" is now
+            and any(cue.spans(masks) for cue in self.someday)
         ):
             return True
         if (
@@ -1151,6 +1164,7 @@ def _compile(model: _VocabularyModel) -> FreeTextVocabulary:
         question_cues=tuple(pattern(item, 0, "context.question_cues") for item in ctx.question_cues),
         asking=tuple(pattern(item, 0, "context.asking") for item in ctx.asking),
         not_had=tuple(pattern(item, 0, "context.not_had") for item in ctx.not_had),
+        someday=tuple(pattern(item, 0, "context.someday") for item in ctx.someday),
         resolved=tuple(pattern(item, 1, "context.resolved") for item in ctx.resolved),
         long_ago=tuple(pattern(item, 0, "context.long_ago") for item in ctx.long_ago),
         long_ago_not_after=tuple(_compile_word(word, "treatment word") for word in ctx.long_ago_not_after),
