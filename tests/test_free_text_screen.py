@@ -1265,3 +1265,9 @@ def test_round_7_signs_next_to_look_alikes_stay_flagged(text: str, category: str
 )
 def test_round_7_someday_question(text: str, quiet: bool) -> None:
     assert (_level(text) in ("none", "info")) is quiet
+
+
+def test_round_7_fingertip_tingling_is_not_numbness_but_legs_are() -> None:
+    assert "numbness" not in categories("des picotements au bout des doigts depuis la chimio", _VOCABULARY)
+    assert "numbness" in categories("des fourmis dans les jambes et le bout des doigts", _VOCABULARY)
+    assert "numbness" in categories("je ne sens plus le bout de mes pieds", _VOCABULARY)
