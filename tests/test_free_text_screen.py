@@ -1271,3 +1271,23 @@ def test_round_7_fingertip_tingling_is_not_numbness_but_legs_are() -> None:
     assert "numbness" not in categories("des picotements au bout des doigts depuis la chimio", _VOCABULARY)
     assert "numbness" in categories("des fourmis dans les jambes et le bout des doigts", _VOCABULARY)
     assert "numbness" in categories("je ne sens plus le bout de mes pieds", _VOCABULARY)
+
+
+@pytest.mark.parametrize(
+    ("text", "category", "flagged"),
+    [
+        ("elle vomit dès qu'elle boit une gorgée", "vomiting_swallowing", True),
+        ("rien ne reste dans le ventre depuis hier", "vomiting_swallowing", True),
+        ("ses douleurs ne sont pas contrôlées", "unbearable_pain", True),
+        ("des élancements dans la hanche à hurler", "unbearable_pain", True),
+        # a temperature or a blood count, not a pain score
+        ("je suis à 37,8 ce soir", "unbearable_pain", False),
+        ("ma prise de sang montre 9 d'hémoglobine", "unbearable_pain", False),
+        ("j'ai saigné les radiateurs avant l'hiver", "bleeding", False),
+        ("il a la fièvre du samedi soir", "fever", False),
+        # "je n'ai rien eu" denies, in a message that asks
+        ("Les crises d'épilepsie, ça arrive avec la morphine ? Je n'ai rien eu.", "unconscious", False),
+    ],
+)
+def test_round_7_late_families(text: str, category: str, flagged: bool) -> None:
+    assert (category in categories(text, _VOCABULARY)) is flagged
