@@ -1134,3 +1134,160 @@ def test_round_6_look_alikes_stay_quiet(text: str) -> None:
 def test_round_6_feeling_no_legs_stays_numbness_only() -> None:
     assert categories("je ne sens plus mes jambes", _VOCABULARY)[0] == "numbness"
     assert "leg_weakness" not in categories("je ne sens plus mes jambes", _VOCABULARY)
+
+
+# Round 7: a question, and a denial in a sentence of its own (phrasings written for the tests, not corpus lines).
+@pytest.mark.parametrize(
+    "text",
+    [
+        "La radiothérapie peut-elle faire saigner du nez ? Je n'en ai pas, c'est ma cousine qui demande.",
+        "Est-ce que les selles noires sont dues au fer ? C'est juste une question.",
+        "Des frissons avec la chimio, c'est fréquent ? Je n'ai rien de tout ça.",
+        "Peut-on tomber à cause des rayons ? Mon mari n'est pas concerné.",
+    ],
+)
+def test_round_7_question_with_a_denial_stays_quiet(text: str) -> None:
+    assert _level(text) in ("none", "info")
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        # no denial: the sign asked about is the patient's
+        ("J'ai de la fièvre à 39, c'est un effet de la chimio ?", "fever"),
+        # "well otherwise" is not a denial of the sign
+        ("Une fièvre à 38,5 pendant la chimio, c'est grave ? Pour l'instant elle va bien.", "fever"),
+        ("Il crache du sang, c'est grave ? C'est juste pour savoir si j'appelle le 15.", "bleeding"),
+        # the denial fills no clause of its own: "je n'ai rien pu avaler" is a sign, not a denial
+        ("Il crache du sang, c'est grave ? Il n'a rien pu avaler depuis hier.", "bleeding"),
+        # the denial is itself the question, and the sign is told as a fact
+        ("Je saigne du nez depuis une heure sans arrêt. Je n'en ai pas parlé, je dois appeler ?", "bleeding"),
+        # suicidal ideation stays flagged even asked about with a denial (the rule: in doubt, flag)
+        ("Je pense à mettre fin à mes jours, c'est normal ? Je n'en ai pas parlé.", "suicidal"),
+    ],
+)
+def test_round_7_denial_does_not_silence_a_report(text: str, category: str) -> None:
+    assert category in categories(text, _VOCABULARY)
+
+
+# Round 7: severe pain in words, in numbers, or as medicines that no longer work (phrasings written for the tests).
+@pytest.mark.parametrize(
+    "text",
+    [
+        "je la note à 9 depuis ce matin",
+        "je l'estime à 10, je ne dors plus",
+        "la douleur est remontée à 9 cette nuit",
+        "les gélules ne la calment plus",
+        "j'ai pris deux interdoses sans effet",
+        "les interdoses ne tiennent pas une heure",
+        "rien de ce qu'on lui donne ne le soulage",
+        "ça ne se calme pas malgré la morphine",
+        "il hurle dès qu'on le bouge dans le lit",
+        "chaque geste la fait crier",
+        "il gémit sans cesse depuis la nuit",
+        "elle n'arrête pas de gémir",
+        "la douleur ne baisse pas sous 9",
+        "ça reste à 8 malgré tout ce qu'il prend",
+        "le patch c'est comme de l'eau",
+    ],
+)
+def test_round_7_severe_pain_is_caught(text: str) -> None:
+    assert "unbearable_pain" in categories(text, _VOCABULARY)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # a score that came down, with a past marker before it
+        "Hier j'avais une douleur à 9, mais après l'interdose je suis à 2.",
+        # a score that is not a pain score
+        "je mets 10 minutes à m'habiller",
+        # weary of something else
+        "je n'en peux plus du bruit de la tondeuse",
+        # a meaning of "calmer" or "effet" that is not pain
+        "le médecin a changé le comprimé et depuis plus rien",
+    ],
+)
+def test_round_7_pain_look_alikes_stay_quiet(text: str) -> None:
+    assert "unbearable_pain" not in categories(text, _VOCABULARY)
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        ("je n'ai pas de mal à avaler les comprimés", "vomiting_swallowing"),
+        ("je suis un peu raide au réveil", "unconscious"),
+        ("il est tombé sous le charme de sa voisine de chambre", "fall"),
+        ("elle a le sang chaud", "bleeding"),
+        ("mon sang n'a fait qu'un tour", "bleeding"),
+        ("on a saigné le cochon chez mon oncle", "bleeding"),
+        ("ce séjour à l'hôpital m'a saigné le portefeuille", "bleeding"),
+        ("j'ai bien pris tous mes cachets ce matin", "suicidal"),
+        ("je meurs de faim après la séance", "suicidal"),
+        ("je voudrais en finir avec ces papiers de la CPAM", "suicidal"),
+        ("vous pensez qu'on peut partir quelques jours à la mer ?", "suicidal"),
+        ("je n'en peux plus de cette chaleur", "unbearable_pain"),
+    ],
+)
+def test_round_7_look_alikes_stay_quiet(text: str, category: str) -> None:
+    assert category not in categories(text, _VOCABULARY)
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        # the same words, and a sign
+        ("je ne peux plus avaler, j'ai trop mal", "vomiting_swallowing"),
+        ("il est devenu tout raide et ne répond plus", "unconscious"),
+        ("il est tombé dans l'escalier", "fall"),
+        ("il crache du sang", "bleeding"),
+        ("j'ai pris tous mes cachets d'un coup", "suicidal"),
+        ("je veux mourir", "suicidal"),
+        ("je voudrais en finir avec la vie", "suicidal"),
+        ("je pense à partir en paix", "suicidal"),
+        ("je n'en peux plus de cette douleur", "unbearable_pain"),
+    ],
+)
+def test_round_7_signs_next_to_look_alikes_stay_flagged(text: str, category: str) -> None:
+    assert category in categories(text, _VOCABULARY)
+
+
+@pytest.mark.parametrize(
+    ("text", "quiet"),
+    [
+        # "si ... un jour ?": a future case
+        ("Faut-il l'emmener aux urgences si elle a du mal à respirer un jour ?", True),
+        ("Que faire si papa tombe à l'avenir ?", True),
+        # "depuis un jour" is now; no "si": a report
+        ("Je l'emmène si elle a du mal à respirer depuis un jour ?", False),
+        ("Il a du mal à respirer depuis un jour, je fais quoi ?", False),
+    ],
+)
+def test_round_7_someday_question(text: str, quiet: bool) -> None:
+    assert (_level(text) in ("none", "info")) is quiet
+
+
+def test_round_7_fingertip_tingling_is_not_numbness_but_legs_are() -> None:
+    assert "numbness" not in categories("des picotements au bout des doigts depuis la chimio", _VOCABULARY)
+    assert "numbness" in categories("des fourmis dans les jambes et le bout des doigts", _VOCABULARY)
+    assert "numbness" in categories("je ne sens plus le bout de mes pieds", _VOCABULARY)
+
+
+@pytest.mark.parametrize(
+    ("text", "category", "flagged"),
+    [
+        ("elle vomit dès qu'elle boit une gorgée", "vomiting_swallowing", True),
+        ("rien ne reste dans le ventre depuis hier", "vomiting_swallowing", True),
+        ("ses douleurs ne sont pas contrôlées", "unbearable_pain", True),
+        ("des élancements dans la hanche à hurler", "unbearable_pain", True),
+        # a temperature or a blood count, not a pain score
+        ("je suis à 37,8 ce soir", "unbearable_pain", False),
+        ("ma prise de sang montre 9 d'hémoglobine", "unbearable_pain", False),
+        ("j'ai saigné les radiateurs avant l'hiver", "bleeding", False),
+        ("il a la fièvre du samedi soir", "fever", False),
+        # "je n'ai rien eu" denies, in a message that asks
+        ("Les crises d'épilepsie, ça arrive avec la morphine ? Je n'ai rien eu.", "unconscious", False),
+    ],
+)
+def test_round_7_late_families(text: str, category: str, flagged: bool) -> None:
+    assert (category in categories(text, _VOCABULARY)) is flagged

@@ -138,6 +138,15 @@ class _ContextModel(BaseModel):
     asking: list[_PatternItem] = Field(default_factory=list)
     """Words saying the writer only asks ("par curiosité", "je me renseigne", "pour savoir"): anywhere in the
     message, they let `general_questions` apply to a question told over several sentences."""
+    someday: list[_PatternItem] = Field(default_factory=list)
+    """Round 7: in a sentence ending with "?", a clause with a `question_openers` word ("si") before the sign and
+    one of these cues anywhere ("un jour", "à l'avenir"), and no `present` word ("depuis"), asks about a future case: "peut-on retirer le patch si
+    elle devenait trop endormie un jour ?". "Que faire s'il saigne du nez ?" (no cue) is left to the other rules."""
+    not_had: list[_PatternItem] = Field(default_factory=list)
+    """Round 7: a sentence that is not a question in which the writer says they have nothing ("je n'en ai pas",
+    "pour l'instant il va bien", "c'est juste une question"): every sign asked about in a question sentence of the
+    same message is a question, not a report. A cue marked `whole` must fill its clause ("je n'ai rien", not "je
+    n'ai rien pu avaler")."""
     resolved: list[_PatternItem] = Field(default_factory=list)
     long_ago: list[_PatternItem] = Field(default_factory=list)
     """Round 4: a sign dated weeks, months or years ago ("il y a deux ans", "l'année dernière") in a sentence
@@ -737,6 +746,24 @@ class _Context:
     negation_words: tuple[_Word, ...]
     others: tuple[_Word, ...] = ()
     reporting: tuple[_Word, ...] = ()
+    not_had: tuple[_Pattern, ...] = ()
+    someday: tuple[_Pattern, ...] = ()
+
+    def denies_having(self, sentences: Sequence[_Sentence], message_masks: Sequence[Sequence[Sequence[int]]]) -> bool:
+        """Round 7: does the message ask (a sentence ending with "?") and, in a sentence that is not a question,
+        say the writer or the patient has nothing (`not_had`)? "L'essoufflement, c'est un effet de la chimio ? Je
+        n'en ai pas." asks; "J'ai de la fièvre, c'est la chimio ?" reports (no denial)."""
+        if not self.not_had or not any(sentence.question for sentence in sentences):
+            return False
+        for sentence, sentence_masks in zip(sentences, message_masks, strict=True):
+            if sentence.question:
+                continue
+            for words, masks in zip(sentence.clauses, sentence_masks, strict=True):
+                for cue in self.not_had:
+                    for start, end in cue.spans(masks):
+                        if not cue.whole or (start == 0 and end == len(words) - 1):
+                            return True
+        return False
 
     def someone_else(self, sentence: _Sentence, clause: int) -> bool:
         """Round 5: does the clause open on another subject (`others`) in a sentence naming neither the writer nor
@@ -774,6 +801,14 @@ class _Context:
                 or (len(words) > 1 and words[0] in self.opener_leads and words[1] in self.question_openers)
             )
             and not any(word in self.present for word in words)
+        ):
+            return True
+        if (
+            sentence.question
+            and self.someday
+            and not self.question_openers.isdisjoint(words[:first])
+            and not any(word in self.present for word in words)  # "si je saigne depuis un jour ?" is now
+            and any(cue.spans(masks) for cue in self.someday)
         ):
             return True
         if (
@@ -961,6 +996,7 @@ def _surviving(
         any(sentence.question for sentence in sentences)
         and context.asks_only(masks for sentence_masks in message_masks for masks in sentence_masks)
     )
+    denied = context.denies_having(sentences, message_masks)
     for sentence_number, sentence in enumerate(sentences):
         all_masks = message_masks[sentence_number]
         following: tuple[_Sentence, tuple[int, ...]] | None = None
@@ -980,6 +1016,8 @@ def _surviving(
                         continue
                     if category.hypothetical and context.someone_else(sentence, number):
                         continue
+                    if category.hypothetical and denied and sentence.question:
+                        continue  # Round 7: asked about, and the message says the patient has none of it
                     if (category.hypothetical and context.hypothetical_at(sentence, all_masks, number, first, alone=alone)) or (
                         category.resolved
                         and (
@@ -1125,6 +1163,8 @@ def _compile(model: _VocabularyModel) -> FreeTextVocabulary:
         general_questions=tuple(pattern(item, 0, "context.general_questions") for item in ctx.general_questions),
         question_cues=tuple(pattern(item, 0, "context.question_cues") for item in ctx.question_cues),
         asking=tuple(pattern(item, 0, "context.asking") for item in ctx.asking),
+        not_had=tuple(pattern(item, 0, "context.not_had") for item in ctx.not_had),
+        someday=tuple(pattern(item, 0, "context.someday") for item in ctx.someday),
         resolved=tuple(pattern(item, 1, "context.resolved") for item in ctx.resolved),
         long_ago=tuple(pattern(item, 0, "context.long_ago") for item in ctx.long_ago),
         long_ago_not_after=tuple(_compile_word(word, "treatment word") for word in ctx.long_ago_not_after),
