@@ -39,8 +39,11 @@ class BuildWithData(build_py):
         for po_path in (ROOT / "locales").glob("*/LC_MESSAGES/*.po"):
             with po_path.open("rb") as fh:
                 catalog = read_po(fh, locale=po_path.parent.parent.name)
-            problems = [m.id for m in catalog if m.id and (m.fuzzy or not all(
-                m.string if isinstance(m.string, tuple) else (m.string,)))]
+            problems = [
+                m.id
+                for m in catalog
+                if m.id and (m.fuzzy or not all(m.string if isinstance(m.string, tuple) else (m.string,)))
+            ]
             if problems:
                 raise SystemExit(f"{po_path}: {len(problems)} untranslated or fuzzy message(s), e.g. {problems[0]!r}")
             mo_path = target / po_path.relative_to(ROOT).with_suffix(".mo")

@@ -46,8 +46,9 @@ class BareScript:
     async def send_step(self, application_bot: Bot, chat_id: int, step: int, header: str = "") -> None:
         self.position[chat_id] = step
         if step >= len(self.steps):
-            await application_bot.send_message(chat_id, f"Merci, le questionnaire « {self.questionnaire.title} » est "
-                                                        "terminé.")
+            await application_bot.send_message(
+                chat_id, f"Merci, le questionnaire « {self.questionnaire.title} » est terminé."
+            )
             return
         text = f"{header}\n\n{self.steps[step][1]}" if header else self.steps[step][1]
         message = await application_bot.send_message(chat_id, text, reply_markup=self.keyboard(step))
@@ -63,8 +64,10 @@ class BareScript:
         step = self.position.get(chat_id, 0)
         if step < len(self.steps) and chat_id in self.question_message:
             await application_bot.edit_message_text(
-                f"{self.steps[step][1]}\n\nVotre réponse : {value}", chat_id=chat_id,
-                message_id=self.question_message[chat_id], reply_markup=None,
+                f"{self.steps[step][1]}\n\nVotre réponse : {value}",
+                chat_id=chat_id,
+                message_id=self.question_message[chat_id],
+                reply_markup=None,
             )
         await self.send_step(application_bot, chat_id, step + 1)
 

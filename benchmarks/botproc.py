@@ -83,8 +83,14 @@ class BotProcess:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH", "")]))
         self._process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "benchmarks.botproc", json.dumps(asdict(self.spec)),
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, cwd=str(REPO_ROOT), env=env,
+            sys.executable,
+            "-m",
+            "benchmarks.botproc",
+            json.dumps(asdict(self.spec)),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            cwd=str(REPO_ROOT),
+            env=env,
             limit=2**24,
         )
         status, result = await self._receive(START_TIMEOUT)
@@ -157,7 +163,6 @@ class _Host:
     async def start(self) -> None:
         from telegram import Update
 
-
         if self.spec.kind == "bare":
             from benchmarks.bare import build_bare_application
             from bot.bootstrap import QUESTIONNAIRES_DIR
@@ -184,7 +189,10 @@ class _Host:
             self.services = await build_services(settings, self.clock)
             tick = timedelta(seconds=self.spec.tick_seconds) if self.spec.tick_seconds else None
             self.application = build_application(
-                self.services, token=self.spec.token, base_url=self.spec.base_url, tick=tick,
+                self.services,
+                token=self.spec.token,
+                base_url=self.spec.base_url,
+                tick=tick,
                 rate_limiter=self.spec.rate_limiter,
             )
             if self.spec.limiter is not None:
@@ -222,8 +230,11 @@ class _Host:
         started = time.perf_counter()
         report = await dispatcher.tick(self.services, self.application.bot_data[MESSENGER_KEY])
         return {
-            "seconds": time.perf_counter() - started, "sent": len(report.sent), "reminded": len(report.reminded),
-            "missed": len(report.missed), "notices": len(report.notices),
+            "seconds": time.perf_counter() - started,
+            "sent": len(report.sent),
+            "reminded": len(report.reminded),
+            "missed": len(report.missed),
+            "notices": len(report.notices),
         }
 
     async def due_query(self, repeat: int = 5) -> dict[str, Any]:
@@ -251,9 +262,12 @@ class _Host:
         limiter = self.application.bot.rate_limiter
         if limiter is None or not hasattr(limiter, "held"):
             return {}
-        return {"held": dict(limiter.held), "bulk_window_sends": limiter.bulk_window_sends,
-                "waited_for_chat": {lane.name.lower(): n for lane, n in limiter.waited_for_chat.items()},
-                "flood_muted": limiter.flood_guard.muted}
+        return {
+            "held": dict(limiter.held),
+            "bulk_window_sends": limiter.bulk_window_sends,
+            "waited_for_chat": {lane.name.lower(): n for lane, n in limiter.waited_for_chat.items()},
+            "flood_muted": limiter.flood_guard.muted,
+        }
 
     def _time_store_locks(self) -> None:
         """With SPB_BENCH_LOCKSTATS set, time how long each store context waits for its lock (until it is entered)
@@ -275,6 +289,7 @@ class _Host:
                             yield tx
                         finally:
                             samples.append((entered - asked, time.perf_counter() - entered))
+
                 return wrapper
 
             setattr(store, name, timed())
@@ -286,9 +301,11 @@ class _Host:
         out = {}
         for name, samples in getattr(self, "lock_stats", {}).items():
             if samples:
-                out[name] = {"wait": latency_summary_ms([w for w, _ in samples]),
-                             "hold": latency_summary_ms([h for _, h in samples]),
-                             "hold_total_s": round(sum(h for _, h in samples), 3)}
+                out[name] = {
+                    "wait": latency_summary_ms([w for w, _ in samples]),
+                    "hold": latency_summary_ms([h for _, h in samples]),
+                    "hold_total_s": round(sum(h for _, h in samples), 3),
+                }
             samples.clear()
         return out
 
@@ -331,8 +348,11 @@ def _replace_rate_limiter(application: Any, max_rate: float, period: float) -> N
     from bot.telegram import pacing
 
     application.bot._rate_limiter = AIORateLimiter(
-        overall_max_rate=max_rate, overall_time_period=period,
-        group_max_rate=pacing.GROUP_MESSAGES_PER_MINUTE, group_time_period=60, max_retries=pacing.RETRIES_AFTER_429,
+        overall_max_rate=max_rate,
+        overall_time_period=period,
+        group_max_rate=pacing.GROUP_MESSAGES_PER_MINUTE,
+        group_time_period=60,
+        max_retries=pacing.RETRIES_AFTER_429,
     )
 
 
@@ -348,9 +368,15 @@ async def _serve(protocol: TextIO, spec: BotSpec) -> None:
         raise
     send("ready")
     commands = {
-        "tick": host.tick, "due_query": host.due_query, "set_clock": host.set_clock, "open_bare": host.open_bare,
-        "pacing": host.pacing, "cprofile_start": host.cprofile_start, "cprofile_stop": host.cprofile_stop,
-        "lockstats": host.lockstats, "trace_dump": host.trace_dump,
+        "tick": host.tick,
+        "due_query": host.due_query,
+        "set_clock": host.set_clock,
+        "open_bare": host.open_bare,
+        "pacing": host.pacing,
+        "cprofile_start": host.cprofile_start,
+        "cprofile_stop": host.cprofile_stop,
+        "lockstats": host.lockstats,
+        "trace_dump": host.trace_dump,
     }
     while True:
         line = await asyncio.to_thread(sys.stdin.readline)

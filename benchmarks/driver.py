@@ -80,8 +80,12 @@ class Rig:
 
     def spec(self, kind: str, database: str, **options: Any) -> BotSpec:
         return BotSpec(
-            kind=kind, database=database, base_url=self.standin.base_url,
-            clock_start=self.clock.start.timestamp(), clock_origin=self.clock.origin, **options,
+            kind=kind,
+            database=database,
+            base_url=self.standin.base_url,
+            clock_start=self.clock.start.timestamp(),
+            clock_origin=self.clock.origin,
+            **options,
         )
 
     def last_question(self, chat_id: int, after: int = 0) -> Message | None:

@@ -54,8 +54,9 @@ class CountingMessenger:
         self._id += 1
         return self._id
 
-    async def send_text(self, chat_id: int, text: str, *, protect: bool = False,
-                        acknowledge_alert: int | None = None) -> int:
+    async def send_text(
+        self, chat_id: int, text: str, *, protect: bool = False, acknowledge_alert: int | None = None
+    ) -> int:
         return self._next()
 
     async def send_question(self, chat_id: int, prompt: Any, *, header: str | None = None) -> int:
@@ -81,9 +82,14 @@ def benign(item: Any) -> object:
 
 
 async def open_services(database: str, replica: str) -> Services:
-    settings = load_settings(TELEGRAM_BOT_TOKEN=TOKEN, BOT_DATABASE=database, CLINICIAN_CHAT_ID=-1001,
-                             CLINICIAN_USER_IDS="1", BOT_REPLICA_ID=replica,
-                             BOT_FANOUT_SPREAD_MINUTES=0)  # the whole fan-out in one tick, as fast as it goes
+    settings = load_settings(
+        TELEGRAM_BOT_TOKEN=TOKEN,
+        BOT_DATABASE=database,
+        CLINICIAN_CHAT_ID=-1001,
+        CLINICIAN_USER_IDS="1",
+        BOT_REPLICA_ID=replica,
+        BOT_FANOUT_SPREAD_MINUTES=0,
+    )  # the whole fan-out in one tick, as fast as it goes
     return await build_services(settings, VirtualClock(START))
 
 
@@ -94,10 +100,12 @@ async def prepare(database: str, patients: int) -> dict[str, float]:
         began = time.perf_counter()
         for n in range(patients):
             user = FIRST_USER + n
-            invitation = await enrolment.enroll(services.store, services.clock,
-                                                EnrolmentRequest(f"E-{n:05d}", RT), actor="clinician:1")
-            await enrolment.redeem(services.store, services.clock, code=invitation.code, telegram_user_id=user,
-                                   chat_id=user)
+            invitation = await enrolment.enroll(
+                services.store, services.clock, EnrolmentRequest(f"E-{n:05d}", RT), actor="clinician:1"
+            )
+            await enrolment.redeem(
+                services.store, services.clock, code=invitation.code, telegram_user_id=user, chat_id=user
+            )
             await onboarding.confirm_information(services, user, 1)
             await onboarding.choose_time_and_activate(services, user, "matin")
         enrolled = time.perf_counter() - began
@@ -125,9 +133,14 @@ async def answer_all(database: str, replica: str, users: list[int], concurrency:
                 return
             value = benign(prompt.item)
             began = time.perf_counter()
-            submission = await answering.submit(services, telegram_user_id=user, instance_id=prompt.instance.id,
-                                                item_index=prompt.item_index, make_value=lambda _i: value,
-                                                answered_at=None)
+            submission = await answering.submit(
+                services,
+                telegram_user_id=user,
+                instance_id=prompt.instance.id,
+                item_index=prompt.item_index,
+                make_value=lambda _i: value,
+                answered_at=None,
+            )
             if submission.prompt is not None:
                 await send_prompt(messenger, services, user, submission.prompt)
             latencies.append(time.perf_counter() - began)
@@ -146,10 +159,14 @@ async def answer_all(database: str, replica: str, users: list[int], concurrency:
     cpu1 = resource.getrusage(resource.RUSAGE_SELF)
     cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
     latencies.sort()
-    return {"answers": len(latencies), "wall_s": wall, "cpu_pct": 100 * cpu / wall,
-            "p50_ms": 1000 * latencies[len(latencies) // 2],
-            "p99_ms": 1000 * latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
-            "rss_mb": cpu1.ru_maxrss / 1024}
+    return {
+        "answers": len(latencies),
+        "wall_s": wall,
+        "cpu_pct": 100 * cpu / wall,
+        "p50_ms": 1000 * latencies[len(latencies) // 2],
+        "p99_ms": 1000 * latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
+        "rss_mb": cpu1.ru_maxrss / 1024,
+    }
 
 
 def main() -> None:
@@ -168,10 +185,21 @@ def main() -> None:
     prepared = asyncio.run(prepare(args.database, args.patients))
     share = args.patients // args.replicas
     workers = [
-        subprocess.Popen([sys.executable, "-m", "benchmarks.engines", "--database", args.database,
-                          "--concurrency", str(args.concurrency),
-                          "--worker", f"r{i}:{i * share}:{share if i < args.replicas - 1 else args.patients - i * share}"],
-                         stdout=subprocess.PIPE, env=os.environ.copy())
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "benchmarks.engines",
+                "--database",
+                args.database,
+                "--concurrency",
+                str(args.concurrency),
+                "--worker",
+                f"r{i}:{i * share}:{share if i < args.replicas - 1 else args.patients - i * share}",
+            ],
+            stdout=subprocess.PIPE,
+            env=os.environ.copy(),
+        )
         for i in range(args.replicas)
     ]
     results = [json.loads(w.communicate()[0]) for w in workers]
@@ -179,16 +207,24 @@ def main() -> None:
     answers = sum(r["answers"] for r in results)
     engine = "PostgreSQL" if args.database.startswith(("postgresql://", "postgres://")) else "SQLite"
     summary = {
-        "engine": engine, "replicas": args.replicas, "patients": args.patients, **prepared,
-        "answers": answers, "answers_per_s": answers / wall,
-        "p50_ms": max(r["p50_ms"] for r in results), "p99_ms": max(r["p99_ms"] for r in results),
+        "engine": engine,
+        "replicas": args.replicas,
+        "patients": args.patients,
+        **prepared,
+        "answers": answers,
+        "answers_per_s": answers / wall,
+        "p50_ms": max(r["p50_ms"] for r in results),
+        "p99_ms": max(r["p99_ms"] for r in results),
         "cpu_pct_per_replica": [round(r["cpu_pct"]) for r in results],
         "rss_mb_per_replica": [round(r["rss_mb"]) for r in results],
     }
     print(json.dumps(summary))
-    print(f"{engine} × {args.replicas}: fan-out {prepared['fanout_sends_per_s']:.0f} sends/s, "
-          f"{summary['answers_per_s']:.0f} answers/s, p50 {summary['p50_ms']:.1f} ms, p99 {summary['p99_ms']:.1f} ms, "
-          f"CPU {summary['cpu_pct_per_replica']} %", file=sys.stderr)
+    print(
+        f"{engine} × {args.replicas}: fan-out {prepared['fanout_sends_per_s']:.0f} sends/s, "
+        f"{summary['answers_per_s']:.0f} answers/s, p50 {summary['p50_ms']:.1f} ms, p99 {summary['p99_ms']:.1f} ms, "
+        f"CPU {summary['cpu_pct_per_replica']} %",
+        file=sys.stderr,
+    )
 
 
 if __name__ == "__main__":

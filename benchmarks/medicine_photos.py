@@ -66,8 +66,9 @@ def main(argv: list[str] | None = None) -> int:
         "|---|---|---|---|---|---|",
     ]
     for kind, ok, n, med, worst, bad, worst_cpu in rows:
-        lines.append(f"| {kind} | {ok}/{n} ({100 * ok / n:.0f} %) | {med:.0f} | {worst:.0f} | {worst_cpu:.0f} "
-                     f"| {bad} |")
+        lines.append(
+            f"| {kind} | {ok}/{n} ({100 * ok / n:.0f} %) | {med:.0f} | {worst:.0f} | {worst_cpu:.0f} | {bad} |"
+        )
     lines += [
         f"| **all** | **{total_ok}/{total} ({100 * total_ok / total:.1f} %)** | "
         f"{statistics.median(all_times):.0f} (p95 {p95:.0f}) | {max(all_times):.0f} | {max(all_cpu):.0f} "

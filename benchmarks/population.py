@@ -107,8 +107,12 @@ def plan_for(cohort: Cohort, spec: ScheduleSpec, tz: ZoneInfo) -> tuple[date, da
         rt_start = cohort.due_date - timedelta(days=offset)
         enrolled_at = datetime.combine(rt_start - timedelta(days=2), time(9, 0), tz)
         planned = schedule_mod.plan(
-            spec, rt_start=rt_start, fractions=cohort.fractions, enrolled_at=enrolled_at,
-            preferred=cohort.preferred, tz=tz,
+            spec,
+            rt_start=rt_start,
+            fractions=cohort.fractions,
+            enrolled_at=enrolled_at,
+            preferred=cohort.preferred,
+            tz=tz,
         )
         for item in planned:
             if item.timepoint == cohort.due_timepoint and item.opens_at.astimezone(tz).date() == cohort.due_date:
@@ -133,8 +137,10 @@ async def populate(database: Path, cohort: Cohort, *, questionnaires_dir: Path =
     conn.execute("PRAGMA foreign_keys=ON")
     conn.execute("BEGIN")
     tx = cast(Tx, SyncTx(conn))  # the repositories only call execute/fetchone/fetchall
-    update_id = max(HISTORY_UPDATE_IDS_FROM, int(
-        conn.execute("SELECT COALESCE(MAX(update_id), 0) FROM processed_updates").fetchone()[0]))
+    update_id = max(
+        HISTORY_UPDATE_IDS_FROM,
+        int(conn.execute("SELECT COALESCE(MAX(update_id), 0) FROM processed_updates").fetchone()[0]),
+    )
     written_answers = 0
     written_instances = 0
     try:
@@ -144,15 +150,27 @@ async def populate(database: Path, cohort: Cohort, *, questionnaires_dir: Path =
                 written_instances += 1
                 q = questionnaires[item.questionnaire_id]
                 instance_id = await instances.create_instance(
-                    tx, patient_id=patient_id, questionnaire_id=item.questionnaire_id,
-                    questionnaire_version=q.version, timepoint=item.timepoint, study_day=item.day,
-                    is_primary=item.primary, opens_at=item.opens_at, closes_at=item.closes_at,
+                    tx,
+                    patient_id=patient_id,
+                    questionnaire_id=item.questionnaire_id,
+                    questionnaire_version=q.version,
+                    timepoint=item.timepoint,
+                    study_day=item.day,
+                    is_primary=item.primary,
+                    opens_at=item.opens_at,
+                    closes_at=item.closes_at,
                 )
                 if item.opens_at >= due_at:
                     continue
                 written_answers += await _answered(
-                    tx, q, templates[q.id] if cohort.history else {}, instance_id, patient_id,
-                    cohort.study_id(n), item.opens_at, update_id + written_answers,
+                    tx,
+                    q,
+                    templates[q.id] if cohort.history else {},
+                    instance_id,
+                    patient_id,
+                    cohort.study_id(n),
+                    item.opens_at,
+                    update_id + written_answers,
                 )
         conn.execute("COMMIT")
     except BaseException:
@@ -161,27 +179,42 @@ async def populate(database: Path, cohort: Cohort, *, questionnaires_dir: Path =
     finally:
         conn.close()
     return Generated(
-        due_at=due_at, rt_start=rt_start, plan=planned,
+        due_at=due_at,
+        rt_start=rt_start,
+        plan=planned,
         user_ids=[cohort.user_id(n) for n in range(cohort.patients)],
         study_ids=[cohort.study_id(n) for n in range(cohort.patients)],
-        answers=written_answers, instances=written_instances,
+        answers=written_answers,
+        instances=written_instances,
     )
 
 
 async def _patient(tx: Tx, cohort: Cohort, n: int, rt_start: date, enrolled_at: datetime) -> int:
     """Enrolled, joined by Telegram, information confirmed, time chosen: active (as bot.services.onboarding)."""
     patient_id = await patients.create_patient(
-        tx, study_id=cohort.study_id(n), site_code=cohort.site, arm="standard", rt_start=rt_start,
-        fractions=cohort.fractions, now=enrolled_at,
+        tx,
+        study_id=cohort.study_id(n),
+        site_code=cohort.site,
+        arm="standard",
+        rt_start=rt_start,
+        fractions=cohort.fractions,
+        now=enrolled_at,
     )
     invitation = await patients.create_invitation(
-        tx, patient_id=patient_id, code=f"bench-{cohort.prefix}-{n}", now=enrolled_at,
+        tx,
+        patient_id=patient_id,
+        code=f"bench-{cohort.prefix}-{n}",
+        now=enrolled_at,
         expires_at=enrolled_at + timedelta(days=14),
     )
     joined = enrolled_at + timedelta(minutes=30)
     await patients.redeem_invitation(tx, invitation, joined)
     await patients.link_telegram(
-        tx, patient_id=patient_id, telegram_user_id=cohort.user_id(n), chat_id=cohort.user_id(n), now=joined,
+        tx,
+        patient_id=patient_id,
+        telegram_user_id=cohort.user_id(n),
+        chat_id=cohort.user_id(n),
+        now=joined,
     )
     await patients.set_status(tx, patient_id, "joined", joined)
     await patients.set_preferred_time(tx, patient_id, cohort.preferred)
@@ -190,28 +223,60 @@ async def _patient(tx: Tx, cohort: Cohort, n: int, rt_start: date, enrolled_at: 
 
 
 async def _answered(
-    tx: Tx, q: Questionnaire, answers: dict[str, object], instance_id: int, patient_id: int, study_id: str,
-    sent_at: datetime, first_update_id: int,
+    tx: Tx,
+    q: Questionnaire,
+    answers: dict[str, object],
+    instance_id: int,
+    patient_id: int,
+    study_id: str,
+    sent_at: datetime,
+    first_update_id: int,
 ) -> int:
     """Mark an instance sent, answered item by item (answer + audit + processed update), completed."""
     actor = f"patient:{study_id}"
     await instances.set_status(tx, instance_id, "open", sent_at)
-    await audit.record(tx, at=sent_at, actor="system", action="send_intent", patient_id=patient_id,
-                       entity="instance", entity_id=instance_id)
+    await audit.record(
+        tx,
+        at=sent_at,
+        actor="system",
+        action="send_intent",
+        patient_id=patient_id,
+        entity="instance",
+        entity_id=instance_id,
+    )
     step = ANSWERING_TIME / max(len(answers), 1)
     for k, (item_id, value) in enumerate(answers.items()):
         at = sent_at + step * (k + 1)
-        await instances.add_answer(tx, instance_id=instance_id, item_id=item_id, value=value,
-                                   answered_at=at, received_at=at, is_correction=False)
-        await audit.record(tx, at=at, actor=actor, action="answer", patient_id=patient_id,
-                           entity="answer", entity_id=f"{instance_id}/{item_id}", new_value=value, telegram_date=at)
+        await instances.add_answer(
+            tx,
+            instance_id=instance_id,
+            item_id=item_id,
+            value=value,
+            answered_at=at,
+            received_at=at,
+            is_correction=False,
+        )
+        await audit.record(
+            tx,
+            at=at,
+            actor=actor,
+            action="answer",
+            patient_id=patient_id,
+            entity="answer",
+            entity_id=f"{instance_id}/{item_id}",
+            new_value=value,
+            telegram_date=at,
+        )
         # bot.telegram.inbox keeps one row per handled update (bot.storage.inbox.mark_processed)
-        await tx.execute("INSERT INTO processed_updates (update_id, processed_at) VALUES (?, ?)",
-                         (first_update_id + k + 1, utc_iso(at)))
+        await tx.execute(
+            "INSERT INTO processed_updates (update_id, processed_at) VALUES (?, ?)",
+            (first_update_id + k + 1, utc_iso(at)),
+        )
     done = sent_at + ANSWERING_TIME
     await instances.set_status(tx, instance_id, "completed", done)
-    await audit.record(tx, at=done, actor=actor, action="complete", patient_id=patient_id,
-                       entity="instance", entity_id=instance_id)
+    await audit.record(
+        tx, at=done, actor=actor, action="complete", patient_id=patient_id, entity="instance", entity_id=instance_id
+    )
     return len(answers)
 
 

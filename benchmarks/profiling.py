@@ -43,9 +43,20 @@ class PySpy:
         if executable is None:
             raise RuntimeError("py-spy is not installed: .venv/bin/pip install py-spy")
         self._process = await asyncio.create_subprocess_exec(
-            executable, "record", "--pid", str(self.pid), "--format", "raw", "--output", str(self.output),
-            "--rate", str(SAMPLING_RATE), "--nonblocking", "--threads",
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+            executable,
+            "record",
+            "--pid",
+            str(self.pid),
+            "--format",
+            "raw",
+            "--output",
+            str(self.output),
+            "--rate",
+            str(SAMPLING_RATE),
+            "--nonblocking",
+            "--threads",
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
         )
         await asyncio.sleep(0.5)  # let it attach before the phase starts
         return self
@@ -62,7 +73,7 @@ class PySpy:
 
 
 def _function(frame: str) -> str:
-    """"name (path/to/file.py:123)" → "name (path/to/file.py)": relative to sys.path (py-spy's), line dropped."""
+    """ "name (path/to/file.py:123)" → "name (path/to/file.py)": relative to sys.path (py-spy's), line dropped."""
     name, _, where = frame.partition(" (")
     path = where.rstrip(")").rsplit(":", 1)[0]
     marker = f"{os.sep}bot{os.sep}"
@@ -129,15 +140,26 @@ def summarize(raw: Path, top: int = 15) -> dict[str, Any]:
     ours = Counter({name: n for name, n in inclusive.items() if name.split(" (", 1)[1].startswith("bot/")})
     libraries = Counter({name: n for name, n in inclusive.items() if _is_library(name)})
     return {
-        "busy_samples": total, "idle_samples": idle, "rate_per_s": SAMPLING_RATE,
+        "busy_samples": total,
+        "idle_samples": idle,
+        "rate_per_s": SAMPLING_RATE,
         "busy_seconds_by_thread": {name: round(n / SAMPLING_RATE, 2) for name, n in threads.most_common()},
-        "self_pct": share(self_counts), "inclusive_bot_pct": share(ours), "inclusive_libraries_pct": share(libraries),
+        "self_pct": share(self_counts),
+        "inclusive_bot_pct": share(ours),
+        "inclusive_libraries_pct": share(libraries),
     }
 
 
 #: Frames that are on every stack (event loop, PTB's dispatch wrappers): they say nothing about where time goes.
-_PLUMBING = ("asyncio/", "benchmarks/", "telegram/ext/_application.py", "telegram/ext/_baseupdateprocessor.py",
-             "telegram/ext/_handlers/basehandler.py", "telegram/ext/_jobqueue.py", "apscheduler/")
+_PLUMBING = (
+    "asyncio/",
+    "benchmarks/",
+    "telegram/ext/_application.py",
+    "telegram/ext/_baseupdateprocessor.py",
+    "telegram/ext/_handlers/basehandler.py",
+    "telegram/ext/_jobqueue.py",
+    "apscheduler/",
+)
 
 
 def _is_library(name: str) -> bool:

@@ -49,10 +49,16 @@ def machine() -> dict[str, Any]:
         pass
     memory_gb = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
     return {
-        "cores": len(os.sched_getaffinity(0)), "cpu": cpu, "memory_gb": memory_gb,
-        "python": platform.python_version(), "sqlite": sqlite3.sqlite_version,
-        "ptb": version("python-telegram-bot"), "aiohttp": version("aiohttp"), "aiosqlite": version("aiosqlite"),
-        "platform": platform.platform(), "filesystem": filesystem(Path(tempfile.gettempdir())),
+        "cores": len(os.sched_getaffinity(0)),
+        "cpu": cpu,
+        "memory_gb": memory_gb,
+        "python": platform.python_version(),
+        "sqlite": sqlite3.sqlite_version,
+        "ptb": version("python-telegram-bot"),
+        "aiohttp": version("aiohttp"),
+        "aiosqlite": version("aiosqlite"),
+        "platform": platform.platform(),
+        "filesystem": filesystem(Path(tempfile.gettempdir())),
     }
 
 
@@ -86,16 +92,28 @@ def filesystem(path: Path) -> str:
 
 
 async def run_benchmarks(
-    sizes: Sizes, *, repeat: int, only: tuple[str, ...] = SCENARIOS, workdir: Path, mode: str,
-    profile: str | None = None, verbose: bool = True, quiet_wait: float = 0.0,
+    sizes: Sizes,
+    *,
+    repeat: int,
+    only: tuple[str, ...] = SCENARIOS,
+    workdir: Path,
+    mode: str,
+    profile: str | None = None,
+    verbose: bool = True,
+    quiet_wait: float = 0.0,
 ) -> dict[str, Any]:
     """Run the chosen scenarios `repeat` times each; return the results document."""
     workdir.mkdir(parents=True, exist_ok=True)
     ctx = Context(workdir=workdir, sizes=sizes, profile=profile, verbose=verbose)
     started = time.perf_counter()
     results: dict[str, Any] = {
-        "issue": 8, "mode": mode, "repeat": repeat, "sizes": asdict(sizes), "machine": machine(),
-        "started_at": datetime.now(UTC).isoformat(timespec="seconds"), "targets": TARGETS,
+        "issue": 8,
+        "mode": mode,
+        "repeat": repeat,
+        "sizes": asdict(sizes),
+        "machine": machine(),
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "targets": TARGETS,
         "scenarios": {},
     }
     for name in only:
@@ -162,10 +180,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, help="where databases go (default: a temporary directory)")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (databases, profiles)")
     parser.add_argument("--profile", choices=SCENARIOS, help="py-spy the bot process during this scenario's 1st run")
-    parser.add_argument("--merge", action="store_true",
-                        help="keep the other scenarios already in the results file (re-run one scenario)")
-    parser.add_argument("--wait-quiet", type=float, default=0.0, metavar="SECONDS",
-                        help="before each run, wait up to SECONDS for other processes to leave the cores idle")
+    parser.add_argument(
+        "--merge",
+        action="store_true",
+        help="keep the other scenarios already in the results file (re-run one scenario)",
+    )
+    parser.add_argument(
+        "--wait-quiet",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="before each run, wait up to SECONDS for other processes to leave the cores idle",
+    )
     args = parser.parse_args(argv)
     only = tuple(name.strip() for name in args.only.split(",") if name.strip())
     unknown = [name for name in only if name not in SCENARIOS]
@@ -175,10 +201,17 @@ def main(argv: list[str] | None = None) -> int:
     workdir.mkdir(parents=True, exist_ok=True)
     mode = "quick" if args.quick else "full"
     try:
-        results = asyncio.run(run_benchmarks(
-            QUICK if args.quick else FULL, repeat=args.repeat, only=only, workdir=workdir, mode=mode,
-            profile=args.profile, quiet_wait=args.wait_quiet,
-        ))
+        results = asyncio.run(
+            run_benchmarks(
+                QUICK if args.quick else FULL,
+                repeat=args.repeat,
+                only=only,
+                workdir=workdir,
+                mode=mode,
+                profile=args.profile,
+                quiet_wait=args.wait_quiet,
+            )
+        )
     finally:
         if not args.keep and args.workdir is None:
             shutil.rmtree(workdir, ignore_errors=True)

@@ -81,8 +81,9 @@ class Sizes:
 
 
 FULL = Sizes()
-QUICK = Sizes(fanout_patients=600, scale_patients=1_000, alert_patients=8, alert_fanout_patients=450,
-              alert_tick_seconds=5.0)
+QUICK = Sizes(
+    fanout_patients=600, scale_patients=1_000, alert_patients=8, alert_fanout_patients=450, alert_tick_seconds=5.0
+)
 
 
 @dataclass
@@ -166,8 +167,13 @@ async def answers(ctx: Context, run: int) -> dict[str, Any]:
     saturated: dict[str, dict[str, Any]] = {}
     paced: dict[str, dict[str, Any]] = {}
     for kind in order:
-        ctx.say("answers run %s: %s bot, %s patients × %s answers, at once then paced", run + 1, kind,
-                cohort.patients, steps)
+        ctx.say(
+            "answers run %s: %s bot, %s patients × %s answers, at once then paced",
+            run + 1,
+            kind,
+            cohort.patients,
+            steps,
+        )
         saturated[kind], at_pace = await _answer_loads(ctx, run, kind, database, generated, questionnaire, steps)
         assert at_pace is not None
         paced[kind] = at_pace
@@ -179,13 +185,24 @@ async def answers(ctx: Context, run: int) -> dict[str, Any]:
         limited_database = ctx.workdir / f"answers-limited-{run}.sqlite3"
         limited_generated = await populate(limited_database, cohort)
         ctx.say("answers run %s: product bot with its production rate limiter", run + 1)
-        with_limiter, _none = await _answer_loads(ctx, run, "product", limited_database, limited_generated,
-                                                  questionnaire, steps, rate_limiter=True, paced=False)
+        with_limiter, _none = await _answer_loads(
+            ctx,
+            run,
+            "product",
+            limited_database,
+            limited_generated,
+            questionnaire,
+            steps,
+            rate_limiter=True,
+            paced=False,
+        )
         _check_stored(limited_database, sizes.answer_timepoint, cohort.patients, steps)
     product, bare = saturated["product"], saturated["bare"]
     result: dict[str, Any] = {
-        "patients": cohort.patients, "answers_per_patient": steps,
-        "product": product, "bare": bare,
+        "patients": cohort.patients,
+        "answers_per_patient": steps,
+        "product": product,
+        "bare": bare,
         "ratio_to_bare": round(product["answers_per_s"] / bare["answers_per_s"], 3),
         "paced": paced,
         "history_answers_in_db": generated.answers,
@@ -201,19 +218,31 @@ async def answers(ctx: Context, run: int) -> dict[str, Any]:
 def _check_stored(database: Path, timepoint: str, patients: int, steps: int) -> None:
     """Every answer of every patient is in the database and every questionnaire is completed."""
     stored = _rows(
-        database, "SELECT COUNT(*) FROM answers a JOIN instances i ON i.id = a.instance_id WHERE i.timepoint = ?",
+        database,
+        "SELECT COUNT(*) FROM answers a JOIN instances i ON i.id = a.instance_id WHERE i.timepoint = ?",
         timepoint,
     )[0][0]
-    completed = _rows(database, "SELECT COUNT(*) FROM instances WHERE timepoint = ? AND status = 'completed'",
-                      timepoint)[0][0]
+    completed = _rows(
+        database, "SELECT COUNT(*) FROM instances WHERE timepoint = ? AND status = 'completed'", timepoint
+    )[0][0]
     if stored != patients * steps or completed != patients:
-        raise AssertionError(f"{timepoint}: the bot stored {stored} answers / {completed} completed questionnaires, "
-                             f"expected {patients * steps} / {patients}")
+        raise AssertionError(
+            f"{timepoint}: the bot stored {stored} answers / {completed} completed questionnaires, "
+            f"expected {patients * steps} / {patients}"
+        )
 
 
 async def _answer_loads(
-    ctx: Context, run: int, kind: str, database: Path, generated: Generated, questionnaire: Questionnaire, steps: int,
-    *, rate_limiter: bool = False, paced: bool = True,
+    ctx: Context,
+    run: int,
+    kind: str,
+    database: Path,
+    generated: Generated,
+    questionnaire: Questionnaire,
+    steps: int,
+    *,
+    rate_limiter: bool = False,
+    paced: bool = True,
 ) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """One bot process: today's diary answered as fast as possible, then (`paced`) tomorrow's at a human pace."""
     clock = BenchClock.starting_at(generated.due_at + timedelta(seconds=30))
@@ -222,21 +251,32 @@ async def _answer_loads(
     async with Rig(clock) as rig:
         rig.add_patients(generated.user_ids)
         async with BotProcess(rig.spec(kind, str(database), rate_limiter=rate_limiter)) as bot:
-            saturated = await _answer_load(ctx, run, rig, bot, kind, questionnaire, steps,
-                                           profiled=kind == "product" and not rate_limiter)
+            saturated = await _answer_load(
+                ctx, run, rig, bot, kind, questionnaire, steps, profiled=kind == "product" and not rate_limiter
+            )
             if not paced:
                 return saturated, None
             # the last answer's handler may still be looking for a next questionnaire: let it finish on today's date
             await rig.standin.wait_idle(timeout=30, quiet=0.5)
             await _jump(bot, clock, generated.due_at + timedelta(days=1, seconds=30))
-            at_pace = await _answer_load(ctx, run, rig, bot, kind, questionnaire, steps,
-                                         think=lambda: rng.uniform(low, high))
+            at_pace = await _answer_load(
+                ctx, run, rig, bot, kind, questionnaire, steps, think=lambda: rng.uniform(low, high)
+            )
     return saturated, at_pace
 
 
 async def _answer_load(
-    ctx: Context, run: int, rig: Rig, bot: BotProcess, kind: str, questionnaire: Questionnaire, steps: int, *,
-    think: Callable[[], float] | None = None, profiled: bool = False, profile_as: str = "answers",
+    ctx: Context,
+    run: int,
+    rig: Rig,
+    bot: BotProcess,
+    kind: str,
+    questionnaire: Questionnaire,
+    steps: int,
+    *,
+    think: Callable[[], float] | None = None,
+    profiled: bool = False,
+    profile_as: str = "answers",
     reply_timeout: float = REPLY_TIMEOUT,
 ) -> dict[str, Any]:
     """Open a diary for every patient (dispatcher tick, or the bare bot's equivalent), then let them answer it.
@@ -257,8 +297,9 @@ async def _answer_load(
     calls_before = Counter(rig.standin.stats.by_method)
     with CpuMeter(bot) as cpu:
         async with ctx.profiling(profile_as, run, bot.pid) if profiled else contextlib.nullcontext():
-            *finals, _ = await asyncio.gather(*(p.answer(first[p.chat_id], steps, think) for p in patients),
-                                              _cprofile_phases(bot, kind))
+            *finals, _ = await asyncio.gather(
+                *(p.answer(first[p.chat_id], steps, think) for p in patients), _cprofile_phases(bot, kind)
+            )
     calls = Counter(rig.standin.stats.by_method) - calls_before
     if os.environ.get("SPB_BENCH_TRACE") and kind != "bare":
         await bot.call("trace_dump", name=f"{profile_as}-{kind}-{run}.json")
@@ -274,9 +315,12 @@ async def _answer_load(
     if os.environ.get("SPB_BENCH_DUMP"):
         Path(os.environ["SPB_BENCH_DUMP"], f"{profile_as}-{kind}-{run}.json").write_text(json.dumps(pairs))
     return {
-        "answers": len(pairs), "seconds": round(window, 3), "answers_per_s": round(len(pairs) / window, 1),
+        "answers": len(pairs),
+        "seconds": round(window, 3),
+        "answers_per_s": round(len(pairs) / window, 1),
         "latency": latency_summary_ms(latencies),
-        "latency_after_first_answers": latency_summary_ms([latency for _at, latency in after_first]), **cpu.as_dict(),
+        "latency_after_first_answers": latency_summary_ms([latency for _at, latency in after_first]),
+        **cpu.as_dict(),
         "api_errors": rig.standin.stats.errors - errors_before,
         "calls": dict(sorted(calls.items())),
     }
@@ -309,10 +353,11 @@ async def fanout(ctx: Context, run: int) -> dict[str, Any]:
     result = await _fanout_run(ctx, run, limiter=None)
     if run == 0 and ctx.sizes.fanout_alternative_pacing:
         alternative = await _fanout_run(ctx, run, limiter=ALTERNATIVE_LIMITER)
-        result["alternative_pacing"] = {key: alternative[key] for key in (
-            "messages_accepted", "delivered", "tick_seconds", "rate_per_s", "rate_vs_30", "http_429")}
-        result["alternative_pacing"]["messages_per_second"] = round(
-            ALTERNATIVE_LIMITER[0] / ALTERNATIVE_LIMITER[1], 2)
+        result["alternative_pacing"] = {
+            key: alternative[key]
+            for key in ("messages_accepted", "delivered", "tick_seconds", "rate_per_s", "rate_vs_30", "http_429")
+        }
+        result["alternative_pacing"]["messages_per_second"] = round(ALTERNATIVE_LIMITER[0] / ALTERNATIVE_LIMITER[1], 2)
     return result
 
 
@@ -323,8 +368,13 @@ async def _fanout_run(ctx: Context, run: int, limiter: tuple[float, float] | Non
     database = ctx.workdir / f"fanout-{variant}-{run}.sqlite3"
     generated = await populate(database, cohort)
     clock = BenchClock.starting_at(generated.due_at + timedelta(seconds=30))
-    ctx.say("fanout run %s (%s pacing): %s patients due at %s", run + 1, variant, cohort.patients,
-            generated.due_at.isoformat())
+    ctx.say(
+        "fanout run %s (%s pacing): %s patients due at %s",
+        run + 1,
+        variant,
+        cohort.patients,
+        generated.due_at.isoformat(),
+    )
     async with Rig(clock, enforce_limits=True) as rig:
         rig.add_patients(generated.user_ids)
         async with BotProcess(rig.spec("product", str(database), rate_limiter=True, limiter=limiter)) as bot:
@@ -338,18 +388,26 @@ async def _fanout_run(ctx: Context, run: int, limiter: tuple[float, float] | Non
         stats = rig.standin.stats
     accepted = sorted(r.time for r in sends if r.ok)
     delivered = _rows(
-        database, "SELECT COUNT(*) FROM instances WHERE timepoint = 'DD3' AND status = 'open'"
+        database,
+        "SELECT COUNT(*) FROM instances WHERE timepoint = 'DD3' AND status = 'open'"
         " AND question_message_id IS NOT NULL",
     )[0][0]
     span = accepted[-1] - accepted[0] if len(accepted) > 1 else 0.0
     rate = (len(accepted) - 1) / span if span > 0 else 0.0
     result = {
-        "patients": cohort.patients, "messages_accepted": len(accepted), "delivered": delivered,
-        "opened_by_tick": report["sent"], "tick_seconds": round(report["seconds"], 2),
+        "patients": cohort.patients,
+        "messages_accepted": len(accepted),
+        "delivered": delivered,
+        "opened_by_tick": report["sent"],
+        "tick_seconds": round(report["seconds"], 2),
         "first_send_after_s": round(accepted[0] - started, 3) if accepted else None,
-        "rate_per_s": round(rate, 2), "rate_vs_30": round(rate / TELEGRAM_BULK_PER_SECOND, 3),
-        "http_429": stats.rate_limited, "flood_limited": stats.flood_limited, "api_errors": stats.errors,
-        **cpu.as_dict(), "bot_rss_mb": round(memory["VmRSS"] / 1024, 1),
+        "rate_per_s": round(rate, 2),
+        "rate_vs_30": round(rate / TELEGRAM_BULK_PER_SECOND, 3),
+        "http_429": stats.rate_limited,
+        "flood_limited": stats.flood_limited,
+        "api_errors": stats.errors,
+        **cpu.as_dict(),
+        "bot_rss_mb": round(memory["VmRSS"] / 1024, 1),
     }
     profile = ctx.profile_summary("fanout", run) if limiter is None else None
     if profile:
@@ -365,8 +423,7 @@ async def _progress(ctx: Context, rig: Rig, expected: int, every: float = 60.0) 
         while True:
             await asyncio.sleep(every)
             sent = sum(1 for r in rig.standin.requests("sendMessage") if r.ok)
-            ctx.say("  … %s messages accepted (%s patients), %s × 429", sent, expected,
-                    rig.standin.stats.rate_limited)
+            ctx.say("  … %s messages accepted (%s patients), %s × 429", sent, expected, rig.standin.stats.rate_limited)
 
     task = asyncio.create_task(report())
     try:
@@ -404,8 +461,11 @@ async def scale(ctx: Context, run: int, database: Path, generated: Generated) ->
                     steady = await bot.call("tick")
                     await _jump(bot, clock, due_at + timedelta(seconds=30))
                     due = await bot.call("due_query", repeat=ctx.sizes.due_query_repeats)
-                    _execute(database, "UPDATE instances SET status = 'open', sent_at = ? WHERE timepoint = 'D90'",
-                             utc_iso(due_at))
+                    _execute(
+                        database,
+                        "UPDATE instances SET status = 'open', sent_at = ? WHERE timepoint = 'D90'",
+                        utc_iso(due_at),
+                    )
                     await _jump(bot, clock, due_at + timedelta(hours=1))
                     waiting = await bot.call("tick")
             memory = bot.memory_kb()
@@ -415,12 +475,16 @@ async def scale(ctx: Context, run: int, database: Path, generated: Generated) ->
         raise AssertionError(f"the due query found {due['rows']} patients, expected {n}")
     size = sum(p.stat().st_size for p in database.parent.glob(database.name + "*"))
     result = {
-        "patients": n, "answers_in_db": generated.answers, "db_mb": round(size / 2**20, 1),
-        "due_query_s": round(sorted(due["seconds"])[len(due["seconds"]) // 2], 4), "due_rows": due["rows"],
+        "patients": n,
+        "answers_in_db": generated.answers,
+        "db_mb": round(size / 2**20, 1),
+        "due_query_s": round(sorted(due["seconds"])[len(due["seconds"]) // 2], 4),
+        "due_rows": due["rows"],
         "due_query_plan": due["query_plan"],
         "tick_nothing_due_s": round(steady["seconds"], 4),
         "tick_all_open_s": round(waiting["seconds"], 4),
-        "bot_rss_mb": round(memory["VmRSS"] / 1024, 1), "bot_peak_rss_mb": round(memory["VmHWM"] / 1024, 1),
+        "bot_rss_mb": round(memory["VmRSS"] / 1024, 1),
+        "bot_peak_rss_mb": round(memory["VmHWM"] / 1024, 1),
         "others_cpu_pct": cpu.others_pct,
     }
     profile = ctx.profile_summary("scale", run)
@@ -453,16 +517,24 @@ async def _alert_run(ctx: Context, run: int, variant: str, *, fanout_patients: i
     generated = await populate(database, cohort)  # first: lower patient ids, their diaries go out first
     others: list[int] = []
     if fanout_patients:
-        crowd = Cohort(fanout_patients, "DD3", DUE_DATE, history=False, prefix="F",
-                       first_user_id=cohort.first_user_id + 1_000_000)
+        crowd = Cohort(
+            fanout_patients, "DD3", DUE_DATE, history=False, prefix="F", first_user_id=cohort.first_user_id + 1_000_000
+        )
         others = (await populate(database, crowd)).user_ids
     questionnaire = _questionnaire("daily")
     tick = sizes.alert_tick_seconds
     spread = tick * sizes.alert_spread_ticks
     rng = random.Random(f"{run}-{variant}")
     clock = BenchClock.starting_at(generated.due_at + timedelta(seconds=30))
-    ctx.say("alerts run %s (%s): %s red flags over %.0f s, tick every %.0f s, %s other diaries going out",
-            run + 1, variant, cohort.patients, spread, tick, fanout_patients)
+    ctx.say(
+        "alerts run %s (%s): %s red flags over %.0f s, tick every %.0f s, %s other diaries going out",
+        run + 1,
+        variant,
+        cohort.patients,
+        spread,
+        tick,
+        fanout_patients,
+    )
     async with Rig(clock, enforce_limits=True) as rig:
         rig.add_patients(generated.user_ids + others)
         spec = rig.spec("product", str(database), rate_limiter=True, tick_seconds=tick)
@@ -473,8 +545,9 @@ async def _alert_run(ctx: Context, run: int, variant: str, *, fanout_patients: i
             expected = set(generated.study_ids)
 
             def alerted() -> set[str]:
-                texts = [str(r.params.get("text", "")) for r in rig.standin.requests("sendMessage", CLINICIAN_CHAT)
-                         if r.ok]
+                texts = [
+                    str(r.params.get("text", "")) for r in rig.standin.requests("sendMessage", CLINICIAN_CHAT) if r.ok
+                ]
                 return {s for s in expected if any(s in t for t in texts)}
 
             with CpuMeter(bot) as cpu:
@@ -494,10 +567,14 @@ async def _alert_run(ctx: Context, run: int, variant: str, *, fanout_patients: i
     crowd_sends = sorted(r.time for r in records if r.ok and r.chat_id is not None and int(r.chat_id) in crowd)
     during = sum(1 for at in pressed if crowd_sends and crowd_sends[0] <= at <= crowd_sends[-1])
     return {
-        "alerts": len(latencies), "tick_seconds": tick, "fanout_patients": fanout_patients,
-        "red_flags_during_fanout": during, "http_429": http_429,
+        "alerts": len(latencies),
+        "tick_seconds": tick,
+        "fanout_patients": fanout_patients,
+        "red_flags_during_fanout": during,
+        "http_429": http_429,
         "latency": _seconds(latency_summary_ms(latencies)),
-        "patient_emergency_message": latency_summary_ms(emergency), **cpu.as_dict(),
+        "patient_emergency_message": latency_summary_ms(emergency),
+        **cpu.as_dict(),
     }
 
 
@@ -514,7 +591,6 @@ async def _press_red_flag(patient: Patient, message: Message, delay: float) -> f
     return patient.injected[-1]
 
 
-
 # --- 5. pace (issue #18) ----------------------------------------------------------------------------------------
 
 
@@ -527,21 +603,22 @@ async def pace(ctx: Context, run: int) -> dict[str, Any]:
     questionnaire = _questionnaire("daily")
     steps = len(answer_path(questionnaire))
     low, high = sizes.pace_think_seconds
-    result: dict[str, Any] = {"patients": cohort.patients, "answers_per_patient": steps,
-                              "think_seconds": [low, high]}
-    for kind in (("product", "bare") if run % 2 == 0 else ("bare", "product")):
+    result: dict[str, Any] = {"patients": cohort.patients, "answers_per_patient": steps, "think_seconds": [low, high]}
+    for kind in ("product", "bare") if run % 2 == 0 else ("bare", "product"):
         database = ctx.workdir / f"pace-{kind}-{run}.sqlite3"
         generated = await populate(database, cohort)
         clock = BenchClock.starting_at(generated.due_at + timedelta(seconds=30))
         rng = random.Random(f"pace-{run}")
         product = kind == "product"
-        ctx.say("pace run %s: %s bot, %s patients reading %s–%s s per question", run + 1, kind, cohort.patients,
-                low, high)
+        ctx.say(
+            "pace run %s: %s bot, %s patients reading %s–%s s per question", run + 1, kind, cohort.patients, low, high
+        )
         async with Rig(clock, enforce_limits=product) as rig:
             rig.add_patients(generated.user_ids)
             async with BotProcess(rig.spec(kind, str(database), rate_limiter=product)) as bot:
-                load = await _answer_load(ctx, run, rig, bot, kind, questionnaire, steps,
-                                          think=lambda: rng.uniform(low, high))
+                load = await _answer_load(
+                    ctx, run, rig, bot, kind, questionnaire, steps, think=lambda: rng.uniform(low, high)
+                )
                 load["http_429"] = rig.standin.stats.rate_limited
                 load["bot_rss_mb"] = round(bot.memory_kb()["VmRSS"] / 1024, 1)
                 if product:
@@ -553,7 +630,8 @@ async def pace(ctx: Context, run: int) -> dict[str, Any]:
         result[kind] = load
     result["ratio_to_bare"] = round(result["product"]["answers_per_s"] / result["bare"]["answers_per_s"], 3)
     result["p99_ratio_to_bare"] = round(
-        result["product"]["latency"]["p99_ms"] / max(result["bare"]["latency"]["p99_ms"], 0.001), 2)
+        result["product"]["latency"]["p99_ms"] / max(result["bare"]["latency"]["p99_ms"], 0.001), 2
+    )
     return result
 
 
@@ -570,17 +648,28 @@ async def live_fanout(ctx: Context, run: int) -> dict[str, Any]:
     answering = Cohort(sizes.live_answering + sizes.live_red_flags, "DD3", DUE_DATE, history=True)
     database = ctx.workdir / f"live-{run}.sqlite3"
     generated = await populate(database, answering)  # first: lower patient ids, their diaries go out first
-    crowd = Cohort(sizes.live_fanout_patients, "DD3", DUE_DATE, history=False, prefix="F",
-                   first_user_id=answering.first_user_id + 1_000_000)
+    crowd = Cohort(
+        sizes.live_fanout_patients,
+        "DD3",
+        DUE_DATE,
+        history=False,
+        prefix="F",
+        first_user_id=answering.first_user_id + 1_000_000,
+    )
     others = (await populate(database, crowd)).user_ids
     tick = sizes.live_tick_seconds
     low, high = sizes.pace_think_seconds
     rng = random.Random(f"live-{run}")
     clock = BenchClock.starting_at(generated.due_at + timedelta(seconds=30))
-    flagged_ids = generated.user_ids[:sizes.live_red_flags]
-    answering_ids = generated.user_ids[sizes.live_red_flags:]
-    ctx.say("live fan-out run %s: %s diaries going out, %s patients answering, %s red flags", run + 1,
-            crowd.patients, len(answering_ids), len(flagged_ids))
+    flagged_ids = generated.user_ids[: sizes.live_red_flags]
+    answering_ids = generated.user_ids[sizes.live_red_flags :]
+    ctx.say(
+        "live fan-out run %s: %s diaries going out, %s patients answering, %s red flags",
+        run + 1,
+        crowd.patients,
+        len(answering_ids),
+        len(flagged_ids),
+    )
     async with Rig(clock, enforce_limits=True) as rig:
         rig.add_patients(generated.user_ids + others)
         spec = rig.spec("product", str(database), rate_limiter=True, tick_seconds=tick)
@@ -592,15 +681,19 @@ async def live_fanout(ctx: Context, run: int) -> dict[str, Any]:
             with CpuMeter(bot) as cpu:
                 fanned_before = _sent_to(rig, set(others))
                 answered, pressed = await asyncio.gather(
-                    asyncio.gather(*(p.answer(first[p.chat_id], steps, lambda: rng.uniform(low, high))
-                                     for p in readers)),
+                    asyncio.gather(
+                        *(p.answer(first[p.chat_id], steps, lambda: rng.uniform(low, high)) for p in readers)
+                    ),
                     asyncio.gather(*(_press_red_flag(p, first[p.chat_id], rng.uniform(0, 20.0)) for p in flaggers)),
                 )
                 expected = {study[c] for c in flagged_ids}
 
                 def alerted() -> set[str]:
-                    texts = [str(r.params.get("text", "")) for r in rig.standin.requests("sendMessage", CLINICIAN_CHAT)
-                             if r.ok]
+                    texts = [
+                        str(r.params.get("text", ""))
+                        for r in rig.standin.requests("sendMessage", CLINICIAN_CHAT)
+                        if r.ok
+                    ]
                     return {s for s in expected if any(s in t for t in texts)}
 
                 await rig.standin.wait_for(lambda: alerted() == expected, timeout=60)
@@ -620,22 +713,31 @@ async def live_fanout(ctx: Context, run: int) -> dict[str, Any]:
     bare = await _bare_at_pace(ctx, run, answering_ids, generated, questionnaire, steps)
     latency = latency_summary_ms([lat for _at, lat in pairs])
     return {
-        "fanout_patients": crowd.patients, "answering": len(readers), "red_flags": len(flaggers),
-        "fanout_sends_during_answers": fanned_during, "answers": len(pairs),
-        "press_to_next": latency, "alert_to_group": _seconds(latency_summary_ms(alert_latencies)),
-        "http_429": http_429, **cpu.as_dict(), "bot_rss_mb": round(memory["VmRSS"] / 1024, 1),
-        "pacing": pacing, "bare_press_to_next": bare["latency"],
+        "fanout_patients": crowd.patients,
+        "answering": len(readers),
+        "red_flags": len(flaggers),
+        "fanout_sends_during_answers": fanned_during,
+        "answers": len(pairs),
+        "press_to_next": latency,
+        "alert_to_group": _seconds(latency_summary_ms(alert_latencies)),
+        "http_429": http_429,
+        **cpu.as_dict(),
+        "bot_rss_mb": round(memory["VmRSS"] / 1024, 1),
+        "pacing": pacing,
+        "bare_press_to_next": bare["latency"],
         "p99_ratio_to_bare": round(latency["p99_ms"] / max(bare["latency"]["p99_ms"], 0.001), 2),
     }
 
 
 def _sent_to(rig: Rig, chats: set[int]) -> int:
-    return sum(1 for r in rig.standin.requests("sendMessage") if r.ok and r.chat_id is not None
-               and int(r.chat_id) in chats)
+    return sum(
+        1 for r in rig.standin.requests("sendMessage") if r.ok and r.chat_id is not None and int(r.chat_id) in chats
+    )
 
 
-async def _bare_at_pace(ctx: Context, run: int, chats: list[int], generated: Generated,
-                        questionnaire: Questionnaire, steps: int) -> dict[str, Any]:
+async def _bare_at_pace(
+    ctx: Context, run: int, chats: list[int], generated: Generated, questionnaire: Questionnaire, steps: int
+) -> dict[str, Any]:
     """The bare PTB app, the same patients at the same pace (no fan-out: it has no scheduler)."""
     low, high = ctx.sizes.pace_think_seconds
     rng = random.Random(f"live-bare-{run}")
@@ -643,8 +745,9 @@ async def _bare_at_pace(ctx: Context, run: int, chats: list[int], generated: Gen
     async with Rig(clock) as rig:
         rig.add_patients(chats)
         async with BotProcess(rig.spec("bare", str(ctx.workdir / f"live-bare-{run}.sqlite3"))) as bot:
-            return await _answer_load(ctx, run, rig, bot, "bare", questionnaire, steps,
-                                      think=lambda: rng.uniform(low, high))
+            return await _answer_load(
+                ctx, run, rig, bot, "bare", questionnaire, steps, think=lambda: rng.uniform(low, high)
+            )
 
 
 # --- 7. crowd (issue #18) ---------------------------------------------------------------------------------------
@@ -664,22 +767,32 @@ async def crowd(ctx: Context, run: int) -> dict[str, Any]:
     questionnaire = _questionnaire("daily")
     steps = len(answer_path(questionnaire))
     low, high = sizes.crowd_think_seconds
-    result: dict[str, Any] = {"patients": cohort.patients, "answers_per_patient": steps,
-                              "think_seconds": [low, high]}
-    for kind in (("product", "bare") if run % 2 == 0 else ("bare", "product")):
+    result: dict[str, Any] = {"patients": cohort.patients, "answers_per_patient": steps, "think_seconds": [low, high]}
+    for kind in ("product", "bare") if run % 2 == 0 else ("bare", "product"):
         database = ctx.workdir / f"crowd-{kind}-{run}.sqlite3"
         generated = await populate(database, cohort)
         clock = BenchClock.starting_at(generated.due_at + timedelta(seconds=30))
         rng = random.Random(f"crowd-{run}")
         product = kind == "product"
-        ctx.say("crowd run %s: %s bot, %s patients reading %s–%s s per question", run + 1, kind, cohort.patients,
-                low, high)
+        ctx.say(
+            "crowd run %s: %s bot, %s patients reading %s–%s s per question", run + 1, kind, cohort.patients, low, high
+        )
         async with Rig(clock, enforce_limits=product) as rig:
             rig.add_patients(generated.user_ids)
             async with BotProcess(rig.spec(kind, str(database), rate_limiter=product)) as bot:
-                load = await _answer_load(ctx, run, rig, bot, kind, questionnaire, steps,
-                                          think=lambda: rng.uniform(low, high), profiled=product,
-                                          profile_as="crowd", reply_timeout=600.0)
+                load = await _answer_load(
+                    ctx,
+                    run,
+                    rig,
+                    bot,
+                    kind,
+                    questionnaire,
+                    steps,
+                    think=lambda: rng.uniform(low, high),
+                    profiled=product,
+                    profile_as="crowd",
+                    reply_timeout=600.0,
+                )
                 memory = bot.memory_kb()
                 load["bot_rss_mb"] = round(memory["VmRSS"] / 1024, 1)
                 load["bot_peak_rss_mb"] = round(memory["VmHWM"] / 1024, 1)
@@ -727,8 +840,7 @@ async def calls(ctx: Context, run: int) -> dict[str, Any]:
             first = await rig.wait_for_questions(chats, timeout=120)
             patients = [Patient(rig, chat, questionnaire) for chat in chats]
             before = Counter(rig.standin.stats.by_method)
-            await asyncio.gather(*(p.answer(first[p.chat_id], steps, lambda: rng.uniform(low, high))
-                                   for p in patients))
+            await asyncio.gather(*(p.answer(first[p.chat_id], steps, lambda: rng.uniform(low, high)) for p in patients))
             # the pacer shows the chosen answers once the chat's budget is untouched: wait until the last is shown
             await rig.standin.wait_for(lambda: _answers_shown(rig, chats) == len(chats) * steps, timeout=600)
             await rig.standin.wait_idle(timeout=60, quiet=1.0)
@@ -739,13 +851,16 @@ async def calls(ctx: Context, run: int) -> dict[str, Any]:
     answers = cohort.patients * steps
     total = sum(counted.values())
     return {
-        "patients": cohort.patients, "answers_per_patient": steps, "presses_per_patient": presses,
+        "patients": cohort.patients,
+        "answers_per_patient": steps,
+        "presses_per_patient": presses,
         "by_method": dict(sorted(counted.items())),
         "per_answer": round(total / answers, 3),
         "per_questionnaire": round(total / cohort.patients, 2),
         "per_questionnaire_by_method": {m: round(n / cohort.patients, 2) for m, n in sorted(counted.items())},
-        "chat_budget_per_answer": round(sum(n for m, n in counted.items() if m.startswith(("send", "edit")))
-                                        / answers, 3),
+        "chat_budget_per_answer": round(
+            sum(n for m, n in counted.items() if m.startswith(("send", "edit"))) / answers, 3
+        ),
         "get_updates_per_answer": round(polls / answers, 3),
         "http_429": http_429,
     }
@@ -753,5 +868,9 @@ async def calls(ctx: Context, run: int) -> dict[str, Any]:
 
 def _answers_shown(rig: Rig, chats: list[int]) -> int:
     """Questions now edited to show the chosen answer (they had buttons, they have none), over `chats`."""
-    return sum(1 for chat in chats for m in rig.standin.sent_messages(chat)
-               if m.edited and not m.buttons() and any(edit.reply_markup for edit in m.history))
+    return sum(
+        1
+        for chat in chats
+        for m in rig.standin.sent_messages(chat)
+        if m.edited and not m.buttons() and any(edit.reply_markup for edit in m.history)
+    )

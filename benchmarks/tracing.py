@@ -102,15 +102,18 @@ def install(store: Any) -> None:
                 return fn(*a, **k)
             finally:
                 add((time.time(), None, "worker", f"{(time.perf_counter() - started) * 1000:.3f} {label}"))
+
         return await original_execute(self, timed, *args, **kwargs)
 
     aiosqlite.Connection._execute = worker_call  # type: ignore[method-assign]
 
     for method in ("execute", "execute_count", "fetchone", "fetchall"):
+
         def traced(original: Any = getattr(Tx, method)) -> Any:
             async def wrapper(self: Any, sql: str, *args: Any, **kwargs: Any) -> Any:
                 add((time.time(), _current(), "sql", " ".join(sql.split())[:70]))
                 return await original(self, sql, *args, **kwargs)
+
             return wrapper
 
         setattr(Tx, method, traced())
@@ -131,6 +134,7 @@ def install(store: Any) -> None:
                         yield tx
                     finally:
                         add((time.time(), update_id, "db_out", name))
+
             return wrapper
 
         setattr(store, name, timed())
@@ -163,7 +167,12 @@ def dump(directory: str, name: str) -> None:
     tracked = collections.Counter(type(o).__name__ for o in gc.get_objects())
     unreachable = gc.collect()
     kept = collections.Counter(type(o).__name__ for o in gc.get_objects())
-    heap = {"tracked": sum(tracked.values()), "frozen": gc.get_freeze_count(), "by_type": tracked.most_common(30),
-            "collected_now": unreachable, "tracked_after_collecting": sum(kept.values()),
-            "by_type_after_collecting": kept.most_common(30)}
+    heap = {
+        "tracked": sum(tracked.values()),
+        "frozen": gc.get_freeze_count(),
+        "by_type": tracked.most_common(30),
+        "collected_now": unreachable,
+        "tracked_after_collecting": sum(kept.values()),
+        "by_type_after_collecting": kept.most_common(30),
+    }
     Path(directory, f"{name}.heap.json").write_text(json.dumps(heap, indent=1))

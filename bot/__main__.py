@@ -79,16 +79,24 @@ def _epilog() -> str:
 def build_parser() -> argparse.ArgumentParser:
     """The whole command line (every command, every option with its help)."""
     parser = argparse.ArgumentParser(
-        prog=COMMAND, description="spinal-pro-bot: a French Telegram bot that follows palliative-radiotherapy "
-        "patients for clinical trials.", epilog=_epilog(), formatter_class=argparse.RawDescriptionHelpFormatter)
+        prog=COMMAND,
+        description="spinal-pro-bot: a French Telegram bot that follows palliative-radiotherapy "
+        "patients for clinical trials.",
+        epilog=_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(title="commands", dest="command", required=True, metavar="COMMAND")
     run = sub.add_parser("run", help="run the bot on Telegram (long polling); without a token, the offline sandbox")
     run.add_argument("--webhook", action="store_true", help="receive updates by webhook (WEBHOOK_URL, WEBHOOK_SECRET)")
     sandbox = sub.add_parser("sandbox", help="the offline sandbox: stand-in Telegram and a web page, no account needed")
     sandbox.add_argument("--port", type=int, default=8080, help="the web page's port (default 8080)")
     enroll = sub.add_parser("enroll", help="enrol a patient from the shell and print the invitation link")
-    enroll.add_argument("args", nargs="+", metavar="ARG",
-                        help="<study_id> <YYYY-MM-DD radiotherapy start> [arm=…] [site=…] [fractions=1|5]")
+    enroll.add_argument(
+        "args",
+        nargs="+",
+        metavar="ARG",
+        help="<study_id> <YYYY-MM-DD radiotherapy start> [arm=…] [site=…] [fractions=1|5]",
+    )
     enroll.add_argument("--bot-username", default="", help="the bot's @username, for the link (required)")
     sub.add_parser("migrate", help="apply database migrations (BOT_DATABASE) and exit")
     from bot.export.cli import add_commands as add_export_commands
@@ -99,17 +107,29 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="five virtual patients through 90 days; transcript, report and exports")
     demo.add_argument("--out", default="data/demo", help="output directory (default data/demo)")
     demo.add_argument("--verbose", action="store_true", help="show the bot's log while the demo runs")
-    simulate = sub.add_parser("simulate", help="seeded virtual cohort to day 38: day-30 evaluable fraction "
-                                                "with and without the call list (DIR/summary.json)")
+    simulate = sub.add_parser(
+        "simulate",
+        help="seeded virtual cohort to day 38: day-30 evaluable fraction "
+        "with and without the call list (DIR/summary.json)",
+    )
     simulate.add_argument("--patients", type=int, default=200, help="how many virtual patients (default 200)")
-    simulate.add_argument("--seed", type=int, default=1, help="random seed: the same seed gives the same cohort "
-                                                             "(default 1)")
+    simulate.add_argument(
+        "--seed", type=int, default=1, help="random seed: the same seed gives the same cohort (default 1)"
+    )
     simulate.add_argument("--out", default="data/simulation", help="output directory (default data/simulation)")
-    simulate.add_argument("--scenario", choices=("published", "optimistic", "pessimistic"), default="published",
-                          help="cohort parameters (bot/sandbox/cohort_parameters.yaml; default published)")
-    simulate.add_argument("--runs", choices=("all", "day30", "alerts", "one"), default="all",
-                          help="all (default): with and without the call list, and the alerting of before issue 15;"
-                               " day30: without it; alerts: without the run with no call list; one: the call-list run only")
+    simulate.add_argument(
+        "--scenario",
+        choices=("published", "optimistic", "pessimistic"),
+        default="published",
+        help="cohort parameters (bot/sandbox/cohort_parameters.yaml; default published)",
+    )
+    simulate.add_argument(
+        "--runs",
+        choices=("all", "day30", "alerts", "one"),
+        default="all",
+        help="all (default): with and without the call list, and the alerting of before issue 15;"
+        " day30: without it; alerts: without the run with no call list; one: the call-list run only",
+    )
     from bot.screen_cli import add_command as add_screen_command
 
     add_screen_command(sub)
@@ -127,7 +147,11 @@ def main(argv: list[str] | None = None) -> int:
 
 #: A data file the bot cannot start without is wrong: the message names the file, the entry and the problem.
 DATA_FILE_ERRORS: tuple[type[Exception], ...] = (
-    QuestionnaireFileError, RulesFileError, ScheduleFileError, OpioidCatalogueError, SitesFileError,
+    QuestionnaireFileError,
+    RulesFileError,
+    ScheduleFileError,
+    OpioidCatalogueError,
+    SitesFileError,
     FreeTextVocabularyError,
 )
 
@@ -142,13 +166,15 @@ def require_real_sites(settings: Settings) -> None:
         raise ConfigError(
             "BOT_SITES_FILE is not set: the sites file shipped with the bot holds example sites with fictional phone "
             "numbers, so write your sites' file with their real numbers (see questionnaires/sites.yaml) and set "
-            "BOT_SITES_FILE to it.")
+            "BOT_SITES_FILE to it."
+        )
     sites = load_sites(settings.bot_sites_file)
     examples = [code for code, site in sites.by_code.items() if site.example]
     if examples:
         raise ConfigError(
             f"The sites file {sites.origin} holds example sites with fictional phone numbers ({', '.join(examples)}): "
-            "give each site its real numbers and remove `example: true` before running with a real token.")
+            "give each site its real numbers and remove `example: true` before running with a real token."
+        )
 
 
 def database_error(name: str, exc: DatabaseFileError) -> str:
@@ -218,14 +244,18 @@ def _dispatch(args: argparse.Namespace) -> int:
         elif args.command == "simulate":
             from bot.sandbox.cohort import simulate as run_simulation
 
-            return asyncio.run(run_simulation(args.patients, args.seed, Path(args.out), runs=args.runs,
-                                              scenario=args.scenario))
+            return asyncio.run(
+                run_simulation(args.patients, args.seed, Path(args.out), runs=args.runs, scenario=args.scenario)
+            )
         elif args.command == "backup":
             from bot.backup import BackupError, backup
 
             if is_postgres_url(settings.bot_database):
-                print("BOT_DATABASE is a PostgreSQL database: its backups and integrity checks are the database "
-                      "host's job (pg_dump, or the host's point-in-time recovery), not the bot's.", file=sys.stderr)
+                print(
+                    "BOT_DATABASE is a PostgreSQL database: its backups and integrity checks are the database "
+                    "host's job (pg_dump, or the host's point-in-time recovery), not the bot's.",
+                    file=sys.stderr,
+                )
                 return 2
             destination = Path(args.destination)
             try:
@@ -287,23 +317,33 @@ def _enroll(settings: Settings, argv: list[str], bot_username: str) -> int:
         return 2
     username = bot_username.removeprefix("@")
     if not username:
-        print("enroll needs --bot-username (the bot's username given by @BotFather) to print the invitation link.",
-              file=sys.stderr)
+        print(
+            "enroll needs --bot-username (the bot's username given by @BotFather) to print the invitation link.",
+            file=sys.stderr,
+        )
         return 2
     if not BOT_USERNAME.fullmatch(username):
-        print(f"--bot-username {bot_username!r} is not a Telegram username (5 to 32 letters, digits or _).",
-              file=sys.stderr)
+        print(
+            f"--bot-username {bot_username!r} is not a Telegram username (5 to 32 letters, digits or _).",
+            file=sys.stderr,
+        )
         return 2
     sites = load_sites(settings.bot_sites_file or data_path("questionnaires") / "sites.yaml")
     if not request.site_named:  # issue 32: the only site, or the example "main"; several real sites: say which
         if sites.enrolment_default is None:
-            print(f"Name the patient's site with site=<code>: {sites.origin} has several sites "
-                  f"({', '.join(sites.codes)}).", file=sys.stderr)
+            print(
+                f"Name the patient's site with site=<code>: {sites.origin} has several sites "
+                f"({', '.join(sites.codes)}).",
+                file=sys.stderr,
+            )
             return 2
         request = replace(request, site=sites.enrolment_default, site_named=True)
     if request.site not in sites.codes:
-        print(f"Unknown site {request.site}: its phone numbers are not in {sites.origin} "
-              f"(known sites: {', '.join(sites.codes)}).", file=sys.stderr)
+        print(
+            f"Unknown site {request.site}: its phone numbers are not in {sites.origin} "
+            f"(known sites: {', '.join(sites.codes)}).",
+            file=sys.stderr,
+        )
         return 2
     return asyncio.run(_enroll_and_print(settings, request, username, known_sites=sites.codes))
 

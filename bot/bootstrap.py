@@ -38,7 +38,10 @@ DEFAULT_TICK = timedelta(seconds=20)
 
 
 async def build_services(
-    settings: Settings, clock: Clock, *, questionnaires_dir: Path = QUESTIONNAIRES_DIR,
+    settings: Settings,
+    clock: Clock,
+    *,
+    questionnaires_dir: Path = QUESTIONNAIRES_DIR,
     local_dirs: tuple[Path, ...] = (),
 ) -> Services:
     """Load and validate every data file (a bad file stops start-up), then open the database."""
@@ -51,9 +54,17 @@ async def build_services(
     vocabulary = load_free_text_vocabulary(questionnaires_dir / "free_text_red_flags.yaml")
     store = await open_store(settings.bot_database, clock)
     services = Services(
-        settings=settings, store=store, clock=clock, questionnaires=questionnaires, rules=rules,
-        schedule=schedule, opioids=opioids, sites=sites, free_text_vocabulary=vocabulary,
-        clinician_chat_id=settings.clinician_chat_id, replica_id=settings.bot_replica_id,
+        settings=settings,
+        store=store,
+        clock=clock,
+        questionnaires=questionnaires,
+        rules=rules,
+        schedule=schedule,
+        opioids=opioids,
+        sites=sites,
+        free_text_vocabulary=vocabulary,
+        clinician_chat_id=settings.clinician_chat_id,
+        replica_id=settings.bot_replica_id,
     )
     try:
         async with store.read() as tx:

@@ -35,9 +35,7 @@ class Settings(BaseSettings):
     # A SQLite file path, or a postgresql:// (postgres://) URL for the PostgreSQL adapter (bot.storage.postgres).
     bot_database: Path | str = Field(default=Path("data/spinal-pro-bot.sqlite3"), alias="BOT_DATABASE")
     clinician_chat_id: int | None = Field(default=None, alias="CLINICIAN_CHAT_ID")
-    clinician_user_ids: Annotated[frozenset[int], NoDecode] = Field(
-        default=frozenset(), alias="CLINICIAN_USER_IDS"
-    )
+    clinician_user_ids: Annotated[frozenset[int], NoDecode] = Field(default=frozenset(), alias="CLINICIAN_USER_IDS")
     bot_timezone: str = Field(default="Europe/Paris", alias="BOT_TIMEZONE")
     # Webhook mode (`run --webhook`): the public HTTPS URL Telegram posts to (the reverse proxy's), the secret
     # Telegram sends back in X-Telegram-Bot-Api-Secret-Token, and where the local server listens.
@@ -47,8 +45,9 @@ class Settings(BaseSettings):
     webhook_port: int = Field(default=8443, ge=1, le=65535, alias="WEBHOOK_PORT")
     # This process among several bot replicas on one PostgreSQL database (each needs its own; the host name by
     # default): it holds the tick's lease and claims the outbox rows it sends (migration 0010).
-    bot_replica_id: str = Field(default_factory=socket.gethostname, min_length=1, max_length=100,
-                                alias="BOT_REPLICA_ID")
+    bot_replica_id: str = Field(
+        default_factory=socket.gethostname, min_length=1, max_length=100, alias="BOT_REPLICA_ID"
+    )
     # How often the schedule and the alert outbox are looked at (seconds).
     bot_tick_seconds: float = Field(default=20.0, gt=0, le=3600, alias="BOT_TICK_SECONDS")
     # The sites' phone numbers and working hours (bot/domain/sites.py); None = the example file shipped with the bot.
@@ -148,11 +147,15 @@ def load_settings(**overrides: object) -> Settings:
 def require_webhook(settings: Settings) -> tuple[str, str]:
     """Webhook mode needs the public URL and the secret token."""
     if not settings.webhook_url or not settings.webhook_url.startswith("https://"):
-        raise ConfigError("Configuration error: WEBHOOK_URL is missing; it must be the public https:// URL of the "
-                          "reverse proxy that forwards to the bot (see docs/deployment.md, 'Polling or webhook').")
+        raise ConfigError(
+            "Configuration error: WEBHOOK_URL is missing; it must be the public https:// URL of the "
+            "reverse proxy that forwards to the bot (see docs/deployment.md, 'Polling or webhook')."
+        )
     if settings.webhook_secret is None:
-        raise ConfigError("Configuration error: WEBHOOK_SECRET is missing; it must be 16 to 256 characters among "
-                          "A-Z, a-z, 0-9, _ and -.")
+        raise ConfigError(
+            "Configuration error: WEBHOOK_SECRET is missing; it must be 16 to 256 characters among "
+            "A-Z, a-z, 0-9, _ and -."
+        )
     return settings.webhook_url, settings.webhook_secret.get_secret_value()
 
 

@@ -86,8 +86,15 @@ class Mention:
 class Messenger(Protocol):
     """Sending to a chat. Every method raises only `Unreachable` or `TryLater` (or a programming error)."""
 
-    async def send_text(self, chat_id: int, text: str, *, protect: bool = False,
-                        acknowledge_alert: int | None = None, mentions: Sequence[Mention] = ()) -> int:
+    async def send_text(
+        self,
+        chat_id: int,
+        text: str,
+        *,
+        protect: bool = False,
+        acknowledge_alert: int | None = None,
+        mentions: Sequence[Mention] = (),
+    ) -> int:
         """Post plain text (no markup is ever interpreted); return the message id.
 
         `protect`: the receivers cannot forward or save it (health data in the clinicians' group).

@@ -54,7 +54,9 @@ def output_problem(path: Path, *, database: Path | str, force: bool = False, can
         if _same(path, protected):
             return f"{path} is the database or one of its -wal/-shm files ({protected}): choose another file name"
     if path.exists() and not force:
-        return f"{path} already exists: choose a new file name" + (", or add --force to replace it" if can_force else "")
+        return f"{path} already exists: choose a new file name" + (
+            ", or add --force to replace it" if can_force else ""
+        )
     return None
 
 

@@ -19,8 +19,12 @@ from bot.i18n import _
 
 
 def trajectory_figure(
-    study_id: str, days: Sequence[int], pains: Sequence[int | None], omeds: Sequence[float | None],
-    *, rt_days: Sequence[int],
+    study_id: str,
+    days: Sequence[int],
+    pains: Sequence[int | None],
+    omeds: Sequence[float | None],
+    *,
+    rt_days: Sequence[int],
 ) -> Figure:
     """The `/patient` figure: worst pain (0–10) and OMED (mg/day) against study day, radiotherapy fractions shaded.
 
@@ -59,14 +63,25 @@ def trajectory_figure(
     ax.set_title(study_id)
     ax.grid(alpha=0.3)
     if handles:
-        ax.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, -0.18), ncols=len(handles),
-                  fontsize=8, frameon=False)
+        ax.legend(
+            handles,
+            labels,
+            loc="upper center",
+            bbox_to_anchor=(0.5, -0.18),
+            ncols=len(handles),
+            fontsize=8,
+            frameon=False,
+        )
     return fig
 
 
 def trajectory_png(
-    study_id: str, days: Sequence[int], pains: Sequence[int | None], omeds: Sequence[float | None],
-    *, rt_days: Sequence[int],
+    study_id: str,
+    days: Sequence[int],
+    pains: Sequence[int | None],
+    omeds: Sequence[float | None],
+    *,
+    rt_days: Sequence[int],
 ) -> bytes:
     """`trajectory_figure` as PNG bytes, what `/patient` sends.
 

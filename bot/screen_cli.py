@@ -78,8 +78,7 @@ def screen_jsonl(source: Path, destination: Path, vocabulary: FreeTextVocabulary
         if not isinstance(record, dict) or not isinstance(record.get("text"), str):
             raise ScreenInputError(f'{source} line {number} is not a JSON object with a string "text".')
         severity, categories = screen_severity(record["text"], vocabulary)
-        results.append(json.dumps({**record, "severity": severity, "categories": list(categories)},
-                                  ensure_ascii=False))
+        results.append(json.dumps({**record, "severity": severity, "categories": list(categories)}, ensure_ascii=False))
     try:
         _write(destination, results)
     except OSError as exc:

@@ -1,5 +1,6 @@
 """Re-compute the report's day-30 figures from the export CSV alone (pandas): python docs/day30_from_csv.py export.csv
 Prints arm, measure, analysis, n, denominator, as report.csv (docs/clinical/pain-response.md; tests/test_report.py)."""
+
 import sys
 
 import pandas as pd
@@ -12,8 +13,10 @@ patients = rows.groupby("study_id").arm.first().to_frame()
 for prefix, timepoint in (("b_", "baseline"), ("f_", "D30")):
     if timepoint in values.index.get_level_values("timepoint"):
         patients = patients.join(values.xs(timepoint, level="timepoint").add_prefix(prefix))
-bp, bo, fp, fo = (patients.get(c, pd.Series(float("nan"), patients.index)) for c in
-                  ("b_pain_worst", "b_omed_mg", "f_pain_worst", "f_omed_mg"))
+bp, bo, fp, fo = (
+    patients.get(c, pd.Series(float("nan"), patients.index))
+    for c in ("b_pain_worst", "b_omed_mg", "f_pain_worst", "f_omed_mg")
+)
 inc, red, d = ((bo == 0) & (fo > 0)) | ((bo > 0) & (fo >= 1.25 * bo)), (bo > 0) & (fo <= 0.75 * bo), fp - bp
 assessed = (bp >= 2) & bp.notna() & bo.notna() & fp.notna() & fo.notna()
 patients["responder"] = assessed & (((fp == 0) & ~inc) | ((d <= -2) & ~inc) | (red & (d <= 0)))

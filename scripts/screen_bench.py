@@ -26,8 +26,12 @@ def main(argv: list[str]) -> int:
         screen_severity,
     )
 
-    texts = [json.loads(line)["text"] for name in argv[1:] for line in Path(name).read_text("utf-8").splitlines()
-             if line.strip()]
+    texts = [
+        json.loads(line)["text"]
+        for name in argv[1:]
+        for line in Path(name).read_text("utf-8").splitlines()
+        if line.strip()
+    ]
     started = time.process_time()
     vocabulary = load_free_text_vocabulary(DEFAULT_VOCABULARY_PATH)
     load_ms = (time.process_time() - started) * 1000
@@ -43,9 +47,11 @@ def main(argv: list[str]) -> int:
         passes.append((time.process_time() - started) * 1e6 / len(texts))
     passes.sort()
     patterns = sum(len(category.patterns) for category in vocabulary.categories)
-    print(f"{tree}: {len(texts)} messages, {len(vocabulary.categories)} categories, {patterns} patterns; "
-          f"vocabulary load {load_ms:.1f} ms; first pass {first_us:.0f} µs; warm best {passes[0]:.0f} µs, "
-          f"median {passes[10]:.0f} µs per message (CPU time)")
+    print(
+        f"{tree}: {len(texts)} messages, {len(vocabulary.categories)} categories, {patterns} patterns; "
+        f"vocabulary load {load_ms:.1f} ms; first pass {first_us:.0f} µs; warm best {passes[0]:.0f} µs, "
+        f"median {passes[10]:.0f} µs per message (CPU time)"
+    )
     return 0
 
 

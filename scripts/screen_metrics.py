@@ -62,12 +62,20 @@ def measure(rows: list[dict[str, str]], vocabulary_path: Path) -> tuple[dict[str
             misses.append(f"[{row['group']}/{expected} -> {severity} {list(categories)}] {row['text']}")
     figures: dict[str, object] = {
         "messages": len(rows),
-        "groups": {group: {"caught": c, "total": t, "sensitivity": round(c / t, 3)}
-                   for group, (c, t) in sorted(per_group.items())},
-        "urgent_sensitivity": {"caught": urgent[0], "total": urgent[1],
-                               "value": round(urgent[0] / urgent[1], 3) if urgent[1] else None},
-        "specificity": {"correct": specific[0], "total": specific[1],
-                        "value": round(specific[0] / specific[1], 3) if specific[1] else None},
+        "groups": {
+            group: {"caught": c, "total": t, "sensitivity": round(c / t, 3)}
+            for group, (c, t) in sorted(per_group.items())
+        },
+        "urgent_sensitivity": {
+            "caught": urgent[0],
+            "total": urgent[1],
+            "value": round(urgent[0] / urgent[1], 3) if urgent[1] else None,
+        },
+        "specificity": {
+            "correct": specific[0],
+            "total": specific[1],
+            "value": round(specific[0] / specific[1], 3) if specific[1] else None,
+        },
         "us_per_message_first_pass": round(cold_us, 1),
         "us_per_message_warm": round(warm_us, 1),
         "vocabulary_load_ms": round(load_ms, 1),
@@ -93,8 +101,10 @@ def main(argv: list[str] | None = None) -> int:
     u, s = figures["urgent_sensitivity"], figures["specificity"]
     print(f"{'urgent sensitivity':22s} {u['caught']:3d}/{u['total']:<3d} {u['value']:.1%}")  # type: ignore[index]
     print(f"{'specificity':22s} {s['correct']:3d}/{s['total']:<3d} {s['value']:.1%}")  # type: ignore[index]
-    print(f"cost: {figures['us_per_message_first_pass']} µs/message first pass, "
-          f"{figures['us_per_message_warm']} µs warm; vocabulary load {figures['vocabulary_load_ms']} ms")
+    print(
+        f"cost: {figures['us_per_message_first_pass']} µs/message first pass, "
+        f"{figures['us_per_message_warm']} µs warm; vocabulary load {figures['vocabulary_load_ms']} ms"
+    )
     if args.misses:
         print("\n".join(misses))
     if args.json:

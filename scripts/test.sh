@@ -11,6 +11,7 @@ if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1 && [ "$(id -
 fi
 # Lint first (a second or two): pyflakes, pycodestyle and the logging rules, configured in pyproject.toml.
 .venv/bin/ruff check . || { echo "ruff found problems: .venv/bin/ruff check . (many fix themselves with --fix)" >&2; exit 1; }
+.venv/bin/ruff format --check . >/dev/null || { echo "ruff format would change files: .venv/bin/ruff format ." >&2; exit 1; }
 # Types of the whole package (pyproject.toml [tool.mypy] files = ["bot"]; bot.domain under strict flags).
 .venv/bin/mypy || { echo "mypy found problems: .venv/bin/mypy" >&2; exit 1; }
 # Where the time went (docs/operations.md, "Test suite"): waiting, not computing. Every commit of the bot's SQLite

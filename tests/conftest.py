@@ -25,10 +25,18 @@ from harness import Bench  # noqa: E402
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("spinal-pro-bot", "which tests the PostgreSQL pass runs (scripts/test.sh)")
-    group.addoption("--list-pure", metavar="FILE", default=None,
-                    help="SQLite pass: write to FILE the ids of the tests that ran without opening a database")
-    group.addoption("--skip-pure", metavar="FILE", default=None,
-                    help="PostgreSQL pass: leave out the tests listed in FILE (written by --list-pure)")
+    group.addoption(
+        "--list-pure",
+        metavar="FILE",
+        default=None,
+        help="SQLite pass: write to FILE the ids of the tests that ran without opening a database",
+    )
+    group.addoption(
+        "--skip-pure",
+        metavar="FILE",
+        default=None,
+        help="PostgreSQL pass: leave out the tests listed in FILE (written by --list-pure)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -99,8 +99,15 @@ class BotProcess:
         self.logs.append(log_path)
         with log_path.open("wb") as log_file:
             self.process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "bot", "run", cwd=self.workdir, env=self.env,
-                stdin=asyncio.subprocess.DEVNULL, stdout=log_file, stderr=asyncio.subprocess.STDOUT,
+                sys.executable,
+                "-m",
+                "bot",
+                "run",
+                cwd=self.workdir,
+                env=self.env,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=asyncio.subprocess.STDOUT,
             )
         self._polls_before = len(self.standin.requests("getUpdates"))
 
@@ -158,7 +165,11 @@ class BotProcess:
 
 
 async def kill_at_random_moments(
-    process: BotProcess, rng: random.Random, *, kills: int, running: tuple[float, float] = (0.05, 1.0),
+    process: BotProcess,
+    rng: random.Random,
+    *,
+    kills: int,
+    running: tuple[float, float] = (0.05, 1.0),
     during_startup_every: int = 5,
 ) -> None:
     """Kill the bot `kills` times: mostly while it runs (after it polls), every n-th time while it is starting."""
@@ -289,12 +300,13 @@ class Player:
         while not self.finished():
             now = time.monotonic()
             if now > deadline:
-                raise AssertionError(f"patient {self.user_id} could not finish the baseline; last messages: "
-                                     f"{[m.text for m in standin.sent_messages(self.user_id)[-3:]]}")
+                raise AssertionError(
+                    f"patient {self.user_id} could not finish the baseline; last messages: "
+                    f"{[m.text for m in standin.sent_messages(self.user_id)[-3:]]}"
+                )
             message = last_keyboard(standin, self.user_id)
             signature = (
-                (message.message_id, tuple(keyboard_data(message)), tuple(message.button_texts()))
-                if message else None
+                (message.message_id, tuple(keyboard_data(message)), tuple(message.button_texts())) if message else None
             )
             if message is not None and signature not in self._seen:
                 await asyncio.sleep(self.rng.uniform(0.0, 0.12))  # reading time
@@ -323,8 +335,15 @@ class Player:
 
 
 async def enrol_under_fire(
-    standin: StandIn, up: asyncio.Event, *, group: int, clinician: int, study_id: str, rt_start: date,
-    deadline: float, patience: float = 3.0,
+    standin: StandIn,
+    up: asyncio.Event,
+    *,
+    group: int,
+    clinician: int,
+    study_id: str,
+    rt_start: date,
+    deadline: float,
+    patience: float = 3.0,
 ) -> str:
     """/enroll from the clinicians' group until a link comes back; a lost reply is retried under a new study id
     (the first id may be enrolled already: re-using it would only earn "already enrolled")."""

@@ -70,15 +70,21 @@ class FakeMessenger:
         elif self._failures:
             error = self._failures.popleft()
         message_id = None if error else next(self._ids)
-        self.calls.append(Sent(method, chat_id, text, message_id, current_priority.get(), error is None,
-                               **extra))  # type: ignore[arg-type]
+        self.calls.append(Sent(method, chat_id, text, message_id, current_priority.get(), error is None, **extra))  # type: ignore[arg-type]
         if error is not None:
             raise error
         assert message_id is not None
         return message_id
 
-    async def send_text(self, chat_id: int, text: str, *, protect: bool = False,
-                        acknowledge_alert: int | None = None, mentions: Sequence[Mention] = ()) -> int:
+    async def send_text(
+        self,
+        chat_id: int,
+        text: str,
+        *,
+        protect: bool = False,
+        acknowledge_alert: int | None = None,
+        mentions: Sequence[Mention] = (),
+    ) -> int:
         return self._call("send_text", chat_id, text, protect=protect, acknowledge_alert=acknowledge_alert)
 
     async def send_question(self, chat_id: int, prompt: Prompt, *, header: str | None = None) -> int:

@@ -80,7 +80,10 @@ class Bench:
     async def start_bot(self) -> None:
         self.services = await build_services(self.settings(), self.clock)
         self.app = build_application(
-            self.services, token=TOKEN, base_url=self.standin.base_url, tick=None,
+            self.services,
+            token=TOKEN,
+            base_url=self.standin.base_url,
+            tick=None,
             rate_limiter=self.telegram_limits,
             update_processor=CountingProcessor(self._handled),
         )
@@ -124,9 +127,7 @@ class Bench:
             self.progress.clear()
             remaining = deadline - loop.time()
             if remaining <= 0:
-                raise AssertionError(
-                    f"bot did not settle: {self.processed} of {self.standin.injected} updates handled"
-                )
+                raise AssertionError(f"bot did not settle: {self.processed} of {self.standin.injected} updates handled")
             try:
                 await asyncio.wait_for(self.progress.wait(), remaining)
             except TimeoutError:
@@ -175,7 +176,9 @@ class Bench:
         self.standin.send_text(user_id, user_id, text)
         await self.settle()
 
-    async def join(self, user_id: int, study_id: str, rt_start: date, *options: str, preferred: str = "matin") -> Patient:
+    async def join(
+        self, user_id: int, study_id: str, rt_start: date, *options: str, preferred: str = "matin"
+    ) -> Patient:
         """Enrol, redeem the link, confirm the information and choose a time: the baseline starts."""
         code = await self.enroll(study_id, rt_start, *options)
         await self.patient_says(user_id, f"/start {code}")
@@ -280,8 +283,9 @@ async def give(bench: Bench, patient: Patient | int, value: object) -> None:
         await bench.patient_says(user_id, str(value))
 
 
-async def answer_all(bench: Bench, patient: Patient | int, answers: dict[str, object] | None = None,
-                     *, limit: int = 200) -> list[str]:
+async def answer_all(
+    bench: Bench, patient: Patient | int, answers: dict[str, object] | None = None, *, limit: int = 200
+) -> list[str]:
     """Answer the current questionnaire to the end; return the item ids asked, in order."""
     asked: list[str] = []
     answers = answers or {}

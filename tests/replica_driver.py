@@ -99,8 +99,16 @@ class Replica:
     async def start(self, timeout: float = 60.0) -> None:
         with self.log.open("ab") as log_file:
             self.process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "bot", "run", "--webhook", cwd=self.workdir, env=self.env,
-                stdin=asyncio.subprocess.DEVNULL, stdout=log_file, stderr=asyncio.subprocess.STDOUT,
+                sys.executable,
+                "-m",
+                "bot",
+                "run",
+                "--webhook",
+                cwd=self.workdir,
+                env=self.env,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=asyncio.subprocess.STDOUT,
             )
         deadline = time.monotonic() + timeout
         while True:
@@ -113,7 +121,9 @@ class Replica:
                 return
             except OSError:
                 if time.monotonic() > deadline:
-                    raise AssertionError(f"replica {self.name} did not listen within {timeout}s:\n{self.tail()}") from None
+                    raise AssertionError(
+                        f"replica {self.name} did not listen within {timeout}s:\n{self.tail()}"
+                    ) from None
                 await asyncio.sleep(0.05)
 
     async def kill(self) -> None:
@@ -141,12 +151,16 @@ class Replica:
     def errors(self) -> list[str]:
         if not self.log.exists():
             return []
-        return [line for line in self.log.read_text(encoding="utf-8", errors="replace").splitlines()
-                if " ERROR " in line or line.startswith("Traceback")]
+        return [
+            line
+            for line in self.log.read_text(encoding="utf-8", errors="replace").splitlines()
+            if " ERROR " in line or line.startswith("Traceback")
+        ]
 
 
-def replica_env(workdir: Path, *, database: str, standin: StandIn, clock_file: Path, group: int,
-                clinician: int) -> dict[str, str]:
+def replica_env(
+    workdir: Path, *, database: str, standin: StandIn, clock_file: Path, group: int, clinician: int
+) -> dict[str, str]:
     custom = workdir / "sitecustomize"
     custom.mkdir(parents=True, exist_ok=True)
     (custom / "sitecustomize.py").write_text(SITECUSTOMIZE, encoding="utf-8")
@@ -196,8 +210,12 @@ INVITE = re.compile(r"start=([A-Za-z0-9_-]+)")
 
 
 def buttons(message: ChatMessage) -> list[tuple[str, str]]:
-    return [(str(b.get("text")), str(b.get("callback_data"))) for row in message.buttons() for b in row
-            if b.get("callback_data")]
+    return [
+        (str(b.get("text")), str(b.get("callback_data")))
+        for row in message.buttons()
+        for b in row
+        if b.get("callback_data")
+    ]
 
 
 def choice(message: ChatMessage, *, red_flag: bool) -> str | None:

@@ -46,8 +46,14 @@ def handler_errors(caplog: pytest.LogCaptureFixture) -> list[str]:
 # ---- clinician commands ---------------------------------------------------------------------------------------------
 
 COMMANDS = [
-    "/withdraw P-AC1", "/pause P-AC1", "/day0 P-AC1 2027-04-01", "/send P-AC1 weekly", "/patients",
-    "/patient P-AC1", "/alerts", "/enroll P-AC9 2027-03-03",
+    "/withdraw P-AC1",
+    "/pause P-AC1",
+    "/day0 P-AC1 2027-04-01",
+    "/send P-AC1 weekly",
+    "/patients",
+    "/patient P-AC1",
+    "/alerts",
+    "/enroll P-AC9 2027-03-03",
 ]
 
 
@@ -76,8 +82,9 @@ async def test_every_clinician_command_is_refused_to_outsiders_in_the_group_and_
 
     assert status(bench, "P-AC1") == "active"
     assert rows(bench, "SELECT study_id FROM patients") == [("P-AC1",)]
-    assert rows(bench, "SELECT COUNT(*) FROM instances WHERE questionnaire_id = 'weekly' AND status != 'planned'"
-                ) == [(0,)]
+    assert rows(bench, "SELECT COUNT(*) FROM instances WHERE questionnaire_id = 'weekly' AND status != 'planned'") == [
+        (0,)
+    ]
     assert rows(bench, "SELECT COUNT(*) FROM audit_log")[0][0] == before_audit  # nothing was done, by anyone
     # The same command, from an allowed clinician in the clinicians' group, does work (the refusals were real).
     await bench.clinician_says("/withdraw P-AC1", user_id=CLINICIANS[1])
@@ -94,8 +101,9 @@ async def test_taken_care_of_is_refused_outside_the_group_even_to_a_clinician(be
     bench.standin.add_private_chat(CLINICIANS[0], first_name="Dr")
     await bench.patient_says(CLINICIANS[0], "bonjour")
     private = bench.standin.last_message(CLINICIANS[0])
-    query = bench.standin.press_button(CLINICIANS[0], CLINICIANS[0], private.message_id, f"ack:{alert_id}",
-                                       strict=False)
+    query = bench.standin.press_button(
+        CLINICIANS[0], CLINICIANS[0], private.message_id, f"ack:{alert_id}", strict=False
+    )
     await bench.settle()
     assert REFUSAL in (bench.standin.callback_answer(query) or {}).get("text", "")
     # The patient, on the group's alert message (someone forwarded it? a forged update): refused too.
@@ -103,9 +111,7 @@ async def test_taken_care_of_is_refused_outside_the_group_even_to_a_clinician(be
     query = bench.standin.press_button(CLINICIAN_CHAT, patient.user_id, alert_message.message_id, f"ack:{alert_id}")
     await bench.settle()
     assert REFUSAL in (bench.standin.callback_answer(query) or {}).get("text", "")
-    assert rows(bench, "SELECT acknowledged_at, acknowledged_by FROM alerts WHERE id = ?", alert_id) == [
-        (None, None)
-    ]
+    assert rows(bench, "SELECT acknowledged_at, acknowledged_by FROM alerts WHERE id = ?", alert_id) == [(None, None)]
 
 
 # ---- foreign groups -------------------------------------------------------------------------------------------------
@@ -132,11 +138,17 @@ async def test_the_bot_leaves_any_other_group_it_is_added_to_without_a_word_or_a
     bench.standin.world.chats[-2003].bot_member = False
     me = bench.standin.world.bot_sender
     outsider = {"id": OUTSIDER, "is_bot": False, "first_name": "Outsider"}
-    bench.standin.inject_raw({"my_chat_member": {
-        "chat": neighbours, "from": outsider, "date": int(bench.clock.now().timestamp()),
-        "old_chat_member": {"status": "member", "user": me},
-        "new_chat_member": {"status": "kicked", "user": me, "until_date": 0},
-    }})
+    bench.standin.inject_raw(
+        {
+            "my_chat_member": {
+                "chat": neighbours,
+                "from": outsider,
+                "date": int(bench.clock.now().timestamp()),
+                "old_chat_member": {"status": "member", "user": me},
+                "new_chat_member": {"status": "kicked", "user": me, "until_date": 0},
+            }
+        }
+    )
     await bench.settle()
     assert refused_requests(bench) == []
     assert handler_errors(caplog) == []
@@ -161,8 +173,9 @@ async def test_two_people_racing_with_one_link_get_one_patient_and_one_refusal(b
         bench.standin.send_text(user_id, user_id, f"/start {code}")
     await bench.settle()
     assert rows(bench, "SELECT COUNT(*) FROM telegram_links")[0][0] == 1
-    welcomed = [u for u in (4101, 4102, 4103)
-                if "J'ai lu et compris" in str(bench.standin.last_message(u).reply_markup)]
+    welcomed = [
+        u for u in (4101, 4102, 4103) if "J'ai lu et compris" in str(bench.standin.last_message(u).reply_markup)
+    ]
     refused = [u for u in (4101, 4102, 4103) if "demander votre lien" in bench.last_text(u)]
     assert len(welcomed) == 1 and len(refused) == 2
     (linked,) = rows(bench, "SELECT telegram_user_id FROM telegram_links")[0]
@@ -253,4 +266,3 @@ async def answer_until(bench: Bench, patient: Any, stop_at: str) -> None:
             return
         await give(bench, patient, default_answer(prompt.item))
     raise AssertionError(stop_at)
-

@@ -60,8 +60,9 @@ async def test_a_persisting_severe_pain_does_not_alert_again_a_higher_one_does_a
     assert told_to_wait_for_a_call(bench, patient) == calls
     kept = suppressed_of(bench, "pain_severe")
     assert kept and set(kept) <= {("episode", first), ("episode", persisting)} and kept[-1] == ("episode", persisting)
-    assert rows(bench, "SELECT COUNT(*) FROM audit_log WHERE action = 'alert_suppressed' AND entity_id ="
-                       " 'pain_severe'") == [(len(kept),)]
+    assert rows(
+        bench, "SELECT COUNT(*) FROM audit_log WHERE action = 'alert_suppressed' AND entity_id = 'pain_severe'"
+    ) == [(len(kept),)]
 
     # A higher score is news; then 10 again, or back to 9, is still that episode.
     await diary(bench, patient, {**SAME, "pain_worst": 10})
@@ -99,7 +100,8 @@ def test_a_repeat_policy_is_a_window_or_an_episode_never_both() -> None:
 
 
 async def test_a_mild_expected_side_effect_is_stored_but_raises_no_alert_and_a_moderate_one_does(
-    bench: Bench, tmp_path  # type: ignore[no-untyped-def]
+    bench: Bench,
+    tmp_path,  # type: ignore[no-untyped-def]
 ) -> None:
     import csv
 
@@ -110,15 +112,21 @@ async def test_a_mild_expected_side_effect_is_stored_but_raises_no_alert_and_a_m
     await diary(bench, patient, {**SAME, "se_fatigue": "1", "se_nausea": "1"})
     assert rows(bench, "SELECT rule_id FROM alerts") == []
     assert rows(bench, "SELECT COUNT(*) FROM suppressed_alerts") == [(0,)]  # not an alert held back: no alert at all
-    stored = rows(bench, "SELECT a.item_id, a.value FROM answers a JOIN instances i ON i.id = a.instance_id"
-                         " WHERE i.questionnaire_id = 'daily' AND a.item_id IN ('se_fatigue', 'se_nausea')"
-                         " ORDER BY a.item_id")
+    stored = rows(
+        bench,
+        "SELECT a.item_id, a.value FROM answers a JOIN instances i ON i.id = a.instance_id"
+        " WHERE i.questionnaire_id = 'daily' AND a.item_id IN ('se_fatigue', 'se_nausea')"
+        " ORDER BY a.item_id",
+    )
     assert stored == [("se_fatigue", '"1"'), ("se_nausea", '"1"')]
     services = bench.services
     assert services is not None
     await export("csv", services.store, tmp_path / "answers.csv", services.questionnaires, services.opioids)
-    exported = {(r["item"], r["value"]) for r in csv.DictReader((tmp_path / "answers.csv").open(encoding="utf-8"))
-                if r["questionnaire"] == "daily"}
+    exported = {
+        (r["item"], r["value"])
+        for r in csv.DictReader((tmp_path / "answers.csv").open(encoding="utf-8"))
+        if r["questionnaire"] == "daily"
+    }
     assert {("se_fatigue", "1"), ("se_nausea", "1")} <= exported
     # ... and in what the team sees of the patient (/patient): the newest levels, "not at all" left out.
     await bench.clinician_says("/patient P-E3")
@@ -161,8 +169,9 @@ async def test_the_increase_the_team_recorded_it_made_is_kept_not_alerted_and_a_
     assert alerts_of(bench, "analgesic_increase") == []
     assert told_to_wait_for_a_call(bench, patient) == calls
     assert suppressed_of(bench, "analgesic_increase") == [("ordered", pain_alert)]
-    assert rows(bench, "SELECT COUNT(*) FROM audit_log WHERE action = 'alert_suppressed' AND entity_id ="
-                       " 'analgesic_increase'") == [(1,)]
+    assert rows(
+        bench, "SELECT COUNT(*) FROM audit_log WHERE action = 'alert_suppressed' AND entity_id = 'analgesic_increase'"
+    ) == [(1,)]
     # Later reports at that dose compare with it: not news.
     await diary(bench, patient, {**SAME, "pain_worst": 7})
     assert alerts_of(bench, "analgesic_increase") == []
@@ -173,12 +182,18 @@ async def test_the_increase_the_team_recorded_it_made_is_kept_not_alerted_and_a_
     assert told_to_wait_for_a_call(bench, patient) > calls
 
 
-@pytest.mark.parametrize(("action", "dose", "why"), [
-    ("called", 45, "the team did not say it changed the analgesics"),
-    ("analgesics", 70, "more than twice the dose compared with (140 > 2 x 60 mg/day)"),
-])
+@pytest.mark.parametrize(
+    ("action", "dose", "why"),
+    [
+        ("called", 45, "the team did not say it changed the analgesics"),
+        ("analgesics", 70, "more than twice the dose compared with (140 > 2 x 60 mg/day)"),
+    ],
+)
 async def test_an_increase_alerts_when_it_is_not_the_teams_recorded_change(
-    bench: Bench, action: str, dose: int, why: str,
+    bench: Bench,
+    action: str,
+    dose: int,
+    why: str,
 ) -> None:
     patient, _ = await _severe_pain_taken_care_of(bench, 7105, "P-E5", action)
     await diary(bench, patient, raised(dose))
@@ -197,12 +212,21 @@ async def test_the_teams_change_is_expected_only_within_its_window(bench: Bench)
 
 
 def test_expected_after_is_refused_on_a_rule_that_is_not_an_analgesic_increase() -> None:
-    rule = {"id": "r", "severity": "same_day", "title": "t", "source": "s", "compare_with": "last_acknowledged",
-            "condition": {"pain_rise_from_baseline": 2},
-            "expected_after": {"action": "analgesics", "within_days": 14, "up_to": 2.0}}
+    rule = {
+        "id": "r",
+        "severity": "same_day",
+        "title": "t",
+        "source": "s",
+        "compare_with": "last_acknowledged",
+        "condition": {"pain_rise_from_baseline": 2},
+        "expected_after": {"action": "analgesics", "within_days": 14, "up_to": 2.0},
+    }
     with pytest.raises(RulesFileError, match="expected_after"):
         parse_rules({"version": 1, "rules": [rule]}, known_items=None)
-    bad_action = {**rule, "condition": {"analgesic_increase": 1.25},
-                  "expected_after": {"action": "prayed", "within_days": 14, "up_to": 2.0}}
+    bad_action = {
+        **rule,
+        "condition": {"analgesic_increase": 1.25},
+        "expected_after": {"action": "prayed", "within_days": 14, "up_to": 2.0},
+    }
     with pytest.raises(RulesFileError, match="unknown action"):
         parse_rules({"version": 1, "rules": [bad_action]}, known_items=None)

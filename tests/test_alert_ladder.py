@@ -51,7 +51,9 @@ async def red_flag_then_one_more_tap(bench: Bench, user_id: int, study_id: str) 
     assert await current_prompt(bench, patient) is not None  # the questionnaire is left unfinished
 
 
-async def test_an_unacknowledged_red_flag_climbs_the_ladder_and_stays_urgent_until_taken(bench: Bench, tmp_path) -> None:  # type: ignore[no-untyped-def]
+async def test_an_unacknowledged_red_flag_climbs_the_ladder_and_stays_urgent_until_taken(
+    bench: Bench, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
     await red_flag_then_one_more_tap(bench, 3201, "P-LAD")
     await bench.tick()
     assert len(copies(bench)) == 1
@@ -67,11 +69,12 @@ async def test_an_unacknowledged_red_flag_climbs_the_ladder_and_stays_urgent_unt
     assert len(copies(bench)) == 5
     assert text.startswith("Alerte urgente toujours non prise en charge : appel de l'astreinte")
     assert "Astreinte : @dr_astreinte_exemple, Dr Exemple" in text and "En attente depuis 61 min." in text
-    request = [r for r in bench.standin.requests("sendMessage", CLINICIAN_CHAT) if "Astreinte :" in
-               str(r.params.get("text"))][-1]
+    request = [
+        r for r in bench.standin.requests("sendMessage", CLINICIAN_CHAT) if "Astreinte :" in str(r.params.get("text"))
+    ][-1]
     [entity] = request.params["entities"]
     assert entity["type"] == "text_mention" and entity["user"]["id"] == 111
-    start = utf16_length(text[:text.index("Dr Exemple")])
+    start = utf16_length(text[: text.index("Dr Exemple")])
     assert (entity["offset"], entity["length"]) == (start, utf16_length("Dr Exemple"))
     assert not any(TOLD in t for t in bench.texts(3201))
 
@@ -85,14 +88,16 @@ async def test_an_unacknowledged_red_flag_climbs_the_ladder_and_stays_urgent_unt
     told = [t for t in bench.texts(3201) if TOLD in t]
     assert len(told) == 1
     assert ON_CALL_PHONE in told[0] and "15 (SAMU)" in told[0] and "112" in told[0] and "114" in told[0]
-    assert rows(bench, "SELECT kind, advice, sent_at IS NOT NULL FROM patient_notices WHERE advice ="
-                       " 'unacknowledged'") == [("urgent", "unacknowledged", 1)]
+    assert rows(
+        bench, "SELECT kind, advice, sent_at IS NOT NULL FROM patient_notices WHERE advice = 'unacknowledged'"
+    ) == [("urgent", "unacknowledged", 1)]
 
     # The top of the ladder: no more posts, no information line ever, urgent in every morning digest.
     await bench.advance(timedelta(days=2), step=timedelta(hours=1))
     assert len(copies(bench)) == 6 and len([t for t in bench.texts(3201) if TOLD in t]) == 1
-    assert rows(bench, "SELECT COUNT(*) FROM alerts WHERE severity = 'info' AND rule_id = 'urgent_not_acknowledged'"
-                ) == [(0,)]
+    assert rows(
+        bench, "SELECT COUNT(*) FROM alerts WHERE severity = 'info' AND rule_id = 'urgent_not_acknowledged'"
+    ) == [(0,)]
     digests = [m.text or "" for m in bench.group_messages() if "Résumé du matin" in (m.text or "")]
     assert len(digests) >= 2
     for digest in digests[-2:]:
@@ -133,8 +138,10 @@ async def test_an_unacknowledged_red_flag_climbs_the_ladder_and_stays_urgent_unt
     assert bench.services is not None
     path = await build_telemonitoring(bench.services.store, tmp_path)
     report = {(r["scope"], r["metric"]): r["value"] for r in csv.DictReader(path.open(encoding="utf-8"))}
-    [(acked, patient_step)] = rows(bench, "SELECT a.acknowledged_at, s.at FROM alerts a JOIN alert_steps s"
-                                          " ON s.alert_id = a.id WHERE s.step = 'patient'")
+    [(acked, patient_step)] = rows(
+        bench,
+        "SELECT a.acknowledged_at, s.at FROM alerts a JOIN alert_steps s ON s.alert_id = a.id WHERE s.step = 'patient'",
+    )
     minutes = round((datetime.fromisoformat(acked) - datetime.fromisoformat(patient_step)) / timedelta(minutes=1), 1)
     assert report[("severity:urgent", "ack_at_step:patient")] == "1"
     assert float(report[("severity:urgent", "ack_minutes_from_step:patient_median")]) == minutes
@@ -170,8 +177,11 @@ async def test_twelve_silent_days_after_a_red_flag_ask_once_to_call_the_patient_
     await bench.settle()
     await bench.advance(timedelta(days=14), step=timedelta(hours=1))
     assert rows(bench, "SELECT COUNT(*) FROM alerts WHERE rule_id = 'silent_after_alert'") == [(1,)]
-    calls = [m for m in bench.group_messages() if "rappeler le patient" in (m.text or "")
-             and "Résumé du matin" not in (m.text or "")]
+    calls = [
+        m
+        for m in bench.group_messages()
+        if "rappeler le patient" in (m.text or "") and "Résumé du matin" not in (m.text or "")
+    ]
     assert len(calls) == 1
     text = calls[0].text or ""
     local = datetime.fromtimestamp(calls[0].date, PARIS)
@@ -188,8 +198,9 @@ async def test_a_later_questionnaire_is_contact_and_the_same_questionnaire_is_no
 
     await red_flag_then_one_more_tap(bench, 3204, "P-CON")
     assert bench.services is not None
-    [(alert_id, instance_id, created)] = rows(bench, "SELECT id, instance_id, created_at FROM alerts"
-                                                     " WHERE rule_id LIKE 'rf_weakness%'")
+    [(alert_id, instance_id, created)] = rows(
+        bench, "SELECT id, instance_id, created_at FROM alerts WHERE rule_id LIKE 'rf_weakness%'"
+    )
     async with bench.services.store.read() as tx:
         patient_id = (await alerts.get_alert(tx, alert_id)).patient_id  # type: ignore[union-attr]
         assert not await alerts.heard_from_since(tx, patient_id, parse_utc(created), apart_from=instance_id)
@@ -207,10 +218,14 @@ def test_the_ladder_follows_the_sites_minutes_and_only_urgent_alerts_climb_it() 
     from bot.domain.sites import Escalation
 
     site = Escalation(reminder_minutes=10, reminders=2, on_call_after_minutes=20, patient_after_minutes=40)
-    assert [rung("urgent", n, site) for n in range(6)] == ["first", "reminder", "reminder", "on_call", "patient",
-                                                           None]
+    assert [rung("urgent", n, site) for n in range(6)] == ["first", "reminder", "reminder", "on_call", "patient", None]
     assert [wait_before_next("urgent", n, site) for n in range(1, 6)] == [
-        timedelta(minutes=10), timedelta(minutes=10), timedelta(minutes=20), timedelta(minutes=40), None]
+        timedelta(minutes=10),
+        timedelta(minutes=10),
+        timedelta(minutes=20),
+        timedelta(minutes=40),
+        None,
+    ]
     assert [rung("same_day", n, site) for n in range(3)] == ["first", None, None]
     assert wait_before_next("same_day", 1, site) is None
     no_reminders = Escalation(reminders=0, on_call_after_minutes=5)
@@ -224,12 +239,21 @@ def test_the_sites_file_takes_usernames_ids_and_named_ids_and_refuses_anything_e
     from bot.domain.sites import OnCallClinician, SitesFileError, parse_sites
 
     base = {"code": "X", "name": "X", "daytime_phone": "01 02 03 04 05", "on_call_phone": "01 02 03 04 06"}
-    sites = parse_sites({"sites": [{**base, "escalation": {
-        "on_call_clinicians": ["@dr_martin", 123456789, {"id": 42, "name": "Dr Kim"}]}}]})
+    sites = parse_sites(
+        {
+            "sites": [
+                {**base, "escalation": {"on_call_clinicians": ["@dr_martin", 123456789, {"id": 42, "name": "Dr Kim"}]}}
+            ]
+        }
+    )
     escalation = sites.get("X").escalation  # type: ignore[union-attr]
     assert escalation.on_call_clinicians == ("@dr_martin", 123456789, OnCallClinician(id=42, name="Dr Kim"))
-    assert (escalation.reminder_minutes, escalation.reminders, escalation.on_call_after_minutes,
-            escalation.patient_after_minutes) == (15, 3, 15, 30)
+    assert (
+        escalation.reminder_minutes,
+        escalation.reminders,
+        escalation.on_call_after_minutes,
+        escalation.patient_after_minutes,
+    ) == (15, 3, 15, 30)
     assert "UKONS" in escalation.source
     assert parse_sites({"sites": [base]}).get("X").escalation.on_call_clinicians == ()  # type: ignore[union-attr]
     for wrong in (["dr_martin"], [-5], [{"id": 1}]):
@@ -247,11 +271,21 @@ def test_the_report_counts_the_time_to_acknowledgement_from_the_rung_reached() -
     t0 = datetime(2027, 3, 3, 9, 0, tzinfo=UTC)
 
     def fact(id: int, ack_min: float | None) -> AlertFact:
-        return AlertFact(id=id, patient_id=1, rule_id="rf_weakness", severity="urgent", title="t",
-                         questionnaire="daily", timepoint="DD1", created_at=t0,
-                         acknowledged_at=None if ack_min is None else t0 + timedelta(minutes=ack_min),
-                         acknowledged_by=None if ack_min is None else 11, occurrences=1, last_occurrence_at=None,
-                         fired="{}")
+        return AlertFact(
+            id=id,
+            patient_id=1,
+            rule_id="rf_weakness",
+            severity="urgent",
+            title="t",
+            questionnaire="daily",
+            timepoint="DD1",
+            created_at=t0,
+            acknowledged_at=None if ack_min is None else t0 + timedelta(minutes=ack_min),
+            acknowledged_by=None if ack_min is None else 11,
+            occurrences=1,
+            last_occurrence_at=None,
+            fired="{}",
+        )
 
     def at(minutes: int) -> datetime:
         return t0 + timedelta(minutes=minutes)
@@ -261,16 +295,28 @@ def test_the_report_counts_the_time_to_acknowledgement_from_the_rung_reached() -
     ladders = {
         1: [("first", at(0))],
         2: [("first", at(0)), ("reminder", at(15)), ("reminder", at(30)), ("reminder", at(45)), ("on_call", at(60))],
-        3: [("first", at(0)), ("reminder", at(15)), ("reminder", at(30)), ("reminder", at(45)), ("on_call", at(60)),
-            ("patient", at(90))],
+        3: [
+            ("first", at(0)),
+            ("reminder", at(15)),
+            ("reminder", at(30)),
+            ("reminder", at(45)),
+            ("on_call", at(60)),
+            ("patient", at(90)),
+        ],
         4: [("first", at(0)), ("reminder", at(15))],
         5: [("first", at(0)), ("reminder", at(15))],
     }
-    data = AlertData(patients={1: ("P-1", "main", "standard")},
-                     alerts=[fact(1, 5), fact(2, 63), fact(3, 102), fact(4, None), fact(5, 35)], suppressed=[],
-                     followups=[])
-    figures = {m: v for s, _, m, v, _, _ in telemonitoring_rows(data, Activity(5, frozenset(), 1.0), ladders)
-               if s == "severity:urgent"}
+    data = AlertData(
+        patients={1: ("P-1", "main", "standard")},
+        alerts=[fact(1, 5), fact(2, 63), fact(3, 102), fact(4, None), fact(5, 35)],
+        suppressed=[],
+        followups=[],
+    )
+    figures = {
+        m: v
+        for s, _, m, v, _, _ in telemonitoring_rows(data, Activity(5, frozenset(), 1.0), ladders)
+        if s == "severity:urgent"
+    }
     assert figures["ack_at_step:first"] == 1 and figures["ack_minutes_from_step:first_median"] == 5.0
     assert figures["ack_at_step:reminder"] == 1 and figures["ack_minutes_from_step:reminder_p90"] == 20.0
     assert figures["ack_at_step:on_call"] == 1 and figures["ack_minutes_from_step:on_call_median"] == 3.0

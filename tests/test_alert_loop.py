@@ -22,8 +22,11 @@ def rows(bench: Bench, sql: str, *params: object) -> list[tuple]:
 
 
 def increase_alerts(bench: Bench) -> list[tuple]:
-    return rows(bench, "SELECT id, occurrences, acknowledged_at IS NOT NULL FROM alerts"
-                       " WHERE rule_id = 'analgesic_increase' ORDER BY id")
+    return rows(
+        bench,
+        "SELECT id, occurrences, acknowledged_at IS NOT NULL FROM alerts"
+        " WHERE rule_id = 'analgesic_increase' ORDER BY id",
+    )
 
 
 def alert_message(bench: Bench, alert_id: int):  # type: ignore[no-untyped-def]
@@ -31,7 +34,8 @@ def alert_message(bench: Bench, alert_id: int):  # type: ignore[no-untyped-def]
         for row in message.buttons():
             for button in row:
                 if button["callback_data"] in (f"ack:{alert_id}",) or button["callback_data"].startswith(
-                        (f"act:{alert_id}:", f"out:{alert_id}:")):
+                    (f"act:{alert_id}:", f"out:{alert_id}:")
+                ):
                     return message
     raise AssertionError(f"no message with buttons for alert {alert_id}")
 
@@ -69,8 +73,9 @@ async def test_an_analgesic_increase_alerts_once_and_a_further_rise_alerts_again
     await diary(bench, patient, SAME)
     assert increase_alerts(bench) == [(first, 2, 0)]
     assert told_to_wait_for_a_call(bench, patient) == calls
-    assert rows(bench, "SELECT reason, previous_alert_id FROM suppressed_alerts WHERE rule_id = 'analgesic_increase'"
-                ) == [("open", first)]
+    assert rows(
+        bench, "SELECT reason, previous_alert_id FROM suppressed_alerts WHERE rule_id = 'analgesic_increase'"
+    ) == [("open", first)]
 
     # The team takes care of it: later diaries and a weekly check at that dose are not news any more.
     await press(bench, first, f"ack:{first}")
@@ -81,11 +86,14 @@ async def test_an_analgesic_increase_alerts_once_and_a_further_rise_alerts_again
     await bench.tick()
     assert increase_alerts(bench) == [(first, 2, 1)]
     assert told_to_wait_for_a_call(bench, patient) == calls
-    reasons = rows(bench, "SELECT reason, previous_alert_id FROM suppressed_alerts WHERE rule_id ="
-                          " 'analgesic_increase' ORDER BY id")
+    reasons = rows(
+        bench,
+        "SELECT reason, previous_alert_id FROM suppressed_alerts WHERE rule_id = 'analgesic_increase' ORDER BY id",
+    )
     assert reasons == [("open", first)] + [("acknowledged", first)] * 3  # every firing kept, with why
-    assert rows(bench, "SELECT COUNT(*) FROM audit_log WHERE action = 'alert_suppressed' AND entity_id ="
-                       " 'analgesic_increase'") == [(4,)]
+    assert rows(
+        bench, "SELECT COUNT(*) FROM audit_log WHERE action = 'alert_suppressed' AND entity_id = 'analgesic_increase'"
+    ) == [(4,)]
 
     # A further rise of 25 % over the acknowledged dose (80 → 100 mg/day) is news again.
     await diary(bench, patient, {"pain_worst": 3, "analgesic_same": "no", **REGIMEN, "bg_dose": 50})
@@ -121,8 +129,14 @@ async def test_the_closed_loop_records_action_and_outcome_and_refuses_non_clinic
     message = alert_message(bench, alert_id)
     assert "Qu'avez-vous fait ?" in (message.text or "")
     labels = [b["text"] for row in message.buttons() for b in row]
-    assert labels == ["Patient appelé", "Antalgiques modifiés", "Vu en consultation", "Imagerie demandée",
-                      "Adressé aux urgences", "Rien de nécessaire"]
+    assert labels == [
+        "Patient appelé",
+        "Antalgiques modifiés",
+        "Vu en consultation",
+        "Imagerie demandée",
+        "Adressé aux urgences",
+        "Rien de nécessaire",
+    ]
 
     query = await press(bench, alert_id, f"act:{alert_id}:imaging", user=OUTSIDER)
     assert "réservée" in bench.standin.callback_answer(query)["text"]
@@ -146,14 +160,19 @@ async def test_the_closed_loop_records_action_and_outcome_and_refuses_non_clinic
     await press(bench, alert_id, f"out:{alert_id}:cord_compression", user=CLINICIANS[1])
     await press(bench, alert_id, f"out:{alert_id}:cord_compression", user=CLINICIANS[1])  # repeated: no new row
     assert rows(bench, "SELECT kind, code, recorded_by FROM alert_followups ORDER BY id") == [
-        ("action", "imaging", CLINICIANS[0]), ("outcome", "none", CLINICIANS[0]),
-        ("outcome", "cord_compression", CLINICIANS[1])]
+        ("action", "imaging", CLINICIANS[0]),
+        ("outcome", "none", CLINICIANS[0]),
+        ("outcome", "cord_compression", CLINICIANS[1]),
+    ]
     assert "Issue : Compression médullaire confirmée" in (alert_message(bench, alert_id).text or "")
-    assert rows(bench, "SELECT actor, action, new_value FROM audit_log WHERE action IN ('alert_action',"
-                       " 'alert_outcome') ORDER BY id") == [
+    assert rows(
+        bench,
+        "SELECT actor, action, new_value FROM audit_log WHERE action IN ('alert_action', 'alert_outcome') ORDER BY id",
+    ) == [
         (f"clinician:{CLINICIANS[0]}", "alert_action", "imaging"),
         (f"clinician:{CLINICIANS[0]}", "alert_outcome", "none"),
-        (f"clinician:{CLINICIANS[1]}", "alert_outcome", "cord_compression")]
+        (f"clinician:{CLINICIANS[1]}", "alert_outcome", "cord_compression"),
+    ]
     bench.clock.advance(timedelta(days=1))
     await bench.tick()
     last = [m.text or "" for m in bench.group_messages() if "Résumé du matin" in (m.text or "")][-1]
@@ -179,10 +198,14 @@ async def test_suppressed_firings_and_the_loop_are_exported_and_reported(bench: 
     count = await export("alerts", services.store, tmp_path / "alerts.csv", services.questionnaires, services.opioids)
     records = list(csv.DictReader((tmp_path / "alerts.csv").open(encoding="utf-8")))
     assert count == len(records)
-    kinds = [(r["record"], r["rule_id"], r["reason"] or r["code"]) for r in records if r["rule_id"] ==
-             "analgesic_increase"]
-    assert kinds == [("alert", "analgesic_increase", ""), ("suppressed", "analgesic_increase", "acknowledged"),
-                     ("action", "analgesic_increase", "analgesics")]
+    kinds = [
+        (r["record"], r["rule_id"], r["reason"] or r["code"]) for r in records if r["rule_id"] == "analgesic_increase"
+    ]
+    assert kinds == [
+        ("alert", "analgesic_increase", ""),
+        ("suppressed", "analgesic_increase", "acknowledged"),
+        ("action", "analgesic_increase", "analgesics"),
+    ]
     assert all(str(CLINICIANS[0]) not in ",".join(r.values()) for r in records)
     await export("alerts-fhir", services.store, tmp_path / "alerts.json", services.questionnaires, services.opioids)
     bundle = json.loads((tmp_path / "alerts.json").read_text(encoding="utf-8"))

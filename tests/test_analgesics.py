@@ -21,7 +21,12 @@ CATALOGUE = load_opioid_catalogue(ROOT / "questionnaires" / "opioids.yaml")
 QUESTIONNAIRES = load_questionnaires(ROOT / "questionnaires")
 
 TWO_SKENAN_30_TWICE: dict[str, Value] = {
-    "bg_taking": "yes", "bg_product": "skenan", "bg_dose": 30, "bg_per_day": 2, "bg_units": "2", "bg_more": "no",
+    "bg_taking": "yes",
+    "bg_product": "skenan",
+    "bg_dose": 30,
+    "bg_per_day": 2,
+    "bg_units": "2",
+    "bg_more": "no",
     "rescue_taking": "no",
 }
 SKENAN_40_TWICE: dict[str, Value] = {**TWO_SKENAN_30_TWICE, "bg_dose": 40, "bg_units": "1"}  # 80 mg/day
@@ -40,20 +45,34 @@ def test_two_background_products_add_up() -> None:
     answers = {**TWO_SKENAN_30_TWICE, "bg_more": "yes", "bg2_product": "durogesic", "bg2_patch": 25}
     assert omed_of(answers) == pytest.approx(120 + 60)
     # Uneven doses of one product (60 mg morning, 30 mg evening): the same box chosen twice.
-    uneven = {**TWO_SKENAN_30_TWICE, "bg_dose": 60, "bg_units": "1", "bg_per_day": 1, "bg_more": "yes",
-              "bg2_product": "skenan", "bg2_dose": 30, "bg2_units": "1", "bg2_per_day": 1}
+    uneven = {
+        **TWO_SKENAN_30_TWICE,
+        "bg_dose": 60,
+        "bg_units": "1",
+        "bg_per_day": 1,
+        "bg_more": "yes",
+        "bg2_product": "skenan",
+        "bg2_dose": 30,
+        "bg2_units": "1",
+        "bg2_per_day": 1,
+    }
     assert omed_of(uneven) == pytest.approx(90)
     tablets = {**TWO_SKENAN_30_TWICE, "bg_more": "yes", "bg2_product": "zaldiar", "bg2_tablets": 2, "bg2_per_day": 3}
     assert omed_of(tablets) == pytest.approx(120 + 6 * 37.5 * 0.2)
 
 
 def test_rescue_doses_are_counted_by_product_and_units() -> None:
-    answers = {**TWO_SKENAN_30_TWICE, "rescue_taking": "yes", "rescue_product": "sevredol", "rescue_dose": 10,
-               "rescue_units": "2", "rescue_doses_24h": 3}
+    answers = {
+        **TWO_SKENAN_30_TWICE,
+        "rescue_taking": "yes",
+        "rescue_product": "sevredol",
+        "rescue_dose": 10,
+        "rescue_units": "2",
+        "rescue_doses_24h": 3,
+    }
     assert omed_of(answers) == pytest.approx(120 + 60)
     abstral = {**answers, "rescue_product": "abstral", "rescue_dose": 100, "rescue_units": "1"}
-    result = compute_omed(regimen_from_answers(effective_answers(QUESTIONNAIRES["baseline"], abstral), None),
-                          CATALOGUE)
+    result = compute_omed(regimen_from_answers(effective_answers(QUESTIONNAIRES["baseline"], abstral), None), CATALOGUE)
     assert result.mg == pytest.approx(120 + 300 * 0.13) and result.to_confirm == ["fentanyl/buccal"]
 
 
@@ -86,8 +105,13 @@ def test_a_partial_diary_does_not_change_a_later_day_30_omed() -> None:
 
 
 def test_same_as_last_time_without_todays_rescue_count_is_unknown_and_does_not_become_the_reference() -> None:
-    baseline = {**SKENAN_40_TWICE, "rescue_taking": "yes", "rescue_product": "actiskenan", "rescue_dose": 10,
-                "rescue_doses_24h": 2}
+    baseline = {
+        **SKENAN_40_TWICE,
+        "rescue_taking": "yes",
+        "rescue_product": "actiskenan",
+        "rescue_dose": 10,
+        "rescue_doses_24h": 2,
+    }
     regs = regimens(_history(baseline, {"analgesic_same": "yes"}, {"analgesic_same": "yes", "rescue_doses_24h": 1}))  # type: ignore[arg-type]
     assert compute_omed(regs[2], CATALOGUE).mg is None
     assert compute_omed(regs[3], CATALOGUE).mg == pytest.approx(90)
@@ -108,8 +132,18 @@ def test_the_second_product_and_units_items_follow_the_catalogue(qid: str) -> No
 
 
 def test_the_french_products_of_the_issue_are_in_the_catalogue_with_their_source() -> None:
-    for code in ("oramorph", "sevredol", "targinact", "effentora", "zaldiar", "codoliprane", "klipal600",
-                 "fentapatch", "abstral", "instanyl"):
+    for code in (
+        "oramorph",
+        "sevredol",
+        "targinact",
+        "effentora",
+        "zaldiar",
+        "codoliprane",
+        "klipal600",
+        "fentapatch",
+        "abstral",
+        "instanyl",
+    ):
         product = CATALOGUE.product(code)
         assert product is not None and product.source, code
         assert compute_omed(regimen_from_answers({"bg_taking": "no", "rescue_taking": "no"}), CATALOGUE).mg == 0
@@ -144,4 +178,8 @@ async def test_a_partial_diary_through_the_bot_does_not_poison_the_next_one(benc
     assert omeds[diaries[0]].mg is None
     second = omeds[diaries[1]]
     assert (second.mg, second.carried_forward, second.table, second.catalogue_version) == (
-        pytest.approx(80), True, "fr_sor", "1.1")
+        pytest.approx(80),
+        True,
+        "fr_sor",
+        "1.1",
+    )

@@ -81,8 +81,9 @@ async def test_a_tick_edits_only_the_buttons_and_the_title_of_the_first_question
     text = before.text
     since = len(bench.standin.requests())
     code = prompt.item.choices[0].code
-    bench.standin.press_button(patient.user_id, patient.chat_id, message_id,
-                               f"m:{prompt.instance.id}:{prompt.item_index}:{code}")
+    bench.standin.press_button(
+        patient.user_id, patient.chat_id, message_id, f"m:{prompt.instance.id}:{prompt.item_index}:{code}"
+    )
     await bench.settle()
     assert calls(bench, since, patient.chat_id) == {"answerCallbackQuery": 1, "editMessageReplyMarkup": 1}
     after = bench.standin.world.chats[patient.chat_id].find(message_id)
@@ -122,9 +123,12 @@ async def test_the_next_question_does_not_wait_for_the_callback_answer_nor_depen
     too old after a long wait) costs the patient nothing: the answer is stored and the next question comes."""
     patient = await bench.join(1805, "P-C5", RT)
     await give(bench, patient, 3)
-    bench.standin.fail_next(1, status=400, method="answerCallbackQuery",
-                            description="Bad Request: query is too old and response timeout expired or query ID "
-                                        "is invalid")
+    bench.standin.fail_next(
+        1,
+        status=400,
+        method="answerCallbackQuery",
+        description="Bad Request: query is too old and response timeout expired or query ID is invalid",
+    )
     since = len(bench.standin.requests())
     await give(bench, patient, 4)
     await bench.standin.wait_idle()

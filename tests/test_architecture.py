@@ -25,10 +25,13 @@ PACKAGE = ROOT / "bot"
 
 #: Every `Tx` method that takes SQL (`execute`, `execute_count`, `fetch_each`, `fetchone`, `defer`…), read from the
 #: class itself so that a new one is covered the day it is added.
-TX_SQL_METHODS: tuple[str, ...] = tuple(sorted(
-    name for name, function in inspect.getmembers(Tx, inspect.isfunction)
-    if not name.startswith("_") and {"sql", "queries"} & set(inspect.signature(function).parameters)
-))
+TX_SQL_METHODS: tuple[str, ...] = tuple(
+    sorted(
+        name
+        for name, function in inspect.getmembers(Tx, inspect.isfunction)
+        if not name.startswith("_") and {"sql", "queries"} & set(inspect.signature(function).parameters)
+    )
+)
 _SQL_NAMES = "|".join(map(re.escape, sorted({*TX_SQL_METHODS, "execute", "fetchall"})))
 SQL_CALL = re.compile(rf"\b(?:{_SQL_NAMES})\(")
 
@@ -36,8 +39,18 @@ SQL_CALL = re.compile(rf"\b(?:{_SQL_NAMES})\(")
 #: nor another group of its own layer (scheduling and delivery do not know each other). `bot` itself is the package
 #: root only. The longest prefix wins: `bot.export.cli` is the command line, the rest of `bot.export` is not.
 LAYERS: tuple[dict[str, tuple[str, ...]], ...] = (
-    {"base": ("bot", "bot.clock", "bot.i18n", "bot.resources", "bot.commandline", "bot.interpreter",
-              "bot.logging_setup", "bot.plots")},
+    {
+        "base": (
+            "bot",
+            "bot.clock",
+            "bot.i18n",
+            "bot.resources",
+            "bot.commandline",
+            "bot.interpreter",
+            "bot.logging_setup",
+            "bot.plots",
+        )
+    },
     {"domain": ("bot.domain", "bot.endpoints", "bot.medicines")},  # bot.medicines: pure decode, BDPM, matching
     {"storage": ("bot.storage", "bot.config", "bot.output_files", "bot.backup")},
     {"ports": ("bot.messenger",)},  # what the services send through; knows the domain only
@@ -125,8 +138,10 @@ def _sql_outside_storage(sources: dict[str, str]) -> list[str]:
     """`path:line` of every call to a `Tx` SQL method (or a raw cursor's) outside `bot/storage/`."""
     return [
         f"{path}:{number}"
-        for path, text in sorted(sources.items()) if not path.startswith("bot/storage/")
-        for number, line in enumerate(text.splitlines(), 1) if SQL_CALL.search(line)
+        for path, text in sorted(sources.items())
+        if not path.startswith("bot/storage/")
+        for number, line in enumerate(text.splitlines(), 1)
+        if SQL_CALL.search(line)
     ]
 
 
@@ -142,7 +157,8 @@ def test_every_sql_statement_is_in_bot_storage() -> None:
 def test_the_sql_check_finds_sql_outside_storage(call: str) -> None:
     line = f'    await tx.{call}("UPDATE patients SET status = ?", ("withdrawn",))'
     assert _sql_outside_storage({"bot/services/x.py": f"x = 1\n{line}\n", "bot/storage/y.py": line}) == [
-        "bot/services/x.py:2"]
+        "bot/services/x.py:2"
+    ]
 
 
 # ---- one-way layers (issue 34, item 3) -------------------------------------------------------------------------------
@@ -220,19 +236,39 @@ CLEAN = {
 }
 
 
-@pytest.mark.parametrize(("module", "source", "expected"), [
-    ("bot.services.c", "from bot.delivery.d import send\n", "bot.services.c:1: upward import of bot.delivery.d"),
-    ("bot.services.c", "from bot.scheduling import e\n", "bot.services.c:1: upward import of bot.scheduling.e"),
-    ("bot.domain.a", "def f():\n    from bot.storage.b import x\n", "bot.domain.a:2: upward import of bot.storage.b"),
-    ("bot.messenger", "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from bot.services.c import Prompt\n",
-     "bot.messenger:3: upward import of bot.services.c"),
-    ("bot.scheduling.e", "from bot.delivery import d\n", "bot.scheduling.e:1: sideways import of bot.delivery.d"),
-    ("bot.export.g", "def f():\n    import bot.report.h\n", "bot.export.g:2: upward import of bot.report.h"),
-    ("bot.services.c", "from bot.telegram.f import handler\n", "bot.services.c:1: upward import of bot.telegram.f"),
-    ("bot.storage.b", "from .c import x\n", "bot.storage.b:1: relative import"),
-    ("bot.newthing", "x = 1\n", "bot.newthing: in no layer"),
-], ids=["services→delivery", "services→scheduling", "domain→storage in a function", "port→service type",
-        "scheduling→delivery", "export→report in a function", "services→telegram", "relative", "unlisted"])
+@pytest.mark.parametrize(
+    ("module", "source", "expected"),
+    [
+        ("bot.services.c", "from bot.delivery.d import send\n", "bot.services.c:1: upward import of bot.delivery.d"),
+        ("bot.services.c", "from bot.scheduling import e\n", "bot.services.c:1: upward import of bot.scheduling.e"),
+        (
+            "bot.domain.a",
+            "def f():\n    from bot.storage.b import x\n",
+            "bot.domain.a:2: upward import of bot.storage.b",
+        ),
+        (
+            "bot.messenger",
+            "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from bot.services.c import Prompt\n",
+            "bot.messenger:3: upward import of bot.services.c",
+        ),
+        ("bot.scheduling.e", "from bot.delivery import d\n", "bot.scheduling.e:1: sideways import of bot.delivery.d"),
+        ("bot.export.g", "def f():\n    import bot.report.h\n", "bot.export.g:2: upward import of bot.report.h"),
+        ("bot.services.c", "from bot.telegram.f import handler\n", "bot.services.c:1: upward import of bot.telegram.f"),
+        ("bot.storage.b", "from .c import x\n", "bot.storage.b:1: relative import"),
+        ("bot.newthing", "x = 1\n", "bot.newthing: in no layer"),
+    ],
+    ids=[
+        "services→delivery",
+        "services→scheduling",
+        "domain→storage in a function",
+        "port→service type",
+        "scheduling→delivery",
+        "export→report in a function",
+        "services→telegram",
+        "relative",
+        "unlisted",
+    ],
+)
 def test_the_layer_check_reports_a_deliberate_violation(module: str, source: str, expected: str) -> None:
     assert layer_violations(CLEAN) == []
     found = layer_violations({**CLEAN, "bot.report.h": "", module: source})
@@ -240,8 +276,17 @@ def test_the_layer_check_reports_a_deliberate_violation(module: str, source: str
 
 
 def test_the_named_layers_are_in_the_issues_order() -> None:
-    order = [layer_of(name) for name in ("bot.domain.models", "bot.storage.store", "bot.services.answering",
-                                          "bot.scheduling.dispatcher", "bot.telegram.app", "bot.__main__")]
+    order = [
+        layer_of(name)
+        for name in (
+            "bot.domain.models",
+            "bot.storage.store",
+            "bot.services.answering",
+            "bot.scheduling.dispatcher",
+            "bot.telegram.app",
+            "bot.__main__",
+        )
+    ]
     assert all(found is not None for found in order)
     assert [found[0] for found in order if found] == sorted(found[0] for found in order if found)
     assert layer_of("bot.delivery.worker") == (layer_of("bot.scheduling.dispatcher") or (0, ""))[:1] + ("delivery",)
@@ -250,10 +295,13 @@ def test_the_named_layers_are_in_the_issues_order() -> None:
 
 def test_no_module_outside_bot_telegram_imports_telegram() -> None:
     offenders = sorted(
-        name for name, path in _modules().items()
+        name
+        for name, path in _modules().items()
         if not name.startswith("bot.telegram")
-        and any(imported == "telegram" or imported.startswith("telegram.")
-                for imported in _imports(path, inside_functions=True))
+        and any(
+            imported == "telegram" or imported.startswith("telegram.")
+            for imported in _imports(path, inside_functions=True)
+        )
     )
     assert offenders == []
 
@@ -261,8 +309,10 @@ def test_no_module_outside_bot_telegram_imports_telegram() -> None:
 @pytest.mark.parametrize("inside_functions", [False, True], ids=["module level", "with imports inside functions"])
 def test_there_is_no_import_cycle(inside_functions: bool) -> None:
     modules = _modules()
-    graph = {name: {m for m in _imports(path, inside_functions=inside_functions) if m in modules} - {name}
-             for name, path in modules.items()}
+    graph = {
+        name: {m for m in _imports(path, inside_functions=inside_functions) if m in modules} - {name}
+        for name, path in modules.items()
+    }
     assert _cycles(graph) == []
 
 
@@ -277,18 +327,23 @@ def test_the_ptb_adapter_offers_every_method_of_the_port() -> None:
     port = {name for name, _ in inspect.getmembers(Messenger, inspect.isfunction) if not name.startswith("_")}
     assert port == {"send_text", "send_question", "edit", "copy"}
     for name in port:
-        assert inspect.signature(getattr(PtbMessenger, name)).parameters.keys() == \
-            inspect.signature(getattr(Messenger, name)).parameters.keys(), name
+        assert (
+            inspect.signature(getattr(PtbMessenger, name)).parameters.keys()
+            == inspect.signature(getattr(Messenger, name)).parameters.keys()
+        ), name
 
 
-@pytest.mark.parametrize(("error", "expected"), [
-    (Forbidden("Forbidden: bot was blocked by the user"), Unreachable),
-    (RetryAfter(7), TryLater),
-    (BadRequest("Bad Request: message to edit not found"), TryLater),
-    (NetworkError("Internal Server Error"), TryLater),
-    (TimedOut(), TryLater),
-    (RepliesPaused(), TryLater),
-])
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (Forbidden("Forbidden: bot was blocked by the user"), Unreachable),
+        (RetryAfter(7), TryLater),
+        (BadRequest("Bad Request: message to edit not found"), TryLater),
+        (NetworkError("Internal Server Error"), TryLater),
+        (TimedOut(), TryLater),
+        (RepliesPaused(), TryLater),
+    ],
+)
 def test_telegram_errors_become_the_ports_two_and_keep_their_cause(error: Exception, expected: type) -> None:
     with pytest.raises(expected) as caught, translated_errors():
         raise error

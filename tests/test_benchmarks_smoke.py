@@ -23,24 +23,41 @@ from benchmarks.scenarios import Sizes, _questionnaire  # noqa: E402
 from benchmarks.stats import median_of_runs, percentile  # noqa: E402
 
 TINY = Sizes(
-    answer_patients=3, answer_think_seconds=(0.0, 0.01), answer_with_rate_limiter=False,
-    fanout_patients=12, fanout_alternative_pacing=False,
-    scale_patients=8, due_query_repeats=2,
-    alert_patients=2, alert_fanout_patients=10, alert_tick_seconds=1.0, alert_spread_ticks=1.0,
-    pace_patients=3, pace_think_seconds=(0.0, 0.01),
-    live_fanout_patients=20, live_answering=2, live_red_flags=1, live_tick_seconds=1.0,
-    crowd_patients=3, crowd_think_seconds=(0.0, 0.01), calls_patients=2,
+    answer_patients=3,
+    answer_think_seconds=(0.0, 0.01),
+    answer_with_rate_limiter=False,
+    fanout_patients=12,
+    fanout_alternative_pacing=False,
+    scale_patients=8,
+    due_query_repeats=2,
+    alert_patients=2,
+    alert_fanout_patients=10,
+    alert_tick_seconds=1.0,
+    alert_spread_ticks=1.0,
+    pace_patients=3,
+    pace_think_seconds=(0.0, 0.01),
+    live_fanout_patients=20,
+    live_answering=2,
+    live_red_flags=1,
+    live_tick_seconds=1.0,
+    crowd_patients=3,
+    crowd_think_seconds=(0.0, 0.01),
+    calls_patients=2,
 )
 
 
 @pytest.mark.slow
-@pytest.mark.sqlite_only("the benchmarks fill a SQLite file directly (sqlite3 bulk inserts, PRAGMAs) to time the bot on it")
+@pytest.mark.sqlite_only(
+    "the benchmarks fill a SQLite file directly (sqlite3 bulk inserts, PRAGMAs) to time the bot on it"
+)
 async def test_a_tiny_run_of_every_scenario_measures_real_work_and_writes_complete_results(tmp_path: Path) -> None:
     # The scenarios are independent (own database, stand-in and bot process): run them side by side to stay fast.
-    documents = await asyncio.gather(*(
-        run_benchmarks(TINY, repeat=1, only=(name,), workdir=tmp_path / name, mode="smoke", verbose=False)
-        for name in SCENARIOS
-    ))
+    documents = await asyncio.gather(
+        *(
+            run_benchmarks(TINY, repeat=1, only=(name,), workdir=tmp_path / name, mode="smoke", verbose=False)
+            for name in SCENARIOS
+        )
+    )
     results = {**documents[0], "scenarios": {}, "verdicts": {}}
     for document in documents:
         results["scenarios"].update(document["scenarios"])
@@ -80,8 +97,16 @@ async def test_a_tiny_run_of_every_scenario_measures_real_work_and_writes_comple
     assert s["calls"]["by_method"]["sendMessage"] == TINY.calls_patients * steps  # next questions and summary
     assert s["calls"]["by_method"]["answerCallbackQuery"] == TINY.calls_patients * s["calls"]["presses_per_patient"]
 
-    assert set(results["verdicts"]) >= {"answers_p99", "fanout_no_429", "due_query", "bot_rss", "alert_p99",
-                                        "pace_p99", "live_p99", "live_no_429"}
+    assert set(results["verdicts"]) >= {
+        "answers_p99",
+        "fanout_no_429",
+        "due_query",
+        "bot_rss",
+        "alert_p99",
+        "pace_p99",
+        "live_p99",
+        "live_no_429",
+    }
     table = markdown(results)
     assert "| Measure | Target | Result | Met |" in table and "Fan-out" in table and "Red flag" in table
 
@@ -99,7 +124,9 @@ def test_a_percentile_is_a_measured_sample_never_an_interpolation() -> None:
 
 
 def test_the_median_of_runs_is_taken_field_by_field_and_keeps_text() -> None:
-    runs = [{"rate": 10.0, "plan": ["a"], "latency": {"p99_ms": 5.0}},
-            {"rate": 30.0, "plan": ["b"], "latency": {"p99_ms": 1.0}},
-            {"rate": 20.0, "plan": ["c"], "latency": {"p99_ms": 9.0}}]
+    runs = [
+        {"rate": 10.0, "plan": ["a"], "latency": {"p99_ms": 5.0}},
+        {"rate": 30.0, "plan": ["b"], "latency": {"p99_ms": 1.0}},
+        {"rate": 20.0, "plan": ["c"], "latency": {"p99_ms": 9.0}},
+    ]
     assert median_of_runs(runs) == {"rate": 20.0, "plan": ["a"], "latency": {"p99_ms": 5.0}}

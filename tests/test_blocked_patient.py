@@ -13,19 +13,29 @@ BLOCKED = "a bloqué le bot : à appeler"
 
 
 def _status(bench: Bench, study_id: str) -> str:
-    return sqlite3.connect(bench.database).execute(
-        "SELECT status FROM patients WHERE study_id = ?", (study_id,)).fetchone()[0]
+    return (
+        sqlite3.connect(bench.database)
+        .execute("SELECT status FROM patients WHERE study_id = ?", (study_id,))
+        .fetchone()[0]
+    )
 
 
 def _team_told(bench: Bench, study_id: str) -> int:
     """Alert messages (the morning digest also lists the open alert: not counted)."""
-    return sum(1 for m in bench.group_messages()
-               if (m.text or "").startswith("🟠") and f"{study_id} {BLOCKED}" in (m.text or ""))
+    return sum(
+        1
+        for m in bench.group_messages()
+        if (m.text or "").startswith("🟠") and f"{study_id} {BLOCKED}" in (m.text or "")
+    )
 
 
 def _audit(bench: Bench) -> list[str]:
-    return [r[0] for r in sqlite3.connect(bench.database).execute(
-        "SELECT action FROM audit_log WHERE action IN ('unreachable', 'reachable_again') ORDER BY id")]
+    return [
+        r[0]
+        for r in sqlite3.connect(bench.database).execute(
+            "SELECT action FROM audit_log WHERE action IN ('unreachable', 'reachable_again') ORDER BY id"
+        )
+    ]
 
 
 def _sends_to(bench: Bench, chat_id: int) -> int:

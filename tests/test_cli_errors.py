@@ -29,16 +29,26 @@ ROOT = Path(__file__).resolve().parents[1]
 IMPOSSIBLE = "/proc/nope/bot.sqlite3"  # /proc refuses new folders, even to root
 # What a real deployment has with a real token (issue 32): its own sites file, no example site in it.
 DEPLOYMENT_SITES = Path(__file__).resolve().parent / "data" / "sites_deployment.yaml"
-WITH_TOKEN = {"TELEGRAM_BOT_TOKEN": TOKEN, "CLINICIAN_CHAT_ID": "-100123", "CLINICIAN_USER_IDS": "42",
-              "BOT_SITES_FILE": str(DEPLOYMENT_SITES)}
+WITH_TOKEN = {
+    "TELEGRAM_BOT_TOKEN": TOKEN,
+    "CLINICIAN_CHAT_ID": "-100123",
+    "CLINICIAN_USER_IDS": "42",
+    "BOT_SITES_FILE": str(DEPLOYMENT_SITES),
+}
 
 
-def bot(cwd: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def bot(
+    cwd: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
     """`python -m bot …` with only the given settings (none inherited from the developer's environment)."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "BOT_", "CLINICIAN_", "WEBHOOK_"))}
     return subprocess.run(
-        [sys.executable, "-m", "bot", *args], env={**clean, "PYTHONPATH": str(ROOT), **(env or {})}, cwd=cwd,
-        capture_output=True, text=True, timeout=timeout,
+        [sys.executable, "-m", "bot", *args],
+        env={**clean, "PYTHONPATH": str(ROOT), **(env or {})},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
@@ -79,14 +89,16 @@ async def make_database(path: Path) -> None:
     ],
     ids=["run", "migrate", "enroll"],
 )
-def test_an_impossible_bot_database_is_one_sentence_naming_it(args: tuple[str, ...], env: dict[str, str],
-                                                              tmp_path: Path) -> None:
+def test_an_impossible_bot_database_is_one_sentence_naming_it(
+    args: tuple[str, ...], env: dict[str, str], tmp_path: Path
+) -> None:
     result = bot(tmp_path, *args, env={**env, "BOT_DATABASE": IMPOSSIBLE})
     assert_one_sentence(result, "BOT_DATABASE", IMPOSSIBLE)
 
 
-@pytest.mark.parametrize("command", [("export", "--format", "csv", "--out", "x.csv"), ("report", "--out", "r")],
-                         ids=["export", "report"])
+@pytest.mark.parametrize(
+    "command", [("export", "--format", "csv", "--out", "x.csv"), ("report", "--out", "r")], ids=["export", "report"]
+)
 def test_export_and_report_name_bot_database_or_the_database_option(command: tuple[str, ...], tmp_path: Path) -> None:
     assert_one_sentence(bot(tmp_path, *command, env={"BOT_DATABASE": IMPOSSIBLE}), "BOT_DATABASE", IMPOSSIBLE)
     assert_one_sentence(bot(tmp_path, *command, "--database", "missing.sqlite3"), "--database", "missing.sqlite3")
@@ -98,11 +110,15 @@ def test_a_folder_as_bot_database_is_one_sentence(tmp_path: Path) -> None:
     assert "folder" in line
 
 
-@pytest.mark.parametrize("content", [b"not a database at all\n" * 50, b"SQLite format 3\x00" + b"\x07" * 8000],
-                         ids=["text", "corrupt-after-header"])
+@pytest.mark.parametrize(
+    "content",
+    [b"not a database at all\n" * 50, b"SQLite format 3\x00" + b"\x07" * 8000],
+    ids=["text", "corrupt-after-header"],
+)
 @pytest.mark.parametrize("command", ["run", "migrate"])
-def test_a_corrupt_database_ends_start_up_with_one_sentence_instead_of_hanging(content: bytes, command: str,
-                                                                              tmp_path: Path) -> None:
+def test_a_corrupt_database_ends_start_up_with_one_sentence_instead_of_hanging(
+    content: bytes, command: str, tmp_path: Path
+) -> None:
     (tmp_path / "bot.sqlite3").write_bytes(content)
     # Before the fix `migrate` printed a traceback and never exited (the connection's thread was left running).
     result = bot(tmp_path, command, env={**WITH_TOKEN, "BOT_DATABASE": "bot.sqlite3"}, timeout=30)
@@ -125,14 +141,22 @@ def test_enroll_checks_its_arguments_before_creating_any_database(tmp_path: Path
     line = assert_one_sentence(bot(tmp_path, "enroll", "P-001", "2027-13-03", "--bot-username", "spinal_bot", env=env))
     assert line.startswith("The radiotherapy start date"), line  # English, like the rest of the command line
     line = assert_one_sentence(bot(tmp_path, "enroll", "P-001", "2027-03-03", env=env), "--bot-username")
-    assert_one_sentence(bot(tmp_path, "enroll", "P-001", "2027-03-03", "--bot-username", "no spaces", env=env),
-                        "--bot-username")
+    assert_one_sentence(
+        bot(tmp_path, "enroll", "P-001", "2027-03-03", "--bot-username", "no spaces", env=env), "--bot-username"
+    )
     assert not (tmp_path / "data").exists()
 
 
 def test_enroll_prints_a_usable_link(tmp_path: Path) -> None:
-    result = bot(tmp_path, "enroll", "P-001", "2027-03-03", "--bot-username", "@spinal_bot",
-                 env={"BOT_DATABASE": "data/bot.sqlite3"})
+    result = bot(
+        tmp_path,
+        "enroll",
+        "P-001",
+        "2027-03-03",
+        "--bot-username",
+        "@spinal_bot",
+        env={"BOT_DATABASE": "data/bot.sqlite3"},
+    )
     assert result.returncode == 0, result.stderr
     link = result.stdout.strip()
     assert link.startswith("https://t.me/spinal_bot?start=") and len(link) > len("https://t.me/spinal_bot?start=") + 10
@@ -147,8 +171,10 @@ async def test_an_export_never_writes_over_the_database_or_its_side_files(target
     for suffix in ("-wal", "-shm"):
         Path(f"{database}{suffix}").write_bytes(b"side file")
     before = {p.name: digest(p) for p in tmp_path.glob("bot.sqlite3*")}
-    for command in (("export", "--format", "csv", "--out", target, "--force"),
-                    ("report", "--out", ".", "--force") if target == "bot.sqlite3" else None):
+    for command in (
+        ("export", "--format", "csv", "--out", target, "--force"),
+        ("report", "--out", ".", "--force") if target == "bot.sqlite3" else None,
+    ):
         if command is None:
             continue
         env = {"BOT_DATABASE": "bot.sqlite3"}
@@ -246,8 +272,9 @@ def test_an_unreachable_postgresql_database_is_one_sentence_without_its_password
 
 
 @pytest.mark.sqlite_only("a symlinked SQLite file and the -wal/-shm SQLite keeps next to the real file")
-@pytest.mark.parametrize("target", ["real/bot.sqlite3-wal", "bot.sqlite3-wal", "real/bot.sqlite3-shm",
-                                    "real/bot.sqlite3", "wal-link"])
+@pytest.mark.parametrize(
+    "target", ["real/bot.sqlite3-wal", "bot.sqlite3-wal", "real/bot.sqlite3-shm", "real/bot.sqlite3", "wal-link"]
+)
 async def test_a_symlinked_database_and_its_real_side_files_are_never_an_output(target: str, tmp_path: Path) -> None:
     """Issue 39, item 3: with BOT_DATABASE a symlink, `export --out <real file>-wal --force` exited 0 and wrote over
     the live WAL. Now the real file's side files are refused as well as the link's, even with --force."""
@@ -260,9 +287,11 @@ async def test_a_symlinked_database_and_its_real_side_files_are_never_an_output(
         Path(f"{real}{suffix}").write_bytes(b"the live side file")
     before = {p.name: digest(p) for p in real.parent.iterdir()}
     env = {"BOT_DATABASE": "bot.sqlite3"}
-    for command in (("export", "--format", "csv", "--out", target, "--force"),
-                    ("export", "--format", "audit", "--out", target, "--force", "--database", "bot.sqlite3"),
-                    ("backup", target)):
+    for command in (
+        ("export", "--format", "csv", "--out", target, "--force"),
+        ("export", "--format", "audit", "--out", target, "--force", "--database", "bot.sqlite3"),
+        ("backup", target),
+    ):
         line = assert_one_sentence(bot(tmp_path, *command, env=env))
         assert "database" in line, line
     assert {p.name: digest(p) for p in real.parent.iterdir()} == before
@@ -270,9 +299,17 @@ async def test_a_symlinked_database_and_its_real_side_files_are_never_an_output(
 
 
 @pytest.mark.sqlite_only("a FIFO as the SQLite file")
-@pytest.mark.parametrize("command", [("run",), ("migrate",), ("export", "--format", "csv", "--out", "x.csv"),
-                                     ("report", "--out", "r"), ("backup", "b.sqlite3")],
-                         ids=["run", "migrate", "export", "report", "backup"])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("run",),
+        ("migrate",),
+        ("export", "--format", "csv", "--out", "x.csv"),
+        ("report", "--out", "r"),
+        ("backup", "b.sqlite3"),
+    ],
+    ids=["run", "migrate", "export", "report", "backup"],
+)
 def test_a_fifo_as_the_database_is_one_sentence_instead_of_hanging(command: tuple[str, ...], tmp_path: Path) -> None:
     """Issue 39, item 6: opening a FIFO blocks until someone writes to it; the bot hung silently."""
     os.mkfifo(tmp_path / "bot.sqlite3")
@@ -297,21 +334,29 @@ sys.stdin.read()
 
 
 @pytest.mark.sqlite_only("another process locking the SQLite file")
-@pytest.mark.parametrize(("holder", "command"), [
-    ("begin_exclusive", ("run",)),
-    ("begin_exclusive", ("migrate",)),
-    ("begin_exclusive", ("export", "--format", "csv", "--out", "x.csv")),
-    ("locking_mode", ("report", "--out", "r")),
-    ("locking_mode", ("backup", "b.sqlite3")),
-    ("locking_mode", ("run",)),
-])
-async def test_a_database_locked_by_another_process_is_one_sentence(holder: str, command: tuple[str, ...],
-                                                                    tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("holder", "command"),
+    [
+        ("begin_exclusive", ("run",)),
+        ("begin_exclusive", ("migrate",)),
+        ("begin_exclusive", ("export", "--format", "csv", "--out", "x.csv")),
+        ("locking_mode", ("report", "--out", "r")),
+        ("locking_mode", ("backup", "b.sqlite3")),
+        ("locking_mode", ("run",)),
+    ],
+)
+async def test_a_database_locked_by_another_process_is_one_sentence(
+    holder: str, command: tuple[str, ...], tmp_path: Path
+) -> None:
     """Issue 39, item 6: `run` against a database another process keeps locked failed its first write with a
     traceback and exit 1, and `backup` retried for ever; now one sentence and exit 2, after SQLite's busy wait."""
     await make_database(tmp_path / "bot.sqlite3")
-    with subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(tmp_path / "bot.sqlite3"), holder],
-                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) as holding:
+    with subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(tmp_path / "bot.sqlite3"), holder],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as holding:
         try:
             assert holding.stdout is not None and holding.stdout.readline().strip() == "held"
             result = bot(tmp_path, *command, env={**WITH_TOKEN, "BOT_DATABASE": "bot.sqlite3"}, timeout=40)

@@ -21,8 +21,20 @@ from bot.config import Settings
 from bot.export import FORMATS
 
 ROOT = Path(__file__).resolve().parents[1]
-COMMANDS = ("run", "sandbox", "enroll", "migrate", "export", "report", "backup", "demo", "simulate", "screen", "medicines",
-            "compile-catalog")
+COMMANDS = (
+    "run",
+    "sandbox",
+    "enroll",
+    "migrate",
+    "export",
+    "report",
+    "backup",
+    "demo",
+    "simulate",
+    "screen",
+    "medicines",
+    "compile-catalog",
+)
 
 
 def documented_variables() -> set[str]:
@@ -69,8 +81,11 @@ def test_every_option_and_command_has_help() -> None:
     parser = build_parser()
     options = _options(parser)
     assert len(options) >= 20  # the walk reached the subcommands
-    undocumented = [f"{path} {'/'.join(action.option_strings) or action.dest}" for path, action in options
-                    if not (action.help or "").strip()]
+    undocumented = [
+        f"{path} {'/'.join(action.option_strings) or action.dest}"
+        for path, action in options
+        if not (action.help or "").strip()
+    ]
     assert undocumented == []
     commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     assert set(commands.choices) == set(COMMANDS)
@@ -98,14 +113,18 @@ def test_hints_name_the_command_that_works_as_printed(tmp_path: Path) -> None:
     assert "try another port: .venv/bin/python -m bot sandbox --port 8081" in result.stderr
     # No printed text names the bare `python -m bot` (a docstring or comment may).
     printed = re.compile(r"""(print|raise \w+|_)\((f?["']).*(?<!/)python -m bot""")
-    offenders = [f"{path.relative_to(ROOT)}:{number}" for path in (ROOT / "bot").rglob("*.py")
-                 for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
-                 if printed.search(line)]
+    offenders = [
+        f"{path.relative_to(ROOT)}:{number}"
+        for path in (ROOT / "bot").rglob("*.py")
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if printed.search(line)
+    ]
     assert offenders == []
 
 
-@pytest.mark.sqlite_only("the export child reads the SQLite file given by --database (the line printed is the same"
-                        " on either engine)")
+@pytest.mark.sqlite_only(
+    "the export child reads the SQLite file given by --database (the line printed is the same on either engine)"
+)
 def test_every_export_prints_the_same_one_line(tmp_path: Path) -> None:
     database = tmp_path / "bot.sqlite3"
     asyncio.run(make_database(database))

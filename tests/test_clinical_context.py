@@ -18,8 +18,14 @@ from bot.services import clinical_context
 from bot.storage import instances
 
 RT = date(2027, 3, 3)  # the bench starts on Monday 2027-03-01, 10:00 in Paris
-BASELINE = {"pain_worst": 3, "bg_taking": "yes", "bg_product": "skenan", "bg_dose": 30, "bg_per_day": 2,
-            "rescue_taking": "no"}  # 60 mg/day of oral morphine: OMED 60 (docs/clinical/opioids.md)
+BASELINE = {
+    "pain_worst": 3,
+    "bg_taking": "yes",
+    "bg_product": "skenan",
+    "bg_dose": 30,
+    "bg_per_day": 2,
+    "rescue_taking": "no",
+}  # 60 mg/day of oral morphine: OMED 60 (docs/clinical/opioids.md)
 
 
 def fired(bench: Bench, instance_id: int) -> list[str]:
@@ -71,8 +77,15 @@ async def test_the_cached_history_is_rebuilt_when_an_earlier_questionnaire_chang
     baseline = before.entries[0][0]
     # A change to an earlier questionnaire (the bot never makes one while a diary is open; a repair could):
     async with services.store.transaction() as tx:
-        await instances.add_answer(tx, instance_id=baseline.id, item_id="pain_worst", value=7,
-                                   answered_at=bench.clock.now(), received_at=bench.clock.now(), is_correction=True)
+        await instances.add_answer(
+            tx,
+            instance_id=baseline.id,
+            item_id="pain_worst",
+            value=7,
+            answered_at=bench.clock.now(),
+            received_at=bench.clock.now(),
+            is_correction=True,
+        )
         await tx.commit()
     after = await prior_history(bench, diary)
     assert after is not before

@@ -31,8 +31,10 @@ def clinician_callbacks() -> dict[str, object]:
     found: dict[str, object] = {}
     for handlers in application.handlers.values():
         for handler in handlers:
-            if isinstance(handler, CommandHandler) and handler.callback.__module__ in (clinician.__name__,
-                                                                                      phone.__name__):
+            if isinstance(handler, CommandHandler) and handler.callback.__module__ in (
+                clinician.__name__,
+                phone.__name__,
+            ):
                 for command in handler.commands:
                     found[command] = handler.callback
     return found
@@ -40,18 +42,37 @@ def clinician_callbacks() -> dict[str, object]:
 
 def test_every_clinician_command_opens_through_the_one_decorator() -> None:
     callbacks = clinician_callbacks()
-    assert {"enroll", "patients", "patient", "alerts", "appels", "saisie", "send", "withdraw", "day0", "fraction",
-            "event", "traitement", "pause", "reprendre"} <= set(callbacks)
-    bare = sorted(name for name, callback in callbacks.items()
-                  if getattr(callback, "__wrapped__", None) is None)
+    assert {
+        "enroll",
+        "patients",
+        "patient",
+        "alerts",
+        "appels",
+        "saisie",
+        "send",
+        "withdraw",
+        "day0",
+        "fraction",
+        "event",
+        "traitement",
+        "pause",
+        "reprendre",
+    } <= set(callbacks)
+    bare = sorted(name for name, callback in callbacks.items() if getattr(callback, "__wrapped__", None) is None)
     assert bare == [], f"not opened by clinician_command: {bare}"
     # The opening exists once: `allowed` and `record_command` are called by the decorator only.
     for module in (clinician, phone):
         for function in ast.parse(inspect.getsource(module)).body:
-            if not isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)) or function.name == "clinician_command":
+            if (
+                not isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef))
+                or function.name == "clinician_command"
+            ):
                 continue
-            calls = {node.func.id for node in ast.walk(function)
-                     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)}
+            calls = {
+                node.func.id
+                for node in ast.walk(function)
+                if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+            }
             assert not calls & {"allowed", "record_command"}, (module.__name__, function.name)
 
 
@@ -64,7 +85,7 @@ async def test_the_decorator_refuses_reads_arguments_and_audits(bench: Bench) ->
     await bench.clinician_says("/pause P-TH1", user_id=CLINICIANS[1])
     assert "P-TH1" in (bench.group_messages()[-1].text or "") and "pause" in (bench.group_messages()[-1].text or "")
     after = sqlite3.connect(bench.database).execute(audit).fetchall()
-    assert after[len(before):] == [(f"clinician:{CLINICIANS[1]}", "command:pause", after[-1][2])]
+    assert after[len(before) :] == [(f"clinician:{CLINICIANS[1]}", "command:pause", after[-1][2])]
     assert "P-TH1" in (after[-1][2] or "")
 
 

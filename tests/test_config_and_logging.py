@@ -25,8 +25,12 @@ ROOT = Path(__file__).resolve().parents[1]
 def run_bot(env: dict[str, str], *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "BOT_", "CLINICIAN_"))}
     return subprocess.run(
-        [sys.executable, "-m", "bot", *(args or ("run",))], env={**clean, **env}, cwd=cwd, capture_output=True,
-        text=True, timeout=60,
+        [sys.executable, "-m", "bot", *(args or ("run",))],
+        env={**clean, **env},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 

@@ -89,12 +89,21 @@ async def test_sigkill_at_random_moments_loses_no_acknowledged_answer_and_no_ale
     async def patient(k: int) -> None:
         await asyncio.sleep(k * 0.3)
         code = await enrol_under_fire(
-            standin, process.up, group=CLINICIAN_CHAT, clinician=CLINICIANS[k % 2], study_id=f"P-CR{k:02d}",
-            rt_start=rt_start, deadline=deadline,
+            standin,
+            process.up,
+            group=CLINICIAN_CHAT,
+            clinician=CLINICIANS[k % 2],
+            study_id=f"P-CR{k:02d}",
+            rt_start=rt_start,
+            deadline=deadline,
         )
         player = Player(
-            user_id=7000 + k, code=code, red_flag=red_flag_of[k], rng=random.Random(SEED + k),
-            questionnaires=questionnaires, database=database,
+            user_id=7000 + k,
+            code=code,
+            red_flag=red_flag_of[k],
+            rng=random.Random(SEED + k),
+            questionnaires=questionnaires,
+            database=database,
         )
         players.append(player)
         await player.play(standin, process.up, deadline=deadline)
@@ -105,7 +114,8 @@ async def test_sigkill_at_random_moments_loses_no_acknowledged_answer_and_no_ale
         await asyncio.gather(killer, *(patient(k) for k in range(PATIENTS)))
         await wait_until(
             lambda: not read_db(database, "SELECT id FROM alerts WHERE severity != 'info' AND delivered_at IS NULL"),
-            timeout=max(5.0, deadline - time.monotonic()), what="every alert delivered",
+            timeout=max(5.0, deadline - time.monotonic()),
+            what="every alert delivered",
         )
         await process.kill()  # the last one too: the checks below read what a killed bot left behind
     except BaseException:
@@ -134,9 +144,12 @@ async def test_sigkill_at_random_moments_loses_no_acknowledged_answer_and_no_ale
             "SELECT questionnaire_id FROM instances WHERE id = ?", (instance_id,)
         ).fetchone()
         item = questionnaires[questionnaire_id].items[index]
-        stored = [decode(v) for (v,) in connection.execute(
-            "SELECT value FROM answers WHERE instance_id = ? AND item_id = ?", (instance_id, item.id)
-        )]
+        stored = [
+            decode(v)
+            for (v,) in connection.execute(
+                "SELECT value FROM answers WHERE instance_id = ? AND item_id = ?", (instance_id, item.id)
+            )
+        ]
         wanted = expected_value(item, code)
         if len(stored) != 1 or (wanted is not None and stored[0] != wanted):
             problems.append((query_id, item.id, code, stored))
@@ -168,9 +181,11 @@ async def test_sigkill_at_random_moments_loses_no_acknowledged_answer_and_no_ale
     assert flagged and flagged <= raised
     in_group = alert_messages(standin, CLINICIAN_CHAT)
     undelivered = [
-        (alert_id, rule) for alert_id, rule, delivered in connection.execute(
+        (alert_id, rule)
+        for alert_id, rule, delivered in connection.execute(
             "SELECT id, rule_id, delivered_at FROM alerts WHERE severity != 'info'"
-        ) if delivered is None or in_group.get(alert_id, 0) < 1
+        )
+        if delivered is None or in_group.get(alert_id, 0) < 1
     ]
     assert undelivered == []
 
@@ -190,8 +205,13 @@ async def test_a_kill_between_the_send_intent_and_the_send_leaves_the_questionna
         await process.wait_polling()
         deadline = time.monotonic() + 30
         code = await enrol_under_fire(
-            standin, process.up, group=CLINICIAN_CHAT, clinician=CLINICIANS[0], study_id="P-CR-SEND",
-            rt_start=shifted_today(offset) + timedelta(days=3), deadline=deadline,
+            standin,
+            process.up,
+            group=CLINICIAN_CHAT,
+            clinician=CLINICIANS[0],
+            study_id="P-CR-SEND",
+            rt_start=shifted_today(offset) + timedelta(days=3),
+            deadline=deadline,
         )
         user = 7100
         standin.add_private_chat(user, first_name="Patient")
@@ -203,8 +223,11 @@ async def test_a_kill_between_the_send_intent_and_the_send_leaves_the_questionna
         # committed as 'sending', and the bot is killed right then.
         standin.set_delay(1.0)
         standin.press_button(user, user, standin.last_message(user).message_id, "pref:matin")
-        await wait_until(lambda: read_db(database, "SELECT 1 FROM instances WHERE status = 'sending'") != [],
-                         timeout=15, what="the baseline committed as 'sending'")
+        await wait_until(
+            lambda: read_db(database, "SELECT 1 FROM instances WHERE status = 'sending'") != [],
+            timeout=15,
+            what="the baseline committed as 'sending'",
+        )
         await process.kill()
         standin.set_delay(0)
         await process.spawn()
@@ -215,8 +238,11 @@ async def test_a_kill_between_the_send_intent_and_the_send_leaves_the_questionna
         question = last_keyboard(standin, user)
         assert question is not None
         standin.press_button(user, user, question.message_id, next(d for d in _data(standin, user) if d.endswith(":3")))
-        await wait_until(lambda: read_db(database, "SELECT value FROM answers") == [("3",)], timeout=5,
-                         what="the first answer stored")
+        await wait_until(
+            lambda: read_db(database, "SELECT value FROM answers") == [("3",)],
+            timeout=5,
+            what="the first answer stored",
+        )
     finally:
         if process.process is not None:
             await process.kill()

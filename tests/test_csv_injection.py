@@ -20,8 +20,7 @@ from bot.storage import audit, instances, patients
 from bot.storage.store import Store
 
 T0 = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)
-PAYLOADS = ["=HYPERLINK(\"http://x\",\"clic\")", "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(A1:A9)", "\tcaché",
-            "\r=1+1"]
+PAYLOADS = ['=HYPERLINK("http://x","clic")', "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(A1:A9)", "\tcaché", "\r=1+1"]
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:
@@ -51,22 +50,49 @@ async def test_the_csv_and_audit_exports_neutralise_free_text_and_keep_negative_
     store = await Store.open(database, clock)
     try:
         async with store.transaction() as tx:
-            pid = await patients.create_patient(tx, study_id="SPB-009", site_code="-LYON", arm="standard",
-                                                rt_start=date(2027, 3, 2), fractions=1, now=clock.now())
-            await audit.record(tx, at=clock.now(), actor="system", action="note", patient_id=pid,
-                               old_value="=cmd()", new_value=-4)
+            pid = await patients.create_patient(
+                tx,
+                study_id="SPB-009",
+                site_code="-LYON",
+                arm="standard",
+                rt_start=date(2027, 3, 2),
+                fractions=1,
+                now=clock.now(),
+            )
+            await audit.record(
+                tx, at=clock.now(), actor="system", action="note", patient_id=pid, old_value="=cmd()", new_value=-4
+            )
             iid = await instances.create_instance(
-                tx, patient_id=pid, questionnaire_id="baseline", questionnaire_version="1.0", timepoint="baseline",
-                study_day=None, is_primary=False, opens_at=clock.now(), closes_at=clock.now() + timedelta(days=1))
-            for n, (item, value) in enumerate([("message_team", PAYLOADS[0]), ("pain_worst", -1),
-                                               ("other_analgesics", ["@a", "b"])]):
-                await instances.add_answer(tx, instance_id=iid, item_id=item, value=value,
-                                           answered_at=clock.now() + timedelta(minutes=n),
-                                           received_at=clock.now() + timedelta(minutes=n), is_correction=False)
+                tx,
+                patient_id=pid,
+                questionnaire_id="baseline",
+                questionnaire_version="1.0",
+                timepoint="baseline",
+                study_day=None,
+                is_primary=False,
+                opens_at=clock.now(),
+                closes_at=clock.now() + timedelta(days=1),
+            )
+            for n, (item, value) in enumerate(
+                [("message_team", PAYLOADS[0]), ("pain_worst", -1), ("other_analgesics", ["@a", "b"])]
+            ):
+                await instances.add_answer(
+                    tx,
+                    instance_id=iid,
+                    item_id=item,
+                    value=value,
+                    answered_at=clock.now() + timedelta(minutes=n),
+                    received_at=clock.now() + timedelta(minutes=n),
+                    is_correction=False,
+                )
             await tx.commit()
         out = tmp_path / "answers.csv"
-        await export_csv(store, out, load_questionnaires(QUESTIONNAIRES_DIR),
-                         load_opioid_catalogue(QUESTIONNAIRES_DIR / "opioids.yaml"))
+        await export_csv(
+            store,
+            out,
+            load_questionnaires(QUESTIONNAIRES_DIR),
+            load_opioid_catalogue(QUESTIONNAIRES_DIR / "opioids.yaml"),
+        )
         rows = {r["item"]: r for r in read_csv(out)}
         assert rows["message_team"]["value"] == "'" + PAYLOADS[0]
         assert rows["pain_worst"]["value"] == "-1"
@@ -77,7 +103,10 @@ async def test_the_csv_and_audit_exports_neutralise_free_text_and_keep_negative_
         note = [r for r in read_csv(audit_out) if r["action"] == "note"][0]
         assert note["old_value"].startswith("'")
         assert note["new_value"] == "-4"
-        assert not any(cell.startswith(("=", "+", "@", "\t", "\r"))
-                       for r in read_csv(audit_out) + read_csv(out) for cell in r.values())
+        assert not any(
+            cell.startswith(("=", "+", "@", "\t", "\r"))
+            for r in read_csv(audit_out) + read_csv(out)
+            for cell in r.values()
+        )
     finally:
         await store.close()

@@ -28,8 +28,10 @@ async def exported(bench: Bench) -> tuple[list[dict[str, str]], dict]:
     assert bench.services is not None
     services = bench.services
     dataset = await load_dataset(services.store)
-    lines = [dict(zip(CSV_COLUMNS, line)) for line in csv_rows(dataset, services.questionnaires, services.opioids,
-                                                               "fr_sor", services.schedule)]
+    lines = [
+        dict(zip(CSV_COLUMNS, line))
+        for line in csv_rows(dataset, services.questionnaires, services.opioids, "fr_sor", services.schedule)
+    ]
     return lines, build_bundle(dataset, services.questionnaires, services.clock.now(), services.schedule)
 
 
@@ -46,7 +48,8 @@ async def test_a_patient_joining_at_23_30_gets_the_first_question_at_once(bench:
     question = bench.last_keyboard_message(1601)
     assert question.message_id == prompt.instance.question_message_id and question.buttons()
     assert rows(bench, "SELECT status, sent_at FROM instances WHERE timepoint = 'baseline'") == [
-        ("open", "2027-03-01T22:30:00Z")]
+        ("open", "2027-03-01T22:30:00Z")
+    ]
     # Finished at night: nothing else is due before the morning, and the bot does not pretend otherwise.
     await answer_all(bench, patient)
     await bench.patient_says(patient, "/reprendre")
@@ -75,7 +78,9 @@ async def test_a_patient_joining_at_23_30_on_day_0_still_gets_a_baseline_and_the
     validate_bundle(bundle)
     (response,) = responses_in(bundle)
     assert {e["valueCode"] for e in response["extension"] if e["url"] == EXT_FLAG} == {
-        "after_rt_start", "enrolled_after_rt_start"}
+        "after_rt_start",
+        "enrolled_after_rt_start",
+    }
 
 
 async def test_a_baseline_answered_before_the_first_fraction_is_not_flagged(bench: Bench) -> None:
@@ -94,9 +99,11 @@ async def test_a_tap_at_night_brings_the_next_due_questionnaire_at_once(bench: B
     report = await bench.tick()
     assert report.sent == [] and report.reminded == []
     await answer_all(bench, patient)  # answers until nothing is asked: the baseline, then the diary that followed
-    assert rows(bench, "SELECT timepoint, status, sent_at >= '2027-03-01T20:05:00Z' FROM instances"
-                       " WHERE timepoint IN ('baseline', 'DD0') ORDER BY id") == [
-        ("baseline", "completed", 0), ("DD0", "completed", 1)]  # DD0 sent at once, at night, on the last tap
+    assert rows(
+        bench,
+        "SELECT timepoint, status, sent_at >= '2027-03-01T20:05:00Z' FROM instances"
+        " WHERE timepoint IN ('baseline', 'DD0') ORDER BY id",
+    ) == [("baseline", "completed", 0), ("DD0", "completed", 1)]  # DD0 sent at once, at night, on the last tap
 
 
 async def test_quiet_hours_still_hold_back_what_the_bot_starts(bench: Bench) -> None:
@@ -119,8 +126,11 @@ RT_D30 = date(2027, 3, 2)  # day 27 = Monday 2027-03-29 (CEST), the D30 window r
 
 def d30_state(bench: Bench, study_id: str) -> tuple[str, int]:
     ((status, reminders),) = rows(
-        bench, "SELECT i.status, i.reminders_sent FROM instances i JOIN patients p ON p.id = i.patient_id"
-               " WHERE p.study_id = ? AND i.timepoint = 'D30'", study_id)
+        bench,
+        "SELECT i.status, i.reminders_sent FROM instances i JOIN patients p ON p.id = i.patient_id"
+        " WHERE p.study_id = ? AND i.timepoint = 'D30'",
+        study_id,
+    )
     return status, reminders
 
 
@@ -137,8 +147,10 @@ async def test_day_30_reminders_stop_after_completion_pause_or_withdrawal_then_t
     await bench.clinician_says("/withdraw C-004")
     sent_before = {s: len(bench.standin.sent_messages(u)) for s, u in ids.items()}
     await bench.advance(timedelta(days=8), step=timedelta(hours=1))  # to day 35, 10:00
-    reminders = {s: sum("Rappel" in (m.text or "") for m in bench.standin.sent_messages(u)[sent_before[s]:])
-                 for s, u in ids.items()}
+    reminders = {
+        s: sum("Rappel" in (m.text or "") for m in bench.standin.sent_messages(u)[sent_before[s] :])
+        for s, u in ids.items()
+    }
     # One reminder on the day (+4 h), one the next day at the preferred time; none after completion, pause or
     # withdrawal.
     assert reminders == {"C-001": 2, "C-002": 0, "C-003": 0, "C-004": 0}
@@ -210,8 +222,9 @@ async def nurse_answers_everything(bench: Bench, instance_id: int) -> list[str]:
         elif item.optional:
             await nurse_press(bench, prefix + "_skip")
         else:
-            await bench.clinician_says(str(int(item.min)) if item.type == "number" and item.min else "1",
-                                       user_id=CLINICIANS[1])
+            await bench.clinician_says(
+                str(int(item.min)) if item.type == "number" and item.min else "1", user_id=CLINICIANS[1]
+            )
     raise AssertionError(f"phone entry did not end: {asked[-5:]}")
 
 
@@ -237,24 +250,28 @@ async def test_a_nurse_enters_the_day_30_answers_by_phone_and_nobody_else_can(be
     assert rows(bench, "SELECT status FROM instances WHERE id = ?", d30) == [("completed",)]
     assert rows(bench, "SELECT DISTINCT source FROM answers WHERE instance_id = ?", d30) == [("phone",)]
     assert rows(bench, "SELECT COUNT(*) FROM answers WHERE instance_id = ?", d30) == [(len(asked),)]
-    audited = rows(bench, "SELECT actor, details FROM audit_log WHERE action = 'answer' AND entity_id LIKE ?",
-                   f"{d30}/%")
+    audited = rows(
+        bench, "SELECT actor, details FROM audit_log WHERE action = 'answer' AND entity_id LIKE ?", f"{d30}/%"
+    )
     assert len(audited) == len(asked)
     assert {actor for actor, _ in audited} == {f"clinician:{CLINICIANS[1]}"}
     assert all('"source": "phone"' in (details or "") for _, details in audited)
     assert "source « phone »" in (bench.group_messages()[-1].text or "") or "phone" in (
-        bench.group_messages()[-1].text or "")
+        bench.group_messages()[-1].text or ""
+    )
     assert rows(bench, "SELECT COUNT(*) FROM audit_log WHERE action = 'phone_entry_start'") == [(1,)]
 
     lines, bundle = await exported(bench)
     d30_lines = [line for line in lines if line["timepoint"] == "D30" and line["derivation"] == ""]
     assert len(d30_lines) == len(asked) and {line["source"] for line in d30_lines} == {"phone"}
     assert {line["source"] for line in lines if line["timepoint"] == "baseline" and line["derivation"] == ""} == {
-        "patient"}
+        "patient"
+    }
     validate_bundle(bundle)  # the answer-source extension is valid FHIR
     response = next(r for r in responses_in(bundle) if r["identifier"]["value"] == "S-001/D30")
-    sources = {e["valueCode"] for item in response["item"] for e in item.get("extension", ())
-               if e["url"] == EXT_ANSWER_SOURCE}
+    sources = {
+        e["valueCode"] for item in response["item"] for e in item.get("extension", ()) if e["url"] == EXT_ANSWER_SOURCE
+    }
     assert sources == {"phone"}
 
     # The patient's own copy of the question is stale now; the day-30 call list no longer names them.

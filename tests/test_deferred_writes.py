@@ -108,11 +108,13 @@ async def test_fetch_each_reads_several_queries_after_the_deferred_writes(store:
     async with store.transaction() as tx:
         tx.defer(_PUT, ("a", "1"))
         tx.defer(_PUT, ("b", "2"))
-        counted, values, nothing = await tx.fetch_each([
-            ("SELECT COUNT(*) AS n FROM settings", ()),
-            ("SELECT value FROM settings WHERE key IN (?, ?) ORDER BY key", ("a", "b")),
-            ("SELECT value FROM settings WHERE key = ?", ("z",)),
-        ])
+        counted, values, nothing = await tx.fetch_each(
+            [
+                ("SELECT COUNT(*) AS n FROM settings", ()),
+                ("SELECT value FROM settings WHERE key IN (?, ?) ORDER BY key", ("a", "b")),
+                ("SELECT value FROM settings WHERE key = ?", ("z",)),
+            ]
+        )
         await tx.commit()
     assert int(counted[0]["n"]) == 2
     assert [r["value"] for r in values] == ["1", "2"]
@@ -210,14 +212,28 @@ async def test_answer_context_reads_what_the_rules_compare_with_as_their_own_loo
                 for rule in rules:  # two alerts per rule, the second acknowledged later than the first
                     for _ in range(2):
                         alert_id = await alerts.insert_alert(
-                            tx, patient_id=found.patient.id, instance_id=found.instance.id, rule_id=rule,
-                            severity="urgent", payload={"fired": {"who": who.user_id}}, now=now, send_now=True)
+                            tx,
+                            patient_id=found.patient.id,
+                            instance_id=found.instance.id,
+                            rule_id=rule,
+                            severity="urgent",
+                            payload={"fired": {"who": who.user_id}},
+                            now=now,
+                            send_now=True,
+                        )
                         await alerts.acknowledge(tx, alert_id, by=4201, now=now)
                     planned = await instances.instances_for(tx, found.patient.id)  # one firing per questionnaire
                     for reason, instance in zip(("ordered", "repeat", "ordered"), planned, strict=False):
                         await alerts.record_suppressed(
-                            tx, patient_id=found.patient.id, instance_id=instance.id, rule_id=rule,
-                            fired={"n": alert_id}, previous_alert_id=alert_id, now=now, reason=reason)  # type: ignore[arg-type]
+                            tx,
+                            patient_id=found.patient.id,
+                            instance_id=instance.id,
+                            rule_id=rule,
+                            fired={"n": alert_id},
+                            previous_alert_id=alert_id,
+                            now=now,
+                            reason=reason,
+                        )  # type: ignore[arg-type]
             await tx.commit()
         async with bench.services.store.read() as tx:  # type: ignore[union-attr]
             found = await answer_context(tx, patient.user_id, reference_rules=rules, ordered_rules=rules[:1])
@@ -229,8 +245,11 @@ async def test_answer_context_reads_what_the_rules_compare_with_as_their_own_loo
             assert {a.payload["fired"]["who"] for a in found.acknowledged.values()} == {patient.user_id}  # type: ignore[index]
             assert found.ordered == await alerts.last_suppressed_of_rules(tx, pid, rules[:1], reason="ordered")
             assert set(found.ordered) == {"pain_rise"} and found.ordered["pain_rise"].reason == "ordered"
-            newest = await tx.fetchone("SELECT MAX(id) AS id FROM suppressed_alerts WHERE patient_id = ? AND"
-                                       " rule_id = 'pain_rise' AND reason = 'ordered'", (pid,))
+            newest = await tx.fetchone(
+                "SELECT MAX(id) AS id FROM suppressed_alerts WHERE patient_id = ? AND"
+                " rule_id = 'pain_rise' AND reason = 'ordered'",
+                (pid,),
+            )
             assert newest is not None and found.ordered["pain_rise"].id == newest["id"]
             history = await patient_history(tx, pid)
             assert history.instances == await instances.instances_for(tx, pid)

@@ -38,8 +38,16 @@ async def _emoji_alerts(bench: Bench) -> list[str]:
         patient = await patients.find_by_study_id(tx, "P-D")
         assert patient is not None
         for title in titles:
-            await alerts.insert_alert(tx, patient_id=patient.id, instance_id=None, rule_id="t", severity="same_day",
-                                      payload={"title": title}, now=bench.clock.now(), send_now=False)
+            await alerts.insert_alert(
+                tx,
+                patient_id=patient.id,
+                instance_id=None,
+                rule_id="t",
+                severity="same_day",
+                payload={"title": title},
+                now=bench.clock.now(),
+                send_now=False,
+            )
         await tx.commit()
     return titles
 

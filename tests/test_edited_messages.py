@@ -29,7 +29,9 @@ async def test_an_edited_clinician_message_never_runs_a_command(bench: Bench) ->
     rows = _db(bench).execute("SELECT study_id, status, rt_start FROM patients ORDER BY id").fetchall()
     assert rows == [("P-A", "active", "2027-03-03")]
     assert [r[0] for r in _db(bench).execute("SELECT action FROM audit_log WHERE action LIKE 'command:%'")] == [
-        "command:enroll", "command:patients"]
+        "command:enroll",
+        "command:patients",
+    ]
 
 
 async def test_an_edited_message_never_redeems_an_invitation(bench: Bench) -> None:

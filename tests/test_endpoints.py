@@ -411,12 +411,16 @@ def test_pain_type_not_answered_is_none_and_absent_type_ignores_a_stray_score():
 
 
 def test_pain_type_profile_has_exactly_the_relieve_keys():
-    assert set(pain_type_profile({})) == set(RELIEVE_PAIN_TYPES) == {
-        "axial_spontaneous",
-        "axial_mechanical",
-        "radicular_spontaneous",
-        "radicular_mechanical",
-    }
+    assert (
+        set(pain_type_profile({}))
+        == set(RELIEVE_PAIN_TYPES)
+        == {
+            "axial_spontaneous",
+            "axial_mechanical",
+            "radicular_spontaneous",
+            "radicular_mechanical",
+        }
+    )
 
 
 @pytest.mark.parametrize(

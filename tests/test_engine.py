@@ -45,17 +45,47 @@ def _item(**fields: Any) -> Item:
 BRANCHING = _q(
     {"id": "pain", "type": "scale", "short": "Douleur", "text": "Douleur ? 0 = aucune, 10 = maximale."},
     {"id": "taking", "type": "yesno", "short": "Traitement", "text": "Traitement ?"},
-    {"id": "product", "type": "single", "short": "Produit", "text": "Lequel ?",
-     "choices": [{"code": "skenan", "label": "Skenan"}, {"code": "durogesic", "label": "Durogesic (patch)"}],
-     "show_if": {"item": "taking", "equals": "yes"}},
-    {"id": "dose", "type": "number", "short": "Dose", "text": "Dose ?", "min": 0, "max": 20, "unit": "mg",
-     "decimals": True, "show_if": {"item": "product", "not_in": ["durogesic"]}},
-    {"id": "patch", "type": "number", "short": "Patch", "text": "Patch ?", "min": 1, "max": 300, "unit": "µg/h",
-     "show_if": {"item": "product", "in": ["durogesic"]}},
+    {
+        "id": "product",
+        "type": "single",
+        "short": "Produit",
+        "text": "Lequel ?",
+        "choices": [{"code": "skenan", "label": "Skenan"}, {"code": "durogesic", "label": "Durogesic (patch)"}],
+        "show_if": {"item": "taking", "equals": "yes"},
+    },
+    {
+        "id": "dose",
+        "type": "number",
+        "short": "Dose",
+        "text": "Dose ?",
+        "min": 0,
+        "max": 20,
+        "unit": "mg",
+        "decimals": True,
+        "show_if": {"item": "product", "not_in": ["durogesic"]},
+    },
+    {
+        "id": "patch",
+        "type": "number",
+        "short": "Patch",
+        "text": "Patch ?",
+        "min": 1,
+        "max": 300,
+        "unit": "µg/h",
+        "show_if": {"item": "product", "in": ["durogesic"]},
+    },
     {"id": "severe", "type": "yesno", "short": "Sévère", "text": "Grave ?", "show_if": {"item": "pain", "gte": 7}},
-    {"id": "others", "type": "multi", "short": "Autres", "text": "Autres ?",
-     "choices": [{"code": "paracetamol", "label": "Paracétamol"}, {"code": "ains", "label": "AINS"},
-                 {"code": "aucun", "label": "Aucun", "exclusive": True}]},
+    {
+        "id": "others",
+        "type": "multi",
+        "short": "Autres",
+        "text": "Autres ?",
+        "choices": [
+            {"code": "paracetamol", "label": "Paracétamol"},
+            {"code": "ains", "label": "AINS"},
+            {"code": "aucun", "label": "Aucun", "exclusive": True},
+        ],
+    },
     {"id": "note", "type": "text", "short": "Message", "text": "Message ?", "optional": True, "max_length": 20},
 )
 
@@ -76,7 +106,13 @@ def test_next_item_walks_visible_items_in_order_and_returns_none_at_the_end() ->
 def test_a_yes_opens_the_branch_and_the_product_picks_the_dose_item() -> None:
     answers: dict[str, Value] = {"pain": 8, "taking": "yes", "product": "durogesic"}
     assert [i.id for i in visible_items(BRANCHING, answers)] == [
-        "pain", "taking", "product", "patch", "severe", "others", "note"
+        "pain",
+        "taking",
+        "product",
+        "patch",
+        "severe",
+        "others",
+        "note",
     ]
     assert next_item(BRANCHING, answers).id == "patch"  # type: ignore[union-attr]
 
@@ -101,10 +137,18 @@ def test_all_and_any_combine_conditions() -> None:
     q = _q(
         {"id": "a", "type": "yesno", "text": "A ?"},
         {"id": "n", "type": "scale", "text": "N ? 0 = non, 10 = oui."},
-        {"id": "both", "type": "yesno", "text": "?", "show_if": {"all": [{"item": "a", "equals": "yes"},
-                                                                           {"item": "n", "gte": 5}]}},
-        {"id": "either", "type": "yesno", "text": "?", "show_if": {"any": [{"item": "a", "equals": "yes"},
-                                                                             {"item": "n", "gte": 5}]}},
+        {
+            "id": "both",
+            "type": "yesno",
+            "text": "?",
+            "show_if": {"all": [{"item": "a", "equals": "yes"}, {"item": "n", "gte": 5}]},
+        },
+        {
+            "id": "either",
+            "type": "yesno",
+            "text": "?",
+            "show_if": {"any": [{"item": "a", "equals": "yes"}, {"item": "n", "gte": 5}]},
+        },
     )
     ids = lambda answers: [i.id for i in visible_items(q, answers)]  # noqa: E731
     assert ids({"a": "yes", "n": 5}) == ["a", "n", "both", "either"]
@@ -115,8 +159,12 @@ def test_all_and_any_combine_conditions() -> None:
 
 def test_a_condition_on_a_multi_item_looks_at_the_ticked_codes() -> None:
     q = _q(
-        {"id": "m", "type": "multi", "text": "?", "choices": [{"code": "a", "label": "A"}, {"code": "b", "label": "B"},
-                                                            {"code": "c", "label": "C"}]},
+        {
+            "id": "m",
+            "type": "multi",
+            "text": "?",
+            "choices": [{"code": "a", "label": "A"}, {"code": "b", "label": "B"}, {"code": "c", "label": "C"}],
+        },
         {"id": "if_a", "type": "yesno", "text": "?", "show_if": {"item": "m", "equals": "a"}},
         {"id": "if_no_b", "type": "yesno", "text": "?", "show_if": {"item": "m", "not_in": ["b"]}},
     )
@@ -143,8 +191,15 @@ def test_progress_counts_the_currently_visible_items() -> None:
 
 
 def test_changing_an_earlier_answer_hides_the_branch_and_ignores_its_old_answers() -> None:
-    answers: dict[str, Value] = {"pain": 8, "taking": "yes", "product": "skenan", "dose": 30, "severe": "yes",
-                                 "others": ["paracetamol"], "note": "merci"}
+    answers: dict[str, Value] = {
+        "pain": 8,
+        "taking": "yes",
+        "product": "skenan",
+        "dose": 30,
+        "severe": "yes",
+        "others": ["paracetamol"],
+        "note": "merci",
+    }
     assert next_item(BRANCHING, answers) is None
     answers["taking"] = "no"
     answers["pain"] = 2
@@ -165,8 +220,12 @@ def test_switching_product_to_a_patch_asks_the_patch_rate_and_drops_the_mg_dose(
 
 def test_changing_relieve_presence_to_no_hides_its_score_in_the_baseline() -> None:
     q = SHIPPED["baseline"]
-    answers: dict[str, Value] = {"pain_worst": 6, "pain_average": 4, "axial_spont_present": "yes",
-                                 "axial_spont_score": 5}
+    answers: dict[str, Value] = {
+        "pain_worst": 6,
+        "pain_average": 4,
+        "axial_spont_present": "yes",
+        "axial_spont_score": 5,
+    }
     assert "axial_spont_score" in effective_answers(q, answers)
     answers["axial_spont_present"] = "no"
     assert "axial_spont_score" not in [i.id for i in visible_items(q, answers)]
@@ -176,9 +235,17 @@ def test_changing_relieve_presence_to_no_hides_its_score_in_the_baseline() -> No
 
 def test_daily_unchanged_treatment_skips_the_regimen_and_asks_only_the_rescue_count() -> None:
     q = SHIPPED["daily"]
-    answers: dict[str, Value] = {"pain_worst": 4, "rf_screen": "some", "rf_weakness": "no", "rf_numbness": "no",
-                                 "rf_bladder_bowel": "no", "rf_radicular_new": "no", "sp_night_pain": "no",
-                                 "sp_straining": "no", "analgesic_same": "yes"}
+    answers: dict[str, Value] = {
+        "pain_worst": 4,
+        "rf_screen": "some",
+        "rf_weakness": "no",
+        "rf_numbness": "no",
+        "rf_bladder_bowel": "no",
+        "rf_radicular_new": "no",
+        "sp_night_pain": "no",
+        "sp_straining": "no",
+        "analgesic_same": "yes",
+    }
     assert next_item(q, answers).id == "rescue_doses_24h"  # type: ignore[union-attr]
     answers["analgesic_same"] = "no"
     # issue 32: a changed treatment asks the signs of opioid toxicity at once, before the new regimen
@@ -200,10 +267,22 @@ def test_buttons_give_typed_values() -> None:
     assert answer_from_button(BRANCHING.item("note"), SKIPPED) == SKIPPED
 
 
-@pytest.mark.parametrize(("item_id", "code"), [
-    ("pain", "11"), ("pain", "-1"), ("pain", "07"), ("pain", "5.0"), ("taking", "oui"), ("product", "oxynorm"),
-    ("pain", SKIPPED), ("taking", UNKNOWN), ("others", "ains"), ("dose", "12"), ("note", "hello"),
-])
+@pytest.mark.parametrize(
+    ("item_id", "code"),
+    [
+        ("pain", "11"),
+        ("pain", "-1"),
+        ("pain", "07"),
+        ("pain", "5.0"),
+        ("taking", "oui"),
+        ("product", "oxynorm"),
+        ("pain", SKIPPED),
+        ("taking", UNKNOWN),
+        ("others", "ains"),
+        ("dose", "12"),
+        ("note", "hello"),
+    ],
+)
 def test_impossible_buttons_are_refused(item_id: str, code: str) -> None:
     with pytest.raises(InvalidAnswer):
         answer_from_button(BRANCHING.item(item_id), code)
@@ -246,19 +325,54 @@ DOSE = _item(type="number", min=0, max=20, decimals=True, unit="mg")
 COUNT = _item(type="number", min=0, max=20)
 
 
-@pytest.mark.parametrize(("text", "value"), [
-    ("7", 7), (" 7 ", 7), ("7,5", 7.5), ("7.5", 7.5), ("0", 0), ("20", 20), ("12,50", 12.5), ("7,0", 7),
-    ("７", 7), ("٧", 7), ("۷,۵", 7.5), ("٧٫٥", 7.5), ("7 mg", 7), ("7mg", 7), ("7,5 MG", 7.5),
-])
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("7", 7),
+        (" 7 ", 7),
+        ("7,5", 7.5),
+        ("7.5", 7.5),
+        ("0", 0),
+        ("20", 20),
+        ("12,50", 12.5),
+        ("7,0", 7),
+        ("７", 7),
+        ("٧", 7),
+        ("۷,۵", 7.5),
+        ("٧٫٥", 7.5),
+        ("7 mg", 7),
+        ("7mg", 7),
+        ("7,5 MG", 7.5),
+    ],
+)
 def test_typed_numbers_are_accepted_in_the_ways_patients_write_them(text: str, value: float) -> None:
     result = answer_from_text(DOSE, text)
     assert result == value and type(result) is type(value)
 
 
-@pytest.mark.parametrize("text", [
-    "-1", "abc", "1e3", "7/10", "", "   ", "NaN", "inf", "21", "20,5", "7,", ",5", "1 000", "7²", "７/１０", "7 kg",
-    "9" * 40, "+7",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "-1",
+        "abc",
+        "1e3",
+        "7/10",
+        "",
+        "   ",
+        "NaN",
+        "inf",
+        "21",
+        "20,5",
+        "7,",
+        ",5",
+        "1 000",
+        "7²",
+        "７/１０",
+        "7 kg",
+        "9" * 40,
+        "+7",
+    ],
+)
 def test_typed_numbers_that_are_not_plain_amounts_in_range_are_refused(text: str) -> None:
     with pytest.raises(InvalidAnswer):
         answer_from_text(DOSE, text)
@@ -268,16 +382,18 @@ def test_decimals_are_refused_where_the_item_does_not_allow_them() -> None:
     assert answer_from_text(COUNT, "3") == 3
     with pytest.raises(InvalidAnswer) as caught:
         answer_from_text(COUNT, "3,5")
-    assert caught.value.message == _("Please type a whole number between {min} and {max} (for example {example}).")\
-        .format(min="0", max="20", example="2")
+    assert caught.value.message == _(
+        "Please type a whole number between {min} and {max} (for example {example})."
+    ).format(min="0", max="20", example="2")
 
 
 def test_the_number_message_says_the_range_with_french_decimals() -> None:
     item = _item(type="number", min=0.5, max=12.5, decimals=True)
     with pytest.raises(InvalidAnswer) as caught:
         answer_from_text(item, "13")
-    assert caught.value.message == _("Please type a number between {min} and {max} (for example {example}).")\
-        .format(min="0,5", max="12,5", example="2")
+    assert caught.value.message == _("Please type a number between {min} and {max} (for example {example}).").format(
+        min="0,5", max="12,5", example="2"
+    )
 
 
 def test_invalid_answer_messages_go_through_the_translation_catalog(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -296,10 +412,20 @@ def test_a_scale_accepts_a_typed_whole_number_from_0_to_10() -> None:
             answer_from_text(pain, text)
 
 
-@pytest.mark.parametrize(("text", "value"), [
-    ("oui", "yes"), ("Oui", "yes"), ("OUI !", "yes"), ("oui.", "yes"), ("óui", "yes"), ("non", "no"),
-    ("NON", "no"), ("Non...", "no"), (" non ! ", "no"),
-])
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("oui", "yes"),
+        ("Oui", "yes"),
+        ("OUI !", "yes"),
+        ("oui.", "yes"),
+        ("óui", "yes"),
+        ("non", "no"),
+        ("NON", "no"),
+        ("Non...", "no"),
+        (" non ! ", "no"),
+    ],
+)
 def test_yes_no_can_be_typed_in_french(text: str, value: str) -> None:
     assert answer_from_text(BRANCHING.item("taking"), text) == value
 
@@ -342,8 +468,15 @@ def test_display_values_in_french() -> None:
 
 
 def test_summary_lists_visible_answered_items_with_short_labels() -> None:
-    answers: dict[str, Value] = {"pain": 8, "taking": "yes", "product": "skenan", "dose": 12.5, "severe": "no",
-                                 "others": ["aucun"], "note": "Un message très long pour l'équipe"}
+    answers: dict[str, Value] = {
+        "pain": 8,
+        "taking": "yes",
+        "product": "skenan",
+        "dose": 12.5,
+        "severe": "no",
+        "others": ["aucun"],
+        "note": "Un message très long pour l'équipe",
+    }
     lines = summary_lines(BRANCHING, answers)
     assert lines[0] == _("{label}: {value}").format(label="Douleur", value="8")
     assert lines[3] == _("{label}: {value}").format(label="Dose", value="12,5 mg")
@@ -387,9 +520,14 @@ def _valid_answer(draw: Any, item: Item) -> Value:
         whole = draw(st.integers(int(item.min) + (item.min != int(item.min)), int(item.max)))
         text = f"{whole},5" if item.decimals and whole < item.max and draw(st.booleans()) else str(whole)
         return answer_from_text(item, text)
-    return answer_from_text(item, draw(st.text(min_size=1, max_size=30).filter(lambda s: s.strip() != ""
-                                                                            and s.strip() not in ("_skip",
-                                                                                                  "_unknown"))))
+    return answer_from_text(
+        item,
+        draw(
+            st.text(min_size=1, max_size=30).filter(
+                lambda s: s.strip() != "" and s.strip() not in ("_skip", "_unknown")
+            )
+        ),
+    )
 
 
 def _drive(draw: Any, q: Questionnaire, answers: dict[str, Value]) -> list[str]:

@@ -32,17 +32,25 @@ async def test_every_red_flag_in_every_questionnaire_raises_exactly_one_urgent_a
         texts = bench.texts(2001)
         # At inclusion the patient calls the department now (a doctor must check before treating); afterwards a new
         # neurological sign is "call 15 or 112 now", unconditionally — never "if it is still there".
-        wording = ("Appelez maintenant le service de radiothérapie" if questionnaire == "baseline"
-                   else "Appelez maintenant le 15 (SAMU) ou le 112")
+        wording = (
+            "Appelez maintenant le service de radiothérapie"
+            if questionnaire == "baseline"
+            else "Appelez maintenant le 15 (SAMU) ou le 112"
+        )
         advised = sum(wording in t for t in texts)
         assert advised - (advised_before if questionnaire != "daily" else 0) == 4, questionnaire
         advised_before = advised
         assert not any("Si ce symptôme est présent" in t for t in texts)
-    fired = rows(bench, "SELECT i.questionnaire_id, a.rule_id FROM alerts a JOIN instances i ON i.id = a.instance_id"
-                        " WHERE a.severity = 'urgent' ORDER BY a.id")
+    fired = rows(
+        bench,
+        "SELECT i.questionnaire_id, a.rule_id FROM alerts a JOIN instances i ON i.id = a.instance_id"
+        " WHERE a.severity = 'urgent' ORDER BY a.id",
+    )
     assert sorted(fired) == sorted(
-        (q, f if q != "baseline" else f"{f}_inclusion") for q in ("baseline", "daily", "followup", "weekly")
-        for f in RED_FLAGS)
+        (q, f if q != "baseline" else f"{f}_inclusion")
+        for q in ("baseline", "daily", "followup", "weekly")
+        for f in RED_FLAGS
+    )
     messages = alert_messages(bench)
     assert len(messages) == 16
     assert sum("Trouvé à l'inclusion" in m for m in messages) == 4

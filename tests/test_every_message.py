@@ -69,16 +69,22 @@ def flag(category: str, severity: str = "urgent") -> FreeTextFlag:
     return FreeTextFlag(category, category, severity)
 
 
-@pytest.mark.parametrize(("categories", "expected"), [
-    (["suicidal", "fever"], "suicide"),
-    (["fever", "bleeding"], "emergency"),
-    (["unconscious"], "emergency"), (["chest_breathing"], "emergency"),
-    (["urinary_retention", "fever"], "neuro"), (["numbness"], "neuro"),
-    (["overdose"], "toxicity"), (["confusion", "fever"], "toxicity"),
-    (["fever"], "fever"),
-    (["unbearable_pain"], "urgent"),
-    (["vomiting_swallowing"], "same_day"),
-])
+@pytest.mark.parametrize(
+    ("categories", "expected"),
+    [
+        (["suicidal", "fever"], "suicide"),
+        (["fever", "bleeding"], "emergency"),
+        (["unconscious"], "emergency"),
+        (["chest_breathing"], "emergency"),
+        (["urinary_retention", "fever"], "neuro"),
+        (["numbness"], "neuro"),
+        (["overdose"], "toxicity"),
+        (["confusion", "fever"], "toxicity"),
+        (["fever"], "fever"),
+        (["unbearable_pain"], "urgent"),
+        (["vomiting_swallowing"], "same_day"),
+    ],
+)
 def test_screen_categories_map_to_their_danger_group_most_pressing_first(categories: list[str], expected: str) -> None:
     flags = tuple(flag(c) for c in categories)
     assert advice_for_flags(flags) == expected
@@ -190,8 +196,9 @@ async def test_media_in_a_burst_are_all_copied(bench: Bench) -> None:
     await bench.settle()
     await bench.advance(timedelta(minutes=2), step=timedelta(seconds=20))
     assert rows(bench, "SELECT COUNT(*) FROM alerts WHERE rule_id = 'free_text'") == [(3,)]  # burst control held
-    copied = [m for m in bench.group_messages() if m.extra.get("voice") or m.extra.get("sticker")
-              or m.extra.get("location")]
+    copied = [
+        m for m in bench.group_messages() if m.extra.get("voice") or m.extra.get("sticker") or m.extra.get("location")
+    ]
     assert len(copied) == 3
     held = [t for t in group_texts(bench) if "3 autres messages de P-M11" in t]
     assert len(held) == 1 and "un message vocal" in held[0] and "une position" in held[0]
@@ -232,7 +239,8 @@ async def test_a_word_for_help_inside_an_ordinary_sentence_is_not_a_cry_for_help
 
 @pytest.mark.parametrize("word", ["SOS", "urgence", "aidez-moi", "suicide", "saignement", "convulsions"])
 async def test_a_one_word_cry_for_help_during_a_question_is_stored_reaches_the_team_and_gets_15_112(
-    bench: Bench, word: str,
+    bench: Bench,
+    word: str,
 ) -> None:
     # Holds today (stored, posted, 15/112 in the reply) and once the screen flags these words (then it alerts).
     patient = await bench.join(6021, "P-M21", RT)
@@ -295,12 +303,17 @@ async def test_a_red_flag_is_never_held_by_burst_control(bench: Bench) -> None:
 # ------------------------------------------------------------------------------------ 3. the safety line
 
 
-@pytest.mark.parametrize(("start", "reading"), [
-    (datetime(2027, 3, 1, 21, 0, tzinfo=UTC), "L'équipe le lira mardi 2 mars, à partir de 9 h"),  # Mon 22:00
-    (datetime(2027, 3, 1, 9, 0, tzinfo=UTC), "L'équipe le lira aujourd'hui"),  # Monday 10:00
-])
+@pytest.mark.parametrize(
+    ("start", "reading"),
+    [
+        (datetime(2027, 3, 1, 21, 0, tzinfo=UTC), "L'équipe le lira mardi 2 mars, à partir de 9 h"),  # Mon 22:00
+        (datetime(2027, 3, 1, 9, 0, tzinfo=UTC), "L'équipe le lira aujourd'hui"),  # Monday 10:00
+    ],
+)
 async def test_every_reply_to_free_text_carries_the_safety_line_and_the_true_reading_time(
-    tmp_path: Path, start: datetime, reading: str,
+    tmp_path: Path,
+    start: datetime,
+    reading: str,
 ) -> None:
     async with bench_at(tmp_path, start) as bench:
         patient = await bench.join(6040, "P-M40", date(2027, 3, 10))

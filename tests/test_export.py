@@ -34,13 +34,24 @@ CLINICIAN_TELEGRAM_ID = 555000111222
 TRICKY_TEXT = 'J\'ai mal, "beaucoup"\net la nuit'
 
 BASELINE_1 = {  # oxycodone 20 mg x 2: 80 mg/day with fr_sor (factor 2), 60 with cdc_2022 (1.5), opioids.yaml
-    "pain_worst": 7, "bg_taking": "yes", "bg_product": "oxycontin", "bg_dose": 20, "bg_per_day": 2,
-    "rescue_taking": "no", "other_analgesics": ["ains", "paracetamol"], "message_team": TRICKY_TEXT,
+    "pain_worst": 7,
+    "bg_taking": "yes",
+    "bg_product": "oxycontin",
+    "bg_dose": 20,
+    "bg_per_day": 2,
+    "rescue_taking": "no",
+    "other_analgesics": ["ains", "paracetamol"],
+    "message_team": TRICKY_TEXT,
 }
 DIARY_1 = {"pain_worst": 9, "analgesic_same": "yes", "rescue_doses_24h": 0}
 BASELINE_2 = {  # methadone: converted with a factor to confirm by the site pharmacist (opioids.md)
-    "pain_worst": 5, "bg_taking": "yes", "bg_product": "methadone", "bg_dose": 10, "bg_per_day": 2,
-    "rescue_taking": "no", "message_team": "_skip",
+    "pain_worst": 5,
+    "bg_taking": "yes",
+    "bg_product": "methadone",
+    "bg_dose": 10,
+    "bg_per_day": 2,
+    "rescue_taking": "no",
+    "message_team": "_skip",
 }
 
 
@@ -55,22 +66,41 @@ def catalogue() -> OpioidCatalogue:
 
 
 async def add_instance(
-    store: Store, clock: VirtualClock, patient_id: int, questionnaire: str, timepoint: str, day: int | None,
-    answers: dict[str, Any], *, status: str = "completed",
+    store: Store,
+    clock: VirtualClock,
+    patient_id: int,
+    questionnaire: str,
+    timepoint: str,
+    day: int | None,
+    answers: dict[str, Any],
+    *,
+    status: str = "completed",
 ) -> int:
     """An instance answered item by item, one minute apart, then given `status`."""
     async with store.transaction() as tx:
         instance_id = await instances.create_instance(
-            tx, patient_id=patient_id, questionnaire_id=questionnaire, questionnaire_version="1.0",
-            timepoint=timepoint, study_day=day, is_primary=timepoint == "D30", opens_at=clock.now(),
+            tx,
+            patient_id=patient_id,
+            questionnaire_id=questionnaire,
+            questionnaire_version="1.0",
+            timepoint=timepoint,
+            study_day=day,
+            is_primary=timepoint == "D30",
+            opens_at=clock.now(),
             closes_at=clock.now() + timedelta(days=2),
         )
         await instances.set_status(tx, instance_id, "open", clock.now())
         for item, value in answers.items():
             clock.advance(timedelta(minutes=1))
-            await instances.add_answer(tx, instance_id=instance_id, item_id=item, value=value,
-                                       answered_at=clock.now() - timedelta(seconds=5), received_at=clock.now(),
-                                       is_correction=False)
+            await instances.add_answer(
+                tx,
+                instance_id=instance_id,
+                item_id=item,
+                value=value,
+                answered_at=clock.now() - timedelta(seconds=5),
+                received_at=clock.now(),
+                is_correction=False,
+            )
         if status != "open":
             await instances.set_status(tx, instance_id, status, clock.now())
         await tx.commit()
@@ -80,8 +110,15 @@ async def add_instance(
 async def correct(store: Store, clock: VirtualClock, instance_id: int, item: str, value: Any) -> None:
     clock.advance(timedelta(minutes=3))
     async with store.transaction() as tx:
-        await instances.add_answer(tx, instance_id=instance_id, item_id=item, value=value, answered_at=clock.now(),
-                                   received_at=clock.now(), is_correction=True)
+        await instances.add_answer(
+            tx,
+            instance_id=instance_id,
+            item_id=item,
+            value=value,
+            answered_at=clock.now(),
+            received_at=clock.now(),
+            is_correction=True,
+        )
         await tx.commit()
 
 
@@ -92,18 +129,50 @@ async def build_cohort(path: Path) -> dict[str, int]:
     ids: dict[str, int] = {}
     try:
         async with store.transaction() as tx:
-            p1 = await patients.create_patient(tx, study_id="SPB-001", site_code="LYON", arm="standard",
-                                               rt_start=RT_START, fractions=1, now=clock.now())
-            p2 = await patients.create_patient(tx, study_id="SPB-002", site_code="PARIS", arm="experimental",
-                                               rt_start=RT_START, fractions=5, now=clock.now())
-            await patients.link_telegram(tx, patient_id=p1, telegram_user_id=PATIENT_TELEGRAM_ID,
-                                         chat_id=PATIENT_CHAT_ID, now=clock.now())
-            await audit.record(tx, at=clock.now(), actor=f"stranger:{PATIENT_TELEGRAM_ID}", action="start_refused",
-                               details={"reason": "unknown"})
-            await audit.record(tx, at=clock.now(), actor="patient:SPB-001", action="join", patient_id=p1,
-                               entity="invitation", entity_id=1)
-            await audit.record(tx, at=clock.now(), actor=f"clinician:{CLINICIAN_TELEGRAM_ID}",
-                               action="command:patient", details={"study_id": "SPB-001"})
+            p1 = await patients.create_patient(
+                tx,
+                study_id="SPB-001",
+                site_code="LYON",
+                arm="standard",
+                rt_start=RT_START,
+                fractions=1,
+                now=clock.now(),
+            )
+            p2 = await patients.create_patient(
+                tx,
+                study_id="SPB-002",
+                site_code="PARIS",
+                arm="experimental",
+                rt_start=RT_START,
+                fractions=5,
+                now=clock.now(),
+            )
+            await patients.link_telegram(
+                tx, patient_id=p1, telegram_user_id=PATIENT_TELEGRAM_ID, chat_id=PATIENT_CHAT_ID, now=clock.now()
+            )
+            await audit.record(
+                tx,
+                at=clock.now(),
+                actor=f"stranger:{PATIENT_TELEGRAM_ID}",
+                action="start_refused",
+                details={"reason": "unknown"},
+            )
+            await audit.record(
+                tx,
+                at=clock.now(),
+                actor="patient:SPB-001",
+                action="join",
+                patient_id=p1,
+                entity="invitation",
+                entity_id=1,
+            )
+            await audit.record(
+                tx,
+                at=clock.now(),
+                actor=f"clinician:{CLINICIAN_TELEGRAM_ID}",
+                action="command:patient",
+                details={"study_id": "SPB-001"},
+            )
             await tx.commit()
         ids["p1_baseline"] = await add_instance(store, clock, p1, "baseline", "baseline", None, BASELINE_1)
         await correct(store, clock, ids["p1_baseline"], "pain_worst", 8)
@@ -216,8 +285,11 @@ async def test_each_completed_instance_gets_one_omed_row_labelled_with_its_table
     assert omed[str(ids["p1_baseline"])]["flags"] == "computed_at_export"
     assert {r["derivation"] for r in omed.values()} == {"omed:fr_sor@1.1"}
     assert omed[str(ids["p1_dd0"])]["questionnaire"] == "daily"
-    assert all(r["derivation"] in ("", "instance") for r in read_csv(out)
-               if r["item"] not in ("omed_mg", "icpre_project", "icpre_strict"))
+    assert all(
+        r["derivation"] in ("", "instance")
+        for r in read_csv(out)
+        if r["item"] not in ("omed_mg", "icpre_project", "icpre_strict")
+    )
 
 
 async def test_omed_rows_follow_the_requested_conversion_table(cohort, tmp_path, questionnaires, catalogue):
@@ -297,8 +369,19 @@ async def test_audit_export_has_every_column_in_id_order_with_telegram_actors_ps
     finally:
         await store.close()
     rows = read_csv(out)
-    assert list(rows[0]) == ["id", "at", "actor", "action", "patient_id", "entity", "entity_id", "old_value",
-                             "new_value", "telegram_date", "details"]
+    assert list(rows[0]) == [
+        "id",
+        "at",
+        "actor",
+        "action",
+        "patient_id",
+        "entity",
+        "entity_id",
+        "old_value",
+        "new_value",
+        "telegram_date",
+        "details",
+    ]
     assert count == len(rows) == 3
     assert [int(r["id"]) for r in rows] == sorted(int(r["id"]) for r in rows)
     assert [r["actor"] for r in rows] == ["stranger:#1", "patient:SPB-001", "clinician:#1"]
@@ -342,18 +425,21 @@ async def test_fhir_bundle_validates_with_fhir_resources_and_has_one_response_pe
     answered = {a["instance_id"] for a in await stored_answers(database)}
     assert len(responses) == len(answered) == 5  # W22 has no answer
     assert {r["identifier"]["value"] for r in responses} == {
-        "SPB-001/baseline", "SPB-001/DD0", "SPB-001/DD1", "SPB-001/D15", "SPB-002/baseline"
+        "SPB-001/baseline",
+        "SPB-001/DD0",
+        "SPB-001/DD1",
+        "SPB-001/D15",
+        "SPB-002/baseline",
     }
     definitions = [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Questionnaire"]
     assert sorted(d["url"].rsplit(":", 1)[1] for d in definitions) == ["baseline", "daily", "followup"]
 
 
-async def test_fhir_response_carries_status_subject_authored_and_current_answers_only(
-    cohort, tmp_path, questionnaires
-):
+async def test_fhir_response_carries_status_subject_authored_and_current_answers_only(cohort, tmp_path, questionnaires):
     database, ids = cohort
-    responses = {r["identifier"]["value"]: r for r in responses_in(await fhir_bundle(database, tmp_path,
-                                                                                     questionnaires))}
+    responses = {
+        r["identifier"]["value"]: r for r in responses_in(await fhir_bundle(database, tmp_path, questionnaires))
+    }
     baseline = responses["SPB-001/baseline"]
     assert baseline["status"] == "completed"
     assert responses["SPB-001/D15"]["status"] == "in-progress"
@@ -392,7 +478,8 @@ async def test_fhir_answers_follow_the_item_type_mapping(cohort, tmp_path, quest
 
 def test_every_shipped_questionnaire_converts_to_a_valid_fhir_questionnaire(questionnaires):
     bundle = {
-        "resourceType": "Bundle", "type": "collection",
+        "resourceType": "Bundle",
+        "type": "collection",
         "entry": [{"resource": questionnaire_resource(q)} for q in questionnaires.values()],
     }
     validate_bundle(bundle)
@@ -401,9 +488,17 @@ def test_every_shipped_questionnaire_converts_to_a_valid_fhir_questionnaire(ques
 
 def test_a_bundle_that_breaks_the_fhir_model_is_refused():
     bundle = {
-        "resourceType": "Bundle", "type": "collection",
-        "entry": [{"resource": {"resourceType": "QuestionnaireResponse", "status": "completed",
-                                "item": [{"linkId": "pain_worst", "answer": [{"valueInteger": "huit"}]}]}}],
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [
+            {
+                "resource": {
+                    "resourceType": "QuestionnaireResponse",
+                    "status": "completed",
+                    "item": [{"linkId": "pain_worst", "answer": [{"valueInteger": "huit"}]}],
+                }
+            }
+        ],
     }
     with pytest.raises(ExportError, match="does not validate"):
         validate_bundle(bundle)
@@ -435,8 +530,9 @@ async def test_unknown_format_is_an_export_error(cohort, tmp_path, questionnaire
 
 
 @pytest.mark.parametrize("fmt", ["csv", "fhir", "audit"])
-async def test_an_unwritable_path_is_an_export_error_and_leaves_no_file(cohort, tmp_path, questionnaires,
-                                                                        catalogue, fmt):
+async def test_an_unwritable_path_is_an_export_error_and_leaves_no_file(
+    cohort, tmp_path, questionnaires, catalogue, fmt
+):
     database, _ = cohort
     (tmp_path / "a_file").write_text("x")
     store = await open_store(database)
@@ -515,8 +611,12 @@ def test_cli_prints_one_sentence_and_exits_2_on_an_export_error(tmp_path, capsys
     database = tmp_path / "bot.sqlite3"
     asyncio.run(build_cohort(database))
     (tmp_path / "AFILE").write_text("x")
-    argv = tuple(a.replace("OUT", str(tmp_path / "o")).replace("MISSING", str(tmp_path / "no"))
-                 .replace("AFILE", str(tmp_path / "AFILE")) for a in argv)
+    argv = tuple(
+        a.replace("OUT", str(tmp_path / "o"))
+        .replace("MISSING", str(tmp_path / "no"))
+        .replace("AFILE", str(tmp_path / "AFILE"))
+        for a in argv
+    )
     code = run_command(cli_args(*argv), load_settings(BOT_DATABASE=str(database)))
     err = capsys.readouterr().err
     assert code == 2
@@ -526,12 +626,13 @@ def test_cli_prints_one_sentence_and_exits_2_on_an_export_error(tmp_path, capsys
 
 def test_cli_on_a_missing_database_exits_2_without_creating_it(tmp_path, capsys):
     database = tmp_path / "typo.sqlite3"
-    code = run_command(cli_args("export", "--format", "audit", "--out", str(tmp_path / "a.csv")),
-                       load_settings(BOT_DATABASE=str(database)))
+    code = run_command(
+        cli_args("export", "--format", "audit", "--out", str(tmp_path / "a.csv")),
+        load_settings(BOT_DATABASE=str(database)),
+    )
     assert code == 2
     assert "does not exist" in capsys.readouterr().err
     assert not database.exists()
-
 
 
 async def test_every_instance_has_status_and_time_rows_missed_ones_too(cohort, tmp_path, questionnaires, catalogue):
@@ -544,8 +645,14 @@ async def test_every_instance_has_status_and_time_rows_missed_ones_too(cohort, t
         await store.close()
     facts = {(r["instance"], r["item"]): r["value"] for r in read_csv(out) if r["derivation"] == "instance"}
     status = {key: facts[(str(ids[key]), "instance_status")] for key in ids}
-    assert status == {"p1_baseline": "completed", "p1_dd0": "completed", "p1_dd1": "partial",
-                      "p1_d15": "in_progress", "p1_w22": "in_progress", "p2_baseline": "completed"}
+    assert status == {
+        "p1_baseline": "completed",
+        "p1_dd0": "completed",
+        "p1_dd1": "partial",
+        "p1_d15": "in_progress",
+        "p1_w22": "in_progress",
+        "p2_baseline": "completed",
+    }
     for key in ids:
         assert facts[(str(ids[key]), "instance_due")].endswith("Z")
         assert facts[(str(ids[key]), "instance_sent")].endswith("Z")  # the cohort opens every instance
@@ -566,4 +673,8 @@ def test_export_status_names_partial_missed_and_withdrawn_questionnaires() -> No
     assert export_status(cancelled, replace(patient, status="withdrawn"), False) == "withdrawn"
     assert export_status(cancelled, patient, False) == "cancelled"
     assert [response_status(replace(inst, status=s)) for s in ("completed", "missed", "cancelled", "open")] == [
-        "completed", "stopped", "stopped", "in-progress"]
+        "completed",
+        "stopped",
+        "stopped",
+        "in-progress",
+    ]

@@ -26,8 +26,18 @@ def cli(database: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 async def test_every_stored_answer_is_exported_exactly_once_and_the_fhir_bundle_validates(bench: Bench) -> None:
     first = await bench.join(5001, "X-001", date(2027, 3, 3), "arm=experimental", "site=LYON")
-    await answer_all(bench, first, {"pain_worst": 7, "bg_taking": "yes", "bg_product": "skenan", "bg_dose": 30,
-                                    "bg_per_day": 2, "message_team": "Merci"})
+    await answer_all(
+        bench,
+        first,
+        {
+            "pain_worst": 7,
+            "bg_taking": "yes",
+            "bg_product": "skenan",
+            "bg_dose": 30,
+            "bg_per_day": 2,
+            "message_team": "Merci",
+        },
+    )
     await bench.clinician_says("/send X-001 followup")
     await give(bench, first, 4)
     await bench.press(first, "↩️ Modifier ma réponse précédente")
@@ -39,10 +49,14 @@ async def test_every_stored_answer_is_exported_exactly_once_and_the_fhir_bundle_
     await give(bench, second, 5)  # left in progress
     await bench.stop_bot()
 
-    stored = sqlite3.connect(bench.database).execute(
-        "SELECT p.study_id, a.instance_id, a.item_id, a.value, a.answered_at FROM answers a"
-        " JOIN instances i ON i.id = a.instance_id JOIN patients p ON p.id = i.patient_id"
-    ).fetchall()
+    stored = (
+        sqlite3.connect(bench.database)
+        .execute(
+            "SELECT p.study_id, a.instance_id, a.item_id, a.value, a.answered_at FROM answers a"
+            " JOIN instances i ON i.id = a.instance_id JOIN patients p ON p.id = i.patient_id"
+        )
+        .fetchall()
+    )
     assert len(stored) > 80
 
     out = bench.tmp_path / "answers.csv"
@@ -53,8 +67,11 @@ async def test_every_stored_answer_is_exported_exactly_once_and_the_fhir_bundle_
     answer_lines = [l for l in lines if l["derivation"] == ""]
     exported = sorted((l["study_id"], int(l["instance"]), l["item"], l["answered_at"]) for l in answer_lines)
     assert exported == sorted((s, i, item, at) for s, i, item, _, at in stored)  # each exactly once
-    pain = [l for l in answer_lines if l["study_id"] == "X-001" and l["timepoint"].startswith("X")
-            and l["item"] == "pain_worst"]
+    pain = [
+        l
+        for l in answer_lines
+        if l["study_id"] == "X-001" and l["timepoint"].startswith("X") and l["item"] == "pain_worst"
+    ]
     assert [(l["value"], l["superseded"]) for l in pain] == [("4", "true"), ("2", "false")]
     omed = [l for l in lines if l["item"] == "omed_mg" and l["study_id"] == "X-001"]
     assert omed and omed[0]["value"] in ("60", "60.0") and omed[0]["derivation"] == "omed:fr_sor@1.1"
@@ -97,10 +114,9 @@ async def test_the_patients_own_messages_are_exported_and_shown_in_patient(bench
     assert services is not None
     patient = await bench.join(8801, "P-MSG", date(2027, 3, 3))
     await answer_all(bench, patient)
-    await bench.patient_says(patient, "=HYPERLINK(\"http://evil\",\"clic\") bonjour, j'ai une question")
+    await bench.patient_says(patient, '=HYPERLINK("http://evil","clic") bonjour, j\'ai une question')
     await bench.patient_says(patient, "je ne sens plus mes jambes depuis ce matin")
-    stored = sqlite3.connect(bench.database).execute(
-        "SELECT text, flags FROM patient_messages ORDER BY id").fetchall()
+    stored = sqlite3.connect(bench.database).execute("SELECT text, flags FROM patient_messages ORDER BY id").fetchall()
     assert len(stored) == 2 and stored[1][1] != "[]", stored  # the second one is a red flag
 
     out = bench.tmp_path / "messages.csv"

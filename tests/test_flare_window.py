@@ -22,12 +22,17 @@ def diary(pains: dict[int, int]) -> tuple[list[Instance], list[AnswerRow]]:
     instances, answers = [], []
     base = {"pain_worst": 4, "bg_taking": "no", "rescue_taking": "no"}
     days: list[tuple[str, str, int | None, dict[str, object]]] = [("baseline", "baseline", None, base)]
-    days += [("daily", f"DD{d}", d, {"pain_worst": p, "analgesic_same": "yes", "rescue_doses_24h": 0})
-             for d, p in sorted(pains.items())]
+    days += [
+        ("daily", f"DD{d}", d, {"pain_worst": p, "analgesic_same": "yes", "rescue_doses_24h": 0})
+        for d, p in sorted(pains.items())
+    ]
     for i, (qid, timepoint, day, given) in enumerate(days, start=1):
         opens = WHEN + timedelta(days=day or 0)
-        instances.append(Instance(i, 1, qid, "1.2", timepoint, day, False, opens, opens, "completed", opens, opens,
-                                  0, None, None, None))
+        instances.append(
+            Instance(
+                i, 1, qid, "1.2", timepoint, day, False, opens, opens, "completed", opens, opens, 0, None, None, None
+            )
+        )
         for item, value in given.items():
             answers.append(AnswerRow(len(answers) + 1, i, item, value, "", "", False, False))  # type: ignore[arg-type]
     return instances, answers

@@ -89,7 +89,8 @@ async def run_flood(bench: Bench, *, messages: int, seconds: float, taps: int = 
         sent = time.monotonic()
         bench.standin.send_text(warning.user_id, warning.user_id, RED_FLAG)
         await bench.standin.wait_for(
-            lambda: any("FL-RED" in (m.text or "") for m in bench.group_messages()[before:]), timeout=WAIT)
+            lambda: any("FL-RED" in (m.text or "") for m in bench.group_messages()[before:]), timeout=WAIT
+        )
         figures.red_flag = time.monotonic() - sent
 
     await asyncio.gather(flood(), answer(), warn())
@@ -102,14 +103,19 @@ async def _check_flood(tmp_path: Path, *, messages: int, seconds: float) -> Floo
     await bench.start()
     try:
         figures = await run_flood(bench, messages=messages, seconds=seconds)
-        print(f"\n{messages} in {seconds:.0f} s (sent in {figures.flood_seconds:.1f} s): worst reply "
-              f"{max(figures.replies):.3f} s of {len(figures.replies)}, red flag {figures.red_flag:.3f} s")
+        print(
+            f"\n{messages} in {seconds:.0f} s (sent in {figures.flood_seconds:.1f} s): worst reply "
+            f"{max(figures.replies):.3f} s of {len(figures.replies)}, red flag {figures.red_flag:.3f} s"
+        )
         assert len(figures.replies) >= 5, figures
         assert max(figures.replies) <= 1.0, figures.replies
         assert figures.red_flag <= 2.0, figures.red_flag
         # every flooder message is stored, the red flag inside the flood included, and it alerted
-        stored = _rows(bench, "SELECT COUNT(*) FROM patient_messages m JOIN patients p ON p.id = m.patient_id "
-                              "WHERE p.study_id = 'FL-FLO'")[0][0]
+        stored = _rows(
+            bench,
+            "SELECT COUNT(*) FROM patient_messages m JOIN patients p ON p.id = m.patient_id "
+            "WHERE p.study_id = 'FL-FLO'",
+        )[0][0]
         assert stored == messages
         # ... and in the statisticians' export of the patients' own messages (`export --format messages`)
         assert bench.services is not None
@@ -119,10 +125,19 @@ async def _check_flood(tmp_path: Path, *, messages: int, seconds: float) -> Floo
         assert exported >= messages and len(flooder_rows) == messages
         await bench.tick()  # deliveries still owed (none expected: the alert goes out at once)
         await bench.standin.wait_for(
-            lambda: any("FL-FLO" in (m.text or "") and "ALERTE URGENTE" in (m.text or "")
-                        for m in bench.group_messages()), timeout=10)
-        assert _rows(bench, "SELECT COUNT(*) FROM alerts a JOIN patients p ON p.id = a.patient_id "
-                            "WHERE p.study_id = 'FL-FLO' AND a.severity = 'urgent'")[0][0] == 1
+            lambda: any(
+                "FL-FLO" in (m.text or "") and "ALERTE URGENTE" in (m.text or "") for m in bench.group_messages()
+            ),
+            timeout=10,
+        )
+        assert (
+            _rows(
+                bench,
+                "SELECT COUNT(*) FROM alerts a JOIN patients p ON p.id = a.patient_id "
+                "WHERE p.study_id = 'FL-FLO' AND a.severity = 'urgent'",
+            )[0][0]
+            == 1
+        )
         # the flooder still got its urgent advice (never muted), and Telegram never had to refuse anything
         assert any("15" in t for t in bench.texts(97_003))
         assert bench.standin.stats.flood_limited == 0
@@ -192,9 +207,19 @@ async def test_one_sender_holds_one_slot_at_most_and_the_others_are_not_queued_b
         running[user] -= 1
 
     def update(update_id: int, user: int) -> Update:
-        return Update.de_json({"update_id": update_id, "message": {
-            "message_id": update_id, "date": 0, "chat": {"id": user, "type": "private"},
-            "from": {"id": user, "is_bot": False, "first_name": "X"}, "text": "x"}}, None)  # type: ignore[arg-type]
+        return Update.de_json(
+            {
+                "update_id": update_id,
+                "message": {
+                    "message_id": update_id,
+                    "date": 0,
+                    "chat": {"id": user, "type": "private"},
+                    "from": {"id": user, "is_bot": False, "first_name": "X"},
+                    "text": "x",
+                },
+            },
+            None,
+        )  # type: ignore[arg-type]
 
     flood = [asyncio.create_task(processor.process_update(update(n, 1), handler(1, n, 0.05))) for n in range(1, 41)]
     await asyncio.sleep(0)

@@ -96,9 +96,7 @@ def load_corpus(path: Path = CORPUS_PATH) -> list[Case]:
     ]
 
 
-def corpus_metrics(
-    vocabulary: FreeTextVocabulary | None = None, cases: list[Case] | None = None
-) -> CorpusMetrics:
+def corpus_metrics(vocabulary: FreeTextVocabulary | None = None, cases: list[Case] | None = None) -> CorpusMetrics:
     """Sensitivity and specificity of the screen on the corpus (the figures the README reports)."""
     vocabulary = vocabulary or load_free_text_vocabulary(DEFAULT_VOCABULARY_PATH)
     metrics = CorpusMetrics()
@@ -237,8 +235,14 @@ def test_negations_and_exclusions(text: str, expected: list[str], vocabulary: Fr
 
 @pytest.mark.parametrize(
     "text",
-    ["je ne sens plus mes jambes", "jsens pu mes jambes", "je ne sens plus mes jaambes", "je ne sens plus mes janbes",
-     "JE NE SENS PLUS MES JAMBES !!!", "je ne sens plus du tout mes deux jambes"],
+    [
+        "je ne sens plus mes jambes",
+        "jsens pu mes jambes",
+        "je ne sens plus mes jaambes",
+        "je ne sens plus mes janbes",
+        "JE NE SENS PLUS MES JAMBES !!!",
+        "je ne sens plus du tout mes deux jambes",
+    ],
 )
 def test_spellings_typos_and_sms_forms_of_one_red_flag(text: str, vocabulary: FreeTextVocabulary) -> None:
     assert "numbness" in categories(text, vocabulary)
@@ -259,12 +263,27 @@ def test_same_day_categories_and_vocabulary_metadata(vocabulary: FreeTextVocabul
 # Issue 31: the new danger groups (their ids are a contract with the advice mapping), relatives, context
 # ---------------------------------------------------------------------------------------------------------------
 NEW_CATEGORIES = {
-    "suicidal": "urgent", "unconscious": "urgent", "bleeding": "urgent", "chest_breathing": "urgent",
-    "vomiting_swallowing": "same_day", "urinary_retention": "urgent", "overdose": "urgent",
+    "suicidal": "urgent",
+    "unconscious": "urgent",
+    "bleeding": "urgent",
+    "chest_breathing": "urgent",
+    "vomiting_swallowing": "same_day",
+    "urinary_retention": "urgent",
+    "overdose": "urgent",
     "cry_for_help": "urgent",
 }
-OLD_CATEGORIES = ("leg_weakness", "numbness", "bladder_bowel", "fall", "fever", "confusion", "opioid_toxicity",
-                  "unbearable_pain", "thirst", "constipation")
+OLD_CATEGORIES = (
+    "leg_weakness",
+    "numbness",
+    "bladder_bowel",
+    "fall",
+    "fever",
+    "confusion",
+    "opioid_toxicity",
+    "unbearable_pain",
+    "thirst",
+    "constipation",
+)
 
 
 def test_every_category_id_of_the_contract_exists_with_its_severity_and_a_source(
@@ -539,8 +558,14 @@ def test_a_warm_cache_and_a_fresh_vocabulary_give_the_same_answers() -> None:
 # python -m bot screen (a real subprocess: what a site runs on its own messages)
 # ---------------------------------------------------------------------------------------------------------------
 def _bot(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "bot", "screen", *args], capture_output=True, text=True,
-                          cwd=cwd, env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "bot", "screen", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        timeout=60,
+    )
 
 
 def test_screen_command_prints_the_level_and_the_categories(tmp_path: Path) -> None:
@@ -567,15 +592,22 @@ def test_screen_command_round_trips_a_jsonl_file_in_order(tmp_path: Path) -> Non
     rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert [row["text"] for row in rows] == [m["text"] for m in messages]
     assert [(row["severity"], row["categories"]) for row in rows] == [
-        ("urgent", ["bleeding"]), ("none", []), ("same_day", ["vomiting_swallowing"]), ("urgent", ["suicidal"]),
+        ("urgent", ["bleeding"]),
+        ("none", []),
+        ("same_day", ["vomiting_swallowing"]),
+        ("urgent", ["suicidal"]),
     ]
     assert rows[0]["id"] == 1 and rows[1]["group"] == "x"
 
 
 @pytest.mark.parametrize(
     ("content", "hint"),
-    [(None, "Cannot read"), ('{"text": "ok"}\nnot json\n', "line 2 is not valid JSON"),
-     ('{"texte": "ok"}\n', 'line 1 is not a JSON object with a string "text"'), ("[1, 2]\n", "line 1")],
+    [
+        (None, "Cannot read"),
+        ('{"text": "ok"}\nnot json\n', "line 2 is not valid JSON"),
+        ('{"texte": "ok"}\n', 'line 1 is not a JSON object with a string "text"'),
+        ("[1, 2]\n", "line 1"),
+    ],
 )
 def test_screen_command_refuses_bad_input_in_one_sentence(content: str | None, hint: str, tmp_path: Path) -> None:
     source, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
@@ -604,8 +636,12 @@ def test_metrics_script_counts_levels_per_group(tmp_path: Path) -> None:
     ]
     source, figures = tmp_path / "set.jsonl", tmp_path / "figures.json"
     source.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
-    done = subprocess.run([sys.executable, str(REPO / "scripts" / "screen_metrics.py"), str(source), "--json",
-                           str(figures)], capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "screen_metrics.py"), str(source), "--json", str(figures)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     data = json.loads(figures.read_text(encoding="utf-8"))
     assert data["groups"]["bleeding"] == {"caught": 1, "total": 1, "sensitivity": 1.0}
@@ -684,8 +720,14 @@ def test_letters_repeated_for_emphasis_change_nothing(data: st.DataObject, text:
 
 @pytest.mark.parametrize(
     ("a", "b", "distance"),
-    [("jambes", "jambes", 0), ("jabmes", "jambes", 1), ("fivre", "fievre", 1), ("fayblesse", "faiblesse", 1),
-     ("kitten", "sitting", 3), ("", "abc", 3)],
+    [
+        ("jambes", "jambes", 0),
+        ("jabmes", "jambes", 1),
+        ("fivre", "fievre", 1),
+        ("fayblesse", "faiblesse", 1),
+        ("kitten", "sitting", 3),
+        ("", "abc", 3),
+    ],
 )
 def test_typo_distance_counts_a_swap_of_neighbours_as_one(a: str, b: str, distance: int) -> None:
     from bot.domain.free_text_screen import _typos
@@ -694,7 +736,9 @@ def test_typo_distance_counts_a_swap_of_neighbours_as_one(a: str, b: str, distan
 
 
 @settings(max_examples=500, deadline=None)
-@given(a=st.text(alphabet="aeilnrst", max_size=9), b=st.text(alphabet="aeilnrst", max_size=9), allowed=st.integers(0, 2))
+@given(
+    a=st.text(alphabet="aeilnrst", max_size=9), b=st.text(alphabet="aeilnrst", max_size=9), allowed=st.integers(0, 2)
+)
 def test_the_letter_count_pre_check_never_changes_a_typo_decision(a: str, b: str, allowed: int) -> None:
     """The fast path must be exact: it may only skip comparisons that would have failed anyway."""
     from bot.domain.free_text_screen import _typos, _within
@@ -782,7 +826,6 @@ def test_an_unchanged_copy_of_the_shipped_file_loads(tmp_path: Path) -> None:
     copy = load_free_text_vocabulary(_write(tmp_path, _shipped()))
     assert copy.category_ids == _VOCABULARY.category_ids
     assert categories(ISSUE_PHRASE, copy) == ["numbness", "bladder_bowel", "urinary_retention"]
-
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -940,6 +983,7 @@ def test_a_pas_right_after_the_verb_negates_it(text: str, level: str) -> None:
 def test_a_sign_dated_long_ago_is_an_old_event(text: str, level: str) -> None:
     assert _level(text) == level
 
+
 if __name__ == "__main__":
     metrics = corpus_metrics()
     print(metrics.summary())
@@ -989,7 +1033,10 @@ def test_round_5_short_word_swaps_and_real_words(text: str, level: str) -> None:
         ("le chien vomit depuis hier", "none"),  # the clause opens on another subject
         ("la vache ne tient plus debout", "none"),
         ("ma fille m'a retrouvée par terre", "urgent"),  # the writer is in the sentence
-        ("mon fils a trouvé maman inconsciente", "urgent"),  # so is a relative who may be the patient ("fils" is not "films")
+        (
+            "mon fils a trouvé maman inconsciente",
+            "urgent",
+        ),  # so is a relative who may be the patient ("fils" is not "films")
         ("les enfants disent que papa ne se réveille plus", "urgent"),
         ("la voisine dit qu'il ne répond plus", "urgent"),  # the other subject reports
         ("le chat a envie d'en finir", "urgent"),  # never for suicidal ideation

@@ -41,15 +41,81 @@ VICTIM = 8900
 # ---- what people type -----------------------------------------------------------------------------------------------
 
 SPECIAL_TEXTS = [
-    "😀", "👍🏽", "👨‍👩‍👧‍👦", "🇫🇷", "3️⃣", "مرحبا بك", "\u202eevil\u202c", "\u200f٧", "a\u200bb", "\u200d", "\ufeff3",
-    "７", "１０", "٧", "۷", "٣/١٠", "7/10", "1e3", "1E3", "3,5", "3.5", " 5 ", "+5", "-1", "0x10", "NaN", "inf",
-    "∞", "½", "Ⅻ", "10⁰", "５０ mg", "*gras*", "_it_", "`code`", "```pre```", "[lien](http://x.fr)", "||spoiler||",
-    "<b>gras</b>", "<script>alert(1)</script>", "&amp;&lt;", "\\", "%s %d {0} {}", "'; DROP TABLE answers; --",
-    "\x00", "ok\r\nok", "a" * 4096, "😀" * 2048, "é" * 4096, "ℌ" * 4095 + "!", "oui", "Non", "OUI", "10", "0",
+    "😀",
+    "👍🏽",
+    "👨‍👩‍👧‍👦",
+    "🇫🇷",
+    "3️⃣",
+    "مرحبا بك",
+    "\u202eevil\u202c",
+    "\u200f٧",
+    "a\u200bb",
+    "\u200d",
+    "\ufeff3",
+    "７",
+    "１０",
+    "٧",
+    "۷",
+    "٣/١٠",
+    "7/10",
+    "1e3",
+    "1E3",
+    "3,5",
+    "3.5",
+    " 5 ",
+    "+5",
+    "-1",
+    "0x10",
+    "NaN",
+    "inf",
+    "∞",
+    "½",
+    "Ⅻ",
+    "10⁰",
+    "５０ mg",
+    "*gras*",
+    "_it_",
+    "`code`",
+    "```pre```",
+    "[lien](http://x.fr)",
+    "||spoiler||",
+    "<b>gras</b>",
+    "<script>alert(1)</script>",
+    "&amp;&lt;",
+    "\\",
+    "%s %d {0} {}",
+    "'; DROP TABLE answers; --",
+    "\x00",
+    "ok\r\nok",
+    "a" * 4096,
+    "😀" * 2048,
+    "é" * 4096,
+    "ℌ" * 4095 + "!",
+    "oui",
+    "Non",
+    "OUI",
+    "10",
+    "0",
 ]
 COMMANDS = [
-    "start", "reprendre", "aide", "pause", "stop", "enroll", "patients", "patient", "alerts", "send", "withdraw",
-    "day0", "inconnue", "start@spinal_pro_test_bot", "reprendre@another_bot", "START", "help", "settings",
+    "start",
+    "reprendre",
+    "aide",
+    "pause",
+    "stop",
+    "enroll",
+    "patients",
+    "patient",
+    "alerts",
+    "send",
+    "withdraw",
+    "day0",
+    "inconnue",
+    "start@spinal_pro_test_bot",
+    "reprendre@another_bot",
+    "START",
+    "help",
+    "settings",
 ]
 MEDIA = ["sticker", "photo", "voice", "location", "contact", "document", "poll"]
 
@@ -69,10 +135,15 @@ texts = st.one_of(
 ).map(fit)
 
 forged_data = st.one_of(
-    st.builds("q:{}:{}:{}".format, st.integers(0, 10**12 - 1), st.integers(0, 999),
-              st.from_regex(r"[a-z0-9_]{1,13}", fullmatch=True)),
-    st.builds("m:{}:{}:{}".format, st.integers(0, 50), st.integers(0, 60),
-              st.sampled_from(["_ok", "aucun", "autre", "x"])),
+    st.builds(
+        "q:{}:{}:{}".format,
+        st.integers(0, 10**12 - 1),
+        st.integers(0, 999),
+        st.from_regex(r"[a-z0-9_]{1,13}", fullmatch=True),
+    ),
+    st.builds(
+        "m:{}:{}:{}".format, st.integers(0, 50), st.integers(0, 60), st.sampled_from(["_ok", "aucun", "autre", "x"])
+    ),
     st.builds("b:{}:{}".format, st.integers(0, 50), st.integers(0, 60)),
     st.builds("ack:{}".format, st.integers(0, 10**12 - 1)),
     st.sampled_from(["consent", "pref:matin", "pref:nuit", "stop:no", "q:", "q:1:2", "q:-1:0:1", "ack:", "🙂"]),
@@ -83,19 +154,43 @@ forged_data = st.one_of(
 actions = st.one_of(
     st.tuples(st.just("text"), st.sampled_from(["patient", "stranger"]), texts),
     st.tuples(st.just("forward"), st.sampled_from(["patient", "stranger"]), texts),
-    st.tuples(st.just("command"), st.sampled_from(["patient", "stranger"]), st.sampled_from(COMMANDS),
-              st.one_of(st.just(""), texts.map(lambda t: t[:60]))),
-    st.tuples(st.just("media"), st.sampled_from(["patient", "stranger"]), st.sampled_from(MEDIA),
-              st.one_of(st.none(), texts.map(lambda t: t[:200]))),
+    st.tuples(
+        st.just("command"),
+        st.sampled_from(["patient", "stranger"]),
+        st.sampled_from(COMMANDS),
+        st.one_of(st.just(""), texts.map(lambda t: t[:60])),
+    ),
+    st.tuples(
+        st.just("media"),
+        st.sampled_from(["patient", "stranger"]),
+        st.sampled_from(MEDIA),
+        st.one_of(st.none(), texts.map(lambda t: t[:200])),
+    ),
     st.tuples(st.just("edit"), st.sampled_from(["patient", "stranger"]), texts),
     st.tuples(st.just("tap"), st.just("patient"), st.integers(0, 30)),
     st.tuples(st.just("tap"), st.just("patient"), st.integers(0, 30)),  # twice as likely: keep the flow moving
     st.tuples(st.just("old_tap"), st.just("patient"), st.integers(0, 10_000)),
     st.tuples(st.just("forged"), st.sampled_from(["patient", "stranger"]), forged_data),
     st.tuples(st.just("cross"), st.sampled_from(["patient", "stranger"]), st.integers(0, 30)),
-    st.tuples(st.just("group"), st.just("outsider"), st.one_of(
-        st.sampled_from(["/enroll P-X 2027-03-03", "/withdraw P-V", "/patients", "/pause P-V", "/day0 P-V 2027-04-01",
-                         "/send P-V", "/alerts", "/patient P-V"]), texts)),
+    st.tuples(
+        st.just("group"),
+        st.just("outsider"),
+        st.one_of(
+            st.sampled_from(
+                [
+                    "/enroll P-X 2027-03-03",
+                    "/withdraw P-V",
+                    "/patients",
+                    "/pause P-V",
+                    "/day0 P-V 2027-04-01",
+                    "/send P-V",
+                    "/alerts",
+                    "/patient P-V",
+                ]
+            ),
+            texts,
+        ),
+    ),
     st.tuples(st.just("group_tap"), st.just("outsider"), forged_data),
 )
 
@@ -113,8 +208,13 @@ def keyboard(message: Any) -> list[str]:
 
 def every_keyboard_ever(message: Any) -> list[str]:
     markups = [message.reply_markup, *(edit.reply_markup for edit in message.history)]
-    return [str(b.get("callback_data")) for m in markups for row in (m or {}).get("inline_keyboard", [])
-            for b in row if b.get("callback_data")]
+    return [
+        str(b.get("callback_data"))
+        for m in markups
+        for row in (m or {}).get("inline_keyboard", [])
+        for b in row
+        if b.get("callback_data")
+    ]
 
 
 @dataclass
@@ -145,9 +245,12 @@ class Cast:
     def snapshot_victim(self) -> list[tuple[Any, ...]]:
         tg = self.bench.standin
         chat = [(m.message_id, m.text, tuple(keyboard(m)), m.edited) for m in tg.sent_messages(VICTIM)]
-        db = rows(self.bench, "SELECT a.id FROM answers a JOIN instances i ON i.id = a.instance_id"
-                              " JOIN telegram_links l ON l.patient_id = i.patient_id WHERE l.telegram_user_id = ?",
-                  VICTIM)
+        db = rows(
+            self.bench,
+            "SELECT a.id FROM answers a JOIN instances i ON i.id = a.instance_id"
+            " JOIN telegram_links l ON l.patient_id = i.patient_id WHERE l.telegram_user_id = ?",
+            VICTIM,
+        )
         status = rows(self.bench, "SELECT p.status FROM patients p WHERE p.study_id = 'P-V'")
         return [*chat, ("answers", tuple(db)), ("status", tuple(status))]
 
@@ -227,12 +330,12 @@ def known_refusal(request: Any) -> bool:
 
 def problems_since(cast: Cast, caplog: pytest.LogCaptureFixture) -> list[str]:
     found: list[str] = []
-    records = caplog.records[cast.errors_seen:]
+    records = caplog.records[cast.errors_seen :]
     cast.errors_seen = len(caplog.records)
     for record in records:
         if record.levelno >= logging.ERROR and record.name.startswith(("bot", "telegram")):
             found.append(f"{record.name}: {record.getMessage()}")
-    requests = cast.bench.standin.requests()[cast.requests_seen:]
+    requests = cast.bench.standin.requests()[cast.requests_seen :]
     cast.requests_seen = len(cast.bench.standin.requests())
     for request in requests:
         if request.method == "getUpdates":
@@ -241,8 +344,11 @@ def problems_since(cast: Cast, caplog: pytest.LogCaptureFixture) -> list[str]:
             continue
         if request.status is None or request.status >= 400:
             found.append(f"{request.method} answered {request.status}: {request.description}")
-        if request.method in ("sendMessage", "editMessageText") and request.params.get("parse_mode") \
-                and request.status != 200:  # a parse mode is allowed only with markup Telegram accepts
+        if (
+            request.method in ("sendMessage", "editMessageText")
+            and request.params.get("parse_mode")
+            and request.status != 200
+        ):  # a parse mode is allowed only with markup Telegram accepts
             found.append(f"{request.method} with parse_mode {request.params['parse_mode']} refused")
     victim = cast.snapshot_victim()
     if victim != cast.victim_snapshot:
@@ -270,7 +376,9 @@ async def prepare(bench: Bench, caplog: pytest.LogCaptureFixture) -> Cast:
 
 
 def run_examples(
-    loop: asyncio.AbstractEventLoop, strategy: st.SearchStrategy[Any], max_examples: int,
+    loop: asyncio.AbstractEventLoop,
+    strategy: st.SearchStrategy[Any],
+    max_examples: int,
     example: Callable[[Any], Awaitable[None]],
 ) -> None:
     """Hypothesis in this (worker) thread; each example runs on the test's event loop, where the bench lives."""
@@ -280,8 +388,13 @@ def run_examples(
     # failure is kept here instead (with its actions), the remaining examples are skipped, and it is raised after.
     failures: list[tuple[Any, BaseException]] = []
 
-    @settings(max_examples=max_examples, deadline=None, database=None, suppress_health_check=list(HealthCheck),
-              phases=[Phase.generate])
+    @settings(
+        max_examples=max_examples,
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+        phases=[Phase.generate],
+    )
     @given(strategy)
     def check(value: Any) -> None:
         if failures:
@@ -300,13 +413,16 @@ def run_examples(
 async def play(cast: Cast, caplog: pytest.LogCaptureFixture, batch: list[tuple[Any, ...]]) -> None:
     """Inject the actions a few at a time (so taps see the bot's replies), then check everything."""
     for start in range(0, len(batch), 6):
-        for action in batch[start:start + 6]:
+        for action in batch[start : start + 6]:
             inject(cast, action)
         await cast.bench.settle(timeout=30)
     await cast.bench.standin.wait_idle(timeout=10, quiet=0.02)  # alert deliveries run after the handlers
     problems = problems_since(cast, caplog)
-    status = rows(cast.bench, "SELECT p.status FROM patients p JOIN telegram_links l ON l.patient_id = p.id"
-                              " WHERE l.telegram_user_id = ?", cast.patient.user_id)
+    status = rows(
+        cast.bench,
+        "SELECT p.status FROM patients p JOIN telegram_links l ON l.patient_id = p.id WHERE l.telegram_user_id = ?",
+        cast.patient.user_id,
+    )
     if status != [("active",)] or await current_prompt(cast.bench, cast.patient) is None:
         await cast.new_patient()  # finished, paused or withdrawn: someone new keeps the questionnaire busy
         problems_since(cast, caplog)
@@ -322,12 +438,18 @@ async def test_thousands_of_random_updates_never_reach_the_error_handler(
     cast = await prepare(bench, caplog)
     loop = asyncio.get_running_loop()
     await asyncio.to_thread(
-        run_examples, loop, st.lists(actions, min_size=8, max_size=30), EXAMPLES,
+        run_examples,
+        loop,
+        st.lists(actions, min_size=8, max_size=30),
+        EXAMPLES,
         lambda batch: play(cast, caplog, batch),
     )
     assert cast.updates >= 1000, cast.updates
-    answered = rows(bench, "SELECT COUNT(*) FROM answers a JOIN instances i ON i.id = a.instance_id"
-                           " JOIN patients p ON p.id = i.patient_id WHERE p.study_id LIKE 'P-FZ%'")[0][0]
+    answered = rows(
+        bench,
+        "SELECT COUNT(*) FROM answers a JOIN instances i ON i.id = a.instance_id"
+        " JOIN patients p ON p.id = i.patient_id WHERE p.study_id LIKE 'P-FZ%'",
+    )[0][0]
     assert answered >= 10, "the taps did not move any questionnaire forward: the fuzz did not reach the flow"
 
 
@@ -340,8 +462,11 @@ async def test_forwarded_messages_are_never_answers_even_when_they_would_be_vali
         prompt = await current_prompt(bench, patient)
         if prompt.item.id == "bg_dose":
             break
-        await give(bench, patient, {"bg_taking": "yes", "bg_product": "skenan"}.get(
-            prompt.item.id, default_answer(prompt.item)))
+        await give(
+            bench,
+            patient,
+            {"bg_taking": "yes", "bg_product": "skenan"}.get(prompt.item.id, default_answer(prompt.item)),
+        )
     before = rows(bench, "SELECT COUNT(*) FROM answers")
     valid = st.one_of(st.integers(1, 1000).map(str), st.sampled_from(["7,5", "٣٠", "３０", " 20 ", "12.5"]))
     sent: list[int] = []
@@ -369,8 +494,13 @@ async def test_a_tap_carried_by_another_patients_chat_changes_nothing_there(benc
     own = await current_prompt(bench, tapper)
     theirs = await current_prompt(bench, other)
     before = [(m.message_id, m.text, tuple(keyboard(m))) for m in bench.standin.sent_messages(other.user_id)]
-    bench.standin.press_button(other.user_id, tapper.user_id, theirs.instance.question_message_id,
-                               f"q:{own.instance.id}:{own.item_index}:5", strict=False)
+    bench.standin.press_button(
+        other.user_id,
+        tapper.user_id,
+        theirs.instance.question_message_id,
+        f"q:{own.instance.id}:{own.item_index}:5",
+        strict=False,
+    )
     await bench.settle()
     after = [(m.message_id, m.text, tuple(keyboard(m))) for m in bench.standin.sent_messages(other.user_id)]
     assert after == before
@@ -386,4 +516,3 @@ async def test_a_double_tap_on_i_have_read_and_understood_makes_no_request_teleg
     refused = [(r.method, r.description) for r in bench.standin.requests() if r.status and r.status >= 400]
     assert refused == []
     assert sum("préférez-vous recevoir" in t for t in bench.texts(8201)) == 1
-

@@ -19,8 +19,18 @@ from bot.telegram.inbox import Inbox, InboxPollingRequest, InboxQueue
 
 
 def _update(update_id: int) -> Update:
-    return Update.de_json({"update_id": update_id, "message": {
-        "message_id": update_id, "date": 0, "chat": {"id": 7, "type": "private"}, "text": f"m{update_id}"}}, None)
+    return Update.de_json(
+        {
+            "update_id": update_id,
+            "message": {
+                "message_id": update_id,
+                "date": 0,
+                "chat": {"id": 7, "type": "private"},
+                "text": f"m{update_id}",
+            },
+        },
+        None,
+    )
 
 
 async def _stored(store: Store) -> list[int]:
@@ -80,8 +90,13 @@ async def test_a_batch_keeps_only_new_updates_and_knows_which_were_handled_befor
     async with store.transaction() as tx:  # 40 was handled long ago (its inbox row gone)
         await tx.execute("INSERT INTO processed_updates (update_id, processed_at) VALUES (40, '2026-12-01T09:00:00Z')")
         await tx.commit()
-    again = Update.de_json({"update_id": 41, "message": {
-        "message_id": 41, "date": 0, "chat": {"id": 7, "type": "private"}, "text": "changed"}}, None)
+    again = Update.de_json(
+        {
+            "update_id": 41,
+            "message": {"message_id": 41, "date": 0, "chat": {"id": 7, "type": "private"}, "text": "changed"},
+        },
+        None,
+    )
     await inbox.keep_all([_update(40), again, _update(42), _update(43)])
     assert await _stored(store) == [41, 42, 43]
     async with store.read() as tx:
@@ -99,8 +114,16 @@ async def test_a_polled_update_is_stored_as_telegram_sent_it_without_serialising
     through getUpdates is still serialised from its object."""
     queue = InboxQueue(Inbox(store, SystemClock()))
     request = InboxPollingRequest(queue)
-    sent = {"update_id": 51, "message": {"message_id": 5, "date": 1764756000, "chat": {"id": 7, "type": "private"},
-                                         "from": {"id": 7, "is_bot": False, "first_name": "Élise"}, "text": "j'ai mal"}}
+    sent = {
+        "update_id": 51,
+        "message": {
+            "message_id": 5,
+            "date": 1764756000,
+            "chat": {"id": 7, "type": "private"},
+            "from": {"id": 7, "is_bot": False, "first_name": "Élise"},
+            "text": "j'ai mal",
+        },
+    }
     parsed = request.parse_json_payload(json.dumps({"ok": True, "result": [sent]}).encode())
     assert parsed["result"] == [sent], "PTB still gets the parsed result"
 

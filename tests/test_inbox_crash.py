@@ -54,7 +54,9 @@ def _data(standin: StandIn, chat_id: int) -> list[str]:
 
 
 def _refused(database: Path) -> Counter[str]:
-    return Counter(actor for (actor,) in read_db(database, "SELECT actor FROM audit_log WHERE action = 'start_refused'"))
+    return Counter(
+        actor for (actor,) in read_db(database, "SELECT actor FROM audit_log WHERE action = 'start_refused'")
+    )
 
 
 async def test_a_kill_during_a_300_update_backlog_loses_nothing_and_repeats_nothing(tmp_path: Path) -> None:
@@ -71,8 +73,14 @@ async def test_a_kill_during_a_300_update_backlog_loses_nothing_and_repeats_noth
         deadline = time.monotonic() + 60
         for k in range(PATIENTS):
             code = await enrol_under_fire(
-                standin, process.up, group=CLINICIAN_CHAT, clinician=CLINICIANS[0], study_id=f"P-IN{k}",
-                rt_start=shifted_today(offset) + timedelta(days=3), deadline=deadline)
+                standin,
+                process.up,
+                group=CLINICIAN_CHAT,
+                clinician=CLINICIANS[0],
+                study_id=f"P-IN{k}",
+                rt_start=shifted_today(offset) + timedelta(days=3),
+                deadline=deadline,
+            )
             taps[7200 + k] = await _join(standin, 7200 + k, code)
         await process.kill()
         # The backlog, queued while the bot is down: 295 strangers' /start with a wrong code, 5 patients' answers.
@@ -89,13 +97,22 @@ async def test_a_kill_during_a_300_update_backlog_loses_nothing_and_repeats_noth
         # Kill twice while the backlog is being handled, at different depths, then let it finish.
         for depth in (20, 140):
             await process.spawn()
-            await wait_until(lambda: sum(_refused(database).values()) >= depth, timeout=60,
-                             what=f"{depth} updates of the backlog handled")
+            await wait_until(
+                lambda: sum(_refused(database).values()) >= depth,
+                timeout=60,
+                what=f"{depth} updates of the backlog handled",
+            )
             await process.kill()
         await process.spawn()
-        await wait_until(lambda: len(_refused(database)) == STRANGERS and read_db(
-            database, "SELECT COUNT(*) FROM inbox")[0][0] == 0 and standin.pending_updates == 0,
-            timeout=90, what="the whole backlog handled")
+        await wait_until(
+            lambda: (
+                len(_refused(database)) == STRANGERS
+                and read_db(database, "SELECT COUNT(*) FROM inbox")[0][0] == 0
+                and standin.pending_updates == 0
+            ),
+            timeout=90,
+            what="the whole backlog handled",
+        )
         drained = time.monotonic() - started
         await process.kill()
     except BaseException:
@@ -111,9 +128,12 @@ async def test_a_kill_during_a_300_update_backlog_loses_nothing_and_repeats_noth
     # Every stranger's /start handled exactly once: one audited refusal each, none lost, none twice.
     assert sorted(refused.values()) == [1] * STRANGERS, [a for a, n in refused.items() if n != 1]
     # Every patient's answer stored exactly once, with the value tapped.
-    answers = read_db(database, "SELECT l.telegram_user_id, a.item_id, a.value FROM answers a"
-                                " JOIN instances i ON i.id = a.instance_id"
-                                " JOIN telegram_links l ON l.patient_id = i.patient_id")
+    answers = read_db(
+        database,
+        "SELECT l.telegram_user_id, a.item_id, a.value FROM answers a"
+        " JOIN instances i ON i.id = a.instance_id"
+        " JOIN telegram_links l ON l.patient_id = i.patient_id",
+    )
     assert sorted((user, json.loads(value)) for user, _item, value in answers) == [(u, 3) for u in sorted(taps)]
     # Nothing left behind, and every stranger got the refusal at least once.
     assert read_db(database, "SELECT COUNT(*) FROM inbox") == [(0,)]

@@ -20,17 +20,20 @@ RT = date(2027, 3, 3)
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.parametrize("args", [
-    ["P-001", "2027-03-03", "fractions=²"],
-    ["P-001", "2027-03-03", "fractions=٥"],
-    ["P-001\n", "2027-03-03"],
-    ["P-001", "2027-03-03", "site=LYON\n"],
-    ["P-001", "٢٠٢٧-٠٣-٠٣"],
-    ["P-001", "0001-01-01"],
-    ["P-001", "9999-12-31"],
-    ["P-001", (TODAY + DAY0_WINDOW + timedelta(days=1)).isoformat()],
-    ["P-001", (TODAY - DAY0_WINDOW - timedelta(days=1)).isoformat()],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["P-001", "2027-03-03", "fractions=²"],
+        ["P-001", "2027-03-03", "fractions=٥"],
+        ["P-001\n", "2027-03-03"],
+        ["P-001", "2027-03-03", "site=LYON\n"],
+        ["P-001", "٢٠٢٧-٠٣-٠٣"],
+        ["P-001", "0001-01-01"],
+        ["P-001", "9999-12-31"],
+        ["P-001", (TODAY + DAY0_WINDOW + timedelta(days=1)).isoformat()],
+        ["P-001", (TODAY - DAY0_WINDOW - timedelta(days=1)).isoformat()],
+    ],
+)
 def test_bad_requests_raise_the_clinicians_error_and_nothing_else(args: list[str]) -> None:
     with pytest.raises(EnrolmentError):
         parse_enrolment(args, TODAY)
@@ -56,15 +59,28 @@ async def test_the_clinician_gets_an_answer_for_unicode_fractions_and_far_dates(
         assert db.execute("SELECT study_id, rt_start FROM patients").fetchall() == [("P-022", "2027-03-03")]
 
 
-@pytest.mark.parametrize("argv", [["P-030", "{today}", "fractions=²"], ["P-031\n", "{today}"],
-                                  ["P-032", "{today}", "site=LYON\n"], ["P-033", "9999-12-31"]])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["P-030", "{today}", "fractions=²"],
+        ["P-031\n", "{today}"],
+        ["P-032", "{today}", "site=LYON\n"],
+        ["P-033", "9999-12-31"],
+    ],
+)
 def test_the_cli_refuses_in_one_sentence_with_exit_2_and_stores_nothing(tmp_path: Path, argv: list[str]) -> None:
     database = tmp_path / "bot.sqlite3"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "BOT_", "CLINICIAN_"))}
     env["BOT_DATABASE"] = str(database)
     today = date.today().isoformat()  # the CLI runs on the system clock
-    result = subprocess.run([sys.executable, "-m", "bot", "enroll", *[a.format(today=today) for a in argv]],
-                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "enroll", *[a.format(today=today) for a in argv]],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr, result.stderr
     last = result.stderr.strip().splitlines()[-1]

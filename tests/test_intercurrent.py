@@ -30,26 +30,45 @@ async def test_last_fraction_and_events_are_recorded_audited_exported_and_report
     await bench.clinician_says("/fraction P-EV1 2099-01-01")  # in the future: refused with the usage
     assert "/fraction" in (bench.group_messages()[-1].text or "")
     assert rows(bench, "SELECT last_fraction_on, fractions_delivered FROM patients WHERE study_id = 'P-EV1'") == [
-        ("2027-03-10", 4)]
+        ("2027-03-10", 4)
+    ]
 
     await bench.clinician_says("/event P-EV1 withdrawal 2027-03-11")  # no reason: refused
     await bench.clinician_says("/event P-EV1 steroids 2027-03-05 dexaméthasone 8 mg")
     await bench.clinician_says("/event P-EV1 nonsense 2027-03-05")
     assert rows(bench, "SELECT kind, occurred_on, note FROM intercurrent_events") == [
-        ("steroids", "2027-03-05", "dexaméthasone 8 mg")]
-    actions = [a for (a,) in rows(bench, "SELECT action FROM audit_log WHERE action IN"
-                                         " ('last_fraction', 'intercurrent_event') ORDER BY id")]
+        ("steroids", "2027-03-05", "dexaméthasone 8 mg")
+    ]
+    actions = [
+        a
+        for (a,) in rows(
+            bench, "SELECT action FROM audit_log WHERE action IN ('last_fraction', 'intercurrent_event') ORDER BY id"
+        )
+    ]
     assert actions == ["last_fraction", "intercurrent_event"]
 
     out = bench.tmp_path / "patients.csv"
     assert await export("patients", services.store, out, services.questionnaires, services.opioids) == 1
     with out.open(encoding="utf-8", newline="") as handle:
         (line,) = list(csv.DictReader(handle))
-    assert (line["arm"], line["site"], line["rt_start"], line["fractions_planned"], line["last_fraction_on"],
-            line["fractions_delivered"]) == ("experimental", "LYON", "2027-03-03", "5", "2027-03-10", "4")
+    assert (
+        line["arm"],
+        line["site"],
+        line["rt_start"],
+        line["fractions_planned"],
+        line["last_fraction_on"],
+        line["fractions_delivered"],
+    ) == ("experimental", "LYON", "2027-03-03", "5", "2027-03-10", "4")
 
-    files = await build_report(services.store, bench.tmp_path / "report", services.questionnaires,
-                               services.opioids, progress=False, schedule=services.schedule, now=bench.clock.now())
+    files = await build_report(
+        services.store,
+        bench.tmp_path / "report",
+        services.questionnaires,
+        services.opioids,
+        progress=False,
+        schedule=services.schedule,
+        now=bench.clock.now(),
+    )
     html = files.html.read_text(encoding="utf-8")
     assert "Intercurrent events" in html and "dexaméthasone 8 mg" in html and "steroids" in html
 
@@ -72,9 +91,14 @@ async def test_a_recorded_death_ends_all_contact_tells_the_team_once_and_a_corre
     since = len(bench.group_messages())
     await bench.clinician_says("/event P-DC1 death 2027-03-01")
     await bench.tick()
-    assert rows(bench, "SELECT status, resume_status FROM patients WHERE study_id = 'P-DC1'") == [("deceased", "active")]
-    assert rows(bench, "SELECT COUNT(*) FROM instances i JOIN patients p ON p.id = i.patient_id"
-                       " WHERE p.study_id = 'P-DC1' AND i.status IN ('planned', 'sending', 'open')") == [(0,)]
+    assert rows(bench, "SELECT status, resume_status FROM patients WHERE study_id = 'P-DC1'") == [
+        ("deceased", "active")
+    ]
+    assert rows(
+        bench,
+        "SELECT COUNT(*) FROM instances i JOIN patients p ON p.id = i.patient_id"
+        " WHERE p.study_id = 'P-DC1' AND i.status IN ('planned', 'sending', 'open')",
+    ) == [(0,)]
     to_dead = len(bench.standin.sent_messages(dead.chat_id))
     to_alive = len(bench.standin.sent_messages(alive.chat_id))
 
@@ -97,8 +121,15 @@ async def test_a_recorded_death_ends_all_contact_tells_the_team_once_and_a_corre
     missing = [t for t in mentions(bench, "P-DC1", since) if "manqu" in t.lower() or "missed" in t.lower()]
     assert missing == [], missing  # no digest lists the deceased patient as missing a questionnaire
 
-    files = await build_report(services.store, bench.tmp_path / "report", services.questionnaires,
-                               services.opioids, progress=False, schedule=services.schedule, now=bench.clock.now())
+    files = await build_report(
+        services.store,
+        bench.tmp_path / "report",
+        services.questionnaires,
+        services.opioids,
+        progress=False,
+        schedule=services.schedule,
+        now=bench.clock.now(),
+    )
     html = files.html.read_text(encoding="utf-8")
     assert "P-DC1" in html.split("Intercurrent events")[1] and "death" in html.split("Intercurrent events")[1]
 
@@ -107,14 +138,26 @@ async def test_a_recorded_death_ends_all_contact_tells_the_team_once_and_a_corre
     await bench.clinician_says("/event P-DC1 death-cancel erreur de dossier")
     assert rows(bench, "SELECT status, resume_status FROM patients WHERE study_id = 'P-DC1'") == [("active", None)]
     assert rows(bench, "SELECT reason FROM intercurrent_corrections") == [("erreur de dossier",)]
-    assert [a for (a,) in rows(bench, "SELECT action FROM audit_log WHERE patient_id = (SELECT id FROM patients"
-                                      " WHERE study_id = 'P-DC1') AND action IN ('status:deceased',"
-                                      " 'intercurrent_correction') ORDER BY id")] == [
-        "status:deceased", "intercurrent_correction"]
+    assert [
+        a
+        for (a,) in rows(
+            bench,
+            "SELECT action FROM audit_log WHERE patient_id = (SELECT id FROM patients"
+            " WHERE study_id = 'P-DC1') AND action IN ('status:deceased',"
+            " 'intercurrent_correction') ORDER BY id",
+        )
+    ] == ["status:deceased", "intercurrent_correction"]
     await bench.advance(timedelta(days=2))
     assert len(bench.standin.sent_messages(dead.chat_id)) > to_dead  # contact resumed
-    files = await build_report(services.store, bench.tmp_path / "report2", services.questionnaires,
-                               services.opioids, progress=False, schedule=services.schedule, now=bench.clock.now())
+    files = await build_report(
+        services.store,
+        bench.tmp_path / "report2",
+        services.questionnaires,
+        services.opioids,
+        progress=False,
+        schedule=services.schedule,
+        now=bench.clock.now(),
+    )
     assert "P-DC1" not in files.html.read_text(encoding="utf-8").split("Intercurrent events")[1]
 
 
@@ -149,8 +192,10 @@ async def test_migration_0012_upgrades_an_existing_database_in_place(tmp_path, m
         store = await Store.open(path, clock)
         async with store.transaction() as tx:
             await tx.execute("INSERT INTO sites (code, created_at) VALUES ('main', 'x')")
-            await tx.execute("INSERT INTO patients (study_id, site_code, arm, rt_start, fractions, enrolled_at)"
-                             " VALUES ('P-OLD', 'main', 'standard', '2027-03-03', 1, 'x')")
+            await tx.execute(
+                "INSERT INTO patients (study_id, site_code, arm, rt_start, fractions, enrolled_at)"
+                " VALUES ('P-OLD', 'main', 'standard', '2027-03-03', 1, 'x')"
+            )
             await tx.commit()
         await store.close()
     with sqlite3.connect(path) as conn, pytest.raises(sqlite3.IntegrityError):

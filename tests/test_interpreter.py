@@ -115,6 +115,11 @@ print("ok")
 def test_the_heap_built_at_start_up_is_frozen_once_per_process() -> None:
     """In a fresh interpreter (freezing this test process's heap would keep its garbage for good): the objects alive
     at `settle_the_heap` leave the collector's generations, and a second call freezes nothing more."""
-    done = subprocess.run([sys.executable, "-c", _FREEZE_TWICE], capture_output=True, text=True, timeout=60,
-                          cwd=Path(__file__).resolve().parent.parent)
+    done = subprocess.run(
+        [sys.executable, "-c", _FREEZE_TWICE],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr

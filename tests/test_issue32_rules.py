@@ -43,8 +43,9 @@ async def bench_at(tmp_path: Path, start: datetime, **settings: object) -> Async
         await bench.stop()
 
 
-async def send(bench: Bench, patient: Patient, questionnaire: str, answers: dict[str, object] | None = None
-               ) -> list[str]:
+async def send(
+    bench: Bench, patient: Patient, questionnaire: str, answers: dict[str, object] | None = None
+) -> list[str]:
     await bench.clinician_says(f"/send {patient.study_id} {questionnaire}")
     prompt = await current_prompt(bench, patient)
     assert prompt is not None and prompt.questionnaire.id == questionnaire
@@ -96,18 +97,39 @@ async def test_after_the_same_day_cut_off_today_is_not_promised(tmp_path: Path) 
 
 
 def test_the_cut_off_is_per_site_and_checked() -> None:
-    sites = parse_sites({"sites": [
-        {"code": "A", "name": "A", "daytime_phone": "01 00 00 00 01", "on_call_phone": "01 00 00 00 02",
-         "same_day_cutoff": "15:30"},
-        {"code": "B", "name": "B", "daytime_phone": "01 00 00 00 01", "on_call_phone": "01 00 00 00 02"}]})
+    sites = parse_sites(
+        {
+            "sites": [
+                {
+                    "code": "A",
+                    "name": "A",
+                    "daytime_phone": "01 00 00 00 01",
+                    "on_call_phone": "01 00 00 00 02",
+                    "same_day_cutoff": "15:30",
+                },
+                {"code": "B", "name": "B", "daytime_phone": "01 00 00 00 01", "on_call_phone": "01 00 00 00 02"},
+            ]
+        }
+    )
     monday_1545 = datetime(2027, 3, 1, 15, 45, tzinfo=PARIS)
     a, b = sites.get("A"), sites.get("B")
     assert a is not None and b is not None
     assert same_day_callback(a, monday_1545).today is False
     assert same_day_callback(b, monday_1545).open_now is True
     with pytest.raises(Exception, match="same_day_cutoff"):
-        parse_sites({"sites": [{"code": "C", "name": "C", "daytime_phone": "01 00 00 00 01",
-                                "on_call_phone": "01 00 00 00 02", "same_day_cutoff": "18:30"}]})
+        parse_sites(
+            {
+                "sites": [
+                    {
+                        "code": "C",
+                        "name": "C",
+                        "daytime_phone": "01 00 00 00 01",
+                        "on_call_phone": "01 00 00 00 02",
+                        "same_day_cutoff": "18:30",
+                    }
+                ]
+            }
+        )
 
 
 # ------------------------------------------------------------------------------------ 4. rules that missed
@@ -161,8 +183,10 @@ async def test_persistent_nine_out_of_ten_alerts_again_after_three_days(bench: B
             assert fired(bench) == [("pain_severe", "same_day")]  # days 2 and 3: the same news, not alerted
         bench.clock.advance(timedelta(days=1))
     assert fired(bench) == [("pain_severe", "same_day")] * 2  # day 4, 3 days after the first: alerted again
-    first, again = (datetime.fromisoformat(at.replace("Z", "+00:00")) for (at,) in rows(
-        bench, "SELECT created_at FROM alerts WHERE rule_id = 'pain_severe' ORDER BY id"))
+    first, again = (
+        datetime.fromisoformat(at.replace("Z", "+00:00"))
+        for (at,) in rows(bench, "SELECT created_at FROM alerts WHERE rule_id = 'pain_severe' ORDER BY id")
+    )
     assert again - first == timedelta(days=3)
     assert rows(bench, "SELECT DISTINCT reason FROM suppressed_alerts WHERE rule_id = 'pain_severe'") == [("episode",)]
 
@@ -179,8 +203,12 @@ async def test_eight_out_of_ten_from_a_baseline_of_seven_is_not_silent_for_ever(
 async def test_severe_pain_without_rescue_doses_is_asked_whether_it_is_controlled(bench: Bench) -> None:
     patient = await bench.join(3216, "P-32J", RT)
     await answer_all(bench, patient)
-    asked = await send(bench, patient, "daily", {"pain_worst": 7, "analgesic_same": "yes", "rescue_doses_24h": 0,
-                                                 "pain_uncontrolled": "yes"})
+    asked = await send(
+        bench,
+        patient,
+        "daily",
+        {"pain_worst": 7, "analgesic_same": "yes", "rescue_doses_24h": 0, "pain_uncontrolled": "yes"},
+    )
     assert "pain_uncontrolled" in asked
     assert ("pain_uncontrolled", "same_day") in fired(bench)
 
@@ -198,11 +226,18 @@ async def test_a_change_of_treatment_asks_opioid_toxicity_at_once_without_the_ga
 async def test_myoclonus_hallucinations_and_new_confusion_are_asked_and_urgent(bench: Bench) -> None:
     patient = await bench.join(3218, "P-32L", RT)
     await answer_all(bench, patient)
-    asked = await send(bench, patient, "daily", {"new_problem_any": "yes", "jerks_seeing": "yes",
-                                                 "confusion_thirst": "yes", "confusion_new": "yes"})
+    asked = await send(
+        bench,
+        patient,
+        "daily",
+        {"new_problem_any": "yes", "jerks_seeing": "yes", "confusion_thirst": "yes", "confusion_new": "yes"},
+    )
     assert {"jerks_seeing", "confusion_new", "breathless"} <= set(asked)
-    assert sorted(fired(bench)) == [("confusion_new", "urgent"), ("hypercalcaemia_symptoms", "same_day"),
-                                    ("opioid_neurotoxicity", "urgent")]
+    assert sorted(fired(bench)) == [
+        ("confusion_new", "urgent"),
+        ("hypercalcaemia_symptoms", "same_day"),
+        ("opioid_neurotoxicity", "urgent"),
+    ]
 
 
 async def test_a_lot_of_diarrhoea_is_same_day(bench: Bench) -> None:
@@ -227,10 +262,8 @@ async def test_breathlessness_is_told_15_now_not_the_opioid_advice(bench: Bench)
 
 async def test_a_patch_wearer_with_toxicity_signs_is_told_to_take_the_patch_off(bench: Bench) -> None:
     patient = await bench.join(3221, "P-32O", RT)
-    await answer_all(bench, patient, {"bg_taking": "yes", "bg_product": "durogesic", "bg_patch": 25,
-                                      "bg_more": "no"})
-    await send(bench, patient, "daily", {"analgesic_same": "yes", "new_problem_any": "yes",
-                                         "drowsy_breathing": "yes"})
+    await answer_all(bench, patient, {"bg_taking": "yes", "bg_product": "durogesic", "bg_patch": 25, "bg_more": "no"})
+    await send(bench, patient, "daily", {"analgesic_same": "yes", "new_problem_any": "yes", "drowsy_breathing": "yes"})
     assert fired(bench) == [("opioid_toxicity_patch", "urgent")]
     (advice,) = [t for t in bench.texts(3221) if "Enlevez" in t]
     assert "Enlevez maintenant votre patch de fentanyl" in advice
@@ -263,10 +296,21 @@ def test_every_advice_names_15_112_and_114_at_any_hour(hour: int) -> None:
 
 def _run(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "BOT_", "CLINICIAN_"))}
-    settings = {"TELEGRAM_BOT_TOKEN": "123456:TEST-token-not-a-real-one_abcdefgh", "CLINICIAN_CHAT_ID": "-1001",
-                "CLINICIAN_USER_IDS": "1", "BOT_DATABASE": str(tmp_path / "bot.sqlite3"), "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, "-m", "bot", "run"], env={**clean, **settings, **env}, cwd=tmp_path,
-                          capture_output=True, text=True, timeout=60)
+    settings = {
+        "TELEGRAM_BOT_TOKEN": "123456:TEST-token-not-a-real-one_abcdefgh",
+        "CLINICIAN_CHAT_ID": "-1001",
+        "CLINICIAN_USER_IDS": "1",
+        "BOT_DATABASE": str(tmp_path / "bot.sqlite3"),
+        "PYTHONPATH": str(ROOT),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "bot", "run"],
+        env={**clean, **settings, **env},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def _one_sentence(result: subprocess.CompletedProcess[str]) -> str:
@@ -285,16 +329,21 @@ def test_run_with_a_real_token_and_no_sites_file_refuses_to_start_in_one_sentenc
 
 def test_run_with_a_real_token_and_an_example_site_refuses_to_start(tmp_path: Path) -> None:
     sites = tmp_path / "sites.yaml"
-    sites.write_text('sites:\n  - {code: NANCY, name: "Nancy", daytime_phone: "03 83 00 00 00", '
-                     'on_call_phone: "03 83 00 00 01"}\n  - {code: DEMO, name: "Demo", example: true, '
-                     'daytime_phone: "01 99 00 10 10", on_call_phone: "01 99 00 20 20"}\n', encoding="utf-8")
+    sites.write_text(
+        'sites:\n  - {code: NANCY, name: "Nancy", daytime_phone: "03 83 00 00 00", '
+        'on_call_phone: "03 83 00 00 01"}\n  - {code: DEMO, name: "Demo", example: true, '
+        'daytime_phone: "01 99 00 10 10", on_call_phone: "01 99 00 20 20"}\n',
+        encoding="utf-8",
+    )
     line = _one_sentence(_run(tmp_path, BOT_SITES_FILE=str(sites)))
     assert "example sites" in line and "DEMO" in line and "NANCY" not in line
 
 
-SEVERAL_REAL_SITES = ('sites:\n  - {code: NANCY, name: "Nancy", daytime_phone: "03 83 00 00 00", '
-                      'on_call_phone: "03 83 00 00 01"}\n  - {code: main, name: "Main", '
-                      'daytime_phone: "01 40 00 00 00", on_call_phone: "01 40 00 00 01"}\n')
+SEVERAL_REAL_SITES = (
+    'sites:\n  - {code: NANCY, name: "Nancy", daytime_phone: "03 83 00 00 00", '
+    'on_call_phone: "03 83 00 00 01"}\n  - {code: main, name: "Main", '
+    'daytime_phone: "01 40 00 00 00", on_call_phone: "01 40 00 00 01"}\n'
+)
 
 
 async def test_enrolling_without_a_site_is_refused_when_there_are_several(tmp_path: Path) -> None:
@@ -311,8 +360,10 @@ async def test_enrolling_without_a_site_is_refused_when_there_are_several(tmp_pa
 
 async def test_enrolling_without_a_site_uses_the_only_site(tmp_path: Path) -> None:
     sites = tmp_path / "sites.yaml"
-    sites.write_text('sites:\n  - {code: NANCY, name: "Nancy", daytime_phone: "03 83 00 00 00", '
-                     'on_call_phone: "03 83 00 00 01"}\n', encoding="utf-8")
+    sites.write_text(
+        'sites:\n  - {code: NANCY, name: "Nancy", daytime_phone: "03 83 00 00 00", on_call_phone: "03 83 00 00 01"}\n',
+        encoding="utf-8",
+    )
     async with bench_at(tmp_path, datetime(2027, 3, 1, 9, 0, tzinfo=UTC), BOT_SITES_FILE=str(sites)) as bench:
         await bench.clinician_says("/enroll P-32R 2027-03-03")
         assert rows(bench, "SELECT site_code FROM patients") == [("NANCY",)]

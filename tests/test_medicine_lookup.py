@@ -67,18 +67,29 @@ async def test_import_twice_gives_the_same_table_and_the_other_encoding_the_same
             files = await tx.fetchall("SELECT name, encoding, row_count FROM bdpm_files ORDER BY name")
         assert box is not None and box.facts.display == "Skenan LP 30 mg, gélule"
         assert box.bdpm_date is not None and len(box.bdpm_date) == 10
-        assert [tuple(f) for f in files] == [("CIS_CIP_bdpm.txt", "cp1252", 9), ("CIS_COMPO_bdpm.txt", "cp1252", 13),
-                                              ("CIS_bdpm.txt", "cp1252", 9)]
+        assert [tuple(f) for f in files] == [
+            ("CIS_CIP_bdpm.txt", "cp1252", 9),
+            ("CIS_COMPO_bdpm.txt", "cp1252", 13),
+            ("CIS_bdpm.txt", "cp1252", 9),
+        ]
     finally:
         await store.close()
 
 
-@pytest.mark.parametrize(("n", "expected"), [
-    (1, "skenan"), (2, "actiskenan"), (3, "klipal600"), (4, "klipal300"), (5, "oxycodonelp"), (6, "fentapatch"),
-    (7, None),  # Doliprane: not an opioid
-    (8, "abstral"),  # sublingual fentanyl is the catalogue's "buccal"
-    (9, None),  # immediate-release oxycodone generic: no such catalogue product (never a guess)
-])
+@pytest.mark.parametrize(
+    ("n", "expected"),
+    [
+        (1, "skenan"),
+        (2, "actiskenan"),
+        (3, "klipal600"),
+        (4, "klipal300"),
+        (5, "oxycodonelp"),
+        (6, "fentapatch"),
+        (7, None),  # Doliprane: not an opioid
+        (8, "abstral"),  # sublingual fentanyl is the catalogue's "buccal"
+        (9, None),  # immediate-release oxycodone generic: no such catalogue product (never a guess)
+    ],
+)
 async def test_cip13_to_catalogue_product(tmp_path: Path, n: int, expected: str | None) -> None:
     store = await open_store(tmp_path / "bot.db", VirtualClock(NOW))
     try:
@@ -109,12 +120,24 @@ def test_command_line_import(tmp_path: Path) -> None:
     shutil.copytree(FIXTURE / "cp1252", folder)
     env = {"BOT_DATABASE": str(tmp_path / "bot.db"), "PATH": "/usr/bin:/bin"}
     for _ in range(2):
-        done = subprocess.run([sys.executable, "-m", "bot", "medicines", "import", str(folder)], env=env,
-                              capture_output=True, text=True, cwd=Path(__file__).parent.parent, timeout=120)
+        done = subprocess.run(
+            [sys.executable, "-m", "bot", "medicines", "import", str(folder)],
+            env=env,
+            capture_output=True,
+            text=True,
+            cwd=Path(__file__).parent.parent,
+            timeout=120,
+        )
         assert done.returncode == 0, done.stderr
         assert "CIS_CIP_bdpm.txt: 9 rows, cp1252" in done.stdout
-    missing = subprocess.run([sys.executable, "-m", "bot", "medicines", "import", str(tmp_path / "nowhere")],
-                             env=env, capture_output=True, text=True, cwd=Path(__file__).parent.parent, timeout=120)
+    missing = subprocess.run(
+        [sys.executable, "-m", "bot", "medicines", "import", str(tmp_path / "nowhere")],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).parent.parent,
+        timeout=120,
+    )
     assert missing.returncode == 2 and "CIS_bdpm.txt" in missing.stderr
 
 

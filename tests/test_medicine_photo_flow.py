@@ -101,8 +101,18 @@ async def test_a_box_photo_answers_the_product_then_the_dose_and_is_exported(ben
     await send_photo(bench, 3701, box_photo(cip(1), seed=4))
     await bench.press(patient, "Oui")
     assert (await current_prompt(bench, patient)).item.id == "bg_dose"
-    await answer_all(bench, patient, {"bg_dose": 30, "bg_units": "1", "bg_per_day": 2, "bg_more": "no",
-                                      "rescue_taking": "no", "analgesic_same": "no"})
+    await answer_all(
+        bench,
+        patient,
+        {
+            "bg_dose": 30,
+            "bg_units": "1",
+            "bg_per_day": 2,
+            "bg_more": "no",
+            "rescue_taking": "no",
+            "analgesic_same": "no",
+        },
+    )
 
     # Never passed on to the team, never kept: no copy, no message row, only the codes.
     posted = bench.group_messages()[group_before:]
@@ -110,19 +120,26 @@ async def test_a_box_photo_answers_the_product_then_the_dose_and_is_exported(ben
     assert not [m for m in bench.group_messages() if m.extra.get("photo")]
     assert rows(bench, "SELECT COUNT(*) FROM patient_messages WHERE kind = 'photo'") == [(0,)]
     scans = rows(bench, "SELECT status, cip13, product_code FROM medicine_scans ORDER BY id")
-    assert scans == [("no_code", None, None), ("not_in_list", cip(7), None), ("declined", cip(1), "skenan"),
-                     ("confirmed", cip(1), "skenan")]
+    assert scans == [
+        ("no_code", None, None),
+        ("not_in_list", cip(7), None),
+        ("declined", cip(1), "skenan"),
+        ("confirmed", cip(1), "skenan"),
+    ]
     audited = rows(bench, "SELECT actor, new_value FROM audit_log WHERE action = 'medicine_photo' ORDER BY id")
     assert [actor for actor, _ in audited] == ["patient:M-001"] * 4
     d30 = prompt.instance.id
     assert rows(bench, "SELECT value FROM answers WHERE instance_id = ? AND item_id = 'bg_product'", d30) == [
-        ('"skenan"',)]
+        ('"skenan"',)
+    ]
 
     assert bench.services is not None
     services = bench.services
     dataset = await load_dataset(services.store)
-    lines = [dict(zip(CSV_COLUMNS, line)) for line in csv_rows(dataset, services.questionnaires, services.opioids,
-                                                               "fr_sor", services.schedule)]
+    lines = [
+        dict(zip(CSV_COLUMNS, line))
+        for line in csv_rows(dataset, services.questionnaires, services.opioids, "fr_sor", services.schedule)
+    ]
     d30_lines = [line for line in lines if line["timepoint"] == "D30"]
     (cip_line,) = [line for line in d30_lines if line["item"] == "bg_product_cip13"]
     assert cip_line["value"] == cip(1) and cip_line["derivation"] == "box_photo"
@@ -136,8 +153,12 @@ async def test_a_box_photo_answers_the_product_then_the_dose_and_is_exported(ben
     coding = medication["resource"]["code"]["coding"]
     assert {"system": CIP_SYSTEM, "code": cip(1), "display": "Skenan LP 30 mg, gélule"} in coding
     assert medication["resource"]["extension"][0]["url"] == EXT_BDPM_DATE
-    response = next(e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "QuestionnaireResponse"
-                    and e["resource"]["identifier"]["value"] == "M-001/D30")
+    response = next(
+        e["resource"]
+        for e in bundle["entry"]
+        if e["resource"]["resourceType"] == "QuestionnaireResponse"
+        and e["resource"]["identifier"]["value"] == "M-001/D30"
+    )
     (item,) = [i for i in response["item"] if i["linkId"] == "bg_product"]
     assert {"url": EXT_MEDICATION, "valueReference": {"reference": medication["fullUrl"]}} in item["extension"]
 

@@ -57,5 +57,6 @@ def test_every_advice_about_a_message_says_message_at_every_hour(advice: str, ho
             assert "réponse" not in about_message.split("\n")[0], about_message
             about_answer = advice_text(advice, sites.get(code), moment)
             assert "message" not in about_answer.split("\n")[0], about_answer
-    assert "Votre message a été transmis" in advice_text(advice, None, datetime(2027, 3, 5, hour, tzinfo=PARIS),
-                                                         "message") or advice.startswith("same_day")
+    assert "Votre message a été transmis" in advice_text(
+        advice, None, datetime(2027, 3, 5, hour, tzinfo=PARIS), "message"
+    ) or advice.startswith("same_day")

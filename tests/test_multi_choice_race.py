@@ -36,13 +36,16 @@ async def test_a_tick_and_valider_tapped_together_never_lose_an_acknowledged_tic
 
     # "Valider" and a second tick in the same getUpdates batch, Valider first: handled concurrently.
     bench.standin.press_button(patient.user_id, patient.user_id, message_id, toggle + "_ok", strict=False)
-    late_tick = bench.standin.press_button(patient.user_id, patient.user_id, message_id, toggle + second,
-                                           strict=False)
+    late_tick = bench.standin.press_button(patient.user_id, patient.user_id, message_id, toggle + second, strict=False)
     await bench.settle()
 
     with sqlite3.connect(bench.database) as conn:
-        stored = [json.loads(v) for (v,) in conn.execute(
-            "SELECT value FROM answers WHERE instance_id = ? AND item_id = ?", (instance_id, item.id))]
+        stored = [
+            json.loads(v)
+            for (v,) in conn.execute(
+                "SELECT value FROM answers WHERE instance_id = ? AND item_id = ?", (instance_id, item.id)
+            )
+        ]
     assert len(stored) == 1, stored
     answer = set(stored[0])
     told = (bench.standin.callback_answer(late_tick) or {}).get("text") or ""

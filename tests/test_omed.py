@@ -174,8 +174,14 @@ def test_no_opioid_at_all_is_zero_mg() -> None:
 # Regimen from answers
 # ---------------------------------------------------------------------------------------------------------------
 BASELINE_ANSWERS: dict[str, Value] = {
-    "bg_taking": "yes", "bg_product": "skenan", "bg_dose": 30, "bg_per_day": 2,
-    "rescue_taking": "yes", "rescue_product": "actiskenan", "rescue_dose": 10, "rescue_doses_24h": 3,
+    "bg_taking": "yes",
+    "bg_product": "skenan",
+    "bg_dose": 30,
+    "bg_per_day": 2,
+    "rescue_taking": "yes",
+    "rescue_product": "actiskenan",
+    "rescue_dose": 10,
+    "rescue_doses_24h": 3,
 }
 
 
@@ -187,15 +193,17 @@ def test_baseline_answers_give_background_and_rescue_lines() -> None:
 
 
 def test_a_patch_is_read_from_its_rate_item_and_counted_once() -> None:
-    regimen = regimen_from_answers({"bg_taking": "yes", "bg_product": "durogesic", "bg_patch": 50,
-                                    "rescue_taking": "no"}, None)
+    regimen = regimen_from_answers(
+        {"bg_taking": "yes", "bg_product": "durogesic", "bg_patch": 50, "rescue_taking": "no"}, None
+    )
     assert regimen.lines == (bg("durogesic", 50, 1),)
     assert compute_omed(regimen, CATALOGUE).mg == pytest.approx(120)
 
 
 def test_combination_tablets_are_read_from_the_tablet_count() -> None:
-    regimen = regimen_from_answers({"bg_taking": "yes", "bg_product": "ixprim", "bg_tablets": 2, "bg_per_day": 3,
-                                    "rescue_taking": "no"}, None)
+    regimen = regimen_from_answers(
+        {"bg_taking": "yes", "bg_product": "ixprim", "bg_tablets": 2, "bg_per_day": 3, "rescue_taking": "no"}, None
+    )
     assert compute_omed(regimen, CATALOGUE).mg == pytest.approx(45)
 
 
@@ -227,8 +235,17 @@ def test_a_changed_treatment_replaces_the_previous_one() -> None:
 
 
 def test_answers_to_several_dose_items_are_refused_rather_than_guessed() -> None:
-    regimen = regimen_from_answers({"bg_taking": "yes", "bg_product": "skenan", "bg_dose": 30, "bg_patch": 25,
-                                    "bg_per_day": 2, "rescue_taking": "no"}, None)
+    regimen = regimen_from_answers(
+        {
+            "bg_taking": "yes",
+            "bg_product": "skenan",
+            "bg_dose": 30,
+            "bg_patch": 25,
+            "bg_per_day": 2,
+            "rescue_taking": "no",
+        },
+        None,
+    )
     assert compute_omed(regimen, CATALOGUE).mg is None
 
 
@@ -240,8 +257,15 @@ def test_a_skipped_dose_makes_the_line_unconverted() -> None:
 def test_a_daily_diary_driven_through_the_engine_gives_the_expected_omed() -> None:
     q = QUESTIONNAIRES["daily"]
     answers: dict[str, Value] = {
-        "pain_worst": 5, "analgesic_same": "no", "bg_taking": "yes", "bg_product": "oxycontin", "bg_dose": 20,
-        "bg_per_day": 2, "rescue_taking": "yes", "rescue_product": "oxynorm", "rescue_dose": 5,
+        "pain_worst": 5,
+        "analgesic_same": "no",
+        "bg_taking": "yes",
+        "bg_product": "oxycontin",
+        "bg_dose": 20,
+        "bg_per_day": 2,
+        "rescue_taking": "yes",
+        "rescue_product": "oxynorm",
+        "rescue_dose": 5,
         "rescue_doses_24h": 4,
         "bg_patch": 100,  # stale answer from before the patient changed product: hidden, must not count
     }
@@ -302,14 +326,17 @@ def _broken_catalogue(tmp_path: Path, change: object) -> Path:
     return path
 
 
-@pytest.mark.parametrize(("change", "problem"), [
-    (lambda raw: raw.update(default_table="who"), 'default_table "who"'),
-    (lambda raw: raw["products"].append(dict(raw["products"][0])), 'product code "skenan" appears twice'),
-    (lambda raw: raw["products"][0].update(patch=True), "patch"),
-    (lambda raw: raw["products"][0].update(unit="ug_per_h", patch=True), "converts morphine (oral) per mg"),
-    (lambda raw: raw["tables"]["fr_sor"]["factors"][0].update(factor="one"), "not a number or a fraction"),
-    (lambda raw: raw.__setitem__("products", [p for p in raw["products"] if p["code"] != "autre"]), '"autre"'),
-])
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        (lambda raw: raw.update(default_table="who"), 'default_table "who"'),
+        (lambda raw: raw["products"].append(dict(raw["products"][0])), 'product code "skenan" appears twice'),
+        (lambda raw: raw["products"][0].update(patch=True), "patch"),
+        (lambda raw: raw["products"][0].update(unit="ug_per_h", patch=True), "converts morphine (oral) per mg"),
+        (lambda raw: raw["tables"]["fr_sor"]["factors"][0].update(factor="one"), "not a number or a fraction"),
+        (lambda raw: raw.__setitem__("products", [p for p in raw["products"] if p["code"] != "autre"]), '"autre"'),
+    ],
+)
 def test_a_broken_catalogue_is_refused_naming_the_file(tmp_path: Path, change: object, problem: str) -> None:
     path = _broken_catalogue(tmp_path, change)
     with pytest.raises(OpioidCatalogueError) as caught:

@@ -31,13 +31,27 @@ async def test_questionnaires_due_at_the_same_minute_go_out_paced_with_no_429(tm
             for n in range(PATIENTS):
                 user = 90_000 + n
                 bench.standin.add_private_chat(user)
-                pid = await patients.create_patient(tx, study_id=f"F-{n:03d}", site_code="main", arm="standard",
-                                                    rt_start=date(2027, 3, 3), fractions=1, now=now)
+                pid = await patients.create_patient(
+                    tx,
+                    study_id=f"F-{n:03d}",
+                    site_code="main",
+                    arm="standard",
+                    rt_start=date(2027, 3, 3),
+                    fractions=1,
+                    now=now,
+                )
                 await patients.link_telegram(tx, patient_id=pid, telegram_user_id=user, chat_id=user, now=now)
                 await patients.set_status(tx, pid, "active", now)
                 await instances.create_instance(
-                    tx, patient_id=pid, questionnaire_id="weekly", questionnaire_version="1.0", timepoint="W1",
-                    study_day=None, is_primary=False, opens_at=now, closes_at=now + timedelta(days=1),
+                    tx,
+                    patient_id=pid,
+                    questionnaire_id="weekly",
+                    questionnaire_version="1.0",
+                    timepoint="W1",
+                    study_day=None,
+                    is_primary=False,
+                    opens_at=now,
+                    closes_at=now + timedelta(days=1),
                 )
             await tx.commit()
         started = time.monotonic()
@@ -72,7 +86,7 @@ async def test_bulk_sends_are_paced_overall_and_replies_are_not(tmp_path: Path) 
         for chat in chats:  # every chat writes (an unknown user: the bot answers each one)
             bench.standin.send_text(chat, chat, "Bonjour")
         await bench.settle()
-        replies = [r for r in bench.standin.requests("sendMessage") if r.ok][len(chats):]
+        replies = [r for r in bench.standin.requests("sendMessage") if r.ok][len(chats) :]
         assert len(replies) == len(chats)
         # the 90 replies did not queue behind a 30/s limit: the stand-in would have refused them (> 30 in a second
         # to chats that wrote are not bulk), and the pacer did not hold them in its bulk window
@@ -94,10 +108,17 @@ async def test_urgent_goes_first_then_replies_then_bulk_in_a_chat_and_tidy_edits
 
     first = asyncio.create_task(request("first", Lane.BULK))
     await asyncio.sleep(0)
-    waiting = [asyncio.create_task(request(name, lane)) for name, lane in (
-        ("tidy", Lane.TIDY), ("bulk-1", Lane.BULK), ("reply-1", Lane.REPLY), ("bulk-2", Lane.BULK),
-        ("urgent", Lane.URGENT), ("reply-2", Lane.REPLY),
-    )]
+    waiting = [
+        asyncio.create_task(request(name, lane))
+        for name, lane in (
+            ("tidy", Lane.TIDY),
+            ("bulk-1", Lane.BULK),
+            ("reply-1", Lane.REPLY),
+            ("bulk-2", Lane.BULK),
+            ("urgent", Lane.URGENT),
+            ("reply-2", Lane.REPLY),
+        )
+    ]
     await asyncio.gather(first, *waiting)
     assert served == ["first", "urgent", "reply-1", "reply-2", "bulk-1", "bulk-2", "tidy"]
 
@@ -224,8 +245,9 @@ async def test_one_account_flooding_does_not_slow_another_patients_replies(tmp_p
                 count = len(bench.standin.sent_messages(patient.user_id))
                 asked = time.monotonic()
                 bench.standin.send_command(patient.user_id, patient.user_id, "aide")
-                await bench.standin.wait_for(lambda: len(bench.standin.sent_messages(patient.user_id)) > count,
-                                             timeout=30)
+                await bench.standin.wait_for(
+                    lambda: len(bench.standin.sent_messages(patient.user_id)) > count, timeout=30
+                )
                 latencies.append(time.monotonic() - asked)
                 await asyncio.sleep(1.1)  # within the patient's own one-a-second budget
 
@@ -289,13 +311,27 @@ async def test_the_dispatcher_spreads_a_fan_out_of_due_questionnaires(tmp_path: 
             for n in range(count):
                 user = 91_000 + n
                 bench.standin.add_private_chat(user)
-                pid = await patients.create_patient(tx, study_id=f"S-{n:03d}", site_code="main", arm="standard",
-                                                    rt_start=date(2027, 3, 3), fractions=1, now=now)
+                pid = await patients.create_patient(
+                    tx,
+                    study_id=f"S-{n:03d}",
+                    site_code="main",
+                    arm="standard",
+                    rt_start=date(2027, 3, 3),
+                    fractions=1,
+                    now=now,
+                )
                 await patients.link_telegram(tx, patient_id=pid, telegram_user_id=user, chat_id=user, now=now)
                 await patients.set_status(tx, pid, "active", now)
                 await instances.create_instance(
-                    tx, patient_id=pid, questionnaire_id="weekly", questionnaire_version="1.0", timepoint="W1",
-                    study_day=None, is_primary=False, opens_at=now, closes_at=now + timedelta(days=1),
+                    tx,
+                    patient_id=pid,
+                    questionnaire_id="weekly",
+                    questionnaire_version="1.0",
+                    timepoint="W1",
+                    study_day=None,
+                    is_primary=False,
+                    opens_at=now,
+                    closes_at=now + timedelta(days=1),
                 )
             await tx.commit()
         first = await bench.tick()

@@ -29,8 +29,7 @@ pytestmark = pytest.mark.slow
 
 def run(*args: str | Path, cwd: Path, timeout: float = 240) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "BOT_", "TELEGRAM_", "CLINICIAN_"))}
-    result = subprocess.run([str(a) for a in args], cwd=cwd, env=env, capture_output=True, text=True,
-                            timeout=timeout)
+    result = subprocess.run([str(a) for a in args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
     assert result.returncode == 0, f"{args}: {result.stdout}\n{result.stderr}"
     return result
 
@@ -62,8 +61,13 @@ def test_a_plain_pip_install_runs_the_sandbox(tmp_path: Path) -> None:
     assert (Path(data_root) / "questionnaires" / "schedule.yaml").exists()
 
     port = free_port()
-    sandbox = subprocess.Popen([str(python), "-m", "bot", "sandbox", "--port", str(port)], cwd=work,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    sandbox = subprocess.Popen(
+        [str(python), "-m", "bot", "sandbox", "--port", str(port)],
+        cwd=work,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         page = ""
         deadline = time.monotonic() + 120
@@ -80,7 +84,9 @@ def test_a_plain_pip_install_runs_the_sandbox(tmp_path: Path) -> None:
             assert "Téléphone du patient" in response.read().decode()
         # The bot itself speaks French (only the command line's own messages are English).
         request = urllib.request.Request(
-            f"http://127.0.0.1:{port}/api/enroll", method="POST", headers={"Content-Type": "application/json"},
+            f"http://127.0.0.1:{port}/api/enroll",
+            method="POST",
+            headers={"Content-Type": "application/json"},
             data=json.dumps({"study_id": "P-PKG", "rt_start": "2027-03-03", "fractions": 1}).encode(),
         )
         with urllib.request.urlopen(request, timeout=60) as response:

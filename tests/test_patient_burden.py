@@ -26,14 +26,19 @@ from bot.domain.rules import EventCondition, PainPoint, RuleContext, evaluate_an
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = load_questionnaires(ROOT / "questionnaires")
-BEFORE = {qid: load_questionnaire(ROOT / "tests" / "data" / "questionnaires_before_issue35" / f"{qid}.yaml")
-          for qid in ("daily", "weekly", "followup")}
+BEFORE = {
+    qid: load_questionnaire(ROOT / "tests" / "data" / "questionnaires_before_issue35" / f"{qid}.yaml")
+    for qid in ("daily", "weekly", "followup")
+}
 RULES = load_rules(ROOT / "questionnaires" / "rules.yaml")
 TODAY = date(2027, 3, 20)
 
 #: The gates of version 2.0 and their (open, closed) answers.
-GATES: dict[str, tuple[str, str]] = {"rf_screen": ("some", "none"), "se_screen": ("yes", "no"),
-                                     "new_problem_any": ("yes", "no")}
+GATES: dict[str, tuple[str, str]] = {
+    "rf_screen": ("some", "none"),
+    "se_screen": ("yes", "no"),
+    "new_problem_any": ("yes", "no"),
+}
 
 
 @dataclass(frozen=True)
@@ -64,10 +69,12 @@ FINDINGS: dict[str, Finding] = {
     "rf_radicular_new_inclusion": Finding({"rf_radicular_new": "yes"}),
     "fever_on_chemo": Finding({"fever": "yes", "fever_chemo": "yes"}, baseline_on_chemo="yes"),
     "fever_chemo_unknown": Finding({"fever": "yes", "fever_chemo": "_unknown"}, baseline_on_chemo="_unknown"),
-    "fever_unwell_on_chemo": Finding({"fever": "_unknown", "fever_unwell": "yes", "fever_chemo": "yes"},
-                                     baseline_on_chemo="yes"),
-    "fever_unwell_chemo_unknown": Finding({"fever": "_unknown", "fever_unwell": "yes", "fever_chemo": "_unknown"},
-                                          baseline_on_chemo="_unknown"),
+    "fever_unwell_on_chemo": Finding(
+        {"fever": "_unknown", "fever_unwell": "yes", "fever_chemo": "yes"}, baseline_on_chemo="yes"
+    ),
+    "fever_unwell_chemo_unknown": Finding(
+        {"fever": "_unknown", "fever_unwell": "yes", "fever_chemo": "_unknown"}, baseline_on_chemo="_unknown"
+    ),
     "fever_unwell_no_chemo": Finding({"fever": "_unknown", "fever_unwell": "yes", "fever_chemo": "no"}),
     "opioid_toxicity_patch": Finding({"drowsy_breathing": "yes"}, on_fentanyl_patch=True),
     "opioid_toxicity": Finding({"opioid_signs": "yes"}, context={"regimen_changed_recently": "yes"}),
@@ -164,8 +171,9 @@ def rule_context(finding: Finding, questionnaire_id: str) -> RuleContext:
         on_chemo=finding.baseline_on_chemo == "yes",
         has_baseline=finding.baseline_pain is not None,
         on_fentanyl_patch=finding.on_fentanyl_patch,
-        pain_history=tuple(PainPoint(day=TODAY - timedelta(days=days - i), pain_worst=p)
-                           for i, p in enumerate(finding.pain_history)),
+        pain_history=tuple(
+            PainPoint(day=TODAY - timedelta(days=days - i), pain_worst=p) for i, p in enumerate(finding.pain_history)
+        ),
         today=TODAY,
     )
 
@@ -224,8 +232,15 @@ def test_the_quiet_day_is_seven_questions_and_raises_nothing() -> None:
     quiet = Finding({})
     for qid in ("daily", "weekly"):
         asked, raised = alerts(SHIPPED[qid], quiet)
-        assert asked == ["pain_worst", "rf_screen", "analgesic_same", "rescue_doses_24h", "se_screen",
-                         "new_problem_any", "message_team"]
+        assert asked == [
+            "pain_worst",
+            "rf_screen",
+            "analgesic_same",
+            "rescue_doses_24h",
+            "se_screen",
+            "new_problem_any",
+            "message_team",
+        ]
         assert raised == set()
         before, _ = alerts(BEFORE[qid], quiet)
         assert len(before) > 12
@@ -259,7 +274,10 @@ def test_the_gates_put_the_reporting_answer_first() -> None:
 
 def test_the_versions_were_bumped_and_the_old_files_still_load() -> None:
     assert {qid: (q.version, SHIPPED[qid].version) for qid, q in BEFORE.items()} == {
-        "daily": ("1.5", "2.0"), "weekly": ("1.5", "2.0"), "followup": ("1.4", "2.0")}
+        "daily": ("1.5", "2.0"),
+        "weekly": ("1.5", "2.0"),
+        "followup": ("1.4", "2.0"),
+    }
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -281,12 +299,19 @@ async def test_a_quiet_diary_takes_seven_taps_and_the_counter_only_goes_up(bench
     patient = await bench.join(3501, "P-BU1", RT)
     await answer_all(bench, patient)  # the baseline
     await _open_diary(bench, patient)
-    quiet = {"pain_worst": 3, "rf_screen": "none", "analgesic_same": "yes", "rescue_doses_24h": 0,
-             "se_screen": "no", "new_problem_any": "no", "message_team": "_skip"}
+    quiet = {
+        "pain_worst": 3,
+        "rf_screen": "none",
+        "analgesic_same": "yes",
+        "rescue_doses_24h": 0,
+        "se_screen": "no",
+        "new_problem_any": "no",
+        "message_team": "_skip",
+    }
     first = len(bench.texts(patient.chat_id))
     asked = await answer_all(bench, patient, quiet)
     assert asked == list(quiet)
-    headers = [t.split("\n", 1)[0] for t in bench.texts(patient.chat_id)[first - 1:] if t.startswith("Question")]
+    headers = [t.split("\n", 1)[0] for t in bench.texts(patient.chat_id)[first - 1 :] if t.startswith("Question")]
     numbers = [int(h.split()[1]) for h in headers if h.split()[1].isdigit()]
     assert numbers and numbers == sorted(numbers) and "/" not in "".join(headers)
     assert bench.group_messages() == [] or not any("🔴" in (m.text or "") for m in bench.group_messages())
@@ -309,8 +334,9 @@ async def test_a_fever_without_chemotherapy_is_reported_through_the_side_effect_
     patient = await bench.join(3503, "P-BU3", RT)
     await answer_all(bench, patient, {"on_chemo": "no"})
     await _open_diary(bench, patient)
-    asked = await answer_all(bench, patient, {"rf_screen": "none", "se_screen": "yes", "fever": "yes",
-                                              "fever_chemo": "yes"})
+    asked = await answer_all(
+        bench, patient, {"rf_screen": "none", "se_screen": "yes", "fever": "yes", "fever_chemo": "yes"}
+    )
     assert "fever" in asked and "fever_chemo" in asked
     await bench.settle()
     group = [m.text or "" for m in bench.group_messages()]
@@ -374,8 +400,11 @@ async def test_a_diary_answered_in_1_5_stays_readable_after_the_upgrade_to_2_0(b
     assert "rf_screen" in new_items and "rf_weakness" not in new_items
     fhir = build_bundle(dataset, services.questionnaires, bench.clock.now())
     validate_bundle(fhir)
-    versions = {entry["resource"]["version"] for entry in fhir["entry"]
-                if entry["resource"]["resourceType"] == "Questionnaire" and "daily" in entry["resource"]["id"]}
+    versions = {
+        entry["resource"]["version"]
+        for entry in fhir["entry"]
+        if entry["resource"]["resourceType"] == "Questionnaire" and "daily" in entry["resource"]["id"]
+    }
     assert versions == {"1.5", "2.0"}
 
 
@@ -384,8 +413,11 @@ async def test_a_fever_on_chemotherapy_asked_without_the_gate_alerts_at_once(ben
     patient = await bench.join(3506, "P-BU6", RT)
     await answer_all(bench, patient, {"on_chemo": "yes"})
     await _open_diary(bench, patient)
-    asked = await answer_all(bench, patient, {"rf_screen": "none", "analgesic_same": "yes", "se_screen": "no",
-                                              "fever": "yes", "fever_chemo": "yes"})
+    asked = await answer_all(
+        bench,
+        patient,
+        {"rf_screen": "none", "analgesic_same": "yes", "se_screen": "no", "fever": "yes", "fever_chemo": "yes"},
+    )
     assert "fever" in asked and "se_nausea" not in asked
     await bench.settle()
     group = [m.text or "" for m in bench.group_messages()]

@@ -56,8 +56,10 @@ async def test_pause_tells_the_clinicians_and_reprendre_resumes_at_the_current_q
     await bench.patient_says(patient, "/pause")
     assert status(bench) == "paused" and "pause" in bench.last_text(6002)
     await bench.tick()
-    assert any("Suivi mis en pause" in (m.text or "") and "H-2" in (m.text or "")
-               for m in bench.standin.sent_messages(CLINICIAN_CHAT))
+    assert any(
+        "Suivi mis en pause" in (m.text or "") and "H-2" in (m.text or "")
+        for m in bench.standin.sent_messages(CLINICIAN_CHAT)
+    )
     await bench.patient_says(patient, "/reprendre")
     assert status(bench) == "active"
     assert (bench.last_keyboard_message(6002).text or "").startswith("Question 2\n")

@@ -24,7 +24,8 @@ T0 = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)
 
 needs_server = pytest.mark.skipif(
     not pg_support.ENABLED,
-    reason="no PostgreSQL server: set BOT_TEST_DATABASE=postgresql://… (scripts/test.sh starts a private one)")
+    reason="no PostgreSQL server: set BOT_TEST_DATABASE=postgresql://… (scripts/test.sh starts a private one)",
+)
 
 
 # ---- translation: pure, no server -----------------------------------------------------------------------------------
@@ -32,7 +33,9 @@ needs_server = pytest.mark.skipif(
 
 def test_placeholders_are_numbered_outside_quoted_text() -> None:
     sql = "SELECT * FROM t WHERE a = ? AND b = '?' AND \"c?\" = ? -- is it?\n AND d IN (?, ?)"
-    assert translate(sql).sql == "SELECT * FROM t WHERE a = $1 AND b = '?' AND \"c?\" = $2 -- is it?\n AND d IN ($3, $4)"
+    assert (
+        translate(sql).sql == "SELECT * FROM t WHERE a = $1 AND b = '?' AND \"c?\" = $2 -- is it?\n AND d IN ($3, $4)"
+    )
 
 
 def test_a_doubled_quote_stays_inside_its_string() -> None:
@@ -53,7 +56,8 @@ def test_insert_or_ignore_keeps_its_returning_clause_last() -> None:
 
 def test_is_a_parameter_becomes_not_distinct_from() -> None:
     assert translate("SELECT 1 WHERE a IS ? AND b IS NOT ? AND c IS NULL").sql == (
-        "SELECT 1 WHERE a IS NOT DISTINCT FROM $1 AND b IS DISTINCT FROM $2 AND c IS NULL")
+        "SELECT 1 WHERE a IS NOT DISTINCT FROM $1 AND b IS DISTINCT FROM $2 AND c IS NULL"
+    )
 
 
 def test_a_plain_statement_is_unchanged_and_translated_once() -> None:
@@ -62,11 +66,22 @@ def test_a_plain_statement_is_unchanged_and_translated_once() -> None:
     assert translate(sql) is translate(sql)  # cached per distinct SQL text
 
 
-@pytest.mark.parametrize(("value", "type_name", "expected"), [
-    ("42", "int8", 42), (True, "int8", 1), (7, "text", "7"), (False, "text", "0"), (3, "float8", 3.0),
-    ("2.5", "float8", 2.5), (None, "int8", None), (None, "text", None), ("x", "text", "x"), (1.5, "numeric", Decimal("1.5")),
-    ("a\x00b", "text", "a\ufffdb"),  # PostgreSQL text cannot hold NUL
-])
+@pytest.mark.parametrize(
+    ("value", "type_name", "expected"),
+    [
+        ("42", "int8", 42),
+        (True, "int8", 1),
+        (7, "text", "7"),
+        (False, "text", "0"),
+        (3, "float8", 3.0),
+        ("2.5", "float8", 2.5),
+        (None, "int8", None),
+        (None, "text", None),
+        ("x", "text", "x"),
+        (1.5, "numeric", Decimal("1.5")),
+        ("a\x00b", "text", "a\ufffdb"),  # PostgreSQL text cannot hold NUL
+    ],
+)
 def test_parameters_are_coerced_to_the_inferred_type(value: object, type_name: str, expected: object) -> None:
     result = coerce(value, type_name)
     assert result == expected and type(result) is type(expected)
@@ -104,8 +119,10 @@ async def store(tmp_path: Path) -> AsyncIterator[Store]:
         await opened.close()
 
 
-PATIENT = ("INSERT INTO patients (study_id, site_code, arm, rt_start, fractions, enrolled_at)"
-           " VALUES (?, 'S1', 'standard', '2027-03-01', ?, '2027-03-01T09:00:00Z')")
+PATIENT = (
+    "INSERT INTO patients (study_id, site_code, arm, rt_start, fractions, enrolled_at)"
+    " VALUES (?, 'S1', 'standard', '2027-03-01', ?, '2027-03-01T09:00:00Z')"
+)
 
 
 async def _site(store: Store) -> None:
@@ -186,7 +203,9 @@ async def test_parameters_and_values_come_back_as_sqlite_gives_them(store: Store
         row = await tx.fetchone(
             "SELECT fractions, (SELECT SUM(fractions) FROM patients) AS total,"
             " EXISTS (SELECT 1 FROM patients WHERE id = ?) AS found, (SELECT value FROM settings) AS value"
-            " FROM patients WHERE id = ?", (patient, str(patient)))
+            " FROM patients WHERE id = ?",
+            (patient, str(patient)),
+        )
         assert row is not None
         assert (row["fractions"], row["total"], row["found"], row["value"]) == (5, 5, 1, "3")
         assert type(row["total"]) is int and type(row["found"]) is int
@@ -222,5 +241,16 @@ async def test_an_empty_audit_trail_names_its_columns_in_table_order_on_either_e
     finally:
         await store.close()
     assert trail.rows == ()
-    assert trail.columns == ("id", "at", "actor", "action", "patient_id", "entity", "entity_id", "old_value",
-                             "new_value", "telegram_date", "details")
+    assert trail.columns == (
+        "id",
+        "at",
+        "actor",
+        "action",
+        "patient_id",
+        "entity",
+        "entity_id",
+        "old_value",
+        "new_value",
+        "telegram_date",
+        "details",
+    )

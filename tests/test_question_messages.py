@@ -21,13 +21,17 @@ async def store(tmp_path: Path) -> AsyncIterator[Store]:
     try:
         async with opened.transaction() as tx:
             await tx.execute("INSERT INTO sites (code, created_at) VALUES ('S1', '2026-12-03T09:00:00Z')")
-            await tx.execute("INSERT INTO patients (study_id, site_code, arm, rt_start, fractions, enrolled_at)"
-                             " VALUES ('P-1', 'S1', 'standard', '2026-12-01', 5, '2026-12-01T09:00:00Z')")
+            await tx.execute(
+                "INSERT INTO patients (study_id, site_code, arm, rt_start, fractions, enrolled_at)"
+                " VALUES ('P-1', 'S1', 'standard', '2026-12-01', 5, '2026-12-01T09:00:00Z')"
+            )
             for day in range(1, 6):
                 await tx.execute(
                     "INSERT INTO instances (patient_id, questionnaire_id, questionnaire_version, timepoint, opens_at,"
                     " closes_at, status) VALUES (1, 'daily', '1', ?, '2026-12-03T09:00:00Z',"
-                    " '2026-12-04T09:00:00Z', 'open')", (f"d{day}",))
+                    " '2026-12-04T09:00:00Z', 'open')",
+                    (f"d{day}",),
+                )
             await tx.commit()
         yield opened
     finally:
@@ -43,8 +47,9 @@ async def _message_ids(store: Store) -> dict[int, int | None]:
 async def test_ids_sent_while_the_writer_is_busy_are_written_in_one_statement(store: Store) -> None:
     messages = QuestionMessages()
     async with store.transaction() as tx:  # another patient's answer holds the writer
-        writes = [asyncio.create_task(messages.remember(store, instance_id, 100 + instance_id))
-                  for instance_id in (1, 2, 3)]
+        writes = [
+            asyncio.create_task(messages.remember(store, instance_id, 100 + instance_id)) for instance_id in (1, 2, 3)
+        ]
         writes.append(asyncio.create_task(messages.remember(store, 1, 201)))  # a newer copy of instance 1's question
         await asyncio.sleep(0.05)
         assert not any(task.done() for task in writes), "a caller returns only once its id is on disk"
@@ -67,8 +72,9 @@ async def test_the_waiting_callers_share_one_lock_turn(store: Store, monkeypatch
 
     monkeypatch.setattr(type(store), "single_statement", counted)
     async with store.transaction() as tx:
-        writes = [asyncio.create_task(messages.remember(store, instance_id, 300 + instance_id))
-                  for instance_id in range(1, 6)]
+        writes = [
+            asyncio.create_task(messages.remember(store, instance_id, 300 + instance_id)) for instance_id in range(1, 6)
+        ]
         await asyncio.sleep(0.05)
         await tx.commit()
     await asyncio.gather(*writes)

@@ -19,23 +19,38 @@ def current_answers(bench: Bench, timepoint: str = "baseline") -> dict[str, obje
     result = rows(
         bench,
         "SELECT a.item_id, a.value FROM answers a JOIN instances i ON i.id = a.instance_id WHERE i.timepoint = ?"
-        " AND a.id IN (SELECT MAX(id) FROM answers GROUP BY instance_id, item_id)", timepoint,
+        " AND a.id IN (SELECT MAX(id) FROM answers GROUP BY instance_id, item_id)",
+        timepoint,
     )
     return {item: json.loads(value) for item, value in result}
 
 
 async def test_the_baseline_is_answered_completely_with_branching_both_ways(bench: Bench) -> None:
     patient = await bench.join(1001, "P-Q1", RT)
-    asked = await answer_all(bench, patient, {
-        "pain_worst": 8, "axial_spont_present": "yes", "axial_spont_score": 7,
-        "bg_taking": "yes", "bg_product": "skenan", "bg_dose": "30", "bg_per_day": "2",
-        "rescue_taking": "no", "other_analgesics": ["paracetamol", "ains"],
-    })
+    asked = await answer_all(
+        bench,
+        patient,
+        {
+            "pain_worst": 8,
+            "axial_spont_present": "yes",
+            "axial_spont_score": 7,
+            "bg_taking": "yes",
+            "bg_product": "skenan",
+            "bg_dose": "30",
+            "bg_per_day": "2",
+            "rescue_taking": "no",
+            "other_analgesics": ["paracetamol", "ains"],
+        },
+    )
     assert "axial_spont_score" in asked and "axial_mech_score" not in asked  # branch shown / hidden
     assert "bg_dose" in asked and "bg_patch" not in asked and "rescue_product" not in asked
     assert asked.count("pain_worst") == 1 and len(asked) == len(set(asked))
     answers = current_answers(bench)
-    assert answers["pain_worst"] == 8 and answers["bg_dose"] == 30 and answers["other_analgesics"] == ["ains", "paracetamol"]
+    assert (
+        answers["pain_worst"] == 8
+        and answers["bg_dose"] == 30
+        and answers["other_analgesics"] == ["ains", "paracetamol"]
+    )
     assert rows(bench, "SELECT status FROM instances WHERE timepoint = 'baseline'") == [("completed",)]
     assert "terminé" in bench.last_text(1001) or "Merci" in "".join(bench.texts(1001)[-3:])
     # one answer row per asked item, no more
@@ -78,7 +93,8 @@ async def test_a_correction_is_a_new_row_with_an_audit_entry_never_an_overwrite(
     prompt = await current_prompt(bench, patient)
     assert prompt.item.id == "pain_average"
     assert rows(bench, "SELECT value, is_correction FROM answers WHERE item_id = 'pain_worst' ORDER BY id") == [
-        ("8", 0), ("5", 1)
+        ("8", 0),
+        ("5", 1),
     ]
     audit = rows(bench, "SELECT old_value, new_value FROM audit_log WHERE action = 'correct'")
     assert audit == [("8", "5")]

@@ -26,9 +26,27 @@ PAIN_TYPES = [
     for part in ("present", "score")
 ]
 ANALGESICS = [
-    "bg_taking", "bg_product", "bg_other", "bg_dose", "bg_patch", "bg_per_day", "bg_units", "bg_more",
-    "bg2_product", "bg2_other", "bg2_dose", "bg2_patch", "bg2_tablets", "bg2_per_day", "bg2_units",
-    "rescue_taking", "rescue_product", "rescue_dose", "rescue_units", "rescue_doses_24h", "other_analgesics",
+    "bg_taking",
+    "bg_product",
+    "bg_other",
+    "bg_dose",
+    "bg_patch",
+    "bg_per_day",
+    "bg_units",
+    "bg_more",
+    "bg2_product",
+    "bg2_other",
+    "bg2_dose",
+    "bg2_patch",
+    "bg2_tablets",
+    "bg2_per_day",
+    "bg2_units",
+    "rescue_taking",
+    "rescue_product",
+    "rescue_dose",
+    "rescue_units",
+    "rescue_doses_24h",
+    "other_analgesics",
 ]
 SIDE_EFFECTS = ["se_nausea", "se_swallow", "se_diarrhoea", "se_fatigue", "se_skin"]
 RED_FLAGS = ["rf_weakness", "rf_numbness", "rf_bladder_bowel", "rf_radicular_new"]
@@ -36,11 +54,35 @@ QOL = ["qol_global", "interf_sleep", "interf_walking", "interf_mood", "interf_ac
 SAME_DAY = ["vomit_no_fluids", "cannot_swallow", "fever"]
 
 REQUIRED_IDS = {
-    "baseline": ["pain_worst", "pain_average", *PAIN_TYPES, *ANALGESICS, "on_chemo", *SIDE_EFFECTS, *SAME_DAY,
-                 *RED_FLAGS, "sp_night_pain", *QOL, "message_team"],
+    "baseline": [
+        "pain_worst",
+        "pain_average",
+        *PAIN_TYPES,
+        *ANALGESICS,
+        "on_chemo",
+        *SIDE_EFFECTS,
+        *SAME_DAY,
+        *RED_FLAGS,
+        "sp_night_pain",
+        *QOL,
+        "message_team",
+    ],
     "daily": ["pain_worst", "analgesic_same", *ANALGESICS, *SIDE_EFFECTS, *SAME_DAY, *RED_FLAGS, "message_team"],
-    "followup": ["pain_worst", "pain_average", *PAIN_TYPES, "analgesic_same", *ANALGESICS, *SIDE_EFFECTS,
-                 *SAME_DAY, *RED_FLAGS, "sp_night_pain", *QOL, "pgic", "satisfaction", "message_team"],
+    "followup": [
+        "pain_worst",
+        "pain_average",
+        *PAIN_TYPES,
+        "analgesic_same",
+        *ANALGESICS,
+        *SIDE_EFFECTS,
+        *SAME_DAY,
+        *RED_FLAGS,
+        "sp_night_pain",
+        *QOL,
+        "pgic",
+        "satisfaction",
+        "message_team",
+    ],
     "weekly": ["pain_worst", "analgesic_same", *ANALGESICS, *RED_FLAGS, "message_team"],
 }
 
@@ -51,8 +93,14 @@ def shipped() -> dict[str, Questionnaire]:
 
 
 def _minimal(qid: str = "local", **extra: Any) -> dict[str, Any]:
-    return {"id": qid, "version": "1.0", "title": "Titre", "source": "test",
-            "items": [{"id": "q1", "type": "yesno", "text": "Oui ou non ?"}], **extra}
+    return {
+        "id": qid,
+        "version": "1.0",
+        "title": "Titre",
+        "source": "test",
+        "items": [{"id": "q1", "type": "yesno", "text": "Oui ou non ?"}],
+        **extra,
+    }
 
 
 def _write(path: Path, data: Any) -> Path:
@@ -77,7 +125,11 @@ def test_the_four_shipped_questionnaires_load_with_version_1_2(shipped: dict[str
     follow-up 2.0: the red-flag screen only."""
     assert sorted(shipped) == ["baseline", "daily", "followup", "weekly"]
     assert {q.id: q.version for q in shipped.values()} == {
-        "baseline": "1.2", "daily": "2.0", "followup": "2.0", "weekly": "2.0"}
+        "baseline": "1.2",
+        "daily": "2.0",
+        "followup": "2.0",
+        "weekly": "2.0",
+    }
 
 
 @pytest.mark.parametrize("qid", sorted(REQUIRED_IDS))
@@ -247,33 +299,49 @@ def test_a_missing_file_is_reported_by_name(tmp_path: Path) -> None:
 # Format details
 # ---------------------------------------------------------------------------------------------------------------
 def test_scale_items_are_0_to_10_and_text_items_default_to_500_characters() -> None:
-    q = Questionnaire.model_validate(_minimal(items=[
-        {"id": "pain", "type": "scale", "text": "Douleur ? 0 = aucune, 10 = maximale."},
-        {"id": "note", "type": "text", "text": "Message ?"},
-    ]))
+    q = Questionnaire.model_validate(
+        _minimal(
+            items=[
+                {"id": "pain", "type": "scale", "text": "Douleur ? 0 = aucune, 10 = maximale."},
+                {"id": "note", "type": "text", "text": "Message ?"},
+            ]
+        )
+    )
     assert (q.item("pain").min, q.item("pain").max) == (0, 10)
     assert q.item("note").max_length == 500
 
 
 def test_bare_integer_choice_codes_are_read_as_text_codes() -> None:
-    q = Questionnaire.model_validate(_minimal(items=[
-        {"id": "pgic", "type": "single", "text": "Changement ?", "choices": [{"code": 1, "label": "Mieux"}]},
-    ]))
+    q = Questionnaire.model_validate(
+        _minimal(
+            items=[
+                {"id": "pgic", "type": "single", "text": "Changement ?", "choices": [{"code": 1, "label": "Mieux"}]},
+            ]
+        )
+    )
     assert q.item("pgic").codes == ("1",)
 
 
 def test_a_boolean_choice_code_is_refused_rather_than_guessed() -> None:
     with pytest.raises(ValueError, match="boolean"):
-        Questionnaire.model_validate(_minimal(items=[
-            {"id": "x", "type": "single", "text": "?", "choices": [{"code": True, "label": "Oui"}]},
-        ]))
+        Questionnaire.model_validate(
+            _minimal(
+                items=[
+                    {"id": "x", "type": "single", "text": "?", "choices": [{"code": True, "label": "Oui"}]},
+                ]
+            )
+        )
 
 
 def test_a_nested_condition_may_only_refer_to_earlier_items_at_any_depth() -> None:
     items = [
         {"id": "a", "type": "yesno", "text": "A ?"},
-        {"id": "b", "type": "yesno", "text": "B ?",
-         "show_if": {"any": [{"item": "a", "equals": "yes"}, {"all": [{"item": "c", "equals": "no"}]}]}},
+        {
+            "id": "b",
+            "type": "yesno",
+            "text": "B ?",
+            "show_if": {"any": [{"item": "a", "equals": "yes"}, {"all": [{"item": "c", "equals": "no"}]}]},
+        },
         {"id": "c", "type": "yesno", "text": "C ?"},
     ]
     with pytest.raises(ValueError, match='refers to "c", which is not asked before it'):

@@ -14,12 +14,16 @@ RT = date(2027, 6, 1)  # far enough: no scheduled questionnaire in the way
 
 
 def fired(bench: Bench) -> list[tuple[str, str]]:
-    return sqlite3.connect(bench.database).execute(
-        "SELECT rule_id, severity FROM alerts WHERE severity != 'info' ORDER BY id").fetchall()
+    return (
+        sqlite3.connect(bench.database)
+        .execute("SELECT rule_id, severity FROM alerts WHERE severity != 'info' ORDER BY id")
+        .fetchall()
+    )
 
 
-async def send(bench: Bench, patient: Patient, questionnaire: str, answers: dict[str, object] | None = None
-               ) -> list[str]:
+async def send(
+    bench: Bench, patient: Patient, questionnaire: str, answers: dict[str, object] | None = None
+) -> list[str]:
     await bench.clinician_says(f"/send {patient.study_id} {questionnaire}")
     prompt = await current_prompt(bench, patient)
     assert prompt is not None and prompt.questionnaire.id == questionnaire
@@ -34,8 +38,9 @@ async def test_a_change_three_days_ago_still_asks_opioid_toxicity_and_eight_days
     asked = await send(bench, patient, "daily", {"analgesic_same": "no"})  # day 1: the treatment changed
     assert "opioid_signs" in asked
     bench.clock.advance(timedelta(days=2))
-    asked = await send(bench, patient, "daily", {"analgesic_same": "yes", "rescue_doses_24h": 0,
-                                                 "opioid_signs": "yes"})  # day 3: "same as last time"
+    asked = await send(
+        bench, patient, "daily", {"analgesic_same": "yes", "rescue_doses_24h": 0, "opioid_signs": "yes"}
+    )  # day 3: "same as last time"
     assert "opioid_signs" in asked
     assert asked.index("opioid_signs") < asked.index("new_problem_any")
     assert fired(bench) == [("opioid_toxicity", "urgent")]
@@ -60,8 +65,9 @@ async def test_the_weekly_check_asks_after_a_change_reported_in_the_diary(bench:
     await answer_all(bench, patient)
     await send(bench, patient, "daily", {"analgesic_same": "no"})
     bench.clock.advance(timedelta(days=5))
-    asked = await send(bench, patient, "weekly", {"analgesic_same": "yes", "rescue_doses_24h": 0,
-                                                  "opioid_signs": "yes"})
+    asked = await send(
+        bench, patient, "weekly", {"analgesic_same": "yes", "rescue_doses_24h": 0, "opioid_signs": "yes"}
+    )
     assert "opioid_signs" in asked
     assert fired(bench) == [("opioid_toxicity", "urgent")]
     bench.clock.advance(timedelta(days=7))  # 12 days after the change; the weekly check 5 days ago said "same"

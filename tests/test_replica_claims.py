@@ -54,8 +54,13 @@ class Replica:
 
 
 async def _replica(tmp_path: Path, clock: VirtualClock, name: str) -> Replica:
-    settings = load_settings(TELEGRAM_BOT_TOKEN=TOKEN, BOT_DATABASE=str(tmp_path / "bot.sqlite3"),
-                             CLINICIAN_CHAT_ID=GROUP, CLINICIAN_USER_IDS="111", BOT_REPLICA_ID=name)
+    settings = load_settings(
+        TELEGRAM_BOT_TOKEN=TOKEN,
+        BOT_DATABASE=str(tmp_path / "bot.sqlite3"),
+        CLINICIAN_CHAT_ID=GROUP,
+        CLINICIAN_USER_IDS="111",
+        BOT_REPLICA_ID=name,
+    )
     services = await build_services(settings, clock)
     await dispatcher.recover(services)
     return Replica(services, FakeMessenger())
@@ -75,10 +80,14 @@ async def pair(tmp_path: Path) -> AsyncIterator[tuple[Replica, Replica]]:
 
 async def _enrol(replica: Replica, n: int) -> None:
     services, user = replica.services, FIRST_USER + n
-    invitation = await enrolment.enroll(services.store, services.clock, EnrolmentRequest(f"P-{n:03d}", RT),
-                                        actor="clinician:111")
-    assert (await enrolment.redeem(services.store, services.clock, code=invitation.code, telegram_user_id=user,
-                                   chat_id=user)).kind == "joined"
+    invitation = await enrolment.enroll(
+        services.store, services.clock, EnrolmentRequest(f"P-{n:03d}", RT), actor="clinician:111"
+    )
+    assert (
+        await enrolment.redeem(
+            services.store, services.clock, code=invitation.code, telegram_user_id=user, chat_id=user
+        )
+    ).kind == "joined"
     await onboarding.confirm_information(services, user, 1)
     await onboarding.choose_time_and_activate(services, user, "matin")
 
@@ -98,9 +107,14 @@ async def _answer_all(replica: Replica, n: int, day: int) -> int:
         if prompt is None:
             return stored
         value = _value(prompt.item, n, day)
-        submission = await answering.submit(services, telegram_user_id=user, instance_id=prompt.instance.id,
-                                            item_index=prompt.item_index, make_value=lambda _i: value,
-                                            answered_at=None)
+        submission = await answering.submit(
+            services,
+            telegram_user_id=user,
+            instance_id=prompt.instance.id,
+            item_index=prompt.item_index,
+            make_value=lambda _i: value,
+            answered_at=None,
+        )
         assert submission.status == "stored"
         stored += 1
         if submission.notice_id is not None:
@@ -108,8 +122,12 @@ async def _answer_all(replica: Replica, n: int, day: int) -> int:
         if submission.prompt is not None:
             await send_prompt(replica.messenger, services, user, submission.prompt)
         elif submission.finished:
-            await dispatcher.dispatch_patient(services, replica.messenger, submission.patient.id,  # type: ignore[union-attr]
-                                              present=True)
+            await dispatcher.dispatch_patient(
+                services,
+                replica.messenger,
+                submission.patient.id,  # type: ignore[union-attr]
+                present=True,
+            )
 
 
 async def _acknowledge_delivered(services: Services) -> None:
@@ -137,12 +155,17 @@ async def _check_nothing_twice(services: Services, messengers: list[FakeMessenge
     calls = [c for m in messengers for c in m.delivered]
     async with services.store.read() as tx:
         sent = await tx.fetchall("SELECT id FROM instances WHERE sent_at IS NOT NULL")
-        stored = await tx.fetchall("SELECT instance_id, item_id, COUNT(*) AS n FROM answers GROUP BY instance_id, item_id")
+        stored = await tx.fetchall(
+            "SELECT instance_id, item_id, COUNT(*) AS n FROM answers GROUP BY instance_id, item_id"
+        )
         delivered = await tx.fetchall("SELECT id, sends FROM alerts WHERE delivered_at IS NOT NULL")
         notices = await tx.fetchall("SELECT id FROM patient_notices WHERE sent_at IS NOT NULL")
         pending = await tx.fetchall("SELECT id FROM alerts WHERE severity != 'info' AND delivered_at IS NULL")
-    questionnaires = Counter(c.prompt.instance.id for c in calls
-                             if c.prompt is not None and (c.text or "").startswith("Nouveau questionnaire"))
+    questionnaires = Counter(
+        c.prompt.instance.id
+        for c in calls
+        if c.prompt is not None and (c.text or "").startswith("Nouveau questionnaire")
+    )
     assert len(sent) > 20 and questionnaires == Counter({int(r["id"]): 1 for r in sent})  # each sent exactly once
     assert all(r["n"] == 1 for r in stored) and sum(r["n"] for r in stored) == sum(answers.values())
     by_alert = Counter(c.acknowledge_alert for c in calls if c.acknowledge_alert is not None)
@@ -171,8 +194,9 @@ async def test_two_replicas_ticking_and_answering_together_send_and_store_everyt
 class _Hang(FakeMessenger):
     """A replica that dies in the middle of sending: its next send never returns."""
 
-    async def send_text(self, chat_id: int, text: str, *, protect: bool = False,
-                        acknowledge_alert: int | None = None) -> int:
+    async def send_text(
+        self, chat_id: int, text: str, *, protect: bool = False, acknowledge_alert: int | None = None
+    ) -> int:
         await asyncio.Event().wait()
         raise AssertionError("unreachable")
 
@@ -191,8 +215,16 @@ async def test_a_replica_killed_mid_send_loses_nothing_and_the_other_takes_over_
     async with b.services.store.transaction() as tx:
         patient = await patients.find_by_study_id(tx, "P-001")
         assert patient is not None
-        await alerts.insert_alert(tx, patient_id=patient.id, instance_id=None, rule_id="free_text_red_flag",
-                                  severity="urgent", payload={"title": "test"}, now=clock.now(), send_now=True)
+        await alerts.insert_alert(
+            tx,
+            patient_id=patient.id,
+            instance_id=None,
+            rule_id="free_text_red_flag",
+            severity="urgent",
+            payload={"title": "test"},
+            now=clock.now(),
+            send_now=True,
+        )
         await tx.commit()
     hanging = replace(b, messenger=_Hang())
     killed = asyncio.create_task(worker.deliver_due(hanging.services, hanging.messenger))

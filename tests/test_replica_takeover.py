@@ -49,8 +49,7 @@ class _Dying(FakeMessenger):
             assert self.services is not None
             await answering.remember_question_message(self.services, prompt.instance.id, message_id)
         await self.gate.wait()
-        return 0 if chat_id in self.reached_telegram else await super().send_question(chat_id, prompt,
-                                                                                      header=header)
+        return 0 if chat_id in self.reached_telegram else await super().send_question(chat_id, prompt, header=header)
 
 
 @pytest.fixture
@@ -73,15 +72,21 @@ async def pair(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator
 
 def _intros(*messengers: FakeMessenger) -> Counter[int]:
     """instance id → how many times its "new questionnaire" message reached Telegram."""
-    return Counter(c.prompt.instance.id for m in messengers for c in m.delivered
-                   if c.prompt is not None and (c.text or "").startswith("Nouveau questionnaire"))
+    return Counter(
+        c.prompt.instance.id
+        for m in messengers
+        for c in m.delivered
+        if c.prompt is not None and (c.text or "").startswith("Nouveau questionnaire")
+    )
 
 
 async def _statuses(services: Services) -> Counter[str]:
     """The statuses of the instances due at the start (the first one of each patient)."""
     async with services.store.read() as tx:
-        rows = await tx.fetchall("SELECT status FROM instances i WHERE id = (SELECT MIN(j.id) FROM instances j"
-                                 " WHERE j.patient_id = i.patient_id)")
+        rows = await tx.fetchall(
+            "SELECT status FROM instances i WHERE id = (SELECT MIN(j.id) FROM instances j"
+            " WHERE j.patient_id = i.patient_id)"
+        )
     return Counter(r["status"] for r in rows)
 
 
@@ -89,8 +94,7 @@ async def _claims_of(services: Services, holder: str, count: int) -> list[int]:
     """Wait (real time, briefly) until `holder` has `count` sends in flight."""
     for _ in range(500):
         async with services.store.read() as tx:
-            rows = await tx.fetchall("SELECT id FROM instances WHERE status = 'sending' AND claimed_by = ?",
-                                     (holder,))
+            rows = await tx.fetchall("SELECT id FROM instances WHERE status = 'sending' AND claimed_by = ?", (holder,))
         if len(rows) == count:
             return sorted(int(r["id"]) for r in rows)
         await asyncio.sleep(0.01)
@@ -135,13 +139,20 @@ async def test_a_replica_killed_mid_tick_is_taken_over_within_a_lease_and_its_cl
     await asyncio.gather(killed, return_exceptions=True)
     assert await _statuses(b.services) == Counter({"open": PATIENTS})
     async with b.services.store.read() as tx:
-        audited = Counter((r["action"], int(r["entity_id"])) for r in await tx.fetchall(
-            "SELECT action, entity_id FROM audit_log WHERE action IN ('send_recovered', 'send_requeued')"))
-    assert audited == Counter({("send_recovered", i): 1 for i in sent_by_a}
-                              | {("send_requeued", i): 1 for i in set(claimed) - sent_by_a})
-    print(f"\ntakeover after the holder's death: {takeover.total_seconds():.0f} s of the bot's clock "
-          f"(lease {leases.LEASE_FOR.total_seconds():.0f} s); claimed-unsent re-sent after "
-          f"{dispatcher.SEND_CLAIM.total_seconds():.0f} s")
+        audited = Counter(
+            (r["action"], int(r["entity_id"]))
+            for r in await tx.fetchall(
+                "SELECT action, entity_id FROM audit_log WHERE action IN ('send_recovered', 'send_requeued')"
+            )
+        )
+    assert audited == Counter(
+        {("send_recovered", i): 1 for i in sent_by_a} | {("send_requeued", i): 1 for i in set(claimed) - sent_by_a}
+    )
+    print(
+        f"\ntakeover after the holder's death: {takeover.total_seconds():.0f} s of the bot's clock "
+        f"(lease {leases.LEASE_FOR.total_seconds():.0f} s); claimed-unsent re-sent after "
+        f"{dispatcher.SEND_CLAIM.total_seconds():.0f} s"
+    )
 
 
 async def test_a_holder_that_lost_the_tick_lease_stops_starting_sends(pair: tuple[Replica, Replica]) -> None:
@@ -155,8 +166,9 @@ async def test_a_holder_that_lost_the_tick_lease_stops_starting_sends(pair: tupl
     claimed = await _claims_of(a.services, "replica-a", dispatcher.DISPATCH_LANES)
     clock.advance(leases.LEASE_FOR + SECOND)
     async with b.services.store.transaction() as tx:  # B's tick starts, and takes the lapsed lease
-        assert await leases.acquire(tx, "tick", holder="replica-b", now=clock.now(),
-                                    until=clock.now() + leases.LEASE_FOR)
+        assert await leases.acquire(
+            tx, "tick", holder="replica-b", now=clock.now(), until=clock.now() + leases.LEASE_FOR
+        )
         await tx.commit()
     slow.gate.set()  # A's stalled sends go through
     report = await ticking
@@ -169,7 +181,8 @@ async def test_a_holder_that_lost_the_tick_lease_stops_starting_sends(pair: tupl
 
 
 async def test_a_live_holder_renews_its_lease_and_keeps_the_tick(
-    pair: tuple[Replica, Replica], monkeypatch: pytest.MonkeyPatch,
+    pair: tuple[Replica, Replica],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The heartbeat: a tick longer than the lease keeps it (no second replica sending at the same time)."""
     monkeypatch.setattr(leases, "RENEW_EVERY", timedelta(seconds=0.05))

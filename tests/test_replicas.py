@@ -118,8 +118,10 @@ async def _ticked_at(run: Run, moment: datetime, timeout: float = 20.0) -> None:
             run.tick_holders.add(str(rows[0][0]))
             break
         if loop.time() > deadline:
-            raise AssertionError(f"no replica ticked at {stamp} within {timeout}s (lease: {rows}); "
-                                 + "; ".join(f"{r.name}: {r.tail(5)}" for r in run.replicas))
+            raise AssertionError(
+                f"no replica ticked at {stamp} within {timeout}s (lease: {rows}); "
+                + "; ".join(f"{r.name}: {r.tail(5)}" for r in run.replicas)
+            )
         await asyncio.sleep(0.02)
     await asyncio.sleep(0.3)  # and one more complete tick started after the clock moved
 
@@ -140,8 +142,13 @@ def _act(run: Run, day: int) -> int:
                 actions += 1
                 continue
         last = run.standin.last_message(person.user_id)
-        if (person.answers and last is not None and TYPING_HINT in (last.text or "") and not last.buttons()
-                and ("typed", last.message_id) not in person.seen):
+        if (
+            person.answers
+            and last is not None
+            and TYPING_HINT in (last.text or "")
+            and not last.buttons()
+            and ("typed", last.message_id) not in person.seen
+        ):
             person.seen.add(("typed", last.message_id))
             person.pressed.add(last.message_id)
             run.standin.send_text(person.user_id, person.user_id, "2")
@@ -161,11 +168,16 @@ def _act(run: Run, day: int) -> int:
 async def _waiting_for_the_bot(run: Run) -> bool:
     """Does a patient who answers have a questionnaire open whose current question they already answered (the
     bot owes them the next one)? The stand-in alone cannot tell: the bot may be in the database, not on HTTP."""
-    rows = await query(run.database, "SELECT l.chat_id, i.question_message_id FROM instances i JOIN telegram_links l"
-                                     " ON l.patient_id = i.patient_id WHERE i.status IN ('open', 'sending')")
+    rows = await query(
+        run.database,
+        "SELECT l.chat_id, i.question_message_id FROM instances i JOIN telegram_links l"
+        " ON l.patient_id = i.patient_id WHERE i.status IN ('open', 'sending')",
+    )
     owed = {int(chat): (None if mid is None else int(mid)) for chat, mid in rows}
-    return any(p.answers and p.user_id in owed and (owed[p.user_id] is None or owed[p.user_id] in p.pressed)
-               for p in run.people)
+    return any(
+        p.answers and p.user_id in owed and (owed[p.user_id] is None or owed[p.user_id] in p.pressed)
+        for p in run.people
+    )
 
 
 async def _until_quiet(run: Run, pusher: object, day: int) -> None:
@@ -190,10 +202,16 @@ async def _enrol(run: Run, pusher: object) -> None:
         run.standin.add_private_chat(person.user_id, first_name="Patient")
         run.standin.send_text(GROUP, CLINICIAN, f"/enroll {person.study_id} {RT.isoformat()}")
         await run.standin.wait_for(
-            lambda p=person: any(p.study_id in (m.text or "") and INVITE.search(m.text or "")
-                                 for m in run.standin.sent_messages(GROUP)), timeout=20)
-        link = next(m.text for m in reversed(run.standin.sent_messages(GROUP))
-                    if person.study_id in (m.text or "") and INVITE.search(m.text or ""))
+            lambda p=person: any(
+                p.study_id in (m.text or "") and INVITE.search(m.text or "") for m in run.standin.sent_messages(GROUP)
+            ),
+            timeout=20,
+        )
+        link = next(
+            m.text
+            for m in reversed(run.standin.sent_messages(GROUP))
+            if person.study_id in (m.text or "") and INVITE.search(m.text or "")
+        )
         code = INVITE.search(link or "")
         assert code is not None
         run.standin.send_text(person.user_id, person.user_id, f"/start {code.group(1)}")
@@ -205,13 +223,21 @@ async def _cohort(tmp_path: Path, database: str, *, kill_on_day: int | None) -> 
     standin = StandIn(TOKEN, clock=clock.timestamp)
     await standin.start()
     standin.add_group(GROUP, "Équipe soignante", type="supergroup")
-    env = replica_env(tmp_path, database=database, standin=standin, clock_file=clock.path, group=GROUP,
-                      clinician=CLINICIAN)
+    env = replica_env(
+        tmp_path, database=database, standin=standin, clock_file=clock.path, group=GROUP, clinician=CLINICIAN
+    )
     replicas = [Replica(name, tmp_path, env) for name in ("a", "b")]
-    run = Run(clock, standin, database, replicas, [
-        Person(9001, "P-ANSWERS"), Person(9002, "P-REDFLAG", red_flag_days=RED_FLAG_DAYS),
-        Person(9003, "P-SILENT", answers=False),
-    ])
+    run = Run(
+        clock,
+        standin,
+        database,
+        replicas,
+        [
+            Person(9001, "P-ANSWERS"),
+            Person(9002, "P-REDFLAG", red_flag_days=RED_FLAG_DAYS),
+            Person(9003, "P-SILENT", answers=False),
+        ],
+    )
     pusher = None
     try:
         for replica in replicas:  # one after the other: the first applies the migrations
@@ -227,8 +253,13 @@ async def _cohort(tmp_path: Path, database: str, *, kill_on_day: int | None) -> 
                     continue
                 clock.set(moment)
                 study_day = (local_day - RT).days
-                if kill_on_day is not None and study_day == kill_on_day and step == STEPS[1] \
-                        and replicas[1].process is not None and replicas[1].process.returncode is None:
+                if (
+                    kill_on_day is not None
+                    and study_day == kill_on_day
+                    and step == STEPS[1]
+                    and replicas[1].process is not None
+                    and replicas[1].process.returncode is None
+                ):
                     await asyncio.sleep(rng.uniform(0.0, 0.2))  # in the middle of the morning's work
                     await replicas[1].kill()
                     lease = await query(run.database, "SELECT holder, held_until FROM leases WHERE name = 'tick'")
@@ -249,32 +280,49 @@ async def _cohort(tmp_path: Path, database: str, *, kill_on_day: int | None) -> 
 
 async def _check_nothing_twice(run: Run) -> None:
     user_ids = {p.user_id for p in run.people}
-    sent = Counter(instance_of(m) for uid in user_ids for m in run.standin.sent_messages(uid)
-                   if "Nouveau questionnaire" in original_text(m))  # the first one comes after a thank-you
+    sent = Counter(
+        instance_of(m)
+        for uid in user_ids
+        for m in run.standin.sent_messages(uid)
+        if "Nouveau questionnaire" in original_text(m)
+    )  # the first one comes after a thank-you
     opened = {int(r[0]) for r in await query(run.database, "SELECT id FROM instances WHERE sent_at IS NOT NULL")}
-    recovered = {int(r[0]) for r in await query(
-        run.database, "SELECT entity_id FROM audit_log WHERE action = 'send_recovered' AND entity = 'instance'")}
+    recovered = {
+        int(r[0])
+        for r in await query(
+            run.database, "SELECT entity_id FROM audit_log WHERE action = 'send_recovered' AND entity = 'instance'"
+        )
+    }
     assert len(opened) > 30
     assert all(count == 1 for count in sent.values()), sent  # no questionnaire twice
     assert {i for i in opened if sent[i] != 1} <= recovered  # not at all only if cut short by the kill
-    alerts = {int(r[0]): int(r[1]) for r in await query(
-        run.database, "SELECT id, sends FROM alerts WHERE delivered_at IS NOT NULL")}
-    undelivered = await query(run.database, "SELECT id, rule_id FROM alerts WHERE severity != 'info'"
-                                            " AND delivered_at IS NULL")
+    alerts = {
+        int(r[0]): int(r[1])
+        for r in await query(run.database, "SELECT id, sends FROM alerts WHERE delivered_at IS NOT NULL")
+    }
+    undelivered = await query(
+        run.database, "SELECT id, rule_id FROM alerts WHERE severity != 'info' AND delivered_at IS NULL"
+    )
     assert len(alerts) >= 4 and undelivered == []  # red flags and missed questionnaires all reached the team
     assert alert_messages(run.standin, GROUP) == alerts  # each send posted once, and recorded
     assert set(alerts.values()) == {1}  # taken care of at once: no re-alert
-    twice = await query(run.database, "SELECT instance_id, item_id, COUNT(*) FROM answers"
-                                      " GROUP BY instance_id, item_id HAVING COUNT(*) > 1")
+    twice = await query(
+        run.database,
+        "SELECT instance_id, item_id, COUNT(*) FROM answers GROUP BY instance_id, item_id HAVING COUNT(*) > 1",
+    )
     stored = await query(run.database, "SELECT COUNT(*) FROM answers")
     assert twice == [] and int(stored[0][0]) > 100
-    completed = await query(run.database, "SELECT COUNT(*) FROM instances i JOIN patients p ON p.id = i.patient_id"
-                                          " WHERE p.study_id = 'P-ANSWERS' AND i.status = 'completed'")
+    completed = await query(
+        run.database,
+        "SELECT COUNT(*) FROM instances i JOIN patients p ON p.id = i.patient_id"
+        " WHERE p.study_id = 'P-ANSWERS' AND i.status = 'completed'",
+    )
     assert int(completed[0][0]) >= 10
 
 
 async def test_two_replicas_send_deliver_and_store_everything_once_over_30_days(
-    tmp_path: Path, database: str,
+    tmp_path: Path,
+    database: str,
 ) -> None:
     run = await _cohort(tmp_path, database, kill_on_day=None)
     delivered = run.pusher_delivered  # type: ignore[attr-defined]
@@ -285,7 +333,8 @@ async def test_two_replicas_send_deliver_and_store_everything_once_over_30_days(
 
 
 async def test_with_one_replica_killed_on_day_15_the_other_carries_on_and_nothing_is_done_twice(
-    tmp_path: Path, database: str,
+    tmp_path: Path,
+    database: str,
 ) -> None:
     run = await _cohort(tmp_path, database, kill_on_day=15)
     assert run.replicas[1].process is not None and run.replicas[1].process.returncode == -9

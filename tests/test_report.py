@@ -29,40 +29,66 @@ RT_START = date(2027, 3, 2)
 NO_OPIOID = {"bg_taking": "no", "rescue_taking": "no"}
 SAME = {"analgesic_same": "yes", "rescue_doses_24h": 0}
 SKENAN_60 = {"bg_taking": "yes", "bg_product": "skenan", "bg_dose": 30, "bg_per_day": 2, "rescue_taking": "no"}
-SKENAN_40 = {"analgesic_same": "no", "bg_taking": "yes", "bg_product": "skenan", "bg_dose": 20, "bg_per_day": 2,
-             "rescue_taking": "no"}
+SKENAN_40 = {
+    "analgesic_same": "no",
+    "bg_taking": "yes",
+    "bg_product": "skenan",
+    "bg_dose": 20,
+    "bg_per_day": 2,
+    "rescue_taking": "no",
+}
 
 # study id, site, arm, [(questionnaire, timepoint, day, answers, status)]
 COHORT: list[tuple[str, str, str, list[tuple[str, str, int | None, dict[str, Any], str]]]] = [
     # A: baseline 8 / 0 mg. D15 pain 5 → partial (Δ −3); D30 pain 0 → complete. Diary 8, 10, 7: day 1 is
     # baseline + 2 and day 2 returns to ≤ baseline → a flare.
-    ("A-01", "LYON", "standard", [
-        ("baseline", "baseline", None, {"pain_worst": 8, **NO_OPIOID}, "completed"),
-        ("daily", "DD0", 0, {"pain_worst": 8, **SAME}, "completed"),
-        ("daily", "DD1", 1, {"pain_worst": 10, **SAME}, "completed"),
-        ("daily", "DD2", 2, {"pain_worst": 7, **SAME}, "completed"),
-        ("followup", "D15", 15, {"pain_worst": 5, **SAME}, "completed"),
-        ("followup", "D30", 30, {"pain_worst": 0, **SAME}, "completed"),
-    ]),
+    (
+        "A-01",
+        "LYON",
+        "standard",
+        [
+            ("baseline", "baseline", None, {"pain_worst": 8, **NO_OPIOID}, "completed"),
+            ("daily", "DD0", 0, {"pain_worst": 8, **SAME}, "completed"),
+            ("daily", "DD1", 1, {"pain_worst": 10, **SAME}, "completed"),
+            ("daily", "DD2", 2, {"pain_worst": 7, **SAME}, "completed"),
+            ("followup", "D15", 15, {"pain_worst": 5, **SAME}, "completed"),
+            ("followup", "D30", 30, {"pain_worst": 0, **SAME}, "completed"),
+        ],
+    ),
     # B: baseline 4 / 0 mg. D15 missed without answers; D30 pain 7 → progression (Δ +3). Diary day 0 at 7 never
     # returns → unresolved worsening, not a flare.
-    ("B-01", "GRENOBLE", "standard", [
-        ("baseline", "baseline", None, {"pain_worst": 4, **NO_OPIOID}, "completed"),
-        ("daily", "DD0", 0, {"pain_worst": 7, **SAME}, "completed"),
-        ("followup", "D15", 15, {}, "missed"),
-        ("followup", "D30", 30, {"pain_worst": 7, **SAME}, "completed"),
-    ]),
+    (
+        "B-01",
+        "GRENOBLE",
+        "standard",
+        [
+            ("baseline", "baseline", None, {"pain_worst": 4, **NO_OPIOID}, "completed"),
+            ("daily", "DD0", 0, {"pain_worst": 7, **SAME}, "completed"),
+            ("followup", "D15", 15, {}, "missed"),
+            ("followup", "D30", 30, {"pain_worst": 7, **SAME}, "completed"),
+        ],
+    ),
     # C: baseline 6 / Skenan 60 mg. D15 pain 6 on 40 mg → partial (reduction ≤ 75 %, Δ 0); D30 missed.
-    ("C-01", "PARIS", "experimental", [
-        ("baseline", "baseline", None, {"pain_worst": 6, **SKENAN_60}, "completed"),
-        ("followup", "D15", 15, {"pain_worst": 6, **SKENAN_40}, "completed"),
-        ("followup", "D30", 30, {}, "missed"),
-    ]),
+    (
+        "C-01",
+        "PARIS",
+        "experimental",
+        [
+            ("baseline", "baseline", None, {"pain_worst": 6, **SKENAN_60}, "completed"),
+            ("followup", "D15", 15, {"pain_worst": 6, **SKENAN_40}, "completed"),
+            ("followup", "D30", 30, {}, "missed"),
+        ],
+    ),
     # D: baseline pain 1 → not evaluable (pain-response.md: evaluable when baseline ≥ 2).
-    ("D-01", "PARIS", "experimental", [
-        ("baseline", "baseline", None, {"pain_worst": 1, **NO_OPIOID}, "completed"),
-        ("followup", "D30", 30, {"pain_worst": 0, **SAME}, "completed"),
-    ]),
+    (
+        "D-01",
+        "PARIS",
+        "experimental",
+        [
+            ("baseline", "baseline", None, {"pain_worst": 1, **NO_OPIOID}, "completed"),
+            ("followup", "D30", 30, {"pain_worst": 0, **SAME}, "completed"),
+        ],
+    ),
 ]
 
 
@@ -72,20 +98,33 @@ async def build_cohort(path: Path) -> None:
     try:
         async with store.transaction() as tx:
             for study_id, site, arm, planned in COHORT:
-                patient_id = await patients.create_patient(tx, study_id=study_id, site_code=site, arm=arm,
-                                                           rt_start=RT_START, fractions=1, now=clock.now())
+                patient_id = await patients.create_patient(
+                    tx, study_id=study_id, site_code=site, arm=arm, rt_start=RT_START, fractions=1, now=clock.now()
+                )
                 for questionnaire, timepoint, day, answers, status in planned:
                     instance_id = await instances.create_instance(
-                        tx, patient_id=patient_id, questionnaire_id=questionnaire, questionnaire_version="1.0",
-                        timepoint=timepoint, study_day=day, is_primary=timepoint == "D30", opens_at=clock.now(),
+                        tx,
+                        patient_id=patient_id,
+                        questionnaire_id=questionnaire,
+                        questionnaire_version="1.0",
+                        timepoint=timepoint,
+                        study_day=day,
+                        is_primary=timepoint == "D30",
+                        opens_at=clock.now(),
                         closes_at=clock.now() + timedelta(days=1),
                     )
                     await instances.set_status(tx, instance_id, "open", clock.now())
                     for item, value in answers.items():
                         clock.advance(timedelta(seconds=30))
-                        await instances.add_answer(tx, instance_id=instance_id, item_id=item, value=value,
-                                                   answered_at=clock.now(), received_at=clock.now(),
-                                                   is_correction=False)
+                        await instances.add_answer(
+                            tx,
+                            instance_id=instance_id,
+                            item_id=item,
+                            value=value,
+                            answered_at=clock.now(),
+                            received_at=clock.now(),
+                            is_correction=False,
+                        )
                     await instances.set_status(tx, instance_id, status, clock.now())
             await tx.commit()
     finally:
@@ -126,16 +165,25 @@ def n(rows, arm, site, timepoint, measure, analysis="") -> tuple[int, int | None
 
 async def test_groups_are_each_arm_by_site_then_pooled_per_arm_then_overall(report):
     groups = list(dict.fromkeys((k[0], k[1]) for k in table(report)))
-    assert groups == [("standard", "GRENOBLE"), ("standard", "LYON"), ("standard", "all"),
-                      ("experimental", "PARIS"), ("experimental", "all"), ("all", "all"),
-                      ("experimental-standard", "all")]  # the between-arm comparison comes last
+    assert groups == [
+        ("standard", "GRENOBLE"),
+        ("standard", "LYON"),
+        ("standard", "all"),
+        ("experimental", "PARIS"),
+        ("experimental", "all"),
+        ("all", "all"),
+        ("experimental-standard", "all"),
+    ]  # the between-arm comparison comes last
 
 
 async def test_the_between_arm_difference_at_day_30_has_a_newcombe_interval_and_the_trial_margin(report):
     from bot.domain.endpoints import newcombe_difference
+
     rows = table(report)
-    e, s_ = n(rows, "experimental", "all", "D30", "responders", "itt"), n(rows, "standard", "all", "D30",
-                                                                      "responders", "itt")
+    e, s_ = (
+        n(rows, "experimental", "all", "D30", "responders", "itt"),
+        n(rows, "standard", "all", "D30", "responders", "itt"),
+    )
     expected = newcombe_difference(e[0], e[1], s_[0], s_[1])
     assert expected is not None
     row = rows[("experimental-standard", "all", "D30", "responders_difference", "itt")]
@@ -217,11 +265,19 @@ async def test_html_leads_with_the_primary_end_point_per_arm_and_the_difference(
     """Issue 39: the result first (per arm, then between arms), details per site after; human labels; intervals in
     their own column, not inside every cell."""
     html = (report / "report.html").read_text(encoding="utf-8")
-    order = [html.index(s) for s in ("Primary end point: pain response at D30", "Difference between arms at D30",
-                                     "Details: Arm standard, all sites", "Details per site",
-                                     "Arm experimental, site PARIS", "Intercurrent events")]
+    order = [
+        html.index(s)
+        for s in (
+            "Primary end point: pain response at D30",
+            "Difference between arms at D30",
+            "Details: Arm standard, all sites",
+            "Details per site",
+            "Arm experimental, site PARIS",
+            "Intercurrent events",
+        )
+    ]
     assert order == sorted(order)
-    assert ("<td>Arm standard</td><td>Intention to treat</td><td>1/2 (50.0 %)</td><td>9.5–90.5</td>" in html)
+    assert "<td>Arm standard</td><td>Intention to treat</td><td>1/2 (50.0 %)</td><td>9.5–90.5</td>" in html
     assert "<td>All arms</td><td>Intention to treat</td><td>1/4 (25.0 %)</td><td>4.6–69.9</td>" in html
     assert "<td>Intention to treat (strict reading)</td><td>-50.00</td><td>-90.55 to 27.26</td>" in html
     assert not re.search(r"<td>[^<]*CI[^<]*</td>", html)  # no interval inside a cell
@@ -287,8 +343,9 @@ async def test_the_pandas_script_in_docs_recomputes_the_day_30_figures_from_the_
         await store.close()
     script = Path(__file__).resolve().parents[1] / "docs" / "day30_from_csv.py"
     assert len(script.read_text(encoding="utf-8").splitlines()) <= 32
-    done = subprocess.run([sys.executable, str(script), str(tmp_path / "export.csv")], capture_output=True,
-                          text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, str(script), str(tmp_path / "export.csv")], capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr
     printed = [line.split(",") for line in done.stdout.splitlines()]
     rows = table(report)

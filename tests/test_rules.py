@@ -54,9 +54,7 @@ YESNO_ITEMS = (
 )
 SIDE_EFFECT_ITEMS = ("se_nausea", "se_swallow", "se_diarrhoea", "se_fatigue", "se_skin")
 RED_FLAGS = ("rf_weakness", "rf_numbness", "rf_bladder_bowel", "rf_radicular_new")
-KNOWN_ITEMS = frozenset(
-    {"pain_worst", "rescue_doses_24h", "message_team", *YESNO_ITEMS, *SIDE_EFFECT_ITEMS}
-)
+KNOWN_ITEMS = frozenset({"pain_worst", "rescue_doses_24h", "message_team", *YESNO_ITEMS, *SIDE_EFFECT_ITEMS})
 QUESTIONNAIRES = ("baseline", "daily", "followup", "weekly")
 
 # A patient doing well: every yes/no "no", low pain, no rescue dose, no side effect, analgesics unchanged.
@@ -113,7 +111,11 @@ ANSWER_CASES: dict[str, tuple[dict[str, object], RuleContext, dict[str, object],
     "spinal_pain_straining": ({"sp_straining": "yes"}, CALM, {"sp_straining": "no"}, "weekly"),
     "pain_severe": ({"pain_worst": 9}, ctx(baseline_pain_worst=9), {"pain_worst": 8}, "daily"),
     "pain_severe_no_baseline": (
-        {"pain_worst": 8}, ctx(baseline_pain_worst=None, has_baseline=False), {"pain_worst": 7}, "weekly"),
+        {"pain_worst": 8},
+        ctx(baseline_pain_worst=None, has_baseline=False),
+        {"pain_worst": 7},
+        "weekly",
+    ),
     "pain_uncontrolled": ({"pain_uncontrolled": "yes"}, CALM, {"pain_uncontrolled": "no"}, "daily"),
     "fever_no_chemo": ({"fever": "yes"}, CALM, {"fever": "no"}, "daily"),
     "hypercalcaemia_symptoms": ({"confusion_thirst": "yes"}, CALM, {"confusion_thirst": "no"}, "daily"),
@@ -135,21 +137,33 @@ ANSWER_CASES: dict[str, tuple[dict[str, object], RuleContext, dict[str, object],
     "diarrhoea_severe": ({"se_diarrhoea": "3"}, CALM, {"se_diarrhoea": "1"}, "daily"),
     "fatigue_severe": ({"se_fatigue": "3"}, CALM, {"se_fatigue": "1"}, "daily"),
     "fever_chemo_unknown": (
-        {"fever": "yes", "fever_chemo": "_unknown", "on_chemo": "_unknown"}, CALM, {"fever": "no"}, "daily"),
+        {"fever": "yes", "fever_chemo": "_unknown", "on_chemo": "_unknown"},
+        CALM,
+        {"fever": "no"},
+        "daily",
+    ),
     "fever_unwell_on_chemo": ({"fever_unwell": "yes"}, ctx(on_chemo=True), {"fever_unwell": "no"}, "daily"),
     "fever_unwell_chemo_unknown": (
-        {"fever_unwell": "yes", "fever_chemo": "_unknown"}, CALM, {"fever_unwell": "no"}, "weekly"),
+        {"fever_unwell": "yes", "fever_chemo": "_unknown"},
+        CALM,
+        {"fever_unwell": "no"},
+        "weekly",
+    ),
     "fever_unwell_no_chemo": ({"fever_unwell": "yes"}, CALM, {"fever_unwell": "no"}, "daily"),
-    "opioid_toxicity_patch": (
-        {"opioid_signs": "yes"}, ctx(on_fentanyl_patch=True), {"opioid_signs": "no"}, "weekly"),
+    "opioid_toxicity_patch": ({"opioid_signs": "yes"}, ctx(on_fentanyl_patch=True), {"opioid_signs": "no"}, "weekly"),
     "opioid_neurotoxicity": ({"jerks_seeing": "yes"}, CALM, {"jerks_seeing": "no"}, "daily"),
     "breathless": ({"breathless": "yes"}, CALM, {"breathless": "no"}, "weekly"),
     "confusion_new": ({"confusion_new": "yes"}, CALM, {"confusion_new": "no"}, "daily"),
     "pain_high_persistent": (
         {"pain_worst": 8},
-        ctx(baseline_pain_worst=7, today=date(2027, 3, 10),
-            pain_history=(PainPoint(date(2027, 3, 8), 8), PainPoint(date(2027, 3, 9), 9))),
-        {"pain_worst": 7}, "daily"),
+        ctx(
+            baseline_pain_worst=7,
+            today=date(2027, 3, 10),
+            pain_history=(PainPoint(date(2027, 3, 8), 8), PainPoint(date(2027, 3, 9), 9)),
+        ),
+        {"pain_worst": 7},
+        "daily",
+    ),
     "se_fatigue_reported": ({"se_fatigue": "2"}, CALM, {"se_fatigue": "0"}, "followup"),
     "se_skin_reported": ({"se_skin": "2"}, CALM, {"se_skin": "1"}, "weekly"),
     "free_text": ({"message_team": "J'ai une question sur mon traitement"}, CALM, {}, "daily"),
@@ -221,9 +235,17 @@ def test_all_red_flags_together_give_one_urgent_draft_each(rules: RuleSet) -> No
 # ------------------------------------------------------------------------------------------ boundaries
 
 
-@pytest.mark.parametrize(("pain", "fires"), [(5, []), (6, []), (7, ["pain_rise_from_baseline"]),
-                                           (8, ["pain_rise_from_baseline"]), (9, ["pain_severe"]),
-                                           (10, ["pain_severe"])])
+@pytest.mark.parametrize(
+    ("pain", "fires"),
+    [
+        (5, []),
+        (6, []),
+        (7, ["pain_rise_from_baseline"]),
+        (8, ["pain_rise_from_baseline"]),
+        (9, ["pain_severe"]),
+        (10, ["pain_severe"]),
+    ],
+)
 def test_pain_rise_from_baseline_five_fires_from_seven_and_severe_pain_says_it_once(
     rules: RuleSet, pain: int, fires: list[str]
 ) -> None:
@@ -327,9 +349,11 @@ def test_fever_without_chemotherapy_is_same_day_not_urgent(rules: RuleSet) -> No
 def test_fever_during_baseline_uses_the_on_chemo_answer_given_in_it(rules: RuleSet) -> None:
     baseline = {k: v for k, v in BENIGN.items() if k != "fever_chemo"}  # fever_chemo is not in the baseline
     assert fired_ids(rules, {"fever": "yes", "on_chemo": "yes"}, questionnaire="baseline", base=baseline) == [
-        "fever_on_chemo"]
+        "fever_on_chemo"
+    ]
     assert fired_ids(rules, {"fever": "yes", "on_chemo": "no"}, questionnaire="baseline", base=baseline) == [
-        "fever_no_chemo"]
+        "fever_no_chemo"
+    ]
 
 
 @pytest.mark.parametrize("questionnaire", ["baseline", "daily"])
@@ -340,13 +364,15 @@ def test_fever_with_chemotherapy_status_unknown_is_urgent(rules: RuleSet, questi
     drafts = evaluate_answers(rules, questionnaire, {**base, "fever": "yes", item: "_unknown"}, ctx(on_chemo=False))
     # issue 32: urgent, but the advice does not say "with chemotherapy" when that is not known
     assert [(d.rule_id, d.severity, d.advice) for d in drafts] == [
-        ("fever_chemo_unknown", "urgent", "fever_maybe_chemo")]
+        ("fever_chemo_unknown", "urgent", "fever_maybe_chemo")
+    ]
 
 
 def test_chemotherapy_started_after_baseline_makes_fever_urgent(rules: RuleSet) -> None:
     daily = {k: v for k, v in BENIGN.items() if k != "on_chemo"}
     assert fired_ids(rules, {"fever": "yes", "fever_chemo": "yes"}, context=ctx(on_chemo=False), base=daily) == [
-        "fever_on_chemo"]
+        "fever_on_chemo"
+    ]
 
 
 def test_the_unknown_operator_is_true_only_for_an_explicit_dont_know() -> None:
@@ -364,7 +390,8 @@ def test_superseded_by_must_name_a_rule() -> None:
 
 def test_the_most_pressing_advice_wins(rules: RuleSet) -> None:
     drafts = evaluate_answers(
-        rules, "daily", {**BENIGN, "rf_weakness": "yes", "drowsy_breathing": "yes", "vomit_no_fluids": "yes"}, CALM)
+        rules, "daily", {**BENIGN, "rf_weakness": "yes", "drowsy_breathing": "yes", "vomit_no_fluids": "yes"}, CALM
+    )
     assert advice_for(drafts) == "neuro"
     # issue 32: vomiting everything cannot wait for the next working day; constipation can
     assert advice_for(evaluate_answers(rules, "daily", {**BENIGN, "vomit_no_fluids": "yes"}, CALM)) == "same_day_now"
@@ -391,7 +418,9 @@ def test_a_lot_of_nausea_or_swallowing_pain_is_same_day_not_digest(rules: RuleSe
 
 
 @pytest.mark.parametrize(("item", "codes"), [("se_diarrhoea", ("2",)), ("se_fatigue", ("2",)), ("se_skin", ("2", "3"))])
-def test_other_side_effects_go_to_the_digest_from_moderate_up(rules: RuleSet, item: str, codes: tuple[str, ...]) -> None:
+def test_other_side_effects_go_to_the_digest_from_moderate_up(
+    rules: RuleSet, item: str, codes: tuple[str, ...]
+) -> None:
     """Issue 32: "beaucoup" of diarrhoea or fatigue is same-day (diarrhoea_severe, fatigue_severe), not digest."""
     for code in codes:
         drafts = evaluate_answers(rules, "daily", {**BENIGN, item: code}, CALM)
@@ -400,7 +429,7 @@ def test_other_side_effects_go_to_the_digest_from_moderate_up(rules: RuleSet, it
 
 @pytest.mark.parametrize("item", SIDE_EFFECT_ITEMS)
 def test_a_mild_expected_side_effect_raises_no_alert(rules: RuleSet, item: str) -> None:
-    """"Un peu" (CTCAE grade 1: observation only, issue 15) is an answer, not an alert; "assez" is one."""
+    """ "Un peu" (CTCAE grade 1: observation only, issue 15) is an answer, not an alert; "assez" is one."""
     assert evaluate_answers(rules, "daily", {**BENIGN, item: "1"}, CALM) == []
     assert [d.severity for d in evaluate_answers(rules, "daily", {**BENIGN, item: "2"}, CALM)] == ["info"]
 
@@ -722,8 +751,11 @@ def test_adding_a_red_flag_yes_never_removes_an_alert(
 
 
 def _persist_ctx(*points: tuple[int, int], today: int = 10) -> RuleContext:
-    return ctx(baseline_pain_worst=7, today=date(2027, 3, today),
-               pain_history=tuple(PainPoint(date(2027, 3, day), pain) for day, pain in points))
+    return ctx(
+        baseline_pain_worst=7,
+        today=date(2027, 3, today),
+        pain_history=tuple(PainPoint(date(2027, 3, day), pain) for day, pain in points),
+    )
 
 
 def test_eight_out_of_ten_from_a_baseline_of_seven_alerts_once_it_has_lasted_three_days(rules: RuleSet) -> None:
@@ -745,8 +777,13 @@ def test_pain_severe_re_alerts_after_its_source_cited_persistence_window(rules: 
 
 def test_again_after_days_is_only_for_an_episode() -> None:
     with pytest.raises(RulesFileError, match="again_after_days is for an episode"):
-        parse_rules(_doc(_rule("x", repeat={"within_days": 3, "again_after_days": 3},
-                               condition={"answer": "pain_worst", "gte": 9})))
+        parse_rules(
+            _doc(
+                _rule(
+                    "x", repeat={"within_days": 3, "again_after_days": 3}, condition={"answer": "pain_worst", "gte": 9}
+                )
+            )
+        )
 
 
 def test_uncontrolled_pain_vomiting_and_swallowing_say_call_now_when_closed_constipation_may_wait(
@@ -774,4 +811,7 @@ def test_a_patch_wearer_with_toxicity_signs_is_told_to_remove_the_patch(rules: R
 
 def test_new_confusion_is_urgent_thirst_alone_same_day(rules: RuleSet) -> None:
     drafts = evaluate_answers(rules, "daily", {**BENIGN, "confusion_thirst": "yes", "confusion_new": "yes"}, CALM)
-    assert [(d.rule_id, d.severity) for d in drafts] == [("confusion_new", "urgent"), ("hypercalcaemia_symptoms", "same_day")]
+    assert [(d.rule_id, d.severity) for d in drafts] == [
+        ("confusion_new", "urgent"),
+        ("hypercalcaemia_symptoms", "same_day"),
+    ]

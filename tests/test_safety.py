@@ -71,7 +71,8 @@ async def test_words_typed_beside_a_button_question_are_kept_passed_on_and_the_q
     await bench.patient_says(patient, "Je voudrais savoir quand est mon prochain rendez-vous")
     await bench.tick()
     assert rows(bench, "SELECT text, instance_id IS NOT NULL FROM patient_messages") == [
-        ("Je voudrais savoir quand est mon prochain rendez-vous", 1)]
+        ("Je voudrais savoir quand est mon prochain rendez-vous", 1)
+    ]
     forwarded = [t for t in group_texts(bench) if "prochain rendez-vous" in t and not t.startswith("Résumé")]
     assert len(forwarded) == 1 and "Information" in forwarded[0] and "P-S2" in forwarded[0]
     texts = bench.texts(5002)
@@ -92,7 +93,9 @@ async def test_a_stray_word_is_kept_and_reaches_the_team_and_a_number_is_an_answ
     await bench.patient_says(patient, "euh")
     word_reply = bench.texts(5003)[-1]
     assert rows(bench, "SELECT text, alert_id, post_id IS NOT NULL FROM patient_messages ORDER BY id") == [
-        ("15", None, 0), ("euh", None, 1)]
+        ("15", None, 0),
+        ("euh", None, 1),
+    ]
     for reply in (number_reply, word_reply):
         assert "0 à 10" in reply or "0 et 10" in reply
         assert "15 (SAMU)" in reply and "112" in reply and "114" in reply and "01 99 00 20 20" in reply
@@ -113,12 +116,16 @@ async def test_voice_notes_photos_and_documents_are_kept_and_copied_to_the_team(
     await bench.settle()
     await bench.tick()
     assert rows(bench, "SELECT kind, text FROM patient_messages ORDER BY id") == [
-        ("voice", None), ("photo", "ma cicatrice est rouge"), ("document", None)]
+        ("voice", None),
+        ("photo", "ma cicatrice est rouge"),
+        ("document", None),
+    ]
     texts = group_texts(bench)
     assert any("un message vocal" in t and "P-S4" in t for t in texts)
     assert any("une photo" in t and "ma cicatrice est rouge" in t for t in texts)
-    copies = [m for m in bench.group_messages() if m.extra.get("voice") or m.extra.get("photo")
-              or m.extra.get("document")]
+    copies = [
+        m for m in bench.group_messages() if m.extra.get("voice") or m.extra.get("photo") or m.extra.get("document")
+    ]
     assert len(copies) == 3 and all(m.protect_content for m in copies)
     assert all("Jeanne" not in (m.text or "") + (m.caption or "") for m in bench.group_messages())
 
@@ -194,15 +201,20 @@ async def test_night_pain_and_pain_on_straining_in_the_diary_alert_the_same_day(
     await answer_all(bench, patient)
     await diary(bench, patient, {"sp_night_pain": "yes", "sp_straining": "yes"})
     assert sorted(rows(bench, "SELECT rule_id FROM alerts WHERE severity = 'same_day'")) == [
-        ("spinal_pain_night",), ("spinal_pain_straining",)]
+        ("spinal_pain_night",),
+        ("spinal_pain_straining",),
+    ]
 
 
-@pytest.mark.parametrize(("baseline_chemo", "diary_answers"), [
-    ("yes", {"fever": "yes", "fever_chemo": "no"}),      # on chemotherapy at baseline
-    ("no", {"fever": "yes", "fever_chemo": "yes"}),      # chemotherapy started after baseline
-    ("no", {"fever": "yes", "fever_chemo": "_unknown"}),  # the patient does not know
-    ("_unknown", {"fever": "yes", "fever_chemo": "no"}),  # unknown at baseline
-])
+@pytest.mark.parametrize(
+    ("baseline_chemo", "diary_answers"),
+    [
+        ("yes", {"fever": "yes", "fever_chemo": "no"}),  # on chemotherapy at baseline
+        ("no", {"fever": "yes", "fever_chemo": "yes"}),  # chemotherapy started after baseline
+        ("no", {"fever": "yes", "fever_chemo": "_unknown"}),  # the patient does not know
+        ("_unknown", {"fever": "yes", "fever_chemo": "no"}),  # unknown at baseline
+    ],
+)
 async def test_fever_with_chemotherapy_or_unknown_status_is_urgent_and_says_call_now(
     bench: Bench, baseline_chemo: str, diary_answers: dict[str, object]
 ) -> None:
@@ -231,17 +243,25 @@ async def test_drowsiness_or_slow_breathing_is_urgent_opioid_toxicity(bench: Ben
     await answer_all(bench, patient)
     asked = await diary(bench, patient, {"new_problem_any": "yes", "drowsy_breathing": "yes"})
     assert {"confusion_thirst", "drowsy_breathing", "no_stool_3d", "new_pain_elsewhere"} <= set(asked)
-    assert rows(bench, "SELECT rule_id, severity FROM alerts WHERE severity != 'info'") == [("opioid_toxicity", "urgent")]
+    assert rows(bench, "SELECT rule_id, severity FROM alerts WHERE severity != 'info'") == [
+        ("opioid_toxicity", "urgent")
+    ]
     assert any("Ne prenez pas d'autre dose" in t for t in bench.texts(5023))
 
 
 async def test_hypercalcaemia_constipation_and_fracture_signs_alert_the_same_day(bench: Bench) -> None:
     patient = await bench.join(5024, "P-S24", RT)
     await answer_all(bench, patient)
-    await diary(bench, patient, {"new_problem_any": "yes", "confusion_thirst": "yes", "no_stool_3d": "yes",
-                                 "new_pain_elsewhere": "yes"})
+    await diary(
+        bench,
+        patient,
+        {"new_problem_any": "yes", "confusion_thirst": "yes", "no_stool_3d": "yes", "new_pain_elsewhere": "yes"},
+    )
     assert sorted(rows(bench, "SELECT rule_id FROM alerts WHERE severity = 'same_day'")) == [
-        ("constipation",), ("hypercalcaemia_symptoms",), ("possible_fracture",)]
+        ("constipation",),
+        ("hypercalcaemia_symptoms",),
+        ("possible_fracture",),
+    ]
 
 
 # ------------------------------------------------------------------------------------ 6. advice true at that hour
@@ -302,8 +322,9 @@ async def test_silence_after_a_red_flag_asks_the_team_to_call_once(bench: Bench)
     await give(bench, patient, "some")  # issue 35: the red-flag screen, "Oui, au moins un de ces signes"
     await give(bench, patient, "yes")  # new leg weakness, then nothing more
     await bench.advance(timedelta(days=20), step=timedelta(hours=2))
-    silence = [t for t in group_texts(bench)
-               if t.startswith("🟠") and "Aucune nouvelle du patient depuis une alerte" in t]
+    silence = [
+        t for t in group_texts(bench) if t.startswith("🟠") and "Aucune nouvelle du patient depuis une alerte" in t
+    ]
     assert len(silence) == 1 and "P-S40" in silence[0] and "faiblesse" in silence[0]
     assert rows(bench, "SELECT COUNT(*) FROM alerts WHERE rule_id = 'silent_after_alert'")[0][0] == 1
 
@@ -324,8 +345,11 @@ async def test_a_patient_who_goes_on_answering_after_an_alert_is_not_flagged_sil
 async def test_benign_journeys_with_everyday_messages_raise_no_urgent_alert(bench: Bench) -> None:
     patient = await bench.join(5050, "P-S50", RT)
     await answer_all(bench, patient, {"message_team": "Merci, tout va bien"})
-    for text in ("Bonjour, merci pour le suivi", "Je n'ai plus de douleur dans les jambes, ça va mieux",
-                 "Pas de fièvre aujourd'hui"):
+    for text in (
+        "Bonjour, merci pour le suivi",
+        "Je n'ai plus de douleur dans les jambes, ça va mieux",
+        "Pas de fièvre aujourd'hui",
+    ):
         await bench.patient_says(patient, text)
     await diary(bench, patient)
     await bench.clinician_says("/send P-S50 weekly")
@@ -342,7 +366,8 @@ async def test_a_message_about_constipation_alone_is_same_day_not_urgent(bench: 
     await bench.patient_says(patient, "je suis constipé depuis 4 jours")
     await bench.tick()
     assert rows(bench, "SELECT rule_id, severity FROM alerts WHERE severity != 'info'") == [
-        ("free_text_red_flag", "same_day")]
+        ("free_text_red_flag", "same_day")
+    ]
     assert "Votre équipe soignante est prévenue. Elle vous appellera aujourd'hui." in bench.texts(5051)[-2]
     assert "L'équipe le lira aujourd'hui" in bench.texts(5051)[-1]
 
@@ -357,7 +382,9 @@ async def test_a_patient_writing_fast_is_kept_in_full_but_does_not_flood_the_gro
     await bench.tick()
     assert rows(bench, "SELECT COUNT(*), COUNT(alert_id) FROM patient_messages") == [(15, 15)]  # all kept, all linked
     assert rows(bench, "SELECT severity, COUNT(*) FROM alerts GROUP BY severity ORDER BY severity") == [
-        ("info", 3), ("urgent", 1)]
+        ("info", 3),
+        ("urgent", 1),
+    ]
     assert sum("Appelez maintenant le 15" in t for t in bench.texts(5052)) == 1  # the advice once, not three times
     bench.clock.advance(timedelta(minutes=11))
     await bench.patient_says(patient, "encore une question pour l'équipe")
@@ -373,7 +400,9 @@ async def test_words_added_by_editing_a_message_are_kept_and_screened(bench: Ben
     await bench.settle()
     await bench.tick()
     assert rows(bench, "SELECT text FROM patient_messages ORDER BY id") == [
-        ("bonjour",), ("bonjour, depuis ce matin je ne sens plus mes jambes",)]
+        ("bonjour",),
+        ("bonjour, depuis ce matin je ne sens plus mes jambes",),
+    ]
     assert len(urgent_alerts(bench)) == 1
     assert any("Appelez maintenant le 15" in t for t in bench.texts(5053))
 

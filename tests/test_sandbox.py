@@ -64,8 +64,9 @@ class Client:
         raise AssertionError(f"no button {label!r} in chat {chat_id}")
 
     async def enrol_and_join(self, study_id: str) -> int:
-        enrolled = await self.post("/api/enroll", {"study_id": study_id, "rt_start": RT_START.isoformat(),
-                                                   "fractions": 1})
+        enrolled = await self.post(
+            "/api/enroll", {"study_id": study_id, "rt_start": RT_START.isoformat(), "fractions": 1}
+        )
         joined = await self.post("/api/join", {"code": enrolled["code"]})
         user_id = int(joined["user_id"])
         await self.press_label(user_id, "J'ai lu et compris")
@@ -135,7 +136,9 @@ async def test_an_enroll_typed_in_the_group_is_listed_with_its_link_and_can_be_j
     await client.post("/api/say", {"chat_id": CLINICIAN_CHAT_ID, "text": "/enroll P-TYPED 2027-03-04 site=LYON"})
     invitations = (await client.state())["invitations"]
     assert [(i["study_id"], i["site"], i["arm"]) for i in invitations] == [
-        ("P-FORM", "main", "standard"), ("P-TYPED", "LYON", "standard")]
+        ("P-FORM", "main", "standard"),
+        ("P-TYPED", "LYON", "standard"),
+    ]
     typed = invitations[1]
     assert typed["code"] and invitation_code(typed["link"]) == typed["code"]
     assert typed["expires"] == "lundi 15 mars 2027"  # INVITATION_VALIDITY_DAYS (14) after the virtual now
@@ -157,12 +160,15 @@ async def test_the_enrol_form_offers_the_sites_and_arms_and_dates_from_the_virtu
     await client.post("/api/clock", {"action": "day"})
     assert (await client.state())["form"]["rt_start"] == "2027-03-04"
 
-    enrolled = await client.post("/api/enroll", {"study_id": "P-ARM", "rt_start": "2027-03-05", "fractions": 1,
-                                                 "arm": "experimental", "site": "PARIS"})
+    enrolled = await client.post(
+        "/api/enroll",
+        {"study_id": "P-ARM", "rt_start": "2027-03-05", "fractions": 1, "arm": "experimental", "site": "PARIS"},
+    )
     assert "Radiothérapie, Paris (exemple), bras expérimental" in enrolled["reply"]
     assert rows(client.sandbox.database, "SELECT arm, site_code FROM patients") == [("experimental", "PARIS")]
-    refused = await client.post("/api/enroll", {"study_id": "P-BAD", "rt_start": "2027-03-05", "arm": "placebo"},
-                                status=400)
+    refused = await client.post(
+        "/api/enroll", {"study_id": "P-BAD", "rt_start": "2027-03-05", "arm": "placebo"}, status=400
+    )
     assert "bras" in refused["error"]  # /enroll's own refusal, shown as is
     await client.post("/api/enroll", {"study_id": "P-SP", "rt_start": "2027-03-05", "site": "A B"}, status=400)
 
@@ -193,7 +199,8 @@ async def test_an_urgent_answer_reaches_the_group_by_the_periodic_tick_and_is_ac
     assert [b["text"] for row in acknowledged["buttons"] for b in row][0] == "Patient appelé"
     assert any(t["text"] == "Enregistré : pris en charge." for t in state["toasts"])
     assert rows(client.sandbox.database, "SELECT rule_id, acknowledged_by FROM alerts") == [
-        ("rf_weakness_inclusion", 424242)]
+        ("rf_weakness_inclusion", 424242)
+    ]
 
 
 async def test_going_to_day_30_ticks_through_the_schedule_on_the_way(client: Client) -> None:
@@ -259,7 +266,8 @@ def test_clock_steps_land_on_round_times() -> None:
     moment = datetime(2027, 3, 1, 9, 17, 42, tzinfo=UTC)
     assert next_boundary(moment, timedelta(minutes=30)) == datetime(2027, 3, 1, 9, 30, tzinfo=UTC)
     assert next_boundary(datetime(2027, 3, 1, 9, 30, tzinfo=UTC), timedelta(hours=1)) == datetime(
-        2027, 3, 1, 10, 0, tzinfo=UTC)
+        2027, 3, 1, 10, 0, tzinfo=UTC
+    )
 
 
 def test_demo_profiles_answer_what_their_scenario_says() -> None:
@@ -288,21 +296,39 @@ async def test_the_demo_runs_five_patients_through_90_days_without_stalling(tmp_
         assert profile.study_id in summary
     assert (tmp_path / "transcript.txt").stat().st_size > 10_000
     database = tmp_path / "demo.sqlite3"
-    alerts = rows(database, "SELECT p.study_id, a.rule_id, a.acknowledged_at IS NOT NULL FROM alerts a"
-                            " JOIN patients p ON p.id = a.patient_id")
+    alerts = rows(
+        database,
+        "SELECT p.study_id, a.rule_id, a.acknowledged_at IS NOT NULL FROM alerts a"
+        " JOIN patients p ON p.id = a.patient_id",
+    )
     assert ("DEMO-04", "rf_weakness", 1) in alerts
     assert any(study == "DEMO-03" and rule == "pain_rise_from_baseline" for study, rule, _ack in alerts)
-    missed = dict(rows(database, "SELECT p.study_id, COUNT(*) FROM instances i JOIN patients p"
-                                 " ON p.id = i.patient_id WHERE i.status = 'missed' GROUP BY p.study_id"))
+    missed = dict(
+        rows(
+            database,
+            "SELECT p.study_id, COUNT(*) FROM instances i JOIN patients p"
+            " ON p.id = i.patient_id WHERE i.status = 'missed' GROUP BY p.study_id",
+        )
+    )
     assert missed.get("DEMO-01") is None and missed["DEMO-05"] >= 20
-    day30 = dict(rows(database, "SELECT p.study_id, a.value FROM answers a JOIN instances i ON i.id = a.instance_id"
-                                " JOIN patients p ON p.id = i.patient_id WHERE i.is_primary = 1"
-                                " AND a.item_id = 'pain_worst'"))
+    day30 = dict(
+        rows(
+            database,
+            "SELECT p.study_id, a.value FROM answers a JOIN instances i ON i.id = a.instance_id"
+            " JOIN patients p ON p.id = i.patient_id WHERE i.is_primary = 1"
+            " AND a.item_id = 'pain_worst'",
+        )
+    )
     assert json.loads(day30["DEMO-03"]) == 8 and json.loads(day30["DEMO-01"]) == 2 and "DEMO-05" not in day30
     # Two arms, two sites, and the flare patient (standard arm, LYON, alone in that group) counted as a flare.
     assert sorted(rows(database, "SELECT DISTINCT arm, site_code FROM patients")) == [
-        ("experimental", "LYON"), ("experimental", "PARIS"), ("standard", "LYON"), ("standard", "PARIS")]
+        ("experimental", "LYON"),
+        ("experimental", "PARIS"),
+        ("standard", "LYON"),
+        ("standard", "PARIS"),
+    ]
     import csv as csv_module
+
     with (tmp_path / "report" / "report.csv").open(encoding="utf-8", newline="") as handle:
         report = {(r["arm"], r["site"], r["measure"]): r for r in csv_module.DictReader(handle) if not r["timepoint"]}
     flare = report[("standard", "LYON", "pain_flare")]
@@ -321,8 +347,13 @@ async def test_a_second_launch_on_a_busy_port_fails_and_leaves_the_first_sandbox
         env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "BOT_"))}
         root = Path(__file__).resolve().parents[1]
         second = await asyncio.to_thread(
-            subprocess.run, [sys.executable, "-m", "bot", "sandbox", "--port", str(sandbox.port)],
-            cwd=tmp_path, env={**env, "PYTHONPATH": str(root)}, capture_output=True, text=True, timeout=60,
+            subprocess.run,
+            [sys.executable, "-m", "bot", "sandbox", "--port", str(sandbox.port)],
+            cwd=tmp_path,
+            env={**env, "PYTHONPATH": str(root)},
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
         assert second.returncode == 2, second
         assert "Traceback" not in second.stderr and str(sandbox.port) in second.stderr

@@ -23,7 +23,11 @@ from bot.sandbox.server import Sandbox
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--no-sandbox",
+    "--headless",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
     "--disable-sync",
 ]
 SCREENSHOT = Path(__file__).resolve().parents[1] / "docs" / "sandbox.png"

@@ -54,6 +54,8 @@ async def test_a_sample_box_photo_from_the_page_is_read_and_confirmed(client: Cl
     assert rows(database, "SELECT value FROM answers WHERE item_id = 'bg_product'") == [('"skenan"',)]
     skenan = next(b for b in BOXES if b.key == "skenan30")
     assert rows(database, "SELECT status, cip13 FROM medicine_scans ORDER BY id") == [
-        ("no_code", None), ("confirmed", skenan.cip13)]
+        ("no_code", None),
+        ("confirmed", skenan.cip13),
+    ]
     refused = await client.post("/api/photo", {"chat_id": user_id, "box": "nope"}, status=400)
     assert "inconnue" in str(refused)

@@ -67,8 +67,12 @@ def test_shipped_schedule_has_the_protocol_values() -> None:
     windows = {tp.day: (tp.days_before, tp.days_after, tp.primary) for tp in SPEC.followups.timepoints}
     assert windows == {15: (2, 5, False), 30: (3, 7, True), 60: (2, 5, False), 90: (2, 5, False)}
     assert SPEC.daily.days_after_last_fraction == 10
-    assert {SPEC.baseline.questionnaire, SPEC.daily.questionnaire, SPEC.followups.questionnaire,
-            SPEC.weekly.questionnaire} == {"baseline", "daily", "followup", "weekly"}
+    assert {
+        SPEC.baseline.questionnaire,
+        SPEC.daily.questionnaire,
+        SPEC.followups.questionnaire,
+        SPEC.weekly.questionnaire,
+    } == {"baseline", "daily", "followup", "weekly"}
 
 
 def _write_variant(tmp_path: Path, mutate) -> Path:
@@ -88,16 +92,20 @@ def _two_primaries(raw: dict) -> None:
     [
         (lambda raw: raw.pop("followups"), ["followups", "Field required"]),
         (lambda raw: raw["quiet_hours"].__setitem__("start", 600), ["quiet_hours.start", "HH:MM"]),
-        (lambda raw: raw["send_times"]["choices"].__setitem__("soir", "22:00"),
-         ["send_times.choices.soir", "quiet_hours"]),
+        (
+            lambda raw: raw["send_times"]["choices"].__setitem__("soir", "22:00"),
+            ["send_times.choices.soir", "quiet_hours"],
+        ),
         (lambda raw: raw.__setitem__("reminder", {"after_send_hours": 4}), ["reminder", "Extra inputs"]),
         (lambda raw: raw["daily"].__setitem__("label", "D{day}"), ["followups.label", "daily.label"]),
         (lambda raw: raw["weekly"].__setitem__("label", "W"), ["weekly.label", "{day}"]),
         (_two_primaries, ["followups", "at most one primary"]),
         (lambda raw: raw["timezone"].__setitem__("name", "Mars/Olympus"), ["timezone.name", "Mars/Olympus"]),
         (lambda raw: raw["send_times"].__setitem__("default", "nuit"), ["send_times", "nuit"]),
-        (lambda raw: raw["followups"]["timepoints"][1].__setitem__("days_after", -1),
-         ["followups.timepoints.1.days_after"]),
+        (
+            lambda raw: raw["followups"]["timepoints"][1].__setitem__("days_after", -1),
+            ["followups.timepoints.1.days_after"],
+        ),
     ],
 )
 def test_a_bad_schedule_file_is_refused_naming_the_file_and_the_field(
@@ -134,14 +142,22 @@ def test_a_single_fraction_is_given_on_the_start_day() -> None:
 def test_five_fractions_from_a_thursday_skip_the_weekend() -> None:
     thursday = date(2026, 6, 4)
     assert fraction_days(thursday, 5) == [
-        date(2026, 6, 4), date(2026, 6, 5), date(2026, 6, 8), date(2026, 6, 9), date(2026, 6, 10),
+        date(2026, 6, 4),
+        date(2026, 6, 5),
+        date(2026, 6, 8),
+        date(2026, 6, 9),
+        date(2026, 6, 10),
     ]
 
 
 def test_a_saturday_start_is_day_zero_and_the_next_fractions_are_working_days() -> None:
     saturday = date(2026, 6, 6)
     assert fraction_days(saturday, 5) == [
-        date(2026, 6, 6), date(2026, 6, 8), date(2026, 6, 9), date(2026, 6, 10), date(2026, 6, 11),
+        date(2026, 6, 6),
+        date(2026, 6, 8),
+        date(2026, 6, 9),
+        date(2026, 6, 10),
+        date(2026, 6, 11),
     ]
 
 
@@ -162,7 +178,8 @@ EARLY = paris(2026, 5, 20, 11, 0)  # enrolled well before day 0
 def test_a_single_fraction_plan_has_the_protocol_timepoints_in_order() -> None:
     planned = plan(SPEC, rt_start=date(2026, 6, 1), fractions=1, enrolled_at=EARLY, preferred="matin", tz=PARIS)
     assert [p.timepoint for p in planned] == (
-        ["baseline"] + [f"DD{d}" for d in range(0, 11)]
+        ["baseline"]
+        + [f"DD{d}" for d in range(0, 11)]
         + ["D15", "W22", "D30", "W43", "W50", "D60", "W71", "W78", "W85", "D90"]
     )
     assert [p.opens_at for p in planned] == sorted(p.opens_at for p in planned)
@@ -285,14 +302,16 @@ def test_a_follow_up_window_spanning_the_spring_change_closes_at_local_midnight_
 def test_the_next_day_reminder_is_23_hours_later_over_the_spring_change() -> None:
     sent = utc(2027, 3, 27, 9)  # 10:00 CET
     assert reminder_times(SPEC, sent_at=sent, closes_at=utc(2027, 4, 5), preferred="matin", tz=PARIS) == [
-        utc(2027, 3, 27, 13), utc(2027, 3, 28, 8),
+        utc(2027, 3, 27, 13),
+        utc(2027, 3, 28, 8),
     ]
 
 
 def test_the_next_day_reminder_is_25_hours_later_over_the_autumn_change() -> None:
     sent = utc(2026, 10, 24, 8)  # 10:00 CEST
     assert reminder_times(SPEC, sent_at=sent, closes_at=utc(2026, 11, 1), preferred="matin", tz=PARIS) == [
-        utc(2026, 10, 24, 12), utc(2026, 10, 25, 9),
+        utc(2026, 10, 24, 12),
+        utc(2026, 10, 25, 9),
     ]
 
 
@@ -315,8 +334,7 @@ def test_an_enrolment_in_the_small_hours_waits_until_8am_the_same_day() -> None:
 def test_an_enrolment_after_day_0_plans_a_late_baseline_and_nothing_whose_window_has_closed() -> None:
     start = date(2026, 6, 1)
     planned = plan(SPEC, rt_start=start, fractions=1, enrolled_at=paris(2026, 6, 22, 12), tz=PARIS)  # day 21
-    assert [p.timepoint for p in planned] == [
-        "baseline", "W22", "D30", "W43", "W50", "D60", "W71", "W78", "W85", "D90"]
+    assert [p.timepoint for p in planned] == ["baseline", "W22", "D30", "W43", "W50", "D60", "W71", "W78", "W85", "D90"]
     assert planned[0].opens_at == paris(2026, 6, 22, 12)
     assert planned[0].closes_at == paris(2026, 6, 23, 23, 59, 59)  # late_answer_days = 1 after joining
 
@@ -350,10 +368,12 @@ def test_the_baseline_is_due_until_the_first_fraction_and_a_later_answer_is_flag
     assert answered_after_rt_start(SPEC, start, paris(2026, 6, 1, 8, 0), PARIS)
     # Joined before the fraction: the usual window (end of day 0), no extension.
     assert baseline_closes_at(SPEC, rt_start=start, enrolled_at=paris(2026, 6, 1, 7, 0), tz=PARIS) == paris(
-        2026, 6, 1, 23, 59, 59)
+        2026, 6, 1, 23, 59, 59
+    )
     # Joined after it on day 0: one more day to answer.
     assert baseline_closes_at(SPEC, rt_start=start, enrolled_at=paris(2026, 6, 1, 9, 0), tz=PARIS) == paris(
-        2026, 6, 2, 23, 59, 59)
+        2026, 6, 2, 23, 59, 59
+    )
 
 
 def test_a_present_patient_is_due_what_quiet_hours_hold_back_and_nothing_more() -> None:
@@ -366,8 +386,14 @@ def test_a_present_patient_is_due_what_quiet_hours_hold_back_and_nothing_more() 
 
 @pytest.mark.parametrize(
     ("local", "quiet"),
-    [((20, 59, 59), False), ((21, 0, 0), True), ((0, 0, 0), True), ((7, 59, 59), True), ((8, 0, 0), False),
-     ((12, 0, 0), False)],
+    [
+        ((20, 59, 59), False),
+        ((21, 0, 0), True),
+        ((0, 0, 0), True),
+        ((7, 59, 59), True),
+        ((8, 0, 0), False),
+        ((12, 0, 0), False),
+    ],
 )
 def test_quiet_hours_run_from_21h_included_to_8h_excluded(local: tuple[int, int, int], quiet: bool) -> None:
     assert is_quiet(paris(2026, 6, 1, *local), SPEC, PARIS) is quiet
@@ -400,22 +426,24 @@ def test_the_trial_zone_is_used_when_none_is_given() -> None:
 
 def test_a_morning_follow_up_is_reminded_4_hours_later_then_next_morning() -> None:
     sent = paris(2026, 6, 14, 10, 0)
-    assert reminder_times(SPEC, sent_at=sent, closes_at=paris(2026, 6, 21, 23, 59, 59), preferred="matin",
-                          tz=PARIS) == [paris(2026, 6, 14, 14, 0), paris(2026, 6, 15, 10, 0)]
+    assert reminder_times(
+        SPEC, sent_at=sent, closes_at=paris(2026, 6, 21, 23, 59, 59), preferred="matin", tz=PARIS
+    ) == [paris(2026, 6, 14, 14, 0), paris(2026, 6, 15, 10, 0)]
 
 
 def test_an_evening_send_drops_the_4_hour_reminder_that_would_fall_in_quiet_hours() -> None:
     sent = paris(2026, 6, 14, 18, 0)
-    assert reminder_times(SPEC, sent_at=sent, closes_at=paris(2026, 6, 21, 23, 59, 59), preferred="soir",
-                          tz=PARIS) == [paris(2026, 6, 15, 18, 0)]
+    assert reminder_times(SPEC, sent_at=sent, closes_at=paris(2026, 6, 21, 23, 59, 59), preferred="soir", tz=PARIS) == [
+        paris(2026, 6, 15, 18, 0)
+    ]
 
 
 def test_a_diary_gets_only_the_same_day_reminder_and_none_when_sent_in_the_evening() -> None:
     close = paris(2026, 6, 14, 23, 59, 59)
-    assert reminder_times(SPEC, sent_at=paris(2026, 6, 14, 12, 30), closes_at=close, preferred="midi",
-                          tz=PARIS) == [paris(2026, 6, 14, 16, 30)]
-    assert reminder_times(SPEC, sent_at=paris(2026, 6, 14, 18, 0), closes_at=close, preferred="soir",
-                          tz=PARIS) == []
+    assert reminder_times(SPEC, sent_at=paris(2026, 6, 14, 12, 30), closes_at=close, preferred="midi", tz=PARIS) == [
+        paris(2026, 6, 14, 16, 30)
+    ]
+    assert reminder_times(SPEC, sent_at=paris(2026, 6, 14, 18, 0), closes_at=close, preferred="soir", tz=PARIS) == []
 
 
 def test_a_reminder_at_the_closing_moment_is_not_planned() -> None:
@@ -425,11 +453,13 @@ def test_a_reminder_at_the_closing_moment_is_not_planned() -> None:
 
 def test_a_send_in_the_small_hours_to_a_present_patient_is_reminded_that_same_morning() -> None:
     sent = paris(2026, 6, 1, 0, 5)  # joined at 00:05 on day 0: the baseline closes tonight
-    assert reminder_times(SPEC, sent_at=sent, closes_at=paris(2026, 6, 1, 23, 59, 59), preferred="matin",
-                          tz=PARIS) == [paris(2026, 6, 1, 10, 0)]
+    assert reminder_times(SPEC, sent_at=sent, closes_at=paris(2026, 6, 1, 23, 59, 59), preferred="matin", tz=PARIS) == [
+        paris(2026, 6, 1, 10, 0)
+    ]
     late = paris(2026, 6, 1, 23, 30)  # before midnight: the next day's preferred time, as for any evening send
     assert reminder_times(SPEC, sent_at=late, closes_at=paris(2026, 6, 3), preferred="matin", tz=PARIS) == [
-        paris(2026, 6, 2, 10, 0)]
+        paris(2026, 6, 2, 10, 0)
+    ]
 
 
 def test_a_delayed_evening_send_is_reminded_at_the_preferred_time_next_day() -> None:

@@ -27,8 +27,11 @@ def sql(bench: Bench, statement: str, *params: object) -> list[tuple]:
 
 
 def intros(bench: Bench, chat_id: int) -> int:
-    return sum(INTRO in str(r.params.get("text", "")) for r in bench.standin.requests("sendMessage", chat_id=chat_id)
-               if r.status == 200)
+    return sum(
+        INTRO in str(r.params.get("text", ""))
+        for r in bench.standin.requests("sendMessage", chat_id=chat_id)
+        if r.status == 200
+    )
 
 
 async def _patient_at_day0(bench: Bench, user: int, study_id: str) -> None:

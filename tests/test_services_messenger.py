@@ -35,8 +35,12 @@ TOKEN = "123456:TEST-token-not-a-real-one_abcdefgh"
 @pytest.fixture
 async def services(tmp_path: Path) -> AsyncIterator[Services]:
     clock = VirtualClock(datetime(2027, 3, 1, 9, 0, tzinfo=UTC))  # 10:00 in Paris, a Monday
-    settings = load_settings(TELEGRAM_BOT_TOKEN=TOKEN, BOT_DATABASE=str(tmp_path / "bot.sqlite3"),
-                             CLINICIAN_CHAT_ID=GROUP, CLINICIAN_USER_IDS="111")
+    settings = load_settings(
+        TELEGRAM_BOT_TOKEN=TOKEN,
+        BOT_DATABASE=str(tmp_path / "bot.sqlite3"),
+        CLINICIAN_CHAT_ID=GROUP,
+        CLINICIAN_USER_IDS="111",
+    )
     built = await build_services(settings, clock)
     try:
         yield built
@@ -51,10 +55,12 @@ def clock_of(services: Services) -> VirtualClock:
 
 async def active_patient(services: Services, study_id: str = "P-001", user_id: int = USER) -> int:
     """Enrolled, invitation redeemed, information understood, time chosen: the patient's schedule is planned."""
-    invitation = await enrolment.enroll(services.store, services.clock, EnrolmentRequest(study_id, RT),
-                                        actor="clinician:111")
-    joined = await enrolment.redeem(services.store, services.clock, code=invitation.code,
-                                    telegram_user_id=user_id, chat_id=user_id)
+    invitation = await enrolment.enroll(
+        services.store, services.clock, EnrolmentRequest(study_id, RT), actor="clinician:111"
+    )
+    joined = await enrolment.redeem(
+        services.store, services.clock, code=invitation.code, telegram_user_id=user_id, chat_id=user_id
+    )
     assert joined.kind == "joined" and joined.patient is not None
     assert (await onboarding.confirm_information(services, user_id, 1))[0] == "ask_preference"
     step, patient = await onboarding.choose_time_and_activate(services, user_id, "matin")
@@ -62,16 +68,22 @@ async def active_patient(services: Services, study_id: str = "P-001", user_id: i
     return patient.id
 
 
-async def answer(services: Services, fake: FakeMessenger, item_id: str, value: object,
-                 user_id: int = USER) -> answering.Submission:
+async def answer(
+    services: Services, fake: FakeMessenger, item_id: str, value: object, user_id: int = USER
+) -> answering.Submission:
     """Answer benignly up to `item_id`, then give `value` to it; the next question goes through the fake."""
     while True:
         _, prompt = await answering.current_prompt(services, user_id)
         assert prompt is not None, f"no question {item_id} in this questionnaire"
         chosen = value if prompt.item.id == item_id else benign(prompt.item)
-        submission = await answering.submit(services, telegram_user_id=user_id, instance_id=prompt.instance.id,
-                                            item_index=prompt.item_index, make_value=lambda _item: chosen,
-                                            answered_at=None)
+        submission = await answering.submit(
+            services,
+            telegram_user_id=user_id,
+            instance_id=prompt.instance.id,
+            item_index=prompt.item_index,
+            make_value=lambda _item: chosen,
+            answered_at=None,
+        )
         assert submission.status == "stored", submission.status
         if prompt.item.id == item_id:
             return submission
@@ -143,8 +155,9 @@ async def test_a_red_flag_sends_the_advice_and_the_alert_through_the_outbox_what
     fake.fail_next(TryLater(30))
     assert await patient_notices.send_notices(services, fake, notice_id=submission.notice_id) == 0
     async with services.store.read() as tx:
-        row = await tx.fetchone("SELECT next_attempt_at, attempts FROM patient_notices WHERE id = ?",
-                                (submission.notice_id,))
+        row = await tx.fetchone(
+            "SELECT next_attempt_at, attempts FROM patient_notices WHERE id = ?", (submission.notice_id,)
+        )
     assert parse_utc(row["next_attempt_at"]) - clock.now() == timedelta(seconds=30) and row["attempts"] == 1
 
     # A network failure: the back-off; a refusal: the longest back-off (15 s for urgent).
@@ -204,9 +217,16 @@ async def test_the_digest_resends_only_the_chunks_not_yet_accepted(services: Ser
         await active_patient(services, f"P-{n:03d}", USER + n)
     async with services.store.transaction() as tx:
         for p in await patients.list_patients(tx):
-            await alerts.insert_alert(tx, patient_id=p.id, instance_id=None, rule_id="test", severity="same_day",
-                                      payload={"title": "x" * 150, "fired": {"message_team": "y" * 250}},
-                                      now=services.clock.now(), send_now=False)
+            await alerts.insert_alert(
+                tx,
+                patient_id=p.id,
+                instance_id=None,
+                rule_id="test",
+                severity="same_day",
+                payload={"title": "x" * 150, "fired": {"message_team": "y" * 250}},
+                now=services.clock.now(),
+                send_now=False,
+            )
         await tx.commit()
     clock = clock_of(services)
     clock.set(datetime(2027, 3, 2, 7, 45, tzinfo=UTC))  # 08:45 in Paris

@@ -38,8 +38,12 @@ def test_the_same_seed_draws_the_same_cohort_and_the_mix_is_the_one_documented()
     assert key != [(p.join_at, p.silence, p.withdraw_day, p.profile.pain) for p in other]
     big = draw_cohort(4000, 1)
     params = load_parameters()
-    spec_share = {"night": NIGHT_JOIN, "after": AFTER_FRACTION_JOIN, "silent": params.p("silent"),
-                  "withdraw": params.p("withdraw")}
+    spec_share = {
+        "night": NIGHT_JOIN,
+        "after": AFTER_FRACTION_JOIN,
+        "silent": params.p("silent"),
+        "withdraw": params.p("withdraw"),
+    }
     share = {
         "night": sum(p.night_join for p in big) / len(big),
         "after": sum(p.after_fraction for p in big) / len(big),
@@ -66,33 +70,56 @@ def test_the_same_seed_draws_the_same_cohort_and_the_mix_is_the_one_documented()
 
 async def test_the_nurse_recovers_by_phone_the_day_30_of_a_patient_silent_through_its_window(tmp_path: Path) -> None:
     cohort = draw_cohort(2, 3)
-    night = replace(cohort[0], join_at=cohort[0].join_at.replace(hour=23, minute=30), night_join=True,
-                    after_fraction=False, silence=None, withdraw_day=None, clinical=Clinical())
-    silent = replace(cohort[1], silence=(26, 40), withdraw_day=None, after_fraction=False,
-                     join_at=night.join_at.replace(hour=15), clinical=Clinical())
+    night = replace(
+        cohort[0],
+        join_at=cohort[0].join_at.replace(hour=23, minute=30),
+        night_join=True,
+        after_fraction=False,
+        silence=None,
+        withdraw_day=None,
+        clinical=Clinical(),
+    )
+    silent = replace(
+        cohort[1],
+        silence=(26, 40),
+        withdraw_day=None,
+        after_fraction=False,
+        join_at=night.join_at.replace(hour=15),
+        clinical=Clinical(),
+    )
     settings = load_settings(BOT_DATABASE=str(tmp_path / "unused.sqlite3"))
     start = min(night.join_at, silent.join_at) - timedelta(hours=1)
     world = SandboxWorld(settings, tmp_path / "sim.sqlite3", start=start, tick_every=timedelta(hours=1))
     await world.start()
     try:
-        run = CohortRun(world, [night, silent], call_list=True, seed=3, reach=1.0,
-                        params=with_values(baseline_completion=1.0, length_penalty_per_item=0.0))
+        run = CohortRun(
+            world,
+            [night, silent],
+            call_list=True,
+            seed=3,
+            reach=1.0,
+            params=with_values(baseline_completion=1.0, length_penalty_per_item=0.0),
+        )
         await run.run()
         summary = await run.summary()
     finally:
         await world.stop()
     db = sqlite3.connect(tmp_path / "sim.sqlite3")
-    assert db.execute("SELECT COUNT(*) FROM instances WHERE timepoint = 'baseline' AND status = 'completed'"
-                      ).fetchone() == (2,)  # the 23:30 join answered its baseline at once
+    assert db.execute(
+        "SELECT COUNT(*) FROM instances WHERE timepoint = 'baseline' AND status = 'completed'"
+    ).fetchone() == (2,)  # the 23:30 join answered its baseline at once
     sources: dict[str, set[str]] = {}  # plain SQL (no GROUP_CONCAT): the suite also runs on PostgreSQL
     for study_id, source in db.execute(
-            "SELECT DISTINCT p.study_id, a.source FROM answers a JOIN instances i ON i.id = a.instance_id"
-            " JOIN patients p ON p.id = i.patient_id WHERE i.timepoint = 'D30'").fetchall():
+        "SELECT DISTINCT p.study_id, a.source FROM answers a JOIN instances i ON i.id = a.instance_id"
+        " JOIN patients p ON p.id = i.patient_id WHERE i.timepoint = 'D30'"
+    ).fetchall():
         sources.setdefault(study_id, set()).add(source)
     assert sources[silent.profile.study_id] == {"phone"}
     assert db.execute(  # entered to the end by phone, typed numbers included
         "SELECT i.status FROM instances i JOIN patients p ON p.id = i.patient_id WHERE i.timepoint = 'D30'"
-        " AND p.study_id = ?", (silent.profile.study_id,)).fetchone() == ("completed",)
+        " AND p.study_id = ?",
+        (silent.profile.study_id,),
+    ).fetchone() == ("completed",)
     assert summary["d30_evaluable_fraction"] == 1.0 and summary["nurse_calls_reached"] >= 1
 
 
@@ -100,18 +127,34 @@ async def test_injected_red_flags_alert_and_the_team_closes_the_loop(tmp_path: P
     """Issue 15: a red flag injected into an answered questionnaire raises its urgent alert; the virtual team takes
     care of the alerts, says what it did and, days later, what it was; the opioid rise alerts once."""
     [patient] = draw_cohort(1, 5)
-    patient = replace(patient, silence=None, withdraw_day=None, after_fraction=False, night_join=False,
-                      join_at=datetime.combine(RT_START - timedelta(days=2), time(10), tzinfo=patient.join_at.tzinfo),
-                      clinical=Clinical(red_flag=(8, "rf_numbness"), titration=(3, 2.0)))
+    patient = replace(
+        patient,
+        silence=None,
+        withdraw_day=None,
+        after_fraction=False,
+        night_join=False,
+        join_at=datetime.combine(RT_START - timedelta(days=2), time(10), tzinfo=patient.join_at.tzinfo),
+        clinical=Clinical(red_flag=(8, "rf_numbness"), titration=(3, 2.0)),
+    )
     settings = load_settings(BOT_DATABASE=str(tmp_path / "unused.sqlite3"))
-    world = SandboxWorld(settings, tmp_path / "sim.sqlite3", start=patient.join_at - timedelta(hours=1),
-                         tick_every=timedelta(hours=1))
+    world = SandboxWorld(
+        settings, tmp_path / "sim.sqlite3", start=patient.join_at - timedelta(hours=1), tick_every=timedelta(hours=1)
+    )
     await world.start()
     try:
-        run = CohortRun(world, [patient], call_list=True, seed=5,
-                        params=with_values(baseline_completion=1.0, diary_first_completion=1.0,
-                                           diary_decay_per_answered=1.0, abandon_partway=0.0,
-                                           length_penalty_per_item=0.0))
+        run = CohortRun(
+            world,
+            [patient],
+            call_list=True,
+            seed=5,
+            params=with_values(
+                baseline_completion=1.0,
+                diary_first_completion=1.0,
+                diary_decay_per_answered=1.0,
+                abandon_partway=0.0,
+                length_penalty_per_item=0.0,
+            ),
+        )
         run.cohort[0].decisions = {}
         await run.run()
         summary = await run.summary()
@@ -128,10 +171,13 @@ async def test_injected_red_flags_alert_and_the_team_closes_the_loop(tmp_path: P
     acknowledged = db.execute("SELECT COUNT(*) FROM alerts WHERE acknowledged_at IS NOT NULL").fetchone()[0]
     assert acknowledged >= 1 and kinds.get("action") == acknowledged and kinds.get("outcome", 0) >= 1
     acknowledged_at, delivered_at = db.execute(  # minutes computed here: the suite also runs on PostgreSQL
-        "SELECT acknowledged_at, delivered_at FROM alerts WHERE rule_id = 'rf_numbness'").fetchone()
+        "SELECT acknowledged_at, delivered_at FROM alerts WHERE rule_id = 'rf_numbness'"
+    ).fetchone()
     delays = (parse_utc(acknowledged_at) - parse_utc(delivered_at)).total_seconds() / 60
     assert 0 < delays <= 120  # urgent: taken care of within the hour after 5-45 minutes (hourly steps)
-    assert isinstance(summary["alerts_per_patient_week"], dict) and summary["questionnaires_alerting_fraction"] is not None
+    assert (
+        isinstance(summary["alerts_per_patient_week"], dict) and summary["questionnaires_alerting_fraction"] is not None
+    )
 
 
 # ---- issue 33: a cohort drawn from published figures, red flags from plan to alert, burden, determinism ----------
@@ -201,11 +247,18 @@ def test_items_the_simulator_does_not_know_get_a_sensible_answer_by_type() -> No
     new_items = [
         Item(id="myoclonus", type="yesno", text="Secousses ?"),
         Item(id="hallucinations_score", type="scale", text="0 = rien, 10 = tout"),
-        Item(id="shivers", type="single", text="Frissons ?", choices=[{"code": "0", "label": "Non"},
-                                                                       {"code": "1", "label": "Oui"}]),
-        Item(id="what_else", type="multi", text="Quoi ?", choices=[{"code": "a", "label": "A"},
-                                                                   {"code": "aucun", "label": "Aucun",
-                                                                    "exclusive": True}]),
+        Item(
+            id="shivers",
+            type="single",
+            text="Frissons ?",
+            choices=[{"code": "0", "label": "Non"}, {"code": "1", "label": "Oui"}],
+        ),
+        Item(
+            id="what_else",
+            type="multi",
+            text="Quoi ?",
+            choices=[{"code": "a", "label": "A"}, {"code": "aucun", "label": "Aucun", "exclusive": True}],
+        ),
         Item(id="how_many", type="number", text="Combien ?", min=0, max=5),
         Item(id="note", type="text", text="Un mot ?", optional=True),
     ]
@@ -224,21 +277,38 @@ async def test_red_flags_are_counted_from_plan_to_alert_with_words_deaths_and_it
     cohort = draw_cohort(3, 11)
     join = datetime.combine(RT_START - timedelta(days=2), time(10), tzinfo=cohort[0].join_at.tzinfo)
     common = {"silence": None, "withdraw_day": None, "after_fraction": False, "night_join": False, "join_at": join}
-    words = replace(cohort[0], **common, clinical=Clinical(red_flag=(4, "rf_weakness"), red_flag_in_words=True,
-                                                            messages=[(4, 11, "rf_weakness",
-                                                                       "Mes jambes sont faibles, j'ai du mal à marcher")]))
+    words = replace(
+        cohort[0],
+        **common,
+        clinical=Clinical(
+            red_flag=(4, "rf_weakness"),
+            red_flag_in_words=True,
+            messages=[(4, 11, "rf_weakness", "Mes jambes sont faibles, j'ai du mal à marcher")],
+        ),
+    )
     unasked = replace(cohort[1], **common, clinical=Clinical(red_flag=(13, "rf_numbness")))
     dies = replace(cohort[2], **common, clinical=Clinical(death_day=12))
     settings = load_settings(BOT_DATABASE=str(tmp_path / "unused.sqlite3"))
-    world = SandboxWorld(settings, tmp_path / "sim.sqlite3", start=join - timedelta(hours=1),
-                         tick_every=timedelta(hours=1))
+    world = SandboxWorld(
+        settings, tmp_path / "sim.sqlite3", start=join - timedelta(hours=1), tick_every=timedelta(hours=1)
+    )
     await world.start()
     try:
         # Only the baseline is answered: no questionnaire ever carries the red flags.
-        run = CohortRun(world, [words, unasked, dies], call_list=False, seed=11,
-                        params=with_values(baseline_completion=1.0, diary_first_completion=0.0,
-                                           weekly_completion=0.0, followup_completion=0.0, abandon_partway=0.0,
-                                           length_penalty_per_item=0.0))
+        run = CohortRun(
+            world,
+            [words, unasked, dies],
+            call_list=False,
+            seed=11,
+            params=with_values(
+                baseline_completion=1.0,
+                diary_first_completion=0.0,
+                weekly_completion=0.0,
+                followup_completion=0.0,
+                abandon_partway=0.0,
+                length_penalty_per_item=0.0,
+            ),
+        )
         await run.run()
         summary = await run.summary()
     finally:

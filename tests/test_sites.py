@@ -24,14 +24,17 @@ def paris(*args: int) -> datetime:
     return datetime(*args, tzinfo=PARIS)  # type: ignore[misc]
 
 
-@pytest.mark.parametrize(("moment", "today", "expected"), [
-    (paris(2027, 3, 1, 10, 0), True, paris(2027, 3, 1, 10, 0)),     # Monday, open
-    (paris(2027, 3, 1, 7, 30), True, paris(2027, 3, 1, 9, 0)),      # Monday before opening
-    (paris(2027, 3, 5, 19, 30), False, paris(2027, 3, 8, 9, 0)),    # Friday evening → Monday
-    (paris(2027, 3, 6, 12, 0), False, paris(2027, 3, 8, 9, 0)),     # Saturday → Monday
-    (paris(2027, 5, 6, 11, 0), False, paris(2027, 5, 7, 9, 0)),     # Ascension Thursday → Friday
-    (paris(2027, 12, 24, 18, 0), False, paris(2027, 12, 27, 9, 0)),  # Christmas Eve evening → Monday 27
-])
+@pytest.mark.parametrize(
+    ("moment", "today", "expected"),
+    [
+        (paris(2027, 3, 1, 10, 0), True, paris(2027, 3, 1, 10, 0)),  # Monday, open
+        (paris(2027, 3, 1, 7, 30), True, paris(2027, 3, 1, 9, 0)),  # Monday before opening
+        (paris(2027, 3, 5, 19, 30), False, paris(2027, 3, 8, 9, 0)),  # Friday evening → Monday
+        (paris(2027, 3, 6, 12, 0), False, paris(2027, 3, 8, 9, 0)),  # Saturday → Monday
+        (paris(2027, 5, 6, 11, 0), False, paris(2027, 5, 7, 9, 0)),  # Ascension Thursday → Friday
+        (paris(2027, 12, 24, 18, 0), False, paris(2027, 12, 27, 9, 0)),  # Christmas Eve evening → Monday 27
+    ],
+)
 def test_next_callback_knows_evenings_weekends_and_public_holidays(
     moment: datetime, today: bool, expected: datetime
 ) -> None:
@@ -75,8 +78,15 @@ async def test_start_up_refuses_patients_at_a_site_missing_from_the_file(tmp_pat
     store = await Store.open(database, clock)
     async with store.transaction() as tx:
         await patients.ensure_site(tx, "NANCY", clock.now())
-        await patients.create_patient(tx, study_id="P-1", site_code="NANCY", arm="standard",
-                                      rt_start=clock.now().date(), fractions=1, now=clock.now())
+        await patients.create_patient(
+            tx,
+            study_id="P-1",
+            site_code="NANCY",
+            arm="standard",
+            rt_start=clock.now().date(),
+            fractions=1,
+            now=clock.now(),
+        )
         await tx.commit()
     await store.close()
     settings = load_settings(BOT_DATABASE=str(database))
@@ -91,11 +101,18 @@ def test_run_with_a_site_missing_its_numbers_stops_with_one_sentence_naming_it(t
 
     sites = tmp_path / "sites.yaml"
     sites.write_text('sites:\n  - {code: NANCY, name: "Nancy", daytime_phone: "03 83 00 00 00"}\n', encoding="utf-8")
-    env = {**os.environ, "TELEGRAM_BOT_TOKEN": "123456:TEST-token-not-a-real-one_abcdefgh",
-           "TELEGRAM_API_BASE_URL": "http://127.0.0.1:9/bot", "CLINICIAN_CHAT_ID": "-1001", "CLINICIAN_USER_IDS": "1",
-           "BOT_DATABASE": str(tmp_path / "bot.sqlite3"), "BOT_SITES_FILE": str(sites)}
-    result = subprocess.run([sys.executable, "-m", "bot", "run"], env=env, cwd=tmp_path, capture_output=True,
-                            text=True, timeout=60)
+    env = {
+        **os.environ,
+        "TELEGRAM_BOT_TOKEN": "123456:TEST-token-not-a-real-one_abcdefgh",
+        "TELEGRAM_API_BASE_URL": "http://127.0.0.1:9/bot",
+        "CLINICIAN_CHAT_ID": "-1001",
+        "CLINICIAN_USER_IDS": "1",
+        "BOT_DATABASE": str(tmp_path / "bot.sqlite3"),
+        "BOT_SITES_FILE": str(sites),
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "run"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 2, result.stderr
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "NANCY" in lines[0] and "on_call_phone" in lines[0], result.stderr

@@ -112,7 +112,9 @@ async def test_an_unknown_token_is_unauthorized(standin: StandIn) -> None:
 
 async def test_a_sent_message_is_stored_and_returned_as_telegram_would(bot: Bot, standin: StandIn) -> None:
     sent = await bot.send_message(
-        PATIENT, "Bonjour Marie", reply_markup=keyboard(("Oui", "q1:yes")),
+        PATIENT,
+        "Bonjour Marie",
+        reply_markup=keyboard(("Oui", "q1:yes")),
         protect_content=True,
     )
     assert sent.text == "Bonjour Marie"
@@ -129,9 +131,7 @@ async def test_a_sent_message_is_stored_and_returned_as_telegram_would(bot: Bot,
     assert request.params["reply_markup"] == {"inline_keyboard": [[{"text": "Oui", "callback_data": "q1:yes"}]]}
 
 
-async def test_message_ids_increase_per_chat_and_dates_follow_the_stand_in_clock(
-    bot: Bot, standin: StandIn
-) -> None:
+async def test_message_ids_increase_per_chat_and_dates_follow_the_stand_in_clock(bot: Bot, standin: StandIn) -> None:
     clock = VirtualClock(dtm.datetime(2030, 1, 15, 8, 0, tzinfo=dtm.UTC))
     standin.set_clock(clock)
     first = await bot.send_message(PATIENT, "un")
@@ -167,8 +167,9 @@ async def test_editing_the_markup_alone_replaces_the_keyboard(bot: Bot, standin:
 async def test_an_identical_edit_is_not_modified(bot: Bot) -> None:
     sent = await bot.send_message(PATIENT, "Merci", reply_markup=keyboard(("OK", "ok")))
     with pytest.raises(BadRequest, match=said("message is not modified")):
-        await bot.edit_message_text("Merci", chat_id=PATIENT, message_id=sent.message_id,
-                                    reply_markup=keyboard(("OK", "ok")))
+        await bot.edit_message_text(
+            "Merci", chat_id=PATIENT, message_id=sent.message_id, reply_markup=keyboard(("OK", "ok"))
+        )
     with pytest.raises(BadRequest, match=said("message is not modified")):
         await bot.edit_message_reply_markup(PATIENT, sent.message_id, reply_markup=keyboard(("OK", "ok")))
 
@@ -204,7 +205,9 @@ async def test_a_deleted_message_leaves_the_current_state(bot: Bot, standin: Sta
         ("*gras*", "MarkdownV2", "Unsupported parse_mode"),
     ],
 )
-async def test_text_is_validated_as_telegram_does(bot: Bot, text: str, parse_mode: str | None, error: str | None) -> None:
+async def test_text_is_validated_as_telegram_does(
+    bot: Bot, text: str, parse_mode: str | None, error: str | None
+) -> None:
     if error is None:
         await bot.send_message(PATIENT, text, parse_mode=parse_mode)
     else:
@@ -235,7 +238,11 @@ async def test_a_caption_over_1024_characters_is_refused(bot: Bot) -> None:
 async def test_a_json_body_is_accepted_and_a_button_without_text_is_refused(standin: StandIn) -> None:
     url = f"{standin.base_url}{standin.token}/sendMessage"
     async with aiohttp.ClientSession() as session:
-        good = {"chat_id": PATIENT, "text": "json", "reply_markup": {"inline_keyboard": [[{"text": "A", "callback_data": "a"}]]}}
+        good = {
+            "chat_id": PATIENT,
+            "text": "json",
+            "reply_markup": {"inline_keyboard": [[{"text": "A", "callback_data": "a"}]]},
+        }
         async with session.post(url, json=good) as response:
             body = await response.json()
         assert response.status == 200 and body["ok"] is True and body["result"]["text"] == "json"
@@ -243,8 +250,11 @@ async def test_a_json_body_is_accepted_and_a_button_without_text_is_refused(stan
         async with session.post(url, json=bad) as response:
             body = await response.json()
     assert response.status == 400
-    assert body == {"ok": False, "error_code": 400,
-                    "description": 'Bad Request: can\'t parse inline keyboard button: Field "text" must be of type String'}
+    assert body == {
+        "ok": False,
+        "error_code": 400,
+        "description": 'Bad Request: can\'t parse inline keyboard button: Field "text" must be of type String',
+    }
 
 
 async def test_an_unknown_or_already_answered_callback_query_is_too_old(bot: Bot, standin: StandIn) -> None:
@@ -360,7 +370,9 @@ async def test_faults_reach_get_updates_only_when_named(bot: Bot, standin: Stand
     with pytest.raises(NetworkError):
         await bot.send_message(PATIENT, "x")
     assert [(r.method, r.status) for r in standin.requests()][-3:] == [
-        ("getUpdates", 502), ("getUpdates", 200), ("sendMessage", 500)
+        ("getUpdates", 502),
+        ("getUpdates", 200),
+        ("sendMessage", 500),
     ]
 
 

@@ -61,13 +61,29 @@ async def _history(tx: Tx) -> None:
             (pid, f"P-00{pid}", status, utc_iso(T0)),
         )
     for update_id in (501, 502, 503):  # three refused /start of the same stranger, one per update
-        await audit.record(tx, at=T0, actor="stranger:777", action="start_refused", entity="update",
-                           entity_id=update_id, details={"reason": "unknown"})
+        await audit.record(
+            tx,
+            at=T0,
+            actor="stranger:777",
+            action="start_refused",
+            entity="update",
+            entity_id=update_id,
+            details={"reason": "unknown"},
+        )
     await audit.record(tx, at=T0, actor="stranger:888", action="start_refused", details={"reason": "missing"})
-    await audit.record(tx, at=T0, actor="patient:P-001", action="information_understood", patient_id=1,
-                       details={"message_id": 42})
-    await audit.record(tx, at=T0, actor="system", action="unreachable", patient_id=2, old_value="paused",
-                       new_value="unreachable", details={"source": "forbidden"})
+    await audit.record(
+        tx, at=T0, actor="patient:P-001", action="information_understood", patient_id=1, details={"message_id": 42}
+    )
+    await audit.record(
+        tx,
+        at=T0,
+        actor="system",
+        action="unreachable",
+        patient_id=2,
+        old_value="paused",
+        new_value="unreachable",
+        details={"source": "forbidden"},
+    )
 
 
 async def test_an_upgraded_database_keeps_the_decisions_the_audit_rows_used_to_make(
@@ -86,10 +102,12 @@ async def test_an_upgraded_database_keeps_the_decisions_the_audit_rows_used_to_m
         later = T0 + timedelta(hours=1)
         async with store.transaction() as tx:
             # The update already counted before the upgrade is not counted again when handled again.
-            assert not await joining.record_refused_start(tx, telegram_user_id=777, update_id=502, reason="unknown",
-                                                          now=later)
-            assert await joining.record_refused_start(tx, telegram_user_id=777, update_id=504, reason="unknown",
-                                                      now=later)
+            assert not await joining.record_refused_start(
+                tx, telegram_user_id=777, update_id=502, reason="unknown", now=later
+            )
+            assert await joining.record_refused_start(
+                tx, telegram_user_id=777, update_id=504, reason="unknown", now=later
+            )
             # The information message confirmed before the upgrade is a double tap; a new one is not.
             assert not await joining.confirm_information(tx, patient_id=1, message_id=42, now=later)
             assert await joining.confirm_information(tx, patient_id=1, message_id=43, now=later)
@@ -108,7 +126,8 @@ async def test_a_press_without_its_message_is_confirmed_once(tmp_path: Path) -> 
             await tx.execute("INSERT INTO sites (code, created_at) VALUES ('NANCY', ?)", (utc_iso(T0),))
             await tx.execute(
                 "INSERT INTO patients (id, study_id, site_code, arm, rt_start, fractions, status, enrolled_at)"
-                " VALUES (1, 'P-001', 'NANCY', 'standard', '2027-03-03', 5, 'joined', ?)", (utc_iso(T0),),
+                " VALUES (1, 'P-001', 'NANCY', 'standard', '2027-03-03', 5, 'joined', ?)",
+                (utc_iso(T0),),
             )
             assert await joining.confirm_information(tx, patient_id=1, message_id=None, now=T0)
             assert not await joining.confirm_information(tx, patient_id=1, message_id=None, now=T0)

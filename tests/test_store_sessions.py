@@ -28,8 +28,10 @@ async def store(tmp_path: Path) -> AsyncIterator[Store]:
 async def _handled(store: Store, *update_ids: int) -> None:
     async with store.transaction() as tx:
         for update_id in update_ids:
-            await tx.execute("INSERT INTO processed_updates (update_id, processed_at) VALUES (?, ?)",
-                             (update_id, "2026-12-03T09:00:00Z"))
+            await tx.execute(
+                "INSERT INTO processed_updates (update_id, processed_at) VALUES (?, ?)",
+                (update_id, "2026-12-03T09:00:00Z"),
+            )
         await tx.commit()
 
 

@@ -22,8 +22,14 @@ from bot.export.fhir_export import build_bundle, responses_in, validate_bundle
 ROOT = Path(__file__).resolve().parent.parent
 CATALOGUE = load_opioid_catalogue(ROOT / "questionnaires" / "opioids.yaml")
 SKENAN_40_TWICE: dict[str, object] = {
-    "pain_worst": 6, "bg_taking": "yes", "bg_product": "skenan", "bg_dose": 40, "bg_units": "1", "bg_per_day": 2,
-    "bg_more": "no", "rescue_taking": "no",
+    "pain_worst": 6,
+    "bg_taking": "yes",
+    "bg_product": "skenan",
+    "bg_dose": 40,
+    "bg_units": "1",
+    "bg_per_day": 2,
+    "bg_more": "no",
+    "rescue_taking": "no",
 }
 
 
@@ -38,7 +44,9 @@ def test_the_command_reads_products_doses_and_the_reason() -> None:
     entry = parse_regimen_command("skenan 60x2 ; actiskenan 10 x 3 raison: relais après hospitalisation", CATALOGUE)
     assert entry.reason == "relais après hospitalisation"
     assert [(line.role, line.product, line.dose, line.per_day) for line in entry.regimen.lines] == [
-        ("background", "skenan", 60, 2), ("rescue", "actiskenan", 10, 3)]
+        ("background", "skenan", 60, 2),
+        ("rescue", "actiskenan", 10, 3),
+    ]
     assert entry.regimen.source == "clinician" and entry.regimen.complete
     assert compute_omed(entry.regimen, CATALOGUE).mg == pytest.approx(150)
 
@@ -53,15 +61,18 @@ def test_a_pump_and_methadone_give_a_number() -> None:
     assert compute_omed(parse_regimen_command("aucun raison: arrêt", CATALOGUE).regimen, CATALOGUE).mg == 0
 
 
-@pytest.mark.parametrize("text", [
-    "skenan 60x2",  # no reason
-    "skenan 60x2 raison:   ",
-    "zzz 60x2 raison: essai",  # not in the catalogue
-    "autre 10 raison: essai",  # no conversion
-    "durogesic 25x2 raison: essai",  # a patch takes its rate only
-    "skenan 0x2 raison: essai",
-    "raison: rien",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "skenan 60x2",  # no reason
+        "skenan 60x2 raison:   ",
+        "zzz 60x2 raison: essai",  # not in the catalogue
+        "autre 10 raison: essai",  # no conversion
+        "durogesic 25x2 raison: essai",  # a patch takes its rate only
+        "skenan 0x2 raison: essai",
+        "raison: rien",
+    ],
+)
 def test_unreadable_commands_are_refused_with_a_reason(text: str) -> None:
     with pytest.raises(RegimenCommandError):
         parse_regimen_command(text, CATALOGUE)
@@ -83,8 +94,10 @@ async def csv_lines(bench: Bench) -> list[dict[str, str]]:
     services = bench.services
     assert services is not None
     dataset = await load_dataset(services.store)
-    return [dict(zip(CSV_COLUMNS, line)) for line in csv_rows(dataset, services.questionnaires, services.opioids,
-                                                              "fr_sor", services.schedule)]
+    return [
+        dict(zip(CSV_COLUMNS, line))
+        for line in csv_rows(dataset, services.questionnaires, services.opioids, "fr_sor", services.schedule)
+    ]
 
 
 async def test_a_clinician_regimen_is_audited_confirmed_by_the_patient_and_feeds_the_omed(bench: Bench) -> None:
@@ -106,7 +119,8 @@ async def test_a_clinician_regimen_is_audited_confirmed_by_the_patient_and_feeds
     reply = bench.group_messages()[-1].text or ""
     assert "Morphine sous-cutanée" in reply and "60 mg/j" in reply
     assert rows(bench, "SELECT reason, recorded_by FROM clinician_regimens") == [
-        ("pompe posée en HDJ", "clinician:111")]
+        ("pompe posée en HDJ", "clinician:111")
+    ]
     (audit,) = rows(bench, "SELECT actor, details, new_value FROM audit_log WHERE action = 'clinician_regimen'")
     assert audit[0] == "clinician:111" and json.loads(audit[1]) == {"reason": "pompe posée en HDJ"}
     assert json.loads(audit[2])["lines"][0]["product"] == "morphinesc"
@@ -149,9 +163,20 @@ async def test_no_sends_the_patient_to_the_regimen_questions(bench: Bench) -> No
     await answer_all(bench, patient, SKENAN_40_TWICE)
     await bench.clinician_says("/traitement P-TR2 oxycontin 20x2 raison: changement en consultation")
     await next_daily(bench, patient)
-    asked = await answer_all(bench, patient, {
-        "team_regimen_ok": "no", "bg_taking": "yes", "bg_product": "skenan", "bg_dose": 40, "bg_units": "1",
-        "bg_per_day": 2, "bg_more": "no", "rescue_taking": "no"})
+    asked = await answer_all(
+        bench,
+        patient,
+        {
+            "team_regimen_ok": "no",
+            "bg_taking": "yes",
+            "bg_product": "skenan",
+            "bg_dose": 40,
+            "bg_units": "1",
+            "bg_per_day": 2,
+            "bg_more": "no",
+            "rescue_taking": "no",
+        },
+    )
     assert "team_regimen_ok" in asked and "bg_taking" in asked and "analgesic_same" not in asked
     daily = [line for line in await csv_lines(bench) if line["item"] == "omed_mg" and line["questionnaire"] == "daily"]
     assert [(line["value"], line["flags"]) for line in daily] == [("80", "")]  # what the patient said, not 80 × 0
@@ -176,14 +201,20 @@ async def test_an_omed_keeps_the_table_version_that_derived_it_and_alerts_carry_
     stamps = rows(bench, "SELECT table_id, catalogue_version, mg FROM omed_stamps ORDER BY table_id")
     assert stamps == [("cdc_2022", "1.1", 80.0), ("fr_sor", "1.1", 80.0)]
     payloads = [json.loads(p) for (p,) in rows(bench, "SELECT payload FROM alerts")]
-    assert payloads and all(p["versions"]["opioids"] == "1.1" and p["versions"]["table"] == "fr_sor"
-                            and p["versions"]["rules"].startswith("1+sha256:") for p in payloads)
+    assert payloads and all(
+        p["versions"]["opioids"] == "1.1"
+        and p["versions"]["table"] == "fr_sor"
+        and p["versions"]["rules"].startswith("1+sha256:")
+        for p in payloads
+    )
 
     # A later opioids.yaml (morphine oral factor changed, version 2.0) does not re-label the stamped OMED.
     text = (ROOT / "questionnaires" / "opioids.yaml").read_text(encoding="utf-8")
     changed = text.replace('version: "1.1"', 'version: "2.0"', 1).replace(
         '{substance: morphine, route: oral, factor: 1, source: "opioids.md (reference substance)"}',
-        '{substance: morphine, route: oral, factor: 1.5, source: "test"}', 1)
+        '{substance: morphine, route: oral, factor: 1.5, source: "test"}',
+        1,
+    )
     assert changed.count("2.0") >= 1 and "factor: 1.5" in changed
     path = bench.tmp_path / "opioids.yaml"
     path.write_text(changed, encoding="utf-8")
@@ -191,8 +222,16 @@ async def test_an_omed_keeps_the_table_version_that_derived_it_and_alerts_carry_
     dataset = await load_dataset(services.store)
 
     def omed_line(ds: object) -> dict[str, str]:
-        lines = [dict(zip(CSV_COLUMNS, line)) for line in csv_rows(ds, services.questionnaires, catalogue,  # type: ignore[arg-type]
-                                                                  "fr_sor", services.schedule)]
+        lines = [
+            dict(zip(CSV_COLUMNS, line))
+            for line in csv_rows(
+                ds,
+                services.questionnaires,
+                catalogue,  # type: ignore[arg-type]
+                "fr_sor",
+                services.schedule,
+            )
+        ]
         return next(line for line in lines if line["item"] == "omed_mg")
 
     line = omed_line(dataset)
@@ -202,7 +241,11 @@ async def test_an_omed_keeps_the_table_version_that_derived_it_and_alerts_carry_
         conn.execute("DELETE FROM omed_stamps")
     line = omed_line(await load_dataset(services.store))
     assert (line["value"], line["derivation"], line["flags"], line["stamp"]) == (
-        "120", "omed:fr_sor@2.0", "computed_at_export", "")
+        "120",
+        "omed:fr_sor@2.0",
+        "computed_at_export",
+        "",
+    )
 
 
 # --- an upgraded questionnaire file, ICPRE in the CSV ------------------------------------------------------
@@ -218,7 +261,8 @@ async def test_an_upgraded_questionnaire_file_does_not_change_what_earlier_answe
 
     text = (ROOT / "questionnaires" / "baseline.yaml").read_text(encoding="utf-8")
     upgraded_text = text.replace('version: "1.2"', 'version: "9.0"', 1).replace(
-        original.item("pain_worst").text.split()[0], "NOUVEAU", 1)
+        original.item("pain_worst").text.split()[0], "NOUVEAU", 1
+    )
     path = bench.tmp_path / "baseline.yaml"
     path.write_text(upgraded_text, encoding="utf-8")
     upgraded = load_questionnaire(path)
@@ -227,7 +271,8 @@ async def test_an_upgraded_questionnaire_file_does_not_change_what_earlier_answe
 
     after = await csv_lines(bench)
     assert [(r["questionnaire_version"], r["questionnaire_hash"], r["item"], r["value"]) for r in after] == [
-        (r["questionnaire_version"], r["questionnaire_hash"], r["item"], r["value"]) for r in before]
+        (r["questionnaire_version"], r["questionnaire_hash"], r["item"], r["value"]) for r in before
+    ]
     bundle = build_bundle(await load_dataset(services.store), services.questionnaires, services.clock.now())
     validate_bundle(bundle)
     (response,) = responses_in(bundle)
@@ -255,9 +300,21 @@ async def test_both_icpre_readings_are_rows_of_the_long_csv(bench: Bench) -> Non
         await bench.advance(timedelta(hours=6), step=timedelta(hours=6))
     else:
         raise AssertionError("no D30 questionnaire")
-    await answer_all(bench, patient, {
-        "pain_worst": 7, "analgesic_same": "no", "bg_taking": "yes", "bg_product": "skenan", "bg_dose": 50,
-        "bg_units": "1", "bg_per_day": 2, "bg_more": "no", "rescue_taking": "no"})
+    await answer_all(
+        bench,
+        patient,
+        {
+            "pain_worst": 7,
+            "analgesic_same": "no",
+            "bg_taking": "yes",
+            "bg_product": "skenan",
+            "bg_dose": 50,
+            "bg_units": "1",
+            "bg_per_day": 2,
+            "bg_more": "no",
+            "rescue_taking": "no",
+        },
+    )
     lines = await csv_lines(bench)
     d30 = {line["item"]: line for line in lines if line["timepoint"] == "D30"}
     assert d30["omed_mg"]["value"] == "100"

@@ -59,10 +59,14 @@ async def show_current_question(bench: Bench, patient: Patient, *, tries: int = 
             return None
         shown = button_data(bench, prompt.instance.question_message_id, patient.chat_id)
         typed = prompt.item.type in ("number", "text")
-        exists = any(m.message_id == prompt.instance.question_message_id
-                     for m in bench.standin.sent_messages(patient.chat_id))
-        current = (f"q:{prompt.instance.id}:{prompt.item_index}:", f"m:{prompt.instance.id}:{prompt.item_index}:",
-                   f"b:{prompt.instance.id}:{prompt.item_index}")
+        exists = any(
+            m.message_id == prompt.instance.question_message_id for m in bench.standin.sent_messages(patient.chat_id)
+        )
+        current = (
+            f"q:{prompt.instance.id}:{prompt.item_index}:",
+            f"m:{prompt.instance.id}:{prompt.item_index}:",
+            f"b:{prompt.instance.id}:{prompt.item_index}",
+        )
         if exists and (any(d.startswith(current) for d in shown) or (typed and not shown)):
             return prompt
         await bench.patient_says(patient, "/reprendre")
@@ -70,7 +74,10 @@ async def show_current_question(bench: Bench, patient: Patient, *, tries: int = 
 
 
 async def answer_through_faults(
-    bench: Bench, patient: Patient, faults: Iterator[Callable[[], None]], answers: dict[str, object] | None = None,
+    bench: Bench,
+    patient: Patient,
+    faults: Iterator[Callable[[], None]],
+    answers: dict[str, object] | None = None,
 ) -> list[str]:
     """Answer the open questionnaire to the end, arming the next fault before every answer; return the items."""
     asked: list[str] = []
@@ -91,16 +98,18 @@ async def test_500s_drops_held_requests_and_429s_while_answering_lose_no_answer(
     caplog.set_level(logging.ERROR, logger=ERRORS_LOGGER)
     patient = await bench.join(3001, "P-F1", RT)
     tg = bench.standin
-    faults = itertools.cycle([
-        lambda: tg.fail_next(1, status=500, method="sendMessage"),
-        lambda: tg.fail_next(1, status=502, method="editMessageText", description="Bad Gateway"),
-        lambda: tg.drop_next(1, method="sendMessage"),
-        lambda: tg.drop_next(1, method="editMessageText"),
-        lambda: tg.rate_limit_next(1, retry_after=1, method="sendMessage"),
-        lambda: tg.rate_limit_next(1, retry_after=1, method="editMessageText"),
-        lambda: tg.timeout_next(1, method="editMessageText", seconds=0.2),
-        lambda: None,
-    ])
+    faults = itertools.cycle(
+        [
+            lambda: tg.fail_next(1, status=500, method="sendMessage"),
+            lambda: tg.fail_next(1, status=502, method="editMessageText", description="Bad Gateway"),
+            lambda: tg.drop_next(1, method="sendMessage"),
+            lambda: tg.drop_next(1, method="editMessageText"),
+            lambda: tg.rate_limit_next(1, retry_after=1, method="sendMessage"),
+            lambda: tg.rate_limit_next(1, retry_after=1, method="editMessageText"),
+            lambda: tg.timeout_next(1, method="editMessageText", seconds=0.2),
+            lambda: None,
+        ]
+    )
     asked = await answer_through_faults(bench, patient, faults, {"rf_weakness": "yes", "pain_worst": 9})
 
     assert tg.stats.faults_injected >= len(asked) * 3 // 4 - 2
@@ -133,8 +142,12 @@ async def test_polling_that_fails_for_a_while_resumes_and_handles_every_waiting_
     tg.rate_limit_next(1, retry_after=1, method="getUpdates")
     # The patient taps while the bot cannot fetch anything.
     await tg.wait_for(lambda: any(r.fault for r in tg.requests("getUpdates")), timeout=5)
-    tg.press_button(patient.user_id, patient.user_id, prompt.instance.question_message_id,
-                    f"q:{prompt.instance.id}:{prompt.item_index}:7")
+    tg.press_button(
+        patient.user_id,
+        patient.user_id,
+        prompt.instance.question_message_id,
+        f"q:{prompt.instance.id}:{prompt.item_index}:7",
+    )
     await bench.settle(timeout=20)
 
     faulted = [r.fault for r in tg.requests("getUpdates") if r.fault]
@@ -222,7 +235,7 @@ async def test_update_ids_are_forgotten_after_a_week_not_before(bench: Bench) ->
 
 
 async def test_the_emergency_advice_reaches_the_patient_after_an_outage_and_a_restart(bench: Bench) -> None:
-    """"Call 15 or 112" is stored with the red-flag answer and retried until Telegram takes it, exactly once."""
+    """ "Call 15 or 112" is stored with the red-flag answer and retried until Telegram takes it, exactly once."""
     patient = await bench.join(3007, "P-F7", RT)
     await answer_until(bench, patient, "rf_weakness")
     advice = "Appelez maintenant le service de radiothérapie"  # a red flag at inclusion, before the first fraction
@@ -257,4 +270,3 @@ async def answer_until(bench: Bench, patient: Patient, stop_at: str, answers: di
             return
         await give(bench, patient, answers.get(prompt.item.id, default_answer(prompt.item)))
     raise AssertionError(stop_at)
-

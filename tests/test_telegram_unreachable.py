@@ -57,20 +57,37 @@ async def test_run_without_telegram_says_so_keeps_retrying_and_starts_when_it_is
     port = free_port()  # nothing listens here until the stand-in starts
     log = tmp_path / "bot.log"
     env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path), "PYTHONPATH": str(ROOT),
-        "PYTHONUNBUFFERED": "1", "TELEGRAM_BOT_TOKEN": TOKEN,
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(tmp_path),
+        "PYTHONPATH": str(ROOT),
+        "PYTHONUNBUFFERED": "1",
+        "TELEGRAM_BOT_TOKEN": TOKEN,
         "TELEGRAM_API_BASE_URL": f"http://127.0.0.1:{port}/bot",
         "BOT_DATABASE": pg_support.child_database(tmp_path / "bot.sqlite3"),
-        "CLINICIAN_CHAT_ID": str(CLINICIAN_CHAT), "CLINICIAN_USER_IDS": "42",
+        "CLINICIAN_CHAT_ID": str(CLINICIAN_CHAT),
+        "CLINICIAN_USER_IDS": "42",
     }
     with log.open("wb") as out:
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", "run", cwd=tmp_path, env=env, stdin=asyncio.subprocess.DEVNULL,
-            stdout=out, stderr=asyncio.subprocess.STDOUT)
+            sys.executable,
+            "-m",
+            "bot",
+            "run",
+            cwd=tmp_path,
+            env=env,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=out,
+            stderr=asyncio.subprocess.STDOUT,
+        )
     standin: StandIn | None = None
     try:
-        await wait_for(lambda: "Cannot reach the Telegram Bot API" in log.read_text(), 60, process, log,
-                       "sentence about the unreachable Bot API")
+        await wait_for(
+            lambda: "Cannot reach the Telegram Bot API" in log.read_text(),
+            60,
+            process,
+            log,
+            "sentence about the unreachable Bot API",
+        )
         await asyncio.sleep(4)  # attempts at 1 s, 2 s, 4 s…: several failed attempts, each silent after the first
         text = log.read_text()
         assert process.returncode is None, text  # still waiting, not ended
@@ -101,19 +118,36 @@ async def test_run_without_telegram_says_so_keeps_retrying_and_starts_when_it_is
 async def test_sigterm_while_waiting_for_telegram_stops_cleanly(tmp_path: Path) -> None:
     log = tmp_path / "bot.log"
     env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path), "PYTHONPATH": str(ROOT),
-        "PYTHONUNBUFFERED": "1", "TELEGRAM_BOT_TOKEN": TOKEN,
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(tmp_path),
+        "PYTHONPATH": str(ROOT),
+        "PYTHONUNBUFFERED": "1",
+        "TELEGRAM_BOT_TOKEN": TOKEN,
         "TELEGRAM_API_BASE_URL": f"http://127.0.0.1:{free_port()}/bot",
         "BOT_DATABASE": pg_support.child_database(tmp_path / "bot.sqlite3"),
-        "CLINICIAN_CHAT_ID": str(CLINICIAN_CHAT), "CLINICIAN_USER_IDS": "42",
+        "CLINICIAN_CHAT_ID": str(CLINICIAN_CHAT),
+        "CLINICIAN_USER_IDS": "42",
     }
     with log.open("wb") as out:
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", "run", cwd=tmp_path, env=env, stdin=asyncio.subprocess.DEVNULL,
-            stdout=out, stderr=asyncio.subprocess.STDOUT)
+            sys.executable,
+            "-m",
+            "bot",
+            "run",
+            cwd=tmp_path,
+            env=env,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=out,
+            stderr=asyncio.subprocess.STDOUT,
+        )
     try:
-        await wait_for(lambda: "Cannot reach the Telegram Bot API" in log.read_text(), 60, process, log,
-                       "sentence about the unreachable Bot API")
+        await wait_for(
+            lambda: "Cannot reach the Telegram Bot API" in log.read_text(),
+            60,
+            process,
+            log,
+            "sentence about the unreachable Bot API",
+        )
         process.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(process.wait(), 15) == 0, log.read_text()
         assert "Traceback" not in log.read_text(), log.read_text()
@@ -127,14 +161,26 @@ async def test_a_refused_token_is_one_sentence_and_no_retry(tmp_path: Path) -> N
     wrong = "999999:another-token-not-the-right-one"
     async with StandIn(TOKEN) as standin:
         env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path), "PYTHONPATH": str(ROOT),
-            "TELEGRAM_BOT_TOKEN": wrong, "TELEGRAM_API_BASE_URL": standin.base_url,
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": str(tmp_path),
+            "PYTHONPATH": str(ROOT),
+            "TELEGRAM_BOT_TOKEN": wrong,
+            "TELEGRAM_API_BASE_URL": standin.base_url,
             "BOT_DATABASE": pg_support.child_database(tmp_path / "bot.sqlite3"),
-            "CLINICIAN_CHAT_ID": str(CLINICIAN_CHAT), "CLINICIAN_USER_IDS": "42",
+            "CLINICIAN_CHAT_ID": str(CLINICIAN_CHAT),
+            "CLINICIAN_USER_IDS": "42",
         }
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", "run", cwd=tmp_path, env=env, stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+            sys.executable,
+            "-m",
+            "bot",
+            "run",
+            cwd=tmp_path,
+            env=env,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
         _, stderr = await asyncio.wait_for(process.communicate(), 60)
     text = stderr.decode()
     assert process.returncode == 2, text

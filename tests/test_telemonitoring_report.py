@@ -12,16 +12,32 @@ T0 = datetime(2027, 3, 3, 9, 0, tzinfo=UTC)
 
 
 def alert(id: int, patient: int, rule: str, severity: str, ack_after_min: float | None) -> AlertFact:
-    return AlertFact(id=id, patient_id=patient, rule_id=rule, severity=severity, title=rule, questionnaire="daily",
-                     timepoint="DD1", created_at=T0 + timedelta(hours=id),
-                     acknowledged_at=None if ack_after_min is None else T0 + timedelta(hours=id, minutes=ack_after_min),
-                     acknowledged_by=None if ack_after_min is None else 11, occurrences=1, last_occurrence_at=None,
-                     fired="{}")
+    return AlertFact(
+        id=id,
+        patient_id=patient,
+        rule_id=rule,
+        severity=severity,
+        title=rule,
+        questionnaire="daily",
+        timepoint="DD1",
+        created_at=T0 + timedelta(hours=id),
+        acknowledged_at=None if ack_after_min is None else T0 + timedelta(hours=id, minutes=ack_after_min),
+        acknowledged_by=None if ack_after_min is None else 11,
+        occurrences=1,
+        last_occurrence_at=None,
+        fired="{}",
+    )
 
 
 def followup(id: int, alert_id: int, kind: str, code: str, after_min: float) -> FollowupFact:
-    return FollowupFact(id=id, alert_id=alert_id, kind=kind, code=code, recorded_by=11,
-                        recorded_at=T0 + timedelta(hours=alert_id, minutes=after_min))
+    return FollowupFact(
+        id=id,
+        alert_id=alert_id,
+        kind=kind,
+        code=code,
+        recorded_by=11,
+        recorded_at=T0 + timedelta(hours=alert_id, minutes=after_min),
+    )
 
 
 # Two patients; three red-flag alerts (acknowledged after 10, 20 and 60 min), two same-day analgesic alerts (one
@@ -29,23 +45,53 @@ def followup(id: int, alert_id: int, kind: str, code: str, after_min: float) -> 
 COHORT = AlertData(
     patients={1: ("P-1", "main", "standard"), 2: ("P-2", "main", "experimental")},
     alerts=[
-        alert(1, 1, "rf_weakness", "urgent", 10), alert(2, 2, "rf_weakness", "urgent", 20),
-        alert(3, 2, "rf_numbness", "urgent", 60), alert(4, 1, "analgesic_increase", "same_day", 120),
-        alert(5, 2, "analgesic_increase", "same_day", None), alert(6, 1, "se_fatigue_reported", "info", None),
+        alert(1, 1, "rf_weakness", "urgent", 10),
+        alert(2, 2, "rf_weakness", "urgent", 20),
+        alert(3, 2, "rf_numbness", "urgent", 60),
+        alert(4, 1, "analgesic_increase", "same_day", 120),
+        alert(5, 2, "analgesic_increase", "same_day", None),
+        alert(6, 1, "se_fatigue_reported", "info", None),
     ],
     suppressed=[
-        SuppressedFact(id=1, patient_id=1, instance_id=9, rule_id="analgesic_increase", reason="acknowledged",
-                       previous_alert_id=4, created_at=T0 + timedelta(days=1), fired="{}"),
-        SuppressedFact(id=2, patient_id=2, instance_id=10, rule_id="analgesic_increase", reason="open",
-                       previous_alert_id=5, created_at=T0 + timedelta(days=1), fired="{}"),
-        SuppressedFact(id=3, patient_id=1, instance_id=11, rule_id="se_fatigue_reported", reason="open",
-                       previous_alert_id=6, created_at=T0 + timedelta(days=2), fired="{}"),
+        SuppressedFact(
+            id=1,
+            patient_id=1,
+            instance_id=9,
+            rule_id="analgesic_increase",
+            reason="acknowledged",
+            previous_alert_id=4,
+            created_at=T0 + timedelta(days=1),
+            fired="{}",
+        ),
+        SuppressedFact(
+            id=2,
+            patient_id=2,
+            instance_id=10,
+            rule_id="analgesic_increase",
+            reason="open",
+            previous_alert_id=5,
+            created_at=T0 + timedelta(days=1),
+            fired="{}",
+        ),
+        SuppressedFact(
+            id=3,
+            patient_id=1,
+            instance_id=11,
+            rule_id="se_fatigue_reported",
+            reason="open",
+            previous_alert_id=6,
+            created_at=T0 + timedelta(days=2),
+            fired="{}",
+        ),
     ],
     followups=[
-        followup(1, 1, "action", "emergency", 30), followup(2, 1, "outcome", "cord_compression", 3000),
-        followup(3, 2, "action", "called", 40), followup(4, 2, "outcome", "cord_compression", 4000),
+        followup(1, 1, "action", "emergency", 30),
+        followup(2, 1, "outcome", "cord_compression", 3000),
+        followup(3, 2, "action", "called", 40),
+        followup(4, 2, "outcome", "cord_compression", 4000),
         followup(5, 2, "outcome", "none", 5000),  # corrected: the newest outcome counts
-        followup(6, 3, "action", "imaging", 90), followup(7, 3, "outcome", "fracture", 6000),
+        followup(6, 3, "action", "imaging", 90),
+        followup(7, 3, "outcome", "fracture", 6000),
         followup(8, 4, "action", "analgesics", 130),
     ],
 )
@@ -80,8 +126,11 @@ def test_the_report_matches_a_hand_count() -> None:
     weakness = figures("rule:rf_weakness")
     assert (weakness["alerts"], weakness["confirmed"], weakness["outcomes"]) == (2, 1, 2)
     assert weakness["action:emergency"] == 1 and weakness["action:called"] == 1
-    [(low, high)] = [(lo, hi) for s, _, m, _, lo, hi in telemonitoring_rows(COHORT, ACTIVITY)
-                     if s == "rule:rf_weakness" and m == "ppv"]
+    [(low, high)] = [
+        (lo, hi)
+        for s, _, m, _, lo, hi in telemonitoring_rows(COHORT, ACTIVITY)
+        if s == "rule:rf_weakness" and m == "ppv"
+    ]
     assert (low, high) == tuple(round(x, 4) for x in wilson_interval(1, 2))
     assert figures("rule:analgesic_increase")["suppressed"] == 2
 

@@ -43,9 +43,11 @@ async def test_edits_wait_as_records_with_one_sender_per_chat_then_all_show_in_o
         while tidy_edits(bench.app).waiting(patient.chat_id) and time.monotonic() < deadline:
             await asyncio.sleep(0.1)
         assert tidy_edits(bench.app).waiting(patient.chat_id) == 0 and _tidy_senders() == []
-        edited = [int(r.params["message_id"]) for r in bench.standin.requests()
-                  if r.method == "editMessageText" and r.ok and r.chat_id is not None
-                  and int(r.chat_id) == patient.chat_id]
+        edited = [
+            int(r.params["message_id"])
+            for r in bench.standin.requests()
+            if r.method == "editMessageText" and r.ok and r.chat_id is not None and int(r.chat_id) == patient.chat_id
+        ]
         assert edited == questions, "each answered question edited once, in the order answered"
         assert any(r.method == "editMessageText" for r in bench.standin.requests()[since:]), "some waited"
         for message_id in questions:
@@ -59,8 +61,9 @@ async def test_edits_wait_as_records_with_one_sender_per_chat_then_all_show_in_o
 async def test_a_failed_edit_is_logged_and_the_next_one_is_still_sent(bench: Bench) -> None:
     patient = await bench.join(1902, "P-T2", RT)
     questions: list[int] = []
-    bench.standin.fail_next(1, status=400, method="editMessageText",
-                            description="Bad Request: message to edit not found")
+    bench.standin.fail_next(
+        1, status=400, method="editMessageText", description="Bad Request: message to edit not found"
+    )
     for _ in range(2):
         prompt = await current_prompt(bench, patient)
         questions.append(prompt.instance.question_message_id)
@@ -87,9 +90,11 @@ async def test_a_waiting_edit_of_the_same_message_is_superseded_by_the_later_one
         deadline = time.monotonic() + 20
         while edits.waiting(patient.chat_id) and time.monotonic() < deadline:
             await asyncio.sleep(0.1)
-        sent = [(int(r.params["message_id"]), r.params["text"]) for r in bench.standin.requests()
-                if r.method == "editMessageText" and r.ok and r.chat_id is not None
-                and int(r.chat_id) == patient.chat_id]
+        sent = [
+            (int(r.params["message_id"]), r.params["text"])
+            for r in bench.standin.requests()
+            if r.method == "editMessageText" and r.ok and r.chat_id is not None and int(r.chat_id) == patient.chat_id
+        ]
         assert sent == [(other, "Un"), (first, "Trois")]
         assert bench.standin.world.chats[patient.chat_id].find(first).text == "Trois"
     finally:

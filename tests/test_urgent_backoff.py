@@ -40,18 +40,29 @@ async def test_an_urgent_alert_and_the_emergency_advice_are_retried_within_15_s_
     async with services.store.transaction() as tx:
         patient = await patients.find_by_study_id(tx, "P-U")
         assert patient is not None
-        alert_id = await alerts.insert_alert(tx, patient_id=patient.id, instance_id=None, rule_id="test_red_flag",
-                                             severity="urgent", payload={"title": "test"}, now=now, send_now=True)
-        notice_id = await notices.insert_notice(tx, patient_id=patient.id, instance_id=None, kind="urgent", now=now,
-                                                expires_at=now + timedelta(hours=24))
+        alert_id = await alerts.insert_alert(
+            tx,
+            patient_id=patient.id,
+            instance_id=None,
+            rule_id="test_red_flag",
+            severity="urgent",
+            payload={"title": "test"},
+            now=now,
+            send_now=True,
+        )
+        notice_id = await notices.insert_notice(
+            tx, patient_id=patient.id, instance_id=None, kind="urgent", now=now, expires_at=now + timedelta(hours=24)
+        )
         await tx.commit()
     waits: list[float] = []
     for _ in range(FAILURES):
         bench.standin.fail_next(2, status=500, method="sendMessage")
         assert await worker.deliver_due(services, bot) == 0
         assert await patient_notices.send_notices(services, bot) == 0
-        alert_wait, notice_wait = await _next_attempt(bench, "alerts", alert_id), await _next_attempt(
-            bench, "patient_notices", notice_id)
+        alert_wait, notice_wait = (
+            await _next_attempt(bench, "alerts", alert_id),
+            await _next_attempt(bench, "patient_notices", notice_id),
+        )
         assert alert_wait is not None and notice_wait is not None
         waits += [alert_wait.total_seconds(), notice_wait.total_seconds()]
         bench.clock.advance(max(alert_wait, notice_wait))

@@ -26,7 +26,9 @@ def update(update_id: int, text: str) -> dict[str, object]:
     return {
         "update_id": update_id,
         "message": {
-            "message_id": update_id, "date": 1_800_000_000, "text": text,
+            "message_id": update_id,
+            "date": 1_800_000_000,
+            "text": text,
             "chat": {"id": CLINICIAN_CHAT, "type": "supergroup", "title": "Équipe"},
             "from": {"id": CLINICIANS[0], "is_bot": False, "first_name": "Dr"},
             "entities": [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}],
@@ -53,15 +55,15 @@ async def test_updates_by_webhook_need_the_secret_token(tmp_path: Path) -> None:
         assert hook["url"] == "https://bot.example.org/telegram" and hook["secret_token"] == SECRET
         url = f"http://127.0.0.1:{port}/telegram"
         async with httpx.AsyncClient() as client:
-            forged = await client.post(url, json=update(1, "/patients"),
-                                       headers={"X-Telegram-Bot-Api-Secret-Token": "wrong-secret-000000"})
+            forged = await client.post(
+                url, json=update(1, "/patients"), headers={"X-Telegram-Bot-Api-Secret-Token": "wrong-secret-000000"}
+            )
             missing = await client.post(url, json=update(2, "/patients"))
             assert forged.status_code == 403 and missing.status_code == 403
             await asyncio.sleep(0.3)
             assert bench.standin.requests("sendMessage") == []
             real = bench.standin.send_text(CLINICIAN_CHAT, CLINICIANS[0], "/patients")  # as Telegram holds it
-            genuine = await client.post(url, json=real,
-                                        headers={"X-Telegram-Bot-Api-Secret-Token": SECRET})
+            genuine = await client.post(url, json=real, headers={"X-Telegram-Bot-Api-Secret-Token": SECRET})
             assert genuine.status_code == 200
         await bench.standin.wait_for(lambda: bool(bench.standin.sent_messages(CLINICIAN_CHAT)), timeout=5)
         assert "Aucun patient" in (bench.standin.sent_messages(CLINICIAN_CHAT)[-1].text or "")
@@ -82,4 +84,3 @@ def test_webhook_mode_refuses_to_start_without_https_url_and_secret(tmp_path: Pa
         require_webhook(Bench(tmp_path, WEBHOOK_URL="https://x.example").settings())
     with pytest.raises(ConfigError, match="WEBHOOK_SECRET"):
         Bench(tmp_path, WEBHOOK_URL="https://x.example", WEBHOOK_SECRET="short").settings()
-

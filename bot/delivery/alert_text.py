@@ -119,8 +119,15 @@ def patient_words(payload: dict[str, object]) -> str | None:
     return "\n".join(lines) or None
 
 
-def alert_text(alert: AlertRow, *, study_id: str, site: str, resend: int = 0, local_time: str | None = None,
-               last_contact: str | None = None) -> str:
+def alert_text(
+    alert: AlertRow,
+    *,
+    study_id: str,
+    site: str,
+    resend: int = 0,
+    local_time: str | None = None,
+    last_contact: str | None = None,
+) -> str:
     """Render an outbox row. `last_contact` (the "call the patient back" alert): the patient's last answer or
     message, shown instead of when the alert was raised (the silence is what matters)."""
     payload = alert.payload
@@ -135,9 +142,12 @@ def alert_text(alert: AlertRow, *, study_id: str, site: str, resend: int = 0, lo
     if isinstance(flags, list) and flags:
         lines.append(_("Words that raised the alert: {flags}").format(flags=", ".join(str(f) for f in flags)))
     if payload.get("timepoint"):
-        lines.append(_("Questionnaire: {questionnaire} ({timepoint})").format(
-            questionnaire=questionnaire_label(str(payload.get("questionnaire", ""))),
-            timepoint=timepoint_label(str(payload["timepoint"]))))
+        lines.append(
+            _("Questionnaire: {questionnaire} ({timepoint})").format(
+                questionnaire=questionnaire_label(str(payload.get("questionnaire", ""))),
+                timepoint=timepoint_label(str(payload["timepoint"])),
+            )
+        )
     if last_contact:
         lines.append(_("Last contact: {when}").format(when=last_contact))
     elif local_time:
@@ -154,8 +164,11 @@ def alert_text(alert: AlertRow, *, study_id: str, site: str, resend: int = 0, lo
             lines.append(answers)
     trend = payload.get("trend")
     if isinstance(trend, list) and trend:  # [[timepoint, score], …]; older or event alerts have none
-        lines.append(_("Worst pain (last scores): {trend}").format(
-            trend=" → ".join(f"{timepoint_label(str(tp))} {score}" for tp, score in trend)))
+        lines.append(
+            _("Worst pain (last scores): {trend}").format(
+                trend=" → ".join(f"{timepoint_label(str(tp))} {score}" for tp, score in trend)
+            )
+        )
     return "\n".join(lines)
 
 
@@ -168,8 +181,11 @@ def acknowledged_suffix(by_name: str, when: str) -> str:
 # ----------------------------------------------------------------------------------------------------------------
 
 
-def on_call_header(title: str, clinicians: Sequence[str | int | OnCallClinician], minutes: int,
-                   ) -> tuple[str, list[Mention]]:
+def on_call_header(
+    title: str,
+    clinicians: Sequence[str | int | OnCallClinician],
+    minutes: int,
+) -> tuple[str, list[Mention]]:
     """Step 1's lines above the alert: the rule's title, how long it has waited, and the on-call clinicians named
     so that Telegram notifies them. A "@username" is a mention as plain text; a numeric id gets a text mention over
     its label (Telegram's `text_mention` entity: no markup to escape). Returns the text and the mentions."""
@@ -197,8 +213,10 @@ UNACKNOWLEDGED = "unacknowledged"
 
 def patient_told_header() -> str:
     """Step 2's line above the alert: what the patient has just been told."""
-    return _("STILL NOT TAKEN CARE OF: the patient has just been told that the team has not seen their message yet, "
-             "and to call the on-call number or 15 now.")
+    return _(
+        "STILL NOT TAKEN CARE OF: the patient has just been told that the team has not seen their message yet, "
+        "and to call the on-call number or 15 now."
+    )
 
 
 def unacknowledged_patient_text(site: Site | None) -> str:

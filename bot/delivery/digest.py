@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, time, timedelta
+from datetime import datetime, time, timedelta, tzinfo
 
 from bot.clock import parse_utc, utc_iso
 from bot.delivery.alert_text import timepoint_label
@@ -59,21 +59,23 @@ class PendingDigest:
         return self.next_attempt_at is None or parse_utc(self.next_attempt_at) <= now
 
 
-def _ladder_note(steps: list[alerts.StepRow], tz: object) -> str:
+def _ladder_note(steps: list[alerts.StepRow], tz: tzinfo) -> str:
     """How far up its ladder an urgent alert went (issue 32): the on-call clinicians called, the patient told."""
     reached = {s.step: s.at for s in steps}
     parts = []
     if "on_call" in reached:
-        parts.append(_("on-call team called {when}").format(
-            when=reached["on_call"].astimezone(tz).strftime("%d/%m %H:%M")))  # type: ignore[arg-type]
+        parts.append(
+            _("on-call team called {when}").format(when=reached["on_call"].astimezone(tz).strftime("%d/%m %H:%M"))
+        )
     if "patient" in reached:
-        parts.append(_("patient told to call {when}").format(
-            when=reached["patient"].astimezone(tz).strftime("%d/%m %H:%M")))  # type: ignore[arg-type]
+        parts.append(
+            _("patient told to call {when}").format(when=reached["patient"].astimezone(tz).strftime("%d/%m %H:%M"))
+        )
     return " — ⚠️ " + ", ".join(parts) if parts else ""
 
 
-def _line(study_id: str, alert: alerts.AlertRow, tz: object, steps: list[alerts.StepRow] | None = None) -> str:
-    when = alert.created_at.astimezone(tz).strftime("%d/%m %H:%M")  # type: ignore[arg-type]
+def _line(study_id: str, alert: alerts.AlertRow, tz: tzinfo, steps: list[alerts.StepRow] | None = None) -> str:
+    when = alert.created_at.astimezone(tz).strftime("%d/%m %H:%M")
     title = str(alert.payload.get("title", ""))
     timepoint = (alert.latest_fired or {}).get("timepoint") or alert.payload.get("timepoint")  # the newest occurrence
     extra = f" ({timepoint_label(str(timepoint))})" if timepoint else ""
@@ -84,7 +86,8 @@ def _line(study_id: str, alert: alerts.AlertRow, tz: object, steps: list[alerts.
     text = f"• {mark}{study_id} — {title}{extra} — {when}"
     if alert.occurrences > 1 and alert.last_occurrence_at is not None:  # the same news again while open (issue 15)
         text += " — " + _("{count} times, last {when}").format(
-            count=alert.occurrences, when=alert.last_occurrence_at.astimezone(tz).strftime("%d/%m %H:%M"))  # type: ignore[arg-type]
+            count=alert.occurrences, when=alert.last_occurrence_at.astimezone(tz).strftime("%d/%m %H:%M")
+        )
     if alert.severity == "urgent" and alert.acknowledged_at is None:
         text += _ladder_note(steps or [], tz)
     if message:
@@ -139,7 +142,8 @@ async def _compose(services: Services, today: str, local: datetime) -> PendingDi
         names = {p.id: p.study_id for p in await patients.list_patients(tx)}
         info_ids = set(await alerts.undigested_info_ids(tx))
         reminders = await alerts.outcome_reminders(
-            tx, acknowledged_before=services.clock.now() - timedelta(days=OUTCOME_REMINDER_DAYS))
+            tx, acknowledged_before=services.clock.now() - timedelta(days=OUTCOME_REMINDER_DAYS)
+        )
         steps = await _steps_by_alert(tx, open_rows)
     urgent = sorted((a for a in open_rows if a.severity != "info"), key=lambda a: (a.severity != "urgent", a.id))
     information = [a for a in open_rows if a.id in info_ids]
@@ -149,8 +153,11 @@ async def _compose(services: Services, today: str, local: datetime) -> PendingDi
     lines.append(_("Information since the last digest: {count}").format(count=len(information)))
     lines += [_line(names[a.patient_id], a, tz) for a in information]
     if reminders:  # the closed loop (issue 15): what did the alert turn out to be?
-        lines.append(_("Outcome to record, under the alert message (taken care of more than {days} days ago): "
-                       "{count}").format(days=OUTCOME_REMINDER_DAYS, count=len(reminders)))
+        lines.append(
+            _("Outcome to record, under the alert message (taken care of more than {days} days ago): {count}").format(
+                days=OUTCOME_REMINDER_DAYS, count=len(reminders)
+            )
+        )
         lines += [_line(names[a.patient_id], a, tz) for a in reminders]
     lines += await call_list_lines(services)  # the day-30 call list (issue 16)
     return PendingDigest(date=today, chunks=split_message("\n".join(lines)), info_ids=sorted(info_ids))
@@ -174,8 +181,15 @@ async def _send_digest_if_due(services: Services, messenger: Messenger) -> bool:
         return await _send_if_still_due(services, messenger, chat_id, now, local, today, held)
 
 
-async def _send_if_still_due(services: Services, messenger: Messenger, chat_id: int, now: datetime,
-                             local: datetime, today: str, held: leases.Held) -> bool:
+async def _send_if_still_due(
+    services: Services,
+    messenger: Messenger,
+    chat_id: int,
+    now: datetime,
+    local: datetime,
+    today: str,
+    held: leases.Held,
+) -> bool:
     async with services.store.read() as tx:  # read again under the lease: another replica may have just sent it
         last = await get_setting(tx, _LAST_DIGEST)
         pending = await _load_pending(tx)
@@ -200,8 +214,13 @@ async def _send_if_still_due(services: Services, messenger: Messenger, chat_id: 
             pending.attempts += 1
             pending.next_attempt_at = utc_iso(services.clock.now() + wait)
             await _save_pending(services, pending)
-            log.warning("digest chunk %s/%s not sent yet (%s); next try in %s", pending.sent + 1,
-                        len(pending.chunks), exc.reason or type(exc).__name__, wait)
+            log.warning(
+                "digest chunk %s/%s not sent yet (%s); next try in %s",
+                pending.sent + 1,
+                len(pending.chunks),
+                exc.reason or type(exc).__name__,
+                wait,
+            )
             return False
         pending.sent += 1
         pending.attempts = 0

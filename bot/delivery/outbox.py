@@ -80,8 +80,9 @@ class Outbox(Generic[Row]):
     unreachable: Callable[[Row], Awaitable[None]] | None = None
 
 
-async def drain(store: Store, clock: Clock, outbox: Outbox[Row], policy: DeliveryPolicy,
-                lock: asyncio.Lock, *, replica: str) -> int:
+async def drain(
+    store: Store, clock: Clock, outbox: Outbox[Row], policy: DeliveryPolicy, lock: asyncio.Lock, *, replica: str
+) -> int:
     """Send every due row of `outbox` (one pass at a time in this process under `lock`; rows claimed for
     `replica`, so another replica's pass skips them); return how many were accepted."""
     async with lock:

@@ -30,12 +30,16 @@ def notice_text(services: Services, notice: notices.DueNotice) -> str:
     local_now = services.clock.now().astimezone(services.settings.timezone)
     if notice.advice == UNACKNOWLEDGED:  # step 2 of an urgent alert's ladder (issue 32)
         return unacknowledged_patient_text(services.sites.get(notice.site_code))
-    return advice_text(notice.advice, services.sites.get(notice.site_code), local_now,
-                       "message" if notice.about_message else "answer")
+    return advice_text(
+        notice.advice, services.sites.get(notice.site_code), local_now, "message" if notice.about_message else "answer"
+    )
 
 
 async def send_notices(
-    services: Services, messenger: Messenger, *, notice_id: int | None = None,
+    services: Services,
+    messenger: Messenger,
+    *,
+    notice_id: int | None = None,
     policy: DeliveryPolicy = DeliveryPolicy(),
 ) -> int:
     """Send the notices due (or just `notice_id`, right after its answer); return how many Telegram accepted.
@@ -56,8 +60,16 @@ async def send_notices(
         now = services.clock.now()
         async with services.store.transaction() as tx:
             await notices.record_sent(tx, notice.id, now)
-            await audit.record(tx, at=now, actor="system", action="patient_notice_sent", patient_id=notice.patient_id,
-                               entity="patient_notice", entity_id=notice.id, new_value=notice.kind)
+            await audit.record(
+                tx,
+                at=now,
+                actor="system",
+                action="patient_notice_sent",
+                patient_id=notice.patient_id,
+                entity="patient_notice",
+                entity_id=notice.id,
+                new_value=notice.kind,
+            )
             await tx.commit()
 
     async def failed(notice: notices.DueNotice, next_attempt_at: datetime) -> None:
@@ -70,9 +82,16 @@ async def send_notices(
         await mark_unreachable(services, notice.patient_id)
 
     outbox = Outbox[notices.DueNotice](
-        name="patient notice", due=due, claim=claim, send=send, sent=sent, failed=failed,
-        severity=lambda notice: notice.kind, unreachable=unreachable,
+        name="patient notice",
+        due=due,
+        claim=claim,
+        send=send,
+        sent=sent,
+        failed=failed,
+        severity=lambda notice: notice.kind,
+        unreachable=unreachable,
     )
     with sending_as(Priority.URGENT):  # safety advice goes first in its chat, never behind bulk (bot.messenger)
-        return await drain(services.store, services.clock, outbox, policy, services.notice_lock,
-                           replica=services.replica_id)
+        return await drain(
+            services.store, services.clock, outbox, policy, services.notice_lock, replica=services.replica_id
+        )

@@ -28,18 +28,25 @@ def _quoted(message: CarriedMessage) -> str:
     return " ".join(parts) or "« »"
 
 
-def post_text(post: PostRow, carried: list[CarriedMessage], *, study_id: str, site: str, alert: AlertRow | None,
-              timezone: tzinfo) -> str:
+def post_text(
+    post: PostRow, carried: list[CarriedMessage], *, study_id: str, site: str, alert: AlertRow | None, timezone: tzinfo
+) -> str:
     """Render a `words` or `followup` post."""
     lines: list[str] = []
     if post.kind == "followup":
         since = alert.created_at.astimezone(timezone).strftime("%H:%M") if alert is not None else "?"
         title = str(alert.payload.get("title", "")) if alert is not None else ""
-        lines.append(_("🔴 New message from {study_id} ({site}), joined to the open alert of {time}: {title}")
-                     .format(study_id=study_id, site=site, time=since, title=title))
+        lines.append(
+            _("🔴 New message from {study_id} ({site}), joined to the open alert of {time}: {title}").format(
+                study_id=study_id, site=site, time=since, title=title
+            )
+        )
     else:
-        many = _("ℹ️ {n} more messages from {study_id} ({site}):") if len(carried) > 1 else _(
-            "ℹ️ One more message from {study_id} ({site}):")
+        many = (
+            _("ℹ️ {n} more messages from {study_id} ({site}):")
+            if len(carried) > 1
+            else _("ℹ️ One more message from {study_id} ({site}):")
+        )
         lines.append(many.format(n=len(carried), study_id=study_id, site=site))
     for message in carried:
         at = message.received_at.astimezone(timezone).strftime("%H:%M")
@@ -50,5 +57,7 @@ def post_text(post: PostRow, carried: list[CarriedMessage], *, study_id: str, si
 
 def copy_refused_text(kind: str, study_id: str) -> str:
     """Telegram refused, again and again, to copy a media (the patient deleted it): the team is told, not silent."""
-    return _("{study_id} sent {what} that could not be copied here (the patient may have deleted it). It is listed "
-             "in the patient's messages.").format(study_id=study_id, what=media_label(kind))
+    return _(
+        "{study_id} sent {what} that could not be copied here (the patient may have deleted it). It is listed "
+        "in the patient's messages."
+    ).format(study_id=study_id, what=media_label(kind))

@@ -30,8 +30,14 @@ from bot.services.status_labels import site_label
 from bot.storage import alerts, audit, group_posts, notices, patients
 from bot.storage.store import Tx
 
-__all__ = ["UNACKNOWLEDGED", "DeliveryPolicy", "acknowledged_copy_text", "deliver_due", "taken_here",
-           "tidy_acknowledged_copies"]
+__all__ = [
+    "UNACKNOWLEDGED",
+    "DeliveryPolicy",
+    "acknowledged_copy_text",
+    "deliver_due",
+    "taken_here",
+    "tidy_acknowledged_copies",
+]
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +59,9 @@ async def deliver_due(services: Services, messenger: Messenger, policy: Delivery
         text = _render(services, alert, patient, resend=posts if step == "reminder" else 0)
         mentions: list[Mention] = []
         if step == "on_call":
-            header, mentions = on_call_header(_on_call_title(services, alert), escalation.on_call_clinicians,
-                                              _waited_minutes(services, alert))
+            header, mentions = on_call_header(
+                _on_call_title(services, alert), escalation.on_call_clinicians, _waited_minutes(services, alert)
+            )
             text = header + "\n\n" + text
         elif step == "patient":
             text = patient_told_header() + "\n\n" + text
@@ -72,12 +79,18 @@ async def deliver_due(services: Services, messenger: Messenger, policy: Delivery
         return await alerts.claim_due_for_delivery(tx, now, holder=replica, until=until)
 
     outbox = Outbox[alerts.AlertRow](
-        name="alert", due=alerts.due_for_delivery, claim=claim, send=send, sent=sent, failed=failed,
+        name="alert",
+        due=alerts.due_for_delivery,
+        claim=claim,
+        send=send,
+        sent=sent,
+        failed=failed,
         severity=lambda alert: alert.severity,
     )
     with sending_as(Priority.URGENT):  # alerts go first in the group's queue, never behind bulk (bot.messenger)
-        accepted = await drain(services.store, services.clock, outbox, policy, services.delivery_lock,
-                               replica=services.replica_id)
+        accepted = await drain(
+            services.store, services.clock, outbox, policy, services.delivery_lock, replica=services.replica_id
+        )
         # Then the patient's words and media that ride under those alerts (a copy waits for what it replies to).
         accepted += await deliver_posts(services, messenger, chat_id, policy)
     await tidy_acknowledged_copies(services, messenger)
@@ -97,8 +110,14 @@ def _render(services: Services, alert: alerts.AlertRow, patient: Patient, *, res
     """The alert's text; a "call the patient back" alert shows the patient's last contact instead of its own time."""
     raw_contact = alert.payload.get("last_contact")
     last = _local(services, parse_utc(str(raw_contact))) if raw_contact else None
-    return alert_text(alert, study_id=patient.study_id, site=site_label(services.sites, patient.site_code), resend=resend,
-                      local_time=_local(services, alert.created_at), last_contact=last)
+    return alert_text(
+        alert,
+        study_id=patient.study_id,
+        site=site_label(services.sites, patient.site_code),
+        resend=resend,
+        local_time=_local(services, alert.created_at),
+        last_contact=last,
+    )
 
 
 def _on_call_title(services: Services, alert: alerts.AlertRow) -> str:
@@ -125,14 +144,36 @@ async def _sent(services: Services, alert: alerts.AlertRow, message_id: int) -> 
     async with services.store.transaction() as tx:
         await alerts.record_sent(tx, alert.id, message_id=message_id, now=now, next_attempt_at=next_at)
         await alerts.record_step(tx, alert.id, step, now=now, message_id=message_id)
-        await audit.record(tx, at=now, actor="system", action="alert_sent", patient_id=alert.patient_id,
-                           entity="alert", entity_id=alert.id, new_value=posts + 1)
+        await audit.record(
+            tx,
+            at=now,
+            actor="system",
+            action="alert_sent",
+            patient_id=alert.patient_id,
+            entity="alert",
+            entity_id=alert.id,
+            new_value=posts + 1,
+        )
         if step in ("on_call", "patient"):
-            await audit.record(tx, at=now, actor="system", action=f"alert_ladder_{step}", patient_id=alert.patient_id,
-                               entity="alert", entity_id=alert.id)
+            await audit.record(
+                tx,
+                at=now,
+                actor="system",
+                action=f"alert_ladder_{step}",
+                patient_id=alert.patient_id,
+                entity="alert",
+                entity_id=alert.id,
+            )
         if step == "patient":
-            await notices.insert_notice(tx, patient_id=alert.patient_id, instance_id=alert.instance_id, kind="urgent",
-                                        now=now, expires_at=now + notices.NOTICE_VALID_FOR, advice=UNACKNOWLEDGED)
+            await notices.insert_notice(
+                tx,
+                patient_id=alert.patient_id,
+                instance_id=alert.instance_id,
+                kind="urgent",
+                now=now,
+                expires_at=now + notices.NOTICE_VALID_FOR,
+                advice=UNACKNOWLEDGED,
+            )
         await tx.commit()
 
 
@@ -180,8 +221,7 @@ async def tidy_acknowledged_copies(services: Services, messenger: Messenger) -> 
     if chat_id is None:
         return 0
     async with services.store.read() as tx:
-        copies = await alerts.copies_to_tidy(tx, named_or_before=services.clock.now() - NAME_GRACE,
-                                             limit=TIDY_PER_PASS)
+        copies = await alerts.copies_to_tidy(tx, named_or_before=services.clock.now() - NAME_GRACE, limit=TIDY_PER_PASS)
     texts: dict[int, str | None] = {}
     done = 0
     with sending_as(Priority.BULK):  # after the alerts in the group's queue, never before them
@@ -195,8 +235,12 @@ async def tidy_acknowledged_copies(services: Services, messenger: Messenger) -> 
                 await messenger.edit(chat_id, copy.message_id, text=text)
             except TryLater as exc:
                 if not exc.refused:
-                    log.info("alert %s: copy %s not updated yet (%s)", copy.alert_id, copy.message_id,
-                             exc.reason or type(exc).__name__)
+                    log.info(
+                        "alert %s: copy %s not updated yet (%s)",
+                        copy.alert_id,
+                        copy.message_id,
+                        exc.reason or type(exc).__name__,
+                    )
                     break
             except Unreachable:
                 break
@@ -222,16 +266,22 @@ async def deliver_posts(services: Services, messenger: Messenger, chat_id: int, 
             alert = await alerts.get_alert(tx, post.alert_id) if post.alert_id is not None else None
         assert patient is not None
         if post.kind != "copy":
-            text = post_text(post, carried, study_id=patient.study_id, site=site_label(services.sites, patient.site_code),
-                             alert=alert,
-                             timezone=services.settings.timezone)
+            text = post_text(
+                post,
+                carried,
+                study_id=patient.study_id,
+                site=site_label(services.sites, patient.site_code),
+                alert=alert,
+                timezone=services.settings.timezone,
+            )
             return await messenger.send_text(chat_id, text, protect=True)
         if not carried:
             return 0
         media = carried[0]
         try:
-            await messenger.copy(chat_id, from_chat_id=media.chat_id, message_id=media.message_id,
-                                 reply_to=post.reply_to)
+            await messenger.copy(
+                chat_id, from_chat_id=media.chat_id, message_id=media.message_id, reply_to=post.reply_to
+            )
         except TryLater as exc:
             if not exc.refused or post.attempts + 1 < COPY_REFUSALS:
                 raise
@@ -252,8 +302,14 @@ async def deliver_posts(services: Services, messenger: Messenger, chat_id: int, 
         return await group_posts.claim_due_posts(tx, now, holder=replica, until=until)
 
     outbox = Outbox[group_posts.PostRow](
-        name="group post", due=group_posts.due_posts, claim=claim, send=send, sent=sent, failed=failed,
+        name="group post",
+        due=group_posts.due_posts,
+        claim=claim,
+        send=send,
+        sent=sent,
+        failed=failed,
         severity=lambda post: post.severity,
     )
-    return await drain(services.store, services.clock, outbox, policy, services.delivery_lock,
-                       replica=services.replica_id)
+    return await drain(
+        services.store, services.clock, outbox, policy, services.delivery_lock, replica=services.replica_id
+    )

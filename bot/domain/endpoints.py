@@ -221,7 +221,11 @@ READINGS: Final[tuple[Reading, ...]] = ("project", "strict")
 
 
 def pain_response(
-    baseline_pain: int, baseline_omed: float, followup_pain: int, followup_omed: float, *,
+    baseline_pain: int,
+    baseline_omed: float,
+    followup_pain: int,
+    followup_omed: float,
+    *,
     reading: Reading = "project",
 ) -> PainResponse:
     """Classify one follow-up time point by the international consensus (Chow 2012; pain-response.md).
@@ -312,9 +316,9 @@ class FlareResult:
 def _is_worsening(pain: int, omed: float, baseline_pain: int, baseline_omed: float) -> bool:
     """Flare-day criterion: (pain ≥ baseline + 2 and no analgesic reduction) or (analgesic increase and pain not
     lower than baseline) (pain-response.md, "Pain flare"; Hird 2009)."""
-    return (
-        pain >= baseline_pain + PAIN_CHANGE_THRESHOLD and not analgesic_reduction(baseline_omed, omed)
-    ) or (analgesic_increase(baseline_omed, omed) and pain >= baseline_pain)
+    return (pain >= baseline_pain + PAIN_CHANGE_THRESHOLD and not analgesic_reduction(baseline_omed, omed)) or (
+        analgesic_increase(baseline_omed, omed) and pain >= baseline_pain
+    )
 
 
 def _is_return(pain: int, omed: float, baseline_pain: int, baseline_omed: float) -> bool:
@@ -509,9 +513,7 @@ def summarise_responses(
         else:
             raise ValueError(f"results must be PainResponse or None, got {result!r}")
     if len(results) + n_not_evaluable != n_enrolled:
-        raise ValueError(
-            f"{len(results)} evaluable results + {n_not_evaluable} not evaluable != {n_enrolled} enrolled"
-        )
+        raise ValueError(f"{len(results)} evaluable results + {n_not_evaluable} not evaluable != {n_enrolled} enrolled")
     n_evaluable = len(results) - n_missing
     responders = counts[PainResponse.COMPLETE] + counts[PainResponse.PARTIAL]
     return ResponseSummary(

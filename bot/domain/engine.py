@@ -240,9 +240,7 @@ def answer_from_selection(item: Item, codes: Collection[str]) -> Value:
             choice = item.choice(code)
             assert choice is not None
             if choice.exclusive:
-                raise InvalidAnswer(
-                    _("\"{label}\" cannot be combined with other answers.").format(label=choice.label)
-                )
+                raise InvalidAnswer(_('"{label}" cannot be combined with other answers.').format(label=choice.label))
     return sorted(selected)
 
 
@@ -321,7 +319,7 @@ def answer_from_text(item: Item, text: str) -> Value:
         word = _fold(text).strip(_TRAILING_PUNCTUATION)
         if word in _TYPED_YES_NO:
             return _TYPED_YES_NO[word]
-        raise InvalidAnswer(_("Please answer with the Yes or No button (or type \"oui\" or \"non\")."))
+        raise InvalidAnswer(_('Please answer with the Yes or No button (or type "oui" or "non").'))
     if item.type == "text":
         value_text = text.strip()
         if not value_text or value_text in MARKERS:
@@ -376,7 +374,7 @@ def _short_label(item: Item) -> str:
 
 
 def answer_line(q: Questionnaire, item_id: str, value: Value) -> str | None:
-    """"short label: answer" for one of `q`'s items, as the clinicians read it (None if `q` has no such item)."""
+    """ "short label: answer" for one of `q`'s items, as the clinicians read it (None if `q` has no such item)."""
     try:
         item = q.item(item_id)
     except KeyError:

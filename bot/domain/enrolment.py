@@ -41,8 +41,10 @@ class EnrolmentRequest:
 
 
 def usage() -> str:
-    return _("Usage: /enroll <study_id> <radiotherapy start YYYY-MM-DD> [arm=standard|experimental] [site=<code>] "
-             "[fractions=1|5]")
+    return _(
+        "Usage: /enroll <study_id> <radiotherapy start YYYY-MM-DD> [arm=standard|experimental] [site=<code>] "
+        "[fractions=1|5]"
+    )
 
 
 def _french_date(day: date) -> str:
@@ -54,9 +56,13 @@ def check_day0(day0: date, today: date) -> None:
     """Raise `EnrolmentError` when `day0` is further than `DAY0_WINDOW` from `today`."""
     if abs(day0 - today) > DAY0_WINDOW:
         raise EnrolmentError(
-            _("The radiotherapy start date {value} is too far from today: it must be between {first} and {last}.")
-            .format(value=_french_date(day0), first=_french_date(today - DAY0_WINDOW),
-                    last=_french_date(today + DAY0_WINDOW))
+            _(
+                "The radiotherapy start date {value} is too far from today: it must be between {first} and {last}."
+            ).format(
+                value=_french_date(day0),
+                first=_french_date(today - DAY0_WINDOW),
+                last=_french_date(today + DAY0_WINDOW),
+            )
         )
 
 
@@ -69,7 +75,7 @@ def parse_day0(text: str, today: date) -> date:
         day0 = date.fromisoformat(text)
     except ValueError:
         raise EnrolmentError(
-            _("The radiotherapy start date \"{value}\" is not valid: write it as YYYY-MM-DD, e.g. 2026-12-01.").format(
+            _('The radiotherapy start date "{value}" is not valid: write it as YYYY-MM-DD, e.g. 2026-12-01.').format(
                 value=text
             )
         ) from None
@@ -93,9 +99,7 @@ def parse_enrolment(args: list[str], today: date) -> EnrolmentRequest:
     for option in options:
         key, sep, value = option.partition("=")
         if not sep or key not in ("arm", "site", "fractions") or key in values:
-            raise EnrolmentError(
-                _("Unknown or repeated option \"{value}\". {usage}").format(value=option, usage=usage())
-            )
+            raise EnrolmentError(_('Unknown or repeated option "{value}". {usage}').format(value=option, usage=usage()))
         values[key] = value
     arm = values.get("arm", DEFAULT_ARM)
     if arm not in ARMS:
@@ -106,5 +110,11 @@ def parse_enrolment(args: list[str], today: date) -> EnrolmentRequest:
     fractions_text = values.get("fractions", str(DEFAULT_FRACTIONS))
     if not _ASCII_DIGITS.match(fractions_text) or int(fractions_text) not in FRACTIONATIONS:
         raise EnrolmentError(_("The number of fractions must be 1 or 5."))
-    return EnrolmentRequest(study_id=study_id, rt_start=rt_start, arm=arm, site=site, fractions=int(fractions_text),
-                            site_named="site" in values)
+    return EnrolmentRequest(
+        study_id=study_id,
+        rt_start=rt_start,
+        arm=arm,
+        site=site,
+        fractions=int(fractions_text),
+        site_named="site" in values,
+    )

@@ -268,11 +268,7 @@ _NOT_A_LIST_DE: Final[frozenset[str]] = frozenset({"la", "l", "plus", "nouveau",
 
 def _opens_list_item(words: Sequence[str], index: int) -> bool:
     """Is words[index] a bare "de" opening an item of a negated list ("de vomissements", not "de la toux")?"""
-    return (
-        words[index] == "de"
-        and index + 1 < len(words)
-        and words[index + 1] not in _NOT_A_LIST_DE
-    )
+    return words[index] == "de" and index + 1 < len(words) and words[index + 1] not in _NOT_A_LIST_DE
 
 
 def _carry_negation(parts: list[list[str]]) -> list[list[str]]:
@@ -290,8 +286,10 @@ def _carry_negation(parts: list[list[str]]) -> list[list[str]]:
             negated = not _LIST_NEGATIONS.isdisjoint(words)
             result.append(words)
             continue
-        negated = (negated and _opens_list_item(words, 0)) or not _LIST_NEGATIONS.isdisjoint(words) or any(
-            word == "pas" and words[index + 1] == "de" for index, word in enumerate(words[:-1])
+        negated = (
+            (negated and _opens_list_item(words, 0))
+            or not _LIST_NEGATIONS.isdisjoint(words)
+            or any(word == "pas" and words[index + 1] == "de" for index, word in enumerate(words[:-1]))
         )
         if not negated:
             result.append(words)
@@ -462,7 +460,12 @@ def _one_swap(token: str, text: str) -> bool:
     if len(token) != len(text) or token[0] != text[0] or token == text:
         return False
     diff = [i for i in range(len(text)) if token[i] != text[i]]
-    return len(diff) == 2 and diff[1] == diff[0] + 1 and token[diff[0]] == text[diff[1]] and token[diff[1]] == text[diff[0]]
+    return (
+        len(diff) == 2
+        and diff[1] == diff[0] + 1
+        and token[diff[0]] == text[diff[1]]
+        and token[diff[1]] == text[diff[0]]
+    )
 
 
 def _same_start(token: str, text: str) -> bool:
@@ -926,13 +929,15 @@ class _Category:
                     break
             else:
                 for first, last in pattern.spans(masks):
-                    if negation.cancels(words, first, last) or negation.after_verb_cancels(
-                        words, masks, last, self.own
-                    ) or (
-                        # not for a category context never cancels (suicidal ideation, a cry for help): in doubt, flag
-                        self.hypothetical
-                        and last - first >= len(pattern.positions)
-                        and negation.in_gap(words, masks, first, last, pattern.union)
+                    if (
+                        negation.cancels(words, first, last)
+                        or negation.after_verb_cancels(words, masks, last, self.own)
+                        or (
+                            # not for a category context never cancels (suicidal ideation, a cry for help): in doubt, flag
+                            self.hypothetical
+                            and last - first >= len(pattern.positions)
+                            and negation.in_gap(words, masks, first, last, pattern.union)
+                        )
                     ):
                         continue
                     if excluded is None:
@@ -1018,7 +1023,10 @@ def _surviving(
                         continue
                     if category.hypothetical and denied and sentence.question:
                         continue  # Round 7: asked about, and the message says the patient has none of it
-                    if (category.hypothetical and context.hypothetical_at(sentence, all_masks, number, first, alone=alone)) or (
+                    if (
+                        category.hypothetical
+                        and context.hypothetical_at(sentence, all_masks, number, first, alone=alone)
+                    ) or (
                         category.resolved
                         and (
                             context.resolved_after(sentence, all_masks, number, last, following)

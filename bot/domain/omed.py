@@ -396,8 +396,11 @@ def regimen_from_answers(answers: Mapping[str, Value], previous: Regimen | None 
         elif template is not None:
             # Today's count not given: the product is known, not how many were taken (unknown, not zero).
             rescue = (template.model_copy(update={"per_day": None}),)
-        return Regimen(lines=background + rescue, carried_forward=True,
-                       source=previous.source if previous is not None else "patient")
+        return Regimen(
+            lines=background + rescue,
+            carried_forward=True,
+            source=previous.source if previous is not None else "patient",
+        )
     background = _background_from_answers(answers)
     taking = answers.get("rescue_taking")
     if taking == "yes":
@@ -492,14 +495,21 @@ def _convert(line: DoseLine, catalogue: OpioidCatalogue, table: ConversionTable)
     route = product.route if product is not None else None
     found = table.row(substance, route) if substance is not None and route is not None else None
     amount_unit: Literal["mg", "ug", "ug_per_h"] = (
-        "ug_per_h" if product is not None and product.patch else "ug" if found is not None and found.per == "ug"
+        "ug_per_h"
+        if product is not None and product.patch
+        else "ug"
+        if found is not None and found.per == "ug"
         else "mg"
     )
 
-    def result(mg: float | None, reason: str | None = None, amount: float | None = None,
-               factor: float | None = None, to_confirm: bool = False) -> OmedLine:
-        return OmedLine(line.role, line.product, substance, route, amount, amount_unit, factor, mg, reason,
-                        to_confirm)
+    def result(
+        mg: float | None,
+        reason: str | None = None,
+        amount: float | None = None,
+        factor: float | None = None,
+        to_confirm: bool = False,
+    ) -> OmedLine:
+        return OmedLine(line.role, line.product, substance, route, amount, amount_unit, factor, mg, reason, to_confirm)
 
     if line.per_day == 0 or line.dose == 0:
         return result(0.0, amount=0.0), None

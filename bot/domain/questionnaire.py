@@ -76,9 +76,7 @@ CHOICE_CODE_PATTERN: Final[str] = r"^[a-z0-9]{1,12}$"
 QUESTIONNAIRE_ID_PATTERN: Final[str] = r"^[a-z0-9_]+$"
 VERSION_PATTERN: Final[str] = r"^[0-9]+(\.[0-9]+)*$"
 
-_YAML_BOOL_HINT: Final[str] = (
-    "write it in quotes (YAML reads a bare yes/no/on/off/true/false as a boolean)"
-)
+_YAML_BOOL_HINT: Final[str] = "write it in quotes (YAML reads a bare yes/no/on/off/true/false as a boolean)"
 
 
 class _ItemProblem(ValueError):
@@ -200,8 +198,15 @@ class Condition(BaseModel):
     @property
     def kind(self) -> str:
         """Which of equals / in / not_in / gte / all / any this condition is."""
-        for kind, value in (("equals", self.equals), ("in", self.in_), ("not_in", self.not_in), ("gte", self.gte),
-                            ("unknown", self.unknown), ("all", self.all_), ("any", self.any_)):
+        for kind, value in (
+            ("equals", self.equals),
+            ("in", self.in_),
+            ("not_in", self.not_in),
+            ("gte", self.gte),
+            ("unknown", self.unknown),
+            ("all", self.all_),
+            ("any", self.any_),
+        ):
             if value is not None:
                 return kind
         raise AssertionError("validated condition without a kind")  # pragma: no cover
@@ -351,9 +356,7 @@ class Questionnaire(BaseModel):
                     assert leaf.item is not None
                     target = seen.get(leaf.item)
                     if target is None:
-                        raise _ItemProblem(
-                            item.id, f'show_if refers to "{leaf.item}", which is not asked before it'
-                        )
+                        raise _ItemProblem(item.id, f'show_if refers to "{leaf.item}", which is not asked before it')
                     _check_condition_values(item.id, leaf, target)
             seen[item.id] = item
         return self
@@ -381,7 +384,8 @@ def _check_condition_values(item_id: str, leaf: Condition, target: Item) -> None
     if kind == "unknown":
         if not target.allow_unknown:
             raise _ItemProblem(
-                item_id, f'{where}: unknown only works on an item with allow_unknown (no "Je ne sais pas" otherwise)')
+                item_id, f'{where}: unknown only works on an item with allow_unknown (no "Je ne sais pas" otherwise)'
+            )
         return
     for value in leaf.values():
         if isinstance(value, str) and value in MARKERS:
@@ -516,8 +520,9 @@ def load_questionnaires(*directories: str | Path) -> dict[str, Questionnaire]:
 def canonical_text(questionnaire: Questionnaire) -> str:
     """The questionnaire as data (wording, choices, conditions, limits), as canonical JSON: what the patient was
     shown, independent of YAML formatting and comments."""
-    return json.dumps(questionnaire.model_dump(mode="json", by_alias=True), ensure_ascii=False, sort_keys=True,
-                      separators=(",", ":"))
+    return json.dumps(
+        questionnaire.model_dump(mode="json", by_alias=True), ensure_ascii=False, sort_keys=True, separators=(",", ":")
+    )
 
 
 def content_hash(questionnaire: Questionnaire) -> str:

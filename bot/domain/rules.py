@@ -94,11 +94,21 @@ DEFAULT_QUESTIONNAIRE_IDS: frozenset[str] = frozenset({"baseline", "daily", "fol
 FREE_TEXT_ITEM = "message_team"
 
 EventName = Literal[
-    "missed", "missed_primary_soon", "free_text", "free_text_red_flag", "urgent_unacknowledged", "silent_after_alert",
+    "missed",
+    "missed_primary_soon",
+    "free_text",
+    "free_text_red_flag",
+    "urgent_unacknowledged",
+    "silent_after_alert",
 ]
 #: Events the scheduler / alert service may report with `evaluate_event`.
 EVENTS: tuple[str, ...] = (
-    "missed", "missed_primary_soon", "free_text", "free_text_red_flag", "urgent_unacknowledged", "silent_after_alert",
+    "missed",
+    "missed_primary_soon",
+    "free_text",
+    "free_text_red_flag",
+    "urgent_unacknowledged",
+    "silent_after_alert",
 )
 
 ContextName = Literal["on_chemo", "has_baseline", "on_fentanyl_patch"]
@@ -116,13 +126,31 @@ ContextName = Literal["on_chemo", "has_baseline", "on_fentanyl_patch"]
 #: uncontrolled pain): the team calls today when it can, and outside that, the on-call number is to be called now
 #: (issue 32); same_day is for what may wait for the team's call (constipation, night pain).
 Advice = Literal[
-    "suicide", "emergency", "neuro", "toxicity_patch", "toxicity", "fever", "fever_maybe_chemo", "urgent",
-    "inclusion", "same_day_now", "same_day",
+    "suicide",
+    "emergency",
+    "neuro",
+    "toxicity_patch",
+    "toxicity",
+    "fever",
+    "fever_maybe_chemo",
+    "urgent",
+    "inclusion",
+    "same_day_now",
+    "same_day",
 ]
 #: Most pressing first: when several alerts fire together, the patient gets the first advice of this order.
 ADVICE_ORDER: tuple[Advice, ...] = (
-    "suicide", "emergency", "neuro", "toxicity_patch", "toxicity", "fever", "fever_maybe_chemo", "urgent",
-    "inclusion", "same_day_now", "same_day",
+    "suicide",
+    "emergency",
+    "neuro",
+    "toxicity_patch",
+    "toxicity",
+    "fever",
+    "fever_maybe_chemo",
+    "urgent",
+    "inclusion",
+    "same_day_now",
+    "same_day",
 )
 
 Truth = bool | None  # None = unknown (no usable answer); a rule fires only on True.
@@ -155,9 +183,7 @@ def _refuse_bool(value: object) -> object:
     """
     values = value if isinstance(value, (list, tuple)) else [value]
     if any(isinstance(v, bool) for v in values):
-        raise ValueError(
-            'answer values are strings or numbers, not booleans: quote yes/no answers ("yes", "no")'
-        )
+        raise ValueError('answer values are strings or numbers, not booleans: quote yes/no answers ("yes", "no")')
     return value
 
 
@@ -282,7 +308,15 @@ def _condition_kind(value: object) -> str | None:
 
 
 Condition = Annotated[
-    Annotated[AnswerCondition, Tag("answer")] | Annotated[PainRiseCondition, Tag("pain_rise_from_baseline")] | Annotated[PainPersistentCondition, Tag("pain_persistent")] | Annotated[AnalgesicIncreaseCondition, Tag("analgesic_increase")] | Annotated[ContextCondition, Tag("context")] | Annotated[EventCondition, Tag("event")] | Annotated[AllCondition, Tag("all")] | Annotated[AnyCondition, Tag("any")] | Annotated[NotCondition, Tag("not")],
+    Annotated[AnswerCondition, Tag("answer")]
+    | Annotated[PainRiseCondition, Tag("pain_rise_from_baseline")]
+    | Annotated[PainPersistentCondition, Tag("pain_persistent")]
+    | Annotated[AnalgesicIncreaseCondition, Tag("analgesic_increase")]
+    | Annotated[ContextCondition, Tag("context")]
+    | Annotated[EventCondition, Tag("event")]
+    | Annotated[AllCondition, Tag("all")]
+    | Annotated[AnyCondition, Tag("any")]
+    | Annotated[NotCondition, Tag("not")],
     Discriminator(
         _condition_kind,
         custom_error_type="unknown_condition",
@@ -397,8 +431,9 @@ class Rule(_Model):
         if isinstance(self.condition, EventCondition) and self.questionnaires is not None:
             raise ValueError("`questionnaires` has no meaning for an event rule")
         if self.expected_after is not None and (
-                self.compare_with != "last_acknowledged"
-                or not any(isinstance(c, AnalgesicIncreaseCondition) for c in _walk(self.condition))):
+            self.compare_with != "last_acknowledged"
+            or not any(isinstance(c, AnalgesicIncreaseCondition) for c in _walk(self.condition))
+        ):
             raise ValueError("`expected_after` is for an analgesic-increase rule with compare_with: last_acknowledged")
         return self
 
@@ -461,7 +496,9 @@ class RuleSet:
     def event_rule_ids(self, event: str) -> frozenset[str]:
         """Ids of the rules raised by `event` (e.g. to recognise the free-text alert among answer drafts)."""
         return frozenset(
-            rule.id for rule in self.rules if isinstance(rule.condition, EventCondition) and rule.condition.event == event
+            rule.id
+            for rule in self.rules
+            if isinstance(rule.condition, EventCondition) and rule.condition.event == event
         )
 
     def get(self, rule_id: str) -> Rule:
@@ -557,7 +594,9 @@ def parse_rules(
     for rule in rules:
         unknown_ids = sorted(set(rule.superseded_by) - ids)
         if unknown_ids:
-            problems.append(f"{origin}: rule {rule.id!r}: superseded_by names unknown rule(s): {', '.join(unknown_ids)}")
+            problems.append(
+                f"{origin}: rule {rule.id!r}: superseded_by names unknown rule(s): {', '.join(unknown_ids)}"
+            )
     if problems:
         raise RulesFileError(problems)
     return RuleSet(rules=tuple(rules), origin=origin)
@@ -579,9 +618,7 @@ def load_rules(
         document = load_yaml(text)
     except yaml.YAMLError as exc:
         raise RulesFileError([f"{origin}: not valid YAML: {exc}"]) from exc
-    return parse_rules(
-        document, origin=origin, known_items=known_items, known_questionnaires=known_questionnaires
-    )
+    return parse_rules(document, origin=origin, known_items=known_items, known_questionnaires=known_questionnaires)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -818,8 +855,13 @@ def _merge(parts: Iterable[dict[str, object]]) -> dict[str, object]:
 
 def _draft(rule: Rule, fired: Mapping[str, object]) -> AlertDraft:
     return AlertDraft(
-        rule_id=rule.id, severity=rule.severity, title=rule.title, source=rule.source, fired=dict(fired),
-        advice=rule.patient_advice, repeat=rule.repeat,
+        rule_id=rule.id,
+        severity=rule.severity,
+        title=rule.title,
+        source=rule.source,
+        fired=dict(fired),
+        advice=rule.patient_advice,
+        repeat=rule.repeat,
     )
 
 
@@ -875,9 +917,7 @@ def _against(context: RuleContext, reference: Reference) -> RuleContext:
     return replace(context, baseline_pain_worst=pain, baseline_omed=omed)  # type: ignore[arg-type]
 
 
-def evaluate_event(
-    rules: RuleSet, event: str, *, details: Mapping[str, object] | None = None
-) -> list[AlertDraft]:
+def evaluate_event(rules: RuleSet, event: str, *, details: Mapping[str, object] | None = None) -> list[AlertDraft]:
     """Alerts raised by an event (missed questionnaire, day-30 closing, message, unacknowledged urgent alert).
 
     `details` (e.g. `{"questionnaire_id": "followup", "day": 30}`) is copied into each draft's `fired`, after

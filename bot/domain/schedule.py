@@ -416,23 +416,45 @@ def plan(
 
     earliest = next_allowed(enrolled_at, spec, zone)
     candidates = [
-        _Candidate(0, spec.baseline.questionnaire, spec.baseline.label, None, earliest,
-                   baseline_closes_at(spec, rt_start=rt_start, enrolled_at=enrolled_at, tz=zone), False)
+        _Candidate(
+            0,
+            spec.baseline.questionnaire,
+            spec.baseline.label,
+            None,
+            earliest,
+            baseline_closes_at(spec, rt_start=rt_start, enrolled_at=enrolled_at, tz=zone),
+            False,
+        )
     ]
     diary_days = _diary_days(spec, rt_start, fractions)
     candidates += [
-        _Candidate(1, spec.daily.questionnaire, spec.daily.label.format(day=day), day, opening(day), closing(day),
-                   False)
+        _Candidate(
+            1, spec.daily.questionnaire, spec.daily.label.format(day=day), day, opening(day), closing(day), False
+        )
         for day in diary_days
     ]
     candidates += [
-        _Candidate(2, spec.followups.questionnaire, spec.followups.label.format(day=tp.day), tp.day,
-                   opening(tp.day - tp.days_before), closing(tp.day + tp.days_after), tp.primary)
+        _Candidate(
+            2,
+            spec.followups.questionnaire,
+            spec.followups.label.format(day=tp.day),
+            tp.day,
+            opening(tp.day - tp.days_before),
+            closing(tp.day + tp.days_after),
+            tp.primary,
+        )
         for tp in spec.followups.timepoints
     ]
     candidates += [
-        _Candidate(3, spec.weekly.questionnaire, spec.weekly.label.format(day=day), day, opening(day),
-                   closing(day + spec.weekly.window_days - 1), False)
+        _Candidate(
+            3,
+            spec.weekly.questionnaire,
+            spec.weekly.label.format(day=day),
+            day,
+            opening(day),
+            closing(day + spec.weekly.window_days - 1),
+            False,
+        )
         for day in _weekly_days(spec, diary_days)
     ]
 
@@ -483,8 +505,7 @@ def baseline_closes_at(
     closes = _at_local(rt_start + timedelta(days=spec.baseline.closes_on_day), spec.day_end, zone)
     if enrolled_at >= rt_start_moment(spec, rt_start, zone):
         joined_day = enrolled_at.astimezone(zone).date()
-        closes = max(closes, _at_local(joined_day + timedelta(days=spec.baseline.late_answer_days), spec.day_end,
-                                       zone))
+        closes = max(closes, _at_local(joined_day + timedelta(days=spec.baseline.late_answer_days), spec.day_end, zone))
     return closes
 
 
@@ -533,9 +554,7 @@ def reminder_times(
     return sorted(m for m in moments if sent_utc < m < closes_at)
 
 
-def primary_notice_time(
-    spec: ScheduleSpec, instance: PlannedInstance, tz: ZoneInfo | None = None
-) -> datetime | None:
+def primary_notice_time(spec: ScheduleSpec, instance: PlannedInstance, tz: ZoneInfo | None = None) -> datetime | None:
     """When to give the "closes tomorrow" notice for the primary time point, or None.
 
     `days_before_close` local days before the window's last day, at the local time the window opened (the

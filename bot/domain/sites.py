@@ -117,8 +117,9 @@ class Escalation(_Model):
     on_call_clinicians: tuple[str | int | OnCallClinician, ...] = ()
     source: str = Field(
         default="UKONS 24-hour triage tool (urgent: assess at once) ; issue #5 (rappel toutes les 15 min) ; "
-                "à régler par le site selon sa propre politique d'astreinte",
-        min_length=1)
+        "à régler par le site selon sa propre politique d'astreinte",
+        min_length=1,
+    )
 
     @field_validator("on_call_clinicians")
     @classmethod
@@ -166,7 +167,8 @@ class Site(_Model):
     @model_validator(mode="after")
     def _cutoff_in_hours(self) -> Site:
         if self.same_day_cutoff is not None and not (
-                self.working_hours.start_time < time.fromisoformat(self.same_day_cutoff) <= self.working_hours.end_time):
+            self.working_hours.start_time < time.fromisoformat(self.same_day_cutoff) <= self.working_hours.end_time
+        ):
             raise ValueError("same_day_cutoff must be after the start and no later than the end of working hours")
         return self
 
@@ -220,9 +222,7 @@ class Sites:
         """Refuse patients' sites missing from the file (start-up): their advice would have no number."""
         missing = sorted(set(codes) - set(self.by_code))
         if missing:
-            raise SitesFileError(
-                f"{self.origin}: site {missing[0]!r} has patients but no entry with its phone numbers"
-            )
+            raise SitesFileError(f"{self.origin}: site {missing[0]!r} has patients but no entry with its phone numbers")
 
 
 def parse_sites(document: object, *, origin: str = "<memory>") -> Sites:

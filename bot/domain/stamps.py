@@ -23,7 +23,7 @@ RULES_FORMAT: Final[str] = "1"
 
 
 def rules_version(rules: RuleSet) -> str:
-    """"1+sha256:<16 hex>": rules.yaml's version and a hash of the validated rules (wording of a comment aside,
+    """ "1+sha256:<16 hex>": rules.yaml's version and a hash of the validated rules (wording of a comment aside,
     any change of a rule changes it)."""
     digest = hashlib.sha256(repr(rules.rules).encode("utf-8")).hexdigest()[:16]
     return f"{RULES_FORMAT}+sha256:{digest}"

@@ -89,26 +89,30 @@ def _line(part: str, catalogue: OpioidCatalogue) -> DoseLine:
         if product is not None and dose is not None:
             break
     else:
-        raise RegimenCommandError(_('Cannot read "{part}": write a product code and a dose, e.g. skenan 60x2.')
-                                  .format(part=part.strip()))
+        raise RegimenCommandError(
+            _('Cannot read "{part}": write a product code and a dose, e.g. skenan 60x2.').format(part=part.strip())
+        )
     if product.code == "autre" or product.substance is None:
-        raise RegimenCommandError(_('"{product}" has no conversion: name the product from the list.').format(
-            product=product.label))
+        raise RegimenCommandError(
+            _('"{product}" has no conversion: name the product from the list.').format(product=product.label)
+        )
     amount = _number(dose.group(1))
     per_day = _number(dose.group(2)) if dose.group(2) else 1.0
     if product.patch and dose.group(2):
         raise RegimenCommandError(_("A patch takes its rate in µg/h only (e.g. durogesic 25)."))
     if amount <= 0 or not 0 < per_day <= MAX_PER_DAY:
-        raise RegimenCommandError(_('Cannot read "{part}": the dose and the number per day must be above 0.')
-                                  .format(part=part.strip()))
-    return DoseLine(role="rescue" if product.rescue else "background", product=product.code, dose=amount,
-                    per_day=per_day)
+        raise RegimenCommandError(
+            _('Cannot read "{part}": the dose and the number per day must be above 0.').format(part=part.strip())
+        )
+    return DoseLine(
+        role="rescue" if product.rescue else "background", product=product.code, dose=amount, per_day=per_day
+    )
 
 
 def parse_regimen_command(text: str, catalogue: OpioidCatalogue) -> TeamEntry:
     """The regimen and reason typed after the study id (see the module docstring), or `RegimenCommandError`."""
     found = _REASON.search(text)
-    reason = text[found.end():].strip() if found else ""
+    reason = text[found.end() :].strip() if found else ""
     if not reason:
         raise RegimenCommandError(_('The reason is required: end the command with "raison: ..."'))
     body = text[: found.start()].strip() if found else text
@@ -146,9 +150,17 @@ def describe_regimen(regimen: Regimen, catalogue: OpioidCatalogue) -> str:
         if product.patch:
             lines.append(f"- {product.label}: {amount}")
         elif line.role == "rescue":
-            lines.append("- " + _("{product} {amount} when needed, up to {count} times a day").format(
-                product=product.label, amount=amount, count=count))
+            lines.append(
+                "- "
+                + _("{product} {amount} when needed, up to {count} times a day").format(
+                    product=product.label, amount=amount, count=count
+                )
+            )
         else:
-            lines.append("- " + _("{product} {amount}, {count} time(s) a day").format(
-                product=product.label, amount=amount, count=count))
+            lines.append(
+                "- "
+                + _("{product} {amount}, {count} time(s) a day").format(
+                    product=product.label, amount=amount, count=count
+                )
+            )
     return "\n".join(lines)

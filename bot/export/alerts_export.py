@@ -35,13 +35,34 @@ from bot.storage.exports import AlertData, AlertFact, FollowupFact, SuppressedFa
 from bot.storage.store import Store
 
 __all__ = [
-    "AlertData", "AlertFact", "COLUMNS", "FollowupFact", "SuppressedFact", "export_alerts_csv", "export_alerts_fhir",
+    "AlertData",
+    "AlertFact",
+    "COLUMNS",
+    "FollowupFact",
+    "SuppressedFact",
+    "export_alerts_csv",
+    "export_alerts_fhir",
     "load_alert_data",
 ]
 
 COLUMNS: Final[tuple[str, ...]] = (
-    "record", "study_id", "site", "arm", "alert_id", "rule_id", "severity", "questionnaire", "timepoint", "at",
-    "acknowledged_at", "occurrences", "last_occurrence_at", "reason", "code", "by", "fired",
+    "record",
+    "study_id",
+    "site",
+    "arm",
+    "alert_id",
+    "rule_id",
+    "severity",
+    "questionnaire",
+    "timepoint",
+    "at",
+    "acknowledged_at",
+    "occurrences",
+    "last_occurrence_at",
+    "reason",
+    "code",
+    "by",
+    "fired",
 )
 RULE_SYSTEM: Final[str] = "urn:spinal-pro-bot:rule"
 FOLLOWUP_SYSTEM: Final[str] = "urn:spinal-pro-bot:alert-followup"
@@ -66,22 +87,57 @@ def csv_lines(data: AlertData) -> list[tuple[str, ...]]:
 
     for a in data.alerts:
         study, site, arm = data.patients[a.patient_id]
-        lines.append(line(record="alert", study_id=study, site=site, arm=arm, alert_id=a.id, rule_id=a.rule_id,
-                          severity=a.severity, questionnaire=a.questionnaire, timepoint=a.timepoint,
-                          at=_iso(a.created_at), acknowledged_at=_iso(a.acknowledged_at), occurrences=a.occurrences,
-                          last_occurrence_at=_iso(a.last_occurrence_at),
-                          by=who.actor(f"clinician:{a.acknowledged_by}") if a.acknowledged_by else None,
-                          fired=a.fired))
+        lines.append(
+            line(
+                record="alert",
+                study_id=study,
+                site=site,
+                arm=arm,
+                alert_id=a.id,
+                rule_id=a.rule_id,
+                severity=a.severity,
+                questionnaire=a.questionnaire,
+                timepoint=a.timepoint,
+                at=_iso(a.created_at),
+                acknowledged_at=_iso(a.acknowledged_at),
+                occurrences=a.occurrences,
+                last_occurrence_at=_iso(a.last_occurrence_at),
+                by=who.actor(f"clinician:{a.acknowledged_by}") if a.acknowledged_by else None,
+                fired=a.fired,
+            )
+        )
     for s in data.suppressed:
         study, site, arm = data.patients[s.patient_id]
-        lines.append(line(record="suppressed", study_id=study, site=site, arm=arm, alert_id=s.previous_alert_id,
-                          rule_id=s.rule_id, at=_iso(s.created_at), reason=s.reason, fired=s.fired))
+        lines.append(
+            line(
+                record="suppressed",
+                study_id=study,
+                site=site,
+                arm=arm,
+                alert_id=s.previous_alert_id,
+                rule_id=s.rule_id,
+                at=_iso(s.created_at),
+                reason=s.reason,
+                fired=s.fired,
+            )
+        )
     for f in data.followups:
         alert = by_id[f.alert_id]
         study, site, arm = data.patients[alert.patient_id]
-        lines.append(line(record=f.kind, study_id=study, site=site, arm=arm, alert_id=f.alert_id,
-                          rule_id=alert.rule_id, severity=alert.severity, at=_iso(f.recorded_at), code=f.code,
-                          by=who.actor(f"clinician:{f.recorded_by}")))
+        lines.append(
+            line(
+                record=f.kind,
+                study_id=study,
+                site=site,
+                arm=arm,
+                alert_id=f.alert_id,
+                rule_id=alert.rule_id,
+                severity=alert.severity,
+                at=_iso(f.recorded_at),
+                code=f.code,
+                by=who.actor(f"clinician:{f.recorded_by}"),
+            )
+        )
     return lines
 
 
@@ -123,31 +179,52 @@ def fhir_bundle(data: AlertData) -> dict[str, object]:
 
     for a in data.alerts:
         extensions: list[dict[str, object]] = [
-            {"url": EXT_SEVERITY, "valueCode": a.severity}, {"url": EXT_OCCURRENCES, "valueInteger": a.occurrences}]
+            {"url": EXT_SEVERITY, "valueCode": a.severity},
+            {"url": EXT_OCCURRENCES, "valueInteger": a.occurrences},
+        ]
         if a.acknowledged_at:
             extensions.append({"url": EXT_ACKNOWLEDGED, "valueDateTime": a.acknowledged_at.isoformat()})
-        entries.append({"fullUrl": _uuid("alert", a.id), "resource": {
-            "resourceType": "Flag", "status": "inactive" if a.acknowledged_at else "active",
-            "code": {"coding": [{"system": RULE_SYSTEM, "code": a.rule_id}], "text": a.title},
-            "subject": subject(a.patient_id), "period": {"start": a.created_at.isoformat()},
-            "extension": extensions,
-        }})
+        entries.append(
+            {
+                "fullUrl": _uuid("alert", a.id),
+                "resource": {
+                    "resourceType": "Flag",
+                    "status": "inactive" if a.acknowledged_at else "active",
+                    "code": {"coding": [{"system": RULE_SYSTEM, "code": a.rule_id}], "text": a.title},
+                    "subject": subject(a.patient_id),
+                    "period": {"start": a.created_at.isoformat()},
+                    "extension": extensions,
+                },
+            }
+        )
     for f in data.followups:
-        entries.append({"fullUrl": _uuid("followup", f.id), "resource": {
-            "resourceType": "Communication", "status": "completed",
-            "category": [{"coding": [{"system": FOLLOWUP_SYSTEM, "code": f.kind}]}],
-            "subject": subject(by_id[f.alert_id].patient_id), "about": [{"reference": _uuid("alert", f.alert_id)}],
-            "sent": f.recorded_at.isoformat(), "sender": {"display": who.actor(f"clinician:{f.recorded_by}")},
-            "payload": [{"contentString": f.code}],
-        }})
+        entries.append(
+            {
+                "fullUrl": _uuid("followup", f.id),
+                "resource": {
+                    "resourceType": "Communication",
+                    "status": "completed",
+                    "category": [{"coding": [{"system": FOLLOWUP_SYSTEM, "code": f.kind}]}],
+                    "subject": subject(by_id[f.alert_id].patient_id),
+                    "about": [{"reference": _uuid("alert", f.alert_id)}],
+                    "sent": f.recorded_at.isoformat(),
+                    "sender": {"display": who.actor(f"clinician:{f.recorded_by}")},
+                    "payload": [{"contentString": f.code}],
+                },
+            }
+        )
     for s in data.suppressed:
         resource: dict[str, object] = {
-            "resourceType": "Communication", "status": "not-done",
+            "resourceType": "Communication",
+            "status": "not-done",
             "category": [{"coding": [{"system": FOLLOWUP_SYSTEM, "code": "suppressed-firing"}]}],
-            "subject": subject(s.patient_id), "sent": s.created_at.isoformat(),
+            "subject": subject(s.patient_id),
+            "sent": s.created_at.isoformat(),
             "payload": [{"contentString": s.fired}],
-            "extension": [{"url": EXT_REASON, "valueCode": s.reason},
-                          {"url": "urn:spinal-pro-bot:fhir:rule", "valueCode": s.rule_id}],
+            "extension": [
+                {"url": EXT_REASON, "valueCode": s.reason},
+                {"url": "urn:spinal-pro-bot:fhir:rule", "valueCode": s.rule_id},
+            ],
         }
         if s.previous_alert_id is not None:
             resource["about"] = [{"reference": _uuid("alert", s.previous_alert_id)}]

@@ -45,22 +45,27 @@ def add_commands(subparsers: Any) -> None:
     """Add `export` and `report` to the CLI's subparsers (`parser.add_subparsers(dest="command")`)."""
     kinds = "\n".join(f"  {kind:<12} {text}" for kind, (text, _) in EXPORT_KINDS.items())
     export_parser = subparsers.add_parser(
-        "export", help=f"export the data without any Telegram identity; --format {' | '.join(FORMATS)}",
+        "export",
+        help=f"export the data without any Telegram identity; --format {' | '.join(FORMATS)}",
         description=f"Export the data without any Telegram identity (pseudonymous study ids only).\n\nKinds "
-                    f"(--format):\n{kinds}", formatter_class=argparse.RawDescriptionHelpFormatter,
+        f"(--format):\n{kinds}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     # Not `choices=`: an unknown format is reported by ExportError like every other export problem.
-    export_parser.add_argument("--format", required=True, metavar="KIND",
-                               help=f"what to export: {', '.join(FORMATS)} (listed above)")
+    export_parser.add_argument(
+        "--format", required=True, metavar="KIND", help=f"what to export: {', '.join(FORMATS)} (listed above)"
+    )
     export_parser.add_argument("--out", required=True, type=Path, help="the file to write")
     export_parser.add_argument("--table", default=None, help="OMED conversion table for csv (default: fr_sor)")
     report_parser = subparsers.add_parser(
-        "report", help="trial report: report.csv, report.html and telemonitoring.csv in a folder")
+        "report", help="trial report: report.csv, report.html and telemonitoring.csv in a folder"
+    )
     report_parser.add_argument("--out", required=True, type=Path, help="the folder to write into")
     report_parser.add_argument("--table", default=None, help="OMED conversion table (default: fr_sor)")
     for command in (export_parser, report_parser):
-        command.add_argument("--database", type=database_value, default=None,
-                             help="the database to read (default: BOT_DATABASE)")
+        command.add_argument(
+            "--database", type=database_value, default=None, help="the database to read (default: BOT_DATABASE)"
+        )
         command.add_argument("--force", action="store_true", help="replace output files that already exist")
 
 
@@ -123,8 +128,16 @@ async def _run(args: argparse.Namespace, database: Path | str) -> str:
             count = await export(args.format, store, args.out, questionnaires, catalogue, args.table)
             return wrote_line(args.format, count, args.out)
         schedule = load_schedule(QUESTIONNAIRES_DIR / "schedule.yaml")
-        files = await build_report(store, args.out, questionnaires, catalogue, progress=True, schedule=schedule,
-                                   table=args.table, replace=bool(getattr(args, "force", False)))
+        files = await build_report(
+            store,
+            args.out,
+            questionnaires,
+            catalogue,
+            progress=True,
+            schedule=schedule,
+            table=args.table,
+            replace=bool(getattr(args, "force", False)),
+        )
         from bot.report.telemonitoring import build_telemonitoring  # issue 15: the telemonitoring yield
 
         yield_csv = await build_telemonitoring(store, args.out)

@@ -73,7 +73,18 @@ from bot.export.flags import (
 from bot.storage.medicines import Scan
 from bot.storage.store import Store
 
-__all__ = ["CSV_COLUMNS", "MESSAGE_COLUMNS", "message_rows", "export_messages", "OMED_ITEM", "LIST_SEPARATOR", "plain_text", "number_text", "csv_rows", "export_csv"]
+__all__ = [
+    "CSV_COLUMNS",
+    "MESSAGE_COLUMNS",
+    "message_rows",
+    "export_messages",
+    "OMED_ITEM",
+    "LIST_SEPARATOR",
+    "plain_text",
+    "number_text",
+    "csv_rows",
+    "export_csv",
+]
 
 log = logging.getLogger(__name__)
 
@@ -175,15 +186,35 @@ def _answer_line(patient: Patient, inst: Instance, row: AnswerRow, spec: Schedul
 def _scan_line(patient: Patient, inst: Instance, row: AnswerRow, scan: Scan) -> tuple[str, ...]:
     """Beside a product answer given by a photo of the box (issue 37): its CIP13, and the BDPM it was looked up in."""
     return _safe_labels(
-        patient.study_id, patient.site_code, patient.arm, inst.questionnaire_id, inst.questionnaire_version,
-        inst.questionnaire_hash or "", str(inst.id), inst.timepoint, row.item_id + CIP13_SUFFIX, scan.cip13 or "",
-        row.answered_at, row.received_at, "true" if row.superseded else "false", BOX_PHOTO_DERIVATION, row.source,
-        "", f"bdpm={scan.bdpm_date or ''}",
+        patient.study_id,
+        patient.site_code,
+        patient.arm,
+        inst.questionnaire_id,
+        inst.questionnaire_version,
+        inst.questionnaire_hash or "",
+        str(inst.id),
+        inst.timepoint,
+        row.item_id + CIP13_SUFFIX,
+        scan.cip13 or "",
+        row.answered_at,
+        row.received_at,
+        "true" if row.superseded else "false",
+        BOX_PHOTO_DERIVATION,
+        row.source,
+        "",
+        f"bdpm={scan.bdpm_date or ''}",
     )
 
 
-def _omed_line(patient: Patient, inst: Instance, rows: tuple[AnswerRow, ...], omed: OmedResult | None,
-               table: str, spec: ScheduleSpec, version: str) -> tuple[str, ...]:
+def _omed_line(
+    patient: Patient,
+    inst: Instance,
+    rows: tuple[AnswerRow, ...],
+    omed: OmedResult | None,
+    table: str,
+    spec: ScheduleSpec,
+    version: str,
+) -> tuple[str, ...]:
     """`version`: opioids.yaml's version now, used only when the OMED was not stamped when derived."""
     """The derived row; its times are those of the instance's newest answer row (when its inputs were last given)."""
     return _safe_labels(
@@ -200,8 +231,10 @@ def _omed_line(patient: Patient, inst: Instance, rows: tuple[AnswerRow, ...], om
         max((r.answered_at for r in rows), default=""),
         max((r.received_at for r in rows), default=""),
         "false",
-        OMED_DERIVATION.format(table=omed.table if omed is not None else table,
-                               version=omed.catalogue_version if omed is not None and omed.stamped else version),
+        OMED_DERIVATION.format(
+            table=omed.table if omed is not None else table,
+            version=omed.catalogue_version if omed is not None and omed.stamped else version,
+        ),
         "derived",
         FLAG_SEPARATOR.join(_omed_flags(omed, enrolled_after_rt_start(spec, patient))),
         _stamp_cell(omed),
@@ -242,16 +275,30 @@ ICPRE_ITEMS: Final[tuple[str, str]] = ("icpre_project", "icpre_strict")
 (`bot.domain.endpoints.Reading`; which is primary: questionnaires/trial.yaml)."""
 
 
-def _icpre_lines(patient: Patient, inst: Instance, project: object, strict: object,
-                 table: str) -> Iterator[tuple[str, ...]]:
+def _icpre_lines(
+    patient: Patient, inst: Instance, project: object, strict: object, table: str
+) -> Iterator[tuple[str, ...]]:
     """The pain response of a follow-up time point in both readings, as the report computes it (value empty
     when not assessable: no worst pain or no computable OMED there or at baseline)."""
     for item, category in zip(ICPRE_ITEMS, (project, strict)):
         yield _safe_labels(
-            patient.study_id, patient.site_code, patient.arm, inst.questionnaire_id, inst.questionnaire_version,
-            inst.questionnaire_hash or "", str(inst.id), inst.timepoint, item,
-            str(getattr(category, "value", category)) if category is not None else "", "", "", "false",
-            f"icpre:{item.removeprefix('icpre_')}:omed:{table}", "derived", "", "",
+            patient.study_id,
+            patient.site_code,
+            patient.arm,
+            inst.questionnaire_id,
+            inst.questionnaire_version,
+            inst.questionnaire_hash or "",
+            str(inst.id),
+            inst.timepoint,
+            item,
+            str(getattr(category, "value", category)) if category is not None else "",
+            "",
+            "",
+            "false",
+            f"icpre:{item.removeprefix('icpre_')}:omed:{table}",
+            "derived",
+            "",
+            "",
         )
 
 
@@ -279,15 +326,36 @@ def _instance_lines(patient: Patient, inst: Instance, rows: tuple[AnswerRow, ...
     """One row per instance fact: status, due (window opens), sent, closed (completed, or the window's end once
     missed, withdrawn or cancelled); every instance has them, those without any answer too."""
     status = export_status(inst, patient, bool(rows))
-    closed = inst.completed_at if inst.status == "completed" else (
-        inst.closes_at if inst.status in ("missed", "cancelled") else None)
-    values = (status, utc_iso(inst.opens_at), utc_iso(inst.sent_at) if inst.sent_at else "",
-              utc_iso(closed) if closed else "")
+    closed = (
+        inst.completed_at
+        if inst.status == "completed"
+        else (inst.closes_at if inst.status in ("missed", "cancelled") else None)
+    )
+    values = (
+        status,
+        utc_iso(inst.opens_at),
+        utc_iso(inst.sent_at) if inst.sent_at else "",
+        utc_iso(closed) if closed else "",
+    )
     for item, value in zip(INSTANCE_ITEMS, values):
         yield _safe_labels(
-            patient.study_id, patient.site_code, patient.arm, inst.questionnaire_id, inst.questionnaire_version,
-            inst.questionnaire_hash or "", str(inst.id), inst.timepoint, item, value, "", "", "false",
-            INSTANCE_DERIVATION, "derived", "", "",
+            patient.study_id,
+            patient.site_code,
+            patient.arm,
+            inst.questionnaire_id,
+            inst.questionnaire_version,
+            inst.questionnaire_hash or "",
+            str(inst.id),
+            inst.timepoint,
+            item,
+            value,
+            "",
+            "",
+            "false",
+            INSTANCE_DERIVATION,
+            "derived",
+            "",
+            "",
         )
 
 
@@ -318,8 +386,13 @@ def csv_rows(
             if inst.status == "completed":
                 yield _omed_line(patient, inst, rows, omeds.get(inst.id), table, spec, catalogue.version)
             if inst.timepoint in outcome.responses and scored.get(inst.timepoint) == inst.id:
-                yield from _icpre_lines(patient, inst, outcome.responses[inst.timepoint],
-                                        outcome.responses_strict.get(inst.timepoint), table)
+                yield from _icpre_lines(
+                    patient,
+                    inst,
+                    outcome.responses[inst.timepoint],
+                    outcome.responses_strict.get(inst.timepoint),
+                    table,
+                )
 
 
 async def export_csv(
@@ -353,8 +426,15 @@ async def export_csv(
 
 
 PATIENT_COLUMNS: Final[tuple[str, ...]] = (
-    "study_id", "site", "arm", "status", "rt_start", "fractions_planned", "last_fraction_planned",
-    "last_fraction_on", "fractions_delivered",
+    "study_id",
+    "site",
+    "arm",
+    "status",
+    "rt_start",
+    "fractions_planned",
+    "last_fraction_planned",
+    "last_fraction_on",
+    "fractions_delivered",
 )
 """The patient table: one line per patient, what the analysis needs beside the answers. `last_fraction_on` and
 `fractions_delivered` are what a clinician recorded (/fraction), empty when not recorded."""
@@ -365,12 +445,20 @@ def patient_rows(dataset: Dataset) -> Iterator[tuple[str, ...]]:
     from bot.domain.schedule import fraction_days
 
     for p in dataset.patients:
-        yield tuple(safe_text(cell) for cell in (
-            p.study_id, p.site_code, p.arm, p.status, p.rt_start.isoformat(), str(p.fractions),
-            fraction_days(p.rt_start, p.fractions)[-1].isoformat(),
-            p.last_fraction_on.isoformat() if p.last_fraction_on else "",
-            str(p.fractions_delivered) if p.fractions_delivered is not None else "",
-        ))
+        yield tuple(
+            safe_text(cell)
+            for cell in (
+                p.study_id,
+                p.site_code,
+                p.arm,
+                p.status,
+                p.rt_start.isoformat(),
+                str(p.fractions),
+                fraction_days(p.rt_start, p.fractions)[-1].isoformat(),
+                p.last_fraction_on.isoformat() if p.last_fraction_on else "",
+                str(p.fractions_delivered) if p.fractions_delivered is not None else "",
+            )
+        )
 
 
 async def export_patients(store: Store, out_path: str | Path) -> int:
@@ -388,8 +476,18 @@ async def export_patients(store: Store, out_path: str | Path) -> int:
 
 
 MESSAGE_COLUMNS: Final[tuple[str, ...]] = (
-    "study_id", "site", "arm", "message", "received_at", "telegram_date", "kind", "text", "flags", "instance",
-    "timepoint", "alert",
+    "study_id",
+    "site",
+    "arm",
+    "message",
+    "received_at",
+    "telegram_date",
+    "kind",
+    "text",
+    "flags",
+    "instance",
+    "timepoint",
+    "alert",
 )
 """The patients' own messages (issue 39, item 2): one line per row of `patient_messages` (append-only), oldest
 first. `message` is the row id; `received_at` and `telegram_date` are UTC; `kind` text, voice, audio, photo,
@@ -411,10 +509,23 @@ def message_rows(dataset: Dataset) -> Iterator[tuple[str, ...]]:
         if patient is None:
             continue
         inst = instances.get(m.instance_id) if m.instance_id is not None else None
-        yield tuple(safe_cell(cell) for cell in (
-            patient.study_id, patient.site_code, patient.arm, m.id, m.received_at, m.telegram_date, m.kind, m.text,
-            FLAG_SEPARATOR.join(m.flags), m.instance_id, inst.timepoint if inst else None, m.alert_id,
-        ))
+        yield tuple(
+            safe_cell(cell)
+            for cell in (
+                patient.study_id,
+                patient.site_code,
+                patient.arm,
+                m.id,
+                m.received_at,
+                m.telegram_date,
+                m.kind,
+                m.text,
+                FLAG_SEPARATOR.join(m.flags),
+                m.instance_id,
+                inst.timepoint if inst else None,
+                m.alert_id,
+            )
+        )
 
 
 async def export_messages(store: Store, out_path: str | Path) -> int:

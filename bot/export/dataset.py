@@ -109,9 +109,15 @@ class Dataset:
 
     @classmethod
     def build(
-        cls, patients: Sequence[Patient], instances: Sequence[Instance], answers: Sequence[AnswerRow],
-        *, team: Mapping[int, Sequence[TeamRegimen]] | None = None, stamps: Sequence[OmedStamp] = (),
-        texts: Mapping[str, Questionnaire] | None = None, messages: Sequence[MessageRow] = (),
+        cls,
+        patients: Sequence[Patient],
+        instances: Sequence[Instance],
+        answers: Sequence[AnswerRow],
+        *,
+        team: Mapping[int, Sequence[TeamRegimen]] | None = None,
+        stamps: Sequence[OmedStamp] = (),
+        texts: Mapping[str, Questionnaire] | None = None,
+        messages: Sequence[MessageRow] = (),
         scans: Mapping[int, Scan] | None = None,
     ) -> Dataset:
         """Index the records; `instances` and `answers` keep the order given."""
@@ -217,8 +223,9 @@ async def load_dataset(store: Store) -> Dataset:
             texts[digest] = Questionnaire.model_validate(_without_nulls(json.loads(body)))
         except (ValueError, TypeError):  # a text this code cannot read any more: the current file is used
             log.warning("questionnaire text %s cannot be read; its instances use the current file", digest)
-    return Dataset.build(patients, instances, answers, team=team, stamps=stamps, texts=texts, messages=messages,
-                         scans=scans)
+    return Dataset.build(
+        patients, instances, answers, team=team, stamps=stamps, texts=texts, messages=messages, scans=scans
+    )
 
 
 def instance_regimens(
@@ -241,10 +248,15 @@ def instance_regimens(
 def _from_stamp(stamp: OmedStamp) -> OmedResult:
     details = stamp.details
     return OmedResult(
-        mg=stamp.mg, table=stamp.table, unconverted=list(details.get("unconverted", [])),  # type: ignore[call-overload]
+        mg=stamp.mg,
+        table=stamp.table,
+        unconverted=list(details.get("unconverted", [])),  # type: ignore[call-overload]
         to_confirm=list(details.get("to_confirm", [])),  # type: ignore[call-overload]
-        catalogue_version=stamp.catalogue_version, carried_forward=bool(details.get("carried_forward")),
-        source=str(details.get("source", "patient")), stamped=True, rules_version=stamp.rules_version,
+        catalogue_version=stamp.catalogue_version,
+        carried_forward=bool(details.get("carried_forward")),
+        source=str(details.get("source", "patient")),
+        stamped=True,
+        rules_version=stamp.rules_version,
     )
 
 

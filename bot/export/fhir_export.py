@@ -259,7 +259,8 @@ def response_resource(
             entry["extension"] = [{"url": EXT_ANSWER_SOURCE, "valueCode": sources[item_id]}]
         if medications and item_id in medications:
             entry.setdefault("extension", []).append(
-                {"url": EXT_MEDICATION, "valueReference": {"reference": medications[item_id]}})
+                {"url": EXT_MEDICATION, "valueReference": {"reference": medications[item_id]}}
+            )
         items.append(entry)
     resource: dict[str, Any] = {
         "resourceType": "QuestionnaireResponse",
@@ -287,8 +288,11 @@ def medication_resource(scan: Scan, questionnaire_id: str, item: Item | None) ->
         codings.append(cip)
     if scan.product_code and item is not None:
         codings.append(_coding(questionnaire_id, item, scan.product_code))
-    resource: dict[str, Any] = {"resourceType": "Medication", "id": _fhir_id(f"med-{scan.id}"),
-                                "code": {"coding": codings}}
+    resource: dict[str, Any] = {
+        "resourceType": "Medication",
+        "id": _fhir_id(f"med-{scan.id}"),
+        "code": {"coding": codings},
+    }
     if scan.display:
         resource["code"]["text"] = scan.display
     if scan.bdpm_date:
@@ -323,7 +327,9 @@ def communication_resource(patient: Patient, message: MessageRow) -> dict[str, A
 
 
 def build_bundle(
-    dataset: Dataset, questionnaires: Mapping[str, Questionnaire], now: datetime,
+    dataset: Dataset,
+    questionnaires: Mapping[str, Questionnaire],
+    now: datetime,
     schedule: ScheduleSpec | None = None,
 ) -> dict[str, Any]:
     """The whole bundle, pure: the Questionnaires used by an answered instance, then one response per instance
@@ -342,14 +348,19 @@ def build_bundle(
             # change what earlier answers say they were asked; else the file loaded now.
             questionnaire = dataset.questionnaire_of(inst, questionnaires)
             if questionnaire is None:
-                log.warning("questionnaire %s is not loaded: its answers are typed from their values",
-                            inst.questionnaire_id)
+                log.warning(
+                    "questionnaire %s is not loaded: its answers are typed from their values", inst.questionnaire_id
+                )
             else:
                 used.setdefault((questionnaire.id, questionnaire.version), questionnaire)
                 if questionnaire.version != inst.questionnaire_version:
-                    log.warning("instance %s was answered with %s version %s; the definition exported is "
-                                "version %s", inst.id, inst.questionnaire_id, inst.questionnaire_version,
-                                questionnaire.version)
+                    log.warning(
+                        "instance %s was answered with %s version %s; the definition exported is version %s",
+                        inst.id,
+                        inst.questionnaire_id,
+                        inst.questionnaire_version,
+                        questionnaire.version,
+                    )
             authored = max(row.answered_at for row in rows)
             current = dataset.current_rows(inst.id)
             flags: dict[str, None] = {}
@@ -361,14 +372,23 @@ def build_bundle(
                 if scan is None:
                     continue
                 url = _full_url("Medication", str(scan.id))
-                definition = questionnaire.item(item_id) if questionnaire is not None and \
-                    item_id in questionnaire.item_ids else None
-                medications.append({"fullUrl": url,
-                                     "resource": medication_resource(scan, inst.questionnaire_id, definition)})
+                definition = (
+                    questionnaire.item(item_id)
+                    if questionnaire is not None and item_id in questionnaire.item_ids
+                    else None
+                )
+                medications.append(
+                    {"fullUrl": url, "resource": medication_resource(scan, inst.questionnaire_id, definition)}
+                )
                 linked[item_id] = url
             resource = response_resource(
-                patient, inst, dataset.current_answers(inst.id), authored, questionnaire,
-                sources={item_id: row.source for item_id, row in current.items()}, flags=list(flags),
+                patient,
+                inst,
+                dataset.current_answers(inst.id),
+                authored,
+                questionnaire,
+                sources={item_id: row.source for item_id, row in current.items()},
+                flags=list(flags),
                 medications=linked,
             )
             responses.append({"fullUrl": _full_url("QuestionnaireResponse", str(inst.id)), "resource": resource})
@@ -382,7 +402,8 @@ def build_bundle(
     by_id = {p.id: p for p in dataset.patients}
     communications = [
         {"fullUrl": _full_url("Communication", str(m.id)), "resource": communication_resource(by_id[m.patient_id], m)}
-        for m in dataset.messages if m.patient_id in by_id
+        for m in dataset.messages
+        if m.patient_id in by_id
     ]
     return {
         "resourceType": "Bundle",
@@ -409,7 +430,11 @@ def validate_bundle(bundle: Mapping[str, Any]) -> None:
     for entry in bundle.get("entry", ()):
         resource = entry["resource"]
         if resource["resourceType"] == "QuestionnaireResponse" and resource["status"] not in (
-            "in-progress", "completed", "amended", "entered-in-error", "stopped"
+            "in-progress",
+            "completed",
+            "amended",
+            "entered-in-error",
+            "stopped",
         ):
             raise ExportError(f"The FHIR bundle does not validate: response status {resource['status']!r}.")
         if resource["resourceType"] == "Communication" and resource["status"] != "completed":

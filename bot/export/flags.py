@@ -34,8 +34,11 @@ def enrolled_after_rt_start(spec: ScheduleSpec, patient: Patient) -> bool:
 def answer_flags(spec: ScheduleSpec, patient: Patient, instance: Instance, answered_at: str) -> list[str]:
     """The flags of one answer row (stored UTC text `answered_at`), in a fixed order."""
     flags: list[str] = []
-    if (instance.questionnaire_id == spec.baseline.questionnaire and instance.timepoint == spec.baseline.label
-            and answered_after_rt_start(spec, patient.rt_start, parse_utc(answered_at))):
+    if (
+        instance.questionnaire_id == spec.baseline.questionnaire
+        and instance.timepoint == spec.baseline.label
+        and answered_after_rt_start(spec, patient.rt_start, parse_utc(answered_at))
+    ):
         flags.append(AFTER_RT_START)
     if enrolled_after_rt_start(spec, patient):
         flags.append(ENROLLED_AFTER_RT_START)

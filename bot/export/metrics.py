@@ -74,7 +74,16 @@ ALL: Final[str] = "all"
 BASELINE_PLOT_DAY: Final[int] = -1
 """Where the baseline (before day 0, no study day) is drawn on the study-day axis of the plot."""
 REPORT_COLUMNS: Final[tuple[str, ...]] = (
-    "arm", "site", "timepoint", "measure", "analysis", "n", "denominator", "percent", "ci95_low", "ci95_high",
+    "arm",
+    "site",
+    "timepoint",
+    "measure",
+    "analysis",
+    "n",
+    "denominator",
+    "percent",
+    "ci95_low",
+    "ci95_high",
 )
 
 
@@ -171,8 +180,11 @@ def patient_outcome(
     flare: FlareResult | None = None
     if baseline_pain is not None and baseline_omed is not None:
         diary = [
-            DiaryDay(inst.study_day, _pain(answers.get(PAIN_ITEM), f"{patient.study_id}/{inst.timepoint}"),
-                     _mg(omeds.get(inst.id)))
+            DiaryDay(
+                inst.study_day,
+                _pain(answers.get(PAIN_ITEM), f"{patient.study_id}/{inst.timepoint}"),
+                _mg(omeds.get(inst.id)),
+            )
             for inst, answers in history
             if inst.questionnaire_id == plan.daily_questionnaire and inst.study_day is not None
         ]
@@ -308,8 +320,9 @@ def _pct(value: float | None) -> str:
     return "" if value is None else f"{100 * value:.2f}"
 
 
-def _row(g: GroupSummary, timepoint: str, measure: str, analysis: str, n: int, denominator: int | None,
-         ci: bool = False) -> tuple[str, ...]:
+def _row(
+    g: GroupSummary, timepoint: str, measure: str, analysis: str, n: int, denominator: int | None, ci: bool = False
+) -> tuple[str, ...]:
     """One tidy line; percent (and the Wilson 95 % interval when `ci`) of n over the denominator."""
     if denominator is None:
         return (g.arm, g.site, timepoint, measure, analysis, str(n), "", "", "", "")
@@ -353,8 +366,9 @@ def comparison_rows(groups: Sequence[GroupSummary], plan: ReportPlan, trial: Tri
     return rows
 
 
-def report_rows(groups: Sequence[GroupSummary], plan: ReportPlan,
-                trial: TrialSpec | None = None) -> list[tuple[str, ...]]:
+def report_rows(
+    groups: Sequence[GroupSummary], plan: ReportPlan, trial: TrialSpec | None = None
+) -> list[tuple[str, ...]]:
     """The tidy table of `report.csv` (columns `REPORT_COLUMNS`); percentages are 0–100. Each follow-up gives the
     project's reading and the strict one (`STRICT_SUFFIX`); with `trial`, the between-arm comparison follows."""
     rows: list[tuple[str, ...]] = []
@@ -373,11 +387,21 @@ def report_rows(groups: Sequence[GroupSummary], plan: ReportPlan,
             t = g.responses_strict.get(label)
             if t is not None:
                 for category in RESPONSE_ORDER:
-                    rows.append(_row(g, label, category.value, "evaluable" + STRICT_SUFFIX, t.count(category),
-                                     t.n_evaluable, ci=True))
+                    rows.append(
+                        _row(
+                            g,
+                            label,
+                            category.value,
+                            "evaluable" + STRICT_SUFFIX,
+                            t.count(category),
+                            t.n_evaluable,
+                            ci=True,
+                        )
+                    )
                 rows.append(_row(g, label, "responders", "itt" + STRICT_SUFFIX, t.responders, t.n_itt, ci=True))
-                rows.append(_row(g, label, "responders", "evaluable" + STRICT_SUFFIX, t.responders, t.n_evaluable,
-                                 ci=True))
+                rows.append(
+                    _row(g, label, "responders", "evaluable" + STRICT_SUFFIX, t.responders, t.n_evaluable, ci=True)
+                )
         rows.append(_row(g, "", "pain_flare", "", g.flares, g.flare_assessable, ci=True))
         rows.append(_row(g, "", "unresolved_worsening", "", g.unresolved_worsening, g.flare_assessable))
         rows.append(_row(g, "", "questionnaires_completed", "", g.completed, None))

@@ -118,11 +118,13 @@ def read_directory(directory: Path) -> BdpmData:
     for p in presentations:
         if not (len(p.cip13) == 13 and p.cip13.isdigit()):
             raise BdpmError(f"{FILES['presentations']}: CIS {p.cis}: CIP13 {p.cip13!r} is not 13 digits")
-    compositions = tuple(
-        BdpmComponent(*r[:8]) for r in _rows(FILES["compositions"], texts["compositions"], 8)
-    )
+    compositions = tuple(BdpmComponent(*r[:8]) for r in _rows(FILES["compositions"], texts["compositions"], 8))
     counts = {"products": len(products), "presentations": len(presentations), "compositions": len(compositions)}
     return BdpmData(
-        products=products, presentations=presentations, compositions=compositions,
-        files=tuple(BdpmFile(name, enc, stamp, counts[key]) for key, (name, enc, stamp) in zip(FILES, files, strict=True)),
+        products=products,
+        presentations=presentations,
+        compositions=compositions,
+        files=tuple(
+            BdpmFile(name, enc, stamp, counts[key]) for key, (name, enc, stamp) in zip(FILES, files, strict=True)
+        ),
     )

@@ -15,8 +15,10 @@ from bot.medicines.bdpm import BdpmError, read_directory
 def add_command(sub: argparse._SubParsersAction) -> None:
     medicines = sub.add_parser("medicines", help="the French public drug database (BDPM) for box photos")
     actions = medicines.add_subparsers(dest="medicines_command", required=True)
-    load = actions.add_parser("import", help="load CIS_bdpm.txt, CIS_CIP_bdpm.txt and CIS_COMPO_bdpm.txt from DIR "
-                                             "(replaces the previous import)")
+    load = actions.add_parser(
+        "import",
+        help="load CIS_bdpm.txt, CIS_CIP_bdpm.txt and CIS_COMPO_bdpm.txt from DIR (replaces the previous import)",
+    )
     load.add_argument("directory", help="folder holding the three files")
 
 
@@ -43,9 +45,14 @@ async def _import(settings: Settings, data: object) -> None:
     try:
         async with store.transaction() as tx:
             await medicines.replace_bdpm(tx, data, now=clock.now())
-            await audit.record(tx, at=clock.now(), actor="cli", action="bdpm_import", entity="bdpm",
-                               new_value={f.name: {"rows": f.rows, "encoding": f.encoding, "date": f.file_date}
-                                          for f in data.files})
+            await audit.record(
+                tx,
+                at=clock.now(),
+                actor="cli",
+                action="bdpm_import",
+                entity="bdpm",
+                new_value={f.name: {"rows": f.rows, "encoding": f.encoding, "date": f.file_date} for f in data.files},
+            )
             await tx.commit()
     finally:
         await store.close()

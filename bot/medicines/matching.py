@@ -26,14 +26,26 @@ from bot.domain.omed import OpioidCatalogue, Product
 
 #: Substance keyword in a BDPM substance name → the catalogue's substance.
 SUBSTANCES = {
-    "morphine": "morphine", "opium": "morphine", "oxycodone": "oxycodone", "hydromorphone": "hydromorphone",
-    "fentanyl": "fentanyl", "tramadol": "tramadol", "codeine": "codeine", "tapentadol": "tapentadol",
-    "buprenorphine": "buprenorphine", "methadone": "methadone",
+    "morphine": "morphine",
+    "opium": "morphine",
+    "oxycodone": "oxycodone",
+    "hydromorphone": "hydromorphone",
+    "fentanyl": "fentanyl",
+    "tramadol": "tramadol",
+    "codeine": "codeine",
+    "tapentadol": "tapentadol",
+    "buprenorphine": "buprenorphine",
+    "methadone": "methadone",
 }
 #: BDPM route (« Voies d'administration ») → the catalogue routes it may be.
 ROUTES = {
-    "orale": {"oral"}, "sublinguale": {"sublingual", "buccal"}, "buccale": {"buccal"}, "gingivale": {"buccal"},
-    "transdermique": {"transdermal"}, "nasale": {"nasal"}, "sous-cutanee": {"subcutaneous"},
+    "orale": {"oral"},
+    "sublinguale": {"sublingual", "buccal"},
+    "buccale": {"buccal"},
+    "gingivale": {"buccal"},
+    "transdermique": {"transdermal"},
+    "nasale": {"nasal"},
+    "sous-cutanee": {"subcutaneous"},
     "intraveineuse": {"intravenous"},
 }
 #: Other names a generic family's label lists (the fentanyl patches: « générique, Matrifen… »).
@@ -123,15 +135,20 @@ def match_product(facts: BoxFacts, catalogue: OpioidCatalogue, *, among: Iterabl
     substance, strength = opioid
     routes = _catalogue_routes(facts.routes)
     allowed = set(among) if among is not None else None
-    candidates = [p for p in catalogue.products
-                  if p.ask_patient and p.substance == substance and p.route in routes
-                  and (allowed is None or p.code in allowed)]
+    candidates = [
+        p
+        for p in catalogue.products
+        if p.ask_patient and p.substance == substance and p.route in routes and (allowed is None or p.code in allowed)
+    ]
     words = _words(facts.name)
     brand = words[0] if words else ""
     named = [p for p in candidates if not _is_generic(p) and _words(p.label)[:1] == [brand]]
     if not named:
         named = [p for p in candidates if _is_generic(p) and brand in _words(p.label) and _form_fits(p, facts)]
-    fitting = [p for p in named
-               if p.unit != "tablet" or (strength is not None and p.mg_per_unit is not None
-                                         and abs(p.mg_per_unit - strength) < 1e-6)]
+    fitting = [
+        p
+        for p in named
+        if p.unit != "tablet"
+        or (strength is not None and p.mg_per_unit is not None and abs(p.mg_per_unit - strength) < 1e-6)
+    ]
     return fitting[0].code if len(fitting) == 1 else None

@@ -36,17 +36,50 @@ class SampleBox:
 
 
 BOXES: tuple[SampleBox, ...] = (
-    SampleBox("skenan30", "Skenan LP 30 mg", "69998001",
-              "SKENAN L.P. 30 mg, microgranules à libération prolongée en gélule",
-              "microgranules à libération prolongée en gélule", "orale", "gélule",
-              (("SULFATE DE MORPHINE PENTAHYDRATÉ", "30 mg", "SA"),), 80001),
-    SampleBox("oxycontin20", "Oxycontin LP 20 mg", "69998002", "OXYCONTIN L.P. 20 mg, comprimé pelliculé à libération "
-              "prolongée", "comprimé pelliculé à libération prolongée", "orale", "comprimé",
-              (("CHLORHYDRATE D'OXYCODONE", "20 mg", "SA"),), 80002),
-    SampleBox("actiskenan10", "Actiskenan 10 mg (interdose)", "69998003", "ACTISKENAN 10 mg, gélule", "gélule",
-              "orale", "gélule", (("SULFATE DE MORPHINE PENTAHYDRATÉ", "10 mg", "SA"),), 80003),
-    SampleBox("doliprane1000", "Doliprane 1000 mg (pas un opioïde)", "69998004", "DOLIPRANE 1000 mg, comprimé",
-              "comprimé", "orale", "comprimé", (("PARACÉTAMOL", "1000 mg", "SA"),), 80004),
+    SampleBox(
+        "skenan30",
+        "Skenan LP 30 mg",
+        "69998001",
+        "SKENAN L.P. 30 mg, microgranules à libération prolongée en gélule",
+        "microgranules à libération prolongée en gélule",
+        "orale",
+        "gélule",
+        (("SULFATE DE MORPHINE PENTAHYDRATÉ", "30 mg", "SA"),),
+        80001,
+    ),
+    SampleBox(
+        "oxycontin20",
+        "Oxycontin LP 20 mg",
+        "69998002",
+        "OXYCONTIN L.P. 20 mg, comprimé pelliculé à libération prolongée",
+        "comprimé pelliculé à libération prolongée",
+        "orale",
+        "comprimé",
+        (("CHLORHYDRATE D'OXYCODONE", "20 mg", "SA"),),
+        80002,
+    ),
+    SampleBox(
+        "actiskenan10",
+        "Actiskenan 10 mg (interdose)",
+        "69998003",
+        "ACTISKENAN 10 mg, gélule",
+        "gélule",
+        "orale",
+        "gélule",
+        (("SULFATE DE MORPHINE PENTAHYDRATÉ", "10 mg", "SA"),),
+        80003,
+    ),
+    SampleBox(
+        "doliprane1000",
+        "Doliprane 1000 mg (pas un opioïde)",
+        "69998004",
+        "DOLIPRANE 1000 mg, comprimé",
+        "comprimé",
+        "orale",
+        "comprimé",
+        (("PARACÉTAMOL", "1000 mg", "SA"),),
+        80004,
+    ),
 )
 #: A photo without any code ("the code could not be read").
 NO_CODE = "sans_code"
@@ -57,10 +90,16 @@ def sample_bdpm() -> BdpmData:
     presentations = tuple(BdpmPresentation(b.cip13, b.cis, b.cip13[5:12], "1 boîte") for b in BOXES)
     compositions = tuple(
         BdpmComponent(b.cis, b.element, str(9000 + i), substance, strength, f"un {b.element}", nature, str(i))
-        for b in BOXES for i, (substance, strength, nature) in enumerate(b.components, start=1))
+        for b in BOXES
+        for i, (substance, strength, nature) in enumerate(b.components, start=1)
+    )
     counts = {"products": len(products), "presentations": len(presentations), "compositions": len(compositions)}
-    return BdpmData(products=products, presentations=presentations, compositions=compositions,
-                    files=tuple(BdpmFile(name, "utf-8", SAMPLE_DATE, counts[key]) for key, name in FILES.items()))
+    return BdpmData(
+        products=products,
+        presentations=presentations,
+        compositions=compositions,
+        files=tuple(BdpmFile(name, "utf-8", SAMPLE_DATE, counts[key]) for key, name in FILES.items()),
+    )
 
 
 def sample_photo(key: str) -> bytes:

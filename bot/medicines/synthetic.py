@@ -58,8 +58,7 @@ def _clutter(draw: ImageDraw.ImageDraw, size: tuple[int, int], rng: random.Rando
         elif shape == 2:
             draw.ellipse((x, y, x + rng.randrange(10, 120), y + rng.randrange(10, 120)), outline=colour, width=3)
         else:
-            draw.text((x, y), rng.choice(["LP 30 mg", "gélule", "Lot", "EXP", "14 gélules", "voie orale"]),
-                      fill=colour)
+            draw.text((x, y), rng.choice(["LP 30 mg", "gélule", "Lot", "EXP", "14 gélules", "voie orale"]), fill=colour)
 
 
 def _perspective_coeffs(src: list[tuple[float, float]], dst: list[tuple[float, float]]) -> list[float]:
@@ -104,11 +103,20 @@ def make_photo(kind: str, rng: random.Random) -> SamplePhoto:
     if kind in ("perspective", "mixed"):
         w, h = photo.size
         j = 0.18 if not mixed else 0.10
-        dst = [(rng.uniform(0, j) * w, rng.uniform(0, j) * h), (w - rng.uniform(0, j) * w, rng.uniform(0, j) * h),
-               (w - rng.uniform(0, j) * w, h - rng.uniform(0, j) * h), (rng.uniform(0, j) * w, h - rng.uniform(0, j) * h)]
+        dst = [
+            (rng.uniform(0, j) * w, rng.uniform(0, j) * h),
+            (w - rng.uniform(0, j) * w, rng.uniform(0, j) * h),
+            (w - rng.uniform(0, j) * w, h - rng.uniform(0, j) * h),
+            (rng.uniform(0, j) * w, h - rng.uniform(0, j) * h),
+        ]
         src = [(0.0, 0.0), (float(w), 0.0), (float(w), float(h)), (0.0, float(h))]
-        photo = photo.transform(photo.size, Image.Transform.PERSPECTIVE, _perspective_coeffs(src, dst),
-                                Image.Resampling.BICUBIC, fillcolor=box_colour)
+        photo = photo.transform(
+            photo.size,
+            Image.Transform.PERSPECTIVE,
+            _perspective_coeffs(src, dst),
+            Image.Resampling.BICUBIC,
+            fillcolor=box_colour,
+        )
     if kind in ("blur", "mixed"):
         photo = photo.filter(ImageFilter.GaussianBlur(rng.uniform(0.5, 2.0 if not mixed else 1.2)))
 

@@ -47,7 +47,7 @@ ANALYSIS_LABELS: Final[dict[str, str]] = {
 
 
 def _count(n: int, denominator: int) -> str:
-    """"n/d (p %)", without its interval (that has a column of its own) — or "n/0"."""
+    """ "n/d (p %)", without its interval (that has a column of its own) — or "n/0"."""
     if denominator == 0:
         return f"{n}/0"
     return f"{n}/{denominator} ({100 * n / denominator:.1f} %)"
@@ -70,8 +70,7 @@ def _group_title(g: GroupSummary) -> str:
     return f"{_arm_name(g.arm)}, {site}"
 
 
-def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], primary: Sequence[bool] = (),
-           css: str = "") -> str:
+def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], primary: Sequence[bool] = (), css: str = "") -> str:
     head = "".join(f"<th>{escape(h)}</th>" for h in headers)
     body = []
     for i, row in enumerate(rows):
@@ -107,14 +106,22 @@ def _primary_arms(groups: Sequence[GroupSummary], plan: ReportPlan, trial: Trial
         if s is None:
             continue
         for analysis, denominator in (("itt", s.n_itt), ("evaluable", s.n_evaluable)):
-            rows.append((_arm_name(g.arm), ANALYSIS_LABELS[analysis + ("_strict" if strict else "")],
-                         _count(s.responders, denominator), _ci(s.responders, denominator)))
+            rows.append(
+                (
+                    _arm_name(g.arm),
+                    ANALYSIS_LABELS[analysis + ("_strict" if strict else "")],
+                    _count(s.responders, denominator),
+                    _ci(s.responders, denominator),
+                )
+            )
             primary.append(analysis == "itt" and g.arm != ALL)
     reading = "strict" if strict else "project's"
-    return (f"<h2>Primary end point: pain response at {escape(plan.primary)}</h2>"
-            f"<p>International consensus pain response (complete + partial), {reading} reading. "
-            "Responders / patients, proportion, Wilson 95 % CI.</p>"
-            + _table(["Arm", "Analysis", "Responders", "95 % CI (%)"], rows, primary, css="labels"))
+    return (
+        f"<h2>Primary end point: pain response at {escape(plan.primary)}</h2>"
+        f"<p>International consensus pain response (complete + partial), {reading} reading. "
+        "Responders / patients, proportion, Wilson 95 % CI.</p>"
+        + _table(["Arm", "Analysis", "Responders", "95 % CI (%)"], rows, primary, css="labels")
+    )
 
 
 def _comparison(groups: Sequence[GroupSummary], plan: ReportPlan, trial: TrialSpec | None) -> str:
@@ -127,41 +134,60 @@ def _comparison(groups: Sequence[GroupSummary], plan: ReportPlan, trial: TrialSp
     if trial.primary_reading == "strict":
         differences.sort(key=lambda r: not r[4].endswith("_strict"))
     c = trial.comparison
-    text = (f"<h2>Difference between arms at {escape(plan.primary or '')}</h2><p>Primary reading of the consensus: "
-            f"<b>{escape(trial.primary_reading)}</b> (questionnaires/trial.yaml). Responders, "
-            f"{escape(c.experimental_arm)} − {escape(c.reference_arm)}, in percentage points, Newcombe hybrid score "
-            f"95 % CI (Stat Med 1998;17:873-890). Non-inferiority margin: −{100 * c.non_inferiority_margin:.1f} "
-            f"points ({escape(c.margin_source)})</p>")
+    text = (
+        f"<h2>Difference between arms at {escape(plan.primary or '')}</h2><p>Primary reading of the consensus: "
+        f"<b>{escape(trial.primary_reading)}</b> (questionnaires/trial.yaml). Responders, "
+        f"{escape(c.experimental_arm)} − {escape(c.reference_arm)}, in percentage points, Newcombe hybrid score "
+        f"95 % CI (Stat Med 1998;17:873-890). Non-inferiority margin: −{100 * c.non_inferiority_margin:.1f} "
+        f"points ({escape(c.margin_source)})</p>"
+    )
     if not differences:
         return text + "<p>Both arms are needed for a difference.</p>"
-    table_rows = [(ANALYSIS_LABELS.get(r[4], r[4]), r[7], f"{r[8]} to {r[9]}") if r[7]
-                  else (ANALYSIS_LABELS.get(r[4], r[4]), "—", "not estimable: an arm has no patient in this analysis")
-                  for r in differences]
+    table_rows = [
+        (ANALYSIS_LABELS.get(r[4], r[4]), r[7], f"{r[8]} to {r[9]}")
+        if r[7]
+        else (ANALYSIS_LABELS.get(r[4], r[4]), "—", "not estimable: an arm has no patient in this analysis")
+        for r in differences
+    ]
     return text + _table(["Analysis", "Difference (points)", "95 % CI (points)"], table_rows, [True])
 
 
 def _response_table(g: GroupSummary, plan: ReportPlan, strict: bool = False) -> str:
     """Categories per follow-up as "n/d (p %)" (their intervals are in report.csv); responders with their CI in
     the next column."""
-    headers = ["Time point", *(c.value.capitalize() for c in RESPONSE_ORDER), "Missing", "Not evaluable",
-               "Responders (ITT)", "95 % CI", "Responders (evaluable)", "95 % CI"]
+    headers = [
+        "Time point",
+        *(c.value.capitalize() for c in RESPONSE_ORDER),
+        "Missing",
+        "Not evaluable",
+        "Responders (ITT)",
+        "95 % CI",
+        "Responders (evaluable)",
+        "95 % CI",
+    ]
     rows, primary = [], []
     for label in plan.followups:
         s: ResponseSummary = (g.responses_strict if strict else g.responses)[label]
-        rows.append([f"{label} (primary)" if label == plan.primary else label,
-                     *(_count(s.count(c), s.n_evaluable) for c in RESPONSE_ORDER),
-                     str(s.n_missing), str(s.n_not_evaluable),
-                     _count(s.responders, s.n_itt), _ci(s.responders, s.n_itt),
-                     _count(s.responders, s.n_evaluable), _ci(s.responders, s.n_evaluable)])
+        rows.append(
+            [
+                f"{label} (primary)" if label == plan.primary else label,
+                *(_count(s.count(c), s.n_evaluable) for c in RESPONSE_ORDER),
+                str(s.n_missing),
+                str(s.n_not_evaluable),
+                _count(s.responders, s.n_itt),
+                _ci(s.responders, s.n_itt),
+                _count(s.responders, s.n_evaluable),
+                _ci(s.responders, s.n_evaluable),
+            ]
+        )
         primary.append(label == plan.primary)
     return _table(headers, rows, primary)
 
 
 def _group_section(g: GroupSummary, plan: ReportPlan) -> str:
-    return (f"{_summary_table(g)}"
-            f"<h3>Pain response (project's reading)</h3>{_response_table(g, plan)}"
-            + (f"<h3>Pain response (strict reading)</h3>{_response_table(g, plan, strict=True)}"
-               if g.responses_strict else ""))
+    return f"{_summary_table(g)}<h3>Pain response (project's reading)</h3>{_response_table(g, plan)}" + (
+        f"<h3>Pain response (strict reading)</h3>{_response_table(g, plan, strict=True)}" if g.responses_strict else ""
+    )
 
 
 def _events(events: Sequence[IntercurrentEvent]) -> str:
@@ -173,19 +199,30 @@ def _events(events: Sequence[IntercurrentEvent]) -> str:
         f"<td>{escape(e.note or '')}</td></tr>"
         for e in events
     )
-    return ("<h2>Intercurrent events</h2><table><thead><tr><th>Patient</th><th>Date</th><th>Event</th>"
-            f"<th>Note</th></tr></thead><tbody>{body}</tbody></table>")
+    return (
+        "<h2>Intercurrent events</h2><table><thead><tr><th>Patient</th><th>Date</th><th>Event</th>"
+        f"<th>Note</th></tr></thead><tbody>{body}</tbody></table>"
+    )
 
 
-def render_html(groups: Sequence[GroupSummary], plan: ReportPlan, plot_png: str, *, generated: datetime,
-                table: str, trial: TrialSpec | None = None, events: Sequence[IntercurrentEvent] = ()) -> str:
+def render_html(
+    groups: Sequence[GroupSummary],
+    plan: ReportPlan,
+    plot_png: str,
+    *,
+    generated: datetime,
+    table: str,
+    trial: TrialSpec | None = None,
+    events: Sequence[IntercurrentEvent] = (),
+) -> str:
     """The whole page: the primary end point per arm and the difference between arms first, then the plot, the
     pooled arms, each site (folded), the intercurrent events (issue 39: the team looks for the result first)."""
     pooled = [g for g in groups if g.site == ALL]
     by_site = [g for g in groups if g.site != ALL]
     sections = [f"<h2>Details: {escape(_group_title(g))}</h2>{_group_section(g, plan)}" for g in pooled]
-    sections += [f"<details><summary>{escape(_group_title(g))}</summary>{_group_section(g, plan)}</details>"
-                 for g in by_site]
+    sections += [
+        f"<details><summary>{escape(_group_title(g))}</summary>{_group_section(g, plan)}</details>" for g in by_site
+    ]
     if by_site:
         sections.insert(len(pooled), "<h2>Details per site</h2>")
     return f"""<!DOCTYPE html>
@@ -209,7 +246,7 @@ analysis counts only assessed evaluable patients. Pain flare: Hird A. et al., In
 progression category (docs/clinical/pain-response.md): the project's counts a rise of 2 or more with an analgesic
 increase, and a fall of 1 with an analgesic increase, as progression; the strict one as indeterminate.</p>
 <img alt="Mean worst pain by study day and arm" src="data:image/png;base64,{plot_png}">
-{''.join(sections)}
+{"".join(sections)}
 {_events(events)}
 </body>
 </html>

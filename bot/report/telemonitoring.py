@@ -42,8 +42,14 @@ from bot.storage import alerts as alert_repo
 from bot.storage import reports as report_repo
 from bot.storage.store import Store, Tx
 
-__all__ = ["TELEMONITORING_CSV", "Activity", "build_telemonitoring", "load_activity", "load_ladders",
-           "telemonitoring_rows"]
+__all__ = [
+    "TELEMONITORING_CSV",
+    "Activity",
+    "build_telemonitoring",
+    "load_activity",
+    "load_ladders",
+    "telemonitoring_rows",
+]
 
 TELEMONITORING_CSV: Final[str] = "telemonitoring.csv"
 COLUMNS: Final[tuple[str, ...]] = ("scope", "severity", "metric", "value", "ci_low", "ci_high")
@@ -91,8 +97,15 @@ def _step_at_ack(alert: AlertFact, ladders: Ladders) -> tuple[str, datetime] | N
     return reached[-1] if reached else None
 
 
-def _scope_rows(scope: str, severity: str, alerts: list[AlertFact], data: AlertData, suppressed: int,
-                patient_weeks: float, ladders: Ladders | None = None) -> Iterable[tuple[object, ...]]:
+def _scope_rows(
+    scope: str,
+    severity: str,
+    alerts: list[AlertFact],
+    data: AlertData,
+    suppressed: int,
+    patient_weeks: float,
+    ladders: Ladders | None = None,
+) -> Iterable[tuple[object, ...]]:
     ids = {a.id for a in alerts}
     first_action: dict[int, datetime] = {}
     current: dict[tuple[int, str], str] = {}
@@ -107,8 +120,14 @@ def _scope_rows(scope: str, severity: str, alerts: list[AlertFact], data: AlertD
     confirmed = sum(code in CONFIRMED_OUTCOMES for code in outcomes)
 
     def row(metric: str, value: object, ci: tuple[float, float] | None = None) -> tuple[object, ...]:
-        return (scope, severity, metric, value, "" if ci is None else round(ci[0], 4),
-                "" if ci is None else round(ci[1], 4))
+        return (
+            scope,
+            severity,
+            metric,
+            value,
+            "" if ci is None else round(ci[0], 4),
+            "" if ci is None else round(ci[1], 4),
+        )
 
     yield row("alerts", len(alerts))
     yield row("acknowledged", len(ack))
@@ -140,7 +159,9 @@ def _scope_rows(scope: str, severity: str, alerts: list[AlertFact], data: AlertD
         yield row(f"ack_minutes_from_step:{step}_p90", _p90(values))
 
 
-def telemonitoring_rows(data: AlertData, activity: Activity, ladders: Ladders | None = None) -> list[tuple[object, ...]]:
+def telemonitoring_rows(
+    data: AlertData, activity: Activity, ladders: Ladders | None = None
+) -> list[tuple[object, ...]]:
     """The report's lines (pure): `all`, then each severity, then each rule (most alerts first, then by id).
     `ladders`: each alert's rungs (`load_ladders`), for the time to acknowledgement per rung."""
     rows: list[tuple[object, ...]] = []
@@ -149,9 +170,16 @@ def telemonitoring_rows(data: AlertData, activity: Activity, ladders: Ladders | 
     rows += [("all", "", f"suppressed:{r}", sum(s.reason == r for s in data.suppressed), "", "") for r in reasons]
     rows.append(("all", "", "questionnaires", activity.questionnaires, "", ""))
     rows.append(("all", "", "questionnaires_alerting", len(activity.alerting_instances), "", ""))
-    rows.append(("all", "", "questionnaires_alerting_fraction",
-                 round(len(activity.alerting_instances) / activity.questionnaires, 4) if activity.questionnaires
-                 else "", "", ""))
+    rows.append(
+        (
+            "all",
+            "",
+            "questionnaires_alerting_fraction",
+            round(len(activity.alerting_instances) / activity.questionnaires, 4) if activity.questionnaires else "",
+            "",
+            "",
+        )
+    )
     rows.append(("all", "", "patient_weeks", round(activity.patient_weeks, 2), "", ""))
     severity_of = {a.rule_id: a.severity for a in data.alerts}
     for severity in ("urgent", "same_day", "info"):
@@ -166,8 +194,9 @@ def telemonitoring_rows(data: AlertData, activity: Activity, ladders: Ladders | 
     for rule_id in sorted(counts, key=lambda r: (-counts[r], r)):
         chosen = [a for a in data.alerts if a.rule_id == rule_id]
         quiet = sum(s.rule_id == rule_id for s in data.suppressed)
-        rows += _scope_rows(f"rule:{rule_id}", severity_of.get(rule_id, ""), chosen, data, quiet,
-                            activity.patient_weeks, ladders)
+        rows += _scope_rows(
+            f"rule:{rule_id}", severity_of.get(rule_id, ""), chosen, data, quiet, activity.patient_weeks, ladders
+        )
     return rows
 
 

@@ -112,8 +112,12 @@ async def build_report(
 
     plot = mean_pain_png(mean_pain_by_day(members))
     html_path = out / REPORT_HTML
-    atomic_write(html_path, render_html(groups, plan, plot, generated=now or SystemClock().now(), table=table_id,
-                                              trial=spec, events=events))
+    atomic_write(
+        html_path,
+        render_html(
+            groups, plan, plot, generated=now or SystemClock().now(), table=table_id, trial=spec, events=events
+        ),
+    )
     bar.advance()
     bar.close()
     log.info("report for %s patients written to %s", len(members), out)

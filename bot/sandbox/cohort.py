@@ -202,8 +202,9 @@ class Clinical:
 
     def absent(self, day: int) -> bool:
         """Dead or in hospital on `day`: no answer, no message."""
-        return (self.death_day is not None and day >= self.death_day) or \
-            (self.hospital is not None and self.hospital[0] <= day <= self.hospital[1])
+        return (self.death_day is not None and day >= self.death_day) or (
+            self.hospital is not None and self.hospital[0] <= day <= self.hospital[1]
+        )
 
 
 def draw_clinical(rng: random.Random, params: Parameters | None = None) -> Clinical:
@@ -231,15 +232,20 @@ def draw_clinical(rng: random.Random, params: Parameters | None = None) -> Clini
         c.titration_down = (rng.randint(21, 30), 0.7)
     c.segment = _weighted(rng, params.weights("segment"))
     grades = params.weights("side_effect_grade")
-    by_segment = {"se_nausea": ("thoraco_lumbar", "nausea_thoraco_lumbar"),
-                  "se_swallow": ("cervico_thoracic", "swallow_cervico_thoracic"),
-                  "se_diarrhoea": ("lumbo_sacral", "diarrhoea_lumbo_sacral"),
-                  "se_fatigue": (None, "fatigue")}
+    by_segment = {
+        "se_nausea": ("thoraco_lumbar", "nausea_thoraco_lumbar"),
+        "se_swallow": ("cervico_thoracic", "swallow_cervico_thoracic"),
+        "se_diarrhoea": ("lumbo_sacral", "diarrhoea_lumbo_sacral"),
+        "se_fatigue": (None, "fatigue"),
+    }
     for item, (segment, name) in by_segment.items():
         if (segment is None or segment == c.segment) and rng.random() < params.p(name):
             first = rng.randint(0, 1)
-            c.side_effects[item] = (first, first + rng.randint(*params.span("side_effect_days")) - 1,
-                                    _weighted(rng, grades))
+            c.side_effects[item] = (
+                first,
+                first + rng.randint(*params.span("side_effect_days")) - 1,
+                _weighted(rng, grades),
+            )
     if rng.random() < params.p("death_before_day_38"):
         c.death_day = rng.randint(5, 37)
     if rng.random() < params.p("hospital_stay"):
@@ -252,7 +258,9 @@ def draw_clinical(rng: random.Random, params: Parameters | None = None) -> Clini
             kind = _weighted(rng, kinds)
             c.messages.append((day, rng.randint(9, 20), kind, rng.choice(params.messages[kind])))
     if c.red_flag is not None and c.red_flag_in_words:
-        c.messages.append((c.red_flag[0], rng.randint(9, 20), c.red_flag[1], rng.choice(params.messages[c.red_flag[1]])))
+        c.messages.append(
+            (c.red_flag[0], rng.randint(9, 20), c.red_flag[1], rng.choice(params.messages[c.red_flag[1]]))
+        )
     c.messages.sort()
     return c
 
@@ -322,8 +330,11 @@ def draw_cohort(patients: int, seed: int, tz: ZoneInfo = PARIS, params: Paramete
         baseline = rng.randint(*params.span("baseline_worst_pain"))
         day30 = _pain_course(random.Random(f"{seed}:pain:{index}"), baseline, clinical.response)
         profile = Profile(
-            key=f"p{index}", study_id=f"SIM-{index + 1:03d}", description="simulated",
-            pain=((0, baseline), (14, (baseline + day30) // 2), (28, day30)), fractions=clinical.fractions,
+            key=f"p{index}",
+            study_id=f"SIM-{index + 1:03d}",
+            description="simulated",
+            pain=((0, baseline), (14, (baseline + day30) // 2), (28, day30)),
+            fractions=clinical.fractions,
             preferred=rng.choice(["matin", "matin", "midi", "soir"]),
             arm="standard" if clinical.fractions == 1 else "experimental",
         )
@@ -334,16 +345,36 @@ def draw_cohort(patients: int, seed: int, tz: ZoneInfo = PARIS, params: Paramete
             start = rng.randint(*params.span("silent_start"))
             silence = (start, start + rng.randint(*params.span("silent_days")) - 1)
         withdraw = rng.randint(*params.span("withdraw_day")) if rng.random() < params.p("withdraw") else None
-        cohort.append(Behaviour(index, profile, _join_moment(rng, night, after, tz), night, after, silence, withdraw,
-                                rng=random.Random(f"{seed}:{index}"), clinical=clinical, seed=seed))
+        cohort.append(
+            Behaviour(
+                index,
+                profile,
+                _join_moment(rng, night, after, tz),
+                night,
+                after,
+                silence,
+                withdraw,
+                rng=random.Random(f"{seed}:{index}"),
+                clinical=clinical,
+                seed=seed,
+            )
+        )
     return cohort
 
 
 class CohortRun:
     """One run of the cohort on its own database, with or without the nurse working the call list."""
 
-    def __init__(self, world: SandboxWorld, cohort: list[Behaviour], *, call_list: bool, seed: int,
-                 reach: float | None = None, params: Parameters | None = None) -> None:
+    def __init__(
+        self,
+        world: SandboxWorld,
+        cohort: list[Behaviour],
+        *,
+        call_list: bool,
+        seed: int,
+        reach: float | None = None,
+        params: Parameters | None = None,
+    ) -> None:
         self.world = world
         self.cohort = cohort
         self.call_list = call_list
@@ -361,8 +392,9 @@ class CohortRun:
         return (self.world.clock.now().astimezone(self.world.settings.timezone).date() - RT_START).days
 
     async def join(self, patient: Behaviour) -> None:
-        code, reply = await self.world.enroll(patient.profile.study_id, RT_START, patient.profile.fractions,
-                                              arm=patient.profile.arm)
+        code, reply = await self.world.enroll(
+            patient.profile.study_id, RT_START, patient.profile.fractions, arm=patient.profile.arm
+        )
         if code is None:
             raise RuntimeError(f"enrolment of {patient.profile.study_id} gave no link: {reply!r}")
         patient.user_id = self.world.new_patient_user(first_name=patient.profile.study_id)
@@ -412,8 +444,9 @@ class CohortRun:
     def _length(self, questionnaire: Questionnaire) -> int:
         """Questions every patient is asked (no condition): the length that weighs on completion."""
         if questionnaire.id not in self._lengths:
-            self._lengths[questionnaire.id] = sum(1 for item in questionnaire.items
-                                                  if item.show_if is None and not item.context)
+            self._lengths[questionnaire.id] = sum(
+                1 for item in questionnaire.items if item.show_if is None and not item.context
+            )
         return self._lengths[questionnaire.id]
 
     def completion(self, patient: Behaviour, questionnaire: Questionnaire) -> float:
@@ -470,7 +503,9 @@ class CohortRun:
         patient.kinds[instance_id] = prompt.instance.questionnaire_id
         if (instance_id, prompt.item_index) not in patient.items_seen:
             patient.items_seen.add((instance_id, prompt.item_index))
-            patient.words[instance_id] = patient.words.get(instance_id, 0) + len((prompt.text or prompt.item.text).split())
+            patient.words[instance_id] = patient.words.get(instance_id, 0) + len(
+                (prompt.text or prompt.item.text).split()
+            )
         if prompt.item.type != "multi" or (data or "").endswith(VALIDATE):
             patient.answered[instance_id] = patient.answered.get(instance_id, 0) + 1
         return True
@@ -490,8 +525,11 @@ class CohortRun:
                     break
                 patient.messages_sent += 1
                 silent = patient.silence is not None and patient.silence[0] <= day <= patient.silence[1]
-                if clinical.absent(day) or (silent and kind not in RED_FLAG_ITEMS) \
-                        or now - moment > timedelta(hours=12):
+                if (
+                    clinical.absent(day)
+                    or (silent and kind not in RED_FLAG_ITEMS)
+                    or now - moment > timedelta(hours=12)
+                ):
                     continue  # in hospital, dead or silent then; or a night step skipped past it: not written
                 self.world.standin.send_text(patient.user_id, patient.user_id, text)
                 await self.world.settle(timeout=60)
@@ -535,9 +573,16 @@ class CohortRun:
         assert services is not None
         replies = await self.world.clinician_says(f"/saisie {patient.profile.study_id}")
         for _ in range(200):
-            message = next((m for m in reversed(self.world.standin.sent_messages(CLINICIAN_CHAT_ID))
-                            if any(str(b.get("callback_data", "")).startswith(("pq:", "pm:"))
-                                   for row in m.buttons() for b in row)), None)
+            message = next(
+                (
+                    m
+                    for m in reversed(self.world.standin.sent_messages(CLINICIAN_CHAT_ID))
+                    if any(
+                        str(b.get("callback_data", "")).startswith(("pq:", "pm:")) for row in m.buttons() for b in row
+                    )
+                ),
+                None,
+            )
             instance_id = await phone_entry.session_instance(services, _nurse_id())
             prompt = None if instance_id is None else await phone_entry.current_prompt(services, instance_id)
             if prompt is None:
@@ -597,10 +642,17 @@ class CohortRun:
                 plan["outcome"] = None
 
     def _plan(self, rng: random.Random, rule_id: str, severity: str, delivered: datetime) -> dict[str, Any]:
-        kind = ("red_flag" if rule_id.startswith("rf_") or rule_id == "free_text_red_flag" else
-                "fever" if rule_id.startswith("fever") else
-                "analgesics" if rule_id == "analgesic_increase" else
-                "pain" if rule_id.startswith("pain") or rule_id == "rescue_doses_high" else "other")
+        kind = (
+            "red_flag"
+            if rule_id.startswith("rf_") or rule_id == "free_text_red_flag"
+            else "fever"
+            if rule_id.startswith("fever")
+            else "analgesics"
+            if rule_id == "analgesic_increase"
+            else "pain"
+            if rule_id.startswith("pain") or rule_id == "rescue_doses_high"
+            else "other"
+        )
         tz = self.world.settings.timezone
         if severity == "urgent":
             ack = delivered + timedelta(minutes=rng.randint(*URGENT_ACK_MINUTES))
@@ -633,8 +685,13 @@ class CohortRun:
             await self.record_deaths()
             day = self.study_day()
             for patient in self.cohort:
-                if patient.joined and not patient.withdrawn and patient.withdraw_day is not None \
-                        and day >= patient.withdraw_day and not (patient.clinical and patient.clinical.absent(day)):
+                if (
+                    patient.joined
+                    and not patient.withdrawn
+                    and patient.withdraw_day is not None
+                    and day >= patient.withdraw_day
+                    and not (patient.clinical and patient.clinical.absent(day))
+                ):
                     await self.withdraw(patient)
             await self.send_messages()
             await self.react()
@@ -686,8 +743,9 @@ class CohortRun:
 
     def before_day_30(self) -> dict[str, int]:
         """Deaths and withdrawals before day 30, as the cohort drew them and as they happened in the run."""
-        deaths = sum(1 for p in self.cohort if p.clinical and p.clinical.death_day is not None
-                     and p.clinical.death_day < 30)
+        deaths = sum(
+            1 for p in self.cohort if p.clinical and p.clinical.death_day is not None and p.clinical.death_day < 30
+        )
         withdrawals = sum(1 for p in self.cohort if p.withdrawn and p.withdraw_day is not None and p.withdraw_day < 30)
         return {"deaths_before_day_30": deaths, "withdrawals_before_day_30": withdrawals}
 
@@ -726,7 +784,9 @@ class CohortRun:
                 reported += 1
                 hit = any(inst in answer and rule == c.injected[inst] for inst, rule, _ in mine) or any(
                     rule == "free_text_red_flag" and timedelta(0) <= created - when <= timedelta(hours=1)
-                    for _inst, rule, created in mine for when in words)
+                    for _inst, rule, created in mine
+                    for when in words
+                )
                 alerted += hit
         return {
             "red_flags_planned": planned,
@@ -769,14 +829,27 @@ class CohortRun:
         return {
             "reading_words_per_minute": wpm,
             "seconds_per_tap": per_tap,
-            "taps_per_questionnaire": {k: {"median": _quantile(v, 0.5), "p90": _quantile(v, 0.9), "n": len(v)}
-                                       for k, v in sorted(taps.items())},
-            "minutes_per_questionnaire": {k: {"median": round(_quantile(v, 0.5), 2), "p90": round(_quantile(v, 0.9), 2)}
-                                          for k, v in sorted(minutes.items())},
-            "taps_by_day": {k: {day: {"median": _quantile(v, 0.5), "p90": _quantile(v, 0.9), "n": len(v)}
-                                for day, v in sorted(days.items())} for k, days in sorted(by_day.items())},
-            "minutes_by_day": {k: {day: {"median": round(_quantile(v, 0.5), 2), "p90": round(_quantile(v, 0.9), 2)}
-                                   for day, v in sorted(days.items())} for k, days in sorted(minutes_by_day.items())},
+            "taps_per_questionnaire": {
+                k: {"median": _quantile(v, 0.5), "p90": _quantile(v, 0.9), "n": len(v)} for k, v in sorted(taps.items())
+            },
+            "minutes_per_questionnaire": {
+                k: {"median": round(_quantile(v, 0.5), 2), "p90": round(_quantile(v, 0.9), 2)}
+                for k, v in sorted(minutes.items())
+            },
+            "taps_by_day": {
+                k: {
+                    day: {"median": _quantile(v, 0.5), "p90": _quantile(v, 0.9), "n": len(v)}
+                    for day, v in sorted(days.items())
+                }
+                for k, days in sorted(by_day.items())
+            },
+            "minutes_by_day": {
+                k: {
+                    day: {"median": round(_quantile(v, 0.5), 2), "p90": round(_quantile(v, 0.9), 2)}
+                    for day, v in sorted(days.items())
+                }
+                for k, days in sorted(minutes_by_day.items())
+            },
             "taps_per_patient": {"median": _quantile(per_patient, 0.5), "p90": _quantile(per_patient, 0.9)},
             "completion_by_questionnaire": {k: round(sum(v) / len(v), 4) for k, v in sorted(due.items()) if v},
         }
@@ -794,7 +867,9 @@ class CohortRun:
         self._db_ids = {study_id: pid for pid, (study_id, _site, _arm) in data.patients.items()}
         by_severity = {s: sum(a.severity == s for a in data.alerts) for s in ("urgent", "same_day", "info")}
         weeks = activity.patient_weeks
-        injected = {(instance, rule) for p in self.cohort if p.clinical for instance, rule in p.clinical.injected.items()}
+        injected = {
+            (instance, rule) for p in self.cohort if p.clinical for instance, rule in p.clinical.injected.items()
+        }
         raised = {(a.instance_id, a.rule_id) for a in data.alerts}
         reasons: dict[str, int] = {}
         for s in data.suppressed:
@@ -807,12 +882,14 @@ class CohortRun:
             "alerts_by_rule": dict(sorted(by_rule.items())),
             "alerts_per_patient_week": {
                 **{s: round(n / weeks, 4) if weeks else None for s, n in by_severity.items()},
-                "same_day_and_info": round((by_severity["same_day"] + by_severity["info"]) / weeks, 4) if weeks
+                "same_day_and_info": round((by_severity["same_day"] + by_severity["info"]) / weeks, 4)
+                if weeks
                 else None,
             },
             "patient_weeks": round(weeks, 2),
             "questionnaires_alerting_fraction": round(len(activity.alerting_instances) / activity.questionnaires, 4)
-            if activity.questionnaires else None,
+            if activity.questionnaires
+            else None,
             "red_flags_injected": len(injected),
             "red_flags_injected_alerted": len(injected & raised),
             "suppressed_by_reason": dict(sorted(reasons.items())),
@@ -838,10 +915,23 @@ def _nurse_id() -> int:
 
 
 #: Yes/no items whose "yes" is something to report (red flags, NICE 24-hour pain features, same-day signs).
-_REPORT_ITEMS: Final[frozenset[str]] = frozenset({
-    "rf_weakness", "rf_numbness", "rf_bladder_bowel", "rf_radicular_new", "sp_night_pain", "sp_straining",
-    "pain_uncontrolled", "opioid_signs", "vomit_no_fluids", "cannot_swallow", "fever", "fever_unwell",
-    "new_problem_any"})
+_REPORT_ITEMS: Final[frozenset[str]] = frozenset(
+    {
+        "rf_weakness",
+        "rf_numbness",
+        "rf_bladder_bowel",
+        "rf_radicular_new",
+        "sp_night_pain",
+        "sp_straining",
+        "pain_uncontrolled",
+        "opioid_signs",
+        "vomit_no_fluids",
+        "cannot_swallow",
+        "fever",
+        "fever_unwell",
+        "new_problem_any",
+    }
+)
 #: Worst pain from which a day counts as bad (severe pain on the 0-10 scale: 7 or more, docs/clinical/alerts.md).
 BAD_DAY_PAIN: Final[int] = 7
 
@@ -866,8 +956,16 @@ def _weighted(rng: random.Random, weights: dict[str, float]) -> str:
 _NIGHT_ITEMS = ("sp_night_pain", "sp_straining")
 
 
-def patient_answer(patient: Behaviour, item: Item, day: int | None, instance_id: int, timepoint: str,
-                   params: Parameters, *, by_phone: bool = False) -> Answer:
+def patient_answer(
+    patient: Behaviour,
+    item: Item,
+    day: int | None,
+    instance_id: int,
+    timepoint: str,
+    params: Parameters,
+    *,
+    by_phone: bool = False,
+) -> Answer:
     """What this virtual patient answers to `item` (by item id where it has a clinical meaning, else a sensible
     default by item type, so new questions never stop the run); records each red flag reported by answer."""
     clinical = patient.clinical or Clinical()
@@ -882,29 +980,42 @@ def patient_answer(patient: Behaviour, item: Item, day: int | None, instance_id:
         return "yes" if clinical.on_chemo else "no"
     # A red flag is said in the questionnaires answered within its days, until said once: the team then takes
     # over (emergency department), so later questionnaires no longer carry it.
-    if day is not None and clinical.red_flag is not None and item.id == clinical.red_flag[1] \
-            and clinical.red_flag[0] <= day <= clinical.red_flag[0] + clinical.red_flag_persists \
-            and not any(rule.startswith("rf_") and inst != instance_id for inst, rule in clinical.injected.items()):
+    if (
+        day is not None
+        and clinical.red_flag is not None
+        and item.id == clinical.red_flag[1]
+        and clinical.red_flag[0] <= day <= clinical.red_flag[0] + clinical.red_flag_persists
+        and not any(rule.startswith("rf_") and inst != instance_id for inst, rule in clinical.injected.items())
+    ):
         clinical.injected[instance_id] = item.id  # rf_weakness etc.: the rule has the item's name
         return "yes"
-    if day is not None and clinical.fever_day is not None and item.id == "fever" \
-            and clinical.fever_day <= day <= clinical.fever_day + 2 \
-            and not any(rule == "fever_on_chemo" and inst != instance_id for inst, rule in clinical.injected.items()):
+    if (
+        day is not None
+        and clinical.fever_day is not None
+        and item.id == "fever"
+        and clinical.fever_day <= day <= clinical.fever_day + 2
+        and not any(rule == "fever_on_chemo" and inst != instance_id for inst, rule in clinical.injected.items())
+    ):
         clinical.injected[instance_id] = "fever_on_chemo"
         return "yes"
     if item.id == "fever_chemo":
         return "yes" if clinical.on_chemo else "no"
     if item.id == "rf_screen":  # issue 35's gate: "some" when a sign of its list is said today
-        says_flag = day is not None and clinical.red_flag is not None \
-            and clinical.red_flag[0] <= day <= clinical.red_flag[0] + clinical.red_flag_persists \
+        says_flag = (
+            day is not None
+            and clinical.red_flag is not None
+            and clinical.red_flag[0] <= day <= clinical.red_flag[0] + clinical.red_flag_persists
             and not any(rule.startswith("rf_") and inst != instance_id for inst, rule in clinical.injected.items())
+        )
         night = clinical.night_pain and worst >= profile.baseline_pain and worst > 0
         return "some" if says_flag or night else "none"
     if item.id == "se_screen":  # issue 35's gate: "yes" for an effect at "assez" or more, or a fever day
-        active = [grade for first, last, grade in clinical.side_effects.values()
-                  if day is not None and first <= day <= last]
-        feverish = day is not None and clinical.fever_day is not None \
-            and clinical.fever_day <= day <= clinical.fever_day + 2
+        active = [
+            grade for first, last, grade in clinical.side_effects.values() if day is not None and first <= day <= last
+        ]
+        feverish = (
+            day is not None and clinical.fever_day is not None and clinical.fever_day <= day <= clinical.fever_day + 2
+        )
         return "yes" if feverish or any(grade >= "2" for grade in active) else "no"
     if item.id == "pain_worst":
         return worst
@@ -927,8 +1038,9 @@ def patient_answer(patient: Behaviour, item: Item, day: int | None, instance_id:
     return _default_answer(item, worst)
 
 
-def _regimen_answer(clinical: Clinical, item_id: str, day: int, worst: int, rng: random.Random, *,
-                    by_phone: bool) -> Answer | None:
+def _regimen_answer(
+    clinical: Clinical, item_id: str, day: int, worst: int, rng: random.Random, *, by_phone: bool
+) -> Answer | None:
     """The analgesic questions, from the patient's regimen of the day; None for any other item."""
     lines = clinical.lines(day)
     rescue = REGIMENS[clinical.regimen][1]
@@ -949,8 +1061,12 @@ def _regimen_answer(clinical: Clinical, item_id: str, day: int, worst: int, rng:
         if line is None:
             return None
         values: dict[str, Answer | None] = {
-            "product": line.product, "dose": _number(line.dose), "patch": _number(line.patch),
-            "tablets": _number(line.tablets), "per_day": line.per_day, "units": "1",
+            "product": line.product,
+            "dose": _number(line.dose),
+            "patch": _number(line.patch),
+            "tablets": _number(line.tablets),
+            "per_day": line.per_day,
+            "units": "1",
         }
         value = values.get(field_name)
         return value if value is not None else None
@@ -999,13 +1115,21 @@ def _default_answer(item: Item, worst: int) -> Answer:
     return "RAS"
 
 
-def _input_for(patient: Behaviour, prompt: answering.Prompt, answer: str, toggle: str, params: Parameters, *,
-               by_phone: bool = False) -> tuple[str | None, str | None]:
+def _input_for(
+    patient: Behaviour,
+    prompt: answering.Prompt,
+    answer: str,
+    toggle: str,
+    params: Parameters,
+    *,
+    by_phone: bool = False,
+) -> tuple[str | None, str | None]:
     """The press (callback data) or the typed text that gives this patient's answer to the current question."""
     item = prompt.item
     inst = prompt.instance
-    value = patient_answer(patient, item, inst.study_day, inst.id, f"{inst.timepoint}:{inst.study_day}", params,
-                           by_phone=by_phone)
+    value = patient_answer(
+        patient, item, inst.study_day, inst.id, f"{inst.timepoint}:{inst.study_day}", params, by_phone=by_phone
+    )
     instance, index = inst.id, prompt.item_index
     if item.type == "multi":
         assert isinstance(value, list)
@@ -1018,13 +1142,26 @@ def _input_for(patient: Behaviour, prompt: answering.Prompt, answer: str, toggle
     return None, str(value)
 
 
-async def _one_run(settings: object, out_dir: Path, cohort: list[Behaviour], *, call_list: bool,
-                   seed: int, legacy_alerting: bool = False, report: str | None = None,
-                   params: Parameters | None = None) -> dict[str, object]:
+async def _one_run(
+    settings: object,
+    out_dir: Path,
+    cohort: list[Behaviour],
+    *,
+    call_list: bool,
+    seed: int,
+    legacy_alerting: bool = False,
+    report: str | None = None,
+    params: Parameters | None = None,
+) -> dict[str, object]:
     """One run on its own database; `legacy_alerting`: the alerting of before issue 15 (the "before" column);
     `report`: write the telemonitoring report under that name in `out_dir`."""
-    database = out_dir / ("before_issue15.sqlite3" if legacy_alerting else
-                          "with_call_list.sqlite3" if call_list else "without_call_list.sqlite3")
+    database = out_dir / (
+        "before_issue15.sqlite3"
+        if legacy_alerting
+        else "with_call_list.sqlite3"
+        if call_list
+        else "without_call_list.sqlite3"
+    )
     for suffix in ("", "-wal", "-shm"):
         Path(f"{database}{suffix}").unlink(missing_ok=True)
     tz = settings.timezone  # type: ignore[attr-defined]
@@ -1057,16 +1194,31 @@ def rules_before_issue15(services: Services) -> RuleSet:
     return load_rules(RULES_BEFORE_ISSUE15, known_items=items)
 
 
-ALERT_FIGURES = ("alerts_by_severity", "alerts_per_patient_week", "patient_weeks", "questionnaires",
-                 "questionnaires_alerting_fraction", "red_flags_injected", "red_flags_alerted", "suppressed_by_reason")
+ALERT_FIGURES = (
+    "alerts_by_severity",
+    "alerts_per_patient_week",
+    "patient_weeks",
+    "questionnaires",
+    "questionnaires_alerting_fraction",
+    "red_flags_injected",
+    "red_flags_alerted",
+    "suppressed_by_reason",
+)
 
 
 #: Fields of summary.json that measure the machine, not the cohort (left out when two runs are compared).
 TIMING_FIELDS = ("seconds",)
 
 
-async def simulate(patients: int, seed: int, out_dir: Path, *, stream: TextIO | None = None,
-                   runs: str = "all", scenario: str = "published") -> int:
+async def simulate(
+    patients: int,
+    seed: int,
+    out_dir: Path,
+    *,
+    stream: TextIO | None = None,
+    runs: str = "all",
+    scenario: str = "published",
+) -> int:
     """The runs on the same seed and scenario; write DIR/summary.json; 0 on success."""
     out = stream or sys.stdout
     began = time.monotonic()
@@ -1082,15 +1234,24 @@ async def simulate(patients: int, seed: int, out_dir: Path, *, stream: TextIO | 
     def cohort() -> list[Behaviour]:
         return draw_cohort(patients, seed, tz, params)
 
-    with_list = await _one_run(settings, out_dir, cohort(), call_list=True, seed=seed, report="telemonitoring.csv",
-                               params=params)
+    with_list = await _one_run(
+        settings, out_dir, cohort(), call_list=True, seed=seed, report="telemonitoring.csv", params=params
+    )
     without: dict[str, object] = {}
     if runs in ("all", "day30"):
         without = await _one_run(settings, out_dir, cohort(), call_list=False, seed=seed, params=params)
     before: dict[str, object] = {}
     if runs in ("all", "alerts"):  # issue 15: the same seed with the alerting of before
-        before = await _one_run(settings, out_dir, cohort(), call_list=True, seed=seed, legacy_alerting=True,
-                                report="telemonitoring_before.csv", params=params)
+        before = await _one_run(
+            settings,
+            out_dir,
+            cohort(),
+            call_list=True,
+            seed=seed,
+            legacy_alerting=True,
+            report="telemonitoring_before.csv",
+            params=params,
+        )
     drawn = cohort()
     clinical = [p.clinical for p in drawn if p.clinical is not None]
 
@@ -1112,8 +1273,10 @@ async def simulate(patients: int, seed: int, out_dir: Path, *, stream: TextIO | 
             "partial_questionnaire_probability": params.p("abandon_partway"),
             "nurse_reaches_per_call": params.p("nurse_reaches"),
             "single_fraction": sum(c.fractions == 1 for c in clinical),
-            "response_planned": {k: sum(c.response == k for c in clinical)
-                                 for k in ("complete", "partial", "indeterminate", "progression")},
+            "response_planned": {
+                k: sum(c.response == k for c in clinical)
+                for k in ("complete", "partial", "indeterminate", "progression")
+            },
             "red_flag": count("red_flag"),
             "red_flag_in_words": count("red_flag_in_words"),
             "fever_on_chemo": count("fever_day"),
@@ -1124,9 +1287,13 @@ async def simulate(patients: int, seed: int, out_dir: Path, *, stream: TextIO | 
             "night_or_straining_pain": count("night_pain"),
             "regimen": {k: sum(c.regimen == k for c in clinical) for k in REGIMENS},
             "segment": {k: sum(c.segment == k for c in clinical) for k in params.weights("segment")},
-            "side_effects": {item: {grade: sum(c.side_effects.get(item, (0, 0, ""))[2] == grade for c in clinical)
-                                    for grade in ("1", "2", "3")}
-                             for item in ("se_nausea", "se_swallow", "se_diarrhoea", "se_fatigue")},
+            "side_effects": {
+                item: {
+                    grade: sum(c.side_effects.get(item, (0, 0, ""))[2] == grade for c in clinical)
+                    for grade in ("1", "2", "3")
+                }
+                for item in ("se_nausea", "se_swallow", "se_diarrhoea", "se_fatigue")
+            },
             "deaths_planned": count("death_day"),
             "hospital_stays": count("hospital"),
             "free_text_messages_planned": sum(len(c.messages) for c in clinical),
@@ -1134,11 +1301,14 @@ async def simulate(patients: int, seed: int, out_dir: Path, *, stream: TextIO | 
         "seconds": round(time.monotonic() - began, 1),
     }
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    print(f"Scenario {scenario}, {patients} patients, seed {seed}: d30_evaluable_fraction "
-          f"{with_list['d30_evaluable_fraction']} with the call list, {without.get('d30_evaluable_fraction')} "
-          f"without; d30_itt_fraction {with_list['d30_itt_fraction']}; red flags planned / reported / alerted "
-          f"{with_list['red_flags_planned']} / {with_list['red_flags_reported']} / {with_list['red_flags_alerted']}; "
-          f"questionnaires alerting {with_list['questionnaires_alerting_fraction']}; alerts per patient-week "
-          f"(same-day and info) {with_list['alerts_per_patient_week']}; {summary['seconds']} s; "
-          f"{out_dir / 'summary.json'}", file=out)
+    print(
+        f"Scenario {scenario}, {patients} patients, seed {seed}: d30_evaluable_fraction "
+        f"{with_list['d30_evaluable_fraction']} with the call list, {without.get('d30_evaluable_fraction')} "
+        f"without; d30_itt_fraction {with_list['d30_itt_fraction']}; red flags planned / reported / alerted "
+        f"{with_list['red_flags_planned']} / {with_list['red_flags_reported']} / {with_list['red_flags_alerted']}; "
+        f"questionnaires alerting {with_list['questionnaires_alerting_fraction']}; alerts per patient-week "
+        f"(same-day and info) {with_list['alerts_per_patient_week']}; {summary['seconds']} s; "
+        f"{out_dir / 'summary.json'}",
+        file=out,
+    )
     return 0

@@ -94,20 +94,53 @@ class Profile:
 
 
 PROFILES: tuple[Profile, ...] = (
-    Profile("benign", "DEMO-01", "benign course: pain 6 eases to 2 by day 30 (partial response)",
-            pain=((0, 6), (3, 5), (7, 4), (14, 3), (28, 2), (60, 1)), arm="experimental", site="PARIS"),
+    Profile(
+        "benign",
+        "DEMO-01",
+        "benign course: pain 6 eases to 2 by day 30 (partial response)",
+        pain=((0, 6), (3, 5), (7, 4), (14, 3), (28, 2), (60, 1)),
+        arm="experimental",
+        site="PARIS",
+    ),
     # Days 1-3 at 8 = baseline + 3 (>= baseline + 2), back to baseline by day 4: a flare (Hird 2009).
-    Profile("flare", "DEMO-02", "pain flare on days 1-3 after 5 fractions, then relief",
-            pain=((0, 5), (1, 8), (4, 5), (7, 3), (14, 2), (28, 1)), fractions=5, rescue_when_pain_at_least=8,
-            arm="standard", site="LYON"),
+    Profile(
+        "flare",
+        "DEMO-02",
+        "pain flare on days 1-3 after 5 fractions, then relief",
+        pain=((0, 5), (1, 8), (4, 5), (7, 3), (14, 2), (28, 1)),
+        fractions=5,
+        rescue_when_pain_at_least=8,
+        arm="standard",
+        site="LYON",
+    ),
     # Day 30 at 8 = baseline + 4 with stable analgesics: pain progression (Chow 2012).
-    Profile("progression", "DEMO-03", "pain rises from 4 to 8 (progression), evening questionnaires",
-            pain=((0, 4), (7, 5), (14, 6), (21, 7), (28, 8), (60, 9)), preferred="soir", arm="experimental",
-            site="LYON"),
-    Profile("red_flag", "DEMO-04", "new leg weakness reported in the day-5 diary (urgent alert)",
-            pain=((0, 6), (7, 4), (21, 3), (40, 2)), red_flag_day=5, arm="standard", site="PARIS"),
-    Profile("non_responder", "DEMO-05", "answers the baseline, then nothing more",
-            pain=((0, 7),), keeps_answering=False, arm="experimental", site="PARIS"),
+    Profile(
+        "progression",
+        "DEMO-03",
+        "pain rises from 4 to 8 (progression), evening questionnaires",
+        pain=((0, 4), (7, 5), (14, 6), (21, 7), (28, 8), (60, 9)),
+        preferred="soir",
+        arm="experimental",
+        site="LYON",
+    ),
+    Profile(
+        "red_flag",
+        "DEMO-04",
+        "new leg weakness reported in the day-5 diary (urgent alert)",
+        pain=((0, 6), (7, 4), (21, 3), (40, 2)),
+        red_flag_day=5,
+        arm="standard",
+        site="PARIS",
+    ),
+    Profile(
+        "non_responder",
+        "DEMO-05",
+        "answers the baseline, then nothing more",
+        pain=((0, 7),),
+        keeps_answering=False,
+        arm="experimental",
+        site="PARIS",
+    ),
 )
 
 #: The baseline regimen every virtual patient declares: Skenan 30 mg, one capsule twice a day (OMED 60 mg,
@@ -115,9 +148,18 @@ PROFILES: tuple[Profile, ...] = (
 #: treatment" and only count the rescue doses, which are then of a known product: the flare patient's painful days
 #: have an OMED (60 + 2 × 10 = 80 mg), so the flare is detected (an unknown rescue product would leave it empty).
 BASELINE_REGIMEN: dict[str, Answer] = {
-    "bg_taking": "yes", "bg_product": "skenan", "bg_dose": 30, "bg_per_day": 2, "bg_units": "1", "bg_more": "no",
-    "rescue_taking": "yes", "rescue_product": "actiskenan", "rescue_dose": 10, "rescue_units": "1",
-    "other_analgesics": ["paracetamol"], "analgesic_same": "yes",
+    "bg_taking": "yes",
+    "bg_product": "skenan",
+    "bg_dose": 30,
+    "bg_per_day": 2,
+    "bg_units": "1",
+    "bg_more": "no",
+    "rescue_taking": "yes",
+    "rescue_product": "actiskenan",
+    "rescue_dose": 10,
+    "rescue_units": "1",
+    "other_analgesics": ["paracetamol"],
+    "analgesic_same": "yes",
 }
 
 
@@ -194,8 +236,13 @@ class PatientSummary:
     def lines(self) -> list[str]:
         completed = self.statuses.get("completed", 0)
         missed = self.statuses.get("missed", 0)
-        rules = ", ".join(f"{rule} ({severity}{', acknowledged' if ack else ''})" for rule, severity, ack in
-                          _count_rules(self.alerts)) or "none"
+        rules = (
+            ", ".join(
+                f"{rule} ({severity}{', acknowledged' if ack else ''})"
+                for rule, severity, ack in _count_rules(self.alerts)
+            )
+            or "none"
+        )
         d30 = "not answered" if self.day30_pain is None else f"{self.day30_pain}/10"
         return [
             f"{self.study_id} — {self.description}",
@@ -232,8 +279,9 @@ class DemoRun:
 
     async def enrol_and_join(self, profile: Profile) -> VirtualPatient:
         """The clinician enrols in the group, the patient opens the link, reads the information, picks a time."""
-        code, reply = await self.world.enroll(profile.study_id, DEMO_RT_START, profile.fractions, arm=profile.arm,
-                                              site=profile.site)
+        code, reply = await self.world.enroll(
+            profile.study_id, DEMO_RT_START, profile.fractions, arm=profile.arm, site=profile.site
+        )
         if code is None:
             raise DemoError(f"enrolment of {profile.study_id} gave no link: {reply!r}")
         user_id = self.world.new_patient_user(first_name=profile.study_id)
@@ -311,7 +359,7 @@ class DemoRun:
         if self.world.message_count(CLINICIAN_CHAT_ID) == self.group_seen:
             return False
         messages = self.world.standin.messages(CLINICIAN_CHAT_ID, include_deleted=True)
-        fresh, self.group_seen = messages[self.group_seen:], len(messages)
+        fresh, self.group_seen = messages[self.group_seen :], len(messages)
         pressed = False
         for message in fresh:
             for data in (str(b.get("callback_data", "")) for row in message.buttons() for b in row):
@@ -336,15 +384,20 @@ class DemoRun:
                 assert found is not None
                 pid = found.id
                 statuses = await sandbox_queries.status_counts(tx, pid)
-                alerts = [(a.rule_id, a.severity, a.acknowledged)
-                          for a in await sandbox_queries.alert_summaries(tx, pid)]
-                result.append(PatientSummary(
-                    study_id=patient.profile.study_id, description=patient.profile.description,
-                    statuses=statuses, alerts=alerts,
-                    baseline_pain=_pain(await sandbox_queries.last_worst_pain(tx, pid, "baseline")),
-                    day30_pain=_pain(await sandbox_queries.last_worst_pain(tx, pid, "primary")),
-                    answers=patient.answers,
-                ))
+                alerts = [
+                    (a.rule_id, a.severity, a.acknowledged) for a in await sandbox_queries.alert_summaries(tx, pid)
+                ]
+                result.append(
+                    PatientSummary(
+                        study_id=patient.profile.study_id,
+                        description=patient.profile.description,
+                        statuses=statuses,
+                        alerts=alerts,
+                        baseline_pain=_pain(await sandbox_queries.last_worst_pain(tx, pid, "baseline")),
+                        day30_pain=_pain(await sandbox_queries.last_worst_pain(tx, pid, "primary")),
+                        answers=patient.answers,
+                    )
+                )
         return result
 
 
@@ -402,8 +455,13 @@ async def write_outputs(world: SandboxWorld, out_dir: Path, notes: list[str], fa
     else:
         try:
             files = await build_report(
-                services.store, out_dir / "report", services.questionnaires, services.opioids, progress=False,
-                schedule=services.schedule, now=world.clock.now(),
+                services.store,
+                out_dir / "report",
+                services.questionnaires,
+                services.opioids,
+                progress=False,
+                schedule=services.schedule,
+                now=world.clock.now(),
             )
         except Exception as exc:  # noqa: BLE001 - reported, and the run fails
             failures.append(f"report failed: {type(exc).__name__}: {exc}")
@@ -478,16 +536,24 @@ async def _run_demo(out_dir: Path, database: Path, out: TextIO, began: float) ->
     finally:
         await world.stop()
     elapsed = time.monotonic() - began
-    print(f"Demo: {len(PROFILES)} virtual patients, day 0 = {DEMO_RT_START:%d/%m/%Y}, followed from enrolment to day "
-          f"{LAST_DAY} (the day-90 questionnaire's window closes on day {LAST_DAY - 1}) in {elapsed:.1f} s "
-          "(real bot, stand-in Telegram, virtual clock).", file=out)
+    print(
+        f"Demo: {len(PROFILES)} virtual patients, day 0 = {DEMO_RT_START:%d/%m/%Y}, followed from enrolment to day "
+        f"{LAST_DAY} (the day-90 questionnaire's window closes on day {LAST_DAY - 1}) in {elapsed:.1f} s "
+        "(real bot, stand-in Telegram, virtual clock).",
+        file=out,
+    )
     for summary in summaries:
         for line in summary.lines():
             print(line, file=out)
-    print(f"Written to {out_dir}: transcript.txt, demo.sqlite3"
-          + "".join(f", {p.relative_to(out_dir)}" for p in written), file=out)
-    print(f"The demo's database is {database}: for example "
-          + command(f"export --database {database} --format csv --out demo.csv"), file=out)
+    print(
+        f"Written to {out_dir}: transcript.txt, demo.sqlite3" + "".join(f", {p.relative_to(out_dir)}" for p in written),
+        file=out,
+    )
+    print(
+        f"The demo's database is {database}: for example "
+        + command(f"export --database {database} --format csv --out demo.csv"),
+        file=out,
+    )
     for note in notes:
         print(f"Note: {note}", file=out)
     for failure in failures:

@@ -68,6 +68,8 @@ def database_name(port: int) -> str:
 def default_start(settings: Settings, today: date) -> datetime:
     """09:00 on `today` in the bot's time zone."""
     return datetime.combine(today, DEFAULT_START_TIME, tzinfo=settings.timezone)
+
+
 #: Clock buttons of the page: "+1 heure" / "+1 jour" move by this much, in steps of `step`.
 JUMPS: dict[str, timedelta] = {"hour": timedelta(hours=1), "day": timedelta(days=1)}
 STEP = timedelta(minutes=30)
@@ -110,8 +112,14 @@ class Sandbox:
     """The stand-in world plus the web page; `start()` / `stop()`, `url` once started."""
 
     def __init__(
-        self, settings: Settings, *, port: int = 8080, host: str = "127.0.0.1", data_dir: Path = Path("data"),
-        start: datetime | None = None, rate_limiter: bool = False,
+        self,
+        settings: Settings,
+        *,
+        port: int = 8080,
+        host: str = "127.0.0.1",
+        data_dir: Path = Path("data"),
+        start: datetime | None = None,
+        rate_limiter: bool = False,
     ) -> None:
         self.host = host
         self.port = port
@@ -207,8 +215,10 @@ class Sandbox:
         tz = self.world.settings.timezone
         now = self.world.local_now()
         patients = await self._patients()
-        shown = patient if any(p["user_id"] == patient for p in patients) else (
-            patients[-1]["user_id"] if patients else None
+        shown = (
+            patient
+            if any(p["user_id"] == patient for p in patients)
+            else (patients[-1]["user_id"] if patients else None)
         )
         return {
             "version": version,
@@ -221,7 +231,8 @@ class Sandbox:
             "patient": shown,
             "phone": [self._message_json(m, tz) for m in self.world.standin.messages(shown)] if shown else [],
             "group": {
-                "id": CLINICIAN_CHAT_ID, "title": CLINICIAN_GROUP_TITLE,
+                "id": CLINICIAN_CHAT_ID,
+                "title": CLINICIAN_GROUP_TITLE,
                 "messages": [self._message_json(m, tz) for m in self.world.standin.messages(CLINICIAN_CHAT_ID)],
             },
             "invitations": await self._open_invitations(),
@@ -250,11 +261,17 @@ class Sandbox:
         result = []
         for invitation in found:
             code = codes.get(invitation.code_hash)
-            result.append({
-                "study_id": invitation.study_id, "site": invitation.site_code, "arm": invitation.arm,
-                "fractions": invitation.fractions, "expires": _french_date(invitation.expires_at.astimezone(tz).date()),
-                "code": code, "link": invitation_link(code) if code else None,
-            })
+            result.append(
+                {
+                    "study_id": invitation.study_id,
+                    "site": invitation.site_code,
+                    "arm": invitation.arm,
+                    "fractions": invitation.fractions,
+                    "expires": _french_date(invitation.expires_at.astimezone(tz).date()),
+                    "code": code,
+                    "link": invitation_link(code) if code else None,
+                }
+            )
         return result
 
     def _form_defaults(self, today: date) -> dict[str, Any]:
@@ -285,13 +302,15 @@ class Sandbox:
             if chat.type != "private":
                 continue
             row = linked.get(chat_id)
-            result.append({
-                "user_id": chat_id,
-                "name": chat.first_name or str(chat_id),
-                "study_id": row.study_id if row else None,
-                "status": row.status if row else None,
-                "day": (today - row.rt_start).days if row else None,
-            })
+            result.append(
+                {
+                    "user_id": chat_id,
+                    "name": chat.first_name or str(chat_id),
+                    "study_id": row.study_id if row else None,
+                    "status": row.status if row else None,
+                    "day": (today - row.rt_start).days if row else None,
+                }
+            )
         return result
 
     def _message_json(self, message: ChatMessage, tz: Any) -> dict[str, Any]:
@@ -308,8 +327,12 @@ class Sandbox:
             "text": message.text,
             "caption": message.caption,
             "photo": f"/api/file/{photo}" if photo else None,
-            "document": {"url": f"/api/file/{document}", "name": (extra.get("document") or {}).get("file_name")
-                         or "document"} if document else None,
+            "document": {
+                "url": f"/api/file/{document}",
+                "name": (extra.get("document") or {}).get("file_name") or "document",
+            }
+            if document
+            else None,
             "sticker": (extra.get("sticker") or {}).get("emoji"),
             "edited": message.edited,
             "buttons": [
@@ -343,7 +366,13 @@ class Sandbox:
     # ---- actions --------------------------------------------------------------------------------------------
 
     async def enroll(
-        self, study_id: str, rt_start: str, fractions: int = 1, *, arm: str = "", site: str = "",
+        self,
+        study_id: str,
+        rt_start: str,
+        fractions: int = 1,
+        *,
+        arm: str = "",
+        site: str = "",
     ) -> dict[str, Any]:
         """The fake clinician writes `/enroll` in the group; the bot's reply (link or refusal) is returned.
 
@@ -454,8 +483,13 @@ class Sandbox:
     async def _enroll(self, request: web.Request) -> web.StreamResponse:
         body = await _body(request)
         fractions = _optional_int(body.get("fractions"), "fractions") or 1
-        result = await self.enroll(str(body.get("study_id", "")), str(body.get("rt_start", "")), fractions,
-                                   arm=str(body.get("arm") or ""), site=str(body.get("site") or ""))
+        result = await self.enroll(
+            str(body.get("study_id", "")),
+            str(body.get("rt_start", "")),
+            fractions,
+            arm=str(body.get("arm") or ""),
+            site=str(body.get("site") or ""),
+        )
         return web.json_response(result, status=200 if result["ok"] else 400)
 
     async def _join(self, request: web.Request) -> web.StreamResponse:
@@ -464,9 +498,13 @@ class Sandbox:
 
     async def _press(self, request: web.Request) -> web.StreamResponse:
         body = await _body(request)
-        return web.json_response(await self.press(
-            _required_int(body, "chat_id"), _required_int(body, "message_id"), str(body.get("data", "")),
-        ))
+        return web.json_response(
+            await self.press(
+                _required_int(body, "chat_id"),
+                _required_int(body, "message_id"),
+                str(body.get("data", "")),
+            )
+        )
 
     async def _say(self, request: web.Request) -> web.StreamResponse:
         body = await _body(request)
@@ -494,8 +532,9 @@ async def _json_errors(request: web.Request, handler: Handler) -> web.StreamResp
         raise
     except Exception:
         log.exception("sandbox request %s failed", request.path)
-        return web.json_response({"ok": False, "error": "Erreur interne du bac à sable (voir le terminal)."},
-                                 status=500)
+        return web.json_response(
+            {"ok": False, "error": "Erreur interne du bac à sable (voir le terminal)."}, status=500
+        )
 
 
 async def _body(request: web.Request) -> dict[str, Any]:
@@ -525,12 +564,24 @@ def _required_int(body: dict[str, Any], name: str) -> int:
 
 
 _DAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
-_MONTHS = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre",
-           "novembre", "décembre")
+_MONTHS = (
+    "janvier",
+    "février",
+    "mars",
+    "avril",
+    "mai",
+    "juin",
+    "juillet",
+    "août",
+    "septembre",
+    "octobre",
+    "novembre",
+    "décembre",
+)
 
 
 def _french_date(day: date) -> str:
-    """"mardi 3 mars 2027" without depending on the system's locales."""
+    """ "mardi 3 mars 2027" without depending on the system's locales."""
     return f"{_DAYS[day.weekday()]} {day.day} {_MONTHS[day.month - 1]} {day.year}"
 
 
@@ -539,7 +590,11 @@ def _french_datetime(moment: datetime) -> str:
 
 
 async def run_sandbox(
-    settings: Settings, *, port: int = 8080, host: str = "127.0.0.1", data_dir: Path = Path("data"),
+    settings: Settings,
+    *,
+    port: int = 8080,
+    host: str = "127.0.0.1",
+    data_dir: Path = Path("data"),
 ) -> int:
     """Run the sandbox until SIGINT/SIGTERM (Ctrl+C), then stop the page, the bot and the stand-in cleanly.
 
@@ -554,15 +609,19 @@ async def run_sandbox(
         print(f"Cannot start the sandbox: its database {exc.path} cannot be used: {exc.reason}.", file=sys.stderr)
         return 2
     except OSError as exc:
-        print(f"Cannot start the sandbox on {host}:{port} ({exc.strerror or exc}); "
-              f"try another port: {command('sandbox --port 8081')}", file=sys.stderr)
+        print(
+            f"Cannot start the sandbox on {host}:{port} ({exc.strerror or exc}); "
+            f"try another port: {command('sandbox --port 8081')}",
+            file=sys.stderr,
+        )
         return 2
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    print(f"Offline sandbox: open {sandbox.url} in a browser (fake Telegram, virtual clock; Ctrl+C to stop).",
-          flush=True)
+    print(
+        f"Offline sandbox: open {sandbox.url} in a browser (fake Telegram, virtual clock; Ctrl+C to stop).", flush=True
+    )
     try:
         await stop.wait()
     finally:

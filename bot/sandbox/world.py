@@ -62,8 +62,13 @@ class SandboxWorld:
     """One stand-in, one real bot, one database file, one virtual clock; start() / stop()."""
 
     def __init__(
-        self, settings: Settings, database: Path, *, start: datetime | None = None,
-        tick_every: timedelta = timedelta(seconds=2), rate_limiter: bool = False,
+        self,
+        settings: Settings,
+        database: Path,
+        *,
+        start: datetime | None = None,
+        tick_every: timedelta = timedelta(seconds=2),
+        rate_limiter: bool = False,
     ) -> None:
         """`tick_every`: real-time period of the production tick job (clock jumps tick by hand as well).
 
@@ -100,13 +105,20 @@ class SandboxWorld:
         await self.standin.start()
         self.standin.add_group(CLINICIAN_CHAT_ID, CLINICIAN_GROUP_TITLE, type="supergroup")
         self.standin.world.users[CLINICIAN_ID] = {
-            "id": CLINICIAN_ID, "is_bot": False, "first_name": CLINICIAN_NAME, "language_code": "fr",
+            "id": CLINICIAN_ID,
+            "is_bot": False,
+            "first_name": CLINICIAN_NAME,
+            "language_code": "fr",
         }
         self.services = await build_services(self.settings, self.clock)
         await self._import_sample_boxes()
         self.bot = SandboxBot(
-            self.services, token=SANDBOX_TOKEN, base_url=self.standin.base_url, tick_every=self.tick_every,
-            rate_limiter=self.rate_limiter, handled=self._handled,
+            self.services,
+            token=SANDBOX_TOKEN,
+            base_url=self.standin.base_url,
+            tick_every=self.tick_every,
+            rate_limiter=self.rate_limiter,
+            handled=self._handled,
         )
         await self.bot.start()
 
@@ -144,7 +156,11 @@ class SandboxWorld:
         await self.tick()
 
     async def advance_to(
-        self, end: datetime, *, step: timedelta = timedelta(minutes=30), skip_quiet: bool = False,
+        self,
+        end: datetime,
+        *,
+        step: timedelta = timedelta(minutes=30),
+        skip_quiet: bool = False,
         after_step: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         """Move to `end` in steps landing on round times, ticking at each one; `after_step` runs after each tick.
@@ -213,11 +229,12 @@ class SandboxWorld:
         before = len(self.standin.messages(CLINICIAN_CHAT_ID, include_deleted=True))
         self.standin.send_text(CLINICIAN_CHAT_ID, CLINICIAN_ID, text)
         await self.settle()
-        after = self.standin.messages(CLINICIAN_CHAT_ID, include_deleted=True)[before + 1:]
+        after = self.standin.messages(CLINICIAN_CHAT_ID, include_deleted=True)[before + 1 :]
         return [m for m in after if m.from_bot]
 
-    async def enroll(self, study_id: str, rt_start: date, fractions: int = 1, *, arm: str | None = None,
-                     site: str | None = None) -> tuple[str | None, str]:
+    async def enroll(
+        self, study_id: str, rt_start: date, fractions: int = 1, *, arm: str | None = None, site: str | None = None
+    ) -> tuple[str | None, str]:
         """`/enroll` through the group like a real clinician; (invitation code or None, the bot's reply)."""
         extra = "".join(f" {key}={value}" for key, value in (("arm", arm), ("site", site)) if value)
         replies = await self.clinician_says(f"/enroll {study_id} {rt_start.isoformat()} fractions={fractions}{extra}")

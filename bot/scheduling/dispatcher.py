@@ -84,8 +84,9 @@ async def _settle_caught(tx: Tx, caught: list[due.CaughtSend], now: datetime) ->
         else:
             await due.requeue_unsent(tx, item.id)
             action = "send_requeued"
-        await audit.record(tx, at=now, actor="system", action=action, patient_id=item.patient_id,
-                           entity="instance", entity_id=item.id)
+        await audit.record(
+            tx, at=now, actor="system", action=action, patient_id=item.patient_id, entity="instance", entity_id=item.id
+        )
 
 
 async def _recover_stale_sends(services: Services, now: datetime) -> None:
@@ -107,8 +108,9 @@ async def tick(services: Services, messenger: Messenger) -> TickReport:
         return await _tick(services, messenger, report, services.clock.now(), held)
 
 
-async def _tick(services: Services, messenger: Messenger, report: TickReport, now: datetime,
-                held: leases.Held) -> TickReport:
+async def _tick(
+    services: Services, messenger: Messenger, report: TickReport, now: datetime, held: leases.Held
+) -> TickReport:
     await _recover_stale_sends(services, now)
     report.missed = await _close_windows(services, now)
     report.notices = await _primary_notices(services, now)
@@ -131,8 +133,9 @@ async def _tick(services: Services, messenger: Messenger, report: TickReport, no
 DISPATCH_LANES = 3
 
 
-async def _dispatch_all(services: Services, messenger: Messenger, patient_ids: list[int],
-                        held: leases.Held) -> list[int]:
+async def _dispatch_all(
+    services: Services, messenger: Messenger, patient_ids: list[int], held: leases.Held
+) -> list[int]:
     """Dispatch the due patients, a few at a time; stop taking new ones after the first failure, then raise it,
     or once the tick's lease is lost (the replica that took it over sends the rest).
 
@@ -215,8 +218,15 @@ async def dispatch_patient(
         planned = await instances.get_instance(tx, instance_id)
         if planned is not None and planned.questionnaire_id in services.questionnaires:
             await instances.stamp_sent(tx, instance_id, services.questionnaires[planned.questionnaire_id], now)
-        await audit.record(tx, at=now, actor="system", action="send_intent", patient_id=patient_id,
-                           entity="instance", entity_id=instance_id)
+        await audit.record(
+            tx,
+            at=now,
+            actor="system",
+            action="send_intent",
+            patient_id=patient_id,
+            entity="instance",
+            entity_id=instance_id,
+        )
         await tx.commit()
     async with services.store.read() as tx:
         instance = await instances.get_instance(tx, instance_id)
@@ -242,8 +252,11 @@ async def dispatch_patient(
     finally:
         async with services.store.transaction() as tx:  # step 3, whatever happened; another replica's claim is
             current = await instances.get_instance(tx, instance_id)  # not ours to settle (ours had lapsed)
-            if current is not None and current.status == "sending" \
-                    and await due.claimed_by(tx, instance_id) == services.replica_id:
+            if (
+                current is not None
+                and current.status == "sending"
+                and await due.claimed_by(tx, instance_id) == services.replica_id
+            ):
                 await instances.set_status(tx, instance_id, "open", services.clock.now())
                 await tx.commit()
     log.info("sent instance %s (%s)", instance_id, instance.timepoint)
@@ -266,11 +279,19 @@ async def _close_windows(services: Services, now: datetime) -> list[int]:
     async with services.store.transaction() as tx:
         for item in await due.expired(tx, now):
             await instances.set_status(tx, item.id, "missed", now)
-            await audit.record(tx, at=now, actor="system", action="missed", patient_id=item.patient_id,
-                               entity="instance", entity_id=item.id)
+            await audit.record(
+                tx,
+                at=now,
+                actor="system",
+                action="missed",
+                patient_id=item.patient_id,
+                entity="instance",
+                entity_id=item.id,
+            )
             if item.patient_status in ("active", "paused", "unreachable"):
-                await _event_alert(tx, services, "missed", item.id, item.patient_id, item.questionnaire_id,
-                                   item.timepoint, now)
+                await _event_alert(
+                    tx, services, "missed", item.id, item.patient_id, item.questionnaire_id, item.timepoint, now
+                )
             closed.append(item.id)
         await tx.commit()
     return closed
@@ -283,36 +304,68 @@ async def _primary_notices(services: Services, now: datetime) -> list[int]:
     async with services.store.transaction() as tx:
         for instance in await due.primary_without_notice(tx):
             planned = schedule.PlannedInstance(
-                instance.questionnaire_id, instance.timepoint, instance.study_day,
-                instance.opens_at, instance.closes_at, True,
+                instance.questionnaire_id,
+                instance.timepoint,
+                instance.study_day,
+                instance.opens_at,
+                instance.closes_at,
+                True,
             )
             at = schedule.primary_notice_time(services.schedule, planned, tz)
             if at is None or now < at:
                 continue
             await due.record_primary_notice(tx, instance.id, now)
-            await _event_alert(tx, services, "missed_primary_soon", instance.id, instance.patient_id,
-                               instance.questionnaire_id, instance.timepoint, now)
+            await _event_alert(
+                tx,
+                services,
+                "missed_primary_soon",
+                instance.id,
+                instance.patient_id,
+                instance.questionnaire_id,
+                instance.timepoint,
+                now,
+            )
             noticed.append(instance.id)
         await tx.commit()
     return noticed
 
 
-async def _event_alert(tx: Tx, services: Services, event: str, instance_id: int, patient_id: int,
-                       questionnaire_id: str, timepoint: str, now: datetime) -> None:
+async def _event_alert(
+    tx: Tx,
+    services: Services,
+    event: str,
+    instance_id: int,
+    patient_id: int,
+    questionnaire_id: str,
+    timepoint: str,
+    now: datetime,
+) -> None:
     details = {"questionnaire": questionnaire_id, "timepoint": timepoint}
     for draft in evaluate_event(services.rules, event, details=details):
         if event == "missed" and not services.legacy_alerting:  # one open alert per rule and patient (issue 15)
             open_alert = await alerts.open_alert_of_rule(tx, patient_id, draft.rule_id)
             if open_alert is not None:  # the digest lists it again: "N times, last …"
                 await alerts.record_occurrence(tx, open_alert.id, fired=draft.fired, now=now)
-                await alerts.record_suppressed(tx, patient_id=patient_id, instance_id=instance_id,
-                                               rule_id=draft.rule_id, fired=draft.fired,
-                                               previous_alert_id=open_alert.id, now=now, reason="open")
+                await alerts.record_suppressed(
+                    tx,
+                    patient_id=patient_id,
+                    instance_id=instance_id,
+                    rule_id=draft.rule_id,
+                    fired=draft.fired,
+                    previous_alert_id=open_alert.id,
+                    now=now,
+                    reason="open",
+                )
                 continue
         await alerts.insert_alert(
-            tx, patient_id=patient_id, instance_id=instance_id, rule_id=draft.rule_id, severity=draft.severity,
+            tx,
+            patient_id=patient_id,
+            instance_id=instance_id,
+            rule_id=draft.rule_id,
+            severity=draft.severity,
             payload={"title": draft.title, "source": draft.source, "fired": draft.fired, "trend": [], **details},
-            now=now, send_now=draft.severity != "info",
+            now=now,
+            send_now=draft.severity != "info",
         )
 
 
@@ -327,7 +380,11 @@ async def _remind(services: Services, messenger: Messenger, now: datetime, held:
         if held.lost:
             break
         times = schedule.reminder_times(
-            services.schedule, sent_at=row.sent_at, closes_at=row.closes_at, preferred=row.preferred_time, tz=tz,
+            services.schedule,
+            sent_at=row.sent_at,
+            closes_at=row.closes_at,
+            preferred=row.preferred_time,
+            tz=tz,
         )
         owed = sum(1 for t in times if t <= now)
         if owed <= row.reminders_sent:
@@ -337,14 +394,28 @@ async def _remind(services: Services, messenger: Messenger, now: datetime, held:
             if current is None or current.status != "open" or current.reminders_sent >= owed:
                 continue
             await due.record_reminders(tx, row.id, owed, now)
-            await audit.record(tx, at=now, actor="system", action="reminder", patient_id=row.patient_id,
-                               entity="instance", entity_id=row.id, new_value=owed)
+            await audit.record(
+                tx,
+                at=now,
+                actor="system",
+                action="reminder",
+                patient_id=row.patient_id,
+                entity="instance",
+                entity_id=row.id,
+                new_value=owed,
+            )
             prompt = await answering.prompt_for(tx, services, current)
             await tx.commit()
         try:
             if prompt is not None:
-                await send_prompt(messenger, services, row.chat_id, prompt, replaces_previous=True,
-                                  header=_("Reminder: a questionnaire is waiting for your answers."))
+                await send_prompt(
+                    messenger,
+                    services,
+                    row.chat_id,
+                    prompt,
+                    replaces_previous=True,
+                    header=_("Reminder: a questionnaire is waiting for your answers."),
+                )
         except Unreachable:
             await mark_unreachable(services, row.patient_id)
             continue

@@ -106,7 +106,10 @@ async def prompt_for(
 
 
 async def with_recent_change(
-    tx: Tx, services: Services, instance: Instance, answers: dict[str, Value],
+    tx: Tx,
+    services: Services,
+    instance: Instance,
+    answers: dict[str, Value],
     version: tuple[int, int, int] | None = None,
 ) -> dict[str, Value]:
     """`answers` with the context items the bot supplies from the history, when the questionnaire has them:
@@ -180,24 +183,34 @@ async def submit(
     answered_at: datetime | None,
 ) -> Submission:
     """Validate and store one answer; return what to tell the patient next."""
-    return await _submit(services, telegram_user_id=telegram_user_id, instance_id=instance_id,
-                         item_index=item_index, value_for=lambda prompt: make_value(prompt.item),
-                         answered_at=answered_at)
+    return await _submit(
+        services,
+        telegram_user_id=telegram_user_id,
+        instance_id=instance_id,
+        item_index=item_index,
+        value_for=lambda prompt: make_value(prompt.item),
+        answered_at=answered_at,
+    )
 
 
 async def submit_selection(
     services: Services, *, telegram_user_id: int, instance_id: int, item_index: int
 ) -> Submission:
-    """"Valider" on a multiple-choice item: store the options ticked so far.
+    """ "Valider" on a multiple-choice item: store the options ticked so far.
 
     The ticks are read *inside the submitting transaction* (the store's lock serialises it with every toggle):
     read in an earlier transaction, a tick committed in between (two taps handled concurrently) would be shown as
     ticked, then cleared by the submit and missing from the answer. Now a tick either lands before the submit and
     is in the answer, or after it and is refused as stale.
     """
-    return await _submit(services, telegram_user_id=telegram_user_id, instance_id=instance_id,
-                         item_index=item_index, answered_at=None,
-                         value_for=lambda prompt: engine.answer_from_selection(prompt.item, set(prompt.selection)))
+    return await _submit(
+        services,
+        telegram_user_id=telegram_user_id,
+        instance_id=instance_id,
+        item_index=item_index,
+        answered_at=None,
+        value_for=lambda prompt: engine.answer_from_selection(prompt.item, set(prompt.selection)),
+    )
 
 
 async def _submit(
@@ -215,15 +228,34 @@ async def _submit(
         if problem is not None or instance is None or patient is None:
             return Submission(problem or "stale", patient=patient)
         return await store_answer(
-            tx, services, patient, instance, item_index=item_index, value_for=value_for, answered_at=answered_at,
-            now=now, actor=f"patient:{patient.study_id}", source="patient", found=found,
+            tx,
+            services,
+            patient,
+            instance,
+            item_index=item_index,
+            value_for=value_for,
+            answered_at=answered_at,
+            now=now,
+            actor=f"patient:{patient.study_id}",
+            source="patient",
+            found=found,
         )
 
 
 async def store_answer(
-    tx: Tx, services: Services, patient: Patient, instance: Instance, *, item_index: int | None,
-    value_for: Callable[[Prompt], Value], answered_at: datetime | None, now: datetime, actor: str, source: str,
-    found: AnswerContext | None = None, before_commit: Callable[[Tx, Prompt], None] | None = None,
+    tx: Tx,
+    services: Services,
+    patient: Patient,
+    instance: Instance,
+    *,
+    item_index: int | None,
+    value_for: Callable[[Prompt], Value],
+    answered_at: datetime | None,
+    now: datetime,
+    actor: str,
+    source: str,
+    found: AnswerContext | None = None,
+    before_commit: Callable[[Tx, Prompt], None] | None = None,
 ) -> Submission:
     """Store one answer to `instance` inside `tx` and commit: the row, its audit entry, alerts, completion.
 
@@ -235,8 +267,9 @@ async def store_answer(
     the same transaction after the answer row.
     """
     answers = found.answers if found is not None else await instances.answers_with_context(tx, instance.id)
-    answers = await with_recent_change(tx, services, instance, answers,
-                                       found.history_version if found is not None else None)
+    answers = await with_recent_change(
+        tx, services, instance, answers, found.history_version if found is not None else None
+    )
     prompt = await prompt_for(tx, services, instance, answers)
     if prompt is None or (item_index is not None and prompt.item_index != item_index):
         return Submission("stale", patient=patient)
@@ -247,13 +280,26 @@ async def store_answer(
     old = answers.get(prompt.item.id)
     correcting = prompt.correcting
     await instances.add_answer(
-        tx, instance_id=instance.id, item_id=prompt.item.id, value=value,
-        answered_at=answered_at or now, received_at=now, is_correction=correcting, source=source,
+        tx,
+        instance_id=instance.id,
+        item_id=prompt.item.id,
+        value=value,
+        answered_at=answered_at or now,
+        received_at=now,
+        is_correction=correcting,
+        source=source,
     )
     await audit.record(
-        tx, at=now, actor=actor, action="correct" if correcting else "answer",
-        patient_id=patient.id, entity="answer", entity_id=f"{instance.id}/{prompt.item.id}",
-        old_value=old if correcting else None, new_value=value, telegram_date=answered_at,
+        tx,
+        at=now,
+        actor=actor,
+        action="correct" if correcting else "answer",
+        patient_id=patient.id,
+        entity="answer",
+        entity_id=f"{instance.id}/{prompt.item.id}",
+        old_value=old if correcting else None,
+        new_value=value,
+        telegram_date=answered_at,
         details=None if source == "patient" else {"source": source},
     )
     if correcting:
@@ -265,25 +311,48 @@ async def store_answer(
     next_prompt = await prompt_for(tx, services, refreshed, answers)
     finished = next_prompt is None
     drafts = await _raise_alerts(
-        tx, services, patient, refreshed, answers, finished=finished, now=now,
+        tx,
+        services,
+        patient,
+        refreshed,
+        answers,
+        finished=finished,
+        now=now,
         typed_text=value if prompt.item.type == "text" and isinstance(value, str) else None,
-        typed_item=prompt.item.id, found=found,
+        typed_item=prompt.item.id,
+        found=found,
     )
     severity = highest_severity(drafts)  # what the patient is told now, stored with the answer
     advice = advice_for(drafts)
-    notice_id = None if severity is None or advice is None or source != "patient" else await notices.owe_notice(
-        tx, patient_id=patient.id, instance_id=instance.id, severity=severity, now=now, advice=advice,
+    notice_id = (
+        None
+        if severity is None or advice is None or source != "patient"
+        else await notices.owe_notice(
+            tx,
+            patient_id=patient.id,
+            instance_id=instance.id,
+            severity=severity,
+            now=now,
+            advice=advice,
+        )
     )
     summary: list[str] = []
     if finished:
         await instances.set_status(tx, instance.id, "completed", now)
         from bot.services.omed_stamps import stamp_completed  # issue 17: the OMED with the versions deriving it
 
-        await stamp_completed(tx, services, refreshed, answers, now,
-                              found.history_version if found is not None else None)
+        await stamp_completed(
+            tx, services, refreshed, answers, now, found.history_version if found is not None else None
+        )
         await audit.record(
-            tx, at=now, actor=actor, action="complete", patient_id=patient.id,
-            entity="instance", entity_id=instance.id, details=None if source == "patient" else {"source": source},
+            tx,
+            at=now,
+            actor=actor,
+            action="complete",
+            patient_id=patient.id,
+            entity="instance",
+            entity_id=instance.id,
+            details=None if source == "patient" else {"source": source},
         )
         summary = engine.summary_lines(services.questionnaires[instance.questionnaire_id], answers)
     if before_commit is not None:
@@ -291,15 +360,31 @@ async def store_answer(
     await settle_current_update(tx, now)  # the answer and "this update is handled": one commit
     await tx.commit()
     return Submission(
-        "stored", item=prompt.item, value=value, answered_message_id=instance.question_message_id,
-        prompt=next_prompt, finished=finished, summary=summary, alerts=drafts, patient=patient, answered=prompt,
+        "stored",
+        item=prompt.item,
+        value=value,
+        answered_message_id=instance.question_message_id,
+        prompt=next_prompt,
+        finished=finished,
+        summary=summary,
+        alerts=drafts,
+        patient=patient,
+        answered=prompt,
         notice_id=notice_id,
     )
 
 
 async def _raise_alerts(
-    tx: Tx, services: Services, patient: Patient, instance: Instance, answers: dict[str, Value], *,
-    finished: bool, now: datetime, typed_text: str | None = None, typed_item: str | None = None,
+    tx: Tx,
+    services: Services,
+    patient: Patient,
+    instance: Instance,
+    answers: dict[str, Value],
+    *,
+    finished: bool,
+    now: datetime,
+    typed_text: str | None = None,
+    typed_item: str | None = None,
     found: AnswerContext | None = None,
 ) -> list[AlertDraft]:
     """Evaluate the escalation rules on the answers so far; queue each rule at most once per instance.
@@ -309,8 +394,9 @@ async def _raise_alerts(
     alerted recently for the same news is not raised again; the firing is recorded in the audit trail.
     `found`: what `answer_context` read for this instance in this transaction (no read of its own then).
     """
-    prior = await clinical_context.prior_history(tx, services, instance,
-                                                 found.history_version if found is not None else None)
+    prior = await clinical_context.prior_history(
+        tx, services, instance, found.history_version if found is not None else None
+    )
     history, regimens = clinical_context.with_current(services, prior, instance, answers)
     context = clinical_context.rule_context(services, history, regimens, instance, finished=finished)
     if services.legacy_alerting:
@@ -319,18 +405,31 @@ async def _raise_alerts(
         references = _references_from(found.acknowledged, found.ordered)
     else:
         references = await _references(tx, services, patient)
-    drafts = evaluate_answers(services.rules, instance.questionnaire_id, answers, replace(context, references=references))
+    drafts = evaluate_answers(
+        services.rules, instance.questionnaire_id, answers, replace(context, references=references)
+    )
     news = {draft.rule_id for draft in drafts}
     # What fires against the baseline but not against the acknowledged state: the same news, kept as suppressed.
     # (No reference acknowledged: nothing can be stale, and the rules are not evaluated a second time.)
-    stale = [draft for draft in evaluate_answers(services.rules, instance.questionnaire_id, answers, context)
-             if draft.rule_id in references and draft.rule_id not in news] if references else []
+    stale = (
+        [
+            draft
+            for draft in evaluate_answers(services.rules, instance.questionnaire_id, answers, context)
+            if draft.rule_id in references and draft.rule_id not in news
+        ]
+        if references
+        else []
+    )
     if typed_text and typed_item:
         flags = screen_free_text(typed_text, services.free_text_vocabulary)
         if flags:
             drafts = [
-                replace(draft, fired={typed_item: typed_text, "flags": [flag.label for flag in flags]},
-                        advice=advice_for_flags(flags), severity=severity_for_flags(flags))
+                replace(
+                    draft,
+                    fired={typed_item: typed_text, "flags": [flag.label for flag in flags]},
+                    advice=advice_for_flags(flags),
+                    severity=severity_for_flags(flags),
+                )
                 for draft in evaluate_event(services.rules, "free_text_red_flag")
             ] + drafts
     if not drafts and not stale:
@@ -358,21 +457,33 @@ async def _raise_alerts(
             continue
         if draft.severity != "urgent" and not rule.is_event and not services.legacy_alerting:
             open_alert = await alerts.open_alert_of_rule(tx, patient.id, draft.rule_id)
-            if open_alert is not None and not _worse(rule.worse_key, draft.fired, open_alert.current_fired) \
-                    and not _persisted(draft.repeat, open_alert, now):
+            if (
+                open_alert is not None
+                and not _worse(rule.worse_key, draft.fired, open_alert.current_fired)
+                and not _persisted(draft.repeat, open_alert, now)
+            ):
                 await alerts.record_occurrence(tx, open_alert.id, fired=draft.fired, now=now)
                 await _suppress(tx, patient, instance, draft, open_alert.id, "open", now)
                 continue
         trend = clinical_context.worst_pain_trend(history)
         await alerts.insert_alert(
-            tx, patient_id=patient.id, instance_id=instance.id, rule_id=draft.rule_id, severity=draft.severity,
+            tx,
+            patient_id=patient.id,
+            instance_id=instance.id,
+            rule_id=draft.rule_id,
+            severity=draft.severity,
             payload={
-                "title": draft.title, "source": draft.source, "fired": draft.fired, "trend": trend,
+                "title": draft.title,
+                "source": draft.source,
+                "fired": draft.fired,
+                "trend": trend,
                 "shown": _answer_lines(services.questionnaires[instance.questionnaire_id], draft.fired),
-                "questionnaire": instance.questionnaire_id, "timepoint": instance.timepoint,
+                "questionnaire": instance.questionnaire_id,
+                "timepoint": instance.timepoint,
             },
             # Information waits for the digest, except the patient's own message, which reaches the team at once.
-            now=now, send_now=draft.severity != "info" or draft.rule_id in free_text_rules,
+            now=now,
+            send_now=draft.severity != "info" or draft.rule_id in free_text_rules,
         )
         fresh.append(draft)
     return fresh
@@ -399,8 +510,9 @@ def _reference_rule_ids(services: Services) -> tuple[list[str], list[str]]:
     return [rule.id for rule in rules], [rule.id for rule in rules if rule.expected_after is not None]
 
 
-def _references_from(acknowledged: dict[str, alerts.AlertRow],
-                     ordered: dict[str, alerts.SuppressedRow]) -> dict[str, Reference]:
+def _references_from(
+    acknowledged: dict[str, alerts.AlertRow], ordered: dict[str, alerts.SuppressedRow]
+) -> dict[str, Reference]:
     """`_references` from its reads: each rule's last acknowledged alert, and the newest "ordered" firing of the
     rules with `expected_after` (the only ones it was read for, `_reference_rule_ids`)."""
     references: dict[str, Reference] = {}
@@ -444,15 +556,34 @@ async def _ordered_by_team(tx: Tx, patient: Patient, rule: Rule, draft: AlertDra
 
 
 async def _suppress(
-    tx: Tx, patient: Patient, instance: Instance, draft: AlertDraft, previous: int, reason: alerts.SuppressionReason,
+    tx: Tx,
+    patient: Patient,
+    instance: Instance,
+    draft: AlertDraft,
+    previous: int,
+    reason: alerts.SuppressionReason,
     now: datetime,
 ) -> None:
     """A firing that does not alert: kept (suppressed_alerts) and audited, never silently dropped."""
-    await alerts.record_suppressed(tx, patient_id=patient.id, instance_id=instance.id, rule_id=draft.rule_id,
-                                   fired=draft.fired, previous_alert_id=previous, now=now, reason=reason)
+    await alerts.record_suppressed(
+        tx,
+        patient_id=patient.id,
+        instance_id=instance.id,
+        rule_id=draft.rule_id,
+        fired=draft.fired,
+        previous_alert_id=previous,
+        now=now,
+        reason=reason,
+    )
     await audit.record(
-        tx, at=now, actor="system", action="alert_suppressed", patient_id=patient.id, entity="rule",
-        entity_id=draft.rule_id, new_value=draft.fired,
+        tx,
+        at=now,
+        actor="system",
+        action="alert_suppressed",
+        patient_id=patient.id,
+        entity="rule",
+        entity_id=draft.rule_id,
+        new_value=draft.fired,
         details={"instance": instance.id, "reason": reason, "previous_alert": previous},
     )
 
@@ -535,7 +666,8 @@ async def _episode_ended(tx: Tx, patient: Patient, last: alerts.AlertRow, item: 
         if instance_id == last.instance_id:
             continue
         after = completed_at > last.created_at or (  # at the same instant: opened after the alert's own
-            completed_at == last.created_at and last.instance_id is not None and instance_id > last.instance_id)
+            completed_at == last.created_at and last.instance_id is not None and instance_id > last.instance_id
+        )
         value = _number(given)
         if after and value is not None and value < below:
             return True
@@ -572,8 +704,15 @@ async def toggle_selection(
     return None, new_prompt
 
 
-async def toggle_in(tx: Tx, services: Services, instance: Instance, *, item_index: int, code: str,
-                    answers: dict[str, Value] | None = None) -> Prompt | None:
+async def toggle_in(
+    tx: Tx,
+    services: Services,
+    instance: Instance,
+    *,
+    item_index: int,
+    code: str,
+    answers: dict[str, Value] | None = None,
+) -> Prompt | None:
     """Inside `tx`: toggle `code` on the multiple-choice item being asked; the refreshed prompt, or None if stale.
 
     Shared by the patient's own ticks and a nurse's phone entry; the caller commits (`answers`: read already)."""

@@ -31,8 +31,14 @@ class CallEntry:
 
 
 def _planned(instance: Instance) -> schedule.PlannedInstance:
-    return schedule.PlannedInstance(instance.questionnaire_id, instance.timepoint, instance.study_day,
-                                    instance.opens_at, instance.closes_at, instance.is_primary)
+    return schedule.PlannedInstance(
+        instance.questionnaire_id,
+        instance.timepoint,
+        instance.study_day,
+        instance.opens_at,
+        instance.closes_at,
+        instance.is_primary,
+    )
 
 
 async def entries(services: Services) -> list[CallEntry]:
@@ -57,11 +63,16 @@ def entry_line(entry: CallEntry, services: Services) -> str:
 
     tz = services.settings.timezone
     closes = entry.instance.closes_at.astimezone(tz).strftime("%d/%m %H:%M")
-    return _("• {study_id} ({site}): {timepoint} not completed ({answered} answer(s) so far), window closes "
-             "{closes}; patient {status}. Phone entry: /saisie {study_id}").format(
-        study_id=entry.patient.study_id, site=site_label(services.sites, entry.patient.site_code),
+    return _(
+        "• {study_id} ({site}): {timepoint} not completed ({answered} answer(s) so far), window closes "
+        "{closes}; patient {status}. Phone entry: /saisie {study_id}"
+    ).format(
+        study_id=entry.patient.study_id,
+        site=site_label(services.sites, entry.patient.site_code),
         timepoint=timepoint_label(entry.instance.timepoint),
-        answered=entry.answered_items, closes=closes, status=status_label(entry.patient.status),
+        answered=entry.answered_items,
+        closes=closes,
+        status=status_label(entry.patient.status),
     )
 
 

@@ -18,9 +18,24 @@ from bot.storage.patient_history import PatientHistory, patient_history
 from bot.storage.store import Tx
 from bot.storage.team_regimens import TeamRegimen
 
-__all__ = ["PriorHistory", "PriorHistoryCache", "TREND_LENGTH", "answered_history", "answered_from", "shown_answers", "regimens",
-           "reference_time", "apply_team", "next_previous", "omed_mg", "prior_history", "with_current",
-           "rule_context", "worst_pain_trend", "regimen_changed_recently"]
+__all__ = [
+    "PriorHistory",
+    "PriorHistoryCache",
+    "TREND_LENGTH",
+    "answered_history",
+    "answered_from",
+    "shown_answers",
+    "regimens",
+    "reference_time",
+    "apply_team",
+    "next_previous",
+    "omed_mg",
+    "prior_history",
+    "with_current",
+    "rule_context",
+    "worst_pain_trend",
+    "regimen_changed_recently",
+]
 
 TREND_LENGTH = 5  # last worst-pain scores shown to clinicians (docs/clinical/red-flags.md: "a short trend")
 
@@ -47,8 +62,9 @@ def shown_answers(services: Services, instance: Instance, answers: dict[str, Val
     return engine.effective_answers(questionnaire, answers) if questionnaire else answers
 
 
-def regimens(history: Sequence[tuple[Instance, dict[str, Value]]],
-             team: Sequence[TeamRegimen] = ()) -> dict[int, Regimen]:
+def regimens(
+    history: Sequence[tuple[Instance, dict[str, Value]]], team: Sequence[TeamRegimen] = ()
+) -> dict[int, Regimen]:
     """Each instance's analgesic regimen, carrying the previous one forward when unchanged.
 
     Give it shown answers only (`shown_answers`): a hidden item's old answer must not count.
@@ -75,8 +91,11 @@ def reference_time(instance: Instance) -> datetime:
     return instance.sent_at or instance.opens_at
 
 
-def apply_team(previous: Regimen | None, pending: Sequence[TeamRegimen], instance: Instance,
-               ) -> tuple[Regimen | None, list[TeamRegimen]]:
+def apply_team(
+    previous: Regimen | None,
+    pending: Sequence[TeamRegimen],
+    instance: Instance,
+) -> tuple[Regimen | None, list[TeamRegimen]]:
     """The clinicians' entries recorded before `instance` was sent (or shown in it for confirmation) replace
     `previous`, the newest winning; the rest stay pending. Strictly before: an entry made in the same second as
     a questionnaire was sent belongs to the next one, unless it was shown in this one."""
@@ -100,8 +119,9 @@ def omed_mg(services: Services, regimen: Regimen) -> float | None:
     return compute_omed(regimen, services.opioids).mg
 
 
-async def prior_history(tx: Tx, services: Services, instance: Instance,
-                        version: tuple[int, int, int] | None = None) -> PriorHistory:
+async def prior_history(
+    tx: Tx, services: Services, instance: Instance, version: tuple[int, int, int] | None = None
+) -> PriorHistory:
     """The history before `instance`, from the cache when no answer was added elsewhere since (one query, none if
     the caller read `instances.history_version` already in this transaction: `version`)."""
     if version is None:
@@ -148,8 +168,12 @@ def with_current(
 
 
 def rule_context(
-    services: Services, ordered: list[tuple[Instance, dict[str, Value]]], regs: dict[int, Regimen],
-    instance: Instance, *, finished: bool,
+    services: Services,
+    ordered: list[tuple[Instance, dict[str, Value]]],
+    regs: dict[int, Regimen],
+    instance: Instance,
+    *,
+    finished: bool,
 ) -> RuleContext:
     """Baseline pain and OMED, and the current OMED once the analgesic answers are complete (`with_current`)."""
     baseline = next(((i, a) for i, a in ordered if i.questionnaire_id == "baseline"), None)
@@ -167,8 +191,10 @@ def rule_context(
         pain_history=tuple(
             PainPoint(day=_local_day(services, inst.opens_at), pain_worst=pain)
             for inst, given in ordered
-            if inst.id != instance.id and inst.questionnaire_id != "baseline"
-            and isinstance(pain := given.get("pain_worst"), (int, float)) and not isinstance(pain, bool)
+            if inst.id != instance.id
+            and inst.questionnaire_id != "baseline"
+            and isinstance(pain := given.get("pain_worst"), (int, float))
+            and not isinstance(pain, bool)
         ),
         today=_local_day(services, instance.opens_at),
     )

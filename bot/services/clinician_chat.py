@@ -19,8 +19,14 @@ async def follow_migration(services: Services, old_id: int, new_id: int) -> None
     """Record the group's new id (audited) and use it from now on."""
     async with services.store.transaction() as tx:
         await put_setting(tx, CLINICIAN_CHAT_SETTING, str(new_id))
-        await audit.record(tx, at=services.clock.now(), actor="system", action="clinician_chat_migrated",
-                           old_value=old_id, new_value=new_id)
+        await audit.record(
+            tx,
+            at=services.clock.now(),
+            actor="system",
+            action="clinician_chat_migrated",
+            old_value=old_id,
+            new_value=new_id,
+        )
         await tx.commit()
     services.clinician_chat_id = new_id
 

@@ -18,13 +18,22 @@ __all__ = ["acknowledge_alert", "record_command", "record_followup", "team_regim
 
 
 async def record_command(
-    services: Services, *, user_id: int, command: str, args: list[str], telegram_date: datetime | None,
+    services: Services,
+    *,
+    user_id: int,
+    command: str,
+    args: list[str],
+    telegram_date: datetime | None,
 ) -> None:
     """Every clinician command goes into the audit trail (who, what, when)."""
     async with services.store.transaction() as tx:
         await audit.record(
-            tx, at=services.clock.now(), actor=f"clinician:{user_id}", action=f"command:{command}",
-            details={"args": args}, telegram_date=telegram_date,
+            tx,
+            at=services.clock.now(),
+            actor=f"clinician:{user_id}",
+            action=f"command:{command}",
+            details={"args": args},
+            telegram_date=telegram_date,
         )
         await tx.commit()
 
@@ -38,15 +47,25 @@ async def acknowledge_alert(services: Services, alert_id: int, *, by: int) -> da
         if done:
             alert = await alerts.get_alert(tx, alert_id)
             await audit.record(
-                tx, at=now, actor=f"clinician:{by}", action="acknowledge",
-                patient_id=alert.patient_id if alert else None, entity="alert", entity_id=alert_id,
+                tx,
+                at=now,
+                actor=f"clinician:{by}",
+                action="acknowledge",
+                patient_id=alert.patient_id if alert else None,
+                entity="alert",
+                entity_id=alert_id,
             )
         await tx.commit()
     return now if done else None
 
 
 async def record_followup(
-    services: Services, alert_id: int, *, kind: FollowupKind, code: str, by: int,
+    services: Services,
+    alert_id: int,
+    *,
+    kind: FollowupKind,
+    code: str,
+    by: int,
 ) -> datetime | None:
     """Record an action or an outcome of an alert already taken care of (append-only, audited); the moment it was
     recorded, or None (nothing written) when the alert is unknown or not taken care of yet. Pressing the code that
@@ -62,8 +81,14 @@ async def record_followup(
             return now
         await alerts.record_followup(tx, alert_id, kind=kind, code=code, by=by, now=now)
         await audit.record(
-            tx, at=now, actor=f"clinician:{by}", action=f"alert_{kind}", patient_id=alert.patient_id,
-            entity="alert", entity_id=alert_id, new_value=code,
+            tx,
+            at=now,
+            actor=f"clinician:{by}",
+            action=f"alert_{kind}",
+            patient_id=alert.patient_id,
+            entity="alert",
+            entity_id=alert_id,
+            new_value=code,
         )
         await tx.commit()
     return now

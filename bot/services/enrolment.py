@@ -33,8 +33,14 @@ class Invitation:
 
 
 async def enroll(
-    store: Store, clock: Clock, request: EnrolmentRequest, *, actor: str, known_sites: Collection[str] | None = None,
-    default_site: str | None = None, sites: Sites | None = None,
+    store: Store,
+    clock: Clock,
+    request: EnrolmentRequest,
+    *,
+    actor: str,
+    known_sites: Collection[str] | None = None,
+    default_site: str | None = None,
+    sites: Sites | None = None,
 ) -> Invitation:
     """Create the patient and a single-use invitation, in one transaction with its audit entry.
 
@@ -45,18 +51,26 @@ async def enroll(
     `sites`: given, a refusal names each site by its name with what to type (the clinicians' group); else by code
     (the command line).
     """
+
     def listed() -> str:
-        return site_list(sites, tuple(sorted(known_sites or ()))) if sites is not None else ", ".join(
-            sorted(known_sites or ()))
+        return (
+            site_list(sites, tuple(sorted(known_sites or ())))
+            if sites is not None
+            else ", ".join(sorted(known_sites or ()))
+        )
 
     if not request.site_named and known_sites is not None:
         if default_site is None:
-            raise EnrolmentError(_("Name the patient's site with site=<code>: there are several sites ({sites}).").format(
-                sites=listed()))
+            raise EnrolmentError(
+                _("Name the patient's site with site=<code>: there are several sites ({sites}).").format(sites=listed())
+            )
         request = replace(request, site=default_site)
     if known_sites is not None and request.site not in known_sites:
-        raise EnrolmentError(_("Unknown site {site}: its phone numbers are not configured. Known sites: {sites}.").format(
-            site=request.site, sites=listed()))
+        raise EnrolmentError(
+            _("Unknown site {site}: its phone numbers are not configured. Known sites: {sites}.").format(
+                site=request.site, sites=listed()
+            )
+        )
     now = clock.now()
     code = secrets.token_urlsafe(16)
     expires_at = now + timedelta(days=INVITATION_VALIDITY_DAYS)
@@ -102,7 +116,12 @@ class JoinResult:
 
 
 async def redeem(
-    store: Store, clock: Clock, *, code: str | None, telegram_user_id: int, chat_id: int,
+    store: Store,
+    clock: Clock,
+    *,
+    code: str | None,
+    telegram_user_id: int,
+    chat_id: int,
     telegram_date: datetime | None = None,
 ) -> JoinResult:
     """Bind an invitation to the first Telegram user who presents it; refuse everything else."""
@@ -116,38 +135,53 @@ async def redeem(
         if recent >= START_ATTEMPTS_PER_WINDOW:
             return JoinResult("rate_limited")
         invitation = await patients.find_invitation(tx, code) if code else None
-        usable = (
-            invitation is not None
-            and invitation.redeemed_at is None
-            and invitation.expires_at > now
-        )
+        usable = invitation is not None and invitation.redeemed_at is None and invitation.expires_at > now
         if not usable:
             reason = (
-                "missing" if not code else "unknown" if invitation is None
-                else "used" if invitation.redeemed_at else "expired"
+                "missing"
+                if not code
+                else "unknown"
+                if invitation is None
+                else "used"
+                if invitation.redeemed_at
+                else "expired"
             )
             # Keyed by the update: one handled again after a crash (`bot.telegram.inbox`) is refused again, so
             # the stranger gets the reply at least once, and counted by the rate limit (and audited) only once.
             update_id = current_update_id()
-            if await joining.record_refused_start(tx, telegram_user_id=telegram_user_id, update_id=update_id,
-                                                  reason=reason, now=now):
+            if await joining.record_refused_start(
+                tx, telegram_user_id=telegram_user_id, update_id=update_id, reason=reason, now=now
+            ):
                 await audit.record(
-                    tx, at=now, actor=stranger, action="start_refused", telegram_date=telegram_date,
-                    details={"reason": reason}, entity=None if update_id is None else "update", entity_id=update_id,
+                    tx,
+                    at=now,
+                    actor=stranger,
+                    action="start_refused",
+                    telegram_date=telegram_date,
+                    details={"reason": reason},
+                    entity=None if update_id is None else "update",
+                    entity_id=update_id,
                 )
                 await tx.commit()
             return JoinResult("refused")
         assert invitation is not None
         patient_id = invitation.patient_id
         await patients.redeem_invitation(tx, invitation.id, now)
-        await patients.link_telegram(tx, patient_id=patient_id, telegram_user_id=telegram_user_id, chat_id=chat_id,
-                                     now=now)
+        await patients.link_telegram(
+            tx, patient_id=patient_id, telegram_user_id=telegram_user_id, chat_id=chat_id, now=now
+        )
         await patients.set_status(tx, patient_id, "joined", now)
         patient = await patients.get_patient(tx, patient_id)
         assert patient is not None
         await audit.record(
-            tx, at=now, actor=f"patient:{patient.study_id}", action="join", patient_id=patient_id,
-            entity="invitation", entity_id=invitation.id, telegram_date=telegram_date,
+            tx,
+            at=now,
+            actor=f"patient:{patient.study_id}",
+            action="join",
+            patient_id=patient_id,
+            entity="invitation",
+            entity_id=invitation.id,
+            telegram_date=telegram_date,
         )
         await tx.commit()
     return JoinResult("joined", patient)

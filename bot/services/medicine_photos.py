@@ -51,7 +51,8 @@ def failure_text(failure: Failure, display: str | None) -> str:
     if failure == "unknown_cip":
         return _("I do not know this box: please choose your medicine from the list.")
     return _("{medicine} is not one of the medicines of this question: please choose from the list.").format(
-        medicine=display or _("This medicine"))
+        medicine=display or _("This medicine")
+    )
 
 
 def confirm_text(display: str) -> str:
@@ -83,8 +84,12 @@ async def scan_photo(services: Services, telegram_user_id: int, photo: bytes, as
     now = services.clock.now()
     async with services.store.transaction() as tx:
         patient, prompt = await _current(tx, services, telegram_user_id)
-        if patient is None or prompt is None or prompt.instance.id != asked.instance.id \
-                or prompt.item.id != asked.item.id:
+        if (
+            patient is None
+            or prompt is None
+            or prompt.instance.id != asked.instance.id
+            or prompt.item.id != asked.item.id
+        ):
             return ScanOutcome("stale")
         code = decoded.single
         box = await medicines.lookup(tx, code.cip13) if code is not None and code.cip13 is not None else None
@@ -97,22 +102,36 @@ async def scan_photo(services: Services, telegram_user_id: int, photo: bytes, as
         elif box is None:
             failure = "unknown_cip"
         else:
-            product = match_product(box.facts, services.opioids,
-                                    among=[c.code for c in prompt.item.choices or ()])
+            product = match_product(box.facts, services.opioids, among=[c.code for c in prompt.item.choices or ()])
             failure = None if product is not None else "not_in_list"
         status = failure or "proposed"
         display = box.facts.display if box is not None else None
         bdpm_date = box.bdpm_date if box is not None else await medicines.bdpm_date(tx)
         scan_id = await medicines.record_scan(
-            tx, patient_id=patient.id, instance_id=prompt.instance.id, item_id=prompt.item.id, status=status,
-            now=now, cip13=code.cip13 if code is not None else None,
+            tx,
+            patient_id=patient.id,
+            instance_id=prompt.instance.id,
+            item_id=prompt.item.id,
+            status=status,
+            now=now,
+            cip13=code.cip13 if code is not None else None,
             expiry=code.expiry.isoformat() if code is not None and code.expiry is not None else None,
-            lot=code.lot if code is not None else None, product_code=product, display=display, bdpm_date=bdpm_date)
-        await audit.record(tx, at=now, actor=f"patient:{patient.study_id}", action="medicine_photo",
-                           patient_id=patient.id,
-                           entity="medicine_scan", entity_id=scan_id,
-                           new_value={"status": status, "cip13": code.cip13 if code else None, "product": product},
-                           details={"item": prompt.item.id, "photo": "decoded in memory, not kept"})
+            lot=code.lot if code is not None else None,
+            product_code=product,
+            display=display,
+            bdpm_date=bdpm_date,
+        )
+        await audit.record(
+            tx,
+            at=now,
+            actor=f"patient:{patient.study_id}",
+            action="medicine_photo",
+            patient_id=patient.id,
+            entity="medicine_scan",
+            entity_id=scan_id,
+            new_value={"status": status, "cip13": code.cip13 if code else None, "product": product},
+            details={"item": prompt.item.id, "photo": "decoded in memory, not kept"},
+        )
         await settle_current_update(tx, now)
         await tx.commit()
     if failure is not None:
@@ -124,7 +143,7 @@ ConfirmStatus = Literal["stored", "declined", "stale"]
 
 
 async def confirm(services: Services, telegram_user_id: int, scan_id: int) -> tuple[ConfirmStatus, Submission | None]:
-    """"Yes": store the scan's product as the answer to its question, and link the scan to that answer row."""
+    """ "Yes": store the scan's product as the answer to its question, and link the scan to that answer row."""
     now = services.clock.now()
     try:
         async with services.store.transaction() as tx:
@@ -142,12 +161,24 @@ async def confirm(services: Services, telegram_user_id: int, scan_id: int) -> tu
                 return engine.answer_from_button(prompt.item, product)
 
             def link_scan(tx: Tx, prompt: Prompt) -> None:
-                medicines.link_confirmed_scan(tx, scan_id=scan.id, instance_id=scan.instance_id,
-                                              item_id=scan.item_id, now=now)
+                medicines.link_confirmed_scan(
+                    tx, scan_id=scan.id, instance_id=scan.instance_id, item_id=scan.item_id, now=now
+                )
 
             submission = await store_answer(
-                tx, services, patient, instance, item_index=None, value_for=value_for, answered_at=now, now=now,
-                actor=f"patient:{patient.study_id}", source="patient", found=found, before_commit=link_scan)
+                tx,
+                services,
+                patient,
+                instance,
+                item_index=None,
+                value_for=value_for,
+                answered_at=now,
+                now=now,
+                actor=f"patient:{patient.study_id}",
+                source="patient",
+                found=found,
+                before_commit=link_scan,
+            )
     except medicines.ScanAlreadyDecided:
         return "stale", None
     if submission.status != "stored":
@@ -156,7 +187,7 @@ async def confirm(services: Services, telegram_user_id: int, scan_id: int) -> tu
 
 
 async def decline(services: Services, telegram_user_id: int, scan_id: int) -> tuple[ConfirmStatus, Prompt | None]:
-    """"No": the scan is declined; the patient chooses from the list (the current question, returned)."""
+    """ "No": the scan is declined; the patient chooses from the list (the current question, returned)."""
     now = services.clock.now()
     async with services.store.transaction() as tx:
         scan = await medicines.get_scan(tx, scan_id)

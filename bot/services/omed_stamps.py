@@ -28,16 +28,33 @@ async def insert_stamps(tx: Tx, services: Services, instance_id: int, regimen: R
     rules = rules_version(services.rules)
     for table_id in services.opioids.tables:
         result = compute_omed(regimen, services.opioids, table_id)
-        details: dict[str, object] = {"unconverted": result.unconverted, "to_confirm": result.to_confirm,
-                                      "carried_forward": result.carried_forward, "source": result.source}
+        details: dict[str, object] = {
+            "unconverted": result.unconverted,
+            "to_confirm": result.to_confirm,
+            "carried_forward": result.carried_forward,
+            "source": result.source,
+        }
         await team_regimens.insert_omed_stamp(
-            tx, instance_id=instance_id, table_id=table_id, catalogue_version=services.opioids.version,
-            rules_version=rules, regimen=regimen, mg=result.mg, details=details, now=now,
+            tx,
+            instance_id=instance_id,
+            table_id=table_id,
+            catalogue_version=services.opioids.version,
+            rules_version=rules,
+            regimen=regimen,
+            mg=result.mg,
+            details=details,
+            now=now,
         )
 
 
-async def stamp_completed(tx: Tx, services: Services, instance: Instance, answers: dict[str, Value],
-                          now: datetime, history_version: tuple[int, int, int] | None = None) -> None:
+async def stamp_completed(
+    tx: Tx,
+    services: Services,
+    instance: Instance,
+    answers: dict[str, Value],
+    now: datetime,
+    history_version: tuple[int, int, int] | None = None,
+) -> None:
     """The OMED of `instance`, just completed with `answers`, derived as the rules saw it, stamped
     (`history_version`: `instances.history_version`, if read already in this transaction)."""
     prior = await clinical_context.prior_history(tx, services, instance, history_version)

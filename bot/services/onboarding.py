@@ -31,7 +31,11 @@ async def confirm_information(
         if not await joining.confirm_information(tx, patient_id=patient.id, message_id=message_id, now=now):
             return "already_done", patient
         await audit.record(
-            tx, at=now, actor=f"patient:{patient.study_id}", action="information_understood", patient_id=patient.id,
+            tx,
+            at=now,
+            actor=f"patient:{patient.study_id}",
+            action="information_understood",
+            patient_id=patient.id,
             details=details,
         )
         await tx.commit()
@@ -54,8 +58,14 @@ async def choose_time_and_activate(
         await patients.set_preferred_time(tx, patient.id, preferred)
         await patients.set_status(tx, patient.id, "active", now)
         await audit.record(
-            tx, at=now, actor=f"patient:{patient.study_id}", action="activate", patient_id=patient.id,
-            entity="patient", entity_id=patient.study_id, new_value={"preferred_time": preferred},
+            tx,
+            at=now,
+            actor=f"patient:{patient.study_id}",
+            action="activate",
+            patient_id=patient.id,
+            entity="patient",
+            entity_id=patient.study_id,
+            new_value={"preferred_time": preferred},
         )
         active = await patients.get_patient(tx, patient.id)
         assert active is not None

@@ -55,16 +55,21 @@ async def overview(tx: Tx, services: Services, patient: Patient, *, with_message
     next_due = (upcoming[0].timepoint, upcoming[0].opens_at) if upcoming else None
     history = clinical_context.answered_from(read)
     regimens = clinical_context.regimens(
-        [(inst, clinical_context.shown_answers(services, inst, answers)) for inst, answers in history], read.team,
+        [(inst, clinical_context.shown_answers(services, inst, answers)) for inst, answers in history],
+        read.team,
     )
     points: list[TrajectoryPoint] = []
     for inst, answers in history:
         pain = answers.get("pain_worst")
         day = inst.study_day if inst.study_day is not None else (inst.opens_at.date() - patient.rt_start).days
-        points.append(TrajectoryPoint(
-            study_day=day, timepoint=inst.timepoint, worst_pain=pain if isinstance(pain, int) else None,
-            omed_mg=clinical_context.omed_mg(services, regimens[inst.id]),
-        ))
+        points.append(
+            TrajectoryPoint(
+                study_day=day,
+                timepoint=inst.timepoint,
+                worst_pain=pain if isinstance(pain, int) else None,
+                omed_mg=clinical_context.omed_mg(services, regimens[inst.id]),
+            )
+        )
     pains = [p.worst_pain for p in points if p.worst_pain is not None]
     side_effects: list[str] = []
     for inst, answers in reversed(history):
@@ -79,13 +84,22 @@ async def overview(tx: Tx, services: Services, patient: Patient, *, with_message
             if line is not None and value not in NOT_AT_ALL:
                 side_effects.append(line)
         break
-    open_count = len([a for a in await alerts.alerts_for_patient(tx, patient.id)
-                      if a.acknowledged_at is None and a.severity != "info"])
+    open_count = len(
+        [
+            a
+            for a in await alerts.alerts_for_patient(tx, patient.id)
+            if a.acknowledged_at is None and a.severity != "info"
+        ]
+    )
     return PatientOverview(
-        patient=patient, next_due=next_due, last_worst_pain=pains[-1] if pains else None, open_alerts=open_count,
+        patient=patient,
+        next_due=next_due,
+        last_worst_pain=pains[-1] if pains else None,
+        open_alerts=open_count,
         completed=len([i for i in all_instances if i.status == "completed"]),
         missed=len([i for i in all_instances if i.status == "missed"]),
-        trajectory=points, side_effects=side_effects,
+        trajectory=points,
+        side_effects=side_effects,
         recent_messages=await last_messages(tx, patient.id, RECENT_MESSAGES) if with_messages else [],
     )
 

@@ -18,6 +18,7 @@ from bot.storage.store import Tx
 
 Outcome = Literal["done", "unchanged", "unknown"]
 
+
 def _notice_title(status: str) -> str:
     return {
         "paused": _("Follow-up paused"),
@@ -29,10 +30,21 @@ def _notice_title(status: str) -> str:
 async def _notify(tx: Tx, patient: Patient, status: str, actor: str, now: object) -> None:
     """Tell the clinicians at once (an outbox notice; it needs no acknowledgement to be safe)."""
     await alerts.insert_alert(
-        tx, patient_id=patient.id, instance_id=None, rule_id=f"patient_{status}", severity="info",
-        payload={"title": _notice_title(status), "source": _("requested by the {who}").format(
-            who=_("patient") if actor.startswith("patient:") else _("care team")), "fired": {}, "trend": []},
-        now=now, send_now=True,  # type: ignore[arg-type]
+        tx,
+        patient_id=patient.id,
+        instance_id=None,
+        rule_id=f"patient_{status}",
+        severity="info",
+        payload={
+            "title": _notice_title(status),
+            "source": _("requested by the {who}").format(
+                who=_("patient") if actor.startswith("patient:") else _("care team")
+            ),
+            "fired": {},
+            "trend": [],
+        },
+        now=now,  # type: ignore[arg-type]
+        send_now=True,
     )
 
 
@@ -54,9 +66,17 @@ async def change_status(services: Services, patient: Patient, new_status: str, *
         if new_status == "withdrawn":
             await instances.cancel_unsent(tx, patient.id)
             await alerts.stop_info_notices(tx, patient.id)
-        await audit.record(tx, at=now, actor=actor, action=f"status:{new_status}", patient_id=patient.id,
-                           entity="patient", entity_id=patient.study_id, old_value=current.status,
-                           new_value=new_status)
+        await audit.record(
+            tx,
+            at=now,
+            actor=actor,
+            action=f"status:{new_status}",
+            patient_id=patient.id,
+            entity="patient",
+            entity_id=patient.study_id,
+            old_value=current.status,
+            new_value=new_status,
+        )
         await _notify(tx, current, new_status, actor, now)
         await tx.commit()
     return "done"
@@ -68,9 +88,17 @@ async def change_day0(services: Services, patient: Patient, rt_start: date, *, a
     async with services.store.transaction() as tx:
         await patients.set_rt_start(tx, patient.id, rt_start)
         await instances.delete_replannable(tx, patient.id)
-        await audit.record(tx, at=now, actor=actor, action="change_day0", patient_id=patient.id, entity="patient",
-                           entity_id=patient.study_id, old_value=patient.rt_start.isoformat(),
-                           new_value=rt_start.isoformat())
+        await audit.record(
+            tx,
+            at=now,
+            actor=actor,
+            action="change_day0",
+            patient_id=patient.id,
+            entity="patient",
+            entity_id=patient.study_id,
+            old_value=patient.rt_start.isoformat(),
+            new_value=rt_start.isoformat(),
+        )
         updated = await patients.get_patient(tx, patient.id)
         assert updated is not None
         count = await planner.plan_patient(tx, services, updated, now=now) if updated.status != "invited" else 0
@@ -94,13 +122,26 @@ async def push_questionnaire(services: Services, patient: Patient, questionnaire
             return None
         label = f"X{await instances.count_extra(tx, patient.id) + 1}"
         instance_id = await instances.create_instance(
-            tx, patient_id=patient.id, questionnaire_id=questionnaire_id,
-            questionnaire_version=services.questionnaires[questionnaire_id].version, timepoint=label,
-            study_day=(now.astimezone(tz).date() - patient.rt_start).days, is_primary=False,
-            opens_at=now, closes_at=local_end.astimezone(now.tzinfo),
+            tx,
+            patient_id=patient.id,
+            questionnaire_id=questionnaire_id,
+            questionnaire_version=services.questionnaires[questionnaire_id].version,
+            timepoint=label,
+            study_day=(now.astimezone(tz).date() - patient.rt_start).days,
+            is_primary=False,
+            opens_at=now,
+            closes_at=local_end.astimezone(now.tzinfo),
         )
         await instances.set_opens_at(tx, instance_id, now)
-        await audit.record(tx, at=now, actor=actor, action="push_questionnaire", patient_id=patient.id,
-                           entity="instance", entity_id=instance_id, new_value=questionnaire_id)
+        await audit.record(
+            tx,
+            at=now,
+            actor=actor,
+            action="push_questionnaire",
+            patient_id=patient.id,
+            entity="instance",
+            entity_id=instance_id,
+            new_value=questionnaire_id,
+        )
         await tx.commit()
     return instance_id

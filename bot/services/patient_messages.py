@@ -32,10 +32,17 @@ from bot.storage.store import Tx
 #: "urgent" (an urgent sign) or "same_day" (thirst, constipation…) from their severity in the screen's file.
 CATEGORY_GROUP: dict[str, Advice] = {
     "suicidal": "suicide",
-    "unconscious": "emergency", "bleeding": "emergency", "chest_breathing": "emergency",
-    "leg_weakness": "neuro", "numbness": "neuro", "bladder_bowel": "neuro", "fall": "neuro",
+    "unconscious": "emergency",
+    "bleeding": "emergency",
+    "chest_breathing": "emergency",
+    "leg_weakness": "neuro",
+    "numbness": "neuro",
+    "bladder_bowel": "neuro",
+    "fall": "neuro",
     "urinary_retention": "neuro",
-    "opioid_toxicity": "toxicity", "confusion": "toxicity", "overdose": "toxicity",
+    "opioid_toxicity": "toxicity",
+    "confusion": "toxicity",
+    "overdose": "toxicity",
     "fever": "fever",
     "vomiting_swallowing": "same_day",
     "cry_for_help": "urgent",
@@ -96,7 +103,7 @@ def looks_like_a_message(text: str, services: Services) -> bool:
 
 
 def is_a_number(text: str) -> bool:
-    """"15", "7,5", "-1": an attempt to answer a number or scale question, not words for the team."""
+    """ "15", "7,5", "-1": an attempt to answer a number or scale question, not words for the team."""
     return bool(_NUMBER.match(text))
 
 
@@ -123,8 +130,16 @@ def advice_for_flags(flags: tuple[FreeTextFlag, ...]) -> Advice | None:
 
 
 async def receive(
-    services: Services, *, telegram_user_id: int, chat_id: int, message_id: int, kind: str, text: str | None,
-    telegram_date: datetime | None, details: dict[str, object] | None = None, mode: Mode = "message",
+    services: Services,
+    *,
+    telegram_user_id: int,
+    chat_id: int,
+    message_id: int,
+    kind: str,
+    text: str | None,
+    telegram_date: datetime | None,
+    details: dict[str, object] | None = None,
+    mode: Mode = "message",
 ) -> ReceivedMessage:
     """Store one message from a patient and queue what it owes the team and the patient, in one transaction.
 
@@ -148,15 +163,33 @@ async def receive(
         if flags:
             joined, uncovered = await _open_alert_of_groups(tx, services, patient.id, groups, now)
             if uncovered:
-                alert_id = await _new_alert(tx, services, patient.id, "free_text_red_flag", kind, text, chat_id,
-                                            message_id, details, flags, groups, now)
+                alert_id = await _new_alert(
+                    tx,
+                    services,
+                    patient.id,
+                    "free_text_red_flag",
+                    kind,
+                    text,
+                    chat_id,
+                    message_id,
+                    details,
+                    flags,
+                    groups,
+                    now,
+                )
                 advice = uncovered[0]
                 outcome = "red_flag"
             else:
                 alert_id = joined
                 post_id = await group_posts.insert_post(
-                    tx, patient_id=patient.id, kind="followup", severity=severity_for_flags(flags), now=now,
-                    due_at=now, alert_id=joined)
+                    tx,
+                    patient_id=patient.id,
+                    kind="followup",
+                    severity=severity_for_flags(flags),
+                    now=now,
+                    due_at=now,
+                    alert_id=joined,
+                )
                 outcome = "followup"
         elif mode == "answer_attempt" and kind == "text":
             outcome = "kept"
@@ -167,33 +200,62 @@ async def receive(
                 post_id = await group_posts.open_words_post(tx, patient.id, adding=len(text or "") + 40)
                 if post_id is None:
                     post_id = await group_posts.insert_post(
-                        tx, patient_id=patient.id, kind="words", severity="info", now=now, due_at=now + HOLD_FOR)
+                        tx, patient_id=patient.id, kind="words", severity="info", now=now, due_at=now + HOLD_FOR
+                    )
                 outcome = "held"
             else:
-                alert_id = await _new_alert(tx, services, patient.id, "free_text", kind, text, chat_id, message_id,
-                                            details, flags, groups, now)
+                alert_id = await _new_alert(
+                    tx, services, patient.id, "free_text", kind, text, chat_id, message_id, details, flags, groups, now
+                )
                 outcome = "forwarded"
         stored = await messages.insert_message(
-            tx, patient_id=patient.id, instance_id=instance.id if instance else None, kind=kind, text=text,
-            chat_id=chat_id, message_id=message_id, telegram_date=telegram_date, received_at=now,
-            flags=[flag.category for flag in flags], alert_id=alert_id, post_id=post_id,
+            tx,
+            patient_id=patient.id,
+            instance_id=instance.id if instance else None,
+            kind=kind,
+            text=text,
+            chat_id=chat_id,
+            message_id=message_id,
+            telegram_date=telegram_date,
+            received_at=now,
+            flags=[flag.category for flag in flags],
+            alert_id=alert_id,
+            post_id=post_id,
         )
         if kind != "text" and outcome != "kept":
             # Under its own alert, or under the post that carries its words; retried like an alert (issue 39).
             await group_posts.insert_post(
-                tx, patient_id=patient.id, kind="copy", severity=severity_for_flags(flags) if flags else "info",
-                now=now, due_at=now, alert_id=alert_id if post_id is None else None, parent_post_id=post_id,
-                message_ref=stored)
+                tx,
+                patient_id=patient.id,
+                kind="copy",
+                severity=severity_for_flags(flags) if flags else "info",
+                now=now,
+                due_at=now,
+                alert_id=alert_id if post_id is None else None,
+                parent_post_id=post_id,
+                message_ref=stored,
+            )
         await audit.record(
-            tx, at=now, actor=f"patient:{patient.study_id}", action="message", patient_id=patient.id,
-            entity="patient_message", entity_id=stored, new_value={"kind": kind, "flags": [f.category for f in flags]},
+            tx,
+            at=now,
+            actor=f"patient:{patient.study_id}",
+            action="message",
+            patient_id=patient.id,
+            entity="patient_message",
+            entity_id=stored,
+            new_value={"kind": kind, "flags": [f.category for f in flags]},
             telegram_date=telegram_date,
         )
         notice_id = None
         if advice is not None and patient.status not in SILENT_STATUSES:
             severity = "urgent" if advice != "same_day" else "same_day"
             notice_id = await notices.owe_notice(
-                tx, patient_id=patient.id, instance_id=None, severity=severity, now=now, advice=advice,
+                tx,
+                patient_id=patient.id,
+                instance_id=None,
+                severity=severity,
+                now=now,
+                advice=advice,
             )
         await settle_current_update(tx, now)  # the message and "this update is handled": one commit
         await tx.commit()
@@ -203,31 +265,57 @@ async def receive(
 
 
 async def _new_alert(
-    tx: Tx, services: Services, patient_id: int, event: str, kind: str, text: str | None, chat_id: int,
-    message_id: int, details: dict[str, object] | None, flags: tuple[FreeTextFlag, ...], groups: list[Advice],
+    tx: Tx,
+    services: Services,
+    patient_id: int,
+    event: str,
+    kind: str,
+    text: str | None,
+    chat_id: int,
+    message_id: int,
+    details: dict[str, object] | None,
+    flags: tuple[FreeTextFlag, ...],
+    groups: list[Advice],
     now: datetime,
 ) -> int | None:
     """The message's own alert (urgent for a red flag, information otherwise), sent at once."""
     alert_id: int | None = None
     for draft in evaluate_event(services.rules, event, details={"kind": kind}):
         payload: dict[str, object] = {
-            "title": draft.title, "source": draft.source, "trend": [],
+            "title": draft.title,
+            "source": draft.source,
+            "trend": [],
             "fired": {"event": event, "kind": kind, "patient_message": text or ""},
-            "message": {"kind": kind, "text": text or "", "chat_id": chat_id, "message_id": message_id,
-                        **(details or {})},
+            "message": {
+                "kind": kind,
+                "text": text or "",
+                "chat_id": chat_id,
+                "message_id": message_id,
+                **(details or {}),
+            },
             "flags": [flag.label for flag in flags],
             "danger_groups": list(groups),
         }
         new_id = await alerts.insert_alert(
-            tx, patient_id=patient_id, instance_id=None, rule_id=draft.rule_id,
-            severity=severity_for_flags(flags) if flags else draft.severity, payload=payload, now=now, send_now=True,
+            tx,
+            patient_id=patient_id,
+            instance_id=None,
+            rule_id=draft.rule_id,
+            severity=severity_for_flags(flags) if flags else draft.severity,
+            payload=payload,
+            now=now,
+            send_now=True,
         )
         alert_id = alert_id or new_id
     return alert_id
 
 
 async def _open_alert_of_groups(
-    tx: Tx, services: Services, patient_id: int, groups: list[Advice], now: datetime,
+    tx: Tx,
+    services: Services,
+    patient_id: int,
+    groups: list[Advice],
+    now: datetime,
 ) -> tuple[int | None, list[Advice]]:
     """The open red-flag alert this message joins (the newest one covering its most pressing group), and the danger
     groups of the message no open alert covers (most pressing first): any such group means a new alert."""

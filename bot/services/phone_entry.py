@@ -62,8 +62,16 @@ async def open_entry(
             instance = await instances.get_instance(tx, instance.id)
             assert instance is not None
         await put_setting(tx, session_key(clinician_id), str(instance.id))
-        await audit.record(tx, at=now, actor=actor, action="phone_entry_start", patient_id=patient.id,
-                           entity="instance", entity_id=instance.id, details={"source": PHONE})
+        await audit.record(
+            tx,
+            at=now,
+            actor=actor,
+            action="phone_entry_start",
+            patient_id=patient.id,
+            entity="instance",
+            entity_id=instance.id,
+            details={"source": PHONE},
+        )
         prompt = await answering.prompt_for(tx, services, instance)
         await tx.commit()
     return None, patient, prompt
@@ -99,9 +107,16 @@ async def submit(
         if instance.status != "open" or not now <= instance.closes_at:
             return Submission("stale", patient=patient)
         submission = await answering.store_answer(
-            tx, services, patient, instance, item_index=item_index, value_for=lambda prompt: make_value(prompt.item),
+            tx,
+            services,
+            patient,
+            instance,
+            item_index=item_index,
+            value_for=lambda prompt: make_value(prompt.item),
             answered_at=None,
-            now=now, actor=f"clinician:{clinician_id}", source=PHONE,
+            now=now,
+            actor=f"clinician:{clinician_id}",
+            source=PHONE,
         )
     if submission.finished:
         async with services.store.transaction() as tx:

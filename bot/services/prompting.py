@@ -9,7 +9,12 @@ from bot.services.container import Services
 
 
 async def send_prompt(
-    messenger: Messenger, services: Services, chat_id: int, prompt: Prompt, *, header: str | None = None,
+    messenger: Messenger,
+    services: Services,
+    chat_id: int,
+    prompt: Prompt,
+    *,
+    header: str | None = None,
     replaces_previous: bool = False,
 ) -> int:
     """Send the current question with its buttons, record its message id and return it.

@@ -36,12 +36,25 @@ async def mark_unreachable(services: Services, patient_id: int, *, source: str =
         if patient is None or patient.status in ("unreachable", "withdrawn", "invited", "deceased"):
             return False
         await patients.mark_unreachable(tx, patient_id, resume_status=patient.status, now=now)
-        await audit.record(tx, at=now, actor="system", action="unreachable", patient_id=patient_id,
-                           old_value=patient.status, new_value="unreachable", details={"source": source})
+        await audit.record(
+            tx,
+            at=now,
+            actor="system",
+            action="unreachable",
+            patient_id=patient_id,
+            old_value=patient.status,
+            new_value="unreachable",
+            details={"source": source},
+        )
         await alerts.insert_alert(
-            tx, patient_id=patient_id, instance_id=None, rule_id=UNREACHABLE_RULE, severity="same_day",
+            tx,
+            patient_id=patient_id,
+            instance_id=None,
+            rule_id=UNREACHABLE_RULE,
+            severity="same_day",
             payload={"title": blocked_title(patient.study_id), "source": source, "fired": {}, "trend": []},
-            now=now, send_now=True,
+            now=now,
+            send_now=True,
         )
         await tx.commit()
     log.warning("patient %s unreachable (blocked the bot)", patient_id)
@@ -68,8 +81,15 @@ async def reachable_again(services: Services, telegram_user_id: int) -> bool:
             return False
         previous = _previous_status(await patients.resume_status(tx, patient.id))
         await patients.set_status(tx, patient.id, previous, now)
-        await audit.record(tx, at=now, actor="system", action="reachable_again", patient_id=patient.id,
-                           old_value="unreachable", new_value=previous)
+        await audit.record(
+            tx,
+            at=now,
+            actor="system",
+            action="reachable_again",
+            patient_id=patient.id,
+            old_value="unreachable",
+            new_value=previous,
+        )
         await tx.commit()
     log.info("patient %s reachable again", patient.id)
     return True

@@ -56,21 +56,39 @@ async def escalate_silences(services: Services) -> int:
                 continue
             if await alerts.heard_from_since(tx, alert.patient_id, alert.created_at, apart_from=alert.instance_id):
                 continue
-            if not await alerts.unanswered_since(tx, alert.patient_id, alert.created_at, open_for=SILENCE_AFTER,
-                                                 now=now):
+            if not await alerts.unanswered_since(
+                tx, alert.patient_id, alert.created_at, open_for=SILENCE_AFTER, now=now
+            ):
                 continue
             contact = await alerts.last_contact(tx, alert.patient_id)
             for draft in evaluate_event(services.rules, "silent_after_alert", details={"after_alert": alert.id}):
                 title = str(alert.payload.get("title", ""))
                 await alerts.insert_alert(
-                    tx, patient_id=alert.patient_id, instance_id=None, rule_id=draft.rule_id,
+                    tx,
+                    patient_id=alert.patient_id,
+                    instance_id=None,
+                    rule_id=draft.rule_id,
                     severity=draft.severity,
-                    payload={"title": draft.title, "source": draft.source, "fired": draft.fired, "trend": [],
-                             "previous_alert": title, "last_contact": utc_iso(contact) if contact else None},
-                    now=now, send_now=True,
+                    payload={
+                        "title": draft.title,
+                        "source": draft.source,
+                        "fired": draft.fired,
+                        "trend": [],
+                        "previous_alert": title,
+                        "last_contact": utc_iso(contact) if contact else None,
+                    },
+                    now=now,
+                    send_now=True,
                 )
-                await audit.record(tx, at=now, actor="system", action="silence_escalated",
-                                   patient_id=alert.patient_id, entity="alert", entity_id=alert.id)
+                await audit.record(
+                    tx,
+                    at=now,
+                    actor="system",
+                    action="silence_escalated",
+                    patient_id=alert.patient_id,
+                    entity="alert",
+                    entity_id=alert.id,
+                )
                 raised += 1
             done.add(alert.patient_id)
         await tx.commit()

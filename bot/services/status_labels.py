@@ -17,8 +17,13 @@ _STUDY_DAY = re.compile(r"^[A-Z]+(\d+)$")
 def status_label(status: str) -> str:
     """A patient status as the clinicians read it."""
     labels = {
-        "invited": _("invited"), "joined": _("joined"), "active": _("active"), "paused": _("paused"),
-        "withdrawn": _("withdrawn"), "unreachable": _("unreachable"), "deceased": _("deceased"),
+        "invited": _("invited"),
+        "joined": _("joined"),
+        "active": _("active"),
+        "paused": _("paused"),
+        "withdrawn": _("withdrawn"),
+        "unreachable": _("unreachable"),
+        "deceased": _("deceased"),
     }
     return labels.get(status, status)
 
@@ -41,7 +46,7 @@ def site_list(sites: Sites, codes: tuple[str, ...] | None = None) -> str:
 
 
 def timepoint_label(timepoint: str) -> str:
-    """"baseline" → "inclusion"; DD3, D30, W22 → "jour 3", "jour 30", "jour 22" (the study day)."""
+    """ "baseline" → "inclusion"; DD3, D30, W22 → "jour 3", "jour 30", "jour 22" (the study day)."""
     if timepoint == "baseline":
         return _("inclusion")
     match = _STUDY_DAY.match(timepoint)

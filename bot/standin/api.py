@@ -32,8 +32,17 @@ Method = Callable[[Params], Any]
 #: sendChatAction `action` values (Bot API, sendChatAction).
 CHAT_ACTIONS = frozenset(
     {
-        "typing", "upload_photo", "record_video", "upload_video", "record_voice", "upload_voice",
-        "upload_document", "choose_sticker", "find_location", "record_video_note", "upload_video_note",
+        "typing",
+        "upload_photo",
+        "record_video",
+        "upload_video",
+        "record_voice",
+        "upload_voice",
+        "upload_document",
+        "choose_sticker",
+        "find_location",
+        "record_video_note",
+        "upload_video_note",
     }
 )
 
@@ -117,9 +126,7 @@ class BotApi:
         """A chat the bot may post in now: migrated → 400 with migrate_to_chat_id, blocked/left → 403."""
         chat = self.known_chat(params)
         if chat.migrated_to is not None:
-            raise bad_request(
-                "group chat was upgraded to a supergroup chat", {"migrate_to_chat_id": chat.migrated_to}
-            )
+            raise bad_request("group chat was upgraded to a supergroup chat", {"migrate_to_chat_id": chat.migrated_to})
         if chat.blocked:
             raise forbidden("bot was blocked by the user")
         if not chat.bot_member:
@@ -303,7 +310,10 @@ class BotApi:
             chat, params, caption=plain, raw_text=raw, parse_mode=mode, photo_file_id=stored.file_id
         )
         size: dict[str, Any] = {
-            "file_id": stored.file_id, "file_unique_id": stored.file_unique_id, "width": width, "height": height,
+            "file_id": stored.file_id,
+            "file_unique_id": stored.file_unique_id,
+            "width": width,
+            "height": height,
         }
         if stored.data is not None:
             size["file_size"] = len(stored.data)
@@ -320,12 +330,31 @@ class BotApi:
         if original.extra.get("poll") is not None and original.extra["poll"].get("type") == "quiz":
             raise bad_request("message can't be copied")
         caption = params.get("caption", original.caption)
-        media = {key: copy.deepcopy(value) for key, value in original.extra.items()
-                 if key in ("photo", "voice", "audio", "video", "video_note", "document", "sticker", "location",
-                            "contact", "animation")}
+        media = {
+            key: copy.deepcopy(value)
+            for key, value in original.extra.items()
+            if key
+            in (
+                "photo",
+                "voice",
+                "audio",
+                "video",
+                "video_note",
+                "document",
+                "sticker",
+                "location",
+                "contact",
+                "animation",
+            )
+        }
         message = self._new_message(
-            chat, params, text=original.text, raw_text=original.text, caption=caption,
-            photo_file_id=original.photo_file_id, document_file_id=original.document_file_id,
+            chat,
+            params,
+            text=original.text,
+            raw_text=original.text,
+            caption=caption,
+            photo_file_id=original.photo_file_id,
+            document_file_id=original.document_file_id,
         )
         message.extra.update(media)
         return {"message_id": message.message_id}
@@ -427,8 +456,11 @@ class BotApi:
             accent_color_id=0,
             max_reaction_count=11,
             accepted_gift_types={
-                "unlimited_gifts": False, "limited_gifts": False, "unique_gifts": False,
-                "premium_subscription": False, "gifts_from_channels": False,
+                "unlimited_gifts": False,
+                "limited_gifts": False,
+                "unique_gifts": False,
+                "premium_subscription": False,
+                "gifts_from_channels": False,
             },
         )
         if chat.pinned_message_id is not None:
@@ -460,4 +492,3 @@ class BotApi:
             result["file_size"] = len(stored.data)
             result["file_path"] = stored.file_path
         return result
-

@@ -36,8 +36,12 @@ class Injections:
         self, user_id: int, first_name: str = "Patient", username: str | None = None, *, language_code: str = "fr"
     ) -> dict[str, Any]:
         """Make user `user_id` known with a private chat (chat id = user id); returns the Chat object."""
-        user: dict[str, Any] = {"id": user_id, "is_bot": False, "first_name": first_name,
-                                "language_code": language_code}
+        user: dict[str, Any] = {
+            "id": user_id,
+            "is_bot": False,
+            "first_name": first_name,
+            "language_code": language_code,
+        }
         if username:
             user["username"] = username
         self.world.users[user_id] = user
@@ -59,8 +63,12 @@ class Injections:
 
     def _user(self, user_id: int) -> dict[str, Any]:
         if user_id not in self.world.users:
-            self.world.users[user_id] = {"id": user_id, "is_bot": False, "first_name": f"User {user_id}",
-                                         "language_code": "fr"}
+            self.world.users[user_id] = {
+                "id": user_id,
+                "is_bot": False,
+                "first_name": f"User {user_id}",
+                "language_code": "fr",
+            }
         return self.world.users[user_id]
 
     def _chat(self, chat_id: int) -> Chat:
@@ -75,8 +83,14 @@ class Injections:
         text = fields.pop("text", None)
         caption = fields.pop("caption", None)
         message = ChatMessage(
-            chat=chat.to_api(), message_id=chat.take_message_id(), from_user=copy.deepcopy(sender),
-            date=self._date(), text=text, raw_text=text, caption=caption, extra=fields,
+            chat=chat.to_api(),
+            message_id=chat.take_message_id(),
+            from_user=copy.deepcopy(sender),
+            date=self._date(),
+            text=text,
+            raw_text=text,
+            caption=caption,
+            extra=fields,
         )
         chat.messages.append(message)
         return self._enqueue({kind: message.to_api()})
@@ -117,8 +131,7 @@ class Injections:
             raise ValueError(f"no bot message {message_id} in chat {chat_id}")
         if strict and callback_data not in [b.get("callback_data") for row in message.buttons() for b in row]:
             raise ValueError(
-                f"message {message_id} has no button with callback_data {callback_data!r}; "
-                f"buttons: {message.buttons()}"
+                f"message {message_id} has no button with callback_data {callback_data!r}; buttons: {message.buttons()}"
             )
         number = self.world.next_callback_number
         self.world.next_callback_number += 1
@@ -145,46 +158,89 @@ class Injections:
 
     def send_sticker(self, chat_id: int, user_id: int, emoji: str = "👍") -> Update:
         stored = self._user_file("sticker", b"")
-        sticker = {"file_id": stored.file_id, "file_unique_id": stored.file_unique_id, "type": "regular",
-                   "width": 512, "height": 512, "is_animated": False, "is_video": False, "emoji": emoji}
+        sticker = {
+            "file_id": stored.file_id,
+            "file_unique_id": stored.file_unique_id,
+            "type": "regular",
+            "width": 512,
+            "height": 512,
+            "is_animated": False,
+            "is_video": False,
+            "emoji": emoji,
+        }
         return self._message(chat_id, self._user(user_id), sticker=sticker)
 
-    def send_photo(self, chat_id: int, user_id: int, data: bytes = b"\xff\xd8\xff", caption: str | None = None) -> Update:
+    def send_photo(
+        self, chat_id: int, user_id: int, data: bytes = b"\xff\xd8\xff", caption: str | None = None
+    ) -> Update:
         stored = self._user_file("photo", data, "photo.jpg", "image/jpeg")
-        size = {"file_id": stored.file_id, "file_unique_id": stored.file_unique_id, "width": 640, "height": 480,
-                "file_size": len(data)}
+        size = {
+            "file_id": stored.file_id,
+            "file_unique_id": stored.file_unique_id,
+            "width": 640,
+            "height": 480,
+            "file_size": len(data),
+        }
         return self._message(chat_id, self._user(user_id), photo=[size], caption=caption)
 
     def send_voice(self, chat_id: int, user_id: int, duration: int = 3, data: bytes = b"OggS") -> Update:
         stored = self._user_file("voice", data, "voice.ogg", "audio/ogg")
-        voice = {"file_id": stored.file_id, "file_unique_id": stored.file_unique_id, "duration": duration,
-                 "mime_type": "audio/ogg", "file_size": len(data)}
+        voice = {
+            "file_id": stored.file_id,
+            "file_unique_id": stored.file_unique_id,
+            "duration": duration,
+            "mime_type": "audio/ogg",
+            "file_size": len(data),
+        }
         return self._message(chat_id, self._user(user_id), voice=voice)
 
     def send_location(self, chat_id: int, user_id: int, latitude: float = 48.8566, longitude: float = 2.3522) -> Update:
         return self._message(chat_id, self._user(user_id), location={"latitude": latitude, "longitude": longitude})
 
-    def send_contact(self, chat_id: int, user_id: int, phone_number: str = "+33600000000",
-                     first_name: str = "Contact") -> Update:
+    def send_contact(
+        self, chat_id: int, user_id: int, phone_number: str = "+33600000000", first_name: str = "Contact"
+    ) -> Update:
         contact = {"phone_number": phone_number, "first_name": first_name}
         return self._message(chat_id, self._user(user_id), contact=contact)
 
-    def send_document(self, chat_id: int, user_id: int, data: bytes = b"%PDF-1.4", file_name: str = "document.pdf",
-                      mime_type: str = "application/pdf", caption: str | None = None) -> Update:
+    def send_document(
+        self,
+        chat_id: int,
+        user_id: int,
+        data: bytes = b"%PDF-1.4",
+        file_name: str = "document.pdf",
+        mime_type: str = "application/pdf",
+        caption: str | None = None,
+    ) -> Update:
         stored = self._user_file("document", data, file_name, mime_type)
-        document = {"file_id": stored.file_id, "file_unique_id": stored.file_unique_id, "file_name": file_name,
-                    "mime_type": mime_type, "file_size": len(data)}
+        document = {
+            "file_id": stored.file_id,
+            "file_unique_id": stored.file_unique_id,
+            "file_name": file_name,
+            "mime_type": mime_type,
+            "file_size": len(data),
+        }
         return self._message(chat_id, self._user(user_id), document=document, caption=caption)
 
-    def send_poll(self, chat_id: int, user_id: int, question: str = "Question ?",
-                  options: tuple[str, ...] = ("Oui", "Non")) -> Update:
+    def send_poll(
+        self, chat_id: int, user_id: int, question: str = "Question ?", options: tuple[str, ...] = ("Oui", "Non")
+    ) -> Update:
         # persistent_id, allows_revoting and members_only are required since Bot API 9.6 / 10.0 (PTB 22.8 refuses
         # a poll without them, and with it the whole getUpdates batch).
-        poll = {"id": str(5_000_000_000 + self.world.next_update_id), "question": question,
-                "options": [{"text": text, "voter_count": 0, "persistent_id": str(number)}
-                            for number, text in enumerate(options)],
-                "total_voter_count": 0, "is_closed": False, "is_anonymous": True, "type": "regular",
-                "allows_multiple_answers": False, "allows_revoting": False, "members_only": False}
+        poll = {
+            "id": str(5_000_000_000 + self.world.next_update_id),
+            "question": question,
+            "options": [
+                {"text": text, "voter_count": 0, "persistent_id": str(number)} for number, text in enumerate(options)
+            ],
+            "total_voter_count": 0,
+            "is_closed": False,
+            "is_anonymous": True,
+            "type": "regular",
+            "allows_multiple_answers": False,
+            "allows_revoting": False,
+            "members_only": False,
+        }
         return self._message(chat_id, self._user(user_id), poll=poll)
 
     def edit_text(self, chat_id: int, user_id: int, message_id: int, new_text: str) -> Update:
@@ -210,6 +266,7 @@ class Injections:
 
     def _my_chat_member(self, chat: Chat, by: dict[str, Any], old: str, new: str) -> Update:
         bot = self.world.bot_sender
+
         def member(status: str) -> dict[str, Any]:
             # Telegram sends until_date (0: for ever) with every "kicked" member, old or new.
             fields: dict[str, Any] = {"status": status, "user": copy.deepcopy(bot)}
@@ -220,7 +277,9 @@ class Injections:
         return self._enqueue(
             {
                 "my_chat_member": {
-                    "chat": chat.to_api(), "from": copy.deepcopy(by), "date": self._date(),
+                    "chat": chat.to_api(),
+                    "from": copy.deepcopy(by),
+                    "date": self._date(),
                     "old_chat_member": member(old),
                     "new_chat_member": member(new),
                 }

@@ -44,11 +44,27 @@ def utf16_length(text: str) -> int:
 
 
 #: Methods that post a new message: counted per chat and, to chats that did not write to the bot, in the bulk limit.
-POSTING_METHODS = frozenset({
-    "sendMessage", "sendPhoto", "sendDocument", "sendAudio", "sendVideo", "sendAnimation", "sendVoice",
-    "sendVideoNote", "sendMediaGroup", "sendLocation", "sendVenue", "sendContact", "sendPoll", "sendDice",
-    "sendSticker", "copyMessage", "forwardMessage",
-})
+POSTING_METHODS = frozenset(
+    {
+        "sendMessage",
+        "sendPhoto",
+        "sendDocument",
+        "sendAudio",
+        "sendVideo",
+        "sendAnimation",
+        "sendVoice",
+        "sendVideoNote",
+        "sendMediaGroup",
+        "sendLocation",
+        "sendVenue",
+        "sendContact",
+        "sendPoll",
+        "sendDice",
+        "sendSticker",
+        "copyMessage",
+        "forwardMessage",
+    }
+)
 #: Edits share the per-chat limit (tdlib/td #3034), not the bulk one.
 EDITING_METHODS = frozenset({"editMessageText", "editMessageReplyMarkup", "editMessageCaption", "editMessageMedia"})
 

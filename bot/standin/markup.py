@@ -27,8 +27,16 @@ def plain_text(text: str, parse_mode: str | None) -> str:
 
 
 _BUTTON_ACTIONS = (
-    "callback_data", "url", "web_app", "login_url", "switch_inline_query", "switch_inline_query_current_chat",
-    "switch_inline_query_chosen_chat", "copy_text", "callback_game", "pay",
+    "callback_data",
+    "url",
+    "web_app",
+    "login_url",
+    "switch_inline_query",
+    "switch_inline_query_current_chat",
+    "switch_inline_query_chosen_chat",
+    "copy_text",
+    "callback_game",
+    "pay",
 )
 
 
@@ -67,7 +75,7 @@ def parse_reply_markup(raw: Any) -> dict[str, Any] | None:
     if "inline_keyboard" in raw:
         rows = raw["inline_keyboard"]
         if not isinstance(rows, list) or not all(isinstance(row, list) for row in rows):
-            raise bad_request("can't parse inline keyboard button: Field \"inline_keyboard\" must be of type Array")
+            raise bad_request('can\'t parse inline keyboard button: Field "inline_keyboard" must be of type Array')
         for row in rows:
             for button in row:
                 _check_inline_button(button)
@@ -79,7 +87,7 @@ def parse_reply_markup(raw: Any) -> dict[str, Any] | None:
             for button in row:
                 text = button.get("text") if isinstance(button, dict) else button
                 if not isinstance(text, str) or not text:
-                    raise bad_request("can't parse keyboard button: Field \"text\" must be of type String")
+                    raise bad_request('can\'t parse keyboard button: Field "text" must be of type String')
     elif not ("remove_keyboard" in raw or "force_reply" in raw):
         raise _markup_error()
     return raw

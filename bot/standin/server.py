@@ -78,8 +78,9 @@ class StandIn(Injections):
         Telegram does once a webhook is set (`bot.standin.webhooks`). Stop it with `await pusher.stop()`."""
         from bot.standin.webhooks import WebhookPusher
 
-        pusher = WebhookPusher(lambda: self.world.deliverable(1), self.world.confirm, lambda: self._wakeup,
-                               targets, secret)
+        pusher = WebhookPusher(
+            lambda: self.world.deliverable(1), self.world.confirm, lambda: self._wakeup, targets, secret
+        )
         pusher.start()
         return pusher
 
@@ -318,7 +319,12 @@ class StandIn(Injections):
         self._faults.append(fault)
 
     def fail_next(
-        self, count: int = 1, *, status: int = 500, method: str | None = None, description: str | None = None,
+        self,
+        count: int = 1,
+        *,
+        status: int = 500,
+        method: str | None = None,
+        description: str | None = None,
         after: int = 0,
     ) -> None:
         """Answer the next `count` calls (of `method`, or any method but getUpdates) with an HTTP error; with
@@ -404,8 +410,9 @@ class StandIn(Injections):
             chat = self.api.known_chat(params)
         except ApiError:
             return  # the method itself will answer "chat not found"
-        retry_after = self.flood.retry_after(chat.id, private=chat.type == "private", now=self._monotonic(),
-                                             edit=method in EDITING_METHODS)
+        retry_after = self.flood.retry_after(
+            chat.id, private=chat.type == "private", now=self._monotonic(), edit=method in EDITING_METHODS
+        )
         if retry_after is not None:
             self.stats.flood_limited += 1
             raise too_many_requests(retry_after)
@@ -415,7 +422,8 @@ class StandIn(Injections):
     def requests(self, method: str | None = None, chat_id: int | str | None = None) -> list[Request]:
         """Recorded calls, oldest first, optionally of one method and/or one chat."""
         return [
-            r for r in self._records
+            r
+            for r in self._records
             if (method is None or r.method == method) and (chat_id is None or str(r.chat_id) == str(chat_id))
         ]
 
@@ -498,11 +506,7 @@ class StandIn(Injections):
         """
 
         def idle() -> bool:
-            return (
-                not self.world.updates
-                and self._in_flight == 0
-                and time.monotonic() - self._last_activity >= quiet
-            )
+            return not self.world.updates and self._in_flight == 0 and time.monotonic() - self._last_activity >= quiet
 
         try:
             await self.wait_for(idle, timeout)

@@ -25,9 +25,15 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 class WebhookPusher:
     """Pushes the stand-in's pending updates to `targets` (full URLs of the replicas' webhook servers)."""
 
-    def __init__(self, pending: Callable[[], list[dict[str, Any]]], confirm: Callable[[int], None],
-                 wakeup: Callable[[], asyncio.Event], targets: Sequence[str], secret: str | None,
-                 timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        pending: Callable[[], list[dict[str, Any]]],
+        confirm: Callable[[int], None],
+        wakeup: Callable[[], asyncio.Event],
+        targets: Sequence[str],
+        secret: str | None,
+        timeout: float = 10.0,
+    ) -> None:
         self._pending = pending
         self._confirm = confirm
         self._wakeup = wakeup

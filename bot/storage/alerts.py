@@ -71,8 +71,15 @@ def _row(row: aiosqlite.Row) -> AlertRow:
 
 
 async def insert_alert(
-    tx: Tx, *, patient_id: int, instance_id: int | None, rule_id: str, severity: str, payload: dict[str, object],
-    now: datetime, send_now: bool,
+    tx: Tx,
+    *,
+    patient_id: int,
+    instance_id: int | None,
+    rule_id: str,
+    severity: str,
+    payload: dict[str, object],
+    now: datetime,
+    send_now: bool,
 ) -> int:
     """Queue an alert. Info alerts (`send_now=False`) wait for the morning digest. The payload is stamped with the
     opioid table and rules versions loaded at start-up (`versions`, `bot.domain.stamps`; issue 17)."""
@@ -130,8 +137,10 @@ def last_suppressed_of_rules_query(rule_ids: Collection[str], *, patient: str = 
     """`last_suppressed_of_rules`' query: parameters the patient's (if `patient` is "?"), the reason, then the rule
     ids. `patient`: the patient id's SQL (a parameter, or a subquery with its own parameters)."""
     marks = ", ".join("?" for _ in rule_ids)
-    return (f"SELECT * FROM suppressed_alerts WHERE patient_id = {patient} AND reason = ? AND rule_id IN ({marks})"
-            " ORDER BY id")
+    return (
+        f"SELECT * FROM suppressed_alerts WHERE patient_id = {patient} AND reason = ? AND rule_id IN ({marks})"
+        " ORDER BY id"
+    )
 
 
 def newest_suppressed_by_rule(rows: list[aiosqlite.Row]) -> dict[str, SuppressedRow]:
@@ -150,10 +159,16 @@ async def last_suppressed_of_rules(
 
 
 def _suppressed(row: aiosqlite.Row) -> SuppressedRow:
-    return SuppressedRow(id=row["id"], patient_id=row["patient_id"], instance_id=row["instance_id"],
-                         rule_id=row["rule_id"], fired=json.loads(row["fired"]),
-                         previous_alert_id=row["previous_alert_id"], created_at=parse_utc(row["created_at"]),
-                         reason=row["reason"])
+    return SuppressedRow(
+        id=row["id"],
+        patient_id=row["patient_id"],
+        instance_id=row["instance_id"],
+        rule_id=row["rule_id"],
+        fired=json.loads(row["fired"]),
+        previous_alert_id=row["previous_alert_id"],
+        created_at=parse_utc(row["created_at"]),
+        reason=row["reason"],
+    )
 
 
 async def rule_fired_since(tx: Tx, patient_id: int, rule_id: str, since: datetime) -> bool:
@@ -169,15 +184,29 @@ async def rule_fired_since(tx: Tx, patient_id: int, rule_id: str, since: datetim
 
 
 async def record_suppressed(
-    tx: Tx, *, patient_id: int, instance_id: int, rule_id: str, fired: dict[str, object], previous_alert_id: int | None,
-    now: datetime, reason: SuppressionReason = "repeat",
+    tx: Tx,
+    *,
+    patient_id: int,
+    instance_id: int,
+    rule_id: str,
+    fired: dict[str, object],
+    previous_alert_id: int | None,
+    now: datetime,
+    reason: SuppressionReason = "repeat",
 ) -> None:
     """Keep a firing that did not alert, and why (`reason`, see migration 0006), once per questionnaire and rule."""
     await tx.execute(
         "INSERT OR IGNORE INTO suppressed_alerts (patient_id, instance_id, rule_id, fired, previous_alert_id,"
         " created_at, reason) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (patient_id, instance_id, rule_id, json.dumps(fired, ensure_ascii=False, sort_keys=True, default=str),
-         previous_alert_id, utc_iso(now), reason),
+        (
+            patient_id,
+            instance_id,
+            rule_id,
+            json.dumps(fired, ensure_ascii=False, sort_keys=True, default=str),
+            previous_alert_id,
+            utc_iso(now),
+            reason,
+        ),
     )
 
 
@@ -185,7 +214,8 @@ async def open_alert_of_rule(tx: Tx, patient_id: int, rule_id: str) -> AlertRow 
     """The newest alert of this rule for this patient that nobody has taken care of yet (one open per news)."""
     row = await tx.fetchone(
         "SELECT * FROM alerts WHERE patient_id = ? AND rule_id = ? AND acknowledged_at IS NULL ORDER BY id DESC"
-        " LIMIT 1", (patient_id, rule_id),
+        " LIMIT 1",
+        (patient_id, rule_id),
     )
     return _row(row) if row else None
 
@@ -193,8 +223,10 @@ async def open_alert_of_rule(tx: Tx, patient_id: int, rule_id: str) -> AlertRow 
 def last_acknowledged_of_rules_query(rule_ids: Collection[str], *, patient: str = "?") -> str:
     """`last_acknowledged_of_rules`' query: parameters the patient's (if `patient` is "?"), then the rule ids."""
     marks = ", ".join("?" for _ in rule_ids)
-    return (f"SELECT * FROM alerts WHERE patient_id = {patient} AND rule_id IN ({marks}) AND acknowledged_at IS NOT"
-            " NULL ORDER BY acknowledged_at, id")
+    return (
+        f"SELECT * FROM alerts WHERE patient_id = {patient} AND rule_id IN ({marks}) AND acknowledged_at IS NOT"
+        " NULL ORDER BY acknowledged_at, id"
+    )
 
 
 def last_acknowledged_by_rule(rows: list[aiosqlite.Row]) -> dict[str, AlertRow]:
@@ -242,8 +274,9 @@ async def record_followup(tx: Tx, alert_id: int, *, kind: FollowupKind, code: st
 
 async def current_followup_code(tx: Tx, alert_id: int, kind: FollowupKind) -> str | None:
     """The code of the newest follow-up row of `kind` for the alert (the current one), or None."""
-    row = await tx.fetchone("SELECT code FROM alert_followups WHERE alert_id = ? AND kind = ? ORDER BY id DESC LIMIT 1",
-                            (alert_id, kind))
+    row = await tx.fetchone(
+        "SELECT code FROM alert_followups WHERE alert_id = ? AND kind = ? ORDER BY id DESC LIMIT 1", (alert_id, kind)
+    )
     return None if row is None else str(row["code"])
 
 
@@ -253,17 +286,39 @@ async def latest_current_action(tx: Tx, patient_id: int, code: str) -> Followup 
     rows = await tx.fetchall(
         "SELECT f.* FROM alert_followups f JOIN alerts a ON a.id = f.alert_id WHERE a.patient_id = ?"
         " AND f.kind = 'action' AND f.id = (SELECT MAX(g.id) FROM alert_followups g WHERE g.alert_id = f.alert_id"
-        " AND g.kind = 'action') AND f.code = ? ORDER BY f.recorded_at DESC, f.id DESC LIMIT 1", (patient_id, code),
+        " AND g.kind = 'action') AND f.code = ? ORDER BY f.recorded_at DESC, f.id DESC LIMIT 1",
+        (patient_id, code),
     )
-    return next((Followup(id=r["id"], alert_id=r["alert_id"], kind=r["kind"], code=r["code"],
-                          recorded_by=r["recorded_by"], recorded_at=parse_utc(r["recorded_at"])) for r in rows), None)
+    return next(
+        (
+            Followup(
+                id=r["id"],
+                alert_id=r["alert_id"],
+                kind=r["kind"],
+                code=r["code"],
+                recorded_by=r["recorded_by"],
+                recorded_at=parse_utc(r["recorded_at"]),
+            )
+            for r in rows
+        ),
+        None,
+    )
 
 
 async def all_followups(tx: Tx) -> list[Followup]:
     """Every follow-up row, oldest first (exports, report)."""
     rows = await tx.fetchall("SELECT * FROM alert_followups ORDER BY id")
-    return [Followup(id=r["id"], alert_id=r["alert_id"], kind=r["kind"], code=r["code"],
-                     recorded_by=r["recorded_by"], recorded_at=parse_utc(r["recorded_at"])) for r in rows]
+    return [
+        Followup(
+            id=r["id"],
+            alert_id=r["alert_id"],
+            kind=r["kind"],
+            code=r["code"],
+            recorded_by=r["recorded_by"],
+            recorded_at=parse_utc(r["recorded_at"]),
+        )
+        for r in rows
+    ]
 
 
 async def outcome_reminders(tx: Tx, *, acknowledged_before: datetime) -> list[AlertRow]:
@@ -271,7 +326,8 @@ async def outcome_reminders(tx: Tx, *, acknowledged_before: datetime) -> list[Al
     rows = await tx.fetchall(
         "SELECT * FROM alerts a WHERE a.acknowledged_at IS NOT NULL AND a.acknowledged_at <= ?"
         " AND NOT EXISTS (SELECT 1 FROM alert_followups f WHERE f.alert_id = a.id AND f.kind = 'outcome')"
-        " ORDER BY a.id", (utc_iso(acknowledged_before),),
+        " ORDER BY a.id",
+        (utc_iso(acknowledged_before),),
     )
     return [_row(r) for r in rows]
 
@@ -317,20 +373,23 @@ async def due_for_delivery(tx: Tx, now: datetime, limit: int = 20) -> list[Alert
     return [_row(r) for r in rows]
 
 
-async def claim_due_for_delivery(tx: Tx, now: datetime, *, holder: str, until: datetime,
-                                 limit: int = 20) -> list[AlertRow]:
+async def claim_due_for_delivery(
+    tx: Tx, now: datetime, *, holder: str, until: datetime, limit: int = 20
+) -> list[AlertRow]:
     """In a write transaction: the due alerts, claimed by `holder` until `until` (another replica skips them)."""
     due = await due_for_delivery(tx, now, limit)
     for alert in due:
-        await tx.execute("UPDATE alerts SET claimed_by = ?, claimed_until = ? WHERE id = ?",
-                         (holder, utc_iso(until), alert.id))
+        await tx.execute(
+            "UPDATE alerts SET claimed_by = ?, claimed_until = ? WHERE id = ?", (holder, utc_iso(until), alert.id)
+        )
     return due
 
 
 async def release_claims_of(tx: Tx, holder: str) -> int:
     """At start-up: the alerts this replica's previous run was sending when it was killed are free again."""
     return await tx.execute_count(
-        "UPDATE alerts SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = ?", (holder,))
+        "UPDATE alerts SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = ?", (holder,)
+    )
 
 
 async def record_attempt_failed(tx: Tx, alert_id: int, next_attempt_at: datetime) -> None:
@@ -341,7 +400,9 @@ async def record_attempt_failed(tx: Tx, alert_id: int, next_attempt_at: datetime
     )
 
 
-async def record_sent(tx: Tx, alert_id: int, *, message_id: int, now: datetime, next_attempt_at: datetime | None) -> None:
+async def record_sent(
+    tx: Tx, alert_id: int, *, message_id: int, now: datetime, next_attempt_at: datetime | None
+) -> None:
     """Telegram accepted the message: mark delivered (first time) and plan the re-alert, if any."""
     await tx.execute(
         "UPDATE alerts SET delivered_at = COALESCE(delivered_at, ?), message_id = ?, sends = sends + 1,"
@@ -361,27 +422,38 @@ class StepRow:
 
 
 def _step(row: aiosqlite.Row) -> StepRow:
-    return StepRow(id=row["id"], alert_id=row["alert_id"], step=row["step"], at=parse_utc(row["at"]),
-                   message_id=row["message_id"], tidied_at=parse_utc(row["tidied_at"]) if row["tidied_at"] else None)
+    return StepRow(
+        id=row["id"],
+        alert_id=row["alert_id"],
+        step=row["step"],
+        at=parse_utc(row["at"]),
+        message_id=row["message_id"],
+        tidied_at=parse_utc(row["tidied_at"]) if row["tidied_at"] else None,
+    )
 
 
 async def record_step(tx: Tx, alert_id: int, step: str, *, now: datetime, message_id: int | None) -> int:
     """The alert reached `step` (`bot.domain.ladder.Step`; its group message `message_id`, kept so every copy can be updated later)."""
-    return await tx.execute("INSERT INTO alert_steps (alert_id, step, at, message_id) VALUES (?, ?, ?, ?)",
-                            (alert_id, step, utc_iso(now), message_id))
+    return await tx.execute(
+        "INSERT INTO alert_steps (alert_id, step, at, message_id) VALUES (?, ?, ?, ?)",
+        (alert_id, step, utc_iso(now), message_id),
+    )
 
 
 async def steps_of(tx: Tx, alert_id: int | None = None) -> list[StepRow]:
     """The rungs reached, oldest first (of one alert, or of all: the telemonitoring report)."""
     rows = await tx.fetchall(
-        "SELECT * FROM alert_steps WHERE CAST(? AS INTEGER) IS NULL OR alert_id = ? ORDER BY id", (alert_id, alert_id))
+        "SELECT * FROM alert_steps WHERE CAST(? AS INTEGER) IS NULL OR alert_id = ? ORDER BY id", (alert_id, alert_id)
+    )
     return [_step(r) for r in rows]
 
 
 async def mark_copy_tidied(tx: Tx, alert_id: int, message_id: int, *, now: datetime) -> None:
     """This copy of the alert already says who took it (the one whose button was pressed, edited by the handler)."""
-    await tx.execute("UPDATE alert_steps SET tidied_at = ? WHERE alert_id = ? AND message_id = ? AND tidied_at IS NULL",
-                     (utc_iso(now), alert_id, message_id))
+    await tx.execute(
+        "UPDATE alert_steps SET tidied_at = ? WHERE alert_id = ? AND message_id = ? AND tidied_at IS NULL",
+        (utc_iso(now), alert_id, message_id),
+    )
 
 
 async def set_acknowledged_name(tx: Tx, alert_id: int, name: str) -> None:
@@ -478,8 +550,10 @@ async def unanswered_since(tx: Tx, patient_id: int, since: datetime, *, open_for
 
 async def stop_info_notices(tx: Tx, patient_id: int) -> None:
     """Withdrawal: the information notices not yet delivered about this patient are no longer sent."""
-    await tx.execute("UPDATE alerts SET next_attempt_at = NULL WHERE patient_id = ? AND delivered_at IS NULL"
-                     " AND severity = 'info'", (patient_id,))
+    await tx.execute(
+        "UPDATE alerts SET next_attempt_at = NULL WHERE patient_id = ? AND delivered_at IS NULL AND severity = 'info'",
+        (patient_id,),
+    )
 
 
 async def undigested_info_ids(tx: Tx) -> list[int]:
@@ -491,5 +565,6 @@ async def undigested_info_ids(tx: Tx) -> list[int]:
 async def mark_digested(tx: Tx, alert_ids: Collection[int], now: datetime) -> None:
     """These information alerts went out in a digest (the first digest to list one keeps its time)."""
     for alert_id in alert_ids:
-        await tx.execute("UPDATE alerts SET digested_at = ? WHERE id = ? AND digested_at IS NULL",
-                         (utc_iso(now), alert_id))
+        await tx.execute(
+            "UPDATE alerts SET digested_at = ? WHERE id = ? AND digested_at IS NULL", (utc_iso(now), alert_id)
+        )

@@ -56,11 +56,19 @@ async def answer_context(
         (alerts.RULES_ALREADY_FIRED.format(instance=_INSTANCE_OF_USER), (user, user)),
     ]
     if reference_rules:
-        queries.append((alerts.last_acknowledged_of_rules_query(reference_rules, patient=_PATIENT_OF_USER),
-                        (user, *reference_rules)))
+        queries.append(
+            (
+                alerts.last_acknowledged_of_rules_query(reference_rules, patient=_PATIENT_OF_USER),
+                (user, *reference_rules),
+            )
+        )
     if ordered_rules:
-        queries.append((alerts.last_suppressed_of_rules_query(ordered_rules, patient=_PATIENT_OF_USER),
-                        (user, "ordered", *ordered_rules)))
+        queries.append(
+            (
+                alerts.last_suppressed_of_rules_query(ordered_rules, patient=_PATIENT_OF_USER),
+                (user, "ordered", *ordered_rules),
+            )
+        )
     rows = await tx.fetch_each(queries)
     patient_rows, instance_rows, answer_rows, version_rows, fired_rows = rows[:5]
     patient = patients.patient_from(patient_rows[0]) if patient_rows else None
@@ -68,7 +76,9 @@ async def answer_context(
         return AnswerContext(patient, None, {})
     rest = iter(rows[5:])
     return AnswerContext(
-        patient, instances.instance_from(instance_rows[0]), instances.with_context(answer_rows),
+        patient,
+        instances.instance_from(instance_rows[0]),
+        instances.with_context(answer_rows),
         history_version=instances.version_from(version_rows[0] if version_rows else None),
         already_fired=frozenset(r["rule_id"] for r in fired_rows),
         acknowledged=alerts.last_acknowledged_by_rule(next(rest)) if reference_rules else {},

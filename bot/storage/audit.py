@@ -49,4 +49,3 @@ async def record(
             _text(details),
         ),
     )
-

@@ -88,7 +88,7 @@ def make_private_dirs(directory: Path) -> None:
 
 
 def special_file_kind(path: Path) -> str | None:
-    """"a named pipe (FIFO)", "a device", "a socket" when `path` exists and is one (following symlinks), else None.
+    """ "a named pipe (FIFO)", "a device", "a socket" when `path` exists and is one (following symlinks), else None.
 
     Why: opening a FIFO for reading blocks until some other process writes to it, so the bot, an export or a
     backup given one as its database hung silently instead of saying what is wrong.
@@ -106,8 +106,10 @@ def special_file_kind(path: Path) -> str | None:
     return None
 
 
-LOCKED_REASON = ("another process holds a lock on it (SQLite waited {seconds:g} s: {error}): stop that process or "
-                 "let it finish, then start again")
+LOCKED_REASON = (
+    "another process holds a lock on it (SQLite waited {seconds:g} s: {error}): stop that process or "
+    "let it finish, then start again"
+)
 """The end of the sentence for a database another process keeps locked (`BEGIN EXCLUSIVE`, `locking_mode=EXCLUSIVE`)."""
 
 
@@ -245,8 +247,9 @@ async def migrate_postgres(conn: Any, clock: Clock) -> list[int]:
                 continue
             async with conn.transaction():  # a savepoint: the log line below says what was applied
                 await conn.execute(path.read_text(encoding="utf-8"))
-                await conn.execute("INSERT INTO schema_version (version, applied_at) VALUES ($1, $2)",
-                                   number, utc_iso(clock.now()))
+                await conn.execute(
+                    "INSERT INTO schema_version (version, applied_at) VALUES ($1, $2)", number, utc_iso(clock.now())
+                )
             log.info("applied migration postgresql/%s", path.name)
             applied.append(number)
     return applied

@@ -60,8 +60,9 @@ class CaughtSend:
     sent: bool
 
 
-async def caught_mid_send(tx: Tx, *, holder: str | None = None,
-                          intent_before: datetime | None = None) -> list[CaughtSend]:
+async def caught_mid_send(
+    tx: Tx, *, holder: str | None = None, intent_before: datetime | None = None
+) -> list[CaughtSend]:
     """The instances a crash left between "claimed" and "sent recorded": with `holder`, those that replica claimed
     (and rows claimed before migration 0016, which have no claimant); with `intent_before`, anyone's whose send was
     started before then (another replica's, long dead)."""
@@ -75,15 +76,19 @@ async def caught_mid_send(tx: Tx, *, holder: str | None = None,
     rows = await tx.fetchall(
         "SELECT id, patient_id, question_message_id IS NOT NULL OR EXISTS (SELECT 1 FROM answers a"
         " WHERE a.instance_id = instances.id) AS shown FROM instances WHERE " + " AND ".join(where) + " ORDER BY id",
-        tuple(params))
+        tuple(params),
+    )
     return [CaughtSend(int(r["id"]), int(r["patient_id"]), bool(r["shown"])) for r in rows]
 
 
 async def requeue_unsent(tx: Tx, instance_id: int) -> None:
     """A claim whose send never happened: `planned` again, unclaimed and without a send time, so the next tick
     sends it (its questionnaire stamp stays: a resend keeps the first stamp)."""
-    await tx.execute("UPDATE instances SET status = 'planned', sent_at = NULL, claimed_by = NULL"
-                     " WHERE id = ? AND status = 'sending'", (instance_id,))
+    await tx.execute(
+        "UPDATE instances SET status = 'planned', sent_at = NULL, claimed_by = NULL"
+        " WHERE id = ? AND status = 'sending'",
+        (instance_id,),
+    )
 
 
 async def claimed_by(tx: Tx, instance_id: int) -> str | None:
@@ -111,8 +116,10 @@ async def next_planned(tx: Tx, patient_id: int, *, horizon: datetime, now: datet
 async def record_send_intent(tx: Tx, instance_id: int, now: datetime, *, holder: str) -> None:
     """The instance is about to be sent: `sending`, claimed by `holder` from `now` (step 1 of the dispatcher's
     order; `sent_at` is the claim's start until the send is recorded)."""
-    await tx.execute("UPDATE instances SET status = 'sending', sent_at = ?, claimed_by = ? WHERE id = ?",
-                     (utc_iso(now), holder, instance_id))
+    await tx.execute(
+        "UPDATE instances SET status = 'sending', sent_at = ?, claimed_by = ? WHERE id = ?",
+        (utc_iso(now), holder, instance_id),
+    )
 
 
 async def any_expired(tx: Tx, now: datetime) -> bool:
@@ -132,8 +139,10 @@ async def expired(tx: Tx, now: datetime) -> list[ExpiredInstance]:
         " WHERE i.status IN ('planned', 'sending', 'open') AND i.closes_at <= ? ORDER BY i.id",
         (utc_iso(now),),
     )
-    return [ExpiredInstance(int(r["id"]), int(r["patient_id"]), r["questionnaire_id"], r["timepoint"], r["pstatus"])
-            for r in rows]
+    return [
+        ExpiredInstance(int(r["id"]), int(r["patient_id"]), r["questionnaire_id"], r["timepoint"], r["pstatus"])
+        for r in rows
+    ]
 
 
 async def primary_without_notice(tx: Tx) -> list[Instance]:
@@ -158,12 +167,20 @@ async def reminder_candidates(tx: Tx) -> list[ReminderCandidate]:
         " WHERE i.status = 'open' AND p.status = 'active' AND i.sent_at IS NOT NULL ORDER BY i.id"
     )
     return [
-        ReminderCandidate(int(r["id"]), int(r["patient_id"]), parse_utc(r["sent_at"]), parse_utc(r["closes_at"]),
-                          int(r["reminders_sent"]), r["preferred_time"], int(r["chat_id"]))
+        ReminderCandidate(
+            int(r["id"]),
+            int(r["patient_id"]),
+            parse_utc(r["sent_at"]),
+            parse_utc(r["closes_at"]),
+            int(r["reminders_sent"]),
+            r["preferred_time"],
+            int(r["chat_id"]),
+        )
         for r in rows
     ]
 
 
 async def record_reminders(tx: Tx, instance_id: int, count: int, now: datetime) -> None:
-    await tx.execute("UPDATE instances SET reminders_sent = ?, last_reminder_at = ? WHERE id = ?",
-                     (count, utc_iso(now), instance_id))
+    await tx.execute(
+        "UPDATE instances SET reminders_sent = ?, last_reminder_at = ? WHERE id = ?", (count, utc_iso(now), instance_id)
+    )

@@ -20,8 +20,22 @@ from bot.domain.questionnaire import Value
 from bot.storage.store import Tx
 
 __all__ = [
-    "AlertData", "AlertFact", "AnswerRow", "AuditTrail", "FollowupFact", "MessageRow", "OmedStamp", "SuppressedFact",
-    "answer_rows", "last_messages", "message_rows", "audit_trail", "has_patients", "load_alert_data", "omed_stamps", "questionnaire_texts",
+    "AlertData",
+    "AlertFact",
+    "AnswerRow",
+    "AuditTrail",
+    "FollowupFact",
+    "MessageRow",
+    "OmedStamp",
+    "SuppressedFact",
+    "answer_rows",
+    "last_messages",
+    "message_rows",
+    "audit_trail",
+    "has_patients",
+    "load_alert_data",
+    "omed_stamps",
+    "questionnaire_texts",
 ]
 
 log = logging.getLogger(__name__)
@@ -102,15 +116,25 @@ async def message_rows(tx: Tx) -> list[MessageRow]:
 
 async def last_messages(tx: Tx, patient_id: int, count: int) -> list[MessageRow]:
     """The patient's last `count` messages, oldest first (the clinicians' /patient overview)."""
-    rows = await tx.fetchall(f"SELECT {_MESSAGE_COLUMNS} FROM patient_messages WHERE patient_id = ?"
-                             " ORDER BY id DESC LIMIT ?", (patient_id, count))
+    rows = await tx.fetchall(
+        f"SELECT {_MESSAGE_COLUMNS} FROM patient_messages WHERE patient_id = ? ORDER BY id DESC LIMIT ?",
+        (patient_id, count),
+    )
     return [_message(r) for r in reversed(rows)]
 
 
 def _message(r: Any) -> MessageRow:
-    return MessageRow(int(r["id"]), int(r["patient_id"]), None if r["instance_id"] is None else int(r["instance_id"]),
-                      str(r["kind"]), r["text"], r["telegram_date"], str(r["received_at"]), _flags(r["flags"]),
-                      None if r["alert_id"] is None else int(r["alert_id"]))
+    return MessageRow(
+        int(r["id"]),
+        int(r["patient_id"]),
+        None if r["instance_id"] is None else int(r["instance_id"]),
+        str(r["kind"]),
+        r["text"],
+        r["telegram_date"],
+        str(r["received_at"]),
+        _flags(r["flags"]),
+        None if r["alert_id"] is None else int(r["alert_id"]),
+    )
 
 
 def _decode(raw: str, answer_id: int) -> Value | None:
@@ -148,11 +172,20 @@ async def answer_rows(tx: Tx) -> list[AnswerRow]:
 async def omed_stamps(tx: Tx) -> list[OmedStamp]:
     """Every OMED stamp in id order (a later stamp of the same instance and table supersedes an earlier one)."""
     return [
-        OmedStamp(int(r["instance_id"]), r["table_id"], r["catalogue_version"], r["rules_version"], r["regimen"],
-                  r["mg"], json.loads(r["details"]), r["derived_at"])
+        OmedStamp(
+            int(r["instance_id"]),
+            r["table_id"],
+            r["catalogue_version"],
+            r["rules_version"],
+            r["regimen"],
+            r["mg"],
+            json.loads(r["details"]),
+            r["derived_at"],
+        )
         for r in await tx.fetchall(
             "SELECT instance_id, table_id, catalogue_version, rules_version, regimen, mg, details, derived_at"
-            " FROM omed_stamps ORDER BY id")
+            " FROM omed_stamps ORDER BY id"
+        )
     ]
 
 
@@ -183,7 +216,8 @@ async def _audit_columns(tx: Tx) -> list[str]:
     if getattr(tx, "dialect", "sqlite") == "postgresql":
         rows = await tx.fetchall(
             "SELECT column_name AS name FROM information_schema.columns WHERE table_name = 'audit_log'"
-            " AND table_schema = current_schema() ORDER BY ordinal_position")
+            " AND table_schema = current_schema() ORDER BY ordinal_position"
+        )
     else:
         rows = await tx.fetchall("PRAGMA table_info(audit_log)")
     return [str(r["name"]) for r in rows]
@@ -256,35 +290,61 @@ def _t(value: object) -> datetime | None:
 
 async def load_alert_data(tx: Tx) -> AlertData:
     """Read the alerts, suppressed firings and follow-ups (three queries and the patients)."""
-    patients = {int(r["id"]): (str(r["study_id"]), str(r["site_code"]), str(r["arm"]))
-                for r in await tx.fetchall("SELECT id, study_id, site_code, arm FROM patients")}
+    patients = {
+        int(r["id"]): (str(r["study_id"]), str(r["site_code"]), str(r["arm"]))
+        for r in await tx.fetchall("SELECT id, study_id, site_code, arm FROM patients")
+    }
     alerts = []
     for r in await tx.fetchall(
         "SELECT id, patient_id, rule_id, severity, payload, created_at, acknowledged_at, acknowledged_by,"
         " occurrences, last_occurrence_at, instance_id FROM alerts ORDER BY id"
     ):
         payload = json.loads(r["payload"])
-        alerts.append(AlertFact(
-            id=r["id"], patient_id=r["patient_id"], rule_id=r["rule_id"], severity=r["severity"],
-            title=str(payload.get("title", "")), questionnaire=str(payload.get("questionnaire") or ""),
-            timepoint=str(payload.get("timepoint") or ""), created_at=parse_utc(r["created_at"]),
-            acknowledged_at=_t(r["acknowledged_at"]), acknowledged_by=r["acknowledged_by"],
-            occurrences=r["occurrences"], last_occurrence_at=_t(r["last_occurrence_at"]),
-            fired=json.dumps(payload.get("fired") or {}, ensure_ascii=False, sort_keys=True),
-            instance_id=r["instance_id"],
-        ))
+        alerts.append(
+            AlertFact(
+                id=r["id"],
+                patient_id=r["patient_id"],
+                rule_id=r["rule_id"],
+                severity=r["severity"],
+                title=str(payload.get("title", "")),
+                questionnaire=str(payload.get("questionnaire") or ""),
+                timepoint=str(payload.get("timepoint") or ""),
+                created_at=parse_utc(r["created_at"]),
+                acknowledged_at=_t(r["acknowledged_at"]),
+                acknowledged_by=r["acknowledged_by"],
+                occurrences=r["occurrences"],
+                last_occurrence_at=_t(r["last_occurrence_at"]),
+                fired=json.dumps(payload.get("fired") or {}, ensure_ascii=False, sort_keys=True),
+                instance_id=r["instance_id"],
+            )
+        )
     suppressed = [
-        SuppressedFact(id=r["id"], patient_id=r["patient_id"], instance_id=r["instance_id"], rule_id=r["rule_id"],
-                       reason=r["reason"], previous_alert_id=r["previous_alert_id"],
-                       created_at=parse_utc(r["created_at"]), fired=r["fired"])
+        SuppressedFact(
+            id=r["id"],
+            patient_id=r["patient_id"],
+            instance_id=r["instance_id"],
+            rule_id=r["rule_id"],
+            reason=r["reason"],
+            previous_alert_id=r["previous_alert_id"],
+            created_at=parse_utc(r["created_at"]),
+            fired=r["fired"],
+        )
         for r in await tx.fetchall(
             "SELECT id, patient_id, instance_id, rule_id, reason, previous_alert_id, created_at, fired"
-            " FROM suppressed_alerts ORDER BY id")
+            " FROM suppressed_alerts ORDER BY id"
+        )
     ]
     followups = [
-        FollowupFact(id=r["id"], alert_id=r["alert_id"], kind=r["kind"], code=r["code"], recorded_by=r["recorded_by"],
-                     recorded_at=parse_utc(r["recorded_at"]))
+        FollowupFact(
+            id=r["id"],
+            alert_id=r["alert_id"],
+            kind=r["kind"],
+            code=r["code"],
+            recorded_by=r["recorded_by"],
+            recorded_at=parse_utc(r["recorded_at"]),
+        )
         for r in await tx.fetchall(
-            "SELECT id, alert_id, kind, code, recorded_by, recorded_at FROM alert_followups ORDER BY id")
+            "SELECT id, alert_id, kind, code, recorded_by, recorded_at FROM alert_followups ORDER BY id"
+        )
     ]
     return AlertData(patients=patients, alerts=alerts, suppressed=suppressed, followups=followups)

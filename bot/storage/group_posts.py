@@ -51,8 +51,16 @@ class CarriedMessage:
 
 
 async def insert_post(
-    tx: Tx, *, patient_id: int, kind: PostKind, severity: str, now: datetime, due_at: datetime,
-    alert_id: int | None = None, parent_post_id: int | None = None, message_ref: int | None = None,
+    tx: Tx,
+    *,
+    patient_id: int,
+    kind: PostKind,
+    severity: str,
+    now: datetime,
+    due_at: datetime,
+    alert_id: int | None = None,
+    parent_post_id: int | None = None,
+    message_ref: int | None = None,
 ) -> int:
     return await tx.execute(
         "INSERT INTO group_posts (patient_id, kind, severity, alert_id, parent_post_id, message_ref, created_at,"
@@ -89,9 +97,16 @@ _DUE = (
 
 def _row(r: aiosqlite.Row) -> PostRow:
     return PostRow(
-        id=int(r["id"]), patient_id=int(r["patient_id"]), kind=str(r["kind"]), severity=str(r["severity"]),
-        alert_id=r["alert_id"], parent_post_id=r["parent_post_id"], message_ref=r["message_ref"],
-        created_at=parse_utc(r["created_at"]), attempts=int(r["attempts"]), reply_to=r["reply_to"],
+        id=int(r["id"]),
+        patient_id=int(r["patient_id"]),
+        kind=str(r["kind"]),
+        severity=str(r["severity"]),
+        alert_id=r["alert_id"],
+        parent_post_id=r["parent_post_id"],
+        message_ref=r["message_ref"],
+        created_at=parse_utc(r["created_at"]),
+        attempts=int(r["attempts"]),
+        reply_to=r["reply_to"],
     )
 
 
@@ -104,8 +119,9 @@ async def claim_due_posts(tx: Tx, now: datetime, *, holder: str, until: datetime
     """In a write transaction: the due posts, claimed by `holder` until `until` (another replica skips them)."""
     due = await due_posts(tx, now, limit)
     for post in due:
-        await tx.execute("UPDATE group_posts SET claimed_by = ?, claimed_until = ? WHERE id = ?",
-                         (holder, utc_iso(until), post.id))
+        await tx.execute(
+            "UPDATE group_posts SET claimed_by = ?, claimed_until = ? WHERE id = ?", (holder, utc_iso(until), post.id)
+        )
     return due
 
 
@@ -115,9 +131,18 @@ async def carried_messages(tx: Tx, post: PostRow) -> list[CarriedMessage]:
         rows = await tx.fetchall("SELECT * FROM patient_messages WHERE id = ?", (post.message_ref,))
     else:
         rows = await tx.fetchall("SELECT * FROM patient_messages WHERE post_id = ? ORDER BY id", (post.id,))
-    return [CarriedMessage(int(r["id"]), str(r["kind"]), r["text"], parse_utc(r["received_at"]),
-                           list(json.loads(r["flags"] or "[]")), int(r["chat_id"]), int(r["message_id"]))
-            for r in rows]
+    return [
+        CarriedMessage(
+            int(r["id"]),
+            str(r["kind"]),
+            r["text"],
+            parse_utc(r["received_at"]),
+            list(json.loads(r["flags"] or "[]")),
+            int(r["chat_id"]),
+            int(r["message_id"]),
+        )
+        for r in rows
+    ]
 
 
 async def record_attempt_failed(tx: Tx, post_id: int, next_attempt_at: datetime) -> None:
@@ -139,4 +164,5 @@ async def record_sent(tx: Tx, post_id: int, *, message_id: int | None, now: date
 async def release_claims_of(tx: Tx, holder: str) -> int:
     """At start-up: the posts this replica's previous run was sending when it was killed are free again."""
     return await tx.execute_count(
-        "UPDATE group_posts SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = ?", (holder,))
+        "UPDATE group_posts SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = ?", (holder,)
+    )

@@ -55,8 +55,7 @@ async def processed_among(tx: Tx, update_ids: Sequence[int]) -> set[int]:
     if not update_ids:
         return set()
     marks = ", ".join(["?"] * len(update_ids))
-    rows = await tx.fetchall(f"SELECT update_id FROM processed_updates WHERE update_id IN ({marks})",
-                             list(update_ids))
+    rows = await tx.fetchall(f"SELECT update_id FROM processed_updates WHERE update_id IN ({marks})", list(update_ids))
     return {int(r["update_id"]) for r in rows}
 
 
@@ -87,8 +86,9 @@ async def settle_current_update(tx: Tx, now: datetime) -> None:
     they reach the database with the commit, in its round trip, and the guard stops the batch before the COMMIT."""
     handling = CURRENT_UPDATE.get()
     if handling is not None:
-        tx.defer(_MARK_PROCESSED, (handling.update_id, utc_iso(now)),
-                 unless_changed=UpdateAlreadyHandled(handling.update_id))
+        tx.defer(
+            _MARK_PROCESSED, (handling.update_id, utc_iso(now)), unless_changed=UpdateAlreadyHandled(handling.update_id)
+        )
         tx.defer(_FORGET_KEPT, (handling.update_id,))
         handling.settled = True  # (if the caller then rolls back, the update stays in the inbox: handled at next start)
 

@@ -143,8 +143,15 @@ async def set_selection(tx: Tx, instance_id: int, selection: list[str] | None) -
 
 
 async def add_answer(
-    tx: Tx, *, instance_id: int, item_id: str, value: object, answered_at: datetime, received_at: datetime,
-    is_correction: bool, source: str = "patient",
+    tx: Tx,
+    *,
+    instance_id: int,
+    item_id: str,
+    value: object,
+    answered_at: datetime,
+    received_at: datetime,
+    is_correction: bool,
+    source: str = "patient",
 ) -> None:
     """Append one answer row; `source` is "patient" (their own chat) or "phone" (entered by a nurse, /saisie).
 
@@ -227,7 +234,8 @@ async def completed_item_answers(tx: Tx, patient_id: int, item_id: str) -> list[
         "SELECT i.id, i.completed_at, a.value FROM instances i JOIN answers a ON a.instance_id = i.id"
         " WHERE i.patient_id = ? AND i.status = 'completed' AND i.completed_at IS NOT NULL AND a.item_id = ?"
         " AND a.id = (SELECT MAX(b.id) FROM answers b WHERE b.instance_id = i.id AND b.item_id = a.item_id)"
-        " ORDER BY i.id", (patient_id, item_id),
+        " ORDER BY i.id",
+        (patient_id, item_id),
     )
     return [(int(r["id"]), parse_utc(r["completed_at"]), json.loads(r["value"])) for r in rows]
 
@@ -252,8 +260,9 @@ HISTORY_VERSION = (
 async def history_version(tx: Tx, patient_id: int, excluding_instance_id: int) -> tuple[int, int, int]:
     """What proves a patient's answered history other than one instance unchanged: the count and newest id of
     those answers, and the newest regimen the team recorded (`bot.services.prior_history`)."""
-    row = await tx.fetchone(HISTORY_VERSION.format(patient="?", instance="?"),
-                            (patient_id, patient_id, excluding_instance_id))
+    row = await tx.fetchone(
+        HISTORY_VERSION.format(patient="?", instance="?"), (patient_id, patient_id, excluding_instance_id)
+    )
     return version_from(row)
 
 
@@ -303,8 +312,9 @@ async def delete_replannable(tx: Tx, patient_id: int) -> None:
 
 async def count_extra(tx: Tx, patient_id: int) -> int:
     """How many questionnaires a clinician pushed outside the schedule (timepoints X1, X2, …)."""
-    row = await tx.fetchone("SELECT COUNT(*) AS n FROM instances WHERE patient_id = ? AND timepoint LIKE 'X%'",
-                            (patient_id,))
+    row = await tx.fetchone(
+        "SELECT COUNT(*) AS n FROM instances WHERE patient_id = ? AND timepoint LIKE 'X%'", (patient_id,)
+    )
     return int(row["n"]) if row is not None else 0
 
 

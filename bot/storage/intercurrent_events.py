@@ -8,8 +8,16 @@ from datetime import date, datetime
 from bot.clock import utc_iso
 from bot.storage.store import Tx
 
-__all__ = ["IntercurrentEvent", "insert_event", "all_events", "insert_correction", "standing_death",
-           "remember_cancelled", "restore_cancelled", "stop_patient_notices"]
+__all__ = [
+    "IntercurrentEvent",
+    "insert_event",
+    "all_events",
+    "insert_correction",
+    "standing_death",
+    "remember_cancelled",
+    "restore_cancelled",
+    "stop_patient_notices",
+]
 
 
 @dataclass(frozen=True)
@@ -42,8 +50,10 @@ async def all_events(tx: Tx) -> list[IntercurrentEvent]:
         " WHERE NOT EXISTS (SELECT 1 FROM intercurrent_corrections c WHERE c.event_id = e.id)"
         " ORDER BY p.study_id, e.occurred_on, e.id"
     )
-    return [IntercurrentEvent(r["study_id"], r["kind"], date.fromisoformat(r["occurred_on"]), r["note"],
-                              r["recorded_by"]) for r in rows]
+    return [
+        IntercurrentEvent(r["study_id"], r["kind"], date.fromisoformat(r["occurred_on"]), r["note"], r["recorded_by"])
+        for r in rows
+    ]
 
 
 async def standing_death(tx: Tx, patient_id: int) -> int | None:
@@ -51,7 +61,9 @@ async def standing_death(tx: Tx, patient_id: int) -> int | None:
     row = await tx.fetchone(
         "SELECT e.id FROM intercurrent_events e WHERE e.patient_id = ? AND e.kind = 'death'"
         " AND NOT EXISTS (SELECT 1 FROM intercurrent_corrections c WHERE c.event_id = e.id)"
-        " ORDER BY e.id DESC LIMIT 1", (patient_id,))
+        " ORDER BY e.id DESC LIMIT 1",
+        (patient_id,),
+    )
     return None if row is None else int(row["id"])
 
 
@@ -59,7 +71,9 @@ async def insert_correction(tx: Tx, *, event_id: int, reason: str, actor: str, n
     """Cancel an event recorded by mistake: a new row (the event itself is never changed); its id."""
     row = await tx.fetchone(
         "INSERT INTO intercurrent_corrections (event_id, reason, recorded_by, recorded_at) VALUES (?, ?, ?, ?)"
-        " RETURNING id", (event_id, reason, actor, utc_iso(now)))
+        " RETURNING id",
+        (event_id, reason, actor, utc_iso(now)),
+    )
     assert row is not None
     return int(row["id"])
 
@@ -67,11 +81,16 @@ async def insert_correction(tx: Tx, *, event_id: int, reason: str, actor: str, n
 async def remember_cancelled(tx: Tx, event_id: int, patient_id: int) -> list[int]:
     """Cancel the patient's questionnaires not yet finished because of the death `event_id`, remembering each
     one's status then (`cancelled_by`); their ids."""
-    rows = await tx.fetchall("SELECT id, status FROM instances WHERE patient_id = ?"
-                             " AND status IN ('planned', 'sending', 'open') ORDER BY id", (patient_id,))
+    rows = await tx.fetchall(
+        "SELECT id, status FROM instances WHERE patient_id = ?"
+        " AND status IN ('planned', 'sending', 'open') ORDER BY id",
+        (patient_id,),
+    )
     for r in rows:
-        await tx.execute("INSERT INTO death_cancellations (event_id, instance_id, previous_status) VALUES (?, ?, ?)",
-                         (event_id, int(r["id"]), str(r["status"])))
+        await tx.execute(
+            "INSERT INTO death_cancellations (event_id, instance_id, previous_status) VALUES (?, ?, ?)",
+            (event_id, int(r["id"]), str(r["status"])),
+        )
         await tx.execute("UPDATE instances SET status = 'cancelled' WHERE id = ?", (int(r["id"]),))
     return [int(r["id"]) for r in rows]
 
@@ -83,7 +102,8 @@ async def restore_cancelled(tx: Tx, event_id: int, now: datetime) -> list[int]:
     rows = await tx.fetchall(
         "SELECT i.id FROM death_cancellations d JOIN instances i ON i.id = d.instance_id"
         " WHERE d.event_id = ? AND i.status = 'cancelled' AND i.closes_at > ? ORDER BY i.id",
-        (event_id, utc_iso(now)))
+        (event_id, utc_iso(now)),
+    )
     for r in rows:
         await tx.execute("UPDATE instances SET status = 'planned' WHERE id = ?", (int(r["id"]),))
     return [int(r["id"]) for r in rows]
@@ -91,5 +111,7 @@ async def restore_cancelled(tx: Tx, event_id: int, now: datetime) -> list[int]:
 
 async def stop_patient_notices(tx: Tx, patient_id: int) -> None:
     """A death: the advice and notices queued for the patient's chat are never sent."""
-    await tx.execute("UPDATE patient_notices SET next_attempt_at = NULL WHERE patient_id = ?"
-                     " AND next_attempt_at IS NOT NULL", (patient_id,))
+    await tx.execute(
+        "UPDATE patient_notices SET next_attempt_at = NULL WHERE patient_id = ? AND next_attempt_at IS NOT NULL",
+        (patient_id,),
+    )

@@ -21,11 +21,14 @@ async def record_refused_start(
     tx: Tx, *, telegram_user_id: int, update_id: int | None, reason: str, now: datetime
 ) -> bool:
     """Keep one refused /start; False when this update was already counted (handled again after a crash)."""
-    return await tx.execute_count(
-        "INSERT INTO start_attempts (telegram_user_id, update_id, reason, attempted_at) VALUES (?, ?, ?, ?)"
-        " ON CONFLICT DO NOTHING",
-        (telegram_user_id, update_id, reason, utc_iso(now)),
-    ) > 0
+    return (
+        await tx.execute_count(
+            "INSERT INTO start_attempts (telegram_user_id, update_id, reason, attempted_at) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT DO NOTHING",
+            (telegram_user_id, update_id, reason, utc_iso(now)),
+        )
+        > 0
+    )
 
 
 async def refused_starts_since(tx: Tx, telegram_user_id: int, since: datetime) -> int:
@@ -39,8 +42,11 @@ async def refused_starts_since(tx: Tx, telegram_user_id: int, since: datetime) -
 
 async def confirm_information(tx: Tx, *, patient_id: int, message_id: int | None, now: datetime) -> bool:
     """Record that the patient confirmed this information message; False if they already had (a double tap)."""
-    return await tx.execute_count(
-        "INSERT INTO information_confirmations (patient_id, message_id, confirmed_at) VALUES (?, ?, ?)"
-        " ON CONFLICT DO NOTHING",
-        (patient_id, NO_MESSAGE if message_id is None else message_id, utc_iso(now)),
-    ) > 0
+    return (
+        await tx.execute_count(
+            "INSERT INTO information_confirmations (patient_id, message_id, confirmed_at) VALUES (?, ?, ?)"
+            " ON CONFLICT DO NOTHING",
+            (patient_id, NO_MESSAGE if message_id is None else message_id, utc_iso(now)),
+        )
+        > 0
+    )

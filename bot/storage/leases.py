@@ -23,8 +23,9 @@ async def acquire(tx: Tx, name: str, *, holder: str, now: datetime, until: datet
     """Take (or renew) the lease `name` until `until`; False when another replica holds it now."""
     row = await tx.fetchone("SELECT holder, held_until FROM leases WHERE name = ?", (name,))
     if row is None:
-        await tx.execute("INSERT INTO leases (name, holder, held_until) VALUES (?, ?, ?)",
-                         (name, holder, utc_iso(until)))
+        await tx.execute(
+            "INSERT INTO leases (name, holder, held_until) VALUES (?, ?, ?)", (name, holder, utc_iso(until))
+        )
         return True
     if row["holder"] != holder and parse_utc(row["held_until"]) > now:
         return False
@@ -39,14 +40,19 @@ async def release(tx: Tx, name: str, *, holder: str, now: datetime) -> None:
 
 async def release_all_of(tx: Tx, holder: str, now: datetime) -> int:
     """At start-up: whatever this replica's previous run held (it was killed) is free again."""
-    return await tx.execute_count("UPDATE leases SET held_until = ? WHERE holder = ? AND held_until > ?",
-                                  (utc_iso(now), holder, utc_iso(now)))
+    return await tx.execute_count(
+        "UPDATE leases SET held_until = ? WHERE holder = ? AND held_until > ?", (utc_iso(now), holder, utc_iso(now))
+    )
 
 
 async def renew(tx: Tx, name: str, *, holder: str, until: datetime) -> bool:
     """Extend the lease `name` to `until` if `holder` still holds it; False when another replica took it over."""
-    return await tx.execute_count("UPDATE leases SET held_until = ? WHERE name = ? AND holder = ?",
-                                  (utc_iso(until), name, holder)) == 1
+    return (
+        await tx.execute_count(
+            "UPDATE leases SET held_until = ? WHERE name = ? AND holder = ?", (utc_iso(until), name, holder)
+        )
+        == 1
+    )
 
 
 #: How long a lease lasts without renewal, and how often its holder renews it while it works (issue 39). A replica

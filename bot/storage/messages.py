@@ -15,14 +15,34 @@ from bot.storage.store import Tx
 
 
 async def insert_message(
-    tx: Tx, *, patient_id: int, instance_id: int | None, kind: str, text: str | None, chat_id: int,
-    message_id: int, telegram_date: datetime | None, received_at: datetime, flags: list[str], alert_id: int | None,
+    tx: Tx,
+    *,
+    patient_id: int,
+    instance_id: int | None,
+    kind: str,
+    text: str | None,
+    chat_id: int,
+    message_id: int,
+    telegram_date: datetime | None,
+    received_at: datetime,
+    flags: list[str],
+    alert_id: int | None,
     post_id: int | None = None,
 ) -> int:
     return await tx.execute(
         "INSERT INTO patient_messages (patient_id, instance_id, kind, text, chat_id, message_id, telegram_date,"
         " received_at, flags, alert_id, post_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (patient_id, instance_id, kind, text, chat_id, message_id,
-         utc_iso(telegram_date) if telegram_date else None, utc_iso(received_at),
-         json.dumps(flags, ensure_ascii=False), alert_id, post_id),
+        (
+            patient_id,
+            instance_id,
+            kind,
+            text,
+            chat_id,
+            message_id,
+            utc_iso(telegram_date) if telegram_date else None,
+            utc_iso(received_at),
+            json.dumps(flags, ensure_ascii=False),
+            alert_id,
+            post_id,
+        ),
     )

@@ -27,17 +27,36 @@ class DueNotice:
 
 
 async def owe_notice(
-    tx: Tx, *, patient_id: int, instance_id: int | None, severity: str, now: datetime, advice: str | None = None,
+    tx: Tx,
+    *,
+    patient_id: int,
+    instance_id: int | None,
+    severity: str,
+    now: datetime,
+    advice: str | None = None,
 ) -> int | None:
     """Inside the answer's transaction: record the advice the patient is owed for alerts of this `severity`."""
     if severity not in NOTICE_KINDS:
         return None
-    return await insert_notice(tx, patient_id=patient_id, instance_id=instance_id, kind=severity, now=now,
-                               expires_at=now + NOTICE_VALID_FOR, advice=advice or severity)
+    return await insert_notice(
+        tx,
+        patient_id=patient_id,
+        instance_id=instance_id,
+        kind=severity,
+        now=now,
+        expires_at=now + NOTICE_VALID_FOR,
+        advice=advice or severity,
+    )
 
 
 async def insert_notice(
-    tx: Tx, *, patient_id: int, instance_id: int | None, kind: str, now: datetime, expires_at: datetime,
+    tx: Tx,
+    *,
+    patient_id: int,
+    instance_id: int | None,
+    kind: str,
+    now: datetime,
+    expires_at: datetime,
     advice: str | None = None,
 ) -> int:
     return await tx.execute(
@@ -59,34 +78,55 @@ async def due_notices(tx: Tx, now: datetime, notice_id: int | None = None) -> li
         " AND (CAST(? AS INTEGER) IS NULL AND n.next_attempt_at <= ? OR n.id = ?) ORDER BY n.id",
         (utc_iso(now), utc_iso(now), notice_id, utc_iso(now), notice_id),
     )
-    return [DueNotice(int(r["id"]), int(r["patient_id"]), str(r["kind"]), int(r["chat_id"]), int(r["attempts"]),
-                      str(r["advice"] or r["kind"]), str(r["site_code"]), r["instance_id"] is None) for r in rows]
+    return [
+        DueNotice(
+            int(r["id"]),
+            int(r["patient_id"]),
+            str(r["kind"]),
+            int(r["chat_id"]),
+            int(r["attempts"]),
+            str(r["advice"] or r["kind"]),
+            str(r["site_code"]),
+            r["instance_id"] is None,
+        )
+        for r in rows
+    ]
 
 
-async def claim_due_notices(tx: Tx, now: datetime, notice_id: int | None = None, *, holder: str,
-                            until: datetime) -> list[DueNotice]:
+async def claim_due_notices(
+    tx: Tx, now: datetime, notice_id: int | None = None, *, holder: str, until: datetime
+) -> list[DueNotice]:
     """In a write transaction: the due notices, claimed by `holder` until `until` (another replica skips them)."""
     due = await due_notices(tx, now, notice_id)
     for notice in due:
-        await tx.execute("UPDATE patient_notices SET claimed_by = ?, claimed_until = ? WHERE id = ?",
-                         (holder, utc_iso(until), notice.id))
+        await tx.execute(
+            "UPDATE patient_notices SET claimed_by = ?, claimed_until = ? WHERE id = ?",
+            (holder, utc_iso(until), notice.id),
+        )
     return due
 
 
 async def release_claims_of(tx: Tx, holder: str) -> int:
     """At start-up: the notices this replica's previous run was sending when it was killed are free again."""
     return await tx.execute_count(
-        "UPDATE patient_notices SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = ?", (holder,))
+        "UPDATE patient_notices SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = ?", (holder,)
+    )
 
 
 async def record_sent(tx: Tx, notice_id: int, now: datetime) -> None:
-    await tx.execute("UPDATE patient_notices SET sent_at = ?, next_attempt_at = NULL, claimed_by = NULL,"
-                     " claimed_until = NULL WHERE id = ?", (utc_iso(now), notice_id))
+    await tx.execute(
+        "UPDATE patient_notices SET sent_at = ?, next_attempt_at = NULL, claimed_by = NULL,"
+        " claimed_until = NULL WHERE id = ?",
+        (utc_iso(now), notice_id),
+    )
 
 
 async def record_failed(tx: Tx, notice_id: int, next_attempt_at: datetime) -> None:
-    await tx.execute("UPDATE patient_notices SET attempts = attempts + 1, next_attempt_at = ?, claimed_by = NULL,"
-                     " claimed_until = NULL WHERE id = ?", (utc_iso(next_attempt_at), notice_id))
+    await tx.execute(
+        "UPDATE patient_notices SET attempts = attempts + 1, next_attempt_at = ?, claimed_by = NULL,"
+        " claimed_until = NULL WHERE id = ?",
+        (utc_iso(next_attempt_at), notice_id),
+    )
 
 
 async def record_given_up(tx: Tx, notice_id: int) -> None:

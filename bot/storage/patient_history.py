@@ -28,11 +28,13 @@ class PatientHistory:
 
 async def patient_history(tx: Tx, patient_id: int) -> PatientHistory:
     """The three reads of a patient's history, in one round trip."""
-    instance_rows, answer_rows, team_rows = await tx.fetch_each([
-        (instances.INSTANCES_FOR, (patient_id,)),
-        (instances.CURRENT_ANSWERS_FOR_PATIENT, (patient_id,)),
-        (team_regimens.FOR_PATIENT, (patient_id,)),
-    ])
+    instance_rows, answer_rows, team_rows = await tx.fetch_each(
+        [
+            (instances.INSTANCES_FOR, (patient_id,)),
+            (instances.CURRENT_ANSWERS_FOR_PATIENT, (patient_id,)),
+            (team_regimens.FOR_PATIENT, (patient_id,)),
+        ]
+    )
     return PatientHistory(
         instances=[instances.instance_from(r) for r in instance_rows],
         answers=instances.answers_by_instance(answer_rows),

@@ -116,8 +116,10 @@ async def resume_status(tx: Tx, patient_id: int) -> str | None:
 
 async def set_last_fraction(tx: Tx, patient_id: int, last_on: date, delivered: int) -> None:
     """The actual last radiotherapy fraction and the number of fractions delivered (/fraction)."""
-    await tx.execute("UPDATE patients SET last_fraction_on = ?, fractions_delivered = ? WHERE id = ?",
-                     (last_on.isoformat(), delivered, patient_id))
+    await tx.execute(
+        "UPDATE patients SET last_fraction_on = ?, fractions_delivered = ? WHERE id = ?",
+        (last_on.isoformat(), delivered, patient_id),
+    )
 
 
 async def set_preferred_time(tx: Tx, patient_id: int, preferred: str) -> None:
@@ -146,12 +148,17 @@ class StoredInvitation:
 
 
 async def find_invitation(tx: Tx, code: str) -> StoredInvitation | None:
-    row = await tx.fetchone("SELECT id, patient_id, expires_at, redeemed_at FROM invitations WHERE code_hash = ?",
-                            (hash_code(code),))
+    row = await tx.fetchone(
+        "SELECT id, patient_id, expires_at, redeemed_at FROM invitations WHERE code_hash = ?", (hash_code(code),)
+    )
     if row is None:
         return None
-    return StoredInvitation(int(row["id"]), int(row["patient_id"]), parse_utc(row["expires_at"]),
-                            parse_utc(row["redeemed_at"]) if row["redeemed_at"] else None)
+    return StoredInvitation(
+        int(row["id"]),
+        int(row["patient_id"]),
+        parse_utc(row["expires_at"]),
+        parse_utc(row["redeemed_at"]) if row["redeemed_at"] else None,
+    )
 
 
 async def redeem_invitation(tx: Tx, invitation_id: int, now: datetime) -> None:

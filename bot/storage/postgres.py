@@ -81,7 +81,7 @@ def _segments(sql: str) -> Iterator[tuple[bool, str]]:
     position = 0
     for match in _QUOTED.finditer(sql):
         if match.start() > position:
-            yield True, sql[position:match.start()]
+            yield True, sql[position : match.start()]
         yield False, match.group(0)
         position = match.end()
     if position < len(sql):
@@ -139,7 +139,7 @@ def translate(sql: str) -> Translated:
     if ignore and not has_conflict:
         if returning:
             match = list(_RETURNING.finditer(body))[-1]
-            body = f"{body[:match.start()].rstrip()} ON CONFLICT DO NOTHING {body[match.start():]}"
+            body = f"{body[: match.start()].rstrip()} ON CONFLICT DO NOTHING {body[match.start() :]}"
         else:
             body += " ON CONFLICT DO NOTHING"
     table = _INSERT_TABLE.match(body)
@@ -268,8 +268,7 @@ class PgTx(Tx):
 
     dialect = "postgresql"
 
-    def __init__(self, store: PgStore, conn: asyncpg.Connection, writable: bool,
-                 transaction: Any = None) -> None:
+    def __init__(self, store: PgStore, conn: asyncpg.Connection, writable: bool, transaction: Any = None) -> None:
         self._store = store
         self._pg = conn
         self._transaction = transaction
@@ -418,13 +417,16 @@ class PgStore(Store):
             pool = await asyncpg.create_pool(url, min_size=1, max_size=POOL_MAX_SIZE)
         except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             # One sentence for the operator (exit 2, as for an unusable SQLite file), never the password.
-            raise DatabaseFileError(redacted(url), f"PostgreSQL cannot be reached or refused the connection ({exc})") from None
+            raise DatabaseFileError(
+                redacted(url), f"PostgreSQL cannot be reached or refused the connection ({exc})"
+            ) from None
         try:
             async with pool.acquire() as conn:
                 await migrate_postgres(conn, clock)
                 rows = await conn.fetch(
                     "SELECT table_name FROM information_schema.columns"
-                    " WHERE table_schema = current_schema() AND column_name = 'id'")
+                    " WHERE table_schema = current_schema() AND column_name = 'id'"
+                )
         except BaseException:
             await pool.close()
             raise

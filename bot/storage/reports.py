@@ -24,12 +24,16 @@ class OpenedInstance:
 
 async def opened_instances(tx: Tx) -> list[OpenedInstance]:
     rows = await tx.fetchall(
-        "SELECT id, patient_id, status, opens_at FROM instances WHERE status IN ('open', 'completed', 'missed')")
-    return [OpenedInstance(int(r["id"]), int(r["patient_id"]), str(r["status"]), parse_utc(r["opens_at"]))
-            for r in rows]
+        "SELECT id, patient_id, status, opens_at FROM instances WHERE status IN ('open', 'completed', 'missed')"
+    )
+    return [
+        OpenedInstance(int(r["id"]), int(r["patient_id"]), str(r["status"]), parse_utc(r["opens_at"])) for r in rows
+    ]
 
 
 async def alerting_instance_ids(tx: Tx) -> set[int]:
     """The instances that raised at least one alert."""
-    return {int(r["instance_id"]) for r in await tx.fetchall(
-        "SELECT DISTINCT instance_id FROM alerts WHERE instance_id IS NOT NULL")}
+    return {
+        int(r["instance_id"])
+        for r in await tx.fetchall("SELECT DISTINCT instance_id FROM alerts WHERE instance_id IS NOT NULL")
+    }

@@ -17,8 +17,17 @@ from bot.domain.questionnaire import Value
 from bot.storage.store import Tx
 
 __all__ = [
-    "AlertSummary", "LinkedPatient", "PostedAlert", "alert_summaries", "alerts_awaiting_outcome", "last_worst_pain",
-    "OpenInvitation", "latest_rt_start", "linked_patients", "open_invitations", "status_counts",
+    "AlertSummary",
+    "LinkedPatient",
+    "PostedAlert",
+    "alert_summaries",
+    "alerts_awaiting_outcome",
+    "last_worst_pain",
+    "OpenInvitation",
+    "latest_rt_start",
+    "linked_patients",
+    "open_invitations",
+    "status_counts",
 ]
 
 
@@ -39,15 +48,29 @@ async def alerts_awaiting_outcome(tx: Tx) -> list[PostedAlert]:
     rows = await tx.fetchall(
         "SELECT a.id, a.rule_id, a.severity, a.delivered_at, a.acknowledged_at, a.message_id FROM alerts a"
         " WHERE a.message_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM alert_followups f"
-        " WHERE f.alert_id = a.id AND f.kind = 'outcome') ORDER BY a.id")
-    return [PostedAlert(int(r["id"]), str(r["rule_id"]), str(r["severity"]), parse_utc(r["delivered_at"]),
-                        r["acknowledged_at"], int(r["message_id"])) for r in rows]
+        " WHERE f.alert_id = a.id AND f.kind = 'outcome') ORDER BY a.id"
+    )
+    return [
+        PostedAlert(
+            int(r["id"]),
+            str(r["rule_id"]),
+            str(r["severity"]),
+            parse_utc(r["delivered_at"]),
+            r["acknowledged_at"],
+            int(r["message_id"]),
+        )
+        for r in rows
+    ]
 
 
 async def status_counts(tx: Tx, patient_id: int) -> dict[str, int]:
     """How many questionnaires of the patient are in each status."""
-    return {str(r["status"]): int(r["n"]) for r in await tx.fetchall(
-        "SELECT status, COUNT(*) AS n FROM instances WHERE patient_id = ? GROUP BY status", (patient_id,))}
+    return {
+        str(r["status"]): int(r["n"])
+        for r in await tx.fetchall(
+            "SELECT status, COUNT(*) AS n FROM instances WHERE patient_id = ? GROUP BY status", (patient_id,)
+        )
+    }
 
 
 @dataclass(frozen=True)
@@ -59,10 +82,12 @@ class AlertSummary:
 
 async def alert_summaries(tx: Tx, patient_id: int) -> list[AlertSummary]:
     """The patient's alerts in id order: rule, severity, taken care of or not."""
-    return [AlertSummary(str(r["rule_id"]), str(r["severity"]), r["acknowledged_at"] is not None)
-            for r in await tx.fetchall(
-                "SELECT rule_id, severity, acknowledged_at FROM alerts WHERE patient_id = ? ORDER BY id",
-                (patient_id,))]
+    return [
+        AlertSummary(str(r["rule_id"]), str(r["severity"]), r["acknowledged_at"] is not None)
+        for r in await tx.fetchall(
+            "SELECT rule_id, severity, acknowledged_at FROM alerts WHERE patient_id = ? ORDER BY id", (patient_id,)
+        )
+    ]
 
 
 async def last_worst_pain(tx: Tx, patient_id: int, which: Literal["baseline", "primary"]) -> Value | None:
@@ -91,8 +116,12 @@ async def linked_patients(tx: Tx) -> list[LinkedPatient]:
         "SELECT l.telegram_user_id, p.study_id, p.status, p.rt_start FROM telegram_links l"
         " JOIN patients p ON p.id = l.patient_id"
     )
-    return [LinkedPatient(int(r["telegram_user_id"]), str(r["study_id"]), str(r["status"]),
-                          date.fromisoformat(r["rt_start"])) for r in rows]
+    return [
+        LinkedPatient(
+            int(r["telegram_user_id"]), str(r["study_id"]), str(r["status"]), date.fromisoformat(r["rt_start"])
+        )
+        for r in rows
+    ]
 
 
 async def latest_rt_start(tx: Tx) -> date | None:
@@ -120,6 +149,15 @@ async def open_invitations(tx: Tx, now: datetime) -> list[OpenInvitation]:
         "SELECT p.study_id, p.site_code, p.arm, p.fractions, i.code_hash, i.expires_at FROM invitations i"
         " JOIN patients p ON p.id = i.patient_id WHERE i.redeemed_at IS NULL ORDER BY i.id"
     )
-    found = [OpenInvitation(str(r["study_id"]), str(r["site_code"]), str(r["arm"]), int(r["fractions"]),
-                            str(r["code_hash"]), parse_utc(r["expires_at"])) for r in rows]
+    found = [
+        OpenInvitation(
+            str(r["study_id"]),
+            str(r["site_code"]),
+            str(r["arm"]),
+            int(r["fractions"]),
+            str(r["code_hash"]),
+            parse_utc(r["expires_at"]),
+        )
+        for r in rows
+    ]
     return [i for i in found if i.expires_at > now]

@@ -39,8 +39,10 @@ def _give_up_when_locked(source: Path) -> Callable[[int, int, int], None]:
         if not started:
             started.append(now)
         elif now - started[0] >= LOCKED_WAIT_SECONDS:
-            raise BackupError(f"Backup failed: another process holds a lock on {source} (waited "
-                              f"{LOCKED_WAIT_SECONDS:g} s); stop that process or let it finish, then try again.")
+            raise BackupError(
+                f"Backup failed: another process holds a lock on {source} (waited "
+                f"{LOCKED_WAIT_SECONDS:g} s); stop that process or let it finish, then try again."
+            )
 
     return progress
 

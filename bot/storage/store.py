@@ -104,8 +104,9 @@ Deferred = tuple[str, tuple[Any, ...], BaseException | None]
 """A statement waiting for the next trip: SQL, parameters, and the error to raise if it changes no row."""
 
 
-def _run_batch(conn: sqlite3.Connection, pending: list[Deferred], statements: list[tuple[str, tuple[Any, ...]]],
-               result: str) -> Any:
+def _run_batch(
+    conn: sqlite3.Connection, pending: list[Deferred], statements: list[tuple[str, tuple[Any, ...]]], result: str
+) -> Any:
     """In aiosqlite's thread: run the `pending` writes (each checked against its `unless_changed`), then
     `statements`; return what `result` asks: of the last statement ("rowid", "count", "rows"), or every
     statement's rows ("each")."""
@@ -204,8 +205,9 @@ class Store:
 
     dialect = "sqlite"
 
-    def __init__(self, conn: aiosqlite.Connection, path: Path | str,
-                 reader: aiosqlite.Connection | None = None) -> None:
+    def __init__(
+        self, conn: aiosqlite.Connection, path: Path | str, reader: aiosqlite.Connection | None = None
+    ) -> None:
         self._conn = conn
         self.path = path
         self._lock = asyncio.Lock()

@@ -9,6 +9,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from bot.clock import parse_utc, utc_iso
 from bot.domain.omed import TEAM_CONFIRM_ITEM, Regimen
@@ -16,8 +17,18 @@ from bot.domain.questionnaire import Questionnaire, Value
 from bot.domain.team_regimen import TEAM_CONTEXT_ITEM
 from bot.storage.store import Tx
 
-__all__ = ["TeamRegimen", "record", "FOR_PATIENT", "for_patient", "regimens_from", "for_patients", "link_to_instance",
-           "context_for", "latest_shown_in", "insert_omed_stamp"]
+__all__ = [
+    "TeamRegimen",
+    "record",
+    "FOR_PATIENT",
+    "for_patient",
+    "regimens_from",
+    "for_patients",
+    "link_to_instance",
+    "context_for",
+    "latest_shown_in",
+    "insert_omed_stamp",
+]
 
 
 @dataclass(frozen=True)
@@ -31,12 +42,15 @@ class TeamRegimen:
     shown_instance_id: int | None
 
 
-def _row(r: object) -> TeamRegimen:
+def _row(r: Any) -> TeamRegimen:  # a driver row (aiosqlite.Row or asyncpg.Record)
     return TeamRegimen(
-        id=int(r["id"]), patient_id=int(r["patient_id"]),  # type: ignore[index]
-        regimen=Regimen.model_validate(json.loads(r["regimen"])), reason=r["reason"],  # type: ignore[index]
-        recorded_by=r["recorded_by"], recorded_at=parse_utc(r["recorded_at"]),  # type: ignore[index]
-        shown_instance_id=r["shown_instance_id"],  # type: ignore[index]
+        id=int(r["id"]),
+        patient_id=int(r["patient_id"]),
+        regimen=Regimen.model_validate(json.loads(r["regimen"])),
+        reason=r["reason"],
+        recorded_by=r["recorded_by"],
+        recorded_at=parse_utc(r["recorded_at"]),
+        shown_instance_id=r["shown_instance_id"],
     )
 
 
@@ -77,20 +91,24 @@ async def link_to_instance(tx: Tx, instance_id: int, questionnaire: Questionnair
         return
     row = await tx.fetchone(
         "SELECT c.id, c.shown_instance_id FROM clinician_regimens c JOIN instances i ON i.patient_id = c.patient_id"
-        " WHERE i.id = ? ORDER BY c.id DESC LIMIT 1", (instance_id,))
+        " WHERE i.id = ? ORDER BY c.id DESC LIMIT 1",
+        (instance_id,),
+    )
     if row is None or row["shown_instance_id"] == instance_id:
         return
     if row["shown_instance_id"] is not None:
-        answered = await tx.fetchone("SELECT 1 FROM answers WHERE instance_id = ? AND item_id = ?",
-                                     (row["shown_instance_id"], TEAM_CONFIRM_ITEM))
+        answered = await tx.fetchone(
+            "SELECT 1 FROM answers WHERE instance_id = ? AND item_id = ?", (row["shown_instance_id"], TEAM_CONFIRM_ITEM)
+        )
         if answered is not None:
             return
     await tx.execute("UPDATE clinician_regimens SET shown_instance_id = ? WHERE id = ?", (instance_id, row["id"]))
 
 
 async def latest_shown_in(tx: Tx, instance_id: int) -> TeamRegimen | None:
-    row = await tx.fetchone("SELECT * FROM clinician_regimens WHERE shown_instance_id = ? ORDER BY id DESC LIMIT 1",
-                            (instance_id,))
+    row = await tx.fetchone(
+        "SELECT * FROM clinician_regimens WHERE shown_instance_id = ? ORDER BY id DESC LIMIT 1", (instance_id,)
+    )
     return _row(row) if row is not None else None
 
 
@@ -100,13 +118,29 @@ def context_for(instance_id: int, entries: list[TeamRegimen]) -> dict[str, Value
 
 
 async def insert_omed_stamp(
-    tx: Tx, *, instance_id: int, table_id: str, catalogue_version: str, rules_version: str, regimen: Regimen,
-    mg: float | None, details: dict[str, object], now: datetime,
+    tx: Tx,
+    *,
+    instance_id: int,
+    table_id: str,
+    catalogue_version: str,
+    rules_version: str,
+    regimen: Regimen,
+    mg: float | None,
+    details: dict[str, object],
+    now: datetime,
 ) -> None:
     """One row of `omed_stamps` (the same migration, 0008): the OMED of a completed questionnaire for one table."""
     await tx.execute(
         "INSERT INTO omed_stamps (instance_id, table_id, catalogue_version, rules_version, regimen, mg, details,"
         " derived_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (instance_id, table_id, catalogue_version, rules_version, regimen.model_dump_json(), mg,
-         json.dumps(details, ensure_ascii=False, sort_keys=True), utc_iso(now)),
+        (
+            instance_id,
+            table_id,
+            catalogue_version,
+            rules_version,
+            regimen.model_dump_json(),
+            mg,
+            json.dumps(details, ensure_ascii=False, sort_keys=True),
+            utc_iso(now),
+        ),
     )

@@ -49,13 +49,26 @@ from bot.telegram.pacing import TelegramPacing
 log = logging.getLogger(__name__)
 
 # The composition root is `bot.bootstrap`; these names stay importable from here for existing callers.
-__all__ = ["DEFAULT_TICK", "QUESTIONNAIRES_DIR", "build_application", "build_services", "on_startup",
-           "periodic_work", "register_handlers", "telegram_pacing"]
+__all__ = [
+    "DEFAULT_TICK",
+    "QUESTIONNAIRES_DIR",
+    "build_application",
+    "build_services",
+    "on_startup",
+    "periodic_work",
+    "register_handlers",
+    "telegram_pacing",
+]
 
 
 def build_application(
-    services: Services, *, token: str, base_url: str, base_file_url: str | None = None,
-    tick: timedelta | None = DEFAULT_TICK, rate_limiter: bool = True,
+    services: Services,
+    *,
+    token: str,
+    base_url: str,
+    base_file_url: str | None = None,
+    tick: timedelta | None = DEFAULT_TICK,
+    rate_limiter: bool = True,
     update_processor: BaseUpdateProcessor | None = None,
 ) -> Application:
     """The real PTB application: long polling, rate limiter, Paris-time defaults, our handlers and jobs; every
@@ -177,8 +190,11 @@ async def on_startup(application: Application) -> None:
     services: Services = application.bot_data[SERVICES_KEY]
     services.bot_username = application.bot.username
     if services.sites.has_examples and application.bot.base_url.startswith(DEFAULT_API_BASE_URL):
-        log.warning("the sites file %s holds example sites with fictional phone numbers: set BOT_SITES_FILE to the "
-                    "sites' real file before enrolling patients", services.sites.origin)
+        log.warning(
+            "the sites file %s holds example sites with fictional phone numbers: set BOT_SITES_FILE to the "
+            "sites' real file before enrolling patients",
+            services.sites.origin,
+        )
     await replay(application, application.bot_data[INBOX_KEY])  # what a crash left, before any new update
     recovered = await dispatcher.recover(services)
     if recovered:

@@ -51,7 +51,12 @@ def _button(label: str, data: str) -> InlineKeyboardButton:
 
 
 def question_keyboard(
-    instance_id: int, item_index: int, item: Item, *, selection: tuple[str, ...] = (), can_go_back: bool = False,
+    instance_id: int,
+    item_index: int,
+    item: Item,
+    *,
+    selection: tuple[str, ...] = (),
+    can_go_back: bool = False,
     phone: bool = False,
 ) -> InlineKeyboardMarkup | None:
     """Buttons for one question: one tap per answer wherever the item allows it (`phone`: a nurse's entry)."""
@@ -98,9 +103,7 @@ def preference_keyboard() -> InlineKeyboardMarkup:
 
 
 def stop_keyboard() -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(
-        [[_button(_("Yes, stop"), "stop:yes"), _button(_("No, continue"), "stop:no")]]
-    )
+    return InlineKeyboardMarkup([[_button(_("Yes, stop"), "stop:yes"), _button(_("No, continue"), "stop:no")]])
 
 
 def ack_keyboard(alert_id: int) -> InlineKeyboardMarkup:
@@ -110,8 +113,12 @@ def ack_keyboard(alert_id: int) -> InlineKeyboardMarkup:
 def action_label(code: str) -> str:
     """What the team did after an alert, as the clinicians read it (`bot.domain.followup.ACTIONS`)."""
     labels = {
-        "called": _("Patient called"), "analgesics": _("Analgesics changed"), "clinic": _("Seen in clinic"),
-        "imaging": _("Imaging requested"), "emergency": _("Sent to emergency"), "nothing": _("Nothing needed"),
+        "called": _("Patient called"),
+        "analgesics": _("Analgesics changed"),
+        "clinic": _("Seen in clinic"),
+        "imaging": _("Imaging requested"),
+        "emergency": _("Sent to emergency"),
+        "nothing": _("Nothing needed"),
     }
     return labels.get(code, code)
 
@@ -119,8 +126,12 @@ def action_label(code: str) -> str:
 def outcome_label(code: str) -> str:
     """What an alert turned out to be (`bot.domain.followup.OUTCOMES`)."""
     labels = {
-        "cord_compression": _("Cord compression confirmed"), "fracture": _("Fracture"), "infection": _("Infection"),
-        "pain_flare": _("Pain flare"), "admission": _("Admission"), "none": _("None"),
+        "cord_compression": _("Cord compression confirmed"),
+        "fracture": _("Fracture"),
+        "infection": _("Infection"),
+        "pain_flare": _("Pain flare"),
+        "admission": _("Admission"),
+        "none": _("None"),
     }
     return labels.get(code, code)
 
@@ -131,4 +142,4 @@ def followup_keyboard(alert_id: int, kind: str) -> InlineKeyboardMarkup:
 
     codes, prefix, label = (ACTIONS, "act", action_label) if kind == "action" else (OUTCOMES, "out", outcome_label)
     buttons = [_button(label(code), f"{prefix}:{alert_id}:{code}") for code in codes]
-    return InlineKeyboardMarkup([buttons[i:i + 2] for i in range(0, len(buttons), 2)])
+    return InlineKeyboardMarkup([buttons[i : i + 2] for i in range(0, len(buttons), 2)])

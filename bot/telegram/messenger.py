@@ -50,10 +50,13 @@ def _utf16(text: str) -> int:
 
 def _text_mention(text: str, mention: Mention) -> MessageEntity:
     """Telegram counts entity offsets in UTF-16 code units."""
-    start = _utf16(text[:mention.offset])
-    return MessageEntity(MessageEntity.TEXT_MENTION, start,
-                         _utf16(text[mention.offset:mention.offset + mention.length]),
-                         user=User(mention.user_id, "", is_bot=False))
+    start = _utf16(text[: mention.offset])
+    return MessageEntity(
+        MessageEntity.TEXT_MENTION,
+        start,
+        _utf16(text[mention.offset : mention.offset + mention.length]),
+        user=User(mention.user_id, "", is_bot=False),
+    )
 
 
 class PtbMessenger:
@@ -62,22 +65,36 @@ class PtbMessenger:
     def __init__(self, bot: Bot) -> None:
         self.bot = bot
 
-    async def send_text(self, chat_id: int, text: str, *, protect: bool = False,
-                        acknowledge_alert: int | None = None, mentions: Sequence[Mention] = ()) -> int:
+    async def send_text(
+        self,
+        chat_id: int,
+        text: str,
+        *,
+        protect: bool = False,
+        acknowledge_alert: int | None = None,
+        mentions: Sequence[Mention] = (),
+    ) -> int:
         markup = ack_keyboard(acknowledge_alert) if acknowledge_alert is not None else None
         entities = [_text_mention(text, mention) for mention in mentions] or None
         with translated_errors():
-            message = await self.bot.send_message(chat_id, text, protect_content=protect or None,
-                                                  reply_markup=markup, entities=entities)
+            message = await self.bot.send_message(
+                chat_id, text, protect_content=protect or None, reply_markup=markup, entities=entities
+            )
         return message.message_id
 
     async def send_question(self, chat_id: int, prompt: Prompt, *, header: str | None = None) -> int:
         text = question_text(prompt)
-        keyboard = question_keyboard(prompt.instance.id, prompt.item_index, prompt.item, selection=prompt.selection,
-                                     can_go_back=prompt.can_go_back)
+        keyboard = question_keyboard(
+            prompt.instance.id,
+            prompt.item_index,
+            prompt.item,
+            selection=prompt.selection,
+            can_go_back=prompt.can_go_back,
+        )
         with translated_errors():
-            message = await self.bot.send_message(chat_id, f"{header}\n\n{text}" if header else text,
-                                                  reply_markup=keyboard)
+            message = await self.bot.send_message(
+                chat_id, f"{header}\n\n{text}" if header else text, reply_markup=keyboard
+            )
         return message.message_id
 
     async def edit(self, chat_id: int, message_id: int, *, text: str | None = None) -> None:
@@ -89,5 +106,10 @@ class PtbMessenger:
 
     async def copy(self, chat_id: int, *, from_chat_id: int, message_id: int, reply_to: int | None = None) -> None:
         with translated_errors():
-            await self.bot.copy_message(chat_id, from_chat_id=from_chat_id, message_id=message_id,
-                                        protect_content=True, reply_to_message_id=reply_to)
+            await self.bot.copy_message(
+                chat_id,
+                from_chat_id=from_chat_id,
+                message_id=message_id,
+                protect_content=True,
+                reply_to_message_id=reply_to,
+            )

@@ -260,8 +260,14 @@ class FloodGuard:
     waits behind it (that reply shows the current question).
     """
 
-    def __init__(self, *, messages: int = 10, window: float = 10.0, reply_every: float = 60.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        *,
+        messages: int = 10,
+        window: float = 10.0,
+        reply_every: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.messages = messages
         self.window = window
         self.reply_every = reply_every
@@ -282,16 +288,18 @@ class FloodGuard:
         state.arrivals.append(now)
         state.pending += 1
         if len(self._senders) > 10_000:  # forget quiet senders (a stranger who wrote once)
-            for key in [k for k, s in self._senders.items()
-                        if s.pending == 0 and (not s.arrivals or s.arrivals[-1] <= now - 60.0)]:
+            for key in [
+                k
+                for k, s in self._senders.items()
+                if s.pending == 0 and (not s.arrivals or s.arrivals[-1] <= now - 60.0)
+            ]:
                 if key != sender:
                     del self._senders[key]
         if self._recent(state, now) <= self.messages:
             return
         if not state.flooding:
             state.flooding = True
-            log.warning("a sender floods (%s messages in %.0f s): one reply a minute", len(state.arrivals),
-                        self.window)
+            log.warning("a sender floods (%s messages in %.0f s): one reply a minute", len(state.arrivals), self.window)
         if now - state.last_reply >= self.reply_every:
             state.last_reply = now
             self._granted.add(update_id)
@@ -330,8 +338,12 @@ class TelegramPacing(BaseRateLimiter[Lane]):
     """Lanes, per-chat windows, the bulk window; 429s held where they apply, then retried `max_retries` times."""
 
     def __init__(
-        self, *, per_second: int = OVERALL_MESSAGES_PER_SECOND, per_group_minute: int = GROUP_MESSAGES_PER_MINUTE,
-        private_burst: int = PRIVATE_BURST, private_per_second: float = PRIVATE_MESSAGES_PER_SECOND,
+        self,
+        *,
+        per_second: int = OVERALL_MESSAGES_PER_SECOND,
+        per_group_minute: int = GROUP_MESSAGES_PER_MINUTE,
+        private_burst: int = PRIVATE_BURST,
+        private_per_second: float = PRIVATE_MESSAGES_PER_SECOND,
         max_retries: int = RETRIES_AFTER_429,
     ) -> None:
         self._bulk = Window(per_second, 1.0)
@@ -403,8 +415,9 @@ class TelegramPacing(BaseRateLimiter[Lane]):
             self._chats[chat] = window
         return window
 
-    async def _send(self, lane: Lane, chat: int | str | None, posts: bool,
-                    request: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
+    async def _send(
+        self, lane: Lane, chat: int | str | None, posts: bool, request: Callable[[], Coroutine[Any, Any, Any]]
+    ) -> Any:
         if chat is None:
             return await request()
         window = self._chat(chat)
@@ -453,8 +466,13 @@ class TelegramPacing(BaseRateLimiter[Lane]):
         return "chat"
 
     async def process_request(
-        self, callback: Callable[..., Coroutine[Any, Any, bool | dict[str, Any] | list[dict[str, Any]]]],
-        args: Any, kwargs: dict[str, Any], endpoint: str, data: dict[str, Any], rate_limit_args: Lane | None,
+        self,
+        callback: Callable[..., Coroutine[Any, Any, bool | dict[str, Any] | list[dict[str, Any]]]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: Lane | None,
     ) -> bool | dict[str, Any] | list[dict[str, Any]]:
         lane = Lane(rate_limit_args) if rate_limit_args else current_lane.get()
         posts = posts_a_message(endpoint)
@@ -477,6 +495,10 @@ class TelegramPacing(BaseRateLimiter[Lane]):
                 seconds = retry.total_seconds() if isinstance(retry, timedelta) else float(retry)
                 scope = self._held_by_429(lane, chat, posts, seconds + 0.1)
                 self.held[scope] += 1
-                log.warning("Telegram asks to wait %.0f s (%s); holding %s", seconds, endpoint,
-                            {"chat": "this chat", "bulk": "this chat and bulk sends", "all": "every request"}[scope])
+                log.warning(
+                    "Telegram asks to wait %.0f s (%s); holding %s",
+                    seconds,
+                    endpoint,
+                    {"chat": "this chat", "bulk": "this chat and bulk sends", "all": "every request"}[scope],
+                )
         raise AssertionError("unreachable: the last attempt returns or raises")

@@ -26,7 +26,7 @@ def question_text(prompt: Prompt) -> str:
     if prompt.item.type in ("number", "text"):
         text += "\n\n" + _("Type your answer in a message.")
     elif prompt.item.type == "multi":
-        text += "\n\n" + _("Tick every answer that applies, then press \"Confirm\".")
+        text += "\n\n" + _('Tick every answer that applies, then press "Confirm".')
     return text
 
 
@@ -37,7 +37,12 @@ def answered_text(prompt_text: str, item: Item, value: Value) -> str:
 
 def summary_text(title: str, lines: list[str]) -> str:
     body = "\n".join(f"• {line}" for line in lines)
-    return _("Thank you, the questionnaire \"{title}\" is complete. Your answers:").format(title=title) + (
-        f"\n{body}" if body else ""
-    ) + "\n\n" + _("Your care team can see them. If something worries you, contact your care team; in an "
-                   "emergency call 15 or 112.")
+    return (
+        _('Thank you, the questionnaire "{title}" is complete. Your answers:').format(title=title)
+        + (f"\n{body}" if body else "")
+        + "\n\n"
+        + _(
+            "Your care team can see them. If something worries you, contact your care team; in an "
+            "emergency call 15 or 112."
+        )
+    )

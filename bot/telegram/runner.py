@@ -36,8 +36,12 @@ async def start_updates(application: Application, settings: Settings, *, webhook
     if webhook:
         url, secret = require_webhook(settings)
         await updater.start_webhook(
-            listen=settings.webhook_listen, port=settings.webhook_port, url_path="telegram",
-            webhook_url=url.rstrip("/") + "/telegram", secret_token=secret, allowed_updates=Update.ALL_TYPES,
+            listen=settings.webhook_listen,
+            port=settings.webhook_port,
+            url_path="telegram",
+            webhook_url=url.rstrip("/") + "/telegram",
+            secret_token=secret,
+            allowed_updates=Update.ALL_TYPES,
         )
     else:
         await updater.start_polling(allowed_updates=Update.ALL_TYPES)
@@ -61,10 +65,12 @@ def retry_delays(first: float = FIRST_RETRY_SECONDS, longest: float = LONGEST_RE
 def unreachable_sentence(base_url: str, error: Exception, delay: float) -> str:
     """One sentence for the operator: what failed, what to check, what the bot does meanwhile."""
     host = urlsplit(base_url).netloc or base_url
-    return (f"Cannot reach the Telegram Bot API at {host} ({error}): check that this machine can open HTTPS "
-            f"connections to {host} (a hospital proxy needs HTTPS_PROXY, a firewall must allow it, DNS must resolve "
-            f"it); retrying in {delay:g} s, then with back-off up to every {LONGEST_RETRY_SECONDS:g} s, logged once "
-            "a minute.")
+    return (
+        f"Cannot reach the Telegram Bot API at {host} ({error}): check that this machine can open HTTPS "
+        f"connections to {host} (a hospital proxy needs HTTPS_PROXY, a firewall must allow it, DNS must resolve "
+        f"it); retrying in {delay:g} s, then with back-off up to every {LONGEST_RETRY_SECONDS:g} s, logged once "
+        "a minute."
+    )
 
 
 async def reach_telegram(application: Application, base_url: str, stop: asyncio.Event) -> bool:
@@ -80,8 +86,10 @@ async def reach_telegram(application: Application, base_url: str, stop: asyncio.
         try:
             await application.bot.initialize()
         except InvalidToken:
-            raise ConfigError("Telegram refused TELEGRAM_BOT_TOKEN (401 Unauthorized): copy the token again from "
-                              "@BotFather (/mybots → API Token); a revoked token must be replaced.") from None
+            raise ConfigError(
+                "Telegram refused TELEGRAM_BOT_TOKEN (401 Unauthorized): copy the token again from "
+                "@BotFather (/mybots → API Token); a revoked token must be replaced."
+            ) from None
         except NetworkError as exc:  # TimedOut included: no answer, refused, unknown host, proxy error
             now = time.monotonic()
             if attempts == 1:
@@ -106,7 +114,9 @@ async def run_bot(settings: Settings, *, webhook: bool = False) -> None:
     """Run until SIGTERM or SIGINT, then stop cleanly (updates in flight finish, the database is closed)."""
     services = await build_services(settings, SystemClock())
     application = build_application(
-        services, token=settings.token or "", base_url=settings.telegram_api_base_url,
+        services,
+        token=settings.token or "",
+        base_url=settings.telegram_api_base_url,
         tick=timedelta(seconds=settings.bot_tick_seconds),
     )
     stop = asyncio.Event()

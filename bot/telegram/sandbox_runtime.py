@@ -54,7 +54,13 @@ class SandboxBot:
     would post the same alert twice."""
 
     def __init__(
-        self, services: Services, *, token: str, base_url: str, tick_every: timedelta, rate_limiter: bool,
+        self,
+        services: Services,
+        *,
+        token: str,
+        base_url: str,
+        tick_every: timedelta,
+        rate_limiter: bool,
         handled: Callable[[], None],
     ) -> None:
         self.services = services
@@ -71,8 +77,12 @@ class SandboxBot:
     async def start(self) -> None:
         """Build, initialise and start the application, then long-poll the stand-in."""
         self.app = build_application(
-            self.services, token=self._token, base_url=self._base_url, tick=self._tick_every,
-            rate_limiter=self._rate_limiter, update_processor=CountingProcessor(self._handled),
+            self.services,
+            token=self._token,
+            base_url=self._base_url,
+            tick=self._tick_every,
+            rate_limiter=self._rate_limiter,
+            update_processor=CountingProcessor(self._handled),
         )
         self._guard_tick_job(self.app)
         await self.app.initialize()

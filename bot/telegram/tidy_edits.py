@@ -76,8 +76,9 @@ class TidyEdits:
 
     async def _edit(self, chat_id: int, message_id: int, text: str, update_id: int) -> None:
         try:
-            await self._application.bot.edit_message_text(text, chat_id=chat_id, message_id=message_id,
-                                                          reply_markup=None)
+            await self._application.bot.edit_message_text(
+                text, chat_id=chat_id, message_id=message_id, reply_markup=None
+            )
         except BadRequest as exc:  # the message was deleted or already shows this: the answer is stored anyway
             log.info("could not edit the answered question (update %s): %s", update_id, type(exc).__name__)
         except TelegramError as exc:  # only the display is late; the answer is stored

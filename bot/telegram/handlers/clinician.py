@@ -57,7 +57,10 @@ async def record_command(update: Update, context: BotContext, command: str, args
     user = update.effective_user
     message = update.effective_message
     await clinician_commands.record_command(
-        context.services, user_id=user.id if user else 0, command=command, args=args,
+        context.services,
+        user_id=user.id if user else 0,
+        command=command,
+        args=args,
         telegram_date=message.date if message else None,
     )
 
@@ -94,6 +97,7 @@ def clinician_command(name: str) -> Callable[[ClinicianHandler], PtbCallback]:
     """The opening every clinician command shares, once: refuse anyone but an allowed clinician in the clinicians'
     group (with a short reply), read the arguments, record the command in the audit trail (who, what, when) — then
     run the handler. `name` is the command as the audit trail records it."""
+
     def decorate(handler: ClinicianHandler) -> PtbCallback:
         @functools.wraps(handler)
         async def callback(update: Update, context: BotContext) -> None:
@@ -105,7 +109,9 @@ def clinician_command(name: str) -> Callable[[ClinicianHandler], PtbCallback]:
             call = ClinicianCall(update, context, message, user.id, list(context.args or []))
             await record_command(update, context, name, call.args)
             await handler(call)
+
         return callback
+
     return decorate
 
 
@@ -116,23 +122,36 @@ async def enroll(call: ClinicianCall) -> None:
     try:
         request = parse_enrolment(call.args, today=local_today(call.context))
         invitation = await enrolment.enroll(
-            services.store, services.clock, request, actor=call.actor, known_sites=services.sites.codes,
-            default_site=services.sites.enrolment_default, sites=services.sites,
+            services.store,
+            services.clock,
+            request,
+            actor=call.actor,
+            known_sites=services.sites.codes,
+            default_site=services.sites.enrolment_default,
+            sites=services.sites,
         )
     except EnrolmentError as exc:
         await call.reply(str(exc))
         return
     link = f"https://t.me/{call.context.bot.username}?start={invitation.code}"
     expires = invitation.expires_at.astimezone(services.settings.timezone).strftime("%d/%m/%Y")
-    text = _("Patient {study_id} enrolled ({site}, {arm}, {fractions} fraction(s), day 0 = {day0}).\n"
-             "Give the patient this personal link, valid once until {expires}:\n{link}").format(
-        study_id=request.study_id, site=site_label(services.sites, invitation.site), arm=arm_label(request.arm),
-        fractions=request.fractions, day0=request.rt_start.strftime("%d/%m/%Y"), expires=expires, link=link,
+    text = _(
+        "Patient {study_id} enrolled ({site}, {arm}, {fractions} fraction(s), day 0 = {day0}).\n"
+        "Give the patient this personal link, valid once until {expires}:\n{link}"
+    ).format(
+        study_id=request.study_id,
+        site=site_label(services.sites, invitation.site),
+        arm=arm_label(request.arm),
+        fractions=request.fractions,
+        day0=request.rt_start.strftime("%d/%m/%Y"),
+        expires=expires,
+        link=link,
     )
     if late_enrolment_warning_due(call.context, request.rt_start):
         text += "\n\n" + _(
             "Warning: radiotherapy has already started for this patient. The baseline questionnaire will still be "
-            "sent, but its answers come after the first fraction: the exports flag them (after_rt_start).")
+            "sent, but its answers come after the first fraction: the exports flag them (after_rt_start)."
+        )
     await call.reply(text, protect_content=True)
 
 
@@ -146,7 +165,7 @@ def late_enrolment_warning_due(context: BotContext, rt_start: object) -> bool:
 
 
 async def acknowledge(update: Update, context: BotContext) -> None:
-    """"Pris en charge": record who and when, and edit the alert message (allowed clinicians only)."""
+    """ "Pris en charge": record who and when, and edit the alert message (allowed clinicians only)."""
     from bot.delivery import worker
     from bot.delivery.alert_text import acknowledged_suffix
     from bot.telegram.keyboards import ACK, followup_keyboard
@@ -168,11 +187,14 @@ async def acknowledge(update: Update, context: BotContext) -> None:
     when = now.astimezone(services.settings.timezone).strftime("%d/%m/%Y %H:%M")
     # One story (issue 32 item 7): this copy shows the alert itself, without "REMINDER n" or the on-call call, and
     # who took it; the delivery worker updates every other copy the same way (durably, paced with the group).
-    shown = await worker.taken_here(services, alert_id, message_id=query.message.message_id if query.message else None,
-                                    name=query.from_user.first_name)
+    shown = await worker.taken_here(
+        services,
+        alert_id,
+        message_id=query.message.message_id if query.message else None,
+        name=query.from_user.first_name,
+    )
     original = query.message.text if isinstance(query.message, Message) and query.message.text else ""
-    text = (shown or original + acknowledged_suffix(
-        query.from_user.first_name, when)) + "\n" + _("What was done?")
+    text = (shown or original + acknowledged_suffix(query.from_user.first_name, when)) + "\n" + _("What was done?")
     try:  # the closed loop (issue 15): the buttons now ask what was done
         await query.edit_message_text(text, reply_markup=followup_keyboard(alert_id, "action"))
     except Exception as exc:  # the acknowledgement is recorded; a failed edit is cosmetic
@@ -207,14 +229,20 @@ async def list_patients(call: ClinicianCall) -> None:
         return
     lines = [_("Patients ({count}):").format(count=len(rows))]
     for row in rows:
-        nxt = (f"{timepoint_label(row.next_due[0])} {_local(call.context, row.next_due[1])}"
-               if row.next_due else "—")
+        nxt = f"{timepoint_label(row.next_due[0])} {_local(call.context, row.next_due[1])}" if row.next_due else "—"
         pain = "—" if row.last_worst_pain is None else str(row.last_worst_pain)
         lines.append(
-            _("{study_id} ({site}, {arm}): {status}; next: {next}; last worst pain: {pain}; open alerts: {alerts}")
-            .format(study_id=row.patient.study_id, site=site_label(call.services.sites, row.patient.site_code),
-                    arm=arm_label(row.patient.arm), status=status_label(row.patient.status), next=nxt, pain=pain,
-                    alerts=row.open_alerts)
+            _(
+                "{study_id} ({site}, {arm}): {status}; next: {next}; last worst pain: {pain}; open alerts: {alerts}"
+            ).format(
+                study_id=row.patient.study_id,
+                site=site_label(call.services.sites, row.patient.site_code),
+                arm=arm_label(row.patient.arm),
+                status=status_label(row.patient.status),
+                next=nxt,
+                pain=pain,
+                alerts=row.open_alerts,
+            )
         )
     await _reply_long(call.update, "\n".join(lines))
 
@@ -233,20 +261,33 @@ async def show_patient(call: ClinicianCall) -> None:
     summary = _(
         "{study_id} — {site}, {arm}, {fractions} fraction(s), day 0 = {day0}\n"
         "Status: {status}; questionnaires completed: {completed}, missed: {missed}; open alerts: {alerts}"
-    ).format(study_id=p.study_id, site=site_label(call.services.sites, p.site_code), arm=arm_label(p.arm),
-             fractions=p.fractions, day0=p.rt_start.strftime("%d/%m/%Y"), status=status_label(p.status),
-             completed=row.completed, missed=row.missed, alerts=row.open_alerts)
+    ).format(
+        study_id=p.study_id,
+        site=site_label(call.services.sites, p.site_code),
+        arm=arm_label(p.arm),
+        fractions=p.fractions,
+        day0=p.rt_start.strftime("%d/%m/%Y"),
+        status=status_label(p.status),
+        completed=row.completed,
+        missed=row.missed,
+        alerts=row.open_alerts,
+    )
     if row.side_effects:  # a mild one is not an alert (issue 15): here the team sees it
         summary += "\n" + _("Side effects in the last questionnaire: {effects}").format(
-            effects="; ".join(row.side_effects))
+            effects="; ".join(row.side_effects)
+        )
     messages = _recent_messages(context, row.recent_messages)
     if messages and len(summary) + len(messages) + 1 <= CAPTION_LIMIT:
         summary, messages = f"{summary}\n{messages}", ""
     rt_days = [(d - p.rt_start).days for d in fraction_days(p.rt_start, p.fractions)]
     # In a worker thread: rendering takes tens of milliseconds that every other patient would otherwise wait.
     png = await asyncio.to_thread(
-        trajectory_png, p.study_id, [t.study_day for t in row.trajectory], [t.worst_pain for t in row.trajectory],
-        [t.omed_mg for t in row.trajectory], rt_days=rt_days,
+        trajectory_png,
+        p.study_id,
+        [t.study_day for t in row.trajectory],
+        [t.worst_pain for t in row.trajectory],
+        [t.omed_mg for t in row.trajectory],
+        rt_days=rt_days,
     )
     await context.bot.send_photo(call.message.chat_id, png, caption=summary, protect_content=True)
     if messages:  # too long for the photo's caption: its own message
@@ -271,7 +312,7 @@ def _recent_messages(context: BotContext, recent: Sequence[MessageRow]) -> str:
         when = _local(context, parse_utc(m.received_at))
         body = (m.text or "").replace("\n", " ").strip()
         if len(body) > MESSAGE_EXCERPT:
-            body = body[:MESSAGE_EXCERPT - 1] + "…"
+            body = body[: MESSAGE_EXCERPT - 1] + "…"
         what = body if m.kind == "text" else f"[{media_label(m.kind)}]" + (f" {body}" if body else "")
         mark = f"🚩 ({', '.join(m.flags)}) " if m.flags else ""
         lines.append(f"• {when} {mark}{what}")
@@ -310,12 +351,20 @@ async def send_now(call: ClinicianCall) -> None:
     questionnaire = call.args[1] if len(call.args) > 1 else "weekly"
     instance_id = await participation.push_questionnaire(call.services, row.patient, questionnaire, actor=call.actor)
     if instance_id is None:
-        await call.reply(_("Cannot send: the patient is not active, or the questionnaire is unknown ({known}).").format(
-            known=", ".join(sorted(call.services.questionnaires))))
+        await call.reply(
+            _("Cannot send: the patient is not active, or the questionnaire is unknown ({known}).").format(
+                known=", ".join(sorted(call.services.questionnaires))
+            )
+        )
         return
     sent = await dispatcher.dispatch_patient(call.services, call.context.messenger, row.patient.id)
-    text = _("Questionnaire {questionnaire} sent to {study_id}.") if sent == instance_id else _(
-        "Questionnaire {questionnaire} queued for {study_id}: it follows the one in progress (or waits for 08:00).")
+    text = (
+        _("Questionnaire {questionnaire} sent to {study_id}.")
+        if sent == instance_id
+        else _(
+            "Questionnaire {questionnaire} queued for {study_id}: it follows the one in progress (or waits for 08:00)."
+        )
+    )
     await call.reply(text.format(questionnaire=questionnaire, study_id=row.patient.study_id))
 
 
@@ -328,11 +377,15 @@ async def _set_status(call: ClinicianCall, command: str, status: str) -> None:
         return
     outcome = await participation.change_status(call.services, row.patient, status, actor=call.actor)
     if outcome != "done":
-        await call.reply(_("No change: {study_id} is {status}.").format(
-            study_id=row.patient.study_id, status=status_label(row.patient.status)))
+        await call.reply(
+            _("No change: {study_id} is {status}.").format(
+                study_id=row.patient.study_id, status=status_label(row.patient.status)
+            )
+        )
         return
-    await call.reply(_("{study_id} is now {status}.").format(study_id=row.patient.study_id,
-                                                            status=status_label(status)))
+    await call.reply(
+        _("{study_id} is now {status}.").format(study_id=row.patient.study_id, status=status_label(status))
+    )
     if status == "active":
         await dispatcher.dispatch_patient(call.services, call.context.messenger, row.patient.id)
 
@@ -372,8 +425,11 @@ async def change_day0(call: ClinicianCall) -> None:
         await call.reply(str(exc))
         return
     count = await participation.change_day0(call.services, row.patient, new_day0, actor=call.actor)
-    await call.reply(_("Day 0 of {study_id} is now {day0}; {count} questionnaire(s) planned.").format(
-        study_id=row.patient.study_id, day0=new_day0.strftime("%d/%m/%Y"), count=count))
+    await call.reply(
+        _("Day 0 of {study_id} is now {day0}; {count} questionnaire(s) planned.").format(
+            study_id=row.patient.study_id, day0=new_day0.strftime("%d/%m/%Y"), count=count
+        )
+    )
 
 
 async def _reply_long(update: Update, text: str) -> None:
@@ -419,8 +475,11 @@ async def last_fraction(call: ClinicianCall) -> None:
         await call.reply(usage)
         return
     await intercurrent.record_last_fraction(call.services, row.patient, on, delivered, actor=call.actor)
-    await call.reply(_("Last fraction of {study_id}: {day} ({delivered} fraction(s) delivered).").format(
-        study_id=row.patient.study_id, day=on.strftime("%d/%m/%Y"), delivered=delivered))
+    await call.reply(
+        _("Last fraction of {study_id}: {day} ({delivered} fraction(s) delivered).").format(
+            study_id=row.patient.study_id, day=on.strftime("%d/%m/%Y"), delivered=delivered
+        )
+    )
 
 
 @clinician_command("event")
@@ -430,9 +489,10 @@ async def intercurrent_event(call: ClinicianCall) -> None:
     from bot.services import intercurrent
 
     args = call.args
-    usage = _("Usage: /event <study_id> <kind> <YYYY-MM-DD> [note]. Kinds: {kinds}. A withdrawal needs its "
-              "reason. A death entered by mistake: /event <study_id> death-cancel <reason>.").format(
-        kinds=", ".join(intercurrent.EVENT_KINDS))
+    usage = _(
+        "Usage: /event <study_id> <kind> <YYYY-MM-DD> [note]. Kinds: {kinds}. A withdrawal needs its "
+        "reason. A death entered by mistake: /event <study_id> death-cancel <reason>."
+    ).format(kinds=", ".join(intercurrent.EVENT_KINDS))
     row = await _patient_arg(call, usage)
     if row is None:
         return
@@ -443,11 +503,13 @@ async def intercurrent_event(call: ClinicianCall) -> None:
             await message.reply_text(usage)
             return
         if not await intercurrent.cancel_death(context.services, row.patient, reason, actor=actor):
-            await message.reply_text(_("No death is recorded for {study_id}: nothing to cancel.").format(
-                study_id=row.patient.study_id))
+            await message.reply_text(
+                _("No death is recorded for {study_id}: nothing to cancel.").format(study_id=row.patient.study_id)
+            )
             return
-        await message.reply_text(_("Death entry of {study_id} cancelled: follow-up resumes.").format(
-            study_id=row.patient.study_id))
+        await message.reply_text(
+            _("Death entry of {study_id} cancelled: follow-up resumes.").format(study_id=row.patient.study_id)
+        )
         return
     on = _past_date(args[2], context) if len(args) > 2 else None
     kind = args[1] if len(args) > 1 else ""
@@ -458,12 +520,18 @@ async def intercurrent_event(call: ClinicianCall) -> None:
     try:
         await intercurrent.record_event(context.services, row.patient, kind, on, note, actor=actor)
     except intercurrent.AlreadyDeceased:
-        await message.reply_text(_("A death is already recorded for {study_id}: nothing is sent to the patient. "
-                                   "To correct it: /event {study_id} death-cancel <reason>.").format(
-            study_id=row.patient.study_id))
+        await message.reply_text(
+            _(
+                "A death is already recorded for {study_id}: nothing is sent to the patient. "
+                "To correct it: /event {study_id} death-cancel <reason>."
+            ).format(study_id=row.patient.study_id)
+        )
         return
-    await message.reply_text(_("Event recorded for {study_id}: {kind} on {day}.").format(
-        study_id=row.patient.study_id, kind=kind, day=on.strftime("%d/%m/%Y")))
+    await message.reply_text(
+        _("Event recorded for {study_id}: {kind} on {day}.").format(
+            study_id=row.patient.study_id, kind=kind, day=on.strftime("%d/%m/%Y")
+        )
+    )
 
 
 @clinician_command("traitement")
@@ -476,22 +544,31 @@ async def record_regimen(call: ClinicianCall) -> None:
     from bot.services import intercurrent
 
     args, services, message = call.args, call.services, call.message
-    usage = _("Usage: /traitement <study_id> <product> <dose>[x<per day>] [; <product> <dose>[x<per day>]] "
-              "reason: <why>. Example: /traitement P-001 skenan 60x2 ; actiskenan 10x3 reason: after the "
-              "hospital stay. Products: {products}.").format(
-        products=", ".join(p.code for p in services.opioids.products if p.substance is not None))
+    usage = _(
+        "Usage: /traitement <study_id> <product> <dose>[x<per day>] [; <product> <dose>[x<per day>]] "
+        "reason: <why>. Example: /traitement P-001 skenan 60x2 ; actiskenan 10x3 reason: after the "
+        "hospital stay. Products: {products}."
+    ).format(products=", ".join(p.code for p in services.opioids.products if p.substance is not None))
     row = await _patient_arg(call, usage)
     if row is None:
         return
     if len(args) == 1:
         entries = await clinician_commands.team_regimens_of(services, row.patient.id)
         if not entries:
-            await message.reply_text(_("No regimen recorded by the team for {study_id}.").format(
-                study_id=row.patient.study_id) + "\n\n" + usage)
+            await message.reply_text(
+                _("No regimen recorded by the team for {study_id}.").format(study_id=row.patient.study_id)
+                + "\n\n"
+                + usage
+            )
             return
         last = entries[-1]
-        await message.reply_text(_("Regimen recorded for {study_id} ({reason}):\n{regimen}").format(
-            study_id=row.patient.study_id, reason=last.reason, regimen=describe_regimen(last.regimen, services.opioids)))
+        await message.reply_text(
+            _("Regimen recorded for {study_id} ({reason}):\n{regimen}").format(
+                study_id=row.patient.study_id,
+                reason=last.reason,
+                regimen=describe_regimen(last.regimen, services.opioids),
+            )
+        )
         return
     try:
         entry = parse_regimen_command(" ".join(args[1:]), services.opioids)
@@ -501,10 +578,16 @@ async def record_regimen(call: ClinicianCall) -> None:
     await intercurrent.record_regimen(services, row.patient, entry.regimen, entry.reason, actor=call.actor)
     omed = compute_omed(entry.regimen, services.opioids)
     mg = _("not computable") if omed.mg is None else f"{omed.mg:g} mg/j"
-    text = _("Regimen recorded for {study_id}:\n{regimen}\nOral morphine equivalent: {mg} (table {table}, "
-             "opioids.yaml {version}). The patient will be asked to confirm it at the next questionnaire.").format(
-        study_id=row.patient.study_id, regimen=describe_regimen(entry.regimen, services.opioids), mg=mg,
-        table=omed.table, version=omed.catalogue_version)
+    text = _(
+        "Regimen recorded for {study_id}:\n{regimen}\nOral morphine equivalent: {mg} (table {table}, "
+        "opioids.yaml {version}). The patient will be asked to confirm it at the next questionnaire."
+    ).format(
+        study_id=row.patient.study_id,
+        regimen=describe_regimen(entry.regimen, services.opioids),
+        mg=mg,
+        table=omed.table,
+        version=omed.catalogue_version,
+    )
     if omed.to_confirm:
         text += "\n" + _("Factor to confirm by the site pharmacist: {what}.").format(what=", ".join(omed.to_confirm))
     await message.reply_text(text)

@@ -46,8 +46,10 @@ async def on_error(update: object, context: BotContext) -> None:
         if chat is not None and chat.type == "private":
             await context.bot.send_message(
                 chat.id,
-                _("Sorry, a technical problem occurred. Your previous answers are saved. Please try again in a "
-                  "moment, or send /reprendre. In an emergency, call 15 or 112."),
+                _(
+                    "Sorry, a technical problem occurred. Your previous answers are saved. Please try again in a "
+                    "moment, or send /reprendre. In an emergency, call 15 or 112."
+                ),
             )
     except TelegramError as exc:  # Telegram itself is failing: nothing more to do here
         log.warning("could not tell the user about the error: %s", type(exc).__name__)

@@ -14,8 +14,7 @@ from bot.telegram.context import BotContext
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CLINICIAN_CHAT_SETTING", "follow_migration", "leave_foreign_groups",
-           "refuse_presses_from_other_chats"]
+__all__ = ["CLINICIAN_CHAT_SETTING", "follow_migration", "leave_foreign_groups", "refuse_presses_from_other_chats"]
 
 
 async def follow_migration(update: Update, context: BotContext) -> None:
@@ -38,8 +37,11 @@ async def leave_foreign_groups(update: Update, context: BotContext) -> None:
     if chat.id == context.services.clinician_chat_id:
         return
     message = update.effective_message
-    if (message is not None and message.migrate_from_chat_id is not None
-            and message.migrate_from_chat_id == context.services.clinician_chat_id):
+    if (
+        message is not None
+        and message.migrate_from_chat_id is not None
+        and message.migrate_from_chat_id == context.services.clinician_chat_id
+    ):
         return
     member = update.my_chat_member
     if member is not None and member.new_chat_member.status in (ChatMember.LEFT, ChatMember.BANNED):

@@ -26,8 +26,14 @@ MAX_PHOTO_BYTES = 20 * 1024 * 1024
 
 
 def confirm_keyboard(scan_id: int) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup([[InlineKeyboardButton(_("Yes"), callback_data=f"med:{scan_id}:y"),
-                                  InlineKeyboardButton(_("No"), callback_data=f"med:{scan_id}:n")]])
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(_("Yes"), callback_data=f"med:{scan_id}:y"),
+                InlineKeyboardButton(_("No"), callback_data=f"med:{scan_id}:n"),
+            ]
+        ]
+    )
 
 
 async def box_photo(update: Update, context: BotContext) -> bool:
@@ -61,10 +67,16 @@ async def box_photo(update: Update, context: BotContext) -> bool:
     if outcome.status == "proposed" and outcome.scan_id is not None and outcome.display is not None:
         await message.reply_text(
             medicine_photos.confirm_text(outcome.display) + "\n" + medicine_photos.privacy_text(),
-            reply_markup=confirm_keyboard(outcome.scan_id))
+            reply_markup=confirm_keyboard(outcome.scan_id),
+        )
         return True
     assert outcome.failure is not None
-    header = (medicine_photos.failure_text(outcome.failure, outcome.display) + "\n"
-              + medicine_photos.privacy_text() + "\n" + safety_line(site))
+    header = (
+        medicine_photos.failure_text(outcome.failure, outcome.display)
+        + "\n"
+        + medicine_photos.privacy_text()
+        + "\n"
+        + safety_line(site)
+    )
     await send_prompt(context.messenger, services, message.chat_id, prompt, header=header, replaces_previous=True)
     return True

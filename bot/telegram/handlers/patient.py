@@ -37,8 +37,10 @@ log = logging.getLogger(__name__)
 
 
 def refusal_text() -> str:
-    return _("Hello. This service is reserved for patients followed by a care team. To join, please ask your care "
-             "team for your personal link.")
+    return _(
+        "Hello. This service is reserved for patients followed by a care team. To join, please ask your care "
+        "team for your personal link."
+    )
 
 
 def welcome_text() -> str:
@@ -64,8 +66,10 @@ def inactive_text() -> str:
 
 
 def nothing_due_text() -> str:
-    return _("You have no questionnaire to answer right now. The next one will come at your usual time. In an "
-             "emergency, call 15 or 112.")
+    return _(
+        "You have no questionnaire to answer right now. The next one will come at your usual time. In an "
+        "emergency, call 15 or 112."
+    )
 
 
 async def start(update: Update, context: BotContext) -> None:
@@ -77,7 +81,11 @@ async def start(update: Update, context: BotContext) -> None:
         return
     code = context.args[0] if context.args else None
     result = await enrolment.redeem(
-        context.services.store, context.services.clock, code=code, telegram_user_id=user.id, chat_id=chat.id,
+        context.services.store,
+        context.services.clock,
+        code=code,
+        telegram_user_id=user.id,
+        chat_id=chat.id,
         telegram_date=message.date,
     )
     if result.kind == "joined":
@@ -121,14 +129,23 @@ async def preferred_time(update: Update, context: BotContext) -> None:
         # the same message as the first question (one message, not two: issue #18).
         due = await dispatcher.next_due(context.services, patient.id, present=True)
         if due is not None and await dispatcher.dispatch_patient(
-            context.services, context.messenger, patient.id, present=True,
-            preface=_("Thank you. Here is your first questionnaire. You can stop at any time and continue later: "
-                      "send /reprendre to see the current question again."),
+            context.services,
+            context.messenger,
+            patient.id,
+            present=True,
+            preface=_(
+                "Thank you. Here is your first questionnaire. You can stop at any time and continue later: "
+                "send /reprendre to see the current question again."
+            ),
         ):
             return
-        await context.bot.send_message(query.from_user.id, _(
-            "Thank you. You have no questionnaire to answer right now: the next one will come at the time you "
-            "chose. Send /reprendre at any time to see the current question."))
+        await context.bot.send_message(
+            query.from_user.id,
+            _(
+                "Thank you. You have no questionnaire to answer right now: the next one will come at the time you "
+                "chose. Send /reprendre at any time to see the current question."
+            ),
+        )
 
 
 async def answer_button(update: Update, context: BotContext) -> None:
@@ -161,14 +178,19 @@ async def toggle_choice(update: Update, context: BotContext) -> None:
     if press.code == VALIDATE:
         # The ticks are read in the submitting transaction (see `submit_selection`): no tick can fall in between.
         submission = await answering.submit_selection(
-            context.services, telegram_user_id=query.from_user.id, instance_id=press.instance_id,
+            context.services,
+            telegram_user_id=query.from_user.id,
+            instance_id=press.instance_id,
             item_index=press.item_index,
         )
         await _after_submission(update, context, submission, query=query)
         return
     problem, prompt = await answering.toggle_selection(
-        context.services, telegram_user_id=query.from_user.id, instance_id=press.instance_id,
-        item_index=press.item_index, code=press.code,
+        context.services,
+        telegram_user_id=query.from_user.id,
+        instance_id=press.instance_id,
+        item_index=press.item_index,
+        code=press.code,
     )
     if problem is not None or prompt is None:
         await query.answer(_status_text(problem))
@@ -178,7 +200,7 @@ async def toggle_choice(update: Update, context: BotContext) -> None:
 
 
 async def go_back(update: Update, context: BotContext) -> None:
-    """"Change my previous answer": re-ask the previous item; the new answer supersedes (never overwrites) it."""
+    """ "Change my previous answer": re-ask the previous item; the new answer supersedes (never overwrites) it."""
     query = update.callback_query
     assert query is not None
     press = parse_press(BACK, query.data)
@@ -186,7 +208,9 @@ async def go_back(update: Update, context: BotContext) -> None:
         await query.answer(stale_text())
         return
     problem, prompt = await answering.go_back(
-        context.services, telegram_user_id=query.from_user.id, instance_id=press.instance_id,
+        context.services,
+        telegram_user_id=query.from_user.id,
+        instance_id=press.instance_id,
         item_index=press.item_index,
     )
     if problem is not None or prompt is None:
@@ -225,15 +249,24 @@ async def typed_answer(update: Update, context: BotContext) -> None:
         # stray word ("SOS" the screen missed, "ok") is kept and posted to the team with the next grouped post. Both
         # get the hint to answer the question, with the safety line (issue 39). A flagged word is a message.
         mode: patient_messages.Mode = "answer_attempt" if patient_messages.is_a_number(text) else "stray"
-        await keep_message(update, context, kind="text", text=text, mode=mode,
-                           hint=submission.message or stale_text())
+        await keep_message(update, context, kind="text", text=text, mode=mode, hint=submission.message or stale_text())
     else:  # words outside a questionnaire, or beside a button question: the patient is telling us something
         await keep_message(update, context, kind="text", text=text)
 
 
 def _message_kind(message: object) -> str:
-    for kind in ("voice", "audio", "photo", "video", "video_note", "document", "sticker", "location", "contact",
-                 "animation"):
+    for kind in (
+        "voice",
+        "audio",
+        "photo",
+        "video",
+        "video_note",
+        "document",
+        "sticker",
+        "location",
+        "contact",
+        "animation",
+    ):
         if getattr(message, kind, None):
             return kind
     return "other"
@@ -253,14 +286,23 @@ async def other_message(update: Update, context: BotContext) -> None:
         elif patient.status not in NEVER_WRITTEN_TO:
             await message.reply_text(help_text(context.services.sites.get(patient.site_code)))
         return
-    if await medicine.box_photo(update, context):  # issue 37: a box photo for a product question: decoded, not passed on
+    if await medicine.box_photo(
+        update, context
+    ):  # issue 37: a box photo for a product question: decoded, not passed on
         return
     await keep_message(update, context, kind=_message_kind(message), text=message.caption)
 
 
 async def keep_message(
-    update: Update, context: BotContext, *, kind: str, text: str | None, forwarded: bool = False,
-    edited: bool = False, mode: patient_messages.Mode = "message", hint: str | None = None,
+    update: Update,
+    context: BotContext,
+    *,
+    kind: str,
+    text: str | None,
+    forwarded: bool = False,
+    edited: bool = False,
+    mode: patient_messages.Mode = "message",
+    hint: str | None = None,
 ) -> None:
     """Store a patient's message, pass it on to the team, give the right advice, then show the current question.
 
@@ -272,8 +314,14 @@ async def keep_message(
     user = update.effective_user
     assert message is not None and user is not None
     received = await patient_messages.receive(
-        context.services, telegram_user_id=user.id, chat_id=message.chat_id, message_id=message.message_id,
-        kind=kind, text=text, telegram_date=message.date, mode=mode,
+        context.services,
+        telegram_user_id=user.id,
+        chat_id=message.chat_id,
+        message_id=message.message_id,
+        kind=kind,
+        text=text,
+        telegram_date=message.date,
+        mode=mode,
         details={key: True for key, on in (("forwarded", forwarded), ("edited", edited)) if on} or None,
     )
     if received.outcome == "not_patient":
@@ -291,16 +339,26 @@ async def keep_message(
         await message.reply_text(hint_with_safety(hint, site, local_now, kept=received.outcome == "held"))
         return
     received_text = (media_received_text if kind != "text" and not received.flags else message_received_text)(
-        site, local_now)
+        site, local_now
+    )
     # "Passed on" and the question asked again go in one message: one call fewer in the chat's budget (issue #18).
     current, prompt = await answering.current_prompt(context.services, user.id)
     if prompt is not None:
-        await send_prompt(context.messenger, context.services, message.chat_id, prompt, header=received_text,
-                          replaces_previous=True)
+        await send_prompt(
+            context.messenger, context.services, message.chat_id, prompt, header=received_text, replaces_previous=True
+        )
         return
-    if current is not None and current.status == "active" and await dispatcher.dispatch_patient(
-        # The patient is here now: what is due (held back by quiet hours) follows at once, at any hour.
-        context.services, context.messenger, current.id, present=True, preface=received_text,
+    if (
+        current is not None
+        and current.status == "active"
+        and await dispatcher.dispatch_patient(
+            # The patient is here now: what is due (held back by quiet hours) follows at once, at any hour.
+            context.services,
+            context.messenger,
+            current.id,
+            present=True,
+            preface=received_text,
+        )
     ):
         return
     await message.reply_text(received_text)
@@ -316,11 +374,12 @@ async def edited_message(update: Update, context: BotContext) -> None:
     if patient is None:
         return
     text = message.text or message.caption or ""
-    note = _("Edited messages are not taken into account. To change an answer, use \"Change my previous answer\".")
+    note = _('Edited messages are not taken into account. To change an answer, use "Change my previous answer".')
     if text and patient_messages.looks_like_a_message(text, context.services):
         if patient.status not in NEVER_WRITTEN_TO:
-            await message.reply_text(_("An edited message does not change an answer: to change one, use "
-                                       "\"Change my previous answer\"."))
+            await message.reply_text(
+                _('An edited message does not change an answer: to change one, use "Change my previous answer".')
+            )
         await keep_message(update, context, kind="text", text=text, edited=True)
         return
     if text:
@@ -423,11 +482,15 @@ async def _show_next(update: Update, context: BotContext, submission: Submission
     if answered is not None and value is not None and submission.answered_message_id is not None:
         # Cosmetic: shown beside the next question, never before it (issue #18): queued for the TIDY lane.
         tidy_edits(context.application).show_answer(
-            chat_id, submission.answered_message_id,
-            answered_text(question_text(answered), answered.item, value), update.update_id,
+            chat_id,
+            submission.answered_message_id,
+            answered_text(question_text(answered), answered.item, value),
+            update.update_id,
         )
-    if any(draft.severity != "info" or draft.rule_id in context.services.rules.event_rule_ids("free_text")
-           for draft in submission.alerts):
+    if any(
+        draft.severity != "info" or draft.rule_id in context.services.rules.event_rule_ids("free_text")
+        for draft in submission.alerts
+    ):
         # The alert is committed in the outbox; deliver it now rather than at the next tick.
         context.application.create_task(worker.deliver_due(context.services, context.messenger), update=update)
     if submission.prompt is not None:
@@ -435,7 +498,11 @@ async def _show_next(update: Update, context: BotContext, submission: Submission
     elif submission.finished and answered is not None:
         await context.bot.send_message(chat_id, summary_text(answered.questionnaire.title, submission.summary))
         await dispatcher.dispatch_patient(  # the patient is here: the next due one follows at once, at any hour
-            context.services, context.messenger, submission.patient.id, present=True)  # type: ignore[union-attr]
+            context.services,
+            context.messenger,
+            submission.patient.id,  # type: ignore[union-attr]
+            present=True,
+        )
 
 
 async def _edit_prompt(query: CallbackQuery, prompt: answering.Prompt) -> None:
@@ -446,7 +513,10 @@ async def _edit_prompt(query: CallbackQuery, prompt: answering.Prompt) -> None:
     try:
         await query.edit_message_reply_markup(
             reply_markup=question_keyboard(
-                prompt.instance.id, prompt.item_index, prompt.item, selection=prompt.selection,
+                prompt.instance.id,
+                prompt.item_index,
+                prompt.item,
+                selection=prompt.selection,
                 can_go_back=prompt.can_go_back,
             ),
         )
@@ -474,15 +544,19 @@ async def _participant(update: Update, context: BotContext) -> Patient | None:
 
 
 def help_text(site: Site | None = None) -> str:
-    return _(
-        "This bot sends you short questionnaires from your care team after your radiotherapy.\n"
-        "• Answer by tapping the buttons; for a number, type it.\n"
-        "• You can also write to the team here: your message is kept and passed on.\n"
-        "• /reprendre: see the current question again (or resume after a pause).\n"
-        "• /pause: pause the questionnaires (for example during a hospital stay).\n"
-        "• /stop: stop taking part.\n\n"
-        "This service is not watched around the clock and is not an emergency service."
-    ) + "\n" + emergency_footer(site)
+    return (
+        _(
+            "This bot sends you short questionnaires from your care team after your radiotherapy.\n"
+            "• Answer by tapping the buttons; for a number, type it.\n"
+            "• You can also write to the team here: your message is kept and passed on.\n"
+            "• /reprendre: see the current question again (or resume after a pause).\n"
+            "• /pause: pause the questionnaires (for example during a hospital stay).\n"
+            "• /stop: stop taking part.\n\n"
+            "This service is not watched around the clock and is not an emergency service."
+        )
+        + "\n"
+        + emergency_footer(site)
+    )
 
 
 async def help_command(update: Update, context: BotContext) -> None:
@@ -519,8 +593,12 @@ async def pause_command(update: Update, context: BotContext) -> None:
         context.services, patient, "paused", actor=f"patient:{patient.study_id}"
     )
     if outcome == "done":
-        await message.reply_text(_("The questionnaires are paused and your care team has been told. Send /reprendre "
-                                   "when you want to continue. In an emergency, call 15 or 112."))
+        await message.reply_text(
+            _(
+                "The questionnaires are paused and your care team has been told. Send /reprendre "
+                "when you want to continue. In an emergency, call 15 or 112."
+            )
+        )
     else:
         await message.reply_text(_("Nothing to pause right now."))
 
@@ -550,8 +628,10 @@ async def stop_command(update: Update, context: BotContext) -> None:
     if patient is None:
         return
     await update.effective_message.reply_text(  # type: ignore[union-attr]
-        _("Do you really want to stop taking part? You will receive no more messages. The answers already given are "
-          "kept, as the study requires. You can talk about it with your care team."),
+        _(
+            "Do you really want to stop taking part? You will receive no more messages. The answers already given are "
+            "kept, as the study requires. You can talk about it with your care team."
+        ),
         reply_markup=stop_keyboard(),
     )
 
@@ -568,8 +648,11 @@ async def stop_confirmed(update: Update, context: BotContext) -> None:
     from telegram import InlineKeyboardMarkup, Message
 
     markup = query.message.reply_markup if isinstance(query.message, Message) else None
-    buttons = [b.callback_data for row in markup.inline_keyboard for b in row] \
-        if isinstance(markup, InlineKeyboardMarkup) else []
+    buttons = (
+        [b.callback_data for row in markup.inline_keyboard for b in row]
+        if isinstance(markup, InlineKeyboardMarkup)
+        else []
+    )
     if query.data not in buttons:
         await query.answer(_("This button is no longer valid."))
         return
@@ -580,12 +663,13 @@ async def stop_confirmed(update: Update, context: BotContext) -> None:
     await query.answer()
     await _drop_keyboard(query)
     if query.data == "stop:yes":
-        await participation.change_status(context.services, patient, "withdrawn",
-                                          actor=f"patient:{patient.study_id}")
+        await participation.change_status(context.services, patient, "withdrawn", actor=f"patient:{patient.study_id}")
         await context.bot.send_message(
             query.from_user.id,
-            _("You no longer take part in the follow-up and will receive no more messages. Thank you for your "
-              "help. Your care team has been told. In an emergency, call 15 or 112."),
+            _(
+                "You no longer take part in the follow-up and will receive no more messages. Thank you for your "
+                "help. Your care team has been told. In an emergency, call 15 or 112."
+            ),
         )
     else:
         await context.bot.send_message(query.from_user.id, _("Good, the follow-up continues."))
@@ -615,5 +699,11 @@ async def medicine_choice(update: Update, context: BotContext) -> None:
     await query.answer()
     await _drop_keyboard(query)
     if status == "declined" and prompt is not None:
-        await send_prompt(context.messenger, context.services, query.from_user.id, prompt,
-                          header=_("All right: please choose your medicine from the list."), replaces_previous=True)
+        await send_prompt(
+            context.messenger,
+            context.services,
+            query.from_user.id,
+            prompt,
+            header=_("All right: please choose your medicine from the list."),
+            replaces_previous=True,
+        )

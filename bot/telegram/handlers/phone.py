@@ -30,8 +30,9 @@ def _problem_text(problem: str, study_id: str) -> str:
     return {
         "unknown": _("Unknown study id: {study_id}."),
         "inactive": _("{study_id} has withdrawn: no entry is possible."),
-        "no_window": _("The day-30 questionnaire of {study_id} is not open now: a phone entry counts only inside "
-                       "its window."),
+        "no_window": _(
+            "The day-30 questionnaire of {study_id} is not open now: a phone entry counts only inside its window."
+        ),
         "completed": _("The day-30 questionnaire of {study_id} is already complete."),
     }[problem].format(study_id=study_id)
 
@@ -39,9 +40,12 @@ def _problem_text(problem: str, study_id: str) -> str:
 async def _send_prompt(context: BotContext, chat_id: int, prompt: Prompt, header: str | None = None) -> None:
     text = question_text(prompt)
     await context.bot.send_message(
-        chat_id, f"{header}\n\n{text}" if header else text, protect_content=True,
-        reply_markup=question_keyboard(prompt.instance.id, prompt.item_index, prompt.item,
-                                       selection=prompt.selection, phone=True),
+        chat_id,
+        f"{header}\n\n{text}" if header else text,
+        protect_content=True,
+        reply_markup=question_keyboard(
+            prompt.instance.id, prompt.item_index, prompt.item, selection=prompt.selection, phone=True
+        ),
     )
 
 
@@ -51,14 +55,16 @@ async def start_entry(call: ClinicianCall) -> None:
     if not call.args:
         await call.reply(_("Usage: /saisie <study_id>"))
         return
-    problem, patient, prompt = await phone_entry.open_entry(call.services, clinician_id=call.user_id,
-                                                            study_id=call.args[0])
+    problem, patient, prompt = await phone_entry.open_entry(
+        call.services, clinician_id=call.user_id, study_id=call.args[0]
+    )
     if problem is not None or patient is None or prompt is None:
         await call.reply(_problem_text(problem or "completed", call.args[0]))
         return
-    header = _("Phone entry for {study_id} ({timepoint}). Read each question to the patient and press their "
-               "answer; type a number or a text as a message. Every answer is recorded as given by phone.").format(
-        study_id=patient.study_id, timepoint=timepoint_label(prompt.instance.timepoint))
+    header = _(
+        "Phone entry for {study_id} ({timepoint}). Read each question to the patient and press their "
+        "answer; type a number or a text as a message. Every answer is recorded as given by phone."
+    ).format(study_id=patient.study_id, timepoint=timepoint_label(prompt.instance.timepoint))
     await _send_prompt(call.context, call.message.chat_id, prompt, header)
 
 
@@ -78,15 +84,19 @@ async def phone_button(update: Update, context: BotContext) -> None:
         return
     services = context.services
     if toggle is not None and toggle.code != VALIDATE:
-        problem, prompt = await phone_entry.toggle(services, instance_id=toggle.instance_id,
-                                                   item_index=toggle.item_index, code=toggle.code)
+        problem, prompt = await phone_entry.toggle(
+            services, instance_id=toggle.instance_id, item_index=toggle.item_index, code=toggle.code
+        )
         if problem is not None or prompt is None:
             await query.answer(_("This question is no longer active. Nothing was changed."))
             return
         await query.answer()
         try:
-            await query.edit_message_reply_markup(reply_markup=question_keyboard(
-                prompt.instance.id, prompt.item_index, prompt.item, selection=prompt.selection, phone=True))
+            await query.edit_message_reply_markup(
+                reply_markup=question_keyboard(
+                    prompt.instance.id, prompt.item_index, prompt.item, selection=prompt.selection, phone=True
+                )
+            )
         except BadRequest as exc:
             log.info("could not refresh a phone-entry question: %s", type(exc).__name__)
         return
@@ -96,8 +106,13 @@ async def phone_button(update: Update, context: BotContext) -> None:
         make_value = lambda item: engine.answer_from_selection(item, selection)  # noqa: E731
     else:
         make_value = lambda item: engine.answer_from_button(item, press.code)  # noqa: E731
-    submission = await phone_entry.submit(services, clinician_id=query.from_user.id, instance_id=press.instance_id,
-                                          item_index=press.item_index, make_value=make_value)
+    submission = await phone_entry.submit(
+        services,
+        clinician_id=query.from_user.id,
+        instance_id=press.instance_id,
+        item_index=press.item_index,
+        make_value=make_value,
+    )
     await _after(update, context, submission, query=query)
 
 
@@ -115,8 +130,13 @@ async def phone_typed(update: Update, context: BotContext) -> None:
     prompt = await phone_entry.current_prompt(context.services, instance_id)
     if prompt is None or prompt.item.type not in ("number", "text"):
         return  # the current question takes a button: an ordinary message in the group
-    submission = await phone_entry.submit(context.services, clinician_id=user.id, instance_id=instance_id,
-                                          item_index=prompt.item_index, make_value=phone_entry.typed_value(message.text))
+    submission = await phone_entry.submit(
+        context.services,
+        clinician_id=user.id,
+        instance_id=instance_id,
+        item_index=prompt.item_index,
+        make_value=phone_entry.typed_value(message.text),
+    )
     await _after(update, context, submission, query=None)
 
 
@@ -124,8 +144,11 @@ async def _after(update: Update, context: BotContext, submission: Submission, *,
     message = update.effective_message
     chat_id = update.effective_chat.id if update.effective_chat else None
     if submission.status != "stored":
-        text = submission.message if submission.status == "invalid" else (
-            _("This question is no longer active. Nothing was changed."))
+        text = (
+            submission.message
+            if submission.status == "invalid"
+            else (_("This question is no longer active. Nothing was changed."))
+        )
         if query is not None:
             await query.answer(text or "")
         elif message is not None:
@@ -136,8 +159,9 @@ async def _after(update: Update, context: BotContext, submission: Submission, *,
         answered, value = submission.answered, submission.value
         if answered is not None and value is not None:  # a stored answer carries both; otherwise leave the question
             try:
-                await query.edit_message_text(answered_text(question_text(answered), answered.item, value),
-                                              reply_markup=None)
+                await query.edit_message_text(
+                    answered_text(question_text(answered), answered.item, value), reply_markup=None
+                )
             except BadRequest as exc:
                 log.info("could not edit a phone-entry question: %s", type(exc).__name__)
     if submission.alerts:
@@ -149,6 +173,10 @@ async def _after(update: Update, context: BotContext, submission: Submission, *,
     if submission.prompt is not None:
         await _send_prompt(context, chat_id, submission.prompt)
     elif submission.finished and submission.patient is not None:
-        await context.bot.send_message(chat_id, _(
-            "Phone entry complete for {study_id}: {count} answer(s) recorded, source \"phone\".").format(
-            study_id=submission.patient.study_id, count=len(submission.summary)), protect_content=True)
+        await context.bot.send_message(
+            chat_id,
+            _('Phone entry complete for {study_id}: {count} answer(s) recorded, source "phone".').format(
+                study_id=submission.patient.study_id, count=len(submission.summary)
+            ),
+            protect_content=True,
+        )
