@@ -855,11 +855,13 @@ class _Context:
         return False
 
     def long_ago_in(self, sentence: _Sentence, all_masks: Sequence[Sequence[int]]) -> bool:
-        """Is the sentence dated weeks, months or years ago (a `long_ago` cue) with no `present` word?"""
+        """Is the sentence dated weeks, months or years ago (a `long_ago` cue) with no `present` word? A date within
+        three words after a treatment ("chimio il y a une semaine", "sa chimio c'était il y a une semaine") dates the
+        treatment, not the sign (round 8: it was the word right before only)."""
         if any(word in self.present for clause in sentence.clauses for word in clause):
             return False
         return any(
-            start == 0 or not _is_cue(words[start - 1], self.long_ago_not_after)
+            not any(_is_cue(word, self.long_ago_not_after) for word in words[max(0, start - 3) : start])
             for words, masks in zip(sentence.clauses, all_masks, strict=True)
             for cue in self.long_ago
             for start, _ in cue.spans(masks)
