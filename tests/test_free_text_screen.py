@@ -1338,3 +1338,88 @@ def test_round_7_fingertip_tingling_is_not_numbness_but_legs_are() -> None:
 )
 def test_round_7_late_families(text: str, category: str, flagged: bool) -> None:
     assert (category in categories(text, _VOCABULARY)) is flagged
+
+
+# Round 8: severe pain, urinary retention and unconsciousness told in other words, with their look-alikes (phrasings
+# written for the tests, not corpus lines).
+@pytest.mark.parametrize(
+    ("text", "category", "flagged"),
+    [
+        # relief that fails: "n'y changent rien", "ne couvre plus rien" (not read as "plus rien" = resolved)
+        ("les comprimés et le sirop n'y changent rien", "unbearable_pain", True),
+        (
+            "hier soir la douleur est montée à 9, on a changé le patch mais ça ne couvre plus rien",
+            "unbearable_pain",
+            True,
+        ),
+        ("l'interdose le soulage à peine", "unbearable_pain", True),
+        ("les gouttes ne durent même pas une heure", "unbearable_pain", True),
+        ("il la cote à 9 ce soir", "unbearable_pain", True),
+        ("j'ai tellement mal au dos que j'en pleure", "unbearable_pain", True),
+        ("c'est l'enfer dans la hanche depuis la nuit", "unbearable_pain", True),
+        ("on a augmenté la morphine et il a toujours aussi mal", "unbearable_pain", True),
+        ("au mieux 8/10 au minimum", "unbearable_pain", True),
+        ("elle ne trouve aucune position pour dormir", "unbearable_pain", True),
+        ("je ne peux plus m'allonger tant ça tire", "unbearable_pain", True),
+        # look-alikes: a rescue dose that works, a calmer patient, "plus rien" after a change of treatment
+        ("l'interdose la calme en une demi-heure", "unbearable_pain", False),
+        ("il est un peu plus calme depuis le nouveau patch", "unbearable_pain", False),
+        (
+            "il voyait des choses avec l'ancien traitement, depuis qu'on a changé pour l'oxycodone plus rien",
+            "confusion",
+            False,
+        ),
+        # retention
+        ("rien ne passe pour le pipi depuis midi", "urinary_retention", True),
+        ("on dirait que mon robinet est bloqué depuis ce matin", "urinary_retention", True),
+        ("le bas du ventre tendu comme un ballon", "urinary_retention", True),
+        ("plus rien depuis midi alors qu'il a envie", "urinary_retention", True),
+        ("je suis bloqué depuis la nuit pour uriner", "urinary_retention", True),
+        ("elle n'a rien fait de la journée côté pipi", "urinary_retention", True),
+        ("g pa fé pipi dp hier", "urinary_retention", True),
+        # look-alikes
+        ("le robinet de la cuisine fuit, le plombier vient lundi", "urinary_retention", False),
+        ("il fait pipi normalement", "urinary_retention", False),
+        # unconsciousness
+        ("il est parti dans le cirage au repas", "unconscious", True),
+        ("on n'arrive pas à la faire réagir", "unconscious", True),
+        ("il a mis plusieurs minutes à reprendre connaissance", "unconscious", True),
+        ("elle s'est affaissée dans son fauteuil", "unconscious", True),
+        ("mon père a eu une absence à table", "unconscious", True),
+        # look-alikes
+        ("le médecin ne répond pas au téléphone", "unconscious", False),
+        ("il est un peu raide le matin", "unconscious", False),
+    ],
+)
+def test_round_8_pain_retention_unconscious(text: str, category: str, flagged: bool) -> None:
+    assert (category in categories(text, _VOCABULARY)) is flagged
+
+
+@pytest.mark.parametrize(
+    ("text", "category", "flagged"),
+    [
+        ("il est brûlant depuis la chimio de jeudi", "fever", True),
+        ("des suées et des tremblements cette nuit", "fever", True),
+        ("je suis à 38 pile ce soir", "fever", True),
+        ("39 de fièvre, sa chimio c'était il y a dix jours", "fever", True),
+        ("le café est brûlant", "fever", False),
+        ("un point dans la poitrine depuis une heure", "chest_breathing", True),
+        ("il s'endort assis dans son fauteuil en pleine conversation", "opioid_toxicity", True),
+        ("elle a rendu comme du café", "bleeding", True),
+        ("il ne garde aucun liquide", "vomiting_swallowing", True),
+        ("ses jambes ont cédé dans l'escalier", "leg_weakness", True),
+        ("il a caché son pistolet dans le garage", "suicidal", True),
+        ("il parle de tirer sa révérence", "suicidal", True),
+        ("j'ai assez de cachets, ça suffirait pour partir", "suicidal", True),
+        ("j'ai tout préparé pour que ce soit ma dernière nuit", "suicidal", True),
+    ],
+)
+def test_round_8_other_families(text: str, category: str, flagged: bool) -> None:
+    assert (category in categories(text, _VOCABULARY)) is flagged
+
+
+def test_round_8_old_event_dated_after_a_treatment_is_not_silenced() -> None:
+    """A date within three words after a treatment dates the treatment: the fever is now."""
+    assert "fever" in categories("Il a 38,5 de fièvre, sa chimio c'était il y a une semaine", _VOCABULARY)
+    # ... but a sign dated months ago on its own is still an old event
+    assert "fever" not in categories("Il y a six mois il avait eu de la fièvre", _VOCABULARY)
