@@ -1423,3 +1423,27 @@ def test_round_8_old_event_dated_after_a_treatment_is_not_silenced() -> None:
     assert "fever" in categories("Il a 38,5 de fièvre, sa chimio c'était il y a une semaine", _VOCABULARY)
     # ... but a sign dated months ago on its own is still an old event
     assert "fever" not in categories("Il y a six mois il avait eu de la fièvre", _VOCABULARY)
+
+
+@pytest.mark.parametrize(
+    ("text", "category", "flagged"),
+    [
+        ("il a mis de longues minutes à revenir à lui", "unconscious", True),
+        ("elle fait tout noir depuis hier", "bleeding", True),
+        ("aux toilettes ce matin c'était tout noir", "bleeding", True),
+        ("il halète depuis une heure", "chest_breathing", True),
+        ("elle n'arrive plus à prendre son souffle", "chest_breathing", True),
+        ("il respire trop vite même assis", "chest_breathing", True),
+        ("elle est glacée et brûlante en même temps", "fever", True),
+        ("il est comme une braise depuis midi", "fever", True),
+        ("il me confond avec ma soeur depuis hier", "confusion", True),
+        ("elle essaie d'attraper des choses dans le vide", "confusion", True),
+        ("je vais rejoindre Paul plus tôt que prévu", "suicidal", True),
+        # look-alikes
+        ("les toilettes sont propres", "bleeding", False),
+        ("il a pris l'air sur la terrasse", "chest_breathing", False),
+        ("il confond toujours les prénoms des acteurs", "confusion", False),
+    ],
+)
+def test_round_8_late_families(text: str, category: str, flagged: bool) -> None:
+    assert (category in categories(text, _VOCABULARY)) is flagged
