@@ -1447,3 +1447,18 @@ def test_round_8_old_event_dated_after_a_treatment_is_not_silenced() -> None:
 )
 def test_round_8_late_families(text: str, category: str, flagged: bool) -> None:
     assert (category in categories(text, _VOCABULARY)) is flagged
+
+
+@pytest.mark.parametrize(
+    ("text", "flagged"),
+    [
+        # a room or garden thermometer is the weather
+        ("le thermomètre de la terrasse marque 40 aujourd'hui", False),
+        ("il fait 39 à l'ombre dans le jardin", False),
+        # the patient's thermometer, or a fever told next to the weather, stays a fever
+        ("mon thermomètre affiche 39", True),
+        ("le thermomètre de la chambre affiche 39, et mon mari a 39 de fièvre", True),
+    ],
+)
+def test_round_8_room_thermometer_is_not_a_fever(text: str, flagged: bool) -> None:
+    assert ("fever" in categories(text, _VOCABULARY)) is flagged
