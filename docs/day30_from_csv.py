@@ -1,5 +1,5 @@
 """Re-compute the report's day-30 figures from the export CSV alone (pandas): python docs/day30_from_csv.py export.csv
-Prints arm, measure, analysis, n, denominator, as report.csv (docs/clinical/pain-response.md; tests/test_report.py)."""
+Prints arm, measure, analysis, n, denominator, as report.csv (docs/clinical/pain-response.md; tests/export/test_report.py)."""
 
 import sys
 

@@ -46,7 +46,7 @@ if _path:
 
 if os.environ.get("{FAST_PEOPLE_ENV}"):
     # The simulated people answer within milliseconds, which nobody does: at Telegram's per-chat pace (about one
-    # message a second, tests/test_pacing.py) 30 days of questionnaires would take an hour. Bulk pacing stays.
+    # message a second, tests/telegram/test_pacing.py) 30 days of questionnaires would take an hour. Bulk pacing stays.
     import bot.telegram.app
     from bot.telegram.pacing import TelegramPacing
 
