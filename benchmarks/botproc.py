@@ -173,6 +173,7 @@ class _Host:
                 token=self.spec.token, base_url=self.spec.base_url, questionnaire=questionnaire
             )
         else:
+            from benchmarks.population import SITES_FILE
             from bot.bootstrap import build_services
             from bot.config import load_settings
             from bot.telegram.app import build_application
@@ -185,6 +186,7 @@ class _Host:
                 CLINICIAN_USER_IDS=",".join(str(c) for c in self.spec.clinician_user_ids),
                 BOT_TICK_SECONDS=self.spec.tick_seconds or 20.0,
                 BOT_FANOUT_SPREAD_MINUTES=self.spec.fanout_spread_minutes,
+                BOT_SITES_FILE=str(SITES_FILE),
             )
             self.services = await build_services(settings, self.clock)
             tick = timedelta(seconds=self.spec.tick_seconds) if self.spec.tick_seconds else None

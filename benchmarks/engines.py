@@ -27,6 +27,7 @@ import time
 from datetime import UTC, date, datetime
 from typing import Any
 
+from benchmarks.population import SITES_FILE
 from bot.bootstrap import build_services
 from bot.clock import VirtualClock
 from bot.config import load_settings
@@ -89,6 +90,7 @@ async def open_services(database: str, replica: str) -> Services:
         CLINICIAN_USER_IDS="1",
         BOT_REPLICA_ID=replica,
         BOT_FANOUT_SPREAD_MINUTES=0,
+        BOT_SITES_FILE=str(SITES_FILE),
     )  # the whole fan-out in one tick, as fast as it goes
     return await build_services(settings, VirtualClock(START))
 

@@ -16,6 +16,7 @@ from typing import Any
 from telegram import Update
 from telegram.ext import Application
 
+from bot.bootstrap import build_services, periodic_work
 from bot.clock import VirtualClock
 from bot.config import Settings, load_settings
 from bot.messenger import Messenger
@@ -24,7 +25,7 @@ from bot.scheduling import dispatcher
 from bot.services.container import Services
 from bot.standin import StandIn
 from bot.standin.state import ChatMessage
-from bot.telegram.app import build_application, build_services, on_startup, periodic_work
+from bot.telegram.app import build_application, on_startup
 from bot.telegram.context import MESSENGER_KEY
 
 TOKEN = "123456:TEST-token-not-a-real-one_abcdefgh"

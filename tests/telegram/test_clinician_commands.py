@@ -114,4 +114,6 @@ async def test_the_team_reads_sites_arms_and_time_points_in_words(bench: Bench) 
     await bench.clinician_says("/enroll P-NOPE 2027-03-03 site=NOPE")
     refused = bench.group_messages()[-1].text or ""
     assert "NOPE" in refused and "Radiothérapie, Lyon (exemple) (site=LYON)" in refused, refused
+    # The known sites are the team's, never the benchmarks' measuring site (issue 34 item 4).
+    assert "BENCH" not in refused and "Cohorte de mesure" not in refused, refused
     assert bench.standin.sent_messages(CLINICIAN_CHAT)
