@@ -285,7 +285,7 @@ async def start_updates(application: object, settings: Settings, *, webhook: boo
     other commands start without loading python-telegram-bot)."""
     from bot.telegram.runner import start_updates as start
 
-    await start(application, settings, webhook=webhook)  # type: ignore[arg-type]
+    await start(application, settings, webhook=webhook)  # type: ignore[arg-type]  # application is typed object so that this module does not import PTB; it is a PTB Application
 
 
 async def run_bot(settings: Settings, *, webhook: bool = False) -> None:

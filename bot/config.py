@@ -133,7 +133,7 @@ _EXPECTED = {
 def load_settings(**overrides: object) -> Settings:
     """Read the settings, or raise `ConfigError` with one sentence naming the bad variable."""
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        return Settings(**overrides)  # type: ignore[arg-type]  # pydantic-settings validates the overrides at run time; mypy sees only **object
     except ValidationError as exc:
         error = exc.errors()[0]
         name = str(error["loc"][0]) if error["loc"] else "configuration"

@@ -44,8 +44,8 @@ def configure_logging(token: str | None, level: int = logging.INFO, stream: obje
     for handler in list(root.handlers):
         if getattr(handler, "_spinal_pro_bot", False):
             root.removeHandler(handler)
-    handler = logging.StreamHandler(stream or sys.stderr)  # type: ignore[arg-type]
-    handler._spinal_pro_bot = True  # type: ignore[attr-defined]
+    handler = logging.StreamHandler(stream or sys.stderr)  # type: ignore[arg-type]  # stream is typed object in the signature; callers pass a text stream or None
+    handler._spinal_pro_bot = True  # type: ignore[attr-defined]  # a marker attribute on our own handler, to find it again on a second setup
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     redactor = RedactingFilter([token] if token else [])
     handler.addFilter(redactor)

@@ -86,7 +86,7 @@ def condition_holds(condition: Condition, answers: Mapping[str, Value]) -> bool:
     if value is None or (isinstance(value, str) and value in MARKERS):
         return False
     if condition.gte is not None:
-        return _is_number(value) and value >= condition.gte  # type: ignore[operator]
+        return _is_number(value) and value >= condition.gte  # type: ignore[operator]  # _is_number(value) guarantees a number; mypy cannot narrow through the helper
     picked: Collection[object] = value if isinstance(value, list) else (value,)
     if condition.equals is not None:
         return any(_same(v, condition.equals) for v in picked)
@@ -361,7 +361,7 @@ def display_value(item: Item, value: Value) -> str:
         ticked = set(value) if isinstance(value, list) else {str(value)}
         return ", ".join(c.label for c in item.choices or () if c.code in ticked)
     if item.type in ("number", "scale") and _is_number(value):
-        shown = format_number(value)  # type: ignore[arg-type]
+        shown = format_number(value)  # type: ignore[arg-type]  # _is_number(value) guarantees a number; mypy cannot narrow through the helper
         return f"{shown} {item.unit}" if item.unit else shown
     return str(value)
 

@@ -1068,7 +1068,7 @@ def screen_severity(text: str, vocabulary: FreeTextVocabulary) -> tuple[ScreenSe
     level: ScreenSeverity = "none"
     for flag in flags:
         if _SEVERITY_RANK[flag.severity] > _SEVERITY_RANK[level]:
-            level = flag.severity  # type: ignore[assignment]
+            level = flag.severity  # type: ignore[assignment]  # a flag's severity is one of the ScreenSeverity strings (checked at load)
     return level, tuple(flag.category for flag in flags)
 
 

@@ -914,7 +914,7 @@ def _against(context: RuleContext, reference: Reference) -> RuleContext:
     """The context with the acknowledged state in place of the baseline (a value not recorded keeps the baseline)."""
     pain = reference.pain_worst if _is_number(reference.pain_worst) else context.baseline_pain_worst
     omed = reference.omed if _is_number(reference.omed) else context.baseline_omed
-    return replace(context, baseline_pain_worst=pain, baseline_omed=omed)  # type: ignore[arg-type]
+    return replace(context, baseline_pain_worst=pain, baseline_omed=omed)  # type: ignore[arg-type]  # _is_number() narrowed these at run time; mypy cannot see it through the helper
 
 
 def evaluate_event(rules: RuleSet, event: str, *, details: Mapping[str, object] | None = None) -> list[AlertDraft]:

@@ -250,8 +250,8 @@ def _from_stamp(stamp: OmedStamp) -> OmedResult:
     return OmedResult(
         mg=stamp.mg,
         table=stamp.table,
-        unconverted=list(details.get("unconverted", [])),  # type: ignore[call-overload]
-        to_confirm=list(details.get("to_confirm", [])),  # type: ignore[call-overload]
+        unconverted=list(details.get("unconverted", [])),  # type: ignore[call-overload]  # details is stored JSON (object); its "unconverted" entry is a list of names
+        to_confirm=list(details.get("to_confirm", [])),  # type: ignore[call-overload]  # details is stored JSON (object); its "to_confirm" entry is a list of names
         catalogue_version=stamp.catalogue_version,
         carried_forward=bool(details.get("carried_forward")),
         source=str(details.get("source", "patient")),

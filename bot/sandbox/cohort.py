@@ -721,7 +721,7 @@ class CohortRun:
             by_status[inst.status] = by_status.get(inst.status, 0) + 1
         phone = sum(1 for row in dataset.answers if row.source == "phone")
         alerting = await self.alert_summary()
-        red_flags = self.red_flag_summary(alerting.pop("_alerts"))  # type: ignore[arg-type]
+        red_flags = self.red_flag_summary(alerting.pop("_alerts"))  # type: ignore[arg-type]  # alert_summary() returns dict[str, object]; its "_alerts" entry is that list
         return {
             "scenario": self.params.scenario,
             "patients": len(statuses),
@@ -1109,7 +1109,7 @@ def _default_answer(item: Item, worst: int) -> Answer:
         exclusive = [c.code for c in item.choices if getattr(c, "exclusive", False)]
         return [exclusive[0] if exclusive else item.choices[0].code]
     if item.type == "number":
-        return _number(item.min) if item.min is not None and item.min >= 0 else 1  # type: ignore[return-value]
+        return _number(item.min) if item.min is not None and item.min >= 0 else 1  # type: ignore[return-value]  # a number item's min is a number here (checked >= 0 just before)
     if item.optional:
         return SKIPPED
     return "RAS"
@@ -1164,9 +1164,9 @@ async def _one_run(
     )
     for suffix in ("", "-wal", "-shm"):
         Path(f"{database}{suffix}").unlink(missing_ok=True)
-    tz = settings.timezone  # type: ignore[attr-defined]
+    tz = settings.timezone  # type: ignore[attr-defined]  # settings is typed object in the signature; callers pass a bot.config.Settings
     start = datetime.combine(RT_START + timedelta(days=FIRST_JOIN_DAY), local_time(7, 0), tzinfo=tz)
-    world = SandboxWorld(settings, database, start=start, tick_every=timedelta(hours=1), rate_limiter=False)  # type: ignore[arg-type]
+    world = SandboxWorld(settings, database, start=start, tick_every=timedelta(hours=1), rate_limiter=False)  # type: ignore[arg-type]  # settings is a bot.config.Settings (typed object above)
     await world.start()
     try:
         assert world.services is not None

@@ -681,7 +681,7 @@ def _answer_lines(questionnaire: Questionnaire, fired: dict[str, object]) -> dic
     """
     lines: dict[str, str] = {}
     for item_id, value in fired.items():
-        line = engine.answer_line(questionnaire, item_id, value)  # type: ignore[arg-type]
+        line = engine.answer_line(questionnaire, item_id, value)  # type: ignore[arg-type]  # fired maps item ids to stored answer values (JSON), the engine's Value
         if line is not None:
             lines[item_id] = line
     return lines

@@ -43,7 +43,7 @@ async def _notify(tx: Tx, patient: Patient, status: str, actor: str, now: object
             "fired": {},
             "trend": [],
         },
-        now=now,  # type: ignore[arg-type]
+        now=now,  # type: ignore[arg-type]  # _notify types now as object; every caller passes the clock's datetime
         send_now=True,
     )
 

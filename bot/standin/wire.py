@@ -100,11 +100,11 @@ async def read_params(request: web.Request) -> dict[str, Any]:
             if not name:
                 continue
             if getattr(part, "filename", None):
-                data = bytes(await part.read())  # type: ignore[union-attr]
+                data = bytes(await part.read())  # type: ignore[union-attr]  # a part of a flat multipart/form-data body is a BodyPartReader, never nested
                 ctype = part.headers.get("Content-Type", "application/octet-stream")
-                uploads[name] = Upload(part.filename, ctype, data)  # type: ignore[union-attr, arg-type]
+                uploads[name] = Upload(part.filename, ctype, data)  # type: ignore[union-attr, arg-type]  # a BodyPartReader with a filename (checked above)
             else:
-                params[name] = decode_value(name, await part.text())  # type: ignore[union-attr]
+                params[name] = decode_value(name, await part.text())  # type: ignore[union-attr]  # a part of a flat multipart/form-data body is a BodyPartReader, never nested
         for name, value in list(params.items()):
             if isinstance(value, str) and value.startswith("attach://") and value[9:] in uploads:
                 params[name] = uploads.pop(value[9:])

@@ -210,7 +210,7 @@ class InboxPollingRequest(HTTPXRequest):
         await self._queue.flush()
         return await super().do_request(*args, **kwargs)
 
-    def parse_json_payload(self, payload: bytes) -> dict[str, Any]:  # type: ignore[override]
+    def parse_json_payload(self, payload: bytes) -> dict[str, Any]:  # type: ignore[override]  # PTB declares it a staticmethod; this one needs self (the inbox queue)
         """PTB's parsing, and the fetched updates' JSON kept for the inbox (`Inbox.fetched_json`)."""
         parsed = super().parse_json_payload(payload)
         self._queue.inbox.fetched_json(parsed.get("result"))

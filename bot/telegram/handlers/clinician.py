@@ -160,7 +160,7 @@ def late_enrolment_warning_due(context: BotContext, rt_start: object) -> bool:
     from bot.domain.schedule import rt_start_moment
 
     services = context.services
-    start = rt_start_moment(services.schedule, rt_start, services.settings.timezone)  # type: ignore[arg-type]
+    start = rt_start_moment(services.schedule, rt_start, services.settings.timezone)  # type: ignore[arg-type]  # rt_start is typed object in the signature; callers pass a date
     return services.clock.now() >= start
 
 
@@ -202,7 +202,7 @@ async def acknowledge(update: Update, context: BotContext) -> None:
 
 
 def _local(context: BotContext, moment: object) -> str:
-    return moment.astimezone(context.services.settings.timezone).strftime("%d/%m %H:%M")  # type: ignore[attr-defined]
+    return moment.astimezone(context.services.settings.timezone).strftime("%d/%m %H:%M")  # type: ignore[attr-defined]  # moment is typed object in the signature; callers pass aware datetimes
 
 
 async def _patient_arg(call: ClinicianCall, usage: str) -> PatientOverview | None:

@@ -500,7 +500,7 @@ async def _show_next(update: Update, context: BotContext, submission: Submission
         await dispatcher.dispatch_patient(  # the patient is here: the next due one follows at once, at any hour
             context.services,
             context.messenger,
-            submission.patient.id,  # type: ignore[union-attr]
+            submission.patient.id,  # type: ignore[union-attr]  # a submission that reaches dispatch always has its patient
             present=True,
         )
 
@@ -570,7 +570,7 @@ async def help_command(update: Update, context: BotContext) -> None:
     if patient is None:
         return
     site = context.services.sites.get(patient.site_code)
-    await update.effective_message.reply_text(help_text(site))  # type: ignore[union-attr]
+    await update.effective_message.reply_text(help_text(site))  # type: ignore[union-attr]  # a command handler's update always carries a message
     user = update.effective_user
     chat = update.effective_chat
     if user is None or chat is None:
@@ -627,7 +627,7 @@ async def stop_command(update: Update, context: BotContext) -> None:
     patient = await _participant(update, context)
     if patient is None:
         return
-    await update.effective_message.reply_text(  # type: ignore[union-attr]
+    await update.effective_message.reply_text(  # type: ignore[union-attr]  # a command handler's update always carries a message
         _(
             "Do you really want to stop taking part? You will receive no more messages. The answers already given are "
             "kept, as the study requires. You can talk about it with your care team."
