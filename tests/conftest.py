@@ -7,10 +7,19 @@ tests that passed or failed without opening a database (no `Store.open`, no data
 child: domain, parsing, rendering, CLI text…); the PostgreSQL pass, given `--skip-pure=FILE`, leaves them out, since
 they would run exactly as they did. Everything else runs on both: the tests that open a database, the ones skipped
 in the SQLite pass (PostgreSQL-only tests), and any test the list does not know. Without these options every test
-runs, as before."""
+runs, as before.
+
+With `--skip-covered` too, the PostgreSQL pass also leaves out the database tests whose SQL other tests already run
+there: the SQLite pass notes, per test, the product statements it sent through the storage port and its duration
+(FILE with the suffix `.sql.json`), and the PostgreSQL pass keeps every test of tests/storage/ and tests/export/,
+every test marked `postgres_too` or that hands its database to a `python -m bot` child, then, greedily, the tests
+that run the most statements not yet run per second, until every statement is run at least once on PostgreSQL
+(`pg_support.select_covering`; the left-out ids go to FILE with the suffix `.covered.txt`)."""
 
 from __future__ import annotations
 
+import json
+import os
 import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -37,35 +46,65 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="PostgreSQL pass: leave out the tests listed in FILE (written by --list-pure)",
     )
+    group.addoption(
+        "--skip-covered",
+        action="store_true",
+        default=False,
+        help="PostgreSQL pass, with --skip-pure: also leave out the database tests whose SQL statements the kept "
+        "tests already run (from the SQLite pass's FILE.sql.json)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
     if not pg_support.ENABLED:
         pg_support.note_database_openings()
+        pg_support.note_statements()
 
 
 _outcomes: dict[str, str] = {}
 """Test id → "pure" (ran without opening a database), "database", or "skipped"."""
 
+_database_tests: dict[str, dict[str, object]] = {}
+"""Test id → {"seconds": its setup + call + teardown time, "sql": statement keys, "child": gave a child its database}."""
+
+_seconds: dict[str, float] = {}
+
+# Directories whose every test runs in the PostgreSQL pass whatever its SQL: the storage adapters themselves, and the
+# exports, whose output depends on the values each engine's driver returns (dates, numbers).
+ALWAYS_ON_POSTGRES = ("tests/storage/", "tests/export/")
+
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
     pg_support.opened_database = False
+    pg_support.statements.clear()
+    pg_support.gave_child = False
 
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
     outcome = yield
     if call.when == "teardown":  # on the report, so that it reaches the controller under pytest-xdist too
-        outcome.get_result().user_properties.append(("opened_database", pg_support.opened_database))
+        properties = outcome.get_result().user_properties
+        properties.append(("opened_database", pg_support.opened_database))
+        properties.append(("sql", sorted(pg_support.statements)))
+        properties.append(("child", pg_support.gave_child))
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    _seconds[report.nodeid] = _seconds.get(report.nodeid, 0.0) + report.duration
     if report.skipped:
         _outcomes[report.nodeid] = "skipped"
     elif report.when == "teardown" and _outcomes.get(report.nodeid) != "skipped":
-        opened = dict(report.user_properties).get("opened_database", True)
+        properties = dict(report.user_properties)
+        opened = properties.get("opened_database", True)
         _outcomes[report.nodeid] = "database" if opened else "pure"
+        if opened:
+            _database_tests[report.nodeid] = {
+                "seconds": round(_seconds[report.nodeid], 3),
+                "sql": properties.get("sql", []),
+                "child": bool(properties.get("child", True)),
+            }
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
@@ -74,6 +113,8 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         return
     pure = sorted(nodeid for nodeid, what in _outcomes.items() if what == "pure")
     Path(path).write_text("".join(f"{nodeid}\n" for nodeid in pure), encoding="utf-8")
+    database = {nodeid: _database_tests[nodeid] for nodeid, what in _outcomes.items() if what == "database"}
+    Path(path).with_suffix(".sql.json").write_text(json.dumps(database, sort_keys=True), encoding="utf-8")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -87,6 +128,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if left_out:
             config.hook.pytest_deselected(items=left_out)
             items[:] = kept
+        if config.getoption("--skip-covered"):
+            _leave_out_covered(config, items, Path(skip_pure))
     if not pg_support.ENABLED:
         return
     for item in items:
@@ -94,6 +137,30 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if marker is not None:
             reason = marker.args[0] if marker.args else "about the SQLite file itself"
             item.add_marker(pytest.mark.skip(reason=f"SQLite only: {reason}"))
+
+
+def _leave_out_covered(config: pytest.Config, items: list[pytest.Item], pure_file: Path) -> None:
+    """Leave out the database tests whose statements the kept ones already run (`pg_support.select_covering`)."""
+    sql_file = pure_file.with_suffix(".sql.json")
+    if not sql_file.is_file():
+        return
+    known: dict[str, dict[str, object]] = json.loads(sql_file.read_text(encoding="utf-8"))
+    always = {
+        item.nodeid
+        for item in items
+        if item.nodeid.startswith(ALWAYS_ON_POSTGRES)
+        or item.get_closest_marker("postgres_too") is not None
+        or known.get(item.nodeid, {}).get("child", True)
+    }
+    kept_ids, left_ids = pg_support.select_covering([item.nodeid for item in items], known, always)
+    if left_ids:
+        left = set(left_ids)
+        config.hook.pytest_deselected(items=[item for item in items if item.nodeid in left])
+        items[:] = [item for item in items if item.nodeid not in left]
+        # Every xdist worker computes the same list; each writes it whole, then renames (no half-written file).
+        scratch = pure_file.with_suffix(f".covered.{os.getpid()}")
+        scratch.write_text("".join(f"{n}\n" for n in left_ids), encoding="utf-8")
+        scratch.replace(pure_file.with_suffix(".covered.txt"))
 
 
 @pytest.fixture(scope="session")

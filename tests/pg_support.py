@@ -154,6 +154,77 @@ a `python -m bot` child (`child_database`): set in the SQLite pass, which lists 
 PostgreSQL pass can leave out those pure tests (they would run exactly as in the SQLite pass)."""
 
 
+statements: set[str] = set()
+"""The product SQL the running test sent through the storage port (keys of `statement_key`), noted in the SQLite pass:
+the PostgreSQL pass runs every statement at least once, and leaves out a test whose statements others already run
+(`select_covering`)."""
+
+gave_child = False
+"""Whether the running test handed its database to a `python -m bot` child (whose SQL this process does not see)."""
+
+
+def statement_key(sql: str) -> str:
+    """A short, stable key for one SQL text (whitespace folded)."""
+    return hashlib.sha1(" ".join(sql.split()).encode()).hexdigest()[:12]
+
+
+def note_statements() -> None:
+    """Note every statement sent through the SQLite `Tx` (SQLite pass): deferred writes, round trips, batched reads.
+    PostgreSQL's `PgTx` runs the same SQL texts, translated."""
+    from bot.storage.store import Tx
+
+    original_defer, original_trip, original_each = Tx.defer, Tx._trip, Tx.fetch_each
+
+    def defer(self: Tx, sql: str, *args: Any, **kwargs: Any) -> None:
+        statements.add(statement_key(sql))
+        original_defer(self, sql, *args, **kwargs)
+
+    async def trip(self: Tx, sql: str, params: Any, result: str) -> Any:
+        statements.add(statement_key(sql))
+        return await original_trip(self, sql, params, result)
+
+    async def fetch_each(self: Tx, queries: Any) -> Any:
+        queries = list(queries)
+        statements.update(statement_key(sql) for sql, _ in queries)
+        return await original_each(self, queries)
+
+    Tx.defer = defer  # type: ignore[method-assign]  # the SQLite pass only, for the whole session
+    Tx._trip = trip  # type: ignore[method-assign]  # idem
+    Tx.fetch_each = fetch_each  # type: ignore[method-assign]  # idem
+
+
+def select_covering(
+    candidates: list[str], known: dict[str, dict[str, Any]], always: set[str]
+) -> tuple[list[str], list[str]]:
+    """Which database tests the PostgreSQL pass runs: every test of `always`, then, greedily, the tests that add
+    the most statements not yet run per second of their SQLite-pass time, until every statement any candidate ran
+    in the SQLite pass is run at least once. Returns (kept, left out), each in the candidates' order.
+
+    `known`: node id → {"seconds": …, "sql": [statement keys]} from the SQLite pass. A candidate the SQLite pass did
+    not see (new, skipped there) is always kept. Deterministic (ties by node id), so every xdist worker picks the
+    same tests."""
+    kept = {nodeid for nodeid in candidates if nodeid in always or nodeid not in known}
+    covered: set[str] = set()
+    for nodeid in kept:
+        covered.update(known.get(nodeid, {}).get("sql", ()))
+    pool = {nodeid: set(known[nodeid]["sql"]) - covered for nodeid in candidates if nodeid not in kept}
+    while True:
+        best: tuple[float, str] | None = None
+        for nodeid, new in pool.items():
+            if new:
+                score = len(new) / max(float(known[nodeid]["seconds"]), 0.05)
+                if best is None or score > best[0] or (score == best[0] and nodeid < best[1]):
+                    best = (score, nodeid)
+        if best is None:
+            break
+        chosen = best[1]
+        kept.add(chosen)
+        gained = pool.pop(chosen)
+        for nodeid in pool:
+            pool[nodeid] -= gained
+    return [n for n in candidates if n in kept], [n for n in candidates if n not in kept]
+
+
 def note_database_openings() -> None:
     """Set `opened_database` whenever a store is opened (SQLite pass: `install` takes over in the PostgreSQL pass)."""
     for cls in (Store, postgres.PgStore):
@@ -170,6 +241,8 @@ def note_database_openings() -> None:
 def database_setting(path: Path | str, otherwise: str | None = None) -> str:
     """What a `python -m bot` child of this test should get as BOT_DATABASE for `path`: the PostgreSQL URL when this
     test opened `path` as a PostgreSQL database, else `otherwise` (default: the path itself)."""
+    global gave_child
+    gave_child = True
     url = current.known(path) if current is not None else None
     return url or (otherwise if otherwise is not None else str(path))
 
@@ -178,8 +251,9 @@ def child_database(path: Path) -> str:
     """BOT_DATABASE for a `python -m bot` child started by this test on `path`: in the PostgreSQL pass, the URL of
     the PostgreSQL database standing for `path` (created now, so the child migrates it and the test reads it back
     through `sqlite3.connect(path)`); otherwise the path."""
-    global opened_database
+    global opened_database, gave_child
     opened_database = True
+    gave_child = True
     if current is None:
         return str(path)
     return current.url_for(path)

@@ -32,6 +32,10 @@ from bot.services.container import Services
 from bot.services.prompting import send_prompt
 from bot.storage import alerts, inbox, patients, settings
 
+pytestmark = pytest.mark.postgres_too(
+    "two replicas claim work through the database's locks and leases, which differ between the engines"
+)
+
 GROUP = -1001000
 TOKEN = "123456:TEST-token-not-a-real-one_abcdefgh"
 RT = date(2027, 3, 3)

@@ -28,6 +28,10 @@ from bot.services import answering
 from bot.services.container import Services
 from bot.storage import due, leases
 
+pytestmark = pytest.mark.postgres_too(
+    "a replica takes over through the database's leases, which differ between the engines"
+)
+
 PATIENTS = 8
 SECOND = timedelta(seconds=1)
 
