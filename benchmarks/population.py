@@ -43,6 +43,7 @@ ANSWERING_TIME = timedelta(minutes=3)
 #: The bot under measurement reads its sites here (BOT_SITES_FILE): the shipped file has no BENCH site.
 SITES_FILE = Path(__file__).with_name("sites.yaml")
 
+
 @dataclass(frozen=True)
 class Cohort:
     """`patients` identical patients for whom `due_timepoint` opens at the send time of `due_date`."""
