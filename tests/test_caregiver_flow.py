@@ -15,7 +15,7 @@ from typing import Any
 
 from harness import CLINICIAN_CHAT, Bench, answer_all, current_prompt, default_answer, give
 
-from bot.export.csv_export import csv_rows
+from bot.export.csv_export import CSV_COLUMNS, csv_rows
 from bot.export.dataset import load_dataset
 from bot.export.fhir_export import build_bundle, responses_in, validate_bundle
 from bot.services import caregivers
@@ -61,9 +61,13 @@ async def caregiver_gives(bench: Bench, user_id: int, value: object) -> None:
     prefix = f"q:{prompt.instance.id}:{prompt.item_index}:"
     if item.type == "multi":
         for code in value:  # type: ignore[union-attr]
-            bench.standin.press_button(user_id, user_id, message.message_id, f"m:{prompt.instance.id}:{prompt.item_index}:{code}")
+            bench.standin.press_button(
+                user_id, user_id, message.message_id, f"m:{prompt.instance.id}:{prompt.item_index}:{code}"
+            )
             await bench.settle()
-        bench.standin.press_button(user_id, user_id, message.message_id, f"m:{prompt.instance.id}:{prompt.item_index}:_ok")
+        bench.standin.press_button(
+            user_id, user_id, message.message_id, f"m:{prompt.instance.id}:{prompt.item_index}:_ok"
+        )
     else:
         bench.standin.press_button(user_id, user_id, message.message_id, prefix + str(value))
     await bench.settle()
@@ -134,10 +138,13 @@ async def test_the_patient_misses_day_30_the_caregiver_answers_and_the_report_co
     assert rows(bench, "SELECT status, held_by FROM instances WHERE id = ?", d30) == [
         ("completed", f"caregiver:{rows(bench, 'SELECT id FROM caregivers')[0][0]}")
     ]
-    assert rows(bench, "SELECT DISTINCT respondent, caregiver_id IS NOT NULL FROM answers WHERE instance_id = ?", d30) == [
-        ("caregiver", 1)
-    ]
-    actors = {a for (a,) in rows(bench, "SELECT actor FROM audit_log WHERE action = 'answer' AND entity_id LIKE ?", f"{d30}/%")}
+    assert rows(
+        bench, "SELECT DISTINCT respondent, caregiver_id IS NOT NULL FROM answers WHERE instance_id = ?", d30
+    ) == [("caregiver", 1)]
+    actors = {
+        a
+        for (a,) in rows(bench, "SELECT actor FROM audit_log WHERE action = 'answer' AND entity_id LIKE ?", f"{d30}/%")
+    }
     assert actors == {"caregiver:P-CG2#1"}
 
     # Exports: the CSV says who answered, FHIR names a RelatedPerson as author and source and still validates,
@@ -147,21 +154,23 @@ async def test_the_patient_misses_day_30_the_caregiver_answers_and_the_report_co
     dataset = await load_dataset(services.store)
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    for line in csv_rows(dataset, services.questionnaires, services.opioids, services.schedule):
+    for line in csv_rows(dataset, services.questionnaires, services.opioids, "fr_sor", services.schedule):
         writer.writerow(line)
-    lines = list(csv.DictReader(io.StringIO(buffer.getvalue())))
+    lines = [dict(zip(CSV_COLUMNS, row)) for row in csv.reader(io.StringIO(buffer.getvalue()))]
     d30_lines = [line for line in lines if line["timepoint"] == "D30" and line["derivation"] == ""]
     assert d30_lines and {line["respondent"] for line in d30_lines} == {"caregiver:1"}
     assert {line["respondent"] for line in lines if line["timepoint"] == "baseline" and line["derivation"] == ""} == {
         "patient"
     }
-    bundle = build_bundle(dataset, services.questionnaires, services.opioids)
+    bundle = build_bundle(dataset, services.questionnaires, services.clock.now(), services.schedule)
     validate_bundle(bundle)
     response = next(r for r in responses_in(bundle) if r["identifier"]["value"] == "P-CG2/D30")
-    assert response["author"]["reference"].startswith("RelatedPerson/")
-    assert response["source"] == response["author"]
-    related = [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "RelatedPerson"]
-    assert len(related) == 1 and related[0]["patient"]["reference"] == response["subject"]["reference"]
+    related = [e for e in bundle["entry"] if e["resource"]["resourceType"] == "RelatedPerson"]
+    assert len(related) == 1 and related[0]["resource"]["patient"] == response["subject"]
+    assert response["author"] == response["source"] == {"reference": related[0]["fullUrl"]}
+    assert related[0]["resource"]["identifier"][0]["value"] == "P-CG2#1"
+    baseline = next(r for r in responses_in(bundle) if r["identifier"]["value"] == "P-CG2/baseline")
+    assert "author" not in baseline
     assert "3653" not in buffer.getvalue() and "3653" not in str(bundle)
 
     # The trial report: day 30 evaluable, from a caregiver; with and without caregivers' answers.
@@ -252,7 +261,9 @@ async def test_the_patient_ends_the_caregiver_role_and_the_caregiver_receives_no
     assert "a mis fin" in bench.last_text(3656)
     received = len(bench.texts(3656))
     await bench.advance(timedelta(days=3), step=timedelta(hours=2))  # diaries sent, reminded, missed
-    assert rows(bench, "SELECT COUNT(*) FROM instances WHERE questionnaire_id = 'daily' AND sent_at IS NOT NULL")[0][0] > 0
+    assert (
+        rows(bench, "SELECT COUNT(*) FROM instances WHERE questionnaire_id = 'daily' AND sent_at IS NOT NULL")[0][0] > 0
+    )
     assert len(bench.texts(3656)) == received  # nothing: no questionnaire, no offer, no reminder
     await bench.patient_says(3656, "/repondre")  # asking gets only "your role has ended"
     assert "plus aidant" in bench.last_text(3656)

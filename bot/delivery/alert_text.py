@@ -155,9 +155,11 @@ def alert_text(
     if payload.get("previous_alert"):
         lines.append(_("After the alert: {title}").format(title=payload["previous_alert"]))
     if payload.get("respondent") == "caregiver":  # issue 36: the team knows who answered or wrote
-        lines.append(_("Answer from the caregiver (caregiver {number}), not from the patient").format(
-            number=payload.get("caregiver", "?")
-        ))
+        lines.append(
+            _("Answer from the caregiver (caregiver {number}), not from the patient").format(
+                number=payload.get("caregiver", "?")
+            )
+        )
     words = patient_words(payload)
     if words:
         lines.append(words)

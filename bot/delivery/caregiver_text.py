@@ -50,30 +50,24 @@ def caregiver_information_text(study_id_hidden: bool = True) -> str:
 
 
 def caregiver_help_text(site: Site | None) -> str:
-    return (
-        _(
-            "You help your relative answer their questionnaires.\n"
-            "• /repondre: answer the open questionnaire for your relative.\n"
-            "• You can write to the care team here: your message is kept and passed on.\n"
-            "• /stop: stop being a caregiver in this follow-up.\n\n"
-            "This service is not watched around the clock and is not an emergency service."
-        )
-        + _numbers(site)
-    )
+    return _(
+        "You help your relative answer their questionnaires.\n"
+        "• /repondre: answer the open questionnaire for your relative.\n"
+        "• You can write to the care team here: your message is kept and passed on.\n"
+        "• /stop: stop being a caregiver in this follow-up.\n\n"
+        "This service is not watched around the clock and is not an emergency service."
+    ) + _numbers(site)
 
 
 def caregiver_advice_text(advice: str, site: Site | None, local_now: datetime) -> str:
     """The advice after a worrying answer or message from the caregiver, at `local_now` (site time zone)."""
     if advice == "suicide":
-        return (
-            _(
-                "Thank you for telling us. If your relative is thinking of ending their life, or has taken medicines "
-                "to harm themselves, call 15 (SAMU) or 112 now for your relative, and stay with them.\n"
-                "To talk to someone now, day and night, free of charge: 3114 (suicide prevention line).\n"
-                "Your message has been passed on to the care team, but do not wait for their answer."
-            )
-            + _numbers(site)
-        )
+        return _(
+            "Thank you for telling us. If your relative is thinking of ending their life, or has taken medicines "
+            "to harm themselves, call 15 (SAMU) or 112 now for your relative, and stay with them.\n"
+            "To talk to someone now, day and night, free of charge: 3114 (suicide prevention line).\n"
+            "Your message has been passed on to the care team, but do not wait for their answer."
+        ) + _numbers(site)
     if advice in ("same_day", "same_day_now"):
         return (
             _("About your relative:")
@@ -84,15 +78,12 @@ def caregiver_advice_text(advice: str, site: Site | None, local_now: datetime) -
             + _numbers(site)
         )
     if advice == "inclusion":
-        return (
-            _(
-                "This answer was given before the radiotherapy: a doctor must check your relative before the "
-                "treatment. Call the radiotherapy department now for your relative (at night, at weekends and on "
-                "public holidays: the on-call number below). If you cannot reach them, or if it gets worse, call 15 "
-                "(SAMU) or 112."
-            )
-            + _numbers(site)
-        )
+        return _(
+            "This answer was given before the radiotherapy: a doctor must check your relative before the "
+            "treatment. Call the radiotherapy department now for your relative (at night, at weekends and on "
+            "public holidays: the on-call number below). If you cannot reach them, or if it gets worse, call 15 "
+            "(SAMU) or 112."
+        ) + _numbers(site)
     what = {
         "neuro": _(
             "A new sign in the legs, the feeling, the bladder or the bowels must be seen by a doctor now, even if it "

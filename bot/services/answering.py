@@ -32,8 +32,8 @@ from bot.services import clinical_context
 from bot.services.container import Services
 from bot.services.patient_messages import advice_for_flags, severity_for_flags
 from bot.storage import alerts, audit, instances, notices, patients
-from bot.storage.caregivers import Caregiver, holder_label
 from bot.storage.answer_context import AnswerContext, answer_context
+from bot.storage.caregivers import Caregiver, holder_label
 from bot.storage.inbox import settle_current_update
 from bot.storage.store import Tx
 

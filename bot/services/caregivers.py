@@ -131,7 +131,10 @@ async def redeem(
         existing = await repo.find_by_user(tx, telegram_user_id)
         if existing is not None and existing.status != "ended":
             return "busy", existing
-        if await joining.refused_starts_since(tx, telegram_user_id, now - START_ATTEMPT_WINDOW) >= START_ATTEMPTS_PER_WINDOW:
+        if (
+            await joining.refused_starts_since(tx, telegram_user_id, now - START_ATTEMPT_WINDOW)
+            >= START_ATTEMPTS_PER_WINDOW
+        ):
             return "rate_limited", None
         caregiver = await repo.find_by_code(tx, code)
         patient = await patients.get_patient(tx, caregiver.patient_id) if caregiver else None
@@ -277,7 +280,9 @@ async def end(
         ended = []
         for caregiver in chosen:
             if await repo.end(tx, caregiver.id, by=by, now=now):
-                await _audit_end(tx, patient, caregiver, by, actor if by != "caregiver" else _actor(patient, caregiver), now)
+                await _audit_end(
+                    tx, patient, caregiver, by, actor if by != "caregiver" else _actor(patient, caregiver), now
+                )
                 ended.append(caregiver)
         await settle_current_update(tx, now)
         await tx.commit()
@@ -439,7 +444,9 @@ async def go_back(services: Services, *, telegram_user_id: int, instance_id: int
         _caregiver, _patient, instance, problem = await _context(tx, services, telegram_user_id, instance_id)
         if problem is not None or instance is None:
             return None
-        answers = await answering.with_recent_change(tx, services, instance, await instances.answers_with_context(tx, instance.id))
+        answers = await answering.with_recent_change(
+            tx, services, instance, await instances.answers_with_context(tx, instance.id)
+        )
         prompt = await answering.prompt_for(tx, services, instance, answers)
         if prompt is None or prompt.item_index != item_index or not prompt.can_go_back:
             return None

@@ -86,7 +86,9 @@ async def live_count(tx: Tx, patient_id: int, now: datetime) -> int:
 
 
 async def next_number(tx: Tx, patient_id: int) -> int:
-    row = await tx.fetchone("SELECT COALESCE(MAX(number), 0) + 1 AS n FROM caregivers WHERE patient_id = ?", (patient_id,))
+    row = await tx.fetchone(
+        "SELECT COALESCE(MAX(number), 0) + 1 AS n FROM caregivers WHERE patient_id = ?", (patient_id,)
+    )
     return int(row["n"]) if row is not None else 1
 
 
@@ -121,7 +123,9 @@ async def get(tx: Tx, caregiver_id: int) -> Caregiver | None:
 
 async def for_patient(tx: Tx, patient_id: int, *, live_only: bool = True) -> list[Caregiver]:
     rows = await tx.fetchall(
-        "SELECT * FROM caregivers WHERE patient_id = ?" + (" AND status != 'ended'" if live_only else "") + " ORDER BY number",
+        "SELECT * FROM caregivers WHERE patient_id = ?"
+        + (" AND status != 'ended'" if live_only else "")
+        + " ORDER BY number",
         (patient_id,),
     )
     return [_from(r) for r in rows]
@@ -171,5 +175,7 @@ async def offered(tx: Tx, instance_ids: list[int]) -> set[int]:
     if not instance_ids:
         return set()
     marks = ", ".join("?" for _ in instance_ids)
-    rows = await tx.fetchall(f"SELECT instance_id FROM caregiver_offers WHERE instance_id IN ({marks})", tuple(instance_ids))
+    rows = await tx.fetchall(
+        f"SELECT instance_id FROM caregiver_offers WHERE instance_id IN ({marks})", tuple(instance_ids)
+    )
     return {int(r["instance_id"]) for r in rows}

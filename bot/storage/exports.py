@@ -59,6 +59,14 @@ class AnswerRow:
     superseded: bool
     source: str = "patient"
     """"patient" (their own chat) or "phone" (entered by a research nurse from the clinicians' group)."""
+    caregiver: int | None = None
+    """The number of the caregiver who gave it ("aidant 1", issue 36), None when the patient did: never an id that
+    leads back to a Telegram account."""
+
+    @property
+    def respondent(self) -> str:
+        """Who answered, as exported: "patient" or "caregiver:<number>"."""
+        return "patient" if self.caregiver is None else f"caregiver:{self.caregiver}"
 
 
 @dataclass(frozen=True)
@@ -150,8 +158,9 @@ async def answer_rows(tx: Tx) -> list[AnswerRow]:
     """Every answer row in id order, each marked superseded when a newer row exists for its instance and item."""
     rows = await tx.fetchall(
         "SELECT a.id, a.instance_id, a.item_id, a.value, a.answered_at, a.received_at, a.is_correction, a.source,"
+        " c.number AS caregiver,"
         " EXISTS (SELECT 1 FROM answers b WHERE b.instance_id = a.instance_id AND b.item_id = a.item_id"
-        " AND b.id > a.id) AS superseded FROM answers a ORDER BY a.id"
+        " AND b.id > a.id) AS superseded FROM answers a LEFT JOIN caregivers c ON c.id = a.caregiver_id ORDER BY a.id"
     )
     return [
         AnswerRow(
@@ -164,6 +173,7 @@ async def answer_rows(tx: Tx) -> list[AnswerRow]:
             is_correction=bool(r["is_correction"]),
             superseded=bool(r["superseded"]),
             source=r["source"],
+            caregiver=None if r["caregiver"] is None else int(r["caregiver"]),
         )
         for r in rows
     ]

@@ -37,7 +37,7 @@ def instance_from(row: aiosqlite.Row) -> Instance:
         correcting_item=row["correcting_item"],
         selection=tuple(json.loads(row["selection"])) if row["selection"] is not None else None,
         questionnaire_hash=row["questionnaire_hash"],
-        held_by=row["held_by"] if "held_by" in row.keys() else None,
+        held_by=row["held_by"],
     )
 
 

@@ -134,7 +134,11 @@ async def _press(update: Update, context: BotContext, caregiver: Caregiver) -> N
     query = update.callback_query
     assert query is not None
     services = context.services
-    answer, toggle, back = parse_press(ANSWER, query.data), parse_press(TOGGLE, query.data), parse_press(BACK, query.data)
+    answer, toggle, back = (
+        parse_press(ANSWER, query.data),
+        parse_press(TOGGLE, query.data),
+        parse_press(BACK, query.data),
+    )
     if answer is not None:
         submission = await caregivers.submit(
             services,
@@ -267,7 +271,11 @@ async def _message(update: Update, context: BotContext, caregiver: Caregiver) ->
     if message.text is not None and message.forward_origin is None:
         holder_prompt = await caregivers.open_prompt(services, caregiver)
         prompt = holder_prompt[1]
-        if prompt is not None and prompt.instance.held_by == caregiver.holder and prompt.item.type in ("number", "text"):
+        if (
+            prompt is not None
+            and prompt.instance.held_by == caregiver.holder
+            and prompt.item.type in ("number", "text")
+        ):
             submission = await caregivers.submit(
                 services,
                 telegram_user_id=user.id,
@@ -305,7 +313,9 @@ async def _message(update: Update, context: BotContext, caregiver: Caregiver) ->
     await message.reply_text(message_received_text(services.sites.get(received.patient.site_code), local_now))
 
 
-async def _tell_patient(context: BotContext, patient: object, ended: list[Caregiver], *, by_team: bool, by_self: bool = False) -> None:
+async def _tell_patient(
+    context: BotContext, patient: object, ended: list[Caregiver], *, by_team: bool, by_self: bool = False
+) -> None:
     """The patient hears that a caregiver's role ended (unless they ended it themselves or no longer take part)."""
     from bot.domain.models import Patient
     from bot.storage import patients as patient_repo
@@ -355,7 +365,9 @@ async def patient_ends(update: Update, context: BotContext) -> None:
         await message.reply_text(_("You have no caregiver in this follow-up."))
         return
     await message.reply_text(
-        _("Done: your caregiver can no longer answer for you and will receive no more messages. Your care team has been told.")
+        _(
+            "Done: your caregiver can no longer answer for you and will receive no more messages. Your care team has been told."
+        )
     )
     await _tell_caregivers(
         context,
@@ -408,6 +420,8 @@ async def team_ends(call: ClinicianCall) -> None:
         )
     )
     await _tell_caregivers(
-        call.context, ended, _("The care team has ended your role as a caregiver in this follow-up. You will receive no more messages.")
+        call.context,
+        ended,
+        _("The care team has ended your role as a caregiver in this follow-up. You will receive no more messages."),
     )
     await _tell_patient(call.context, patient, ended, by_team=True)
