@@ -115,6 +115,9 @@ async def test_a_caregiver_is_enrolled_by_the_team_consents_and_the_patient_is_t
     # No Telegram identity in the group's messages or the exports.
     assert rows(bench, "SELECT telegram_user_id FROM caregivers WHERE number = 1") == [(3651,)]
     assert all("3651" not in (m.text or "") for m in bench.group_messages())
+    await bench.clinician_says("/patient P-CG1")
+    caption = bench.group_messages()[-1].caption or ""
+    assert "Aidants : aidant 1 (actif depuis 01/03/2027), aidant 2 (pas encore inscrit)" in caption, caption
 
 
 async def test_the_patient_misses_day_30_the_caregiver_answers_and_the_report_counts_it_from_a_caregiver(

@@ -1,4 +1,4 @@
-"""What a caregiver is told (issue 36): the information and consent text, and the advice after a red flag they
+"""What a caregiver is told (issue 36): help, and the advice after a red flag they
 reported, addressed to them about their relative ("call 15 for your relative").
 
 Why separate wording: the patient's advice says "you" to the patient ("call 15 now", "do not take another dose");
@@ -14,7 +14,7 @@ from bot.delivery.advice_text import callback_promise, reading_time
 from bot.domain.sites import Site
 from bot.i18n import _
 
-__all__ = ["caregiver_advice_text", "caregiver_information_text", "caregiver_help_text", "caregiver_instruction"]
+__all__ = ["caregiver_advice_text", "caregiver_help_text"]
 
 
 def _numbers(site: Site | None) -> str:
@@ -27,25 +27,6 @@ def _numbers(site: Site | None) -> str:
         + _(
             "Radiotherapy department: {day} (working hours). At night, at weekends and on public holidays: {on_call}."
         ).format(day=site.daytime_phone, on_call=site.on_call_phone)
-    )
-
-
-def caregiver_instruction() -> str:
-    """The line above the questions a caregiver answers: whose answers these are."""
-    return _("Answer as your relative would answer, about how they feel, not about how you see it.")
-
-
-def caregiver_information_text(study_id_hidden: bool = True) -> str:
-    """What the caregiver reads before joining; kept, as shown, with the time of their consent."""
-    return _(
-        "Welcome. Your relative takes part in a follow-up by their radiotherapy care team, with short "
-        "questionnaires. They asked that you may help them.\n\n"
-        "What you may do: when your relative is too tired to answer, answer their questionnaire for them "
-        "(send /repondre), and write to the care team.\n"
-        "Your answers are always labelled as given by a caregiver, for the team and for the study.\n"
-        "Your relative, or the care team, can end your role at any time; you can too, with /stop.\n\n"
-        "Important: this service is not watched around the clock and it is not an emergency service. In an "
-        "emergency, call 15 (SAMU) or 112; deaf or hard of hearing: SMS to 114."
     )
 
 

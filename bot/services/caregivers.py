@@ -20,11 +20,12 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Literal
 
-from bot.delivery.caregiver_text import caregiver_information_text, caregiver_instruction
+from bot.clock import Clock
 from bot.domain.enrolment import INVITATION_VALIDITY_DAYS
 from bot.domain.models import Instance, Patient
 from bot.domain.prompt import Prompt
 from bot.domain.questionnaire import Value
+from bot.i18n import _
 from bot.services import answering
 from bot.services.answering import Submission
 from bot.services.container import Services
@@ -32,10 +33,12 @@ from bot.storage import audit, instances, joining, patients
 from bot.storage import caregivers as repo
 from bot.storage.caregivers import CAREGIVER_LIMIT, Caregiver
 from bot.storage.inbox import settle_current_update
-from bot.storage.store import Tx
+from bot.storage.store import Store, Tx
 
 __all__ = [
     "CODE_PREFIX",
+    "caregiver_information_text",
+    "caregiver_instruction",
     "CaregiverError",
     "CaregiverInvitation",
     "caregiver_prompt",
@@ -57,6 +60,25 @@ LIVE_PATIENT = ("invited", "joined", "active", "paused", "unreachable")
 """Patient statuses for which a caregiver may be invited or keep their role."""
 
 
+def caregiver_instruction() -> str:
+    """The line above the questions a caregiver answers: whose answers these are."""
+    return _("Answer as your relative would answer, about how they feel, not about how you see it.")
+
+
+def caregiver_information_text() -> str:
+    """What the caregiver reads before joining; kept, as shown, with the time of their consent."""
+    return _(
+        "Welcome. Your relative takes part in a follow-up by their radiotherapy care team, with short "
+        "questionnaires. They asked that you may help them.\n\n"
+        "What you may do: when your relative is too tired to answer, answer their questionnaire for them "
+        "(send /repondre), and write to the care team.\n"
+        "Your answers are always labelled as given by a caregiver, for the team and for the study.\n"
+        "Your relative, or the care team, can end your role at any time; you can too, with /stop.\n\n"
+        "Important: this service is not watched around the clock and it is not an emergency service. In an "
+        "emergency, call 15 (SAMU) or 112; deaf or hard of hearing: SMS to 114."
+    )
+
+
 class CaregiverError(ValueError):
     """A refused caregiver command, with a French message for the team."""
 
@@ -69,14 +91,12 @@ class CaregiverInvitation:
     expires_at: datetime
 
 
-async def invite(services: Services, study_id: str, *, actor: str) -> CaregiverInvitation:
+async def invite(store: Store, clock: Clock, study_id: str, *, actor: str) -> CaregiverInvitation:
     """Create a one-time caregiver invitation for the patient (at most `CAREGIVER_LIMIT` live caregivers)."""
-    from bot.i18n import _
-
-    now = services.clock.now()
+    now = clock.now()
     code = CODE_PREFIX + secrets.token_urlsafe(16)
     expires_at = now + timedelta(days=INVITATION_VALIDITY_DAYS)
-    async with services.store.transaction() as tx:
+    async with store.transaction() as tx:
         patient = await patients.find_by_study_id(tx, study_id)
         if patient is None:
             raise CaregiverError(_("Unknown study id: {study_id}.").format(study_id=study_id))
@@ -402,14 +422,7 @@ async def offer_due(services: Services) -> list[tuple[int, Prompt, Caregiver]]:
     now = services.clock.now()
     offers: list[tuple[int, Prompt, Caregiver]] = []
     async with services.store.transaction() as tx:
-        rows = await tx.fetchall(
-            "SELECT DISTINCT i.* FROM instances i JOIN caregivers c ON c.patient_id = i.patient_id"
-            " JOIN patients p ON p.id = i.patient_id"
-            " WHERE i.status = 'open' AND i.held_by IS NULL AND c.status = 'active' AND p.status = 'active'"
-            " AND NOT EXISTS (SELECT 1 FROM caregiver_offers o WHERE o.instance_id = i.id)"
-        )
-        for row in rows:
-            instance = instances.instance_from(row)
+        for instance in await repo.offer_candidates(tx):
             delay = offer_delay(services, instance)
             if delay is None or instance.sent_at is None or now < instance.sent_at + delay.after_sent:
                 continue
@@ -466,3 +479,25 @@ async def find_live(services: Services, telegram_user_id: int) -> Caregiver | No
     """One statement, on every private update (the router): the caregiver role of this account, if any."""
     async with services.store.read_one() as tx:
         return await repo.find_by_user(tx, telegram_user_id)
+
+
+async def team_summary(services: Services, patient: Patient) -> str | None:
+    """The line /patient shows about caregivers (issue 36), or None when the patient never had one."""
+    async with services.store.read() as tx:
+        every = await repo.for_patient(tx, patient.id, live_only=False)
+        answered = await repo.completed_by_caregivers(tx, patient.id)
+    if not every:
+        return None
+    tz = services.settings.timezone
+    live = [
+        _("caregiver {number} (active since {day})").format(
+            number=c.number, day=c.consented_at.astimezone(tz).strftime("%d/%m/%Y")
+        )
+        if c.status == "active" and c.consented_at is not None
+        else _("caregiver {number} (not yet joined)").format(number=c.number)
+        for c in every
+        if c.status != "ended"
+    ]
+    return _("Caregivers: {live}; questionnaires answered by a caregiver: {answered}").format(
+        live=", ".join(live) if live else _("none now"), answered=answered
+    )

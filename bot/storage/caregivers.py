@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from bot.clock import parse_utc, utc_iso
+from bot.domain.models import Instance
 from bot.storage.patients import hash_code
 from bot.storage.store import Tx
 
@@ -30,7 +31,7 @@ __all__ = [
     "live_count",
     "next_number",
     "record_offer",
-    "offered",
+    "offer_candidates",
 ]
 
 CAREGIVER_LIMIT = 2
@@ -171,11 +172,23 @@ async def record_offer(tx: Tx, instance_id: int, now: datetime) -> bool:
     )
 
 
-async def offered(tx: Tx, instance_ids: list[int]) -> set[int]:
-    if not instance_ids:
-        return set()
-    marks = ", ".join("?" for _ in instance_ids)
+async def offer_candidates(tx: Tx) -> list[Instance]:
+    """Open questionnaires nobody has started, of active patients with an active caregiver, not yet offered."""
+    from bot.storage.instances import instance_from
+
     rows = await tx.fetchall(
-        f"SELECT instance_id FROM caregiver_offers WHERE instance_id IN ({marks})", tuple(instance_ids)
+        "SELECT i.* FROM instances i JOIN patients p ON p.id = i.patient_id"
+        " WHERE i.status = 'open' AND i.held_by IS NULL AND p.status = 'active'"
+        " AND EXISTS (SELECT 1 FROM caregivers c WHERE c.patient_id = i.patient_id AND c.status = 'active')"
+        " AND NOT EXISTS (SELECT 1 FROM caregiver_offers o WHERE o.instance_id = i.id) ORDER BY i.id"
     )
-    return {int(r["instance_id"]) for r in rows}
+    return [instance_from(r) for r in rows]
+
+
+async def completed_by_caregivers(tx: Tx, patient_id: int) -> int:
+    """Completed questionnaires of the patient that a caregiver answered (held, issue 36): for /patient."""
+    row = await tx.fetchone(
+        "SELECT COUNT(*) AS n FROM instances WHERE patient_id = ? AND status = 'completed' AND held_by LIKE 'caregiver:%'",
+        (patient_id,),
+    )
+    return int(row["n"]) if row is not None else 0

@@ -15,11 +15,12 @@ from telegram.ext import ApplicationHandlerStop
 
 from bot.delivery import patient_notices, worker
 from bot.delivery.advice_text import message_received_text
-from bot.delivery.caregiver_text import caregiver_help_text, caregiver_information_text, caregiver_instruction
+from bot.delivery.caregiver_text import caregiver_help_text
 from bot.domain import engine
 from bot.i18n import _
 from bot.services import caregivers, patient_messages
 from bot.services.answering import Submission
+from bot.services.caregivers import caregiver_information_text, caregiver_instruction
 from bot.storage.caregivers import Caregiver
 from bot.telegram.context import BotContext
 from bot.telegram.handlers.clinician import ClinicianCall, clinician_command
@@ -383,7 +384,7 @@ async def invite(call: ClinicianCall) -> None:
         await call.reply(_("Usage: /aidant <study_id>"))
         return
     try:
-        invitation = await caregivers.invite(call.services, call.args[0], actor=call.actor)
+        invitation = await caregivers.invite(call.services.store, call.services.clock, call.args[0], actor=call.actor)
     except caregivers.CaregiverError as exc:
         await call.reply(str(exc))
         return

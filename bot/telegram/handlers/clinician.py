@@ -276,6 +276,11 @@ async def show_patient(call: ClinicianCall) -> None:
         summary += "\n" + _("Side effects in the last questionnaire: {effects}").format(
             effects="; ".join(row.side_effects)
         )
+    from bot.services.caregivers import team_summary  # issue 36: who may answer for the patient
+
+    caregivers_line = await team_summary(call.services, p)
+    if caregivers_line:
+        summary += "\n" + caregivers_line
     messages = _recent_messages(context, row.recent_messages)
     if messages and len(summary) + len(messages) + 1 <= CAPTION_LIMIT:
         summary, messages = f"{summary}\n{messages}", ""
