@@ -250,7 +250,15 @@ async def test_a_red_flag_from_the_caregiver_alerts_the_team_and_advises_the_car
     await bench.tick()
     words = [m.text or "" for m in bench.group_messages() if "ne sent plus ses jambes" in (m.text or "")]
     assert words and "aidant 1" in words[0]
-    assert rows(bench, "SELECT COUNT(*) FROM patient_messages") == [(1,)]
+    assert rows(bench, "SELECT COUNT(*) FROM patient_messages WHERE caregiver_id IS NOT NULL") == [(1,)]
+    assert bench.services is not None
+    dataset = await load_dataset(bench.services.store)
+    assert [m.respondent for m in dataset.messages] == ["caregiver:1"]
+    bundle = build_bundle(dataset, bench.services.questionnaires, bench.services.clock.now(), bench.services.schedule)
+    validate_bundle(bundle)  # the Communication's sender is the caregiver's RelatedPerson, in the bundle
+    (message,) = [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Communication"]
+    related = {e["fullUrl"] for e in bundle["entry"] if e["resource"]["resourceType"] == "RelatedPerson"}
+    assert message["sender"]["reference"] in related and "3655" not in str(bundle)
     assert sum("pour votre proche" in t for t in bench.texts(3655)) >= 2
 
 

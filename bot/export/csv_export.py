@@ -494,12 +494,14 @@ MESSAGE_COLUMNS: Final[tuple[str, ...]] = (
     "instance",
     "timepoint",
     "alert",
+    "respondent",
 )
 """The patients' own messages (issue 39, item 2): one line per row of `patient_messages` (append-only), oldest
 first. `message` is the row id; `received_at` and `telegram_date` are UTC; `kind` text, voice, audio, photo,
 video, document, sticker or other; `text` the text or a media's caption (empty for a media without one: the media
 itself stays in Telegram, copied to the team when it arrived); `flags` the red-flag categories the screen found,
-joined with ";"; `instance`/`timepoint` the questionnaire open when it arrived; `alert` the alert it raised. No
+joined with ";"; `instance`/`timepoint` the questionnaire open when it arrived; `alert` the alert it raised;
+`respondent` who wrote it: "patient" or "caregiver:<number>" (issue 36). No
 Telegram identity (chat or message id) is written. Text cells go through `bot.export.cells.safe_cell`, as in the
 other CSV files: patient free text is where a formula would come from."""
 
@@ -530,6 +532,7 @@ def message_rows(dataset: Dataset) -> Iterator[tuple[str, ...]]:
                 m.instance_id,
                 inst.timepoint if inst else None,
                 m.alert_id,
+                m.respondent,
             )
         )
 

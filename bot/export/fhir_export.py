@@ -319,6 +319,11 @@ def related_person_resource(patient: Patient, number: int) -> dict[str, Any]:
 def communication_resource(patient: Patient, message: MessageRow) -> dict[str, Any]:
     """The Communication of one message the patient wrote outside an answer (see the module docstring)."""
     who = {"identifier": {"system": STUDY_ID_SYSTEM, "value": patient.study_id}}
+    sender = (
+        who
+        if message.caregiver is None  # issue 36: a caregiver's message is sent by them, about the patient
+        else {"reference": _full_url("RelatedPerson", f"{patient.study_id}#{message.caregiver}")}
+    )
     payload: list[dict[str, Any]] = []
     if message.kind != "text":
         payload.append({"contentAttachment": {"title": message.kind}})
@@ -330,7 +335,7 @@ def communication_resource(patient: Patient, message: MessageRow) -> dict[str, A
         "identifier": [{"system": MESSAGE_SYSTEM, "value": f"{patient.study_id}/{message.id}"}],
         "status": "completed",
         "subject": who,
-        "sender": who,
+        "sender": sender,
         "received": message.received_at,
     }
     if message.telegram_date:
@@ -428,6 +433,12 @@ def build_bundle(
         for m in dataset.messages
         if m.patient_id in by_id
     ]
+    for m in dataset.messages:  # the RelatedPerson a caregiver's message names as sender is in the bundle
+        if m.patient_id in by_id and m.caregiver is not None:
+            url = _full_url("RelatedPerson", f"{by_id[m.patient_id].study_id}#{m.caregiver}")
+            related.setdefault(
+                url, {"fullUrl": url, "resource": related_person_resource(by_id[m.patient_id], m.caregiver)}
+            )
     return {
         "resourceType": "Bundle",
         "type": "collection",

@@ -231,6 +231,7 @@ async def receive(
             flags=[flag.category for flag in flags],
             alert_id=alert_id,
             post_id=post_id,
+            caregiver_id=caregiver.id if caregiver is not None else None,
         )
         if kind != "text" and outcome != "kept":
             # Under its own alert, or under the post that carries its words; retried like an alert (issue 39).
@@ -248,7 +249,7 @@ async def receive(
         await audit.record(
             tx,
             at=now,
-            actor=f"patient:{patient.study_id}" if caregiver is None else f"caregiver:{patient.study_id}#{caregiver.number}",
+            actor=f"caregiver:{patient.study_id}#{caregiver.number}" if caregiver else f"patient:{patient.study_id}",
             action="message",
             patient_id=patient.id,
             entity="patient_message",

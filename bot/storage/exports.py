@@ -104,6 +104,12 @@ class MessageRow:
     flags: tuple[str, ...]
     """The red-flag categories the screen found in the text."""
     alert_id: int | None
+    caregiver: int | None = None
+    """The number of the caregiver who wrote it (issue 36), None for the patient."""
+
+    @property
+    def respondent(self) -> str:
+        return "patient" if self.caregiver is None else f"caregiver:{self.caregiver}"
 
 
 def _flags(raw: object) -> tuple[str, ...]:
@@ -114,18 +120,22 @@ def _flags(raw: object) -> tuple[str, ...]:
     return tuple(str(v) for v in value) if isinstance(value, list) else ()
 
 
-_MESSAGE_COLUMNS = "id, patient_id, instance_id, kind, text, telegram_date, received_at, flags, alert_id"
+_MESSAGE_COLUMNS = (
+    "m.id, m.patient_id, m.instance_id, m.kind, m.text, m.telegram_date, m.received_at, m.flags, m.alert_id,"
+    " c.number AS caregiver"
+)
+_MESSAGES = "patient_messages m LEFT JOIN caregivers c ON c.id = m.caregiver_id"
 
 
 async def message_rows(tx: Tx) -> list[MessageRow]:
     """Every patient's own messages, in storage order (for the exports)."""
-    return [_message(r) for r in await tx.fetchall(f"SELECT {_MESSAGE_COLUMNS} FROM patient_messages ORDER BY id")]
+    return [_message(r) for r in await tx.fetchall(f"SELECT {_MESSAGE_COLUMNS} FROM {_MESSAGES} ORDER BY m.id")]
 
 
 async def last_messages(tx: Tx, patient_id: int, count: int) -> list[MessageRow]:
     """The patient's last `count` messages, oldest first (the clinicians' /patient overview)."""
     rows = await tx.fetchall(
-        f"SELECT {_MESSAGE_COLUMNS} FROM patient_messages WHERE patient_id = ? ORDER BY id DESC LIMIT ?",
+        f"SELECT {_MESSAGE_COLUMNS} FROM {_MESSAGES} WHERE m.patient_id = ? ORDER BY m.id DESC LIMIT ?",
         (patient_id, count),
     )
     return [_message(r) for r in reversed(rows)]
@@ -142,6 +152,7 @@ def _message(r: Any) -> MessageRow:
         str(r["received_at"]),
         _flags(r["flags"]),
         None if r["alert_id"] is None else int(r["alert_id"]),
+        None if r["caregiver"] is None else int(r["caregiver"]),
     )
 
 

@@ -320,6 +320,8 @@ def _recent_messages(context: BotContext, recent: Sequence[MessageRow]) -> str:
             body = body[: MESSAGE_EXCERPT - 1] + "…"
         what = body if m.kind == "text" else f"[{media_label(m.kind)}]" + (f" {body}" if body else "")
         mark = f"🚩 ({', '.join(m.flags)}) " if m.flags else ""
+        if m.caregiver is not None:  # issue 36: written by a caregiver, not by the patient
+            mark += _("(caregiver {number})").format(number=m.caregiver) + " "
         lines.append(f"• {when} {mark}{what}")
     return "\n".join(lines)
 

@@ -38,3 +38,6 @@ CREATE TABLE caregiver_offers (
     offered_at    TEXT NOT NULL
 );
 ALTER TABLE patient_notices ADD COLUMN caregiver_id BIGINT REFERENCES caregivers(id);
+
+-- A message the caregiver wrote to the team (kept with the patient's, labelled: the exports say who wrote it).
+ALTER TABLE patient_messages ADD COLUMN caregiver_id BIGINT REFERENCES caregivers(id);
