@@ -187,6 +187,10 @@ async def test_the_patient_misses_day_30_the_caregiver_answers_and_the_report_co
     assert pooled[("answered_by_caregiver", "evaluable")][5:7] == ("1", "1")
     assert pooled[("missing", "evaluable")][5] == "0"
     assert pooled[("missing", "evaluable_patient_only")][5] == "1"  # without caregivers: day 30 is missing
+    from bot.report.html import render_html
+
+    page = render_html(summaries(members, plan), plan, "", generated=services.clock.now(), table="fr_sor")
+    assert "Answers from caregivers at D30" in page
 
 
 async def test_two_people_cannot_answer_one_questionnaire(bench: Bench) -> None:
