@@ -11,7 +11,7 @@ import logging
 
 from bot.domain.schedule import is_quiet
 from bot.i18n import _
-from bot.messenger import Messenger, TryLater
+from bot.messenger import Messenger, TryLater, Unreachable
 from bot.services import caregivers
 from bot.services.container import Services
 
@@ -34,6 +34,6 @@ async def send_offers(services: Services, messenger: Messenger) -> int:
         try:
             await messenger.send_question(chat_id, prompt, header=offer_header())
             sent += 1
-        except TryLater as exc:
+        except (TryLater, Unreachable) as exc:  # a caregiver who blocked the bot: the patient is not affected
             log.info("caregiver offer not sent: %s", type(exc).__name__)
     return sent
