@@ -300,3 +300,25 @@ async def test_the_team_ends_a_role_and_the_patients_withdrawal_ends_the_others(
     ]
     assert patient.chat_id == 3606
     assert CLINICIAN_CHAT < 0
+
+
+async def test_a_diary_the_patient_has_not_started_is_offered_to_the_caregiver_after_4_hours(bench: Bench) -> None:
+    patient = await bench.join(3607, "P-CG7", RT)
+    await answer_all(bench, patient)
+    await join_caregiver(bench, "P-CG7", 3659)
+    for _ in range(60):  # to the first diary sent to the patient (caregivers.yaml: offered 4 h after)
+        await bench.advance(timedelta(hours=1), step=timedelta(hours=1))
+        sent = rows(bench, "SELECT id FROM instances WHERE questionnaire_id = 'daily' AND status = 'open'")
+        if sent:
+            break
+    else:
+        raise AssertionError("no diary sent")
+    before = len(bench.texts(3659))
+    await bench.advance(timedelta(hours=3), step=timedelta(minutes=30))
+    assert len(bench.texts(3659)) == before  # not yet: the patient may still answer
+    await bench.advance(timedelta(hours=1, minutes=30), step=timedelta(minutes=30))
+    offered = bench.texts(3659)[before:]
+    assert len(offered) == 1 and "pas encore répondu" in offered[0]
+    assert rows(bench, "SELECT instance_id FROM caregiver_offers") == [(sent[0][0],)]
+    await bench.advance(timedelta(hours=2), step=timedelta(minutes=30))
+    assert len(bench.texts(3659)) == before + 1  # offered once
