@@ -1,4 +1,4 @@
-"""Command line: `.venv/bin/python -m bot run | sandbox | enroll | migrate | export | report | backup | demo | simulate |
+"""Command line: `.venv/bin/python -m bot run | sandbox | enroll | caregiver-invite | migrate | export | report | backup | demo | simulate |
 screen | compile-catalog` (`--help` lists every command, export kind and environment variable).
 
 Every expected failure (a bad setting, an impossible path, a corrupt database, bad arguments) ends the process
@@ -98,6 +98,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="<study_id> <YYYY-MM-DD radiotherapy start> [arm=…] [site=…] [fractions=1|5]",
     )
     enroll.add_argument("--bot-username", default="", help="the bot's @username, for the link (required)")
+    caregiver = sub.add_parser(
+        "caregiver-invite", help="invite a caregiver for an enrolled patient and print the one-time link (issue 36)"
+    )
+    caregiver.add_argument("study_id", help="the patient's study id")
+    caregiver.add_argument("--bot-username", default="", help="the bot's @username, for the link (required)")
     sub.add_parser("migrate", help="apply database migrations (BOT_DATABASE) and exit")
     from bot.export.cli import add_commands as add_export_commands
 
@@ -223,6 +228,8 @@ def _dispatch(args: argparse.Namespace) -> int:
             return _run_sandbox(settings, port=args.port)
         elif args.command == "enroll":
             return _enroll(settings, args.args, args.bot_username)
+        elif args.command == "caregiver-invite":
+            return _caregiver_invite(settings, args.study_id, args.bot_username)
         elif args.command == "migrate":
             asyncio.run(_migrate(settings))
         elif args.command in ("export", "report"):
@@ -360,6 +367,37 @@ async def _enroll_and_print(
         with source_language():  # a refusal ("already enrolled") is for the operator, in English
             invitation = await enroll(store, clock, request, actor="cli", known_sites=known_sites)
     except EnrolmentError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    finally:
+        await store.close()
+    print(f"https://t.me/{username}?start={invitation.code}")
+    return 0
+
+
+def _caregiver_invite(settings: Settings, study_id: str, bot_username: str) -> int:
+    """Invite a caregiver of an enrolled patient (at most two at a time) and print the one-time link."""
+    username = bot_username.removeprefix("@")
+    if not BOT_USERNAME.fullmatch(username):
+        print(
+            "caregiver-invite needs --bot-username (the bot's username given by @BotFather, 5 to 32 letters, digits "
+            "or _) to print the invitation link.",
+            file=sys.stderr,
+        )
+        return 2
+    return asyncio.run(_caregiver_invite_and_print(settings, study_id, username))
+
+
+async def _caregiver_invite_and_print(settings: Settings, study_id: str, username: str) -> int:
+    from bot.services.caregivers import CaregiverError, invite
+    from bot.storage.engines import open_store
+
+    clock = SystemClock()
+    store = await open_store(settings.bot_database, clock)
+    try:
+        with source_language():  # a refusal is for the operator, in English
+            invitation = await invite(store, clock, study_id, actor="cli")
+    except CaregiverError as exc:
         print(exc, file=sys.stderr)
         return 2
     finally:

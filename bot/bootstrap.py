@@ -93,6 +93,9 @@ async def periodic_work(services: Services, messenger: Messenger) -> dispatcher.
     """Everything that runs on the clock, in order: the schedule (send, remind, close windows), housekeeping,
     then the clinicians' side (alert delivery, the digest). The tick job, the sandbox and the test bench run this."""
     report = await dispatcher.tick(services, messenger)
+    from bot.delivery.caregiver_offers import send_offers  # issue 36: after the reminders it depends on
+
+    await send_offers(services, messenger)
     await housekeeping.prune_if_due(services)
     await clinician_work(services, messenger)
     return report

@@ -154,6 +154,12 @@ def alert_text(
         lines.append(_("Received: {when}").format(when=local_time))
     if payload.get("previous_alert"):
         lines.append(_("After the alert: {title}").format(title=payload["previous_alert"]))
+    if payload.get("respondent") == "caregiver":  # issue 36: the team knows who answered or wrote
+        lines.append(
+            _("Answer from the caregiver (caregiver {number}), not from the patient").format(
+                number=payload.get("caregiver", "?")
+            )
+        )
     words = patient_words(payload)
     if words:
         lines.append(words)

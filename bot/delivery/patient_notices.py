@@ -28,6 +28,10 @@ log = logging.getLogger(__name__)
 def notice_text(services: Services, notice: notices.DueNotice) -> str:
     """The advice as true at the moment it is sent (working hours, weekend, public holiday), with the site's numbers."""
     local_now = services.clock.now().astimezone(services.settings.timezone)
+    if notice.caregiver:  # issue 36: the caregiver reported it, the caregiver is told what to do for the patient
+        from bot.delivery.caregiver_text import caregiver_advice_text
+
+        return caregiver_advice_text(notice.advice, services.sites.get(notice.site_code), local_now)
     if notice.advice == UNACKNOWLEDGED:  # step 2 of an urgent alert's ladder (issue 32)
         return unacknowledged_patient_text(services.sites.get(notice.site_code))
     return advice_text(
@@ -78,8 +82,9 @@ async def send_notices(
 
     async def unreachable(notice: notices.DueNotice) -> None:
         # the patient blocked the bot: marked unreachable (the team is told); the advice waits, and goes out if
-        # they come back within its 24 hours
-        await mark_unreachable(services, notice.patient_id)
+        # they come back within its 24 hours. A caregiver who blocked the bot does not make the patient unreachable.
+        if not notice.caregiver:
+            await mark_unreachable(services, notice.patient_id)
 
     outbox = Outbox[notices.DueNotice](
         name="patient notice",

@@ -63,3 +63,5 @@ class Instance:
     selection: tuple[str, ...] | None
     questionnaire_hash: str | None = None
     """Hash of the questionnaire as sent (`questionnaire.content_hash`); None until sent (or sent before 0007)."""
+    held_by: str | None = None
+    """Who started answering it and holds it (issue 36): "patient", "caregiver:<id>", or None before any answer."""

@@ -242,6 +242,9 @@ class Item(BaseModel):
     """The French question. For scale items the anchors are in the text (0 = …, 10 = …)."""
     short: str | None = Field(default=None, min_length=1, max_length=SHORT_MAX_LENGTH)
     """Short French label for the end-of-questionnaire summary."""
+    text_proxy: str | None = Field(default=None, min_length=1)
+    """The question as a caregiver reads it, about "votre proche" (issue 36); None: the patient's wording, under the
+    instruction to answer as the patient would."""
     choices: tuple[Choice, ...] | None = None
     min: float | None = None
     max: float | None = None
@@ -520,9 +523,11 @@ def load_questionnaires(*directories: str | Path) -> dict[str, Questionnaire]:
 def canonical_text(questionnaire: Questionnaire) -> str:
     """The questionnaire as data (wording, choices, conditions, limits), as canonical JSON: what the patient was
     shown, independent of YAML formatting and comments."""
-    return json.dumps(
-        questionnaire.model_dump(mode="json", by_alias=True), ensure_ascii=False, sort_keys=True, separators=(",", ":")
-    )
+    data = questionnaire.model_dump(mode="json", by_alias=True)
+    for item in data.get("items", ()):  # issue 36: an item without a caregiver's wording hashes as before
+        if item.get("text_proxy") is None:
+            item.pop("text_proxy", None)
+    return json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
 def content_hash(questionnaire: Questionnaire) -> str:

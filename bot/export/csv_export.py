@@ -14,8 +14,10 @@ Every instance (sent or not, answered or not) also has four rows with `derivatio
 (completed / partial / missed / withdrawn / deceased / cancelled / in_progress / planned, `export_status`), `instance_due`,
 `instance_sent` and `instance_closed` (UTC times in `value`), so a missed questionnaire is a row, not an absence.
 
-`source` says who gave the answer: "patient" (their own chat) or "phone" (a research nurse entering it from the
-clinicians' group, /saisie). `flags` lists data-quality flags joined with ";" (`bot.export.flags`): "after_rt_start"
+`source` says through which channel the answer came: "patient" (a chat of the follow-up) or "phone" (a research
+nurse entering it from the clinicians' group, /saisie). `respondent` (issue 36) says who answered: "patient", or
+"caregiver:<number>" (a relative answering as the patient would, docs/clinical/caregivers.md; never their Telegram
+identity); empty on derived rows. `flags` lists data-quality flags joined with ";" (`bot.export.flags`): "after_rt_start"
 on a baseline answer given after the first fraction started, "enrolled_after_rt_start" on every row of a patient
 enrolled after it. On an OMED row: "carried_forward" when the regimen came from an earlier questionnaire ("same
 as last time": the last complete regimen), "clinician_regimen" when the regimen was recorded by a clinician
@@ -106,6 +108,7 @@ CSV_COLUMNS: Final[tuple[str, ...]] = (
     "source",
     "flags",
     "stamp",
+    "respondent",
 )
 OMED_ITEM: Final[str] = "omed_mg"
 """Item id of the derived OMED rows (mg/day)."""
@@ -180,6 +183,7 @@ def _answer_line(patient: Patient, inst: Instance, row: AnswerRow, spec: Schedul
         row.source,
         FLAG_SEPARATOR.join(answer_flags(spec, patient, inst, row.answered_at)),
         "",
+        row.respondent,
     )
 
 
@@ -203,6 +207,7 @@ def _scan_line(patient: Patient, inst: Instance, row: AnswerRow, scan: Scan) -> 
         row.source,
         "",
         f"bdpm={scan.bdpm_date or ''}",
+        row.respondent,
     )
 
 
@@ -267,6 +272,7 @@ _VALUE_COLUMN: Final[int] = CSV_COLUMNS.index("value")
 def _safe_labels(*cells: str) -> tuple[str, ...]:
     """Neutralise every text column (a site code may start with "-"); the value column is already safe, and
     neutralising it again would quote a negative number."""
+    cells = cells + ("",) * (len(CSV_COLUMNS) - len(cells))  # derived rows: no respondent of their own
     return tuple(cell if i == _VALUE_COLUMN else safe_text(cell) for i, cell in enumerate(cells))
 
 
@@ -488,12 +494,14 @@ MESSAGE_COLUMNS: Final[tuple[str, ...]] = (
     "instance",
     "timepoint",
     "alert",
+    "respondent",
 )
 """The patients' own messages (issue 39, item 2): one line per row of `patient_messages` (append-only), oldest
 first. `message` is the row id; `received_at` and `telegram_date` are UTC; `kind` text, voice, audio, photo,
 video, document, sticker or other; `text` the text or a media's caption (empty for a media without one: the media
 itself stays in Telegram, copied to the team when it arrived); `flags` the red-flag categories the screen found,
-joined with ";"; `instance`/`timepoint` the questionnaire open when it arrived; `alert` the alert it raised. No
+joined with ";"; `instance`/`timepoint` the questionnaire open when it arrived; `alert` the alert it raised;
+`respondent` who wrote it: "patient" or "caregiver:<number>" (issue 36). No
 Telegram identity (chat or message id) is written. Text cells go through `bot.export.cells.safe_cell`, as in the
 other CSV files: patient free text is where a formula would come from."""
 
@@ -524,6 +532,7 @@ def message_rows(dataset: Dataset) -> Iterator[tuple[str, ...]]:
                 m.instance_id,
                 inst.timepoint if inst else None,
                 m.alert_id,
+                m.respondent,
             )
         )
 

@@ -15,7 +15,8 @@ answer is an answer without a value carrying the data-absent-reason extension (a
 Who answered and data-quality flags, as documented extensions (our own URLs, `urn:spinal-pro-bot:fhir:*`):
 `EXT_ANSWER_SOURCE` (valueCode "patient" or "phone") on each response item, the source of its current answer;
 `EXT_FLAG` (valueCode "after_rt_start" / "enrolled_after_rt_start", see `bot.export.flags`) on the response, once
-per flag, when one of its current answers carries it.
+per flag, when one of its current answers carries it. A response a caregiver gave (issue 36) has `author` and
+`source` pointing to a `RelatedPerson` (identifier `CAREGIVER_SYSTEM` "<study id>#<number>", `patient` the study id).
 
 The patients' own messages (texts, voice notes, photos…, table patient_messages) are `Communication` resources
 (issue 39, item 2): status "completed", `subject` and `sender` the patient's study id, `sent` the time Telegram
@@ -91,6 +92,9 @@ EXT_FLAG: Final[str] = "urn:spinal-pro-bot:fhir:data-flag"
 """Extension on a response: a data-quality flag of its answers (`bot.export.flags`)."""
 EXT_RED_FLAG: Final[str] = "urn:spinal-pro-bot:fhir:red-flag"
 """Extension on a Communication (a patient's message): a red-flag category the screen found in its text."""
+CAREGIVER_SYSTEM: Final[str] = "urn:spinal-pro-bot:caregiver"
+"""Identifier system of a caregiver's RelatedPerson (issue 36): value "<study id>#<caregiver number>", never their
+Telegram identity."""
 MESSAGE_SYSTEM: Final[str] = "urn:spinal-pro-bot:patient-message"
 """Identifier system of a Communication: value "<study id>/<message row id>"."""
 CIP_SYSTEM: Final[str] = "https://smt.esante.gouv.fr/terminologie-cip_ucd"
@@ -300,9 +304,26 @@ def medication_resource(scan: Scan, questionnaire_id: str, item: Item | None) ->
     return resource
 
 
+def related_person_resource(patient: Patient, number: int) -> dict[str, Any]:
+    """The caregiver who answered for the patient (issue 36), named by the patient's study id and their number."""
+    return {
+        "resourceType": "RelatedPerson",
+        "id": _fhir_id(f"rp-{patient.study_id}-{number}"),
+        "identifier": [{"system": CAREGIVER_SYSTEM, "value": f"{patient.study_id}#{number}"}],
+        "active": True,
+        "patient": {"identifier": {"system": STUDY_ID_SYSTEM, "value": patient.study_id}},
+        "relationship": [{"text": "aidant"}],
+    }
+
+
 def communication_resource(patient: Patient, message: MessageRow) -> dict[str, Any]:
     """The Communication of one message the patient wrote outside an answer (see the module docstring)."""
     who = {"identifier": {"system": STUDY_ID_SYSTEM, "value": patient.study_id}}
+    sender = (
+        who
+        if message.caregiver is None  # issue 36: a caregiver's message is sent by them, about the patient
+        else {"reference": _full_url("RelatedPerson", f"{patient.study_id}#{message.caregiver}")}
+    )
     payload: list[dict[str, Any]] = []
     if message.kind != "text":
         payload.append({"contentAttachment": {"title": message.kind}})
@@ -314,7 +335,7 @@ def communication_resource(patient: Patient, message: MessageRow) -> dict[str, A
         "identifier": [{"system": MESSAGE_SYSTEM, "value": f"{patient.study_id}/{message.id}"}],
         "status": "completed",
         "subject": who,
-        "sender": who,
+        "sender": sender,
         "received": message.received_at,
     }
     if message.telegram_date:
@@ -338,6 +359,7 @@ def build_bundle(
     spec = schedule or default_schedule()
     responses: list[dict[str, Any]] = []
     medications: list[dict[str, Any]] = []
+    related: dict[str, dict[str, Any]] = {}
     used: dict[tuple[str, str], Questionnaire] = {}
     for patient in dataset.patients:
         for inst in dataset.instances_of(patient.id):
@@ -391,6 +413,12 @@ def build_bundle(
                 flags=list(flags),
                 medications=linked,
             )
+            caregiver = next((row.caregiver for row in current.values() if row.caregiver is not None), None)
+            if caregiver is not None:  # issue 36: answered by a caregiver: author and source are that RelatedPerson
+                url = _full_url("RelatedPerson", f"{patient.study_id}#{caregiver}")
+                related.setdefault(url, {"fullUrl": url, "resource": related_person_resource(patient, caregiver)})
+                resource["author"] = {"reference": url}
+                resource["source"] = {"reference": url}
             responses.append({"fullUrl": _full_url("QuestionnaireResponse", str(inst.id)), "resource": resource})
     definitions = [
         {
@@ -405,11 +433,17 @@ def build_bundle(
         for m in dataset.messages
         if m.patient_id in by_id
     ]
+    for m in dataset.messages:  # the RelatedPerson a caregiver's message names as sender is in the bundle
+        if m.patient_id in by_id and m.caregiver is not None:
+            url = _full_url("RelatedPerson", f"{by_id[m.patient_id].study_id}#{m.caregiver}")
+            related.setdefault(
+                url, {"fullUrl": url, "resource": related_person_resource(by_id[m.patient_id], m.caregiver)}
+            )
     return {
         "resourceType": "Bundle",
         "type": "collection",
         "timestamp": utc_iso(now),
-        "entry": definitions + responses + medications + communications,
+        "entry": definitions + responses + medications + list(related.values()) + communications,
     }
 
 

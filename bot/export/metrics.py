@@ -126,6 +126,8 @@ class PatientOutcome:
     """(study day, worst pain) of every answered instance, for the plot; the baseline at BASELINE_PLOT_DAY."""
     responses_strict: Mapping[str, PainResponse | None] = field(default_factory=dict)
     """The same with the strict reading (`bot.domain.endpoints.Reading`)."""
+    caregiver_timepoints: frozenset[str] = frozenset()
+    """Follow-up time points whose worst pain a caregiver gave (issue 36: analysed with and without them)."""
 
     @property
     def baseline_omed_missing(self) -> bool:
@@ -163,6 +165,7 @@ def patient_outcome(
 
     responses: dict[str, PainResponse | None] = {}
     responses_strict: dict[str, PainResponse | None] = {}
+    by_caregiver: set[str] = set()
     if evaluable:
         for label in plan.followups:
             category: PainResponse | None = None
@@ -172,6 +175,9 @@ def patient_outcome(
                 pain = _pain(answers.get(PAIN_ITEM), f"{patient.study_id}/{label}")
                 omed = _mg(omeds.get(inst.id))
                 if pain is not None and omed is not None:
+                    row = dataset.current_rows(inst.id).get(PAIN_ITEM)
+                    if row is not None and row.caregiver is not None:
+                        by_caregiver.add(label)
                     category = pain_response(baseline_pain, baseline_omed, pain, omed)
                     strict = pain_response(baseline_pain, baseline_omed, pain, omed, reading="strict")
             responses[label] = category
@@ -215,6 +221,7 @@ def patient_outcome(
         missed=statuses.count("missed"),
         pain_points=tuple(points),
         responses_strict=responses_strict,
+        caregiver_timepoints=frozenset(by_caregiver),
     )
 
 
@@ -249,6 +256,10 @@ class GroupSummary:
     missed: int
     responses_strict: Mapping[str, ResponseSummary] = field(default_factory=dict)
     """`responses` with the strict reading of the consensus."""
+    responses_patient_only: Mapping[str, ResponseSummary] = field(default_factory=dict)
+    """`responses` with every caregiver's answer counted as missing (issue 36: the sensitivity analysis)."""
+    from_caregiver: Mapping[str, int] = field(default_factory=dict)
+    """Follow-up time point → assessed end points a caregiver gave."""
 
     @property
     def closed(self) -> int:
@@ -275,6 +286,18 @@ def summarise_group(arm: str, site: str, members: Sequence[PatientOutcome], plan
         )
         for label in plan.followups
     }
+    responses_patient_only = {
+        label: summarise_responses(
+            [None if label in m.caregiver_timepoints else m.responses.get(label) for m in members if m.evaluable],
+            n_enrolled=len(members),
+            n_not_evaluable=not_evaluable,
+        )
+        for label in plan.followups
+    }
+    from_caregiver = {
+        label: sum(1 for m in members if m.evaluable and label in m.caregiver_timepoints and m.responses.get(label))
+        for label in plan.followups
+    }
     assessable = [m for m in members if m.flare is not None]
     return GroupSummary(
         arm=arm,
@@ -289,6 +312,8 @@ def summarise_group(arm: str, site: str, members: Sequence[PatientOutcome], plan
         completed=sum(m.completed for m in members),
         missed=sum(m.missed for m in members),
         responses_strict=responses_strict,
+        responses_patient_only=responses_patient_only,
+        from_caregiver=from_caregiver,
     )
 
 
@@ -334,6 +359,12 @@ def _row(
 STRICT_SUFFIX: Final[str] = "_strict"
 """Suffix of the `analysis` of rows computed with the strict reading ("itt_strict", "evaluable_strict"); rows
 without it use the project's reading. `trial.yaml` says which is primary (the "primary_reading" row)."""
+
+
+PATIENT_ONLY_SUFFIX: Final[str] = "_patient_only"
+"""Suffix of the `analysis` of rows computed with every caregiver's answer counted as missing (issue 36;
+docs/clinical/caregivers.md): the sensitivity analysis of the proxy reports."""
+PATIENT_ONLY: Final[str] = "evaluable" + PATIENT_ONLY_SUFFIX
 
 
 def comparison_rows(groups: Sequence[GroupSummary], plan: ReportPlan, trial: TrialSpec) -> list[tuple[str, ...]]:
@@ -384,6 +415,15 @@ def report_rows(
             rows.append(_row(g, label, "not_evaluable", "itt", s.n_not_evaluable, s.n_itt))
             rows.append(_row(g, label, "responders", "itt", s.responders, s.n_itt, ci=True))
             rows.append(_row(g, label, "responders", "evaluable", s.responders, s.n_evaluable, ci=True))
+            p = g.responses_patient_only.get(label)
+            if p is not None:  # issue 36: who gave the end point, and the result without the caregivers' answers
+                assessed = s.n_evaluable
+                rows.append(
+                    _row(g, label, "answered_by_caregiver", "evaluable", g.from_caregiver.get(label, 0), assessed)
+                )
+                rows.append(_row(g, label, "missing", PATIENT_ONLY, p.n_missing, p.n_missing + p.n_evaluable))
+                rows.append(_row(g, label, "responders", "itt" + PATIENT_ONLY_SUFFIX, p.responders, p.n_itt, ci=True))
+                rows.append(_row(g, label, "responders", PATIENT_ONLY, p.responders, p.n_evaluable, ci=True))
             t = g.responses_strict.get(label)
             if t is not None:
                 for category in RESPONSE_ORDER:

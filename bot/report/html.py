@@ -124,6 +124,33 @@ def _primary_arms(groups: Sequence[GroupSummary], plan: ReportPlan, trial: Trial
     )
 
 
+def _caregivers(groups: Sequence[GroupSummary], plan: ReportPlan) -> str:
+    """Issue 36: the share of primary end points a caregiver gave, per arm, and the evaluable-only result without
+    them (docs/clinical/caregivers.md); shown only when a caregiver gave one."""
+    pooled = [g for g in groups if g.site == ALL]
+    if plan.primary is None or not any(g.from_caregiver.get(plan.primary, 0) for g in pooled):
+        return ""
+    rows = []
+    for g in pooled:
+        s, p = g.responses.get(plan.primary), g.responses_patient_only.get(plan.primary)
+        if s is None or p is None:
+            continue
+        rows.append(
+            (
+                _arm_name(g.arm),
+                _count(g.from_caregiver.get(plan.primary, 0), s.n_evaluable),
+                _count(s.responders, s.n_evaluable),
+                _count(p.responders, p.n_evaluable),
+            )
+        )
+    return (
+        f"<h2>Answers from caregivers at {escape(plan.primary)}</h2>"
+        "<p>End points a caregiver gave (proxy reports, labelled: FDA PRO guidance 2009), and the evaluable "
+        "analysis with them and without them (counted as missing).</p>"
+        + _table(["Arm", "From a caregiver", "Responders (all answers)", "Responders (patients' own)"], rows)
+    )
+
+
 def _comparison(groups: Sequence[GroupSummary], plan: ReportPlan, trial: TrialSpec | None) -> str:
     """The between-arm difference at the primary time point, both readings (the primary one first), and the trial
     file's margin."""
@@ -236,6 +263,7 @@ def render_html(
 <h1>spinal-pro-bot trial report</h1>
 <p>Generated {escape(utc_iso(generated))} (UTC). OMED conversion table: {escape(table)}.</p>
 {_primary_arms(groups, plan, trial)}
+{_caregivers(groups, plan)}
 {_comparison(groups, plan, trial)}
 <h2>Methods</h2>
 <p class="note">Pain response: International Bone Metastases Consensus (Chow E. et al., Int J Radiat Oncol Biol Phys

@@ -295,13 +295,27 @@ class Sandbox:
         assert services is not None
         async with services.store.read() as tx:
             rows = await sandbox_queries.linked_patients(tx)
+            caregiver_rows = await sandbox_queries.linked_caregivers(tx)
         linked = {r.telegram_user_id: r for r in rows}
+        caregivers = {r.telegram_user_id: r for r in caregiver_rows}  # issue 36: the newest role of each chat wins
         today = self.world.local_now().date()
         result = []
         for chat_id, chat in self.world.standin.world.chats.items():
             if chat.type != "private":
                 continue
             row = linked.get(chat_id)
+            caregiver = caregivers.get(chat_id)
+            if row is None and caregiver is not None:  # a caregiver's phone, beside the patients' (issue 36)
+                result.append(
+                    {
+                        "user_id": chat_id,
+                        "name": f"Aidant {caregiver.number} de {caregiver.study_id}",
+                        "study_id": None,
+                        "status": "caregiver_" + caregiver.status,
+                        "day": None,
+                    }
+                )
+                continue
             result.append(
                 {
                     "user_id": chat_id,
@@ -401,7 +415,7 @@ class Sandbox:
         if not code:
             raise SandboxError("Code d'invitation manquant.")
         study_id = next((i["study_id"] for i in await self._open_invitations() if i["code"] == code), None)
-        name = f"Patient {study_id}" if study_id else None
+        name = f"Patient {study_id}" if study_id else ("Aidant" if code.startswith("aidant_") else None)
         user_id = self.world.new_patient_user(first_name=name)
         await self.world.patient_says(user_id, f"/start {code}")
         return {"ok": True, "user_id": user_id}

@@ -33,13 +33,15 @@ from bot.services.container import Services
 from bot.services.patient_messages import advice_for_flags, severity_for_flags
 from bot.storage import alerts, audit, instances, notices, patients
 from bot.storage.answer_context import AnswerContext, answer_context
+from bot.storage.caregivers import Caregiver, holder_label
 from bot.storage.inbox import settle_current_update
 from bot.storage.store import Tx
 
 ValueFactory = Callable[[Item], Value]
 
 
-SubmissionStatus = Literal["stored", "stale", "invalid", "not_patient", "inactive"]
+SubmissionStatus = Literal["stored", "stale", "invalid", "not_patient", "inactive", "held"]
+"""`held`: someone else (the patient or a caregiver, issue 36) started this questionnaire and holds it."""
 
 
 @dataclass(frozen=True)
@@ -256,6 +258,7 @@ async def store_answer(
     source: str,
     found: AnswerContext | None = None,
     before_commit: Callable[[Tx, Prompt], None] | None = None,
+    caregiver: Caregiver | None = None,
 ) -> Submission:
     """Store one answer to `instance` inside `tx` and commit: the row, its audit entry, alerts, completion.
 
@@ -265,7 +268,14 @@ async def store_answer(
     `found`: what `answer_context` read for this instance in this transaction, if the caller read it (else read here).
     `before_commit`: writes that belong with the answer (issue 37: the box photo's scan that gave it), deferred in
     the same transaction after the answer row.
+    `caregiver`: the answer is the caregiver's (issue 36): labelled so on the row, the audit entry and the alerts,
+    and the advice goes to the caregiver's chat. In a chat, the first to answer holds the questionnaire: anyone else
+    is refused ("held"), so two people never answer the same one.
     """
+    holder = holder_label(caregiver.id if caregiver is not None else None)
+    if source == "patient" and instance.held_by is not None and instance.held_by != holder:
+        return Submission("held", patient=patient)
+    labelled = {} if caregiver is None else {"respondent": "caregiver", "caregiver": caregiver.number}
     answers = found.answers if found is not None else await instances.answers_with_context(tx, instance.id)
     answers = await with_recent_change(
         tx, services, instance, answers, found.history_version if found is not None else None
@@ -288,7 +298,10 @@ async def store_answer(
         received_at=now,
         is_correction=correcting,
         source=source,
+        caregiver_id=caregiver.id if caregiver is not None else None,
     )
+    if source == "patient" and instance.held_by is None:
+        await instances.set_held_by(tx, instance.id, holder)
     await audit.record(
         tx,
         at=now,
@@ -300,7 +313,7 @@ async def store_answer(
         old_value=old if correcting else None,
         new_value=value,
         telegram_date=answered_at,
-        details=None if source == "patient" else {"source": source},
+        details=({} if source == "patient" else {"source": source}) | labelled or None,
     )
     if correcting:
         await instances.set_correcting(tx, instance.id, None)
@@ -321,6 +334,7 @@ async def store_answer(
         typed_text=value if prompt.item.type == "text" and isinstance(value, str) else None,
         typed_item=prompt.item.id,
         found=found,
+        labelled=labelled,
     )
     severity = highest_severity(drafts)  # what the patient is told now, stored with the answer
     advice = advice_for(drafts)
@@ -334,6 +348,7 @@ async def store_answer(
             severity=severity,
             now=now,
             advice=advice,
+            caregiver_id=caregiver.id if caregiver is not None else None,
         )
     )
     summary: list[str] = []
@@ -352,7 +367,7 @@ async def store_answer(
             patient_id=patient.id,
             entity="instance",
             entity_id=instance.id,
-            details=None if source == "patient" else {"source": source},
+            details=({} if source == "patient" else {"source": source}) | labelled or None,
         )
         summary = engine.summary_lines(services.questionnaires[instance.questionnaire_id], answers)
     if before_commit is not None:
@@ -386,6 +401,7 @@ async def _raise_alerts(
     typed_text: str | None = None,
     typed_item: str | None = None,
     found: AnswerContext | None = None,
+    labelled: dict[str, object] | None = None,
 ) -> list[AlertDraft]:
     """Evaluate the escalation rules on the answers so far; queue each rule at most once per instance.
 
@@ -480,6 +496,7 @@ async def _raise_alerts(
                 "shown": _answer_lines(services.questionnaires[instance.questionnaire_id], draft.fired),
                 "questionnaire": instance.questionnaire_id,
                 "timepoint": instance.timepoint,
+                **(labelled or {}),  # "réponse de l'aidant" (issue 36)
             },
             # Information waits for the digest, except the patient's own message, which reaches the team at once.
             now=now,

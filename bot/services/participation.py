@@ -66,6 +66,9 @@ async def change_status(services: Services, patient: Patient, new_status: str, *
         if new_status == "withdrawn":
             await instances.cancel_unsent(tx, patient.id)
             await alerts.stop_info_notices(tx, patient.id)
+            from bot.services.caregivers import end_all  # issue 36: the withdrawal ends the caregivers' role
+
+            await end_all(tx, current, by="withdrawal", actor=actor, now=now)
         await audit.record(
             tx,
             at=now,

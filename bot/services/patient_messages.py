@@ -23,6 +23,7 @@ from bot.domain.models import Patient
 from bot.domain.rules import ADVICE_ORDER, Advice, Severity, evaluate_event
 from bot.services.container import Services
 from bot.storage import alerts, audit, group_posts, instances, messages, notices, patients
+from bot.storage.caregivers import Caregiver
 from bot.storage.inbox import settle_current_update
 from bot.storage.store import Tx
 
@@ -140,6 +141,7 @@ async def receive(
     telegram_date: datetime | None,
     details: dict[str, object] | None = None,
     mode: Mode = "message",
+    caregiver: Caregiver | None = None,
 ) -> ReceivedMessage:
     """Store one message from a patient and queue what it owes the team and the patient, in one transaction.
 
@@ -147,12 +149,20 @@ async def receive(
     joined to that alert, its words posted under it at once. Otherwise an information alert, or — past the burst
     limit, or for a stray word — a place in the next grouped post. A media is copied to the group (retried) under
     whatever carries it.
+    `caregiver` (issue 36): the words are a caregiver's about their patient: screened the same way, labelled as the
+    caregiver's for the team, and the advice goes to the caregiver's chat.
     """
     now = services.clock.now()
+    if caregiver is not None:
+        details = {**(details or {}), "respondent": "caregiver", "caregiver": caregiver.number}
     flags = screen(text, services)
     groups = danger_groups(flags)
     async with services.store.transaction() as tx:
-        patient = await patients.find_by_telegram_user(tx, telegram_user_id)
+        patient = (
+            await patients.find_by_telegram_user(tx, telegram_user_id)
+            if caregiver is None
+            else await patients.get_patient(tx, caregiver.patient_id)
+        )
         if patient is None:
             return ReceivedMessage("not_patient")
         instance = await instances.open_instance_for(tx, patient.id)
@@ -221,6 +231,7 @@ async def receive(
             flags=[flag.category for flag in flags],
             alert_id=alert_id,
             post_id=post_id,
+            caregiver_id=caregiver.id if caregiver is not None else None,
         )
         if kind != "text" and outcome != "kept":
             # Under its own alert, or under the post that carries its words; retried like an alert (issue 39).
@@ -238,7 +249,7 @@ async def receive(
         await audit.record(
             tx,
             at=now,
-            actor=f"patient:{patient.study_id}",
+            actor=f"caregiver:{patient.study_id}#{caregiver.number}" if caregiver else f"patient:{patient.study_id}",
             action="message",
             patient_id=patient.id,
             entity="patient_message",
@@ -256,6 +267,7 @@ async def receive(
                 severity=severity,
                 now=now,
                 advice=advice,
+                caregiver_id=caregiver.id if caregiver is not None else None,
             )
         await settle_current_update(tx, now)  # the message and "this update is handled": one commit
         await tx.commit()
@@ -296,6 +308,8 @@ async def _new_alert(
             "flags": [flag.label for flag in flags],
             "danger_groups": list(groups),
         }
+        if details and details.get("respondent") == "caregiver":  # "message de l'aidant" (issue 36)
+            payload["respondent"], payload["caregiver"] = "caregiver", details.get("caregiver")
         new_id = await alerts.insert_alert(
             tx,
             patient_id=patient_id,

@@ -164,7 +164,9 @@ async def reminder_candidates(tx: Tx) -> list[ReminderCandidate]:
     rows = await tx.fetchall(
         "SELECT i.id, i.patient_id, i.sent_at, i.closes_at, i.reminders_sent, p.preferred_time, l.chat_id"
         " FROM instances i JOIN patients p ON p.id = i.patient_id JOIN telegram_links l ON l.patient_id = p.id"
-        " WHERE i.status = 'open' AND p.status = 'active' AND i.sent_at IS NOT NULL ORDER BY i.id"
+        " WHERE i.status = 'open' AND p.status = 'active' AND i.sent_at IS NOT NULL"
+        # issue 36: a questionnaire a caregiver is answering is not the patient's to be reminded of
+        " AND (i.held_by IS NULL OR i.held_by = 'patient') ORDER BY i.id"
     )
     return [
         ReminderCandidate(

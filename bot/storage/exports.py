@@ -59,6 +59,14 @@ class AnswerRow:
     superseded: bool
     source: str = "patient"
     """"patient" (their own chat) or "phone" (entered by a research nurse from the clinicians' group)."""
+    caregiver: int | None = None
+    """The number of the caregiver who gave it ("aidant 1", issue 36), None when the patient did: never an id that
+    leads back to a Telegram account."""
+
+    @property
+    def respondent(self) -> str:
+        """Who answered, as exported: "patient" or "caregiver:<number>"."""
+        return "patient" if self.caregiver is None else f"caregiver:{self.caregiver}"
 
 
 @dataclass(frozen=True)
@@ -96,6 +104,12 @@ class MessageRow:
     flags: tuple[str, ...]
     """The red-flag categories the screen found in the text."""
     alert_id: int | None
+    caregiver: int | None = None
+    """The number of the caregiver who wrote it (issue 36), None for the patient."""
+
+    @property
+    def respondent(self) -> str:
+        return "patient" if self.caregiver is None else f"caregiver:{self.caregiver}"
 
 
 def _flags(raw: object) -> tuple[str, ...]:
@@ -106,18 +120,22 @@ def _flags(raw: object) -> tuple[str, ...]:
     return tuple(str(v) for v in value) if isinstance(value, list) else ()
 
 
-_MESSAGE_COLUMNS = "id, patient_id, instance_id, kind, text, telegram_date, received_at, flags, alert_id"
+_MESSAGE_COLUMNS = (
+    "m.id, m.patient_id, m.instance_id, m.kind, m.text, m.telegram_date, m.received_at, m.flags, m.alert_id,"
+    " c.number AS caregiver"
+)
+_MESSAGES = "patient_messages m LEFT JOIN caregivers c ON c.id = m.caregiver_id"
 
 
 async def message_rows(tx: Tx) -> list[MessageRow]:
     """Every patient's own messages, in storage order (for the exports)."""
-    return [_message(r) for r in await tx.fetchall(f"SELECT {_MESSAGE_COLUMNS} FROM patient_messages ORDER BY id")]
+    return [_message(r) for r in await tx.fetchall(f"SELECT {_MESSAGE_COLUMNS} FROM {_MESSAGES} ORDER BY m.id")]
 
 
 async def last_messages(tx: Tx, patient_id: int, count: int) -> list[MessageRow]:
     """The patient's last `count` messages, oldest first (the clinicians' /patient overview)."""
     rows = await tx.fetchall(
-        f"SELECT {_MESSAGE_COLUMNS} FROM patient_messages WHERE patient_id = ? ORDER BY id DESC LIMIT ?",
+        f"SELECT {_MESSAGE_COLUMNS} FROM {_MESSAGES} WHERE m.patient_id = ? ORDER BY m.id DESC LIMIT ?",
         (patient_id, count),
     )
     return [_message(r) for r in reversed(rows)]
@@ -134,6 +152,7 @@ def _message(r: Any) -> MessageRow:
         str(r["received_at"]),
         _flags(r["flags"]),
         None if r["alert_id"] is None else int(r["alert_id"]),
+        None if r["caregiver"] is None else int(r["caregiver"]),
     )
 
 
@@ -150,8 +169,9 @@ async def answer_rows(tx: Tx) -> list[AnswerRow]:
     """Every answer row in id order, each marked superseded when a newer row exists for its instance and item."""
     rows = await tx.fetchall(
         "SELECT a.id, a.instance_id, a.item_id, a.value, a.answered_at, a.received_at, a.is_correction, a.source,"
+        " c.number AS caregiver,"
         " EXISTS (SELECT 1 FROM answers b WHERE b.instance_id = a.instance_id AND b.item_id = a.item_id"
-        " AND b.id > a.id) AS superseded FROM answers a ORDER BY a.id"
+        " AND b.id > a.id) AS superseded FROM answers a LEFT JOIN caregivers c ON c.id = a.caregiver_id ORDER BY a.id"
     )
     return [
         AnswerRow(
@@ -164,6 +184,7 @@ async def answer_rows(tx: Tx) -> list[AnswerRow]:
             is_correction=bool(r["is_correction"]),
             superseded=bool(r["superseded"]),
             source=r["source"],
+            caregiver=None if r["caregiver"] is None else int(r["caregiver"]),
         )
         for r in rows
     ]

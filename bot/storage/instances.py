@@ -37,6 +37,7 @@ def instance_from(row: aiosqlite.Row) -> Instance:
         correcting_item=row["correcting_item"],
         selection=tuple(json.loads(row["selection"])) if row["selection"] is not None else None,
         questionnaire_hash=row["questionnaire_hash"],
+        held_by=row["held_by"],
     )
 
 
@@ -121,6 +122,11 @@ async def instances_for(tx: Tx, patient_id: int) -> list[Instance]:
     return [instance_from(r) for r in rows]
 
 
+async def set_held_by(tx: Tx, instance_id: int, holder: str) -> None:
+    """The first answer's author holds the questionnaire (issue 36); deferred like the updates below."""
+    tx.defer("UPDATE instances SET held_by = ? WHERE id = ? AND held_by IS NULL", (holder, instance_id))
+
+
 async def set_status(tx: Tx, instance_id: int, status: str, now: datetime) -> None:
     """Deferred (`Tx.defer`), as the other one-column updates below: sent with the transaction's next statement."""
     column = {"open": "sent_at", "completed": "completed_at"}.get(status)
@@ -152,13 +158,15 @@ async def add_answer(
     received_at: datetime,
     is_correction: bool,
     source: str = "patient",
+    caregiver_id: int | None = None,
 ) -> None:
-    """Append one answer row; `source` is "patient" (their own chat) or "phone" (entered by a nurse, /saisie).
+    """Append one answer row; `source` is "patient" (their own chat) or "phone" (entered by a nurse, /saisie);
+    `caregiver_id`: given by that caregiver (respondent "caregiver", issue 36), else by the patient.
 
     Deferred (`Tx.defer`): it reaches the database with the transaction's next statement, in the same trip."""
     tx.defer(
-        "INSERT INTO answers (instance_id, item_id, value, answered_at, received_at, is_correction, source)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO answers (instance_id, item_id, value, answered_at, received_at, is_correction, source,"
+        " respondent, caregiver_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             instance_id,
             item_id,
@@ -167,6 +175,8 @@ async def add_answer(
             utc_iso(received_at),
             int(is_correction),
             source,
+            "patient" if caregiver_id is None else "caregiver",
+            caregiver_id,
         ),
     )
 

@@ -28,10 +28,11 @@ async def insert_message(
     flags: list[str],
     alert_id: int | None,
     post_id: int | None = None,
+    caregiver_id: int | None = None,
 ) -> int:
     return await tx.execute(
         "INSERT INTO patient_messages (patient_id, instance_id, kind, text, chat_id, message_id, telegram_date,"
-        " received_at, flags, alert_id, post_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " received_at, flags, alert_id, post_id, caregiver_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             patient_id,
             instance_id,
@@ -44,5 +45,6 @@ async def insert_message(
             json.dumps(flags, ensure_ascii=False),
             alert_id,
             post_id,
+            caregiver_id,
         ),
     )

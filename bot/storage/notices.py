@@ -24,6 +24,7 @@ class DueNotice:
     advice: str  # bot.domain.rules.Advice; the kind's own advice for rows older than migration 0003
     site_code: str
     about_message: bool = False  # owed for the patient's own words (no questionnaire), not for a tapped answer
+    caregiver: bool = False  # owed to the caregiver who answered or wrote (issue 36): their chat, their wording
 
 
 async def owe_notice(
@@ -34,8 +35,10 @@ async def owe_notice(
     severity: str,
     now: datetime,
     advice: str | None = None,
+    caregiver_id: int | None = None,
 ) -> int | None:
-    """Inside the answer's transaction: record the advice the patient is owed for alerts of this `severity`."""
+    """Inside the answer's transaction: record the advice the patient (or the caregiver who answered, issue 36) is
+    owed for alerts of this `severity`."""
     if severity not in NOTICE_KINDS:
         return None
     return await insert_notice(
@@ -46,6 +49,7 @@ async def owe_notice(
         now=now,
         expires_at=now + NOTICE_VALID_FOR,
         advice=advice or severity,
+        caregiver_id=caregiver_id,
     )
 
 
@@ -58,11 +62,12 @@ async def insert_notice(
     now: datetime,
     expires_at: datetime,
     advice: str | None = None,
+    caregiver_id: int | None = None,
 ) -> int:
     return await tx.execute(
-        "INSERT INTO patient_notices (patient_id, instance_id, kind, advice, created_at, next_attempt_at, expires_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (patient_id, instance_id, kind, advice or kind, utc_iso(now), utc_iso(now), utc_iso(expires_at)),
+        "INSERT INTO patient_notices (patient_id, instance_id, kind, advice, created_at, next_attempt_at, expires_at,"
+        " caregiver_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (patient_id, instance_id, kind, advice or kind, utc_iso(now), utc_iso(now), utc_iso(expires_at), caregiver_id),
     )
 
 
@@ -70,10 +75,13 @@ async def due_notices(tx: Tx, now: datetime, notice_id: int | None = None) -> li
     """Notices to send now (or the one given), to patients still linked, not withdrawn and not unreachable (blocked
     the bot: kept for when they come back), that no replica is sending now, oldest first."""
     rows = await tx.fetchall(
-        "SELECT n.id, n.patient_id, n.kind, n.advice, n.attempts, l.chat_id, p.site_code, n.instance_id"
+        "SELECT n.id, n.patient_id, n.kind, n.advice, n.attempts, COALESCE(c.chat_id, l.chat_id) AS chat_id,"
+        " p.site_code, n.instance_id, n.caregiver_id"
         " FROM patient_notices n"
         " JOIN patients p ON p.id = n.patient_id JOIN telegram_links l ON l.patient_id = n.patient_id"
+        " LEFT JOIN caregivers c ON c.id = n.caregiver_id"
         " WHERE n.next_attempt_at IS NOT NULL AND n.expires_at > ? AND p.status NOT IN ('withdrawn', 'unreachable', 'deceased')"
+        " AND (n.caregiver_id IS NULL OR c.status = 'active')"
         " AND (n.claimed_until IS NULL OR n.claimed_until <= ?)"
         " AND (CAST(? AS INTEGER) IS NULL AND n.next_attempt_at <= ? OR n.id = ?) ORDER BY n.id",
         (utc_iso(now), utc_iso(now), notice_id, utc_iso(now), notice_id),
@@ -88,6 +96,7 @@ async def due_notices(tx: Tx, now: datetime, notice_id: int | None = None) -> li
             str(r["advice"] or r["kind"]),
             str(r["site_code"]),
             r["instance_id"] is None,
+            r["caregiver_id"] is not None,
         )
         for r in rows
     ]

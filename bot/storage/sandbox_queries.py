@@ -124,6 +124,27 @@ async def linked_patients(tx: Tx) -> list[LinkedPatient]:
     ]
 
 
+@dataclass(frozen=True)
+class LinkedCaregiver:
+    """A caregiver's chat (issue 36): whose caregiver, which number, in which state."""
+
+    telegram_user_id: int
+    study_id: str
+    number: int
+    status: str
+
+
+async def linked_caregivers(tx: Tx) -> list[LinkedCaregiver]:
+    rows = await tx.fetchall(
+        "SELECT c.telegram_user_id, p.study_id, c.number, c.status FROM caregivers c"
+        " JOIN patients p ON p.id = c.patient_id WHERE c.telegram_user_id IS NOT NULL ORDER BY c.id"
+    )
+    return [
+        LinkedCaregiver(int(r["telegram_user_id"]), str(r["study_id"]), int(r["number"]), str(r["status"]))
+        for r in rows
+    ]
+
+
 async def latest_rt_start(tx: Tx) -> date | None:
     """Day 0 of the patient enrolled last, if any."""
     row = await tx.fetchone("SELECT rt_start FROM patients ORDER BY id DESC LIMIT 1")

@@ -29,7 +29,18 @@ from bot.interpreter import share_the_gil_quickly
 from bot.scheduling import dispatcher
 from bot.services.container import Services
 from bot.telegram.context import MESSENGER_KEY, SERVICES_KEY, BotContext
-from bot.telegram.handlers import clinician, errors, flood, followup, guards, medicine, membership, patient, phone
+from bot.telegram.handlers import (
+    caregiver,
+    clinician,
+    errors,
+    flood,
+    followup,
+    guards,
+    medicine,
+    membership,
+    patient,
+    phone,
+)
 from bot.telegram.inbox import INBOX_KEY, Inbox, InboxPollingRequest, InboxProcessor, InboxQueue, replay
 from bot.telegram.keyboards import (
     ACK,
@@ -125,12 +136,14 @@ def telegram_pacing() -> TelegramPacing:
 def register_handlers(application: Application) -> None:
     """Guards first (each in its own group: PTB runs one handler per group), then one handler per use case."""
     private = filters.ChatType.PRIVATE
-    application.add_handler(TypeHandler(Update, flood.mark_floods), group=-5)
+    application.add_handler(TypeHandler(Update, flood.mark_floods), group=-6)
     # (Redelivered updates never reach the handlers: `bot.telegram.inbox.InboxProcessor` drops them.)
-    application.add_handler(CallbackQueryHandler(guards.refuse_presses_from_other_chats), group=-4)
-    application.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, guards.follow_migration), group=-3)
-    application.add_handler(TypeHandler(Update, guards.leave_foreign_groups), group=-2)
-    application.add_handler(TypeHandler(Update, membership.writes_again), group=-1)
+    application.add_handler(CallbackQueryHandler(guards.refuse_presses_from_other_chats), group=-5)
+    application.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, guards.follow_migration), group=-4)
+    application.add_handler(TypeHandler(Update, guards.leave_foreign_groups), group=-3)
+    application.add_handler(TypeHandler(Update, membership.writes_again), group=-2)
+    # Issue 36: a caregiver's update (or a caregiver's invitation link) is handled there and goes no further.
+    application.add_handler(TypeHandler(Update, caregiver.route), group=-1)
 
     # Only new messages act: an edited message never runs a command, enrols or answers (editing an old message
     # into "/withdraw P-A" must not withdraw P-A). PTB's CommandHandler takes edited messages by default.
@@ -143,6 +156,9 @@ def register_handlers(application: Application) -> None:
     application.add_handler(CommandHandler("alerts", clinician.list_alerts, filters=new))
     application.add_handler(CommandHandler("appels", clinician.call_list, filters=new))
     application.add_handler(CommandHandler("saisie", phone.start_entry, filters=new))
+    application.add_handler(CommandHandler("aidant", caregiver.invite, filters=new))
+    application.add_handler(CommandHandler("fin_aidant", caregiver.team_ends, filters=group_only))
+    application.add_handler(CommandHandler("fin_aidant", caregiver.patient_ends, filters=private_new))
     application.add_handler(CommandHandler("send", clinician.send_now, filters=new))
     application.add_handler(CommandHandler("withdraw", clinician.withdraw_patient, filters=new))
     application.add_handler(CommandHandler("day0", clinician.change_day0, filters=new))

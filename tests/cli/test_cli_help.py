@@ -25,6 +25,7 @@ COMMANDS = (
     "run",
     "sandbox",
     "enroll",
+    "caregiver-invite",
     "migrate",
     "export",
     "report",

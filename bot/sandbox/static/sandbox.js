@@ -176,6 +176,7 @@ function statusLabel(status) {
   return {
     invited: "invité", joined: "a rejoint", active: "suivi actif", paused: "en pause",
     withdrawn: "sorti de l'étude", unreachable: "injoignable",
+    caregiver_joined: "aidant, accord à donner", caregiver_active: "aidant actif", caregiver_ended: "aidant, rôle terminé",
   }[status] || "pas encore lié";
 }
 
@@ -191,7 +192,7 @@ function render(state) {
   const shown = state.patients.find((p) => p.user_id === state.patient);
   // The study id once the patient has joined; never the fake Telegram user id, which means nothing to a reader.
   $("#phone-subtitle").textContent = shown
-    ? (shown.study_id ? `téléphone de ${shown.study_id}` : "Patient")
+    ? (shown.study_id ? `téléphone de ${shown.study_id}` : (shown.name || "Patient"))
     : "téléphone du patient";
   const day = $("#study-day");
   day.hidden = !shown || shown.day === null;

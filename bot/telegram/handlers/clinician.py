@@ -276,6 +276,11 @@ async def show_patient(call: ClinicianCall) -> None:
         summary += "\n" + _("Side effects in the last questionnaire: {effects}").format(
             effects="; ".join(row.side_effects)
         )
+    from bot.services.caregivers import team_summary  # issue 36: who may answer for the patient
+
+    caregivers_line = await team_summary(call.services, p)
+    if caregivers_line:
+        summary += "\n" + caregivers_line
     messages = _recent_messages(context, row.recent_messages)
     if messages and len(summary) + len(messages) + 1 <= CAPTION_LIMIT:
         summary, messages = f"{summary}\n{messages}", ""
@@ -315,6 +320,8 @@ def _recent_messages(context: BotContext, recent: Sequence[MessageRow]) -> str:
             body = body[: MESSAGE_EXCERPT - 1] + "…"
         what = body if m.kind == "text" else f"[{media_label(m.kind)}]" + (f" {body}" if body else "")
         mark = f"🚩 ({', '.join(m.flags)}) " if m.flags else ""
+        if m.caregiver is not None:  # issue 36: written by a caregiver, not by the patient
+            mark += _("(caregiver {number})").format(number=m.caregiver) + " "
         lines.append(f"• {when} {mark}{what}")
     return "\n".join(lines)
 

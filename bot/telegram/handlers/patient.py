@@ -430,6 +430,8 @@ def _status_text(problem: str | None) -> str:
         return refusal_text()
     if problem == "inactive":
         return inactive_text()
+    if problem == "held":  # issue 36: a caregiver started this questionnaire for the patient
+        return _("Your caregiver is answering this questionnaire for you. Nothing was changed.")
     return stale_text()
 
 
