@@ -1,0 +1,150 @@
+"""Leave-one-set-out cross-validation of the screen's second opinion (the classifier), rules alone vs rules+classifier.
+
+Why: each corpus in docs/clinical/screen-corpora/ was written by a different blind writer, so the honest estimate
+of how the classifier does on a NEW writer's words is to train on every other set and score the one left out,
+never training on the set scored. Figures follow scripts/screen_metrics.py's conventions (a danger message is
+caught at its level or above; specificity counts not-urgent messages left at none or info).
+
+    .venv/bin/python scripts/screen_classifier_cv.py [--predictions CACHE.json] [--json OUT]
+
+The predictions (rules' verdict and the left-out classifier's probabilities per message) are cached in
+--predictions so the combinations can be re-scored without retraining (20 trainings take minutes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bot.domain.free_text_screen import DEFAULT_VOCABULARY_PATH, load_free_text_vocabulary, screen_severity  # noqa: E402
+from bot.domain.screen_classifier import CLASSES, features, load_corpora, train  # noqa: E402
+from bot.domain.screen_classifier import probabilities as class_probabilities  # noqa: E402
+
+_FIRST_SIGHT = (
+    Path(__file__).resolve().parents[1] / "docs/clinical/screen-corpora/2026-12-07-rules-first-sight-d-to-g.json"
+)
+"""The rules' levels on held-out sets D to G as first measured (rounds 5 to 8), from their `python -m bot screen
+--jsonl` outputs: today's rules were tuned on these sets since, so only these levels are blind."""
+_RANK = {"none": 0, "info": 1, "not_urgent": 1, "same_day": 2, "urgent": 3}
+
+
+def predict(corpora: dict[str, list[dict[str, str]]]) -> dict[str, list[dict[str, object]]]:
+    vocabulary = load_free_text_vocabulary(DEFAULT_VOCABULARY_PATH)
+    ids = {name: [features(row["text"]) for row in rows] for name, rows in corpora.items()}
+    out: dict[str, list[dict[str, object]]] = {}
+    for name, rows in corpora.items():
+        started = time.perf_counter()
+        train_rows = [row for other, rs in corpora.items() if other != name for row in rs]
+        train_ids = [i for other, isets in ids.items() if other != name for i in isets]
+        model = train(train_rows, train_ids)
+        out[name] = []
+        for row in rows:
+            severity, categories = screen_severity(row["text"], vocabulary)
+            p = class_probabilities(row["text"], model)
+            out[name].append(
+                {"severity": severity, "categories": list(categories), "p": [round(float(x), 5) for x in p]}
+            )
+        print(f"{name}: trained on {len(train_rows)} in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    return out
+
+
+def combine(severity: str, p: list[float], threshold: float) -> str:
+    """Raise-only: the classifier's class level replaces the rules' when higher and its probability >= threshold."""
+    best = max(range(len(p)), key=p.__getitem__)
+    group, level = CLASSES[best]
+    if group != "not_urgent" and p[best] >= threshold and _RANK[level] > _RANK[severity]:
+        return level
+    return severity
+
+
+def score(rows: list[dict[str, str]], levels: list[str]) -> dict[str, object]:
+    per_group: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    urgent, specific = [0, 0], [0, 0]
+    for row, level in zip(rows, levels, strict=True):
+        if row["expected"] == "not_urgent":
+            specific[1] += 1
+            specific[0] += _RANK[level] <= _RANK["info"]
+            continue
+        ok = _RANK[level] >= _RANK[row["expected"]]
+        per_group[row["group"]][0] += ok
+        per_group[row["group"]][1] += 1
+        if row["expected"] == "urgent":
+            urgent[0] += ok
+            urgent[1] += 1
+    return {
+        "groups": {g: [c, t] for g, (c, t) in sorted(per_group.items())},
+        "urgent": urgent,
+        "specificity": specific,
+    }
+
+
+def _pct(pair: list[int]) -> str:
+    return f"{pair[0]}/{pair[1]} {100 * pair[0] / pair[1]:.1f} %" if pair[1] else "-"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--predictions", type=Path, default=Path("/tmp/screen_classifier_cv.json"))
+    parser.add_argument("--json", type=Path, help="write the figures to this file")
+    parser.add_argument("--thresholds", default="0.5,0.7,0.9")
+    args = parser.parse_args(argv)
+    corpora = load_corpora()
+    if args.predictions.exists():
+        predictions = json.loads(args.predictions.read_text())
+    else:
+        predictions = predict(corpora)
+        args.predictions.write_text(json.dumps(predictions))
+    thresholds = [float(t) for t in args.thresholds.split(",")]
+    figures: dict[str, dict[str, object]] = {}
+    pooled_rows: list[dict[str, str]] = []
+    pooled: dict[str, list[str]] = defaultdict(list)
+    first_sight = json.loads(_FIRST_SIGHT.read_text(encoding="utf-8"))
+    fs_rows: list[dict[str, str]] = []
+    fs_pooled: dict[str, list[str]] = defaultdict(list)
+    for name, rows in corpora.items():
+        preds = predictions[name]
+        variants = {"rules": [str(p["severity"]) for p in preds]}
+        for t in thresholds:
+            variants[f"rules+classifier@{t}"] = [combine(str(p["severity"]), p["p"], t) for p in preds]  # type: ignore[arg-type]
+        if name in first_sight:
+            # The rules as they were when this set was first measured (before anyone tuned on it).
+            seen = first_sight[name]["severity"]
+            variants["first-sight rules"] = list(seen)
+            for t in thresholds:
+                variants[f"first-sight rules+classifier@{t}"] = [
+                    combine(level, p["p"], t)  # type: ignore[arg-type]
+                    for level, p in zip(seen, preds, strict=True)
+                ]
+        figures[name] = {v: score(rows, levels) for v, levels in variants.items()}
+        pooled_rows += rows
+        for v, levels in variants.items():
+            if not v.startswith("first-sight"):
+                pooled[v] += levels
+        if name in first_sight:
+            fs_rows += rows
+            for v, levels in variants.items():
+                if v.startswith("first-sight"):
+                    fs_pooled[v] += levels
+    figures["pooled"] = {v: score(pooled_rows, levels) for v, levels in pooled.items()}
+    figures["pooled D-G"] = {v: score(fs_rows, levels) for v, levels in fs_pooled.items()}
+    for name, by_variant in figures.items():
+        print(f"== {name}")
+        for v, f in by_variant.items():
+            worst = min(f["groups"].items(), key=lambda kv: kv[1][0] / kv[1][1])  # type: ignore[union-attr]
+            print(
+                f"  {v:26s} urgent {_pct(f['urgent']):18s} spec {_pct(f['specificity']):18s} "  # type: ignore[arg-type]
+                f"worst group {worst[0]} {_pct(worst[1])}"
+            )
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=1) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

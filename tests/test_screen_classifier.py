@@ -1,0 +1,121 @@
+"""The screen's second opinion (`bot.domain.screen_classifier`): deterministic, matched to its data, raise-only.
+
+Why each test: the shipped weights must be the ones `python -m bot screen --train` makes from the corpora in the
+repository (a stale file would be an untested model); training must give the same weights every time (else the
+figures in docs/clinical/free-text-screen.md cannot be reproduced); and whatever the classifier says, it may only
+RAISE the rules' level, never drop a category the rules found (a suicidal message stays suicidal).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.domain.free_text_screen import (
+    DEFAULT_VOCABULARY_PATH,
+    load_free_text_vocabulary,
+    screen_free_text,
+    screen_severity,
+)
+from bot.domain.screen_classifier import (
+    CLASSES,
+    DEFAULT_WEIGHTS_PATH,
+    GROUP_CATEGORY,
+    corpora_digest,
+    features,
+    load_classifier,
+    load_corpora,
+    save_classifier,
+    train,
+    with_second_opinion,
+)
+
+_RULES = load_free_text_vocabulary(DEFAULT_VOCABULARY_PATH)
+_CORPORA = load_corpora()
+_TEXTS = [row["text"] for rows in _CORPORA.values() for row in rows]
+_RANK = {"none": 0, "info": 1, "same_day": 2, "urgent": 3}
+
+
+def test_the_shipped_weights_match_the_corpora_they_were_trained_on() -> None:
+    model = load_classifier()
+    rows = [row for rows in _CORPORA.values() for row in rows]
+    assert model.digest == corpora_digest(rows), (
+        "docs/clinical/screen-corpora changed since the weights were trained: run `python -m bot screen --train`"
+    )
+
+
+def test_training_is_deterministic(tmp_path: Path) -> None:
+    rows = [row for rows in _CORPORA.values() for row in rows[:15]]
+    first = train(rows, steps=15)
+    second = train(rows, steps=15)
+    assert np.array_equal(first.weights, second.weights) and np.array_equal(first.bias, second.bias)
+    assert first.digest == second.digest == corpora_digest(rows)
+    assert np.abs(first.weights).sum() > 0  # it did learn something
+    save_classifier(first, tmp_path / "w.npz")
+    again = load_classifier(tmp_path / "w.npz")
+    assert np.array_equal(again.weights, first.weights) and again.digest == first.digest
+
+
+def test_features_are_stable_and_ignore_accents_and_case() -> None:
+    assert np.array_equal(features("Il ne sent plus ses jambes"), features("il ne SENT plus ses jambes"))
+    assert np.array_equal(features("fièvre"), features("fievre"))
+    assert features("").size == 0 and features("🙂 !!").size == 0
+
+
+def test_every_group_names_a_vocabulary_category() -> None:
+    for group, _level in CLASSES[1:]:
+        _RULES.flag_for(GROUP_CATEGORY[group])
+
+
+class _Says:
+    """A second opinion that says what the test tells it (the property must hold for ANY classifier)."""
+
+    def __init__(self, opinion: tuple[str, str] | None) -> None:
+        self._opinion = opinion
+
+    def opinion(self, text: str) -> tuple[str, str] | None:
+        return self._opinion
+
+
+_OPINIONS = st.one_of(
+    st.none(),
+    st.tuples(st.sampled_from(sorted(GROUP_CATEGORY.values())), st.sampled_from(["urgent", "same_day"])),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.one_of(st.sampled_from(_TEXTS), st.text(max_size=80)), opinion=_OPINIONS)
+def test_a_second_opinion_only_raises(text: str, opinion: tuple[str, str] | None) -> None:
+    rules_level, rules_categories = screen_severity(text, _RULES)
+    level, categories = screen_severity(text, replace(_RULES, second_opinion=_Says(opinion)))
+    assert _RANK[level] >= _RANK[rules_level]
+    assert set(rules_categories) <= set(categories)
+    rules_flags = {flag.category: flag.severity for flag in screen_free_text(text, _RULES)}
+    flags = {
+        flag.category: flag.severity for flag in screen_free_text(text, replace(_RULES, second_opinion=_Says(opinion)))
+    }
+    for category, severity in rules_flags.items():
+        assert _RANK[flags[category]] >= _RANK[severity]
+    if opinion is not None and _RANK[opinion[1]] > _RANK[rules_level]:
+        assert level == opinion[1] and flags[opinion[0]] == opinion[1]
+    else:
+        assert (level, categories) == (rules_level, rules_categories)
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        ("Ma mère répète qu'elle veut partir pour de bon, qu'on serait mieux sans elle.", "suicidal"),
+        ("Mon père ne répond plus quand on l'appelle, il a les yeux ouverts mais il est absent.", "unconscious"),
+    ],
+)
+def test_the_shipped_classifier_names_the_group_so_the_advice_matches(text: str, category: str) -> None:
+    model = load_classifier(DEFAULT_WEIGHTS_PATH)
+    assert model.opinion(text) == (category, "urgent")
+    level, categories = screen_severity(text, with_second_opinion(_RULES))
+    assert level == "urgent" and category in categories
