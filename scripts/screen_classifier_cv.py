@@ -7,8 +7,9 @@ caught at its level or above; specificity counts not-urgent messages left at non
 
     .venv/bin/python scripts/screen_classifier_cv.py [--predictions CACHE.json] [--json OUT]
 
-The predictions (rules' verdict and the left-out classifier's probabilities per message) are cached in
---predictions so the combinations can be re-scored without retraining (20 trainings take minutes).
+The predictions (rules' verdict and the left-out classifier's probabilities per message) are cached per set in the
+--predictions folder so the combinations can be re-scored without retraining (20 trainings take 10-40 minutes on a
+busy 2-core machine; `--only A,B` computes some folds, e.g. in two processes).
 """
 
 from __future__ import annotations
@@ -34,24 +35,27 @@ _FIRST_SIGHT = (
 _RANK = {"none": 0, "info": 1, "not_urgent": 1, "same_day": 2, "urgent": 3}
 
 
-def predict(corpora: dict[str, list[dict[str, str]]]) -> dict[str, list[dict[str, object]]]:
+def predict(corpora: dict[str, list[dict[str, str]]], cache: Path, only: list[str] | None = None) -> None:
+    """For each set (or those in `only`): train on every other set, then write the rules' verdict and the
+    classifier's probabilities for each of its messages to `cache`/<set>.json (skipped when already there)."""
     vocabulary = load_free_text_vocabulary(DEFAULT_VOCABULARY_PATH)
     ids = {name: [features(row["text"]) for row in rows] for name, rows in corpora.items()}
-    out: dict[str, list[dict[str, object]]] = {}
-    for name, rows in corpora.items():
+    cache.mkdir(parents=True, exist_ok=True)
+    for name in only or list(corpora):
+        rows = corpora[name]
+        if (cache / f"{name}.json").exists():
+            continue
         started = time.perf_counter()
         train_rows = [row for other, rs in corpora.items() if other != name for row in rs]
         train_ids = [i for other, isets in ids.items() if other != name for i in isets]
         model = train(train_rows, train_ids)
-        out[name] = []
+        out = []
         for row in rows:
             severity, categories = screen_severity(row["text"], vocabulary)
             p = class_probabilities(row["text"], model)
-            out[name].append(
-                {"severity": severity, "categories": list(categories), "p": [round(float(x), 5) for x in p]}
-            )
+            out.append({"severity": severity, "categories": list(categories), "p": [round(float(x), 5) for x in p]})
+        (cache / f"{name}.json").write_text(json.dumps(out))
         print(f"{name}: trained on {len(train_rows)} in {time.perf_counter() - started:.0f} s", file=sys.stderr)
-    return out
 
 
 def combine(severity: str, p: list[float], threshold: float) -> str:
@@ -60,6 +64,18 @@ def combine(severity: str, p: list[float], threshold: float) -> str:
     group, level = CLASSES[best]
     if group != "not_urgent" and p[best] >= threshold and _RANK[level] > _RANK[severity]:
         return level
+    return severity
+
+
+PROTECTED = frozenset({"suicidal", "overdose", "cry_for_help", "unconscious", "bleeding", "chest_breathing"})
+"""Rule categories a veto may never lower, whatever the classifier says."""
+
+
+def veto(severity: str, categories: list[str], p: list[float], threshold: float) -> str:
+    """The specificity experiment: a rule hit is dropped to "none" when the classifier is at least `threshold`
+    sure the message is calm and none of the rules' categories is PROTECTED. Not shipped (see the docs)."""
+    if severity in ("urgent", "same_day") and p[0] >= threshold and not PROTECTED & set(categories):
+        return "none"
     return severity
 
 
@@ -90,17 +106,19 @@ def _pct(pair: list[int]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--predictions", type=Path, default=Path("/tmp/screen_classifier_cv.json"))
+    parser.add_argument("--predictions", type=Path, default=Path("/tmp/screen_classifier_cv"), help="cache folder")
+    parser.add_argument("--only", help="comma-separated set names: only compute these folds (to run in parallel)")
     parser.add_argument("--json", type=Path, help="write the figures to this file")
-    parser.add_argument("--thresholds", default="0.5,0.7,0.9")
+    parser.add_argument("--thresholds", default="0.0,0.5,0.7,0.9")
+    parser.add_argument("--vetoes", default="0.9,0.97", help="veto thresholds to try (the specificity experiment)")
     args = parser.parse_args(argv)
     corpora = load_corpora()
-    if args.predictions.exists():
-        predictions = json.loads(args.predictions.read_text())
-    else:
-        predictions = predict(corpora)
-        args.predictions.write_text(json.dumps(predictions))
+    predict(corpora, args.predictions, args.only.split(",") if args.only else None)
+    if args.only:
+        return 0
+    predictions = {name: json.loads((args.predictions / f"{name}.json").read_text()) for name in corpora}
     thresholds = [float(t) for t in args.thresholds.split(",")]
+    vetoes = [float(t) for t in args.vetoes.split(",") if t]
     figures: dict[str, dict[str, object]] = {}
     pooled_rows: list[dict[str, str]] = []
     pooled: dict[str, list[str]] = defaultdict(list)
@@ -112,6 +130,11 @@ def main(argv: list[str] | None = None) -> int:
         variants = {"rules": [str(p["severity"]) for p in preds]}
         for t in thresholds:
             variants[f"rules+classifier@{t}"] = [combine(str(p["severity"]), p["p"], t) for p in preds]  # type: ignore[arg-type]
+        for v in vetoes:
+            variants[f"rules+classifier@0.5,veto@{v}"] = [
+                veto(combine(str(p["severity"]), p["p"], 0.5), p["categories"], p["p"], v)  # type: ignore[arg-type]
+                for p in preds
+            ]
         if name in first_sight:
             # The rules as they were when this set was first measured (before anyone tuned on it).
             seen = first_sight[name]["severity"]

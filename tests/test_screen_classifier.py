@@ -8,11 +8,14 @@ RAISE the rules' level, never drop a category the rules found (a suicidal messag
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import replace
+from datetime import date
 from pathlib import Path
 
 import numpy as np
 import pytest
+from harness import Bench, answer_all
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -26,6 +29,8 @@ from bot.domain.screen_classifier import (
     CLASSES,
     DEFAULT_WEIGHTS_PATH,
     GROUP_CATEGORY,
+    THRESHOLD,
+    classify,
     corpora_digest,
     features,
     load_classifier,
@@ -107,6 +112,15 @@ def test_a_second_opinion_only_raises(text: str, opinion: tuple[str, str] | None
         assert (level, categories) == (rules_level, rules_categories)
 
 
+def test_a_calm_message_the_classifier_is_unsure_of_is_left_to_the_rules() -> None:
+    text = "Je n'ai plus de douleur dans les jambes, ça va mieux"
+    model = load_classifier()
+    group, _level, probability = classify(text, model)
+    assert group != "not_urgent" and probability < model.threshold  # its best guess is a danger group, unsure
+    assert model.opinion(text) is None
+    assert screen_severity(text, with_second_opinion(_RULES)) == ("none", ())
+
+
 @pytest.mark.parametrize(
     ("text", "category"),
     [
@@ -116,6 +130,41 @@ def test_a_second_opinion_only_raises(text: str, opinion: tuple[str, str] | None
 )
 def test_the_shipped_classifier_names_the_group_so_the_advice_matches(text: str, category: str) -> None:
     model = load_classifier(DEFAULT_WEIGHTS_PATH)
+    assert model.threshold == THRESHOLD
     assert model.opinion(text) == (category, "urgent")
     level, categories = screen_severity(text, with_second_opinion(_RULES))
     assert level == "urgent" and category in categories
+
+
+# ------------------------------------------------------------------------------------ through the real bot
+
+
+RT = date(2027, 3, 3)
+
+
+@pytest.fixture
+async def bench(tmp_path: Path) -> AsyncIterator[Bench]:
+    b = Bench(tmp_path)
+    await b.start()
+    try:
+        yield b
+    finally:
+        await b.stop()
+
+
+def _urgent_alerts(bench: Bench) -> list[str]:
+    return [m.text or "" for m in bench.group_messages() if "ALERTE URGENTE" in (m.text or "")]
+
+
+async def test_a_farewell_the_rules_miss_is_raised_by_the_classifier_and_answered_with_3114(bench: Bench) -> None:
+    text = "J'ai rangé mes papiers et écrit à mes enfants, ce soir je prends tout ce que j'ai, ne m'en voulez pas."
+    assert screen_severity(text, _RULES) == ("none", ())  # the rules alone would answer it as an ordinary message
+    patient = await bench.join(7001, "P-C1", RT)
+    await answer_all(bench, patient)
+    before = len(bench.texts(patient.chat_id))
+    await bench.patient_says(patient, text)
+    await bench.tick()
+    replies = bench.texts(patient.chat_id)[before:]
+    alerts = _urgent_alerts(bench)
+    assert len(alerts) == 1 and "ce soir je prends tout" in alerts[0]
+    assert any("3114" in reply and "15" in reply for reply in replies)

@@ -88,7 +88,7 @@ GROUP_CATEGORY: Final[dict[str, str]] = {
 }
 """Danger group of the corpora -> the vocabulary category whose label and advice a raised message gets."""
 
-THRESHOLD: Final[float] = 0.0
+THRESHOLD: Final[float] = 0.9
 """Chosen from the leave-one-set-out figures (docs/clinical/free-text-screen.md, "Second opinion")."""
 
 _TOKEN: Final[re.Pattern[str]] = re.compile(r"[a-z0-9]+")
