@@ -8,6 +8,8 @@ RAISE the rules' level, never drop a category the rules found (a suicidal messag
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import date
@@ -40,6 +42,7 @@ from bot.domain.screen_classifier import (
     with_second_opinion,
 )
 
+REPO = Path(__file__).resolve().parents[1]
 _RULES = load_free_text_vocabulary(DEFAULT_VOCABULARY_PATH)
 _CORPORA = load_corpora()
 _TEXTS = [row["text"] for rows in _CORPORA.values() for row in rows]
@@ -168,3 +171,22 @@ async def test_a_farewell_the_rules_miss_is_raised_by_the_classifier_and_answere
     alerts = _urgent_alerts(bench)
     assert len(alerts) == 1 and "ce soir je prends tout" in alerts[0]
     assert any("3114" in reply and "15" in reply for reply in replies)
+
+
+def test_the_screen_command_uses_the_second_opinion_unless_told_rules_only(tmp_path: Path) -> None:
+    text = "J'ai rangé mes papiers et écrit à mes enfants, ce soir je prends tout ce que j'ai, ne m'en voulez pas."
+
+    def screen(*extra: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "bot", "screen", text, *extra],
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+            timeout=120,
+            check=True,
+        )
+        return done.stdout
+
+    both = screen()
+    assert "severity: urgent" in both and "category: suicidal (urgent)" in both
+    assert "severity: none" in screen("--rules-only")
