@@ -5,7 +5,13 @@ of how the classifier does on a NEW writer's words is to train on every other se
 never training on the set scored. Figures follow scripts/screen_metrics.py's conventions (a danger message is
 caught at its level or above; specificity counts not-urgent messages left at none or info).
 
-    .venv/bin/python scripts/screen_classifier_cv.py [--predictions CACHE.json] [--json OUT]
+    .venv/bin/python scripts/screen_classifier_cv.py [--predictions DIR] [--json OUT] [--only SET,SET]
+        [--thresholds 0.0,0.5,0.7,0.9] [--vetoes 0.9,0.97]
+
+Variants scored per set and pooled: the rules alone; rules + classifier at each threshold (raise-only, the shipped
+combination at 0.9); rules + classifier at 0.5 + a veto (the specificity experiment, not shipped); and on the
+formal held-out sets D to G the same with the rules as first measured on them (today's rules were tuned on every
+set, so only those levels are blind).
 
 The predictions (rules' verdict and the left-out classifier's probabilities per message) are cached per set in the
 --predictions folder so the combinations can be re-scored without retraining (20 trainings take 10-40 minutes on a
