@@ -171,7 +171,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"worst group {worst[0]} {_pct(worst[1])}"
             )
     if args.json:
-        args.json.write_text(json.dumps(figures, indent=1) + "\n", encoding="utf-8")
+        body = ",\n".join(f"{json.dumps(k)}: {json.dumps(v, separators=(',', ':'))}" for k, v in figures.items())
+        args.json.write_text("{\n" + body + "\n}\n", encoding="utf-8")
     return 0
 
 
