@@ -20,6 +20,7 @@ from bot.domain.omed import load_opioid_catalogue
 from bot.domain.questionnaire import load_questionnaires
 from bot.domain.rules import load_rules
 from bot.domain.schedule import load_schedule
+from bot.domain.screen_classifier import with_second_opinion
 from bot.domain.sites import load_sites
 from bot.messenger import Messenger
 from bot.resources import data_path
@@ -51,7 +52,8 @@ async def build_services(
     schedule = load_schedule(questionnaires_dir / "schedule.yaml")
     opioids = load_opioid_catalogue(questionnaires_dir / "opioids.yaml")
     sites = load_sites(settings.bot_sites_file or questionnaires_dir / "sites.yaml")
-    vocabulary = load_free_text_vocabulary(questionnaires_dir / "free_text_red_flags.yaml")
+    # Issue 31: the rules, and a classifier that may only raise their level (docs/clinical/free-text-screen.md).
+    vocabulary = with_second_opinion(load_free_text_vocabulary(questionnaires_dir / "free_text_red_flags.yaml"))
     store = await open_store(settings.bot_database, clock)
     services = Services(
         settings=settings,

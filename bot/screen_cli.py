@@ -16,6 +16,7 @@ from pathlib import Path
 
 from bot.commandline import command
 from bot.domain.free_text_screen import FreeTextVocabulary, load_free_text_vocabulary, screen_severity
+from bot.domain.screen_classifier import with_second_opinion
 
 __all__ = ["ScreenInputError", "add_command", "run_command", "screen_jsonl"]
 
@@ -30,10 +31,20 @@ def add_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     screen.add_argument("--jsonl", help='input file: one {"text": ...} object per line')
     screen.add_argument("--out", help="output JSONL file (required with --jsonl)")
     screen.add_argument("--vocabulary", help="another vocabulary file (default: the shipped one)")
+    screen.add_argument(
+        "--train",
+        action="store_true",
+        help="retrain the second-opinion classifier on docs/clinical/screen-corpora/*.jsonl and write its weights",
+    )
+    screen.add_argument("--rules-only", action="store_true", help="screen with the rules alone (no classifier)")
 
 
 def run_command(args: argparse.Namespace, vocabulary_path: Path) -> int:
+    if args.train:
+        return _train()
     vocabulary = load_free_text_vocabulary(Path(args.vocabulary) if args.vocabulary else vocabulary_path)
+    if not args.rules_only:
+        vocabulary = with_second_opinion(vocabulary)
     if args.jsonl:
         if args.text is not None:
             print("Give either a text or --jsonl, not both.", file=sys.stderr)
@@ -84,6 +95,26 @@ def screen_jsonl(source: Path, destination: Path, vocabulary: FreeTextVocabulary
     except OSError as exc:
         raise ScreenInputError(f"Cannot write {destination}: {exc.strerror or exc}.") from exc
     return len(results)
+
+
+def _train() -> int:
+    """`python -m bot screen --train`: the shipped weights, regenerated from the corpora (deterministic)."""
+    from bot.domain.screen_classifier import (
+        DEFAULT_CORPORA_DIR,
+        DEFAULT_WEIGHTS_PATH,
+        load_corpora,
+        save_classifier,
+        train,
+    )
+
+    if not DEFAULT_CORPORA_DIR.is_dir():
+        print(f"Cannot train: {DEFAULT_CORPORA_DIR} is missing (train from a checkout).", file=sys.stderr)
+        return 2
+    rows = [row for rows in load_corpora().values() for row in rows]
+    model = train(rows)
+    save_classifier(model, DEFAULT_WEIGHTS_PATH)
+    print(f"trained on {len(rows)} messages, data digest {model.digest[:12]}, weights in {DEFAULT_WEIGHTS_PATH}")
+    return 0
 
 
 def _write(destination: Path, lines: list[str]) -> None:

@@ -6,7 +6,10 @@ not_urgent). A danger message counts as caught when the screen's level is at lea
 urgent; same_day needs same_day or urgent); a not_urgent message counts as correct when the level is none or info.
 Also prints the cost per message (µs, mean over the file) and the time to load the vocabulary.
 
-    .venv/bin/python scripts/screen_metrics.py FILE.jsonl [--json OUT] [--misses] [--vocabulary FILE]
+    .venv/bin/python scripts/screen_metrics.py FILE.jsonl [--json OUT] [--misses] [--vocabulary FILE] [--rules-only]
+
+The screen is measured as the bot runs it: the rules and the second-opinion classifier (which may only raise a
+level); `--rules-only` leaves the classifier out.
 """
 
 from __future__ import annotations
@@ -25,13 +28,18 @@ from bot.domain.free_text_screen import (  # noqa: E402
     load_free_text_vocabulary,
     screen_severity,
 )
+from bot.domain.screen_classifier import with_second_opinion  # noqa: E402
 
 _RANK = {"none": 0, "info": 1, "same_day": 2, "urgent": 3}
 
 
-def measure(rows: list[dict[str, str]], vocabulary_path: Path) -> tuple[dict[str, object], list[str]]:
+def measure(
+    rows: list[dict[str, str]], vocabulary_path: Path, *, rules_only: bool = False
+) -> tuple[dict[str, object], list[str]]:
     started = time.perf_counter()
     vocabulary = load_free_text_vocabulary(vocabulary_path)
+    if not rules_only:
+        vocabulary = with_second_opinion(vocabulary)  # the screen as the bot runs it
     load_ms = (time.perf_counter() - started) * 1000
     per_group: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     urgent = [0, 0]
@@ -89,13 +97,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="write the figures to this file")
     parser.add_argument("--misses", action="store_true", help="list the messages judged wrongly")
     parser.add_argument("--vocabulary", type=Path, default=DEFAULT_VOCABULARY_PATH)
+    parser.add_argument("--rules-only", action="store_true", help="without the second-opinion classifier")
     args = parser.parse_args(argv)
     try:
         rows = [json.loads(line) for line in args.jsonl.read_text(encoding="utf-8").splitlines() if line.strip()]
     except (OSError, json.JSONDecodeError) as exc:
         print(f"Cannot read {args.jsonl}: {exc}.", file=sys.stderr)
         return 2
-    figures, misses = measure(rows, args.vocabulary)
+    figures, misses = measure(rows, args.vocabulary, rules_only=args.rules_only)
     for group, data in figures["groups"].items():  # type: ignore[attr-defined]
         print(f"{group:22s} {data['caught']:3d}/{data['total']:<3d} {data['sensitivity']:.0%}")
     u, s = figures["urgent_sensitivity"], figures["specificity"]

@@ -34,7 +34,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
-from typing import Final, Literal
+from typing import Final, Literal, Protocol
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -46,6 +46,7 @@ __all__ = [
     "FreeTextFlag",
     "FreeTextVocabulary",
     "FreeTextVocabularyError",
+    "SecondOpinion",
     "explain_free_text",
     "fold_text",
     "load_free_text_vocabulary",
@@ -949,6 +950,13 @@ class _Category:
                     yield pattern, first, last
 
 
+class SecondOpinion(Protocol):
+    """What the screen asks a second reader (`bot.domain.screen_classifier.ScreenClassifier`): the category and
+    level it would raise a message to, or None. Declared here so this module never imports the classifier."""
+
+    def opinion(self, text: str) -> tuple[str, str] | None: ...
+
+
 @dataclass(frozen=True)
 class FreeTextVocabulary:
     """The compiled vocabulary: categories in file order, with everything needed to screen a message."""
@@ -964,6 +972,8 @@ class FreeTextVocabulary:
     anchors: Mapping[int, tuple[tuple[int, int], ...]]
     """Word number -> the (category, pattern) positions of the patterns whose first word it can be: a clause only
     tries the patterns its words can start, so the cost follows the message, not the size of the vocabulary."""
+    second_opinion: SecondOpinion | None = None
+    """The classifier that may raise (never lower) the rules' level; None screens with the rules alone."""
 
     def candidates(self, union: int) -> list[list[_Pattern]]:
         """Per category (file order), the patterns whose first position one of the clause's words matches."""
@@ -1052,7 +1062,30 @@ def screen_free_text(text: str, vocabulary: FreeTextVocabulary) -> tuple[FreeTex
     separator.
     """
     found = {category.id for category, *_ in _surviving(text, vocabulary, first_only=True)}
-    return tuple(category.flag for category in vocabulary.categories if category.id in found)
+    flags = tuple(category.flag for category in vocabulary.categories if category.id in found)
+    if vocabulary.second_opinion is None:
+        return flags
+    return _raised(flags, vocabulary.second_opinion.opinion(text), vocabulary)
+
+
+def _raised(
+    flags: tuple[FreeTextFlag, ...], opinion: tuple[str, str] | None, vocabulary: FreeTextVocabulary
+) -> tuple[FreeTextFlag, ...]:
+    """The rules' flags, plus the second opinion's category when (and only when) it raises the message's level.
+
+    Raise-only by construction: every rules flag is kept as it is, and a flag is added only when its level is
+    above the highest the rules found. The added flag is the named category's (its label, hence its advice), at the
+    opinion's level ("severe pain" is a same-day opinion although the rules' category is urgent)."""
+    if opinion is None:
+        return flags
+    category, level = opinion
+    current = max((_SEVERITY_RANK[flag.severity] for flag in flags), default=0)
+    if _SEVERITY_RANK[level] <= current:
+        return flags
+    added = replace(vocabulary.flag_for(category), severity=level)
+    order = vocabulary.category_ids
+    kept = tuple(flag for flag in flags if flag.category != category)
+    return tuple(sorted((*kept, added), key=lambda flag: order.index(flag.category)))
 
 
 ScreenSeverity = Literal["urgent", "same_day", "info", "none"]
