@@ -42,7 +42,7 @@ from bot.domain.screen_classifier import (
     with_second_opinion,
 )
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 _RULES = load_free_text_vocabulary(DEFAULT_VOCABULARY_PATH)
 _CORPORA = load_corpora()
 _TEXTS = [row["text"] for rows in _CORPORA.values() for row in rows]
