@@ -56,7 +56,15 @@ SAME_DAY = ["vomit_no_fluids", "cannot_swallow", "fever"]
 REQUIRED_IDS = {
     # Issue 35: the baseline in two parts; what must be known before the first fraction in the first.
     "baseline": ["pain_worst", *ANALGESICS, "on_chemo", "fever", *RED_FLAGS, "sp_night_pain"],
-    "baseline_more": ["pain_average", *PAIN_TYPES, *SIDE_EFFECTS, "vomit_no_fluids", "cannot_swallow", *QOL, "message_team"],
+    "baseline_more": [
+        "pain_average",
+        *PAIN_TYPES,
+        *SIDE_EFFECTS,
+        "vomit_no_fluids",
+        "cannot_swallow",
+        *QOL,
+        "message_team",
+    ],
     "daily": ["pain_worst", "analgesic_same", *ANALGESICS, *SIDE_EFFECTS, *SAME_DAY, *RED_FLAGS],
     "followup": [
         "pain_worst",
