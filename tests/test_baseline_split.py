@@ -313,3 +313,25 @@ async def test_a_message_typed_after_a_quiet_diary_reaches_the_team(bench: Bench
     await bench.settle()
     group = [m.text or "" for m in bench.group_messages()]
     assert any("P-BS3" in t and "rendez-vous de jeudi" in t for t in group), group
+
+
+async def test_part_2_answered_after_the_first_fraction_is_flagged_in_the_export(bench: Bench) -> None:
+    """Day 0 the day after joining: part 2 comes after the day-0 diary, so its answers are not pre-treatment values
+    and the export says so (`after_rt_start`); part 1, answered the day before, is not flagged."""
+    from bot.export.csv_export import CSV_COLUMNS, csv_rows
+    from bot.export.dataset import load_dataset
+
+    patient = await bench.join(3604, "P-BS4", date(2027, 3, 2))
+    await answer_all(bench, patient, {"rf_screen": "none"})
+    await _until(bench, patient, "daily")
+    await answer_all(bench, patient, {"rf_screen": "none", "se_screen": "no"})  # the diary, then part 2 follows
+    services = bench.services
+    assert services is not None
+    out = io.StringIO()
+    csv.writer(out).writerows(
+        csv_rows(await load_dataset(services.store), services.questionnaires, services.opioids, "fr_sor")
+    )
+    lines = [dict(zip(CSV_COLUMNS, row, strict=False)) for row in csv.reader(io.StringIO(out.getvalue()))]
+    flags = {(line["timepoint"], line["item"]): line["flags"] for line in lines if line["derivation"] == ""}
+    assert "after_rt_start" in flags[("baseline_more", "se_nausea")]
+    assert "after_rt_start" not in flags[("baseline", "pain_worst")]
