@@ -175,7 +175,7 @@ async def test_the_enrol_form_offers_the_sites_and_arms_and_dates_from_the_virtu
 
 async def test_an_urgent_answer_reaches_the_group_by_the_periodic_tick_and_is_acknowledged(client: Client) -> None:
     user_id = await client.enrol_and_join("P-RF")
-    for label in ("6", "5", "Non", "Non", "Non", "Non"):  # worst, average, the four pain types absent
+    for label in ("6", "Oui, au moins un de ces signes"):  # worst pain, the red-flag screen (baseline 2.0, issue 35)
         await client.press_label(user_id, label)
     state = await client.state(user_id)
     assert "faiblesse" in state["phone"][-1]["text"]
