@@ -31,6 +31,7 @@ def severity_label(severity: str) -> str:
 def questionnaire_label(questionnaire_id: str) -> str:
     return {
         "baseline": _("Baseline questionnaire"),
+        "baseline_more": _("Baseline questionnaire (part 2)"),
         "daily": _("Daily diary"),
         "followup": _("Follow-up questionnaire"),
         "weekly": _("Weekly check"),

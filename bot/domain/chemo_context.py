@@ -13,12 +13,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Final
 
-__all__ = ["CHEMO_CONTEXT_ITEM", "BASELINE_CHEMO_ITEM", "chemo_possible"]
+__all__ = ["CHEMO_CONTEXT_ITEM", "BASELINE_CHEMO_ITEM", "PRIMARY_CONTEXT_ITEM", "chemo_possible"]
 
 CHEMO_CONTEXT_ITEM: Final[str] = "chemo_possible"
 """The context item the bot supplies ("yes"/"no"), never asked."""
 BASELINE_CHEMO_ITEM: Final[str] = "on_chemo"
 """The baseline question it is read from ("yes" / "no" / "_unknown")."""
+PRIMARY_CONTEXT_ITEM: Final[str] = "primary_timepoint"
+"""The follow-up's context item ("yes" at the primary time point, day 30; "no" otherwise), never asked: the items no
+end point reads at days 15, 60 and 90 are asked at day 30 only (issue 35; docs/clinical/patient-burden.md). Kept here
+with the other context item the bot supplies, rather than in a module of its own."""
 
 
 def chemo_possible(baseline_answers: Mapping[str, object] | None) -> bool:

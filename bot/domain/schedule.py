@@ -148,6 +148,22 @@ class BaselineSpec(_Model):
     source: Source
 
 
+class BaselineMoreSpec(_Model):
+    """The second part of the baseline (issue 35): what need not be known before the first fraction.
+
+    Opens at the preferred send time `after_days` local days after the day the first part could first be sent, so
+    it never comes before (nor blocks) the first part. Its window lasts up to `window_days` local days, but ends on
+    the last day before any other questionnaire opens: the bot sends one questionnaire at a time, and an open second
+    part must never hold back a diary (the pain-flare end point) or a follow-up.
+    """
+
+    questionnaire: Name
+    label: Name
+    after_days: int = Field(ge=1)
+    window_days: int = Field(ge=1)
+    source: Source
+
+
 class DailySpec(_Model):
     questionnaire: Name
     label: Annotated[str, BeforeValidator(_check_day_template)]
@@ -217,6 +233,8 @@ class ScheduleSpec(_Model):
     quiet_hours: QuietHours
     reminders: Reminders
     baseline: BaselineSpec
+    #: None: a baseline in one part (schedule files written before issue 35's split still load).
+    baseline_more: BaselineMoreSpec | None = None
     daily: DailySpec
     followups: FollowupSpec
     weekly: WeeklySpec
@@ -237,6 +255,10 @@ class ScheduleSpec(_Model):
     def _check_labels_never_collide(self) -> None:
         """Timepoint labels key storage and exports, so two kinds may never share one, on any study day."""
         seen: dict[str, str] = {self.baseline.label: "baseline.label"}
+        if self.baseline_more is not None:
+            if self.baseline_more.label in seen:
+                raise ValueError(f"baseline_more.label: {self.baseline_more.label!r} is already baseline.label")
+            seen[self.baseline_more.label] = "baseline_more.label"
         for field, template in (
             ("daily.label", self.daily.label),
             ("followups.label", self.followups.label),
@@ -289,7 +311,7 @@ class PlannedInstance:
     """One questionnaire to send to one patient, with its answer window."""
 
     questionnaire_id: str
-    timepoint: str  # stable label: "baseline", "DD0".."DD16" (daily diary), "D15".."D90", "W22".. (weekly)
+    timepoint: str  # stable label: "baseline", "baseline_more", "DD0".."DD16" (daily diary), "D15".."D90", "W22"..
     day: int | None  # study day relative to day 0 (None for baseline)
     opens_at: datetime  # UTC, first moment it may be sent: outside quiet hours, not before enrolment
     closes_at: datetime  # UTC, last moment an answer is accepted (inclusive)
@@ -358,7 +380,7 @@ def next_allowed(moment: datetime, spec: ScheduleSpec, tz: ZoneInfo | None = Non
 
 @dataclass(frozen=True)
 class _Candidate:
-    rank: int  # tie-break when two instances open at the same moment: baseline, daily, follow-up, weekly
+    rank: int  # tie-break when two instances open at the same moment: baseline, daily, follow-up, weekly, part 2
     questionnaire_id: str
     timepoint: str
     day: int | None
@@ -458,6 +480,9 @@ def plan(
         for day in _weekly_days(spec, diary_days)
     ]
 
+    if spec.baseline_more is not None:
+        candidates.append(_baseline_more(spec, candidates, earliest, send_at, zone))
+
     planned: list[tuple[datetime, int, int, PlannedInstance]] = []
     for c in candidates:
         opens_at = max(c.nominal_open, earliest)
@@ -472,6 +497,32 @@ def plan(
     if len(set(labels)) != len(labels):  # the loader forbids this; kept as a guard for hand-built specs
         raise ValueError(f"timepoint labels collide: {labels}")
     return result
+
+
+def _baseline_more(
+    spec: ScheduleSpec, others: list[_Candidate], earliest: datetime, send_at: time, zone: ZoneInfo
+) -> _Candidate:
+    """The second part of the baseline (`BaselineMoreSpec`): `after_days` after the first part could be sent, open
+    until the last day before another questionnaire opens (at least its own first day), at most `window_days`.
+
+    Ranked after everything else, so on a day when a diary opens at the same time the diary goes first and the
+    second part follows it."""
+    more = spec.baseline_more
+    assert more is not None
+    first_day = earliest.astimezone(zone).date() + timedelta(days=more.after_days)
+    busy = {max(c.nominal_open, earliest).astimezone(zone).date() for c in others if c.rank != 0}
+    last_day = first_day
+    while (last_day - first_day).days + 1 < more.window_days and last_day + timedelta(days=1) not in busy:
+        last_day += timedelta(days=1)
+    return _Candidate(
+        4,
+        more.questionnaire,
+        more.label,
+        None,
+        next_allowed(_at_local(first_day, send_at, zone), spec, zone),
+        _at_local(last_day, spec.day_end, zone),
+        False,
+    )
 
 
 def rt_start_moment(spec: ScheduleSpec, rt_start: date, tz: ZoneInfo | None = None) -> datetime:

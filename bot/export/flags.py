@@ -34,10 +34,11 @@ def enrolled_after_rt_start(spec: ScheduleSpec, patient: Patient) -> bool:
 def answer_flags(spec: ScheduleSpec, patient: Patient, instance: Instance, answered_at: str) -> list[str]:
     """The flags of one answer row (stored UTC text `answered_at`), in a fixed order."""
     flags: list[str] = []
-    if (
-        instance.questionnaire_id == spec.baseline.questionnaire
-        and instance.timepoint == spec.baseline.label
-        and answered_after_rt_start(spec, patient.rt_start, parse_utc(answered_at))
+    baseline_parts = {(spec.baseline.questionnaire, spec.baseline.label)}
+    if spec.baseline_more is not None:  # issue 35: the second part is baseline data too
+        baseline_parts.add((spec.baseline_more.questionnaire, spec.baseline_more.label))
+    if (instance.questionnaire_id, instance.timepoint) in baseline_parts and answered_after_rt_start(
+        spec, patient.rt_start, parse_utc(answered_at)
     ):
         flags.append(AFTER_RT_START)
     if enrolled_after_rt_start(spec, patient):

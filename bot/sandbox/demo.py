@@ -327,7 +327,7 @@ class DemoRun:
 
     @staticmethod
     def _wants_to_answer(patient: VirtualPatient, prompt: Prompt) -> bool:
-        return patient.profile.keeps_answering or prompt.instance.timepoint == "baseline"
+        return patient.profile.keeps_answering or prompt.instance.timepoint in ("baseline", "baseline_more")
 
     def _act(self, patient: VirtualPatient, prompt: Prompt) -> bool:
         """Inject one press or one typed message for the current question (processing is awaited by the caller)."""

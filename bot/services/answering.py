@@ -117,15 +117,18 @@ async def with_recent_change(
     """`answers` with the context items the bot supplies from the history, when the questionnaire has them:
     `regimen_changed_recently` ("yes"/"no"): did the treatment change in the days before it was sent (issue 32;
     `bot.domain.regimen_change`)? `chemo_possible` ("yes"/"no"): may the patient be on chemotherapy, from the
-    baseline (issue 35; `bot.domain.chemo_context`)? Read from the cached prior history
+    baseline (issue 35; `bot.domain.chemo_context`)? `primary_timepoint` ("yes"/"no"): is this the primary
+    follow-up (day 30), where the follow-up asks its day-30 items (issue 35)? Read from the cached prior history
     (`clinical_context.prior_history`: one small query when `version` is not given, none if cached and given); the
     answers are returned as they are when the items are absent or already supplied."""
-    from bot.domain.chemo_context import CHEMO_CONTEXT_ITEM, chemo_possible
+    from bot.domain.chemo_context import CHEMO_CONTEXT_ITEM, PRIMARY_CONTEXT_ITEM, chemo_possible
     from bot.domain.regimen_change import RECENT_CHANGE_ITEM
 
     q = services.questionnaires.get(instance.questionnaire_id)
     if q is None:
         return answers
+    if PRIMARY_CONTEXT_ITEM in q.item_ids and PRIMARY_CONTEXT_ITEM not in answers:
+        answers = {PRIMARY_CONTEXT_ITEM: "yes" if instance.is_primary else "no", **answers}
     wanted = [item for item in (RECENT_CHANGE_ITEM, CHEMO_CONTEXT_ITEM) if item in q.item_ids and item not in answers]
     if not wanted:
         return answers

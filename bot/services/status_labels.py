@@ -46,8 +46,10 @@ def site_list(sites: Sites, codes: tuple[str, ...] | None = None) -> str:
 
 
 def timepoint_label(timepoint: str) -> str:
-    """ "baseline" → "inclusion"; DD3, D30, W22 → "jour 3", "jour 30", "jour 22" (the study day)."""
+    """ "baseline" → "inclusion", "baseline_more" → "inclusion (suite)"; DD3, D30, W22 → "jour 3", "jour 30", "jour 22" (the study day)."""
     if timepoint == "baseline":
         return _("inclusion")
+    if timepoint == "baseline_more":
+        return _("inclusion (part 2)")
     match = _STUDY_DAY.match(timepoint)
     return _("day {n}").format(n=int(match.group(1))) if match else timepoint

@@ -30,6 +30,18 @@ BEFORE = {
     qid: load_questionnaire(ROOT / "tests" / "data" / "questionnaires_before_issue35" / f"{qid}.yaml")
     for qid in ("daily", "weekly", "followup")
 }
+#: Issue 35, step 2 (the baseline in two parts, the follow-up's side-effect gate, no message item in the repeated
+#: questionnaires): the files as they were just before it (baseline 1.2, daily / weekly / follow-up 2.0).
+BEFORE_SPLIT = {
+    qid: load_questionnaire(ROOT / "tests" / "data" / "questionnaires_before_baseline_split" / f"{qid}.yaml")
+    for qid in ("baseline", "daily", "weekly", "followup")
+}
+#: The questionnaire each shipped one is compared with: the diary, weekly check and follow-up with their files of
+#: before issue 35; both parts of the baseline with the baseline in one part (1.2).
+COMPARED_WITH = {**BEFORE, "baseline": BEFORE_SPLIT["baseline"], "baseline_more": BEFORE_SPLIT["baseline"]}
+#: The message item is no longer asked in the repeated questionnaires (the patient writes at any time, every
+#: message is screened and forwarded: `test_a_message_typed_after_a_quiet_diary_reaches_the_team`).
+NO_MESSAGE_ITEM = ("daily", "weekly", "followup")
 RULES = load_rules(ROOT / "questionnaires" / "rules.yaml")
 TODAY = date(2027, 3, 20)
 
@@ -157,6 +169,10 @@ def walk_as_patient(q: Questionnaire, finding: Finding) -> tuple[list[str], dict
         elif item.id in GATES:
             opens = any(_depends_on(q, wanted, item.id) for wanted in finding.answers if wanted in q.item_ids)
             answers[item.id] = GATES[item.id][0 if opens else 1]
+        elif item.type == "yesno" and any(
+            _depends_on(q, wanted, item.id) for wanted in finding.answers if wanted in q.item_ids
+        ):
+            answers[item.id] = "yes"  # e.g. "rescue_taking" in the baseline: the finding's rescue count is behind it
         else:
             answers[item.id] = _quiet(item, finding)
     raise AssertionError(f"{q.id}: the walk did not end")
@@ -189,7 +205,7 @@ def _cases() -> list[tuple[str, str]]:
     for rule in RULES:
         if isinstance(rule.condition, EventCondition) and rule.id != "free_text":
             continue
-        for qid in sorted(BEFORE):  # the questionnaires issue 35 changed (baseline and follow-ups are as before)
+        for qid in sorted(COMPARED_WITH):  # the questionnaires issue 35 changed: all of them, since step 2
             if rule.questionnaires is not None and qid not in rule.questionnaires:
                 continue
             finding = FINDINGS[rule.id]
@@ -207,11 +223,20 @@ def test_every_answer_rule_has_a_finding() -> None:
 def test_every_red_flag_item_of_the_diary_and_the_weekly_check_is_covered() -> None:
     """Each rule is exercised on the adaptive questionnaires wherever its items are asked."""
     covered = set(_cases())
-    for qid in BEFORE:
+    for qid in COMPARED_WITH:
         for rule in RULES:
             if isinstance(rule.condition, EventCondition) or (rule.questionnaires and qid not in rule.questionnaires):
                 continue
-            if all(item in BEFORE[qid].item_ids for item in FINDINGS[rule.id].answers):
+            if rule.id == "free_text" and qid in NO_MESSAGE_ITEM:
+                continue
+            if qid.startswith("baseline"):  # the baseline's items are in one part or the other, never lost
+                parts = [q for q in SHIPPED.values() if q.id.startswith("baseline")]
+                if all(item in COMPARED_WITH[qid].item_ids for item in FINDINGS[rule.id].answers):
+                    assert any(
+                        (rule.id, q.id) in covered for q in parts if set(FINDINGS[rule.id].answers) <= set(q.item_ids)
+                    ), rule.id
+                continue
+            if all(item in COMPARED_WITH[qid].item_ids for item in FINDINGS[rule.id].answers):
                 assert (rule.id, qid) in covered, (rule.id, qid)
 
 
@@ -223,12 +248,12 @@ def test_a_patient_with_the_finding_is_still_asked_and_still_alerted(rule_id: st
     missing = [item for item in finding.answers if item not in asked]
     assert missing == [], f"{questionnaire_id} {q.version} no longer asks {missing} on the gate path: {asked}"
     assert rule_id in {rule for rule, _severity, _advice in raised}
-    if questionnaire_id in BEFORE:  # the same alerts, severities and advice as with the questionnaire before
-        _asked_before, raised_before = alerts(BEFORE[questionnaire_id], finding)
+    if questionnaire_id in COMPARED_WITH:  # the same alerts, severities and advice as with the questionnaire before
+        _asked_before, raised_before = alerts(COMPARED_WITH[questionnaire_id], finding)
         assert raised == raised_before
 
 
-def test_the_quiet_day_is_seven_questions_and_raises_nothing() -> None:
+def test_the_quiet_day_is_six_questions_and_raises_nothing() -> None:
     quiet = Finding({})
     for qid in ("daily", "weekly"):
         asked, raised = alerts(SHIPPED[qid], quiet)
@@ -239,7 +264,6 @@ def test_the_quiet_day_is_seven_questions_and_raises_nothing() -> None:
             "rescue_doses_24h",
             "se_screen",
             "new_problem_any",
-            "message_team",
         ]
         assert raised == set()
         before, _ = alerts(BEFORE[qid], quiet)
@@ -265,7 +289,7 @@ def test_rescue_doses_are_one_tap_on_buttons() -> None:
 
 def test_the_gates_put_the_reporting_answer_first() -> None:
     """A habitual tap on the first button asks more, never less (docs/clinical/patient-burden.md)."""
-    for qid in BEFORE:
+    for qid in SHIPPED:
         for gate, (opened, _closed) in GATES.items():
             item = SHIPPED[qid].item(gate) if gate in SHIPPED[qid].item_ids else None
             if item is not None and item.type == "single":
@@ -274,10 +298,17 @@ def test_the_gates_put_the_reporting_answer_first() -> None:
 
 def test_the_versions_were_bumped_and_the_old_files_still_load() -> None:
     assert {qid: (q.version, SHIPPED[qid].version) for qid, q in BEFORE.items()} == {
-        "daily": ("1.5", "2.0"),
-        "weekly": ("1.5", "2.0"),
-        "followup": ("1.4", "2.0"),
+        "daily": ("1.5", "3.0"),
+        "weekly": ("1.5", "3.0"),
+        "followup": ("1.4", "3.0"),
     }
+    assert {qid: q.version for qid, q in BEFORE_SPLIT.items()} == {
+        "baseline": "1.2",
+        "daily": "2.0",
+        "weekly": "2.0",
+        "followup": "2.0",
+    }
+    assert (SHIPPED["baseline"].version, SHIPPED["baseline_more"].version) == ("2.0", "2.0")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -291,11 +322,14 @@ async def _open_diary(bench: Bench, patient: Patient) -> None:
         prompt = await current_prompt(bench, patient)
         if prompt is not None and prompt.instance.questionnaire_id == "daily":
             return
+        if prompt is not None and prompt.instance.questionnaire_id == "baseline_more":
+            await answer_all(bench, patient)  # the baseline's second part, the day after joining (issue 35)
+            continue
         await bench.advance(timedelta(hours=1))
     raise AssertionError("no diary came")
 
 
-async def test_a_quiet_diary_takes_seven_taps_and_the_counter_only_goes_up(bench: Bench) -> None:
+async def test_a_quiet_diary_takes_six_taps_and_the_counter_only_goes_up(bench: Bench) -> None:
     patient = await bench.join(3501, "P-BU1", RT)
     await answer_all(bench, patient)  # the baseline
     await _open_diary(bench, patient)
@@ -306,7 +340,6 @@ async def test_a_quiet_diary_takes_seven_taps_and_the_counter_only_goes_up(bench
         "rescue_doses_24h": 0,
         "se_screen": "no",
         "new_problem_any": "no",
-        "message_team": "_skip",
     }
     first = len(bench.texts(patient.chat_id))
     asked = await answer_all(bench, patient, quiet)
@@ -393,10 +426,10 @@ async def test_a_diary_answered_in_1_5_stays_readable_after_the_upgrade_to_2_0(b
     lines = [dict(zip(CSV_COLUMNS, row)) for row in csv.reader(io.StringIO(out.getvalue()))]
     daily = [line for line in lines if line["questionnaire"] == "daily" and line["derivation"] == ""]
     by_version = {(line["questionnaire_version"], line["questionnaire_hash"]) for line in daily}
-    assert by_version == {("1.5", content_hash(BEFORE["daily"])), ("2.0", content_hash(shipped))}
+    assert by_version == {("1.5", content_hash(BEFORE["daily"])), (shipped.version, content_hash(shipped))}
     old_items = {line["item"]: line["value"] for line in daily if line["questionnaire_version"] == "1.5"}
     assert old_items["rescue_doses_24h"] == "12" and old_items["rf_weakness"] == "no"
-    new_items = {line["item"] for line in daily if line["questionnaire_version"] == "2.0"}
+    new_items = {line["item"] for line in daily if line["questionnaire_version"] == shipped.version}
     assert "rf_screen" in new_items and "rf_weakness" not in new_items
     fhir = build_bundle(dataset, services.questionnaires, bench.clock.now())
     validate_bundle(fhir)
@@ -405,7 +438,7 @@ async def test_a_diary_answered_in_1_5_stays_readable_after_the_upgrade_to_2_0(b
         for entry in fhir["entry"]
         if entry["resource"]["resourceType"] == "Questionnaire" and "daily" in entry["resource"]["id"]
     }
-    assert versions == {"1.5", "2.0"}
+    assert versions == {"1.5", shipped.version}
 
 
 async def test_a_fever_on_chemotherapy_asked_without_the_gate_alerts_at_once(bench: Bench) -> None:

@@ -54,20 +54,18 @@ QOL = ["qol_global", "interf_sleep", "interf_walking", "interf_mood", "interf_ac
 SAME_DAY = ["vomit_no_fluids", "cannot_swallow", "fever"]
 
 REQUIRED_IDS = {
-    "baseline": [
-        "pain_worst",
+    # Issue 35: the baseline in two parts; what must be known before the first fraction in the first.
+    "baseline": ["pain_worst", *ANALGESICS, "on_chemo", "fever", *RED_FLAGS, "sp_night_pain"],
+    "baseline_more": [
         "pain_average",
         *PAIN_TYPES,
-        *ANALGESICS,
-        "on_chemo",
         *SIDE_EFFECTS,
-        *SAME_DAY,
-        *RED_FLAGS,
-        "sp_night_pain",
+        "vomit_no_fluids",
+        "cannot_swallow",
         *QOL,
         "message_team",
     ],
-    "daily": ["pain_worst", "analgesic_same", *ANALGESICS, *SIDE_EFFECTS, *SAME_DAY, *RED_FLAGS, "message_team"],
+    "daily": ["pain_worst", "analgesic_same", *ANALGESICS, *SIDE_EFFECTS, *SAME_DAY, *RED_FLAGS],
     "followup": [
         "pain_worst",
         "pain_average",
@@ -81,9 +79,8 @@ REQUIRED_IDS = {
         *QOL,
         "pgic",
         "satisfaction",
-        "message_team",
     ],
-    "weekly": ["pain_worst", "analgesic_same", *ANALGESICS, *RED_FLAGS, "message_team"],
+    "weekly": ["pain_worst", "analgesic_same", *ANALGESICS, *RED_FLAGS],
 }
 
 
@@ -122,13 +119,16 @@ def test_the_four_shipped_questionnaires_load_with_version_1_2(shipped: dict[str
     also asked when the treatment changed in the last 7 days (context item regimen_changed_recently). 2.0 (daily,
     weekly; issue 35): gates "Aucun de ces signes" (rf_screen) and "Un effet gênant aujourd'hui ?" (se_screen), the
     rescue count as one tap, fever asked every time only when chemotherapy is possible (context chemo_possible);
-    follow-up 2.0: the red-flag screen only."""
-    assert sorted(shipped) == ["baseline", "daily", "followup", "weekly"]
+    follow-up 2.0: the red-flag screen only. Issue 35, step 2: baseline 2.0 (part 1, before the first fraction) and
+    baseline_more 2.0 (part 2, the next day); daily, weekly, follow-up 3.0 (no message item: the patient writes at
+    any time; follow-up: the side-effect gate, day-30-only items behind primary_timepoint)."""
+    assert sorted(shipped) == ["baseline", "baseline_more", "daily", "followup", "weekly"]
     assert {q.id: q.version for q in shipped.values()} == {
-        "baseline": "1.2",
-        "daily": "2.0",
-        "followup": "2.0",
-        "weekly": "2.0",
+        "baseline": "2.0",
+        "baseline_more": "2.0",
+        "daily": "3.0",
+        "followup": "3.0",
+        "weekly": "3.0",
     }
 
 
@@ -146,11 +146,18 @@ def test_on_chemo_and_pgic_are_asked_only_where_the_protocol_puts_them(shipped: 
     assert "analgesic_same" not in shipped["baseline"].item_ids
 
 
-def test_every_questionnaire_ends_with_the_optional_message_to_the_team(shipped: dict[str, Questionnaire]) -> None:
-    for q in shipped.values():
-        last = q.items[-1]
-        assert (last.id, last.type, last.optional, last.max_length) == ("message_team", "text", True, 500)
-        assert "15" in last.text and "urgence" in last.text
+def test_the_message_to_the_team_is_offered_once_then_the_intro_says_to_write_at_any_time(
+    shipped: dict[str, Questionnaire],
+) -> None:
+    """Issue 35: the message item ends the baseline's second part (where the patient learns of it); the repeated
+    questionnaires no longer ask it (one "Passer" tap nearly every day) and their intro says the patient may write
+    at any time (every message is kept, screened and forwarded: bot/services/patient_messages.py)."""
+    last = shipped["baseline_more"].items[-1]
+    assert (last.id, last.type, last.optional, last.max_length) == ("message_team", "text", True, 500)
+    assert "15" in last.text and "urgence" in last.text
+    for qid in ("daily", "weekly", "followup"):
+        assert "message_team" not in shipped[qid].item_ids
+        assert "écrire à l'équipe" in shipped[qid].intro and "à tout moment" in shipped[qid].intro
 
 
 def test_every_shipped_item_has_a_short_label_of_at_most_40_characters(shipped: dict[str, Questionnaire]) -> None:
@@ -167,7 +174,7 @@ def test_scale_items_state_their_anchors_in_the_text(shipped: dict[str, Question
 
 
 def test_pain_type_scores_are_shown_only_when_the_pain_type_is_present(shipped: dict[str, Questionnaire]) -> None:
-    for q in (shipped["baseline"], shipped["followup"]):
+    for q in (shipped["baseline_more"], shipped["followup"]):
         for prefix in ("axial_spont", "axial_mech", "radic_spont", "radic_mech"):
             cond = q.item(f"{prefix}_score").show_if
             assert cond is not None and (cond.item, cond.equals) == (f"{prefix}_present", "yes")
@@ -211,7 +218,7 @@ def test_data_files_next_to_the_questionnaires_are_skipped_by_name(tmp_path: Pat
 def test_a_second_directory_adds_a_sites_local_licensed_instrument(tmp_path: Path) -> None:
     _write(tmp_path / "local" / "qlq.yaml", _minimal(qid="site_qlq", source="Licence EORTC de l'étude, non commis"))
     loaded = load_questionnaires(SHIPPED, tmp_path / "local")
-    assert set(loaded) == {"baseline", "daily", "followup", "weekly", "site_qlq"}
+    assert set(loaded) == {"baseline", "baseline_more", "daily", "followup", "weekly", "site_qlq"}
 
 
 def test_the_same_questionnaire_id_in_two_files_is_an_error_naming_both_files(tmp_path: Path) -> None:

@@ -178,7 +178,7 @@ EARLY = paris(2026, 5, 20, 11, 0)  # enrolled well before day 0
 def test_a_single_fraction_plan_has_the_protocol_timepoints_in_order() -> None:
     planned = plan(SPEC, rt_start=date(2026, 6, 1), fractions=1, enrolled_at=EARLY, preferred="matin", tz=PARIS)
     assert [p.timepoint for p in planned] == (
-        ["baseline"]
+        ["baseline", "baseline_more"]  # issue 35: the baseline's second part, the day after enrolment
         + [f"DD{d}" for d in range(0, 11)]
         + ["D15", "W22", "D30", "W43", "W50", "D60", "W71", "W78", "W85", "D90"]
     )
@@ -196,7 +196,7 @@ def test_five_fractions_from_a_thursday_keep_the_diary_until_ten_days_after_the_
     diary = [p for p in planned if p.questionnaire_id == "daily"]
     assert [p.timepoint for p in diary] == [f"DD{d}" for d in range(0, 17)]
     assert diary[-1].closes_at.astimezone(PARIS).date() == date(2026, 6, 10) + timedelta(days=10)
-    assert len(planned) == 1 + 17 + 4 + 6
+    assert len(planned) == 2 + 17 + 4 + 6  # the baseline in two parts (issue 35)
     assert len({p.timepoint for p in planned}) == len(planned)
 
 
@@ -334,7 +334,19 @@ def test_an_enrolment_in_the_small_hours_waits_until_8am_the_same_day() -> None:
 def test_an_enrolment_after_day_0_plans_a_late_baseline_and_nothing_whose_window_has_closed() -> None:
     start = date(2026, 6, 1)
     planned = plan(SPEC, rt_start=start, fractions=1, enrolled_at=paris(2026, 6, 22, 12), tz=PARIS)  # day 21
-    assert [p.timepoint for p in planned] == ["baseline", "W22", "D30", "W43", "W50", "D60", "W71", "W78", "W85", "D90"]
+    assert [p.timepoint for p in planned] == [
+        "baseline",
+        "W22",
+        "baseline_more",  # issue 35: the second part the next day, after the weekly check opening at the same time
+        "D30",
+        "W43",
+        "W50",
+        "D60",
+        "W71",
+        "W78",
+        "W85",
+        "D90",
+    ]
     assert planned[0].opens_at == paris(2026, 6, 22, 12)
     assert planned[0].closes_at == paris(2026, 6, 23, 23, 59, 59)  # late_answer_days = 1 after joining
 

@@ -137,7 +137,8 @@ async def test_sigkill_at_random_moments_loses_no_acknowledged_answer_and_no_ale
     # Every answer the bot acknowledged is stored, exactly once, with the value tapped.
     user_ids = {p.user_id for p in players}
     acknowledged = acknowledged_answer_presses(standin, user_ids)
-    assert len(acknowledged) >= PATIENTS * 20, "the players did not really answer"
+    # At least 7 taps each: the baseline before the first fraction is 8 to 20 taps since issue 35 (40 before).
+    assert len(acknowledged) >= PATIENTS * 7, "the players did not really answer"
     problems = []
     for query_id, instance_id, index, code in acknowledged:
         (questionnaire_id,) = connection.execute(

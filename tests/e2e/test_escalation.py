@@ -181,8 +181,10 @@ async def test_clinician_commands_list_show_pause_resume_and_withdraw(bench: Ben
 
 async def test_the_morning_digest_lists_open_alerts_and_missed_questionnaires(bench: Bench) -> None:
     patient = await bench.join(2007, "P-E7", RT)
-    await answer_all(bench, patient, {"rf_weakness": "yes", "message_team": "J'ai une question sur mon traitement"})
-    await bench.advance(timedelta(days=3), step=timedelta(hours=1))  # DD0 (day 0) goes unanswered
+    await answer_all(bench, patient, {"rf_weakness": "yes"})
+    await bench.advance(timedelta(days=1), step=timedelta(hours=1))  # Tuesday: the baseline's second part (issue 35)
+    await answer_all(bench, patient, {"message_team": "J'ai une question sur mon traitement"})
+    await bench.advance(timedelta(days=2), step=timedelta(hours=1))  # DD0 (day 0) goes unanswered
     digests = [m.text or "" for m in bench.group_messages() if "Résumé du matin" in (m.text or "")]
     assert digests, "no digest sent"
     assert any("P-E7" in d and "faiblesse nouvelle" in d for d in digests)

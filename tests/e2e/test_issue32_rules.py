@@ -17,7 +17,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from harness import Bench, Patient, answer_all, current_prompt
+from harness import Bench, Patient, answer_all, current_prompt, default_answer, give
 
 from bot.delivery.advice_text import advice_text
 from bot.domain.rules import ADVICE_ORDER
@@ -27,6 +27,14 @@ ROOT = Path(__file__).resolve().parents[2]
 RT = date(2027, 3, 3)
 PARIS = ZoneInfo("Europe/Paris")
 ON_CALL = "01 99 00 20 20"  # the example site "main"'s on-call number
+
+
+async def both_baseline_parts(bench: Bench, patient: Patient, answers: dict[str, object]) -> None:
+    """Issue 35: the baseline is in two parts; the side effects, same-day signs and the message item are in the
+    second (sent the next day). The clinician pushes it now (/send), so the advice is read at the same hour."""
+    await answer_all(bench, patient)
+    await bench.clinician_says(f"/send {patient.study_id} baseline_more")
+    await answer_all(bench, patient, answers)
 
 
 def rows(bench: Bench, sql: str, *params: object) -> list[tuple]:
@@ -47,6 +55,8 @@ async def send(
     bench: Bench, patient: Patient, questionnaire: str, answers: dict[str, object] | None = None
 ) -> list[str]:
     await bench.clinician_says(f"/send {patient.study_id} {questionnaire}")
+    while (prompt := await current_prompt(bench, patient)) is not None and prompt.questionnaire.id == "baseline_more":
+        await give(bench, patient, default_answer(prompt.item))  # issue 35: the baseline's second part, due first
     prompt = await current_prompt(bench, patient)
     assert prompt is not None and prompt.questionnaire.id == questionnaire
     asked = await answer_all(bench, patient, answers)
@@ -69,7 +79,7 @@ async def test_friday_19h_vomiting_everything_gives_the_on_call_number_to_call_n
     # Friday 5 March 2027, 19:00 in Paris.
     async with bench_at(tmp_path, datetime(2027, 3, 5, 18, 0, tzinfo=UTC)) as bench:
         patient = await bench.join(3201, "P-32A", date(2027, 3, 10))
-        await answer_all(bench, patient, {"vomit_no_fluids": "yes"})
+        await both_baseline_parts(bench, patient, {"vomit_no_fluids": "yes"})
         (advice,) = [t for t in bench.texts(3201) if "numéro de garde" in t and "maintenant" in t]
         assert f"appelez maintenant le numéro de garde : {ON_CALL}" in advice
         assert "est prévenue" not in advice  # nobody reads it before Monday: it says when it will be read
@@ -91,7 +101,7 @@ async def test_after_the_same_day_cut_off_today_is_not_promised(tmp_path: Path) 
     # Monday 1 March 2027, 16:30 in Paris: open until 17:00, cut-off 16:00 (default: one hour before closing).
     async with bench_at(tmp_path, datetime(2027, 3, 1, 15, 30, tzinfo=UTC)) as bench:
         patient = await bench.join(3203, "P-32C", date(2027, 3, 10))
-        await answer_all(bench, patient, {"cannot_swallow": "yes"})
+        await both_baseline_parts(bench, patient, {"cannot_swallow": "yes"})
         (advice,) = [t for t in bench.texts(3203) if "ne pourra peut-être pas vous rappeler aujourd'hui" in t]
         assert "mardi 2 mars" in advice and "appelez maintenant le service de radiothérapie : 01 99 00 10 10" in advice
 

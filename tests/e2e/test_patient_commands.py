@@ -38,7 +38,7 @@ async def test_help_sends_the_open_question_again_after_the_help_text(bench: Ben
     assert bench.last_keyboard_message(6011).message_id == sent[1].message_id != first_copy.message_id
     assert not next(m for m in bench.standin.sent_messages(6011) if m.message_id == first_copy.message_id).buttons()
     prompt = await current_prompt(bench, patient)
-    assert prompt.item.id == "pain_average"
+    assert prompt.item.id == "rf_screen"  # the baseline 2.0's second question (issue 35)
 
 
 async def test_help_without_an_open_question_sends_only_the_help(bench: Bench) -> None:
@@ -64,7 +64,7 @@ async def test_pause_tells_the_clinicians_and_reprendre_resumes_at_the_current_q
     assert status(bench) == "active"
     assert (bench.last_keyboard_message(6002).text or "").startswith("Question 2\n")
     prompt = await current_prompt(bench, patient)
-    assert prompt.item.id == "pain_average"
+    assert prompt.item.id == "rf_screen"  # the baseline 2.0's second question (issue 35)
 
 
 async def test_stop_asks_for_confirmation_and_no_keeps_the_follow_up(bench: Bench) -> None:

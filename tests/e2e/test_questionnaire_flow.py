@@ -42,7 +42,8 @@ async def test_the_baseline_is_answered_completely_with_branching_both_ways(benc
             "other_analgesics": ["paracetamol", "ains"],
         },
     )
-    assert "axial_spont_score" in asked and "axial_mech_score" not in asked  # branch shown / hidden
+    # Issue 35: the RELIEVE pain types are in the baseline's second part, the next day (tests/test_baseline_split.py).
+    assert "rf_screen" in asked and "rf_weakness" in asked  # branch shown ("Oui, au moins un de ces signes")
     assert "bg_dose" in asked and "bg_patch" not in asked and "rescue_product" not in asked
     assert asked.count("pain_worst") == 1 and len(asked) == len(set(asked))
     answers = current_answers(bench)
@@ -91,7 +92,7 @@ async def test_a_correction_is_a_new_row_with_an_audit_entry_never_an_overwrite(
     assert prompt.item.id == "pain_worst" and prompt.correcting
     await give(bench, patient, 5)
     prompt = await current_prompt(bench, patient)
-    assert prompt.item.id == "pain_average"
+    assert prompt.item.id == "rf_screen"  # the baseline 2.0's second question (issue 35)
     assert rows(bench, "SELECT value, is_correction FROM answers WHERE item_id = 'pain_worst' ORDER BY id") == [
         ("8", 0),
         ("5", 1),
@@ -167,12 +168,12 @@ async def test_a_forwarded_or_edited_message_is_never_taken_as_an_answer(bench: 
 async def test_after_a_restart_the_patient_continues_at_the_current_question(bench: Bench) -> None:
     patient = await bench.join(1008, "P-Q8", RT)
     await give(bench, patient, 5)
-    await give(bench, patient, 4)
+    await give(bench, patient, "some")  # the red-flag screen of the baseline 2.0 (issue 35)
     await bench.restart()
     await bench.patient_says(patient, "/reprendre")
     assert (bench.last_keyboard_message(1008).text or "").startswith("Question 3\n")
     asked = await answer_all(bench, patient)
-    assert "pain_worst" not in asked and "pain_average" not in asked
+    assert "pain_worst" not in asked and "rf_screen" not in asked and asked[0] == "rf_weakness"
     assert rows(bench, "SELECT status FROM instances WHERE timepoint = 'baseline'") == [("completed",)]
     assert rows(bench, "SELECT COUNT(*) FROM answers WHERE item_id = 'pain_worst'")[0][0] == 1
 

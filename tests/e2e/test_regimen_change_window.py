@@ -6,7 +6,7 @@ from __future__ import annotations
 import sqlite3
 from datetime import UTC, date, datetime, timedelta
 
-from harness import Bench, Patient, answer_all, current_prompt
+from harness import Bench, Patient, answer_all, current_prompt, default_answer, give
 
 from bot.domain.regimen_change import RECENT_CHANGE_DAYS, changed_recently
 
@@ -25,6 +25,8 @@ async def send(
     bench: Bench, patient: Patient, questionnaire: str, answers: dict[str, object] | None = None
 ) -> list[str]:
     await bench.clinician_says(f"/send {patient.study_id} {questionnaire}")
+    while (prompt := await current_prompt(bench, patient)) is not None and prompt.questionnaire.id == "baseline_more":
+        await give(bench, patient, default_answer(prompt.item))  # issue 35: the baseline's second part, due first
     prompt = await current_prompt(bench, patient)
     assert prompt is not None and prompt.questionnaire.id == questionnaire
     asked = await answer_all(bench, patient, answers)

@@ -16,6 +16,14 @@ RT = date(2027, 3, 3)
 THE_REVIEW_PHRASE = "Je ne sens plus mes jambes depuis ce matin et je n'arrive plus a uriner"
 
 
+async def both_baseline_parts(bench: Bench, patient: Patient, answers: dict[str, object]) -> None:
+    """Issue 35: the baseline is in two parts; the side effects, same-day signs and the message item are in the
+    second (sent the next day). The clinician pushes it now (/send), so the advice is read at the same hour."""
+    await answer_all(bench, patient)
+    await bench.clinician_says(f"/send {patient.study_id} baseline_more")
+    await answer_all(bench, patient, answers)
+
+
 def rows(bench: Bench, sql: str, *params: object) -> list[tuple]:
     return sqlite3.connect(bench.database).execute(sql, params).fetchall()
 
@@ -132,7 +140,7 @@ async def test_voice_notes_photos_and_documents_are_kept_and_copied_to_the_team(
 
 async def test_the_message_to_the_team_inside_a_questionnaire_is_screened_too(bench: Bench) -> None:
     patient = await bench.join(5005, "P-S5", RT)
-    await answer_all(bench, patient, {"message_team": "depuis hier je ne sens plus mes jambes"})
+    await both_baseline_parts(bench, patient, {"message_team": "depuis hier je ne sens plus mes jambes"})
     await bench.tick()
     (alert,) = urgent_alerts(bench)
     assert "je ne sens plus mes jambes" in alert
@@ -284,7 +292,7 @@ async def test_same_day_advice_on_a_public_holiday_names_the_next_working_day(tm
     # swallow does not wait for it: the on-call number, now.
     async with bench_at(tmp_path, datetime(2027, 5, 6, 9, 0, tzinfo=UTC)) as bench:
         patient = await bench.join(5031, "P-S31", date(2027, 5, 10))
-        await answer_all(bench, patient, {"cannot_swallow": "yes"})
+        await both_baseline_parts(bench, patient, {"cannot_swallow": "yes"})
         advice = [t for t in bench.texts(5031) if "Votre réponse a été transmise à votre équipe soignante" in t]
         assert len(advice) == 1 and "vendredi 7 mai" in advice[0]
         assert "appelez maintenant le numéro de garde : 01 99 00 20 20" in advice[0]
@@ -292,7 +300,7 @@ async def test_same_day_advice_on_a_public_holiday_names_the_next_working_day(tm
 
 async def test_same_day_advice_in_working_hours_says_today(bench: Bench) -> None:
     patient = await bench.join(5032, "P-S32", RT)  # Monday 10:00 in Paris
-    await answer_all(bench, patient, {"cannot_swallow": "yes"})
+    await both_baseline_parts(bench, patient, {"cannot_swallow": "yes"})
     advice = [t for t in bench.texts(5032) if "Votre équipe soignante est prévenue" in t]
     assert len(advice) == 1 and "Elle vous appellera aujourd'hui." in advice[0]
 

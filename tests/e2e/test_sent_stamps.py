@@ -33,7 +33,7 @@ async def test_an_upgraded_questionnaire_file_does_not_change_what_earlier_answe
     original = services.questionnaires["baseline"]
     patient = await bench.join(4201, "P-ST1", date(2027, 3, 3))
     await answer_all(bench, patient, {"pain_worst": 4})
-    assert stamps(bench) == [("baseline", "1.2", content_hash(original))]
+    assert stamps(bench) == [("baseline", "2.0", content_hash(original))]
     # Planned instances carry no hash: only a sent questionnaire is stamped.
     planned = (
         sqlite3.connect(bench.database)
@@ -46,7 +46,7 @@ async def test_an_upgraded_questionnaire_file_does_not_change_what_earlier_answe
     text = (ROOT / "questionnaires" / "baseline.yaml").read_text(encoding="utf-8")
     upgraded_path = bench.tmp_path / "baseline.yaml"
     upgraded_path.write_text(
-        text.replace('version: "1.2"', 'version: "1.3"', 1).replace("Quel est ce médicament ?", "Quel médicament ?", 1),
+        text.replace('version: "2.0"', 'version: "2.1"', 1).replace("Quel est ce médicament ?", "Quel médicament ?", 1),
         encoding="utf-8",
     )
     upgraded = load_questionnaire(upgraded_path)
@@ -55,13 +55,13 @@ async def test_an_upgraded_questionnaire_file_does_not_change_what_earlier_answe
     second = await bench.join(4202, "P-ST2", date(2027, 3, 3))
     await answer_all(bench, second, {"pain_worst": 5})
 
-    assert stamps(bench) == [("baseline", "1.2", content_hash(original)), ("baseline", "1.3", content_hash(upgraded))]
+    assert stamps(bench) == [("baseline", "2.0", content_hash(original)), ("baseline", "2.1", content_hash(upgraded))]
     kept = (
         sqlite3.connect(bench.database)
         .execute("SELECT version, body FROM questionnaire_texts WHERE hash = ?", (content_hash(original),))
         .fetchone()
     )
-    assert kept[0] == "1.2" and kept[1] == canonical_text(original)
+    assert kept[0] == "2.0" and kept[1] == canonical_text(original)
     assert (
         "Quel est ce médicament ?"
         in json.loads(kept[1])["items"][[i.id for i in original.items].index("bg_product")]["text"]
@@ -73,7 +73,7 @@ async def test_an_upgraded_questionnaire_file_does_not_change_what_earlier_answe
     lines = [dict(zip(CSV_COLUMNS, row)) for row in csv.reader(io.StringIO(out.getvalue()))]
     answered = [line for line in lines if line["derivation"] == ""]  # answer rows (not the planned instances)
     by_patient = {(l["study_id"], l["questionnaire_version"], l["questionnaire_hash"]) for l in answered}
-    assert by_patient == {("P-ST1", "1.2", content_hash(original)), ("P-ST2", "1.3", content_hash(upgraded))}
+    assert by_patient == {("P-ST1", "2.0", content_hash(original)), ("P-ST2", "2.1", content_hash(upgraded))}
 
 
 async def test_the_version_is_stamped_when_sent_not_when_planned(bench: Bench) -> None:

@@ -260,7 +260,7 @@ async def test_an_upgraded_questionnaire_file_does_not_change_what_earlier_answe
     before = await csv_lines(bench)
 
     text = (ROOT / "questionnaires" / "baseline.yaml").read_text(encoding="utf-8")
-    upgraded_text = text.replace('version: "1.2"', 'version: "9.0"', 1).replace(
+    upgraded_text = text.replace('version: "2.0"', 'version: "9.0"', 1).replace(
         original.item("pain_worst").text.split()[0], "NOUVEAU", 1
     )
     path = bench.tmp_path / "baseline.yaml"
@@ -279,8 +279,8 @@ async def test_an_upgraded_questionnaire_file_does_not_change_what_earlier_answe
     asked = {item["linkId"]: item.get("text") for item in response["item"]}
     assert asked["pain_worst"] == original.item("pain_worst").text
     definitions = [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Questionnaire"]
-    assert [(d["id"], d["version"]) for d in definitions] == [("baseline-1.2", "1.2")]
-    assert response["questionnaire"].endswith("|1.2")
+    assert [(d["id"], d["version"]) for d in definitions] == [("baseline-2.0", "2.0")]
+    assert response["questionnaire"].endswith("|2.0")
 
 
 async def test_both_icpre_readings_are_rows_of_the_long_csv(bench: Bench) -> None:

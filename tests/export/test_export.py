@@ -57,7 +57,13 @@ BASELINE_2 = {  # methadone: converted with a factor to confirm by the site phar
 
 @pytest.fixture(scope="module")
 def questionnaires() -> dict[str, Questionnaire]:
-    return load_questionnaires(QUESTIONNAIRES_DIR)
+    """The shipped questionnaires, with the baseline in one part (1.2, frozen before issue 35 split it): the
+    cohort below answers the baseline's message item, which the baseline 2.0 moved to its second part."""
+    from bot.domain.questionnaire import load_questionnaire
+
+    loaded = load_questionnaires(QUESTIONNAIRES_DIR)
+    frozen = Path(__file__).resolve().parent / "data" / "questionnaires_before_baseline_split" / "baseline.yaml"
+    return {**loaded, "baseline": load_questionnaire(frozen)}
 
 
 @pytest.fixture(scope="module")

@@ -176,7 +176,7 @@ async def test_answer_context_equals_the_three_lookups_it_replaces(tmp_path: Pat
             nobody = await answer_context(tx, stranger)
         assert (nobody.patient, nobody.instance, nobody.answers) == (None, None, {})
         await give(bench, patient, 7)
-        await give(bench, patient, 5)
+        await give(bench, patient, "none")  # the red-flag screen (baseline 2.0, issue 35)
         async with bench.services.store.read() as tx:  # type: ignore[union-attr]
             found = await answer_context(tx, patient.user_id)
             assert found.patient is not None and found.instance is not None
@@ -297,7 +297,7 @@ async def test_an_answer_makes_two_round_trips_in_its_transaction_once_the_histo
             await bench.standin.wait_idle(timeout=10, quiet=0.3)
             first = list(trips)
             trips.clear()
-            await give(bench, patient, 5)
+            await give(bench, patient, "none")  # the red-flag screen (baseline 2.0, issue 35)
             await bench.standin.wait_idle(timeout=10, quiet=0.3)
             second = list(trips)
             trips.clear()
