@@ -23,7 +23,7 @@ from bot.domain import engine
 from bot.domain.questionnaire import SKIPPED, Item, Questionnaire, Value, load_questionnaire, load_questionnaires
 from bot.domain.schedule import ScheduleFileError, load_schedule, plan
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PARIS = ZoneInfo("Europe/Paris")
 SHIPPED = load_questionnaires(ROOT / "questionnaires")
 BEFORE = load_questionnaire(ROOT / "tests" / "data" / "questionnaires_before_baseline_split" / "baseline.yaml")
