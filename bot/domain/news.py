@@ -27,12 +27,15 @@ class Family:
     """Rules that report one finding. `known_at_inclusion`: the baseline answer is what the team knew when it
     referred and enrolled the patient (folded, reason `inclusion`, and the reference for later answers).
     `again_after_days`: an episode still going this long after the team was told is news again (None: never;
-    the digest lists it every morning)."""
+    the digest lists it every morning). `worse_when_pain_higher`: a worst pain higher than when the team was told
+    is news (the pain family); for a yes/no sign (night pain) a higher score is the pain rules' news (a rise of 2
+    from the baseline, 9/10), which alert on their own."""
 
     name: str
     rules: tuple[str, ...]
     known_at_inclusion: bool
     again_after_days: int | None
+    worse_when_pain_higher: bool
     source: str
 
 
@@ -42,6 +45,7 @@ FAMILIES: tuple[Family, ...] = (
         name="pain_not_controlled",
         rules=("pain_severe", "pain_severe_no_baseline", "pain_high_persistent", "pain_uncontrolled"),
         known_at_inclusion=False,
+        worse_when_pain_higher=True,
         # A week of pain still not controlled after the team was told and acted: the plan did not work, which is
         # news (ESMO 2018, Fallon M. et al., Ann Oncol 2018;29(suppl 4):iv166-iv191: re-assess until controlled;
         # the digest shows the persisting pain every morning before that). docs/clinical/alerts.md (14).
@@ -55,6 +59,7 @@ FAMILIES: tuple[Family, ...] = (
         rules=("spinal_pain_night",),
         known_at_inclusion=True,
         again_after_days=None,
+        worse_when_pain_higher=False,
         source="NICE NG234 (2023) 1.1 (contact within 24 hours for pain suggesting spinal metastases not yet known); "
         "docs/clinical/alerts.md (14)",
     ),
@@ -63,6 +68,7 @@ FAMILIES: tuple[Family, ...] = (
         rules=("spinal_pain_straining",),
         known_at_inclusion=True,
         again_after_days=None,
+        worse_when_pain_higher=False,
         source="NICE NG234 (2023) 1.1; docs/clinical/alerts.md (14)",
     ),
 )
@@ -103,7 +109,7 @@ def decide(
 
     - at the baseline, a finding the team knew at inclusion is folded (`inclusion`), whatever it is;
     - never told, or the episode ended since (a completed questionnaire without the finding): news;
-    - a worst pain higher than when the team was told: news (worse);
+    - a worst pain higher than when the team was told: news (worse; the pain family);
     - the episode still going `again_after_days` after the team was told: news;
     - otherwise the same news: `known`.
     """
@@ -111,7 +117,7 @@ def decide(
         return "inclusion"
     if told is None or episode_ended:
         return "news"
-    if pain_now is not None and told.pain is not None and pain_now > told.pain:
+    if family.worse_when_pain_higher and pain_now is not None and told.pain is not None and pain_now > told.pain:
         return "news"
     if family.again_after_days is not None and told.at <= now - timedelta(days=family.again_after_days) + (
         ANSWER_HOUR_SLACK
