@@ -605,7 +605,7 @@ async def _same_news(
     answers: dict[str, Value],
     fired: dict[str, object],
     now: datetime,
-) -> tuple[news_policy.Verdict, news_policy.Told | None] | None:
+) -> tuple[alerts.SuppressionReason, news_policy.Told | None] | None:
     """Why this firing of `family` is not news (`inclusion`, `known`) and what the team was told, or None (news).
 
     Reads the facts `news_policy.decide` needs: the last time the team was told (the family's newest alert, or the
@@ -659,9 +659,10 @@ async def _same_news(
     )
     if verdict == "news":
         return None
+    reason: alerts.SuppressionReason = "inclusion" if verdict == "inclusion" else "known"
     if open_told is not None:  # still open: "N times, last …" in the digest, like a repeat of an open alert
         await alerts.record_occurrence(tx, open_told.id, fired=fired, now=now)
-    return verdict, told
+    return reason, told
 
 
 def _number(value: object) -> float | None:
