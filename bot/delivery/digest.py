@@ -95,6 +95,33 @@ def _line(study_id: str, alert: alerts.AlertRow, tz: tzinfo, steps: list[alerts.
     return text
 
 
+#: Findings folded as the same news (issue 33) are listed in the digest for this long back: the day since the last.
+FOLDED_LOOK_BACK = timedelta(days=1)
+
+
+def folded_lines(services: Services, folded: list[alerts.SuppressedRow], names: dict[int, str]) -> list[str]:
+    """The heading and one line per patient and finding folded as the same news: how often, and when last."""
+    tz = services.settings.timezone
+    grouped: dict[tuple[int, str], list[alerts.SuppressedRow]] = {}
+    for row in folded:
+        grouped.setdefault((row.patient_id, row.rule_id), []).append(row)
+    lines = [_("Already known, still reported (no new alert): {count}").format(count=len(grouped))]
+    for (patient_id, rule_id), rows in grouped.items():
+        title = services.rules.get(rule_id).title if rule_id in services.rules.ids else rule_id
+        reason = _("known since inclusion") if rows[-1].reason == "inclusion" else _("team already alerted")
+        lines.append(
+            "• "
+            + _("{study_id} — {title} — {count} time(s), last {when} ({reason})").format(
+                study_id=names.get(patient_id, "?"),
+                title=title,
+                count=len(rows),
+                when=rows[-1].created_at.astimezone(tz).strftime("%d/%m %H:%M"),
+                reason=reason,
+            )
+        )
+    return lines
+
+
 async def _steps_by_alert(tx: Tx, rows: list[alerts.AlertRow]) -> dict[int, list[alerts.StepRow]]:
     return {a.id: await alerts.steps_of(tx, a.id) for a in rows if a.severity == "urgent"}
 
@@ -145,6 +172,7 @@ async def _compose(services: Services, today: str, local: datetime) -> PendingDi
             tx, acknowledged_before=services.clock.now() - timedelta(days=OUTCOME_REMINDER_DAYS)
         )
         steps = await _steps_by_alert(tx, open_rows)
+        folded = await alerts.folded_since(tx, services.clock.now() - FOLDED_LOOK_BACK)
     urgent = sorted((a for a in open_rows if a.severity != "info"), key=lambda a: (a.severity != "urgent", a.id))
     information = [a for a in open_rows if a.id in info_ids]
     lines = [_("Morning digest — {date}").format(date=local.strftime("%d/%m/%Y"))]
@@ -152,6 +180,8 @@ async def _compose(services: Services, today: str, local: datetime) -> PendingDi
     lines += [_line(names[a.patient_id], a, tz, steps.get(a.id)) for a in urgent]
     lines.append(_("Information since the last digest: {count}").format(count=len(information)))
     lines += [_line(names[a.patient_id], a, tz) for a in information]
+    if folded:  # the same news as an earlier alert (issue 33): not raised again, but the team sees it goes on
+        lines += folded_lines(services, folded, names)
     if reminders:  # the closed loop (issue 15): what did the alert turn out to be?
         lines.append(
             _("Outcome to record, under the alert message (taken care of more than {days} days ago): {count}").format(

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from bot.domain import engine
+from bot.domain import news as news_policy
 from bot.domain.free_text_screen import screen_free_text
 from bot.domain.models import Instance, Patient
 from bot.domain.prompt import Prompt  # re-exported: callers may still name bot.services.answering.Prompt
@@ -470,6 +471,13 @@ async def _raise_alerts(
             if ordering is not None:  # the rise the team itself ordered: expected, and the new reference
                 await _suppress(tx, patient, instance, draft, ordering, "ordered", now)
                 continue
+        family = news_policy.family_of(draft.rule_id)
+        if family is not None and draft.severity != "urgent" and not services.legacy_alerting:
+            folded = await _same_news(tx, services, patient, instance, family, answers, draft.fired, now)
+            if folded is not None:  # the same news as what the team was told (issue 33): kept, in the digest
+                verdict, told = folded
+                await _suppress(tx, patient, instance, draft, told.alert_id if told else None, verdict, now)
+                continue
         repeated = await _repeated_alert(tx, patient, draft, now) if draft.repeat is not None else None
         if repeated is not None:
             await _suppress(tx, patient, instance, draft, repeated[0], repeated[1], now)
@@ -580,7 +588,7 @@ async def _suppress(
     patient: Patient,
     instance: Instance,
     draft: AlertDraft,
-    previous: int,
+    previous: int | None,
     reason: alerts.SuppressionReason,
     now: datetime,
 ) -> None:
@@ -606,6 +614,75 @@ async def _suppress(
         new_value=draft.fired,
         details={"instance": instance.id, "reason": reason, "previous_alert": previous},
     )
+
+
+async def _same_news(
+    tx: Tx,
+    services: Services,
+    patient: Patient,
+    instance: Instance,
+    family: news_policy.Family,
+    answers: dict[str, Value],
+    fired: dict[str, object],
+    now: datetime,
+) -> tuple[alerts.SuppressionReason, news_policy.Told | None] | None:
+    """Why this firing of `family` is not news (`inclusion`, `known`) and what the team was told, or None (news).
+
+    Reads the facts `news_policy.decide` needs: the last time the team was told (the family's newest alert, or the
+    baseline answer folded at inclusion), whether a questionnaire completed since then was free of the finding
+    (the episode ended), and the worst pain then and now.
+    """
+    baseline = instance.questionnaire_id == "baseline"
+    told: news_policy.Told | None = None
+    told_instance: int | None = None
+    open_told: alerts.AlertRow | None = None
+    episode_ended = False
+    if not baseline:
+        alert = await alerts.last_alert_of_rules(tx, patient.id, family.rules)
+        known = (
+            await alerts.last_suppressed_of_reason(tx, patient.id, family.rules, "inclusion")
+            if family.known_at_inclusion
+            else None
+        )
+        if alert is not None and (known is None or alert.created_at >= known.created_at):
+            told, told_instance = news_policy.Told(alert.created_at, alert.id, None), alert.instance_id
+            open_told = alert if alert.acknowledged_at is None else None
+        elif known is not None:
+            told, told_instance = news_policy.Told(known.created_at, None, None), known.instance_id
+        if told is not None:
+            if told_instance is not None:
+                then = await instances.current_answers(tx, told_instance)
+                told = replace(told, pain=_number(then.get("pain_worst")))
+            scope: set[str] | None = set()
+            for rule_id in family.rules:
+                restricted = services.rules.get(rule_id).questionnaires
+                if restricted is None or scope is None:
+                    scope = None
+                else:
+                    scope.update(restricted)
+            episode_ended = await alerts.completed_without_rules(
+                tx,
+                patient.id,
+                family.rules,
+                after=told.at,
+                after_instance=told_instance,
+                questionnaires=None if scope is None else sorted(scope),
+                apart_from={i for i in (instance.id, told_instance) if i is not None},
+            )
+    verdict = news_policy.decide(
+        family,
+        baseline=baseline,
+        told=told,
+        episode_ended=episode_ended,
+        pain_now=_number(answers.get("pain_worst")),
+        now=now,
+    )
+    if verdict == "news":
+        return None
+    reason: alerts.SuppressionReason = "inclusion" if verdict == "inclusion" else "known"
+    if open_told is not None:  # still open: "N times, last …" in the digest, like a repeat of an open alert
+        await alerts.record_occurrence(tx, open_told.id, fired=fired, now=now)
+    return reason, told
 
 
 def _number(value: object) -> float | None:

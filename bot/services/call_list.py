@@ -4,12 +4,17 @@ Derived, never stored: a patient is on the list while their day-30 questionnaire
 still open, and the call-list moment (`bot.domain.schedule.call_list_time`) has passed. It leaves the list by
 itself once the patient or the nurse (/saisie) completes the questionnaire, when the window closes, or on
 withdrawal. Shown by /appels in the clinicians' group and in the morning digest.
+
+Issue 33: the day-30 response needs a baseline too (Chow 2012: the change from baseline), and a patient without one
+is lost to the primary end point however well day 30 goes. So a baseline still not completed
+`BASELINE_LISTED_AFTER` after it was sent is on the list as well, until its window closes (the end of day 0): the
+nurse phones, or enters it with the patient who comes in for the first fraction.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bot.domain import schedule
 from bot.domain.models import Instance, Patient
@@ -17,6 +22,11 @@ from bot.i18n import _
 from bot.services.container import Services
 from bot.services.status_labels import site_label, status_label, timepoint_label
 from bot.storage import instances, patients
+
+#: A baseline not completed this long after it was sent goes on the call list (issue 33): after the patient's own
+#: reminder at +4 h (questionnaires/schedule.yaml, reminders), so the nurse calls only those the reminder did not
+#: bring back. Project choice, to be set by each site.
+BASELINE_LISTED_AFTER = timedelta(hours=4)
 
 #: Patients a nurse may still phone: not withdrawn (withdrawal is final), and already following the schedule.
 CALLABLE_STATUSES = ("active", "paused", "unreachable")
@@ -55,7 +65,15 @@ async def entries(services: Services) -> list[CallEntry]:
                 continue
             answered = len(await instances.current_answers(tx, instance.id))
             found.append(CallEntry(patient, instance, listed, answered))
-    return found
+        for instance in await instances.baseline_still_open(tx, now, CALLABLE_STATUSES):
+            listed = instance.opens_at + BASELINE_LISTED_AFTER
+            if now < listed:
+                continue
+            patient = await patients.get_patient(tx, instance.patient_id)
+            assert patient is not None
+            answered = len(await instances.current_answers(tx, instance.id))
+            found.append(CallEntry(patient, instance, listed, answered))
+    return sorted(found, key=lambda e: (e.instance.closes_at, e.patient.study_id))
 
 
 def entry_line(entry: CallEntry, services: Services) -> str:
@@ -79,5 +97,5 @@ def entry_line(entry: CallEntry, services: Services) -> str:
 async def call_list_lines(services: Services) -> list[str]:
     """The heading and one line per patient (the heading alone when nobody is on the list)."""
     found = await entries(services)
-    heading = _("Call list, day-30 questionnaire (primary end point): {count}").format(count=len(found))
+    heading = _("Call list, day-30 end point (baseline and day-30 questionnaires): {count}").format(count=len(found))
     return [heading] + [entry_line(e, services) for e in found]

@@ -44,6 +44,8 @@ class PatientOverview:
     #: Side effects reported in the newest questionnaire that asked them, as "label: level", "not at all" left out.
     #: Issue 15: a mild expected side effect is not an alert, so this is where the team sees it.
     side_effects: list[str] = field(default_factory=list)
+    #: Findings folded as the same news (issue 33), per rule: (title, how many times, last when), newest last.
+    known_findings: list[tuple[str, int, datetime]] = field(default_factory=list)
     #: The patient's last messages outside an answer (`RECENT_MESSAGES`, oldest first), for /patient only.
     recent_messages: list[MessageRow] = field(default_factory=list)
 
@@ -91,6 +93,13 @@ async def overview(tx: Tx, services: Services, patient: Patient, *, with_message
             if a.acknowledged_at is None and a.severity != "info"
         ]
     )
+    known: dict[str, tuple[str, int, datetime]] = {}
+    if with_messages:  # /patient only: the findings the team already knows, still reported (issue 33)
+        for row in await alerts.folded_for_patient(tx, patient.id):
+            title = services.rules.get(row.rule_id).title if row.rule_id in services.rules.ids else row.rule_id
+            count = known[row.rule_id][1] + 1 if row.rule_id in known else 1
+            known.pop(row.rule_id, None)
+            known[row.rule_id] = (title, count, row.created_at)
     return PatientOverview(
         patient=patient,
         next_due=next_due,
@@ -100,6 +109,7 @@ async def overview(tx: Tx, services: Services, patient: Patient, *, with_message
         missed=len([i for i in all_instances if i.status == "missed"]),
         trajectory=points,
         side_effects=side_effects,
+        known_findings=list(known.values()),
         recent_messages=await last_messages(tx, patient.id, RECENT_MESSAGES) if with_messages else [],
     )
 

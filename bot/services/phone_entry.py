@@ -1,5 +1,8 @@
 """A research nurse enters a patient's day-30 answers by phone, from the clinicians' group (/saisie, issue 16).
 
+Issue 33: also a baseline still not completed while its window is open (it is on the call list too): without it
+the day-30 response cannot be computed. `/saisie` opens the baseline first when it is the one missing.
+
 The same questionnaire, the same engine and the same storage as the patient's own answers (`answering.store_answer`):
 only who answers changes. Every row is stamped `source = 'phone'` and audited under the clinician's id with
 `{"source": "phone"}`, and the exports carry the source (CSV `source` column, FHIR answer-source extension), so the
@@ -12,10 +15,11 @@ the instance id and item index, and are checked against the stored state like th
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 
 from bot.domain import engine
-from bot.domain.models import Patient
+from bot.domain.models import Instance, Patient
 from bot.domain.prompt import Prompt
 from bot.services import answering
 from bot.services.answering import Submission, ValueFactory
@@ -23,6 +27,7 @@ from bot.services.call_list import CALLABLE_STATUSES
 from bot.services.container import Services
 from bot.storage import audit, instances, patients
 from bot.storage.settings import get_setting, put_setting
+from bot.storage.store import Tx
 
 OpenProblem = Literal["unknown", "inactive", "no_window", "completed"]
 PHONE = "phone"
@@ -48,7 +53,7 @@ async def open_entry(
             return "unknown", None, None
         if patient.status not in CALLABLE_STATUSES:
             return "inactive", patient, None
-        instance = await instances.primary_instance_of(tx, patient.id)
+        instance = await _entry_instance(tx, patient, now)
         if instance is None:
             return "no_window", patient, None
         if instance.status == "completed":
@@ -77,6 +82,23 @@ async def open_entry(
     return None, patient, prompt
 
 
+def phone_enterable(instance: Instance) -> bool:
+    """The questionnaires a nurse may enter by phone: the day-30 (primary) one and the baseline (issue 33)."""
+    return instance.is_primary or instance.timepoint == "baseline"
+
+
+async def _entry_instance(tx: Tx, patient: Patient, now: datetime) -> Instance | None:
+    """The baseline while it is missing and its window open (the response needs it), else the day-30 one."""
+    baseline = await instances.baseline_instance_of(tx, patient.id)
+    if (
+        baseline is not None
+        and baseline.status in ("planned", "sending", "open")
+        and baseline.opens_at <= now < baseline.closes_at
+    ):
+        return baseline
+    return await instances.primary_instance_of(tx, patient.id)
+
+
 async def session_instance(services: Services, clinician_id: int) -> int | None:
     """The instance this clinician is entering by phone, if any."""
     async with services.store.read() as tx:
@@ -100,7 +122,7 @@ async def submit(
     async with services.store.transaction() as tx:
         instance = await instances.get_instance(tx, instance_id)
         patient = None if instance is None else await patients.get_patient(tx, instance.patient_id)
-        if instance is None or patient is None or not instance.is_primary:
+        if instance is None or patient is None or not phone_enterable(instance):
             return Submission("stale")
         if patient.status not in CALLABLE_STATUSES:
             return Submission("inactive", patient=patient)
@@ -131,7 +153,7 @@ async def toggle(
     """Toggle one choice of a multiple-choice item in a phone entry (stored, like the patient's ticks)."""
     async with services.store.transaction() as tx:
         instance = await instances.get_instance(tx, instance_id)
-        if instance is None or instance.status != "open" or not instance.is_primary:
+        if instance is None or instance.status != "open" or not phone_enterable(instance):
             return "stale", None
         new_prompt = await answering.toggle_in(tx, services, instance, item_index=item_index, code=code)
         if new_prompt is None:

@@ -118,7 +118,9 @@ async def rules_already_fired(tx: Tx, instance_id: int) -> set[str]:
 #: alert of the rule), "acknowledged" (no worse than at the rule's last acknowledged alert); issue 15, second part:
 #: "episode" (the same episode as the last alert, `repeat.until_below`), "ordered" (the rise the team recorded it
 #: made, `expected_after`). A text column: no migration for a new reason.
-SuppressionReason = Literal["repeat", "open", "acknowledged", "episode", "ordered"]
+#: `known` / `inclusion` (issue 33): the same news as an earlier alert, or what the team knew at inclusion
+#: (`bot.domain.news`).
+SuppressionReason = Literal["repeat", "open", "acknowledged", "episode", "ordered", "known", "inclusion"]
 
 
 @dataclass(frozen=True)
@@ -169,6 +171,85 @@ def _suppressed(row: aiosqlite.Row) -> SuppressedRow:
         created_at=parse_utc(row["created_at"]),
         reason=row["reason"],
     )
+
+
+async def last_alert_of_rules(tx: Tx, patient_id: int, rule_ids: Collection[str]) -> AlertRow | None:
+    """The newest alert any of `rule_ids` raised for this patient (a family of rules: one news, issue 33)."""
+    if not rule_ids:
+        return None
+    marks = ", ".join("?" for _ in rule_ids)
+    row = await tx.fetchone(
+        f"SELECT * FROM alerts WHERE patient_id = ? AND rule_id IN ({marks}) ORDER BY id DESC LIMIT 1",
+        (patient_id, *rule_ids),
+    )
+    return _row(row) if row else None
+
+
+async def last_suppressed_of_reason(
+    tx: Tx, patient_id: int, rule_ids: Collection[str], reason: str
+) -> SuppressedRow | None:
+    """The newest firing of any of `rule_ids` kept for `reason` for this patient."""
+    if not rule_ids:
+        return None
+    marks = ", ".join("?" for _ in rule_ids)
+    row = await tx.fetchone(
+        f"SELECT * FROM suppressed_alerts WHERE patient_id = ? AND reason = ? AND rule_id IN ({marks})"
+        " ORDER BY id DESC LIMIT 1",
+        (patient_id, reason, *rule_ids),
+    )
+    return _suppressed(row) if row else None
+
+
+async def completed_without_rules(
+    tx: Tx,
+    patient_id: int,
+    rule_ids: Collection[str],
+    *,
+    after: datetime,
+    after_instance: int | None,
+    questionnaires: Collection[str] | None,
+    apart_from: Collection[int],
+) -> bool:
+    """Was a questionnaire (of `questionnaires`; None: any) completed by this patient after `after` (at the same
+    instant: opened after `after_instance`), other than `apart_from`, on which none of `rule_ids` fired (no alert,
+    no kept firing)? Then the finding was absent that day: the episode is over (issue 33)."""
+    marks = ", ".join("?" for _ in rule_ids)
+    apart = list(apart_from) or [0]
+    apart_marks = ", ".join("?" for _ in apart)
+    scope = ""
+    params: list[object] = [patient_id, utc_iso(after), utc_iso(after), after_instance or 0, *apart]
+    if questionnaires is not None:
+        scope = f" AND i.questionnaire_id IN ({', '.join('?' for _ in questionnaires)})"
+        params += list(questionnaires)
+    params += [*rule_ids, *rule_ids]
+    row = await tx.fetchone(
+        "SELECT EXISTS (SELECT 1 FROM instances i WHERE i.patient_id = ? AND i.status = 'completed'"
+        " AND (i.completed_at > ? OR (i.completed_at = ? AND i.id > ?))"
+        f" AND i.id NOT IN ({apart_marks}){scope}"
+        f" AND NOT EXISTS (SELECT 1 FROM alerts a WHERE a.instance_id = i.id AND a.rule_id IN ({marks}))"
+        " AND NOT EXISTS (SELECT 1 FROM suppressed_alerts s WHERE s.instance_id = i.id"
+        f" AND s.rule_id IN ({marks}))) AS found",
+        tuple(params),
+    )
+    return bool(row and row["found"])
+
+
+async def folded_since(tx: Tx, since: datetime) -> list[SuppressedRow]:
+    """Firings folded as the same news (`known`, `inclusion`) since `since`, oldest first: the digest lists them."""
+    rows = await tx.fetchall(
+        "SELECT * FROM suppressed_alerts WHERE reason IN ('known', 'inclusion') AND created_at >= ? ORDER BY id",
+        (utc_iso(since),),
+    )
+    return [_suppressed(r) for r in rows]
+
+
+async def folded_for_patient(tx: Tx, patient_id: int) -> list[SuppressedRow]:
+    """This patient's firings folded as the same news, oldest first (/patient)."""
+    rows = await tx.fetchall(
+        "SELECT * FROM suppressed_alerts WHERE patient_id = ? AND reason IN ('known', 'inclusion') ORDER BY id",
+        (patient_id,),
+    )
+    return [_suppressed(r) for r in rows]
 
 
 async def rule_fired_since(tx: Tx, patient_id: int, rule_id: str, since: datetime) -> bool:

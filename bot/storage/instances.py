@@ -302,6 +302,27 @@ async def primary_still_open(tx: Tx, now: datetime, patient_statuses: Collection
     return [instance_from(r) for r in rows]
 
 
+async def baseline_instance_of(tx: Tx, patient_id: int) -> Instance | None:
+    """The patient's baseline questionnaire, if planned (issue 33: the call list recovers a missing one)."""
+    row = await tx.fetchone(
+        "SELECT * FROM instances WHERE patient_id = ? AND timepoint = 'baseline' ORDER BY id LIMIT 1", (patient_id,)
+    )
+    return instance_from(row) if row else None
+
+
+async def baseline_still_open(tx: Tx, now: datetime, patient_statuses: Collection[str]) -> list[Instance]:
+    """Baseline questionnaires not completed whose window has not closed, of patients in `patient_statuses`,
+    the window closing soonest first (the call list, issue 33)."""
+    statuses = list(patient_statuses)
+    rows = await tx.fetchall(
+        "SELECT i.* FROM instances i JOIN patients p ON p.id = i.patient_id"
+        " WHERE i.timepoint = 'baseline' AND i.status IN ('planned', 'sending', 'open') AND i.closes_at > ?"
+        f" AND p.status IN ({', '.join('?' for _ in statuses)}) ORDER BY i.closes_at, p.study_id",
+        (utc_iso(now), *statuses),
+    )
+    return [instance_from(r) for r in rows]
+
+
 async def cancel_unsent(tx: Tx, patient_id: int) -> None:
     """Withdrawal: every questionnaire not yet finished is cancelled (the answers stay)."""
     await tx.execute(

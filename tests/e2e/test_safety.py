@@ -280,7 +280,9 @@ async def test_same_day_advice_on_friday_evening_promises_monday_not_today(tmp_p
     # tests/e2e/test_issue32_rules.py), and nobody "is informed" before Monday: the advice says when it will be read.
     async with bench_at(tmp_path, datetime(2027, 3, 5, 18, 30, tzinfo=UTC)) as bench:
         patient = await bench.join(5030, "P-S30", date(2027, 3, 10))  # only the baseline is due
-        await answer_all(bench, patient, {"sp_night_pain": "yes"})
+        # Issue 33: night pain at the baseline is what the team knew at inclusion (folded, not alerted): a fever
+        # without chemotherapy is the same-day sign of this baseline that may wait for Monday.
+        await answer_all(bench, patient, {"on_chemo": "no", "fever": "yes"})
         advice = [t for t in bench.texts(5030) if "Votre réponse a été transmise à votre équipe soignante" in t]
         assert len(advice) == 1
         assert "lundi 8 mars, à partir de 9 h" in advice[0] and "aujourd'hui" not in advice[0]

@@ -281,6 +281,11 @@ async def show_patient(call: ClinicianCall) -> None:
     caregivers_line = await team_summary(call.services, p)
     if caregivers_line:
         summary += "\n" + caregivers_line
+    tz = call.services.settings.timezone
+    for title, count, last in row.known_findings:  # the same news, not raised again (issue 33): seen here
+        summary += "\n" + _("Known, not re-alerted: {title} ({count} time(s), last {when})").format(
+            title=title, count=count, when=last.astimezone(tz).strftime("%d/%m")
+        )
     messages = _recent_messages(context, row.recent_messages)
     if messages and len(summary) + len(messages) + 1 <= CAPTION_LIMIT:
         summary, messages = f"{summary}\n{messages}", ""
