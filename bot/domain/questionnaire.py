@@ -67,7 +67,15 @@ TEXT_MAX_MAX_LENGTH: Final[int] = 1000
 SHORT_MAX_LENGTH: Final[int] = 40
 
 NOT_QUESTIONNAIRE_FILES: Final[frozenset[str]] = frozenset(
-    {"opioids.yaml", "schedule.yaml", "rules.yaml", "sites.yaml", "free_text_red_flags.yaml", "trial.yaml"}
+    {
+        "opioids.yaml",
+        "schedule.yaml",
+        "rules.yaml",
+        "sites.yaml",
+        "free_text_red_flags.yaml",
+        "trial.yaml",
+        "caregivers.yaml",
+    }
 )
 """Data files that live next to the questionnaires but are not questionnaires."""
 
