@@ -348,12 +348,13 @@ async def _cprofile_phases(bot: BotProcess, kind: str) -> None:
     """With SPB_BENCH_CPROFILE=DIR, profile the bot's event loop for the first 2 s of the load (every patient's
     first answer) and for the next 10 s (a development aid; pstats files in DIR)."""
     where = os.environ.get("SPB_BENCH_CPROFILE")
-    if not where or kind == "bare":
+    if not where:
         return
+    suffix = "" if kind != "bare" else "-bare"  # the bare app too, to compare function by function (issue 38)
     for phase, seconds in (("first", 2.0), ("steady", 10.0)):
         await bot.call("cprofile_start")
         await asyncio.sleep(seconds)
-        await bot.call("cprofile_stop", path=str(Path(where, f"{phase}.pstats")))
+        await bot.call("cprofile_stop", path=str(Path(where, f"{phase}{suffix}.pstats")))
 
 
 # --- 2. fan-out ------------------------------------------------------------------------------------------------

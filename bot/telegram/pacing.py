@@ -65,6 +65,11 @@ SMOOTHING_BURST = 2  # bulk messages that may leave back to back (makes up for a
 #: 429s for this many different chats within GLOBAL_FLOOD_SECONDS mean the bot as a whole is flooding.
 GLOBAL_FLOOD_CHATS = 3
 GLOBAL_FLOOD_SECONDS = 2.0
+#: Cosmetic edits (the TIDY lane) in flight at once, all chats together (issue 38). Each request in flight holds
+#: a connection of the HTTP pool, and httpcore walks every pooled connection twice per request (a readability
+#: check, a system call, for each idle one): a thousand patients' edits sent together grew the pool to hundreds
+#: of connections and made every request — the replies too — pay for them. Edits are last in their chat anyway.
+TIDY_IN_FLIGHT = 4
 #: Float slack in the token bucket's comparisons (a refill computed at its due time may fall short by 1e-16).
 _EPSILON = 1e-9
 #: A message to a private chat that wrote to the bot this recently is a reply (the stand-in uses the same reading).
@@ -415,6 +420,7 @@ class TelegramPacing(BaseRateLimiter[Lane]):
         self._chats: dict[int | str, Window] = {}
         self._max_retries = max_retries
         self._everything = Window(1_000_000, 0.0)  # only ever held: Telegram's "wait, all of you"
+        self._tidy_in_flight = asyncio.Semaphore(TIDY_IN_FLIGHT)
         self._recent_429: deque[tuple[float, int | str]] = deque()
         self.flood_guard = FloodGuard()
         self._heard: dict[int | str, float] = {}  # when each chat last wrote to the bot (a message, a tap)
@@ -488,6 +494,10 @@ class TelegramPacing(BaseRateLimiter[Lane]):
         if lane is not Lane.TIDY and not window.free():
             self.waited_for_chat[lane] += 1
         async with window.slot(int(lane), keep=keep):
+            if lane is Lane.TIDY:
+                # Cosmetic edits of many chats at once: a few at a time, once their chat admitted them (issue 38)
+                async with self._tidy_in_flight:
+                    return await request()
             if self._bulk_message(lane, chat, posts):
                 self.bulk_window_sends += 1
                 async with self._bulk.slot():
