@@ -319,7 +319,18 @@ async def _answer_load(
             )
     calls = Counter(rig.standin.stats.by_method) - calls_before
     if os.environ.get("SPB_BENCH_TRACE") and kind != "bare":
-        await bot.call("trace_dump", name=f"{profile_as}-{kind}-{run}.json")
+        name = f"{profile_as}-{kind}-{run}.json"
+        await bot.call("trace_dump", name=name)
+        # issue 38: each answer's press (real time) and latency by chat, for `benchmarks.tail` to follow the
+        # slowest ones step by step through the trace
+        offset = rig.clock.start.timestamp() - rig.clock.origin
+        records = rig.standin.requests("sendMessage")
+        presses = [
+            [p.chat_id, at - offset, latency]
+            for p in patients
+            for at, latency in response_latencies(records, {p.chat_id: p.injected})
+        ]
+        Path(os.environ["SPB_BENCH_TRACE"], f"{name}.presses.json").write_text(json.dumps(presses))
     if any(keyboard(m) for m in finals):
         raise AssertionError("a questionnaire did not end after the expected answers")
     pairs = response_latencies(rig.standin.requests("sendMessage"), {p.chat_id: p.injected for p in patients})

@@ -133,7 +133,8 @@ class Window:
         self._held_until = 0.0
         self._timer: asyncio.TimerHandle | None = None
 
-    def _occupied(self, now: float) -> int:
+    def _occupied(self, now: float) -> float:
+        """Slots in use now: requests in flight and those still counted (a token bucket counts fractions)."""
         while self._completed and self._completed[0] + self.period <= now:
             self._completed.popleft()
         return self._in_flight + len(self._completed)
@@ -262,7 +263,7 @@ class TokenBucket(Window):
             return 0.0
         return max(0.0, self._debt - (now - self._debt_at) * self.per_second)
 
-    def _occupied(self, now: float) -> float:  # type: ignore[override]  # tokens used, fractional
+    def _occupied(self, now: float) -> float:
         return self._in_flight + self._debt_now(now)
 
     def _count_completed(self, now: float) -> None:
