@@ -149,7 +149,7 @@ class Window:
         self._held_until = max(self._held_until, self._clock() + seconds)
 
     def _full(self, now: float, keep: int) -> bool:
-        """No slot for one more request now, leaving `keep` for others (the time a 429 holds aside)."""
+        """No slot for one more request now, leaving `keep` for others (a 429's hold is checked apart)."""
         return self._occupied(now) + keep > self.limit - 1 + _EPSILON
 
     def _frees_at(self, now: float, keep: int) -> float | None:
