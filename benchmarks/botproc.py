@@ -315,7 +315,10 @@ class _Host:
         """Start cProfile on the event loop's thread (a development aid: where a phase's time goes)."""
         import cProfile
 
-        self._cprofile = cProfile.Profile()
+        # SPB_BENCH_CPROFILE_CPU=1: the loop thread's CPU time, not wall-clock time (issue 38: on a machine shared
+        # with others, wall-clock profiles count the waits for a core)
+        timer = time.thread_time if os.environ.get("SPB_BENCH_CPROFILE_CPU") else None
+        self._cprofile = cProfile.Profile(timer) if timer is not None else cProfile.Profile()
         self._cprofile.enable()
 
     async def cprofile_stop(self, path: str) -> None:

@@ -152,9 +152,14 @@ class Patient:
             standin.send_text(self.chat_id, self.chat_id, action.text)
         return action, await asyncio.wait_for(reply, self.timeout)
 
-    async def answer(self, message: Message, steps: int, think: Callable[[], float] | None = None) -> Message:
+    async def answer(
+        self, message: Message, steps: int, think: Callable[[], float] | None = None, *, join: float = 0.0
+    ) -> Message:
         """Answer `steps` questions in a row — as soon as each arrives, or after `think()` seconds of reading —
-        and return the bot's last message."""
+        and return the bot's last message. `join`: seconds before the patient picks up the phone at all (joins
+        spread over a morning, issue 38)."""
+        if join > 0:
+            await asyncio.sleep(join)
         for _ in range(steps):
             if think is not None:
                 await asyncio.sleep(think())

@@ -67,6 +67,9 @@ class Sizes:
     #: issue #18: patients answering at a human pace, the bot as deployed (its pacing, Telegram's limits on)
     pace_patients: int = 100
     pace_think_seconds: tuple[float, float] = (1.0, 2.0)
+    #: issue 38: patients start their diary at a random moment over this many seconds (a real morning is not one
+    #: instant); 0 = every patient answers the first question as soon as it arrives
+    pace_join_seconds: float = 10.0
     #: issue #18: a fan-out of this many diaries at once while `live_answering` patients answer and
     #: `live_red_flags` others press a red flag
     live_fanout_patients: int = 2_000
@@ -136,6 +139,7 @@ class CpuMeter:
         self._bot = self.bot.cpu_seconds()
         self._driver = time.process_time()
         self._machine = machine_busy_seconds()
+        self.bot_seconds = 0.0
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -143,12 +147,18 @@ class CpuMeter:
         bot = self.bot.cpu_seconds() - self._bot
         driver = time.process_time() - self._driver
         others = machine_busy_seconds() - self._machine - bot - driver
+        self.bot_seconds = bot
         self.bot_pct = round(100 * bot / wall, 1)
         self.driver_pct = round(100 * driver / wall, 1)
         self.others_pct = round(max(0.0, 100 * others / wall), 1)
 
     def as_dict(self) -> dict[str, float]:
         return {"bot_cpu_pct": self.bot_pct, "driver_cpu_pct": self.driver_pct, "others_cpu_pct": self.others_pct}
+
+    def per_answer_ms(self, answers: int) -> float:
+        """Issue 38: the bot process's CPU time (user + system) per answer, in ms — robust to a loaded machine
+        where wall-clock rates are not."""
+        return round(1000 * self.bot_seconds / max(answers, 1), 3)
 
 
 # --- 1. answers ------------------------------------------------------------------------------------------------
@@ -278,6 +288,8 @@ async def _answer_load(
     profiled: bool = False,
     profile_as: str = "answers",
     reply_timeout: float = REPLY_TIMEOUT,
+    join_seconds: float = 0.0,
+    join_rng: random.Random | None = None,
 ) -> dict[str, Any]:
     """Open a diary for every patient (dispatcher tick, or the bare bot's equivalent), then let them answer it.
 
@@ -293,16 +305,32 @@ async def _answer_load(
             raise AssertionError(f"the dispatcher opened {opened['sent']} questionnaires, not {len(chats)}")
     first = await rig.wait_for_questions(chats, timeout=120, after=before)
     patients = [Patient(rig, chat, questionnaire, timeout=reply_timeout) for chat in chats]
+    # issue 38: joins spread over the first seconds (each patient starts reading at a random moment), drawn in the
+    # same order for the bot and the bare app
+    draw = join_rng or random.Random(0)
+    joins = {p.chat_id: draw.uniform(0.0, join_seconds) for p in patients} if join_seconds > 0 else {}
     errors_before = rig.standin.stats.errors
     calls_before = Counter(rig.standin.stats.by_method)
     with CpuMeter(bot) as cpu:
         async with ctx.profiling(profile_as, run, bot.pid) if profiled else contextlib.nullcontext():
             *finals, _ = await asyncio.gather(
-                *(p.answer(first[p.chat_id], steps, think) for p in patients), _cprofile_phases(bot, kind)
+                *(p.answer(first[p.chat_id], steps, think, join=joins.get(p.chat_id, 0.0)) for p in patients),
+                _cprofile_phases(bot, kind),
             )
     calls = Counter(rig.standin.stats.by_method) - calls_before
     if os.environ.get("SPB_BENCH_TRACE") and kind != "bare":
-        await bot.call("trace_dump", name=f"{profile_as}-{kind}-{run}.json")
+        name = f"{profile_as}-{kind}-{run}.json"
+        await bot.call("trace_dump", name=name)
+        # issue 38: each answer's press (real time) and latency by chat, for `benchmarks.tail` to follow the
+        # slowest ones step by step through the trace
+        offset = rig.clock.start.timestamp() - rig.clock.origin
+        records = rig.standin.requests("sendMessage")
+        presses = [
+            [p.chat_id, at - offset, latency]
+            for p in patients
+            for at, latency in response_latencies(records, {p.chat_id: p.injected})
+        ]
+        Path(os.environ["SPB_BENCH_TRACE"], f"{name}.presses.json").write_text(json.dumps(presses))
     if any(keyboard(m) for m in finals):
         raise AssertionError("a questionnaire did not end after the expected answers")
     pairs = response_latencies(rig.standin.requests("sendMessage"), {p.chat_id: p.injected for p in patients})
@@ -321,6 +349,7 @@ async def _answer_load(
         "latency": latency_summary_ms(latencies),
         "latency_after_first_answers": latency_summary_ms([latency for _at, latency in after_first]),
         **cpu.as_dict(),
+        "bot_cpu_ms_per_answer": cpu.per_answer_ms(len(pairs)),
         "api_errors": rig.standin.stats.errors - errors_before,
         "calls": dict(sorted(calls.items())),
     }
@@ -330,12 +359,13 @@ async def _cprofile_phases(bot: BotProcess, kind: str) -> None:
     """With SPB_BENCH_CPROFILE=DIR, profile the bot's event loop for the first 2 s of the load (every patient's
     first answer) and for the next 10 s (a development aid; pstats files in DIR)."""
     where = os.environ.get("SPB_BENCH_CPROFILE")
-    if not where or kind == "bare":
+    if not where:
         return
+    suffix = "" if kind != "bare" else "-bare"  # the bare app too, to compare function by function (issue 38)
     for phase, seconds in (("first", 2.0), ("steady", 10.0)):
         await bot.call("cprofile_start")
         await asyncio.sleep(seconds)
-        await bot.call("cprofile_stop", path=str(Path(where, f"{phase}.pstats")))
+        await bot.call("cprofile_stop", path=str(Path(where, f"{phase}{suffix}.pstats")))
 
 
 # --- 2. fan-out ------------------------------------------------------------------------------------------------
@@ -603,7 +633,12 @@ async def pace(ctx: Context, run: int) -> dict[str, Any]:
     questionnaire = _questionnaire("daily")
     steps = len(answer_path(questionnaire))
     low, high = sizes.pace_think_seconds
-    result: dict[str, Any] = {"patients": cohort.patients, "answers_per_patient": steps, "think_seconds": [low, high]}
+    result: dict[str, Any] = {
+        "patients": cohort.patients,
+        "answers_per_patient": steps,
+        "think_seconds": [low, high],
+        "join_seconds": sizes.pace_join_seconds,
+    }
     for kind in ("product", "bare") if run % 2 == 0 else ("bare", "product"):
         database = ctx.workdir / f"pace-{kind}-{run}.sqlite3"
         generated = await populate(database, cohort)
@@ -617,7 +652,18 @@ async def pace(ctx: Context, run: int) -> dict[str, Any]:
             rig.add_patients(generated.user_ids)
             async with BotProcess(rig.spec(kind, str(database), rate_limiter=product)) as bot:
                 load = await _answer_load(
-                    ctx, run, rig, bot, kind, questionnaire, steps, think=lambda: rng.uniform(low, high)
+                    ctx,
+                    run,
+                    rig,
+                    bot,
+                    kind,
+                    questionnaire,
+                    steps,
+                    think=lambda: rng.uniform(low, high),
+                    join_seconds=sizes.pace_join_seconds,
+                    join_rng=random.Random(f"pace-joins-{run}"),
+                    profiled=product,
+                    profile_as="pace",
                 )
                 load["http_429"] = rig.standin.stats.rate_limited
                 load["bot_rss_mb"] = round(bot.memory_kb()["VmRSS"] / 1024, 1)
@@ -632,7 +678,18 @@ async def pace(ctx: Context, run: int) -> dict[str, Any]:
     result["p99_ratio_to_bare"] = round(
         result["product"]["latency"]["p99_ms"] / max(result["bare"]["latency"]["p99_ms"], 0.001), 2
     )
+    result["cpu_per_answer_ratio_to_bare"] = _cpu_ratio(result)
+    profile = ctx.profile_summary("pace", run)
+    if profile:
+        result["profile"] = profile
     return result
+
+
+def _cpu_ratio(result: dict[str, Any]) -> float:
+    """Issue 38: the bot's CPU time per answer ÷ the bare app's, in the same run."""
+    return round(
+        result["product"]["bot_cpu_ms_per_answer"] / max(result["bare"]["bot_cpu_ms_per_answer"], 0.001), 3
+    )
 
 
 # --- 6. live fan-out (issue #18) --------------------------------------------------------------------------------
@@ -806,6 +863,7 @@ async def crowd(ctx: Context, run: int) -> dict[str, Any]:
         result[kind] = load
     result["ratio_to_bare"] = round(result["product"]["answers_per_s"] / result["bare"]["answers_per_s"], 3)
     result["offered_answers_per_s"] = round(cohort.patients / ((low + high) / 2), 1)
+    result["cpu_per_answer_ratio_to_bare"] = _cpu_ratio(result)
     profile = ctx.profile_summary("crowd", run)
     if profile:
         result["profile"] = profile

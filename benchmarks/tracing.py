@@ -81,6 +81,22 @@ def install(store: Any) -> None:
 
     HTTPXRequest.do_request = do_request  # type: ignore[method-assign]
 
+    from bot.telegram import pacing
+
+    original_acquire = pacing.Window.acquire
+
+    async def acquire(self: Any, priority: int = 0, *, keep: int = 0) -> None:
+        # issue 38: how long a request waited for its chat's budget (or the bulk window), and in which lane
+        update_id = _current()
+        detail = f"{type(self).__name__} {priority} {keep}"
+        add((time.time(), update_id, "pace_ask", detail))
+        try:
+            await original_acquire(self, priority, keep=keep)
+        finally:
+            add((time.time(), update_id, "pace_go", detail))
+
+    pacing.Window.acquire = acquire  # type: ignore[method-assign]
+
     import aiosqlite
 
     from bot.storage.store import Tx

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+import httpx
 from telegram import BotCommand, Update
 from telegram.ext import (
     Application,
@@ -21,6 +22,7 @@ from telegram.ext import (
     TypeHandler,
     filters,
 )
+from telegram.request import HTTPXRequest
 
 from bot.bootstrap import DEFAULT_TICK, QUESTIONNAIRES_DIR, build_services, clinician_work, periodic_work
 from bot.config import DEFAULT_API_BASE_URL
@@ -95,6 +97,7 @@ def build_application(
         .context_types(ContextTypes(context=BotContext))
         .defaults(Defaults(tzinfo=services.settings.timezone))
         .update_queue(update_queue)
+        .request(api_request())
         .get_updates_request(InboxPollingRequest(update_queue, connection_pool_size=1))  # PTB's default pool: 1
         .concurrent_updates(processor)  # 16 handler slots, at most one per sender (issue 39)
     )
@@ -126,6 +129,21 @@ def build_application(
             _clinician_job, interval=tick, first=1 + tick.total_seconds() / 2, name="clinicians"
         )
     return application
+
+
+#: Idle HTTP connections kept open to the Bot API (issue 38). PTB's pool keeps every connection a burst opened
+#: (up to 256) for 5 s, and httpcore checks each idle one — a system call or two — twice per request: with a
+#: handler burst's 20–40 connections idle, that bookkeeping was the largest single cost of a request (py-spy of the
+#: 300-patient crowd: 15–29 % of the bot's busy samples). Keeping 8 costs a reconnection beyond 8 requests at once
+#: and measured 20–30 % less client CPU per request in bursts of 20–32 (benchmarks/README.md, issue 38).
+KEEPALIVE_CONNECTIONS = 8
+POOL_SIZE = 256  # PTB's default for the bot's requests (ApplicationBuilder)
+
+
+def api_request() -> HTTPXRequest:
+    """The Bot API connection pool: PTB's defaults, with at most `KEEPALIVE_CONNECTIONS` idle connections kept."""
+    limits = httpx.Limits(max_connections=POOL_SIZE, max_keepalive_connections=KEEPALIVE_CONNECTIONS)
+    return HTTPXRequest(connection_pool_size=POOL_SIZE, httpx_kwargs={"limits": limits})
 
 
 def telegram_pacing() -> TelegramPacing:

@@ -15,10 +15,12 @@ reply by default:
 - TIDY — cosmetic edits (showing the chosen answer on the question just answered): per-chat, only once the chat's
   budget is untouched (the patient paused), so the next question never waits for them.
 
-Each limit is a `Window`: at most N requests started within any period, each counted until `period` after it
-*completed* — a message reaches Telegram before its request completes, so any N + 1 of them reach it more than a
-period apart whatever the latency. A private chat's window (3 per 3 s) is a 1/s token bucket with a burst of 3; a
-group's is 20 per 60 s; the bulk window is 30 per second, smoothed so 30 do not leave at once.
+Each limit counts a message from its request's *completion* — a message reaches Telegram before its request
+completes, so the count never runs behind Telegram's whatever the latency. A group's limit and the bulk one are a
+`Window`: at most N requests within any period (20 per 60 s; 30 per second, smoothed so 30 do not leave at once). A
+private chat's is a `TokenBucket` (issue 38): one message a second with a burst of 3, as the Bots FAQ states it
+("avoid sending more than one message per second" in a chat, "short bursts" allowed) — so a reply waits only when
+Telegram could refuse it, and a patient tapping at most once a second is never held.
 
 A 429 holds only the chat it was about, for `retry_after`; the bulk window as well when a bulk message was refused;
 every request only when Telegram's answer implies a bot-wide flood: a 429 on a call that names no chat, or 429s
@@ -63,6 +65,13 @@ SMOOTHING_BURST = 2  # bulk messages that may leave back to back (makes up for a
 #: 429s for this many different chats within GLOBAL_FLOOD_SECONDS mean the bot as a whole is flooding.
 GLOBAL_FLOOD_CHATS = 3
 GLOBAL_FLOOD_SECONDS = 2.0
+#: Cosmetic edits (the TIDY lane) in flight at once, all chats together (issue 38). Each request in flight holds
+#: a connection of the HTTP pool, and httpcore walks every pooled connection twice per request (a readability
+#: check, a system call, for each idle one): a thousand patients' edits sent together grew the pool to hundreds
+#: of connections and made every request — the replies too — pay for them. Edits are last in their chat anyway.
+TIDY_IN_FLIGHT = 4
+#: Float slack in the token bucket's comparisons (a refill computed at its due time may fall short by 1e-16).
+_EPSILON = 1e-9
 #: A message to a private chat that wrote to the bot this recently is a reply (the stand-in uses the same reading).
 REPLY_WINDOW_SECONDS = 50.0
 
@@ -124,7 +133,8 @@ class Window:
         self._held_until = 0.0
         self._timer: asyncio.TimerHandle | None = None
 
-    def _occupied(self, now: float) -> int:
+    def _occupied(self, now: float) -> float:
+        """Slots in use now: requests in flight and those still counted (a token bucket counts fractions)."""
         while self._completed and self._completed[0] + self.period <= now:
             self._completed.popleft()
         return self._in_flight + len(self._completed)
@@ -138,19 +148,29 @@ class Window:
         """No request starts for `seconds` (Telegram's `retry_after`)."""
         self._held_until = max(self._held_until, self._clock() + seconds)
 
+    def _full(self, now: float, keep: int) -> bool:
+        """No slot for one more request now, leaving `keep` for others (a 429's hold is checked apart)."""
+        return self._occupied(now) + keep > self.limit - 1 + _EPSILON
+
+    def _frees_at(self, now: float, keep: int) -> float | None:
+        """When a slot will be free for a request keeping `keep`, if nothing else changes; None: only a release
+        (a request in flight completing) can free one."""
+        if self._completed:
+            return self._completed[0] + self.period
+        return None
+
     def free(self, *, keep: int = 0) -> bool:
         """Could a request start now, leaving `keep` slots for others?"""
         now = self._clock()
-        return now >= self._held_until and self._occupied(now) + keep < self.limit
+        return now >= self._held_until and not self._full(now, keep)
 
     def next_change(self) -> float:
         """Seconds until a slot may free up (a short poll when every slot is still in flight)."""
         now = self._clock()
         if now < self._held_until:
             return self._held_until - now
-        if self._completed:
-            return max(self._completed[0] + self.period - now, 0.01)
-        return 0.05
+        at = self._frees_at(now, 0)
+        return max(at - now, 0.01) if at is not None else 0.05
 
     def _pump(self) -> None:
         """Grant free slots to the best waiters; arm one timer for the next slot to free up."""
@@ -160,7 +180,7 @@ class Window:
             if future.done():  # cancelled while waiting
                 heapq.heappop(self._waiters)
                 continue
-            if now < self._held_until or self._occupied(now) + keep >= self.limit:
+            if now < self._held_until or self._full(now, keep):
                 break
             heapq.heappop(self._waiters)
             self._in_flight += 1
@@ -169,10 +189,11 @@ class Window:
             return
         if now < self._held_until:
             wake = self._held_until
-        elif self._completed:
-            wake = self._completed[0] + self.period
         else:
-            return  # every slot is in flight: the next release pumps
+            at = self._frees_at(now, self._waiters[0][2])
+            if at is None:
+                return  # every slot is in flight: the next release pumps
+            wake = at
         if self._timer is not None:
             self._timer.cancel()
         self._timer = asyncio.get_running_loop().call_later(max(wake - now, 0.0), self._pump)
@@ -195,8 +216,11 @@ class Window:
 
     def release(self) -> None:
         self._in_flight -= 1
-        self._completed.append(self._clock())
+        self._count_completed(self._clock())
         self._pump()
+
+    def _count_completed(self, now: float) -> None:
+        self._completed.append(now)
 
     @contextlib.asynccontextmanager
     async def slot(self, priority: int = 0, *, keep: int = 0) -> AsyncIterator[None]:
@@ -210,6 +234,47 @@ class Window:
 
 #: Kept for callers of the first pacer (same semantics, first come first served).
 SlidingWindow = Window
+
+
+class TokenBucket(Window):
+    """A private chat's budget as Telegram states it (Bots FAQ, "My bot is hitting limits, how do I avoid this?",
+    https://core.telegram.org/bots/faq: "avoid sending more than one message per second" in a chat, "short bursts
+    that go over this limit" allowed): a bucket of `burst` messages refilled at `per_second`, the reading the
+    stand-in enforces (`bot.standin.limits.FloodControl`).
+
+    Issue 38: the sliding window used before (3 per 3 s) was stricter than that bucket — a patient tapping every
+    second exactly, or a reply slower than the one before it, found 3 messages counted in the last 3 s and waited,
+    though Telegram would have taken the message. The bucket holds a message only when Telegram could refuse it:
+    each message is counted from its request's *completion* (Telegram received it no later; counting it later only
+    leaves fewer tokens, so the bucket never runs ahead of Telegram's whatever the latency), and a request in flight
+    holds a token until then. A patient who taps at most once a second gets at most one message a second back and
+    is never held. `keep` (the tidy lane) still means "only into an untouched budget": a full bucket, nothing in
+    flight.
+    """
+
+    def __init__(self, burst: int, per_second: float, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__(burst, burst / per_second, clock)
+        self.per_second = per_second
+        self._debt = 0.0  # tokens missing from the bucket (completed requests not yet refilled) at `_debt_at`
+        self._debt_at = clock()
+
+    def _debt_now(self, now: float) -> float:
+        if self._debt <= 0.0:
+            return 0.0
+        return max(0.0, self._debt - (now - self._debt_at) * self.per_second)
+
+    def _occupied(self, now: float) -> float:
+        return self._in_flight + self._debt_now(now)
+
+    def _count_completed(self, now: float) -> None:
+        self._debt = self._debt_now(now) + 1.0
+        self._debt_at = now
+
+    def _frees_at(self, now: float, keep: int) -> float | None:
+        spare = self.limit - 1 - keep - self._in_flight  # the debt that would still admit the request
+        if spare < 0:
+            return None
+        return now + max(self._debt_now(now) - spare, 0.0) / self.per_second
 
 
 class RepliesPaused(TelegramError):
@@ -345,15 +410,18 @@ class TelegramPacing(BaseRateLimiter[Lane]):
         private_burst: int = PRIVATE_BURST,
         private_per_second: float = PRIVATE_MESSAGES_PER_SECOND,
         max_retries: int = RETRIES_AFTER_429,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        self._clock = clock  # the chats' budgets (tests drive it; the bulk window keeps the real one)
         self._bulk = Window(per_second, 1.0)
         self._smooth = AsyncLimiter(SMOOTHING_BURST, SMOOTHING_BURST / per_second)
         self._per_group_minute = per_group_minute
         self._private_burst = private_burst
-        self._private_period = private_burst / private_per_second
+        self._private_per_second = private_per_second
         self._chats: dict[int | str, Window] = {}
         self._max_retries = max_retries
         self._everything = Window(1_000_000, 0.0)  # only ever held: Telegram's "wait, all of you"
+        self._tidy_in_flight = asyncio.Semaphore(TIDY_IN_FLIGHT)
         self._recent_429: deque[tuple[float, int | str]] = deque()
         self.flood_guard = FloodGuard()
         self._heard: dict[int | str, float] = {}  # when each chat last wrote to the bot (a message, a tap)
@@ -409,9 +477,9 @@ class TelegramPacing(BaseRateLimiter[Lane]):
                 for key in [k for k, w in self._chats.items() if w.idle]:
                     del self._chats[key]
             if is_private(chat):
-                window = Window(self._private_burst, self._private_period)
+                window = TokenBucket(self._private_burst, self._private_per_second, self._clock)
             else:
-                window = Window(self._per_group_minute, 60.0)
+                window = Window(self._per_group_minute, 60.0, self._clock)
             self._chats[chat] = window
         return window
 
@@ -427,6 +495,10 @@ class TelegramPacing(BaseRateLimiter[Lane]):
         if lane is not Lane.TIDY and not window.free():
             self.waited_for_chat[lane] += 1
         async with window.slot(int(lane), keep=keep):
+            if lane is Lane.TIDY:
+                # Cosmetic edits of many chats at once: a few at a time, once their chat admitted them (issue 38)
+                async with self._tidy_in_flight:
+                    return await request()
             if self._bulk_message(lane, chat, posts):
                 self.bulk_window_sends += 1
                 async with self._bulk.slot():

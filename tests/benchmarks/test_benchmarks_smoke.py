@@ -36,6 +36,7 @@ TINY = Sizes(
     alert_spread_ticks=1.0,
     pace_patients=3,
     pace_think_seconds=(0.0, 0.01),
+    pace_join_seconds=0.2,
     live_fanout_patients=20,
     live_answering=2,
     live_red_flags=1,
@@ -88,6 +89,10 @@ async def test_a_tiny_run_of_every_scenario_measures_real_work_and_writes_comple
     for kind in ("product", "bare"):
         assert s["pace"][kind]["answers"] == TINY.pace_patients * steps
     assert s["pace"]["ratio_to_bare"] > 0
+    for kind in ("product", "bare"):  # issue 38: CPU time per answer, the robust figure on a shared machine
+        assert s["pace"][kind]["bot_cpu_ms_per_answer"] > 0
+    assert s["pace"]["cpu_per_answer_ratio_to_bare"] > 0
+    assert s["pace"]["join_seconds"] == TINY.pace_join_seconds
     assert s["live_fanout"]["answers"] == TINY.live_answering * steps
     assert s["live_fanout"]["alert_to_group"]["n"] == TINY.live_red_flags
     for kind in ("product", "bare"):

@@ -6,8 +6,10 @@ import asyncio
 import random
 import sqlite3
 import time
+from collections.abc import Callable, Coroutine
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from harness import Bench
 
@@ -15,7 +17,15 @@ from bot.scheduling import spread
 from bot.standin.limits import FloodControl, FloodLimits
 from bot.standin.server import FLOOD_COUNTED
 from bot.storage import instances, patients
-from bot.telegram.pacing import Lane, SlidingWindow, Window, sending_as
+from bot.telegram.pacing import (
+    PRIVATE_BURST,
+    Lane,
+    SlidingWindow,
+    TelegramPacing,
+    TokenBucket,
+    Window,
+    sending_as,
+)
 
 PATIENTS = 75
 
@@ -439,3 +449,69 @@ async def test_a_chat_wrote_when_its_update_arrived_not_when_a_handler_got_to_it
     finally:
         bench.standin.set_delay(0.0)
         await bench.stop()
+
+
+async def test_a_patient_tapping_every_one_to_two_seconds_is_never_held_by_the_chat_budget() -> None:
+    """Issue 38: the pacer holds a reply only when Telegram could refuse it. Telegram's rule for a chat (Bots FAQ:
+    "avoid sending more than one message per second", "short bursts" allowed) is a bucket of 3 refilled at 1/s;
+    a patient who taps at most once a second gets at most one message a second back, so whatever the handler's
+    and the request's latency, no reply — next question or ticked choice — waits for the chat's budget, even with
+    a cosmetic edit slipped in whenever the budget is untouched. (The 3-per-3-s window used before held a patient
+    tapping every second exactly as soon as one reply was slower than the next.)"""
+    now = [0.0]
+    pacing = TelegramPacing(clock=lambda: now[0])
+    chat = 4_242
+    pacing.heard_from(chat)
+    rng = random.Random(38)
+    sent: list[tuple[str, float]] = []
+
+    def request(method: str) -> Callable[[], Coroutine[Any, Any, dict[str, Any]]]:
+        async def call() -> dict[str, Any]:
+            sent.append((method, now[0]))
+            now[0] += rng.uniform(0.005, 0.25)  # the request's round trip
+            return {}
+
+        return call
+
+    async def send(method: str, lane: Lane) -> None:
+        with sending_as(lane):
+            call = request(method)
+            await asyncio.wait_for(pacing.process_request(call, (), {}, method, {"chat_id": chat}, None), 1.0)
+
+    gaps = [1.0] * 40 + [rng.uniform(1.0, 2.0) for _ in range(200)]  # every second exactly, then at random
+    tidy_edits = 0
+    for k, gap in enumerate(gaps):
+        now[0] += gap  # the patient reads, then taps
+        if pacing._chat(chat).free(keep=PRIVATE_BURST - 1):  # the tidy lane's turn: the budget is untouched
+            await send("editMessageText", Lane.TIDY)
+            tidy_edits += 1
+        now[0] += rng.uniform(0.002, 0.3) if k % 7 else 0.3  # the handler stores the answer
+        await send("editMessageReplyMarkup" if k % 5 == 0 else "sendMessage", Lane.REPLY)
+    assert pacing.waited_for_chat[Lane.REPLY] == 0
+    assert sum(1 for method, _ in sent if method != "editMessageText") == len(gaps)
+    assert tidy_edits > 0  # the cosmetic edits still find room between the patient's taps
+
+
+async def test_the_chat_bucket_never_sends_what_telegrams_bucket_would_refuse() -> None:
+    """The other side of issue 38: the bucket counted from completions never lets through a message that the
+    stand-in's reading of Telegram's rule (`FloodControl`, counted on arrival) refuses, whatever the latency."""
+    rate = 20.0  # the same shape as 1/s, twenty times faster, so the test takes a second
+    bucket = TokenBucket(PRIVATE_BURST, rate)
+    flood = FloodControl(FloodLimits(private_per_second=rate, private_burst=PRIVATE_BURST))
+    rng = random.Random(3)
+    refused: list[float] = []
+    starts: list[float] = []
+
+    async def request() -> None:
+        async with bucket.slot():
+            starts.append(time.monotonic())
+            await asyncio.sleep(rng.uniform(0.0, 0.02))  # reaches Telegram somewhere in its round trip
+            if flood.retry_after(1, private=True, now=time.monotonic(), edit=True) is not None:
+                refused.append(time.monotonic())
+            await asyncio.sleep(rng.uniform(0.0, 0.02))
+
+    began = time.monotonic()
+    await asyncio.gather(*(request() for _ in range(23)))
+    assert refused == []
+    assert sorted(starts)[PRIVATE_BURST - 1] - began < 0.05  # the burst went at once
+    assert time.monotonic() - began < (23 - PRIVATE_BURST) / rate * 2.5  # then about `rate` a second
