@@ -687,9 +687,7 @@ async def pace(ctx: Context, run: int) -> dict[str, Any]:
 
 def _cpu_ratio(result: dict[str, Any]) -> float:
     """Issue 38: the bot's CPU time per answer ÷ the bare app's, in the same run."""
-    return round(
-        result["product"]["bot_cpu_ms_per_answer"] / max(result["bare"]["bot_cpu_ms_per_answer"], 0.001), 3
-    )
+    return round(result["product"]["bot_cpu_ms_per_answer"] / max(result["bare"]["bot_cpu_ms_per_answer"], 0.001), 3)
 
 
 # --- 6. live fan-out (issue #18) --------------------------------------------------------------------------------
