@@ -62,7 +62,7 @@ def questionnaires() -> dict[str, Questionnaire]:
     from bot.domain.questionnaire import load_questionnaire
 
     loaded = load_questionnaires(QUESTIONNAIRES_DIR)
-    frozen = Path(__file__).resolve().parent / "data" / "questionnaires_before_baseline_split" / "baseline.yaml"
+    frozen = Path(__file__).resolve().parents[1] / "data" / "questionnaires_before_baseline_split" / "baseline.yaml"
     return {**loaded, "baseline": load_questionnaire(frozen)}
 
 

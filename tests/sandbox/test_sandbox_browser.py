@@ -58,15 +58,22 @@ async def browser() -> AsyncIterator[Browser]:
             await chromium.close()
 
 
+SCREEN_YES = "Oui, au moins un de ces signes"
+
+
 async def answer_until_the_weakness_question(page: Page) -> None:
     """Click like a patient: a middling score on scales, "Non" to yes/no, until the new-weakness red flag."""
     phone = page.locator("#phone-messages")
     for number in range(1, 20):
         question = phone.locator(".message", has_text=re.compile(rf"Question {number}(?!\d)")).last
         await expect(question.locator(".keyboard button").first).to_be_visible()
+        labels = await question.locator(".keyboard button").all_inner_texts()
+        if SCREEN_YES in labels:  # issue 35: one screen for the red flags, each sign asked on "Oui"
+            await question.get_by_role("button", name=SCREEN_YES, exact=True).click()
+            await expect(question).to_contain_text("Votre réponse")
+            continue
         if "faiblesse" in (await question.inner_text()):
             return
-        labels = await question.locator(".keyboard button").all_inner_texts()
         await question.get_by_role("button", name="Non" if "Non" in labels else "4", exact=True).click()
         # answered: the question loses its keyboard and shows the answer
         await expect(question).to_contain_text("Votre réponse")
