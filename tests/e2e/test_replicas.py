@@ -194,7 +194,12 @@ async def _until_quiet(run: Run, pusher: object, day: int) -> None:
         await _settle(run, pusher, quiet=0.2)  # a delivery job may still post an alert raised by the last answer
         if not _act(run, day) and not await _waiting_for_the_bot(run):
             return
-    raise AssertionError("the people still had something to do after 120 s")
+    rows = await query(
+        run.database,
+        "SELECT i.patient_id, i.questionnaire_id, i.status, i.question_message_id FROM instances i"
+        " WHERE i.status IN ('open', 'sending')",
+    )
+    raise AssertionError(f"the people still had something to do after 120 s: open instances {rows}")
 
 
 async def _enrol(run: Run, pusher: object) -> None:
