@@ -70,8 +70,9 @@ covered=(--skip-covered)
 BOT_TEST_DATABASE="$pg_url" .venv/bin/python -m pytest -q -p no:cacheprovider "${workers[@]}" --skip-pure="$pure" \
   "${covered[@]}" -m "not alone" "$@"
 pg_status=$?
-# The tests marked `alone` (two bot processes sharing a clock, tests/e2e/test_replicas.py) run by themselves.
-BOT_TEST_DATABASE="$pg_url" .venv/bin/python -m pytest -q -p no:cacheprovider -m alone "$@"
+# The tests marked `alone` (two bot processes sharing a clock, tests/e2e/test_replicas.py) run with no other test
+# beside them (the two replica journeys side by side, one per worker).
+BOT_TEST_DATABASE="$pg_url" .venv/bin/python -m pytest -q -p no:cacheprovider "${workers[@]}" -m alone "$@"
 alone_status=$?
 if [ "$alone_status" -ne 0 ] && [ "$alone_status" -ne 5 ] && { [ "$pg_status" -eq 0 ] || [ "$pg_status" -eq 5 ]; }; then
   pg_status=$alone_status
