@@ -653,20 +653,26 @@ async def _same_news(
             if told_instance is not None:
                 then = await instances.current_answers(tx, told_instance)
                 told = replace(told, pain=_number(then.get("pain_worst")))
-            scope: set[str] | None = set()
+            # Only a questionnaire that asks what the rules read can end the episode: the baseline's second part
+            # (issue 35) asks no night pain, so it says nothing about whether that pain went away.
+            scope: set[str] = set()
             for rule_id in family.rules:
-                restricted = services.rules.get(rule_id).questionnaires
-                if restricted is None or scope is None:
-                    scope = None
-                else:
-                    scope.update(restricted)
-            episode_ended = await alerts.completed_without_rules(
+                rule = services.rules.get(rule_id)
+                read = rule.answer_items()
+                candidates = rule.questionnaires or tuple(services.questionnaires)
+                scope.update(
+                    qid
+                    for qid in candidates
+                    if qid in services.questionnaires
+                    and (not read or any(item.id in read for item in services.questionnaires[qid].items))
+                )
+            episode_ended = bool(scope) and await alerts.completed_without_rules(
                 tx,
                 patient.id,
                 family.rules,
                 after=told.at,
                 after_instance=told_instance,
-                questionnaires=None if scope is None else sorted(scope),
+                questionnaires=sorted(scope),
                 apart_from={i for i in (instance.id, told_instance) if i is not None},
             )
     verdict = news_policy.decide(

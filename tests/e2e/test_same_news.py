@@ -136,3 +136,20 @@ async def test_a_missing_baseline_is_on_the_call_list_and_the_nurse_enters_it_by
     assert rows(bench, "SELECT DISTINCT source FROM answers WHERE instance_id = ?", baseline) == [("phone",)]
     await bench.clinician_says("/appels")
     assert "P-N4" not in (bench.group_messages()[-1].text or "")
+
+
+async def test_the_baseline_second_part_which_asks_no_night_pain_does_not_end_the_known_episode(bench: Bench) -> None:
+    """Issue 35 x issue 33: part 2 of the baseline asks no night pain, so it cannot say the pain went away; the
+    200-patient simulation of 2026-12-08 found every night-pain patient re-alerted in the first diary after it."""
+    patient = await bench.join(3305, "P-N5", RT)
+    await answer_all(bench, patient, {"pain_worst": 6, "sp_night_pain": "yes", "sp_straining": "no"})
+    bench.clock.advance(timedelta(hours=1))
+    await bench.clinician_says(f"/send {patient.study_id} baseline_more")
+    await answer_all(bench, patient, {})
+    assert rows(
+        bench, "SELECT COUNT(*) FROM instances WHERE questionnaire_id = 'baseline_more' AND status = 'completed'"
+    ) == [(1,)]
+    bench.clock.advance(timedelta(hours=1))
+    await diary(bench, patient, {"pain_worst": 6, "sp_night_pain": "yes", "sp_straining": "no"})
+    assert alerted(bench) == []
+    assert kept(bench) == [("spinal_pain_night", "inclusion"), ("spinal_pain_night", "known")]
